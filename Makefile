@@ -1,0 +1,145 @@
+# svcd — one non-recursive Makefile.
+#
+#   make            build svcd and svcctl into build/
+#   make run        build and run svcd in the foreground on ./run/svcd.sock
+#   make check      build and run the unit and integration suites
+#   make sanitize   the same suites built with ASan + UBSan
+#   make valgrind   the unit suite under valgrind (any leak or error fails)
+#   make install    PREFIX=/usr/local DESTDIR= (see docs/operations.md)
+#   make format | check-format | lint | clean
+#
+# Source files are found by wildcard: a new module is a new file, no edit here.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+VERSION    := 0.1.0
+
+CC      ?= cc
+BUILD   ?= build
+
+# Install (as root) or name the missing build dependencies before anything
+# reads pkg-config: a fresh Debian machine needs nothing done by hand.
+ifeq ($(filter clean format check-format,$(MAKECMDGOALS)),)
+ifneq ($(shell .ci/deps $(EXTRA_DEPS) >&2; echo $$?),0)
+$(error missing build dependencies, see above)
+endif
+endif
+PKGS    := jansson inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+ifdef WERROR
+WARN    += -Werror
+endif
+OPT     ?= -O2 -g
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE -MMD -MP $(OPT) $(WARN) \
+           -DSVCD_VERSION='"$(VERSION)"' -Idaemon -Iservices -Iclient \
+           $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lpthread
+
+LIB_SRC    := $(filter-out daemon/main.c,$(wildcard daemon/*.c services/*.c))
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLIENT_SRC := $(wildcard client/*.c)
+CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_HELP  := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+UNIT_HOBJ  := $(UNIT_HELP:%.c=$(BUILD)/%.o)
+INTEG      := $(sort $(wildcard tests/integration/t_*.sh))
+
+SVCD    := $(BUILD)/svcd
+SVCCTL  := $(BUILD)/svcctl
+LIB     := $(BUILD)/libsvcd.a
+
+.PHONY: all deps check unit integration run install uninstall clean sanitize \
+        valgrind format check-format lint
+.DELETE_ON_ERROR:
+
+all: deps $(SVCD) $(SVCCTL)
+
+deps:
+	@.ci/deps
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(SVCD): $(BUILD)/daemon/main.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(SVCCTL): $(CLIENT_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+check: all
+	@$(MAKE) --no-print-directory unit integration
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do \
+		CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-60} $(UNIT_RUNNER) $$t || fail=1; \
+	done; exit $$fail
+
+integration: $(SVCD) $(SVCCTL)
+	@SVCD=$(abspath $(SVCD)) SVCCTL=$(abspath $(SVCCTL)) \
+		tests/integration/run.sh $(INTEG)
+
+run: all
+	@mkdir -p run
+	$(SVCD) -c conf/svcd.conf -s run/svcd.sock
+
+sanitize:
+	$(MAKE) BUILD=build/sanitize OPT="-O1 -g -fno-omit-frame-pointer \
+		-fsanitize=address,undefined -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" check
+
+valgrind:
+	$(MAKE) BUILD=build/valgrind OPT="-O1 -g" $(BUILD)/valgrind/svcd
+	$(MAKE) BUILD=build/valgrind OPT="-O1 -g" CK_FORK=no \
+		UNIT_RUNNER="valgrind -q --error-exitcode=99 --leak-check=full \
+		--show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible" unit
+
+FORMAT_SRC = $(wildcard daemon/*.[ch] services/*.[ch] client/*.[ch] tests/unit/*.[ch] tests/bench/*.c tests/fuzz/*.c)
+format:
+	clang-format -i $(FORMAT_SRC)
+
+check-format:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -Idaemon -Iservices -Iclient \
+		daemon services client
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(SVCD) $(DESTDIR)$(SBINDIR)/svcd
+	install -m 0755 $(SVCCTL) $(DESTDIR)$(BINDIR)/svcctl
+	install -d $(DESTDIR)$(SYSCONFDIR)/svcd
+	[ -e $(DESTDIR)$(SYSCONFDIR)/svcd/svcd.conf ] || \
+		install -m 0644 conf/svcd.conf $(DESTDIR)$(SYSCONFDIR)/svcd/svcd.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/svcd $(DESTDIR)$(BINDIR)/svcctl
+
+clean:
+	rm -rf build run
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

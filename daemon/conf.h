@@ -1,0 +1,91 @@
+/*
+ * conf.h — svcd's configuration (conf/svcd.conf, INI read with inih).
+ *
+ * conf_load() parses a file into a struct conf; every unknown section or key
+ * and every bad value is an error "FILE:LINE: ..." naming the key. The
+ * running configuration is a process-wide pointer (conf_get), swapped on
+ * reload only once the new file validated.
+ */
+#ifndef SVCD_CONF_H
+#define SVCD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct conf_timer {
+	char *name;	/* the NAME of [timer.NAME] */
+	bool periodic;	/* every = D (true) or after = D (false) */
+	double interval; /* seconds */
+	char *emit;	/* event name */
+	char *data;	/* compact JSON object text, "{}" by default */
+	int line;	/* line of the section header */
+	struct conf_timer *next;
+};
+
+/* [hook.NAME] — parsed now so the file format is stable; used by `hooks`. */
+struct conf_hook {
+	char *name;
+	char *on;	  /* pattern */
+	char **argv;	  /* NULL-terminated, split without a shell */
+	double timeout;	  /* seconds, default 30 */
+	unsigned concurrency; /* default 1 */
+	unsigned retries; /* default 0 */
+	int line;
+	struct conf_hook *next;
+};
+
+struct conf {
+	char *path; /* the file it came from, NULL for built-in defaults */
+
+	/* [daemon] */
+	char *socket;		 /* default /run/svcd/svcd.sock */
+	int log_level;		 /* enum log_level; default info */
+	double shutdown_timeout; /* default 30 s */
+	double init_timeout;	 /* per-service default, 30 s */
+	double stop_timeout;	 /* per-service default, 10 s */
+
+	/* [control] */
+	uint64_t max_request;	/* default 1 MiB */
+	unsigned max_clients;	/* default 1024 */
+	uint64_t output_soft;	/* per-client output soft limit, default 1 MiB */
+	uint64_t output_hard;	/* hard limit, default 8 MiB */
+	char *group;		/* socket group, NULL = daemon's group */
+	char *emit_group;	/* may emit/schedule/cancel; NULL = none */
+	char *admin_group;	/* may shutdown/reload; NULL = none */
+
+	/* [bus] */
+	size_t queue_size;	 /* default 65536 */
+	size_t history;		 /* default 1024 */
+	size_t batch;		 /* default 256 */
+	double listener_timeout; /* default 30 s */
+
+	/* [health] */
+	double health_interval; /* default 30 s */
+
+	/* [app] */
+	double heartbeat;	/* default 5 s */
+	bool heartbeat_event;	/* emit `heartbeat` events; default false */
+
+	struct conf_timer *timers; /* in file order */
+	struct conf_hook *hooks;   /* in file order */
+};
+
+/* Built-in defaults (every field set). Caller frees with conf_free. */
+struct conf *conf_defaults(void);
+/*
+ * Parse path over the defaults. NULL with *cause ("svcd.conf:12: unknown key
+ * 'queu_size' in [bus]") on any error; all errors found are reported, one
+ * per line, in *cause.
+ */
+struct conf *conf_load(const char *path, char **cause);
+void conf_free(struct conf *c);
+
+/* The running configuration: never NULL (defaults until conf_set). */
+const struct conf *conf_get(void);
+/* Install c as the running configuration (takes ownership, frees the old). */
+void conf_set(struct conf *c);
+/* Free the running configuration (at exit). */
+void conf_cleanup(void);
+
+#endif

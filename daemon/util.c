@@ -1,0 +1,398 @@
+/* util.c — allocation wrappers, growable buffers, durations, sizes, time. */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+static void
+oom(size_t n)
+{
+	fprintf(stderr, "svcd: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom(n);
+	return p;
+}
+
+void *
+xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	if (!p)
+		oom(nmemb * size);
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		oom(n);
+	return q;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xvasprintf(const char *fmt, va_list ap)
+{
+	char *s;
+	if (vasprintf(&s, fmt, ap) < 0)
+		oom(strlen(fmt));
+	return s;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = xvasprintf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+static void *
+json_xmalloc(size_t n)
+{
+	return xmalloc(n);
+}
+
+void
+util_json_use_xmalloc(void)
+{
+	json_set_alloc_funcs(json_xmalloc, free);
+}
+
+void
+buf_reserve(struct buf *b, size_t extra)
+{
+	if (b->off + b->len + extra <= b->cap)
+		return;
+	/* Compact first: consumed bytes at the front are reusable. */
+	if (b->off > 0) {
+		memmove(b->data, b->data + b->off, b->len);
+		b->off = 0;
+		if (b->len + extra <= b->cap)
+			return;
+	}
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + extra)
+		cap *= 2;
+	b->data = xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+void
+buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (n == 0)
+		return;
+	buf_reserve(b, n);
+	memcpy(b->data + b->off + b->len, p, n);
+	b->len += n;
+}
+
+void
+buf_putc(struct buf *b, char c)
+{
+	buf_reserve(b, 1);
+	b->data[b->off + b->len++] = c;
+}
+
+void
+buf_puts(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char tmp[256];
+	va_list ap2;
+	va_copy(ap2, ap);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap2);
+	va_end(ap2);
+	if (n < 0) {
+		va_end(ap);
+		return;
+	}
+	if ((size_t)n < sizeof(tmp)) {
+		buf_append(b, tmp, (size_t)n);
+	} else {
+		buf_reserve(b, (size_t)n + 1);
+		vsnprintf(b->data + b->off + b->len, (size_t)n + 1, fmt, ap);
+		b->len += (size_t)n;
+	}
+	va_end(ap);
+}
+
+void
+buf_json_string(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	buf_reserve(b, n + 2);
+	buf_putc(b, '"');
+	size_t start = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_append(b, s + start, i - start);
+		start = i + 1;
+		switch (c) {
+		case '"': buf_append(b, "\\\"", 2); break;
+		case '\\': buf_append(b, "\\\\", 2); break;
+		case '\n': buf_append(b, "\\n", 2); break;
+		case '\r': buf_append(b, "\\r", 2); break;
+		case '\t': buf_append(b, "\\t", 2); break;
+		case '\b': buf_append(b, "\\b", 2); break;
+		case '\f': buf_append(b, "\\f", 2); break;
+		default: {
+			char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			buf_append(b, u, 6);
+		}
+		}
+	}
+	buf_append(b, s + start, n - start);
+	buf_putc(b, '"');
+}
+
+void
+buf_consume(struct buf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->off = 0;
+		b->len = 0;
+		return;
+	}
+	b->off += n;
+	b->len -= n;
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->off = 0;
+	b->len = 0;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+int
+util_parse_duration(const char *s, double bare_unit, double *seconds,
+		    char **cause)
+{
+	static const struct {
+		const char *unit;
+		double mult;
+	} units[] = {
+		{"us", 1e-6}, {"ms", 1e-3}, {"s", 1}, {"m", 60}, {"h", 3600},
+		{"d", 86400},
+	};
+	if (!s || !*s) {
+		*cause = xstrdup("empty duration");
+		return -1;
+	}
+	errno = 0;
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || errno || !isfinite(v) || v < 0 || *s == '-' ||
+	    *s == '+' || *s == ' ') {
+		*cause = xasprintf("invalid duration '%s' (use e.g. 500ms, 30s, 5m)", s);
+		return -1;
+	}
+	if (*end == '\0') {
+		if (bare_unit <= 0) {
+			*cause = xasprintf("duration '%s' needs a unit (ms, s, m, h)", s);
+			return -1;
+		}
+		*seconds = v * bare_unit;
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			*seconds = v * units[i].mult;
+			return 0;
+		}
+	}
+	*cause = xasprintf("invalid duration unit in '%s' (use us, ms, s, m, h, d)", s);
+	return -1;
+}
+
+int
+util_parse_size(const char *s, uint64_t *bytes, char **cause)
+{
+	if (!s || !*s) {
+		*cause = xstrdup("empty size");
+		return -1;
+	}
+	if (*s < '0' || *s > '9') {
+		*cause = xasprintf("invalid size '%s' (use e.g. 512, 64K, 1M)", s);
+		return -1;
+	}
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno) {
+		*cause = xasprintf("size '%s' is too large", s);
+		return -1;
+	}
+	uint64_t mult = 1;
+	if (*end) {
+		switch (*end) {
+		case 'K': case 'k': mult = 1ULL << 10; break;
+		case 'M': case 'm': mult = 1ULL << 20; break;
+		case 'G': case 'g': mult = 1ULL << 30; break;
+		default:
+			*cause = xasprintf("invalid size unit in '%s' (use K, M, G)", s);
+			return -1;
+		}
+		end++;
+		if (*end == 'i' && end[1] == 'B')
+			end += 2;
+		else if (*end == 'B')
+			end++;
+		if (*end) {
+			*cause = xasprintf("invalid size '%s' (use e.g. 512, 64K, 1M)", s);
+			return -1;
+		}
+	}
+	if (v > UINT64_MAX / mult) {
+		*cause = xasprintf("size '%s' is too large", s);
+		return -1;
+	}
+	*bytes = (uint64_t)v * mult;
+	return 0;
+}
+
+int
+util_parse_uint(const char *s, uint64_t max, uint64_t *out, char **cause)
+{
+	if (!s || *s < '0' || *s > '9') {
+		*cause = xasprintf("'%s' is not a non-negative integer", s ? s : "");
+		return -1;
+	}
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*end) {
+		*cause = xasprintf("'%s' is not a non-negative integer", s);
+		return -1;
+	}
+	if (errno || v > max) {
+		*cause = xasprintf("'%s' is out of range (max %llu)", s,
+				   (unsigned long long)max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+util_parse_bool(const char *s, bool *out, char **cause)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	*cause = xasprintf("'%s' is not a boolean (use true or false)", s);
+	return -1;
+}
+
+void
+util_format_duration(double seconds, char *buf, size_t len)
+{
+	if (seconds < 1e-3)
+		snprintf(buf, len, "%.0fus", seconds * 1e6);
+	else if (seconds < 1)
+		snprintf(buf, len, "%.4gms", seconds * 1e3);
+	else if (seconds < 60 || fmod(seconds, 60) != 0)
+		snprintf(buf, len, "%.4gs", seconds);
+	else if (fmod(seconds, 3600) != 0)
+		snprintf(buf, len, "%.4gm", seconds / 60);
+	else
+		snprintf(buf, len, "%.4gh", seconds / 3600);
+}
+
+int64_t
+util_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+util_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+util_format_time(int64_t us, char *buf, size_t len)
+{
+	time_t secs = (time_t)(us / 1000000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (int)(us % 1000000));
+}
+
+int
+util_set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	int fdfl = fcntl(fd, F_GETFD);
+	if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* util.h — allocation wrappers, growable buffers, durations, sizes, time. */
+#ifndef SVCD_UTIL_H
+#define SVCD_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+
+/* Out of memory aborts: these never return NULL. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) PRINTF_LIKE(1, 0);
+
+/* Route jansson's allocations through the x* wrappers (call once at start). */
+void util_json_use_xmalloc(void);
+
+/* A growable byte buffer. Zero-initialised is empty and valid. */
+struct buf {
+	char *data;
+	size_t len; /* bytes used, starting at data + off */
+	size_t off; /* bytes already consumed at the front */
+	size_t cap;
+};
+
+void buf_reserve(struct buf *b, size_t extra);
+void buf_append(struct buf *b, const void *p, size_t n);
+void buf_putc(struct buf *b, char c);
+void buf_puts(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Append s as a JSON string literal, quotes included, escaping as needed. */
+void buf_json_string(struct buf *b, const char *s, size_t n);
+static inline const char *buf_head(const struct buf *b) { return b->data + b->off; }
+/* Drop n bytes from the front. */
+void buf_consume(struct buf *b, size_t n);
+void buf_reset(struct buf *b);
+void buf_free(struct buf *b);
+
+/*
+ * Durations: "250ms", "30s", "5m", "1h", "1.5s". A bare number is accepted
+ * only when bare_unit is non-zero (e.g. 0.001 for milliseconds); otherwise a
+ * missing unit is an error. On error returns -1 and sets *cause (caller frees).
+ */
+int util_parse_duration(const char *s, double bare_unit, double *seconds,
+			char **cause);
+/* Sizes: "64K", "1M", "2G", "512" (bytes). Binary multiples (K = 1024). */
+int util_parse_size(const char *s, uint64_t *bytes, char **cause);
+/* Non-negative decimal integer, fully consumed, <= max. */
+int util_parse_uint(const char *s, uint64_t max, uint64_t *out, char **cause);
+int util_parse_bool(const char *s, bool *out, char **cause);
+/* "1.5s", "250ms", "5m" — short human form of a duration. */
+void util_format_duration(double seconds, char *buf, size_t len);
+
+/* Wall clock in microseconds since the epoch. */
+int64_t util_now_us(void);
+/* Monotonic clock in microseconds. */
+int64_t util_mono_us(void);
+/* RFC 3339 in UTC with microseconds: 2026-11-23T22:35:06.123456Z (buf >= 32). */
+void util_format_time(int64_t us, char *buf, size_t len);
+
+/* Set O_NONBLOCK and FD_CLOEXEC. 0 or -1 with errno. */
+int util_set_nonblock(int fd);
+
+#endif

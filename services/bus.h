@@ -1,0 +1,170 @@
+/*
+ * bus.h — the event bus service (the seed's AsyncEventBus).
+ *
+ * An event is a name, a JSON object `data` kept as the compact, validated
+ * bytes it arrived in (never re-serialised on the way to subscribers), a
+ * monotonic seq from 1, a wall-clock timestamp and a source string.
+ *
+ * Emitting appends to a bounded queue; the queue drains in bounded batches
+ * per loop iteration, calling every matching listener in seq order. Sync
+ * listeners return 0/-1; async listeners of one event run concurrently and
+ * the next event is dispatched when all of them finished (the seed's gather),
+ * each bounded by the listener timeout. A failing listener is counted and
+ * logged and never stops the others. A history ring keeps the last N events.
+ *
+ * The object API (bus_new ...) works on any loop, for tests; the `bus`
+ * service descriptor owns one instance, returned by bus_default().
+ */
+#ifndef SVCD_BUS_H
+#define SVCD_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "service.h"
+
+struct ev_loop;
+struct bus;
+struct bus_listener;
+struct bus_call;
+
+extern const struct svc_desc bus_service;
+
+/* Read-only to everyone but the bus. Valid for the duration of a listener
+ * call; take a reference (bus_event_ref) to keep it longer. */
+struct bus_event {
+	uint64_t seq;
+	int64_t time_us;  /* wall clock, microseconds since the epoch */
+	const char *name; /* NUL-terminated */
+	size_t name_len;
+	const char *data; /* compact JSON object text, NUL-terminated */
+	size_t data_len;
+	const char *source; /* NUL-terminated */
+};
+
+struct bus_opts {
+	size_t queue_size;	/* accepted-but-undelivered events; default 65536 */
+	size_t history;		/* ring size; default 1024; 0 disables */
+	size_t batch;		/* events dispatched per loop iteration; default 256 */
+	double listener_timeout; /* async listener bound, seconds; default 30 */
+	double stop_timeout;	/* drain bound at shutdown, seconds; default 10 */
+};
+
+struct bus_stats {
+	uint64_t emitted;	  /* accepted */
+	uint64_t delivered;	  /* listener calls that succeeded */
+	uint64_t dropped;	  /* QueueFull refusals + undelivered at stop */
+	uint64_t listener_errors; /* failed or timed-out listener calls */
+	size_t queue_depth;
+	size_t high_watermark;
+	size_t listeners;
+	uint64_t last_seq;
+};
+
+/* Sync listener: return 0 on success, -1 on failure (counted, logged). */
+typedef int (*bus_listener_fn)(const struct bus_event *ev, void *arg);
+/*
+ * Async listener: return 0/-1 when done at once, or SVC_PENDING and later
+ * call bus_call_done(call, 0 | -1) from the loop.
+ */
+typedef int (*bus_async_fn)(const struct bus_event *ev, struct bus_call *call,
+			    void *arg);
+
+struct bus *bus_new(struct ev_loop *loop, const struct bus_opts *opts);
+/* Frees the bus and every queued event and listener (no delivery). */
+void bus_free(struct bus *b);
+/* The instance owned by the running `bus` service, or NULL. */
+struct bus *bus_default(void);
+
+/* Names: 1-128 chars of [A-Za-z0-9_.:-]. */
+bool bus_name_valid(const char *name, size_t len);
+/* Patterns: an exact name, "prefix.*" (matches prefix.anything), or "*". */
+bool bus_pattern_valid(const char *pattern);
+bool bus_pattern_match(const char *pattern, const char *name, size_t len);
+
+/*
+ * Register a listener for pattern (must be valid; asserts otherwise). The
+ * returned handle is owned by the bus; pass it to bus_unlisten to remove it.
+ * A listener may unlisten itself (or others) from inside a callback.
+ */
+struct bus_listener *bus_listen(struct bus *b, const char *pattern,
+				bus_listener_fn fn, void *arg);
+struct bus_listener *bus_listen_async(struct bus *b, const char *pattern,
+				      bus_async_fn fn, void *arg);
+void bus_unlisten(struct bus *b, struct bus_listener *l);
+
+/*
+ * Accept an event. data/data_len must be a compact JSON object text that the
+ * caller validated (NULL means "{}"); it is copied. source is copied.
+ * Returns 0 and fills *seq and *matched (listeners matching now; either may
+ * be NULL), or -1 with errno:
+ *   EINVAL     bad name
+ *   EAGAIN     queue full (counted as dropped) — the QueueFull error
+ *   ESHUTDOWN  the bus is closing — the ShuttingDown error
+ */
+int bus_emit(struct bus *b, const char *name, size_t name_len,
+	     const char *data, size_t data_len, const char *source,
+	     uint64_t *seq, size_t *matched);
+/* Convenience for services: data is a jansson object (borrowed) or NULL. */
+int bus_emit_json(struct bus *b, const char *name, json_t *data,
+		  const char *source);
+
+/*
+ * Backpressure for "wait" emitters: true when an emit would not get EAGAIN.
+ * bus_wait_room registers a one-shot callback for when room appears (the
+ * waiter is caller-owned; cancel it before freeing).
+ */
+bool bus_has_room(const struct bus *b);
+struct bus_waiter {
+	void (*fn)(struct bus_waiter *w);
+	struct bus_waiter *next; /* private */
+	bool queued;		 /* private */
+};
+void bus_wait_room(struct bus *b, struct bus_waiter *w);
+void bus_cancel_wait(struct bus *b, struct bus_waiter *w);
+
+void bus_call_done(struct bus_call *call, int status);
+
+/* Keep an event alive beyond a listener call. */
+const struct bus_event *bus_event_ref(const struct bus_event *ev);
+void bus_event_unref(const struct bus_event *ev);
+/*
+ * The event as a JSON-RPC notification line, newline included:
+ * {"jsonrpc":"2.0","method":"event","params":{"seq":N,"time":"...",
+ *  "event":"NAME","data":{...},"source":"..."}}\n
+ * Built once per event and cached; borrowed, valid while the event lives.
+ */
+const char *bus_event_wire(const struct bus_event *ev, size_t *len);
+/* The params object of that line as a new jansson reference. */
+json_t *bus_event_json(const struct bus_event *ev);
+
+/* Highest seq accepted so far (0 if none). */
+uint64_t bus_last_seq(const struct bus *b);
+/*
+ * Visit events from the history ring in seq order: those with seq > since
+ * (since 0: all), then only the last `last` of them (0: no limit), filtered
+ * by patterns (npatterns 0: all). Returns how many were visited.
+ */
+size_t bus_history(const struct bus *b, uint64_t since, size_t last,
+		   const char *const *patterns, size_t npatterns,
+		   void (*fn)(const struct bus_event *ev, void *arg), void *arg);
+/* Oldest seq still in the ring (0 if empty). */
+uint64_t bus_history_first(const struct bus *b);
+
+void bus_get_stats(const struct bus *b, struct bus_stats *out);
+json_t *bus_stats_json(const struct bus *b);
+
+/*
+ * Shutdown: from now on bus_emit fails with ESHUTDOWN. Then every accepted
+ * event is delivered; cb runs when the queue is empty (status 0) or when the
+ * stop timeout expired (status -1, the remainder counted as dropped and
+ * logged). cb may run before bus_close returns.
+ */
+void bus_close(struct bus *b, void (*cb)(struct bus *b, int status, void *arg),
+	       void *arg);
+bool bus_closing(const struct bus *b);
+
+#endif

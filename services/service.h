@@ -1,0 +1,176 @@
+/*
+ * service.h — the service framework: the C port of singleton-service's
+ * BaseService / @requires / @guarded, on one libev loop.
+ *
+ * A service is a const descriptor (struct svc_desc): its name, the names of
+ * the services it requires, and callbacks init / ping / stop. Everything that
+ * changes at run time (state, timings, last error, last ping) lives in a
+ * struct svc owned by a struct svc_graph, never in the descriptor.
+ *
+ * The graph validates the table before anything runs (unknown dependency,
+ * duplicate, self-requirement, cycle — the error names the whole path), orders
+ * it topologically with ties broken by table order, and then:
+ *   - svc_use()   guarded lazy init of one service and its closure;
+ *   - svc_start() the same, asynchronously, with a completion callback;
+ *   - svc_stop_all() reverse-order stop, each stop bounded by a timeout;
+ *   - svc_reset() every service back to inactive (for tests).
+ *
+ * Callback contract:
+ *   init(self, &cause): return 0 when running, -1 on failure with *cause set
+ *     to an allocated reason, or SVC_PENDING and later call
+ *     svc_init_done(self, 0 | -1, reason) from the loop. After a successful
+ *     init the framework calls ping (if any); unhealthy fails the init.
+ *   ping(self, &cause): 0 healthy, -1 unhealthy with *cause allocated.
+ *     NULL ping means always healthy.
+ *   stop(self): 0 when stopped, or SVC_PENDING and later svc_stop_done(self).
+ *     NULL stop means nothing to do.
+ * Only services whose init succeeded are stopped.
+ */
+#ifndef SVCD_SERVICE_H
+#define SVCD_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct ev_loop;
+struct svc;
+struct svc_graph;
+
+#define SVC_PENDING 1
+
+enum svc_state {
+	SVC_INACTIVE,
+	SVC_STARTING,
+	SVC_RUNNING,
+	SVC_STOPPING,
+	SVC_STOPPED,
+	SVC_FAILED,
+	SVC_BLOCKED,
+};
+
+struct svc_desc {
+	const char *name;
+	/* NULL-terminated list of required service names; NULL for none. */
+	const char *const *requires;
+	int (*init)(struct svc *self, char **cause);
+	int (*ping)(struct svc *self, char **cause);
+	int (*stop)(struct svc *self);
+	double init_timeout; /* seconds; 0 = the graph's default (30 s) */
+	double stop_timeout; /* seconds; 0 = the graph's default (10 s) */
+};
+
+/* Convenience for descriptors: .requires = SVC_REQUIRES("bus", "worker"). */
+#define SVC_REQUIRES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Called on every state transition (after the state changed). */
+typedef void (*svc_observer_fn)(struct svc *s, enum svc_state from,
+				enum svc_state to, void *arg);
+/*
+ * Completion of svc_start / svc_stop_all. status is 0 on success, -1 on
+ * failure with cause a borrowed reason (for start: the first failure that
+ * prevented the target; for stop: which services hung).
+ */
+typedef void (*svc_done_fn)(struct svc_graph *g, int status, const char *cause,
+			    void *arg);
+
+/*
+ * Build and validate a graph from a table of n descriptors. Returns NULL with
+ * *cause set (caller frees) on: unknown dependency ("service 'a' requires
+ * unknown service 'b'"), duplicate name ("duplicate service name 'a'"),
+ * self-requirement ("service 'a' requires itself"), cycle ("circular
+ * dependency: bus -> worker -> bus"). The descriptors are borrowed and must
+ * outlive the graph.
+ */
+struct svc_graph *svc_graph_new(struct ev_loop *loop,
+				const struct svc_desc *const *table, size_t n,
+				char **cause);
+/* Frees the graph. Running services are not stopped: stop them first. */
+void svc_graph_free(struct svc_graph *g);
+
+struct ev_loop *svc_graph_loop(const struct svc_graph *g);
+void svc_graph_set_timeouts(struct svc_graph *g, double init_timeout,
+			    double stop_timeout);
+void svc_graph_set_observer(struct svc_graph *g, svc_observer_fn fn, void *arg);
+/* An opaque pointer for the embedder (svcd stores nothing here yet). */
+void svc_graph_set_user(struct svc_graph *g, void *user);
+void *svc_graph_user(const struct svc_graph *g);
+
+/* Services in topological order: index 0 starts first. */
+size_t svc_graph_count(const struct svc_graph *g);
+struct svc *svc_graph_at(const struct svc_graph *g, size_t i);
+struct svc *svc_graph_find(const struct svc_graph *g, const char *name);
+
+/* The order and the edges, one per line; or Graphviz DOT when dot is true. */
+void svc_graph_print(const struct svc_graph *g, FILE *out, bool dot);
+
+/*
+ * Guarded lazy init (@guarded): bring up name and its whole dependency closure
+ * in order if not yet running. Returns 0 if running, -1 with *cause set if it
+ * or a dependency failed (or the call is a self-use / undeclared use from an
+ * init, see DESIGN §3.4), or SVC_PENDING if an async init is still under way
+ * (it keeps going; use svc_start for a completion callback).
+ */
+int svc_use(struct svc_graph *g, const char *name, char **cause);
+
+/*
+ * Start name's closure (name NULL: the whole graph, in order). cb runs once
+ * when every target service is running (status 0) or cannot be (-1); it may
+ * run before svc_start returns if nothing is asynchronous.
+ */
+void svc_start(struct svc_graph *g, const char *name, svc_done_fn cb,
+	       void *arg);
+
+/*
+ * Stop every started service in reverse topological order, a dependent always
+ * before what it requires; async stops bounded by their timeout (on expiry the
+ * log names the service and shutdown goes on). cb runs once at the end.
+ */
+void svc_stop_all(struct svc_graph *g, svc_done_fn cb, void *arg);
+
+/*
+ * Return every service to inactive, clearing errors, timings and pings and
+ * cancelling pending timers. Does not call stop: call svc_stop_all first if
+ * services hold resources.
+ */
+void svc_reset(struct svc_graph *g);
+
+/* Async completions, from the loop. status 0 or -1 (cause may be NULL). */
+void svc_init_done(struct svc *s, int status, const char *cause);
+void svc_stop_done(struct svc *s);
+
+/*
+ * Run the service's ping now and record result, latency and time. Returns 0
+ * healthy, -1 unhealthy (with *cause set if cause is non-NULL) — also -1 if
+ * the service is not running.
+ */
+int svc_ping(struct svc *s, char **cause);
+
+const char *svc_name(const struct svc *s);
+const struct svc_desc *svc_desc(const struct svc *s);
+struct svc_graph *svc_graph(const struct svc *s);
+struct ev_loop *svc_loop(const struct svc *s);
+enum svc_state svc_state(const struct svc *s);
+const char *svc_state_name(enum svc_state st);
+/* running and the last ping failed */
+bool svc_degraded(const struct svc *s);
+
+/* Introspection; every pointer is borrowed from the graph. */
+struct svc_info {
+	const char *name;
+	const char *const *requires; /* NULL-terminated, never NULL */
+	enum svc_state state;
+	size_t order;		/* position in the start order, from 0 */
+	double init_ms;		/* duration of the last init, -1 if none */
+	int64_t started_at_us;	/* wall clock of the last successful init, 0 if none */
+	int64_t ping_at_us;	/* wall clock of the last ping, 0 if never */
+	bool ping_ok;
+	int64_t ping_latency_us;
+	const char *ping_error; /* NULL if the last ping was healthy */
+	const char *error;	/* last init/stop error, NULL if none */
+	const char *blocked_by; /* for SVC_BLOCKED: the failed dependency */
+};
+void svc_get_info(const struct svc *s, struct svc_info *out);
+
+#endif

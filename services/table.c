@@ -1,0 +1,26 @@
+/*
+ * table.c — the compiled-in graph: every service svcd runs, in one table.
+ * Reading this table shows the whole daemon; the framework orders it
+ * topologically (ties broken by the order here).
+ */
+#include "table.h"
+
+#include "app.h"
+#include "bus.h"
+#include "control.h"
+#include "health.h"
+#include "manager.h"
+#include "notification.h"
+#include "worker.h"
+
+const struct svc_desc *const svcd_table[] = {
+	&manager_service,      /* signals, shutdown handlers and sequence */
+	&worker_service,       /* periodic and delayed tasks */
+	&bus_service,	       /* events: queue, listeners, history */
+	&health_service,       /* pings every service on an interval */
+	&control_service,      /* JSON-RPC control socket */
+	&app_service,	       /* heartbeat, watchdog, status line, timers */
+	&notification_service, /* example listener: welcome mails */
+};
+
+const size_t svcd_table_len = sizeof(svcd_table) / sizeof(svcd_table[0]);
