@@ -50,8 +50,9 @@ LDLIBS  += $(PKG_LIBS) -lpthread
 
 LIB_SRC    := $(filter-out daemon/main.c,$(wildcard daemon/*.c services/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
-CLIENT_SRC := $(wildcard client/*.c)
+CLIENT_SRC := $(filter-out client/svcctl.c,$(wildcard client/*.c))
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
+CLIENT_LIB := $(BUILD)/libsvcctl.a
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HELP  := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
@@ -82,10 +83,15 @@ $(LIB): $(LIB_OBJ)
 $(SVCD): $(BUILD)/daemon/main.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(SVCCTL): $(CLIENT_OBJ) $(LIB)
+$(CLIENT_LIB): $(CLIENT_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(SVCCTL): $(BUILD)/client/svcctl.o $(CLIENT_LIB) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJ) $(LIB)
+# Each tests/unit/test_X.c is one Check binary; it links only what it uses.
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJ) $(CLIENT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
