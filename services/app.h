@@ -20,5 +20,11 @@ void app_set_watchdog_hook(void (*fn)(void *arg), void *arg);
 /* The last status line, e.g. "running: 7 services ok, 1234 events". */
 const char *app_status_line(void);
 uint64_t app_heartbeats(void);
+/*
+ * Apply the running config's [timer.NAME] sections and [app] settings:
+ * config-origin timers no longer in the file are cancelled, the others
+ * (re)scheduled. Called at init and by the reload path. 0 or -1 + *cause.
+ */
+int app_apply_config(char **cause);
 
 #endif

@@ -92,7 +92,10 @@ void svc_graph_free(struct svc_graph *g);
 struct ev_loop *svc_graph_loop(const struct svc_graph *g);
 void svc_graph_set_timeouts(struct svc_graph *g, double init_timeout,
 			    double stop_timeout);
-void svc_graph_set_observer(struct svc_graph *g, svc_observer_fn fn, void *arg);
+/* Observers are called in registration order; remove with the same fn/arg. */
+void svc_graph_add_observer(struct svc_graph *g, svc_observer_fn fn, void *arg);
+void svc_graph_remove_observer(struct svc_graph *g, svc_observer_fn fn,
+			       void *arg);
 /* An opaque pointer for the embedder (svcd stores nothing here yet). */
 void svc_graph_set_user(struct svc_graph *g, void *user);
 void *svc_graph_user(const struct svc_graph *g);
