@@ -22,6 +22,9 @@ BUILD   ?= build
 
 # Install (as root) or name the missing build dependencies before anything
 # reads pkg-config: a fresh Debian machine needs nothing done by hand.
+ifneq ($(filter check integration sanitize,$(MAKECMDGOALS)),)
+EXTRA_DEPS += socat jq
+endif
 ifeq ($(filter clean format check-format,$(MAKECMDGOALS)),)
 ifneq ($(shell .ci/deps $(EXTRA_DEPS) >&2; echo $$?),0)
 $(error missing build dependencies, see above)
@@ -103,8 +106,16 @@ unit: $(UNIT_BIN)
 		CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-60} $(UNIT_RUNNER) $$t || fail=1; \
 	done; exit $$fail
 
-integration: $(SVCD) $(SVCCTL)
+# A test-only svcd whose compiled-in table has a cycle: main.o linked with
+# another svcd_table (the archive's table.o is then never pulled in).
+SVCD_CYCLE := $(BUILD)/tests/svcd-cycle
+$(SVCD_CYCLE): $(BUILD)/daemon/main.o $(BUILD)/tests/integration/cycle_table.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+integration: $(SVCD) $(SVCCTL) $(SVCD_CYCLE)
 	@SVCD=$(abspath $(SVCD)) SVCCTL=$(abspath $(SVCCTL)) \
+		SVCD_CYCLE=$(abspath $(SVCD_CYCLE)) \
 		tests/integration/run.sh $(INTEG)
 
 run: all

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# t_daemon.sh — svcd as a process: options, graph printing, config checks,
+# boot logging and graceful shutdown in reverse order.
+
+test_help_and_version() {
+	local out
+	out=$("$SVCD" --help) || fail "--help exited non-zero"
+	assert_contains "$out" "Usage: svcd" "--help"
+	assert_contains "$out" "--check-config" "--help lists options"
+	out=$("$SVCD" --version) || fail "--version exited non-zero"
+	assert_contains "$out" "svcd " "--version"
+	local rc=0
+	"$SVCD" --no-such-option >/dev/null 2>&1 || rc=$?
+	assert_eq 64 "$rc" "unknown option exit status"
+}
+
+test_print_graph() {
+	local out
+	out=$("$SVCD" --print-graph) || fail "--print-graph failed"
+	assert_contains "$out" "start order: manager worker bus" "text order"
+	out=$("$SVCD" --print-graph=dot) || fail "--print-graph=dot failed"
+	assert_contains "$out" "digraph svcd {" "dot header"
+	assert_contains "$out" '"bus" -> "worker";' "dot edge"
+	local rc=0
+	"$SVCD" --print-graph=png >/dev/null 2>&1 || rc=$?
+	assert_eq 64 "$rc" "bad --print-graph value"
+}
+
+test_graph_cycle_exits_78() {
+	[ -x "${SVCD_CYCLE:-}" ] || skip "SVCD_CYCLE not built"
+	local out rc=0
+	out=$("$SVCD_CYCLE" --print-graph 2>&1) || rc=$?
+	assert_eq 78 "$rc" "--print-graph on a cyclic graph"
+	assert_contains "$out" "circular dependency: alpha -> gamma -> beta -> alpha"
+	rc=0
+	echo "[daemon]" >"$T/c.conf"
+	out=$("$SVCD_CYCLE" -c "$T/c.conf" -s "$T/s.sock" 2>&1) || rc=$?
+	assert_eq 78 "$rc" "booting a cyclic graph"
+	assert_contains "$out" "circular dependency: alpha -> gamma -> beta -> alpha"
+	assert_not_contains "$out" "started" "nothing may start"
+}
+
+test_check_config() {
+	local out rc=0
+	out=$("$SVCD" --check-config -c conf/svcd.conf 2>&1) || rc=$?
+	assert_eq 0 "$rc" "shipped config: $out"
+	printf '[bus]\nqueu_size = 10\n' >"$T/bad.conf"
+	rc=0
+	out=$("$SVCD" --check-config -c "$T/bad.conf" 2>&1) || rc=$?
+	assert_eq 78 "$rc" "bad config exit status"
+	assert_contains "$out" "bad.conf:2: unknown key 'queu_size' in [bus]"
+	rc=0
+	out=$("$SVCD" --check-config -c "$T/missing.conf" 2>&1) || rc=$?
+	assert_eq 78 "$rc" "missing explicit config"
+}
+
+test_boot_logs_and_reverse_stop() {
+	svcd_start
+	assert_contains "$(cat "$SVCD_LOG")" "ready" "ready line"
+	svcd_stop || fail "svcd exited with status $?"
+	local log
+	log=$(cat "$SVCD_LOG")
+	# every service logged its start with a duration
+	for s in manager worker bus health control app notification; do
+		assert_contains "$log" "started '$s' in " "start of $s"
+	done
+	# stop order is the reverse of the start order
+	local order
+	order=$(grep -o "stopped '[a-z]*'" "$SVCD_LOG" | sed "s/stopped '\(.*\)'/\1/" | tr '\n' ' ')
+	assert_eq "notification app control health bus worker manager " "$order" "stop order"
+	[ ! -e "$SOCK" ] || fail "socket file left behind after a clean exit"
+}
+
+test_sigint_is_graceful() {
+	svcd_start
+	kill -INT "$SVCD_PID"
+	local rc=0
+	svcd_wait_exit || rc=$?
+	assert_eq 0 "$rc" "exit status after SIGINT"
+}
