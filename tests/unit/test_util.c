@@ -1,0 +1,208 @@
+/* test_util.c — Check tests for daemon/util.c and daemon/log.c. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+START_TEST(test_buf_append_consume)
+{
+	struct buf b = {0};
+	buf_puts(&b, "hello ");
+	buf_printf(&b, "%s %d", "world", 42);
+	ck_assert_uint_eq(b.len, 14);
+	ck_assert_mem_eq(buf_head(&b), "hello world 42", 14);
+	buf_consume(&b, 6);
+	ck_assert_mem_eq(buf_head(&b), "world 42", 8);
+	/* growth after consume compacts and keeps content */
+	for (int i = 0; i < 1000; i++)
+		buf_putc(&b, 'x');
+	ck_assert_uint_eq(b.len, 1008);
+	ck_assert_mem_eq(buf_head(&b), "world 42xx", 10);
+	buf_consume(&b, 5000);
+	ck_assert_uint_eq(b.len, 0);
+	buf_free(&b);
+	ck_assert_ptr_null(b.data);
+}
+END_TEST
+
+START_TEST(test_buf_printf_long)
+{
+	struct buf b = {0};
+	char big[1000];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_printf(&b, "<%s>", big);
+	ck_assert_uint_eq(b.len, 1001);
+	ck_assert_int_eq(buf_head(&b)[1000], '>');
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_json_string_escapes)
+{
+	struct buf b = {0};
+	const char in[] = "a\"b\\c\nd\x01\te";
+	buf_json_string(&b, in, sizeof(in) - 1);
+	buf_putc(&b, '\0');
+	ck_assert_str_eq(buf_head(&b), "\"a\\\"b\\\\c\\nd\\u0001\\te\"");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_parse_duration)
+{
+	double s;
+	char *cause = NULL;
+	ck_assert_int_eq(util_parse_duration("250ms", 0, &s, &cause), 0);
+	ck_assert_double_eq_tol(s, 0.25, 1e-9);
+	ck_assert_int_eq(util_parse_duration("30s", 0, &s, &cause), 0);
+	ck_assert_double_eq_tol(s, 30, 1e-9);
+	ck_assert_int_eq(util_parse_duration("5m", 0, &s, &cause), 0);
+	ck_assert_double_eq_tol(s, 300, 1e-9);
+	ck_assert_int_eq(util_parse_duration("1.5h", 0, &s, &cause), 0);
+	ck_assert_double_eq_tol(s, 5400, 1e-9);
+	ck_assert_int_eq(util_parse_duration("1500", 0.001, &s, &cause), 0);
+	ck_assert_double_eq_tol(s, 1.5, 1e-9);
+
+	ck_assert_int_eq(util_parse_duration("30", 0, &s, &cause), -1);
+	ck_assert_str_eq(cause, "duration '30' needs a unit (ms, s, m, h)");
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(util_parse_duration("-1s", 0, &s, &cause), -1);
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(util_parse_duration("10 parsecs", 0, &s, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "unit"));
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(util_parse_duration("", 0, &s, &cause), -1);
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(util_parse_duration("nan", 0, &s, &cause), -1);
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_parse_size)
+{
+	uint64_t v;
+	char *cause = NULL;
+	ck_assert_int_eq(util_parse_size("512", &v, &cause), 0);
+	ck_assert_uint_eq(v, 512);
+	ck_assert_int_eq(util_parse_size("64K", &v, &cause), 0);
+	ck_assert_uint_eq(v, 65536);
+	ck_assert_int_eq(util_parse_size("1M", &v, &cause), 0);
+	ck_assert_uint_eq(v, 1 << 20);
+	ck_assert_int_eq(util_parse_size("2GiB", &v, &cause), 0);
+	ck_assert_uint_eq(v, 2ULL << 30);
+	const char *bad[] = {"", "K", "-1", "12Q", "1MM", "99999999999999999999"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		cause = NULL;
+		ck_assert_msg(util_parse_size(bad[i], &v, &cause) == -1,
+			      "accepted '%s'", bad[i]);
+		ck_assert_ptr_nonnull(cause);
+		free(cause);
+	}
+	cause = NULL;
+	ck_assert_int_eq(util_parse_size("17179869184G", &v, &cause), -1);
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_parse_uint_bool)
+{
+	uint64_t v;
+	bool b;
+	char *cause = NULL;
+	ck_assert_int_eq(util_parse_uint("42", 100, &v, &cause), 0);
+	ck_assert_uint_eq(v, 42);
+	ck_assert_int_eq(util_parse_uint("101", 100, &v, &cause), -1);
+	ck_assert_str_eq(cause, "'101' is out of range (max 100)");
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(util_parse_uint("4x", 100, &v, &cause), -1);
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(util_parse_bool("Yes", &b, &cause), 0);
+	ck_assert(b);
+	ck_assert_int_eq(util_parse_bool("off", &b, &cause), 0);
+	ck_assert(!b);
+	ck_assert_int_eq(util_parse_bool("maybe", &b, &cause), -1);
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_format_time_and_duration)
+{
+	char buf[64];
+	util_format_time(1700000000123456LL, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2023-11-14T22:13:20.123456Z");
+	util_format_duration(30, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "30s");
+	util_format_duration(0.25, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "250ms");
+	util_format_duration(300, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "5m");
+	util_format_duration(7200, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2h");
+}
+END_TEST
+
+static char last_line[256];
+static int last_level;
+
+static void
+hook(enum log_level level, const char *msg, void *arg)
+{
+	(void)arg;
+	last_level = (int)level;
+	snprintf(last_line, sizeof(last_line), "%s", msg);
+}
+
+START_TEST(test_log_levels_and_hook)
+{
+	log_set_quiet(1);
+	log_set_hook(hook, NULL);
+	log_set_level(LOGL_INFO);
+	last_line[0] = '\0';
+	log_debug("hidden %d", 1);
+	ck_assert_str_eq(last_line, "");
+	log_info("shown %d", 2);
+	ck_assert_str_eq(last_line, "shown 2");
+	ck_assert_int_eq(last_level, LOGL_INFO);
+	errno = ENOENT;
+	log_warn_errno("open %s", "x");
+	ck_assert_str_eq(last_line, "open x: No such file or directory");
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_int_eq(log_parse_level("debug"), LOGL_DEBUG);
+	ck_assert_int_eq(log_parse_level("WARNING"), LOGL_WARN);
+	ck_assert_int_eq(log_parse_level("loud"), -1);
+	log_set_hook(NULL, NULL);
+	log_set_quiet(0);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, test_buf_append_consume);
+	tcase_add_test(tc, test_buf_printf_long);
+	tcase_add_test(tc, test_json_string_escapes);
+	tcase_add_test(tc, test_parse_duration);
+	tcase_add_test(tc, test_parse_size);
+	tcase_add_test(tc, test_parse_uint_bool);
+	tcase_add_test(tc, test_format_time_and_duration);
+	tcase_add_test(tc, test_log_levels_and_hook);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
