@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "log.h"
 #include "manager.h"
+#include "sdnotify.h"
 #include "service.h"
 #include "table.h"
 #include "util.h"
@@ -42,6 +43,7 @@ struct daemon {
 	struct svc_graph *graph;
 	int64_t boot_start_us;
 	int boot_status;
+	ev_timer watchdog; /* WATCHDOG=1 every WATCHDOG_USEC/2, from the loop */
 };
 
 static void
@@ -161,10 +163,14 @@ reload(void *arg, char **cause)
 {
 	struct daemon *d = arg;
 	char *err = NULL;
-	struct conf *c = load_conf(&d->opts, &err);
 
+	sdn_send("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading %s",
+		 (long long)util_mono_us(), d->opts.conf_path);
+	struct conf *c = load_conf(&d->opts, &err);
 	if (!c) {
 		*cause = err;
+		sdn_send("READY=1\nSTATUS=reload failed; running with the previous "
+			 "configuration");
 		return -1;
 	}
 	char *warn = NULL;
@@ -176,7 +182,38 @@ reload(void *arg, char **cause)
 	conf_set(c);
 	log_set_level(c->log_level);
 	svc_graph_set_timeouts(d->graph, c->init_timeout, c->stop_timeout);
-	return app_apply_config(cause);
+	int rc = app_apply_config(cause);
+	sdn_send("READY=1\nSTATUS=%s", rc == 0 ? app_status_line()
+					      : "reload applied with errors");
+	return rc;
+}
+
+static void
+watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	sdn_send("WATCHDOG=1");
+}
+
+static void
+status_hook(void *arg)
+{
+	sdn_send("STATUS=%s", app_status_line());
+}
+
+/* Shutdown progress for systemd: STOPPING=1 once, then more time for every
+ * service that stopped, so a slow but progressing shutdown is not killed. */
+static void
+shutdown_progress(const char *phase, const char *service, const char *state,
+		  void *arg)
+{
+	if (strcmp(phase, "stopping") == 0) {
+		sdn_send("STOPPING=1\nSTATUS=stopping");
+	} else if (strcmp(phase, "service") == 0 && service) {
+		sdn_send("EXTEND_TIMEOUT_USEC=%llu\nSTATUS=stopping: %s %s",
+			 (unsigned long long)(conf_get()->stop_timeout * 1e6) +
+				 1000000ULL,
+			 service, state ? state : "");
+	}
 }
 
 static void
@@ -187,9 +224,14 @@ boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
 	d->boot_status = status;
 	if (status != 0) {
 		log_err("start-up failed: %s", cause ? cause : "unknown error");
+		sdn_send("ERRNO=%d\nSTATUS=start-up failed: %s", EIO,
+			 cause ? cause : "unknown error");
 		manager_shutdown("start-up failed");
 		return;
 	}
+	app_set_watchdog_hook(status_hook, d);
+	sdn_send("READY=1\nSTATUS=%s\nMAINPID=%d", app_status_line(),
+		 (int)getpid());
 	log_info("svcd %s ready: %zu services running, started in %.1f ms, "
 		 "control socket %s", SVCD_VERSION, svc_graph_count(g),
 		 (double)(util_mono_us() - d->boot_start_us) / 1000.0,
@@ -241,7 +283,13 @@ main(int argc, char **argv)
 	conf_set(c);
 	log_set_level(c->log_level);
 
+	sdn_init();
 	d.loop = ev_default_loop(EVFLAG_AUTO);
+	if (sdn_watchdog_interval() > 0) {
+		ev_timer_init(&d.watchdog, watchdog_cb, 0, sdn_watchdog_interval());
+		ev_timer_again(d.loop, &d.watchdog);
+		ev_unref(d.loop); /* the watchdog alone must not keep the loop up */
+	}
 	d.graph = svc_graph_new(d.loop, svcd_table, svcd_table_len, &cause);
 	if (!d.graph) {
 		log_err("%s", cause);
@@ -251,6 +299,7 @@ main(int argc, char **argv)
 	}
 	svc_graph_set_timeouts(d.graph, c->init_timeout, c->stop_timeout);
 	manager_set_reload(reload, &d);
+	manager_add_progress(shutdown_progress, &d);
 
 	d.boot_start_us = util_mono_us();
 	log_info("svcd %s starting (pid %d, config %s)", SVCD_VERSION,
@@ -267,6 +316,13 @@ main(int argc, char **argv)
 			status = EX_FAIL;
 	}
 	manager_set_reload(NULL, NULL);
+	manager_remove_progress(shutdown_progress, &d);
+	app_set_watchdog_hook(NULL, NULL);
+	if (ev_is_active(&d.watchdog)) {
+		ev_ref(d.loop);
+		ev_timer_stop(d.loop, &d.watchdog);
+	}
+	sdn_close();
 	svc_graph_free(d.graph);
 	conf_cleanup();
 	ev_loop_destroy(d.loop);
