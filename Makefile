@@ -145,16 +145,40 @@ lint:
 		--inline-suppr --suppress=missingIncludeSystem -Idaemon -Iservices -Iclient \
 		daemon services client
 
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+COMPLDIR   ?= $(PREFIX)/share/bash-completion/completions
+MANPAGES   := docs/man/svcd.8 docs/man/svcctl.1 docs/man/svcd.conf.5
+
+# The installed file list is checked by tests/integration/t_install.sh.
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(COMPLDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/svcd
 	install -m 0755 $(SVCD) $(DESTDIR)$(SBINDIR)/svcd
 	install -m 0755 $(SVCCTL) $(DESTDIR)$(BINDIR)/svcctl
-	install -d $(DESTDIR)$(SYSCONFDIR)/svcd
-	[ -e $(DESTDIR)$(SYSCONFDIR)/svcd/svcd.conf ] || \
-		install -m 0644 conf/svcd.conf $(DESTDIR)$(SYSCONFDIR)/svcd/svcd.conf
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|/etc/svcd/|$(SYSCONFDIR)/svcd/|g' \
+		systemd/svcd.service >$(DESTDIR)$(UNITDIR)/svcd.service
+	install -m 0644 systemd/svcd.socket $(DESTDIR)$(UNITDIR)/svcd.socket
+	install -m 0644 systemd/svcd.sysusers $(DESTDIR)$(SYSUSERSDIR)/svcd.conf
+	install -m 0644 client/svcctl.bash $(DESTDIR)$(COMPLDIR)/svcctl
+	install -m 0644 docs/man/svcctl.1 $(DESTDIR)$(MANDIR)/man1/svcctl.1
+	install -m 0644 docs/man/svcd.conf.5 $(DESTDIR)$(MANDIR)/man5/svcd.conf.5
+	install -m 0644 docs/man/svcd.8 $(DESTDIR)$(MANDIR)/man8/svcd.8
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/svcd/svcd.conf ]; then \
+		echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/svcd/svcd.conf"; \
+	else \
+		install -m 0644 conf/svcd.conf $(DESTDIR)$(SYSCONFDIR)/svcd/svcd.conf; \
+	fi
 
+# The configuration file is left in place: it may hold local changes.
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/svcd $(DESTDIR)$(BINDIR)/svcctl
+	rm -f $(DESTDIR)$(SBINDIR)/svcd $(DESTDIR)$(BINDIR)/svcctl \
+		$(DESTDIR)$(UNITDIR)/svcd.service $(DESTDIR)$(UNITDIR)/svcd.socket \
+		$(DESTDIR)$(SYSUSERSDIR)/svcd.conf $(DESTDIR)$(COMPLDIR)/svcctl \
+		$(DESTDIR)$(MANDIR)/man1/svcctl.1 $(DESTDIR)$(MANDIR)/man5/svcd.conf.5 \
+		$(DESTDIR)$(MANDIR)/man8/svcd.8
 
 clean:
 	rm -rf build run
