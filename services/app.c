@@ -1,0 +1,241 @@
+/*
+ * app.c — the application service (the seed's AsyncApplication): the
+ * heartbeat (status line, watchdog hook, optional `heartbeat` event) and the
+ * config's [timer.NAME] sections loaded into the worker.
+ */
+#include "app.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "bus.h"
+#include "conf.h"
+#include "log.h"
+#include "manager.h"
+#include "timers.h"
+#include "util.h"
+#include "worker.h"
+
+#define CONFIG_ORIGIN "config"
+
+static struct {
+	bool running;
+	struct svc_graph *graph;
+	struct ev_loop *loop;
+	ev_timer heartbeat;
+	uint64_t beats;
+	int64_t started_us; /* monotonic */
+} a;
+
+/* Outlive init/stop: main sets the hook after boot and reads the line. */
+static void (*watchdog_fn)(void *arg);
+static void *watchdog_arg;
+static char status_line[256] = "starting";
+
+void
+app_set_watchdog_hook(void (*fn)(void *arg), void *arg)
+{
+	watchdog_fn = fn;
+	watchdog_arg = arg;
+}
+
+const char *
+app_status_line(void)
+{
+	return status_line;
+}
+
+uint64_t
+app_heartbeats(void)
+{
+	return a.beats;
+}
+
+/* "running: 7/7 services, 1234 events, 2 listeners" (plus what is wrong). */
+static void
+status_rebuild(void)
+{
+	size_t n = svc_graph_count(a.graph), up = 0, failed = 0, blocked = 0;
+	struct bus *b = bus_default();
+	struct bus_stats st = {0};
+	int len;
+
+	for (size_t i = 0; i < n; i++) {
+		switch (svc_state(svc_graph_at(a.graph, i))) {
+		case SVC_RUNNING: up++; break;
+		case SVC_FAILED: failed++; break;
+		case SVC_BLOCKED: blocked++; break;
+		default: break;
+		}
+	}
+	if (b)
+		bus_get_stats(b, &st);
+	len = snprintf(status_line, sizeof(status_line),
+		       "%s: %zu/%zu services, %" PRIu64 " events, %zu listeners",
+		       manager_shutting_down() ? "stopping" : "running", up, n,
+		       st.emitted, st.listeners);
+	if (len > 0 && (size_t)len < sizeof(status_line) && (failed || blocked))
+		snprintf(status_line + len, sizeof(status_line) - (size_t)len,
+			 " (%zu failed, %zu blocked)", failed, blocked);
+}
+
+static void
+heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	a.beats++;
+	status_rebuild();
+	if (watchdog_fn)
+		watchdog_fn(watchdog_arg);
+	if (conf_get()->heartbeat_event && bus_default()) {
+		int64_t up = (util_mono_us() - a.started_us) / 1000000;
+		json_t *data = json_pack("{s:I, s:I}", "n", (json_int_t)a.beats,
+					 "uptime_s", (json_int_t)up);
+
+		if (bus_emit_json(bus_default(), "heartbeat", data, "app") < 0)
+			log_debug("app: heartbeat event not emitted");
+		json_decref(data);
+	}
+}
+
+static void
+heartbeat_arm(void)
+{
+	double iv = conf_get()->heartbeat;
+
+	if (iv <= 0)
+		iv = 5;
+	if (ev_is_active(&a.heartbeat) && a.heartbeat.repeat == iv)
+		return;
+	a.heartbeat.repeat = iv;
+	ev_timer_again(a.loop, &a.heartbeat);
+}
+
+struct names {
+	char **v;
+	size_t n;
+};
+
+static void
+collect_config_task(struct worker_task *t, void *arg)
+{
+	struct names *names = arg;
+	struct worker_task_info info;
+
+	worker_task_get_info(t, &info);
+	if (!info.origin || strcmp(info.origin, CONFIG_ORIGIN) != 0)
+		return;
+	names->v = xrealloc(names->v, (names->n + 1) * sizeof(*names->v));
+	names->v[names->n++] = xstrdup(info.name);
+}
+
+static bool
+in_config(const struct conf *c, const char *name)
+{
+	for (const struct conf_timer *t = c->timers; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Cancel the config-origin tasks (all of them, or those not in c). */
+static void
+cancel_config_timers(const struct conf *c)
+{
+	struct worker *w = worker_default();
+	struct names names = {0};
+
+	if (!w)
+		return;
+	worker_foreach(w, collect_config_task, &names);
+	for (size_t i = 0; i < names.n; i++) {
+		if (!c) {
+			worker_cancel(w, names.v[i]);
+		} else if (!in_config(c, names.v[i])) {
+			worker_cancel(w, names.v[i]);
+			log_info("timer '%s' removed", names.v[i]);
+		}
+		free(names.v[i]);
+	}
+	free(names.v);
+}
+
+static int
+apply_config(char **cause)
+{
+	const struct conf *c = conf_get();
+	struct worker *w = worker_default();
+	struct bus *b = bus_default();
+
+	cancel_config_timers(c);
+	for (const struct conf_timer *t = c->timers; t; t = t->next) {
+		char *why = NULL;
+
+		if (!w || !b) {
+			*cause = xasprintf("[timer.%s]: the %s is not running",
+					   t->name, w ? "bus" : "worker");
+			return -1;
+		}
+		if (!timer_schedule_emit(w, b, t->name, t->periodic,
+					 t->interval, t->emit, t->data,
+					 CONFIG_ORIGIN, &why)) {
+			*cause = xasprintf("[timer.%s]: %s", t->name,
+					   why ? why : "cannot schedule");
+			free(why);
+			return -1;
+		}
+	}
+	heartbeat_arm();
+	return 0;
+}
+
+int
+app_apply_config(char **cause)
+{
+	if (!a.running) {
+		*cause = xstrdup("service 'app' is not running");
+		return -1;
+	}
+	return apply_config(cause);
+}
+
+static int
+app_init(struct svc *self, char **cause)
+{
+	a.graph = svc_graph(self);
+	a.loop = svc_loop(self);
+	a.beats = 0;
+	a.started_us = util_mono_us();
+	ev_timer_init(&a.heartbeat, heartbeat_cb, 0, 0);
+	if (apply_config(cause) < 0) {
+		ev_timer_stop(a.loop, &a.heartbeat);
+		cancel_config_timers(NULL);
+		memset(&a, 0, sizeof(a));
+		return -1;
+	}
+	a.running = true;
+	status_rebuild();
+	return 0;
+}
+
+static int
+app_stop(struct svc *self)
+{
+	uint64_t beats = a.beats;
+
+	ev_timer_stop(a.loop, &a.heartbeat);
+	cancel_config_timers(NULL);
+	snprintf(status_line, sizeof(status_line), "stopped");
+	memset(&a, 0, sizeof(a));
+	a.beats = beats; /* still readable until the next init */
+	return 0;
+}
+
+const struct svc_desc app_service = {
+	.name = "app",
+	.requires = SVC_REQUIRES("manager", "bus", "worker"),
+	.init = app_init,
+	.stop = app_stop,
+};

@@ -1,0 +1,352 @@
+/*
+ * health.c — the health monitor (the seed's AsyncHealthMonitor): a periodic
+ * worker task pings every running service through the framework and emits
+ * `service.health` when a service's health changes; health_json() reports
+ * the last results (or a fresh round) with the overall status.
+ */
+#include "health.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "conf.h"
+#include "log.h"
+#include "manager.h"
+#include "util.h"
+#include "worker.h"
+
+#define HEALTH_TASK "health"
+
+/* What the previous round saw, per service (indexed by start order). */
+struct seen {
+	bool checked;
+	bool healthy;
+};
+
+static struct {
+	bool running;
+	struct svc_graph *graph;
+	struct seen *seen;
+	size_t n;
+	uint64_t rounds;
+} h;
+
+const char *
+health_status_name(enum health_status st)
+{
+	switch (st) {
+	case HEALTH_OK: return "ok";
+	case HEALTH_DEGRADED: return "degraded";
+	case HEALTH_FAILED: return "failed";
+	}
+	return "unknown";
+}
+
+static void
+emit_change(struct svc *s, bool healthy)
+{
+	struct bus *b = bus_default();
+	struct svc_info info;
+	json_t *data;
+
+	if (!b)
+		return;
+	svc_get_info(s, &info);
+	data = json_pack("{s:s, s:b, s:o, s:I}", "service", info.name,
+			 "healthy", healthy,
+			 "error", info.ping_error ? json_string(info.ping_error)
+						  : json_null(),
+			 "latency_us", (json_int_t)info.ping_latency_us);
+	if (bus_emit_json(b, "service.health", data, "health") < 0)
+		log_debug("health: service.health for '%s' not emitted",
+			  info.name);
+	json_decref(data);
+}
+
+static void
+check_one(size_t i, struct svc *s)
+{
+	bool healthy;
+	char *cause = NULL;
+
+	healthy = svc_ping(s, &cause) == 0;
+	if (!healthy)
+		log_debug("health: '%s' unhealthy: %s", svc_name(s),
+			  cause ? cause : "ping failed");
+	free(cause);
+	if (i >= h.n)
+		return;
+	struct seen *p = &h.seen[i];
+	bool changed = p->checked ? p->healthy != healthy : !healthy;
+	p->checked = true;
+	p->healthy = healthy;
+	if (changed) {
+		if (healthy)
+			log_info("health: '%s' is healthy again", svc_name(s));
+		else
+			log_warn("health: '%s' is unhealthy", svc_name(s));
+		emit_change(s, healthy);
+	}
+}
+
+void
+health_check_now(void)
+{
+	size_t n;
+
+	if (!h.running)
+		return;
+	n = svc_graph_count(h.graph);
+	for (size_t i = 0; i < n; i++) {
+		struct svc *s = svc_graph_at(h.graph, i);
+
+		if (svc_state(s) == SVC_RUNNING)
+			check_one(i, s);
+	}
+	h.rounds++;
+}
+
+/* Running, checked at least once, and the last ping failed. */
+static bool
+unhealthy(const struct svc_info *info)
+{
+	return info->state == SVC_RUNNING && info->ping_at_us != 0 &&
+	       !info->ping_ok;
+}
+
+/* Failed, or stopped while nobody asked for a shutdown. */
+static bool
+down(const struct svc_info *info)
+{
+	return info->state == SVC_FAILED ||
+	       (info->state == SVC_STOPPED && !manager_shutting_down());
+}
+
+/* Something a dependent cannot rely on. */
+static bool
+bad_dependency(const struct svc *s)
+{
+	struct svc_info info;
+
+	svc_get_info(s, &info);
+	return unhealthy(&info) || info.state == SVC_FAILED ||
+	       info.state == SVC_BLOCKED || info.state == SVC_STOPPED;
+}
+
+/*
+ * The nearest bad service in s's requires closure: breadth-first, in the
+ * order of each requires list, so the answer is deterministic. NULL if none.
+ */
+static const char *
+nearest_bad(const struct svc *s)
+{
+	size_t n = svc_graph_count(h.graph);
+	struct svc **queue = xcalloc(n ? n : 1, sizeof(*queue));
+	bool *seen = xcalloc(n ? n : 1, sizeof(*seen));
+	size_t head = 0, tail = 0;
+	const char *found = NULL;
+	struct svc_info info;
+
+	svc_get_info(s, &info);
+	seen[info.order < n ? info.order : 0] = true;
+	queue[tail++] = (struct svc *)s;
+	while (head < tail && !found) {
+		svc_get_info(queue[head++], &info);
+		for (const char *const *r = info.requires; *r; r++) {
+			struct svc *d = svc_graph_find(h.graph, *r);
+			struct svc_info di;
+
+			if (!d)
+				continue;
+			svc_get_info(d, &di);
+			if (di.order >= n || seen[di.order])
+				continue;
+			seen[di.order] = true;
+			if (bad_dependency(d)) {
+				found = di.name;
+				break;
+			}
+			queue[tail++] = d;
+		}
+	}
+	free(queue);
+	free(seen);
+	return found;
+}
+
+static const char *
+blocked_by(const struct svc *s, const struct svc_info *info)
+{
+	if (info->state == SVC_BLOCKED)
+		return info->blocked_by;
+	if (info->state == SVC_RUNNING)
+		return nearest_bad(s);
+	return NULL;
+}
+
+static enum health_status
+status_of(const struct svc *s)
+{
+	struct svc_info info;
+
+	svc_get_info(s, &info);
+	if (down(&info))
+		return HEALTH_FAILED;
+	if (info.state == SVC_BLOCKED || unhealthy(&info) ||
+	    (info.state == SVC_RUNNING && nearest_bad(s)))
+		return HEALTH_DEGRADED;
+	return HEALTH_OK;
+}
+
+enum health_status
+health_overall(void)
+{
+	enum health_status st = HEALTH_OK;
+	size_t n;
+
+	if (!h.running)
+		return HEALTH_FAILED;
+	n = svc_graph_count(h.graph);
+	for (size_t i = 0; i < n && st != HEALTH_FAILED; i++) {
+		enum health_status one = status_of(svc_graph_at(h.graph, i));
+
+		if (one > st)
+			st = one;
+	}
+	return st;
+}
+
+static json_t *
+entry_json(const struct svc *s, int64_t now_us)
+{
+	struct svc_info info;
+	const char *by;
+	const char *state;
+	const char *error = NULL;
+	bool checked;
+	char when[40];
+	json_t *o;
+
+	svc_get_info(s, &info);
+	by = blocked_by(s, &info);
+	checked = info.ping_at_us != 0;
+	state = svc_state_name(info.state);
+	if (info.state == SVC_RUNNING && (unhealthy(&info) || by))
+		state = "degraded";
+	if (checked && !info.ping_ok)
+		error = info.ping_error ? info.ping_error : "ping failed";
+	else if (info.state == SVC_FAILED || info.state == SVC_BLOCKED)
+		error = info.error;
+
+	o = json_object();
+	json_object_set_new(o, "name", json_string(info.name));
+	json_object_set_new(o, "state", json_string(state));
+	json_object_set_new(o, "healthy",
+			    checked ? json_boolean(info.ping_ok) : json_null());
+	if (checked) {
+		int64_t age = now_us - info.ping_at_us;
+
+		util_format_time(info.ping_at_us, when, sizeof(when));
+		json_object_set_new(o, "checked_at", json_string(when));
+		json_object_set_new(o, "age_ms",
+				    json_integer(age > 0 ? age / 1000 : 0));
+		json_object_set_new(o, "latency_us",
+				    json_integer(info.ping_latency_us));
+	} else {
+		json_object_set_new(o, "checked_at", json_null());
+		json_object_set_new(o, "age_ms", json_null());
+		json_object_set_new(o, "latency_us", json_null());
+	}
+	json_object_set_new(o, "error", error ? json_string(error) : json_null());
+	json_object_set_new(o, "blocked_by", by ? json_string(by) : json_null());
+	return o;
+}
+
+json_t *
+health_json(const char *service, bool fresh)
+{
+	struct svc *one = NULL;
+	int64_t now;
+	json_t *list, *o;
+
+	if (!h.running)
+		return NULL;
+	if (service && !(one = svc_graph_find(h.graph, service)))
+		return NULL;
+	if (fresh)
+		health_check_now();
+	now = util_now_us();
+	list = json_array();
+	if (one) {
+		json_array_append_new(list, entry_json(one, now));
+		o = json_pack("{s:s, s:o}", "status",
+			      health_status_name(status_of(one)), "services",
+			      list);
+		return o;
+	}
+	size_t n = svc_graph_count(h.graph);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list,
+				      entry_json(svc_graph_at(h.graph, i), now));
+	return json_pack("{s:s, s:o}", "status",
+			 health_status_name(health_overall()), "services", list);
+}
+
+static int
+health_task(struct worker_task *t, void *arg, char **cause)
+{
+	health_check_now();
+	return 0;
+}
+
+static int
+health_init(struct svc *self, char **cause)
+{
+	struct worker *w = worker_default();
+	struct worker_spec spec = {
+		.name = HEALTH_TASK,
+		.kind = WORKER_PERIODIC,
+		.interval = conf_get()->health_interval,
+		.run_now = false,
+		.fn = health_task,
+		.origin = "health",
+		.description = "ping every running service",
+	};
+
+	if (!w) {
+		*cause = xstrdup("the worker is not running");
+		return -1;
+	}
+	h.graph = svc_graph(self);
+	h.n = svc_graph_count(h.graph);
+	h.seen = xcalloc(h.n ? h.n : 1, sizeof(*h.seen));
+	h.rounds = 0;
+	if (!worker_schedule(w, &spec)) {
+		*cause = xstrdup("the worker is shutting down");
+		free(h.seen);
+		memset(&h, 0, sizeof(h));
+		return -1;
+	}
+	h.running = true;
+	return 0;
+}
+
+static int
+health_stop(struct svc *self)
+{
+	struct worker *w = worker_default();
+
+	if (w)
+		worker_cancel(w, HEALTH_TASK);
+	free(h.seen);
+	memset(&h, 0, sizeof(h));
+	return 0;
+}
+
+const struct svc_desc health_service = {
+	.name = "health",
+	.requires = SVC_REQUIRES("bus", "worker"),
+	.init = health_init,
+	.stop = health_stop,
+};

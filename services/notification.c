@@ -1,0 +1,128 @@
+/*
+ * notification.c — the seed's AsyncNotificationService: listeners on
+ * user_registered and order_placed, registered from init, that log the mail
+ * they would send and count it.
+ */
+#include "notification.h"
+
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "bus.h"
+#include "log.h"
+#include "util.h"
+
+static struct {
+	struct bus_listener *user;
+	struct bus_listener *order;
+	uint64_t sent;
+} n;
+
+uint64_t
+notification_sent(void)
+{
+	return n.sent;
+}
+
+/* The event's data as a new jansson object, or NULL (logged). */
+static json_t *
+event_data(const struct bus_event *ev)
+{
+	json_error_t err;
+	json_t *data = json_loadb(ev->data, ev->data_len, 0, &err);
+
+	if (!data || !json_is_object(data)) {
+		log_warn("notification: %s #%llu: bad data: %s", ev->name,
+			 (unsigned long long)ev->seq,
+			 data ? "not an object" : err.text);
+		json_decref(data);
+		return NULL;
+	}
+	return data;
+}
+
+static int
+on_user_registered(const struct bus_event *ev, void *arg)
+{
+	json_t *data = event_data(ev);
+	json_t *email;
+
+	if (!data)
+		return -1;
+	email = json_object_get(data, "email");
+	if (!json_is_string(email)) {
+		log_warn("notification: user_registered #%llu without an "
+			 "\"email\" string; no welcome mail",
+			 (unsigned long long)ev->seq);
+		json_decref(data);
+		return -1;
+	}
+	log_info("notification: welcome mail to %s", json_string_value(email));
+	n.sent++;
+	json_decref(data);
+	return 0;
+}
+
+static int
+on_order_placed(const struct bus_event *ev, void *arg)
+{
+	json_t *data = event_data(ev);
+	json_t *id;
+	char *text;
+
+	if (!data)
+		return -1;
+	id = json_object_get(data, "order_id");
+	if (json_is_string(id)) {
+		text = xstrdup(json_string_value(id));
+	} else if (json_is_integer(id)) {
+		text = xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(id));
+	} else {
+		log_warn("notification: order_placed #%llu without an "
+			 "\"order_id\"; no confirmation",
+			 (unsigned long long)ev->seq);
+		json_decref(data);
+		return -1;
+	}
+	log_info("notification: order confirmation for order %s", text);
+	n.sent++;
+	free(text);
+	json_decref(data);
+	return 0;
+}
+
+static int
+notification_init(struct svc *self, char **cause)
+{
+	struct bus *b = bus_default();
+
+	if (!b) {
+		*cause = xstrdup("the bus is not running");
+		return -1;
+	}
+	n.sent = 0;
+	n.user = bus_listen(b, "user_registered", on_user_registered, NULL);
+	n.order = bus_listen(b, "order_placed", on_order_placed, NULL);
+	return 0;
+}
+
+static int
+notification_stop(struct svc *self)
+{
+	struct bus *b = bus_default();
+
+	if (b) {
+		bus_unlisten(b, n.user);
+		bus_unlisten(b, n.order);
+	}
+	n.user = n.order = NULL;
+	return 0;
+}
+
+const struct svc_desc notification_service = {
+	.name = "notification",
+	.requires = SVC_REQUIRES("bus"),
+	.init = notification_init,
+	.stop = notification_stop,
+};
