@@ -144,6 +144,13 @@ json_t *bus_event_json(const struct bus_event *ev);
 /* Highest seq accepted so far (0 if none). */
 uint64_t bus_last_seq(const struct bus *b);
 /*
+ * Highest seq dispatched so far (0 if none): every event up to it is in the
+ * history (if it still fits) and a listener registered now receives exactly
+ * the events after it. A subscriber replays history up to this seq, then
+ * listens, and sees every event once.
+ */
+uint64_t bus_last_dispatched(const struct bus *b);
+/*
  * Visit events from the history ring in seq order: those with seq > since
  * (since 0: all), then only the last `last` of them (0: no limit), filtered
  * by patterns (npatterns 0: all). Returns how many were visited.

@@ -1,0 +1,1180 @@
+/*
+ * bus.c — the event bus: bounded queue, listeners, history, backpressure.
+ *
+ * Design notes.
+ *
+ * Events. One allocation per event: struct bus_ev holds the public struct
+ * bus_event, a reference count and inline copies of name, data and source.
+ * The queue owns one reference; dispatch moves it to `cur` and the history
+ * ring takes its own. The JSON-RPC wire line is built on first use and
+ * cached in the event, so N subscribers cost one serialisation.
+ *
+ * Queue. A ring of event pointers sized queue_size at bus_new: no allocation
+ * per enqueue. bus_emit never calls a listener; it enqueues and arms the
+ * dispatcher.
+ *
+ * Dispatcher. An ev_prepare watcher dispatches up to opts.batch events per
+ * loop iteration, so I/O is served between batches however busy the bus is.
+ * An ev_idle watcher is kept active only while there is dispatchable work,
+ * so the loop does not block in poll; it does nothing itself (idle watchers
+ * starve under load). Both are stopped when there is nothing to do, so the
+ * bus never keeps a loop alive or spins.
+ *
+ * Order. Events are dispatched strictly in seq order. Async listeners of the
+ * current event run concurrently; the next event waits until every one of
+ * them called bus_call_done or the listener timeout expired. A call that
+ * timed out becomes a "zombie": it stays allocated so a late bus_call_done
+ * is recognised and ignored; zombies are freed by that late call or by
+ * bus_free.
+ *
+ * Listeners. A singly linked list in registration order, scanned linearly
+ * with pre-classified patterns (exact / prefix / all) and no strlen per
+ * match. Removal during dispatch only marks the listener; it is freed by a
+ * sweep once no dispatch and no async call refers to it. A listener records
+ * the last dispatched seq when it registers and receives only later events,
+ * so history (recorded at dispatch) plus live delivery sees each event once.
+ *
+ * Shutdown. bus_close refuses new emits (ESHUTDOWN) and keeps draining; the
+ * callback runs when the queue is empty and no async call is pending, or at
+ * the stop timeout with the remainder counted as dropped.
+ */
+#include "bus.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "conf.h"
+#include "log.h"
+#include "util.h"
+
+#define BUS_NAME_MAX 128
+
+struct bus_ev {
+	struct bus_event pub; /* first: a bus_event pointer is a bus_ev */
+	unsigned refs;
+	char *wire; /* cached JSON-RPC line, NUL-terminated */
+	size_t wire_len;
+	char mem[]; /* name \0 data \0 source \0 */
+};
+
+enum bus_lkind { LK_ALL, LK_PREFIX, LK_EXACT };
+
+struct bus_listener {
+	struct bus_listener *next;
+	uint64_t from_seq; /* receives only events with seq > from_seq */
+	bus_listener_fn fn;
+	bus_async_fn afn;
+	void *arg;
+	enum bus_lkind kind;
+	bool removed;
+	size_t len; /* exact: name length; prefix: length up to the dot */
+	char pattern[];
+};
+
+enum bus_call_state {
+	CALL_FREE,
+	CALL_CALLING, /* inside the async listener */
+	CALL_EARLY,   /* bus_call_done ran inside the listener */
+	CALL_PENDING,
+	CALL_ZOMBIE, /* timed out or abandoned; awaits a late bus_call_done */
+};
+
+struct bus_call {
+	struct bus *bus;
+	struct bus_listener *l;
+	struct bus_call *prev, *next;
+	enum bus_call_state state;
+	int result;
+};
+
+struct bus {
+	struct ev_loop *loop;
+	struct bus_opts opts;
+
+	struct bus_ev **q; /* ring of accepted events */
+	size_t qhead, qcount;
+
+	struct bus_ev **hist; /* ring of dispatched events */
+	size_t hstart, hcount;
+
+	struct bus_listener *lhead, *ltail;
+	size_t nlisteners; /* not removed */
+	bool need_sweep;
+	unsigned dispatching; /* nesting depth of listener calls */
+
+	struct bus_ev *cur; /* dispatched event with async calls pending */
+	size_t pending;
+	struct bus_call *calls_pending; /* doubly linked */
+	struct bus_call *calls_zombie;	/* doubly linked */
+	struct bus_call *calls_free;	/* singly linked */
+
+	struct bus_waiter *wait_head, *wait_tail;
+	struct bus_waiter *round; /* waiters being called now */
+
+	uint64_t last_seq, last_dispatched;
+	uint64_t emitted, delivered, dropped, listener_errors;
+	size_t high_watermark;
+
+	bool closing;
+	void (*close_cb)(struct bus *b, int status, void *arg);
+	void *close_arg;
+
+	ev_prepare prepare;
+	ev_idle idle;
+	ev_timer listener_timer;
+	ev_timer stop_timer;
+};
+
+static struct bus *bus_default_instance;
+
+/* ---- names and patterns ------------------------------------------------ */
+
+static inline bool
+name_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
+	       c == '-';
+}
+
+bool
+bus_name_valid(const char *name, size_t len)
+{
+	if (!name || len == 0 || len > BUS_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!name_char((unsigned char)name[i]))
+			return false;
+	return true;
+}
+
+/* Classify a pattern; false if invalid. *len as in struct bus_listener. */
+static bool
+pattern_parse(const char *pattern, enum bus_lkind *kind, size_t *len)
+{
+	if (!pattern)
+		return false;
+	size_t n = strlen(pattern);
+	if (n == 1 && pattern[0] == '*') {
+		*kind = LK_ALL;
+		*len = 0;
+		return true;
+	}
+	if (n > 2 && pattern[n - 1] == '*' && pattern[n - 2] == '.') {
+		if (!bus_name_valid(pattern, n - 2))
+			return false;
+		*kind = LK_PREFIX;
+		*len = n - 1;
+		return true;
+	}
+	if (!bus_name_valid(pattern, n))
+		return false;
+	*kind = LK_EXACT;
+	*len = n;
+	return true;
+}
+
+bool
+bus_pattern_valid(const char *pattern)
+{
+	enum bus_lkind kind;
+	size_t len;
+	return pattern_parse(pattern, &kind, &len);
+}
+
+static inline bool
+kind_match(enum bus_lkind kind, const char *pattern, size_t plen,
+	   const char *name, size_t len)
+{
+	switch (kind) {
+	case LK_ALL:
+		return true;
+	case LK_PREFIX:
+		return len > plen && memcmp(name, pattern, plen) == 0;
+	case LK_EXACT:
+		return len == plen && memcmp(name, pattern, plen) == 0;
+	}
+	return false;
+}
+
+bool
+bus_pattern_match(const char *pattern, const char *name, size_t len)
+{
+	enum bus_lkind kind;
+	size_t plen;
+	if (!pattern_parse(pattern, &kind, &plen))
+		return false;
+	return kind_match(kind, pattern, plen, name, len);
+}
+
+static inline bool
+listener_match(const struct bus_listener *l, const struct bus_event *ev)
+{
+	return kind_match(l->kind, l->pattern, l->len, ev->name, ev->name_len);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static struct bus_ev *
+bev_new(uint64_t seq, const char *name, size_t name_len, const char *data,
+       size_t data_len, const char *source)
+{
+	size_t src_len = strlen(source);
+	struct bus_ev *e = xmalloc(sizeof(*e) + name_len + 1 + data_len + 1 +
+				   src_len + 1);
+	char *p = e->mem;
+
+	e->refs = 1;
+	e->wire = NULL;
+	e->wire_len = 0;
+	e->pub.seq = seq;
+	e->pub.time_us = util_now_us();
+	memcpy(p, name, name_len);
+	p[name_len] = '\0';
+	e->pub.name = p;
+	e->pub.name_len = name_len;
+	p += name_len + 1;
+	memcpy(p, data, data_len);
+	p[data_len] = '\0';
+	e->pub.data = p;
+	e->pub.data_len = data_len;
+	p += data_len + 1;
+	memcpy(p, source, src_len + 1);
+	e->pub.source = p;
+	return e;
+}
+
+static inline void
+bev_unref(struct bus_ev *e)
+{
+	assert(e->refs > 0);
+	if (--e->refs == 0) {
+		free(e->wire);
+		free(e);
+	}
+}
+
+const struct bus_event *
+bus_event_ref(const struct bus_event *ev)
+{
+	struct bus_ev *e = (struct bus_ev *)ev;
+	e->refs++;
+	return ev;
+}
+
+void
+bus_event_unref(const struct bus_event *ev)
+{
+	if (ev)
+		bev_unref((struct bus_ev *)ev);
+}
+
+const char *
+bus_event_wire(const struct bus_event *ev, size_t *len)
+{
+	struct bus_ev *e = (struct bus_ev *)ev;
+
+	if (!e->wire) {
+		struct buf b = {0};
+		char t[40];
+
+		util_format_time(ev->time_us, t, sizeof(t));
+		buf_reserve(&b, 120 + ev->name_len + ev->data_len +
+					strlen(ev->source));
+		buf_printf(&b,
+			   "{\"jsonrpc\":\"2.0\",\"method\":\"event\","
+			   "\"params\":{\"seq\":%" PRIu64 ",\"time\":\"%s\","
+			   "\"event\":",
+			   ev->seq, t);
+		buf_json_string(&b, ev->name, ev->name_len);
+		buf_puts(&b, ",\"data\":");
+		buf_append(&b, ev->data, ev->data_len);
+		buf_puts(&b, ",\"source\":");
+		buf_json_string(&b, ev->source, strlen(ev->source));
+		buf_puts(&b, "}}\n");
+		e->wire_len = b.len;
+		buf_putc(&b, '\0');
+		if (b.off)
+			memmove(b.data, b.data + b.off, b.len);
+		e->wire = b.data;
+	}
+	if (len)
+		*len = e->wire_len;
+	return e->wire;
+}
+
+json_t *
+bus_event_json(const struct bus_event *ev)
+{
+	char t[40];
+	json_t *data = json_loadb(ev->data, ev->data_len, 0, NULL);
+
+	if (!data)
+		data = json_object();
+	util_format_time(ev->time_us, t, sizeof(t));
+	return json_pack("{s:I, s:s, s:s%, s:o, s:s}", "seq",
+			 (json_int_t)ev->seq, "time", t, "event", ev->name,
+			 ev->name_len, "data", data, "source", ev->source);
+}
+
+/* ---- construction ------------------------------------------------------ */
+
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents);
+static void on_idle(struct ev_loop *loop, ev_idle *w, int revents);
+static void on_listener_timeout(struct ev_loop *loop, ev_timer *w,
+				int revents);
+static void on_stop_timeout(struct ev_loop *loop, ev_timer *w, int revents);
+
+struct bus *
+bus_new(struct ev_loop *loop, const struct bus_opts *opts)
+{
+	struct bus *b = xcalloc(1, sizeof(*b));
+
+	b->loop = loop;
+	if (opts)
+		b->opts = *opts;
+	if (b->opts.queue_size == 0)
+		b->opts.queue_size = 65536;
+	if (b->opts.batch == 0)
+		b->opts.batch = 256;
+	if (b->opts.listener_timeout <= 0)
+		b->opts.listener_timeout = 30;
+	if (b->opts.stop_timeout <= 0)
+		b->opts.stop_timeout = 10;
+	if (!opts)
+		b->opts.history = 1024;
+	b->q = xmalloc(b->opts.queue_size * sizeof(*b->q));
+	if (b->opts.history)
+		b->hist = xmalloc(b->opts.history * sizeof(*b->hist));
+
+	ev_prepare_init(&b->prepare, on_prepare);
+	b->prepare.data = b;
+	ev_idle_init(&b->idle, on_idle);
+	b->idle.data = b;
+	ev_timer_init(&b->listener_timer, on_listener_timeout, 0, 0);
+	b->listener_timer.data = b;
+	ev_timer_init(&b->stop_timer, on_stop_timeout, 0, 0);
+	b->stop_timer.data = b;
+	return b;
+}
+
+static void
+calls_free_list(struct bus_call *c)
+{
+	while (c) {
+		struct bus_call *next = c->next;
+		free(c);
+		c = next;
+	}
+}
+
+void
+bus_free(struct bus *b)
+{
+	if (!b)
+		return;
+	ev_prepare_stop(b->loop, &b->prepare);
+	ev_idle_stop(b->loop, &b->idle);
+	ev_timer_stop(b->loop, &b->listener_timer);
+	ev_timer_stop(b->loop, &b->stop_timer);
+
+	for (size_t i = 0; i < b->qcount; i++)
+		bev_unref(b->q[(b->qhead + i) % b->opts.queue_size]);
+	free(b->q);
+	for (size_t i = 0; i < b->hcount; i++)
+		bev_unref(b->hist[(b->hstart + i) % b->opts.history]);
+	free(b->hist);
+	if (b->cur)
+		bev_unref(b->cur);
+
+	calls_free_list(b->calls_pending);
+	calls_free_list(b->calls_zombie);
+	calls_free_list(b->calls_free);
+
+	struct bus_listener *l = b->lhead;
+	while (l) {
+		struct bus_listener *next = l->next;
+		free(l);
+		l = next;
+	}
+	/* Waiters are caller-owned: just forget them. */
+	for (struct bus_waiter *w = b->round; w; w = w->next)
+		w->queued = false;
+	for (struct bus_waiter *w = b->wait_head; w; w = w->next)
+		w->queued = false;
+	if (bus_default_instance == b)
+		bus_default_instance = NULL;
+	free(b);
+}
+
+struct bus *
+bus_default(void)
+{
+	return bus_default_instance;
+}
+
+/* ---- watchers ---------------------------------------------------------- */
+
+static inline bool
+queue_has_room(const struct bus *b)
+{
+	return b->qcount < b->opts.queue_size;
+}
+
+/* Something for the prepare watcher to do in the next iteration? */
+static bool
+has_work(const struct bus *b)
+{
+	if (b->qcount && !b->cur)
+		return true;
+	if (b->wait_head && queue_has_room(b))
+		return true;
+	if (b->closing && b->close_cb && !b->qcount && !b->cur)
+		return true;
+	return false;
+}
+
+static void
+update_watchers(struct bus *b)
+{
+	if (has_work(b)) {
+		if (!ev_is_active(&b->prepare))
+			ev_prepare_start(b->loop, &b->prepare);
+		if (!ev_is_active(&b->idle))
+			ev_idle_start(b->loop, &b->idle);
+	} else {
+		if (ev_is_active(&b->prepare))
+			ev_prepare_stop(b->loop, &b->prepare);
+		if (ev_is_active(&b->idle))
+			ev_idle_stop(b->loop, &b->idle);
+	}
+}
+
+static void
+on_idle(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	/* Only keeps poll from blocking; the prepare watcher does the work. */
+	(void)loop;
+	(void)w;
+	(void)revents;
+}
+
+/* ---- listeners --------------------------------------------------------- */
+
+static struct bus_listener *
+listen_common(struct bus *b, const char *pattern, bus_listener_fn fn,
+	      bus_async_fn afn, void *arg)
+{
+	enum bus_lkind kind;
+	size_t len;
+	bool ok = pattern_parse(pattern, &kind, &len);
+
+	assert(ok && "bus_listen: invalid pattern");
+	(void)ok;
+	size_t plen = strlen(pattern);
+	struct bus_listener *l = xmalloc(sizeof(*l) + plen + 1);
+	memcpy(l->pattern, pattern, plen + 1);
+	l->next = NULL;
+	l->from_seq = b->last_dispatched;
+	l->fn = fn;
+	l->afn = afn;
+	l->arg = arg;
+	l->kind = kind;
+	l->len = len;
+	l->removed = false;
+	if (b->ltail)
+		b->ltail->next = l;
+	else
+		b->lhead = l;
+	b->ltail = l;
+	b->nlisteners++;
+	return l;
+}
+
+struct bus_listener *
+bus_listen(struct bus *b, const char *pattern, bus_listener_fn fn, void *arg)
+{
+	assert(fn);
+	return listen_common(b, pattern, fn, NULL, arg);
+}
+
+struct bus_listener *
+bus_listen_async(struct bus *b, const char *pattern, bus_async_fn fn,
+		 void *arg)
+{
+	assert(fn);
+	return listen_common(b, pattern, NULL, fn, arg);
+}
+
+/* Free removed listeners once nothing can refer to them. */
+static void
+maybe_sweep(struct bus *b)
+{
+	if (!b->need_sweep || b->dispatching || b->pending)
+		return;
+	struct bus_listener **pp = &b->lhead, *last = NULL;
+	while (*pp) {
+		struct bus_listener *l = *pp;
+		if (l->removed) {
+			*pp = l->next;
+			free(l);
+		} else {
+			last = l;
+			pp = &l->next;
+		}
+	}
+	b->ltail = last;
+	b->need_sweep = false;
+}
+
+void
+bus_unlisten(struct bus *b, struct bus_listener *l)
+{
+	if (!l || l->removed)
+		return;
+	l->removed = true;
+	b->nlisteners--;
+	b->need_sweep = true;
+	maybe_sweep(b);
+}
+
+/* ---- emit -------------------------------------------------------------- */
+
+int
+bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
+	 size_t data_len, const char *source, uint64_t *seq, size_t *matched)
+{
+	if (!bus_name_valid(name, name_len)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (b->closing) {
+		errno = ESHUTDOWN;
+		return -1;
+	}
+	if (!queue_has_room(b)) {
+		b->dropped++;
+		errno = EAGAIN;
+		return -1;
+	}
+	if (!data) {
+		data = "{}";
+		data_len = 2;
+	}
+	struct bus_ev *e = bev_new(b->last_seq + 1, name, name_len, data,
+				  data_len, source ? source : "");
+	b->last_seq++;
+	b->q[(b->qhead + b->qcount) % b->opts.queue_size] = e;
+	b->qcount++;
+	if (b->qcount > b->high_watermark)
+		b->high_watermark = b->qcount;
+	b->emitted++;
+
+	if (matched) {
+		size_t n = 0;
+		for (struct bus_listener *l = b->lhead; l; l = l->next)
+			if (!l->removed && listener_match(l, &e->pub))
+				n++;
+		*matched = n;
+	}
+	if (seq)
+		*seq = e->pub.seq;
+	if (!b->cur && !ev_is_active(&b->prepare))
+		update_watchers(b);
+	return 0;
+}
+
+int
+bus_emit_json(struct bus *b, const char *name, json_t *data,
+	      const char *source)
+{
+	char *text = NULL;
+	int ret;
+
+	if (data) {
+		text = json_dumps(data, JSON_COMPACT);
+		if (!text) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	ret = bus_emit(b, name, strlen(name), text, text ? strlen(text) : 0,
+		       source, NULL, NULL);
+	if (text) {
+		int saved = errno;
+		free(text);
+		errno = saved;
+	}
+	return ret;
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static void
+account(struct bus *b, const struct bus_listener *l, const struct bus_ev *e,
+	int status)
+{
+	if (status == 0) {
+		b->delivered++;
+		return;
+	}
+	b->listener_errors++;
+	log_warn("bus: listener '%s' failed on event %s (seq %" PRIu64 ")",
+		 l->pattern, e->pub.name, e->pub.seq);
+}
+
+static struct bus_call *
+call_get(struct bus *b)
+{
+	struct bus_call *c = b->calls_free;
+	if (c)
+		b->calls_free = c->next;
+	else
+		c = xmalloc(sizeof(*c));
+	c->bus = b;
+	c->l = NULL;
+	c->prev = c->next = NULL;
+	c->state = CALL_FREE;
+	c->result = 0;
+	return c;
+}
+
+static void
+call_put(struct bus *b, struct bus_call *c)
+{
+	c->state = CALL_FREE;
+	c->l = NULL;
+	c->prev = NULL;
+	c->next = b->calls_free;
+	b->calls_free = c;
+}
+
+static void
+call_link(struct bus_call **head, struct bus_call *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head)
+		(*head)->prev = c;
+	*head = c;
+}
+
+static void
+call_unlink(struct bus_call **head, struct bus_call *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+history_add(struct bus *b, struct bus_ev *e)
+{
+	size_t cap = b->opts.history;
+	if (!cap)
+		return;
+	e->refs++;
+	if (b->hcount == cap) {
+		bev_unref(b->hist[b->hstart]);
+		b->hist[b->hstart] = e;
+		b->hstart = (b->hstart + 1) % cap;
+	} else {
+		b->hist[(b->hstart + b->hcount) % cap] = e;
+		b->hcount++;
+	}
+}
+
+/* The current event is complete: release it and let the next one go. */
+static void
+finish_cur(struct bus *b)
+{
+	ev_timer_stop(b->loop, &b->listener_timer);
+	bev_unref(b->cur);
+	b->cur = NULL;
+	maybe_sweep(b);
+	update_watchers(b);
+}
+
+/* Dispatch e (whose queue reference we now hold) to every listener. */
+static void
+dispatch_one(struct bus *b, struct bus_ev *e)
+{
+	b->last_dispatched = e->pub.seq;
+	history_add(b, e);
+	b->cur = e;
+	b->dispatching++;
+	for (struct bus_listener *l = b->lhead; l; l = l->next) {
+		if (l->removed || e->pub.seq <= l->from_seq ||
+		    !listener_match(l, &e->pub))
+			continue;
+		if (l->fn) {
+			account(b, l, e, l->fn(&e->pub, l->arg) ? -1 : 0);
+			continue;
+		}
+		struct bus_call *c = call_get(b);
+		c->l = l;
+		c->state = CALL_CALLING;
+		int r = l->afn(&e->pub, c, l->arg);
+		if (r == SVC_PENDING && c->state == CALL_CALLING) {
+			c->state = CALL_PENDING;
+			call_link(&b->calls_pending, c);
+			b->pending++;
+			continue;
+		}
+		if (r == SVC_PENDING)
+			r = c->result;
+		account(b, l, e, r ? -1 : 0);
+		call_put(b, c);
+	}
+	b->dispatching--;
+	if (b->pending) {
+		if (!ev_is_active(&b->listener_timer)) {
+			ev_timer_set(&b->listener_timer,
+				     b->opts.listener_timeout, 0);
+			ev_timer_start(b->loop, &b->listener_timer);
+		}
+		return;
+	}
+	bev_unref(e);
+	b->cur = NULL;
+}
+
+void
+bus_call_done(struct bus_call *c, int status)
+{
+	struct bus *b = c->bus;
+
+	switch (c->state) {
+	case CALL_CALLING:
+		c->state = CALL_EARLY;
+		c->result = status;
+		return;
+	case CALL_PENDING:
+		call_unlink(&b->calls_pending, c);
+		account(b, c->l, b->cur, status ? -1 : 0);
+		call_put(b, c);
+		b->pending--;
+		if (!b->pending && !b->dispatching && b->cur)
+			finish_cur(b);
+		return;
+	case CALL_ZOMBIE:
+		log_debug("bus: late completion of a timed-out listener call");
+		call_unlink(&b->calls_zombie, c);
+		call_put(b, c);
+		return;
+	case CALL_EARLY:
+	case CALL_FREE:
+		log_warn("bus: bus_call_done on a finished call, ignored");
+		return;
+	}
+}
+
+/* Turn every pending call into a zombie; returns how many there were. */
+static size_t
+abandon_calls(struct bus *b, const char *why)
+{
+	size_t n = 0;
+	while (b->calls_pending) {
+		struct bus_call *c = b->calls_pending;
+		call_unlink(&b->calls_pending, c);
+		b->listener_errors++;
+		log_warn("bus: listener '%s' %s on event %s (seq %" PRIu64 ")",
+			 c->l->pattern, why, b->cur->pub.name, b->cur->pub.seq);
+		c->l = NULL;
+		c->state = CALL_ZOMBIE;
+		call_link(&b->calls_zombie, c);
+		n++;
+	}
+	b->pending = 0;
+	return n;
+}
+
+static void
+on_listener_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct bus *b = w->data;
+	(void)loop;
+	(void)revents;
+	if (!b->cur)
+		return;
+	abandon_calls(b, "timed out");
+	finish_cur(b);
+}
+
+/* Call room waiters FIFO, one-shot, while there is room. */
+static void
+run_waiters(struct bus *b)
+{
+	if (b->round || !b->wait_head || !queue_has_room(b))
+		return;
+	b->round = b->wait_head;
+	b->wait_head = b->wait_tail = NULL;
+	while (b->round && queue_has_room(b)) {
+		struct bus_waiter *w = b->round;
+		b->round = w->next;
+		w->next = NULL;
+		w->queued = false;
+		w->fn(w);
+	}
+	if (b->round) {
+		/* Out of room again: the rest go back in front, in order. */
+		struct bus_waiter *last = b->round;
+		while (last->next)
+			last = last->next;
+		last->next = b->wait_head;
+		if (!b->wait_head)
+			b->wait_tail = last;
+		b->wait_head = b->round;
+		b->round = NULL;
+	}
+}
+
+static void
+finish_close(struct bus *b, int status)
+{
+	void (*cb)(struct bus *, int, void *) = b->close_cb;
+	void *arg = b->close_arg;
+
+	b->close_cb = NULL;
+	b->close_arg = NULL;
+	ev_timer_stop(b->loop, &b->stop_timer);
+	ev_prepare_stop(b->loop, &b->prepare);
+	ev_idle_stop(b->loop, &b->idle);
+	if (cb)
+		cb(b, status, arg); /* may free b */
+}
+
+static void
+on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct bus *b = w->data;
+	(void)loop;
+	(void)revents;
+
+	for (size_t n = 0; n < b->opts.batch && b->qcount && !b->cur; n++) {
+		struct bus_ev *e = b->q[b->qhead];
+		b->qhead = (b->qhead + 1) % b->opts.queue_size;
+		b->qcount--;
+		dispatch_one(b, e);
+	}
+	maybe_sweep(b);
+	run_waiters(b);
+	if (b->closing && b->close_cb && !b->qcount && !b->cur) {
+		finish_close(b, 0);
+		return;
+	}
+	update_watchers(b);
+}
+
+/* ---- backpressure ------------------------------------------------------ */
+
+bool
+bus_has_room(const struct bus *b)
+{
+	return queue_has_room(b);
+}
+
+void
+bus_wait_room(struct bus *b, struct bus_waiter *w)
+{
+	if (w->queued)
+		return;
+	w->queued = true;
+	w->next = NULL;
+	if (b->wait_tail)
+		b->wait_tail->next = w;
+	else
+		b->wait_head = w;
+	b->wait_tail = w;
+	update_watchers(b);
+}
+
+static bool
+waiter_remove(struct bus_waiter **head, struct bus_waiter **tail,
+	      struct bus_waiter *w)
+{
+	struct bus_waiter *prev = NULL;
+	for (struct bus_waiter *x = *head; x; prev = x, x = x->next) {
+		if (x != w)
+			continue;
+		if (prev)
+			prev->next = x->next;
+		else
+			*head = x->next;
+		if (tail && *tail == x)
+			*tail = prev;
+		return true;
+	}
+	return false;
+}
+
+void
+bus_cancel_wait(struct bus *b, struct bus_waiter *w)
+{
+	if (!w->queued)
+		return;
+	if (!waiter_remove(&b->wait_head, &b->wait_tail, w))
+		waiter_remove(&b->round, NULL, w);
+	w->queued = false;
+	w->next = NULL;
+}
+
+/* ---- history and stats ------------------------------------------------- */
+
+uint64_t
+bus_last_seq(const struct bus *b)
+{
+	return b->last_seq;
+}
+
+uint64_t
+bus_last_dispatched(const struct bus *b)
+{
+	return b->last_dispatched;
+}
+
+static bool
+patterns_match(const char *const *patterns, size_t npatterns,
+	       const struct bus_event *ev)
+{
+	if (npatterns == 0)
+		return true;
+	for (size_t i = 0; i < npatterns; i++)
+		if (bus_pattern_match(patterns[i], ev->name, ev->name_len))
+			return true;
+	return false;
+}
+
+size_t
+bus_history(const struct bus *b, uint64_t since, size_t last,
+	    const char *const *patterns, size_t npatterns,
+	    void (*fn)(const struct bus_event *ev, void *arg), void *arg)
+{
+	size_t cap = b->opts.history, start = 0, visited = 0;
+
+	if (!b->hcount)
+		return 0;
+	/* Walk back from the newest to find where the last `last` begin. */
+	if (last) {
+		size_t seen = 0;
+		start = b->hcount;
+		while (start > 0 && seen < last) {
+			const struct bus_ev *e =
+				b->hist[(b->hstart + start - 1) % cap];
+			if (e->pub.seq <= since)
+				break;
+			start--;
+			if (patterns_match(patterns, npatterns, &e->pub))
+				seen++;
+		}
+	}
+	for (size_t i = start; i < b->hcount; i++) {
+		const struct bus_ev *e = b->hist[(b->hstart + i) % cap];
+		if (e->pub.seq <= since ||
+		    !patterns_match(patterns, npatterns, &e->pub))
+			continue;
+		fn(&e->pub, arg);
+		visited++;
+	}
+	return visited;
+}
+
+uint64_t
+bus_history_first(const struct bus *b)
+{
+	return b->hcount ? b->hist[b->hstart]->pub.seq : 0;
+}
+
+void
+bus_get_stats(const struct bus *b, struct bus_stats *out)
+{
+	out->emitted = b->emitted;
+	out->delivered = b->delivered;
+	out->dropped = b->dropped;
+	out->listener_errors = b->listener_errors;
+	out->queue_depth = b->qcount;
+	out->high_watermark = b->high_watermark;
+	out->listeners = b->nlisteners;
+	out->last_seq = b->last_seq;
+}
+
+json_t *
+bus_stats_json(const struct bus *b)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "emitted", (json_int_t)b->emitted, "delivered",
+			 (json_int_t)b->delivered, "dropped",
+			 (json_int_t)b->dropped, "listener_errors",
+			 (json_int_t)b->listener_errors, "queue_depth",
+			 (json_int_t)b->qcount, "high_watermark",
+			 (json_int_t)b->high_watermark, "listeners",
+			 (json_int_t)b->nlisteners, "last_seq",
+			 (json_int_t)b->last_seq, "history",
+			 (json_int_t)b->hcount);
+}
+
+/* ---- shutdown ---------------------------------------------------------- */
+
+static void
+on_stop_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct bus *b = w->data;
+	size_t n = b->qcount, abandoned = 0;
+	(void)loop;
+	(void)revents;
+
+	while (b->qcount) {
+		bev_unref(b->q[b->qhead]);
+		b->qhead = (b->qhead + 1) % b->opts.queue_size;
+		b->qcount--;
+	}
+	b->dropped += n;
+	if (b->cur) {
+		abandoned = abandon_calls(b, "abandoned at stop");
+		ev_timer_stop(b->loop, &b->listener_timer);
+		bev_unref(b->cur);
+		b->cur = NULL;
+		maybe_sweep(b);
+	}
+	if (abandoned)
+		log_err("bus stopped with %zu undelivered events "
+			"(%zu listener calls abandoned)",
+			n, abandoned);
+	else
+		log_err("bus stopped with %zu undelivered events", n);
+	finish_close(b, -1);
+}
+
+void
+bus_close(struct bus *b, void (*cb)(struct bus *b, int status, void *arg),
+	  void *arg)
+{
+	if (b->closing)
+		return;
+	b->closing = true;
+	b->close_cb = cb;
+	b->close_arg = arg;
+	if (!b->qcount && !b->cur) {
+		finish_close(b, 0);
+		return;
+	}
+	ev_timer_set(&b->stop_timer, b->opts.stop_timeout, 0);
+	ev_timer_start(b->loop, &b->stop_timer);
+	update_watchers(b);
+}
+
+bool
+bus_closing(const struct bus *b)
+{
+	return b->closing;
+}
+
+/* ---- the service ------------------------------------------------------- */
+
+static bool bus_in_stop;
+static bool bus_stopped_sync;
+
+static void
+state_observer(struct svc *s, enum svc_state from, enum svc_state to,
+	       void *arg)
+{
+	struct svc_info info;
+	json_t *data;
+	(void)arg;
+
+	if (!bus_default_instance)
+		return;
+	svc_get_info(s, &info);
+	data = json_pack("{s:s, s:s, s:s}", "service", svc_name(s), "from",
+			 svc_state_name(from), "to", svc_state_name(to));
+	if (info.error)
+		json_object_set_new(data, "error", json_string(info.error));
+	if (bus_emit_json(bus_default_instance, "service.state", data,
+			  "svcd") < 0)
+		log_debug("bus: service.state for %s not emitted: %s",
+			  svc_name(s), strerror(errno));
+	json_decref(data);
+}
+
+static int
+bus_svc_init(struct svc *self, char **cause)
+{
+	const struct conf *c = conf_get();
+	struct bus_opts opts = {
+		.queue_size = c->queue_size,
+		.history = c->history,
+		.batch = c->batch,
+		.listener_timeout = c->listener_timeout,
+		.stop_timeout = c->stop_timeout,
+	};
+	struct svc_graph *g = svc_graph(self);
+	(void)cause;
+
+	bus_default_instance = bus_new(svc_loop(self), &opts);
+	svc_graph_add_observer(g, state_observer, self);
+	/* Replay the boot so far: subscribers see every service come up. */
+	for (size_t i = 0; i < svc_graph_count(g); i++) {
+		struct svc *s = svc_graph_at(g, i);
+		if (s != self && svc_state(s) == SVC_RUNNING)
+			state_observer(s, SVC_STARTING, SVC_RUNNING, self);
+	}
+	return 0;
+}
+
+static int
+bus_svc_ping(struct svc *self, char **cause)
+{
+	(void)self;
+	if (!bus_default_instance) {
+		*cause = xstrdup("bus not running");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+bus_svc_closed(struct bus *b, int status, void *arg)
+{
+	struct svc *self = arg;
+	(void)status;
+
+	if (bus_default_instance == b)
+		bus_default_instance = NULL;
+	bus_free(b);
+	if (bus_in_stop)
+		bus_stopped_sync = true;
+	else
+		svc_stop_done(self);
+}
+
+static int
+bus_svc_stop(struct svc *self)
+{
+	struct bus *b = bus_default_instance;
+
+	svc_graph_remove_observer(svc_graph(self), state_observer, self);
+	if (!b)
+		return 0;
+	bus_in_stop = true;
+	bus_stopped_sync = false;
+	bus_close(b, bus_svc_closed, self);
+	bus_in_stop = false;
+	return bus_stopped_sync ? 0 : SVC_PENDING;
+}
+
+const struct svc_desc bus_service = {
+	.name = "bus",
+	.requires = SVC_REQUIRES("worker"),
+	.init = bus_svc_init,
+	.ping = bus_svc_ping,
+	.stop = bus_svc_stop,
+};
