@@ -113,9 +113,13 @@ $(SVCD_CYCLE): $(BUILD)/daemon/main.o $(BUILD)/tests/integration/cycle_table.o $
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-integration: $(SVCD) $(SVCCTL) $(SVCD_CYCLE)
+NOTIFYD := $(BUILD)/tests/notifyd
+$(NOTIFYD): $(BUILD)/tests/integration/notifyd.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+integration: $(SVCD) $(SVCCTL) $(SVCD_CYCLE) $(NOTIFYD)
 	@SVCD=$(abspath $(SVCD)) SVCCTL=$(abspath $(SVCCTL)) \
-		SVCD_CYCLE=$(abspath $(SVCD_CYCLE)) \
+		SVCD_CYCLE=$(abspath $(SVCD_CYCLE)) NOTIFYD=$(abspath $(NOTIFYD)) \
 		tests/integration/run.sh $(INTEG)
 
 run: all
