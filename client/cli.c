@@ -1,0 +1,736 @@
+/*
+ * cli.c — svcctl's command line: global and per-command options, the
+ * command table (name, synopsis, help, accepted options, arity, handler),
+ * help output and cli_main. Arity and options are checked here, once, so
+ * the handlers in cmds.c only do their job.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmds.h"
+#include "util.h"
+
+struct cli_cmd {
+	const char *name;
+	const char *args;    /* synopsis after the name */
+	const char *summary; /* one line for the command list */
+	const char *help;    /* description, options and examples */
+	unsigned int opts;   /* enum cli_opt_bit accepted */
+	int min_args;
+	int max_args; /* -1: any number */
+	int (*exec)(struct cli_ctx *c);
+};
+
+static int cmd_help(struct cli_ctx *c);
+
+static const struct cli_cmd cli_cmds[] = {
+	{
+		.name = "emit",
+		.args = "EVENT [JSON | key=value ...] [--no-wait]",
+		.summary = "publish an event on the bus",
+		.help = "Publish EVENT on svcd's event bus with an optional data "
+			"object.\n"
+			"Data words: key=value (value parsed as a JSON number, "
+			"true, false\nor null, else a string), key:=JSON (raw "
+			"JSON), or one JSON object.\n"
+			"Prints the event's sequence number and how many "
+			"listeners matched.\n\n"
+			"Options:\n"
+			"  --no-wait   fail at once with QueueFull if the bus "
+			"queue is full\n"
+			"              (default: wait for room)\n\n"
+			"Examples:\n"
+			"  svcctl emit user.login user=alice admin=true\n"
+			"  svcctl emit order.paid id=42 amount=9.99 "
+			"'items:=[1,2]'\n"
+			"  svcctl emit deploy.done '{\"version\":\"1.2\"}'\n",
+		.opts = CLI_OPT_NO_WAIT,
+		.min_args = 1,
+		.max_args = -1,
+		.exec = cmd_emit,
+	},
+	{
+		.name = "health",
+		.args = "[SERVICE] [--fresh]",
+		.summary = "health of every service (exit 0 ok, 1 degraded, "
+			   "2 failed)",
+		.help = "Show the health monitor's last results: the overall "
+			"status, then\nper service its state, ping result, "
+			"latency, age and error.\n"
+			"Exit status: 0 ok, 1 degraded, 2 failed, 3 unknown or "
+			"unreachable\n(the monitoring-plugin convention).\n\n"
+			"Options:\n"
+			"  --fresh     ping every service now instead of "
+			"reporting the\n              last round\n\n"
+			"Examples:\n"
+			"  svcctl health\n"
+			"  svcctl health bus --fresh\n"
+			"  svcctl health --json | jq -r .status\n",
+		.opts = CLI_OPT_FRESH,
+		.min_args = 0,
+		.max_args = 1,
+		.exec = cmd_health,
+	},
+	{
+		.name = "status",
+		.args = "",
+		.summary = "daemon version, uptime and bus/worker/control "
+			   "statistics",
+		.help = "Show svcd's version, pid, uptime and state, a summary "
+			"of service\nstates, and the bus, worker and control "
+			"statistics.\n\n"
+			"Examples:\n"
+			"  svcctl status\n"
+			"  svcctl status --json | jq .bus\n",
+		.exec = cmd_status,
+	},
+	{
+		.name = "services",
+		.args = "[--dot]",
+		.summary = "the service graph in start order",
+		.help = "List the compiled-in services in start order with "
+			"their\ndependencies, state, init time and last "
+			"error.\n\n"
+			"Options:\n"
+			"  --dot       print the graph as Graphviz DOT (edges "
+			"point from a\n              service to what it "
+			"requires)\n\n"
+			"Examples:\n"
+			"  svcctl services\n"
+			"  svcctl services --dot | dot -Tsvg > graph.svg\n",
+		.opts = CLI_OPT_DOT,
+		.exec = cmd_services,
+	},
+	{
+		.name = "tasks",
+		.args = "",
+		.summary = "the background worker's tasks",
+		.help = "List the background worker's periodic and delayed "
+			"tasks: schedule,\nnext run, run and failure counts, "
+			"last duration and error.\n\n"
+			"Examples:\n"
+			"  svcctl tasks\n",
+		.exec = cmd_tasks,
+	},
+	{
+		.name = "watch",
+		.args = "[PATTERN ...] [--since SEQ]",
+		.summary = "stream events as they happen (Ctrl-C to stop)",
+		.help = "Subscribe to events matching the patterns (an exact "
+			"name, a prefix\nglob such as user.*, or *; default *) "
+			"and print each one as it\narrives: TIME  SEQ  EVENT  "
+			"DATA  (SOURCE). With --json, one JSON\nobject per line "
+			"(NDJSON). No timeout applies. Exits 0 on Ctrl-C or\n"
+			"when svcd shuts down, 3 if the connection is lost.\n\n"
+			"Options:\n"
+			"  --since SEQ resume after event SEQ (replayed from "
+			"the history)\n\n"
+			"Examples:\n"
+			"  svcctl watch\n"
+			"  svcctl watch 'user.*' service.state\n"
+			"  svcctl watch --json 'order.*' | jq -c .data\n",
+		.opts = CLI_OPT_SINCE,
+		.min_args = 0,
+		.max_args = -1,
+		.exec = cmd_watch,
+	},
+	{
+		.name = "events",
+		.args = "[--last N] [PATTERN ...]",
+		.summary = "recent events from the bus history",
+		.help = "Print events from the bus's history ring, oldest "
+			"first, optionally\nonly those matching the "
+			"patterns.\n\n"
+			"Options:\n"
+			"  --last N    only the last N events\n"
+			"  --since SEQ only events after SEQ\n\n"
+			"Examples:\n"
+			"  svcctl events --last 20\n"
+			"  svcctl events 'user.*'\n",
+		.opts = CLI_OPT_LAST | CLI_OPT_SINCE,
+		.min_args = 0,
+		.max_args = -1,
+		.exec = cmd_events,
+	},
+	{
+		.name = "schedule",
+		.args = "NAME (--every D | --after D) --emit EVENT "
+			"[JSON | key=value ...]",
+		.summary = "emit an event periodically or once later",
+		.help = "Create (or replace) the worker task NAME that emits "
+			"EVENT, with the\ngiven data, every D or once after D. "
+			"Durations take a unit: 250ms,\n30s, 5m, 1h.\n\n"
+			"Options:\n"
+			"  --every D   emit every D (D after the previous run "
+			"finished)\n"
+			"  --after D   emit once, D from now\n"
+			"  --emit EVENT  the event to emit\n\n"
+			"Examples:\n"
+			"  svcctl schedule tick --every 30s --emit app.tick\n"
+			"  svcctl schedule reminder --after 5m --emit "
+			"user.remind user=bob\n",
+		.opts = CLI_OPT_EVERY | CLI_OPT_AFTER | CLI_OPT_EMIT,
+		.min_args = 1,
+		.max_args = -1,
+		.exec = cmd_schedule,
+	},
+	{
+		.name = "cancel",
+		.args = "NAME",
+		.summary = "cancel a scheduled task",
+		.help = "Cancel the worker task NAME. Exits 1 if there is no "
+			"such task.\n\n"
+			"Examples:\n"
+			"  svcctl cancel tick\n",
+		.min_args = 1,
+		.max_args = 1,
+		.exec = cmd_cancel,
+	},
+	{
+		.name = "shutdown",
+		.args = "[--no-wait]",
+		.summary = "stop svcd gracefully and follow its progress",
+		.help = "Ask svcd to shut down gracefully. By default svcctl "
+			"prints each step\n(stopping SERVICE, stopped SERVICE) "
+			"and returns once svcd has\nexited; no timeout applies "
+			"while it waits.\n\n"
+			"Options:\n"
+			"  --no-wait   return as soon as the request is "
+			"accepted\n\n"
+			"Examples:\n"
+			"  svcctl shutdown\n"
+			"  svcctl shutdown --no-wait\n",
+		.opts = CLI_OPT_NO_WAIT,
+		.exec = cmd_shutdown,
+	},
+	{
+		.name = "reload",
+		.args = "",
+		.summary = "re-read the configuration file",
+		.help = "Ask svcd to reload its configuration (log level, "
+			"timers, hooks,\nlimits), as SIGHUP does. A bad "
+			"configuration is rejected, reported\nand the running "
+			"one kept (exit 1).\n\n"
+			"Examples:\n"
+			"  svcctl reload\n",
+		.exec = cmd_reload,
+	},
+	{
+		.name = "ping",
+		.args = "",
+		.summary = "check that svcd answers",
+		.help = "Send a ping; prints pong. Exit 0 if svcd answered, 3 "
+			"if it cannot\nbe reached.\n\n"
+			"Examples:\n"
+			"  svcctl -t 1 ping\n",
+		.exec = cmd_ping,
+	},
+	{
+		.name = "version",
+		.args = "",
+		.summary = "svcctl's version and the daemon's",
+		.help = "Print svcctl's version, and svcd's (with its protocol "
+			"version and\npid) if it can be reached.\n\n"
+			"Examples:\n"
+			"  svcctl version\n",
+		.exec = cmd_version,
+	},
+	{
+		.name = "help",
+		.args = "[COMMAND]",
+		.summary = "this help, or a command's",
+		.help = "Print the list of commands, or the help of "
+			"COMMAND.\n\n"
+			"Examples:\n"
+			"  svcctl help emit\n",
+		.min_args = 0,
+		.max_args = 1,
+		.exec = cmd_help,
+	},
+};
+
+static const struct {
+	const char *name;
+	unsigned int bit;
+	bool has_arg;
+	const char *help;
+} cli_cmd_opts[] = {
+	{"--no-wait", CLI_OPT_NO_WAIT, false, NULL},
+	{"--fresh", CLI_OPT_FRESH, false, NULL},
+	{"--dot", CLI_OPT_DOT, false, NULL},
+	{"--since", CLI_OPT_SINCE, true, "SEQ"},
+	{"--last", CLI_OPT_LAST, true, "N"},
+	{"--every", CLI_OPT_EVERY, true, "DURATION"},
+	{"--after", CLI_OPT_AFTER, true, "DURATION"},
+	{"--emit", CLI_OPT_EMIT, true, "EVENT"},
+};
+
+static const char cli_global_help[] =
+	"Options (before or after the command):\n"
+	"  -s, --socket PATH     control socket (default: $SVCD_SOCKET, else\n"
+	"                        " CLI_DEFAULT_SOCKET ")\n"
+	"  -t, --timeout SECS    reply timeout in seconds or with a unit "
+	"(500ms);\n"
+	"                        0 waits forever (default 5)\n"
+	"      --json            print results as JSON (pretty; NDJSON for "
+	"watch)\n"
+	"      --no-color        no colour even on a terminal (also NO_COLOR)\n"
+	"  -h, --help            help (svcctl COMMAND --help for a command)\n"
+	"      --version         print svcctl's version\n";
+
+const char *
+cli_cmd_name(const struct cli_cmd *cmd)
+{
+	return cmd ? cmd->name : NULL;
+}
+
+static const struct cli_cmd *
+find_cmd(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cli_cmds); i++)
+		if (strcmp(cli_cmds[i].name, name) == 0)
+			return &cli_cmds[i];
+	return NULL;
+}
+
+int
+cli_parse_timeout(const char *s, int *ms, char **cause)
+{
+	double secs;
+	char *why = NULL;
+
+	if (util_parse_duration(s, 1.0, &secs, &why) < 0) {
+		*cause = xasprintf("invalid timeout '%s': %s", s, why);
+		free(why);
+		return -1;
+	}
+	if (secs == 0) {
+		*ms = -1;
+		return 0;
+	}
+	double v = ceil(secs * 1000);
+	*ms = v > INT_MAX ? INT_MAX : (int)v;
+	return 0;
+}
+
+int
+cli_exit_for_error(const char *command, const char *cls)
+{
+	(void)cls;
+	/* For health, 1 would read "degraded": an error there is unknown. */
+	if (command && strcmp(command, "health") == 0)
+		return CLI_EXIT_UNREACHABLE;
+	return CLI_EXIT_ERROR;
+}
+
+int
+cli_health_exit(const char *status)
+{
+	if (!status)
+		return CLI_EXIT_UNREACHABLE;
+	if (strcmp(status, "ok") == 0)
+		return CLI_EXIT_OK;
+	if (strcmp(status, "degraded") == 0)
+		return CLI_EXIT_ERROR;
+	if (strcmp(status, "failed") == 0)
+		return CLI_EXIT_FAILED;
+	return CLI_EXIT_UNREACHABLE;
+}
+
+void
+cli_format_age(double seconds, char *buf, size_t len)
+{
+	if (!(seconds >= 0)) /* NaN or negative */
+		seconds = 0;
+	if (seconds < 1) {
+		snprintf(buf, len, "%.0fms", seconds * 1000);
+		return;
+	}
+	unsigned long long s = (unsigned long long)seconds;
+	if (s < 60)
+		snprintf(buf, len, "%llus", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%llum %llus", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lluh %llum", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, len, "%llud %lluh", s / 86400, s % 86400 / 3600);
+}
+
+/* "-s PATH", "-sPATH", "--socket PATH", "--socket=PATH": *val, consumed. */
+static int
+opt_value(int argc, char **argv, int *i, const char *shrt, const char *lng,
+	  const char **val, bool *matched, char **cause)
+{
+	const char *a = argv[*i];
+	size_t ll = strlen(lng);
+
+	*matched = false;
+	if (shrt && strncmp(a, shrt, 2) == 0 && a[2]) {
+		*matched = true;
+		*val = a + 2;
+		return 0;
+	}
+	if (strncmp(a, lng, ll) == 0 && a[ll] == '=') {
+		*matched = true;
+		*val = a + ll + 1;
+		return 0;
+	}
+	if ((shrt && strcmp(a, shrt) == 0) || strcmp(a, lng) == 0) {
+		*matched = true;
+		if (*i + 1 >= argc) {
+			*cause = xasprintf("option '%s' needs a value", a);
+			return -1;
+		}
+		*val = argv[++*i];
+		return 0;
+	}
+	return 0;
+}
+
+/* A global option at argv[*i]: 1 if it was one, 0 if not, -1 on error. */
+static int
+parse_global(int argc, char **argv, int *i, struct cli_opts *o, char **cause)
+{
+	const char *a = argv[*i];
+	const char *val;
+	bool m;
+
+	if (strcmp(a, "--json") == 0) {
+		o->json = true;
+		return 1;
+	}
+	if (strcmp(a, "--no-color") == 0 || strcmp(a, "--no-colour") == 0) {
+		o->no_color = true;
+		return 1;
+	}
+	if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		o->help = true;
+		return 1;
+	}
+	if (strcmp(a, "--version") == 0) {
+		o->version = true;
+		return 1;
+	}
+	if (opt_value(argc, argv, i, "-s", "--socket", &val, &m, cause) < 0)
+		return -1;
+	if (m) {
+		if (!*val) {
+			*cause = xstrdup("empty socket path");
+			return -1;
+		}
+		o->socket = val;
+		return 1;
+	}
+	if (opt_value(argc, argv, i, "-t", "--timeout", &val, &m, cause) < 0)
+		return -1;
+	if (m)
+		return cli_parse_timeout(val, &o->timeout_ms, cause) < 0 ? -1 : 1;
+	return 0;
+}
+
+static int
+set_cmd_opt(struct cli_opts *o, unsigned int bit, const char *name,
+	    const char *val, char **cause)
+{
+	uint64_t n;
+	double secs;
+	char *why = NULL;
+
+	if (o->seen & bit) {
+		*cause = xasprintf("option '%s' given twice", name);
+		return -1;
+	}
+	o->seen |= bit;
+	switch (bit) {
+	case CLI_OPT_SINCE:
+	case CLI_OPT_LAST:
+		if (util_parse_uint(val, UINT64_MAX, &n, &why) < 0)
+			goto out_bad;
+		if (bit == CLI_OPT_LAST && n == 0) {
+			why = xstrdup("must be at least 1");
+			goto out_bad;
+		}
+		if (bit == CLI_OPT_SINCE)
+			o->since = n;
+		else
+			o->last = n;
+		break;
+	case CLI_OPT_EVERY:
+	case CLI_OPT_AFTER:
+		if (util_parse_duration(val, 0, &secs, &why) < 0)
+			goto out_bad;
+		if (bit == CLI_OPT_EVERY && secs <= 0) {
+			why = xstrdup("the interval must be positive");
+			goto out_bad;
+		}
+		if (bit == CLI_OPT_EVERY)
+			o->every = val;
+		else
+			o->after = val;
+		break;
+	case CLI_OPT_EMIT:
+		if (!*val) {
+			why = xstrdup("empty event name");
+			goto out_bad;
+		}
+		o->emit = val;
+		break;
+	default: break;
+	}
+	return 0;
+
+out_bad:
+	*cause = xasprintf("invalid value for %s: %s", name, why);
+	free(why);
+	return -1;
+}
+
+/* A command option at argv[*i]: 1 if it was one, 0 if not, -1 on error. */
+static int
+parse_cmd_opt(int argc, char **argv, int *i, struct cli_opts *o,
+	      char **cause)
+{
+	const char *a = argv[*i];
+
+	for (size_t k = 0; k < ARRAY_SIZE(cli_cmd_opts); k++) {
+		const char *name = cli_cmd_opts[k].name;
+		size_t nl = strlen(name);
+		const char *val = NULL;
+
+		if (strncmp(a, name, nl) != 0 || (a[nl] && a[nl] != '='))
+			continue;
+		if (!o->cmd || !(o->cmd->opts & cli_cmd_opts[k].bit)) {
+			*cause = o->cmd ? xasprintf("'%s' takes no option "
+						    "'%s'", o->cmd->name, name)
+					: xasprintf("option '%s' belongs after "
+						    "a command", name);
+			return -1;
+		}
+		if (cli_cmd_opts[k].has_arg) {
+			if (a[nl] == '=') {
+				val = a + nl + 1;
+			} else if (*i + 1 < argc) {
+				val = argv[++*i];
+			} else {
+				*cause = xasprintf("option '%s' needs %s", name,
+						   cli_cmd_opts[k].help);
+				return -1;
+			}
+		} else if (a[nl] == '=') {
+			*cause = xasprintf("option '%s' takes no value", name);
+			return -1;
+		}
+		if (set_cmd_opt(o, cli_cmd_opts[k].bit, name, val, cause) < 0)
+			return -1;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+check_cmd(struct cli_opts *o, char **cause)
+{
+	const struct cli_cmd *cmd = o->cmd;
+
+	if (o->help || o->version)
+		return 0;
+	if (o->nargs < cmd->min_args) {
+		*cause = xasprintf("missing argument; usage: svcctl %s %s",
+				   cmd->name, cmd->args);
+		return -1;
+	}
+	if (cmd->max_args >= 0 && o->nargs > cmd->max_args) {
+		*cause = xasprintf("'%s': unexpected argument '%s'", cmd->name,
+				   o->args[cmd->max_args]);
+		return -1;
+	}
+	if (strcmp(cmd->name, "schedule") == 0) {
+		bool every = o->seen & CLI_OPT_EVERY;
+		bool after = o->seen & CLI_OPT_AFTER;
+		if (every == after) {
+			*cause = xstrdup("'schedule' needs exactly one of "
+					 "--every D or --after D");
+			return -1;
+		}
+		if (!(o->seen & CLI_OPT_EMIT)) {
+			*cause = xstrdup("'schedule' needs --emit EVENT");
+			return -1;
+		}
+	}
+	if (strcmp(cmd->name, "help") == 0 && o->nargs == 1 &&
+	    !find_cmd(o->args[0])) {
+		*cause = xasprintf("unknown command '%s'", o->args[0]);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_parse(int argc, char **argv, struct cli_opts *o, char **cause)
+{
+	bool dashdash = false;
+
+	memset(o, 0, sizeof(*o));
+	o->timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
+	o->args = xcalloc((size_t)(argc > 0 ? argc : 1), sizeof(*o->args));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!dashdash && a[0] == '-' && a[1]) {
+			if (strcmp(a, "--") == 0) {
+				dashdash = true;
+				continue;
+			}
+			int r = parse_global(argc, argv, &i, o, cause);
+			if (r == 0)
+				r = parse_cmd_opt(argc, argv, &i, o, cause);
+			if (r < 0)
+				return -1;
+			if (r > 0)
+				continue;
+			*cause = xasprintf("unknown option '%s'", a);
+			return -1;
+		}
+		if (!o->cmd) {
+			o->cmd = find_cmd(a);
+			if (!o->cmd) {
+				*cause = xasprintf("unknown command '%s'", a);
+				return -1;
+			}
+			continue;
+		}
+		o->args[o->nargs++] = argv[i];
+	}
+	if (!o->cmd) {
+		if (o->help || o->version)
+			return 0;
+		*cause = xstrdup("no command given");
+		return -1;
+	}
+	return check_cmd(o, cause);
+}
+
+void
+cli_opts_free(struct cli_opts *o)
+{
+	free(o->args);
+	o->args = NULL;
+	o->nargs = 0;
+}
+
+static void
+print_cmd_help(FILE *f, const struct cli_cmd *cmd)
+{
+	fprintf(f, "Usage: svcctl [OPTIONS] %s%s%s\n\n", cmd->name,
+		*cmd->args ? " " : "", cmd->args);
+	fprintf(f, "%s\n", cmd->help);
+	fputs(cli_global_help, f);
+}
+
+static void
+print_usage(FILE *f)
+{
+	fputs("Usage: svcctl [-s SOCKET] [-t SECONDS] [--json] [--no-color] "
+	      "COMMAND [ARGS]\n\n"
+	      "Control svcd, the service-host daemon, over its JSON-RPC "
+	      "socket.\n\nCommands:\n",
+	      f);
+	for (size_t i = 0; i < ARRAY_SIZE(cli_cmds); i++)
+		fprintf(f, "  %-9s %s\n", cli_cmds[i].name,
+			cli_cmds[i].summary);
+	fputs("\n", f);
+	fputs(cli_global_help, f);
+	fputs("\nExit status: 0 ok, 1 svcd answered with an error, 3 svcd "
+	      "cannot be\nreached, 64 usage error; health: 0 ok, 1 degraded, "
+	      "2 failed, 3 unknown.\n\n"
+	      "Examples:\n"
+	      "  svcctl status\n"
+	      "  svcctl emit user.login user=alice\n"
+	      "  svcctl watch 'user.*'\n\n"
+	      "Run 'svcctl COMMAND --help' for a command's options and "
+	      "examples.\n",
+	      f);
+}
+
+static int
+cmd_help(struct cli_ctx *c)
+{
+	if (c->o->nargs == 1)
+		print_cmd_help(c->out, find_cmd(c->o->args[0]));
+	else
+		print_usage(c->out);
+	return CLI_EXIT_OK;
+}
+
+static bool
+want_color(const struct cli_opts *o, FILE *out)
+{
+	const char *nc = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+
+	if (o->no_color || o->json || (nc && *nc))
+		return false;
+	if (term && strcmp(term, "dumb") == 0)
+		return false;
+	return isatty(fileno(out));
+}
+
+int
+cli_main(int argc, char **argv, FILE *out, FILE *err)
+{
+	struct cli_opts o;
+	char *cause = NULL;
+	int rc;
+
+	if (cli_parse(argc, argv, &o, &cause) < 0) {
+		fprintf(err, "svcctl: %s\n", cause);
+		if (o.cmd)
+			fprintf(err, "Try 'svcctl %s --help' for more "
+				     "information.\n", o.cmd->name);
+		else
+			fprintf(err, "Try 'svcctl --help' for more "
+				     "information.\n");
+		free(cause);
+		cli_opts_free(&o);
+		return CLI_EXIT_USAGE;
+	}
+	if (o.help) {
+		if (o.cmd && strcmp(o.cmd->name, "help") != 0)
+			print_cmd_help(out, o.cmd);
+		else
+			print_usage(out);
+		rc = CLI_EXIT_OK;
+		goto out_free;
+	}
+	if (o.version && (!o.cmd || strcmp(o.cmd->name, "version") != 0)) {
+		fprintf(out, "svcctl %s\n", SVCD_VERSION);
+		rc = CLI_EXIT_OK;
+		goto out_free;
+	}
+
+	struct cli_ctx c = {
+		.o = &o,
+		.command = o.cmd->name,
+		.out = out,
+		.err = err,
+		.color = want_color(&o, out),
+		.socket = o.socket,
+	};
+	if (!c.socket) {
+		const char *env = getenv("SVCD_SOCKET");
+		c.socket = env && *env ? env : CLI_DEFAULT_SOCKET;
+	}
+	rc = o.cmd->exec(&c);
+	cmd_ctx_close(&c);
+	fflush(out);
+
+out_free:
+	cli_opts_free(&o);
+	return rc;
+}

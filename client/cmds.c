@@ -1,0 +1,1042 @@
+/*
+ * cmds.c — svcctl's commands: build the request, call the daemon, render
+ * the result (tables for people, JSON with --json). Results from the daemon
+ * are read defensively: a missing or extra field never breaks the output.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "args.h"
+#include "cmds.h"
+#include "tabulate.h"
+#include "util.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void
+print_error_reply(struct cli_ctx *c, json_t *error)
+{
+	const char *msg = json_string_value(json_object_get(error, "message"));
+	json_t *data = json_object_get(error, "data");
+	const char *cls = json_string_value(json_object_get(data, "class"));
+	json_t *code = json_object_get(error, "code");
+
+	if (cls)
+		fprintf(c->err, "svcctl: %s (%s)\n", msg ? msg : "error", cls);
+	else if (json_is_integer(code))
+		fprintf(c->err, "svcctl: %s (code %lld)\n", msg ? msg : "error",
+			(long long)json_integer_value(code));
+	else
+		fprintf(c->err, "svcctl: %s\n", msg ? msg : "error");
+}
+
+static int
+ensure_connected(struct cli_ctx *c)
+{
+	char *cause = NULL;
+
+	if (c->connected)
+		return 0;
+	if (conn_open(&c->conn, c->socket, c->o->timeout_ms, &cause) < 0) {
+		fprintf(c->err, "svcctl: %s\n", cause);
+		free(cause);
+		return CLI_EXIT_UNREACHABLE;
+	}
+	c->conn.interrupt = c->interrupt;
+	c->connected = true;
+	return 0;
+}
+
+int
+cmd_call(struct cli_ctx *c, const char *method, json_t *params, int timeout_ms,
+	 conn_notify_fn fn, void *arg, json_t **result)
+{
+	json_t *error = NULL;
+	char *cause = NULL;
+	int rc = ensure_connected(c);
+
+	if (rc)
+		return rc;
+	rc = conn_call(&c->conn, method, params, timeout_ms, fn, arg, result,
+		       &error, &cause);
+	switch (rc) {
+	case CONN_OK: return 0;
+	case CONN_ERROR_REPLY: {
+		const char *cls = json_string_value(json_object_get(
+			json_object_get(error, "data"), "class"));
+		print_error_reply(c, error);
+		rc = cli_exit_for_error(c->command, cls);
+		json_decref(error);
+		return rc;
+	}
+	case CONN_INTERRUPTED: return CLI_EXIT_OK;
+	default:
+		fprintf(c->err, "svcctl: %s\n", cause ? cause : "failed");
+		free(cause);
+		return CLI_EXIT_UNREACHABLE;
+	}
+}
+
+void
+cmd_print_json(struct cli_ctx *c, json_t *v)
+{
+	json_dumpf(v, c->out, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+				      JSON_ENCODE_ANY);
+	fputc('\n', c->out);
+}
+
+void
+cmd_ctx_close(struct cli_ctx *c)
+{
+	if (c->connected)
+		conn_close(&c->conn);
+	c->connected = false;
+}
+
+/* Any JSON value as a table cell (new string). */
+static char *
+cell_text(json_t *v)
+{
+	switch (json_typeof(v ? v : json_null())) {
+	case JSON_STRING: return xstrdup(json_string_value(v));
+	case JSON_INTEGER:
+		return xasprintf("%lld", (long long)json_integer_value(v));
+	case JSON_REAL: return xasprintf("%g", json_real_value(v));
+	case JSON_TRUE: return xstrdup("yes");
+	case JSON_FALSE: return xstrdup("no");
+	case JSON_NULL: return xstrdup("-");
+	case JSON_ARRAY: {
+		struct buf b = {0};
+		size_t i;
+		json_t *e;
+		json_array_foreach (v, i, e) {
+			char *s = cell_text(e);
+			if (i)
+				buf_putc(&b, ',');
+			buf_puts(&b, s);
+			free(s);
+		}
+		if (!b.len)
+			buf_puts(&b, "-");
+		buf_putc(&b, '\0');
+		char *s = xstrdup(buf_head(&b));
+		buf_free(&b);
+		return s;
+	}
+	case JSON_OBJECT: {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		return s ? s : xstrdup("{}");
+	}
+	}
+	return xstrdup("-");
+}
+
+static void
+tab_json(struct tab *t, enum tab_color color, json_t *v)
+{
+	char *s = cell_text(v);
+	tab_cell(t, color, "%s", s);
+	free(s);
+}
+
+/* A number of milliseconds (or null) as a duration cell. */
+static void
+tab_ms(struct tab *t, json_t *v)
+{
+	char b[32];
+	if (!json_is_number(v)) {
+		tab_json(t, TAB_PLAIN, v);
+		return;
+	}
+	util_format_duration(json_number_value(v) / 1e3, b, sizeof(b));
+	tab_cell(t, TAB_PLAIN, "%s", b);
+}
+
+static const char *
+str_field(json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+static void
+emit_table(struct cli_ctx *c, struct tab *t)
+{
+	struct buf b = {0};
+	tab_render(t, c->color, &b);
+	fwrite(buf_head(&b), 1, b.len, c->out);
+	buf_free(&b);
+}
+
+static void
+put_colored(struct cli_ctx *c, enum tab_color color, const char *s)
+{
+	struct buf b = {0};
+	tab_colorize(&b, color, c->color, s);
+	fwrite(buf_head(&b), 1, b.len, c->out);
+	buf_free(&b);
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+/* One event (the params of an `event` notification) as a line. */
+static void
+print_event(struct cli_ctx *c, json_t *ev)
+{
+	if (c->o->json) {
+		json_dumpf(ev, c->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		fputc('\n', c->out);
+		fflush(c->out);
+		return;
+	}
+	const char *time = str_field(ev, "time");
+	const char *name = str_field(ev, "event");
+	const char *source = str_field(ev, "source");
+	json_t *seq = json_object_get(ev, "seq");
+	json_t *data = json_object_get(ev, "data");
+	char *d = data ? json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER)
+		       : NULL;
+
+	put_colored(c, TAB_DIM, time ? time : "-");
+	if (json_is_integer(seq))
+		fprintf(c->out, "  %lld", (long long)json_integer_value(seq));
+	else
+		fputs("  -", c->out);
+	fputs("  ", c->out);
+	put_colored(c, TAB_BOLD, name ? name : "?");
+	fprintf(c->out, "  %s", d ? d : "{}");
+	if (source) {
+		fputs("  ", c->out);
+		char *s = xasprintf("(%s)", source);
+		put_colored(c, TAB_DIM, s);
+		free(s);
+	}
+	fputc('\n', c->out);
+	fflush(c->out);
+	free(d);
+}
+
+static json_int_t
+int_field(json_t *obj, const char *const keys[], json_int_t dflt)
+{
+	for (; *keys; keys++) {
+		json_t *v = json_object_get(obj, *keys);
+		if (json_is_integer(v))
+			return json_integer_value(v);
+	}
+	return dflt;
+}
+
+static void
+print_lost(struct cli_ctx *c, json_t *params)
+{
+	static const char *const from_k[] = {"from", "first", "since", NULL};
+	static const char *const to_k[] = {"to", "last", "until", NULL};
+	static const char *const n_k[] = {"count", "missed", "lost", NULL};
+	json_int_t f = int_field(params, from_k, -1);
+	json_int_t t = int_field(params, to_k, -1);
+	json_int_t n = int_field(params, n_k, f >= 0 && t >= f ? t - f + 1 : -1);
+
+	fflush(c->out);
+	if (f >= 0 && t >= 0)
+		fprintf(c->err, "svcctl: missed events %lld..%lld (%lld) — "
+				"slow consumer\n",
+			(long long)f, (long long)t, (long long)n);
+	else
+		fprintf(c->err, "svcctl: missed events (%lld) — slow consumer\n",
+			(long long)n);
+}
+
+struct watch_state {
+	struct cli_ctx *c;
+	bool shutdown_seen;
+};
+
+static void
+watch_notify(const char *method, json_t *params, void *arg)
+{
+	struct watch_state *w = arg;
+
+	if (strcmp(method, "event") == 0) {
+		const char *name = str_field(params, "event");
+		const char *st = str_field(json_object_get(params, "data"),
+					   "state");
+		if (name && strcmp(name, "service.state") == 0 && st &&
+		    (strcmp(st, "stopping") == 0 || strcmp(st, "stopped") == 0))
+			w->shutdown_seen = true;
+		print_event(w->c, params);
+	} else if (strcmp(method, "events.lost") == 0) {
+		print_lost(w->c, params);
+	} else if (strncmp(method, "shutdown", 8) == 0) {
+		w->shutdown_seen = true;
+	}
+}
+
+static json_t *
+patterns_array(struct cli_ctx *c, int from)
+{
+	json_t *a = json_array();
+	for (int i = from; i < c->o->nargs; i++)
+		json_array_append_new(a, json_string(c->o->args[i]));
+	return a;
+}
+
+static volatile sig_atomic_t watch_stop;
+
+static void
+on_sigint(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+int
+cmd_watch(struct cli_ctx *c)
+{
+	struct watch_state w = {.c = c};
+	struct sigaction sa = {.sa_handler = on_sigint}, old;
+	json_t *params = json_object();
+	json_t *result = NULL;
+	char *cause = NULL;
+	int rc;
+
+	watch_stop = 0;
+	c->interrupt = &watch_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old); /* no SA_RESTART: poll sees EINTR */
+	json_object_set_new(params, "events",
+			    c->o->nargs ? patterns_array(c, 0)
+					: json_pack("[s]", "*"));
+	if (c->o->seen & CLI_OPT_SINCE)
+		json_object_set_new(params, "since",
+				    json_integer((json_int_t)c->o->since));
+	rc = cmd_call(c, "subscribe", params, c->o->timeout_ms, watch_notify,
+		      &w, &result);
+	json_decref(params);
+	json_decref(result);
+	if (rc || watch_stop)
+		goto out_restore;
+	for (;;) {
+		json_t *msg = NULL;
+		int r = conn_read(&c->conn, -1, &msg, &cause);
+		if (r == CONN_INTERRUPTED)
+			break;
+		if (r == CONN_OK) {
+			const char *m = str_field(msg, "method");
+			if (m && !json_object_get(msg, "id"))
+				watch_notify(m, json_object_get(msg, "params"),
+					     &w);
+			json_decref(msg);
+			continue;
+		}
+		/* The daemon went away: fine if it was shutting down. */
+		struct stat st;
+		if (w.shutdown_seen ||
+		    (stat(c->socket, &st) < 0 && errno == ENOENT)) {
+			free(cause);
+			break;
+		}
+		fflush(c->out);
+		fprintf(c->err, "svcctl: %s\n",
+			cause ? cause : "connection to svcd lost");
+		free(cause);
+		rc = CLI_EXIT_UNREACHABLE;
+		break;
+	}
+
+out_restore:
+	sigaction(SIGINT, &old, NULL);
+	c->interrupt = NULL;
+	c->conn.interrupt = NULL;
+	return rc;
+}
+
+static json_t *
+events_list(json_t *result)
+{
+	if (json_is_array(result))
+		return result;
+	return json_object_get(result, "events");
+}
+
+int
+cmd_events(struct cli_ctx *c)
+{
+	json_t *params = json_object();
+	json_t *result = NULL;
+	int rc;
+
+	if (c->o->seen & CLI_OPT_LAST)
+		json_object_set_new(params, "last",
+				    json_integer((json_int_t)c->o->last));
+	if (c->o->seen & CLI_OPT_SINCE)
+		json_object_set_new(params, "since",
+				    json_integer((json_int_t)c->o->since));
+	if (c->o->nargs)
+		json_object_set_new(params, "events", patterns_array(c, 0));
+	rc = cmd_call(c, "events", params, c->o->timeout_ms, NULL, NULL,
+		      &result);
+	json_decref(params);
+	if (rc)
+		return rc;
+	if (c->o->json) {
+		cmd_print_json(c, result);
+	} else {
+		json_t *list = events_list(result);
+		size_t i;
+		json_t *ev;
+		json_array_foreach (list, i, ev)
+			print_event(c, ev);
+	}
+	json_decref(result);
+	return CLI_EXIT_OK;
+}
+
+/* ---- emit, schedule, cancel ------------------------------------------ */
+
+static int
+data_from_args(struct cli_ctx *c, int from, json_t **data)
+{
+	char *cause = NULL;
+
+	if (args_parse_data(c->o->nargs - from, c->o->args + from, data,
+			    &cause) < 0) {
+		fprintf(c->err, "svcctl: %s\nTry 'svcctl %s --help' for more "
+				"information.\n",
+			cause, c->command);
+		free(cause);
+		return CLI_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int
+cmd_emit(struct cli_ctx *c)
+{
+	json_t *data = NULL, *result = NULL;
+	int rc = data_from_args(c, 1, &data);
+
+	if (rc)
+		return rc;
+	json_t *params = json_object();
+	json_object_set_new(params, "event", json_string(c->o->args[0]));
+	if (c->o->nargs > 1)
+		json_object_set(params, "data", data);
+	if (c->o->seen & CLI_OPT_NO_WAIT)
+		json_object_set_new(params, "wait", json_false());
+	json_decref(data);
+	if (!json_object_get(params, "event")) {
+		json_decref(params);
+		fprintf(c->err, "svcctl: event name is not valid UTF-8\n");
+		return CLI_EXIT_USAGE;
+	}
+	rc = cmd_call(c, "emit", params, c->o->timeout_ms, NULL, NULL,
+		      &result);
+	json_decref(params);
+	if (rc)
+		return rc;
+	if (c->o->json) {
+		cmd_print_json(c, result);
+	} else {
+		json_t *seq = json_object_get(result, "seq");
+		json_t *n = json_object_get(result, "listeners");
+		fprintf(c->out, "emitted %s", c->o->args[0]);
+		if (json_is_integer(seq))
+			fprintf(c->out, " as seq %lld",
+				(long long)json_integer_value(seq));
+		if (json_is_integer(n))
+			fprintf(c->out, ", %lld listener%s",
+				(long long)json_integer_value(n),
+				json_integer_value(n) == 1 ? "" : "s");
+		fputc('\n', c->out);
+	}
+	json_decref(result);
+	return CLI_EXIT_OK;
+}
+
+int
+cmd_schedule(struct cli_ctx *c)
+{
+	json_t *data = NULL, *result = NULL;
+	const char *kind = c->o->every ? "every" : "after";
+	const char *d = c->o->every ? c->o->every : c->o->after;
+	int rc = data_from_args(c, 1, &data);
+
+	if (rc)
+		return rc;
+	json_t *params = json_object();
+	json_object_set_new(params, "name", json_string(c->o->args[0]));
+	json_object_set_new(params, kind, json_string(d));
+	json_object_set_new(params, "event", json_string(c->o->emit));
+	if (c->o->nargs > 1)
+		json_object_set(params, "data", data);
+	json_decref(data);
+	rc = cmd_call(c, "schedule", params, c->o->timeout_ms, NULL, NULL,
+		      &result);
+	json_decref(params);
+	if (rc)
+		return rc;
+	if (c->o->json) {
+		cmd_print_json(c, result);
+	} else {
+		fprintf(c->out, "scheduled '%s': emit %s %s %s", c->o->args[0],
+			c->o->emit, kind, d);
+		const char *next = str_field(result, "next_run");
+		if (next)
+			fprintf(c->out, " (next run %s)", next);
+		fputc('\n', c->out);
+	}
+	json_decref(result);
+	return CLI_EXIT_OK;
+}
+
+int
+cmd_cancel(struct cli_ctx *c)
+{
+	json_t *params = json_pack("{s:s}", "name", c->o->args[0]);
+	json_t *result = NULL;
+	int rc;
+
+	if (!params) {
+		fprintf(c->err, "svcctl: task name is not valid UTF-8\n");
+		return CLI_EXIT_USAGE;
+	}
+	rc = cmd_call(c, "cancel", params, c->o->timeout_ms, NULL, NULL,
+		      &result);
+	json_decref(params);
+	if (rc)
+		return rc;
+	bool cancelled = json_is_true(json_object_get(result, "cancelled"));
+	if (c->o->json)
+		cmd_print_json(c, result);
+	else if (cancelled)
+		fprintf(c->out, "cancelled '%s'\n", c->o->args[0]);
+	if (!cancelled) {
+		fprintf(c->err, "svcctl: no task named '%s'\n", c->o->args[0]);
+		rc = CLI_EXIT_ERROR;
+	}
+	json_decref(result);
+	return rc;
+}
+
+/* ---- health, status, services, tasks ---------------------------------- */
+
+static void
+tab_latency(struct tab *t, json_t *v)
+{
+	char b[32];
+	if (!json_is_number(v)) {
+		tab_json(t, TAB_PLAIN, v);
+		return;
+	}
+	util_format_duration(json_number_value(v) / 1e6, b, sizeof(b));
+	tab_cell(t, TAB_PLAIN, "%s", b);
+}
+
+static void
+tab_age(struct tab *t, json_t *age, json_t *checked)
+{
+	char b[32];
+	if (json_is_number(age)) {
+		cli_format_age(json_number_value(age) / 1e3, b, sizeof(b));
+		tab_cell(t, TAB_PLAIN, "%s ago", b);
+	} else if (json_is_string(checked)) {
+		tab_cell(t, TAB_PLAIN, "%s", json_string_value(checked));
+	} else {
+		tab_cell(t, TAB_DIM, "never");
+	}
+}
+
+int
+cmd_health(struct cli_ctx *c)
+{
+	static const char *const hdr[] = {"NAME", "STATE", "HEALTHY",
+					  "LATENCY", "CHECKED", "ERROR"};
+	json_t *params = json_object();
+	json_t *result = NULL;
+	int rc;
+
+	if (c->o->nargs)
+		json_object_set_new(params, "service",
+				    json_string(c->o->args[0]));
+	if (c->o->seen & CLI_OPT_FRESH)
+		json_object_set_new(params, "fresh", json_true());
+	rc = cmd_call(c, "health", params, c->o->timeout_ms, NULL, NULL,
+		      &result);
+	json_decref(params);
+	if (rc)
+		return rc;
+	const char *status = str_field(result, "status");
+	rc = cli_health_exit(status);
+	if (c->o->json) {
+		cmd_print_json(c, result);
+		json_decref(result);
+		return rc;
+	}
+	fputs("status: ", c->out);
+	put_colored(c, tab_state_color(status), status ? status : "unknown");
+	fputc('\n', c->out);
+
+	struct tab *t = tab_new(ARRAY_SIZE(hdr), hdr);
+	tab_align_right(t, 3);
+	size_t i;
+	json_t *s;
+	json_array_foreach (json_object_get(result, "services"), i, s) {
+		const char *state = str_field(s, "state");
+		json_t *healthy = json_object_get(s, "healthy");
+		json_t *blocked = json_object_get(s, "blocked_by");
+		const char *err = str_field(s, "error");
+		tab_row(t);
+		tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
+		tab_json(t, tab_state_color(state), json_object_get(s, "state"));
+		tab_json(t,
+			 json_is_true(healthy)    ? TAB_GREEN
+			 : json_is_false(healthy) ? TAB_RED
+						  : TAB_PLAIN,
+			 healthy);
+		tab_latency(t, json_object_get(s, "latency_us"));
+		tab_age(t, json_object_get(s, "age_ms"),
+			json_object_get(s, "checked_at"));
+		bool has_blocked = blocked && !json_is_null(blocked) &&
+				   !(json_is_array(blocked) &&
+				     json_array_size(blocked) == 0);
+		char *b = has_blocked ? cell_text(blocked) : NULL;
+		if (err && b)
+			tab_cell(t, TAB_RED, "%s (blocked by %s)", err, b);
+		else if (err)
+			tab_cell(t, TAB_RED, "%s", err);
+		else if (b)
+			tab_cell(t, TAB_YELLOW, "blocked by %s", b);
+		else
+			tab_cell(t, TAB_PLAIN, "%s", "");
+		free(b);
+	}
+	if (tab_rows(t))
+		emit_table(c, t);
+	tab_free(t);
+	json_decref(result);
+	return rc;
+}
+
+/* "key=value key=value" for an object's members (nested ones compact). */
+static char *
+kv_line(json_t *obj)
+{
+	struct buf b = {0};
+	const char *k;
+	json_t *v;
+
+	json_object_foreach (obj, k, v) {
+		char *s = cell_text(v);
+		if (b.len)
+			buf_putc(&b, ' ');
+		buf_printf(&b, "%s=%s", k, s);
+		free(s);
+	}
+	buf_putc(&b, '\0');
+	char *out = xstrdup(buf_head(&b));
+	buf_free(&b);
+	return out;
+}
+
+int
+cmd_status(struct cli_ctx *c)
+{
+	static const char *const known[] = {"version", "pid", "uptime_s",
+					    "uptime", "state"};
+	json_t *result = NULL;
+	int rc = cmd_call(c, "status", NULL, c->o->timeout_ms, NULL, NULL,
+			  &result);
+	if (rc)
+		return rc;
+	if (c->o->json || !json_is_object(result)) {
+		cmd_print_json(c, result);
+		json_decref(result);
+		return CLI_EXIT_OK;
+	}
+	const char *version = str_field(result, "version");
+	const char *state = str_field(result, "state");
+	json_t *pid = json_object_get(result, "pid");
+	json_t *up = json_object_get(result, "uptime_s");
+	if (!up)
+		up = json_object_get(result, "uptime");
+
+	fprintf(c->out, "svcd %s", version ? version : "?");
+	if (json_is_integer(pid))
+		fprintf(c->out, ", pid %lld",
+			(long long)json_integer_value(pid));
+	if (state) {
+		fputs(", ", c->out);
+		put_colored(c, tab_state_color(state), state);
+	}
+	if (json_is_number(up)) {
+		char b[32];
+		cli_format_age(json_number_value(up), b, sizeof(b));
+		fprintf(c->out, ", up %s", b);
+	}
+	fputc('\n', c->out);
+
+	/* Everything else, one line per member, names aligned. */
+	size_t w = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach (result, k, v) {
+		if (strlen(k) > w)
+			w = strlen(k);
+	}
+	json_object_foreach (result, k, v) {
+		bool skip = false;
+		for (size_t i = 0; i < ARRAY_SIZE(known); i++)
+			skip |= strcmp(k, known[i]) == 0;
+		if (skip)
+			continue;
+		char *s = json_is_object(v) ? kv_line(v) : cell_text(v);
+		fprintf(c->out, "%-*s  %s\n", (int)w, k, s);
+		free(s);
+	}
+	json_decref(result);
+	return CLI_EXIT_OK;
+}
+
+static void
+dot_id(struct buf *b, const char *s)
+{
+	buf_putc(b, '"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_putc(b, '\\');
+		if (*s == '\n')
+			continue;
+		buf_putc(b, *s);
+	}
+	buf_putc(b, '"');
+}
+
+static void
+print_dot(struct cli_ctx *c, json_t *list)
+{
+	struct buf b = {0};
+	size_t i, j;
+	json_t *s, *r;
+
+	buf_puts(&b, "digraph svcd {\n\trankdir=BT;\n\tnode [shape=box];\n");
+	json_array_foreach (list, i, s) {
+		const char *name = str_field(s, "name");
+		const char *state = str_field(s, "state");
+		if (!name)
+			continue;
+		buf_putc(&b, '\t');
+		dot_id(&b, name);
+		if (state && strcmp(state, "failed") == 0)
+			buf_puts(&b, " [color=red]");
+		else if (state && strcmp(state, "blocked") == 0)
+			buf_puts(&b, " [color=orange]");
+		buf_puts(&b, ";\n");
+	}
+	json_array_foreach (list, i, s) {
+		const char *name = str_field(s, "name");
+		if (!name)
+			continue;
+		json_array_foreach (json_object_get(s, "requires"), j, r) {
+			if (!json_is_string(r))
+				continue;
+			buf_putc(&b, '\t');
+			dot_id(&b, name);
+			buf_puts(&b, " -> ");
+			dot_id(&b, json_string_value(r));
+			buf_puts(&b, ";\n");
+		}
+	}
+	buf_puts(&b, "}\n");
+	fwrite(buf_head(&b), 1, b.len, c->out);
+	buf_free(&b);
+}
+
+int
+cmd_services(struct cli_ctx *c)
+{
+	static const char *const hdr[] = {"ORDER", "NAME", "STATE",
+					  "REQUIRES", "INIT", "ERROR"};
+	json_t *result = NULL;
+	int rc = cmd_call(c, "services", NULL, c->o->timeout_ms, NULL, NULL,
+			  &result);
+	if (rc)
+		return rc;
+	json_t *list = json_is_array(result) ? result
+					     : json_object_get(result,
+							       "services");
+	if (c->o->seen & CLI_OPT_DOT) {
+		print_dot(c, list);
+	} else if (c->o->json) {
+		cmd_print_json(c, result);
+	} else {
+		struct tab *t = tab_new(ARRAY_SIZE(hdr), hdr);
+		tab_align_right(t, 0);
+		tab_align_right(t, 4);
+		size_t i;
+		json_t *s;
+		json_array_foreach (list, i, s) {
+			const char *state = str_field(s, "state");
+			tab_row(t);
+			tab_json(t, TAB_PLAIN, json_object_get(s, "order"));
+			tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
+			tab_json(t, tab_state_color(state),
+				 json_object_get(s, "state"));
+			tab_json(t, TAB_PLAIN, json_object_get(s, "requires"));
+			tab_ms(t, json_object_get(s, "init_ms"));
+			json_t *e = json_object_get(s, "error");
+			if (json_is_null(e) || !e)
+				tab_cell(t, TAB_PLAIN, "%s", "");
+			else
+				tab_json(t, TAB_RED, e);
+		}
+		emit_table(c, t);
+		tab_free(t);
+	}
+	json_decref(result);
+	return CLI_EXIT_OK;
+}
+
+int
+cmd_tasks(struct cli_ctx *c)
+{
+	static const char *const hdr[] = {"NAME", "KIND", "SCHEDULE", "NEXT",
+					  "RUNS", "FAILS", "LAST", "ORIGIN",
+					  "ERROR"};
+	json_t *result = NULL;
+	int rc = cmd_call(c, "tasks", NULL, c->o->timeout_ms, NULL, NULL,
+			  &result);
+	if (rc)
+		return rc;
+	json_t *list = json_is_array(result) ? result
+					     : json_object_get(result, "tasks");
+	if (c->o->json) {
+		cmd_print_json(c, result);
+	} else if (json_array_size(list) == 0) {
+		fputs("no tasks\n", c->out);
+	} else {
+		struct tab *t = tab_new(ARRAY_SIZE(hdr), hdr);
+		tab_align_right(t, 4);
+		tab_align_right(t, 5);
+		tab_align_right(t, 6);
+		size_t i;
+		json_t *s;
+		json_array_foreach (list, i, s) {
+			json_t *iv = json_object_get(s, "interval_ms");
+			json_t *dv = json_object_get(s, "delay_ms");
+			json_t *fails = json_object_get(s, "failures");
+			json_t *err = json_object_get(s, "last_error");
+			char b[32];
+			tab_row(t);
+			tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
+			if (json_is_true(json_object_get(s, "running")))
+				tab_cell(t, TAB_GREEN, "%s (running)",
+					 str_field(s, "kind") ?
+						 str_field(s, "kind") : "?");
+			else
+				tab_json(t, TAB_PLAIN,
+					 json_object_get(s, "kind"));
+			if (json_is_number(iv) || json_is_number(dv)) {
+				json_t *v = json_is_number(iv) ? iv : dv;
+				util_format_duration(json_number_value(v) / 1e3,
+						     b, sizeof(b));
+				tab_cell(t, TAB_PLAIN, "%s %s",
+					 json_is_number(iv) ? "every" : "after",
+					 b);
+			} else {
+				tab_cell(t, TAB_PLAIN, "%s", "-");
+			}
+			tab_json(t, TAB_PLAIN, json_object_get(s, "next_run"));
+			tab_json(t, TAB_PLAIN, json_object_get(s, "runs"));
+			tab_json(t,
+				 json_integer_value(fails) > 0 ? TAB_RED
+							       : TAB_PLAIN,
+				 fails);
+			tab_ms(t, json_object_get(s, "last_duration_ms"));
+			tab_json(t, TAB_PLAIN, json_object_get(s, "origin"));
+			if (!err || json_is_null(err))
+				tab_cell(t, TAB_PLAIN, "%s", "");
+			else
+				tab_json(t, TAB_RED, err);
+		}
+		emit_table(c, t);
+		tab_free(t);
+	}
+	json_decref(result);
+	return CLI_EXIT_OK;
+}
+
+/* ---- shutdown, reload, ping, version ---------------------------------- */
+
+struct shutdown_state {
+	struct cli_ctx *c;
+	bool exited;
+	int status;
+};
+
+static void
+shutdown_notify(const char *method, json_t *params, void *arg)
+{
+	struct shutdown_state *s = arg;
+	struct cli_ctx *c = s->c;
+
+	if (c->o->json) {
+		json_t *n = json_pack("{s:s,s:O?}", "method", method, "params",
+				      params);
+		json_dumpf(n, c->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		fputc('\n', c->out);
+		json_decref(n);
+	} else if (strcmp(method, "shutdown.progress") == 0) {
+		const char *phase = str_field(params, "phase");
+		const char *svc = str_field(params, "service");
+		const char *state = str_field(params, "state");
+		const char *word = state ? state : phase;
+		if (svc) {
+			put_colored(c, tab_state_color(word),
+				    word ? word : "stopping");
+			fprintf(c->out, " %s", svc);
+			if (state && phase && strcmp(phase, state) != 0 &&
+			    strcmp(phase, "services") != 0 &&
+			    strcmp(phase, "stop") != 0)
+				fprintf(c->out, " (%s)", phase);
+			fputc('\n', c->out);
+		} else if (phase) {
+			fprintf(c->out, "%s%s%s\n", phase, state ? " " : "",
+				state ? state : "");
+		}
+	} else if (strcmp(method, "shutdown.exit") == 0) {
+		json_t *st = json_object_get(params, "status");
+		if (!st)
+			st = json_object_get(params, "code");
+		s->exited = true;
+		s->status = json_is_integer(st) ? (int)json_integer_value(st)
+						: 0;
+		if (s->status)
+			fprintf(c->out, "svcd exited with status %d\n",
+				s->status);
+		else
+			fputs("svcd exited\n", c->out);
+	}
+	fflush(c->out);
+}
+
+int
+cmd_shutdown(struct cli_ctx *c)
+{
+	bool wait = !(c->o->seen & CLI_OPT_NO_WAIT);
+	struct shutdown_state s = {.c = c};
+	json_t *params = json_pack("{s:b}", "wait", wait);
+	json_t *result = NULL;
+	char *cause = NULL;
+	int rc = cmd_call(c, "shutdown", params, c->o->timeout_ms,
+			  shutdown_notify, &s, &result);
+
+	json_decref(params);
+	if (rc)
+		return rc;
+	if (c->o->json)
+		cmd_print_json(c, result);
+	else if (!wait)
+		fputs("shutdown accepted\n", c->out);
+	json_decref(result);
+	fflush(c->out);
+	/* Follow progress until svcd closes the connection (no timeout). */
+	while (wait) {
+		json_t *msg = NULL;
+		int r = conn_read(&c->conn, s.exited ? c->o->timeout_ms : -1,
+				  &msg, &cause);
+		if (r != CONN_OK)
+			break;
+		const char *m = str_field(msg, "method");
+		if (m && !json_object_get(msg, "id"))
+			shutdown_notify(m, json_object_get(msg, "params"), &s);
+		json_decref(msg);
+	}
+	free(cause);
+	return s.status ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+}
+
+int
+cmd_reload(struct cli_ctx *c)
+{
+	json_t *result = NULL;
+	int rc = cmd_call(c, "reload", NULL, c->o->timeout_ms, NULL, NULL,
+			  &result);
+	if (rc)
+		return rc;
+	if (c->o->json)
+		cmd_print_json(c, result);
+	else
+		fputs("reloaded\n", c->out);
+	json_decref(result);
+	return CLI_EXIT_OK;
+}
+
+int
+cmd_ping(struct cli_ctx *c)
+{
+	json_t *result = NULL;
+	int rc = cmd_call(c, "ping", NULL, c->o->timeout_ms, NULL, NULL,
+			  &result);
+	if (rc)
+		return rc;
+	if (c->o->json)
+		cmd_print_json(c, result);
+	else
+		fprintf(c->out, "%s\n",
+			json_is_string(result) ? json_string_value(result)
+					       : "pong");
+	json_decref(result);
+	return CLI_EXIT_OK;
+}
+
+int
+cmd_version(struct cli_ctx *c)
+{
+	json_t *hello = NULL, *error = NULL;
+	char *cause = NULL;
+	int rc = CONN_FAIL;
+
+	if (conn_open(&c->conn, c->socket, c->o->timeout_ms, &cause) == 0) {
+		c->connected = true;
+		rc = conn_call(&c->conn, "hello", NULL, c->o->timeout_ms, NULL,
+			       NULL, &hello, &error, &cause);
+	}
+	if (c->o->json) {
+		json_t *v = json_pack("{s:s,s:O?}", "svcctl", SVCD_VERSION,
+				      "svcd", rc == CONN_OK ? hello : NULL);
+		cmd_print_json(c, v);
+		json_decref(v);
+	} else {
+		fprintf(c->out, "svcctl %s\n", SVCD_VERSION);
+		if (rc == CONN_OK) {
+			const char *v = str_field(hello, "version");
+			json_t *proto = json_object_get(hello, "protocol");
+			json_t *pid = json_object_get(hello, "pid");
+			char *p = proto ? cell_text(proto) : NULL;
+			fprintf(c->out, "svcd %s", v ? v : "?");
+			if (p)
+				fprintf(c->out, " (protocol %s", p);
+			if (json_is_integer(pid))
+				fprintf(c->out, "%spid %lld", p ? ", " : " (",
+					(long long)json_integer_value(pid));
+			if (p || json_is_integer(pid))
+				fputc(')', c->out);
+			fprintf(c->out, " at %s\n", c->socket);
+			free(p);
+		} else if (rc == CONN_ERROR_REPLY) {
+			fprintf(c->out, "svcd: %s\n",
+				str_field(error, "message") ?
+					str_field(error, "message") : "error");
+		} else {
+			fprintf(c->out, "svcd: not reachable (%s)\n",
+				cause ? cause : "unknown");
+		}
+	}
+	json_decref(hello);
+	json_decref(error);
+	free(cause);
+	return CLI_EXIT_OK;
+}

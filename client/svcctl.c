@@ -1,0 +1,12 @@
+/* svcctl.c — the svcctl command: control svcd over its JSON-RPC socket. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "util.h"
+
+int
+main(int argc, char **argv)
+{
+	util_json_use_xmalloc();
+	return cli_main(argc, argv, stdout, stderr);
+}
