@@ -76,6 +76,14 @@ struct worker_task *worker_schedule(struct worker *w,
 bool worker_cancel(struct worker *w, const char *name);
 struct worker_task *worker_find(struct worker *w, const char *name);
 void worker_task_done(struct worker_task *t, int status, const char *cause);
+/*
+ * Completion of one particular run (worker_task_run_id() read in the body):
+ * a completion for a run that already timed out is ignored even if a later
+ * run is under way. worker_task_done() completes whatever run is current.
+ */
+uint64_t worker_task_run_id(const struct worker_task *t);
+void worker_task_done_run(struct worker_task *t, uint64_t run, int status,
+			  const char *cause);
 const char *worker_task_name(const struct worker_task *t);
 void worker_task_get_info(const struct worker_task *t,
 			  struct worker_task_info *out);
