@@ -1,0 +1,268 @@
+/* test_timers.c — Check tests for services/timers.c (scheduled bus emits). */
+#include <check.h>
+#include <ev.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "log.h"
+#include "timers.h"
+#include "util.h"
+#include "worker.h"
+
+static bool guard_fired;
+
+static void
+guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	guard_fired = true;
+}
+
+/* Drive the loop until cond holds; fail if it takes longer than secs. */
+#define RUN_UNTIL(loop, cond, secs)                                          \
+	do {                                                                 \
+		ev_timer g_;                                                 \
+		ev_timer_init(&g_, guard_cb, (secs), 0.);                    \
+		guard_fired = false;                                         \
+		ev_timer_start((loop), &g_);                                 \
+		while (!(cond) && !guard_fired)                              \
+			ev_run((loop), EVRUN_ONCE);                          \
+		ev_timer_stop((loop), &g_);                                  \
+		ck_assert_msg((cond), "timed out waiting for %s", #cond);   \
+	} while (0)
+
+static struct buf log_lines;
+
+static void
+log_hook(enum log_level level, const char *msg, void *arg)
+{
+	buf_puts(&log_lines, msg);
+	buf_putc(&log_lines, '\n');
+}
+
+static bool
+log_seen(const char *s)
+{
+	bool r;
+
+	buf_putc(&log_lines, '\0');
+	r = strstr(buf_head(&log_lines), s) != NULL;
+	log_lines.len--;
+	return r;
+}
+
+static struct ev_loop *loop;
+static struct worker *w;
+static struct bus *b;
+
+static void
+setup(void)
+{
+	loop = ev_loop_new(EVFLAG_AUTO);
+	w = worker_new(loop);
+	b = bus_new(loop, NULL);
+	log_set_quiet(1);
+	log_set_hook(log_hook, NULL);
+	buf_reset(&log_lines);
+}
+
+static void
+teardown(void)
+{
+	worker_free(w);
+	w = NULL;
+	bus_free(b);
+	b = NULL;
+	ev_loop_destroy(loop);
+	loop = NULL;
+	log_set_hook(NULL, NULL);
+	buf_free(&log_lines);
+}
+
+struct seen {
+	int n;
+	char name[64];
+	char data[128];
+	char source[64];
+};
+
+static int
+on_event(const struct bus_event *ev, void *arg)
+{
+	struct seen *s = arg;
+
+	s->n++;
+	snprintf(s->name, sizeof(s->name), "%s", ev->name);
+	snprintf(s->data, sizeof(s->data), "%s", ev->data);
+	snprintf(s->source, sizeof(s->source), "%s", ev->source);
+	return 0;
+}
+
+START_TEST(test_periodic_emit)
+{
+	struct seen s = {0};
+	struct worker_task_info info;
+	char *cause = NULL;
+	struct worker_task *t;
+
+	bus_listen(b, "user.*", on_event, &s);
+	t = timer_schedule_emit(w, b, "tick", true, 0.005, "user.tick",
+				"{ \"a\" : 1, \"b\": [true, null] }", "config",
+				&cause);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_null(cause);
+	RUN_UNTIL(loop, s.n >= 3, 1.0);
+	ck_assert_str_eq(s.name, "user.tick");
+	ck_assert_str_eq(s.data, "{\"a\":1,\"b\":[true,null]}");
+	ck_assert_str_eq(s.source, "timer tick");
+	worker_task_get_info(t, &info);
+	ck_assert_int_eq(info.kind, WORKER_PERIODIC);
+	ck_assert(info.interval == 0.005);
+	ck_assert_str_eq(info.description, "emit user.tick");
+	ck_assert_str_eq(info.origin, "config");
+	ck_assert_uint_eq(info.failures, 0);
+	ck_assert(info.runs >= 3);
+}
+END_TEST
+
+START_TEST(test_delayed_emit_default_data)
+{
+	struct seen s = {0};
+	char *cause = NULL;
+
+	bus_listen(b, "*", on_event, &s);
+	ck_assert_ptr_nonnull(timer_schedule_emit(w, b, "once", false, 0.003,
+						  "boot.done", NULL, "control",
+						  &cause));
+	RUN_UNTIL(loop, s.n == 1 && worker_count(w) == 0, 1.0);
+	ck_assert_str_eq(s.name, "boot.done");
+	ck_assert_str_eq(s.data, "{}");
+	ck_assert_str_eq(s.source, "timer once");
+
+	/* scheduling the same name replaces it */
+	timer_schedule_emit(w, b, "r", true, 10, "a.one", NULL, "x", &cause);
+	timer_schedule_emit(w, b, "r", false, 0.003, "a.two", NULL, "x",
+			    &cause);
+	ck_assert_uint_eq(worker_count(w), 1);
+	RUN_UNTIL(loop, s.n == 2, 1.0);
+	ck_assert_str_eq(s.name, "a.two");
+}
+END_TEST
+
+START_TEST(test_rejects_bad_input)
+{
+	char *cause = NULL;
+
+	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 1,
+					       "bad name!", NULL, "x",
+					       &cause));
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_ptr_nonnull(strstr(cause, "invalid event name"));
+	free(cause);
+	cause = NULL;
+
+	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 1, "ok.name",
+					       "[1, 2]", "x", &cause));
+	ck_assert_str_eq(cause, "data must be a JSON object");
+	free(cause);
+	cause = NULL;
+
+	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 1, "ok.name",
+					       "{\"a\":", "x", &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "not valid JSON"));
+	free(cause);
+	cause = NULL;
+
+	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 0, "ok.name",
+					       NULL, "x", &cause));
+	ck_assert_str_eq(cause, "interval must be positive");
+	free(cause);
+	cause = NULL;
+
+	ck_assert_ptr_null(timer_schedule_emit(w, b, "", true, 1, "ok.name",
+					       NULL, "x", &cause));
+	ck_assert_ptr_nonnull(cause);
+	free(cause);
+	cause = NULL;
+	ck_assert_uint_eq(worker_count(w), 0);
+
+	/* a worker that is shutting down refuses */
+	worker_shutdown(w, 1, NULL, NULL);
+	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 1, "ok.name",
+					       NULL, "x", &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "shutting down"));
+	free(cause);
+}
+END_TEST
+
+static int
+hang(const struct bus_event *ev, struct bus_call *call, void *arg)
+{
+	return SVC_PENDING;
+}
+
+START_TEST(test_queue_full_is_failure)
+{
+	struct bus_opts opts = {.queue_size = 1};
+	struct worker_task_info info;
+	char *cause = NULL;
+	struct worker_task *t;
+
+	bus_free(b);
+	b = bus_new(loop, &opts);
+	/* a listener that never finishes keeps the queue from draining */
+	bus_listen_async(b, "*", hang, NULL);
+	t = timer_schedule_emit(w, b, "flood", true, 0.002, "user.flood",
+				NULL, "config", &cause);
+	ck_assert_ptr_nonnull(t);
+	RUN_UNTIL(loop, (worker_task_get_info(t, &info), info.failures >= 1),
+		  1.0);
+	ck_assert_str_eq(info.last_error, "queue full");
+	ck_assert(log_seen("task 'flood' failed: queue full"));
+	ck_assert(info.next_run_us > 0); /* keeps its schedule */
+}
+END_TEST
+
+static void
+closed(struct bus *bus, int status, void *arg)
+{
+	*(int *)arg = 1;
+}
+
+START_TEST(test_bus_closing_is_failure)
+{
+	struct worker_task_info info;
+	char *cause = NULL;
+	int is_closed = 0;
+	struct worker_task *t;
+
+	t = timer_schedule_emit(w, b, "late", true, 0.002, "user.x", NULL,
+				"config", &cause);
+	bus_close(b, closed, &is_closed);
+	RUN_UNTIL(loop, (worker_task_get_info(t, &info), info.failures >= 1),
+		  1.0);
+	ck_assert_str_eq(info.last_error, "bus is shutting down");
+	ck_assert(is_closed);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("timers");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_periodic_emit);
+	tcase_add_test(tc, test_delayed_emit_default_data);
+	tcase_add_test(tc, test_rejects_bad_input);
+	tcase_add_test(tc, test_queue_full_is_failure);
+	tcase_add_test(tc, test_bus_closing_is_failure);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
