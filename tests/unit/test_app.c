@@ -1,0 +1,420 @@
+/* test_app.c — Check tests for services/app.c: heartbeat, heartbeat events,
+ * the watchdog hook, the status line, config timers applied and removed. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#include "app.h"
+#include "bus.h"
+#include "conf.h"
+#include "log.h"
+#include "manager.h"
+#include "service.h"
+#include "timers.h"
+#include "util.h"
+#include "worker.h"
+
+static struct ev_loop *loop;
+static struct svc_graph *graph;
+static ev_timer guard;
+static ev_timer tick; /* keeps EVRUN_ONCE turns short, see tick_cb */
+static bool timed_out;
+static struct bus_listener *hb_l, *marker_l, *tick_l;
+static int hb_events, ticks, watchdogs;
+static uint64_t markers;
+static json_int_t last_n;
+static char boot_cause[512];
+
+static const struct svc_desc *const table[] = {
+	&manager_service,
+	&worker_service,
+	&bus_service,
+	&app_service,
+};
+
+static void
+guard_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	timed_out = true;
+}
+
+/*
+ * The bus dispatches from an ev_prepare watcher and then lets poll block:
+ * a turn that delivered an event may still wait for the next timer. A 1 ms
+ * tick bounds every EVRUN_ONCE turn so the tests wait on conditions only.
+ */
+static void
+tick_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+}
+
+static int
+on_heartbeat(const struct bus_event *ev, void *arg)
+{
+	json_t *d = json_loadb(ev->data, ev->data_len, 0, NULL);
+
+	ck_assert_ptr_nonnull(d);
+	ck_assert_str_eq(ev->source, "app");
+	ck_assert(json_is_integer(json_object_get(d, "uptime_s")));
+	last_n = json_integer_value(json_object_get(d, "n"));
+	json_decref(d);
+	hb_events++;
+	return 0;
+}
+
+static int
+on_marker(const struct bus_event *ev, void *arg)
+{
+	markers++;
+	return 0;
+}
+
+static int
+on_tick(const struct bus_event *ev, void *arg)
+{
+	ticks++;
+	ck_assert_str_eq(ev->data, "{\"k\":1}");
+	return 0;
+}
+
+static void
+watchdog(void *arg)
+{
+	watchdogs++;
+}
+
+static void
+boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(int *)arg = status;
+	snprintf(boot_cause, sizeof(boot_cause), "%s", cause ? cause : "");
+}
+
+static void
+fired_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	*(bool *)w->data = true;
+}
+
+/* Run the loop for about `seconds` (a loop timer, not a sleep). */
+static void
+run_for(double seconds)
+{
+	bool fired = false;
+	ev_timer t;
+
+	ev_timer_init(&t, fired_cb, seconds, 0);
+	t.data = &fired;
+	ev_timer_start(loop, &t);
+	while (!fired && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &t);
+	ck_assert(!timed_out);
+}
+
+static struct conf *
+conf_with(double heartbeat, bool events)
+{
+	struct conf *c = conf_defaults();
+
+	c->heartbeat = heartbeat;
+	c->heartbeat_event = events;
+	return c;
+}
+
+/* Append [timer.name] to c. */
+static void
+add_timer(struct conf *c, const char *name, bool periodic, double iv,
+	  const char *emit)
+{
+	struct conf_timer *t = xcalloc(1, sizeof(*t)), **pp = &c->timers;
+
+	t->name = xstrdup(name);
+	t->periodic = periodic;
+	t->interval = iv;
+	t->emit = xstrdup(emit);
+	t->data = xstrdup("{\"k\":1}");
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = t;
+}
+
+static void
+setup(void)
+{
+	log_set_quiet(1);
+	timed_out = false;
+	hb_events = ticks = watchdogs = 0;
+	markers = 0;
+	last_n = 0;
+	loop = ev_loop_new(EVFLAG_AUTO);
+	ev_timer_init(&guard, guard_cb, 2.0, 0);
+	ev_timer_start(loop, &guard);
+	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
+	ev_timer_start(loop, &tick);
+	conf_set(conf_with(60, false));
+}
+
+static void
+stopped(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static void
+stop_graph(void)
+{
+	bool done = false;
+
+	if (!graph)
+		return;
+	if (bus_default()) {
+		bus_unlisten(bus_default(), hb_l);
+		bus_unlisten(bus_default(), marker_l);
+		bus_unlisten(bus_default(), tick_l);
+	}
+	hb_l = marker_l = tick_l = NULL;
+	svc_stop_all(graph, stopped, &done);
+	while (!done && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	svc_graph_free(graph);
+	graph = NULL;
+}
+
+static void
+teardown(void)
+{
+	app_set_watchdog_hook(NULL, NULL);
+	stop_graph();
+	ev_timer_stop(loop, &guard);
+	ev_timer_stop(loop, &tick);
+	ev_loop_destroy(loop);
+	conf_cleanup();
+}
+
+static int
+boot(void)
+{
+	char *cause = NULL;
+	int status = 99;
+
+	graph = svc_graph_new(loop, table, ARRAY_SIZE(table), &cause);
+	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
+	svc_start(graph, NULL, boot_done, &status);
+	while (status == 99 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	if (status == 0) {
+		struct bus *b = bus_default();
+
+		hb_l = bus_listen(b, "heartbeat", on_heartbeat, NULL);
+		marker_l = bus_listen(b, "test.marker", on_marker, NULL);
+		tick_l = bus_listen(b, "tick.*", on_tick, NULL);
+	}
+	return status;
+}
+
+static void
+drain(void)
+{
+	uint64_t want = markers + 1;
+
+	ck_assert_int_eq(bus_emit_json(bus_default(), "test.marker", NULL,
+				       "test"), 0);
+	while (markers < want && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+}
+
+static const char *
+task_origin(const char *name)
+{
+	struct worker_task *t = worker_find(worker_default(), name);
+	static struct worker_task_info info;
+
+	if (!t)
+		return NULL;
+	worker_task_get_info(t, &info);
+	return info.origin;
+}
+
+START_TEST(test_heartbeats_counted)
+{
+	conf_set(conf_with(0.01, false));
+	app_set_watchdog_hook(watchdog, NULL);
+	ck_assert_int_eq(boot(), 0);
+	ck_assert_uint_eq(app_heartbeats(), 0);
+	while (app_heartbeats() < 3 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_int_ge(watchdogs, 3);
+	ck_assert_int_eq((uint64_t)watchdogs, app_heartbeats());
+	ck_assert_msg(strncmp(app_status_line(), "running: 4/4 services, ",
+			      23) == 0,
+		      "status line: %s", app_status_line());
+	ck_assert_ptr_null(strchr(app_status_line(), '\n'));
+	/* heartbeat events are off by default */
+	drain();
+	ck_assert_int_eq(hb_events, 0);
+}
+END_TEST
+
+START_TEST(test_heartbeat_events)
+{
+	conf_set(conf_with(0.01, true));
+	ck_assert_int_eq(boot(), 0);
+	while (hb_events < 2 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_int_ge(last_n, 2);
+	ck_assert_int_le(last_n, (json_int_t)app_heartbeats());
+}
+END_TEST
+
+START_TEST(test_watchdog_removed)
+{
+	conf_set(conf_with(0.01, false));
+	app_set_watchdog_hook(watchdog, NULL);
+	ck_assert_int_eq(boot(), 0);
+	while (watchdogs < 1 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	app_set_watchdog_hook(NULL, NULL);
+	uint64_t beats = app_heartbeats();
+	while (app_heartbeats() < beats + 2 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_int_eq(watchdogs, 1);
+}
+END_TEST
+
+START_TEST(test_config_timers)
+{
+	char *cause = NULL;
+	struct conf *c = conf_with(60, false);
+
+	add_timer(c, "t1", true, 0.01, "tick.one");
+	add_timer(c, "t2", false, 3600, "tick.two");
+	conf_set(c);
+	ck_assert_int_eq(boot(), 0);
+	ck_assert_str_eq(task_origin("t1"), "config");
+	ck_assert_str_eq(task_origin("t2"), "config");
+	while (ticks < 2 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+
+	/* a timer from the control channel is not the config's to remove */
+	ck_assert_ptr_nonnull(timer_schedule_emit(worker_default(),
+						  bus_default(), "ctl", true,
+						  3600, "tick.ctl", NULL,
+						  "control", &cause));
+
+	/* reload without t1, with t3: t1 cancelled, t2 kept, t3 added */
+	c = conf_with(60, false);
+	add_timer(c, "t2", false, 3600, "tick.two");
+	add_timer(c, "t3", true, 3600, "tick.three");
+	conf_set(c);
+	ck_assert_int_eq(app_apply_config(&cause), 0);
+	ck_assert_ptr_null(task_origin("t1"));
+	ck_assert_str_eq(task_origin("t2"), "config");
+	ck_assert_str_eq(task_origin("t3"), "config");
+	ck_assert_str_eq(task_origin("ctl"), "control");
+	drain();
+	int seen = ticks;
+	run_for(0.05); /* several of t1's periods */
+	drain();
+	ck_assert_int_eq(ticks, seen);
+
+	/* an empty config removes every config timer */
+	conf_set(conf_with(60, false));
+	ck_assert_int_eq(app_apply_config(&cause), 0);
+	ck_assert_ptr_null(task_origin("t2"));
+	ck_assert_ptr_null(task_origin("t3"));
+	ck_assert_str_eq(task_origin("ctl"), "control");
+}
+END_TEST
+
+START_TEST(test_bad_timer_fails_init)
+{
+	struct conf *c = conf_with(60, false);
+
+	add_timer(c, "bad", true, 1, "not a valid name!");
+	conf_set(c);
+	ck_assert_int_eq(boot(), -1); /* boot_done checks the cause */
+	ck_assert_int_eq(svc_state(svc_graph_find(graph, "app")), SVC_FAILED);
+	ck_assert_msg(strstr(boot_cause, "[timer.bad]") != NULL, "cause: %s",
+		      boot_cause);
+	ck_assert_ptr_null(worker_find(worker_default(), "bad"));
+}
+END_TEST
+
+static void
+on_app_stopped(struct svc *s, enum svc_state from, enum svc_state to,
+	       void *arg)
+{
+	if (strcmp(svc_name(s), "app") == 0 && to == SVC_STOPPED)
+		*(int *)arg = worker_find(worker_default(), "t1") == NULL ? 1
+									  : 2;
+}
+
+START_TEST(test_stop_cancels_config_timers)
+{
+	struct conf *c = conf_with(60, false);
+	int result = 0;
+
+	add_timer(c, "t1", true, 3600, "tick.one");
+	conf_set(c);
+	ck_assert_int_eq(boot(), 0);
+	ck_assert_str_eq(task_origin("t1"), "config");
+	svc_graph_add_observer(graph, on_app_stopped, &result);
+	stop_graph();
+	ck_assert_int_eq(result, 1);
+	ck_assert_str_eq(app_status_line(), "stopped");
+}
+END_TEST
+
+START_TEST(test_heartbeat_rearmed_on_reload)
+{
+	char *cause = NULL;
+
+	ck_assert_int_eq(boot(), 0); /* 60 s heartbeat */
+	conf_set(conf_with(0.01, false));
+	ck_assert_int_eq(app_apply_config(&cause), 0);
+	while (app_heartbeats() < 2 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+}
+END_TEST
+
+static Suite *
+app_suite(void)
+{
+	Suite *s = suite_create("app");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_heartbeats_counted);
+	tcase_add_test(tc, test_heartbeat_events);
+	tcase_add_test(tc, test_watchdog_removed);
+	tcase_add_test(tc, test_config_timers);
+	tcase_add_test(tc, test_bad_timer_fails_init);
+	tcase_add_test(tc, test_stop_cancels_config_timers);
+	tcase_add_test(tc, test_heartbeat_rearmed_on_reload);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(app_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

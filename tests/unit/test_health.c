@@ -1,0 +1,489 @@
+/* test_health.c — Check tests for services/health.c: service.health events
+ * on transitions, overall status, blocked_by, fresh rounds, the periodic
+ * task. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#include "bus.h"
+#include "conf.h"
+#include "health.h"
+#include "log.h"
+#include "service.h"
+#include "util.h"
+#include "worker.h"
+
+/* ---- test services ---- */
+
+static bool probe_ok;
+static int probe_pings;
+
+static int
+ok_init(struct svc *self, char **cause)
+{
+	return 0;
+}
+
+static int
+probe_ping(struct svc *self, char **cause)
+{
+	probe_pings++;
+	if (probe_ok)
+		return 0;
+	*cause = xstrdup("probe says no");
+	return -1;
+}
+
+static int
+broken_init(struct svc *self, char **cause)
+{
+	*cause = xstrdup("no disk");
+	return -1;
+}
+
+static const struct svc_desc probe_service = {
+	.name = "probe",
+	.init = ok_init,
+	.ping = probe_ping,
+};
+
+static const struct svc_desc dep_service = {
+	.name = "dep",
+	.requires = SVC_REQUIRES("probe"),
+	.init = ok_init,
+};
+
+static const struct svc_desc top_service = {
+	.name = "top",
+	.requires = SVC_REQUIRES("dep"),
+	.init = ok_init,
+};
+
+static const struct svc_desc broken_service = {
+	.name = "broken",
+	.init = broken_init,
+};
+
+static const struct svc_desc needs_broken_service = {
+	.name = "needs_broken",
+	.requires = SVC_REQUIRES("broken"),
+	.init = ok_init,
+};
+
+/* ---- fixture ---- */
+
+static struct ev_loop *loop;
+static struct svc_graph *graph;
+static ev_timer guard;
+static ev_timer tick; /* keeps EVRUN_ONCE turns short, see tick_cb */
+static bool timed_out;
+
+static struct bus_listener *health_l, *marker_l;
+static int health_events;
+static json_t *last_health;
+static uint64_t markers;
+
+static void
+guard_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	timed_out = true;
+}
+
+/*
+ * The bus dispatches from an ev_prepare watcher and then lets poll block:
+ * a turn that delivered an event may still wait for the next timer. A 1 ms
+ * tick bounds every EVRUN_ONCE turn so the tests wait on conditions only.
+ */
+static void
+tick_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+}
+
+static int
+on_health(const struct bus_event *ev, void *arg)
+{
+	health_events++;
+	json_decref(last_health);
+	last_health = json_loadb(ev->data, ev->data_len, 0, NULL);
+	ck_assert_str_eq(ev->source, "health");
+	return 0;
+}
+
+static int
+on_marker(const struct bus_event *ev, void *arg)
+{
+	markers++;
+	return 0;
+}
+
+static void
+boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(int *)arg = status;
+}
+
+static void
+setup(void)
+{
+	log_set_quiet(1);
+	timed_out = false;
+	probe_ok = true;
+	probe_pings = 0;
+	health_events = 0;
+	markers = 0;
+	last_health = NULL;
+	loop = ev_loop_new(EVFLAG_AUTO);
+	ev_timer_init(&guard, guard_cb, 2.0, 0);
+	ev_timer_start(loop, &guard);
+	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
+	ev_timer_start(loop, &tick);
+	struct conf *c = conf_defaults();
+	c->health_interval = 60; /* rounds only when the test asks */
+	conf_set(c);
+}
+
+static void
+stopped(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static void
+teardown(void)
+{
+	if (graph) {
+		bool done = false;
+
+		if (bus_default()) {
+			bus_unlisten(bus_default(), health_l);
+			bus_unlisten(bus_default(), marker_l);
+		}
+		svc_stop_all(graph, stopped, &done);
+		while (!done && !timed_out)
+			ev_run(loop, EVRUN_ONCE);
+		svc_graph_free(graph);
+		graph = NULL;
+	}
+	health_l = marker_l = NULL;
+	json_decref(last_health);
+	last_health = NULL;
+	ev_timer_stop(loop, &guard);
+	ev_timer_stop(loop, &tick);
+	ev_loop_destroy(loop);
+	conf_cleanup();
+}
+
+/* Boot the graph; returns svc_start's status. */
+static int
+boot(const struct svc_desc *const *table, size_t n)
+{
+	char *cause = NULL;
+	int status = 99;
+
+	graph = svc_graph_new(loop, table, n, &cause);
+	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
+	svc_start(graph, NULL, boot_done, &status);
+	while (status == 99 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_ptr_nonnull(bus_default());
+	health_l = bus_listen(bus_default(), "service.health", on_health, NULL);
+	marker_l = bus_listen(bus_default(), "test.marker", on_marker, NULL);
+	return status;
+}
+
+/* Everything emitted so far has been delivered (the bus is FIFO). */
+static void
+drain(void)
+{
+	uint64_t want = markers + 1;
+
+	ck_assert_int_eq(bus_emit_json(bus_default(), "test.marker", NULL,
+				       "test"), 0);
+	while (markers < want && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+}
+
+/* The entry for name in a health_json result (borrowed). */
+static json_t *
+entry(json_t *j, const char *name)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(j, "services"), i, e)
+		if (strcmp(json_string_value(json_object_get(e, "name")),
+			   name) == 0)
+			return e;
+	ck_abort_msg("no entry for %s", name);
+	return NULL;
+}
+
+static const char *
+str(json_t *e, const char *key)
+{
+	return json_string_value(json_object_get(e, key));
+}
+
+static const struct svc_desc *const chain_table[] = {
+	&worker_service, &bus_service, &health_service,
+	&probe_service,	 &dep_service, &top_service,
+};
+
+/* ---- tests ---- */
+
+START_TEST(test_transitions)
+{
+	ck_assert_int_eq(boot(chain_table, 6), 0);
+	health_check_now();
+	drain();
+	ck_assert_int_eq(health_events, 0); /* healthy from the start */
+
+	probe_ok = false;
+	health_check_now();
+	drain();
+	ck_assert_int_eq(health_events, 1);
+	ck_assert_str_eq(str(last_health, "service"), "probe");
+	ck_assert(json_is_false(json_object_get(last_health, "healthy")));
+	ck_assert_str_eq(str(last_health, "error"), "probe says no");
+	ck_assert(json_is_integer(json_object_get(last_health, "latency_us")));
+
+	health_check_now(); /* still unhealthy: no new event */
+	drain();
+	ck_assert_int_eq(health_events, 1);
+
+	probe_ok = true;
+	health_check_now();
+	drain();
+	ck_assert_int_eq(health_events, 2);
+	ck_assert(json_is_true(json_object_get(last_health, "healthy")));
+	ck_assert(json_is_null(json_object_get(last_health, "error")));
+}
+END_TEST
+
+START_TEST(test_first_result_unhealthy)
+{
+	ck_assert_int_eq(boot(chain_table, 6), 0);
+	probe_ok = false;
+	health_check_now();
+	drain();
+	ck_assert_int_eq(health_events, 1);
+	ck_assert_str_eq(str(last_health, "service"), "probe");
+}
+END_TEST
+
+START_TEST(test_overall_and_blocked_by)
+{
+	ck_assert_int_eq(boot(chain_table, 6), 0);
+	health_check_now();
+	ck_assert_int_eq(health_overall(), HEALTH_OK);
+	json_t *j = health_json(NULL, false);
+	ck_assert_str_eq(str(j, "status"), "ok");
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "services")), 6);
+	json_t *e = entry(j, "dep");
+	ck_assert_str_eq(str(e, "state"), "running");
+	ck_assert(json_is_true(json_object_get(e, "healthy")));
+	ck_assert(json_is_null(json_object_get(e, "blocked_by")));
+	ck_assert(json_is_null(json_object_get(e, "error")));
+	ck_assert(json_is_string(json_object_get(e, "checked_at")));
+	ck_assert(json_is_integer(json_object_get(e, "age_ms")));
+	ck_assert(json_is_integer(json_object_get(e, "latency_us")));
+	json_decref(j);
+
+	probe_ok = false;
+	health_check_now();
+	ck_assert_int_eq(health_overall(), HEALTH_DEGRADED);
+	j = health_json(NULL, false);
+	ck_assert_str_eq(str(j, "status"), "degraded");
+	e = entry(j, "probe");
+	ck_assert_str_eq(str(e, "state"), "degraded");
+	ck_assert(json_is_false(json_object_get(e, "healthy")));
+	ck_assert_str_eq(str(e, "error"), "probe says no");
+	ck_assert(json_is_null(json_object_get(e, "blocked_by")));
+	e = entry(j, "dep");
+	ck_assert_str_eq(str(e, "state"), "degraded");
+	ck_assert(json_is_true(json_object_get(e, "healthy")));
+	ck_assert_str_eq(str(e, "blocked_by"), "probe");
+	ck_assert_str_eq(str(entry(j, "top"), "blocked_by"), "probe");
+	e = entry(j, "worker");
+	ck_assert_str_eq(str(e, "state"), "running");
+	ck_assert(json_is_null(json_object_get(e, "blocked_by")));
+	json_decref(j);
+
+	/* one service: its own status */
+	j = health_json("worker", false);
+	ck_assert_str_eq(str(j, "status"), "ok");
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "services")), 1);
+	json_decref(j);
+	j = health_json("top", false);
+	ck_assert_str_eq(str(j, "status"), "degraded");
+	json_decref(j);
+
+	probe_ok = true;
+	health_check_now();
+	ck_assert_int_eq(health_overall(), HEALTH_OK);
+	ck_assert_ptr_null(health_json("nosuch", false));
+}
+END_TEST
+
+START_TEST(test_failed_and_blocked)
+{
+	const struct svc_desc *const table[] = {
+		&worker_service, &bus_service,	  &health_service,
+		&broken_service, &needs_broken_service,
+	};
+
+	ck_assert_int_eq(boot(table, 5), -1);
+	ck_assert_int_eq(svc_state(svc_graph_find(graph, "health")),
+			 SVC_RUNNING);
+	health_check_now();
+	ck_assert_int_eq(health_overall(), HEALTH_FAILED);
+	json_t *j = health_json(NULL, true);
+	ck_assert_str_eq(str(j, "status"), "failed");
+	json_t *e = entry(j, "broken");
+	ck_assert_str_eq(str(e, "state"), "failed");
+	ck_assert(json_is_null(json_object_get(e, "healthy")));
+	ck_assert(json_is_null(json_object_get(e, "checked_at")));
+	ck_assert(json_is_null(json_object_get(e, "age_ms")));
+	ck_assert_ptr_nonnull(strstr(str(e, "error"), "no disk"));
+	e = entry(j, "needs_broken");
+	ck_assert_str_eq(str(e, "state"), "blocked");
+	ck_assert_str_eq(str(e, "blocked_by"), "broken");
+	json_decref(j);
+	j = health_json("needs_broken", false);
+	ck_assert_str_eq(str(j, "status"), "degraded");
+	json_decref(j);
+	j = health_json("broken", false);
+	ck_assert_str_eq(str(j, "status"), "failed");
+	json_decref(j);
+}
+END_TEST
+
+static void
+fired_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	*(bool *)w->data = true;
+}
+
+START_TEST(test_fresh_round)
+{
+	ck_assert_int_eq(boot(chain_table, 6), 0);
+	json_t *j1 = health_json("probe", true);
+	int pings = probe_pings;
+	char *at1 = xstrdup(str(entry(j1, "probe"), "checked_at"));
+	json_decref(j1);
+
+	/* let the clock move */
+	bool fired = false;
+	ev_timer t;
+	ev_timer_init(&t, fired_cb, 0.003, 0);
+	t.data = &fired;
+	ev_timer_start(loop, &t);
+	while (!fired && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+
+	json_t *j2 = health_json("probe", false);
+	ck_assert_int_eq(probe_pings, pings);
+	ck_assert_str_eq(str(entry(j2, "probe"), "checked_at"), at1);
+	ck_assert_int_ge(json_integer_value(json_object_get(entry(j2, "probe"),
+							    "age_ms")),
+			 2);
+	json_decref(j2);
+
+	json_t *j3 = health_json("probe", true);
+	ck_assert_int_eq(probe_pings, pings + 1);
+	ck_assert_str_ne(str(entry(j3, "probe"), "checked_at"), at1);
+	ck_assert_int_lt(json_integer_value(json_object_get(entry(j3, "probe"),
+							    "age_ms")),
+			 2);
+	json_decref(j3);
+	free(at1);
+}
+END_TEST
+
+START_TEST(test_periodic_task)
+{
+	struct conf *c = conf_defaults();
+
+	c->health_interval = 0.01;
+	conf_set(c);
+	ck_assert_int_eq(boot(chain_table, 6), 0);
+	struct worker_task *t = worker_find(worker_default(), "health");
+	ck_assert_ptr_nonnull(t);
+	struct worker_task_info info;
+	worker_task_get_info(t, &info);
+	ck_assert_str_eq(info.origin, "health");
+	ck_assert_int_eq(info.kind, WORKER_PERIODIC);
+
+	int start = probe_pings;
+	probe_ok = false;
+	while ((probe_pings < start + 2 || health_events < 1) && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_int_eq(health_events, 1);
+	ck_assert_int_eq(health_overall(), HEALTH_DEGRADED);
+}
+END_TEST
+
+static void
+on_state(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
+{
+	if (strcmp(svc_name(s), "health") == 0 && to == SVC_STOPPED)
+		*(bool *)arg = worker_find(worker_default(), "health") == NULL;
+}
+
+START_TEST(test_stop_cancels_task)
+{
+	bool cancelled = false;
+
+	ck_assert_int_eq(boot(chain_table, 6), 0);
+	ck_assert_ptr_nonnull(worker_find(worker_default(), "health"));
+	svc_graph_add_observer(graph, on_state, &cancelled);
+	bus_unlisten(bus_default(), health_l);
+	bus_unlisten(bus_default(), marker_l);
+	bool done = false;
+	svc_stop_all(graph, stopped, &done);
+	while (!done && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(cancelled);
+	ck_assert_ptr_null(health_json(NULL, false));
+	svc_graph_remove_observer(graph, on_state, &cancelled);
+	svc_graph_free(graph);
+	graph = NULL;
+}
+END_TEST
+
+static Suite *
+health_suite(void)
+{
+	Suite *s = suite_create("health");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_transitions);
+	tcase_add_test(tc, test_first_result_unhealthy);
+	tcase_add_test(tc, test_overall_and_blocked_by);
+	tcase_add_test(tc, test_failed_and_blocked);
+	tcase_add_test(tc, test_fresh_round);
+	tcase_add_test(tc, test_periodic_task);
+	tcase_add_test(tc, test_stop_cancels_task);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(health_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,494 @@
+/* test_manager.c — Check tests for services/manager.c: signals, shutdown
+ * handlers, the shutdown sequence and its timeouts, reload. */
+#include <check.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "conf.h"
+#include "log.h"
+#include "manager.h"
+#include "service.h"
+#include "util.h"
+
+/* ---- log capture ---- */
+
+static struct buf logbuf;
+
+static void
+log_hook(enum log_level level, const char *msg, void *arg)
+{
+	buf_puts(&logbuf, msg);
+	buf_putc(&logbuf, '\n');
+}
+
+static bool
+log_has(const char *needle)
+{
+	buf_putc(&logbuf, '\0');
+	logbuf.len--;
+	return strstr(buf_head(&logbuf), needle) != NULL;
+}
+
+/* ---- what happened, in order ---- */
+
+static char trace[2048];
+
+static void note(const char *fmt, ...) PRINTF_LIKE(1, 2);
+
+static void
+note(const char *fmt, ...)
+{
+	size_t len = strlen(trace);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(trace + len, sizeof(trace) - len, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- test services: a, b (requires a), stuck (stop never completes) ---- */
+
+static int
+plain_init(struct svc *self, char **cause)
+{
+	return 0;
+}
+
+static int
+plain_stop(struct svc *self)
+{
+	note("stop:%s ", svc_name(self));
+	return 0;
+}
+
+static int
+stuck_stop(struct svc *self)
+{
+	note("stop:%s ", svc_name(self));
+	return SVC_PENDING;
+}
+
+static const struct svc_desc a_service = {
+	.name = "a",
+	.init = plain_init,
+	.stop = plain_stop,
+};
+
+static const struct svc_desc b_service = {
+	.name = "b",
+	.requires = SVC_REQUIRES("a"),
+	.init = plain_init,
+	.stop = plain_stop,
+};
+
+static const struct svc_desc stuck_service = {
+	.name = "stuck",
+	.requires = SVC_REQUIRES("a"),
+	.init = plain_init,
+	.stop = stuck_stop,
+};
+
+/* ---- fixture ---- */
+
+static struct ev_loop *loop;
+static struct svc_graph *graph;
+static ev_timer guard;
+static bool timed_out;
+
+static void
+guard_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	timed_out = true;
+	ev_break(l, EVBREAK_ALL);
+}
+
+static void
+progress_cb(const char *phase, const char *service, const char *state,
+	    void *arg)
+{
+	if (strcmp(phase, "service") == 0)
+		note("%s=%s ", service, state ? state : "-");
+	else
+		note("[%s] ", phase);
+}
+
+static void
+boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(int *)arg = status;
+}
+
+static void
+setup(void)
+{
+	log_set_quiet(1);
+	log_set_hook(log_hook, NULL);
+	buf_reset(&logbuf);
+	trace[0] = '\0';
+	timed_out = false;
+	loop = ev_loop_new(EVFLAG_AUTO);
+	ev_timer_init(&guard, guard_cb, 2.0, 0);
+	ev_timer_start(loop, &guard);
+	manager_add_progress(progress_cb, NULL);
+}
+
+static void
+teardown(void)
+{
+	manager_remove_progress(progress_cb, NULL);
+	manager_set_reload(NULL, NULL);
+	ev_timer_stop(loop, &guard);
+	if (graph)
+		svc_graph_free(graph);
+	graph = NULL;
+	ev_loop_destroy(loop);
+	conf_cleanup();
+	log_set_hook(NULL, NULL);
+	buf_free(&logbuf);
+}
+
+/* Boot manager + the given services; asserts it all came up. */
+static void
+boot(const struct svc_desc *const *table, size_t n)
+{
+	char *cause = NULL;
+	int status = 99;
+
+	graph = svc_graph_new(loop, table, n, &cause);
+	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
+	svc_start(graph, NULL, boot_done, &status);
+	while (status == 99 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_int_eq(status, 0);
+}
+
+static void
+graph_stopped(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(bool *)arg = true;
+}
+
+/* Stop whatever still runs (after a test that ended the loop early). */
+static void
+stop_rest(void)
+{
+	bool done = false;
+
+	svc_stop_all(graph, graph_stopped, &done);
+	while (!done && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+}
+
+/* ---- handlers ---- */
+
+static int
+sync_handler(struct manager_handler *h, void *arg)
+{
+	note("handler:%s ", (const char *)arg);
+	return 0;
+}
+
+struct later {
+	ev_timer t;
+	struct manager_handler *h;
+	const char *name;
+};
+
+static void
+later_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct later *lt = (struct later *)w;
+
+	note("done:%s ", lt->name);
+	manager_handler_done(lt->h, 0);
+}
+
+static int
+async_handler(struct manager_handler *h, void *arg)
+{
+	struct later *lt = arg;
+
+	note("handler:%s ", lt->name);
+	lt->h = h;
+	ev_timer_init(&lt->t, later_cb, 0.005, 0);
+	ev_timer_start(loop, &lt->t);
+	return SVC_PENDING;
+}
+
+static int
+never_handler(struct manager_handler *h, void *arg)
+{
+	note("handler:%s ", (const char *)arg);
+	return SVC_PENDING;
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_sigterm_sequence)
+{
+	const struct svc_desc *table[] = {&manager_service, &a_service,
+					  &b_service};
+
+	boot(table, 3);
+	manager_add_shutdown_handler("h1", sync_handler, "h1", 0);
+	manager_add_shutdown_handler("h2", sync_handler, "h2", 0);
+	ck_assert(!manager_shutting_down());
+	raise(SIGTERM);
+	ev_run(loop, 0);
+	ck_assert_msg(!timed_out, "loop did not end: %s", trace);
+	ck_assert_int_eq(manager_exit_status(), 0);
+	ck_assert(manager_shutting_down());
+	ck_assert(log_has("shutting down: received SIGTERM"));
+	/* handlers in order, then b before a, manager last, exit at the end */
+	const char *p = trace;
+	const char *want[] = {"[stopping]", "handler:h1", "handler:h2",
+			      "stop:b", "b=stopped", "stop:a", "a=stopped",
+			      "manager=stopped", "[exit]"};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *q = strstr(p, want[i]);
+
+		ck_assert_msg(q != NULL, "'%s' missing or out of order in: %s",
+			      want[i], trace);
+		p = q + strlen(want[i]);
+	}
+	const char *bs = strstr(trace, "b=stopping");
+	ck_assert_msg(bs && bs < strstr(trace, "b=stopped"), "%s", trace);
+	ck_assert_int_eq(svc_state(svc_graph_find(graph, "manager")),
+			 SVC_STOPPED);
+	ck_assert_int_eq(svc_state(svc_graph_find(graph, "a")), SVC_STOPPED);
+}
+END_TEST
+
+START_TEST(test_async_handler)
+{
+	const struct svc_desc *table[] = {&manager_service, &a_service,
+					  &b_service};
+	struct later lt = {.name = "slow"};
+
+	boot(table, 3);
+	manager_add_shutdown_handler("slow", async_handler, &lt, 1.0);
+	manager_add_shutdown_handler("h2", sync_handler, "h2", 0);
+	manager_shutdown("test");
+	ck_assert(manager_shutting_down());
+	ev_run(loop, 0);
+	ck_assert_msg(!timed_out, "loop did not end: %s", trace);
+	ck_assert_int_eq(manager_exit_status(), 0);
+	const char *s = strstr(trace, "handler:slow");
+	const char *d = strstr(trace, "done:slow");
+	const char *h2 = strstr(trace, "handler:h2");
+	const char *b = strstr(trace, "stop:b");
+	ck_assert_msg(s && d && h2 && b && s < d && d < h2 && h2 < b,
+		      "wrong order: %s", trace);
+	ck_assert(!log_has("did not finish"));
+}
+END_TEST
+
+START_TEST(test_handler_timeout)
+{
+	const struct svc_desc *table[] = {&manager_service, &a_service,
+					  &b_service};
+
+	boot(table, 3);
+	manager_add_shutdown_handler("hang", never_handler, "hang", 0.02);
+	manager_add_shutdown_handler("h2", sync_handler, "h2", 0);
+	raise(SIGINT);
+	ev_run(loop, 0);
+	ck_assert_msg(!timed_out, "loop did not end: %s", trace);
+	ck_assert_int_eq(manager_exit_status(), 0);
+	ck_assert_msg(log_has("shutdown handler 'hang' did not finish within"),
+		      "log: %s", buf_head(&logbuf));
+	const char *h = strstr(trace, "handler:hang");
+	const char *h2 = strstr(trace, "handler:h2");
+	ck_assert_msg(h && h2 && h < h2 && strstr(trace, "stop:a"),
+		      "wrong order: %s", trace);
+}
+END_TEST
+
+START_TEST(test_global_timeout)
+{
+	const struct svc_desc *table[] = {&manager_service, &a_service,
+					  &stuck_service};
+	struct conf *c = conf_defaults();
+
+	c->shutdown_timeout = 0.03;
+	conf_set(c);
+	boot(table, 3);
+	svc_graph_set_timeouts(graph, 1.0, 0.08);
+	raise(SIGTERM);
+	ev_run(loop, 0);
+	ck_assert_msg(!timed_out, "loop did not end: %s", trace);
+	ck_assert_int_eq(manager_exit_status(), 1);
+	ck_assert_msg(log_has("shutdown timed out after 30ms waiting for: "
+			      "stuck"),
+		      "log: %s", buf_head(&logbuf));
+	ck_assert(strstr(trace, "[exit]") != NULL);
+	ck_assert(strstr(trace, "stop:a") == NULL);
+	/* the framework's own stop timeout lets the rest stop afterwards */
+	while (svc_state(svc_graph_find(graph, "manager")) != SVC_STOPPED &&
+	       !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_int_eq(manager_exit_status(), 1);
+}
+END_TEST
+
+START_TEST(test_global_timeout_names_handler)
+{
+	const struct svc_desc *table[] = {&manager_service, &a_service};
+	struct conf *c = conf_defaults();
+
+	c->shutdown_timeout = 0.02;
+	conf_set(c);
+	boot(table, 2);
+	manager_add_shutdown_handler("forever", never_handler, "forever", 5);
+	manager_shutdown("test");
+	ev_run(loop, 0);
+	ck_assert(!timed_out);
+	ck_assert_int_eq(manager_exit_status(), 1);
+	ck_assert_msg(log_has("waiting for: shutdown handler 'forever'"),
+		      "log: %s", buf_head(&logbuf));
+	stop_rest();
+}
+END_TEST
+
+START_TEST(test_second_signal)
+{
+	const struct svc_desc *table[] = {&manager_service, &a_service,
+					  &b_service};
+
+	boot(table, 3);
+	manager_add_shutdown_handler("forever", never_handler, "forever", 5);
+	raise(SIGTERM);
+	while (!strstr(trace, "handler:forever") && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert(manager_shutting_down());
+	raise(SIGINT);
+	ev_run(loop, 0);
+	ck_assert(!timed_out);
+	ck_assert_int_eq(manager_exit_status(), 1);
+	ck_assert_msg(log_has("received SIGINT during shutdown; exiting now"),
+		      "log: %s", buf_head(&logbuf));
+	ck_assert(strstr(trace, "[exit]") != NULL);
+	/* nothing was stopped: the exit was immediate */
+	ck_assert(strstr(trace, "stop:") == NULL);
+	ck_assert_int_eq(svc_state(svc_graph_find(graph, "a")), SVC_RUNNING);
+	stop_rest();
+	ck_assert_int_eq(manager_exit_status(), 1);
+}
+END_TEST
+
+static int reloads;
+
+static int
+reload_ok(void *arg, char **cause)
+{
+	reloads++;
+	return 0;
+}
+
+static int
+reload_bad(void *arg, char **cause)
+{
+	reloads++;
+	*cause = xstrdup("svcd.conf:3: unknown key 'x' in [bus]");
+	return -1;
+}
+
+START_TEST(test_sighup_reload)
+{
+	const struct svc_desc *table[] = {&manager_service, &a_service};
+	char *cause = NULL;
+
+	reloads = 0;
+	boot(table, 2);
+	ck_assert_int_eq(manager_reload(&cause), 0); /* no hook: nothing */
+	manager_set_reload(reload_ok, NULL);
+	raise(SIGHUP);
+	while (reloads < 1 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_int_eq(reloads, 1);
+	ck_assert(log_has("configuration reloaded"));
+
+	manager_set_reload(reload_bad, NULL);
+	raise(SIGHUP);
+	while (reloads < 2 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_int_eq(reloads, 2);
+	ck_assert_msg(log_has("reload failed: svcd.conf:3: unknown key 'x' in "
+			      "[bus]; keeping the running configuration"),
+		      "log: %s", buf_head(&logbuf));
+	ck_assert_int_eq(manager_reload(&cause), -1);
+	ck_assert_str_eq(cause, "svcd.conf:3: unknown key 'x' in [bus]");
+	free(cause);
+	/* still serving: a SIGTERM shuts down cleanly */
+	ck_assert(!manager_shutting_down());
+	raise(SIGTERM);
+	ev_run(loop, 0);
+	ck_assert(!timed_out);
+	ck_assert_int_eq(manager_exit_status(), 0);
+}
+END_TEST
+
+START_TEST(test_restart_and_remove)
+{
+	const struct svc_desc *table[] = {&manager_service, &a_service};
+
+	/* boot, stop without a shutdown, boot again: state is fresh */
+	boot(table, 2);
+	manager_add_shutdown_handler("gone", sync_handler, "gone", 0);
+	manager_remove_shutdown_handler(sync_handler, "gone");
+	stop_rest();
+	svc_reset(graph);
+	int status = 99;
+	svc_start(graph, NULL, boot_done, &status);
+	while (status == 99 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_int_eq(status, 0);
+	ck_assert(!manager_shutting_down());
+	manager_add_shutdown_handler("h1", sync_handler, "h1", 0);
+	raise(SIGTERM);
+	ev_run(loop, 0);
+	ck_assert(!timed_out);
+	ck_assert_int_eq(manager_exit_status(), 0);
+	ck_assert(strstr(trace, "handler:gone") == NULL);
+	ck_assert(strstr(trace, "handler:h1") != NULL);
+}
+END_TEST
+
+static Suite *
+manager_suite(void)
+{
+	Suite *s = suite_create("manager");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_sigterm_sequence);
+	tcase_add_test(tc, test_async_handler);
+	tcase_add_test(tc, test_handler_timeout);
+	tcase_add_test(tc, test_global_timeout);
+	tcase_add_test(tc, test_global_timeout_names_handler);
+	tcase_add_test(tc, test_second_signal);
+	tcase_add_test(tc, test_sighup_reload);
+	tcase_add_test(tc, test_restart_and_remove);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(manager_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

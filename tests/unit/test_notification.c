@@ -1,0 +1,233 @@
+/* test_notification.c — Check tests for services/notification.c: listeners
+ * registered during boot see the first event; bad data is a listener error. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#include "bus.h"
+#include "conf.h"
+#include "log.h"
+#include "notification.h"
+#include "service.h"
+#include "util.h"
+#include "worker.h"
+
+static struct ev_loop *loop;
+static struct svc_graph *graph;
+static ev_timer guard;
+static ev_timer tick; /* keeps EVRUN_ONCE turns short, see tick_cb */
+static bool timed_out;
+static struct buf logbuf;
+
+static const struct svc_desc *const table[] = {
+	&worker_service,
+	&bus_service,
+	&notification_service,
+};
+
+static void
+log_hook(enum log_level level, const char *msg, void *arg)
+{
+	buf_printf(&logbuf, "%d %s\n", (int)level, msg);
+}
+
+static bool
+log_has(const char *needle)
+{
+	buf_putc(&logbuf, '\0');
+	logbuf.len--;
+	return strstr(buf_head(&logbuf), needle) != NULL;
+}
+
+static void
+guard_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	timed_out = true;
+}
+
+/*
+ * The bus dispatches from an ev_prepare watcher and then lets poll block:
+ * a turn that delivered an event may still wait for the next timer. A 1 ms
+ * tick bounds every EVRUN_ONCE turn so the tests wait on conditions only.
+ */
+static void
+tick_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+}
+
+static void
+boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(int *)arg = status;
+}
+
+static void
+stopped(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static void
+setup(void)
+{
+	char *cause = NULL;
+	int status = 99;
+
+	log_set_quiet(1);
+	log_set_hook(log_hook, NULL);
+	buf_reset(&logbuf);
+	timed_out = false;
+	loop = ev_loop_new(EVFLAG_AUTO);
+	ev_timer_init(&guard, guard_cb, 2.0, 0);
+	ev_timer_start(loop, &guard);
+	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
+	ev_timer_start(loop, &tick);
+	graph = svc_graph_new(loop, table, ARRAY_SIZE(table), &cause);
+	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
+	svc_start(graph, NULL, boot_done, &status);
+	while (status == 99 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_int_eq(status, 0);
+}
+
+static void
+teardown(void)
+{
+	bool done = false;
+
+	svc_stop_all(graph, stopped, &done);
+	while (!done && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	svc_graph_free(graph);
+	graph = NULL;
+	ev_timer_stop(loop, &guard);
+	ev_timer_stop(loop, &tick);
+	ev_loop_destroy(loop);
+	conf_cleanup();
+	log_set_hook(NULL, NULL);
+	buf_free(&logbuf);
+}
+
+static void
+emit(const char *name, const char *data)
+{
+	ck_assert_int_eq(bus_emit(bus_default(), name, strlen(name), data,
+				  strlen(data), "test", NULL, NULL),
+			 0);
+}
+
+static uint64_t
+listener_errors(void)
+{
+	struct bus_stats st;
+
+	bus_get_stats(bus_default(), &st);
+	return st.listener_errors;
+}
+
+START_TEST(test_first_event_after_boot)
+{
+	/* the very first thing after boot: no loop turn in between */
+	ck_assert_uint_eq(notification_sent(), 0);
+	emit("user_registered", "{\"email\":\"ada@example.org\"}");
+	while (notification_sent() < 1 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_uint_eq(notification_sent(), 1);
+	ck_assert_msg(log_has("notification: welcome mail to ada@example.org"),
+		      "log: %s", buf_head(&logbuf));
+	ck_assert_uint_eq(listener_errors(), 0);
+}
+END_TEST
+
+START_TEST(test_order_placed)
+{
+	emit("order_placed", "{\"order_id\":42}");
+	emit("order_placed", "{\"order_id\":\"A-7\"}");
+	while (notification_sent() < 2 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert(log_has("notification: order confirmation for order 42"));
+	ck_assert(log_has("notification: order confirmation for order A-7"));
+}
+END_TEST
+
+START_TEST(test_missing_email_is_listener_error)
+{
+	uint64_t before = listener_errors();
+
+	emit("user_registered", "{\"name\":\"ada\"}");
+	emit("user_registered", "{\"email\":7}");
+	emit("order_placed", "{}");
+	while (listener_errors() < before + 3 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_uint_eq(listener_errors(), before + 3);
+	ck_assert_uint_eq(notification_sent(), 0);
+	ck_assert_msg(log_has("without an \"email\" string"), "log: %s",
+		      buf_head(&logbuf));
+	/* a good one still goes through afterwards */
+	emit("user_registered", "{\"email\":\"b@example.org\"}");
+	while (notification_sent() < 1 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_uint_eq(notification_sent(), 1);
+}
+END_TEST
+
+START_TEST(test_stop_unlistens)
+{
+	struct bus_stats st;
+
+	bus_get_stats(bus_default(), &st);
+	size_t with = st.listeners;
+	ck_assert_uint_ge(with, 2);
+	bool done = false;
+	svc_stop_all(graph, stopped, &done);
+	while (!done && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	/* boot again on the same graph: listeners are not doubled */
+	svc_reset(graph);
+	int status = 99;
+	svc_start(graph, NULL, boot_done, &status);
+	while (status == 99 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_int_eq(status, 0);
+	bus_get_stats(bus_default(), &st);
+	ck_assert_uint_eq(st.listeners, with);
+	emit("user_registered", "{\"email\":\"c@example.org\"}");
+	while (notification_sent() < 1 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_uint_eq(notification_sent(), 1);
+}
+END_TEST
+
+static Suite *
+notification_suite(void)
+{
+	Suite *s = suite_create("notification");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_first_event_after_boot);
+	tcase_add_test(tc, test_order_placed);
+	tcase_add_test(tc, test_missing_email_is_listener_error);
+	tcase_add_test(tc, test_stop_unlistens);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(notification_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
