@@ -936,10 +936,16 @@ cmd_shutdown(struct cli_ctx *c)
 	json_decref(params);
 	if (rc)
 		return rc;
-	if (c->o->json)
+	if (c->o->json && wait) {
+		/* The result, then the notifications: all NDJSON. */
+		json_dumpf(result, c->out, JSON_COMPACT | JSON_PRESERVE_ORDER |
+						   JSON_ENCODE_ANY);
+		fputc('\n', c->out);
+	} else if (c->o->json) {
 		cmd_print_json(c, result);
-	else if (!wait)
+	} else if (!wait) {
 		fputs("shutdown accepted\n", c->out);
+	}
 	json_decref(result);
 	fflush(c->out);
 	/* Follow progress until svcd closes the connection (no timeout). */
