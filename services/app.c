@@ -73,13 +73,14 @@ status_rebuild(void)
 	}
 	if (b)
 		bus_get_stats(b, &st);
-	len = snprintf(status_line, sizeof(status_line),
-		       "%s: %zu/%zu services, %" PRIu64 " events, %zu listeners",
-		       manager_shutting_down() ? "stopping" : "running", up, n,
-		       st.emitted, st.listeners);
+	len =
+	    snprintf(status_line, sizeof(status_line),
+	             "%s: %zu/%zu services, %" PRIu64 " events, %zu listeners",
+	             manager_shutting_down() ? "stopping" : "running", up, n,
+	             st.emitted, st.listeners);
 	if (len > 0 && (size_t)len < sizeof(status_line) && (failed || blocked))
 		snprintf(status_line + len, sizeof(status_line) - (size_t)len,
-			 " (%zu failed, %zu blocked)", failed, blocked);
+		         " (%zu failed, %zu blocked)", failed, blocked);
 }
 
 static void
@@ -92,7 +93,7 @@ heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (conf_get()->heartbeat_event && bus_default()) {
 		int64_t up = (util_mono_us() - a.started_us) / 1000000;
 		json_t *data = json_pack("{s:I, s:I}", "n", (json_int_t)a.beats,
-					 "uptime_s", (json_int_t)up);
+		                         "uptime_s", (json_int_t)up);
 
 		if (bus_emit_json(bus_default(), "heartbeat", data, "app") < 0)
 			log_debug("app: heartbeat event not emitted");
@@ -175,14 +176,14 @@ apply_config(char **cause)
 
 		if (!w || !b) {
 			*cause = xasprintf("[timer.%s]: the %s is not running",
-					   t->name, w ? "bus" : "worker");
+			                   t->name, w ? "bus" : "worker");
 			return -1;
 		}
 		if (!timer_schedule_emit(w, b, t->name, t->periodic,
-					 t->interval, t->emit, t->data,
-					 CONFIG_ORIGIN, &why)) {
+		                         t->interval, t->emit, t->data,
+		                         CONFIG_ORIGIN, &why)) {
 			*cause = xasprintf("[timer.%s]: %s", t->name,
-					   why ? why : "cannot schedule");
+			                   why ? why : "cannot schedule");
 			free(why);
 			return -1;
 		}
@@ -234,8 +235,8 @@ app_stop(struct svc *self)
 }
 
 const struct svc_desc app_service = {
-	.name = "app",
-	.requires = SVC_REQUIRES("manager", "bus", "worker"),
-	.init = app_init,
-	.stop = app_stop,
+    .name = "app",
+    .requires = SVC_REQUIRES("manager", "bus", "worker"),
+    .init = app_init,
+    .stop = app_stop,
 };

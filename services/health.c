@@ -54,13 +54,13 @@ emit_change(struct svc *s, bool healthy)
 		return;
 	svc_get_info(s, &info);
 	data = json_pack("{s:s, s:b, s:o, s:I}", "service", info.name,
-			 "healthy", healthy,
-			 "error", info.ping_error ? json_string(info.ping_error)
-						  : json_null(),
-			 "latency_us", (json_int_t)info.ping_latency_us);
+	                 "healthy", healthy, "error",
+	                 info.ping_error ? json_string(info.ping_error)
+	                                 : json_null(),
+	                 "latency_us", (json_int_t)info.ping_latency_us);
 	if (bus_emit_json(b, "service.health", data, "health") < 0)
 		log_debug("health: service.health for '%s' not emitted",
-			  info.name);
+		          info.name);
 	json_decref(data);
 }
 
@@ -73,7 +73,7 @@ check_one(size_t i, struct svc *s)
 	healthy = svc_ping(s, &cause) == 0;
 	if (!healthy)
 		log_debug("health: '%s' unhealthy: %s", svc_name(s),
-			  cause ? cause : "ping failed");
+		          cause ? cause : "ping failed");
 	free(cause);
 	if (i >= h.n)
 		return;
@@ -243,23 +243,25 @@ entry_json(const struct svc *s, int64_t now_us)
 	json_object_set_new(o, "name", json_string(info.name));
 	json_object_set_new(o, "state", json_string(state));
 	json_object_set_new(o, "healthy",
-			    checked ? json_boolean(info.ping_ok) : json_null());
+	                    checked ? json_boolean(info.ping_ok) : json_null());
 	if (checked) {
 		int64_t age = now_us - info.ping_at_us;
 
 		util_format_time(info.ping_at_us, when, sizeof(when));
 		json_object_set_new(o, "checked_at", json_string(when));
 		json_object_set_new(o, "age_ms",
-				    json_integer(age > 0 ? age / 1000 : 0));
+		                    json_integer(age > 0 ? age / 1000 : 0));
 		json_object_set_new(o, "latency_us",
-				    json_integer(info.ping_latency_us));
+		                    json_integer(info.ping_latency_us));
 	} else {
 		json_object_set_new(o, "checked_at", json_null());
 		json_object_set_new(o, "age_ms", json_null());
 		json_object_set_new(o, "latency_us", json_null());
 	}
-	json_object_set_new(o, "error", error ? json_string(error) : json_null());
-	json_object_set_new(o, "blocked_by", by ? json_string(by) : json_null());
+	json_object_set_new(o, "error",
+	                    error ? json_string(error) : json_null());
+	json_object_set_new(o, "blocked_by",
+	                    by ? json_string(by) : json_null());
 	return o;
 }
 
@@ -281,16 +283,17 @@ health_json(const char *service, bool fresh)
 	if (one) {
 		json_array_append_new(list, entry_json(one, now));
 		o = json_pack("{s:s, s:o}", "status",
-			      health_status_name(status_of(one)), "services",
-			      list);
+		              health_status_name(status_of(one)), "services",
+		              list);
 		return o;
 	}
 	size_t n = svc_graph_count(h.graph);
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list,
-				      entry_json(svc_graph_at(h.graph, i), now));
+		json_array_append_new(
+		    list, entry_json(svc_graph_at(h.graph, i), now));
 	return json_pack("{s:s, s:o}", "status",
-			 health_status_name(health_overall()), "services", list);
+	                 health_status_name(health_overall()), "services",
+	                 list);
 }
 
 static int
@@ -305,13 +308,13 @@ health_init(struct svc *self, char **cause)
 {
 	struct worker *w = worker_default();
 	struct worker_spec spec = {
-		.name = HEALTH_TASK,
-		.kind = WORKER_PERIODIC,
-		.interval = conf_get()->health_interval,
-		.run_now = false,
-		.fn = health_task,
-		.origin = "health",
-		.description = "ping every running service",
+	    .name = HEALTH_TASK,
+	    .kind = WORKER_PERIODIC,
+	    .interval = conf_get()->health_interval,
+	    .run_now = false,
+	    .fn = health_task,
+	    .origin = "health",
+	    .description = "ping every running service",
 	};
 
 	if (!w) {
@@ -345,8 +348,8 @@ health_stop(struct svc *self)
 }
 
 const struct svc_desc health_service = {
-	.name = "health",
-	.requires = SVC_REQUIRES("bus", "worker"),
-	.init = health_init,
-	.stop = health_stop,
+    .name = "health",
+    .requires = SVC_REQUIRES("bus", "worker"),
+    .init = health_init,
+    .stop = health_stop,
 };

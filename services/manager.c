@@ -42,11 +42,11 @@ struct progress {
 };
 
 enum phase {
-	PHASE_IDLE,	/* not shutting down */
+	PHASE_IDLE,     /* not shutting down */
 	PHASE_STARTING, /* manager_shutdown called, handlers on the next turn */
 	PHASE_HANDLERS,
 	PHASE_SERVICES, /* svc_stop_all under way */
-	PHASE_DONE,	/* the loop was told to break */
+	PHASE_DONE,     /* the loop was told to break */
 };
 
 static struct {
@@ -56,12 +56,12 @@ static struct {
 	ev_signal sigterm;
 	ev_signal sigint;
 	ev_signal sighup;
-	ev_timer kick;		 /* continue the sequence on the next turn */
-	ev_timer handler_timer;	 /* the current handler's timeout */
-	ev_timer global_timer;	 /* [daemon] shutdown_timeout */
+	ev_timer kick;          /* continue the sequence on the next turn */
+	ev_timer handler_timer; /* the current handler's timeout */
+	ev_timer global_timer;  /* [daemon] shutdown_timeout */
 	struct manager_handler *handlers;
 	struct manager_handler *current; /* running (async) handler */
-	struct manager_handler *next;	 /* next handler to run */
+	struct manager_handler *next;    /* next handler to run */
 	bool observing;
 	enum phase phase;
 	bool shutting_down;
@@ -156,8 +156,8 @@ manager_reload(char **cause)
 }
 
 void
-manager_add_shutdown_handler(const char *name, manager_handler_fn fn,
-			     void *arg, double timeout)
+manager_add_shutdown_handler(const char *name, manager_handler_fn fn, void *arg,
+                             double timeout)
 {
 	struct manager_handler *h = xcalloc(1, sizeof(*h));
 	struct manager_handler **pp = &m.handlers;
@@ -266,7 +266,8 @@ static void
 stop_done(struct svc_graph *g, int status, const char *cause, void *arg)
 {
 	if (m.phase != PHASE_SERVICES)
-		return; /* the global timeout or a second signal got there first */
+		return; /* the global timeout or a second signal got there first
+		         */
 	if (status != 0)
 		log_warn("shutdown: %s", cause ? cause : "some services hung");
 	log_info("all services stopped");
@@ -305,7 +306,8 @@ run_handlers(void)
 		ev_timer_start(m.loop, &m.handler_timer);
 		int rc = h->fn(h, h->arg);
 		if (m.phase != PHASE_HANDLERS)
-			return; /* the handler ended it all (second signal...) */
+			return; /* the handler ended it all (second signal...)
+			         */
 		if (m.current != h)
 			continue; /* done from inside, or removed */
 		if (rc == SVC_PENDING)
@@ -345,7 +347,7 @@ handler_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	util_format_duration(h->timeout, dur, sizeof(dur));
 	log_warn("shutdown handler '%s' did not finish within %s", h->name,
-		 dur);
+	         dur);
 	m.current = NULL;
 	run_handlers();
 }
@@ -420,7 +422,8 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		log_info("received SIGHUP, reloading the configuration");
 		if (manager_reload(&cause) < 0) {
 			log_err("reload failed: %s; keeping the running "
-				"configuration", cause ? cause : "unknown error");
+			        "configuration",
+			        cause ? cause : "unknown error");
 			free(cause);
 		} else {
 			log_info("configuration reloaded");
@@ -487,7 +490,7 @@ manager_stop(struct svc *self)
 }
 
 const struct svc_desc manager_service = {
-	.name = "manager",
-	.init = manager_init,
-	.stop = manager_stop,
+    .name = "manager",
+    .init = manager_init,
+    .stop = manager_stop,
 };

@@ -34,8 +34,8 @@ event_data(const struct bus_event *ev)
 
 	if (!data || !json_is_object(data)) {
 		log_warn("notification: %s #%llu: bad data: %s", ev->name,
-			 (unsigned long long)ev->seq,
-			 data ? "not an object" : err.text);
+		         (unsigned long long)ev->seq,
+		         data ? "not an object" : err.text);
 		json_decref(data);
 		return NULL;
 	}
@@ -53,8 +53,8 @@ on_user_registered(const struct bus_event *ev, void *arg)
 	email = json_object_get(data, "email");
 	if (!json_is_string(email)) {
 		log_warn("notification: user_registered #%llu without an "
-			 "\"email\" string; no welcome mail",
-			 (unsigned long long)ev->seq);
+		         "\"email\" string; no welcome mail",
+		         (unsigned long long)ev->seq);
 		json_decref(data);
 		return -1;
 	}
@@ -77,11 +77,12 @@ on_order_placed(const struct bus_event *ev, void *arg)
 	if (json_is_string(id)) {
 		text = xstrdup(json_string_value(id));
 	} else if (json_is_integer(id)) {
-		text = xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(id));
+		text =
+		    xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(id));
 	} else {
 		log_warn("notification: order_placed #%llu without an "
-			 "\"order_id\"; no confirmation",
-			 (unsigned long long)ev->seq);
+		         "\"order_id\"; no confirmation",
+		         (unsigned long long)ev->seq);
 		json_decref(data);
 		return -1;
 	}
@@ -121,8 +122,8 @@ notification_stop(struct svc *self)
 }
 
 const struct svc_desc notification_service = {
-	.name = "notification",
-	.requires = SVC_REQUIRES("bus"),
-	.init = notification_init,
-	.stop = notification_stop,
+    .name = "notification",
+    .requires = SVC_REQUIRES("bus"),
+    .init = notification_init,
+    .stop = notification_stop,
 };

@@ -30,10 +30,10 @@ static json_int_t last_n;
 static char boot_cause[512];
 
 static const struct svc_desc *const table[] = {
-	&manager_service,
-	&worker_service,
-	&bus_service,
-	&app_service,
+    &manager_service,
+    &worker_service,
+    &bus_service,
+    &app_service,
 };
 
 static void
@@ -129,7 +129,7 @@ conf_with(double heartbeat, bool events)
 /* Append [timer.name] to c. */
 static void
 add_timer(struct conf *c, const char *name, bool periodic, double iv,
-	  const char *emit)
+          const char *emit)
 {
 	struct conf_timer *t = xcalloc(1, sizeof(*t)), **pp = &c->timers;
 
@@ -223,8 +223,8 @@ drain(void)
 {
 	uint64_t want = markers + 1;
 
-	ck_assert_int_eq(bus_emit_json(bus_default(), "test.marker", NULL,
-				       "test"), 0);
+	ck_assert_int_eq(
+	    bus_emit_json(bus_default(), "test.marker", NULL, "test"), 0);
 	while (markers < want && !timed_out)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert(!timed_out);
@@ -253,9 +253,9 @@ START_TEST(test_heartbeats_counted)
 	ck_assert(!timed_out);
 	ck_assert_int_ge(watchdogs, 3);
 	ck_assert_int_eq((uint64_t)watchdogs, app_heartbeats());
-	ck_assert_msg(strncmp(app_status_line(), "running: 4/4 services, ",
-			      23) == 0,
-		      "status line: %s", app_status_line());
+	ck_assert_msg(
+	    strncmp(app_status_line(), "running: 4/4 services, ", 23) == 0,
+	    "status line: %s", app_status_line());
 	ck_assert_ptr_null(strchr(app_status_line(), '\n'));
 	/* heartbeat events are off by default */
 	drain();
@@ -307,10 +307,9 @@ START_TEST(test_config_timers)
 	ck_assert(!timed_out);
 
 	/* a timer from the control channel is not the config's to remove */
-	ck_assert_ptr_nonnull(timer_schedule_emit(worker_default(),
-						  bus_default(), "ctl", true,
-						  3600, "tick.ctl", NULL,
-						  "control", &cause));
+	ck_assert_ptr_nonnull(
+	    timer_schedule_emit(worker_default(), bus_default(), "ctl", true,
+	                        3600, "tick.ctl", NULL, "control", &cause));
 
 	/* reload without t1, with t3: t1 cancelled, t2 kept, t3 added */
 	c = conf_with(60, false);
@@ -346,18 +345,17 @@ START_TEST(test_bad_timer_fails_init)
 	ck_assert_int_eq(boot(), -1); /* boot_done checks the cause */
 	ck_assert_int_eq(svc_state(svc_graph_find(graph, "app")), SVC_FAILED);
 	ck_assert_msg(strstr(boot_cause, "[timer.bad]") != NULL, "cause: %s",
-		      boot_cause);
+	              boot_cause);
 	ck_assert_ptr_null(worker_find(worker_default(), "bad"));
 }
 END_TEST
 
 static void
-on_app_stopped(struct svc *s, enum svc_state from, enum svc_state to,
-	       void *arg)
+on_app_stopped(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
 {
 	if (strcmp(svc_name(s), "app") == 0 && to == SVC_STOPPED)
-		*(int *)arg = worker_find(worker_default(), "t1") == NULL ? 1
-									  : 2;
+		*(int *)arg =
+		    worker_find(worker_default(), "t1") == NULL ? 1 : 2;
 }
 
 START_TEST(test_stop_cancels_config_timers)

@@ -46,32 +46,32 @@ broken_init(struct svc *self, char **cause)
 }
 
 static const struct svc_desc probe_service = {
-	.name = "probe",
-	.init = ok_init,
-	.ping = probe_ping,
+    .name = "probe",
+    .init = ok_init,
+    .ping = probe_ping,
 };
 
 static const struct svc_desc dep_service = {
-	.name = "dep",
-	.requires = SVC_REQUIRES("probe"),
-	.init = ok_init,
+    .name = "dep",
+    .requires = SVC_REQUIRES("probe"),
+    .init = ok_init,
 };
 
 static const struct svc_desc top_service = {
-	.name = "top",
-	.requires = SVC_REQUIRES("dep"),
-	.init = ok_init,
+    .name = "top",
+    .requires = SVC_REQUIRES("dep"),
+    .init = ok_init,
 };
 
 static const struct svc_desc broken_service = {
-	.name = "broken",
-	.init = broken_init,
+    .name = "broken",
+    .init = broken_init,
 };
 
 static const struct svc_desc needs_broken_service = {
-	.name = "needs_broken",
-	.requires = SVC_REQUIRES("broken"),
-	.init = ok_init,
+    .name = "needs_broken",
+    .requires = SVC_REQUIRES("broken"),
+    .init = ok_init,
 };
 
 /* ---- fixture ---- */
@@ -202,8 +202,8 @@ drain(void)
 {
 	uint64_t want = markers + 1;
 
-	ck_assert_int_eq(bus_emit_json(bus_default(), "test.marker", NULL,
-				       "test"), 0);
+	ck_assert_int_eq(
+	    bus_emit_json(bus_default(), "test.marker", NULL, "test"), 0);
 	while (markers < want && !timed_out)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert(!timed_out);
@@ -216,10 +216,10 @@ entry(json_t *j, const char *name)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(json_object_get(j, "services"), i, e)
-		if (strcmp(json_string_value(json_object_get(e, "name")),
-			   name) == 0)
-			return e;
+	json_array_foreach(
+	    json_object_get(j, "services"), i,
+	    e) if (strcmp(json_string_value(json_object_get(e, "name")),
+	                  name) == 0) return e;
 	ck_abort_msg("no entry for %s", name);
 	return NULL;
 }
@@ -231,8 +231,8 @@ str(json_t *e, const char *key)
 }
 
 static const struct svc_desc *const chain_table[] = {
-	&worker_service, &bus_service, &health_service,
-	&probe_service,	 &dep_service, &top_service,
+    &worker_service, &bus_service, &health_service,
+    &probe_service,  &dep_service, &top_service,
 };
 
 /* ---- tests ---- */
@@ -334,13 +334,13 @@ END_TEST
 START_TEST(test_failed_and_blocked)
 {
 	const struct svc_desc *const table[] = {
-		&worker_service, &bus_service,	  &health_service,
-		&broken_service, &needs_broken_service,
+	    &worker_service, &bus_service,          &health_service,
+	    &broken_service, &needs_broken_service,
 	};
 
 	ck_assert_int_eq(boot(table, 5), -1);
 	ck_assert_int_eq(svc_state(svc_graph_find(graph, "health")),
-			 SVC_RUNNING);
+	                 SVC_RUNNING);
 	health_check_now();
 	ck_assert_int_eq(health_overall(), HEALTH_FAILED);
 	json_t *j = health_json(NULL, true);
@@ -390,17 +390,17 @@ START_TEST(test_fresh_round)
 	json_t *j2 = health_json("probe", false);
 	ck_assert_int_eq(probe_pings, pings);
 	ck_assert_str_eq(str(entry(j2, "probe"), "checked_at"), at1);
-	ck_assert_int_ge(json_integer_value(json_object_get(entry(j2, "probe"),
-							    "age_ms")),
-			 2);
+	ck_assert_int_ge(
+	    json_integer_value(json_object_get(entry(j2, "probe"), "age_ms")),
+	    2);
 	json_decref(j2);
 
 	json_t *j3 = health_json("probe", true);
 	ck_assert_int_eq(probe_pings, pings + 1);
 	ck_assert_str_ne(str(entry(j3, "probe"), "checked_at"), at1);
-	ck_assert_int_lt(json_integer_value(json_object_get(entry(j3, "probe"),
-							    "age_ms")),
-			 2);
+	ck_assert_int_lt(
+	    json_integer_value(json_object_get(entry(j3, "probe"), "age_ms")),
+	    2);
 	json_decref(j3);
 	free(at1);
 }

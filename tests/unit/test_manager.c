@@ -74,23 +74,23 @@ stuck_stop(struct svc *self)
 }
 
 static const struct svc_desc a_service = {
-	.name = "a",
-	.init = plain_init,
-	.stop = plain_stop,
+    .name = "a",
+    .init = plain_init,
+    .stop = plain_stop,
 };
 
 static const struct svc_desc b_service = {
-	.name = "b",
-	.requires = SVC_REQUIRES("a"),
-	.init = plain_init,
-	.stop = plain_stop,
+    .name = "b",
+    .requires = SVC_REQUIRES("a"),
+    .init = plain_init,
+    .stop = plain_stop,
 };
 
 static const struct svc_desc stuck_service = {
-	.name = "stuck",
-	.requires = SVC_REQUIRES("a"),
-	.init = plain_init,
-	.stop = stuck_stop,
+    .name = "stuck",
+    .requires = SVC_REQUIRES("a"),
+    .init = plain_init,
+    .stop = stuck_stop,
 };
 
 /* ---- fixture ---- */
@@ -109,7 +109,7 @@ guard_cb(struct ev_loop *l, ev_timer *w, int revents)
 
 static void
 progress_cb(const char *phase, const char *service, const char *state,
-	    void *arg)
+            void *arg)
 {
 	if (strcmp(phase, "service") == 0)
 		note("%s=%s ", service, state ? state : "-");
@@ -233,7 +233,7 @@ never_handler(struct manager_handler *h, void *arg)
 START_TEST(test_sigterm_sequence)
 {
 	const struct svc_desc *table[] = {&manager_service, &a_service,
-					  &b_service};
+	                                  &b_service};
 
 	boot(table, 3);
 	manager_add_shutdown_handler("h1", sync_handler, "h1", 0);
@@ -247,20 +247,20 @@ START_TEST(test_sigterm_sequence)
 	ck_assert(log_has("shutting down: received SIGTERM"));
 	/* handlers in order, then b before a, manager last, exit at the end */
 	const char *p = trace;
-	const char *want[] = {"[stopping]", "handler:h1", "handler:h2",
-			      "stop:b", "b=stopped", "stop:a", "a=stopped",
-			      "manager=stopped", "[exit]"};
+	const char *want[] = {"[stopping]", "handler:h1",      "handler:h2",
+	                      "stop:b",     "b=stopped",       "stop:a",
+	                      "a=stopped",  "manager=stopped", "[exit]"};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const char *q = strstr(p, want[i]);
 
 		ck_assert_msg(q != NULL, "'%s' missing or out of order in: %s",
-			      want[i], trace);
+		              want[i], trace);
 		p = q + strlen(want[i]);
 	}
 	const char *bs = strstr(trace, "b=stopping");
 	ck_assert_msg(bs && bs < strstr(trace, "b=stopped"), "%s", trace);
 	ck_assert_int_eq(svc_state(svc_graph_find(graph, "manager")),
-			 SVC_STOPPED);
+	                 SVC_STOPPED);
 	ck_assert_int_eq(svc_state(svc_graph_find(graph, "a")), SVC_STOPPED);
 }
 END_TEST
@@ -268,7 +268,7 @@ END_TEST
 START_TEST(test_async_handler)
 {
 	const struct svc_desc *table[] = {&manager_service, &a_service,
-					  &b_service};
+	                                  &b_service};
 	struct later lt = {.name = "slow"};
 
 	boot(table, 3);
@@ -284,7 +284,7 @@ START_TEST(test_async_handler)
 	const char *h2 = strstr(trace, "handler:h2");
 	const char *b = strstr(trace, "stop:b");
 	ck_assert_msg(s && d && h2 && b && s < d && d < h2 && h2 < b,
-		      "wrong order: %s", trace);
+	              "wrong order: %s", trace);
 	ck_assert(!log_has("did not finish"));
 }
 END_TEST
@@ -292,7 +292,7 @@ END_TEST
 START_TEST(test_handler_timeout)
 {
 	const struct svc_desc *table[] = {&manager_service, &a_service,
-					  &b_service};
+	                                  &b_service};
 
 	boot(table, 3);
 	manager_add_shutdown_handler("hang", never_handler, "hang", 0.02);
@@ -302,18 +302,18 @@ START_TEST(test_handler_timeout)
 	ck_assert_msg(!timed_out, "loop did not end: %s", trace);
 	ck_assert_int_eq(manager_exit_status(), 0);
 	ck_assert_msg(log_has("shutdown handler 'hang' did not finish within"),
-		      "log: %s", buf_head(&logbuf));
+	              "log: %s", buf_head(&logbuf));
 	const char *h = strstr(trace, "handler:hang");
 	const char *h2 = strstr(trace, "handler:h2");
 	ck_assert_msg(h && h2 && h < h2 && strstr(trace, "stop:a"),
-		      "wrong order: %s", trace);
+	              "wrong order: %s", trace);
 }
 END_TEST
 
 START_TEST(test_global_timeout)
 {
 	const struct svc_desc *table[] = {&manager_service, &a_service,
-					  &stuck_service};
+	                                  &stuck_service};
 	struct conf *c = conf_defaults();
 
 	c->shutdown_timeout = 0.03;
@@ -325,8 +325,8 @@ START_TEST(test_global_timeout)
 	ck_assert_msg(!timed_out, "loop did not end: %s", trace);
 	ck_assert_int_eq(manager_exit_status(), 1);
 	ck_assert_msg(log_has("shutdown timed out after 30ms waiting for: "
-			      "stuck"),
-		      "log: %s", buf_head(&logbuf));
+	                      "stuck"),
+	              "log: %s", buf_head(&logbuf));
 	ck_assert(strstr(trace, "[exit]") != NULL);
 	ck_assert(strstr(trace, "stop:a") == NULL);
 	/* the framework's own stop timeout lets the rest stop afterwards */
@@ -352,7 +352,7 @@ START_TEST(test_global_timeout_names_handler)
 	ck_assert(!timed_out);
 	ck_assert_int_eq(manager_exit_status(), 1);
 	ck_assert_msg(log_has("waiting for: shutdown handler 'forever'"),
-		      "log: %s", buf_head(&logbuf));
+	              "log: %s", buf_head(&logbuf));
 	stop_rest();
 }
 END_TEST
@@ -360,7 +360,7 @@ END_TEST
 START_TEST(test_second_signal)
 {
 	const struct svc_desc *table[] = {&manager_service, &a_service,
-					  &b_service};
+	                                  &b_service};
 
 	boot(table, 3);
 	manager_add_shutdown_handler("forever", never_handler, "forever", 5);
@@ -374,7 +374,7 @@ START_TEST(test_second_signal)
 	ck_assert(!timed_out);
 	ck_assert_int_eq(manager_exit_status(), 1);
 	ck_assert_msg(log_has("received SIGINT during shutdown; exiting now"),
-		      "log: %s", buf_head(&logbuf));
+	              "log: %s", buf_head(&logbuf));
 	ck_assert(strstr(trace, "[exit]") != NULL);
 	/* nothing was stopped: the exit was immediate */
 	ck_assert(strstr(trace, "stop:") == NULL);
@@ -422,8 +422,8 @@ START_TEST(test_sighup_reload)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert_int_eq(reloads, 2);
 	ck_assert_msg(log_has("reload failed: svcd.conf:3: unknown key 'x' in "
-			      "[bus]; keeping the running configuration"),
-		      "log: %s", buf_head(&logbuf));
+	                      "[bus]; keeping the running configuration"),
+	              "log: %s", buf_head(&logbuf));
 	ck_assert_int_eq(manager_reload(&cause), -1);
 	ck_assert_str_eq(cause, "svcd.conf:3: unknown key 'x' in [bus]");
 	free(cause);

@@ -24,9 +24,9 @@ static bool timed_out;
 static struct buf logbuf;
 
 static const struct svc_desc *const table[] = {
-	&worker_service,
-	&bus_service,
-	&notification_service,
+    &worker_service,
+    &bus_service,
+    &notification_service,
 };
 
 static void
@@ -116,8 +116,8 @@ static void
 emit(const char *name, const char *data)
 {
 	ck_assert_int_eq(bus_emit(bus_default(), name, strlen(name), data,
-				  strlen(data), "test", NULL, NULL),
-			 0);
+	                          strlen(data), "test", NULL, NULL),
+	                 0);
 }
 
 static uint64_t
@@ -139,7 +139,7 @@ START_TEST(test_first_event_after_boot)
 	ck_assert(!timed_out);
 	ck_assert_uint_eq(notification_sent(), 1);
 	ck_assert_msg(log_has("notification: welcome mail to ada@example.org"),
-		      "log: %s", buf_head(&logbuf));
+	              "log: %s", buf_head(&logbuf));
 	ck_assert_uint_eq(listener_errors(), 0);
 }
 END_TEST
@@ -169,7 +169,7 @@ START_TEST(test_missing_email_is_listener_error)
 	ck_assert_uint_eq(listener_errors(), before + 3);
 	ck_assert_uint_eq(notification_sent(), 0);
 	ck_assert_msg(log_has("without an \"email\" string"), "log: %s",
-		      buf_head(&logbuf));
+	              buf_head(&logbuf));
 	/* a good one still goes through afterwards */
 	emit("user_registered", "{\"email\":\"b@example.org\"}");
 	while (notification_sent() < 1 && !timed_out)
