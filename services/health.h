@@ -28,7 +28,9 @@ enum health_status health_overall(void);
 /*
  * {"status":..., "services":[{name,state,healthy,checked_at,age_ms,
  * latency_us,error,blocked_by}]} — new reference. service NULL: all;
- * otherwise only that one (NULL return if unknown). fresh: run a round first.
+ * otherwise only that one (NULL return if unknown), and "status" is then
+ * that service's own. fresh: run a round first. NULL while the health
+ * service is not running.
  */
 json_t *health_json(const char *service, bool fresh);
 

@@ -38,7 +38,8 @@ int manager_reload(char **cause);
 /*
  * Progress of the shutdown, for `shutdown --wait` clients and sd_notify:
  * called with phase "stopping" (once, at the start), then per service
- * "service" with the name and state, and "exit" just before the loop breaks.
+ * "service" with the name and state, and "exit" just before the loop breaks
+ * (service NULL, state "ok" for exit status 0, "failed" for 1).
  */
 typedef void (*manager_progress_fn)(const char *phase, const char *service,
 				    const char *state, void *arg);
