@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -710,6 +711,53 @@ START_TEST(test_shutdown_idle)
 }
 END_TEST
 
+static void
+graph_done(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	int *st = arg;
+
+	*st = status == 0 ? 1 : -1;
+}
+
+START_TEST(test_service_lifecycle)
+{
+	static const struct svc_desc *const table[] = {&worker_service};
+	struct probe p = {.async = true};
+	struct svc_graph *g;
+	char *cause = NULL;
+	int started = 0, stopped = 0;
+
+	drop_worker(); /* use the service's instance */
+	g = svc_graph_new(loop, table, 1, &cause);
+	ck_assert_ptr_nonnull(g);
+	ck_assert_ptr_null(worker_default());
+	svc_start(g, NULL, graph_done, &started);
+	RUN_UNTIL(loop, started != 0, 1.0);
+	ck_assert_int_eq(started, 1);
+	w = worker_default();
+	ck_assert_ptr_nonnull(w);
+	struct worker_spec s = {
+		.name = "job", .kind = WORKER_PERIODIC, .interval = 1.0,
+		.run_now = true, .fn = probe_fn, .arg = &p,
+		.free_arg = probe_free,
+	};
+	ck_assert_ptr_nonnull(worker_schedule(w, &s));
+	RUN_UNTIL(loop, p.runs == 1, 1.0);
+	/* stop waits for the running task */
+	svc_stop_all(g, graph_done, &stopped);
+	ck_assert_int_eq(stopped, 0);
+	ck_assert_ptr_eq(worker_default(), w);
+	worker_task_done(p.task, 0, NULL);
+	RUN_UNTIL(loop, stopped != 0, 1.0);
+	ck_assert_int_eq(stopped, 1);
+	ck_assert_ptr_null(worker_default());
+	ck_assert_int_eq(p.frees, 1);
+	w = NULL;
+	svc_graph_free(g);
+	conf_cleanup(); /* worker_svc_stop read the defaults */
+}
+END_TEST
+
 int
 main(void)
 {
@@ -735,6 +783,7 @@ main(void)
 	tcase_add_test(tc, test_shutdown_awaits_running);
 	tcase_add_test(tc, test_shutdown_stuck);
 	tcase_add_test(tc, test_shutdown_idle);
+	tcase_add_test(tc, test_service_lifecycle);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
