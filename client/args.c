@@ -81,7 +81,8 @@ args_parse_value(const char *s, char **cause)
 	double d = strtod(s, NULL);
 	if (!isfinite(d)) {
 		*cause = xasprintf("number '%s' is out of range (for a string, "
-				   "use key:='\"%s\"')", s, s);
+		                   "use key:='\"%s\"')",
+		                   s, s);
 		return NULL;
 	}
 	return json_real(d);
@@ -107,16 +108,16 @@ static int
 parse_object_arg(const char *s, json_t **out, char **cause)
 {
 	json_error_t jerr;
-	json_t *v = json_loads(s, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
-			       &jerr);
+	json_t *v =
+	    json_loads(s, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
 	if (!v) {
 		*cause = xasprintf("invalid JSON event data: %s (at column %d)",
-				   jerr.text, jerr.column);
+		                   jerr.text, jerr.column);
 		return -1;
 	}
 	if (!json_is_object(v)) {
 		*cause = xasprintf("event data must be a JSON object, not %s",
-				   json_type_name(v));
+		                   json_type_name(v));
 		json_decref(v);
 		return -1;
 	}
@@ -135,7 +136,7 @@ parse_word(json_t *obj, const char *word, char **cause)
 
 	if (!eq) {
 		*cause = xasprintf("expected key=value or key:=JSON, got '%s'",
-				   word);
+		                   word);
 		return -1;
 	}
 	raw = eq > word && eq[-1] == ':';
@@ -152,10 +153,10 @@ parse_word(json_t *obj, const char *word, char **cause)
 	if (raw) {
 		json_error_t jerr;
 		v = json_loads(eq + 1, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
-			       &jerr);
+		               &jerr);
 		if (!v) {
 			*cause = xasprintf("invalid JSON for key '%s': %s", key,
-					   jerr.text);
+			                   jerr.text);
 			goto out_free_key;
 		}
 	} else {
@@ -185,13 +186,13 @@ args_parse_data(int argc, char *const argv[], json_t **out, char **cause)
 	for (int i = 0; i < argc; i++) {
 		if (argv[i][0] == '{') {
 			*cause = xstrdup("give either one JSON object or "
-					 "key=value words, not both");
+			                 "key=value words, not both");
 			return -1;
 		}
 		if (argc == 1 && !strchr(argv[0], '=') &&
 		    (argv[0][0] == '[' || argv[0][0] == '"')) {
 			*cause = xstrdup("event data must be a JSON object "
-					 "(or key=value words)");
+			                 "(or key=value words)");
 			return -1;
 		}
 	}

@@ -30,229 +30,229 @@ struct cli_cmd {
 static int cmd_help(struct cli_ctx *c);
 
 static const struct cli_cmd cli_cmds[] = {
-	{
-		.name = "emit",
-		.args = "EVENT [JSON | key=value ...] [--no-wait]",
-		.summary = "publish an event on the bus",
-		.help = "Publish EVENT on svcd's event bus with an optional data "
-			"object.\n"
-			"Data words: key=value (value parsed as a JSON number, "
-			"true, false\nor null, else a string), key:=JSON (raw "
-			"JSON), or one JSON object.\n"
-			"Prints the event's sequence number and how many "
-			"listeners matched.\n\n"
-			"Options:\n"
-			"  --no-wait   fail at once with QueueFull if the bus "
-			"queue is full\n"
-			"              (default: wait for room)\n\n"
-			"Examples:\n"
-			"  svcctl emit user.login user=alice admin=true\n"
-			"  svcctl emit order.paid id=42 amount=9.99 "
-			"'items:=[1,2]'\n"
-			"  svcctl emit deploy.done '{\"version\":\"1.2\"}'\n",
-		.opts = CLI_OPT_NO_WAIT,
-		.min_args = 1,
-		.max_args = -1,
-		.exec = cmd_emit,
-	},
-	{
-		.name = "health",
-		.args = "[SERVICE] [--fresh]",
-		.summary = "health of every service (exit 0 ok, 1 degraded, "
-			   "2 failed)",
-		.help = "Show the health monitor's last results: the overall "
-			"status, then\nper service its state, ping result, "
-			"latency, age and error.\n"
-			"Exit status: 0 ok, 1 degraded, 2 failed, 3 unknown or "
-			"unreachable\n(the monitoring-plugin convention).\n\n"
-			"Options:\n"
-			"  --fresh     ping every service now instead of "
-			"reporting the\n              last round\n\n"
-			"Examples:\n"
-			"  svcctl health\n"
-			"  svcctl health bus --fresh\n"
-			"  svcctl health --json | jq -r .status\n",
-		.opts = CLI_OPT_FRESH,
-		.min_args = 0,
-		.max_args = 1,
-		.exec = cmd_health,
-	},
-	{
-		.name = "status",
-		.args = "",
-		.summary = "daemon version, uptime and bus/worker/control "
-			   "statistics",
-		.help = "Show svcd's version, pid, uptime and state, a summary "
-			"of service\nstates, and the bus, worker and control "
-			"statistics.\n\n"
-			"Examples:\n"
-			"  svcctl status\n"
-			"  svcctl status --json | jq .bus\n",
-		.exec = cmd_status,
-	},
-	{
-		.name = "services",
-		.args = "[--dot]",
-		.summary = "the service graph in start order",
-		.help = "List the compiled-in services in start order with "
-			"their\ndependencies, state, init time and last "
-			"error.\n\n"
-			"Options:\n"
-			"  --dot       print the graph as Graphviz DOT (edges "
-			"point from a\n              service to what it "
-			"requires)\n\n"
-			"Examples:\n"
-			"  svcctl services\n"
-			"  svcctl services --dot | dot -Tsvg > graph.svg\n",
-		.opts = CLI_OPT_DOT,
-		.exec = cmd_services,
-	},
-	{
-		.name = "tasks",
-		.args = "",
-		.summary = "the background worker's tasks",
-		.help = "List the background worker's periodic and delayed "
-			"tasks: schedule,\nnext run, run and failure counts, "
-			"last duration and error.\n\n"
-			"Examples:\n"
-			"  svcctl tasks\n",
-		.exec = cmd_tasks,
-	},
-	{
-		.name = "watch",
-		.args = "[PATTERN ...] [--since SEQ]",
-		.summary = "stream events as they happen (Ctrl-C to stop)",
-		.help = "Subscribe to events matching the patterns (an exact "
-			"name, a prefix\nglob such as user.*, or *; default *) "
-			"and print each one as it\narrives: TIME  SEQ  EVENT  "
-			"DATA  (SOURCE). With --json, one JSON\nobject per line "
-			"(NDJSON). No timeout applies. Exits 0 on Ctrl-C or\n"
-			"when svcd shuts down, 3 if the connection is lost.\n\n"
-			"Options:\n"
-			"  --since SEQ resume after event SEQ (replayed from "
-			"the history)\n\n"
-			"Examples:\n"
-			"  svcctl watch\n"
-			"  svcctl watch 'user.*' service.state\n"
-			"  svcctl watch --json 'order.*' | jq -c .data\n",
-		.opts = CLI_OPT_SINCE,
-		.min_args = 0,
-		.max_args = -1,
-		.exec = cmd_watch,
-	},
-	{
-		.name = "events",
-		.args = "[--last N] [PATTERN ...]",
-		.summary = "recent events from the bus history",
-		.help = "Print events from the bus's history ring, oldest "
-			"first, optionally\nonly those matching the "
-			"patterns.\n\n"
-			"Options:\n"
-			"  --last N    only the last N events\n"
-			"  --since SEQ only events after SEQ\n\n"
-			"Examples:\n"
-			"  svcctl events --last 20\n"
-			"  svcctl events 'user.*'\n",
-		.opts = CLI_OPT_LAST | CLI_OPT_SINCE,
-		.min_args = 0,
-		.max_args = -1,
-		.exec = cmd_events,
-	},
-	{
-		.name = "schedule",
-		.args = "NAME (--every D | --after D) --emit EVENT "
-			"[JSON | key=value ...]",
-		.summary = "emit an event periodically or once later",
-		.help = "Create (or replace) the worker task NAME that emits "
-			"EVENT, with the\ngiven data, every D or once after D. "
-			"Durations take a unit: 250ms,\n30s, 5m, 1h.\n\n"
-			"Options:\n"
-			"  --every D   emit every D (D after the previous run "
-			"finished)\n"
-			"  --after D   emit once, D from now\n"
-			"  --emit EVENT  the event to emit\n\n"
-			"Examples:\n"
-			"  svcctl schedule tick --every 30s --emit app.tick\n"
-			"  svcctl schedule reminder --after 5m --emit "
-			"user.remind user=bob\n",
-		.opts = CLI_OPT_EVERY | CLI_OPT_AFTER | CLI_OPT_EMIT,
-		.min_args = 1,
-		.max_args = -1,
-		.exec = cmd_schedule,
-	},
-	{
-		.name = "cancel",
-		.args = "NAME",
-		.summary = "cancel a scheduled task",
-		.help = "Cancel the worker task NAME. Exits 1 if there is no "
-			"such task.\n\n"
-			"Examples:\n"
-			"  svcctl cancel tick\n",
-		.min_args = 1,
-		.max_args = 1,
-		.exec = cmd_cancel,
-	},
-	{
-		.name = "shutdown",
-		.args = "[--no-wait]",
-		.summary = "stop svcd gracefully and follow its progress",
-		.help = "Ask svcd to shut down gracefully. By default svcctl "
-			"prints each step\n(stopping SERVICE, stopped SERVICE) "
-			"and returns once svcd has\nexited; no timeout applies "
-			"while it waits.\n\n"
-			"Options:\n"
-			"  --no-wait   return as soon as the request is "
-			"accepted\n\n"
-			"Examples:\n"
-			"  svcctl shutdown\n"
-			"  svcctl shutdown --no-wait\n",
-		.opts = CLI_OPT_NO_WAIT,
-		.exec = cmd_shutdown,
-	},
-	{
-		.name = "reload",
-		.args = "",
-		.summary = "re-read the configuration file",
-		.help = "Ask svcd to reload its configuration (log level, "
-			"timers, hooks,\nlimits), as SIGHUP does. A bad "
-			"configuration is rejected, reported\nand the running "
-			"one kept (exit 1).\n\n"
-			"Examples:\n"
-			"  svcctl reload\n",
-		.exec = cmd_reload,
-	},
-	{
-		.name = "ping",
-		.args = "",
-		.summary = "check that svcd answers",
-		.help = "Send a ping; prints pong. Exit 0 if svcd answered, 3 "
-			"if it cannot\nbe reached.\n\n"
-			"Examples:\n"
-			"  svcctl -t 1 ping\n",
-		.exec = cmd_ping,
-	},
-	{
-		.name = "version",
-		.args = "",
-		.summary = "svcctl's version and the daemon's",
-		.help = "Print svcctl's version, and svcd's (with its protocol "
-			"version and\npid) if it can be reached.\n\n"
-			"Examples:\n"
-			"  svcctl version\n",
-		.exec = cmd_version,
-	},
-	{
-		.name = "help",
-		.args = "[COMMAND]",
-		.summary = "this help, or a command's",
-		.help = "Print the list of commands, or the help of "
-			"COMMAND.\n\n"
-			"Examples:\n"
-			"  svcctl help emit\n",
-		.min_args = 0,
-		.max_args = 1,
-		.exec = cmd_help,
-	},
+    {
+        .name = "emit",
+        .args = "EVENT [JSON | key=value ...] [--no-wait]",
+        .summary = "publish an event on the bus",
+        .help = "Publish EVENT on svcd's event bus with an optional data "
+                "object.\n"
+                "Data words: key=value (value parsed as a JSON number, "
+                "true, false\nor null, else a string), key:=JSON (raw "
+                "JSON), or one JSON object.\n"
+                "Prints the event's sequence number and how many "
+                "listeners matched.\n\n"
+                "Options:\n"
+                "  --no-wait   fail at once with QueueFull if the bus "
+                "queue is full\n"
+                "              (default: wait for room)\n\n"
+                "Examples:\n"
+                "  svcctl emit user.login user=alice admin=true\n"
+                "  svcctl emit order.paid id=42 amount=9.99 "
+                "'items:=[1,2]'\n"
+                "  svcctl emit deploy.done '{\"version\":\"1.2\"}'\n",
+        .opts = CLI_OPT_NO_WAIT,
+        .min_args = 1,
+        .max_args = -1,
+        .exec = cmd_emit,
+    },
+    {
+        .name = "health",
+        .args = "[SERVICE] [--fresh]",
+        .summary = "health of every service (exit 0 ok, 1 degraded, "
+                   "2 failed)",
+        .help = "Show the health monitor's last results: the overall "
+                "status, then\nper service its state, ping result, "
+                "latency, age and error.\n"
+                "Exit status: 0 ok, 1 degraded, 2 failed, 3 unknown or "
+                "unreachable\n(the monitoring-plugin convention).\n\n"
+                "Options:\n"
+                "  --fresh     ping every service now instead of "
+                "reporting the\n              last round\n\n"
+                "Examples:\n"
+                "  svcctl health\n"
+                "  svcctl health bus --fresh\n"
+                "  svcctl health --json | jq -r .status\n",
+        .opts = CLI_OPT_FRESH,
+        .min_args = 0,
+        .max_args = 1,
+        .exec = cmd_health,
+    },
+    {
+        .name = "status",
+        .args = "",
+        .summary = "daemon version, uptime and bus/worker/control "
+                   "statistics",
+        .help = "Show svcd's version, pid, uptime and state, a summary "
+                "of service\nstates, and the bus, worker and control "
+                "statistics.\n\n"
+                "Examples:\n"
+                "  svcctl status\n"
+                "  svcctl status --json | jq .bus\n",
+        .exec = cmd_status,
+    },
+    {
+        .name = "services",
+        .args = "[--dot]",
+        .summary = "the service graph in start order",
+        .help = "List the compiled-in services in start order with "
+                "their\ndependencies, state, init time and last "
+                "error.\n\n"
+                "Options:\n"
+                "  --dot       print the graph as Graphviz DOT (edges "
+                "point from a\n              service to what it "
+                "requires)\n\n"
+                "Examples:\n"
+                "  svcctl services\n"
+                "  svcctl services --dot | dot -Tsvg > graph.svg\n",
+        .opts = CLI_OPT_DOT,
+        .exec = cmd_services,
+    },
+    {
+        .name = "tasks",
+        .args = "",
+        .summary = "the background worker's tasks",
+        .help = "List the background worker's periodic and delayed "
+                "tasks: schedule,\nnext run, run and failure counts, "
+                "last duration and error.\n\n"
+                "Examples:\n"
+                "  svcctl tasks\n",
+        .exec = cmd_tasks,
+    },
+    {
+        .name = "watch",
+        .args = "[PATTERN ...] [--since SEQ]",
+        .summary = "stream events as they happen (Ctrl-C to stop)",
+        .help = "Subscribe to events matching the patterns (an exact "
+                "name, a prefix\nglob such as user.*, or *; default *) "
+                "and print each one as it\narrives: TIME  SEQ  EVENT  "
+                "DATA  (SOURCE). With --json, one JSON\nobject per line "
+                "(NDJSON). No timeout applies. Exits 0 on Ctrl-C or\n"
+                "when svcd shuts down, 3 if the connection is lost.\n\n"
+                "Options:\n"
+                "  --since SEQ resume after event SEQ (replayed from "
+                "the history)\n\n"
+                "Examples:\n"
+                "  svcctl watch\n"
+                "  svcctl watch 'user.*' service.state\n"
+                "  svcctl watch --json 'order.*' | jq -c .data\n",
+        .opts = CLI_OPT_SINCE,
+        .min_args = 0,
+        .max_args = -1,
+        .exec = cmd_watch,
+    },
+    {
+        .name = "events",
+        .args = "[--last N] [PATTERN ...]",
+        .summary = "recent events from the bus history",
+        .help = "Print events from the bus's history ring, oldest "
+                "first, optionally\nonly those matching the "
+                "patterns.\n\n"
+                "Options:\n"
+                "  --last N    only the last N events\n"
+                "  --since SEQ only events after SEQ\n\n"
+                "Examples:\n"
+                "  svcctl events --last 20\n"
+                "  svcctl events 'user.*'\n",
+        .opts = CLI_OPT_LAST | CLI_OPT_SINCE,
+        .min_args = 0,
+        .max_args = -1,
+        .exec = cmd_events,
+    },
+    {
+        .name = "schedule",
+        .args = "NAME (--every D | --after D) --emit EVENT "
+                "[JSON | key=value ...]",
+        .summary = "emit an event periodically or once later",
+        .help = "Create (or replace) the worker task NAME that emits "
+                "EVENT, with the\ngiven data, every D or once after D. "
+                "Durations take a unit: 250ms,\n30s, 5m, 1h.\n\n"
+                "Options:\n"
+                "  --every D   emit every D (D after the previous run "
+                "finished)\n"
+                "  --after D   emit once, D from now\n"
+                "  --emit EVENT  the event to emit\n\n"
+                "Examples:\n"
+                "  svcctl schedule tick --every 30s --emit app.tick\n"
+                "  svcctl schedule reminder --after 5m --emit "
+                "user.remind user=bob\n",
+        .opts = CLI_OPT_EVERY | CLI_OPT_AFTER | CLI_OPT_EMIT,
+        .min_args = 1,
+        .max_args = -1,
+        .exec = cmd_schedule,
+    },
+    {
+        .name = "cancel",
+        .args = "NAME",
+        .summary = "cancel a scheduled task",
+        .help = "Cancel the worker task NAME. Exits 1 if there is no "
+                "such task.\n\n"
+                "Examples:\n"
+                "  svcctl cancel tick\n",
+        .min_args = 1,
+        .max_args = 1,
+        .exec = cmd_cancel,
+    },
+    {
+        .name = "shutdown",
+        .args = "[--no-wait]",
+        .summary = "stop svcd gracefully and follow its progress",
+        .help = "Ask svcd to shut down gracefully. By default svcctl "
+                "prints each step\n(stopping SERVICE, stopped SERVICE) "
+                "and returns once svcd has\nexited; no timeout applies "
+                "while it waits.\n\n"
+                "Options:\n"
+                "  --no-wait   return as soon as the request is "
+                "accepted\n\n"
+                "Examples:\n"
+                "  svcctl shutdown\n"
+                "  svcctl shutdown --no-wait\n",
+        .opts = CLI_OPT_NO_WAIT,
+        .exec = cmd_shutdown,
+    },
+    {
+        .name = "reload",
+        .args = "",
+        .summary = "re-read the configuration file",
+        .help = "Ask svcd to reload its configuration (log level, "
+                "timers, hooks,\nlimits), as SIGHUP does. A bad "
+                "configuration is rejected, reported\nand the running "
+                "one kept (exit 1).\n\n"
+                "Examples:\n"
+                "  svcctl reload\n",
+        .exec = cmd_reload,
+    },
+    {
+        .name = "ping",
+        .args = "",
+        .summary = "check that svcd answers",
+        .help = "Send a ping; prints pong. Exit 0 if svcd answered, 3 "
+                "if it cannot\nbe reached.\n\n"
+                "Examples:\n"
+                "  svcctl -t 1 ping\n",
+        .exec = cmd_ping,
+    },
+    {
+        .name = "version",
+        .args = "",
+        .summary = "svcctl's version and the daemon's",
+        .help = "Print svcctl's version, and svcd's (with its protocol "
+                "version and\npid) if it can be reached.\n\n"
+                "Examples:\n"
+                "  svcctl version\n",
+        .exec = cmd_version,
+    },
+    {
+        .name = "help",
+        .args = "[COMMAND]",
+        .summary = "this help, or a command's",
+        .help = "Print the list of commands, or the help of "
+                "COMMAND.\n\n"
+                "Examples:\n"
+                "  svcctl help emit\n",
+        .min_args = 0,
+        .max_args = 1,
+        .exec = cmd_help,
+    },
 };
 
 static const struct {
@@ -261,28 +261,28 @@ static const struct {
 	bool has_arg;
 	const char *help;
 } cli_cmd_opts[] = {
-	{"--no-wait", CLI_OPT_NO_WAIT, false, NULL},
-	{"--fresh", CLI_OPT_FRESH, false, NULL},
-	{"--dot", CLI_OPT_DOT, false, NULL},
-	{"--since", CLI_OPT_SINCE, true, "SEQ"},
-	{"--last", CLI_OPT_LAST, true, "N"},
-	{"--every", CLI_OPT_EVERY, true, "DURATION"},
-	{"--after", CLI_OPT_AFTER, true, "DURATION"},
-	{"--emit", CLI_OPT_EMIT, true, "EVENT"},
+    {"--no-wait", CLI_OPT_NO_WAIT, false, NULL},
+    {"--fresh", CLI_OPT_FRESH, false, NULL},
+    {"--dot", CLI_OPT_DOT, false, NULL},
+    {"--since", CLI_OPT_SINCE, true, "SEQ"},
+    {"--last", CLI_OPT_LAST, true, "N"},
+    {"--every", CLI_OPT_EVERY, true, "DURATION"},
+    {"--after", CLI_OPT_AFTER, true, "DURATION"},
+    {"--emit", CLI_OPT_EMIT, true, "EVENT"},
 };
 
 static const char cli_global_help[] =
-	"Options (before or after the command):\n"
-	"  -s, --socket PATH     control socket (default: $SVCD_SOCKET, else\n"
-	"                        " CLI_DEFAULT_SOCKET ")\n"
-	"  -t, --timeout SECS    reply timeout in seconds or with a unit "
-	"(500ms);\n"
-	"                        0 waits forever (default 5)\n"
-	"      --json            print results as JSON (pretty; NDJSON for "
-	"watch)\n"
-	"      --no-color        no colour even on a terminal (also NO_COLOR)\n"
-	"  -h, --help            help (svcctl COMMAND --help for a command)\n"
-	"      --version         print svcctl's version\n";
+    "Options (before or after the command):\n"
+    "  -s, --socket PATH     control socket (default: $SVCD_SOCKET, else\n"
+    "                        " CLI_DEFAULT_SOCKET ")\n"
+    "  -t, --timeout SECS    reply timeout in seconds or with a unit "
+    "(500ms);\n"
+    "                        0 waits forever (default 5)\n"
+    "      --json            print results as JSON (pretty; NDJSON for "
+    "watch)\n"
+    "      --no-color        no colour even on a terminal (also NO_COLOR)\n"
+    "  -h, --help            help (svcctl COMMAND --help for a command)\n"
+    "      --version         print svcctl's version\n";
 
 const char *
 cli_cmd_name(const struct cli_cmd *cmd)
@@ -366,7 +366,7 @@ cli_format_age(double seconds, char *buf, size_t len)
 /* "-s PATH", "-sPATH", "--socket PATH", "--socket=PATH": *val, consumed. */
 static int
 opt_value(int argc, char **argv, int *i, const char *shrt, const char *lng,
-	  const char **val, bool *matched, char **cause)
+          const char **val, bool *matched, char **cause)
 {
 	const char *a = argv[*i];
 	size_t ll = strlen(lng);
@@ -431,13 +431,14 @@ parse_global(int argc, char **argv, int *i, struct cli_opts *o, char **cause)
 	if (opt_value(argc, argv, i, "-t", "--timeout", &val, &m, cause) < 0)
 		return -1;
 	if (m)
-		return cli_parse_timeout(val, &o->timeout_ms, cause) < 0 ? -1 : 1;
+		return cli_parse_timeout(val, &o->timeout_ms, cause) < 0 ? -1
+		                                                         : 1;
 	return 0;
 }
 
 static int
 set_cmd_opt(struct cli_opts *o, unsigned int bit, const char *name,
-	    const char *val, char **cause)
+            const char *val, char **cause)
 {
 	uint64_t n;
 	double secs;
@@ -494,8 +495,7 @@ out_bad:
 
 /* A command option at argv[*i]: 1 if it was one, 0 if not, -1 on error. */
 static int
-parse_cmd_opt(int argc, char **argv, int *i, struct cli_opts *o,
-	      char **cause)
+parse_cmd_opt(int argc, char **argv, int *i, struct cli_opts *o, char **cause)
 {
 	const char *a = argv[*i];
 
@@ -508,9 +508,11 @@ parse_cmd_opt(int argc, char **argv, int *i, struct cli_opts *o,
 			continue;
 		if (!o->cmd || !(o->cmd->opts & cli_cmd_opts[k].bit)) {
 			*cause = o->cmd ? xasprintf("'%s' takes no option "
-						    "'%s'", o->cmd->name, name)
-					: xasprintf("option '%s' belongs after "
-						    "a command", name);
+			                            "'%s'",
+			                            o->cmd->name, name)
+			                : xasprintf("option '%s' belongs after "
+			                            "a command",
+			                            name);
 			return -1;
 		}
 		if (cli_cmd_opts[k].has_arg) {
@@ -520,7 +522,7 @@ parse_cmd_opt(int argc, char **argv, int *i, struct cli_opts *o,
 				val = argv[++*i];
 			} else {
 				*cause = xasprintf("option '%s' needs %s", name,
-						   cli_cmd_opts[k].help);
+				                   cli_cmd_opts[k].help);
 				return -1;
 			}
 		} else if (a[nl] == '=') {
@@ -543,12 +545,12 @@ check_cmd(struct cli_opts *o, char **cause)
 		return 0;
 	if (o->nargs < cmd->min_args) {
 		*cause = xasprintf("missing argument; usage: svcctl %s %s",
-				   cmd->name, cmd->args);
+		                   cmd->name, cmd->args);
 		return -1;
 	}
 	if (cmd->max_args >= 0 && o->nargs > cmd->max_args) {
 		*cause = xasprintf("'%s': unexpected argument '%s'", cmd->name,
-				   o->args[cmd->max_args]);
+		                   o->args[cmd->max_args]);
 		return -1;
 	}
 	if (strcmp(cmd->name, "schedule") == 0) {
@@ -556,7 +558,7 @@ check_cmd(struct cli_opts *o, char **cause)
 		bool after = o->seen & CLI_OPT_AFTER;
 		if (every == after) {
 			*cause = xstrdup("'schedule' needs exactly one of "
-					 "--every D or --after D");
+			                 "--every D or --after D");
 			return -1;
 		}
 		if (!(o->seen & CLI_OPT_EMIT)) {
@@ -628,7 +630,7 @@ static void
 print_cmd_help(FILE *f, const struct cli_cmd *cmd)
 {
 	fprintf(f, "Usage: svcctl [OPTIONS] %s%s%s\n\n", cmd->name,
-		*cmd->args ? " " : "", cmd->args);
+	        *cmd->args ? " " : "", cmd->args);
 	fprintf(f, "%s\n", cmd->help);
 	fputs(cli_global_help, f);
 }
@@ -643,7 +645,7 @@ print_usage(FILE *f)
 	      f);
 	for (size_t i = 0; i < ARRAY_SIZE(cli_cmds); i++)
 		fprintf(f, "  %-9s %s\n", cli_cmds[i].name,
-			cli_cmds[i].summary);
+		        cli_cmds[i].summary);
 	fputs("\n", f);
 	fputs(cli_global_help, f);
 	fputs("\nExit status: 0 ok, 1 svcd answered with an error, 3 svcd "
@@ -691,11 +693,13 @@ cli_main(int argc, char **argv, FILE *out, FILE *err)
 	if (cli_parse(argc, argv, &o, &cause) < 0) {
 		fprintf(err, "svcctl: %s\n", cause);
 		if (o.cmd)
-			fprintf(err, "Try 'svcctl %s --help' for more "
-				     "information.\n", o.cmd->name);
+			fprintf(err,
+			        "Try 'svcctl %s --help' for more "
+			        "information.\n",
+			        o.cmd->name);
 		else
 			fprintf(err, "Try 'svcctl --help' for more "
-				     "information.\n");
+			             "information.\n");
 		free(cause);
 		cli_opts_free(&o);
 		return CLI_EXIT_USAGE;
@@ -715,12 +719,12 @@ cli_main(int argc, char **argv, FILE *out, FILE *err)
 	}
 
 	struct cli_ctx c = {
-		.o = &o,
-		.command = o.cmd->name,
-		.out = out,
-		.err = err,
-		.color = want_color(&o, out),
-		.socket = o.socket,
+	    .o = &o,
+	    .command = o.cmd->name,
+	    .out = out,
+	    .err = err,
+	    .color = want_color(&o, out),
+	    .socket = o.socket,
 	};
 	if (!c.socket) {
 		const char *env = getenv("SVCD_SOCKET");

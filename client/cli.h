@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define CLI_DEFAULT_SOCKET "/run/svcd/svcd.sock"
+#define CLI_DEFAULT_SOCKET     "/run/svcd/svcd.sock"
 #define CLI_DEFAULT_TIMEOUT_MS 5000
 
 /* Exit codes (DESIGN §6); health uses 0 ok, 1 degraded, 2 failed, 3 unknown. */

@@ -16,6 +16,17 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
+/* jansson's foreach macros, spelled out so cppcheck can follow them. */
+#define ARRAY_EACH(arr, i, v)                                                  \
+	for ((i) = 0; (i) < json_array_size(arr) &&                            \
+	              ((v) = json_array_get((arr), (i))) != NULL;              \
+	     (i)++)
+#define OBJECT_EACH(obj, k, v)                                                 \
+	for (void *it_ = json_object_iter(obj);                                \
+	     it_ && ((k) = json_object_iter_key(it_)) != NULL &&               \
+	     ((v) = json_object_iter_value(it_)) != NULL;                      \
+	     it_ = json_object_iter_next((obj), it_))
+
 static void
 print_error_reply(struct cli_ctx *c, json_t *error)
 {
@@ -28,7 +39,7 @@ print_error_reply(struct cli_ctx *c, json_t *error)
 		fprintf(c->err, "svcctl: %s (%s)\n", msg ? msg : "error", cls);
 	else if (json_is_integer(code))
 		fprintf(c->err, "svcctl: %s (code %lld)\n", msg ? msg : "error",
-			(long long)json_integer_value(code));
+		        (long long)json_integer_value(code));
 	else
 		fprintf(c->err, "svcctl: %s\n", msg ? msg : "error");
 }
@@ -52,7 +63,7 @@ ensure_connected(struct cli_ctx *c)
 
 int
 cmd_call(struct cli_ctx *c, const char *method, json_t *params, int timeout_ms,
-	 conn_notify_fn fn, void *arg, json_t **result)
+         conn_notify_fn fn, void *arg, json_t **result)
 {
 	json_t *error = NULL;
 	char *cause = NULL;
@@ -61,12 +72,12 @@ cmd_call(struct cli_ctx *c, const char *method, json_t *params, int timeout_ms,
 	if (rc)
 		return rc;
 	rc = conn_call(&c->conn, method, params, timeout_ms, fn, arg, result,
-		       &error, &cause);
+	               &error, &cause);
 	switch (rc) {
 	case CONN_OK: return 0;
 	case CONN_ERROR_REPLY: {
-		const char *cls = json_string_value(json_object_get(
-			json_object_get(error, "data"), "class"));
+		const char *cls = json_string_value(
+		    json_object_get(json_object_get(error, "data"), "class"));
 		print_error_reply(c, error);
 		rc = cli_exit_for_error(c->command, cls);
 		json_decref(error);
@@ -83,8 +94,8 @@ cmd_call(struct cli_ctx *c, const char *method, json_t *params, int timeout_ms,
 void
 cmd_print_json(struct cli_ctx *c, json_t *v)
 {
-	json_dumpf(v, c->out, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-				      JSON_ENCODE_ANY);
+	json_dumpf(v, c->out,
+	           JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 	fputc('\n', c->out);
 }
 
@@ -112,7 +123,8 @@ cell_text(json_t *v)
 		struct buf b = {0};
 		size_t i;
 		json_t *e;
-		json_array_foreach (v, i, e) {
+		ARRAY_EACH(v, i, e)
+		{
 			char *s = cell_text(e);
 			if (i)
 				buf_putc(&b, ',');
@@ -196,8 +208,8 @@ print_event(struct cli_ctx *c, json_t *ev)
 	const char *source = str_field(ev, "source");
 	json_t *seq = json_object_get(ev, "seq");
 	json_t *data = json_object_get(ev, "data");
-	char *d = data ? json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER)
-		       : NULL;
+	char *d =
+	    data ? json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
 	put_colored(c, TAB_DIM, time ? time : "-");
 	if (json_is_integer(seq))
@@ -237,16 +249,19 @@ print_lost(struct cli_ctx *c, json_t *params)
 	static const char *const n_k[] = {"count", "missed", "lost", NULL};
 	json_int_t f = int_field(params, from_k, -1);
 	json_int_t t = int_field(params, to_k, -1);
-	json_int_t n = int_field(params, n_k, f >= 0 && t >= f ? t - f + 1 : -1);
+	json_int_t n =
+	    int_field(params, n_k, f >= 0 && t >= f ? t - f + 1 : -1);
 
 	fflush(c->out);
 	if (f >= 0 && t >= 0)
-		fprintf(c->err, "svcctl: missed events %lld..%lld (%lld) — "
-				"slow consumer\n",
-			(long long)f, (long long)t, (long long)n);
+		fprintf(c->err,
+		        "svcctl: missed events %lld..%lld (%lld) — "
+		        "slow consumer\n",
+		        (long long)f, (long long)t, (long long)n);
 	else
-		fprintf(c->err, "svcctl: missed events (%lld) — slow consumer\n",
-			(long long)n);
+		fprintf(c->err,
+		        "svcctl: missed events (%lld) — slow consumer\n",
+		        (long long)n);
 }
 
 struct watch_state {
@@ -261,8 +276,8 @@ watch_notify(const char *method, json_t *params, void *arg)
 
 	if (strcmp(method, "event") == 0) {
 		const char *name = str_field(params, "event");
-		const char *st = str_field(json_object_get(params, "data"),
-					   "state");
+		const char *st =
+		    str_field(json_object_get(params, "data"), "state");
 		if (name && strcmp(name, "service.state") == 0 && st &&
 		    (strcmp(st, "stopping") == 0 || strcmp(st, "stopped") == 0))
 			w->shutdown_seen = true;
@@ -307,13 +322,13 @@ cmd_watch(struct cli_ctx *c)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old); /* no SA_RESTART: poll sees EINTR */
 	json_object_set_new(params, "events",
-			    c->o->nargs ? patterns_array(c, 0)
-					: json_pack("[s]", "*"));
+	                    c->o->nargs ? patterns_array(c, 0)
+	                                : json_pack("[s]", "*"));
 	if (c->o->seen & CLI_OPT_SINCE)
 		json_object_set_new(params, "since",
-				    json_integer((json_int_t)c->o->since));
+		                    json_integer((json_int_t)c->o->since));
 	rc = cmd_call(c, "subscribe", params, c->o->timeout_ms, watch_notify,
-		      &w, &result);
+	              &w, &result);
 	json_decref(params);
 	json_decref(result);
 	if (rc || watch_stop)
@@ -327,7 +342,7 @@ cmd_watch(struct cli_ctx *c)
 			const char *m = str_field(msg, "method");
 			if (m && !json_object_get(msg, "id"))
 				watch_notify(m, json_object_get(msg, "params"),
-					     &w);
+				             &w);
 			json_decref(msg);
 			continue;
 		}
@@ -340,7 +355,7 @@ cmd_watch(struct cli_ctx *c)
 		}
 		fflush(c->out);
 		fprintf(c->err, "svcctl: %s\n",
-			cause ? cause : "connection to svcd lost");
+		        cause ? cause : "connection to svcd lost");
 		free(cause);
 		rc = CLI_EXIT_UNREACHABLE;
 		break;
@@ -370,14 +385,14 @@ cmd_events(struct cli_ctx *c)
 
 	if (c->o->seen & CLI_OPT_LAST)
 		json_object_set_new(params, "last",
-				    json_integer((json_int_t)c->o->last));
+		                    json_integer((json_int_t)c->o->last));
 	if (c->o->seen & CLI_OPT_SINCE)
 		json_object_set_new(params, "since",
-				    json_integer((json_int_t)c->o->since));
+		                    json_integer((json_int_t)c->o->since));
 	if (c->o->nargs)
 		json_object_set_new(params, "events", patterns_array(c, 0));
 	rc = cmd_call(c, "events", params, c->o->timeout_ms, NULL, NULL,
-		      &result);
+	              &result);
 	json_decref(params);
 	if (rc)
 		return rc;
@@ -387,8 +402,8 @@ cmd_events(struct cli_ctx *c)
 		json_t *list = events_list(result);
 		size_t i;
 		json_t *ev;
-		json_array_foreach (list, i, ev)
-			print_event(c, ev);
+		ARRAY_EACH(list, i, ev)
+		print_event(c, ev);
 	}
 	json_decref(result);
 	return CLI_EXIT_OK;
@@ -402,10 +417,11 @@ data_from_args(struct cli_ctx *c, int from, json_t **data)
 	char *cause = NULL;
 
 	if (args_parse_data(c->o->nargs - from, c->o->args + from, data,
-			    &cause) < 0) {
-		fprintf(c->err, "svcctl: %s\nTry 'svcctl %s --help' for more "
-				"information.\n",
-			cause, c->command);
+	                    &cause) < 0) {
+		fprintf(c->err,
+		        "svcctl: %s\nTry 'svcctl %s --help' for more "
+		        "information.\n",
+		        cause, c->command);
 		free(cause);
 		return CLI_EXIT_USAGE;
 	}
@@ -432,8 +448,7 @@ cmd_emit(struct cli_ctx *c)
 		fprintf(c->err, "svcctl: event name is not valid UTF-8\n");
 		return CLI_EXIT_USAGE;
 	}
-	rc = cmd_call(c, "emit", params, c->o->timeout_ms, NULL, NULL,
-		      &result);
+	rc = cmd_call(c, "emit", params, c->o->timeout_ms, NULL, NULL, &result);
 	json_decref(params);
 	if (rc)
 		return rc;
@@ -445,11 +460,11 @@ cmd_emit(struct cli_ctx *c)
 		fprintf(c->out, "emitted %s", c->o->args[0]);
 		if (json_is_integer(seq))
 			fprintf(c->out, " as seq %lld",
-				(long long)json_integer_value(seq));
+			        (long long)json_integer_value(seq));
 		if (json_is_integer(n))
 			fprintf(c->out, ", %lld listener%s",
-				(long long)json_integer_value(n),
-				json_integer_value(n) == 1 ? "" : "s");
+			        (long long)json_integer_value(n),
+			        json_integer_value(n) == 1 ? "" : "s");
 		fputc('\n', c->out);
 	}
 	json_decref(result);
@@ -474,7 +489,7 @@ cmd_schedule(struct cli_ctx *c)
 		json_object_set(params, "data", data);
 	json_decref(data);
 	rc = cmd_call(c, "schedule", params, c->o->timeout_ms, NULL, NULL,
-		      &result);
+	              &result);
 	json_decref(params);
 	if (rc)
 		return rc;
@@ -482,7 +497,7 @@ cmd_schedule(struct cli_ctx *c)
 		cmd_print_json(c, result);
 	} else {
 		fprintf(c->out, "scheduled '%s': emit %s %s %s", c->o->args[0],
-			c->o->emit, kind, d);
+		        c->o->emit, kind, d);
 		const char *next = str_field(result, "next_run");
 		if (next)
 			fprintf(c->out, " (next run %s)", next);
@@ -504,7 +519,7 @@ cmd_cancel(struct cli_ctx *c)
 		return CLI_EXIT_USAGE;
 	}
 	rc = cmd_call(c, "cancel", params, c->o->timeout_ms, NULL, NULL,
-		      &result);
+	              &result);
 	json_decref(params);
 	if (rc)
 		return rc;
@@ -552,19 +567,19 @@ tab_age(struct tab *t, json_t *age, json_t *checked)
 int
 cmd_health(struct cli_ctx *c)
 {
-	static const char *const hdr[] = {"NAME", "STATE", "HEALTHY",
-					  "LATENCY", "CHECKED", "ERROR"};
+	static const char *const hdr[] = {"NAME",    "STATE",   "HEALTHY",
+	                                  "LATENCY", "CHECKED", "ERROR"};
 	json_t *params = json_object();
 	json_t *result = NULL;
 	int rc;
 
 	if (c->o->nargs)
 		json_object_set_new(params, "service",
-				    json_string(c->o->args[0]));
+		                    json_string(c->o->args[0]));
 	if (c->o->seen & CLI_OPT_FRESH)
 		json_object_set_new(params, "fresh", json_true());
 	rc = cmd_call(c, "health", params, c->o->timeout_ms, NULL, NULL,
-		      &result);
+	              &result);
 	json_decref(params);
 	if (rc)
 		return rc;
@@ -583,25 +598,27 @@ cmd_health(struct cli_ctx *c)
 	tab_align_right(t, 3);
 	size_t i;
 	json_t *s;
-	json_array_foreach (json_object_get(result, "services"), i, s) {
+	ARRAY_EACH(json_object_get(result, "services"), i, s)
+	{
 		const char *state = str_field(s, "state");
 		json_t *healthy = json_object_get(s, "healthy");
 		json_t *blocked = json_object_get(s, "blocked_by");
 		const char *err = str_field(s, "error");
 		tab_row(t);
 		tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
-		tab_json(t, tab_state_color(state), json_object_get(s, "state"));
+		tab_json(t, tab_state_color(state),
+		         json_object_get(s, "state"));
 		tab_json(t,
-			 json_is_true(healthy)    ? TAB_GREEN
-			 : json_is_false(healthy) ? TAB_RED
-						  : TAB_PLAIN,
-			 healthy);
+		         json_is_true(healthy)    ? TAB_GREEN
+		         : json_is_false(healthy) ? TAB_RED
+		                                  : TAB_PLAIN,
+		         healthy);
 		tab_latency(t, json_object_get(s, "latency_us"));
 		tab_age(t, json_object_get(s, "age_ms"),
-			json_object_get(s, "checked_at"));
-		bool has_blocked = blocked && !json_is_null(blocked) &&
-				   !(json_is_array(blocked) &&
-				     json_array_size(blocked) == 0);
+		        json_object_get(s, "checked_at"));
+		bool has_blocked =
+		    blocked && !json_is_null(blocked) &&
+		    !(json_is_array(blocked) && json_array_size(blocked) == 0);
 		char *b = has_blocked ? cell_text(blocked) : NULL;
 		if (err && b)
 			tab_cell(t, TAB_RED, "%s (blocked by %s)", err, b);
@@ -628,7 +645,8 @@ kv_line(json_t *obj)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach (obj, k, v) {
+	OBJECT_EACH(obj, k, v)
+	{
 		char *s = cell_text(v);
 		if (b.len)
 			buf_putc(&b, ' ');
@@ -645,10 +663,10 @@ int
 cmd_status(struct cli_ctx *c)
 {
 	static const char *const known[] = {"version", "pid", "uptime_s",
-					    "uptime", "state"};
+	                                    "uptime", "state"};
 	json_t *result = NULL;
-	int rc = cmd_call(c, "status", NULL, c->o->timeout_ms, NULL, NULL,
-			  &result);
+	int rc =
+	    cmd_call(c, "status", NULL, c->o->timeout_ms, NULL, NULL, &result);
 	if (rc)
 		return rc;
 	if (c->o->json || !json_is_object(result)) {
@@ -666,7 +684,7 @@ cmd_status(struct cli_ctx *c)
 	fprintf(c->out, "svcd %s", version ? version : "?");
 	if (json_is_integer(pid))
 		fprintf(c->out, ", pid %lld",
-			(long long)json_integer_value(pid));
+		        (long long)json_integer_value(pid));
 	if (state) {
 		fputs(", ", c->out);
 		put_colored(c, tab_state_color(state), state);
@@ -682,11 +700,13 @@ cmd_status(struct cli_ctx *c)
 	size_t w = 0;
 	const char *k;
 	json_t *v;
-	json_object_foreach (result, k, v) {
+	OBJECT_EACH(result, k, v)
+	{
 		if (strlen(k) > w)
 			w = strlen(k);
 	}
-	json_object_foreach (result, k, v) {
+	OBJECT_EACH(result, k, v)
+	{
 		bool skip = false;
 		for (size_t i = 0; i < ARRAY_SIZE(known); i++)
 			skip |= strcmp(k, known[i]) == 0;
@@ -722,7 +742,8 @@ print_dot(struct cli_ctx *c, json_t *list)
 	json_t *s, *r;
 
 	buf_puts(&b, "digraph svcd {\n\trankdir=BT;\n\tnode [shape=box];\n");
-	json_array_foreach (list, i, s) {
+	ARRAY_EACH(list, i, s)
+	{
 		const char *name = str_field(s, "name");
 		const char *state = str_field(s, "state");
 		if (!name)
@@ -735,11 +756,13 @@ print_dot(struct cli_ctx *c, json_t *list)
 			buf_puts(&b, " [color=orange]");
 		buf_puts(&b, ";\n");
 	}
-	json_array_foreach (list, i, s) {
+	ARRAY_EACH(list, i, s)
+	{
 		const char *name = str_field(s, "name");
 		if (!name)
 			continue;
-		json_array_foreach (json_object_get(s, "requires"), j, r) {
+		ARRAY_EACH(json_object_get(s, "requires"), j, r)
+		{
 			if (!json_is_string(r))
 				continue;
 			buf_putc(&b, '\t');
@@ -757,16 +780,16 @@ print_dot(struct cli_ctx *c, json_t *list)
 int
 cmd_services(struct cli_ctx *c)
 {
-	static const char *const hdr[] = {"ORDER", "NAME", "STATE",
-					  "REQUIRES", "INIT", "ERROR"};
+	static const char *const hdr[] = {"ORDER",    "NAME", "STATE",
+	                                  "REQUIRES", "INIT", "ERROR"};
 	json_t *result = NULL;
 	int rc = cmd_call(c, "services", NULL, c->o->timeout_ms, NULL, NULL,
-			  &result);
+	                  &result);
 	if (rc)
 		return rc;
-	json_t *list = json_is_array(result) ? result
-					     : json_object_get(result,
-							       "services");
+	json_t *list = json_is_array(result)
+	                   ? result
+	                   : json_object_get(result, "services");
 	if (c->o->seen & CLI_OPT_DOT) {
 		print_dot(c, list);
 	} else if (c->o->json) {
@@ -777,13 +800,14 @@ cmd_services(struct cli_ctx *c)
 		tab_align_right(t, 4);
 		size_t i;
 		json_t *s;
-		json_array_foreach (list, i, s) {
+		ARRAY_EACH(list, i, s)
+		{
 			const char *state = str_field(s, "state");
 			tab_row(t);
 			tab_json(t, TAB_PLAIN, json_object_get(s, "order"));
 			tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
 			tab_json(t, tab_state_color(state),
-				 json_object_get(s, "state"));
+			         json_object_get(s, "state"));
 			tab_json(t, TAB_PLAIN, json_object_get(s, "requires"));
 			tab_ms(t, json_object_get(s, "init_ms"));
 			json_t *e = json_object_get(s, "error");
@@ -802,16 +826,16 @@ cmd_services(struct cli_ctx *c)
 int
 cmd_tasks(struct cli_ctx *c)
 {
-	static const char *const hdr[] = {"NAME", "KIND", "SCHEDULE", "NEXT",
-					  "RUNS", "FAILS", "LAST", "ORIGIN",
-					  "ERROR"};
+	static const char *const hdr[] = {"NAME", "KIND",   "SCHEDULE",
+	                                  "NEXT", "RUNS",   "FAILS",
+	                                  "LAST", "ORIGIN", "ERROR"};
 	json_t *result = NULL;
-	int rc = cmd_call(c, "tasks", NULL, c->o->timeout_ms, NULL, NULL,
-			  &result);
+	int rc =
+	    cmd_call(c, "tasks", NULL, c->o->timeout_ms, NULL, NULL, &result);
 	if (rc)
 		return rc;
-	json_t *list = json_is_array(result) ? result
-					     : json_object_get(result, "tasks");
+	json_t *list =
+	    json_is_array(result) ? result : json_object_get(result, "tasks");
 	if (c->o->json) {
 		cmd_print_json(c, result);
 	} else if (json_array_size(list) == 0) {
@@ -823,7 +847,8 @@ cmd_tasks(struct cli_ctx *c)
 		tab_align_right(t, 6);
 		size_t i;
 		json_t *s;
-		json_array_foreach (list, i, s) {
+		ARRAY_EACH(list, i, s)
+		{
 			json_t *iv = json_object_get(s, "interval_ms");
 			json_t *dv = json_object_get(s, "delay_ms");
 			json_t *fails = json_object_get(s, "failures");
@@ -833,27 +858,28 @@ cmd_tasks(struct cli_ctx *c)
 			tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
 			if (json_is_true(json_object_get(s, "running")))
 				tab_cell(t, TAB_GREEN, "%s (running)",
-					 str_field(s, "kind") ?
-						 str_field(s, "kind") : "?");
+				         str_field(s, "kind")
+				             ? str_field(s, "kind")
+				             : "?");
 			else
 				tab_json(t, TAB_PLAIN,
-					 json_object_get(s, "kind"));
+				         json_object_get(s, "kind"));
 			if (json_is_number(iv) || json_is_number(dv)) {
 				json_t *v = json_is_number(iv) ? iv : dv;
 				util_format_duration(json_number_value(v) / 1e3,
-						     b, sizeof(b));
+				                     b, sizeof(b));
 				tab_cell(t, TAB_PLAIN, "%s %s",
-					 json_is_number(iv) ? "every" : "after",
-					 b);
+				         json_is_number(iv) ? "every" : "after",
+				         b);
 			} else {
 				tab_cell(t, TAB_PLAIN, "%s", "-");
 			}
 			tab_json(t, TAB_PLAIN, json_object_get(s, "next_run"));
 			tab_json(t, TAB_PLAIN, json_object_get(s, "runs"));
 			tab_json(t,
-				 json_integer_value(fails) > 0 ? TAB_RED
-							       : TAB_PLAIN,
-				 fails);
+			         json_integer_value(fails) > 0 ? TAB_RED
+			                                       : TAB_PLAIN,
+			         fails);
 			tab_ms(t, json_object_get(s, "last_duration_ms"));
 			tab_json(t, TAB_PLAIN, json_object_get(s, "origin"));
 			if (!err || json_is_null(err))
@@ -883,8 +909,8 @@ shutdown_notify(const char *method, json_t *params, void *arg)
 	struct cli_ctx *c = s->c;
 
 	if (c->o->json) {
-		json_t *n = json_pack("{s:s,s:O?}", "method", method, "params",
-				      params);
+		json_t *n =
+		    json_pack("{s:s,s:O?}", "method", method, "params", params);
 		json_dumpf(n, c->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		fputc('\n', c->out);
 		json_decref(n);
@@ -895,7 +921,7 @@ shutdown_notify(const char *method, json_t *params, void *arg)
 		const char *word = state ? state : phase;
 		if (svc) {
 			put_colored(c, tab_state_color(word),
-				    word ? word : "stopping");
+			            word ? word : "stopping");
 			fprintf(c->out, " %s", svc);
 			if (state && phase && strcmp(phase, state) != 0 &&
 			    strcmp(phase, "services") != 0 &&
@@ -904,18 +930,18 @@ shutdown_notify(const char *method, json_t *params, void *arg)
 			fputc('\n', c->out);
 		} else if (phase) {
 			fprintf(c->out, "%s%s%s\n", phase, state ? " " : "",
-				state ? state : "");
+			        state ? state : "");
 		}
 	} else if (strcmp(method, "shutdown.exit") == 0) {
 		json_t *st = json_object_get(params, "status");
 		if (!st)
 			st = json_object_get(params, "code");
 		s->exited = true;
-		s->status = json_is_integer(st) ? (int)json_integer_value(st)
-						: 0;
+		s->status =
+		    json_is_integer(st) ? (int)json_integer_value(st) : 0;
 		if (s->status)
 			fprintf(c->out, "svcd exited with status %d\n",
-				s->status);
+			        s->status);
 		else
 			fputs("svcd exited\n", c->out);
 	}
@@ -931,15 +957,16 @@ cmd_shutdown(struct cli_ctx *c)
 	json_t *result = NULL;
 	char *cause = NULL;
 	int rc = cmd_call(c, "shutdown", params, c->o->timeout_ms,
-			  shutdown_notify, &s, &result);
+	                  shutdown_notify, &s, &result);
 
 	json_decref(params);
 	if (rc)
 		return rc;
 	if (c->o->json && wait) {
 		/* The result, then the notifications: all NDJSON. */
-		json_dumpf(result, c->out, JSON_COMPACT | JSON_PRESERVE_ORDER |
-						   JSON_ENCODE_ANY);
+		json_dumpf(result, c->out,
+		           JSON_COMPACT | JSON_PRESERVE_ORDER |
+		               JSON_ENCODE_ANY);
 		fputc('\n', c->out);
 	} else if (c->o->json) {
 		cmd_print_json(c, result);
@@ -952,7 +979,7 @@ cmd_shutdown(struct cli_ctx *c)
 	while (wait) {
 		json_t *msg = NULL;
 		int r = conn_read(&c->conn, s.exited ? c->o->timeout_ms : -1,
-				  &msg, &cause);
+		                  &msg, &cause);
 		if (r != CONN_OK)
 			break;
 		const char *m = str_field(msg, "method");
@@ -968,8 +995,8 @@ int
 cmd_reload(struct cli_ctx *c)
 {
 	json_t *result = NULL;
-	int rc = cmd_call(c, "reload", NULL, c->o->timeout_ms, NULL, NULL,
-			  &result);
+	int rc =
+	    cmd_call(c, "reload", NULL, c->o->timeout_ms, NULL, NULL, &result);
 	if (rc)
 		return rc;
 	if (c->o->json)
@@ -984,16 +1011,16 @@ int
 cmd_ping(struct cli_ctx *c)
 {
 	json_t *result = NULL;
-	int rc = cmd_call(c, "ping", NULL, c->o->timeout_ms, NULL, NULL,
-			  &result);
+	int rc =
+	    cmd_call(c, "ping", NULL, c->o->timeout_ms, NULL, NULL, &result);
 	if (rc)
 		return rc;
 	if (c->o->json)
 		cmd_print_json(c, result);
 	else
 		fprintf(c->out, "%s\n",
-			json_is_string(result) ? json_string_value(result)
-					       : "pong");
+		        json_is_string(result) ? json_string_value(result)
+		                               : "pong");
 	json_decref(result);
 	return CLI_EXIT_OK;
 }
@@ -1008,11 +1035,11 @@ cmd_version(struct cli_ctx *c)
 	if (conn_open(&c->conn, c->socket, c->o->timeout_ms, &cause) == 0) {
 		c->connected = true;
 		rc = conn_call(&c->conn, "hello", NULL, c->o->timeout_ms, NULL,
-			       NULL, &hello, &error, &cause);
+		               NULL, &hello, &error, &cause);
 	}
 	if (c->o->json) {
 		json_t *v = json_pack("{s:s,s:O?}", "svcctl", SVCD_VERSION,
-				      "svcd", rc == CONN_OK ? hello : NULL);
+		                      "svcd", rc == CONN_OK ? hello : NULL);
 		cmd_print_json(c, v);
 		json_decref(v);
 	} else {
@@ -1027,18 +1054,19 @@ cmd_version(struct cli_ctx *c)
 				fprintf(c->out, " (protocol %s", p);
 			if (json_is_integer(pid))
 				fprintf(c->out, "%spid %lld", p ? ", " : " (",
-					(long long)json_integer_value(pid));
+				        (long long)json_integer_value(pid));
 			if (p || json_is_integer(pid))
 				fputc(')', c->out);
 			fprintf(c->out, " at %s\n", c->socket);
 			free(p);
 		} else if (rc == CONN_ERROR_REPLY) {
 			fprintf(c->out, "svcd: %s\n",
-				str_field(error, "message") ?
-					str_field(error, "message") : "error");
+			        str_field(error, "message")
+			            ? str_field(error, "message")
+			            : "error");
 		} else {
 			fprintf(c->out, "svcd: not reachable (%s)\n",
-				cause ? cause : "unknown");
+			        cause ? cause : "unknown");
 		}
 	}
 	json_decref(hello);

@@ -29,7 +29,7 @@ struct cli_ctx {
  * (daemon error: 1, or 3 for health; unreachable: 3).
  */
 int cmd_call(struct cli_ctx *c, const char *method, json_t *params,
-	     int timeout_ms, conn_notify_fn fn, void *arg, json_t **result);
+             int timeout_ms, conn_notify_fn fn, void *arg, json_t **result);
 /* Print v as --json output: pretty, 2-space indent, one trailing newline. */
 void cmd_print_json(struct cli_ctx *c, json_t *v);
 /* Close the connection if open. */

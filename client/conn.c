@@ -66,8 +66,8 @@ conn_open(struct conn *c, const char *path, int timeout_ms, char **cause)
 	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		*cause = xasprintf("cannot connect to %s: socket path too long "
-				   "(max %zu bytes)", path,
-				   sizeof(sa.sun_path) - 1);
+		                   "(max %zu bytes)",
+		                   path, sizeof(sa.sun_path) - 1);
 		return -1;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
@@ -80,7 +80,7 @@ conn_open(struct conn *c, const char *path, int timeout_ms, char **cause)
 	if (timeout_ms >= 0) {
 		int ms = timeout_ms > 0 ? timeout_ms : 1;
 		struct timeval tv = {.tv_sec = ms / 1000,
-				     .tv_usec = (ms % 1000) * 1000};
+		                     .tv_usec = (ms % 1000) * 1000};
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
 	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -90,12 +90,13 @@ conn_open(struct conn *c, const char *path, int timeout_ms, char **cause)
 		if (err == EISCONN)
 			break;
 		if (err == EAGAIN || err == EINPROGRESS)
-			*cause = xasprintf("cannot connect to %s: timed out "
-					   "(svcd is not accepting connections)",
-					   path);
+			*cause =
+			    xasprintf("cannot connect to %s: timed out "
+			              "(svcd is not accepting connections)",
+			              path);
 		else
 			*cause = xasprintf("cannot connect to %s: %s%s", path,
-					   strerror(err), connect_hint(err));
+			                   strerror(err), connect_hint(err));
 		goto out_close_fd;
 	}
 	if (util_set_nonblock(fd) < 0) {
@@ -143,7 +144,7 @@ wait_fd(struct conn *c, short events, int64_t deadline)
 
 static int
 write_all(struct conn *c, const char *p, size_t n, int64_t deadline,
-	  char **cause)
+          char **cause)
 {
 	while (n > 0) {
 		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
@@ -160,17 +161,18 @@ write_all(struct conn *c, const char *p, size_t n, int64_t deadline,
 				return CONN_INTERRUPTED;
 			if (r == 0) {
 				*cause = xasprintf("%s: timed out sending the "
-						   "request", c->path);
+				                   "request",
+				                   c->path);
 				return CONN_FAIL;
 			}
 			continue;
 		}
 		if (w < 0 && (errno == EPIPE || errno == ECONNRESET))
-			*cause = xasprintf("%s: connection closed by svcd",
-					   c->path);
+			*cause =
+			    xasprintf("%s: connection closed by svcd", c->path);
 		else
 			*cause = xasprintf("%s: write: %s", c->path,
-					   strerror(errno));
+			                   strerror(errno));
 		return CONN_FAIL;
 	}
 	return CONN_OK;
@@ -178,7 +180,7 @@ write_all(struct conn *c, const char *p, size_t n, int64_t deadline,
 
 static int
 send_deadline(struct conn *c, const char *method, json_t *params,
-	      int64_t deadline, json_int_t *id, char **cause)
+              int64_t deadline, json_int_t *id, char **cause)
 {
 	json_t *req = json_object();
 	json_int_t rid = c->next_id++;
@@ -209,10 +211,10 @@ send_deadline(struct conn *c, const char *method, json_t *params,
 
 int
 conn_send(struct conn *c, const char *method, json_t *params, int timeout_ms,
-	  json_int_t *id, char **cause)
+          json_int_t *id, char **cause)
 {
 	return send_deadline(c, method, params, deadline_after(timeout_ms), id,
-			     cause);
+	                     cause);
 }
 
 static int
@@ -220,8 +222,8 @@ read_deadline(struct conn *c, int64_t deadline, json_t **msg, char **cause)
 {
 	for (;;) {
 		const char *head = buf_head(&c->in);
-		const char *nl = c->in.len ? memchr(head, '\n', c->in.len) :
-					     NULL;
+		const char *nl =
+		    c->in.len ? memchr(head, '\n', c->in.len) : NULL;
 		if (nl) {
 			size_t n = (size_t)(nl - head);
 			json_error_t jerr;
@@ -232,10 +234,11 @@ read_deadline(struct conn *c, int64_t deadline, json_t **msg, char **cause)
 			json_t *v = json_loadb(head, n, 0, &jerr);
 			buf_consume(&c->in, n + 1);
 			if (!v || !json_is_object(v)) {
-				*cause = xasprintf("%s: invalid reply from svcd: "
-						   "%s", c->path,
-						   v ? "not a JSON object" :
-						       jerr.text);
+				*cause = xasprintf(
+				    "%s: invalid reply from svcd: "
+				    "%s",
+				    c->path,
+				    v ? "not a JSON object" : jerr.text);
 				json_decref(v);
 				return CONN_FAIL;
 			}
@@ -243,8 +246,9 @@ read_deadline(struct conn *c, int64_t deadline, json_t **msg, char **cause)
 			return CONN_OK;
 		}
 		if (c->in.len > CONN_MAX_LINE) {
-			*cause = xasprintf("%s: reply line longer than %u bytes",
-					   c->path, CONN_MAX_LINE);
+			*cause =
+			    xasprintf("%s: reply line longer than %u bytes",
+			              c->path, CONN_MAX_LINE);
 			return CONN_FAIL;
 		}
 		buf_reserve(&c->in, 65536);
@@ -258,8 +262,10 @@ read_deadline(struct conn *c, int64_t deadline, json_t **msg, char **cause)
 		if (r == 0) {
 			if (c->in.len == 0)
 				return CONN_EOF;
-			*cause = xasprintf("%s: connection closed in the middle "
-					   "of a reply", c->path);
+			*cause =
+			    xasprintf("%s: connection closed in the middle "
+			              "of a reply",
+			              c->path);
 			return CONN_FAIL;
 		}
 		if (errno == EINTR) {
@@ -273,17 +279,18 @@ read_deadline(struct conn *c, int64_t deadline, json_t **msg, char **cause)
 				return CONN_INTERRUPTED;
 			if (w == 0) {
 				*cause = xasprintf("%s: no reply from svcd "
-						   "(timed out)", c->path);
+				                   "(timed out)",
+				                   c->path);
 				return CONN_FAIL;
 			}
 			continue;
 		}
 		if (errno == ECONNRESET)
-			*cause = xasprintf("%s: connection reset by svcd",
-					   c->path);
+			*cause =
+			    xasprintf("%s: connection reset by svcd", c->path);
 		else
-			*cause = xasprintf("%s: read: %s", c->path,
-					   strerror(errno));
+			*cause =
+			    xasprintf("%s: read: %s", c->path, strerror(errno));
 		return CONN_FAIL;
 	}
 }
@@ -296,8 +303,8 @@ conn_read(struct conn *c, int timeout_ms, json_t **msg, char **cause)
 
 int
 conn_call(struct conn *c, const char *method, json_t *params, int timeout_ms,
-	  conn_notify_fn fn, void *arg, json_t **result, json_t **error,
-	  char **cause)
+          conn_notify_fn fn, void *arg, json_t **result, json_t **error,
+          char **cause)
 {
 	int64_t deadline = deadline_after(timeout_ms);
 	json_int_t id;
@@ -311,7 +318,8 @@ conn_call(struct conn *c, const char *method, json_t *params, int timeout_ms,
 		rc = read_deadline(c, deadline, &msg, cause);
 		if (rc == CONN_EOF) {
 			*cause = xasprintf("%s: svcd closed the connection "
-					   "without replying", c->path);
+			                   "without replying",
+			                   c->path);
 			return CONN_FAIL;
 		}
 		if (rc != CONN_OK)
@@ -326,9 +334,10 @@ conn_call(struct conn *c, const char *method, json_t *params, int timeout_ms,
 			continue;
 		}
 		json_t *err = json_object_get(msg, "error");
-		/* An error with a null id answers a line svcd could not read. */
-		bool ours = json_is_integer(jid) &&
-			    json_integer_value(jid) == id;
+		/* An error with a null id answers a line svcd could not read.
+		 */
+		bool ours =
+		    json_is_integer(jid) && json_integer_value(jid) == id;
 		if (!ours && !(json_is_null(jid) && err)) {
 			json_decref(msg);
 			continue;
@@ -341,7 +350,8 @@ conn_call(struct conn *c, const char *method, json_t *params, int timeout_ms,
 		json_t *res = json_object_get(msg, "result");
 		if (!res) {
 			*cause = xasprintf("%s: invalid reply from svcd: no "
-					   "result or error", c->path);
+			                   "result or error",
+			                   c->path);
 			json_decref(msg);
 			return CONN_FAIL;
 		}

@@ -38,13 +38,12 @@ enum conn_rc {
  * Connect to path within timeout_ms (< 0: no limit). On failure returns -1
  * with *cause naming the path and the reason (caller frees).
  */
-int conn_open(struct conn *c, const char *path, int timeout_ms,
-	      char **cause);
+int conn_open(struct conn *c, const char *path, int timeout_ms, char **cause);
 void conn_close(struct conn *c);
 
 /* Send one request; *id receives its id. params is borrowed (NULL: none). */
 int conn_send(struct conn *c, const char *method, json_t *params,
-	      int timeout_ms, json_int_t *id, char **cause);
+              int timeout_ms, json_int_t *id, char **cause);
 
 /*
  * Read the next message (a reply or a notification) into *msg (new
@@ -63,7 +62,7 @@ typedef void (*conn_notify_fn)(const char *method, json_t *params, void *arg);
  * Notifications that arrive first go to fn (may be NULL).
  */
 int conn_call(struct conn *c, const char *method, json_t *params,
-	      int timeout_ms, conn_notify_fn fn, void *arg, json_t **result,
-	      json_t **error, char **cause);
+              int timeout_ms, conn_notify_fn fn, void *arg, json_t **result,
+              json_t **error, char **cause);
 
 #endif

@@ -21,9 +21,8 @@ struct tab {
 };
 
 static const char *const color_seq[] = {
-	[TAB_PLAIN] = "",       [TAB_GREEN] = "\033[32m",
-	[TAB_YELLOW] = "\033[33m", [TAB_RED] = "\033[31m",
-	[TAB_DIM] = "\033[2m",  [TAB_BOLD] = "\033[1m",
+    [TAB_PLAIN] = "",       [TAB_GREEN] = "\033[32m", [TAB_YELLOW] = "\033[33m",
+    [TAB_RED] = "\033[31m", [TAB_DIM] = "\033[2m",    [TAB_BOLD] = "\033[1m",
 };
 
 enum tab_color
@@ -33,12 +32,12 @@ tab_state_color(const char *word)
 		const char *word;
 		enum tab_color color;
 	} map[] = {
-		{"ok", TAB_GREEN},          {"running", TAB_GREEN},
-		{"yes", TAB_GREEN},         {"healthy", TAB_GREEN},
-		{"degraded", TAB_YELLOW},   {"blocked", TAB_YELLOW},
-		{"starting", TAB_YELLOW},   {"stopping", TAB_YELLOW},
-		{"failed", TAB_RED},        {"no", TAB_RED},
-		{"unhealthy", TAB_RED},
+	    {"ok", TAB_GREEN},        {"running", TAB_GREEN},
+	    {"yes", TAB_GREEN},       {"healthy", TAB_GREEN},
+	    {"degraded", TAB_YELLOW}, {"blocked", TAB_YELLOW},
+	    {"starting", TAB_YELLOW}, {"stopping", TAB_YELLOW},
+	    {"failed", TAB_RED},      {"no", TAB_RED},
+	    {"unhealthy", TAB_RED},
 	};
 	if (!word)
 		return TAB_PLAIN;
@@ -50,7 +49,7 @@ tab_state_color(const char *word)
 
 void
 tab_colorize(struct buf *out, enum tab_color color, bool use_color,
-	     const char *s)
+             const char *s)
 {
 	if (!use_color || color == TAB_PLAIN) {
 		buf_puts(out, s);
@@ -111,11 +110,10 @@ tab_row(struct tab *t)
 {
 	if (t->nrows == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 8;
-		t->cells = xrealloc(t->cells,
-				    t->cap * t->ncols * sizeof(*t->cells));
+		t->cells =
+		    xrealloc(t->cells, t->cap * t->ncols * sizeof(*t->cells));
 	}
-	memset(&t->cells[t->nrows * t->ncols], 0,
-	       t->ncols * sizeof(*t->cells));
+	memset(&t->cells[t->nrows * t->ncols], 0, t->ncols * sizeof(*t->cells));
 	t->nrows++;
 	t->cur = 0;
 }
@@ -153,7 +151,7 @@ pad(struct buf *out, size_t n)
 
 static void
 render_cell(struct buf *out, const char *s, enum tab_color color,
-	    bool use_color, size_t width, bool right, bool last)
+            bool use_color, size_t width, bool right, bool last)
 {
 	size_t w = tab_width(s);
 	size_t gap = width > w ? width - w : 0;
@@ -183,17 +181,18 @@ tab_render(const struct tab *t, bool use_color, struct buf *out)
 		if (c)
 			buf_puts(out, "  ");
 		render_cell(out, t->headers[c], TAB_BOLD, use_color, width[c],
-			    t->right[c], c + 1 == t->ncols);
+		            t->right[c], c + 1 == t->ncols);
 	}
 	buf_putc(out, '\n');
 	for (size_t r = 0; r < t->nrows; r++) {
 		for (size_t c = 0; c < t->ncols; c++) {
-			const struct tab_cellv *cell = &t->cells[r * t->ncols + c];
+			const struct tab_cellv *cell =
+			    &t->cells[r * t->ncols + c];
 			if (c)
 				buf_puts(out, "  ");
 			render_cell(out, cell->text ? cell->text : "",
-				    cell->color, use_color, width[c],
-				    t->right[c], c + 1 == t->ncols);
+			            cell->color, use_color, width[c],
+			            t->right[c], c + 1 == t->ncols);
 		}
 		/* An empty last column leaves trailing spaces: trim them. */
 		while (out->len && buf_head(out)[out->len - 1] == ' ')

@@ -21,7 +21,7 @@ enum tab_color tab_state_color(const char *word);
 
 /* Wrap s in colour escapes when color is true (appends to out). */
 void tab_colorize(struct buf *out, enum tab_color color, bool use_color,
-		  const char *s);
+                  const char *s);
 
 /* Columns of a table are separated by two spaces; the last is not padded. */
 struct tab;
@@ -34,7 +34,7 @@ void tab_align_right(struct tab *t, size_t col);
 /* Start a new row; then tab_cell once per column (missing cells empty). */
 void tab_row(struct tab *t);
 void tab_cell(struct tab *t, enum tab_color color, const char *fmt, ...)
-	PRINTF_LIKE(3, 4);
+    PRINTF_LIKE(3, 4);
 size_t tab_rows(const struct tab *t);
 /* Append the table (header line bold when colouring) to out. */
 void tab_render(const struct tab *t, bool use_color, struct buf *out);

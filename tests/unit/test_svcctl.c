@@ -64,7 +64,7 @@ expect_error(const char *needle, int argc, char *a0, char *a1, char *a2)
 	char *got = parse_words(&cause, argc, a0, a1, a2);
 	ck_assert_msg(got == NULL, "unexpectedly parsed: %s", got);
 	ck_assert_msg(strstr(cause, needle) != NULL, "cause '%s' lacks '%s'",
-		      cause, needle);
+	              cause, needle);
 	free(cause);
 }
 
@@ -72,11 +72,11 @@ START_TEST(test_data_numbers)
 {
 	expect_data("{\"a\":1,\"b\":-42,\"c\":0}", 3, "a=1", "b=-42", "c=0");
 	expect_data("{\"f\":1.5,\"g\":-0.25,\"h\":1000.0}", 3, "f=1.5",
-		    "g=-0.25", "h=1e3");
+	            "g=-0.25", "h=1e3");
 	expect_data("{\"e\":0.012}", 1, "e=1.2E-2", NULL, NULL);
 	/* past the integer range: a double, not an error or a string */
 	expect_data("{\"big\":1e20}", 1, "big=100000000000000000000", NULL,
-		    NULL);
+	            NULL);
 	expect_error("out of range", 1, "x=1e999", NULL, NULL);
 }
 END_TEST
@@ -84,9 +84,9 @@ END_TEST
 START_TEST(test_data_literals_and_strings)
 {
 	expect_data("{\"t\":true,\"f\":false,\"n\":null}", 3, "t=true",
-		    "f=false", "n=null");
-	expect_data("{\"s\":\"True\",\"e\":\"\",\"u\":\"a b=c\"}", 3,
-		    "s=True", "e=", "u=a b=c");
+	            "f=false", "n=null");
+	expect_data("{\"s\":\"True\",\"e\":\"\",\"u\":\"a b=c\"}", 3, "s=True",
+	            "e=", "u=a b=c");
 	expect_data("{\"k:x\":\"v\"}", 1, "k:x=v", NULL, NULL);
 }
 END_TEST
@@ -94,8 +94,8 @@ END_TEST
 START_TEST(test_data_almost_numbers_are_strings)
 {
 	static const char *const words[] = {
-		"1e", "0x10", "-", "01", "+1", ".5", "1.", "1e+", "--1",
-		"1.2.3", "Infinity", "NaN", " 1", "1 ", "-0x1", "00",
+	    "1e",  "0x10",  "-",        "01",  "+1", ".5", "1.",   "1e+",
+	    "--1", "1.2.3", "Infinity", "NaN", " 1", "1 ", "-0x1", "00",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
 		char w[32], want[64];
@@ -113,7 +113,7 @@ END_TEST
 START_TEST(test_data_raw_json)
 {
 	expect_data("{\"a\":[1,2],\"o\":{\"x\":null},\"s\":\"42\"}", 3,
-		    "a:=[1,2]", "o:={\"x\":null}", "s:=\"42\"");
+	            "a:=[1,2]", "o:={\"x\":null}", "s:=\"42\"");
 	expect_data("{\"n\":42}", 1, "n:=42", NULL, NULL);
 	expect_error("invalid JSON for key 'a'", 1, "a:=[1,", NULL, NULL);
 	expect_error("invalid JSON for key 'a'", 1, "a:=", NULL, NULL);
@@ -138,14 +138,14 @@ END_TEST
 START_TEST(test_data_object_argument)
 {
 	expect_data("{}", 0, NULL, NULL, NULL);
-	expect_data("{\"b\":2,\"a\":[true]}", 1, "{\"b\":2,\"a\":[true]}",
-		    NULL, NULL);
+	expect_data("{\"b\":2,\"a\":[true]}", 1, "{\"b\":2,\"a\":[true]}", NULL,
+	            NULL);
 	expect_data("{}", 1, "{}", NULL, NULL);
 	expect_error("not both", 2, "{\"a\":1}", "b=2", NULL);
 	expect_error("not both", 2, "b=2", "{\"a\":1}", NULL);
 	expect_error("invalid JSON event data", 1, "{\"a\":", NULL, NULL);
 	expect_error("invalid JSON event data", 1, "{\"a\":1,\"a\":2}", NULL,
-		     NULL);
+	             NULL);
 	expect_error("must be a JSON object", 1, "[1,2]", NULL, NULL);
 	expect_error("must be a JSON object", 1, "\"str\"", NULL, NULL);
 }
@@ -184,7 +184,7 @@ parse_bad(const char *line, const char *needle)
 	int rc = parse(&o, &cause, line);
 	ck_assert_msg(rc < 0, "'%s' parsed", line);
 	ck_assert_msg(strstr(cause, needle) != NULL,
-		      "'%s': cause '%s' lacks '%s'", line, cause, needle);
+	              "'%s': cause '%s' lacks '%s'", line, cause, needle);
 	free(cause);
 	cli_opts_free(&o);
 }
@@ -280,7 +280,7 @@ START_TEST(test_cli_command_options)
 	parse_bad("ping extra", "unexpected argument 'extra'");
 	parse_bad("schedule t --emit x", "exactly one of --every");
 	parse_bad("schedule t --every 1s --after 2s --emit x",
-		  "exactly one of --every");
+	          "exactly one of --every");
 	parse_bad("schedule t --every 1s", "needs --emit");
 	parse_bad("schedule t --every 30 --emit x", "needs a unit");
 	parse_bad("schedule t --every 0s --emit x", "must be positive");
@@ -323,11 +323,11 @@ END_TEST
 START_TEST(test_exit_codes)
 {
 	static const char *const classes[] = {
-		"ParseError",   "InvalidRequest", "MethodNotFound",
-		"InvalidParams", "Internal",      "ShuttingDown",
-		"QueueFull",    "PermissionDenied", "NotFound",
-		"Unavailable",  "TooLarge",       "Busy",
-		"InvalidConfig", "SomethingNew",  NULL,
+	    "ParseError",    "InvalidRequest",   "MethodNotFound",
+	    "InvalidParams", "Internal",         "ShuttingDown",
+	    "QueueFull",     "PermissionDenied", "NotFound",
+	    "Unavailable",   "TooLarge",         "Busy",
+	    "InvalidConfig", "SomethingNew",     NULL,
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(classes); i++) {
 		ck_assert_int_eq(cli_exit_for_error("emit", classes[i]), 1);
@@ -378,9 +378,9 @@ START_TEST(test_table_alignment)
 
 	char *s = render(t, false);
 	ck_assert_str_eq(s, "NAME     STATE       N  ERROR\n"
-			    "manager  running     7\n"
-			    "bus      failed   1234  boom line\n"
-			    "µsvc     ok\n");
+	                    "manager  running     7\n"
+	                    "bus      failed   1234  boom line\n"
+	                    "µsvc     ok\n");
 	free(s);
 	tab_free(t);
 }
@@ -395,7 +395,7 @@ START_TEST(test_table_color_not_counted)
 	tab_cell(t, TAB_PLAIN, "%s", "x");
 	char *s = render(t, true);
 	ck_assert_str_eq(s, "\033[1mA\033[0m   \033[1mB\033[0m\n"
-			    "\033[32mok\033[0m  x\n");
+	                    "\033[32mok\033[0m  x\n");
 	free(s);
 	tab_free(t);
 
@@ -540,7 +540,7 @@ run_free(struct run *r)
 
 #define ck_assert_contains(hay, needle)                                        \
 	ck_assert_msg(strstr((hay), (needle)) != NULL,                         \
-		      "[%s] not found in [%s]", (needle), (hay))
+	              "[%s] not found in [%s]", (needle), (hay))
 
 /* The fake's request, parsed; checks the JSON-RPC envelope. */
 static json_t *
@@ -550,10 +550,10 @@ request_params(struct fake *f, const char *method)
 	json_t *req = json_loads(f->request, 0, &jerr);
 	ck_assert_msg(req != NULL, "bad request line '%s'", f->request);
 	ck_assert_str_eq(json_string_value(json_object_get(req, "jsonrpc")),
-			 "2.0");
+	                 "2.0");
 	ck_assert_int_eq(json_integer_value(json_object_get(req, "id")), 1);
 	ck_assert_str_eq(json_string_value(json_object_get(req, "method")),
-			 method);
+	                 method);
 	json_t *p = json_incref(json_object_get(req, "params"));
 	json_decref(req);
 	ck_assert(json_is_object(p));
@@ -575,9 +575,9 @@ START_TEST(test_run_ping)
 	struct fake f;
 	/* a notification and a stranger's reply first: both skipped */
 	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"method\":\"event\","
-		       "\"params\":{}}\n"
-		       "{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":1}\n"
-		       "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"pong\"}\n");
+	               "\"params\":{}}\n"
+	               "{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":1}\n"
+	               "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"pong\"}\n");
 	f.dribble = true;
 	fake_run(&f);
 	struct run r = run_cli(f.path, "ping");
@@ -594,21 +594,21 @@ START_TEST(test_run_emit)
 {
 	struct fake f;
 	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":"
-		       "{\"seq\":42,\"listeners\":3}}\n");
+	               "{\"seq\":42,\"listeners\":3}}\n");
 	fake_run(&f);
 	struct run r = run_cli(f.path, "emit user.login user=bob n=1 "
-				       "ok=true --no-wait");
+	                               "ok=true --no-wait");
 	fake_stop(&f);
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert_str_eq(r.out, "emitted user.login as seq 42, 3 listeners\n");
 	assert_params(&f, "emit",
-		      "{\"data\":{\"n\":1,\"ok\":true,\"user\":\"bob\"},"
-		      "\"event\":\"user.login\",\"wait\":false}");
+	              "{\"data\":{\"n\":1,\"ok\":true,\"user\":\"bob\"},"
+	              "\"event\":\"user.login\",\"wait\":false}");
 	run_free(&r);
 
 	/* no data words: no data member, wait left to the default */
 	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":"
-		       "{\"seq\":1,\"listeners\":0}}\n");
+	               "{\"seq\":1,\"listeners\":0}}\n");
 	fake_run(&f);
 	r = run_cli(f.path, "--json emit x");
 	fake_stop(&f);
@@ -634,8 +634,8 @@ START_TEST(test_run_error_reply)
 {
 	struct fake f;
 	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":"
-		       "-32001,\"message\":\"event queue is full\",\"data\":"
-		       "{\"class\":\"QueueFull\"}}}\n");
+	               "-32001,\"message\":\"event queue is full\",\"data\":"
+	               "{\"class\":\"QueueFull\"}}}\n");
 	fake_run(&f);
 	struct run r = run_cli(f.path, "emit x --no-wait");
 	fake_stop(&f);
@@ -646,8 +646,8 @@ START_TEST(test_run_error_reply)
 
 	/* an error line with a null id (svcd could not read us) counts too */
 	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":"
-		       "-32000,\"message\":\"too many clients\",\"data\":"
-		       "{\"class\":\"Busy\"}}}\n");
+	               "-32000,\"message\":\"too many clients\",\"data\":"
+	               "{\"class\":\"Busy\"}}}\n");
 	fake_run(&f);
 	r = run_cli(f.path, "status");
 	fake_stop(&f);
@@ -662,8 +662,8 @@ START_TEST(test_run_unreachable)
 	struct run r = run_cli("/nonexistent/svcd.sock", "ping");
 	ck_assert_int_eq(r.rc, 3);
 	ck_assert_str_eq(r.err, "svcctl: cannot connect to "
-				"/nonexistent/svcd.sock: No such file or "
-				"directory (is svcd running?)\n");
+	                        "/nonexistent/svcd.sock: No such file or "
+	                        "directory (is svcd running?)\n");
 	run_free(&r);
 
 	r = run_cli("/nonexistent/svcd.sock", "health");
@@ -733,14 +733,14 @@ START_TEST(test_run_timeout_and_early_close)
 END_TEST
 
 static const char health_reply[] =
-	"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"status\":\"%s\","
-	"\"services\":["
-	"{\"name\":\"bus\",\"state\":\"running\",\"healthy\":true,"
-	"\"checked_at\":\"2026-11-23T22:35:06.123456Z\",\"age_ms\":1500,"
-	"\"latency_us\":120,\"error\":null,\"blocked_by\":null},"
-	"{\"name\":\"control\",\"state\":\"degraded\",\"healthy\":false,"
-	"\"checked_at\":null,\"age_ms\":null,\"latency_us\":null,"
-	"\"error\":\"ping timed out\",\"blocked_by\":[\"bus\"]}]}}\n";
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"status\":\"%s\","
+    "\"services\":["
+    "{\"name\":\"bus\",\"state\":\"running\",\"healthy\":true,"
+    "\"checked_at\":\"2026-11-23T22:35:06.123456Z\",\"age_ms\":1500,"
+    "\"latency_us\":120,\"error\":null,\"blocked_by\":null},"
+    "{\"name\":\"control\",\"state\":\"degraded\",\"healthy\":false,"
+    "\"checked_at\":null,\"age_ms\":null,\"latency_us\":null,"
+    "\"error\":\"ping timed out\",\"blocked_by\":[\"bus\"]}]}}\n";
 
 START_TEST(test_run_health)
 {
@@ -751,24 +751,23 @@ START_TEST(test_run_health)
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct fake f;
 		char script[1024];
-		snprintf(script, sizeof(script), health_reply,
-			 cases[i].status);
+		snprintf(script, sizeof(script), health_reply, cases[i].status);
 		fake_start(&f, script);
 		fake_run(&f);
 		struct run r = run_cli(f.path, "health control --fresh");
 		fake_stop(&f);
 		ck_assert_int_eq(r.rc, cases[i].rc);
 		assert_params(&f, "health",
-			      "{\"fresh\":true,\"service\":\"control\"}");
+		              "{\"fresh\":true,\"service\":\"control\"}");
 		if (i == 1) {
 			ck_assert_str_eq(
-				r.out,
-				"status: degraded\n"
-				"NAME     STATE     HEALTHY  LATENCY  CHECKED  "
-				"ERROR\n"
-				"bus      running   yes        120us  1s ago\n"
-				"control  degraded  no             -  never    "
-				"ping timed out (blocked by bus)\n");
+			    r.out,
+			    "status: degraded\n"
+			    "NAME     STATE     HEALTHY  LATENCY  CHECKED  "
+			    "ERROR\n"
+			    "bus      running   yes        120us  1s ago\n"
+			    "control  degraded  no             -  never    "
+			    "ping timed out (blocked by bus)\n");
 		}
 		run_free(&r);
 	}
@@ -778,12 +777,12 @@ END_TEST
 START_TEST(test_run_services_dot_and_table)
 {
 	static const char reply[] =
-		"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":["
-		"{\"name\":\"worker\",\"requires\":[],\"state\":\"running\","
-		"\"order\":0,\"init_ms\":1,\"error\":null},"
-		"{\"name\":\"bus\",\"requires\":[\"worker\"],\"state\":"
-		"\"failed\",\"order\":1,\"init_ms\":null,\"error\":\"boom\","
-		"\"extra\":{\"x\":1}}]}\n";
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":["
+	    "{\"name\":\"worker\",\"requires\":[],\"state\":\"running\","
+	    "\"order\":0,\"init_ms\":1,\"error\":null},"
+	    "{\"name\":\"bus\",\"requires\":[\"worker\"],\"state\":"
+	    "\"failed\",\"order\":1,\"init_ms\":null,\"error\":\"boom\","
+	    "\"extra\":{\"x\":1}}]}\n";
 	struct fake f;
 	fake_start(&f, reply);
 	fake_run(&f);
@@ -802,9 +801,9 @@ START_TEST(test_run_services_dot_and_table)
 	fake_stop(&f);
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert_str_eq(r.out,
-			 "ORDER  NAME    STATE    REQUIRES  INIT  ERROR\n"
-			 "    0  worker  running  -          1ms\n"
-			 "    1  bus     failed   worker       -  boom\n");
+	                 "ORDER  NAME    STATE    REQUIRES  INIT  ERROR\n"
+	                 "    0  worker  running  -          1ms\n"
+	                 "    1  bus     failed   worker       -  boom\n");
 	run_free(&r);
 }
 END_TEST
@@ -813,7 +812,7 @@ START_TEST(test_run_cancel_missing)
 {
 	struct fake f;
 	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":"
-		       "{\"cancelled\":false}}\n");
+	               "{\"cancelled\":false}}\n");
 	fake_run(&f);
 	struct run r = run_cli(f.path, "cancel nosuch");
 	fake_stop(&f);
@@ -828,28 +827,28 @@ START_TEST(test_run_schedule)
 {
 	struct fake f;
 	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":"
-		       "{\"name\":\"tick\",\"kind\":\"periodic\"}}\n");
+	               "{\"name\":\"tick\",\"kind\":\"periodic\"}}\n");
 	fake_run(&f);
 	struct run r = run_cli(f.path, "schedule tick --every 30s --emit "
-				       "app.tick n:=[1]");
+	                               "app.tick n:=[1]");
 	fake_stop(&f);
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert_str_eq(r.out, "scheduled 'tick': emit app.tick every 30s\n");
 	assert_params(&f, "schedule",
-		      "{\"data\":{\"n\":[1]},\"event\":\"app.tick\","
-		      "\"every\":\"30s\",\"name\":\"tick\"}");
+	              "{\"data\":{\"n\":[1]},\"event\":\"app.tick\","
+	              "\"every\":\"30s\",\"name\":\"tick\"}");
 	run_free(&r);
 }
 END_TEST
 
 static const char watch_script[] =
-	"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"seq\":7}}\n"
-	"{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"seq\":8,"
-	"\"time\":\"2026-11-23T22:35:06.123456Z\",\"event\":\"user.login\","
-	"\"data\":{\"user\":\"bob\"},\"source\":\"control uid=0 pid=1\"}}\n"
-	"{\"jsonrpc\":\"2.0\",\"method\":\"events.lost\",\"params\":"
-	"{\"from\":9,\"to\":11}}\n"
-	"%s";
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"seq\":7}}\n"
+    "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"seq\":8,"
+    "\"time\":\"2026-11-23T22:35:06.123456Z\",\"event\":\"user.login\","
+    "\"data\":{\"user\":\"bob\"},\"source\":\"control uid=0 pid=1\"}}\n"
+    "{\"jsonrpc\":\"2.0\",\"method\":\"events.lost\",\"params\":"
+    "{\"from\":9,\"to\":11}}\n"
+    "%s";
 
 START_TEST(test_run_watch)
 {
@@ -864,29 +863,28 @@ START_TEST(test_run_watch)
 	fake_stop(&f);
 	ck_assert_int_eq(r.rc, 3);
 	ck_assert_str_eq(r.out, "2026-11-23T22:35:06.123456Z  8  user.login  "
-				"{\"user\":\"bob\"}  (control uid=0 pid=1)\n");
+	                        "{\"user\":\"bob\"}  (control uid=0 pid=1)\n");
 	ck_assert_contains(r.err, "svcctl: missed events 9..11 (3) — slow "
-				  "consumer\n");
-	assert_params(&f, "subscribe",
-		      "{\"events\":[\"user.*\"],\"since\":7}");
+	                          "consumer\n");
+	assert_params(&f, "subscribe", "{\"events\":[\"user.*\"],\"since\":7}");
 	run_free(&r);
 
 	/* after a service stopping event: a clean exit, NDJSON output */
 	snprintf(script, sizeof(script), watch_script,
-		 "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{"
-		 "\"seq\":12,\"event\":\"service.state\",\"data\":{"
-		 "\"service\":\"app\",\"state\":\"stopping\"}}}\n");
+	         "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{"
+	         "\"seq\":12,\"event\":\"service.state\",\"data\":{"
+	         "\"service\":\"app\",\"state\":\"stopping\"}}}\n");
 	fake_start(&f, script);
 	fake_run(&f);
 	r = run_cli(f.path, "--json watch");
 	fake_stop(&f);
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert_str_eq(r.out,
-			 "{\"seq\":8,\"time\":\"2026-11-23T22:35:06.123456Z\","
-			 "\"event\":\"user.login\",\"data\":{\"user\":\"bob\"},"
-			 "\"source\":\"control uid=0 pid=1\"}\n"
-			 "{\"seq\":12,\"event\":\"service.state\",\"data\":{"
-			 "\"service\":\"app\",\"state\":\"stopping\"}}\n");
+	                 "{\"seq\":8,\"time\":\"2026-11-23T22:35:06.123456Z\","
+	                 "\"event\":\"user.login\",\"data\":{\"user\":\"bob\"},"
+	                 "\"source\":\"control uid=0 pid=1\"}\n"
+	                 "{\"seq\":12,\"event\":\"service.state\",\"data\":{"
+	                 "\"service\":\"app\",\"state\":\"stopping\"}}\n");
 	assert_params(&f, "subscribe", "{\"events\":[\"*\"]}");
 	run_free(&r);
 }
@@ -896,27 +894,27 @@ START_TEST(test_run_shutdown_wait)
 {
 	struct fake f;
 	fake_start(&f,
-		   "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"accepted\":"
-		   "true}}\n"
-		   "{\"jsonrpc\":\"2.0\",\"method\":\"shutdown.progress\","
-		   "\"params\":{\"phase\":\"services\",\"service\":\"control\","
-		   "\"state\":\"stopping\"}}\n"
-		   "{\"jsonrpc\":\"2.0\",\"method\":\"shutdown.progress\","
-		   "\"params\":{\"phase\":\"services\",\"service\":\"control\","
-		   "\"state\":\"stopped\"}}\n"
-		   "{\"jsonrpc\":\"2.0\",\"method\":\"shutdown.exit\","
-		   "\"params\":{\"status\":0}}\n");
+	           "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"accepted\":"
+	           "true}}\n"
+	           "{\"jsonrpc\":\"2.0\",\"method\":\"shutdown.progress\","
+	           "\"params\":{\"phase\":\"services\",\"service\":\"control\","
+	           "\"state\":\"stopping\"}}\n"
+	           "{\"jsonrpc\":\"2.0\",\"method\":\"shutdown.progress\","
+	           "\"params\":{\"phase\":\"services\",\"service\":\"control\","
+	           "\"state\":\"stopped\"}}\n"
+	           "{\"jsonrpc\":\"2.0\",\"method\":\"shutdown.exit\","
+	           "\"params\":{\"status\":0}}\n");
 	fake_run(&f);
 	struct run r = run_cli(f.path, "shutdown");
 	fake_stop(&f);
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert_str_eq(r.out, "stopping control\nstopped control\n"
-				"svcd exited\n");
+	                        "svcd exited\n");
 	assert_params(&f, "shutdown", "{\"wait\":true}");
 	run_free(&r);
 
 	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"accepted\":"
-		       "true}}\n");
+	               "true}}\n");
 	f.hold = true;
 	fake_run(&f);
 	r = run_cli(f.path, "shutdown --no-wait");
