@@ -50,7 +50,7 @@ struct worker_task {
 	uint64_t run_id;	/* of the current or last run, from 1 */
 	bool running;
 	unsigned in_fn;		/* body on the stack */
-	uint64_t late;		/* timed-out runs whose done has not come */
+	uint64_t late;		/* timed-out runs still owing a done */
 
 	bool detached;
 	struct worker_task *dprev, *dnext;
