@@ -1,14 +1,44 @@
 /*
  * conf.c — svcd's configuration: built-in defaults, the INI parser (inih)
  * and the running configuration.
+ *
+ * Parsing. inih splits "key = value" lines and strips comments, but it
+ * reports only the first syntax error, does not tell the handler the line
+ * number (Debian builds it without INI_HANDLER_LINENO) and truncates section
+ * names at 49 bytes. So our reader function sees every line before inih
+ * does: it counts lines, handles section headers itself (the handler ignores
+ * inih's section argument), reports malformed lines and hands inih only
+ * well-formed "key = value" lines, without leading blanks so that inih never
+ * treats one as a continuation. A line too long for inih's fixed buffer is
+ * split here by the same rules instead of being cut.
+ *
+ * Every error is collected with its line and the list is sorted by line at
+ * the end, so a file with ten typos is reported in one go. Checks that need
+ * a whole section ([timer.X] needs emit) run when the section ends and are
+ * reported at the section header's line.
  */
 #include "conf.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
+
+#define CONF_NAME_MAX 64	/* [timer.NAME], [hook.NAME] */
+#define CONF_EVENT_MAX 128	/* event names, as services/bus.h */
+#define CONF_SOCKET_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+#define HOUR 3600.0
+#define DAY 86400.0
 
 static struct conf *running;
 
@@ -63,6 +93,970 @@ conf_free(struct conf *c)
 	}
 	free(c);
 }
+
+/* ---- the parser ---- */
+
+enum sect {
+	SECT_NONE,	/* before the first section header */
+	SECT_SKIP,	/* a section already reported as bad: keys ignored */
+	SECT_DAEMON,
+	SECT_CONTROL,
+	SECT_BUS,
+	SECT_HEALTH,
+	SECT_APP,
+	SECT_TIMER,
+	SECT_HOOK,
+	SECT_COUNT
+};
+
+static const char *const sect_names[SECT_COUNT] = {
+	[SECT_DAEMON] = "daemon", [SECT_CONTROL] = "control",
+	[SECT_BUS] = "bus",	  [SECT_HEALTH] = "health",
+	[SECT_APP] = "app",
+};
+
+/* Keys of the fixed sections, parsed by type into struct conf. */
+enum ktype {
+	KT_DURATION,	/* double seconds, 0 < d <= dmax */
+	KT_BYTES,	/* uint64_t, a size in [min, max] */
+	KT_UINT,	/* unsigned in [min, max] */
+	KT_COUNT,	/* size_t in [min, max] */
+	KT_BOOL,
+	KT_LEVEL,	/* int, enum log_level */
+	KT_SOCKET,	/* char *, a sun_path */
+	KT_GROUP,	/* char *, an existing group; empty = NULL */
+};
+
+struct conf_key {
+	enum sect sect;
+	const char *name;
+	enum ktype type;
+	size_t off;
+	uint64_t min, max;
+	double dmax;
+	const char *dmax_text;
+};
+
+#define F(f) offsetof(struct conf, f)
+#define K_DUR(s, n, f, mx, mxt)                                              \
+	{ .sect = (s), .name = (n), .type = KT_DURATION, .off = F(f),        \
+	  .dmax = (mx), .dmax_text = (mxt) }
+#define K_NUM(s, n, t, f, lo, hi)                                            \
+	{ .sect = (s), .name = (n), .type = (t), .off = F(f), .min = (lo),   \
+	  .max = (hi) }
+#define K(s, n, t, f) { .sect = (s), .name = (n), .type = (t), .off = F(f) }
+
+static const struct conf_key conf_keys[] = {
+	K(SECT_DAEMON, "socket", KT_SOCKET, socket),
+	K(SECT_DAEMON, "log_level", KT_LEVEL, log_level),
+	K_DUR(SECT_DAEMON, "shutdown_timeout", shutdown_timeout, HOUR, "1h"),
+	K_DUR(SECT_DAEMON, "init_timeout", init_timeout, HOUR, "1h"),
+	K_DUR(SECT_DAEMON, "stop_timeout", stop_timeout, HOUR, "1h"),
+	K_NUM(SECT_CONTROL, "max_request", KT_BYTES, max_request, 1ULL << 10,
+	      1ULL << 30),
+	K_NUM(SECT_CONTROL, "max_clients", KT_UINT, max_clients, 1, 1000000),
+	K_NUM(SECT_CONTROL, "output_soft", KT_BYTES, output_soft, 1ULL << 10,
+	      4ULL << 30),
+	K_NUM(SECT_CONTROL, "output_hard", KT_BYTES, output_hard, 1ULL << 10,
+	      4ULL << 30),
+	K(SECT_CONTROL, "group", KT_GROUP, group),
+	K(SECT_CONTROL, "emit_group", KT_GROUP, emit_group),
+	K(SECT_CONTROL, "admin_group", KT_GROUP, admin_group),
+	K_NUM(SECT_BUS, "queue_size", KT_COUNT, queue_size, 1, 16777216),
+	K_NUM(SECT_BUS, "history", KT_COUNT, history, 0, 1048576),
+	K_NUM(SECT_BUS, "batch", KT_COUNT, batch, 1, 65536),
+	K_DUR(SECT_BUS, "listener_timeout", listener_timeout, HOUR, "1h"),
+	K_DUR(SECT_HEALTH, "interval", health_interval, DAY, "24h"),
+	K_DUR(SECT_APP, "heartbeat", heartbeat, DAY, "24h"),
+	K(SECT_APP, "heartbeat_event", KT_BOOL, heartbeat_event),
+};
+
+static const char *const timer_keys[] = {"every", "after", "emit", "data"};
+static const char *const hook_keys[] = {"on", "exec", "timeout",
+					"concurrency", "retries"};
+
+#define TIMER_MAX (30 * DAY)
+#define HOOK_TIMEOUT_MAX HOUR
+
+struct conf_error {
+	int line;	/* 0: not tied to a line */
+	size_t seq;	/* keeps the order of errors on one line */
+	char *msg;
+};
+
+struct seen_key {
+	char *name;
+	int line;
+};
+
+struct parser {
+	const char *path;
+	FILE *f;
+	char *line;
+	size_t cap;
+	int lineno;
+	int read_errno;
+	struct conf *c;
+
+	enum sect sect;
+	char *sect_name;	/* as written between the brackets */
+	int sect_line;
+	int first_line[SECT_COUNT];	/* fixed sections seen so far */
+	struct seen_key *keys;	/* keys given in the current section */
+	size_t nkeys;
+	struct conf_timer *timer, **timer_tail;
+	struct conf_hook *hook, **hook_tail;
+	int soft_line, hard_line;
+
+	struct conf_error *errs;
+	size_t nerrs;
+};
+
+static void perr(struct parser *p, int line, const char *fmt, ...)
+	PRINTF_LIKE(3, 4);
+
+static void
+perr(struct parser *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	p->errs = xrealloc(p->errs, (p->nerrs + 1) * sizeof(*p->errs));
+	p->errs[p->nerrs] = (struct conf_error){
+		.line = line,
+		.seq = p->nerrs,
+		.msg = xvasprintf(fmt, ap),
+	};
+	p->nerrs++;
+	va_end(ap);
+}
+
+static int
+err_cmp(const void *a, const void *b)
+{
+	const struct conf_error *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* 1-max characters of [A-Za-z0-9_.:-]: event, timer and hook names. */
+static bool
+name_valid(const char *s, size_t len, size_t max)
+{
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (!isalnum(ch) && !strchr("_.:-", ch))
+			return false;
+	}
+	return true;
+}
+
+/* An event pattern: an exact name, "prefix.*" or "*" (as services/bus.h). */
+static bool
+pattern_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 1 && s[0] == '*')
+		return true;
+	if (n > 2 && s[n - 1] == '*' && s[n - 2] == '.')
+		return name_valid(s, n - 2, CONF_EVENT_MAX);
+	return name_valid(s, n, CONF_EVENT_MAX);
+}
+
+/* "1K", "8M", "1G" when exact, else bytes. */
+static void
+format_size(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "GMK";
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t m = 1ULL << (10 * (3 - i));
+		if (v >= m && v % m == 0) {
+			snprintf(buf, len, "%llu%c", (unsigned long long)(v / m),
+				 units[i]);
+			return;
+		}
+	}
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+static int
+parse_duration(const char *v, double max, const char *max_text, double *out,
+	       char **cause)
+{
+	double d;
+
+	if (util_parse_duration(v, 0, &d, cause) < 0)
+		return -1;
+	if (d <= 0) {
+		*cause = xasprintf("'%s' must be more than 0", v);
+		return -1;
+	}
+	if (d > max) {
+		*cause = xasprintf("'%s' is more than the maximum of %s", v,
+				   max_text);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+static int
+parse_range(const char *v, uint64_t min, uint64_t max, uint64_t *out,
+	    char **cause)
+{
+	if (util_parse_uint(v, max, out, cause) < 0) {
+		if (v[strspn(v, "0123456789")] != '\0')
+			return -1;
+		free(*cause); /* all digits: too large */
+		goto out_of_range;
+	}
+	if (*out < min)
+		goto out_of_range;
+	return 0;
+out_of_range:
+	*cause = xasprintf("'%s' is out of range (%llu..%llu)", v,
+			   (unsigned long long)min, (unsigned long long)max);
+	return -1;
+}
+
+static int
+parse_bytes(const char *v, uint64_t min, uint64_t max, uint64_t *out,
+	    char **cause)
+{
+	char lo[32], hi[32];
+
+	if (util_parse_size(v, out, cause) < 0)
+		return -1;
+	if (*out >= min && *out <= max)
+		return 0;
+	format_size(min, lo, sizeof(lo));
+	format_size(max, hi, sizeof(hi));
+	*cause = xasprintf("'%s' is out of range (%s..%s)", v, lo, hi);
+	return -1;
+}
+
+static int
+check_group(const char *name, char **cause)
+{
+	struct group gr, *res = NULL;
+	long n = sysconf(_SC_GETGR_R_SIZE_MAX);
+	size_t len = n > 0 ? (size_t)n : 16384;
+	char *buf;
+	int rc;
+
+	for (;;) {
+		buf = xmalloc(len);
+		rc = getgrnam_r(name, &gr, buf, len, &res);
+		free(buf);
+		if (rc != ERANGE || len >= (1U << 24))
+			break;
+		len *= 2;
+	}
+	if (res)
+		return 0;
+	if (rc != 0 && rc != ENOENT && rc != ESRCH)
+		*cause = xasprintf("cannot look up group '%s': %s", name,
+				   strerror(rc));
+	else
+		*cause = xasprintf("unknown group '%s'", name);
+	return -1;
+}
+
+/* Parse v into the conf field k names. */
+static int
+set_key(struct conf *c, const struct conf_key *k, const char *v, char **cause)
+{
+	void *dst = (char *)c + k->off;
+	uint64_t u;
+	int level;
+
+	switch (k->type) {
+	case KT_DURATION:
+		return parse_duration(v, k->dmax, k->dmax_text, dst, cause);
+	case KT_BYTES:
+		return parse_bytes(v, k->min, k->max, dst, cause);
+	case KT_UINT:
+		if (parse_range(v, k->min, k->max, &u, cause) < 0)
+			return -1;
+		*(unsigned *)dst = (unsigned)u;
+		return 0;
+	case KT_COUNT:
+		if (parse_range(v, k->min, k->max, &u, cause) < 0)
+			return -1;
+		*(size_t *)dst = (size_t)u;
+		return 0;
+	case KT_BOOL:
+		return util_parse_bool(v, dst, cause);
+	case KT_LEVEL:
+		if ((level = log_parse_level(v)) < 0) {
+			*cause = xasprintf("'%s' is not a log level (use error, "
+					   "warning, info or debug)", v);
+			return -1;
+		}
+		*(int *)dst = level;
+		return 0;
+	case KT_SOCKET:
+		if (!*v) {
+			*cause = xstrdup("empty path");
+			return -1;
+		}
+		if (strlen(v) > CONF_SOCKET_MAX) {
+			*cause = xasprintf("path is %zu bytes long (at most %zu)",
+					   strlen(v), CONF_SOCKET_MAX);
+			return -1;
+		}
+		free(*(char **)dst);
+		*(char **)dst = xstrdup(v);
+		return 0;
+	case KT_GROUP:
+		if (*v && check_group(v, cause) < 0)
+			return -1;
+		free(*(char **)dst);
+		*(char **)dst = *v ? xstrdup(v) : NULL;
+		return 0;
+	}
+	*cause = xstrdup("internal error: unknown key type");
+	return -1;
+}
+
+/*
+ * Split a command line into argv without a shell: blanks separate words;
+ * '...' is literal; "..." and bare text take backslash escapes.
+ */
+static char **
+split_argv(const char *s, char **cause)
+{
+	struct buf b = {0};
+	char **argv = NULL;
+	size_t n = 0;
+	const char *q = s;
+
+	for (;;) {
+		while (isspace((unsigned char)*q))
+			q++;
+		if (!*q)
+			break;
+		buf_reset(&b);
+		while (*q && !isspace((unsigned char)*q)) {
+			if (*q == '\'') {
+				const char *e = strchr(q + 1, '\'');
+				if (!e) {
+					*cause = xstrdup("unterminated single "
+							 "quote");
+					goto out_fail;
+				}
+				buf_append(&b, q + 1, (size_t)(e - q - 1));
+				q = e + 1;
+			} else if (*q == '"') {
+				for (q++; *q && *q != '"'; q++) {
+					if (*q == '\\' && q[1])
+						q++;
+					buf_putc(&b, *q);
+				}
+				if (!*q) {
+					*cause = xstrdup("unterminated double "
+							 "quote");
+					goto out_fail;
+				}
+				q++;
+			} else if (*q == '\\') {
+				if (!q[1]) {
+					*cause = xstrdup("trailing backslash");
+					goto out_fail;
+				}
+				buf_putc(&b, q[1]);
+				q += 2;
+			} else {
+				buf_putc(&b, *q++);
+			}
+		}
+		argv = xrealloc(argv, (n + 2) * sizeof(*argv));
+		argv[n++] = b.len ? xstrndup(buf_head(&b), b.len) : xstrdup("");
+		argv[n] = NULL;
+	}
+	buf_free(&b);
+	if (n == 0)
+		*cause = xstrdup("empty command");
+	return argv;
+
+out_fail:
+	buf_free(&b);
+	for (size_t i = 0; i < n; i++)
+		free(argv[i]);
+	free(argv);
+	return NULL;
+}
+
+static bool
+executable_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       access(path, X_OK) == 0;
+}
+
+static void
+free_argv(char **argv)
+{
+	for (char **a = argv; a && *a; a++)
+		free(*a);
+	free(argv);
+}
+
+static void
+timer_key(struct parser *p, const char *name, const char *v)
+{
+	struct conf_timer *t = p->timer;
+	char *cause = NULL;
+
+	if (!strcmp(name, "every") || !strcmp(name, "after")) {
+		if (parse_duration(v, TIMER_MAX, "30d", &t->interval,
+				   &cause) < 0)
+			goto out_bad;
+		t->periodic = name[0] == 'e';
+	} else if (!strcmp(name, "emit")) {
+		if (!name_valid(v, strlen(v), CONF_EVENT_MAX)) {
+			cause = xasprintf("'%s' is not a valid event name (1-128 "
+					  "characters of A-Z a-z 0-9 _ . : -)",
+					  v);
+			goto out_bad;
+		}
+		free(t->emit);
+		t->emit = xstrdup(v);
+	} else if (!strcmp(name, "data")) {
+		json_error_t jerr;
+		json_t *j = json_loads(v, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+				   &jerr);
+		if (!j) {
+			cause = xasprintf("invalid JSON: %s", jerr.text);
+			goto out_bad;
+		}
+		if (!json_is_object(j)) {
+			json_decref(j);
+			cause = xstrdup("not a JSON object");
+			goto out_bad;
+		}
+		char *text = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		free(t->data);
+		t->data = xstrdup(text);
+		free(text);
+	}
+	return;
+
+out_bad:
+	perr(p, p->lineno, "bad value for '%s' in [%s]: %s", name, p->sect_name,
+	     cause);
+	free(cause);
+}
+
+static void
+hook_key(struct parser *p, const char *name, const char *v)
+{
+	struct conf_hook *h = p->hook;
+	char *cause = NULL;
+	uint64_t u;
+
+	if (!strcmp(name, "on")) {
+		if (!pattern_valid(v)) {
+			cause = xasprintf("'%s' is not an event pattern (NAME, "
+					  "PREFIX.* or *)", v);
+			goto out_bad;
+		}
+		free(h->on);
+		h->on = xstrdup(v);
+	} else if (!strcmp(name, "exec")) {
+		char **argv = split_argv(v, &cause);
+		if (!argv) {
+			perr(p, p->lineno, "hook '%s': exec: %s", h->name,
+			     cause);
+			free(cause);
+			return;
+		}
+		if (argv[0][0] != '/')
+			perr(p, p->lineno,
+			     "hook '%s': exec '%s' is not an absolute path",
+			     h->name, argv[0]);
+		else if (!executable_file(argv[0]))
+			perr(p, p->lineno,
+			     "hook '%s': exec '%s' is not an executable file",
+			     h->name, argv[0]);
+		free_argv(h->argv);
+		h->argv = argv;
+	} else if (!strcmp(name, "timeout")) {
+		if (parse_duration(v, HOOK_TIMEOUT_MAX, "1h", &h->timeout,
+				   &cause) < 0)
+			goto out_bad;
+	} else if (!strcmp(name, "concurrency")) {
+		if (parse_range(v, 1, 64, &u, &cause) < 0)
+			goto out_bad;
+		h->concurrency = (unsigned)u;
+	} else if (!strcmp(name, "retries")) {
+		if (parse_range(v, 0, 10, &u, &cause) < 0)
+			goto out_bad;
+		h->retries = (unsigned)u;
+	}
+	return;
+
+out_bad:
+	perr(p, p->lineno, "bad value for '%s' in [%s]: %s", name, p->sect_name,
+	     cause);
+	free(cause);
+}
+
+static bool
+key_seen(const struct parser *p, const char *name)
+{
+	for (size_t i = 0; i < p->nkeys; i++)
+		if (!strcmp(p->keys[i].name, name))
+			return true;
+	return false;
+}
+
+static bool
+in_list(const char *const *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i], name))
+			return true;
+	return false;
+}
+
+/* inih's handler: one "key = value" (section is ours, not inih's). */
+static int
+conf_handler(void *user, const char *section, const char *name,
+	     const char *value)
+{
+	struct parser *p = user;
+	const struct conf_key *k = NULL;
+	bool known = false;
+
+	(void)section;
+	if (p->sect == SECT_SKIP)
+		return 1;
+	if (p->sect == SECT_NONE) {
+		perr(p, p->lineno, "key '%s' is outside of any section", name);
+		return 1;
+	}
+	if (p->sect == SECT_TIMER) {
+		known = in_list(timer_keys, ARRAY_SIZE(timer_keys), name);
+	} else if (p->sect == SECT_HOOK) {
+		known = in_list(hook_keys, ARRAY_SIZE(hook_keys), name);
+	} else {
+		for (size_t i = 0; i < ARRAY_SIZE(conf_keys); i++) {
+			if (conf_keys[i].sect == p->sect &&
+			    !strcmp(conf_keys[i].name, name)) {
+				k = &conf_keys[i];
+				break;
+			}
+		}
+		known = k != NULL;
+	}
+	if (!known) {
+		perr(p, p->lineno, "unknown key '%s' in [%s]", name,
+		     p->sect_name);
+		return 1;
+	}
+	if (key_seen(p, name)) {
+		perr(p, p->lineno, "duplicate key '%s' in [%s]", name,
+		     p->sect_name);
+		return 1;
+	}
+	p->keys = xrealloc(p->keys, (p->nkeys + 1) * sizeof(*p->keys));
+	p->keys[p->nkeys++] = (struct seen_key){xstrdup(name), p->lineno};
+
+	if (p->sect == SECT_TIMER) {
+		timer_key(p, name, value);
+	} else if (p->sect == SECT_HOOK) {
+		hook_key(p, name, value);
+	} else {
+		char *cause = NULL;
+		if (set_key(p->c, k, value, &cause) < 0) {
+			perr(p, p->lineno, "bad value for '%s' in [%s]: %s",
+			     name, p->sect_name, cause);
+			free(cause);
+		}
+		if (k->off == F(output_soft))
+			p->soft_line = p->lineno;
+		else if (k->off == F(output_hard))
+			p->hard_line = p->lineno;
+	}
+	return 1;
+}
+
+/* Checks that need the whole section, reported at its header. */
+static void
+section_end(struct parser *p)
+{
+	if (p->sect == SECT_TIMER) {
+		const char *n = p->timer->name;
+		bool every = key_seen(p, "every"), after = key_seen(p, "after");
+		if (every && after)
+			perr(p, p->sect_line, "timer '%s': 'every' and 'after' "
+			     "are both set (use one)", n);
+		else if (!every && !after)
+			perr(p, p->sect_line, "timer '%s': 'every' or 'after' "
+			     "is required", n);
+		if (!key_seen(p, "emit"))
+			perr(p, p->sect_line, "timer '%s': 'emit' is required",
+			     n);
+	} else if (p->sect == SECT_HOOK) {
+		const char *n = p->hook->name;
+		if (!key_seen(p, "on"))
+			perr(p, p->sect_line, "hook '%s': 'on' is required", n);
+		if (!key_seen(p, "exec"))
+			perr(p, p->sect_line, "hook '%s': 'exec' is required",
+			     n);
+	}
+	for (size_t i = 0; i < p->nkeys; i++)
+		free(p->keys[i].name);
+	free(p->keys);
+	p->keys = NULL;
+	p->nkeys = 0;
+	p->timer = NULL;
+	p->hook = NULL;
+	p->sect = SECT_SKIP;
+}
+
+/* [timer.NAME] or [hook.NAME]: the name, or NULL after reporting it bad. */
+static const char *
+item_name(struct parser *p, const char *sect, const char *kind)
+{
+	const char *name = strchr(sect, '.') + 1;
+
+	if (name_valid(name, strlen(name), CONF_NAME_MAX))
+		return name;
+	perr(p, p->lineno, "bad %s name '%s' in [%s] (1-64 characters of "
+	     "A-Z a-z 0-9 _ . : -)", kind, name, sect);
+	return NULL;
+}
+
+static void
+section_begin(struct parser *p, const char *name)
+{
+	const char *item;
+
+	section_end(p);
+	free(p->sect_name);
+	p->sect_name = xstrdup(name);
+	p->sect_line = p->lineno;
+	p->sect = SECT_SKIP;
+
+	if (!strncmp(name, "timer.", 6)) {
+		if (!(item = item_name(p, name, "timer")))
+			return;
+		for (struct conf_timer *t = p->c->timers; t; t = t->next) {
+			if (!strcmp(t->name, item)) {
+				perr(p, p->lineno, "duplicate section [%s] "
+				     "(first at line %d)", name, t->line);
+				return;
+			}
+		}
+		struct conf_timer *t = xcalloc(1, sizeof(*t));
+		t->name = xstrdup(item);
+		t->data = xstrdup("{}");
+		t->line = p->lineno;
+		*p->timer_tail = t;
+		p->timer_tail = &t->next;
+		p->timer = t;
+		p->sect = SECT_TIMER;
+	} else if (!strncmp(name, "hook.", 5)) {
+		if (!(item = item_name(p, name, "hook")))
+			return;
+		for (struct conf_hook *h = p->c->hooks; h; h = h->next) {
+			if (!strcmp(h->name, item)) {
+				perr(p, p->lineno, "duplicate section [%s] "
+				     "(first at line %d)", name, h->line);
+				return;
+			}
+		}
+		struct conf_hook *h = xcalloc(1, sizeof(*h));
+		h->name = xstrdup(item);
+		h->timeout = 30;
+		h->concurrency = 1;
+		h->retries = 0;
+		h->line = p->lineno;
+		*p->hook_tail = h;
+		p->hook_tail = &h->next;
+		p->hook = h;
+		p->sect = SECT_HOOK;
+	} else if (!strcmp(name, "timer") || !strcmp(name, "hook")) {
+		perr(p, p->lineno, "section [%s] needs a name: [%s.NAME]", name,
+		     name);
+	} else if (!strcmp(name, "journal") || !strcmp(name, "bridge")) {
+		perr(p, p->lineno, "section [%s] is not supported yet by this "
+		     "svcd", name);
+	} else {
+		for (int s = 0; s < SECT_COUNT; s++) {
+			if (!sect_names[s] || strcmp(sect_names[s], name))
+				continue;
+			if (p->first_line[s]) {
+				perr(p, p->lineno, "duplicate section [%s] "
+				     "(first at line %d)", name,
+				     p->first_line[s]);
+				return;
+			}
+			p->first_line[s] = p->lineno;
+			p->sect = (enum sect)s;
+			return;
+		}
+		perr(p, p->lineno, "unknown section [%s]", name);
+	}
+}
+
+/*
+ * The first of chars, or of an inline comment (';' after a blank, as inih
+ * has it), or the end of s.
+ */
+static char *
+find_chars_or_comment(char *s, const char *chars)
+{
+	bool was_space = false;
+
+	for (; *s; s++) {
+		if (chars && strchr(chars, *s))
+			break;
+		if (was_space && *s == ';')
+			break;
+		was_space = isspace((unsigned char)*s);
+	}
+	return s;
+}
+
+static char *
+strip(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* "[name]" with optional trailing comment. */
+static void
+section_line(struct parser *p, char *s)
+{
+	char *end = find_chars_or_comment(s + 1, "]");
+	char *rest;
+
+	if (*end != ']') {
+		perr(p, p->lineno, "unclosed section header '%s' (missing ']')",
+		     s);
+		section_end(p); /* keys below belong to no known section */
+		return;
+	}
+	*end = '\0';
+	rest = strip(end + 1);
+	if (*rest && *rest != ';' && *rest != '#') {
+		perr(p, p->lineno, "unexpected text '%s' after section header "
+		     "[%s]", rest, s + 1);
+		section_end(p);
+		return;
+	}
+	section_begin(p, strip(s + 1));
+}
+
+/*
+ * inih's reader: return the next "key = value" line, handling everything
+ * else here (see the note at the top).
+ */
+static char *
+conf_read_line(char *str, int num, void *stream)
+{
+	struct parser *p = stream;
+	ssize_t n;
+
+	for (;;) {
+		errno = 0;
+		if ((n = getline(&p->line, &p->cap, p->f)) < 0) {
+			p->read_errno = errno;
+			return NULL;
+		}
+		p->lineno++;
+		char *s = p->line;
+		if (p->lineno == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
+			s += 3; /* UTF-8 byte order mark */
+		s = strip(s);
+		if (!*s || *s == ';' || *s == '#')
+			continue;
+		if (*s == '[') {
+			section_line(p, s);
+			continue;
+		}
+		char *sep = find_chars_or_comment(s, "=:");
+		if (*sep != '=' && *sep != ':') {
+			*find_chars_or_comment(s, NULL) = '\0';
+			perr(p, p->lineno, "expected 'key = value', got '%s'",
+			     strip(s));
+			continue;
+		}
+		if (sep == s) {
+			perr(p, p->lineno, "missing key name before '%c'", *sep);
+			continue;
+		}
+		size_t len = strlen(s);
+		if (num > 1 && len + 2 <= (size_t)num) {
+			memcpy(str, s, len);
+			str[len] = '\n';
+			str[len + 1] = '\0';
+			return str;
+		}
+		/* Too long for inih: split it the same way ourselves. */
+		*sep = '\0';
+		char *value = sep + 1;
+		*find_chars_or_comment(value, NULL) = '\0';
+		conf_handler(p, "", strip(s), strip(value));
+	}
+}
+
+/* Checks across keys, once the whole file is read. */
+static void
+conf_cross_check(struct parser *p)
+{
+	const struct conf *c = p->c;
+	char soft[32], hard[32];
+
+	if (c->output_hard >= c->output_soft)
+		return;
+	format_size(c->output_soft, soft, sizeof(soft));
+	format_size(c->output_hard, hard, sizeof(hard));
+	if (p->hard_line >= p->soft_line)
+		perr(p, p->hard_line, "bad value for 'output_hard' in "
+		     "[control]: %s is less than output_soft (%s)", hard, soft);
+	else
+		perr(p, p->soft_line, "bad value for 'output_soft' in "
+		     "[control]: %s is more than output_hard (%s)", soft, hard);
+}
+
+struct conf *
+conf_load(const char *path, char **cause)
+{
+	struct parser p = {.path = path};
+	struct buf b = {0};
+	int rc;
+
+	if (!(p.f = fopen(path, "re"))) {
+		*cause = xasprintf("cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	p.c = conf_defaults();
+	p.c->path = xstrdup(path);
+	p.timer_tail = &p.c->timers;
+	p.hook_tail = &p.c->hooks;
+
+	rc = ini_parse_stream(conf_read_line, &p, conf_handler, &p);
+	section_end(&p);
+	if (ferror(p.f)) {
+		/* Reported alone: what was read is not the whole file. */
+		*cause = xasprintf("cannot read %s: %s", path,
+				   strerror(p.read_errno ? p.read_errno : EIO));
+		goto out_fail;
+	}
+	if (rc != 0 && p.nerrs == 0)
+		perr(&p, 0, "syntax error (inih: %d)", rc);
+	conf_cross_check(&p);
+	if (p.nerrs == 0)
+		goto out;
+
+	qsort(p.errs, p.nerrs, sizeof(*p.errs), err_cmp);
+	for (size_t i = 0; i < p.nerrs; i++) {
+		if (i)
+			buf_putc(&b, '\n');
+		if (p.errs[i].line > 0)
+			buf_printf(&b, "%s:%d: %s", path, p.errs[i].line,
+				   p.errs[i].msg);
+		else
+			buf_printf(&b, "%s: %s", path, p.errs[i].msg);
+	}
+	*cause = xstrndup(buf_head(&b), b.len);
+	buf_free(&b);
+
+out_fail:
+	conf_free(p.c);
+	p.c = NULL;
+out:
+	for (size_t i = 0; i < p.nerrs; i++)
+		free(p.errs[i].msg);
+	free(p.errs);
+	free(p.sect_name);
+	free(p.line);
+	fclose(p.f);
+	return p.c;
+}
+
+/* ---- reload ---- */
+
+static bool
+str_differs(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+int
+conf_check_reload(const struct conf *old, const struct conf *new,
+		  char **cause)
+{
+	struct buf b = {0};
+	const struct {
+		const char *name;
+		bool changed;
+	} keys[] = {
+		{"socket", str_differs(old->socket, new->socket)},
+		{"group", str_differs(old->group, new->group)},
+		{"emit_group", str_differs(old->emit_group, new->emit_group)},
+		{"admin_group", str_differs(old->admin_group, new->admin_group)},
+		{"queue_size", old->queue_size != new->queue_size},
+		{"history", old->history != new->history},
+		{"batch", old->batch != new->batch},
+		{"listener_timeout",
+		 old->listener_timeout != new->listener_timeout},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (!keys[i].changed)
+			continue;
+		if (b.len)
+			buf_putc(&b, '\n');
+		buf_printf(&b, "%s changed; takes effect after a restart",
+			   keys[i].name);
+	}
+	*cause = b.len ? xstrndup(buf_head(&b), b.len) : NULL;
+	buf_free(&b);
+	return 0;
+}
+
+void
+conf_keep_fixed(struct conf *c, const struct conf *old)
+{
+	char **strs[] = {&c->socket, &c->group, &c->emit_group,
+			 &c->admin_group};
+	const char *olds[] = {old->socket, old->group, old->emit_group,
+			      old->admin_group};
+
+	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
+		free(*strs[i]);
+		*strs[i] = olds[i] ? xstrdup(olds[i]) : NULL;
+	}
+	c->queue_size = old->queue_size;
+	c->history = old->history;
+	c->batch = old->batch;
+	c->listener_timeout = old->listener_timeout;
+}
+
+/* ---- the running configuration ---- */
 
 const struct conf *
 conf_get(void)

@@ -81,6 +81,21 @@ struct conf *conf_defaults(void);
 struct conf *conf_load(const char *path, char **cause);
 void conf_free(struct conf *c);
 
+/*
+ * On reload: set *cause to a warning listing the keys that changed but only
+ * take effect after a restart ("socket changed; takes effect after a
+ * restart", one per line), or NULL when there are none (caller frees).
+ * Never fails: returns 0.
+ */
+int conf_check_reload(const struct conf *old, const struct conf *new,
+		      char **cause);
+/*
+ * Copy the keys that only take effect after a restart (socket, groups, [bus]
+ * queue_size, history, batch, listener_timeout) from old into c, so that a
+ * reloaded configuration still describes what is in effect.
+ */
+void conf_keep_fixed(struct conf *c, const struct conf *old);
+
 /* The running configuration: never NULL (defaults until conf_set). */
 const struct conf *conf_get(void);
 /* Install c as the running configuration (takes ownership, frees the old). */

@@ -1,0 +1,631 @@
+/* test_conf.c — Check tests for daemon/conf.c: defaults, parsing, errors. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "util.h"
+
+static char dir[] = "/tmp/test_conf.XXXXXX";
+static char path[256];
+
+static void
+setup(void)
+{
+	strcpy(dir, "/tmp/test_conf.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/t.conf", dir);
+}
+
+static void
+teardown(void)
+{
+	char sub[300];
+
+	unlink(path);
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	unlink(sub);
+	rmdir(sub);
+	rmdir(dir);
+}
+
+static void
+write_file(const char *p, const char *text)
+{
+	FILE *f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fputs(text, f) >= 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Load text; the file must be valid. */
+static struct conf *
+load_ok(const char *text)
+{
+	char *cause = NULL;
+	write_file(path, text);
+	struct conf *c = conf_load(path, &cause);
+	if (!c)
+		ck_abort_msg("unexpected error: %s", cause);
+	ck_assert_ptr_null(cause);
+	return c;
+}
+
+/* Load text, which must fail; the errors with the path replaced by "F". */
+static char *
+load_err(const char *text)
+{
+	char *cause = NULL;
+	struct buf b = {0};
+	size_t plen = strlen(path);
+
+	write_file(path, text);
+	struct conf *c = conf_load(path, &cause);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(cause);
+	for (const char *s = cause; *s;) {
+		if (!strncmp(s, path, plen)) {
+			buf_putc(&b, 'F');
+			s += plen;
+		} else {
+			buf_putc(&b, *s++);
+		}
+	}
+	buf_putc(&b, '\0');
+	free(cause);
+	char *out = xstrdup(buf_head(&b));
+	buf_free(&b);
+	return out;
+}
+
+static void
+expect_err(const char *text, const char *want)
+{
+	char *got = load_err(text);
+	ck_assert_msg(!strcmp(got, want), "for:\n%s\nwant: %s\ngot:  %s", text,
+		      want, got);
+	free(got);
+}
+
+START_TEST(test_defaults)
+{
+	const struct conf *r = conf_get();
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_eq(r, conf_get());
+	ck_assert_ptr_null(r->path);
+	ck_assert_str_eq(r->socket, "/run/svcd/svcd.sock");
+	ck_assert_int_eq(r->log_level, LOGL_INFO);
+	ck_assert(r->shutdown_timeout == 30);
+	ck_assert(r->init_timeout == 30);
+	ck_assert(r->stop_timeout == 10);
+	ck_assert_uint_eq(r->max_request, 1 << 20);
+	ck_assert_uint_eq(r->max_clients, 1024);
+	ck_assert_uint_eq(r->output_soft, 1 << 20);
+	ck_assert_uint_eq(r->output_hard, 8 << 20);
+	ck_assert_ptr_null(r->group);
+	ck_assert_ptr_null(r->emit_group);
+	ck_assert_ptr_null(r->admin_group);
+	ck_assert_uint_eq(r->queue_size, 65536);
+	ck_assert_uint_eq(r->history, 1024);
+	ck_assert_uint_eq(r->batch, 256);
+	ck_assert(r->listener_timeout == 30);
+	ck_assert(r->health_interval == 30);
+	ck_assert(r->heartbeat == 5);
+	ck_assert(!r->heartbeat_event);
+	ck_assert_ptr_null(r->timers);
+	ck_assert_ptr_null(r->hooks);
+
+	/* conf_set installs, conf_cleanup goes back to defaults */
+	struct conf *c = conf_defaults();
+	c->batch = 7;
+	conf_set(c);
+	ck_assert_ptr_eq(conf_get(), c);
+	conf_set(c); /* same pointer: no double free */
+	ck_assert_uint_eq(conf_get()->batch, 7);
+	conf_cleanup();
+	ck_assert_uint_eq(conf_get()->batch, 256);
+	conf_cleanup();
+}
+END_TEST
+
+START_TEST(test_empty_file)
+{
+	struct conf *c = load_ok("");
+	ck_assert_str_eq(c->path, path);
+	ck_assert_str_eq(c->socket, "/run/svcd/svcd.sock");
+	ck_assert_uint_eq(c->queue_size, 65536);
+	ck_assert_ptr_null(c->timers);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_every_key)
+{
+	struct conf *c = load_ok(
+		"[daemon]\n"
+		"socket = run/svcd.sock\n"
+		"log_level = debug\n"
+		"shutdown_timeout = 1m\n"
+		"init_timeout = 1.5s\n"
+		"stop_timeout = 250ms\n"
+		"[control]\n"
+		"max_request = 64K\n"
+		"max_clients = 10\n"
+		"output_soft = 2M\n"
+		"output_hard = 1G\n"
+		"group = root\n"
+		"emit_group = root\n"
+		"admin_group =\n"
+		"[bus]\n"
+		"queue_size = 16777216\n"
+		"history = 0\n"
+		"batch = 65536\n"
+		"listener_timeout = 1h\n"
+		"[health]\n"
+		"interval = 500ms\n"
+		"[app]\n"
+		"heartbeat = 2s\n"
+		"heartbeat_event = yes\n");
+	ck_assert_str_eq(c->socket, "run/svcd.sock");
+	ck_assert_int_eq(c->log_level, LOGL_DEBUG);
+	ck_assert(c->shutdown_timeout == 60);
+	ck_assert(c->init_timeout == 1.5);
+	ck_assert(c->stop_timeout == 0.25);
+	ck_assert_uint_eq(c->max_request, 64 << 10);
+	ck_assert_uint_eq(c->max_clients, 10);
+	ck_assert_uint_eq(c->output_soft, 2 << 20);
+	ck_assert_uint_eq(c->output_hard, 1 << 30);
+	ck_assert_str_eq(c->group, "root");
+	ck_assert_str_eq(c->emit_group, "root");
+	ck_assert_ptr_null(c->admin_group);
+	ck_assert_uint_eq(c->queue_size, 16777216);
+	ck_assert_uint_eq(c->history, 0);
+	ck_assert_uint_eq(c->batch, 65536);
+	ck_assert(c->listener_timeout == 3600);
+	ck_assert(c->health_interval == 0.5);
+	ck_assert(c->heartbeat == 2);
+	ck_assert(c->heartbeat_event);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_socket_limit)
+{
+	char text[300], want[400];
+	char name[108];
+
+	memset(name, 'a', 107);
+	name[107] = '\0';
+	snprintf(text, sizeof(text), "[daemon]\nsocket = /%s\n", name + 1);
+	struct conf *c = load_ok(text);
+	ck_assert_uint_eq(strlen(c->socket), 107);
+	conf_free(c);
+	snprintf(text, sizeof(text), "[daemon]\nsocket = /%s\n", name);
+	snprintf(want, sizeof(want), "F:2: bad value for 'socket' in "
+		 "[daemon]: path is 108 bytes long (at most 107)");
+	expect_err(text, want);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	const char *want;
+} errors[] = {
+	/* sections and keys */
+	{"[bus]\nqueu_size = 10\n", "F:2: unknown key 'queu_size' in [bus]"},
+	{"; c\n[buss]\nx = 1\n", "F:2: unknown section [buss]"},
+	{"[bus]\nbatch = 1\nbatch = 2\n", "F:3: duplicate key 'batch' in [bus]"},
+	{"[bus]\n[daemon]\n[bus]\n",
+	 "F:3: duplicate section [bus] (first at line 1)"},
+	{"queue_size = 1\n", "F:1: key 'queue_size' is outside of any section"},
+	{"[journal]\npath = /var/lib/svcd\n",
+	 "F:1: section [journal] is not supported yet by this svcd"},
+	{"\n[bridge]\nurl = redis://x\n",
+	 "F:2: section [bridge] is not supported yet by this svcd"},
+	{"[timer]\nevery = 1s\n",
+	 "F:1: section [timer] needs a name: [timer.NAME]"},
+	/* inih syntax errors */
+	{"[bus\nbatch = 1\n", "F:1: unclosed section header '[bus' (missing ']')"},
+	{"[bus]\nqueue_size\n",
+	 "F:2: expected 'key = value', got 'queue_size'"},
+	{"[bus]\n= 3\n", "F:2: missing key name before '='"},
+	{"[bus] x\n", "F:1: unexpected text 'x' after section header [bus]"},
+	/* durations */
+	{"[daemon]\nshutdown_timeout = 5x\n",
+	 "F:2: bad value for 'shutdown_timeout' in [daemon]: invalid duration "
+	 "unit in '5x' (use us, ms, s, m, h, d)"},
+	{"[daemon]\ninit_timeout = 5\n",
+	 "F:2: bad value for 'init_timeout' in [daemon]: duration '5' needs a "
+	 "unit (ms, s, m, h)"},
+	{"[daemon]\nstop_timeout = 0s\n",
+	 "F:2: bad value for 'stop_timeout' in [daemon]: '0s' must be more "
+	 "than 0"},
+	{"[daemon]\nstop_timeout = 61m\n",
+	 "F:2: bad value for 'stop_timeout' in [daemon]: '61m' is more than the "
+	 "maximum of 1h"},
+	{"[health]\ninterval =\n",
+	 "F:2: bad value for 'interval' in [health]: empty duration"},
+	/* sizes and integers */
+	{"[control]\nmax_request = 1X\n",
+	 "F:2: bad value for 'max_request' in [control]: invalid size unit in "
+	 "'1X' (use K, M, G)"},
+	{"[control]\nmax_request = 2G\n",
+	 "F:2: bad value for 'max_request' in [control]: '2G' is out of range "
+	 "(1K..1G)"},
+	{"[control]\nmax_clients = 0\n",
+	 "F:2: bad value for 'max_clients' in [control]: '0' is out of range "
+	 "(1..1000000)"},
+	{"[bus]\nqueue_size = 99999999999999999999999\n",
+	 "F:2: bad value for 'queue_size' in [bus]: '99999999999999999999999' "
+	 "is out of range (1..16777216)"},
+	{"[bus]\nhistory = -1\n",
+	 "F:2: bad value for 'history' in [bus]: '-1' is not a non-negative "
+	 "integer"},
+	{"[control]\noutput_soft = 2M\noutput_hard = 1M\n",
+	 "F:3: bad value for 'output_hard' in [control]: 1M is less than "
+	 "output_soft (2M)"},
+	{"[control]\noutput_soft = 16M\n",
+	 "F:2: bad value for 'output_soft' in [control]: 16M is more than "
+	 "output_hard (8M)"},
+	/* other types */
+	{"[daemon]\nlog_level = loud\n",
+	 "F:2: bad value for 'log_level' in [daemon]: 'loud' is not a log level "
+	 "(use error, warning, info or debug)"},
+	{"[app]\nheartbeat_event = maybe\n",
+	 "F:2: bad value for 'heartbeat_event' in [app]: 'maybe' is not a "
+	 "boolean (use true or false)"},
+	{"[daemon]\nsocket =\n",
+	 "F:2: bad value for 'socket' in [daemon]: empty path"},
+	{"[control]\nadmin_group = svcd-no-such-group\n",
+	 "F:2: bad value for 'admin_group' in [control]: unknown group "
+	 "'svcd-no-such-group'"},
+	/* timers */
+	{"[timer.t]\nevery = 1s\nafter = 1s\nemit = x\n",
+	 "F:1: timer 't': 'every' and 'after' are both set (use one)"},
+	{"[timer.t]\nemit = x\n", "F:1: timer 't': 'every' or 'after' is required"},
+	{"\n[timer.t]\nevery = 1s\n", "F:2: timer 't': 'emit' is required"},
+	{"[timer.t]\nevery = 1s\nemit = a b\n",
+	 "F:3: bad value for 'emit' in [timer.t]: 'a b' is not a valid event "
+	 "name (1-128 characters of A-Z a-z 0-9 _ . : -)"},
+	{"[timer.t]\nevery = 1s\nemit = x\ndata = [1]\n",
+	 "F:4: bad value for 'data' in [timer.t]: not a JSON object"},
+	{"[timer.t]\nevery = 1s\nemit = x\ndata = {\"a\":1,\"a\":2}\n",
+	 "F:4: bad value for 'data' in [timer.t]: invalid JSON: duplicate object "
+	 "key near '\"a\"'"},
+	{"[timer.t]\nevery = 5\nemit = x\n",
+	 "F:2: bad value for 'every' in [timer.t]: duration '5' needs a unit "
+	 "(ms, s, m, h)"},
+	{"[timer.t]\nafter = 31d\nemit = x\n",
+	 "F:2: bad value for 'after' in [timer.t]: '31d' is more than the "
+	 "maximum of 30d"},
+	{"[timer.t]\nevery = 1s\nemit = x\nevry = 2s\n",
+	 "F:4: unknown key 'evry' in [timer.t]"},
+	{"[timer.a]\nevery = 1s\nemit = x\n[timer.a]\nafter = 1s\nemit = y\n",
+	 "F:4: duplicate section [timer.a] (first at line 1)"},
+	{"[timer.a b]\n",
+	 "F:1: bad timer name 'a b' in [timer.a b] (1-64 characters of A-Z a-z "
+	 "0-9 _ . : -)"},
+	{"[timer.]\n",
+	 "F:1: bad timer name '' in [timer.] (1-64 characters of A-Z a-z 0-9 _ "
+	 ". : -)"},
+	/* hooks */
+	{"[hook.h]\non = *\nexec = /nope\n",
+	 "F:3: hook 'h': exec '/nope' is not an executable file"},
+	{"[hook.h]\non = *\nexec = /\n",
+	 "F:3: hook 'h': exec '/' is not an executable file"},
+	{"[hook.h]\non = *\nexec = sh -c true\n",
+	 "F:3: hook 'h': exec 'sh' is not an absolute path"},
+	{"[hook.h]\non = *\nexec = /bin/sh -c 'true\n",
+	 "F:3: hook 'h': exec: unterminated single quote"},
+	{"[hook.h]\non = *\nexec = /bin/sh \"x\n",
+	 "F:3: hook 'h': exec: unterminated double quote"},
+	{"[hook.h]\non = *\nexec = ''\n",
+	 "F:3: hook 'h': exec '' is not an absolute path"},
+	{"[hook.h]\non = *\nexec =\n", "F:3: hook 'h': exec: empty command"},
+	{"[hook.h]\non = a*\nexec = /bin/sh\n",
+	 "F:2: bad value for 'on' in [hook.h]: 'a*' is not an event pattern "
+	 "(NAME, PREFIX.* or *)"},
+	{"[hook.h]\nexec = /bin/sh\n", "F:1: hook 'h': 'on' is required"},
+	{"[hook.h]\non = x\n", "F:1: hook 'h': 'exec' is required"},
+	{"[hook.h]\non = *\nexec = /bin/sh\nconcurrency = 65\n",
+	 "F:4: bad value for 'concurrency' in [hook.h]: '65' is out of range "
+	 "(1..64)"},
+	{"[hook.h]\non = *\nexec = /bin/sh\nretries = 11\n",
+	 "F:4: bad value for 'retries' in [hook.h]: '11' is out of range "
+	 "(0..10)"},
+	{"[hook.h]\non = *\nexec = /bin/sh\ntimeout = 0ms\n",
+	 "F:4: bad value for 'timeout' in [hook.h]: '0ms' must be more than 0"},
+};
+
+START_TEST(test_error)
+{
+	expect_err(errors[_i].text, errors[_i].want);
+}
+END_TEST
+
+START_TEST(test_bad_json)
+{
+	char *got = load_err("[timer.t]\nevery = 1s\nemit = x\ndata = {\n");
+	const char *want = "F:4: bad value for 'data' in [timer.t]: invalid "
+			   "JSON: ";
+	ck_assert_msg(!strncmp(got, want, strlen(want)), "got %s", got);
+	ck_assert_ptr_null(strchr(got, '\n'));
+	free(got);
+}
+END_TEST
+
+START_TEST(test_many_errors)
+{
+	/* All reported, sorted by line (a timer's check sits at its header),
+	 * one per line, no trailing newline. */
+	expect_err("[daemon]\n"
+		   "log_level = loud\n"
+		   "[timer.t]\n"
+		   "every = 1s\n"
+		   "emit = bad name\n"
+		   "[bus]\n"
+		   "queu_size = 1\n"
+		   "batch = 0\n"
+		   "batch = 1\n"
+		   "oops\n"
+		   "[journal]\n"
+		   "[control]\n"
+		   "group = svcd-no-such-group\n",
+		   "F:2: bad value for 'log_level' in [daemon]: 'loud' is not "
+		   "a log level (use error, warning, info or debug)\n"
+		   "F:5: bad value for 'emit' in [timer.t]: 'bad name' is not a "
+		   "valid event name (1-128 characters of A-Z a-z 0-9 _ . : -)\n"
+		   "F:7: unknown key 'queu_size' in [bus]\n"
+		   "F:8: bad value for 'batch' in [bus]: '0' is out of range "
+		   "(1..65536)\n"
+		   "F:9: duplicate key 'batch' in [bus]\n"
+		   "F:10: expected 'key = value', got 'oops'\n"
+		   "F:11: section [journal] is not supported yet by this svcd\n"
+		   "F:13: bad value for 'group' in [control]: unknown group "
+		   "'svcd-no-such-group'");
+	/* a check at a header sorts before the errors inside the section */
+	expect_err("[timer.t]\nevery = 1x\n",
+		   "F:1: timer 't': 'emit' is required\n"
+		   "F:2: bad value for 'every' in [timer.t]: invalid duration "
+		   "unit in '1x' (use us, ms, s, m, h, d)");
+}
+END_TEST
+
+START_TEST(test_comments_and_blanks)
+{
+	struct conf *c = load_ok("\xEF\xBB\xBF; a comment\n"
+				 "# another\n"
+				 "\n"
+				 "   \n"
+				 "[bus]   ; section comment\n"
+				 "  queue_size = 10   ; inline comment\n"
+				 "\t; indented comment\n"
+				 "batch:3\r\n"
+				 "[ app ]\n"
+				 "heartbeat = 2s\n");
+	ck_assert_uint_eq(c->queue_size, 10);
+	ck_assert_uint_eq(c->batch, 3);
+	ck_assert(c->heartbeat == 2);
+	conf_free(c);
+	/* ';' without a blank before it is part of the value */
+	expect_err("[bus]\nhistory = 5;x\n",
+		   "F:2: bad value for 'history' in [bus]: '5;x' is not a "
+		   "non-negative integer");
+	/* '#' is a comment only at the start of a line */
+	expect_err("[bus]\nhistory = 5 # five\n",
+		   "F:2: bad value for 'history' in [bus]: '5 # five' is not a "
+		   "non-negative integer");
+}
+END_TEST
+
+START_TEST(test_timers_and_hooks)
+{
+	struct conf *c = load_ok(
+		"[timer.zeta]\n"
+		"every = 30s\n"
+		"emit = tick.zeta\n"
+		"[hook.b]\n"
+		"on = user.*\n"
+		"exec = /bin/echo 'a b' \"c \\\"d\\\"\" e\\ f 'g'\"h\" ''\n"
+		"timeout = 2m\n"
+		"concurrency = 4\n"
+		"retries = 2\n"
+		"[timer.alpha]\n"
+		"after = 250ms\n"
+		"emit = boot:done\n"
+		"data = { \"n\" : 1, \"s\": [true, null] }\n"
+		"[hook.a]\n"
+		"on = *\n"
+		"exec = /bin/sh\n");
+	struct conf_timer *t = c->timers;
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->name, "zeta");
+	ck_assert(t->periodic);
+	ck_assert(t->interval == 30);
+	ck_assert_str_eq(t->emit, "tick.zeta");
+	ck_assert_str_eq(t->data, "{}");
+	ck_assert_int_eq(t->line, 1);
+	t = t->next;
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->name, "alpha");
+	ck_assert(!t->periodic);
+	ck_assert(t->interval == 0.25);
+	ck_assert_str_eq(t->emit, "boot:done");
+	ck_assert_str_eq(t->data, "{\"n\":1,\"s\":[true,null]}");
+	ck_assert_int_eq(t->line, 10);
+	ck_assert_ptr_null(t->next);
+
+	struct conf_hook *h = c->hooks;
+	ck_assert_ptr_nonnull(h);
+	ck_assert_str_eq(h->name, "b");
+	ck_assert_str_eq(h->on, "user.*");
+	const char *want[] = {"/bin/echo", "a b", "c \"d\"", "e f", "gh", ""};
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		ck_assert_ptr_nonnull(h->argv[i]);
+		ck_assert_str_eq(h->argv[i], want[i]);
+	}
+	ck_assert_ptr_null(h->argv[ARRAY_SIZE(want)]);
+	ck_assert(h->timeout == 120);
+	ck_assert_uint_eq(h->concurrency, 4);
+	ck_assert_uint_eq(h->retries, 2);
+	ck_assert_int_eq(h->line, 4);
+	h = h->next;
+	ck_assert_ptr_nonnull(h);
+	ck_assert_str_eq(h->name, "a");
+	ck_assert_str_eq(h->on, "*");
+	ck_assert_str_eq(h->argv[0], "/bin/sh");
+	ck_assert_ptr_null(h->argv[1]);
+	ck_assert(h->timeout == 30);
+	ck_assert_uint_eq(h->concurrency, 1);
+	ck_assert_uint_eq(h->retries, 0);
+	ck_assert_ptr_null(h->next);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_long_lines)
+{
+	/* Longer than inih's 200-byte line buffer: parsed, not cut. */
+	struct buf b = {0};
+	buf_puts(&b, "[timer.long]\nevery = 1s\nemit = x\ndata = {");
+	for (int i = 0; i < 60; i++)
+		buf_printf(&b, "%s\"k%02d\": %d", i ? ", " : "", i, i);
+	buf_puts(&b, "}   ; comment\n[hook.long]\non = x\nexec = /bin/echo");
+	for (int i = 0; i < 60; i++)
+		buf_printf(&b, " arg%02d", i);
+	buf_puts(&b, "\n[bus]\nbatch = 9\n");
+	buf_putc(&b, '\0');
+	ck_assert_uint_gt(b.len, 1000);
+	struct conf *c = load_ok(buf_head(&b));
+	buf_free(&b);
+	ck_assert_ptr_nonnull(strstr(c->timers->data, "\"k59\":59}"));
+	ck_assert_ptr_nonnull(strstr(c->timers->data, "{\"k00\":0,"));
+	ck_assert_str_eq(c->hooks->argv[60], "arg59");
+	ck_assert_ptr_null(c->hooks->argv[61]);
+	ck_assert_uint_eq(c->batch, 9);
+	conf_free(c);
+
+	/* errors on a long line carry its number too */
+	struct buf e = {0};
+	buf_puts(&e, "\n[bus]\nqueue_size = 1");
+	for (int i = 0; i < 300; i++)
+		buf_putc(&e, '0');
+	buf_puts(&e, "\n");
+	buf_putc(&e, '\0');
+	char *got = load_err(buf_head(&e));
+	buf_free(&e);
+	ck_assert_msg(!strncmp(got, "F:3: bad value for 'queue_size' in [bus]: "
+			       "'10000", 46), "got %s", got);
+	free(got);
+}
+END_TEST
+
+START_TEST(test_cannot_read)
+{
+	char *cause = NULL;
+	char missing[300], want[400], sub[300];
+
+	snprintf(missing, sizeof(missing), "%s/missing.conf", dir);
+	ck_assert_ptr_null(conf_load(missing, &cause));
+	snprintf(want, sizeof(want), "cannot read %s: %s", missing,
+		 strerror(ENOENT));
+	ck_assert_str_eq(cause, want);
+	free(cause);
+
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	cause = NULL;
+	ck_assert_ptr_null(conf_load(sub, &cause));
+	snprintf(want, sizeof(want), "cannot read %s: %s", sub,
+		 strerror(EISDIR));
+	ck_assert_str_eq(cause, want);
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_check_reload)
+{
+	struct conf *a = conf_defaults(), *b = conf_defaults();
+	char *warn = (char *)1;
+
+	b->log_level = LOGL_DEBUG; /* reloadable: no warning */
+	b->max_clients = 3;
+	b->health_interval = 1;
+	b->heartbeat_event = true;
+	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
+	ck_assert_ptr_null(warn);
+
+	free(b->socket);
+	b->socket = xstrdup("/tmp/other.sock");
+	b->group = xstrdup("root");
+	b->queue_size = 10;
+	b->history = 3;
+	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
+	ck_assert_str_eq(warn, "socket changed; takes effect after a restart\n"
+			       "group changed; takes effect after a restart\n"
+			       "queue_size changed; takes effect after a "
+			       "restart\n"
+			       "history changed; takes effect after a restart");
+	free(warn);
+
+	conf_keep_fixed(b, a);
+	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
+	ck_assert_ptr_null(warn);
+	ck_assert_str_eq(b->socket, "/run/svcd/svcd.sock");
+	ck_assert_ptr_null(b->group);
+	ck_assert_uint_eq(b->queue_size, 65536);
+	ck_assert_uint_eq(b->max_clients, 3); /* reloadable keys kept */
+	ck_assert_int_eq(b->log_level, LOGL_DEBUG);
+	conf_free(a);
+	conf_free(b);
+}
+END_TEST
+
+START_TEST(test_shipped_conf)
+{
+	char *cause = NULL;
+	struct conf *c = conf_load("conf/svcd.conf", &cause);
+	if (!c)
+		ck_abort_msg("conf/svcd.conf: %s", cause);
+	/* what `make run` relies on */
+	ck_assert(!c->heartbeat_event);
+	ck_assert_ptr_null(c->timers);
+	ck_assert_ptr_null(c->hooks);
+	ck_assert_str_eq(c->path, "conf/svcd.conf");
+	conf_free(c);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("conf");
+
+	log_set_quiet(1);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_empty_file);
+	tcase_add_test(tc, test_every_key);
+	tcase_add_test(tc, test_socket_limit);
+	tcase_add_loop_test(tc, test_error, 0, (int)ARRAY_SIZE(errors));
+	tcase_add_test(tc, test_bad_json);
+	tcase_add_test(tc, test_many_errors);
+	tcase_add_test(tc, test_comments_and_blanks);
+	tcase_add_test(tc, test_timers_and_hooks);
+	tcase_add_test(tc, test_long_lines);
+	tcase_add_test(tc, test_cannot_read);
+	tcase_add_test(tc, test_check_reload);
+	tcase_add_test(tc, test_shipped_conf);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
