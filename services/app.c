@@ -30,6 +30,8 @@ static struct {
 	int64_t started_us; /* monotonic */
 } a;
 
+static void status_rebuild(void);
+
 /* Outlive init/stop: main sets the hook after boot and reads the line. */
 static void (*watchdog_fn)(void *arg);
 static void *watchdog_arg;
@@ -42,9 +44,13 @@ app_set_watchdog_hook(void (*fn)(void *arg), void *arg)
 	watchdog_arg = arg;
 }
 
+/* Rebuilt on every call while running: boot may have moved on since the
+ * last heartbeat (main reads it for READY=1). */
 const char *
 app_status_line(void)
 {
+	if (a.running)
+		status_rebuild();
 	return status_line;
 }
 
