@@ -395,7 +395,7 @@ START_TEST(test_fresh_round)
 	    2);
 	json_decref(j2);
 
-	json_t *j3 = health_json("probe", true);
+	json_t *j3 = health_json(NULL, true);
 	ck_assert_int_eq(probe_pings, pings + 1);
 	ck_assert_str_ne(str(entry(j3, "probe"), "checked_at"), at1);
 	ck_assert_int_lt(
