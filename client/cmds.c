@@ -922,12 +922,9 @@ shutdown_notify(const char *method, json_t *params, void *arg)
 		if (svc) {
 			put_colored(c, tab_state_color(word),
 			            word ? word : "stopping");
-			fprintf(c->out, " %s", svc);
-			if (state && phase && strcmp(phase, state) != 0 &&
-			    strcmp(phase, "services") != 0 &&
-			    strcmp(phase, "stop") != 0)
-				fprintf(c->out, " (%s)", phase);
-			fputc('\n', c->out);
+			fprintf(c->out, " %s\n", svc);
+		} else if (phase && strcmp(phase, "stopping") == 0) {
+			fputs("shutting down\n", c->out);
 		} else if (phase) {
 			fprintf(c->out, "%s%s%s\n", phase, state ? " " : "",
 			        state ? state : "");

@@ -897,18 +897,22 @@ START_TEST(test_run_shutdown_wait)
 	           "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"accepted\":"
 	           "true}}\n"
 	           "{\"jsonrpc\":\"2.0\",\"method\":\"shutdown.progress\","
-	           "\"params\":{\"phase\":\"services\",\"service\":\"control\","
+	           "\"params\":{\"phase\":\"stopping\",\"service\":null,"
+	           "\"state\":null}}\n"
+	           "{\"jsonrpc\":\"2.0\",\"method\":\"shutdown.progress\","
+	           "\"params\":{\"phase\":\"service\",\"service\":\"control\","
 	           "\"state\":\"stopping\"}}\n"
 	           "{\"jsonrpc\":\"2.0\",\"method\":\"shutdown.progress\","
-	           "\"params\":{\"phase\":\"services\",\"service\":\"control\","
+	           "\"params\":{\"phase\":\"service\",\"service\":\"control\","
 	           "\"state\":\"stopped\"}}\n"
 	           "{\"jsonrpc\":\"2.0\",\"method\":\"shutdown.exit\","
-	           "\"params\":{\"status\":0}}\n");
+	           "\"params\":{}}\n");
 	fake_run(&f);
 	struct run r = run_cli(f.path, "shutdown");
 	fake_stop(&f);
 	ck_assert_int_eq(r.rc, 0);
-	ck_assert_str_eq(r.out, "stopping control\nstopped control\n"
+	ck_assert_str_eq(r.out, "shutting down\nstopping control\n"
+	                        "stopped control\n"
 	                        "svcd exited\n");
 	assert_params(&f, "shutdown", "{\"wait\":true}");
 	run_free(&r);
