@@ -1,0 +1,1116 @@
+/*
+ * control.c — the control service: the JSON-RPC 2.0 server on a Unix stream
+ * socket (DESIGN §5). Methods live in methods.c, framing in rpc.c.
+ *
+ * Design notes.
+ *
+ * Listener. A path socket (mode 0660, optional group) or the fd handed over
+ * by socket activation (never unlinked). accept4 runs in a bounded loop per
+ * readiness. Over max_clients a connection gets one Busy error line and is
+ * closed. On EMFILE/ENFILE the accept watcher pauses for 100 ms (logged once
+ * per burst) and a reserve fd on /dev/null is given up to accept and refuse
+ * one connection, so the loop never spins on a full fd table.
+ *
+ * Clients. Each has an ev_io for reading and one for writing, an input and
+ * an output buffer. A read callback reads at most READ_ROUNDS x READ_CHUNK
+ * (fairness), splits lines and dispatches them in order; replies are
+ * appended to the output buffer, then one write is tried at once and the
+ * write watcher started only if it would block. The daemon never blocks on
+ * a client. A line over max_request is answered TooLarge and the client
+ * moves to the closing state: no more reading, output flushed within
+ * CLOSE_DEADLINE, then closed.
+ *
+ * Backpressure. An emit with wait on a full queue leaves its line in the
+ * input buffer, stops reading the client and parks the client's embedded
+ * bus_waiter; when the bus has room the same line is dispatched again and
+ * the buffered lines after it follow, so replies stay in request order.
+ *
+ * Subscribers. One bus listener ("*") per subscribed client, filtered by
+ * its pattern list, so an event reaches a client once. The listener only
+ * appends the bus's cached wire line to the output buffer and arms the
+ * write watcher: writes are batched once per loop iteration. While the
+ * pending output exceeds output_soft, events are counted as missed instead
+ * of queued; once it drains to output_soft/2 an `events.lost` notice with
+ * the seq range is sent and delivery resumes. If pending plus missed bytes
+ * pass output_hard, the notice says "disconnect":true and the client is
+ * closed. Memory per client stays near output_soft.
+ *
+ * Lifetime. A client may be dropped from inside its own callbacks (write
+ * error, bus listener); `busy` counts the callbacks on the stack and the
+ * memory is freed when the last one returns.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "bus.h"
+#include "conf.h"
+#include "log.h"
+#include "manager.h"
+#include "methods.h"
+#include "rpc.h"
+#include "util.h"
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
+#define READ_CHUNK 65536
+#define READ_ROUNDS 4
+#define ACCEPT_BURST 256
+#define ACCEPT_PAUSE 0.1    /* seconds, after EMFILE/ENFILE */
+#define CLOSE_DEADLINE 2.0  /* seconds to flush a closing client */
+#define EXIT_FLUSH_MS 200   /* shutdown.exit: synchronous flush bound */
+#define OUT_KEEP (64 * 1024) /* an idle output buffer above this is freed */
+
+#define container_of(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+struct ctl_client {
+	ev_io rio, wio;
+	ev_timer deadline;	  /* closing: the flush bound */
+	struct bus_waiter waiter; /* backpressure: retry the parked emit */
+	int fd;
+	struct buf in, out;
+	size_t scan; /* bytes of `in` already searched for a newline */
+
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	gid_t *groups;
+	size_t ngroups;
+	char source[64]; /* "control uid=U pid=P" */
+
+	bool closing; /* flush, then close */
+	bool eof;     /* the peer shut its write side */
+	bool paused;  /* waiting for room on the bus */
+	bool waiting_shutdown;
+	bool dead;
+	int busy;
+
+	struct bus_listener *listener;
+	char **patterns;
+	size_t npatterns;
+	bool missing;
+	uint64_t miss_from, miss_to, miss_count, miss_bytes;
+
+	struct ctl_client *prev, *next;
+};
+
+static struct {
+	struct svc *self;
+	struct ev_loop *loop;
+	bool running;
+	int lfd;
+	bool activated;
+	char *path; /* the socket file we created, unlinked at stop */
+	dev_t dev;
+	ino_t ino;
+	ev_io accept_w;
+	ev_timer accept_pause;
+	int reserve_fd;
+	bool emfile_logged;
+	struct ctl_client *clients;
+	struct control_stats st;
+	/* [control] emit_group / admin_group, resolved when they change */
+	char *emit_name, *admin_name;
+	bool emit_ok, admin_ok;
+	gid_t emit_gid, admin_gid;
+} ctl = {.lfd = -1, .reserve_fd = -1};
+
+static void client_drop(struct ctl_client *c);
+static void client_write(struct ctl_client *c);
+static void process_input(struct ctl_client *c);
+static void unsubscribe(struct ctl_client *c);
+
+/* ---- stats -------------------------------------------------------------- */
+
+void
+control_get_stats(struct control_stats *out)
+{
+	*out = ctl.st;
+}
+
+json_t *
+control_stats_json(void)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "clients",
+			 (json_int_t)ctl.st.clients, "accepted",
+			 (json_int_t)ctl.st.accepted, "requests",
+			 (json_int_t)ctl.st.requests, "errors",
+			 (json_int_t)ctl.st.errors, "rejected",
+			 (json_int_t)ctl.st.rejected, "disconnected_slow",
+			 (json_int_t)ctl.st.disconnected_slow);
+}
+
+/* ---- access ------------------------------------------------------------- */
+
+/* Re-resolve a group name when the configuration changed it. */
+static void
+resolve_group(const char *want, char **name, bool *ok, gid_t *gid,
+	      const char *key)
+{
+	if ((!want && !*name) || (want && *name && strcmp(want, *name) == 0))
+		return;
+	free(*name);
+	*name = want ? xstrdup(want) : NULL;
+	*ok = false;
+	if (!want)
+		return;
+	struct group *gr = getgrnam(want);
+	if (!gr) {
+		log_warn("control: unknown group '%s' in [control] %s; nobody "
+			 "gets that access through it", want, key);
+		return;
+	}
+	*gid = gr->gr_gid;
+	*ok = true;
+}
+
+static void
+resolve_groups(void)
+{
+	const struct conf *cf = conf_get();
+
+	resolve_group(cf->emit_group, &ctl.emit_name, &ctl.emit_ok,
+		      &ctl.emit_gid, "emit_group");
+	resolve_group(cf->admin_group, &ctl.admin_name, &ctl.admin_ok,
+		      &ctl.admin_gid, "admin_group");
+}
+
+static bool
+client_in_group(const struct ctl_client *c, gid_t g)
+{
+	if (c->gid == g)
+		return true;
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == g)
+			return true;
+	return false;
+}
+
+bool
+ctl_client_allowed(struct ctl_client *c, enum method_access a)
+{
+	if (a == ACCESS_READ || c->uid == 0 || c->uid == geteuid())
+		return true;
+	resolve_groups();
+	if (a == ACCESS_EMIT)
+		return ctl.emit_ok && client_in_group(c, ctl.emit_gid);
+	return ctl.admin_ok && client_in_group(c, ctl.admin_gid);
+}
+
+const char *
+ctl_client_source(const struct ctl_client *c)
+{
+	return c->source;
+}
+
+unsigned long
+ctl_client_uid(const struct ctl_client *c)
+{
+	return (unsigned long)c->uid;
+}
+
+long
+ctl_client_pid(const struct ctl_client *c)
+{
+	return (long)c->pid;
+}
+
+struct svc_graph *
+ctl_graph(void)
+{
+	return svc_graph(ctl.self);
+}
+
+/* ---- client lifetime ---------------------------------------------------- */
+
+static void
+client_free(struct ctl_client *c)
+{
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c->groups);
+	for (size_t i = 0; i < c->npatterns; i++)
+		free(c->patterns[i]);
+	free(c->patterns);
+	free(c);
+}
+
+static void
+client_unbusy(struct ctl_client *c)
+{
+	if (--c->busy == 0 && c->dead)
+		client_free(c);
+}
+
+static void progress_cb(const char *phase, const char *service,
+			const char *state, void *arg);
+
+/* Tear everything down at once; the memory goes when no callback uses it. */
+static void
+client_drop(struct ctl_client *c)
+{
+	struct bus *b = bus_default();
+
+	if (c->dead)
+		return;
+	c->dead = true;
+	ev_io_stop(ctl.loop, &c->rio);
+	ev_io_stop(ctl.loop, &c->wio);
+	ev_timer_stop(ctl.loop, &c->deadline);
+	if (c->waiter.queued && b)
+		bus_cancel_wait(b, &c->waiter);
+	c->paused = false;
+	unsubscribe(c);
+	if (c->waiting_shutdown) {
+		manager_remove_progress(progress_cb, c);
+		c->waiting_shutdown = false;
+	}
+	close(c->fd);
+	c->fd = -1;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ctl.clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ctl.st.clients--;
+	if (!c->busy)
+		client_free(c);
+}
+
+static void
+start_closing(struct ctl_client *c)
+{
+	if (c->closing || c->dead)
+		return;
+	c->closing = true;
+	ev_io_stop(ctl.loop, &c->rio);
+	unsubscribe(c);
+	if (c->waiter.queued && bus_default())
+		bus_cancel_wait(bus_default(), &c->waiter);
+	c->paused = false;
+	ev_timer_start(ctl.loop, &c->deadline);
+	if (!ev_is_active(&c->wio))
+		ev_io_start(ctl.loop, &c->wio);
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void
+put_lost(struct ctl_client *c, bool disconnect)
+{
+	buf_printf(&c->out,
+		   "{\"jsonrpc\":\"2.0\",\"method\":\"events.lost\",\"params\":"
+		   "{\"from\":%" PRIu64 ",\"to\":%" PRIu64 ",\"count\":%" PRIu64
+		   "%s}}\n",
+		   c->miss_from, c->miss_to, c->miss_count,
+		   disconnect ? ",\"disconnect\":true" : "");
+	c->missing = false;
+	c->miss_from = c->miss_to = c->miss_count = c->miss_bytes = 0;
+}
+
+/* Write what can be written now; arm or disarm the write watcher. */
+static void
+client_write(struct ctl_client *c)
+{
+	while (c->out.len) {
+		ssize_t n = send(c->fd, buf_head(&c->out), c->out.len,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			buf_consume(&c->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		client_drop(c); /* EPIPE, ECONNRESET: the peer is gone */
+		return;
+	}
+	if (c->missing && !c->closing &&
+	    c->out.len <= conf_get()->output_soft / 2)
+		put_lost(c, false);
+	if (c->out.len) {
+		if (!ev_is_active(&c->wio))
+			ev_io_start(ctl.loop, &c->wio);
+		return;
+	}
+	ev_io_stop(ctl.loop, &c->wio);
+	if (c->out.cap > OUT_KEEP)
+		buf_free(&c->out);
+	if (c->closing)
+		client_drop(c);
+}
+
+static void
+write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl_client *c = w->data;
+
+	c->busy++;
+	client_write(c);
+	client_unbusy(c);
+}
+
+static void
+deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ctl_client *c = w->data;
+
+	log_debug("control: dropping %s: output not flushed within 2 s",
+		  c->source);
+	client_drop(c);
+}
+
+/* Best effort, synchronous: the loop is about to end. */
+static void
+flush_sync(struct ctl_client *c, int ms)
+{
+	int64_t end = util_mono_us() + (int64_t)ms * 1000;
+
+	while (c->out.len) {
+		ssize_t n = send(c->fd, buf_head(&c->out), c->out.len,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			buf_consume(&c->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR)
+			return;
+		int64_t left = (end - util_mono_us()) / 1000;
+		if (left <= 0)
+			return;
+		struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+		poll(&p, 1, (int)left);
+	}
+}
+
+/* ---- shutdown --wait ---------------------------------------------------- */
+
+static void
+progress_cb(const char *phase, const char *service, const char *state,
+	    void *arg)
+{
+	struct ctl_client *c = arg;
+
+	if (c->dead)
+		return;
+	if (strcmp(phase, "exit") == 0) {
+		buf_puts(&c->out, "{\"jsonrpc\":\"2.0\",\"method\":"
+				  "\"shutdown.exit\",\"params\":{}}\n");
+		flush_sync(c, EXIT_FLUSH_MS);
+		client_drop(c);
+		return;
+	}
+	json_t *p = json_pack("{s:s, s:o, s:o}", "phase", phase, "service",
+			      service ? json_string(service) : json_null(),
+			      "state", state ? json_string(state) : json_null());
+	rpc_put_notification(&c->out, "shutdown.progress", p);
+	json_decref(p);
+	if (!ev_is_active(&c->wio))
+		ev_io_start(ctl.loop, &c->wio);
+}
+
+void
+ctl_client_wait_shutdown(struct ctl_client *c)
+{
+	if (c->waiting_shutdown)
+		return;
+	c->waiting_shutdown = true;
+	manager_add_progress(progress_cb, c);
+}
+
+/* ---- subscriptions ------------------------------------------------------ */
+
+static void
+disconnect_slow(struct ctl_client *c)
+{
+	ctl.st.disconnected_slow++;
+	log_warn("control: disconnecting %s: it stopped reading (%" PRIu64
+		 " events missed, output limit %" PRIu64 " bytes)",
+		 c->source, c->miss_count, conf_get()->output_hard);
+	put_lost(c, true);
+	start_closing(c);
+}
+
+/* Queue one event for c, or count it as missed (see the note at the top). */
+static void
+deliver(struct ctl_client *c, const struct bus_event *ev)
+{
+	const struct conf *cf = conf_get();
+	size_t len;
+	const char *wire;
+
+	if (c->closing || c->dead)
+		return;
+	wire = bus_event_wire(ev, &len);
+	if (!c->missing && c->out.len > cf->output_soft) {
+		c->missing = true;
+		c->miss_from = ev->seq;
+		c->miss_count = c->miss_bytes = 0;
+	}
+	if (c->missing) {
+		c->miss_to = ev->seq;
+		c->miss_count++;
+		c->miss_bytes += len;
+		if (c->out.len + c->miss_bytes > cf->output_hard)
+			disconnect_slow(c);
+		return;
+	}
+	buf_append(&c->out, wire, len);
+	if (!ev_is_active(&c->wio))
+		ev_io_start(ctl.loop, &c->wio);
+}
+
+static bool
+client_wants(const struct ctl_client *c, const struct bus_event *ev)
+{
+	if (c->npatterns == 0)
+		return true;
+	for (size_t i = 0; i < c->npatterns; i++)
+		if (bus_pattern_match(c->patterns[i], ev->name, ev->name_len))
+			return true;
+	return false;
+}
+
+static int
+on_event(const struct bus_event *ev, void *arg)
+{
+	struct ctl_client *c = arg;
+
+	if (client_wants(c, ev))
+		deliver(c, ev);
+	return 0;
+}
+
+struct replay {
+	struct ctl_client *c;
+	uint64_t upto;
+};
+
+static void
+replay_cb(const struct bus_event *ev, void *arg)
+{
+	struct replay *r = arg;
+
+	if (ev->seq <= r->upto)
+		deliver(r->c, ev);
+}
+
+static void
+unsubscribe(struct ctl_client *c)
+{
+	struct bus *b = bus_default();
+
+	if (c->listener && b)
+		bus_unlisten(b, c->listener);
+	c->listener = NULL;
+}
+
+void
+ctl_client_subscribe(struct ctl_client *c, const char *const *patterns,
+		     size_t n, bool replay, uint64_t since, uint64_t upto)
+{
+	struct bus *b = bus_default();
+
+	if (!b || c->closing || c->dead)
+		return;
+	for (size_t i = 0; i < c->npatterns; i++)
+		free(c->patterns[i]);
+	free(c->patterns);
+	c->patterns = n ? xcalloc(n, sizeof(*c->patterns)) : NULL;
+	for (size_t i = 0; i < n; i++)
+		c->patterns[i] = xstrdup(patterns[i]);
+	c->npatterns = n;
+	if (replay && since < upto) {
+		uint64_t first = bus_history_first(b);
+		struct replay r = {c, upto};
+
+		/* Events already gone from the history ring: say so. */
+		if (!first || first > since + 1) {
+			c->missing = true;
+			c->miss_from = since + 1;
+			c->miss_to = first ? first - 1 : upto;
+			c->miss_count = c->miss_to - c->miss_from + 1;
+			put_lost(c, false);
+		}
+		bus_history(b, since, 0, (const char *const *)c->patterns,
+			    c->npatterns, replay_cb, &r);
+	}
+	if (!c->listener && !c->closing)
+		c->listener = bus_listen(b, "*", on_event, c);
+}
+
+bool
+ctl_client_unsubscribe(struct ctl_client *c)
+{
+	bool was = c->listener != NULL;
+
+	unsubscribe(c);
+	return was;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static void
+too_large(struct ctl_client *c)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "request line too long (max %" PRIu64
+		 " bytes)", conf_get()->max_request);
+	rpc_put_error(&c->out, NULL, RPC_TOO_LARGE, msg);
+	ctl.st.errors++;
+	ctl.st.requests++;
+	buf_reset(&c->in);
+	c->scan = 0;
+	start_closing(c);
+}
+
+static bool
+blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return false;
+	return true;
+}
+
+/* The peer is fully gone (not just half-closed)? */
+static bool
+peer_hung_up(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+}
+
+/* Input ended and every line was handled: close once flushed, unless the
+ * client still listens (subscription, shutdown --wait) on a half-close. */
+static void
+finish_eof(struct ctl_client *c)
+{
+	if (peer_hung_up(c->fd)) {
+		client_drop(c);
+		return;
+	}
+	if (c->listener || c->waiting_shutdown)
+		return;
+	start_closing(c);
+}
+
+static void
+pause_client(struct ctl_client *c)
+{
+	c->paused = true;
+	ev_io_stop(ctl.loop, &c->rio);
+	bus_wait_room(bus_default(), &c->waiter);
+}
+
+/* Dispatch every complete line, in order, until paused or closing. */
+static void
+process_input(struct ctl_client *c)
+{
+	uint64_t max = conf_get()->max_request;
+
+	while (!c->closing && !c->paused && !c->dead) {
+		const char *head = buf_head(&c->in);
+		const char *nl = c->in.len > c->scan
+			? memchr(head + c->scan, '\n', c->in.len - c->scan)
+			: NULL;
+
+		if (!nl) {
+			c->scan = c->in.len;
+			if (c->in.len > max)
+				too_large(c);
+			break;
+		}
+		size_t linelen = (size_t)(nl - head);
+		size_t len = linelen;
+
+		if (linelen > max) {
+			too_large(c);
+			break;
+		}
+		if (len && head[len - 1] == '\r')
+			len--;
+		if (!blank(head, len)) {
+			enum methods_outcome o =
+				methods_dispatch(c, head, len, &c->out);
+
+			if (o == METHODS_PENDING) {
+				pause_client(c);
+				break;
+			}
+			ctl.st.requests++;
+			if (o == METHODS_ERROR)
+				ctl.st.errors++;
+		}
+		buf_consume(&c->in, linelen + 1);
+		c->scan = 0;
+	}
+	if (c->eof && !c->paused && !c->closing && !c->dead && !c->in.len)
+		finish_eof(c);
+}
+
+static void
+client_eof(struct ctl_client *c)
+{
+	c->eof = true;
+	ev_io_stop(ctl.loop, &c->rio);
+	/* A last line without its newline still counts. */
+	if (c->in.len && buf_head(&c->in)[c->in.len - 1] != '\n')
+		buf_putc(&c->in, '\n');
+	process_input(c);
+}
+
+static void
+read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl_client *c = w->data;
+
+	c->busy++;
+	for (int round = 0; round < READ_ROUNDS; round++) {
+		if (c->closing || c->paused || c->dead || c->eof)
+			break;
+		buf_reserve(&c->in, READ_CHUNK);
+		ssize_t n = read(c->fd, c->in.data + c->in.off + c->in.len,
+				 READ_CHUNK);
+		if (n > 0) {
+			c->in.len += (size_t)n;
+			process_input(c);
+			continue;
+		}
+		if (n == 0) {
+			client_eof(c);
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			client_drop(c); /* ECONNRESET: gone */
+		break;
+	}
+	if (!c->dead)
+		client_write(c);
+	client_unbusy(c);
+}
+
+/* The bus has room again: retry the parked line, then the rest. */
+static void
+waiter_cb(struct bus_waiter *w)
+{
+	struct ctl_client *c = container_of(w, struct ctl_client, waiter);
+
+	if (c->dead)
+		return;
+	c->busy++;
+	c->paused = false;
+	process_input(c);
+	if (!c->dead && !c->paused && !c->closing && !c->eof)
+		ev_io_start(ctl.loop, &c->rio);
+	if (!c->dead)
+		client_write(c);
+	client_unbusy(c);
+}
+
+/* ---- accepting ---------------------------------------------------------- */
+
+static void
+refuse(int fd, enum rpc_err e, const char *msg)
+{
+	struct buf b = {0};
+
+	rpc_put_error(&b, NULL, e, msg);
+	if (send(fd, buf_head(&b), b.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug("control: could not tell a refused client why: %s",
+			  strerror(errno));
+	buf_free(&b);
+	close(fd);
+}
+
+static void
+peer_creds(struct ctl_client *c)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0) {
+		c->uid = cr.uid;
+		c->gid = cr.gid;
+		c->pid = cr.pid;
+	} else {
+		/* Never happens on AF_UNIX; deny everything but reads. */
+		c->uid = (uid_t)-1;
+		c->gid = (gid_t)-1;
+		c->pid = 0;
+	}
+	len = 16 * sizeof(gid_t);
+	c->groups = xmalloc(len);
+	while (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, c->groups,
+			  &len) < 0) {
+		if (errno != ERANGE) {
+			len = 0; /* old kernel: the primary group only */
+			break;
+		}
+		c->groups = xrealloc(c->groups, len);
+	}
+	c->ngroups = len / sizeof(gid_t);
+	snprintf(c->source, sizeof(c->source), "control uid=%lu pid=%ld",
+		 (unsigned long)c->uid, (long)c->pid);
+}
+
+static void
+client_new(int fd)
+{
+	struct ctl_client *c = xcalloc(1, sizeof(*c));
+
+	c->fd = fd;
+	peer_creds(c);
+	ev_io_init(&c->rio, read_cb, fd, EV_READ);
+	ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
+	ev_timer_init(&c->deadline, deadline_cb, CLOSE_DEADLINE, 0);
+	c->rio.data = c->wio.data = c->deadline.data = c;
+	c->waiter.fn = waiter_cb;
+	c->next = ctl.clients;
+	if (c->next)
+		c->next->prev = c;
+	ctl.clients = c;
+	ctl.st.clients++;
+	ctl.st.accepted++;
+	ev_io_start(ctl.loop, &c->rio);
+	log_debug("control: client connected (%s)", c->source);
+}
+
+static void
+pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	if (ctl.lfd >= 0)
+		ev_io_start(ctl.loop, &ctl.accept_w);
+}
+
+/* Out of descriptors: refuse one connection with the reserve fd, pause. */
+static void
+accept_emfile(int err)
+{
+	if (!ctl.emfile_logged)
+		log_warn("control: cannot accept connections: %s; pausing for "
+			 "100 ms", strerror(err));
+	ctl.emfile_logged = true;
+	if (ctl.reserve_fd >= 0) {
+		close(ctl.reserve_fd);
+		ctl.reserve_fd = -1;
+		int fd = accept4(ctl.lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			refuse(fd, RPC_BUSY, "svcd is out of file descriptors, "
+					     "try again later");
+		ctl.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	ev_io_stop(ctl.loop, &ctl.accept_w);
+	ev_timer_set(&ctl.accept_pause, ACCEPT_PAUSE, 0);
+	ev_timer_start(ctl.loop, &ctl.accept_pause);
+}
+
+static void
+accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	for (int i = 0; i < ACCEPT_BURST; i++) {
+		int fd = accept4(ctl.lfd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE)
+				accept_emfile(errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn_errno("control: accept");
+			return;
+		}
+		ctl.emfile_logged = false;
+		if (ctl.st.clients >= conf_get()->max_clients) {
+			char msg[64];
+
+			snprintf(msg, sizeof(msg), "too many clients (max %u)",
+				 conf_get()->max_clients);
+			refuse(fd, RPC_BUSY, msg);
+			ctl.st.rejected++;
+			continue;
+		}
+		client_new(fd);
+	}
+}
+
+/* ---- the listening socket ----------------------------------------------- */
+
+/* The fd systemd handed over (LISTEN_FDS), or -1. */
+static int
+activated_fd(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	uint64_t p, n;
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	if (!pid || !fds || util_parse_uint(pid, INT32_MAX, &p, NULL) < 0 ||
+	    (pid_t)p != getpid() || util_parse_uint(fds, 1024, &n, NULL) < 0)
+		return -1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (n < 1)
+		return -1;
+	if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    type != SOCK_STREAM) {
+		log_warn("control: LISTEN_FDS set but fd 3 is not a stream "
+			 "socket; ignoring it");
+		return -1;
+	}
+	if (util_set_nonblock(3) < 0)
+		return -1;
+	return 3;
+}
+
+/* Is a live server behind this socket file? */
+static int
+probe(const struct sockaddr_un *sa, const char *path, char **cause)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rc, err;
+
+	if (fd < 0) {
+		*cause = xasprintf("cannot create a socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	err = errno;
+	close(fd);
+	if (rc == 0 || err == EAGAIN || err == EINPROGRESS) {
+		*cause = xasprintf("another svcd is already listening on %s",
+				   path);
+		return -1;
+	}
+	if (err == ECONNREFUSED) {
+		log_info("control: removing stale socket %s", path);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			*cause = xasprintf("cannot remove stale socket %s: %s",
+					   path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (err == ENOENT)
+		return 0;
+	*cause = xasprintf("cannot check %s: %s", path, strerror(err));
+	return -1;
+}
+
+static int
+listen_path(const char *path, char **cause)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd, rc, err;
+	mode_t old;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		*cause = xasprintf("socket path too long (max %zu bytes): %s",
+				   sizeof(sa.sun_path) - 1, path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0) {
+		if (S_ISLNK(st.st_mode)) {
+			*cause = xasprintf("refusing to use %s: it is a "
+					   "symbolic link", path);
+			return -1;
+		}
+		if (!S_ISSOCK(st.st_mode)) {
+			*cause = xasprintf("refusing to use %s: it exists and "
+					   "is not a socket", path);
+			return -1;
+		}
+		if (probe(&sa, path, cause) < 0)
+			return -1;
+	} else if (errno != ENOENT) {
+		*cause = xasprintf("cannot use %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*cause = xasprintf("cannot create a socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0117);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	err = errno;
+	umask(old);
+	if (rc < 0) {
+		*cause = xasprintf("cannot bind %s: %s", path, strerror(err));
+		goto out_close;
+	}
+	if (chmod(path, 0660) < 0) {
+		*cause = xasprintf("cannot chmod %s: %s", path, strerror(errno));
+		goto out_unlink;
+	}
+	if (conf_get()->group) {
+		struct group *gr = getgrnam(conf_get()->group);
+
+		if (!gr) {
+			*cause = xasprintf("unknown group '%s' in [control] "
+					   "group", conf_get()->group);
+			goto out_unlink;
+		}
+		if (chown(path, (uid_t)-1, gr->gr_gid) < 0) {
+			*cause = xasprintf("cannot give %s to group '%s': %s",
+					   path, conf_get()->group,
+					   strerror(errno));
+			goto out_unlink;
+		}
+	}
+	if (listen(fd, SOMAXCONN) < 0) {
+		*cause = xasprintf("cannot listen on %s: %s", path,
+				   strerror(errno));
+		goto out_unlink;
+	}
+	if (stat(path, &st) == 0) {
+		ctl.dev = st.st_dev;
+		ctl.ino = st.st_ino;
+	}
+	ctl.path = xstrdup(path);
+	return fd;
+
+out_unlink:
+	unlink(path);
+out_close:
+	close(fd);
+	return -1;
+}
+
+/* Remove the socket file only if it is still the one we created. */
+static void
+unlink_ours(void)
+{
+	struct stat st;
+
+	if (!ctl.path)
+		return;
+	if (lstat(ctl.path, &st) == 0 && st.st_dev == ctl.dev &&
+	    st.st_ino == ctl.ino)
+		unlink(ctl.path);
+	free(ctl.path);
+	ctl.path = NULL;
+}
+
+/* ---- the service -------------------------------------------------------- */
+
+static int
+control_init(struct svc *self, char **cause)
+{
+	const char *path = conf_get()->socket;
+
+	memset(&ctl.st, 0, sizeof(ctl.st));
+	ctl.self = self;
+	ctl.loop = svc_loop(self);
+	ctl.clients = NULL;
+	ctl.emfile_logged = false;
+	ctl.activated = false;
+	ctl.lfd = activated_fd();
+	if (ctl.lfd >= 0) {
+		ctl.activated = true;
+		log_info("control: listening on the socket passed by systemd "
+			 "(socket activation, fd %d)", ctl.lfd);
+	} else {
+		if (!path || !*path) {
+			*cause = xstrdup("no control socket configured");
+			return -1;
+		}
+		ctl.lfd = listen_path(path, cause);
+		if (ctl.lfd < 0)
+			return -1;
+		log_info("control: listening on %s", path);
+	}
+	ctl.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	resolve_groups();
+	ev_io_init(&ctl.accept_w, accept_cb, ctl.lfd, EV_READ);
+	ev_timer_init(&ctl.accept_pause, pause_cb, ACCEPT_PAUSE, 0);
+	ev_io_start(ctl.loop, &ctl.accept_w);
+	ctl.running = true;
+	return 0;
+}
+
+static int
+control_ping(struct svc *self, char **cause)
+{
+	if (!ctl.running || ctl.lfd < 0) {
+		*cause = xstrdup("the control socket is not open");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+control_stop(struct svc *self)
+{
+	struct ctl_client *c, *next;
+	bool keep_waiters = manager_shutting_down();
+
+	ev_io_stop(ctl.loop, &ctl.accept_w);
+	ev_timer_stop(ctl.loop, &ctl.accept_pause);
+	if (ctl.lfd >= 0)
+		close(ctl.lfd);
+	ctl.lfd = -1;
+	if (!ctl.activated)
+		unlink_ours();
+	if (ctl.reserve_fd >= 0)
+		close(ctl.reserve_fd);
+	ctl.reserve_fd = -1;
+	for (c = ctl.clients; c; c = next) {
+		next = c->next;
+		unsubscribe(c);
+		if (c->waiting_shutdown && keep_waiters && !c->dead) {
+			/* Kept until the "exit" progress; reads stop. */
+			ev_io_stop(ctl.loop, &c->rio);
+			if (c->waiter.queued && bus_default())
+				bus_cancel_wait(bus_default(), &c->waiter);
+			c->paused = false;
+			continue;
+		}
+		c->busy++;
+		c->closing = true;
+		client_write(c); /* best effort, then close */
+		client_drop(c);
+		client_unbusy(c);
+	}
+	free(ctl.emit_name);
+	free(ctl.admin_name);
+	ctl.emit_name = ctl.admin_name = NULL;
+	ctl.emit_ok = ctl.admin_ok = false;
+	ctl.running = false;
+	return 0;
+}
+
+const struct svc_desc control_service = {
+	.name = "control",
+	.requires = SVC_REQUIRES("bus", "health", "manager"),
+	.init = control_init,
+	.ping = control_ping,
+	.stop = control_stop,
+};

@@ -1,0 +1,64 @@
+/*
+ * methods.h — the control methods: one table { name, handler, access,
+ * params } and the dispatcher that checks a request line (envelope, method,
+ * access, params, shutdown) before any handler runs.
+ *
+ * The second half of this header is what control.c provides to the
+ * handlers: a client's credentials and its subscription / shutdown-wait
+ * state. Both files are the control service; nothing else uses this header.
+ */
+#ifndef SVCD_METHODS_H
+#define SVCD_METHODS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "util.h"
+
+struct ctl_client;
+struct svc_graph;
+
+enum method_access {
+	ACCESS_READ,  /* anyone who can connect */
+	ACCESS_EMIT,  /* root, the daemon's uid, [control] emit_group */
+	ACCESS_ADMIN, /* root, the daemon's uid, [control] admin_group */
+};
+
+enum methods_outcome {
+	METHODS_OK,	 /* answered with a result (or a notification ran) */
+	METHODS_ERROR,	 /* answered with an error (or would have been) */
+	METHODS_PENDING, /* emit hit a full queue with wait: retry the same
+			  * line once the bus has room; nothing was written */
+};
+
+/* Run one request line (no newline); replies are appended to out. */
+enum methods_outcome methods_dispatch(struct ctl_client *c, const char *line,
+				      size_t len, struct buf *out);
+/* The method names in table order, as a new JSON array. */
+json_t *methods_names(void);
+
+/* ---- provided by control.c ---------------------------------------------- */
+
+bool ctl_client_allowed(struct ctl_client *c, enum method_access a);
+/* "control uid=U pid=P" (borrowed). */
+const char *ctl_client_source(const struct ctl_client *c);
+unsigned long ctl_client_uid(const struct ctl_client *c);
+long ctl_client_pid(const struct ctl_client *c);
+/*
+ * Subscribe (or re-subscribe) c to patterns (copied; n 0 = every event).
+ * With replay, history events with since < seq <= upto are queued first;
+ * live delivery starts after upto (= bus_last_dispatched now).
+ */
+void ctl_client_subscribe(struct ctl_client *c, const char *const *patterns,
+			  size_t n, bool replay, uint64_t since, uint64_t upto);
+/* true if it was subscribed. */
+bool ctl_client_unsubscribe(struct ctl_client *c);
+/* Send this client shutdown progress notifications until the exit. */
+void ctl_client_wait_shutdown(struct ctl_client *c);
+/* The graph the control service runs in. */
+struct svc_graph *ctl_graph(void);
+
+#endif

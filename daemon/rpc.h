@@ -1,0 +1,97 @@
+/*
+ * rpc.h — JSON-RPC 2.0 framing for the control socket: the error table,
+ * request envelope validation, parameter specs and reply writers.
+ *
+ * Nothing here knows about sockets or clients: a request line goes in, a
+ * validated struct rpc_req (or an error) comes out, and replies are appended
+ * to a struct buf as one line each, newline included.
+ */
+#ifndef SVCD_RPC_H
+#define SVCD_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "util.h"
+
+/* Every error svcd answers with; rpc_err_code / rpc_err_class map them. */
+enum rpc_err {
+	RPC_PARSE_ERROR,      /* -32700 ParseError */
+	RPC_INVALID_REQUEST,  /* -32600 InvalidRequest */
+	RPC_METHOD_NOT_FOUND, /* -32601 MethodNotFound */
+	RPC_INVALID_PARAMS,   /* -32602 InvalidParams */
+	RPC_INTERNAL,	      /* -32603 Internal */
+	RPC_SHUTTING_DOWN,    /* -32000 ShuttingDown */
+	RPC_QUEUE_FULL,	      /* -32001 QueueFull */
+	RPC_PERMISSION,	      /* -32002 PermissionDenied */
+	RPC_NOT_FOUND,	      /* -32003 NotFound */
+	RPC_UNAVAILABLE,      /* -32004 Unavailable */
+	RPC_TOO_LARGE,	      /* -32005 TooLarge */
+	RPC_BUSY,	      /* -32006 Busy */
+	RPC_INVALID_CONFIG,   /* -32007 InvalidConfig */
+	RPC_ERR_COUNT,
+};
+
+int rpc_err_code(enum rpc_err e);
+const char *rpc_err_class(enum rpc_err e);
+
+/* A parsed request. root owns everything; the other pointers borrow it. */
+struct rpc_req {
+	json_t *root;
+	json_t *id;	    /* NULL: a notification (never answered) */
+	const char *method;
+	json_t *params;	    /* always an object (empty when absent) */
+};
+
+/*
+ * Parse one line (without its newline) and check the envelope. Returns 0
+ * with *req filled, or -1 with *err and *msg (an allocated message) set;
+ * *answer then says whether the error is to be sent (false for a
+ * notification, i.e. an object without "id") and req->id is the id to echo
+ * (NULL when unknown). Either way, release req with rpc_req_clear.
+ */
+int rpc_parse(const char *line, size_t len, struct rpc_req *req,
+	      enum rpc_err *err, char **msg, bool *answer);
+void rpc_req_clear(struct rpc_req *req);
+
+/* Parameter specs: checked centrally before a handler runs. */
+enum rpc_ptype {
+	RPC_P_STRING,
+	RPC_P_BOOL,
+	RPC_P_OBJECT,
+	RPC_P_UINT,	/* non-negative integer */
+	RPC_P_DURATION, /* "250ms", "30s", or integer milliseconds */
+	RPC_P_STRINGS,	/* array of strings */
+};
+
+struct rpc_param {
+	const char *name;
+	enum rpc_ptype type;
+	bool required;
+};
+
+/*
+ * Check params against a spec of n entries: unknown names, missing required
+ * ones and wrong types. 0, or -1 with *msg allocated (InvalidParams).
+ */
+int rpc_check_params(json_t *params, const struct rpc_param *spec, size_t n,
+		     char **msg);
+/* A RPC_P_DURATION value in seconds (> 0). 0, or -1 with *msg allocated. */
+int rpc_duration(json_t *v, const char *name, double *seconds, char **msg);
+
+/* Reply writers; id NULL writes "id":null. Each appends one line. */
+void rpc_put_id(struct buf *out, json_t *id);
+/* `{"jsonrpc":"2.0","id":ID,"result":` — the caller appends the result
+ * text and then rpc_put_tail. */
+void rpc_put_head(struct buf *out, json_t *id);
+void rpc_put_tail(struct buf *out);
+void rpc_put_result(struct buf *out, json_t *id, json_t *result);
+void rpc_put_error(struct buf *out, json_t *id, enum rpc_err e,
+		   const char *msg);
+/* `{"jsonrpc":"2.0","method":M,"params":P}\n`; params borrowed, NULL = {} */
+void rpc_put_notification(struct buf *out, const char *method,
+			  json_t *params);
+
+#endif
