@@ -121,6 +121,9 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void log_errno_v(enum log_level level, const char *fmt, va_list ap)
+	PRINTF_LIKE(2, 0);
+
 static void
 log_errno_v(enum log_level level, const char *fmt, va_list ap)
 {
