@@ -34,11 +34,11 @@
 #include "log.h"
 #include "util.h"
 
-#define CONF_NAME_MAX 64	/* [timer.NAME], [hook.NAME] */
-#define CONF_EVENT_MAX 128	/* event names, as services/bus.h */
+#define CONF_NAME_MAX   64  /* [timer.NAME], [hook.NAME] */
+#define CONF_EVENT_MAX  128 /* event names, as services/bus.h */
 #define CONF_SOCKET_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
-#define HOUR 3600.0
-#define DAY 86400.0
+#define HOUR            3600.0
+#define DAY             86400.0
 
 static struct conf *running;
 
@@ -97,8 +97,8 @@ conf_free(struct conf *c)
 /* ---- the parser ---- */
 
 enum sect {
-	SECT_NONE,	/* before the first section header */
-	SECT_SKIP,	/* a section already reported as bad: keys ignored */
+	SECT_NONE, /* before the first section header */
+	SECT_SKIP, /* a section already reported as bad: keys ignored */
 	SECT_DAEMON,
 	SECT_CONTROL,
 	SECT_BUS,
@@ -110,21 +110,20 @@ enum sect {
 };
 
 static const char *const sect_names[SECT_COUNT] = {
-	[SECT_DAEMON] = "daemon", [SECT_CONTROL] = "control",
-	[SECT_BUS] = "bus",	  [SECT_HEALTH] = "health",
-	[SECT_APP] = "app",
+    [SECT_DAEMON] = "daemon", [SECT_CONTROL] = "control", [SECT_BUS] = "bus",
+    [SECT_HEALTH] = "health", [SECT_APP] = "app",
 };
 
 /* Keys of the fixed sections, parsed by type into struct conf. */
 enum ktype {
-	KT_DURATION,	/* double seconds, 0 < d <= dmax */
-	KT_BYTES,	/* uint64_t, a size in [min, max] */
-	KT_UINT,	/* unsigned in [min, max] */
-	KT_COUNT,	/* size_t in [min, max] */
+	KT_DURATION, /* double seconds, 0 < d <= dmax */
+	KT_BYTES,    /* uint64_t, a size in [min, max] */
+	KT_UINT,     /* unsigned in [min, max] */
+	KT_COUNT,    /* size_t in [min, max] */
 	KT_BOOL,
-	KT_LEVEL,	/* int, enum log_level */
-	KT_SOCKET,	/* char *, a sun_path */
-	KT_GROUP,	/* char *, an existing group; empty = NULL */
+	KT_LEVEL,  /* int, enum log_level */
+	KT_SOCKET, /* char *, a sun_path */
+	KT_GROUP,  /* char *, an existing group; empty = NULL */
 };
 
 struct conf_key {
@@ -138,49 +137,56 @@ struct conf_key {
 };
 
 #define F(f) offsetof(struct conf, f)
-#define K_DUR(s, n, f, mx, mxt)                                              \
-	{ .sect = (s), .name = (n), .type = KT_DURATION, .off = F(f),        \
-	  .dmax = (mx), .dmax_text = (mxt) }
-#define K_NUM(s, n, t, f, lo, hi)                                            \
-	{ .sect = (s), .name = (n), .type = (t), .off = F(f), .min = (lo),   \
-	  .max = (hi) }
-#define K(s, n, t, f) { .sect = (s), .name = (n), .type = (t), .off = F(f) }
+#define K_DUR(s, n, f, mx, mxt)                                                \
+	{                                                                      \
+		.sect = (s), .name = (n), .type = KT_DURATION, .off = F(f),    \
+		.dmax = (mx), .dmax_text = (mxt)                               \
+	}
+#define K_NUM(s, n, t, f, lo, hi)                                              \
+	{                                                                      \
+		.sect = (s), .name = (n), .type = (t), .off = F(f),            \
+		.min = (lo), .max = (hi)                                       \
+	}
+#define K(s, n, t, f)                                                          \
+	{                                                                      \
+		.sect = (s), .name = (n), .type = (t), .off = F(f)             \
+	}
 
 static const struct conf_key conf_keys[] = {
-	K(SECT_DAEMON, "socket", KT_SOCKET, socket),
-	K(SECT_DAEMON, "log_level", KT_LEVEL, log_level),
-	K_DUR(SECT_DAEMON, "shutdown_timeout", shutdown_timeout, HOUR, "1h"),
-	K_DUR(SECT_DAEMON, "init_timeout", init_timeout, HOUR, "1h"),
-	K_DUR(SECT_DAEMON, "stop_timeout", stop_timeout, HOUR, "1h"),
-	K_NUM(SECT_CONTROL, "max_request", KT_BYTES, max_request, 1ULL << 10,
-	      1ULL << 30),
-	K_NUM(SECT_CONTROL, "max_clients", KT_UINT, max_clients, 1, 1000000),
-	K_NUM(SECT_CONTROL, "output_soft", KT_BYTES, output_soft, 1ULL << 10,
-	      4ULL << 30),
-	K_NUM(SECT_CONTROL, "output_hard", KT_BYTES, output_hard, 1ULL << 10,
-	      4ULL << 30),
-	K(SECT_CONTROL, "group", KT_GROUP, group),
-	K(SECT_CONTROL, "emit_group", KT_GROUP, emit_group),
-	K(SECT_CONTROL, "admin_group", KT_GROUP, admin_group),
-	K_NUM(SECT_BUS, "queue_size", KT_COUNT, queue_size, 1, 16777216),
-	K_NUM(SECT_BUS, "history", KT_COUNT, history, 0, 1048576),
-	K_NUM(SECT_BUS, "batch", KT_COUNT, batch, 1, 65536),
-	K_DUR(SECT_BUS, "listener_timeout", listener_timeout, HOUR, "1h"),
-	K_DUR(SECT_HEALTH, "interval", health_interval, DAY, "24h"),
-	K_DUR(SECT_APP, "heartbeat", heartbeat, DAY, "24h"),
-	K(SECT_APP, "heartbeat_event", KT_BOOL, heartbeat_event),
+    K(SECT_DAEMON, "socket", KT_SOCKET, socket),
+    K(SECT_DAEMON, "log_level", KT_LEVEL, log_level),
+    K_DUR(SECT_DAEMON, "shutdown_timeout", shutdown_timeout, HOUR, "1h"),
+    K_DUR(SECT_DAEMON, "init_timeout", init_timeout, HOUR, "1h"),
+    K_DUR(SECT_DAEMON, "stop_timeout", stop_timeout, HOUR, "1h"),
+    K_NUM(SECT_CONTROL, "max_request", KT_BYTES, max_request, 1ULL << 10,
+          1ULL << 30),
+    K_NUM(SECT_CONTROL, "max_clients", KT_UINT, max_clients, 1, 1000000),
+    K_NUM(SECT_CONTROL, "output_soft", KT_BYTES, output_soft, 1ULL << 10,
+          4ULL << 30),
+    K_NUM(SECT_CONTROL, "output_hard", KT_BYTES, output_hard, 1ULL << 10,
+          4ULL << 30),
+    K(SECT_CONTROL, "group", KT_GROUP, group),
+    K(SECT_CONTROL, "emit_group", KT_GROUP, emit_group),
+    K(SECT_CONTROL, "admin_group", KT_GROUP, admin_group),
+    K_NUM(SECT_BUS, "queue_size", KT_COUNT, queue_size, 1, 16777216),
+    K_NUM(SECT_BUS, "history", KT_COUNT, history, 0, 1048576),
+    K_NUM(SECT_BUS, "batch", KT_COUNT, batch, 1, 65536),
+    K_DUR(SECT_BUS, "listener_timeout", listener_timeout, HOUR, "1h"),
+    K_DUR(SECT_HEALTH, "interval", health_interval, DAY, "24h"),
+    K_DUR(SECT_APP, "heartbeat", heartbeat, DAY, "24h"),
+    K(SECT_APP, "heartbeat_event", KT_BOOL, heartbeat_event),
 };
 
 static const char *const timer_keys[] = {"every", "after", "emit", "data"};
-static const char *const hook_keys[] = {"on", "exec", "timeout",
-					"concurrency", "retries"};
+static const char *const hook_keys[] = {"on", "exec", "timeout", "concurrency",
+                                        "retries"};
 
-#define TIMER_MAX (30 * DAY)
+#define TIMER_MAX        (30 * DAY)
 #define HOOK_TIMEOUT_MAX HOUR
 
 struct conf_error {
-	int line;	/* 0: not tied to a line */
-	size_t seq;	/* keeps the order of errors on one line */
+	int line;   /* 0: not tied to a line */
+	size_t seq; /* keeps the order of errors on one line */
 	char *msg;
 };
 
@@ -199,10 +205,10 @@ struct parser {
 	struct conf *c;
 
 	enum sect sect;
-	char *sect_name;	/* as written between the brackets */
+	char *sect_name; /* as written between the brackets */
 	int sect_line;
-	int first_line[SECT_COUNT];	/* fixed sections seen so far */
-	struct seen_key *keys;	/* keys given in the current section */
+	int first_line[SECT_COUNT]; /* fixed sections seen so far */
+	struct seen_key *keys;      /* keys given in the current section */
 	size_t nkeys;
 	struct conf_timer *timer, **timer_tail;
 	struct conf_hook *hook, **hook_tail;
@@ -213,7 +219,7 @@ struct parser {
 };
 
 static void perr(struct parser *p, int line, const char *fmt, ...)
-	PRINTF_LIKE(3, 4);
+    PRINTF_LIKE(3, 4);
 
 static void
 perr(struct parser *p, int line, const char *fmt, ...)
@@ -223,9 +229,9 @@ perr(struct parser *p, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	p->errs = xrealloc(p->errs, (p->nerrs + 1) * sizeof(*p->errs));
 	p->errs[p->nerrs] = (struct conf_error){
-		.line = line,
-		.seq = p->nerrs,
-		.msg = xvasprintf(fmt, ap),
+	    .line = line,
+	    .seq = p->nerrs,
+	    .msg = xvasprintf(fmt, ap),
 	};
 	p->nerrs++;
 	va_end(ap);
@@ -277,8 +283,8 @@ format_size(uint64_t v, char *buf, size_t len)
 	for (int i = 0; i < 3; i++) {
 		uint64_t m = 1ULL << (10 * (3 - i));
 		if (v >= m && v % m == 0) {
-			snprintf(buf, len, "%llu%c", (unsigned long long)(v / m),
-				 units[i]);
+			snprintf(buf, len, "%llu%c",
+			         (unsigned long long)(v / m), units[i]);
 			return;
 		}
 	}
@@ -287,7 +293,7 @@ format_size(uint64_t v, char *buf, size_t len)
 
 static int
 parse_duration(const char *v, double max, const char *max_text, double *out,
-	       char **cause)
+               char **cause)
 {
 	double d;
 
@@ -299,7 +305,7 @@ parse_duration(const char *v, double max, const char *max_text, double *out,
 	}
 	if (d > max) {
 		*cause = xasprintf("'%s' is more than the maximum of %s", v,
-				   max_text);
+		                   max_text);
 		return -1;
 	}
 	*out = d;
@@ -308,7 +314,7 @@ parse_duration(const char *v, double max, const char *max_text, double *out,
 
 static int
 parse_range(const char *v, uint64_t min, uint64_t max, uint64_t *out,
-	    char **cause)
+            char **cause)
 {
 	if (util_parse_uint(v, max, out, cause) < 0) {
 		if (v[strspn(v, "0123456789")] != '\0')
@@ -321,13 +327,13 @@ parse_range(const char *v, uint64_t min, uint64_t max, uint64_t *out,
 	return 0;
 out_of_range:
 	*cause = xasprintf("'%s' is out of range (%llu..%llu)", v,
-			   (unsigned long long)min, (unsigned long long)max);
+	                   (unsigned long long)min, (unsigned long long)max);
 	return -1;
 }
 
 static int
 parse_bytes(const char *v, uint64_t min, uint64_t max, uint64_t *out,
-	    char **cause)
+            char **cause)
 {
 	char lo[32], hi[32];
 
@@ -362,7 +368,7 @@ check_group(const char *name, char **cause)
 		return 0;
 	if (rc != 0 && rc != ENOENT && rc != ESRCH)
 		*cause = xasprintf("cannot look up group '%s': %s", name,
-				   strerror(rc));
+		                   strerror(rc));
 	else
 		*cause = xasprintf("unknown group '%s'", name);
 	return -1;
@@ -379,8 +385,7 @@ set_key(struct conf *c, const struct conf_key *k, const char *v, char **cause)
 	switch (k->type) {
 	case KT_DURATION:
 		return parse_duration(v, k->dmax, k->dmax_text, dst, cause);
-	case KT_BYTES:
-		return parse_bytes(v, k->min, k->max, dst, cause);
+	case KT_BYTES: return parse_bytes(v, k->min, k->max, dst, cause);
 	case KT_UINT:
 		if (parse_range(v, k->min, k->max, &u, cause) < 0)
 			return -1;
@@ -391,12 +396,13 @@ set_key(struct conf *c, const struct conf_key *k, const char *v, char **cause)
 			return -1;
 		*(size_t *)dst = (size_t)u;
 		return 0;
-	case KT_BOOL:
-		return util_parse_bool(v, dst, cause);
+	case KT_BOOL: return util_parse_bool(v, dst, cause);
 	case KT_LEVEL:
 		if ((level = log_parse_level(v)) < 0) {
-			*cause = xasprintf("'%s' is not a log level (use error, "
-					   "warning, info or debug)", v);
+			*cause =
+			    xasprintf("'%s' is not a log level (use error, "
+			              "warning, info or debug)",
+			              v);
 			return -1;
 		}
 		*(int *)dst = level;
@@ -407,8 +413,9 @@ set_key(struct conf *c, const struct conf_key *k, const char *v, char **cause)
 			return -1;
 		}
 		if (strlen(v) > CONF_SOCKET_MAX) {
-			*cause = xasprintf("path is %zu bytes long (at most %zu)",
-					   strlen(v), CONF_SOCKET_MAX);
+			*cause =
+			    xasprintf("path is %zu bytes long (at most %zu)",
+			              strlen(v), CONF_SOCKET_MAX);
 			return -1;
 		}
 		free(*(char **)dst);
@@ -448,7 +455,7 @@ split_argv(const char *s, char **cause)
 				const char *e = strchr(q + 1, '\'');
 				if (!e) {
 					*cause = xstrdup("unterminated single "
-							 "quote");
+					                 "quote");
 					goto out_fail;
 				}
 				buf_append(&b, q + 1, (size_t)(e - q - 1));
@@ -461,7 +468,7 @@ split_argv(const char *s, char **cause)
 				}
 				if (!*q) {
 					*cause = xstrdup("unterminated double "
-							 "quote");
+					                 "quote");
 					goto out_fail;
 				}
 				q++;
@@ -517,23 +524,24 @@ timer_key(struct parser *p, const char *name, const char *v)
 	char *cause = NULL;
 
 	if (!strcmp(name, "every") || !strcmp(name, "after")) {
-		if (parse_duration(v, TIMER_MAX, "30d", &t->interval,
-				   &cause) < 0)
+		if (parse_duration(v, TIMER_MAX, "30d", &t->interval, &cause) <
+		    0)
 			goto out_bad;
 		t->periodic = name[0] == 'e';
 	} else if (!strcmp(name, "emit")) {
 		if (!name_valid(v, strlen(v), CONF_EVENT_MAX)) {
-			cause = xasprintf("'%s' is not a valid event name (1-128 "
-					  "characters of A-Z a-z 0-9 _ . : -)",
-					  v);
+			cause =
+			    xasprintf("'%s' is not a valid event name (1-128 "
+			              "characters of A-Z a-z 0-9 _ . : -)",
+			              v);
 			goto out_bad;
 		}
 		free(t->emit);
 		t->emit = xstrdup(v);
 	} else if (!strcmp(name, "data")) {
 		json_error_t jerr;
-		json_t *j = json_loads(v, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
-				   &jerr);
+		json_t *j = json_loads(
+		    v, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
 		if (!j) {
 			cause = xasprintf("invalid JSON: %s", jerr.text);
 			goto out_bad;
@@ -567,7 +575,8 @@ hook_key(struct parser *p, const char *name, const char *v)
 	if (!strcmp(name, "on")) {
 		if (!pattern_valid(v)) {
 			cause = xasprintf("'%s' is not an event pattern (NAME, "
-					  "PREFIX.* or *)", v);
+			                  "PREFIX.* or *)",
+			                  v);
 			goto out_bad;
 		}
 		free(h->on);
@@ -592,7 +601,7 @@ hook_key(struct parser *p, const char *name, const char *v)
 		h->argv = argv;
 	} else if (!strcmp(name, "timeout")) {
 		if (parse_duration(v, HOOK_TIMEOUT_MAX, "1h", &h->timeout,
-				   &cause) < 0)
+		                   &cause) < 0)
 			goto out_bad;
 	} else if (!strcmp(name, "concurrency")) {
 		if (parse_range(v, 1, 64, &u, &cause) < 0)
@@ -632,7 +641,7 @@ in_list(const char *const *list, size_t n, const char *name)
 /* inih's handler: one "key = value" (section is ours, not inih's). */
 static int
 conf_handler(void *user, const char *section, const char *name,
-	     const char *value)
+             const char *value)
 {
 	struct parser *p = user;
 	const struct conf_key *k = NULL;
@@ -699,11 +708,15 @@ section_end(struct parser *p)
 		const char *n = p->timer->name;
 		bool every = key_seen(p, "every"), after = key_seen(p, "after");
 		if (every && after)
-			perr(p, p->sect_line, "timer '%s': 'every' and 'after' "
-			     "are both set (use one)", n);
+			perr(p, p->sect_line,
+			     "timer '%s': 'every' and 'after' "
+			     "are both set (use one)",
+			     n);
 		else if (!every && !after)
-			perr(p, p->sect_line, "timer '%s': 'every' or 'after' "
-			     "is required", n);
+			perr(p, p->sect_line,
+			     "timer '%s': 'every' or 'after' "
+			     "is required",
+			     n);
 		if (!key_seen(p, "emit"))
 			perr(p, p->sect_line, "timer '%s': 'emit' is required",
 			     n);
@@ -733,8 +746,10 @@ item_name(struct parser *p, const char *sect, const char *kind)
 
 	if (name_valid(name, strlen(name), CONF_NAME_MAX))
 		return name;
-	perr(p, p->lineno, "bad %s name '%s' in [%s] (1-64 characters of "
-	     "A-Z a-z 0-9 _ . : -)", kind, name, sect);
+	perr(p, p->lineno,
+	     "bad %s name '%s' in [%s] (1-64 characters of "
+	     "A-Z a-z 0-9 _ . : -)",
+	     kind, name, sect);
 	return NULL;
 }
 
@@ -754,8 +769,10 @@ section_begin(struct parser *p, const char *name)
 			return;
 		for (struct conf_timer *t = p->c->timers; t; t = t->next) {
 			if (!strcmp(t->name, item)) {
-				perr(p, p->lineno, "duplicate section [%s] "
-				     "(first at line %d)", name, t->line);
+				perr(p, p->lineno,
+				     "duplicate section [%s] "
+				     "(first at line %d)",
+				     name, t->line);
 				return;
 			}
 		}
@@ -772,8 +789,10 @@ section_begin(struct parser *p, const char *name)
 			return;
 		for (struct conf_hook *h = p->c->hooks; h; h = h->next) {
 			if (!strcmp(h->name, item)) {
-				perr(p, p->lineno, "duplicate section [%s] "
-				     "(first at line %d)", name, h->line);
+				perr(p, p->lineno,
+				     "duplicate section [%s] "
+				     "(first at line %d)",
+				     name, h->line);
 				return;
 			}
 		}
@@ -791,16 +810,19 @@ section_begin(struct parser *p, const char *name)
 		perr(p, p->lineno, "section [%s] needs a name: [%s.NAME]", name,
 		     name);
 	} else if (!strcmp(name, "journal") || !strcmp(name, "bridge")) {
-		perr(p, p->lineno, "section [%s] is not supported yet by this "
-		     "svcd", name);
+		perr(p, p->lineno,
+		     "section [%s] is not supported yet by this "
+		     "svcd",
+		     name);
 	} else {
 		for (int s = 0; s < SECT_COUNT; s++) {
 			if (!sect_names[s] || strcmp(sect_names[s], name))
 				continue;
 			if (p->first_line[s]) {
-				perr(p, p->lineno, "duplicate section [%s] "
-				     "(first at line %d)", name,
-				     p->first_line[s]);
+				perr(p, p->lineno,
+				     "duplicate section [%s] "
+				     "(first at line %d)",
+				     name, p->first_line[s]);
 				return;
 			}
 			p->first_line[s] = p->lineno;
@@ -859,8 +881,10 @@ section_line(struct parser *p, char *s)
 	*end = '\0';
 	rest = strip(end + 1);
 	if (*rest && *rest != ';' && *rest != '#') {
-		perr(p, p->lineno, "unexpected text '%s' after section header "
-		     "[%s]", rest, s + 1);
+		perr(p, p->lineno,
+		     "unexpected text '%s' after section header "
+		     "[%s]",
+		     rest, s + 1);
 		section_end(p);
 		return;
 	}
@@ -902,7 +926,8 @@ conf_read_line(char *str, int num, void *stream)
 			continue;
 		}
 		if (sep == s) {
-			perr(p, p->lineno, "missing key name before '%c'", *sep);
+			perr(p, p->lineno, "missing key name before '%c'",
+			     *sep);
 			continue;
 		}
 		size_t len = strlen(s);
@@ -932,11 +957,15 @@ conf_cross_check(struct parser *p)
 	format_size(c->output_soft, soft, sizeof(soft));
 	format_size(c->output_hard, hard, sizeof(hard));
 	if (p->hard_line >= p->soft_line)
-		perr(p, p->hard_line, "bad value for 'output_hard' in "
-		     "[control]: %s is less than output_soft (%s)", hard, soft);
+		perr(p, p->hard_line,
+		     "bad value for 'output_hard' in "
+		     "[control]: %s is less than output_soft (%s)",
+		     hard, soft);
 	else
-		perr(p, p->soft_line, "bad value for 'output_soft' in "
-		     "[control]: %s is more than output_hard (%s)", soft, hard);
+		perr(p, p->soft_line,
+		     "bad value for 'output_soft' in "
+		     "[control]: %s is more than output_hard (%s)",
+		     soft, hard);
 }
 
 struct conf *
@@ -960,7 +989,7 @@ conf_load(const char *path, char **cause)
 	if (ferror(p.f)) {
 		/* Reported alone: what was read is not the whole file. */
 		*cause = xasprintf("cannot read %s: %s", path,
-				   strerror(p.read_errno ? p.read_errno : EIO));
+		                   strerror(p.read_errno ? p.read_errno : EIO));
 		goto out_fail;
 	}
 	if (rc != 0 && p.nerrs == 0)
@@ -975,7 +1004,7 @@ conf_load(const char *path, char **cause)
 			buf_putc(&b, '\n');
 		if (p.errs[i].line > 0)
 			buf_printf(&b, "%s:%d: %s", path, p.errs[i].line,
-				   p.errs[i].msg);
+			           p.errs[i].msg);
 		else
 			buf_printf(&b, "%s: %s", path, p.errs[i].msg);
 	}
@@ -1006,23 +1035,22 @@ str_differs(const char *a, const char *b)
 }
 
 int
-conf_check_reload(const struct conf *old, const struct conf *new,
-		  char **cause)
+conf_check_reload(const struct conf *old, const struct conf *new, char **cause)
 {
 	struct buf b = {0};
 	const struct {
 		const char *name;
 		bool changed;
 	} keys[] = {
-		{"socket", str_differs(old->socket, new->socket)},
-		{"group", str_differs(old->group, new->group)},
-		{"emit_group", str_differs(old->emit_group, new->emit_group)},
-		{"admin_group", str_differs(old->admin_group, new->admin_group)},
-		{"queue_size", old->queue_size != new->queue_size},
-		{"history", old->history != new->history},
-		{"batch", old->batch != new->batch},
-		{"listener_timeout",
-		 old->listener_timeout != new->listener_timeout},
+	    {"socket", str_differs(old->socket, new->socket)},
+	    {"group", str_differs(old->group, new->group)},
+	    {"emit_group", str_differs(old->emit_group, new->emit_group)},
+	    {"admin_group", str_differs(old->admin_group, new->admin_group)},
+	    {"queue_size", old->queue_size != new->queue_size},
+	    {"history", old->history != new->history},
+	    {"batch", old->batch != new->batch},
+	    {"listener_timeout",
+	     old->listener_timeout != new->listener_timeout},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
@@ -1031,7 +1059,7 @@ conf_check_reload(const struct conf *old, const struct conf *new,
 		if (b.len)
 			buf_putc(&b, '\n');
 		buf_printf(&b, "%s changed; takes effect after a restart",
-			   keys[i].name);
+		           keys[i].name);
 	}
 	*cause = b.len ? xstrndup(buf_head(&b), b.len) : NULL;
 	buf_free(&b);
@@ -1042,9 +1070,9 @@ void
 conf_keep_fixed(struct conf *c, const struct conf *old)
 {
 	char **strs[] = {&c->socket, &c->group, &c->emit_group,
-			 &c->admin_group};
+	                 &c->admin_group};
 	const char *olds[] = {old->socket, old->group, old->emit_group,
-			      old->admin_group};
+	                      old->admin_group};
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);

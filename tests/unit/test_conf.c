@@ -88,7 +88,7 @@ expect_err(const char *text, const char *want)
 {
 	char *got = load_err(text);
 	ck_assert_msg(!strcmp(got, want), "for:\n%s\nwant: %s\ngot:  %s", text,
-		      want, got);
+	              want, got);
 	free(got);
 }
 
@@ -146,31 +146,30 @@ END_TEST
 
 START_TEST(test_every_key)
 {
-	struct conf *c = load_ok(
-		"[daemon]\n"
-		"socket = run/svcd.sock\n"
-		"log_level = debug\n"
-		"shutdown_timeout = 1m\n"
-		"init_timeout = 1.5s\n"
-		"stop_timeout = 250ms\n"
-		"[control]\n"
-		"max_request = 64K\n"
-		"max_clients = 10\n"
-		"output_soft = 2M\n"
-		"output_hard = 1G\n"
-		"group = root\n"
-		"emit_group = root\n"
-		"admin_group =\n"
-		"[bus]\n"
-		"queue_size = 16777216\n"
-		"history = 0\n"
-		"batch = 65536\n"
-		"listener_timeout = 1h\n"
-		"[health]\n"
-		"interval = 500ms\n"
-		"[app]\n"
-		"heartbeat = 2s\n"
-		"heartbeat_event = yes\n");
+	struct conf *c = load_ok("[daemon]\n"
+	                         "socket = run/svcd.sock\n"
+	                         "log_level = debug\n"
+	                         "shutdown_timeout = 1m\n"
+	                         "init_timeout = 1.5s\n"
+	                         "stop_timeout = 250ms\n"
+	                         "[control]\n"
+	                         "max_request = 64K\n"
+	                         "max_clients = 10\n"
+	                         "output_soft = 2M\n"
+	                         "output_hard = 1G\n"
+	                         "group = root\n"
+	                         "emit_group = root\n"
+	                         "admin_group =\n"
+	                         "[bus]\n"
+	                         "queue_size = 16777216\n"
+	                         "history = 0\n"
+	                         "batch = 65536\n"
+	                         "listener_timeout = 1h\n"
+	                         "[health]\n"
+	                         "interval = 500ms\n"
+	                         "[app]\n"
+	                         "heartbeat = 2s\n"
+	                         "heartbeat_event = yes\n");
 	ck_assert_str_eq(c->socket, "run/svcd.sock");
 	ck_assert_int_eq(c->log_level, LOGL_DEBUG);
 	ck_assert(c->shutdown_timeout == 60);
@@ -206,8 +205,9 @@ START_TEST(test_socket_limit)
 	ck_assert_uint_eq(strlen(c->socket), 107);
 	conf_free(c);
 	snprintf(text, sizeof(text), "[daemon]\nsocket = /%s\n", name);
-	snprintf(want, sizeof(want), "F:2: bad value for 'socket' in "
-		 "[daemon]: path is 108 bytes long (at most 107)");
+	snprintf(want, sizeof(want),
+	         "F:2: bad value for 'socket' in "
+	         "[daemon]: path is 108 bytes long (at most 107)");
 	expect_err(text, want);
 }
 END_TEST
@@ -216,130 +216,129 @@ static const struct {
 	const char *text;
 	const char *want;
 } errors[] = {
-	/* sections and keys */
-	{"[bus]\nqueu_size = 10\n", "F:2: unknown key 'queu_size' in [bus]"},
-	{"; c\n[buss]\nx = 1\n", "F:2: unknown section [buss]"},
-	{"[bus]\nbatch = 1\nbatch = 2\n", "F:3: duplicate key 'batch' in [bus]"},
-	{"[bus]\n[daemon]\n[bus]\n",
-	 "F:3: duplicate section [bus] (first at line 1)"},
-	{"queue_size = 1\n", "F:1: key 'queue_size' is outside of any section"},
-	{"[journal]\npath = /var/lib/svcd\n",
-	 "F:1: section [journal] is not supported yet by this svcd"},
-	{"\n[bridge]\nurl = redis://x\n",
-	 "F:2: section [bridge] is not supported yet by this svcd"},
-	{"[timer]\nevery = 1s\n",
-	 "F:1: section [timer] needs a name: [timer.NAME]"},
-	/* inih syntax errors */
-	{"[bus\nbatch = 1\n", "F:1: unclosed section header '[bus' (missing ']')"},
-	{"[bus]\nqueue_size\n",
-	 "F:2: expected 'key = value', got 'queue_size'"},
-	{"[bus]\n= 3\n", "F:2: missing key name before '='"},
-	{"[bus] x\n", "F:1: unexpected text 'x' after section header [bus]"},
-	/* durations */
-	{"[daemon]\nshutdown_timeout = 5x\n",
-	 "F:2: bad value for 'shutdown_timeout' in [daemon]: invalid duration "
-	 "unit in '5x' (use us, ms, s, m, h, d)"},
-	{"[daemon]\ninit_timeout = 5\n",
-	 "F:2: bad value for 'init_timeout' in [daemon]: duration '5' needs a "
-	 "unit (ms, s, m, h)"},
-	{"[daemon]\nstop_timeout = 0s\n",
-	 "F:2: bad value for 'stop_timeout' in [daemon]: '0s' must be more "
-	 "than 0"},
-	{"[daemon]\nstop_timeout = 61m\n",
-	 "F:2: bad value for 'stop_timeout' in [daemon]: '61m' is more than the "
-	 "maximum of 1h"},
-	{"[health]\ninterval =\n",
-	 "F:2: bad value for 'interval' in [health]: empty duration"},
-	/* sizes and integers */
-	{"[control]\nmax_request = 1X\n",
-	 "F:2: bad value for 'max_request' in [control]: invalid size unit in "
-	 "'1X' (use K, M, G)"},
-	{"[control]\nmax_request = 2G\n",
-	 "F:2: bad value for 'max_request' in [control]: '2G' is out of range "
-	 "(1K..1G)"},
-	{"[control]\nmax_clients = 0\n",
-	 "F:2: bad value for 'max_clients' in [control]: '0' is out of range "
-	 "(1..1000000)"},
-	{"[bus]\nqueue_size = 99999999999999999999999\n",
-	 "F:2: bad value for 'queue_size' in [bus]: '99999999999999999999999' "
-	 "is out of range (1..16777216)"},
-	{"[bus]\nhistory = -1\n",
-	 "F:2: bad value for 'history' in [bus]: '-1' is not a non-negative "
-	 "integer"},
-	{"[control]\noutput_soft = 2M\noutput_hard = 1M\n",
-	 "F:3: bad value for 'output_hard' in [control]: 1M is less than "
-	 "output_soft (2M)"},
-	{"[control]\noutput_soft = 16M\n",
-	 "F:2: bad value for 'output_soft' in [control]: 16M is more than "
-	 "output_hard (8M)"},
-	/* other types */
-	{"[daemon]\nlog_level = loud\n",
-	 "F:2: bad value for 'log_level' in [daemon]: 'loud' is not a log level "
-	 "(use error, warning, info or debug)"},
-	{"[app]\nheartbeat_event = maybe\n",
-	 "F:2: bad value for 'heartbeat_event' in [app]: 'maybe' is not a "
-	 "boolean (use true or false)"},
-	{"[daemon]\nsocket =\n",
-	 "F:2: bad value for 'socket' in [daemon]: empty path"},
-	{"[control]\nadmin_group = svcd-no-such-group\n",
-	 "F:2: bad value for 'admin_group' in [control]: unknown group "
-	 "'svcd-no-such-group'"},
-	/* timers */
-	{"[timer.t]\nevery = 1s\nafter = 1s\nemit = x\n",
-	 "F:1: timer 't': 'every' and 'after' are both set (use one)"},
-	{"[timer.t]\nemit = x\n", "F:1: timer 't': 'every' or 'after' is required"},
-	{"\n[timer.t]\nevery = 1s\n", "F:2: timer 't': 'emit' is required"},
-	{"[timer.t]\nevery = 1s\nemit = a b\n",
-	 "F:3: bad value for 'emit' in [timer.t]: 'a b' is not a valid event "
-	 "name (1-128 characters of A-Z a-z 0-9 _ . : -)"},
-	{"[timer.t]\nevery = 1s\nemit = x\ndata = [1]\n",
-	 "F:4: bad value for 'data' in [timer.t]: not a JSON object"},
-	{"[timer.t]\nevery = 1s\nemit = x\ndata = {\"a\":1,\"a\":2}\n",
-	 "F:4: bad value for 'data' in [timer.t]: invalid JSON: duplicate object "
-	 "key near '\"a\"'"},
-	{"[timer.t]\nevery = 5\nemit = x\n",
-	 "F:2: bad value for 'every' in [timer.t]: duration '5' needs a unit "
-	 "(ms, s, m, h)"},
-	{"[timer.t]\nafter = 31d\nemit = x\n",
-	 "F:2: bad value for 'after' in [timer.t]: '31d' is more than the "
-	 "maximum of 30d"},
-	{"[timer.t]\nevery = 1s\nemit = x\nevry = 2s\n",
-	 "F:4: unknown key 'evry' in [timer.t]"},
-	{"[timer.a]\nevery = 1s\nemit = x\n[timer.a]\nafter = 1s\nemit = y\n",
-	 "F:4: duplicate section [timer.a] (first at line 1)"},
-	{"[timer.a b]\n",
-	 "F:1: bad timer name 'a b' in [timer.a b] (1-64 characters of A-Z a-z "
-	 "0-9 _ . : -)"},
-	{"[timer.]\n",
-	 "F:1: bad timer name '' in [timer.] (1-64 characters of A-Z a-z 0-9 _ "
-	 ". : -)"},
-	/* hooks */
-	{"[hook.h]\non = *\nexec = /nope\n",
-	 "F:3: hook 'h': exec '/nope' is not an executable file"},
-	{"[hook.h]\non = *\nexec = /\n",
-	 "F:3: hook 'h': exec '/' is not an executable file"},
-	{"[hook.h]\non = *\nexec = sh -c true\n",
-	 "F:3: hook 'h': exec 'sh' is not an absolute path"},
-	{"[hook.h]\non = *\nexec = /bin/sh -c 'true\n",
-	 "F:3: hook 'h': exec: unterminated single quote"},
-	{"[hook.h]\non = *\nexec = /bin/sh \"x\n",
-	 "F:3: hook 'h': exec: unterminated double quote"},
-	{"[hook.h]\non = *\nexec = ''\n",
-	 "F:3: hook 'h': exec '' is not an absolute path"},
-	{"[hook.h]\non = *\nexec =\n", "F:3: hook 'h': exec: empty command"},
-	{"[hook.h]\non = a*\nexec = /bin/sh\n",
-	 "F:2: bad value for 'on' in [hook.h]: 'a*' is not an event pattern "
-	 "(NAME, PREFIX.* or *)"},
-	{"[hook.h]\nexec = /bin/sh\n", "F:1: hook 'h': 'on' is required"},
-	{"[hook.h]\non = x\n", "F:1: hook 'h': 'exec' is required"},
-	{"[hook.h]\non = *\nexec = /bin/sh\nconcurrency = 65\n",
-	 "F:4: bad value for 'concurrency' in [hook.h]: '65' is out of range "
-	 "(1..64)"},
-	{"[hook.h]\non = *\nexec = /bin/sh\nretries = 11\n",
-	 "F:4: bad value for 'retries' in [hook.h]: '11' is out of range "
-	 "(0..10)"},
-	{"[hook.h]\non = *\nexec = /bin/sh\ntimeout = 0ms\n",
-	 "F:4: bad value for 'timeout' in [hook.h]: '0ms' must be more than 0"},
+    /* sections and keys */
+    {"[bus]\nqueu_size = 10\n", "F:2: unknown key 'queu_size' in [bus]"},
+    {"; c\n[buss]\nx = 1\n", "F:2: unknown section [buss]"},
+    {"[bus]\nbatch = 1\nbatch = 2\n", "F:3: duplicate key 'batch' in [bus]"},
+    {"[bus]\n[daemon]\n[bus]\n",
+     "F:3: duplicate section [bus] (first at line 1)"},
+    {"queue_size = 1\n", "F:1: key 'queue_size' is outside of any section"},
+    {"[journal]\npath = /var/lib/svcd\n",
+     "F:1: section [journal] is not supported yet by this svcd"},
+    {"\n[bridge]\nurl = redis://x\n",
+     "F:2: section [bridge] is not supported yet by this svcd"},
+    {"[timer]\nevery = 1s\n",
+     "F:1: section [timer] needs a name: [timer.NAME]"},
+    /* inih syntax errors */
+    {"[bus\nbatch = 1\n", "F:1: unclosed section header '[bus' (missing ']')"},
+    {"[bus]\nqueue_size\n", "F:2: expected 'key = value', got 'queue_size'"},
+    {"[bus]\n= 3\n", "F:2: missing key name before '='"},
+    {"[bus] x\n", "F:1: unexpected text 'x' after section header [bus]"},
+    /* durations */
+    {"[daemon]\nshutdown_timeout = 5x\n",
+     "F:2: bad value for 'shutdown_timeout' in [daemon]: invalid duration "
+     "unit in '5x' (use us, ms, s, m, h, d)"},
+    {"[daemon]\ninit_timeout = 5\n",
+     "F:2: bad value for 'init_timeout' in [daemon]: duration '5' needs a "
+     "unit (ms, s, m, h)"},
+    {"[daemon]\nstop_timeout = 0s\n",
+     "F:2: bad value for 'stop_timeout' in [daemon]: '0s' must be more "
+     "than 0"},
+    {"[daemon]\nstop_timeout = 61m\n",
+     "F:2: bad value for 'stop_timeout' in [daemon]: '61m' is more than the "
+     "maximum of 1h"},
+    {"[health]\ninterval =\n",
+     "F:2: bad value for 'interval' in [health]: empty duration"},
+    /* sizes and integers */
+    {"[control]\nmax_request = 1X\n",
+     "F:2: bad value for 'max_request' in [control]: invalid size unit in "
+     "'1X' (use K, M, G)"},
+    {"[control]\nmax_request = 2G\n",
+     "F:2: bad value for 'max_request' in [control]: '2G' is out of range "
+     "(1K..1G)"},
+    {"[control]\nmax_clients = 0\n",
+     "F:2: bad value for 'max_clients' in [control]: '0' is out of range "
+     "(1..1000000)"},
+    {"[bus]\nqueue_size = 99999999999999999999999\n",
+     "F:2: bad value for 'queue_size' in [bus]: '99999999999999999999999' "
+     "is out of range (1..16777216)"},
+    {"[bus]\nhistory = -1\n",
+     "F:2: bad value for 'history' in [bus]: '-1' is not a non-negative "
+     "integer"},
+    {"[control]\noutput_soft = 2M\noutput_hard = 1M\n",
+     "F:3: bad value for 'output_hard' in [control]: 1M is less than "
+     "output_soft (2M)"},
+    {"[control]\noutput_soft = 16M\n",
+     "F:2: bad value for 'output_soft' in [control]: 16M is more than "
+     "output_hard (8M)"},
+    /* other types */
+    {"[daemon]\nlog_level = loud\n",
+     "F:2: bad value for 'log_level' in [daemon]: 'loud' is not a log level "
+     "(use error, warning, info or debug)"},
+    {"[app]\nheartbeat_event = maybe\n",
+     "F:2: bad value for 'heartbeat_event' in [app]: 'maybe' is not a "
+     "boolean (use true or false)"},
+    {"[daemon]\nsocket =\n",
+     "F:2: bad value for 'socket' in [daemon]: empty path"},
+    {"[control]\nadmin_group = svcd-no-such-group\n",
+     "F:2: bad value for 'admin_group' in [control]: unknown group "
+     "'svcd-no-such-group'"},
+    /* timers */
+    {"[timer.t]\nevery = 1s\nafter = 1s\nemit = x\n",
+     "F:1: timer 't': 'every' and 'after' are both set (use one)"},
+    {"[timer.t]\nemit = x\n", "F:1: timer 't': 'every' or 'after' is required"},
+    {"\n[timer.t]\nevery = 1s\n", "F:2: timer 't': 'emit' is required"},
+    {"[timer.t]\nevery = 1s\nemit = a b\n",
+     "F:3: bad value for 'emit' in [timer.t]: 'a b' is not a valid event "
+     "name (1-128 characters of A-Z a-z 0-9 _ . : -)"},
+    {"[timer.t]\nevery = 1s\nemit = x\ndata = [1]\n",
+     "F:4: bad value for 'data' in [timer.t]: not a JSON object"},
+    {"[timer.t]\nevery = 1s\nemit = x\ndata = {\"a\":1,\"a\":2}\n",
+     "F:4: bad value for 'data' in [timer.t]: invalid JSON: duplicate object "
+     "key near '\"a\"'"},
+    {"[timer.t]\nevery = 5\nemit = x\n",
+     "F:2: bad value for 'every' in [timer.t]: duration '5' needs a unit "
+     "(ms, s, m, h)"},
+    {"[timer.t]\nafter = 31d\nemit = x\n",
+     "F:2: bad value for 'after' in [timer.t]: '31d' is more than the "
+     "maximum of 30d"},
+    {"[timer.t]\nevery = 1s\nemit = x\nevry = 2s\n",
+     "F:4: unknown key 'evry' in [timer.t]"},
+    {"[timer.a]\nevery = 1s\nemit = x\n[timer.a]\nafter = 1s\nemit = y\n",
+     "F:4: duplicate section [timer.a] (first at line 1)"},
+    {"[timer.a b]\n",
+     "F:1: bad timer name 'a b' in [timer.a b] (1-64 characters of A-Z a-z "
+     "0-9 _ . : -)"},
+    {"[timer.]\n",
+     "F:1: bad timer name '' in [timer.] (1-64 characters of A-Z a-z 0-9 _ "
+     ". : -)"},
+    /* hooks */
+    {"[hook.h]\non = *\nexec = /nope\n",
+     "F:3: hook 'h': exec '/nope' is not an executable file"},
+    {"[hook.h]\non = *\nexec = /\n",
+     "F:3: hook 'h': exec '/' is not an executable file"},
+    {"[hook.h]\non = *\nexec = sh -c true\n",
+     "F:3: hook 'h': exec 'sh' is not an absolute path"},
+    {"[hook.h]\non = *\nexec = /bin/sh -c 'true\n",
+     "F:3: hook 'h': exec: unterminated single quote"},
+    {"[hook.h]\non = *\nexec = /bin/sh \"x\n",
+     "F:3: hook 'h': exec: unterminated double quote"},
+    {"[hook.h]\non = *\nexec = ''\n",
+     "F:3: hook 'h': exec '' is not an absolute path"},
+    {"[hook.h]\non = *\nexec =\n", "F:3: hook 'h': exec: empty command"},
+    {"[hook.h]\non = a*\nexec = /bin/sh\n",
+     "F:2: bad value for 'on' in [hook.h]: 'a*' is not an event pattern "
+     "(NAME, PREFIX.* or *)"},
+    {"[hook.h]\nexec = /bin/sh\n", "F:1: hook 'h': 'on' is required"},
+    {"[hook.h]\non = x\n", "F:1: hook 'h': 'exec' is required"},
+    {"[hook.h]\non = *\nexec = /bin/sh\nconcurrency = 65\n",
+     "F:4: bad value for 'concurrency' in [hook.h]: '65' is out of range "
+     "(1..64)"},
+    {"[hook.h]\non = *\nexec = /bin/sh\nretries = 11\n",
+     "F:4: bad value for 'retries' in [hook.h]: '11' is out of range "
+     "(0..10)"},
+    {"[hook.h]\non = *\nexec = /bin/sh\ntimeout = 0ms\n",
+     "F:4: bad value for 'timeout' in [hook.h]: '0ms' must be more than 0"},
 };
 
 START_TEST(test_error)
@@ -352,7 +351,7 @@ START_TEST(test_bad_json)
 {
 	char *got = load_err("[timer.t]\nevery = 1s\nemit = x\ndata = {\n");
 	const char *want = "F:4: bad value for 'data' in [timer.t]: invalid "
-			   "JSON: ";
+	                   "JSON: ";
 	ck_assert_msg(!strncmp(got, want, strlen(want)), "got %s", got);
 	ck_assert_ptr_null(strchr(got, '\n'));
 	free(got);
@@ -363,85 +362,86 @@ START_TEST(test_many_errors)
 {
 	/* All reported, sorted by line (a timer's check sits at its header),
 	 * one per line, no trailing newline. */
-	expect_err("[daemon]\n"
-		   "log_level = loud\n"
-		   "[timer.t]\n"
-		   "every = 1s\n"
-		   "emit = bad name\n"
-		   "[bus]\n"
-		   "queu_size = 1\n"
-		   "batch = 0\n"
-		   "batch = 1\n"
-		   "oops\n"
-		   "[journal]\n"
-		   "[control]\n"
-		   "group = svcd-no-such-group\n",
-		   "F:2: bad value for 'log_level' in [daemon]: 'loud' is not "
-		   "a log level (use error, warning, info or debug)\n"
-		   "F:5: bad value for 'emit' in [timer.t]: 'bad name' is not a "
-		   "valid event name (1-128 characters of A-Z a-z 0-9 _ . : -)\n"
-		   "F:7: unknown key 'queu_size' in [bus]\n"
-		   "F:8: bad value for 'batch' in [bus]: '0' is out of range "
-		   "(1..65536)\n"
-		   "F:9: duplicate key 'batch' in [bus]\n"
-		   "F:10: expected 'key = value', got 'oops'\n"
-		   "F:11: section [journal] is not supported yet by this svcd\n"
-		   "F:13: bad value for 'group' in [control]: unknown group "
-		   "'svcd-no-such-group'");
+	expect_err(
+	    "[daemon]\n"
+	    "log_level = loud\n"
+	    "[timer.t]\n"
+	    "every = 1s\n"
+	    "emit = bad name\n"
+	    "[bus]\n"
+	    "queu_size = 1\n"
+	    "batch = 0\n"
+	    "batch = 1\n"
+	    "oops\n"
+	    "[journal]\n"
+	    "[control]\n"
+	    "group = svcd-no-such-group\n",
+	    "F:2: bad value for 'log_level' in [daemon]: 'loud' is not "
+	    "a log level (use error, warning, info or debug)\n"
+	    "F:5: bad value for 'emit' in [timer.t]: 'bad name' is not a "
+	    "valid event name (1-128 characters of A-Z a-z 0-9 _ . : -)\n"
+	    "F:7: unknown key 'queu_size' in [bus]\n"
+	    "F:8: bad value for 'batch' in [bus]: '0' is out of range "
+	    "(1..65536)\n"
+	    "F:9: duplicate key 'batch' in [bus]\n"
+	    "F:10: expected 'key = value', got 'oops'\n"
+	    "F:11: section [journal] is not supported yet by this svcd\n"
+	    "F:13: bad value for 'group' in [control]: unknown group "
+	    "'svcd-no-such-group'");
 	/* a check at a header sorts before the errors inside the section */
 	expect_err("[timer.t]\nevery = 1x\n",
-		   "F:1: timer 't': 'emit' is required\n"
-		   "F:2: bad value for 'every' in [timer.t]: invalid duration "
-		   "unit in '1x' (use us, ms, s, m, h, d)");
+	           "F:1: timer 't': 'emit' is required\n"
+	           "F:2: bad value for 'every' in [timer.t]: invalid duration "
+	           "unit in '1x' (use us, ms, s, m, h, d)");
 }
 END_TEST
 
 START_TEST(test_comments_and_blanks)
 {
 	struct conf *c = load_ok("\xEF\xBB\xBF; a comment\n"
-				 "# another\n"
-				 "\n"
-				 "   \n"
-				 "[bus]   ; section comment\n"
-				 "  queue_size = 10   ; inline comment\n"
-				 "\t; indented comment\n"
-				 "batch:3\r\n"
-				 "[ app ]\n"
-				 "heartbeat = 2s\n");
+	                         "# another\n"
+	                         "\n"
+	                         "   \n"
+	                         "[bus]   ; section comment\n"
+	                         "  queue_size = 10   ; inline comment\n"
+	                         "\t; indented comment\n"
+	                         "batch:3\r\n"
+	                         "[ app ]\n"
+	                         "heartbeat = 2s\n");
 	ck_assert_uint_eq(c->queue_size, 10);
 	ck_assert_uint_eq(c->batch, 3);
 	ck_assert(c->heartbeat == 2);
 	conf_free(c);
 	/* ';' without a blank before it is part of the value */
 	expect_err("[bus]\nhistory = 5;x\n",
-		   "F:2: bad value for 'history' in [bus]: '5;x' is not a "
-		   "non-negative integer");
+	           "F:2: bad value for 'history' in [bus]: '5;x' is not a "
+	           "non-negative integer");
 	/* '#' is a comment only at the start of a line */
 	expect_err("[bus]\nhistory = 5 # five\n",
-		   "F:2: bad value for 'history' in [bus]: '5 # five' is not a "
-		   "non-negative integer");
+	           "F:2: bad value for 'history' in [bus]: '5 # five' is not a "
+	           "non-negative integer");
 }
 END_TEST
 
 START_TEST(test_timers_and_hooks)
 {
-	struct conf *c = load_ok(
-		"[timer.zeta]\n"
-		"every = 30s\n"
-		"emit = tick.zeta\n"
-		"[hook.b]\n"
-		"on = user.*\n"
-		"exec = /bin/echo 'a b' \"c \\\"d\\\"\" e\\ f 'g'\"h\" ''\n"
-		"timeout = 2m\n"
-		"concurrency = 4\n"
-		"retries = 2\n"
-		"[timer.alpha]\n"
-		"after = 250ms\n"
-		"emit = boot:done\n"
-		"data = { \"n\" : 1, \"s\": [true, null] }\n"
-		"[hook.a]\n"
-		"on = *\n"
-		"exec = /bin/sh\n");
+	struct conf *c =
+	    load_ok("[timer.zeta]\n"
+	            "every = 30s\n"
+	            "emit = tick.zeta\n"
+	            "[hook.b]\n"
+	            "on = user.*\n"
+	            "exec = /bin/echo 'a b' \"c \\\"d\\\"\" e\\ f 'g'\"h\" ''\n"
+	            "timeout = 2m\n"
+	            "concurrency = 4\n"
+	            "retries = 2\n"
+	            "[timer.alpha]\n"
+	            "after = 250ms\n"
+	            "emit = boot:done\n"
+	            "data = { \"n\" : 1, \"s\": [true, null] }\n"
+	            "[hook.a]\n"
+	            "on = *\n"
+	            "exec = /bin/sh\n");
 	struct conf_timer *t = c->timers;
 	ck_assert_ptr_nonnull(t);
 	ck_assert_str_eq(t->name, "zeta");
@@ -519,8 +519,11 @@ START_TEST(test_long_lines)
 	buf_putc(&e, '\0');
 	char *got = load_err(buf_head(&e));
 	buf_free(&e);
-	ck_assert_msg(!strncmp(got, "F:3: bad value for 'queue_size' in [bus]: "
-			       "'10000", 46), "got %s", got);
+	ck_assert_msg(!strncmp(got,
+	                       "F:3: bad value for 'queue_size' in [bus]: "
+	                       "'10000",
+	                       46),
+	              "got %s", got);
 	free(got);
 }
 END_TEST
@@ -533,7 +536,7 @@ START_TEST(test_cannot_read)
 	snprintf(missing, sizeof(missing), "%s/missing.conf", dir);
 	ck_assert_ptr_null(conf_load(missing, &cause));
 	snprintf(want, sizeof(want), "cannot read %s: %s", missing,
-		 strerror(ENOENT));
+	         strerror(ENOENT));
 	ck_assert_str_eq(cause, want);
 	free(cause);
 
@@ -542,7 +545,7 @@ START_TEST(test_cannot_read)
 	cause = NULL;
 	ck_assert_ptr_null(conf_load(sub, &cause));
 	snprintf(want, sizeof(want), "cannot read %s: %s", sub,
-		 strerror(EISDIR));
+	         strerror(EISDIR));
 	ck_assert_str_eq(cause, want);
 	free(cause);
 }
@@ -567,10 +570,10 @@ START_TEST(test_check_reload)
 	b->history = 3;
 	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
 	ck_assert_str_eq(warn, "socket changed; takes effect after a restart\n"
-			       "group changed; takes effect after a restart\n"
-			       "queue_size changed; takes effect after a "
-			       "restart\n"
-			       "history changed; takes effect after a restart");
+	                       "group changed; takes effect after a restart\n"
+	                       "queue_size changed; takes effect after a "
+	                       "restart\n"
+	                       "history changed; takes effect after a restart");
 	free(warn);
 
 	conf_keep_fixed(b, a);
