@@ -908,11 +908,9 @@ advance(struct svc_graph *g)
 	check_requests(g);
 }
 
-int
-svc_use(struct svc_graph *g, const char *name, char **cause)
+static int
+use(struct svc_graph *g, struct svc *s, const char *name, char **cause)
 {
-	struct svc *s = svc_graph_find(g, name);
-
 	if (s == NULL) {
 		*cause = xasprintf("unknown service '%s'", name ? name : "");
 		return -1;
@@ -953,6 +951,17 @@ svc_use(struct svc_graph *g, const char *name, char **cause)
 	default:
 		return SVC_PENDING;
 	}
+}
+
+int
+svc_use(struct svc_graph *g, const char *name, char **cause)
+{
+	char *ignored = NULL;
+	int rc;
+
+	rc = use(g, svc_graph_find(g, name), name, cause ? cause : &ignored);
+	free(ignored);
+	return rc;
 }
 
 void
