@@ -1044,8 +1044,6 @@ conf_check_reload(const struct conf *old, const struct conf *new, char **cause)
 	} keys[] = {
 	    {"socket", str_differs(old->socket, new->socket)},
 	    {"group", str_differs(old->group, new->group)},
-	    {"emit_group", str_differs(old->emit_group, new->emit_group)},
-	    {"admin_group", str_differs(old->admin_group, new->admin_group)},
 	    {"queue_size", old->queue_size != new->queue_size},
 	    {"history", old->history != new->history},
 	    {"batch", old->batch != new->batch},
@@ -1069,15 +1067,10 @@ conf_check_reload(const struct conf *old, const struct conf *new, char **cause)
 void
 conf_keep_fixed(struct conf *c, const struct conf *old)
 {
-	char **strs[] = {&c->socket, &c->group, &c->emit_group,
-	                 &c->admin_group};
-	const char *olds[] = {old->socket, old->group, old->emit_group,
-	                      old->admin_group};
-
-	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
-		free(*strs[i]);
-		*strs[i] = olds[i] ? xstrdup(olds[i]) : NULL;
-	}
+	free(c->socket);
+	c->socket = xstrdup(old->socket);
+	free(c->group);
+	c->group = old->group ? xstrdup(old->group) : NULL;
 	c->queue_size = old->queue_size;
 	c->history = old->history;
 	c->batch = old->batch;

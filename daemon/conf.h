@@ -90,9 +90,9 @@ void conf_free(struct conf *c);
 int conf_check_reload(const struct conf *old, const struct conf *new,
 		      char **cause);
 /*
- * Copy the keys that only take effect after a restart (socket, groups, [bus]
- * queue_size, history, batch, listener_timeout) from old into c, so that a
- * reloaded configuration still describes what is in effect.
+ * Copy the keys that only take effect after a restart ([daemon] socket,
+ * [control] group, [bus] queue_size, history, batch, listener_timeout) from
+ * old into c, so that a reloaded configuration still says what is in effect.
  */
 void conf_keep_fixed(struct conf *c, const struct conf *old);
 

@@ -560,6 +560,9 @@ START_TEST(test_check_reload)
 	b->max_clients = 3;
 	b->health_interval = 1;
 	b->heartbeat_event = true;
+	b->emit_group = xstrdup("root"); /* control re-resolves these */
+	b->admin_group = xstrdup("root");
+	b->init_timeout = 1;
 	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
 	ck_assert_ptr_null(warn);
 
@@ -568,12 +571,17 @@ START_TEST(test_check_reload)
 	b->group = xstrdup("root");
 	b->queue_size = 10;
 	b->history = 3;
+	b->batch = 1;
+	b->listener_timeout = 1;
 	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
 	ck_assert_str_eq(warn, "socket changed; takes effect after a restart\n"
 	                       "group changed; takes effect after a restart\n"
 	                       "queue_size changed; takes effect after a "
 	                       "restart\n"
-	                       "history changed; takes effect after a restart");
+	                       "history changed; takes effect after a restart\n"
+	                       "batch changed; takes effect after a restart\n"
+	                       "listener_timeout changed; takes effect after a "
+	                       "restart");
 	free(warn);
 
 	conf_keep_fixed(b, a);
@@ -582,7 +590,11 @@ START_TEST(test_check_reload)
 	ck_assert_str_eq(b->socket, "/run/svcd/svcd.sock");
 	ck_assert_ptr_null(b->group);
 	ck_assert_uint_eq(b->queue_size, 65536);
+	ck_assert_uint_eq(b->batch, 256);
+	ck_assert(b->listener_timeout == 30);
 	ck_assert_uint_eq(b->max_clients, 3); /* reloadable keys kept */
+	ck_assert_str_eq(b->emit_group, "root");
+	ck_assert_str_eq(b->admin_group, "root");
 	ck_assert_int_eq(b->log_level, LOGL_DEBUG);
 	conf_free(a);
 	conf_free(b);
