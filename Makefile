@@ -66,7 +66,7 @@ SVCD    := $(BUILD)/svcd
 SVCCTL  := $(BUILD)/svcctl
 LIB     := $(BUILD)/libsvcd.a
 
-.PHONY: all deps check unit integration run install uninstall clean sanitize \
+.PHONY: man all deps check unit integration run install uninstall clean sanitize \
         valgrind format check-format lint
 .DELETE_ON_ERROR:
 
@@ -175,6 +175,17 @@ install: all
 	else \
 		install -m 0644 conf/svcd.conf $(DESTDIR)$(SYSCONFDIR)/svcd/svcd.conf; \
 	fi
+
+# Man pages are generated from docs/*.md with pandoc (a maintainer tool, not
+# a build dependency): run `make man` after editing the docs and commit both.
+MANDATE := $(shell date -u +%Y-%m-%d)
+man:
+	pandoc -s -t man --lua-filter=docs/man/man.lua --shift-heading-level-by=-1 -M title=SVCCTL -M section=1 \
+		-M header="User Commands" -M footer="svcd $(VERSION)" -M date=$(MANDATE) \
+		docs/svcctl.md -o docs/man/svcctl.1
+	pandoc -s -t man --lua-filter=docs/man/man.lua --shift-heading-level-by=-1 -M title=SVCD.CONF -M section=5 \
+		-M header="File Formats" -M footer="svcd $(VERSION)" -M date=$(MANDATE) \
+		docs/configuration.md -o docs/man/svcd.conf.5
 
 # The configuration file is left in place: it may hold local changes.
 uninstall:
