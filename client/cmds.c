@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "args.h"
 #include "cmds.h"
@@ -276,8 +277,10 @@ watch_notify(const char *method, json_t *params, void *arg)
 
 	if (strcmp(method, "event") == 0) {
 		const char *name = str_field(params, "event");
-		const char *st =
-		    str_field(json_object_get(params, "data"), "state");
+		json_t *data = json_object_get(params, "data");
+		const char *st = str_field(data, "state");
+		if (!st)
+			st = str_field(data, "to");
 		if (name && strcmp(name, "service.state") == 0 && st &&
 		    (strcmp(st, "stopping") == 0 || strcmp(st, "stopped") == 0))
 			w->shutdown_seen = true;
@@ -537,6 +540,55 @@ cmd_cancel(struct cli_ctx *c)
 }
 
 /* ---- health, status, services, tasks ---------------------------------- */
+
+/* "2026-11-23T22:35:06.123456Z" (fraction optional) to µs since the epoch. */
+static bool
+parse_utc(const char *s, int64_t *us)
+{
+	struct tm tm = {0};
+	int n = 0;
+	char frac[16] = "";
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+	           &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+		return false;
+	s += n;
+	if (*s == '.' && sscanf(s + 1, "%15[0-9]%n", frac, &n) == 1)
+		s += 1 + n;
+	if (strcmp(s, "Z") != 0)
+		return false;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return false;
+	int64_t f = 0;
+	size_t flen = strlen(frac);
+	for (size_t i = 0; i < 6; i++)
+		f = f * 10 + (i < flen ? frac[i] - '0' : 0);
+	*us = (int64_t)t * 1000000 + f;
+	return true;
+}
+
+/* A task's next run as "in 12s" (or "due"), else as given. */
+static void
+tab_next_run(struct tab *t, json_t *v)
+{
+	int64_t at;
+	char b[32];
+
+	if (!json_is_string(v) || !parse_utc(json_string_value(v), &at)) {
+		tab_json(t, TAB_PLAIN, v);
+		return;
+	}
+	int64_t left = at - util_now_us();
+	if (left <= 0) {
+		tab_cell(t, TAB_PLAIN, "%s", "due");
+		return;
+	}
+	cli_format_age((double)left / 1e6, b, sizeof(b));
+	tab_cell(t, TAB_PLAIN, "in %s", b);
+}
 
 static void
 tab_latency(struct tab *t, json_t *v)
@@ -874,7 +926,7 @@ cmd_tasks(struct cli_ctx *c)
 			} else {
 				tab_cell(t, TAB_PLAIN, "%s", "-");
 			}
-			tab_json(t, TAB_PLAIN, json_object_get(s, "next_run"));
+			tab_next_run(t, json_object_get(s, "next_run"));
 			tab_json(t, TAB_PLAIN, json_object_get(s, "runs"));
 			tab_json(t,
 			         json_integer_value(fails) > 0 ? TAB_RED

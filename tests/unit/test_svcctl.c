@@ -841,6 +841,41 @@ START_TEST(test_run_schedule)
 }
 END_TEST
 
+START_TEST(test_run_tasks)
+{
+	struct fake f;
+	fake_start(
+	    &f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":["
+	        "{\"name\":\"tick\",\"kind\":\"periodic\",\"interval_ms\":"
+	        "30000,\"next_run\":\"2000-01-01T00:00:00.5Z\",\"runs\":3,"
+	        "\"failures\":1,\"last_error\":\"boom\",\"last_duration_ms\":"
+	        "2,\"running\":true,\"origin\":\"control\"},"
+	        "{\"name\":\"once\",\"kind\":\"delayed\",\"delay_ms\":"
+	        "1500,\"next_run\":\"soon\",\"runs\":0,\"failures\":0,"
+	        "\"last_error\":null,\"last_duration_ms\":null,\"running\":"
+	        "false,\"origin\":\"config\",\"new_field\":1}]}\n");
+	fake_run(&f);
+	struct run r = run_cli(f.path, "tasks");
+	fake_stop(&f);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out,
+	                 "NAME  KIND                SCHEDULE    NEXT  RUNS  "
+	                 "FAILS  LAST  ORIGIN   ERROR\n"
+	                 "tick  periodic (running)  every 30s   due      3  "
+	                 "    1   2ms  control  boom\n"
+	                 "once  delayed             after 1.5s  soon     0  "
+	                 "    0     -  config\n");
+	run_free(&r);
+
+	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":[]}\n");
+	fake_run(&f);
+	r = run_cli(f.path, "tasks");
+	fake_stop(&f);
+	ck_assert_str_eq(r.out, "no tasks\n");
+	run_free(&r);
+}
+END_TEST
+
 static const char watch_script[] =
     "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"seq\":7}}\n"
     "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"seq\":8,"
@@ -987,6 +1022,7 @@ svcctl_suite(void)
 	tcase_add_test(tc, test_run_services_dot_and_table);
 	tcase_add_test(tc, test_run_cancel_missing);
 	tcase_add_test(tc, test_run_schedule);
+	tcase_add_test(tc, test_run_tasks);
 	tcase_add_test(tc, test_run_watch);
 	tcase_add_test(tc, test_run_shutdown_wait);
 	tcase_add_test(tc, test_run_help);
