@@ -214,6 +214,14 @@ buf_free(struct buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Parsers accept cause == NULL when the caller needs no reason. */
+#define FAIL_WITH(...)                                   \
+	do {                                             \
+		if (cause)                               \
+			*cause = xasprintf(__VA_ARGS__); \
+		return -1;                               \
+	} while (0)
+
 int
 util_parse_duration(const char *s, double bare_unit, double *seconds,
 		    char **cause)
@@ -226,21 +234,18 @@ util_parse_duration(const char *s, double bare_unit, double *seconds,
 		{"d", 86400},
 	};
 	if (!s || !*s) {
-		*cause = xstrdup("empty duration");
-		return -1;
+		FAIL_WITH("%s", "empty duration");
 	}
 	errno = 0;
 	char *end;
 	double v = strtod(s, &end);
 	if (end == s || errno || !isfinite(v) || v < 0 || *s == '-' ||
 	    *s == '+' || *s == ' ') {
-		*cause = xasprintf("invalid duration '%s' (use e.g. 500ms, 30s, 5m)", s);
-		return -1;
+		FAIL_WITH("invalid duration '%s' (use e.g. 500ms, 30s, 5m)", s);
 	}
 	if (*end == '\0') {
 		if (bare_unit <= 0) {
-			*cause = xasprintf("duration '%s' needs a unit (ms, s, m, h)", s);
-			return -1;
+			FAIL_WITH("duration '%s' needs a unit (ms, s, m, h)", s);
 		}
 		*seconds = v * bare_unit;
 		return 0;
@@ -251,27 +256,23 @@ util_parse_duration(const char *s, double bare_unit, double *seconds,
 			return 0;
 		}
 	}
-	*cause = xasprintf("invalid duration unit in '%s' (use us, ms, s, m, h, d)", s);
-	return -1;
+	FAIL_WITH("invalid duration unit in '%s' (use us, ms, s, m, h, d)", s);
 }
 
 int
 util_parse_size(const char *s, uint64_t *bytes, char **cause)
 {
 	if (!s || !*s) {
-		*cause = xstrdup("empty size");
-		return -1;
+		FAIL_WITH("%s", "empty size");
 	}
 	if (*s < '0' || *s > '9') {
-		*cause = xasprintf("invalid size '%s' (use e.g. 512, 64K, 1M)", s);
-		return -1;
+		FAIL_WITH("invalid size '%s' (use e.g. 512, 64K, 1M)", s);
 	}
 	errno = 0;
 	char *end;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno) {
-		*cause = xasprintf("size '%s' is too large", s);
-		return -1;
+		FAIL_WITH("size '%s' is too large", s);
 	}
 	uint64_t mult = 1;
 	if (*end) {
@@ -280,8 +281,7 @@ util_parse_size(const char *s, uint64_t *bytes, char **cause)
 		case 'M': case 'm': mult = 1ULL << 20; break;
 		case 'G': case 'g': mult = 1ULL << 30; break;
 		default:
-			*cause = xasprintf("invalid size unit in '%s' (use K, M, G)", s);
-			return -1;
+			FAIL_WITH("invalid size unit in '%s' (use K, M, G)", s);
 		}
 		end++;
 		if (*end == 'i' && end[1] == 'B')
@@ -289,13 +289,11 @@ util_parse_size(const char *s, uint64_t *bytes, char **cause)
 		else if (*end == 'B')
 			end++;
 		if (*end) {
-			*cause = xasprintf("invalid size '%s' (use e.g. 512, 64K, 1M)", s);
-			return -1;
+			FAIL_WITH("invalid size '%s' (use e.g. 512, 64K, 1M)", s);
 		}
 	}
 	if (v > UINT64_MAX / mult) {
-		*cause = xasprintf("size '%s' is too large", s);
-		return -1;
+		FAIL_WITH("size '%s' is too large", s);
 	}
 	*bytes = (uint64_t)v * mult;
 	return 0;
@@ -305,20 +303,17 @@ int
 util_parse_uint(const char *s, uint64_t max, uint64_t *out, char **cause)
 {
 	if (!s || *s < '0' || *s > '9') {
-		*cause = xasprintf("'%s' is not a non-negative integer", s ? s : "");
-		return -1;
+		FAIL_WITH("'%s' is not a non-negative integer", s ? s : "");
 	}
 	errno = 0;
 	char *end;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (*end) {
-		*cause = xasprintf("'%s' is not a non-negative integer", s);
-		return -1;
+		FAIL_WITH("'%s' is not a non-negative integer", s);
 	}
 	if (errno || v > max) {
-		*cause = xasprintf("'%s' is out of range (max %llu)", s,
+		FAIL_WITH("'%s' is out of range (max %llu)", s,
 				   (unsigned long long)max);
-		return -1;
 	}
 	*out = v;
 	return 0;
@@ -339,8 +334,7 @@ util_parse_bool(const char *s, bool *out, char **cause)
 			return 0;
 		}
 	}
-	*cause = xasprintf("'%s' is not a boolean (use true or false)", s);
-	return -1;
+	FAIL_WITH("'%s' is not a boolean (use true or false)", s);
 }
 
 void

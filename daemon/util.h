@@ -46,7 +46,8 @@ void buf_free(struct buf *b);
 /*
  * Durations: "250ms", "30s", "5m", "1h", "1.5s". A bare number is accepted
  * only when bare_unit is non-zero (e.g. 0.001 for milliseconds); otherwise a
- * missing unit is an error. On error returns -1 and sets *cause (caller frees).
+ * missing unit is an error. On error returns -1 and sets *cause (caller frees;
+ * cause may be NULL in every parser here when no reason is wanted).
  */
 int util_parse_duration(const char *s, double bare_unit, double *seconds,
 			char **cause);

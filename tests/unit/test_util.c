@@ -133,6 +133,12 @@ START_TEST(test_parse_uint_bool)
 	ck_assert(!b);
 	ck_assert_int_eq(util_parse_bool("maybe", &b, &cause), -1);
 	free(cause);
+	/* a NULL cause is allowed when no reason is wanted */
+	double d;
+	ck_assert_int_eq(util_parse_uint("x", 10, &v, NULL), -1);
+	ck_assert_int_eq(util_parse_size("1Q", &v, NULL), -1);
+	ck_assert_int_eq(util_parse_duration("5", 0, &d, NULL), -1);
+	ck_assert_int_eq(util_parse_bool("?", &b, NULL), -1);
 }
 END_TEST
 
