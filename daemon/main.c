@@ -14,6 +14,7 @@
 
 #include "app.h"
 #include "conf.h"
+#include "health.h"
 #include "log.h"
 #include "manager.h"
 #include "sdnotify.h"
@@ -176,13 +177,17 @@ reload(void *arg, char **cause)
 	char *warn = NULL;
 	conf_check_reload(conf_get(), c, &warn);
 	if (warn) {
-		log_warn("%s", warn);
+		for (char *line = strtok(warn, "\n"); line; line = strtok(NULL, "\n"))
+			log_warn("reload: %s", line);
 		free(warn);
 	}
+	conf_keep_fixed(c, conf_get()); /* restart-only keys keep their value */
 	conf_set(c);
 	log_set_level(c->log_level);
 	svc_graph_set_timeouts(d->graph, c->init_timeout, c->stop_timeout);
 	int rc = app_apply_config(cause);
+	if (rc == 0)
+		rc = health_apply_config(cause);
 	sdn_send("READY=1\nSTATUS=%s", rc == 0 ? app_status_line()
 					      : "reload applied with errors");
 	return rc;

@@ -303,8 +303,10 @@ health_task(struct worker_task *t, void *arg, char **cause)
 	return 0;
 }
 
+/* (Re)schedule the periodic round with the running config's interval;
+ * scheduling the same name replaces the task. */
 static int
-health_init(struct svc *self, char **cause)
+schedule_rounds(char **cause)
 {
 	struct worker *w = worker_default();
 	struct worker_spec spec = {
@@ -321,12 +323,36 @@ health_init(struct svc *self, char **cause)
 		*cause = xstrdup("the worker is not running");
 		return -1;
 	}
+	if (!worker_schedule(w, &spec)) {
+		*cause = xstrdup("the worker is shutting down");
+		return -1;
+	}
+	return 0;
+}
+
+int
+health_apply_config(char **cause)
+{
+	if (!h.running)
+		return 0;
+	struct worker_task *t = worker_find(worker_default(), HEALTH_TASK);
+	if (t) {
+		struct worker_task_info info;
+		worker_task_get_info(t, &info);
+		if (info.interval == conf_get()->health_interval)
+			return 0;
+	}
+	return schedule_rounds(cause);
+}
+
+static int
+health_init(struct svc *self, char **cause)
+{
 	h.graph = svc_graph(self);
 	h.n = svc_graph_count(h.graph);
 	h.seen = xcalloc(h.n ? h.n : 1, sizeof(*h.seen));
 	h.rounds = 0;
-	if (!worker_schedule(w, &spec)) {
-		*cause = xstrdup("the worker is shutting down");
+	if (schedule_rounds(cause) < 0) {
 		free(h.seen);
 		memset(&h, 0, sizeof(h));
 		return -1;

@@ -33,5 +33,7 @@ enum health_status health_overall(void);
  * service is not running.
  */
 json_t *health_json(const char *service, bool fresh);
+/* Reschedule the rounds if [health] interval changed (reload). 0 or -1. */
+int health_apply_config(char **cause);
 
 #endif

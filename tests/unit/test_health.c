@@ -437,6 +437,28 @@ on_state(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
 		*(bool *)arg = worker_find(worker_default(), "health") == NULL;
 }
 
+START_TEST(test_apply_config_reschedules)
+{
+	ck_assert_int_eq(boot(chain_table, 6), 0);
+	struct worker_task_info info;
+	worker_task_get_info(worker_find(worker_default(), "health"), &info);
+	ck_assert_double_eq_tol(info.interval, conf_get()->health_interval, 1e-9);
+	ck_assert(conf_get()->health_interval > 1);
+	struct conf *c = conf_defaults();
+	c->health_interval = 0.01;
+	conf_set(c);
+	char *cause = NULL;
+	ck_assert_int_eq(health_apply_config(&cause), 0);
+	worker_task_get_info(worker_find(worker_default(), "health"), &info);
+	ck_assert_double_eq_tol(info.interval, 0.01, 1e-9);
+	/* the new interval is the one in effect: rounds now come quickly */
+	int start = probe_pings;
+	while (probe_pings < start + 2 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+}
+END_TEST
+
 START_TEST(test_stop_cancels_task)
 {
 	bool cancelled = false;
@@ -471,6 +493,7 @@ health_suite(void)
 	tcase_add_test(tc, test_failed_and_blocked);
 	tcase_add_test(tc, test_fresh_round);
 	tcase_add_test(tc, test_periodic_task);
+	tcase_add_test(tc, test_apply_config_reschedules);
 	tcase_add_test(tc, test_stop_cancels_task);
 	suite_add_tcase(s, tc);
 	return s;
