@@ -1,0 +1,1288 @@
+/* test_control.c — Check tests for the control server: a real graph (manager,
+ * worker, bus, health, control) on a fresh loop, driven through a plain Unix
+ * socket from the test. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#include "bus.h"
+#include "conf.h"
+#include "control.h"
+#include "health.h"
+#include "log.h"
+#include "manager.h"
+#include "service.h"
+#include "util.h"
+#include "worker.h"
+
+static const struct svc_desc *const table[] = {
+	&manager_service, &worker_service, &bus_service, &health_service,
+	&control_service,
+};
+
+static struct ev_loop *loop;
+static struct svc_graph *graph;
+static ev_timer guard;
+static ev_timer tick; /* work done in prepare watchers wakes no poll */
+static bool timed_out;
+static char dir[64];
+static char sock[128];
+static char self_path[4096]; /* this binary, for test_permission_denied */
+
+/* ---- fixture ------------------------------------------------------------ */
+
+static void
+guard_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	timed_out = true;
+}
+
+static void
+tick_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+}
+
+/* One loop iteration with a guard; fails the test when it fires. */
+static void
+turn(void)
+{
+	ck_assert_msg(!timed_out, "timed out waiting");
+	ev_run(loop, EVRUN_ONCE);
+	ck_assert_msg(!timed_out, "timed out waiting");
+}
+
+static void
+arm_guard(void)
+{
+	timed_out = false;
+	ev_timer_stop(loop, &guard);
+	ev_timer_set(&guard, 5.0, 0); /* only ever reached on failure */
+	ev_timer_start(loop, &guard);
+}
+
+static void
+setup(void)
+{
+	log_set_quiet(getenv("TEST_VERBOSE") == NULL);
+	strcpy(dir, "/tmp/test_control.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/svcd.sock", dir);
+	loop = ev_loop_new(EVFLAG_AUTO);
+	ev_timer_init(&guard, guard_cb, 5.0, 0);
+	arm_guard();
+	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
+	ev_timer_start(loop, &tick);
+	struct conf *c = conf_defaults();
+	free(c->socket);
+	c->socket = xstrdup(sock);
+	c->health_interval = 60;
+	conf_set(c);
+}
+
+static struct conf *
+conf_edit(void)
+{
+	/* The running conf is ours to tweak before boot (tests only). */
+	return (struct conf *)conf_get();
+}
+
+static void
+boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	char **out = arg;
+
+	*out = xstrdup(status == 0 ? "" : cause ? cause : "failed");
+}
+
+/* Boot the graph; NULL on success, else the (allocated) cause. */
+static char *
+try_boot(void)
+{
+	char *cause = NULL, *result = NULL;
+
+	graph = svc_graph_new(loop, table, ARRAY_SIZE(table), &cause);
+	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
+	svc_start(graph, NULL, boot_done, &result);
+	while (!result)
+		turn();
+	if (!*result) {
+		free(result);
+		return NULL;
+	}
+	return result;
+}
+
+static void
+boot(void)
+{
+	char *cause = try_boot();
+
+	ck_assert_msg(cause == NULL, "boot failed: %s", cause);
+}
+
+static void
+stopped(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static void
+teardown(void)
+{
+	if (graph) {
+		bool done = false;
+
+		arm_guard();
+		svc_stop_all(graph, stopped, &done);
+		while (!done && !timed_out)
+			ev_run(loop, EVRUN_ONCE);
+		svc_graph_free(graph);
+		graph = NULL;
+	}
+	ev_timer_stop(loop, &guard);
+	ev_timer_stop(loop, &tick);
+	ev_loop_destroy(loop);
+	conf_cleanup();
+	manager_set_reload(NULL, NULL);
+	unlink(sock);
+	char p[160];
+	snprintf(p, sizeof(p), "%s/link", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/other.sock", dir);
+	unlink(p);
+	rmdir(dir);
+}
+
+/* ---- a test client ------------------------------------------------------ */
+
+struct cli {
+	int fd;
+	ev_io w;
+	struct buf in;
+	bool eof;
+	bool reading; /* watcher active: the test reads what arrives */
+};
+
+static void
+cli_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct cli *c = w->data;
+	char tmp[65536];
+
+	/* one read per readiness (level-triggered): fds may be blocking */
+	ssize_t n = read(c->fd, tmp, sizeof(tmp));
+	if (n > 0) {
+		buf_append(&c->in, tmp, (size_t)n);
+	} else if (n == 0 || errno != EINTR) {
+		c->eof = true;
+		ev_io_stop(l, w);
+	}
+}
+
+static int
+raw_connect(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	strcpy(sa.sun_path, path);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
+		      "connect: %s", strerror(errno));
+	return fd;
+}
+
+static struct cli *
+cli_new(void)
+{
+	struct cli *c = xcalloc(1, sizeof(*c));
+
+	c->fd = raw_connect(sock);
+	ev_io_init(&c->w, cli_cb, c->fd, EV_READ);
+	c->w.data = c;
+	ev_io_start(loop, &c->w);
+	c->reading = true;
+	return c;
+}
+
+static void
+cli_free(struct cli *c)
+{
+	ev_io_stop(loop, &c->w);
+	close(c->fd);
+	buf_free(&c->in);
+	free(c);
+}
+
+static void
+cli_send_n(struct cli *c, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = send(c->fd, s, n, MSG_NOSIGNAL);
+		ck_assert_msg(w > 0, "send: %s", strerror(errno));
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void
+cli_send(struct cli *c, const char *s)
+{
+	cli_send_n(c, s, strlen(s));
+}
+
+/* The next line (allocated, no newline), or NULL at EOF. */
+static char *
+cli_line(struct cli *c)
+{
+	for (;;) {
+		const char *h = buf_head(&c->in);
+		const char *nl = c->in.len ? memchr(h, '\n', c->in.len) : NULL;
+
+		if (nl) {
+			char *line = xstrndup(h, (size_t)(nl - h));
+			buf_consume(&c->in, (size_t)(nl - h) + 1);
+			return line;
+		}
+		if (c->eof)
+			return NULL;
+		turn();
+	}
+}
+
+static json_t *
+cli_json(struct cli *c)
+{
+	char *line = cli_line(c);
+	json_error_t e;
+
+	ck_assert_msg(line != NULL, "connection closed, a reply was expected");
+	json_t *j = json_loads(line, 0, &e);
+	ck_assert_msg(j != NULL, "bad JSON from svcd: %s: %s", e.text, line);
+	free(line);
+	return j;
+}
+
+/* Send one request and return its reply. */
+static json_t *
+call(struct cli *c, const char *req)
+{
+	cli_send(c, req);
+	cli_send(c, "\n");
+	return cli_json(c);
+}
+
+static void
+assert_error(json_t *reply, int code, const char *cls, const char *msg)
+{
+	json_t *err = json_object_get(reply, "error");
+	char *s = json_dumps(reply, JSON_COMPACT);
+
+	ck_assert_msg(err != NULL, "not an error: %s", s);
+	ck_assert_msg(json_integer_value(json_object_get(err, "code")) == code,
+		      "code: %s", s);
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 json_object_get(err, "data"), "class")),
+			 cls);
+	if (msg)
+		ck_assert_msg(strstr(json_string_value(json_object_get(
+					     err, "message")),
+				     msg),
+			      "message lacks '%s': %s", msg, s);
+	free(s);
+	json_decref(reply);
+}
+
+static json_t *
+result(json_t *reply)
+{
+	json_t *r = json_object_get(reply, "result");
+	char *s = json_dumps(reply, JSON_COMPACT);
+
+	ck_assert_msg(r != NULL, "not a result: %s", s);
+	free(s);
+	return r;
+}
+
+/* Run the loop until every event emitted so far was dispatched. */
+static void
+drain_bus(void)
+{
+	struct bus *b = bus_default();
+
+	while (bus_last_dispatched(b) < bus_last_seq(b))
+		turn();
+}
+
+struct wire_find {
+	uint64_t seq;
+	char *wire;
+};
+
+static void
+wire_cb(const struct bus_event *ev, void *arg)
+{
+	struct wire_find *f = arg;
+	size_t len;
+
+	if (ev->seq == f->seq)
+		f->wire = xstrdup(bus_event_wire(ev, &len));
+}
+
+/* The exact wire line of event seq, from the history (without newline). */
+static char *
+wire_of(uint64_t seq)
+{
+	struct wire_find f = {seq, NULL};
+
+	bus_history(bus_default(), seq - 1, 0, NULL, 0, wire_cb, &f);
+	ck_assert_msg(f.wire != NULL, "event %" PRIu64 " not in history", seq);
+	f.wire[strlen(f.wire) - 1] = '\0';
+	return f.wire;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+START_TEST(test_hello_ping_and_socket_mode)
+{
+	struct stat st;
+
+	boot();
+	ck_assert_int_eq(lstat(sock, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 0777, 0660);
+
+	struct cli *c = cli_new();
+	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"hello\"}");
+	json_t *res = result(r);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(res, "name")), "svcd");
+	ck_assert_str_eq(json_string_value(json_object_get(res, "version")),
+			 SVCD_VERSION);
+	ck_assert_int_eq(json_integer_value(json_object_get(res, "protocol")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(res, "pid")),
+			 getpid());
+	ck_assert_int_eq(json_array_size(json_object_get(res, "methods")), 14);
+	json_decref(r);
+
+	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"method\":\"ping\"}");
+	ck_assert_str_eq(json_string_value(result(r)), "pong");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "id")), "abc");
+	json_decref(r);
+	cli_free(c);
+
+	/* a clean stop removes the socket file */
+	bool done = false;
+	svc_stop_all(graph, stopped, &done);
+	while (!done)
+		turn();
+	ck_assert_int_eq(lstat(sock, &st), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(test_status_services_health_tasks)
+{
+	boot();
+	struct cli *c = cli_new();
+	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
+	json_t *res = result(r);
+	ck_assert_str_eq(json_string_value(json_object_get(res, "state")),
+			 "running");
+	json_t *svcs = json_object_get(res, "services");
+	ck_assert_int_eq(json_integer_value(json_object_get(svcs, "total")), 5);
+	ck_assert_int_eq(json_integer_value(json_object_get(svcs, "running")), 5);
+	ck_assert_ptr_nonnull(json_object_get(json_object_get(res, "bus"),
+					      "emitted"));
+	ck_assert_ptr_nonnull(json_object_get(json_object_get(res, "worker"),
+					      "tasks"));
+	json_t *ctl = json_object_get(res, "control");
+	ck_assert_int_eq(json_integer_value(json_object_get(ctl, "clients")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(ctl, "accepted")), 1);
+	ck_assert(json_is_number(json_object_get(res, "uptime_s")));
+	json_decref(r);
+
+	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"services\"}");
+	res = result(r);
+	ck_assert_int_eq(json_array_size(res), 5);
+	json_t *s4 = json_array_get(res, 4);
+	ck_assert_str_eq(json_string_value(json_object_get(s4, "name")),
+			 "control");
+	ck_assert_str_eq(json_string_value(json_object_get(s4, "state")),
+			 "running");
+	ck_assert_int_eq(json_integer_value(json_object_get(s4, "order")), 4);
+	ck_assert_int_eq(json_array_size(json_object_get(s4, "requires")), 3);
+	json_decref(r);
+
+	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"health\","
+		    "\"params\":{\"fresh\":true}}");
+	res = result(r);
+	ck_assert_str_eq(json_string_value(json_object_get(res, "status")), "ok");
+	ck_assert_int_eq(json_array_size(json_object_get(res, "services")), 5);
+	json_decref(r);
+
+	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"health\","
+		    "\"params\":{\"service\":\"bus\"}}");
+	res = result(r);
+	ck_assert_int_eq(json_array_size(json_object_get(res, "services")), 1);
+	json_decref(r);
+
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":"
+			     "\"health\",\"params\":{\"service\":\"nope\"}}"),
+		     -32003, "NotFound", "unknown service 'nope'");
+
+	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tasks\"}");
+	ck_assert(json_is_array(result(r)));
+	json_decref(r);
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(test_protocol_errors)
+{
+	boot();
+	struct cli *c = cli_new();
+
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,"), -32700,
+		     "ParseError", "column");
+	assert_error(call(c, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			     "\"ping\"}]"),
+		     -32600, "InvalidRequest", "batch requests are not supported");
+	assert_error(call(c, "42"), -32600, "InvalidRequest", "JSON object");
+	assert_error(call(c, "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}"),
+		     -32600, "InvalidRequest", "jsonrpc");
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":"
+			     "\"ping\"}"),
+		     -32600, "InvalidRequest", "'id'");
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":7}"),
+		     -32600, "InvalidRequest", "'method'");
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"nope\"}"),
+		     -32601, "MethodNotFound", "unknown method 'nope'");
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+			     "\"params\":{\"event\":\"a\",\"x\":1}}"),
+		     -32602, "InvalidParams", "unknown parameter 'x'");
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+			     "\"params\":{\"event\":5}}"),
+		     -32602, "InvalidParams",
+		     "parameter 'event' must be a string");
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+			     "\"params\":{}}"),
+		     -32602, "InvalidParams", "missing required parameter 'event'");
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+			     "\"params\":[1]}"),
+		     -32602, "InvalidParams", "must be an object");
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+			     "\"params\":{\"event\":\"bad name!\"}}"),
+		     -32602, "InvalidParams", "invalid event name");
+	/* invalid UTF-8 is a parse error */
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xff\"}"),
+		     -32700, "ParseError", NULL);
+	/* duplicate keys are rejected */
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,"
+			     "\"method\":\"ping\"}"),
+		     -32700, "ParseError", "duplicate");
+
+	/* Unknown params are rejected before any side effect. */
+	uint64_t before = bus_last_seq(bus_default());
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+			     "\"params\":{\"event\":\"t.x\",\"bogus\":1}}"),
+		     -32602, "InvalidParams", "bogus");
+	ck_assert_uint_eq(bus_last_seq(bus_default()), before);
+
+	/* Notifications are never answered, not even errors; empty lines are
+	 * ignored; the next reply is the ping's. */
+	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"nope\"}\n\n \r\n"
+		    "{\"jsonrpc\":\"2.0\",\"method\":\"emit\",\"params\":"
+		    "{\"event\":\"note.x\"}}\n");
+	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"ping\"}");
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 99);
+	json_decref(r);
+	/* ... but the notification did run */
+	ck_assert_uint_eq(bus_last_seq(bus_default()), before + 1);
+
+	/* CRLF is accepted */
+	cli_send(c, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}\r\n");
+	r = cli_json(c);
+	ck_assert_str_eq(json_string_value(result(r)), "pong");
+	json_decref(r);
+
+	struct control_stats st;
+	control_get_stats(&st);
+	ck_assert_uint_ge(st.errors, 15);
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(test_too_large_closes)
+{
+	conf_edit()->max_request = 64;
+	boot();
+	struct cli *c = cli_new();
+	char big[200];
+
+	memset(big, 'x', sizeof(big) - 2);
+	big[sizeof(big) - 2] = '\n';
+	big[sizeof(big) - 1] = '\0';
+	cli_send(c, big);
+	json_t *r = cli_json(c);
+	ck_assert(json_is_null(json_object_get(r, "id")));
+	assert_error(r, -32005, "TooLarge", "64 bytes");
+	ck_assert_ptr_null(cli_line(c)); /* then closed */
+	cli_free(c);
+
+	/* an unterminated line longer than the limit, too */
+	c = cli_new();
+	memset(big, '{', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	cli_send(c, big);
+	assert_error(cli_json(c), -32005, "TooLarge", NULL);
+	ck_assert_ptr_null(cli_line(c));
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(test_pipelined_in_order)
+{
+	boot();
+	struct cli *c = cli_new();
+	struct buf b = {0};
+
+	for (int i = 0; i < 10; i++)
+		buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\"%s}\n",
+			   i, i % 2 ? "ping" : "emit",
+			   i % 2 ? "" : ",\"params\":{\"event\":\"p.x\"}");
+	cli_send_n(c, buf_head(&b), b.len);
+	buf_free(&b);
+	uint64_t seq = 0;
+	for (int i = 0; i < 10; i++) {
+		json_t *r = cli_json(c);
+		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), i);
+		json_t *res = result(r);
+		if (i % 2 == 0) {
+			uint64_t s = (uint64_t)json_integer_value(
+				json_object_get(res, "seq"));
+			ck_assert(seq == 0 || s == seq + 1);
+			seq = s;
+		}
+		json_decref(r);
+	}
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(test_split_request)
+{
+	boot();
+	struct cli *c = cli_new();
+	const char *req = "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}\n";
+
+	for (const char *p = req; *p; p++) {
+		cli_send_n(c, p, 1);
+		ev_run(loop, EVRUN_NOWAIT);
+		if (p[1])
+			ck_assert_uint_eq(c->in.len, 0); /* nothing early */
+	}
+	json_t *r = cli_json(c);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 5);
+	json_decref(r);
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(test_subscribe_gets_exact_wire_line)
+{
+	boot();
+	struct cli *sub = cli_new(), *em = cli_new();
+
+	json_t *r = call(sub, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			      "\"subscribe\",\"params\":{\"events\":"
+			      "[\"x.*\",\"x.y\"]}}");
+	uint64_t now = (uint64_t)json_integer_value(
+		json_object_get(result(r), "seq"));
+	ck_assert_uint_eq(now, bus_last_dispatched(bus_default()));
+	json_decref(r);
+
+	r = call(em, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+		     "\"params\":{\"event\":\"other\"}}");
+	json_decref(r);
+	r = call(em, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"emit\","
+		     "\"params\":{\"event\":\"x.y\",\"data\":{\"a\":[1,\"\\u00e9\"]}}}");
+	uint64_t seq = (uint64_t)json_integer_value(
+		json_object_get(result(r), "seq"));
+	ck_assert_int_eq(json_integer_value(
+				 json_object_get(result(r), "listeners")), 1);
+	json_decref(r);
+
+	/* matched by two patterns, delivered once; "other" not at all */
+	char *line = cli_line(sub);
+	char *wire = wire_of(seq);
+	ck_assert_str_eq(line, wire);
+	ck_assert(strstr(line, "\"event\":\"x.y\"") != NULL);
+	char src[64];
+	snprintf(src, sizeof(src), "\"source\":\"control uid=%u pid=%d\"",
+		 (unsigned)getuid(), (int)getpid());
+	ck_assert_msg(strstr(line, src), "source missing: %s", line);
+	free(line);
+	free(wire);
+
+	/* unsubscribe: no more events */
+	r = call(sub, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"unsubscribe\"}");
+	ck_assert(json_is_true(json_object_get(result(r), "unsubscribed")));
+	json_decref(r);
+	json_decref(call(em, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"emit\","
+			     "\"params\":{\"event\":\"x.z\"}}"));
+	drain_bus();
+	r = call(sub, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}");
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 3);
+	json_decref(r);
+	cli_free(sub);
+	cli_free(em);
+}
+END_TEST
+
+START_TEST(test_subscribe_since_replays_history)
+{
+	boot();
+	struct bus *b = bus_default();
+	uint64_t first = 0, seq;
+
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(bus_emit(b, "h.x", 3, NULL, 0, "test", &seq,
+					  NULL), 0);
+		if (!first)
+			first = seq;
+	}
+	drain_bus();
+	struct cli *c = cli_new();
+	char req[160];
+	snprintf(req, sizeof(req),
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\","
+		 "\"params\":{\"events\":[\"h.*\"],\"since\":%" PRIu64 "}}",
+		 first);
+	json_t *r = call(c, req);
+	ck_assert_uint_eq(json_integer_value(json_object_get(result(r), "seq")),
+			  first + 2);
+	json_decref(r);
+	for (uint64_t s = first + 1; s <= first + 2; s++) {
+		char *line = cli_line(c), *wire = wire_of(s);
+		ck_assert_str_eq(line, wire);
+		free(line);
+		free(wire);
+	}
+	/* then live */
+	ck_assert_int_eq(bus_emit(b, "h.y", 3, "{\"k\":1}", 7, "test", &seq,
+				  NULL), 0);
+	char *line = cli_line(c), *wire = wire_of(seq);
+	ck_assert_str_eq(line, wire);
+	free(line);
+	free(wire);
+
+	/* events: last 2 of h.* */
+	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"events\","
+		    "\"params\":{\"last\":2,\"events\":[\"h.*\"]}}");
+	json_t *evs = json_object_get(result(r), "events");
+	ck_assert_int_eq(json_array_size(evs), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 json_array_get(evs, 1), "event")),
+			 "h.y");
+	json_decref(r);
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(test_queue_full_without_wait)
+{
+	conf_edit()->queue_size = 2;
+	boot();
+	struct cli *c = cli_new();
+	struct buf b = {0};
+
+	for (int i = 0; i < 4; i++)
+		buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+			       "\"emit\",\"params\":{\"event\":\"q.x\","
+			       "\"wait\":false}}\n", i);
+	cli_send_n(c, buf_head(&b), b.len);
+	buf_free(&b);
+	int ok = 0, full = 0;
+	for (int i = 0; i < 4; i++) {
+		json_t *r = cli_json(c);
+		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), i);
+		if (json_object_get(r, "result")) {
+			ok++;
+			json_decref(r);
+		} else {
+			full++;
+			assert_error(r, -32001, "QueueFull", NULL);
+		}
+	}
+	ck_assert_int_eq(ok, 2);
+	ck_assert_int_eq(full, 2);
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(test_backpressure_with_wait)
+{
+	conf_edit()->queue_size = 2;
+	boot();
+	struct cli *c = cli_new();
+	struct buf b = {0};
+	uint64_t start = bus_last_seq(bus_default());
+
+	for (int i = 0; i < 8; i++)
+		buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+			       "\"emit\",\"params\":{\"event\":\"q.x\"}}\n", i);
+	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\"}\n");
+	cli_send_n(c, buf_head(&b), b.len);
+	buf_free(&b);
+	for (int i = 0; i < 8; i++) {
+		json_t *r = cli_json(c);
+		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), i);
+		ck_assert_uint_eq(json_integer_value(json_object_get(result(r),
+								     "seq")),
+				  start + 1 + (uint64_t)i);
+		json_decref(r);
+	}
+	json_t *r = cli_json(c);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 8);
+	json_decref(r);
+	struct bus_stats bs;
+	bus_get_stats(bus_default(), &bs);
+	ck_assert_uint_ge(bs.dropped, 1); /* the queue really was full */
+	cli_free(c);
+}
+END_TEST
+
+/* Read every line until EOF or until `stop` matches; check the seqs. */
+struct slow_tally {
+	uint64_t next;	  /* next expected seq */
+	uint64_t got;	  /* events received */
+	uint64_t lost;	  /* events reported lost */
+	int notices;
+	bool disconnect;
+};
+
+static void
+tally_line(struct slow_tally *t, const char *line)
+{
+	json_t *j = json_loads(line, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	const char *m = json_string_value(json_object_get(j, "method"));
+	json_t *p = json_object_get(j, "params");
+
+	if (m && strcmp(m, "event") == 0) {
+		uint64_t s = (uint64_t)json_integer_value(json_object_get(p, "seq"));
+		ck_assert_msg(!t->next || s == t->next,
+			      "seq %" PRIu64 ", expected %" PRIu64, s, t->next);
+		t->next = s + 1;
+		t->got++;
+	} else if (m && strcmp(m, "events.lost") == 0) {
+		uint64_t from = (uint64_t)json_integer_value(json_object_get(p, "from"));
+		uint64_t to = (uint64_t)json_integer_value(json_object_get(p, "to"));
+		uint64_t n = (uint64_t)json_integer_value(json_object_get(p, "count"));
+		ck_assert_uint_eq(from, t->next);
+		ck_assert_uint_eq(n, to - from + 1);
+		t->next = to + 1;
+		t->lost += n;
+		t->notices++;
+		t->disconnect = json_is_true(json_object_get(p, "disconnect"));
+	}
+	json_decref(j);
+}
+
+START_TEST(test_slow_consumer_lost_notice)
+{
+	conf_edit()->output_soft = 8192;
+	conf_edit()->output_hard = 64 << 20;
+	boot();
+	struct cli *c = cli_new();
+	struct bus *b = bus_default();
+	char data[1100];
+	uint64_t seq = 0;
+
+	json_decref(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			    "\"subscribe\"}"));
+	/* stop reading: the socket buffer fills, then the output buffer */
+	ev_io_stop(loop, &c->w);
+	snprintf(data, sizeof(data), "{\"pad\":\"%01000d\"}", 0);
+	/* 1000 x ~1.2 KB: far beyond the socket buffers plus output_soft */
+	for (int n = 0; n < 1000; n++) {
+		ck_assert_int_eq(bus_emit(b, "s.x", 3, data, strlen(data), "t",
+					  &seq, NULL), 0);
+		if (n % 100 == 0)
+			drain_bus();
+	}
+	drain_bus();
+	/* read again: events, one events.lost notice, then events again */
+	ev_io_start(loop, &c->w);
+	struct slow_tally t = {0};
+	while (t.next <= seq) {
+		char *line = cli_line(c);
+		ck_assert_ptr_nonnull(line);
+		tally_line(&t, line);
+		free(line);
+	}
+	ck_assert_int_ge(t.notices, 1);
+	ck_assert(!t.disconnect);
+	ck_assert_uint_gt(t.lost, 0);
+	ck_assert_uint_gt(t.got, 0);
+	/* resumed: a new event arrives */
+	ck_assert_int_eq(bus_emit(b, "s.x", 3, NULL, 0, "t", &seq, NULL), 0);
+	for (;;) {
+		char *line = cli_line(c);
+		ck_assert_ptr_nonnull(line);
+		tally_line(&t, line);
+		free(line);
+		if (t.next == seq + 1)
+			break;
+	}
+	struct control_stats st;
+	control_get_stats(&st);
+	ck_assert_uint_eq(st.disconnected_slow, 0);
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(test_slow_consumer_disconnected)
+{
+	conf_edit()->output_soft = 4096;
+	conf_edit()->output_hard = 16384;
+	boot();
+	struct cli *c = cli_new();
+	struct bus *b = bus_default();
+	char data[1100];
+	uint64_t seq;
+	struct control_stats st;
+
+	json_decref(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			    "\"subscribe\"}"));
+	ev_io_stop(loop, &c->w);
+	snprintf(data, sizeof(data), "{\"pad\":\"%01000d\"}", 0);
+	for (int n = 0;; n++) {
+		ck_assert_int_lt(n, 5000);
+		ck_assert_int_eq(bus_emit(b, "s.x", 3, data, strlen(data), "t",
+					  &seq, NULL), 0);
+		drain_bus();
+		control_get_stats(&st);
+		if (st.disconnected_slow)
+			break;
+	}
+	ev_io_start(loop, &c->w);
+	struct slow_tally t = {0};
+	char *line;
+	while ((line = cli_line(c))) {
+		tally_line(&t, line);
+		free(line);
+	}
+	ck_assert(t.disconnect); /* the last notice says so, then EOF */
+	control_get_stats(&st);
+	ck_assert_uint_eq(st.clients, 0);
+	cli_free(c);
+}
+END_TEST
+
+static bool
+stat_contains(const char *cause, const char *needle)
+{
+	return cause && strstr(cause, needle);
+}
+
+START_TEST(test_stale_live_symlink_socket)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char *cause;
+	int fd;
+
+	/* a stale socket file (no listener) is replaced */
+	strcpy(sa.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	boot();
+	struct cli *c = cli_new();
+	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+	json_decref(r);
+	cli_free(c);
+
+	/* a live one is refused */
+	char other[160];
+	snprintf(other, sizeof(other), "%s/other.sock", dir);
+	bool done = false;
+	svc_stop_all(graph, stopped, &done);
+	while (!done)
+		turn();
+	svc_graph_free(graph);
+	graph = NULL;
+	strcpy(sa.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	cause = try_boot();
+	ck_assert_msg(stat_contains(cause, "another svcd is already listening"),
+		      "cause: %s", cause);
+	free(cause);
+	close(fd);
+	/* the live server's socket file was left alone */
+	struct stat st;
+	ck_assert_int_eq(lstat(sock, &st), 0);
+	done = false;
+	svc_stop_all(graph, stopped, &done);
+	while (!done)
+		turn();
+	svc_graph_free(graph);
+	graph = NULL;
+	unlink(sock);
+
+	/* a symlink is refused, even to a socket */
+	char link[160];
+	snprintf(link, sizeof(link), "%s/link", dir);
+	ck_assert_int_eq(symlink(other, link), 0);
+	free(((struct conf *)conf_get())->socket);
+	conf_edit()->socket = xstrdup(link);
+	cause = try_boot();
+	ck_assert_msg(stat_contains(cause, "it is a symbolic link"), "cause: %s",
+		      cause);
+	free(cause);
+	done = false;
+	svc_stop_all(graph, stopped, &done);
+	while (!done)
+		turn();
+	svc_graph_free(graph);
+	graph = NULL;
+
+	/* a regular file is refused */
+	int f = open(other, O_CREAT | O_WRONLY, 0600);
+	close(f);
+	free(((struct conf *)conf_get())->socket);
+	conf_edit()->socket = xstrdup(other);
+	cause = try_boot();
+	ck_assert_msg(stat_contains(cause, "is not a socket"), "cause: %s",
+		      cause);
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_max_clients_busy)
+{
+	conf_edit()->max_clients = 2;
+	boot();
+	struct cli *a = cli_new(), *b = cli_new();
+	json_decref(call(a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"));
+	json_decref(call(b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"));
+	struct cli *c = cli_new();
+	assert_error(cli_json(c), -32006, "Busy", "too many clients (max 2)");
+	ck_assert_ptr_null(cli_line(c));
+	struct control_stats st;
+	control_get_stats(&st);
+	ck_assert_uint_eq(st.rejected, 1);
+	ck_assert_uint_eq(st.clients, 2);
+	cli_free(a);
+	cli_free(b);
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(test_half_close_and_vanish)
+{
+	boot();
+	struct cli *c = cli_new();
+	struct control_stats st;
+
+	/* half-close after a request without its final newline: answered,
+	 * then closed */
+	cli_send(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+	shutdown(c->fd, SHUT_WR);
+	json_t *r = cli_json(c);
+	ck_assert_str_eq(json_string_value(result(r)), "pong");
+	json_decref(r);
+	ck_assert_ptr_null(cli_line(c));
+	cli_free(c);
+
+	/* vanish mid-request: cleaned up at once */
+	c = cli_new();
+	json_decref(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			    "\"subscribe\"}"));
+	cli_send(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"meth");
+	ev_io_stop(loop, &c->w);
+	close(c->fd);
+	c->fd = -1;
+	for (;;) {
+		control_get_stats(&st);
+		if (st.clients == 0)
+			break;
+		turn();
+	}
+	struct bus_stats bs;
+	bus_get_stats(bus_default(), &bs);
+	/* the subscriber's listener is gone too */
+	struct cli *d = cli_new();
+	r = call(d, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
+	ck_assert_int_eq(json_integer_value(json_object_get(
+				 json_object_get(result(r), "control"),
+				 "clients")),
+			 1);
+	json_decref(r);
+	cli_free(d);
+	buf_free(&c->in);
+	free(c);
+}
+END_TEST
+
+START_TEST(test_schedule_cancel)
+{
+	boot();
+	struct cli *c = cli_new();
+	json_decref(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			    "\"subscribe\",\"params\":{\"events\":[\"tick.*\"]}}"));
+	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
+			    "\"schedule\",\"params\":{\"name\":\"t1\","
+			    "\"after\":\"5ms\",\"event\":\"tick.a\","
+			    "\"data\":{\"n\":1}}}");
+	json_t *res = result(r);
+	ck_assert_str_eq(json_string_value(json_object_get(res, "name")), "t1");
+	ck_assert_str_eq(json_string_value(json_object_get(res, "origin")),
+			 "control");
+	json_decref(r);
+	char *line = cli_line(c);
+	ck_assert_msg(strstr(line, "\"event\":\"tick.a\"") &&
+			      strstr(line, "\"data\":{\"n\":1}"),
+		      "%s", line);
+	free(line);
+
+	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"schedule\","
+		    "\"params\":{\"name\":\"t2\",\"every\":60000,"
+		    "\"event\":\"tick.b\"}}");
+	ck_assert_int_eq(json_integer_value(json_object_get(result(r),
+							    "interval_ms")),
+			 60000);
+	json_decref(r);
+	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"cancel\","
+		    "\"params\":{\"name\":\"t2\"}}");
+	ck_assert(json_is_true(json_object_get(result(r), "cancelled")));
+	json_decref(r);
+	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"cancel\","
+		    "\"params\":{\"name\":\"t2\"}}");
+	ck_assert(json_is_false(json_object_get(result(r), "cancelled")));
+	json_decref(r);
+
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":"
+			     "\"schedule\",\"params\":{\"name\":\"t3\","
+			     "\"every\":\"1s\",\"after\":\"1s\",\"event\":\"x\"}}"),
+		     -32602, "InvalidParams", "exactly one of");
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":"
+			     "\"schedule\",\"params\":{\"name\":\"t3\","
+			     "\"every\":\"soon\",\"event\":\"x\"}}"),
+		     -32602, "InvalidParams", "'every'");
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":"
+			     "\"subscribe\",\"params\":{\"events\":[\"a*b\"]}}"),
+		     -32602, "InvalidParams", "invalid pattern");
+	cli_free(c);
+}
+END_TEST
+
+static int reload_rc;
+
+static int
+reload_hook(void *arg, char **cause)
+{
+	if (reload_rc < 0)
+		*cause = xstrdup("svcd.conf:3: unknown key 'x' in [bus]");
+	return reload_rc;
+}
+
+START_TEST(test_reload)
+{
+	boot();
+	struct cli *c = cli_new();
+
+	manager_set_reload(reload_hook, NULL);
+	reload_rc = -1;
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"reload\"}"),
+		     -32007, "InvalidConfig", "unknown key 'x'");
+	reload_rc = 0;
+	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"reload\"}");
+	ck_assert(json_is_true(json_object_get(result(r), "reloaded")));
+	json_decref(r);
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(test_shutdown_wait)
+{
+	boot();
+	struct cli *c = cli_new(), *o = cli_new();
+
+	json_decref(call(o, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"));
+	/* shutdown, then in the same write an emit (refused) and a ping */
+	cli_send(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"shutdown\","
+		    "\"params\":{\"wait\":true}}\n"
+		    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"emit\","
+		    "\"params\":{\"event\":\"late\"}}\n"
+		    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}\n");
+	json_t *r = cli_json(c);
+	ck_assert(json_is_true(json_object_get(result(r), "accepted")));
+	json_decref(r);
+	/* the stopping progress comes synchronously with the request */
+	char *line = cli_line(c);
+	ck_assert_msg(strstr(line, "\"method\":\"shutdown.progress\"") &&
+			      strstr(line, "\"phase\":\"stopping\""),
+		      "%s", line);
+	free(line);
+	assert_error(cli_json(c), -32000, "ShuttingDown", NULL);
+	r = cli_json(c);
+	ck_assert_str_eq(json_string_value(result(r)), "pong");
+	json_decref(r);
+
+	bool saw_control = false, saw_exit = false;
+	while ((line = cli_line(c))) {
+		if (strstr(line, "\"service\":\"control\""))
+			saw_control = true;
+		if (strcmp(line, "{\"jsonrpc\":\"2.0\",\"method\":"
+				 "\"shutdown.exit\",\"params\":{}}") == 0)
+			saw_exit = true;
+		free(line);
+	}
+	ck_assert(saw_control);
+	ck_assert(saw_exit);
+	/* the other client was closed when control stopped */
+	ck_assert_ptr_null(cli_line(o));
+	ck_assert_int_eq(access(sock, F_OK), -1);
+	cli_free(c);
+	cli_free(o);
+}
+END_TEST
+
+/* A peer that is neither root nor the daemon's uid: read methods only. */
+START_TEST(test_permission_denied)
+{
+	if (geteuid() != 0)
+		return; /* needs root to become another user */
+	boot();
+	chmod(dir, 0755);
+	chmod(sock, 0666);
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* exec: a child of a valgrind run must not be checked itself */
+		dup2(p[1], 1);
+		execl(self_path, "test_control", "--as-nobody", sock,
+		      (char *)NULL);
+		_exit(6);
+	}
+	close(p[1]);
+	struct cli c = {.fd = p[0]};
+	ev_io_init(&c.w, cli_cb, p[0], EV_READ);
+	c.w.data = &c;
+	ev_io_start(loop, &c.w);
+	while (!c.eof)
+		turn();
+	int status;
+	waitpid(pid, &status, 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "child status %d", status);
+	assert_error(cli_json(&c), -32002, "PermissionDenied",
+		     "permission denied: 'emit' requires emit access");
+	assert_error(cli_json(&c), -32002, "PermissionDenied",
+		     "permission denied: 'shutdown' requires admin access");
+	json_t *r = cli_json(&c);
+	ck_assert_str_eq(json_string_value(result(r)), "pong");
+	json_decref(r);
+	ck_assert(!manager_shutting_down());
+	ev_io_stop(loop, &c.w);
+	close(p[0]);
+	buf_free(&c.in);
+}
+END_TEST
+
+static Suite *
+control_suite(void)
+{
+	Suite *s = suite_create("control");
+	TCase *tc = tcase_create("control");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_hello_ping_and_socket_mode);
+	tcase_add_test(tc, test_status_services_health_tasks);
+	tcase_add_test(tc, test_protocol_errors);
+	tcase_add_test(tc, test_too_large_closes);
+	tcase_add_test(tc, test_pipelined_in_order);
+	tcase_add_test(tc, test_split_request);
+	tcase_add_test(tc, test_subscribe_gets_exact_wire_line);
+	tcase_add_test(tc, test_subscribe_since_replays_history);
+	tcase_add_test(tc, test_queue_full_without_wait);
+	tcase_add_test(tc, test_backpressure_with_wait);
+	tcase_add_test(tc, test_slow_consumer_lost_notice);
+	tcase_add_test(tc, test_slow_consumer_disconnected);
+	tcase_add_test(tc, test_stale_live_symlink_socket);
+	tcase_add_test(tc, test_max_clients_busy);
+	tcase_add_test(tc, test_half_close_and_vanish);
+	tcase_add_test(tc, test_schedule_cancel);
+	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_shutdown_wait);
+	tcase_add_test(tc, test_permission_denied);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* The peer of test_permission_denied: replies go to stdout. */
+static int
+as_nobody(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *req =
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+		"\"params\":{\"event\":\"x\"}}\n"
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"shutdown\"}\n"
+		"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}\n";
+	char tmp[4096];
+	ssize_t n;
+	int fd;
+
+	if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+		return 2;
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	strcpy(sa.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		printf("connect: %s\n", strerror(errno));
+		return 5;
+	}
+	if (write(fd, req, strlen(req)) < 0)
+		return 3;
+	shutdown(fd, SHUT_WR);
+	while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+		if (write(1, tmp, (size_t)n) < 0)
+			return 4;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--as-nobody") == 0)
+		return as_nobody(argv[2]);
+	if (!realpath(argv[0], self_path))
+		self_path[0] = '\0';
+	util_json_use_xmalloc();
+	SRunner *sr = srunner_create(control_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
