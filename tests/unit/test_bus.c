@@ -1,0 +1,971 @@
+/* test_bus.c — Check tests for services/bus.c: the event bus and its service. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "bus.h"
+#include "log.h"
+#include "util.h"
+
+static struct ev_loop *loop;
+static struct buf logs;
+static bool guard_expired;
+
+static void
+log_hook(enum log_level level, const char *msg, void *arg)
+{
+	(void)arg;
+	buf_printf(&logs, "%d %s\n", (int)level, msg);
+}
+
+static bool
+logged(const char *needle)
+{
+	buf_putc(&logs, '\0');
+	logs.len--;
+	return logs.data && strstr(buf_head(&logs), needle) != NULL;
+}
+
+static void
+setup(void)
+{
+	loop = ev_loop_new(EVFLAG_AUTO);
+	ck_assert_ptr_nonnull(loop);
+	log_set_quiet(1);
+	log_set_hook(log_hook, NULL);
+	buf_reset(&logs);
+}
+
+static void
+teardown(void)
+{
+	log_set_hook(NULL, NULL);
+	buf_free(&logs);
+	ev_loop_destroy(loop);
+	loop = NULL;
+}
+
+static void
+guard_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	guard_expired = true;
+}
+
+/*
+ * Progress detection for RUN_UNTIL: EVRUN_ONCE blocks in poll until the next
+ * event even when the condition became true during the iteration (the bus
+ * stops its idle watcher once it has nothing left to do). A lowest-priority
+ * prepare watcher, run after the bus's own, ends the iteration before poll
+ * when anything observable changed, so the condition is re-checked at once.
+ */
+static struct bus *tbus; /* the bus under test, for the progress check */
+static unsigned long progress; /* bumped by every test callback */
+static struct {
+	unsigned long progress;
+	struct bus_stats st;
+	uint64_t dispatched;
+} snap;
+static ev_prepare progress_watch;
+
+static void
+take_snap(void)
+{
+	memset(&snap, 0, sizeof(snap));
+	snap.progress = progress;
+	if (tbus) {
+		bus_get_stats(tbus, &snap.st);
+		snap.dispatched = bus_last_dispatched(tbus);
+	}
+}
+
+static void
+progress_cb(struct ev_loop *l, ev_prepare *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	unsigned long p = snap.progress;
+	struct bus_stats st = snap.st;
+	uint64_t d = snap.dispatched;
+	take_snap();
+	if (p != snap.progress || d != snap.dispatched ||
+	    memcmp(&st, &snap.st, sizeof(st)) != 0)
+		ev_break(l, EVBREAK_ONE);
+}
+
+/* Drive the loop until cond holds; fail if it takes longer than secs. */
+#define RUN_UNTIL(cond, secs)                                           \
+	do {                                                            \
+		ev_timer g_;                                            \
+		guard_expired = false;                                  \
+		ev_timer_init(&g_, guard_cb, (secs), 0);                \
+		ev_timer_start(loop, &g_);                              \
+		ev_prepare_init(&progress_watch, progress_cb);          \
+		ev_set_priority(&progress_watch, EV_MINPRI);            \
+		ev_prepare_start(loop, &progress_watch);                \
+		while (!(cond) && !guard_expired) {                     \
+			take_snap();                                    \
+			ev_run(loop, EVRUN_ONCE);                       \
+		}                                                       \
+		ev_prepare_stop(loop, &progress_watch);                 \
+		ev_timer_stop(loop, &g_);                               \
+		ck_assert_msg((cond), "timed out waiting for %s", #cond); \
+	} while (0)
+
+/* A few non-blocking iterations: for asserting that something does NOT
+ * happen while the loop turns. */
+static void
+spin(int n)
+{
+	for (int i = 0; i < n; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+}
+
+static int
+emit(struct bus *b, const char *name, const char *data, const char *source)
+{
+	return bus_emit(b, name, strlen(name), data, data ? strlen(data) : 0,
+			source, NULL, NULL);
+}
+
+/* A sync listener recording what it saw. */
+struct rec {
+	size_t n;
+	int ret;
+	uint64_t seq[256];
+	char name[256][32];
+	char source[256][16];
+	char data[256][32];
+};
+
+static int
+rec_fn(const struct bus_event *ev, void *arg)
+{
+	progress++;
+	struct rec *r = arg;
+	if (r->n < 256) {
+		r->seq[r->n] = ev->seq;
+		snprintf(r->name[r->n], sizeof(r->name[0]), "%s", ev->name);
+		snprintf(r->source[r->n], sizeof(r->source[0]), "%s",
+			 ev->source);
+		snprintf(r->data[r->n], sizeof(r->data[0]), "%s", ev->data);
+	}
+	r->n++;
+	return r->ret;
+}
+
+static struct bus *
+new_bus(size_t queue_size, size_t history, size_t batch, double ltimeout,
+	double stimeout)
+{
+	struct bus_opts o = {
+		.queue_size = queue_size,
+		.history = history,
+		.batch = batch,
+		.listener_timeout = ltimeout,
+		.stop_timeout = stimeout,
+	};
+	tbus = bus_new(loop, &o);
+	return tbus;
+}
+
+static void
+free_bus(struct bus *b)
+{
+	if (tbus == b)
+		tbus = NULL;
+	bus_free(b);
+}
+
+/* ---- names and patterns ------------------------------------------------ */
+
+START_TEST(test_name_valid)
+{
+	char n[130];
+	memset(n, 'a', sizeof(n));
+	ck_assert(!bus_name_valid(n, 0));
+	ck_assert(bus_name_valid(n, 1));
+	ck_assert(bus_name_valid(n, 128));
+	ck_assert(!bus_name_valid(n, 129));
+	ck_assert(bus_name_valid("user.created:v2_A-9", 19));
+	ck_assert(!bus_name_valid("user created", 12));
+	ck_assert(!bus_name_valid("user/created", 12));
+	ck_assert(!bus_name_valid("user.*", 6));
+	ck_assert(!bus_name_valid("caf\xc3\xa9", 5));
+	ck_assert(!bus_name_valid("a\0b", 3));
+	ck_assert(!bus_name_valid("quote\"", 6));
+
+	struct bus *b = new_bus(4, 4, 4, 1, 1);
+	errno = 0;
+	ck_assert_int_eq(bus_emit(b, n, 129, NULL, 0, "t", NULL, NULL), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(emit(b, "", NULL, "t"), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(bus_emit(b, n, 128, NULL, 0, "t", NULL, NULL), 0);
+	ck_assert_uint_eq(bus_last_seq(b), 1);
+	free_bus(b);
+}
+END_TEST
+
+START_TEST(test_pattern_match)
+{
+	ck_assert(bus_pattern_valid("*"));
+	ck_assert(bus_pattern_valid("user.*"));
+	ck_assert(bus_pattern_valid("user.created"));
+	ck_assert(!bus_pattern_valid(""));
+	ck_assert(!bus_pattern_valid(".*"));
+	ck_assert(!bus_pattern_valid("user*"));
+	ck_assert(!bus_pattern_valid("*.user"));
+	ck_assert(!bus_pattern_valid("us*r.x"));
+	ck_assert(!bus_pattern_valid("user.**"));
+	ck_assert(!bus_pattern_valid("a b.*"));
+
+	ck_assert(bus_pattern_match("user.created", "user.created", 12));
+	ck_assert(!bus_pattern_match("user.created", "user.create", 11));
+	ck_assert(!bus_pattern_match("user.created", "user.createdx", 13));
+	ck_assert(bus_pattern_match("user.*", "user.created", 12));
+	ck_assert(bus_pattern_match("user.*", "user.a.b", 8));
+	ck_assert(!bus_pattern_match("user.*", "user", 4));
+	ck_assert(!bus_pattern_match("user.*", "user.", 5));
+	ck_assert(!bus_pattern_match("user.*", "username.x", 10));
+	ck_assert(!bus_pattern_match("user.*", "users.x", 7));
+	ck_assert(bus_pattern_match("*", "anything", 8));
+	ck_assert(bus_pattern_match("*", "x", 1));
+	/* the length is honoured, not the NUL */
+	ck_assert(bus_pattern_match("user.x", "user.xyz", 6));
+}
+END_TEST
+
+START_TEST(test_listeners_by_pattern)
+{
+	struct bus *b = new_bus(16, 16, 16, 1, 1);
+	struct rec exact = {0}, prefix = {0}, all = {0};
+	size_t matched = 99;
+	uint64_t seq = 0;
+
+	bus_listen(b, "user.created", rec_fn, &exact);
+	bus_listen(b, "user.*", rec_fn, &prefix);
+	bus_listen(b, "*", rec_fn, &all);
+	ck_assert_int_eq(bus_emit(b, "user.created", 12, NULL, 0, "t", &seq,
+				  &matched),
+			 0);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert_uint_eq(matched, 3);
+	ck_assert_int_eq(bus_emit(b, "user", 4, NULL, 0, "t", &seq, &matched),
+			 0);
+	ck_assert_uint_eq(matched, 1);
+	ck_assert_int_eq(bus_emit(b, "username.x", 10, NULL, 0, "t", &seq,
+				  &matched),
+			 0);
+	ck_assert_uint_eq(matched, 1);
+	ck_assert_int_eq(bus_emit(b, "user.deleted", 12, NULL, 0, "t", &seq,
+				  &matched),
+			 0);
+	ck_assert_uint_eq(matched, 2);
+	ck_assert_uint_eq(seq, 4);
+	/* emit never calls a listener synchronously */
+	ck_assert_uint_eq(all.n, 0);
+
+	RUN_UNTIL(all.n == 4, 2);
+	ck_assert_uint_eq(exact.n, 1);
+	ck_assert_uint_eq(prefix.n, 2);
+	ck_assert_str_eq(prefix.name[1], "user.deleted");
+	ck_assert_str_eq(all.data[0], "{}");
+
+	struct bus_stats st;
+	bus_get_stats(b, &st);
+	ck_assert_uint_eq(st.emitted, 4);
+	ck_assert_uint_eq(st.delivered, 7);
+	ck_assert_uint_eq(st.listeners, 3);
+	ck_assert_uint_eq(st.queue_depth, 0);
+	ck_assert_uint_eq(st.high_watermark, 4);
+	free_bus(b);
+}
+END_TEST
+
+/* ---- order and batching ------------------------------------------------ */
+
+START_TEST(test_order_per_emitter)
+{
+	struct bus *b = new_bus(256, 0, 3, 1, 1);
+	struct rec r1 = {0}, r2 = {0};
+	const char *src[] = {"A", "B", "C"};
+	int next[3] = {0, 0, 0};
+	size_t total = 0;
+
+	bus_listen(b, "*", rec_fn, &r1);
+	bus_listen(b, "tick", rec_fn, &r2);
+	/* three emitters interleaved, emitting while the bus drains */
+	for (int round = 0; round < 10; round++) {
+		for (int k = 0; k < 12; k++) {
+			int e = (k * 7 + round) % 3;
+			char data[32];
+			snprintf(data, sizeof(data), "{\"i\":%d}", next[e]++);
+			ck_assert_int_eq(emit(b, "tick", data, src[e]), 0);
+			total++;
+		}
+		ev_run(loop, EVRUN_NOWAIT);
+	}
+	RUN_UNTIL(r1.n == total, 2);
+	ck_assert_uint_eq(r2.n, total);
+	int seen[3] = {0, 0, 0};
+	for (size_t i = 0; i < total; i++) {
+		ck_assert_uint_eq(r1.seq[i], i + 1);
+		ck_assert_uint_eq(r2.seq[i], i + 1);
+		int e = r1.source[i][0] - 'A';
+		ck_assert_int_ge(e, 0);
+		ck_assert_int_lt(e, 3);
+		char want[32];
+		snprintf(want, sizeof(want), "{\"i\":%d}", seen[e]++);
+		ck_assert_str_eq(r1.data[i], want);
+	}
+	for (int e = 0; e < 3; e++)
+		ck_assert_int_eq(seen[e], next[e]);
+	free_bus(b);
+}
+END_TEST
+
+START_TEST(test_batch_bounded)
+{
+	struct bus *b = new_bus(64, 0, 2, 1, 1);
+	struct rec r = {0};
+	bus_listen(b, "*", rec_fn, &r);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
+	ev_run(loop, EVRUN_NOWAIT);
+	ck_assert_uint_eq(r.n, 2);
+	struct bus_stats st;
+	bus_get_stats(b, &st);
+	ck_assert_uint_eq(st.queue_depth, 3);
+	ev_run(loop, EVRUN_NOWAIT);
+	ck_assert_uint_eq(r.n, 4);
+	RUN_UNTIL(r.n == 5, 2);
+	/* with nothing queued the bus keeps no watcher: the loop can exit */
+	ck_assert_int_eq(ev_run(loop, 0), 0);
+	free_bus(b);
+}
+END_TEST
+
+/* ---- queue full and backpressure --------------------------------------- */
+
+START_TEST(test_queue_full)
+{
+	struct bus *b = new_bus(4, 0, 16, 1, 1);
+	struct rec r = {0};
+	bus_listen(b, "*", rec_fn, &r);
+	for (int i = 0; i < 4; i++) {
+		ck_assert(bus_has_room(b));
+		ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
+	}
+	ck_assert(!bus_has_room(b));
+	errno = 0;
+	ck_assert_int_eq(emit(b, "e", NULL, "t"), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(emit(b, "e", NULL, "t"), -1);
+	ck_assert_uint_eq(bus_last_seq(b), 4);
+
+	json_t *st = bus_stats_json(b);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "dropped")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "emitted")), 4);
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(st, "queue_depth")), 4);
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(st, "high_watermark")), 4);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "listeners")),
+			 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "last_seq")),
+			 4);
+	ck_assert_ptr_nonnull(json_object_get(st, "listener_errors"));
+	ck_assert_ptr_nonnull(json_object_get(st, "delivered"));
+	ck_assert_ptr_nonnull(json_object_get(st, "history"));
+	ck_assert_uint_eq(json_object_size(st), 9);
+	json_decref(st);
+
+	RUN_UNTIL(r.n == 4, 2);
+	ck_assert(bus_has_room(b));
+	ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
+	RUN_UNTIL(r.n == 5, 2);
+	struct bus_stats s;
+	bus_get_stats(b, &s);
+	ck_assert_uint_eq(s.dropped, 2);
+	ck_assert_uint_eq(s.delivered, 5);
+	free_bus(b);
+}
+END_TEST
+
+struct waiter_ctx {
+	struct bus_waiter w;
+	struct bus *b;
+	int calls;
+	int order;
+	bool room_seen;
+	bool emit_ok;
+	bool rearm;
+};
+static int waiter_order;
+
+static void
+waiter_fn(struct bus_waiter *w)
+{
+	progress++;
+	struct waiter_ctx *c = (struct waiter_ctx *)w;
+	c->calls++;
+	c->order = ++waiter_order;
+	c->room_seen = bus_has_room(c->b);
+	c->emit_ok = emit(c->b, "from.waiter", NULL, "w") == 0;
+	if (c->rearm) {
+		c->rearm = false;
+		bus_wait_room(c->b, &c->w);
+	}
+}
+
+START_TEST(test_backpressure_waiter)
+{
+	struct bus *b = new_bus(2, 0, 1, 1, 1);
+	struct rec r = {0};
+	struct waiter_ctx w1 = {.w.fn = waiter_fn, .b = b};
+	struct waiter_ctx w2 = {.w.fn = waiter_fn, .b = b};
+	struct waiter_ctx w3 = {.w.fn = waiter_fn, .b = b, .rearm = true};
+
+	waiter_order = 0;
+	bus_listen(b, "*", rec_fn, &r);
+	ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
+	ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
+	ck_assert(!bus_has_room(b));
+	bus_wait_room(b, &w1.w);
+	bus_wait_room(b, &w2.w);
+	bus_wait_room(b, &w3.w);
+	bus_cancel_wait(b, &w2.w);
+	ck_assert(!w2.w.queued);
+
+	RUN_UNTIL(w1.calls == 1, 2);
+	ck_assert(w1.room_seen);
+	ck_assert(w1.emit_ok);
+	/* w1 filled the queue again: w3 waits for the next batch */
+	RUN_UNTIL(w3.calls >= 1, 2);
+	ck_assert_int_gt(w3.order, w1.order);
+	ck_assert(w3.room_seen);
+	/* w3 re-registered itself and is called once more later */
+	RUN_UNTIL(w3.calls == 2, 2);
+	RUN_UNTIL(r.n == 5, 2);
+	ck_assert_int_eq(w1.calls, 1);
+	ck_assert_int_eq(w2.calls, 0);
+	ck_assert_str_eq(r.name[2], "from.waiter");
+	struct bus_stats s;
+	bus_get_stats(b, &s);
+	ck_assert_uint_eq(s.dropped, 0);
+	free_bus(b);
+}
+END_TEST
+
+/* ---- listener failures and mutation from callbacks ---------------------- */
+
+START_TEST(test_listener_failure_isolated)
+{
+	struct bus *b = new_bus(16, 0, 16, 1, 1);
+	struct rec good1 = {0}, bad = {.ret = -1}, good2 = {0};
+	bus_listen(b, "x.*", rec_fn, &good1);
+	bus_listen(b, "x.*", rec_fn, &bad);
+	bus_listen(b, "x.*", rec_fn, &good2);
+	ck_assert_int_eq(emit(b, "x.a", NULL, "t"), 0);
+	ck_assert_int_eq(emit(b, "x.b", NULL, "t"), 0);
+	RUN_UNTIL(good2.n == 2, 2);
+	ck_assert_uint_eq(good1.n, 2);
+	ck_assert_uint_eq(bad.n, 2);
+	struct bus_stats s;
+	bus_get_stats(b, &s);
+	ck_assert_uint_eq(s.delivered, 4);
+	ck_assert_uint_eq(s.listener_errors, 2);
+	ck_assert(logged("listener 'x.*' failed on event x.a (seq 1)"));
+	ck_assert(logged("listener 'x.*' failed on event x.b (seq 2)"));
+	free_bus(b);
+}
+END_TEST
+
+struct self_unlisten {
+	struct bus *b;
+	struct bus_listener *me;
+	struct bus_listener *victim;
+	struct bus_listener *added;
+	struct rec *added_rec;
+	size_t n;
+};
+
+static int
+unlisten_self_fn(const struct bus_event *ev, void *arg)
+{
+	progress++;
+	struct self_unlisten *c = arg;
+	(void)ev;
+	c->n++;
+	bus_unlisten(c->b, c->me);
+	return 0;
+}
+
+static int
+unlisten_other_fn(const struct bus_event *ev, void *arg)
+{
+	progress++;
+	struct self_unlisten *c = arg;
+	(void)ev;
+	c->n++;
+	if (c->victim) {
+		bus_unlisten(c->b, c->victim);
+		c->victim = NULL;
+	}
+	if (!c->added) {
+		c->added = bus_listen(c->b, "*", rec_fn, c->added_rec);
+		/* emitting from a callback is fine too */
+		ck_assert_int_eq(emit(c->b, "late", NULL, "cb"), 0);
+	}
+	return 0;
+}
+
+START_TEST(test_unlisten_in_callback)
+{
+	struct bus *b = new_bus(16, 0, 16, 1, 1);
+	struct rec victim = {0}, added = {0}, after = {0};
+	struct self_unlisten a = {.b = b}, o = {.b = b, .added_rec = &added};
+
+	a.me = bus_listen(b, "*", unlisten_self_fn, &a);
+	bus_listen(b, "*", unlisten_other_fn, &o);
+	o.victim = bus_listen(b, "*", rec_fn, &victim);
+	bus_listen(b, "*", rec_fn, &after);
+	ck_assert_int_eq(emit(b, "e1", NULL, "t"), 0);
+	ck_assert_int_eq(emit(b, "e2", NULL, "t"), 0);
+	RUN_UNTIL(after.n == 3, 2);
+	ck_assert_uint_eq(a.n, 1);
+	ck_assert_uint_eq(o.n, 3);
+	ck_assert_uint_eq(victim.n, 0);
+	/* added during e1: sees e2 and "late", not e1 */
+	ck_assert_uint_eq(added.n, 2);
+	ck_assert_str_eq(added.name[0], "e2");
+	ck_assert_str_eq(added.name[1], "late");
+	ck_assert_str_eq(after.name[2], "late");
+	struct bus_stats s;
+	bus_get_stats(b, &s);
+	ck_assert_uint_eq(s.listeners, 3);
+	free_bus(b);
+}
+END_TEST
+
+/* ---- async listeners --------------------------------------------------- */
+
+struct async_l {
+	struct bus_call *call;
+	uint64_t seq;
+	int started;
+	/* 0 pending, 1 immediate 0, 2 done inside then pending,
+	 * 3 pending the first time then immediate */
+	int mode;
+};
+static int async_started, async_order[16];
+
+static int
+async_fn(const struct bus_event *ev, struct bus_call *call, void *arg)
+{
+	progress++;
+	struct async_l *a = arg;
+	a->started++;
+	a->seq = ev->seq;
+	if (async_started < 16)
+		async_order[async_started] = (int)ev->seq;
+	async_started++;
+	switch (a->mode) {
+	case 1:
+		return 0;
+	case 2:
+		bus_call_done(call, -1);
+		return SVC_PENDING;
+	case 3:
+		a->mode = 1;
+		a->call = call;
+		return SVC_PENDING;
+	default:
+		a->call = call;
+		return SVC_PENDING;
+	}
+}
+
+START_TEST(test_async_concurrent)
+{
+	struct bus *b = new_bus(16, 0, 16, 5, 1);
+	struct async_l l[3] = {{0}}, imm = {.mode = 1}, early = {.mode = 2};
+	struct rec r = {0};
+
+	async_started = 0;
+	for (int i = 0; i < 3; i++)
+		bus_listen_async(b, "job", async_fn, &l[i]);
+	bus_listen_async(b, "job", async_fn, &imm);
+	bus_listen_async(b, "job", async_fn, &early);
+	bus_listen(b, "*", rec_fn, &r);
+	ck_assert_int_eq(emit(b, "job", NULL, "t"), 0);
+	ck_assert_int_eq(emit(b, "job", NULL, "t"), 0);
+	ck_assert_int_eq(emit(b, "other", NULL, "t"), 0);
+
+	/* all three started before any completed */
+	RUN_UNTIL(async_started == 5, 2);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(l[i].started, 1);
+		ck_assert_ptr_nonnull(l[i].call);
+		ck_assert_uint_eq(l[i].seq, 1);
+	}
+	/* the next event waits while any call is pending */
+	spin(5);
+	ck_assert_int_eq(async_started, 5);
+	ck_assert_uint_eq(r.n, 1);
+	bus_call_done(l[1].call, 0);
+	bus_call_done(l[0].call, -1);
+	l[0].call = l[1].call = NULL;
+	spin(5);
+	ck_assert_int_eq(async_started, 5);
+	ck_assert_uint_eq(r.n, 1);
+	bus_call_done(l[2].call, 0);
+	l[2].call = NULL;
+	RUN_UNTIL(async_started == 10, 2);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(async_order[i], 1);
+	for (int i = 5; i < 10; i++)
+		ck_assert_int_eq(async_order[i], 2);
+	ck_assert_uint_eq(r.n, 2);
+	for (int i = 0; i < 3; i++)
+		bus_call_done(l[i].call, 0);
+	RUN_UNTIL(r.n == 3, 2);
+	ck_assert_str_eq(r.name[2], "other");
+
+	struct bus_stats s;
+	bus_get_stats(b, &s);
+	/* event 1: 2 ok + imm + rec; errors: l[0] and early */
+	ck_assert_uint_eq(s.listener_errors, 3);
+	ck_assert_uint_eq(s.delivered, 4 + 5 + 1);
+	free_bus(b);
+}
+END_TEST
+
+START_TEST(test_async_timeout)
+{
+	struct bus *b = new_bus(16, 0, 16, 0.02, 1);
+	struct async_l stuck = {.mode = 3};
+	struct rec r = {0};
+
+	async_started = 0;
+	bus_listen_async(b, "*", async_fn, &stuck);
+	bus_listen(b, "*", rec_fn, &r);
+	ck_assert_int_eq(emit(b, "slow", NULL, "t"), 0);
+	ck_assert_int_eq(emit(b, "next", NULL, "t"), 0);
+	RUN_UNTIL(r.n == 1, 2);
+	struct bus_call *first = stuck.call;
+	ck_assert_ptr_nonnull(first);
+	struct bus_stats s;
+	RUN_UNTIL(r.n == 2, 2);
+	ck_assert_int_eq(stuck.started, 2);
+	bus_get_stats(b, &s);
+	ck_assert_uint_eq(s.listener_errors, 1);
+	ck_assert_uint_eq(s.delivered, 3);
+	ck_assert(logged("listener '*' timed out on event slow (seq 1)"));
+	/* a late completion of the timed-out call is ignored */
+	bus_call_done(first, 0);
+	bus_get_stats(b, &s);
+	ck_assert_uint_eq(s.listener_errors, 1);
+	ck_assert_uint_eq(s.delivered, 3);
+	free_bus(b);
+}
+END_TEST
+
+/* ---- history ----------------------------------------------------------- */
+
+struct hist_rec {
+	size_t n;
+	uint64_t seq[16];
+};
+
+static void
+hist_fn(const struct bus_event *ev, void *arg)
+{
+	struct hist_rec *h = arg;
+	h->seq[h->n++] = ev->seq;
+}
+
+START_TEST(test_history)
+{
+	struct bus *b = new_bus(16, 4, 16, 1, 1);
+	const char *names[] = {"a.1", "b.1", "a.2", "b.2", "a.3", "c.1"};
+	struct hist_rec h = {0};
+	const char *pa[] = {"a.*"};
+	const char *pac[] = {"a.*", "c.1"};
+
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(emit(b, names[i], NULL, "t"), 0);
+	/* recorded at dispatch, not at accept */
+	ck_assert_uint_eq(bus_history(b, 0, 0, NULL, 0, hist_fn, &h), 0);
+	ck_assert_uint_eq(bus_history_first(b), 0);
+	ck_assert_uint_eq(bus_last_dispatched(b), 0);
+	RUN_UNTIL(bus_last_dispatched(b) == 6, 2);
+
+	ck_assert_uint_eq(bus_history_first(b), 3);
+	ck_assert_uint_eq(bus_history(b, 0, 0, NULL, 0, hist_fn, &h), 4);
+	ck_assert_uint_eq(h.seq[0], 3);
+	ck_assert_uint_eq(h.seq[3], 6);
+	h.n = 0;
+	ck_assert_uint_eq(bus_history(b, 4, 0, NULL, 0, hist_fn, &h), 2);
+	ck_assert_uint_eq(h.seq[0], 5);
+	ck_assert_uint_eq(h.seq[1], 6);
+	h.n = 0;
+	ck_assert_uint_eq(bus_history(b, 0, 1, NULL, 0, hist_fn, &h), 1);
+	ck_assert_uint_eq(h.seq[0], 6);
+	h.n = 0;
+	ck_assert_uint_eq(bus_history(b, 0, 0, pa, 1, hist_fn, &h), 2);
+	ck_assert_uint_eq(h.seq[0], 3);
+	ck_assert_uint_eq(h.seq[1], 5);
+	h.n = 0;
+	/* last applies to the matching events */
+	ck_assert_uint_eq(bus_history(b, 0, 1, pa, 1, hist_fn, &h), 1);
+	ck_assert_uint_eq(h.seq[0], 5);
+	h.n = 0;
+	ck_assert_uint_eq(bus_history(b, 0, 2, pac, 2, hist_fn, &h), 2);
+	ck_assert_uint_eq(h.seq[0], 5);
+	ck_assert_uint_eq(h.seq[1], 6);
+	h.n = 0;
+	ck_assert_uint_eq(bus_history(b, 5, 10, pa, 1, hist_fn, &h), 0);
+	ck_assert_uint_eq(bus_history(b, 6, 0, NULL, 0, hist_fn, &h), 0);
+
+	json_t *st = bus_stats_json(b);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "history")), 4);
+	json_decref(st);
+	free_bus(b);
+
+	/* history 0 disables the ring */
+	b = new_bus(16, 0, 16, 1, 1);
+	ck_assert_int_eq(emit(b, "a.1", NULL, "t"), 0);
+	RUN_UNTIL(bus_last_dispatched(b) == 1, 2);
+	ck_assert_uint_eq(bus_history(b, 0, 0, NULL, 0, hist_fn, &h), 0);
+	ck_assert_uint_eq(bus_history_first(b), 0);
+	free_bus(b);
+}
+END_TEST
+
+/* A subscriber that replays history then listens sees every event once. */
+START_TEST(test_history_then_live)
+{
+	struct bus *b = new_bus(64, 64, 2, 1, 1);
+	struct hist_rec h = {0};
+	struct rec live = {0};
+
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
+	ev_run(loop, EVRUN_NOWAIT); /* one batch: 2 dispatched, 3 queued */
+	uint64_t upto = bus_last_dispatched(b);
+	ck_assert_uint_eq(upto, 2);
+	bus_history(b, 0, 0, NULL, 0, hist_fn, &h);
+	bus_listen(b, "*", rec_fn, &live);
+	ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
+	RUN_UNTIL(live.n == 4, 2);
+	ck_assert_uint_eq(h.n, 2);
+	ck_assert_uint_eq(h.seq[1], 2);
+	for (size_t i = 0; i < live.n; i++)
+		ck_assert_uint_eq(live.seq[i], upto + 1 + i);
+	free_bus(b);
+}
+END_TEST
+
+/* ---- wire format ------------------------------------------------------- */
+
+static const struct bus_event *kept;
+
+static int
+keep_fn(const struct bus_event *ev, void *arg)
+{
+	progress++;
+	(void)arg;
+	kept = bus_event_ref(ev);
+	return 0;
+}
+
+START_TEST(test_wire_line)
+{
+	struct bus *b = new_bus(16, 0, 16, 1, 1);
+	const char *data = "{\"id\":1,\"tags\":[\"a\",\"b\"]}";
+
+	kept = NULL;
+	bus_listen(b, "*", keep_fn, NULL);
+	ck_assert_int_eq(emit(b, "user.created", data, "ctl \"x\" uid=1000"),
+			 0);
+	RUN_UNTIL(kept != NULL, 2);
+	free_bus(b); /* the reference outlives the bus */
+
+	char t[40], want[512];
+	util_format_time(kept->time_us, t, sizeof(t));
+	snprintf(want, sizeof(want),
+		 "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":"
+		 "{\"seq\":1,\"time\":\"%s\",\"event\":\"user.created\","
+		 "\"data\":{\"id\":1,\"tags\":[\"a\",\"b\"]},"
+		 "\"source\":\"ctl \\\"x\\\" uid=1000\"}}\n",
+		 t);
+	size_t len = 0;
+	const char *w = bus_event_wire(kept, &len);
+	ck_assert_str_eq(w, want);
+	ck_assert_uint_eq(len, strlen(want));
+	/* cached: built once */
+	ck_assert_ptr_eq(bus_event_wire(kept, NULL), w);
+	ck_assert_uint_eq(strlen(t), 27);
+	ck_assert_int_eq(t[26], 'Z');
+
+	/* the line is valid JSON and matches bus_event_json */
+	json_t *line = json_loadb(w, len, 0, NULL);
+	ck_assert_ptr_nonnull(line);
+	json_t *params = bus_event_json(kept);
+	ck_assert(json_equal(json_object_get(line, "params"), params));
+	ck_assert_str_eq(json_string_value(json_object_get(params, "source")),
+			 "ctl \"x\" uid=1000");
+	json_decref(params);
+	json_decref(line);
+	bus_event_unref(kept);
+	kept = NULL;
+}
+END_TEST
+
+/* ---- shutdown ---------------------------------------------------------- */
+
+struct closed {
+	int calls;
+	int status;
+};
+
+static void
+close_cb(struct bus *b, int status, void *arg)
+{
+	progress++;
+	struct closed *c = arg;
+	(void)b;
+	c->calls++;
+	c->status = status;
+}
+
+static int
+count_fn(const struct bus_event *ev, void *arg)
+{
+	progress++;
+	(void)ev;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+START_TEST(test_drain_on_shutdown)
+{
+	enum { N = 100000 };
+	struct bus *b = new_bus(N, 1024, 256, 1, 30);
+	struct closed c = {0};
+	size_t count = 0;
+
+	bus_listen(b, "*", count_fn, &count);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(emit(b, "load.tick", "{\"k\":1}", "bench"), 0);
+	errno = 0;
+	ck_assert_int_eq(emit(b, "load.tick", NULL, "bench"), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	bus_close(b, close_cb, &c);
+	ck_assert(bus_closing(b));
+	ck_assert_int_eq(c.calls, 0);
+	errno = 0;
+	ck_assert_int_eq(emit(b, "load.tick", NULL, "bench"), -1);
+	ck_assert_int_eq(errno, ESHUTDOWN);
+	RUN_UNTIL(c.calls == 1, 60);
+	ck_assert_int_eq(c.status, 0);
+	ck_assert_uint_eq(count, N);
+	struct bus_stats s;
+	bus_get_stats(b, &s);
+	ck_assert_uint_eq(s.delivered, N);
+	ck_assert_uint_eq(s.dropped, 1);
+	ck_assert_uint_eq(s.emitted, N);
+	ck_assert_uint_eq(s.queue_depth, 0);
+	spin(3);
+	ck_assert_int_eq(c.calls, 1);
+	free_bus(b);
+}
+END_TEST
+
+START_TEST(test_close_empty_is_immediate)
+{
+	struct bus *b = new_bus(4, 4, 4, 1, 1);
+	struct closed c = {0};
+	bus_close(b, close_cb, &c);
+	ck_assert_int_eq(c.calls, 1);
+	ck_assert_int_eq(c.status, 0);
+	ck_assert_int_eq(emit(b, "x", NULL, "t"), -1);
+	ck_assert_int_eq(errno, ESHUTDOWN);
+	free_bus(b);
+}
+END_TEST
+
+START_TEST(test_close_stuck_listener)
+{
+	struct bus *b = new_bus(16, 4, 16, 10, 0.02);
+	struct async_l stuck = {0};
+	struct closed c = {0};
+
+	async_started = 0;
+	bus_listen_async(b, "*", async_fn, &stuck);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
+	RUN_UNTIL(stuck.started == 1, 2);
+	bus_close(b, close_cb, &c);
+	RUN_UNTIL(c.calls == 1, 2);
+	ck_assert_int_eq(c.status, -1);
+	ck_assert_int_eq(stuck.started, 1);
+	struct bus_stats s;
+	bus_get_stats(b, &s);
+	ck_assert_uint_eq(s.dropped, 2);
+	ck_assert_uint_eq(s.listener_errors, 1);
+	ck_assert_uint_eq(s.queue_depth, 0);
+	ck_assert(logged("3 bus stopped with 2 undelivered events"));
+	/* a very late completion is still safe */
+	bus_call_done(stuck.call, 0);
+	bus_get_stats(b, &s);
+	ck_assert_uint_eq(s.delivered, 0);
+	free_bus(b);
+}
+END_TEST
+
+static Suite *
+bus_suite(void)
+{
+	Suite *s = suite_create("bus");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_name_valid);
+	tcase_add_test(tc, test_pattern_match);
+	tcase_add_test(tc, test_listeners_by_pattern);
+	tcase_add_test(tc, test_order_per_emitter);
+	tcase_add_test(tc, test_batch_bounded);
+	tcase_add_test(tc, test_queue_full);
+	tcase_add_test(tc, test_backpressure_waiter);
+	tcase_add_test(tc, test_listener_failure_isolated);
+	tcase_add_test(tc, test_unlisten_in_callback);
+	tcase_add_test(tc, test_async_concurrent);
+	tcase_add_test(tc, test_async_timeout);
+	tcase_add_test(tc, test_history);
+	tcase_add_test(tc, test_history_then_live);
+	tcase_add_test(tc, test_wire_line);
+	tcase_add_test(tc, test_drain_on_shutdown);
+	tcase_add_test(tc, test_close_empty_is_immediate);
+	tcase_add_test(tc, test_close_stuck_listener);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(bus_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
