@@ -126,6 +126,11 @@ struct bus_waiter {
 void bus_wait_room(struct bus *b, struct bus_waiter *w);
 void bus_cancel_wait(struct bus *b, struct bus_waiter *w);
 
+/*
+ * Complete an async listener call (status 0 or -1), from the loop. The call
+ * stays valid until completed or bus_free: a completion after the listener
+ * timeout (or after the stop timeout abandoned it) is recognised and ignored.
+ */
 void bus_call_done(struct bus_call *call, int status);
 
 /* Keep an event alive beyond a listener call. */

@@ -8,8 +8,10 @@
 #include <ev.h>
 
 #include "bus.h"
+#include "conf.h"
 #include "log.h"
 #include "util.h"
+#include "worker.h"
 
 static struct ev_loop *loop;
 static struct buf logs;
@@ -45,6 +47,7 @@ teardown(void)
 {
 	log_set_hook(NULL, NULL);
 	buf_free(&logs);
+	conf_cleanup(); /* the services read the built-in defaults */
 	ev_loop_destroy(loop);
 	loop = NULL;
 }
@@ -932,6 +935,126 @@ START_TEST(test_close_stuck_listener)
 }
 END_TEST
 
+/* ---- the service ------------------------------------------------------- */
+
+struct state_rec {
+	size_t n;
+	struct {
+		char service[16], from[16], to[16], error[96], source[16];
+	} ev[32];
+};
+
+static void
+copy_field(char *dst, size_t len, json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	snprintf(dst, len, "%s", v ? v : "");
+}
+
+static int
+state_fn(const struct bus_event *ev, void *arg)
+{
+	struct state_rec *r = arg;
+	progress++;
+	ck_assert_str_eq(ev->name, "service.state");
+	json_t *d = json_loadb(ev->data, ev->data_len, 0, NULL);
+	ck_assert_ptr_nonnull(d);
+	if (r->n < 32) {
+		copy_field(r->ev[r->n].service, 16, d, "service");
+		copy_field(r->ev[r->n].from, 16, d, "from");
+		copy_field(r->ev[r->n].to, 16, d, "to");
+		copy_field(r->ev[r->n].error, 96, d, "error");
+		snprintf(r->ev[r->n].source, 16, "%s", ev->source);
+	}
+	r->n++;
+	json_decref(d);
+	return 0;
+}
+
+static int
+broken_init(struct svc *self, char **cause)
+{
+	(void)self;
+	*cause = xstrdup("boom");
+	return -1;
+}
+
+static const struct svc_desc broken_service = {
+	.name = "broken",
+	.requires = SVC_REQUIRES("bus"),
+	.init = broken_init,
+};
+
+struct done {
+	int calls;
+	int status;
+};
+
+static void
+done_cb(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	struct done *d = arg;
+	(void)g;
+	(void)cause;
+	progress++;
+	d->calls++;
+	d->status = status;
+}
+
+#define EXPECT_STATE(r, i, svc, f, t)                                   \
+	do {                                                            \
+		ck_assert_str_eq((r).ev[i].service, svc);               \
+		ck_assert_str_eq((r).ev[i].from, f);                    \
+		ck_assert_str_eq((r).ev[i].to, t);                      \
+		ck_assert_str_eq((r).ev[i].source, "svcd");             \
+	} while (0)
+
+START_TEST(test_service_state_events)
+{
+	const struct svc_desc *table[] = {&worker_service, &bus_service,
+					  &broken_service};
+	struct state_rec r = {0};
+	struct done started = {0}, failed = {0}, stopped = {0};
+	char *cause = NULL;
+	struct svc_graph *g = svc_graph_new(loop, table, 3, &cause);
+
+	ck_assert_msg(g != NULL, "%s", cause ? cause : "");
+	ck_assert_ptr_null(bus_default());
+	svc_start(g, "bus", done_cb, &started);
+	RUN_UNTIL(started.calls == 1, 2);
+	ck_assert_int_eq(started.status, 0);
+	struct bus *b = bus_default();
+	ck_assert_ptr_nonnull(b);
+	tbus = b;
+	bus_listen(b, "service.*", state_fn, &r);
+	/* the boot so far: worker (replayed) then the bus itself */
+	RUN_UNTIL(r.n == 2, 2);
+	EXPECT_STATE(r, 0, "worker", "starting", "running");
+	EXPECT_STATE(r, 1, "bus", "starting", "running");
+
+	/* a failing service: its error travels with the event */
+	svc_start(g, "broken", done_cb, &failed);
+	RUN_UNTIL(failed.calls == 1 && r.n == 4, 2);
+	ck_assert_int_eq(failed.status, -1);
+	EXPECT_STATE(r, 2, "broken", "inactive", "starting");
+	ck_assert_str_eq(r.ev[2].error, "");
+	EXPECT_STATE(r, 3, "broken", "starting", "failed");
+	ck_assert_ptr_nonnull(strstr(r.ev[3].error, "boom"));
+
+	/* stop: the bus drains (its own "stopping" is delivered), then frees
+	 * itself and clears the default instance */
+	tbus = NULL;
+	svc_stop_all(g, done_cb, &stopped);
+	RUN_UNTIL(stopped.calls == 1, 2);
+	ck_assert_int_eq(stopped.status, 0);
+	ck_assert_ptr_null(bus_default());
+	ck_assert_uint_eq(r.n, 5);
+	EXPECT_STATE(r, 4, "bus", "running", "stopping");
+	ck_assert_int_eq(svc_state(svc_graph_find(g, "bus")), SVC_STOPPED);
+	svc_graph_free(g);
+}
+END_TEST
+
 static Suite *
 bus_suite(void)
 {
@@ -956,6 +1079,10 @@ bus_suite(void)
 	tcase_add_test(tc, test_drain_on_shutdown);
 	tcase_add_test(tc, test_close_empty_is_immediate);
 	tcase_add_test(tc, test_close_stuck_listener);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("service");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_service_state_events);
 	suite_add_tcase(s, tc);
 	return s;
 }
