@@ -110,8 +110,8 @@ struct bus {
 	struct bus_ev *cur; /* dispatched event with async calls pending */
 	size_t pending;
 	struct bus_call *calls_pending; /* doubly linked */
-	struct bus_call *calls_zombie;	/* doubly linked */
-	struct bus_call *calls_free;	/* singly linked */
+	struct bus_call *calls_zombie;  /* doubly linked */
+	struct bus_call *calls_free;    /* singly linked */
 
 	struct bus_waiter *wait_head, *wait_tail;
 	struct bus_waiter *round; /* waiters being called now */
@@ -131,6 +131,13 @@ struct bus {
 };
 
 static struct bus *bus_default_instance;
+
+/* i < 2 * cap: a ring index without a division on the hot path. */
+static inline size_t
+ring_idx(size_t i, size_t cap)
+{
+	return i >= cap ? i - cap : i;
+}
 
 /* ---- names and patterns ------------------------------------------------ */
 
@@ -189,15 +196,12 @@ bus_pattern_valid(const char *pattern)
 
 static inline bool
 kind_match(enum bus_lkind kind, const char *pattern, size_t plen,
-	   const char *name, size_t len)
+           const char *name, size_t len)
 {
 	switch (kind) {
-	case LK_ALL:
-		return true;
-	case LK_PREFIX:
-		return len > plen && memcmp(name, pattern, plen) == 0;
-	case LK_EXACT:
-		return len == plen && memcmp(name, pattern, plen) == 0;
+	case LK_ALL: return true;
+	case LK_PREFIX: return len > plen && memcmp(name, pattern, plen) == 0;
+	case LK_EXACT: return len == plen && memcmp(name, pattern, plen) == 0;
 	}
 	return false;
 }
@@ -222,11 +226,11 @@ listener_match(const struct bus_listener *l, const struct bus_event *ev)
 
 static struct bus_ev *
 bev_new(uint64_t seq, const char *name, size_t name_len, const char *data,
-       size_t data_len, const char *source)
+        size_t data_len, const char *source)
 {
 	size_t src_len = strlen(source);
-	struct bus_ev *e = xmalloc(sizeof(*e) + name_len + 1 + data_len + 1 +
-				   src_len + 1);
+	struct bus_ev *e =
+	    xmalloc(sizeof(*e) + name_len + 1 + data_len + 1 + src_len + 1);
 	char *p = e->mem;
 
 	e->refs = 1;
@@ -285,12 +289,12 @@ bus_event_wire(const struct bus_event *ev, size_t *len)
 
 		util_format_time(ev->time_us, t, sizeof(t));
 		buf_reserve(&b, 120 + ev->name_len + ev->data_len +
-					strlen(ev->source));
+		                    strlen(ev->source));
 		buf_printf(&b,
-			   "{\"jsonrpc\":\"2.0\",\"method\":\"event\","
-			   "\"params\":{\"seq\":%" PRIu64 ",\"time\":\"%s\","
-			   "\"event\":",
-			   ev->seq, t);
+		           "{\"jsonrpc\":\"2.0\",\"method\":\"event\","
+		           "\"params\":{\"seq\":%" PRIu64 ",\"time\":\"%s\","
+		           "\"event\":",
+		           ev->seq, t);
 		buf_json_string(&b, ev->name, ev->name_len);
 		buf_puts(&b, ",\"data\":");
 		buf_append(&b, ev->data, ev->data_len);
@@ -318,16 +322,15 @@ bus_event_json(const struct bus_event *ev)
 		data = json_object();
 	util_format_time(ev->time_us, t, sizeof(t));
 	return json_pack("{s:I, s:s, s:s%, s:o, s:s}", "seq",
-			 (json_int_t)ev->seq, "time", t, "event", ev->name,
-			 ev->name_len, "data", data, "source", ev->source);
+	                 (json_int_t)ev->seq, "time", t, "event", ev->name,
+	                 ev->name_len, "data", data, "source", ev->source);
 }
 
 /* ---- construction ------------------------------------------------------ */
 
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents);
 static void on_idle(struct ev_loop *loop, ev_idle *w, int revents);
-static void on_listener_timeout(struct ev_loop *loop, ev_timer *w,
-				int revents);
+static void on_listener_timeout(struct ev_loop *loop, ev_timer *w, int revents);
 static void on_stop_timeout(struct ev_loop *loop, ev_timer *w, int revents);
 
 struct bus *
@@ -468,7 +471,7 @@ on_idle(struct ev_loop *loop, ev_idle *w, int revents)
 
 static struct bus_listener *
 listen_common(struct bus *b, const char *pattern, bus_listener_fn fn,
-	      bus_async_fn afn, void *arg)
+              bus_async_fn afn, void *arg)
 {
 	enum bus_lkind kind;
 	size_t len;
@@ -504,8 +507,7 @@ bus_listen(struct bus *b, const char *pattern, bus_listener_fn fn, void *arg)
 }
 
 struct bus_listener *
-bus_listen_async(struct bus *b, const char *pattern, bus_async_fn fn,
-		 void *arg)
+bus_listen_async(struct bus *b, const char *pattern, bus_async_fn fn, void *arg)
 {
 	assert(fn);
 	return listen_common(b, pattern, NULL, fn, arg);
@@ -547,7 +549,7 @@ bus_unlisten(struct bus *b, struct bus_listener *l)
 
 int
 bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
-	 size_t data_len, const char *source, uint64_t *seq, size_t *matched)
+         size_t data_len, const char *source, uint64_t *seq, size_t *matched)
 {
 	if (!bus_name_valid(name, name_len)) {
 		errno = EINVAL;
@@ -567,9 +569,9 @@ bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
 		data_len = 2;
 	}
 	struct bus_ev *e = bev_new(b->last_seq + 1, name, name_len, data,
-				  data_len, source ? source : "");
+	                           data_len, source ? source : "");
 	b->last_seq++;
-	b->q[(b->qhead + b->qcount) % b->opts.queue_size] = e;
+	b->q[ring_idx(b->qhead + b->qcount, b->opts.queue_size)] = e;
 	b->qcount++;
 	if (b->qcount > b->high_watermark)
 		b->high_watermark = b->qcount;
@@ -590,8 +592,7 @@ bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
 }
 
 int
-bus_emit_json(struct bus *b, const char *name, json_t *data,
-	      const char *source)
+bus_emit_json(struct bus *b, const char *name, json_t *data, const char *source)
 {
 	char *text = NULL;
 	int ret;
@@ -604,7 +605,7 @@ bus_emit_json(struct bus *b, const char *name, json_t *data,
 		}
 	}
 	ret = bus_emit(b, name, strlen(name), text, text ? strlen(text) : 0,
-		       source, NULL, NULL);
+	               source, NULL, NULL);
 	if (text) {
 		int saved = errno;
 		free(text);
@@ -617,7 +618,7 @@ bus_emit_json(struct bus *b, const char *name, json_t *data,
 
 static void
 account(struct bus *b, const struct bus_listener *l, const struct bus_ev *e,
-	int status)
+        int status)
 {
 	if (status == 0) {
 		b->delivered++;
@@ -625,7 +626,7 @@ account(struct bus *b, const struct bus_listener *l, const struct bus_ev *e,
 	}
 	b->listener_errors++;
 	log_warn("bus: listener '%s' failed on event %s (seq %" PRIu64 ")",
-		 l->pattern, e->pub.name, e->pub.seq);
+	         l->pattern, e->pub.name, e->pub.seq);
 }
 
 static struct bus_call *
@@ -686,9 +687,9 @@ history_add(struct bus *b, struct bus_ev *e)
 	if (b->hcount == cap) {
 		bev_unref(b->hist[b->hstart]);
 		b->hist[b->hstart] = e;
-		b->hstart = (b->hstart + 1) % cap;
+		b->hstart = ring_idx(b->hstart + 1, cap);
 	} else {
-		b->hist[(b->hstart + b->hcount) % cap] = e;
+		b->hist[ring_idx(b->hstart + b->hcount, cap)] = e;
 		b->hcount++;
 	}
 }
@@ -739,7 +740,7 @@ dispatch_one(struct bus *b, struct bus_ev *e)
 	if (b->pending) {
 		if (!ev_is_active(&b->listener_timer)) {
 			ev_timer_set(&b->listener_timer,
-				     b->opts.listener_timeout, 0);
+			             b->opts.listener_timeout, 0);
 			ev_timer_start(b->loop, &b->listener_timer);
 		}
 		return;
@@ -788,7 +789,7 @@ abandon_calls(struct bus *b, const char *why)
 		call_unlink(&b->calls_pending, c);
 		b->listener_errors++;
 		log_warn("bus: listener '%s' %s on event %s (seq %" PRIu64 ")",
-			 c->l->pattern, why, b->cur->pub.name, b->cur->pub.seq);
+		         c->l->pattern, why, b->cur->pub.name, b->cur->pub.seq);
 		c->l = NULL;
 		c->state = CALL_ZOMBIE;
 		call_link(&b->calls_zombie, c);
@@ -862,7 +863,7 @@ on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 
 	for (size_t n = 0; n < b->opts.batch && b->qcount && !b->cur; n++) {
 		struct bus_ev *e = b->q[b->qhead];
-		b->qhead = (b->qhead + 1) % b->opts.queue_size;
+		b->qhead = ring_idx(b->qhead + 1, b->opts.queue_size);
 		b->qcount--;
 		dispatch_one(b, e);
 	}
@@ -900,7 +901,7 @@ bus_wait_room(struct bus *b, struct bus_waiter *w)
 
 static bool
 waiter_remove(struct bus_waiter **head, struct bus_waiter **tail,
-	      struct bus_waiter *w)
+              struct bus_waiter *w)
 {
 	struct bus_waiter *prev = NULL;
 	for (struct bus_waiter *x = *head; x; prev = x, x = x->next) {
@@ -944,7 +945,7 @@ bus_last_dispatched(const struct bus *b)
 
 static bool
 patterns_match(const char *const *patterns, size_t npatterns,
-	       const struct bus_event *ev)
+               const struct bus_event *ev)
 {
 	if (npatterns == 0)
 		return true;
@@ -956,8 +957,8 @@ patterns_match(const char *const *patterns, size_t npatterns,
 
 size_t
 bus_history(const struct bus *b, uint64_t since, size_t last,
-	    const char *const *patterns, size_t npatterns,
-	    void (*fn)(const struct bus_event *ev, void *arg), void *arg)
+            const char *const *patterns, size_t npatterns,
+            void (*fn)(const struct bus_event *ev, void *arg), void *arg)
 {
 	size_t cap = b->opts.history, start = 0, visited = 0;
 
@@ -969,7 +970,7 @@ bus_history(const struct bus *b, uint64_t since, size_t last,
 		start = b->hcount;
 		while (start > 0 && seen < last) {
 			const struct bus_ev *e =
-				b->hist[(b->hstart + start - 1) % cap];
+			    b->hist[(b->hstart + start - 1) % cap];
 			if (e->pub.seq <= since)
 				break;
 			start--;
@@ -1010,16 +1011,15 @@ bus_get_stats(const struct bus *b, struct bus_stats *out)
 json_t *
 bus_stats_json(const struct bus *b)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "emitted", (json_int_t)b->emitted, "delivered",
-			 (json_int_t)b->delivered, "dropped",
-			 (json_int_t)b->dropped, "listener_errors",
-			 (json_int_t)b->listener_errors, "queue_depth",
-			 (json_int_t)b->qcount, "high_watermark",
-			 (json_int_t)b->high_watermark, "listeners",
-			 (json_int_t)b->nlisteners, "last_seq",
-			 (json_int_t)b->last_seq, "history",
-			 (json_int_t)b->hcount);
+	return json_pack(
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "emitted",
+	    (json_int_t)b->emitted, "delivered", (json_int_t)b->delivered,
+	    "dropped", (json_int_t)b->dropped, "listener_errors",
+	    (json_int_t)b->listener_errors, "queue_depth",
+	    (json_int_t)b->qcount, "high_watermark",
+	    (json_int_t)b->high_watermark, "listeners",
+	    (json_int_t)b->nlisteners, "last_seq", (json_int_t)b->last_seq,
+	    "history", (json_int_t)b->hcount);
 }
 
 /* ---- shutdown ---------------------------------------------------------- */
@@ -1034,7 +1034,7 @@ on_stop_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
 	while (b->qcount) {
 		bev_unref(b->q[b->qhead]);
-		b->qhead = (b->qhead + 1) % b->opts.queue_size;
+		b->qhead = ring_idx(b->qhead + 1, b->opts.queue_size);
 		b->qcount--;
 	}
 	b->dropped += n;
@@ -1047,8 +1047,8 @@ on_stop_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (abandoned)
 		log_err("bus stopped with %zu undelivered events "
-			"(%zu listener calls abandoned)",
-			n, abandoned);
+		        "(%zu listener calls abandoned)",
+		        n, abandoned);
 	else
 		log_err("bus stopped with %zu undelivered events", n);
 	finish_close(b, -1);
@@ -1056,7 +1056,7 @@ on_stop_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 
 void
 bus_close(struct bus *b, void (*cb)(struct bus *b, int status, void *arg),
-	  void *arg)
+          void *arg)
 {
 	if (b->closing)
 		return;
@@ -1084,8 +1084,7 @@ static bool bus_in_stop;
 static bool bus_stopped_sync;
 
 static void
-state_observer(struct svc *s, enum svc_state from, enum svc_state to,
-	       void *arg)
+state_observer(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
 {
 	struct svc_info info;
 	json_t *data;
@@ -1095,13 +1094,13 @@ state_observer(struct svc *s, enum svc_state from, enum svc_state to,
 		return;
 	svc_get_info(s, &info);
 	data = json_pack("{s:s, s:s, s:s}", "service", svc_name(s), "from",
-			 svc_state_name(from), "to", svc_state_name(to));
+	                 svc_state_name(from), "to", svc_state_name(to));
 	if (info.error)
 		json_object_set_new(data, "error", json_string(info.error));
-	if (bus_emit_json(bus_default_instance, "service.state", data,
-			  "svcd") < 0)
+	if (bus_emit_json(bus_default_instance, "service.state", data, "svcd") <
+	    0)
 		log_debug("bus: service.state for %s not emitted: %s",
-			  svc_name(s), strerror(errno));
+		          svc_name(s), strerror(errno));
 	json_decref(data);
 }
 
@@ -1110,11 +1109,11 @@ bus_svc_init(struct svc *self, char **cause)
 {
 	const struct conf *c = conf_get();
 	struct bus_opts opts = {
-		.queue_size = c->queue_size,
-		.history = c->history,
-		.batch = c->batch,
-		.listener_timeout = c->listener_timeout,
-		.stop_timeout = c->stop_timeout,
+	    .queue_size = c->queue_size,
+	    .history = c->history,
+	    .batch = c->batch,
+	    .listener_timeout = c->listener_timeout,
+	    .stop_timeout = c->stop_timeout,
 	};
 	struct svc_graph *g = svc_graph(self);
 	(void)cause;
@@ -1172,9 +1171,9 @@ bus_svc_stop(struct svc *self)
 }
 
 const struct svc_desc bus_service = {
-	.name = "bus",
-	.requires = SVC_REQUIRES("worker"),
-	.init = bus_svc_init,
-	.ping = bus_svc_ping,
-	.stop = bus_svc_stop,
+    .name = "bus",
+    .requires = SVC_REQUIRES("worker"),
+    .init = bus_svc_init,
+    .ping = bus_svc_ping,
+    .stop = bus_svc_stop,
 };

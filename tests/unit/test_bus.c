@@ -1,4 +1,5 @@
-/* test_bus.c — Check tests for services/bus.c: the event bus and its service. */
+/* test_bus.c — Check tests for services/bus.c: the event bus and its service.
+ */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -68,7 +69,7 @@ guard_cb(struct ev_loop *l, ev_timer *w, int revents)
  * prepare watcher, run after the bus's own, ends the iteration before poll
  * when anything observable changed, so the condition is re-checked at once.
  */
-static struct bus *tbus; /* the bus under test, for the progress check */
+static struct bus *tbus;       /* the bus under test, for the progress check */
 static unsigned long progress; /* bumped by every test callback */
 static struct {
 	unsigned long progress;
@@ -103,22 +104,22 @@ progress_cb(struct ev_loop *l, ev_prepare *w, int revents)
 }
 
 /* Drive the loop until cond holds; fail if it takes longer than secs. */
-#define RUN_UNTIL(cond, secs)                                           \
-	do {                                                            \
-		ev_timer g_;                                            \
-		guard_expired = false;                                  \
-		ev_timer_init(&g_, guard_cb, (secs), 0);                \
-		ev_timer_start(loop, &g_);                              \
-		ev_prepare_init(&progress_watch, progress_cb);          \
-		ev_set_priority(&progress_watch, EV_MINPRI);            \
-		ev_prepare_start(loop, &progress_watch);                \
-		while (!(cond) && !guard_expired) {                     \
-			take_snap();                                    \
-			ev_run(loop, EVRUN_ONCE);                       \
-		}                                                       \
-		ev_prepare_stop(loop, &progress_watch);                 \
-		ev_timer_stop(loop, &g_);                               \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond); \
+#define RUN_UNTIL(cond, secs)                                                  \
+	do {                                                                   \
+		ev_timer g_;                                                   \
+		guard_expired = false;                                         \
+		ev_timer_init(&g_, guard_cb, (secs), 0);                       \
+		ev_timer_start(loop, &g_);                                     \
+		ev_prepare_init(&progress_watch, progress_cb);                 \
+		ev_set_priority(&progress_watch, EV_MINPRI);                   \
+		ev_prepare_start(loop, &progress_watch);                       \
+		while (!(cond) && !guard_expired) {                            \
+			take_snap();                                           \
+			ev_run(loop, EVRUN_ONCE);                              \
+		}                                                              \
+		ev_prepare_stop(loop, &progress_watch);                        \
+		ev_timer_stop(loop, &g_);                                      \
+		ck_assert_msg((cond), "timed out waiting for %s", #cond);      \
 	} while (0)
 
 /* A few non-blocking iterations: for asserting that something does NOT
@@ -134,7 +135,7 @@ static int
 emit(struct bus *b, const char *name, const char *data, const char *source)
 {
 	return bus_emit(b, name, strlen(name), data, data ? strlen(data) : 0,
-			source, NULL, NULL);
+	                source, NULL, NULL);
 }
 
 /* A sync listener recording what it saw. */
@@ -156,7 +157,7 @@ rec_fn(const struct bus_event *ev, void *arg)
 		r->seq[r->n] = ev->seq;
 		snprintf(r->name[r->n], sizeof(r->name[0]), "%s", ev->name);
 		snprintf(r->source[r->n], sizeof(r->source[0]), "%s",
-			 ev->source);
+		         ev->source);
 		snprintf(r->data[r->n], sizeof(r->data[0]), "%s", ev->data);
 	}
 	r->n++;
@@ -165,14 +166,14 @@ rec_fn(const struct bus_event *ev, void *arg)
 
 static struct bus *
 new_bus(size_t queue_size, size_t history, size_t batch, double ltimeout,
-	double stimeout)
+        double stimeout)
 {
 	struct bus_opts o = {
-		.queue_size = queue_size,
-		.history = history,
-		.batch = batch,
-		.listener_timeout = ltimeout,
-		.stop_timeout = stimeout,
+	    .queue_size = queue_size,
+	    .history = history,
+	    .batch = batch,
+	    .listener_timeout = ltimeout,
+	    .stop_timeout = stimeout,
 	};
 	tbus = bus_new(loop, &o);
 	return tbus;
@@ -255,21 +256,18 @@ START_TEST(test_listeners_by_pattern)
 	bus_listen(b, "user.created", rec_fn, &exact);
 	bus_listen(b, "user.*", rec_fn, &prefix);
 	bus_listen(b, "*", rec_fn, &all);
-	ck_assert_int_eq(bus_emit(b, "user.created", 12, NULL, 0, "t", &seq,
-				  &matched),
-			 0);
+	ck_assert_int_eq(
+	    bus_emit(b, "user.created", 12, NULL, 0, "t", &seq, &matched), 0);
 	ck_assert_uint_eq(seq, 1);
 	ck_assert_uint_eq(matched, 3);
 	ck_assert_int_eq(bus_emit(b, "user", 4, NULL, 0, "t", &seq, &matched),
-			 0);
+	                 0);
 	ck_assert_uint_eq(matched, 1);
-	ck_assert_int_eq(bus_emit(b, "username.x", 10, NULL, 0, "t", &seq,
-				  &matched),
-			 0);
+	ck_assert_int_eq(
+	    bus_emit(b, "username.x", 10, NULL, 0, "t", &seq, &matched), 0);
 	ck_assert_uint_eq(matched, 1);
-	ck_assert_int_eq(bus_emit(b, "user.deleted", 12, NULL, 0, "t", &seq,
-				  &matched),
-			 0);
+	ck_assert_int_eq(
+	    bus_emit(b, "user.deleted", 12, NULL, 0, "t", &seq, &matched), 0);
 	ck_assert_uint_eq(matched, 2);
 	ck_assert_uint_eq(seq, 4);
 	/* emit never calls a listener synchronously */
@@ -376,14 +374,14 @@ START_TEST(test_queue_full)
 	json_t *st = bus_stats_json(b);
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "dropped")), 2);
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "emitted")), 4);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "queue_depth")),
+	                 4);
 	ck_assert_int_eq(
-		json_integer_value(json_object_get(st, "queue_depth")), 4);
-	ck_assert_int_eq(
-		json_integer_value(json_object_get(st, "high_watermark")), 4);
+	    json_integer_value(json_object_get(st, "high_watermark")), 4);
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "listeners")),
-			 1);
+	                 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "last_seq")),
-			 4);
+	                 4);
 	ck_assert_ptr_nonnull(json_object_get(st, "listener_errors"));
 	ck_assert_ptr_nonnull(json_object_get(st, "delivered"));
 	ck_assert_ptr_nonnull(json_object_get(st, "history"));
@@ -581,18 +579,13 @@ async_fn(const struct bus_event *ev, struct bus_call *call, void *arg)
 		async_order[async_started] = (int)ev->seq;
 	async_started++;
 	switch (a->mode) {
-	case 1:
-		return 0;
-	case 2:
-		bus_call_done(call, -1);
-		return SVC_PENDING;
+	case 1: return 0;
+	case 2: bus_call_done(call, -1); return SVC_PENDING;
 	case 3:
 		a->mode = 1;
 		a->call = call;
 		return SVC_PENDING;
-	default:
-		a->call = call;
-		return SVC_PENDING;
+	default: a->call = call; return SVC_PENDING;
 	}
 }
 
@@ -798,18 +791,18 @@ START_TEST(test_wire_line)
 	kept = NULL;
 	bus_listen(b, "*", keep_fn, NULL);
 	ck_assert_int_eq(emit(b, "user.created", data, "ctl \"x\" uid=1000"),
-			 0);
+	                 0);
 	RUN_UNTIL(kept != NULL, 2);
 	free_bus(b); /* the reference outlives the bus */
 
 	char t[40], want[512];
 	util_format_time(kept->time_us, t, sizeof(t));
 	snprintf(want, sizeof(want),
-		 "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":"
-		 "{\"seq\":1,\"time\":\"%s\",\"event\":\"user.created\","
-		 "\"data\":{\"id\":1,\"tags\":[\"a\",\"b\"]},"
-		 "\"source\":\"ctl \\\"x\\\" uid=1000\"}}\n",
-		 t);
+	         "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":"
+	         "{\"seq\":1,\"time\":\"%s\",\"event\":\"user.created\","
+	         "\"data\":{\"id\":1,\"tags\":[\"a\",\"b\"]},"
+	         "\"source\":\"ctl \\\"x\\\" uid=1000\"}}\n",
+	         t);
 	size_t len = 0;
 	const char *w = bus_event_wire(kept, &len);
 	ck_assert_str_eq(w, want);
@@ -825,7 +818,7 @@ START_TEST(test_wire_line)
 	json_t *params = bus_event_json(kept);
 	ck_assert(json_equal(json_object_get(line, "params"), params));
 	ck_assert_str_eq(json_string_value(json_object_get(params, "source")),
-			 "ctl \"x\" uid=1000");
+	                 "ctl \"x\" uid=1000");
 	json_decref(params);
 	json_decref(line);
 	bus_event_unref(kept);
@@ -980,9 +973,9 @@ broken_init(struct svc *self, char **cause)
 }
 
 static const struct svc_desc broken_service = {
-	.name = "broken",
-	.requires = SVC_REQUIRES("bus"),
-	.init = broken_init,
+    .name = "broken",
+    .requires = SVC_REQUIRES("bus"),
+    .init = broken_init,
 };
 
 struct done {
@@ -1001,18 +994,18 @@ done_cb(struct svc_graph *g, int status, const char *cause, void *arg)
 	d->status = status;
 }
 
-#define EXPECT_STATE(r, i, svc, f, t)                                   \
-	do {                                                            \
-		ck_assert_str_eq((r).ev[i].service, svc);               \
-		ck_assert_str_eq((r).ev[i].from, f);                    \
-		ck_assert_str_eq((r).ev[i].to, t);                      \
-		ck_assert_str_eq((r).ev[i].source, "svcd");             \
+#define EXPECT_STATE(r, i, svc, f, t)                                          \
+	do {                                                                   \
+		ck_assert_str_eq((r).ev[i].service, svc);                      \
+		ck_assert_str_eq((r).ev[i].from, f);                           \
+		ck_assert_str_eq((r).ev[i].to, t);                             \
+		ck_assert_str_eq((r).ev[i].source, "svcd");                    \
 	} while (0)
 
 START_TEST(test_service_state_events)
 {
 	const struct svc_desc *table[] = {&worker_service, &bus_service,
-					  &broken_service};
+	                                  &broken_service};
 	struct state_rec r = {0};
 	struct done started = {0}, failed = {0}, stopped = {0};
 	char *cause = NULL;
