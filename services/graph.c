@@ -46,7 +46,7 @@ struct svc {
 	struct svc_graph *g;
 	const struct svc_desc *desc;
 	const char *const *requires; /* never NULL */
-	struct svc **deps;	     /* resolved requires, deduplicated */
+	struct svc **deps;           /* resolved requires, deduplicated */
 	size_t ndeps;
 	size_t index; /* in the table */
 	size_t order; /* in the start order */
@@ -59,8 +59,8 @@ struct svc {
 	int64_t init_start_us; /* monotonic */
 	double init_ms;
 	int64_t started_at_us;
-	unsigned in_init;	/* init is on the stack */
-	bool early_init_done;	/* svc_init_done() arrived from inside init */
+	unsigned in_init;     /* init is on the stack */
+	bool early_init_done; /* svc_init_done() arrived from inside init */
 	int early_status;
 	char *early_cause;
 
@@ -105,15 +105,16 @@ struct svc_stop_cb {
 
 struct svc_graph {
 	struct ev_loop *loop;
-	struct svc *table; /* table order */
+	struct svc *table;  /* table order */
 	struct svc **order; /* start order */
 	size_t n;
 	double init_timeout;
 	double stop_timeout;
 	void *user;
 
-	struct svc_observer *obs;
+	struct svc_observer *obs; /* fn NULL: removed while notifying */
 	size_t nobs, capobs;
+	unsigned notifying;
 
 	struct svc_frame *stack;
 	size_t depth, capstack;
@@ -137,6 +138,17 @@ static void stop_next(struct svc_graph *g);
 /* -- small helpers ------------------------------------------------------ */
 
 static void
+compact_observers(struct svc_graph *g)
+{
+	size_t i, j;
+
+	for (i = j = 0; i < g->nobs; i++)
+		if (g->obs[i].fn != NULL)
+			g->obs[j++] = g->obs[i];
+	g->nobs = j;
+}
+
+static void
 set_state(struct svc *s, enum svc_state to)
 {
 	struct svc_graph *g = s->g;
@@ -146,9 +158,16 @@ set_state(struct svc *s, enum svc_state to)
 	if (from == to)
 		return;
 	s->state = to;
-	/* An observer may remove itself: walk by index over a stable count. */
+	/*
+	 * An observer may add or remove observers: removal leaves a hole that
+	 * is skipped and compacted once no notification is running.
+	 */
+	g->notifying++;
 	for (i = 0; i < g->nobs; i++)
-		g->obs[i].fn(s, from, to, g->obs[i].arg);
+		if (g->obs[i].fn != NULL)
+			g->obs[i].fn(s, from, to, g->obs[i].arg);
+	if (--g->notifying == 0)
+		compact_observers(g);
 }
 
 static void
@@ -203,14 +222,14 @@ static double
 init_timeout_of(const struct svc *s)
 {
 	return s->desc->init_timeout > 0 ? s->desc->init_timeout
-					 : s->g->init_timeout;
+	                                 : s->g->init_timeout;
 }
 
 static double
 stop_timeout_of(const struct svc *s)
 {
 	return s->desc->stop_timeout > 0 ? s->desc->stop_timeout
-					 : s->g->stop_timeout;
+	                                 : s->g->stop_timeout;
 }
 
 static bool
@@ -235,8 +254,8 @@ find_in_table(struct svc *table, size_t n, const char *name)
 
 /* Depth-first search in table order; 0 white, 1 on the path, 2 done. */
 static int
-find_cycle(struct svc *s, unsigned char *color, struct svc **path,
-	   size_t depth, char **cause)
+find_cycle(struct svc *s, unsigned char *color, struct svc **path, size_t depth,
+           char **cause)
 {
 	size_t i, j;
 
@@ -280,7 +299,7 @@ resolve_deps(struct svc_graph *g, char **cause)
 		for (j = 0; j < i; j++)
 			if (strcmp(g->table[j].desc->name, name) == 0) {
 				*cause = xasprintf(
-					"duplicate service name '%s'", name);
+				    "duplicate service name '%s'", name);
 				return -1;
 			}
 		while (s->requires[nreq] != NULL)
@@ -289,20 +308,20 @@ resolve_deps(struct svc_graph *g, char **cause)
 			if (find_in_table(g->table, g->n, s->requires[j]) ==
 			    NULL) {
 				*cause = xasprintf("service '%s' requires "
-						   "unknown service '%s'",
-						   name, s->requires[j]);
+				                   "unknown service '%s'",
+				                   name, s->requires[j]);
 				return -1;
 			}
 		for (j = 0; j < nreq; j++)
 			if (strcmp(s->requires[j], name) == 0) {
 				*cause = xasprintf(
-					"service '%s' requires itself", name);
+				    "service '%s' requires itself", name);
 				return -1;
 			}
 		s->deps = xcalloc(nreq ? nreq : 1, sizeof(*s->deps));
 		for (j = 0; j < nreq; j++) {
 			struct svc *d =
-				find_in_table(g->table, g->n, s->requires[j]);
+			    find_in_table(g->table, g->n, s->requires[j]);
 
 			for (k = 0; k < s->ndeps; k++)
 				if (s->deps[k] == d)
@@ -341,14 +360,12 @@ order_graph(struct svc_graph *g)
 	free(placed);
 }
 
-static void svc_init_timeout_cb(struct ev_loop *loop, ev_timer *w,
-				int revents);
-static void svc_stop_timeout_cb(struct ev_loop *loop, ev_timer *w,
-				int revents);
+static void svc_init_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void svc_stop_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 struct svc_graph *
 svc_graph_new(struct ev_loop *loop, const struct svc_desc *const *table,
-	      size_t n, char **cause)
+              size_t n, char **cause)
 {
 	struct svc_graph *g = xcalloc(1, sizeof(*g));
 	unsigned char *color = NULL;
@@ -367,14 +384,14 @@ svc_graph_new(struct ev_loop *loop, const struct svc_desc *const *table,
 		if (table[i] == NULL || table[i]->name == NULL ||
 		    table[i]->name[0] == '\0') {
 			*cause = xasprintf("service at position %zu has no "
-					   "name",
-					   i + 1);
+			                   "name",
+			                   i + 1);
 			goto out_free;
 		}
 		s->g = g;
 		s->desc = table[i];
-		s->requires = table[i]->requires ? table[i]->requires
-						 : svc_no_requires;
+		s->requires =
+		    table[i]->requires ? table[i]->requires : svc_no_requires;
 		s->index = i;
 		s->init_ms = -1;
 		ev_timer_init(&s->init_timer, svc_init_timeout_cb, 0, 0);
@@ -479,12 +496,12 @@ svc_graph_loop(const struct svc_graph *g)
 
 void
 svc_graph_set_timeouts(struct svc_graph *g, double init_timeout,
-		       double stop_timeout)
+                       double stop_timeout)
 {
 	g->init_timeout =
-		init_timeout > 0 ? init_timeout : SVC_DEFAULT_INIT_TIMEOUT;
+	    init_timeout > 0 ? init_timeout : SVC_DEFAULT_INIT_TIMEOUT;
 	g->stop_timeout =
-		stop_timeout > 0 ? stop_timeout : SVC_DEFAULT_STOP_TIMEOUT;
+	    stop_timeout > 0 ? stop_timeout : SVC_DEFAULT_STOP_TIMEOUT;
 }
 
 void
@@ -506,9 +523,9 @@ svc_graph_remove_observer(struct svc_graph *g, svc_observer_fn fn, void *arg)
 
 	for (i = 0; i < g->nobs; i++)
 		if (g->obs[i].fn == fn && g->obs[i].arg == arg) {
-			memmove(&g->obs[i], &g->obs[i + 1],
-				(g->nobs - i - 1) * sizeof(*g->obs));
-			g->nobs--;
+			g->obs[i].fn = NULL;
+			if (g->notifying == 0)
+				compact_observers(g);
 			return;
 		}
 }
@@ -579,20 +596,13 @@ const char *
 svc_state_name(enum svc_state st)
 {
 	switch (st) {
-	case SVC_INACTIVE:
-		return "inactive";
-	case SVC_STARTING:
-		return "starting";
-	case SVC_RUNNING:
-		return "running";
-	case SVC_STOPPING:
-		return "stopping";
-	case SVC_STOPPED:
-		return "stopped";
-	case SVC_FAILED:
-		return "failed";
-	case SVC_BLOCKED:
-		return "blocked";
+	case SVC_INACTIVE: return "inactive";
+	case SVC_STARTING: return "starting";
+	case SVC_RUNNING: return "running";
+	case SVC_STOPPING: return "stopping";
+	case SVC_STOPPED: return "stopped";
+	case SVC_FAILED: return "failed";
+	case SVC_BLOCKED: return "blocked";
 	}
 	return "unknown";
 }
@@ -637,7 +647,7 @@ svc_graph_print(const struct svc_graph *g, FILE *out, bool dot)
 
 			for (j = 0; j < s->ndeps; j++)
 				fprintf(out, "  \"%s\" -> \"%s\";\n",
-					s->desc->name, s->deps[j]->desc->name);
+				        s->desc->name, s->deps[j]->desc->name);
 		}
 		fputs("}\n", out);
 		return;
@@ -657,7 +667,7 @@ svc_graph_print(const struct svc_graph *g, FILE *out, bool dot)
 		fputs("requires", out);
 		for (j = 0; j < s->ndeps; j++)
 			fprintf(out, "%s %s", j ? "," : "",
-				s->deps[j]->desc->name);
+			        s->deps[j]->desc->name);
 		fputc('\n', out);
 	}
 }
@@ -726,13 +736,13 @@ init_succeeded(struct svc *s)
 	ev_timer_stop(s->g->loop, &s->init_timer);
 	if (run_ping(s, &why) == -1) {
 		init_failed(s, why ? xasprintf("service '%s' failed to "
-					       "initialize: ping reported "
-					       "unhealthy: %s",
-					       s->desc->name, why)
-				   : xasprintf("service '%s' failed to "
-					       "initialize: ping reported "
-					       "unhealthy",
-					       s->desc->name));
+		                               "initialize: ping reported "
+		                               "unhealthy: %s",
+		                               s->desc->name, why)
+		                   : xasprintf("service '%s' failed to "
+		                               "initialize: ping reported "
+		                               "unhealthy",
+		                               s->desc->name));
 		free(why);
 		return;
 	}
@@ -750,11 +760,11 @@ init_finished(struct svc *s, int status, const char *cause)
 		init_succeeded(s);
 	else if (cause != NULL)
 		init_failed(s, xasprintf("service '%s' failed to initialize: "
-					 "%s",
-					 s->desc->name, cause));
+		                         "%s",
+		                         s->desc->name, cause));
 	else
 		init_failed(s, xasprintf("service '%s' failed to initialize",
-					 s->desc->name));
+		                         s->desc->name));
 }
 
 static void
@@ -808,13 +818,13 @@ start_init(struct svc *s)
 static void
 block(struct svc *s, const struct svc *dep)
 {
-	const struct svc *root = dep->state == SVC_FAILED ? dep
-							  : dep->blocked_by;
+	const struct svc *root =
+	    dep->state == SVC_FAILED ? dep : dep->blocked_by;
 
 	s->blocked_by = root;
 	set_error(s, xasprintf("failed to initialize %s because of %s: %s",
-			       s->desc->name, root->desc->name,
-			       root->error ? root->error : "failed"));
+	                       s->desc->name, root->desc->name,
+	                       root->error ? root->error : "failed"));
 	set_state(s, SVC_BLOCKED);
 }
 
@@ -859,9 +869,9 @@ check_requests(struct svc_graph *g)
 				if (g->order[i]->state != SVC_RUNNING)
 					bad = g->order[i];
 		}
-		if (bad == NULL || bad->state == SVC_RUNNING)
+		if (r->cb != NULL && (bad == NULL || bad->state == SVC_RUNNING))
 			r->cb(g, 0, NULL, r->arg);
-		else
+		else if (r->cb != NULL)
 			r->cb(g, -1, bad->error ? bad->error : "failed",
 			      r->arg);
 		free(r);
@@ -917,8 +927,8 @@ use(struct svc_graph *g, struct svc *s, const char *name, char **cause)
 	}
 	if (on_stack(g, s)) {
 		*cause = xasprintf("service '%s' used from its own "
-				   "initialization",
-				   s->desc->name);
+		                   "initialization",
+		                   s->desc->name);
 		return -1;
 	}
 	if (g->depth > 0 && g->stack[g->depth - 1].init) {
@@ -926,8 +936,8 @@ use(struct svc_graph *g, struct svc *s, const char *name, char **cause)
 
 		if (!requires_directly(from, s)) {
 			*cause = xasprintf("'%s' used '%s' during init without "
-					   "requiring it",
-					   from->desc->name, s->desc->name);
+			                   "requiring it",
+			                   from->desc->name, s->desc->name);
 			return -1;
 		}
 	}
@@ -935,21 +945,19 @@ use(struct svc_graph *g, struct svc *s, const char *name, char **cause)
 		return 0;
 	if (g->stopping && !resolved(s)) {
 		*cause = xasprintf("service '%s' cannot start: services are "
-				   "stopping",
-				   s->desc->name);
+		                   "stopping",
+		                   s->desc->name);
 		return -1;
 	}
 	want_closure(s);
 	advance(g);
 	switch (s->state) {
-	case SVC_RUNNING:
-		return 0;
+	case SVC_RUNNING: return 0;
 	case SVC_FAILED:
 	case SVC_BLOCKED:
 		*cause = xstrdup(s->error ? s->error : "failed");
 		return -1;
-	default:
-		return SVC_PENDING;
+	default: return SVC_PENDING;
 	}
 }
 
@@ -974,12 +982,14 @@ svc_start(struct svc_graph *g, const char *name, svc_done_fn cb, void *arg)
 	if (name != NULL && (s = svc_graph_find(g, name)) == NULL) {
 		char *cause = xasprintf("unknown service '%s'", name);
 
-		cb(g, -1, cause, arg);
+		if (cb != NULL)
+			cb(g, -1, cause, arg);
 		free(cause);
 		return;
 	}
 	if (g->stopping) {
-		cb(g, -1, "services are stopping", arg);
+		if (cb != NULL)
+			cb(g, -1, "services are stopping", arg);
 		return;
 	}
 	if (s != NULL)
@@ -1002,7 +1012,7 @@ svc_init_done(struct svc *s, int status, const char *cause)
 {
 	if (s->state != SVC_STARTING || s->early_init_done) {
 		log_debug("ignoring a late init completion of '%s' (%s)",
-			  s->desc->name, svc_state_name(s->state));
+		          s->desc->name, svc_state_name(s->state));
 		return;
 	}
 	if (s->in_init) {
@@ -1013,8 +1023,8 @@ svc_init_done(struct svc *s, int status, const char *cause)
 	}
 	if (!ev_is_active(&s->init_timer)) {
 		log_debug("ignoring an init completion of '%s' with no "
-			  "pending init",
-			  s->desc->name);
+		          "pending init",
+		          s->desc->name);
 		return;
 	}
 	init_finished(s, status == 0 ? 0 : -1, cause);
@@ -1031,8 +1041,8 @@ svc_init_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	util_format_duration(init_timeout_of(s), d, sizeof(d));
 	init_failed(s, xasprintf("service '%s' did not finish initializing "
-				 "within %s",
-				 s->desc->name, d));
+	                         "within %s",
+	                         s->desc->name, d));
 	advance(s->g);
 }
 
@@ -1046,16 +1056,16 @@ svc_ping(struct svc *s, char **cause)
 
 	if (s->state != SVC_RUNNING) {
 		if (cause != NULL)
-			*cause = xasprintf("service '%s' is not running (%s)",
-					   s->desc->name,
-					   svc_state_name(s->state));
+			*cause =
+			    xasprintf("service '%s' is not running (%s)",
+			              s->desc->name, svc_state_name(s->state));
 		return -1;
 	}
 	if (on_stack(s->g, s)) {
 		if (cause != NULL)
 			*cause = xasprintf("service '%s' used from its own "
-					   "initialization",
-					   s->desc->name);
+			                   "initialization",
+			                   s->desc->name);
 		return -1;
 	}
 	rc = run_ping(s, &why);
@@ -1089,7 +1099,7 @@ stop_complete(struct svc_graph *g)
 	if (g->hung.len > 0) {
 		status = -1;
 		cause = xasprintf("services that did not stop in time: %.*s",
-				  (int)g->hung.len, buf_head(&g->hung));
+		                  (int)g->hung.len, buf_head(&g->hung));
 	}
 	buf_reset(&g->hung);
 	while ((c = cbs) != NULL) {
@@ -1131,7 +1141,7 @@ stop_next(struct svc_graph *g)
 		}
 		if (rc == -1)
 			log_warn("service '%s' reported a failure to stop",
-				 s->desc->name);
+			         s->desc->name);
 		stop_finished(s);
 	}
 	g->stop_walking = false;
@@ -1146,7 +1156,7 @@ svc_stop_done(struct svc *s)
 
 	if (s->state != SVC_STOPPING || g->stop_cur != s) {
 		log_debug("ignoring a late stop completion of '%s' (%s)",
-			  s->desc->name, svc_state_name(s->state));
+		          s->desc->name, svc_state_name(s->state));
 		return;
 	}
 	if (s->in_stop) {
@@ -1168,7 +1178,7 @@ svc_stop_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	util_format_duration(stop_timeout_of(s), d, sizeof(d));
 	set_error(s, xasprintf("service '%s' did not stop within %s",
-			       s->desc->name, d));
+	                       s->desc->name, d));
 	log_warn("%s", s->error);
 	if (g->hung.len > 0)
 		buf_puts(&g->hung, ", ");
@@ -1187,7 +1197,8 @@ cancel_requests(struct svc_graph *g, const char *why)
 	g->reqs = NULL;
 	while ((r = reqs) != NULL) {
 		reqs = r->next;
-		r->cb(g, -1, why, r->arg);
+		if (r->cb != NULL)
+			r->cb(g, -1, why, r->arg);
 		free(r);
 	}
 }

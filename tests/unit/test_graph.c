@@ -20,16 +20,16 @@ guard_cb(struct ev_loop *l, ev_timer *w, int revents)
 }
 
 /* Drive the loop until cond holds; fail if it takes longer than secs. */
-#define RUN_UNTIL(loop, cond, secs)                                        \
-	do {                                                               \
-		ev_timer g_;                                               \
-		ev_timer_init(&g_, guard_cb, (secs), 0.);                  \
-		guard_fired = false;                                       \
-		ev_timer_start((loop), &g_);                               \
-		while (!(cond) && !guard_fired)                            \
-			ev_run((loop), EVRUN_ONCE);                        \
-		ev_timer_stop((loop), &g_);                                \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond); \
+#define RUN_UNTIL(loop, cond, secs)                                            \
+	do {                                                                   \
+		ev_timer g_;                                                   \
+		ev_timer_init(&g_, guard_cb, (secs), 0.);                      \
+		guard_fired = false;                                           \
+		ev_timer_start((loop), &g_);                                   \
+		while (!(cond) && !guard_fired)                                \
+			ev_run((loop), EVRUN_ONCE);                            \
+		ev_timer_stop((loop), &g_);                                    \
+		ck_assert_msg((cond), "timed out waiting for %s", #cond);      \
 	} while (0)
 
 /* Keep the loop going for secs (to show that something does NOT happen). */
@@ -156,8 +156,7 @@ t_init(struct svc *self, char **cause)
 		p->use_rc = svc_use(svc_graph(self), p->use, &p->use_cause);
 	}
 	switch (p->init) {
-	case INIT_OK:
-		return 0;
+	case INIT_OK: return 0;
 	case INIT_FAIL:
 		if (p->cause != NULL)
 			*cause = xstrdup(p->cause);
@@ -170,8 +169,7 @@ t_init(struct svc *self, char **cause)
 	case INIT_EARLY:
 		svc_init_done(self, p->async_status, p->cause);
 		return SVC_PENDING;
-	case INIT_HANG:
-		return SVC_PENDING;
+	case INIT_HANG: return SVC_PENDING;
 	}
 	return -1;
 }
@@ -186,7 +184,7 @@ t_ping(struct svc *self, char **cause)
 		free(p->use_cause);
 		p->use_cause = NULL;
 		p->use_rc =
-			svc_use(svc_graph(self), p->ping_use, &p->use_cause);
+		    svc_use(svc_graph(self), p->ping_use, &p->use_cause);
 	}
 	if (p->ping_fail) {
 		if (p->ping_cause != NULL)
@@ -204,28 +202,24 @@ t_stop(struct svc *self)
 	p->stops++;
 	buf_printf(&events, "stop:%s ", p->name);
 	switch (p->stop) {
-	case STOP_OK:
-		return 0;
+	case STOP_OK: return 0;
 	case STOP_ASYNC:
 		ev_timer_init(&p->stop_timer, stop_timer_cb, p->delay, 0);
 		p->stop_timer.data = p;
 		ev_timer_start(svc_loop(self), &p->stop_timer);
 		return SVC_PENDING;
-	case STOP_EARLY:
-		svc_stop_done(self);
-		return SVC_PENDING;
-	case STOP_HANG:
-		return SVC_PENDING;
+	case STOP_EARLY: svc_stop_done(self); return SVC_PENDING;
+	case STOP_HANG: return SVC_PENDING;
 	}
 	return 0;
 }
 
-#define DESC(var, nm, ...)                                               \
-	static const struct svc_desc var = {.name = nm,                  \
-					    .requires = __VA_ARGS__,     \
-					    .init = t_init,              \
-					    .ping = t_ping,              \
-					    .stop = t_stop}
+#define DESC(var, nm, ...)                                                     \
+	static const struct svc_desc var = {.name = nm,                        \
+	                                    .requires = __VA_ARGS__,           \
+	                                    .init = t_init,                    \
+	                                    .ping = t_ping,                    \
+	                                    .stop = t_stop}
 
 /* The seed's graph: cache <- user; database; bus <- notification;
  * worker <- health; app requires user, database and notification. */
@@ -240,8 +234,8 @@ DESC(d_app, "app", SVC_REQUIRES("user", "database", "notification"));
 
 /* Listed with dependents first so the order is not the table order. */
 static const struct svc_desc *const seed_table[] = {
-	&d_app, &d_user,     &d_cache,	&d_notification,
-	&d_bus, &d_database, &d_health, &d_worker,
+    &d_app, &d_user,     &d_cache,  &d_notification,
+    &d_bus, &d_database, &d_health, &d_worker,
 };
 #define SEED_ORDER "cache user bus notification database app worker health"
 
@@ -251,10 +245,10 @@ DESC(d_left, "left", SVC_REQUIRES("base"));
 DESC(d_right, "right", SVC_REQUIRES("base"));
 DESC(d_top, "top", SVC_REQUIRES("left", "right"));
 static const struct svc_desc *const diamond_table[] = {
-	&d_top,
-	&d_left,
-	&d_right,
-	&d_base,
+    &d_top,
+    &d_left,
+    &d_right,
+    &d_base,
 };
 
 /* A chain a <- b <- c <- d plus an unrelated e. */
@@ -264,7 +258,7 @@ DESC(d_c, "c", SVC_REQUIRES("b"));
 DESC(d_d, "d", SVC_REQUIRES("c"));
 DESC(d_e, "e", NULL);
 static const struct svc_desc *const chain_table[] = {
-	&d_a, &d_b, &d_c, &d_d, &d_e,
+    &d_a, &d_b, &d_c, &d_d, &d_e,
 };
 
 static struct svc_graph *
@@ -358,11 +352,11 @@ graph_error(const struct svc_desc *const *table, size_t n)
 	return cause;
 }
 
-#define ASSERT_GRAPH_ERROR(table, text)                                  \
-	do {                                                             \
-		char *c_ = graph_error((table), ARRAY_SIZE(table));      \
-		ck_assert_str_eq(c_, (text));                            \
-		free(c_);                                                \
+#define ASSERT_GRAPH_ERROR(table, text)                                        \
+	do {                                                                   \
+		char *c_ = graph_error((table), ARRAY_SIZE(table));            \
+		ck_assert_str_eq(c_, (text));                                  \
+		free(c_);                                                      \
 	} while (0)
 
 DESC(v_bus_w, "bus", SVC_REQUIRES("worker"));
@@ -384,17 +378,15 @@ END_TEST
 
 START_TEST(test_validate_cycle3)
 {
-	static const struct svc_desc *const t[] = {&v_alpha, &v_beta,
-						   &v_gamma};
+	static const struct svc_desc *const t[] = {&v_alpha, &v_beta, &v_gamma};
 	/* an unknown requirement is reported before any cycle */
-	static const struct svc_desc *const t2[] = {&d_cache, &d_app,
-						    &v_beta, &v_gamma,
-						    &v_alpha};
+	static const struct svc_desc *const t2[] = {&d_cache, &d_app, &v_beta,
+	                                            &v_gamma, &v_alpha};
 
 	ASSERT_GRAPH_ERROR(t, "circular dependency: alpha -> gamma -> beta "
-			      "-> alpha");
+	                      "-> alpha");
 	ASSERT_GRAPH_ERROR(t2, "service 'app' requires unknown service "
-			       "'user'");
+	                       "'user'");
 }
 END_TEST
 
@@ -415,27 +407,26 @@ END_TEST
 START_TEST(test_validate_texts)
 {
 	static const struct svc_desc *const dup[] = {&d_cache, &d_user,
-						     &d_cache};
-	static const struct svc_desc *const unknown[] = {&d_cache,
-							 &v_unknown};
+	                                             &d_cache};
+	static const struct svc_desc *const unknown[] = {&d_cache, &v_unknown};
 	static const struct svc_desc *const self[] = {&d_database, &v_self};
 	/* per service, an unknown requirement outranks a self one */
 	static const struct svc_desc *const both[] = {&v_self_unknown};
 	/* in table order: the first bad service's error wins */
 	static const struct svc_desc *const first[] = {&v_unknown, &d_cache,
-						       &d_cache};
+	                                               &d_cache};
 	/* a duplicate outranks the same entry's unknown requirement */
 	static const struct svc_desc *const dupfirst[] = {&d_user, &d_cache,
-							  &v_unknown};
+	                                                  &v_unknown};
 
 	ASSERT_GRAPH_ERROR(dup, "duplicate service name 'cache'");
 	ASSERT_GRAPH_ERROR(unknown, "service 'user' requires unknown service "
-				    "'session'");
+	                            "'session'");
 	ASSERT_GRAPH_ERROR(self, "service 'cache' requires itself");
 	ASSERT_GRAPH_ERROR(both, "service 'user' requires unknown service "
-				 "'session'");
+	                         "'session'");
 	ASSERT_GRAPH_ERROR(first, "service 'user' requires unknown service "
-				  "'session'");
+	                          "'session'");
 	ASSERT_GRAPH_ERROR(dupfirst, "duplicate service name 'user'");
 }
 END_TEST
@@ -443,7 +434,7 @@ END_TEST
 START_TEST(test_validate_nothing_runs)
 {
 	static const struct svc_desc *const t[] = {&d_cache, &v_bus_w,
-						   &v_worker_b};
+	                                           &v_worker_b};
 	char *c = graph_error(t, ARRAY_SIZE(t));
 
 	free(c);
@@ -476,7 +467,7 @@ order_str(const struct svc_graph *g)
 
 	for (i = 0; i < svc_graph_count(g); i++)
 		buf_printf(&b, "%s%s", i ? " " : "",
-			   svc_name(svc_graph_at(g, i)));
+		           svc_name(svc_graph_at(g, i)));
 	r = xstrndup(buf_head(&b), b.len);
 	buf_free(&b);
 	return r;
@@ -515,8 +506,8 @@ START_TEST(test_order_same_every_time)
 	svc_graph_free(graph);
 	graph = NULL;
 	for (i = 0; i < 100; i++) {
-		struct svc_graph *g = new_graph(seed_table,
-						ARRAY_SIZE(seed_table));
+		struct svc_graph *g =
+		    new_graph(seed_table, ARRAY_SIZE(seed_table));
 
 		o = order_str(g);
 		ck_assert_str_eq(o, first);
@@ -537,8 +528,8 @@ START_TEST(test_order_boot)
 	ck_assert_int_eq(d.calls, 1);
 	ck_assert_int_eq(d.status, 0);
 	ck_assert_str_eq(events_str(),
-			 "init:cache init:user init:bus init:notification "
-			 "init:database init:app init:worker init:health ");
+	                 "init:cache init:user init:bus init:notification "
+	                 "init:database init:app init:worker init:health ");
 }
 END_TEST
 
@@ -563,8 +554,8 @@ START_TEST(test_lazy_closure_only)
 	/* app brings up the rest of its closure, not worker/health */
 	ck_assert_int_eq(svc_use(graph, "app", &cause), 0);
 	ck_assert_str_eq(events_str(),
-			 "init:cache init:user init:bus init:notification "
-			 "init:database init:app ");
+	                 "init:cache init:user init:bus init:notification "
+	                 "init:database init:app ");
 	ck_assert_int_eq(state_of("worker"), SVC_INACTIVE);
 	ck_assert_int_eq(state_of("health"), SVC_INACTIVE);
 	ck_assert_int_eq(svc_use(graph, "nope", &cause), -1);
@@ -585,7 +576,7 @@ START_TEST(test_lazy_diamond_once)
 	ck_assert_int_eq(P("right")->inits, 1);
 	ck_assert_int_eq(P("top")->inits, 1);
 	ck_assert_str_eq(events_str(),
-			 "init:base init:left init:right init:top ");
+	                 "init:base init:left init:right init:top ");
 	svc_start(graph, NULL, done_cb, &d);
 	ck_assert_int_eq(d.calls, 1);
 	ck_assert_int_eq(P("base")->inits, 1);
@@ -640,7 +631,7 @@ START_TEST(test_guard_self_use)
 	ck_assert_int_eq(svc_use(graph, "cache", &cause), 0);
 	ck_assert_int_eq(P("cache")->use_rc, -1);
 	ck_assert_str_eq(P("cache")->use_cause,
-			 "service 'cache' used from its own initialization");
+	                 "service 'cache' used from its own initialization");
 	ck_assert_int_eq(P("cache")->inits, 1);
 }
 END_TEST
@@ -654,8 +645,8 @@ START_TEST(test_guard_self_use_from_ping)
 	ck_assert_int_eq(svc_use(graph, "database", &cause), 0);
 	ck_assert_int_eq(P("database")->use_rc, -1);
 	ck_assert_str_eq(P("database")->use_cause,
-			 "service 'database' used from its own "
-			 "initialization");
+	                 "service 'database' used from its own "
+	                 "initialization");
 	P("database")->use_rc = 0;
 	ck_assert_int_eq(svc_ping(svc_graph_find(graph, "database"), NULL), 0);
 	ck_assert_int_eq(P("database")->use_rc, -1);
@@ -672,8 +663,8 @@ START_TEST(test_guard_undeclared)
 	ck_assert_int_eq(svc_use(graph, "user", &cause), 0);
 	ck_assert_int_eq(P("user")->use_rc, -1);
 	ck_assert_str_eq(P("user")->use_cause,
-			 "'user' used 'database' during init without "
-			 "requiring it");
+	                 "'user' used 'database' during init without "
+	                 "requiring it");
 	/* nothing was started by the refused call */
 	ck_assert_int_eq(state_of("database"), SVC_INACTIVE);
 	ck_assert_int_eq(P("database")->inits, 0);
@@ -710,15 +701,15 @@ START_TEST(test_ping_after_init_fails)
 	graph = new_graph(seed_table, ARRAY_SIZE(seed_table));
 	ck_assert_int_eq(svc_use(graph, "cache", &cause), -1);
 	ck_assert_str_eq(cause, "service 'cache' failed to initialize: ping "
-				"reported unhealthy: disk full");
+	                        "reported unhealthy: disk full");
 	free(cause);
 	ck_assert_int_eq(state_of("cache"), SVC_FAILED);
 	ck_assert_int_eq(P("cache")->pings, 1);
 	ck_assert(log_seen(LOGL_ERR, "service 'cache' failed to initialize: "
-				     "ping reported unhealthy: disk full"));
+	                             "ping reported unhealthy: disk full"));
 	ck_assert_int_eq(svc_use(graph, "bus", &cause), -1);
 	ck_assert_str_eq(cause, "service 'bus' failed to initialize: ping "
-				"reported unhealthy");
+	                        "reported unhealthy");
 	free(cause);
 	svc_get_info(svc_graph_find(graph, "bus"), &info);
 	ck_assert(!info.ping_ok);
@@ -737,7 +728,7 @@ START_TEST(test_init_failure_text)
 	graph = new_graph(seed_table, ARRAY_SIZE(seed_table));
 	ck_assert_int_eq(svc_use(graph, "database", &cause), -1);
 	ck_assert_str_eq(cause, "service 'database' failed to initialize: "
-				"connection refused");
+	                        "connection refused");
 	free(cause);
 	ck_assert_int_eq(P("database")->pings, 0);
 	/* a failed service is not retried until reset */
@@ -810,17 +801,16 @@ START_TEST(test_failure_blocks_dependents)
 	svc_get_info(svc_graph_find(graph, "d"), &info);
 	ck_assert_str_eq(info.blocked_by, "b");
 	ck_assert_str_eq(info.error, "failed to initialize d because of b: "
-				     "service 'b' failed to initialize: boom");
+	                             "service 'b' failed to initialize: boom");
 	svc_get_info(svc_graph_find(graph, "c"), &info);
 	ck_assert_str_eq(info.blocked_by, "b");
 	svc_get_info(svc_graph_find(graph, "b"), &info);
 	ck_assert_ptr_null(info.blocked_by);
 	ck_assert_str_eq(info.error, "service 'b' failed to initialize: boom");
-	ck_assert(log_seen(LOGL_ERR,
-			   "service 'b' failed to initialize: boom"));
+	ck_assert(log_seen(LOGL_ERR, "service 'b' failed to initialize: boom"));
 	ck_assert_int_eq(svc_use(graph, "c", &cause), -1);
 	ck_assert_str_eq(cause, "failed to initialize c because of b: "
-				"service 'b' failed to initialize: boom");
+	                        "service 'b' failed to initialize: boom");
 	free(cause);
 }
 END_TEST
@@ -836,8 +826,8 @@ START_TEST(test_failure_start_target)
 	ck_assert_int_eq(d.calls, 1);
 	ck_assert_int_eq(d.status, -1);
 	ck_assert_str_eq(d.cause, "failed to initialize app because of user: "
-				  "service 'user' failed to initialize: no "
-				  "table");
+	                          "service 'user' failed to initialize: no "
+	                          "table");
 	free(d.cause);
 	d.cause = NULL;
 	ck_assert_int_eq(state_of("cache"), SVC_RUNNING);
@@ -868,7 +858,7 @@ START_TEST(test_failure_async_blocks)
 	RUN_UNTIL(loop, d.calls == 1, 1.0);
 	ck_assert_int_eq(d.status, -1);
 	ck_assert_str_eq(d.cause, "service 'a' failed to initialize: "
-				  "late boom");
+	                          "late boom");
 	free(d.cause);
 	ck_assert_int_eq(state_of("d"), SVC_BLOCKED);
 	ck_assert_int_eq(P("b")->inits, 0);
@@ -902,9 +892,9 @@ START_TEST(test_async_reverse_completion)
 	ck_assert_int_eq(d.status, 0);
 	ck_assert_int_eq(state_of("app"), SVC_RUNNING);
 	ck_assert_str_eq(events_str(),
-			 "init:cache init:user init:bus init:notification "
-			 "init:database done:database done:notification "
-			 "done:user init:app ");
+	                 "init:cache init:user init:bus init:notification "
+	                 "init:database done:database done:notification "
+	                 "done:user init:app ");
 	ck_assert_int_eq(P("app")->inits, 1);
 	ck_assert_int_eq(svc_use(graph, "app", &cause), 0);
 }
@@ -923,7 +913,7 @@ START_TEST(test_async_done_inside_init)
 	ck_assert_int_eq(state_of("cache"), SVC_RUNNING);
 	ck_assert_int_eq(svc_use(graph, "database", &cause), -1);
 	ck_assert_str_eq(cause, "service 'database' failed to initialize: "
-				"early no");
+	                        "early no");
 	free(cause);
 	/* no timer left behind: nothing changes later */
 	run_for(loop, 0.03);
@@ -944,29 +934,28 @@ START_TEST(test_async_init_timeout)
 	RUN_UNTIL(loop, d.calls == 1, 1.0);
 	ck_assert_int_eq(d.status, -1);
 	ck_assert_str_eq(d.cause, "failed to initialize notification because "
-				  "of bus: service 'bus' did not finish "
-				  "initializing within 20ms");
+	                          "of bus: service 'bus' did not finish "
+	                          "initializing within 20ms");
 	free(d.cause);
 	svc_get_info(svc_graph_find(graph, "bus"), &info);
 	ck_assert_int_eq(info.state, SVC_FAILED);
 	ck_assert_str_eq(info.error, "service 'bus' did not finish "
-				     "initializing within 20ms");
+	                             "initializing within 20ms");
 	ck_assert(log_seen(LOGL_ERR, "service 'bus' did not finish "
-				     "initializing within 20ms"));
+	                             "initializing within 20ms"));
 	/* a late completion is ignored */
 	svc_init_done(P("bus")->svc, 0, NULL);
 	ck_assert_int_eq(info.state, SVC_FAILED);
 	ck_assert_int_eq(state_of("bus"), SVC_FAILED);
 	ck_assert(log_seen(LOGL_DEBUG, "ignoring a late init completion of "
-				       "'bus'"));
+	                               "'bus'"));
 }
 END_TEST
 
 START_TEST(test_async_desc_timeout)
 {
-	static const struct svc_desc slow = {.name = "slowdb",
-					     .init = t_init,
-					     .init_timeout = 0.015};
+	static const struct svc_desc slow = {
+	    .name = "slowdb", .init = t_init, .init_timeout = 0.015};
 	static const struct svc_desc *const t[] = {&slow, &d_cache};
 	char *cause = NULL;
 
@@ -976,7 +965,7 @@ START_TEST(test_async_desc_timeout)
 	RUN_UNTIL(loop, state_of("slowdb") == SVC_FAILED, 1.0);
 	ck_assert_int_eq(svc_use(graph, "slowdb", &cause), -1);
 	ck_assert_str_eq(cause, "service 'slowdb' did not finish "
-				"initializing within 15ms");
+	                        "initializing within 15ms");
 	free(cause);
 }
 END_TEST
@@ -996,8 +985,8 @@ START_TEST(test_stop_reverse_order)
 	ck_assert_int_eq(s.status, 0);
 	ck_assert_ptr_null(s.cause);
 	ck_assert_str_eq(events_str(),
-			 "stop:health stop:worker stop:app stop:database "
-			 "stop:notification stop:bus stop:user stop:cache ");
+	                 "stop:health stop:worker stop:app stop:database "
+	                 "stop:notification stop:bus stop:user stop:cache ");
 	ck_assert_int_eq(state_of("cache"), SVC_STOPPED);
 	ck_assert(log_seen(LOGL_INFO, "stopped 'cache'"));
 	ck_assert(log_seen(LOGL_INFO, "started 'cache' in "));
@@ -1064,15 +1053,15 @@ START_TEST(test_stop_timeout)
 	RUN_UNTIL(loop, s.calls == 1, 1.0);
 	ck_assert_int_eq(s.status, -1);
 	ck_assert_str_eq(s.cause,
-			 "services that did not stop in time: bus, user");
+	                 "services that did not stop in time: bus, user");
 	ck_assert_int_eq(s2.calls, 1);
 	ck_assert_str_eq(s2.cause, s.cause);
 	free(s.cause);
 	free(s2.cause);
 	ck_assert(log_seen(LOGL_WARN, "service 'bus' did not stop within "
-				      "20ms"));
+	                              "20ms"));
 	ck_assert(log_seen(LOGL_WARN, "service 'user' did not stop within "
-				      "20ms"));
+	                              "20ms"));
 	ck_assert_int_eq(state_of("bus"), SVC_STOPPED);
 	ck_assert_int_eq(state_of("cache"), SVC_STOPPED);
 	ck_assert_int_eq(P("cache")->stops, 1);
@@ -1118,7 +1107,7 @@ observer(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
 	/* the state has already changed */
 	ck_assert_int_eq(svc_state(s), to);
 	buf_printf(b, "%s:%s>%s ", svc_name(s), svc_state_name(from),
-		   svc_state_name(to));
+	           svc_state_name(to));
 }
 
 START_TEST(test_observers_see_transitions)
@@ -1137,19 +1126,50 @@ START_TEST(test_observers_see_transitions)
 	buf_putc(&b1, '\0');
 	buf_putc(&b2, '\0');
 	ck_assert_str_eq(buf_head(&b1),
-			 "a:inactive>starting a:starting>running "
-			 "b:inactive>starting b:starting>running "
-			 "c:inactive>starting c:starting>failed "
-			 "d:inactive>blocked "
-			 "b:running>stopping b:stopping>stopped "
-			 "a:running>stopping a:stopping>stopped ");
+	                 "a:inactive>starting a:starting>running "
+	                 "b:inactive>starting b:starting>running "
+	                 "c:inactive>starting c:starting>failed "
+	                 "d:inactive>blocked "
+	                 "b:running>stopping b:stopping>stopped "
+	                 "a:running>stopping a:stopping>stopped ");
 	ck_assert_str_eq(buf_head(&b2),
-			 "a:inactive>starting a:starting>running "
-			 "b:inactive>starting b:starting>running "
-			 "c:inactive>starting c:starting>failed "
-			 "d:inactive>blocked ");
+	                 "a:inactive>starting a:starting>running "
+	                 "b:inactive>starting b:starting>running "
+	                 "c:inactive>starting c:starting>failed "
+	                 "d:inactive>blocked ");
 	buf_free(&b1);
 	buf_free(&b2);
+}
+END_TEST
+
+struct once {
+	int calls;
+};
+
+static void
+observer_once(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
+{
+	struct once *o = arg;
+
+	o->calls++;
+	svc_graph_remove_observer(svc_graph(s), observer_once, arg);
+}
+
+/* An observer removing itself does not make the next one miss a call. */
+START_TEST(test_observer_removes_itself)
+{
+	struct buf b = {0};
+	struct once o = {0};
+
+	graph = new_graph(seed_table, ARRAY_SIZE(seed_table));
+	svc_graph_add_observer(graph, observer_once, &o);
+	svc_graph_add_observer(graph, observer, &b);
+	svc_start(graph, "cache", NULL, NULL);
+	ck_assert_int_eq(o.calls, 1);
+	buf_putc(&b, '\0');
+	ck_assert_str_eq(buf_head(&b), "cache:inactive>starting "
+	                               "cache:starting>running ");
+	buf_free(&b);
 }
 END_TEST
 
@@ -1236,15 +1256,15 @@ START_TEST(test_print_text)
 	graph = new_graph(seed_table, ARRAY_SIZE(seed_table));
 	t = print_graph(false);
 	ck_assert_str_eq(t, "start order: " SEED_ORDER "\n"
-			    "  1. cache          (no requirements)\n"
-			    "  2. user           requires cache\n"
-			    "  3. bus            (no requirements)\n"
-			    "  4. notification   requires bus\n"
-			    "  5. database       (no requirements)\n"
-			    "  6. app            requires user, database, "
-			    "notification\n"
-			    "  7. worker         (no requirements)\n"
-			    "  8. health         requires worker\n");
+	                    "  1. cache          (no requirements)\n"
+	                    "  2. user           requires cache\n"
+	                    "  3. bus            (no requirements)\n"
+	                    "  4. notification   requires bus\n"
+	                    "  5. database       (no requirements)\n"
+	                    "  6. app            requires user, database, "
+	                    "notification\n"
+	                    "  7. worker         (no requirements)\n"
+	                    "  8. health         requires worker\n");
 	free(t);
 }
 END_TEST
@@ -1256,16 +1276,16 @@ START_TEST(test_print_dot)
 	graph = new_graph(diamond_table, ARRAY_SIZE(diamond_table));
 	t = print_graph(true);
 	ck_assert_str_eq(t, "digraph svcd {\n"
-			    "  rankdir=LR;\n"
-			    "  \"base\";\n"
-			    "  \"left\";\n"
-			    "  \"right\";\n"
-			    "  \"top\";\n"
-			    "  \"left\" -> \"base\";\n"
-			    "  \"right\" -> \"base\";\n"
-			    "  \"top\" -> \"left\";\n"
-			    "  \"top\" -> \"right\";\n"
-			    "}\n");
+	                    "  rankdir=LR;\n"
+	                    "  \"base\";\n"
+	                    "  \"left\";\n"
+	                    "  \"right\";\n"
+	                    "  \"top\";\n"
+	                    "  \"left\" -> \"base\";\n"
+	                    "  \"right\" -> \"base\";\n"
+	                    "  \"top\" -> \"left\";\n"
+	                    "  \"top\" -> \"right\";\n"
+	                    "}\n");
 	free(t);
 }
 END_TEST
@@ -1421,6 +1441,7 @@ main(void)
 	tcase_add_test(tc, test_stop_cancels_starting);
 	tc = tcase(s, "9-states");
 	tcase_add_test(tc, test_observers_see_transitions);
+	tcase_add_test(tc, test_observer_removes_itself);
 	tcase_add_test(tc, test_state_names);
 	tc = tcase(s, "10-introspection");
 	tcase_add_test(tc, test_introspection);
