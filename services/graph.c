@@ -1110,6 +1110,36 @@ stop_complete(struct svc_graph *g)
 	free(cause);
 }
 
+/* Stop one running service; true while its async stop is under way. */
+static bool
+stop_one(struct svc_graph *g, struct svc *s)
+{
+	int rc = 0;
+
+	set_state(s, SVC_STOPPING);
+	if (s->state != SVC_STOPPING)
+		return false; /* an observer reset the graph */
+	s->early_stop_done = false;
+	g->stop_cur = s;
+	if (s->desc->stop != NULL) {
+		s->in_stop++;
+		rc = s->desc->stop(s);
+		s->in_stop--;
+	}
+	if (s->state != SVC_STOPPING)
+		return false; /* reset from inside stop */
+	if (rc == SVC_PENDING && !s->early_stop_done) {
+		ev_timer_set(&s->stop_timer, stop_timeout_of(s), 0);
+		ev_timer_start(g->loop, &s->stop_timer);
+		return true;
+	}
+	if (rc == -1)
+		log_warn("service '%s' reported a failure to stop",
+		         s->desc->name);
+	stop_finished(s);
+	return false;
+}
+
 static void
 stop_next(struct svc_graph *g)
 {
@@ -1118,31 +1148,9 @@ stop_next(struct svc_graph *g)
 	g->stop_walking = true;
 	while (g->stopping && g->stop_cur == NULL && g->stop_pos > 0) {
 		struct svc *s = g->order[--g->stop_pos];
-		int rc = 0;
 
-		if (s->state != SVC_RUNNING)
-			continue;
-		set_state(s, SVC_STOPPING);
-		if (s->state != SVC_STOPPING)
-			continue;
-		s->early_stop_done = false;
-		g->stop_cur = s;
-		if (s->desc->stop != NULL) {
-			s->in_stop++;
-			rc = s->desc->stop(s);
-			s->in_stop--;
-		}
-		if (s->state != SVC_STOPPING || g->stop_cur != s)
-			continue; /* reset from inside stop */
-		if (rc == SVC_PENDING && !s->early_stop_done) {
-			ev_timer_set(&s->stop_timer, stop_timeout_of(s), 0);
-			ev_timer_start(g->loop, &s->stop_timer);
+		if (s->state == SVC_RUNNING && stop_one(g, s))
 			break;
-		}
-		if (rc == -1)
-			log_warn("service '%s' reported a failure to stop",
-			         s->desc->name);
-		stop_finished(s);
 	}
 	g->stop_walking = false;
 	if (g->stopping && g->stop_cur == NULL && g->stop_pos == 0)
