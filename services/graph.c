@@ -14,7 +14,8 @@
  *     pass; an async init (SVC_PENDING) arms a timer, and svc_init_done()
  *     calls advance() again. advance() is not reentrant: a nested call only
  *     asks the running pass to go round once more. Since a service is only
- *     started from inactive, a shared base is initialized exactly once.
+ *     started from inactive (or stopped), a shared base is initialized
+ *     exactly once. Failed and blocked are final until svc_reset().
  *   - svc_init_done() may arrive from inside init, before init returned
  *     SVC_PENDING: it is parked on the service and applied when init returns.
  *     The same holds for svc_stop_done() from inside stop.
@@ -27,6 +28,9 @@
  *   - svc_stop_all() walks the start order backwards, one service at a time;
  *     an async stop is bounded by a timer, whose expiry logs the service and
  *     goes on. A second svc_stop_all() during a stop queues its callback.
+ *     A stop cancels starting services and fails pending svc_start()s.
+ *   - Callbacks (init, ping, stop, observers, completions) may use the graph
+ *     but must not free it.
  */
 #include <assert.h>
 #include <ev.h>
