@@ -115,6 +115,7 @@ struct bus {
 
 	struct bus_waiter *wait_head, *wait_tail;
 	struct bus_waiter *round; /* waiters being called now */
+	struct bus_waiter *drain_head; /* bus_wait_drained, LIFO is fine */
 
 	uint64_t last_seq, last_dispatched;
 	uint64_t emitted, delivered, dropped, listener_errors;
@@ -438,6 +439,8 @@ has_work(const struct bus *b)
 	if (b->wait_head && queue_has_room(b))
 		return true;
 	if (b->closing && b->close_cb && !b->qcount && !b->cur)
+		return true;
+	if (b->drain_head && !b->qcount && !b->cur)
 		return true;
 	return false;
 }
@@ -854,6 +857,19 @@ finish_close(struct bus *b, int status)
 		cb(b, status, arg); /* may free b */
 }
 
+/* Call the drained waiters, one-shot, once nothing is queued or in flight. */
+static void
+run_drained(struct bus *b)
+{
+	while (b->drain_head && !b->qcount && !b->cur) {
+		struct bus_waiter *w = b->drain_head;
+		b->drain_head = w->next;
+		w->next = NULL;
+		w->queued = false;
+		w->fn(w);
+	}
+}
+
 static void
 on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
@@ -869,6 +885,7 @@ on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 	}
 	maybe_sweep(b);
 	run_waiters(b);
+	run_drained(b);
 	if (b->closing && b->close_cb && !b->qcount && !b->cur) {
 		finish_close(b, 0);
 		return;
@@ -919,11 +936,23 @@ waiter_remove(struct bus_waiter **head, struct bus_waiter **tail,
 }
 
 void
+bus_wait_drained(struct bus *b, struct bus_waiter *w)
+{
+	if (w->queued)
+		return;
+	w->queued = true;
+	w->next = b->drain_head;
+	b->drain_head = w;
+	update_watchers(b);
+}
+
+void
 bus_cancel_wait(struct bus *b, struct bus_waiter *w)
 {
 	if (!w->queued)
 		return;
-	if (!waiter_remove(&b->wait_head, &b->wait_tail, w))
+	if (!waiter_remove(&b->wait_head, &b->wait_tail, w) &&
+	    !waiter_remove(&b->drain_head, NULL, w))
 		waiter_remove(&b->round, NULL, w);
 	w->queued = false;
 	w->next = NULL;

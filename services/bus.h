@@ -124,6 +124,13 @@ struct bus_waiter {
 	bool queued;		 /* private */
 };
 void bus_wait_room(struct bus *b, struct bus_waiter *w);
+/*
+ * One-shot callback, from the loop, once the queue is empty and no async
+ * listener call is in flight: every event accepted so far has reached its
+ * listeners (the control service waits for this before it closes
+ * subscribers at shutdown). Cancel with bus_cancel_wait.
+ */
+void bus_wait_drained(struct bus *b, struct bus_waiter *w);
 void bus_cancel_wait(struct bus *b, struct bus_waiter *w);
 
 /*

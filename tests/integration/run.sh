@@ -17,8 +17,25 @@ for file in "$@"; do
 	for t in $tests; do
 		[ -n "${ONLY:-}" ] && [ "$ONLY" != "$t" ] && continue
 		start=$(date +%s%N)
-		out=$(bash -c "source '$here/lib.sh'; source '$file'; lib_run_test $t" 2>&1)
+		# Each test in its own process group: whatever it leaves running is
+		# killed with it, and a test that hangs is killed after TEST_TIMEOUT.
+		log=$(mktemp)
+		setsid bash -c "source '$here/lib.sh'; source '$file'; lib_run_test $t" >"$log" 2>&1 </dev/null &
+		pid=$!
+		(
+			trap 'kill $s 2>/dev/null; exit 0' TERM
+			sleep "${TEST_TIMEOUT:-300}" & s=$!
+			wait $s
+			echo "FAIL: timed out after ${TEST_TIMEOUT:-300}s" >>"$log"
+			kill -KILL -- -$pid
+		) >/dev/null 2>&1 &
+		guard=$!
+		wait $pid
 		rc=$?
+		kill $guard 2>/dev/null; wait $guard 2>/dev/null
+		kill -KILL -- -$pid 2>/dev/null
+		out=$(cat "$log")
+		rm -f "$log"
 		ms=$(( ($(date +%s%N) - start) / 1000000 ))
 		name="$(basename "$file" .sh):$t"
 		if [ $rc -eq 0 ]; then

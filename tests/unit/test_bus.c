@@ -465,6 +465,50 @@ START_TEST(test_backpressure_waiter)
 }
 END_TEST
 
+struct drain_ctx {
+	struct bus_waiter w;
+	struct rec *r;
+	size_t seen_at_call; /* deliveries when the callback ran */
+	int calls;
+};
+
+static void
+drained_fn(struct bus_waiter *w)
+{
+	progress++;
+	struct drain_ctx *d = (struct drain_ctx *)w;
+	d->calls++;
+	d->seen_at_call = d->r->n;
+}
+
+START_TEST(test_wait_drained)
+{
+	struct bus *b = new_bus(64, 0, 2, 1, 1); /* batch 2: several rounds */
+	struct rec r = {0};
+	struct drain_ctx d = {.w.fn = drained_fn, .r = &r};
+	struct drain_ctx gone = {.w.fn = drained_fn, .r = &r};
+
+	bus_listen(b, "*", rec_fn, &r);
+	for (int i = 0; i < 9; i++)
+		ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
+	bus_wait_drained(b, &d.w);
+	bus_wait_drained(b, &gone.w);
+	bus_cancel_wait(b, &gone.w);
+	ck_assert_int_eq(d.calls, 0); /* never from inside the call */
+	RUN_UNTIL(d.calls == 1, 2);
+	/* called only once every accepted event had been delivered */
+	ck_assert_uint_eq(d.seen_at_call, 9);
+	ck_assert_int_eq(gone.calls, 0);
+	/* on an empty bus it still comes from the loop, once */
+	bus_wait_drained(b, &d.w);
+	ck_assert_int_eq(d.calls, 1);
+	RUN_UNTIL(d.calls == 2, 2);
+	spin(3);
+	ck_assert_int_eq(d.calls, 2);
+	free_bus(b);
+}
+END_TEST
+
 /* ---- listener failures and mutation from callbacks ---------------------- */
 
 START_TEST(test_listener_failure_isolated)
@@ -1062,6 +1106,7 @@ bus_suite(void)
 	tcase_add_test(tc, test_batch_bounded);
 	tcase_add_test(tc, test_queue_full);
 	tcase_add_test(tc, test_backpressure_waiter);
+	tcase_add_test(tc, test_wait_drained);
 	tcase_add_test(tc, test_listener_failure_isolated);
 	tcase_add_test(tc, test_unlisten_in_callback);
 	tcase_add_test(tc, test_async_concurrent);
