@@ -17,8 +17,10 @@
  * appended to the output buffer, then one write is tried at once and the
  * write watcher started only if it would block. The daemon never blocks on
  * a client. A line over max_request is answered TooLarge and the client
- * moves to the closing state: no more reading, output flushed within
- * CLOSE_DEADLINE, then closed.
+ * moves to the closing state: no more requests, output flushed, our write
+ * side shut, and the peer's remaining input discarded until it closes
+ * (a lingering close, so a peer still writing reads the error instead of
+ * getting EPIPE) — all within CLOSE_DEADLINE.
  *
  * Backpressure. An emit with wait on a full queue leaves its line in the
  * input buffer, stops reading the client and parks the client's embedded
@@ -74,6 +76,7 @@
 #define ACCEPT_PAUSE 0.1    /* seconds, after EMFILE/ENFILE */
 #define CLOSE_DEADLINE 2.0  /* seconds to flush a closing client */
 #define EXIT_FLUSH_MS 200   /* shutdown.exit: synchronous flush bound */
+#define HUP_CHECK 1.0	    /* half-closed listeners: is the peer gone? */
 #define OUT_KEEP (64 * 1024) /* an idle output buffer above this is freed */
 
 #define container_of(p, type, member) \
@@ -95,6 +98,7 @@ struct ctl_client {
 	char source[64]; /* "control uid=U pid=P" */
 
 	bool closing; /* flush, then close */
+	bool shut;    /* closing and flushed: our write side is shut */
 	bool eof;     /* the peer shut its write side */
 	bool paused;  /* waiting for room on the bus */
 	bool waiting_shutdown;
@@ -121,6 +125,11 @@ static struct {
 	ino_t ino;
 	ev_io accept_w;
 	ev_timer accept_pause;
+	ev_timer stop_timer; /* stopping: polls the drain */
+	bool stopping;
+	bool stop_drained;
+	uint64_t stop_target; /* bus_last_seq when the stop began */
+	int64_t stop_deadline_us;
 	int reserve_fd;
 	bool emfile_logged;
 	struct ctl_client *clients;
@@ -135,6 +144,7 @@ static void client_drop(struct ctl_client *c);
 static void client_write(struct ctl_client *c);
 static void process_input(struct ctl_client *c);
 static void unsubscribe(struct ctl_client *c);
+static void stop_tick_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* ---- stats -------------------------------------------------------------- */
 
@@ -300,11 +310,12 @@ start_closing(struct ctl_client *c)
 	if (c->closing || c->dead)
 		return;
 	c->closing = true;
-	ev_io_stop(ctl.loop, &c->rio);
 	unsubscribe(c);
 	if (c->waiter.queued && bus_default())
 		bus_cancel_wait(bus_default(), &c->waiter);
 	c->paused = false;
+	ev_timer_stop(ctl.loop, &c->deadline);
+	ev_timer_set(&c->deadline, CLOSE_DEADLINE, 0);
 	ev_timer_start(ctl.loop, &c->deadline);
 	if (!ev_is_active(&c->wio))
 		ev_io_start(ctl.loop, &c->wio);
@@ -354,8 +365,24 @@ client_write(struct ctl_client *c)
 	ev_io_stop(ctl.loop, &c->wio);
 	if (c->out.cap > OUT_KEEP)
 		buf_free(&c->out);
-	if (c->closing)
+	if (ctl.stopping && ctl.stop_drained && !c->waiting_shutdown) {
 		client_drop(c);
+		return;
+	}
+	if (!c->closing)
+		return;
+	if (c->eof || !ev_is_active(&c->rio)) {
+		client_drop(c);
+		return;
+	}
+	/* Lingering close: the peer may still be writing (the rest of an
+	 * oversized line); had we closed now, it would get EPIPE before
+	 * reading our error. Shut our side, discard its input until it
+	 * closes or the deadline. */
+	if (!c->shut) {
+		shutdown(c->fd, SHUT_WR);
+		c->shut = true;
+	}
 }
 
 static void
@@ -368,11 +395,20 @@ write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	client_unbusy(c);
 }
 
+static bool peer_hung_up(int fd);
+
+/* Closing: the flush deadline expired. Half-closed listener: is the peer
+ * still there? (Its socket is always readable at EOF, so no ev_io.) */
 static void
 deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct ctl_client *c = w->data;
 
+	if (!c->closing) {
+		if (peer_hung_up(c->fd))
+			client_drop(c);
+		return;
+	}
 	log_debug("control: dropping %s: output not flushed within 2 s",
 		  c->source);
 	client_drop(c);
@@ -611,8 +647,11 @@ finish_eof(struct ctl_client *c)
 		client_drop(c);
 		return;
 	}
-	if (c->listener || c->waiting_shutdown)
+	if (c->listener || c->waiting_shutdown) {
+		ev_timer_set(&c->deadline, HUP_CHECK, HUP_CHECK);
+		ev_timer_start(ctl.loop, &c->deadline);
 		return;
+	}
 	start_closing(c);
 }
 
@@ -681,11 +720,36 @@ client_eof(struct ctl_client *c)
 	process_input(c);
 }
 
+/* Closing: read and throw away (bounded), until EOF or the deadline. */
+static void
+discard_input(struct ctl_client *c)
+{
+	static char sink[READ_CHUNK];
+
+	for (int round = 0; round < READ_ROUNDS; round++) {
+		ssize_t n = read(c->fd, sink, sizeof(sink));
+
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			client_drop(c);
+		return;
+	}
+}
+
 static void
 read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ctl_client *c = w->data;
 
+	if (c->closing) {
+		c->busy++;
+		discard_input(c);
+		client_unbusy(c);
+		return;
+	}
 	c->busy++;
 	for (int round = 0; round < READ_ROUNDS; round++) {
 		if (c->closing || c->paused || c->dead || c->eof)
@@ -1051,6 +1115,8 @@ control_init(struct svc *self, char **cause)
 	resolve_groups();
 	ev_io_init(&ctl.accept_w, accept_cb, ctl.lfd, EV_READ);
 	ev_timer_init(&ctl.accept_pause, pause_cb, ACCEPT_PAUSE, 0);
+	ev_timer_init(&ctl.stop_timer, stop_tick_cb, 0.005, 0.005);
+	ctl.stopping = false;
 	ev_io_start(ctl.loop, &ctl.accept_w);
 	ctl.running = true;
 	return 0;
@@ -1066,11 +1132,81 @@ control_ping(struct svc *self, char **cause)
 	return 0;
 }
 
+/* Kept across the stop: shutdown --wait clients, until the "exit". */
+static bool
+kept(const struct ctl_client *c)
+{
+	return c->waiting_shutdown && manager_shutting_down();
+}
+
+static void
+stop_finish(void)
+{
+	struct ctl_client *c, *next;
+
+	ev_timer_stop(ctl.loop, &ctl.stop_timer);
+	for (c = ctl.clients; c; c = next) {
+		next = c->next;
+		unsubscribe(c);
+		if (!kept(c))
+			client_drop(c);
+	}
+	free(ctl.emit_name);
+	free(ctl.admin_name);
+	ctl.emit_name = ctl.admin_name = NULL;
+	ctl.emit_ok = ctl.admin_ok = false;
+	ctl.stopping = false;
+	ctl.running = false;
+}
+
+/*
+ * Stop, phase 2 and 3: once the bus dispatched every event accepted before
+ * the stop (so subscribers get all of them), unsubscribe everyone and let
+ * the output drain; done when every client is flushed and closed, or at
+ * the deadline. Returns true when done.
+ */
+static bool
+stop_progress(void)
+{
+	struct bus *b = bus_default();
+	struct ctl_client *c, *next;
+	bool late = util_mono_us() >= ctl.stop_deadline_us;
+
+	if (!ctl.stop_drained) {
+		if (!late && b && bus_last_dispatched(b) < ctl.stop_target &&
+		    !bus_closing(b))
+			return false;
+		ctl.stop_drained = true;
+		for (c = ctl.clients; c; c = next) {
+			next = c->next;
+			unsubscribe(c);
+			if (!kept(c) && !c->out.len)
+				client_drop(c);
+		}
+	}
+	for (c = ctl.clients; c; c = c->next)
+		if (!kept(c) && !late)
+			return false;
+	stop_finish();
+	return true;
+}
+
+static void
+stop_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	if (stop_progress())
+		svc_stop_done(ctl.self);
+}
+
+/*
+ * Stop accepting and reading at once; deliver what the bus accepted before
+ * now to the subscribers, flush every client (bounded by CLOSE_DEADLINE),
+ * then close. shutdown --wait clients stay until the "exit" progress.
+ */
 static int
 control_stop(struct svc *self)
 {
-	struct ctl_client *c, *next;
-	bool keep_waiters = manager_shutting_down();
+	struct bus *b = bus_default();
 
 	ev_io_stop(ctl.loop, &ctl.accept_w);
 	ev_timer_stop(ctl.loop, &ctl.accept_pause);
@@ -1082,29 +1218,22 @@ control_stop(struct svc *self)
 	if (ctl.reserve_fd >= 0)
 		close(ctl.reserve_fd);
 	ctl.reserve_fd = -1;
-	for (c = ctl.clients; c; c = next) {
-		next = c->next;
-		unsubscribe(c);
-		if (c->waiting_shutdown && keep_waiters && !c->dead) {
-			/* Kept until the "exit" progress; reads stop. */
-			ev_io_stop(ctl.loop, &c->rio);
-			if (c->waiter.queued && bus_default())
-				bus_cancel_wait(bus_default(), &c->waiter);
-			c->paused = false;
-			continue;
-		}
-		c->busy++;
-		c->closing = true;
-		client_write(c); /* best effort, then close */
-		client_drop(c);
-		client_unbusy(c);
+	for (struct ctl_client *c = ctl.clients; c; c = c->next) {
+		/* A parked emit was never accepted: it is dropped unanswered. */
+		ev_io_stop(ctl.loop, &c->rio);
+		if (c->waiter.queued && b)
+			bus_cancel_wait(b, &c->waiter);
+		c->paused = false;
 	}
-	free(ctl.emit_name);
-	free(ctl.admin_name);
-	ctl.emit_name = ctl.admin_name = NULL;
-	ctl.emit_ok = ctl.admin_ok = false;
-	ctl.running = false;
-	return 0;
+	ctl.stopping = true;
+	ctl.stop_drained = false;
+	ctl.stop_target = b ? bus_last_seq(b) : 0;
+	ctl.stop_deadline_us = util_mono_us() + (int64_t)(CLOSE_DEADLINE * 1e6);
+	if (stop_progress())
+		return 0;
+	ev_timer_set(&ctl.stop_timer, 0.005, 0.005);
+	ev_timer_start(ctl.loop, &ctl.stop_timer);
+	return SVC_PENDING;
 }
 
 const struct svc_desc control_service = {
