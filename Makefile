@@ -69,6 +69,7 @@ LIB     := $(BUILD)/libsvcd.a
 .PHONY: man all deps check unit integration run install uninstall clean sanitize \
         valgrind format check-format lint
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: deps $(SVCD) $(SVCCTL)
 
@@ -99,7 +100,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJ) $(CLIENT_LIB) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 check: all
-	@$(MAKE) --no-print-directory unit integration
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
 
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do \
