@@ -101,6 +101,7 @@ struct ctl_client {
 	bool shut;    /* closing and flushed: our write side is shut */
 	bool eof;     /* the peer shut its write side */
 	bool paused;  /* waiting for room on the bus */
+	bool throttled; /* not read: its replies are not being read */
 	bool waiting_shutdown;
 	bool dead;
 	int busy;
@@ -357,6 +358,18 @@ client_write(struct ctl_client *c)
 	if (c->missing && !c->closing &&
 	    c->out.len <= conf_get()->output_soft / 2)
 		put_lost(c, false);
+	if (c->throttled && !ctl.stopping &&
+	    c->out.len <= conf_get()->output_soft / 2) {
+		c->throttled = false;
+		process_input(c); /* the lines already buffered */
+		if (c->dead)
+			return;
+		if (!c->paused && !c->closing && !c->eof && !c->throttled)
+			ev_io_start(ctl.loop, &c->rio);
+		if (c->out.len && !ev_is_active(&c->wio))
+			ev_io_start(ctl.loop, &c->wio);
+		return;
+	}
 	if (c->out.len) {
 		if (!ev_is_active(&c->wio))
 			ev_io_start(ctl.loop, &c->wio);
@@ -671,6 +684,14 @@ process_input(struct ctl_client *c)
 
 	while (!c->closing && !c->paused && !c->dead) {
 		const char *head = buf_head(&c->in);
+
+		/* Replies pile up unread: stop taking requests until they
+		 * drain (client_write resumes), so memory stays bounded. */
+		if (c->out.len > conf_get()->output_soft) {
+			c->throttled = true;
+			ev_io_stop(ctl.loop, &c->rio);
+			break;
+		}
 		const char *nl = c->in.len > c->scan
 			? memchr(head + c->scan, '\n', c->in.len - c->scan)
 			: NULL;
@@ -752,7 +773,8 @@ read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	c->busy++;
 	for (int round = 0; round < READ_ROUNDS; round++) {
-		if (c->closing || c->paused || c->dead || c->eof)
+		if (c->closing || c->paused || c->dead || c->eof ||
+		    c->throttled)
 			break;
 		buf_reserve(&c->in, READ_CHUNK);
 		ssize_t n = read(c->fd, c->in.data + c->in.off + c->in.len,
@@ -788,7 +810,8 @@ waiter_cb(struct bus_waiter *w)
 	c->busy++;
 	c->paused = false;
 	process_input(c);
-	if (!c->dead && !c->paused && !c->closing && !c->eof)
+	if (!c->dead && !c->paused && !c->closing && !c->eof &&
+	    !c->throttled)
 		ev_io_start(ctl.loop, &c->rio);
 	if (!c->dead)
 		client_write(c);
@@ -1180,6 +1203,10 @@ stop_progress(void)
 		for (c = ctl.clients; c; c = next) {
 			next = c->next;
 			unsubscribe(c);
+			if (c->missing && !c->closing)
+				put_lost(c, false); /* never a silent gap */
+			if (c->out.len && !ev_is_active(&c->wio))
+				ev_io_start(ctl.loop, &c->wio);
 			if (!kept(c) && !c->out.len)
 				client_drop(c);
 		}

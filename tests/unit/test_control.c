@@ -1241,6 +1241,61 @@ START_TEST(test_stop_delivers_accepted_events)
 }
 END_TEST
 
+/* A client that pipelines requests and never reads the replies is not read
+ * any further; once it reads, everything is answered in order. */
+START_TEST(test_unread_replies_throttle)
+{
+	conf_edit()->output_soft = 4096;
+	boot();
+	struct cli *c = cli_new();
+	struct buf b = {0};
+	struct control_stats st;
+	const int n = 1500; /* ~1.3 MB of replies: far more than socket buffers */
+
+	ev_io_stop(loop, &c->w);
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+	for (int i = 0; i < n; i++)
+		buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+			       "\"services\"}\n", i);
+	int stuck = 0;
+	while (b.len && stuck < 50) {
+		ssize_t w = send(c->fd, buf_head(&b), b.len, MSG_NOSIGNAL);
+		if (w > 0) {
+			buf_consume(&b, (size_t)w);
+			stuck = 0;
+		} else {
+			stuck++;
+		}
+		ev_run(loop, EVRUN_NOWAIT);
+	}
+	control_get_stats(&st);
+	ck_assert_msg(st.requests < (uint64_t)n,
+		      "svcd kept going: %" PRIu64 " requests", st.requests);
+	/* now read: every reply, in order */
+	arm_guard();
+	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
+	ev_io_start(loop, &c->w);
+	for (int i = 0; i < n; i++) {
+		while (b.len) {
+			ssize_t w = send(c->fd, buf_head(&b), b.len,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w <= 0)
+				break;
+			buf_consume(&b, (size_t)w);
+		}
+		char *line = cli_line(c);
+		int id = -1;
+		ck_assert_ptr_nonnull(line);
+		ck_assert_int_eq(sscanf(line, "{\"jsonrpc\":\"2.0\",\"id\":%d,", &id),
+				 1);
+		ck_assert_int_eq(id, i);
+		free(line);
+	}
+	buf_free(&b);
+	cli_free(c);
+}
+END_TEST
+
 static Suite *
 control_suite(void)
 {
@@ -1269,6 +1324,7 @@ control_suite(void)
 	tcase_add_test(tc, test_shutdown_wait);
 	tcase_add_test(tc, test_permission_denied);
 	tcase_add_test(tc, test_stop_delivers_accepted_events);
+	tcase_add_test(tc, test_unread_replies_throttle);
 	suite_add_tcase(s, tc);
 	return s;
 }
