@@ -120,7 +120,7 @@ $(NOTIFYD): $(BUILD)/tests/integration/notifyd.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 integration: $(SVCD) $(SVCCTL) $(SVCD_CYCLE) $(NOTIFYD)
-	@SVCD=$(abspath $(SVCD)) SVCCTL=$(abspath $(SVCCTL)) \
+	@SVCD_SANITIZED=$(SVCD_SANITIZED) SVCD=$(abspath $(SVCD)) SVCCTL=$(abspath $(SVCCTL)) \
 		SVCD_CYCLE=$(abspath $(SVCD_CYCLE)) NOTIFYD=$(abspath $(NOTIFYD)) \
 		tests/integration/run.sh $(INTEG)
 
@@ -131,7 +131,7 @@ run: all
 sanitize:
 	$(MAKE) BUILD=build/sanitize OPT="-O1 -g -fno-omit-frame-pointer \
 		-fsanitize=address,undefined -fno-sanitize-recover=all" \
-		LDFLAGS="-fsanitize=address,undefined" check
+		LDFLAGS="-fsanitize=address,undefined" SVCD_SANITIZED=1 check
 
 valgrind:
 	$(MAKE) BUILD=build/valgrind OPT="-O1 -g" $(BUILD)/valgrind/svcd

@@ -116,9 +116,11 @@ test_subscriber_that_never_reads() {
 	assert_eq 20000 "$(grep -c '"result"' "$T/flood.out")" "every emit acknowledged"
 	wait_for 10 bash -c "'$SVCCTL' -s '$SOCK' --json status | jq -e '.control.disconnected_slow >= 1'"
 	assert_eq "pong" "$(ctl ping)" "svcd responsive"
-	local rss
+	local rss limit=65536
+	# sanitizer builds keep freed memory in quarantine: a looser bound
+	[ -n "${SVCD_SANITIZED:-}" ] && limit=262144
 	rss=$(awk '/VmRSS/ {print $2}' "/proc/$SVCD_PID/status")
-	[ "$rss" -lt 65536 ] || fail "svcd RSS ${rss} kB after the flood"
+	[ "$rss" -lt "$limit" ] || fail "svcd RSS ${rss} kB after the flood (limit $limit kB)"
 	assert_contains "$(cat "$SVCD_LOG")" "stopped reading" "the disconnect is logged"
 	kill $sub 2>/dev/null
 	exec 3>&-
@@ -172,7 +174,9 @@ CONF
 # SIGTERM while 10 clients emit as fast as they can: every event a client
 # got an acknowledgement for reaches the subscriber before svcd exits.
 test_sigterm_while_emitting() {
-	svcd_start
+	# Limits high enough that the subscriber (svcctl writing a file) never
+	# counts as slow: this test is about shutdown, not the slow-consumer rule.
+	CONF_TEXT=$'[control]\noutput_soft = 64M\noutput_hard = 256M' svcd_start
 	"$SVCCTL" -s "$SOCK" --json watch 'race.*' >"$T/sub.out" 2>/dev/null &
 	local wpid=$!
 	wait_for 5 bash -c "'$SVCCTL' -s '$SOCK' emit race.start >/dev/null && grep -q race.start '$T/sub.out'"
