@@ -21,7 +21,7 @@ struct control_stats {
 	uint64_t accepted;
 	uint64_t requests;
 	uint64_t errors;
-	uint64_t rejected; /* over max_clients */
+	uint64_t rejected;          /* over max_clients */
 	uint64_t disconnected_slow; /* past the output hard limit */
 };
 void control_get_stats(struct control_stats *out);

@@ -25,10 +25,10 @@ static const struct {
 	enum log_level level;
 	const char *name;
 } names[] = {
-	{LOGL_ERR, "error"},
-	{LOGL_WARN, "warning"},
-	{LOGL_INFO, "info"},
-	{LOGL_DEBUG, "debug"},
+    {LOGL_ERR, "error"},
+    {LOGL_WARN, "warning"},
+    {LOGL_INFO, "info"},
+    {LOGL_DEBUG, "debug"},
 };
 
 void
@@ -98,7 +98,7 @@ emit(enum log_level level, const char *msg)
 		char ts[40];
 		util_format_time(util_now_us(), ts, sizeof(ts));
 		fprintf(stderr, "%s %s[%d]: %s: %s\n", ts, L.ident,
-			(int)getpid(), log_level_name(level), msg);
+		        (int)getpid(), log_level_name(level), msg);
 	}
 }
 
@@ -122,7 +122,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 }
 
 static void log_errno_v(enum log_level level, const char *fmt, va_list ap)
-	PRINTF_LIKE(2, 0);
+    PRINTF_LIKE(2, 0);
 
 static void
 log_errno_v(enum log_level level, const char *fmt, va_list ap)

@@ -33,10 +33,10 @@ void log_set_quiet(int quiet);
 
 void log_msg(enum log_level level, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
-	PRINTF_LIKE(2, 0);
-#define log_err(...) log_msg(LOGL_ERR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOGL_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LOGL_INFO, __VA_ARGS__)
+    PRINTF_LIKE(2, 0);
+#define log_err(...)   log_msg(LOGL_ERR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOGL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOGL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOGL_DEBUG, __VA_ARGS__)
 /* errno variants append ": strerror(errno)". */
 void log_err_errno(const char *fmt, ...) PRINTF_LIKE(1, 2);

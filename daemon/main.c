@@ -22,9 +22,9 @@
 #include "table.h"
 #include "util.h"
 
-#define EX_OK 0
-#define EX_FAIL 1
-#define EX_USAGE 64
+#define EX_OK     0
+#define EX_FAIL   1
+#define EX_USAGE  64
 #define EX_CONFIG 78
 
 #define DEFAULT_CONF "/etc/svcd/svcd.conf"
@@ -51,25 +51,35 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: svcd [OPTION]...\n"
-		"Boot svcd's compiled-in service graph and serve the JSON-RPC control\n"
-		"socket until SIGTERM or SIGINT, then stop the services in reverse order.\n"
-		"\n"
-		"  -c, --config FILE        configuration file (default " DEFAULT_CONF ";\n"
-		"                           built-in defaults if it does not exist)\n"
-		"  -s, --socket PATH        control socket, overrides [daemon] socket\n"
-		"  -l, --log-level LEVEL    error, warning, info or debug (overrides the file)\n"
-		"      --check-config       validate the configuration and exit (0 or 78)\n"
-		"      --print-graph[=dot]  print the start order and dependencies (or\n"
-		"                           Graphviz DOT) and exit\n"
-		"  -h, --help               show this help and exit\n"
-		"  -V, --version            show the version and exit\n"
-		"\n"
-		"Signals: SIGTERM/SIGINT graceful shutdown (a second one exits at once with\n"
-		"status 1), SIGHUP reload the configuration.\n"
-		"Exit status: 0 clean shutdown, 1 start-up failure or unclean shutdown,\n"
-		"64 usage error, 78 configuration or service-graph error.\n"
-		"See svcd(8), svcd.conf(5) and svcctl(1).\n");
+	        "Usage: svcd [OPTION]...\n"
+	        "Boot svcd's compiled-in service graph and serve the JSON-RPC "
+	        "control\n"
+	        "socket until SIGTERM or SIGINT, then stop the services in "
+	        "reverse order.\n"
+	        "\n"
+	        "  -c, --config FILE        configuration file "
+	        "(default " DEFAULT_CONF ";\n"
+	        "                           built-in defaults if it does not "
+	        "exist)\n"
+	        "  -s, --socket PATH        control socket, overrides [daemon] "
+	        "socket\n"
+	        "  -l, --log-level LEVEL    error, warning, info or debug "
+	        "(overrides the file)\n"
+	        "      --check-config       validate the configuration and "
+	        "exit (0 or 78)\n"
+	        "      --print-graph[=dot]  print the start order and "
+	        "dependencies (or\n"
+	        "                           Graphviz DOT) and exit\n"
+	        "  -h, --help               show this help and exit\n"
+	        "  -V, --version            show the version and exit\n"
+	        "\n"
+	        "Signals: SIGTERM/SIGINT graceful shutdown (a second one exits "
+	        "at once with\n"
+	        "status 1), SIGHUP reload the configuration.\n"
+	        "Exit status: 0 clean shutdown, 1 start-up failure or unclean "
+	        "shutdown,\n"
+	        "64 usage error, 78 configuration or service-graph error.\n"
+	        "See svcd(8), svcd.conf(5) and svcctl(1).\n");
 }
 
 static int
@@ -77,63 +87,63 @@ parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_CHECK = 256, OPT_GRAPH };
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"socket", required_argument, NULL, 's'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"check-config", no_argument, NULL, OPT_CHECK},
-		{"print-graph", optional_argument, NULL, OPT_GRAPH},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"check-config", no_argument, NULL, OPT_CHECK},
+	    {"print-graph", optional_argument, NULL, OPT_GRAPH},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
 	o->conf_path = DEFAULT_CONF;
-	while ((c = getopt_long(argc, argv, "c:s:l:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:l:hV", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'c':
 			o->conf_path = optarg;
 			o->conf_given = true;
 			break;
-		case 's':
-			o->socket = optarg;
-			break;
+		case 's': o->socket = optarg; break;
 		case 'l':
 			if (log_parse_level(optarg) < 0) {
-				fprintf(stderr, "svcd: unknown log level '%s' "
-					"(use error, warning, info or debug)\n", optarg);
+				fprintf(stderr,
+				        "svcd: unknown log level '%s' "
+				        "(use error, warning, info or debug)\n",
+				        optarg);
 				return -1;
 			}
 			o->log_level = optarg;
 			break;
-		case OPT_CHECK:
-			o->check_config = true;
-			break;
+		case OPT_CHECK: o->check_config = true; break;
 		case OPT_GRAPH:
 			if (!optarg || strcmp(optarg, "text") == 0) {
 				o->print_graph = 1;
 			} else if (strcmp(optarg, "dot") == 0) {
 				o->print_graph = 2;
 			} else {
-				fprintf(stderr, "svcd: --print-graph takes 'dot' or "
-					"nothing, not '%s'\n", optarg);
+				fprintf(stderr,
+				        "svcd: --print-graph takes 'dot' or "
+				        "nothing, not '%s'\n",
+				        optarg);
 				return -1;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			exit(EX_OK);
-		case 'V':
-			printf("svcd %s\n", SVCD_VERSION);
-			exit(EX_OK);
+		case 'h': usage(stdout); exit(EX_OK);
+		case 'V': printf("svcd %s\n", SVCD_VERSION); exit(EX_OK);
 		default:
-			fprintf(stderr, "Try 'svcd --help' for more information.\n");
+			fprintf(stderr,
+			        "Try 'svcd --help' for more information.\n");
 			return -1;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "svcd: unexpected argument '%s'\n"
-			"Try 'svcd --help' for more information.\n", argv[optind]);
+		fprintf(stderr,
+		        "svcd: unexpected argument '%s'\n"
+		        "Try 'svcd --help' for more information.\n",
+		        argv[optind]);
 		return -1;
 	}
 	return 0;
@@ -146,7 +156,8 @@ load_conf(const struct opts *o, char **cause)
 {
 	struct conf *c;
 
-	if (!o->conf_given && access(o->conf_path, F_OK) != 0 && errno == ENOENT)
+	if (!o->conf_given && access(o->conf_path, F_OK) != 0 &&
+	    errno == ENOENT)
 		c = conf_defaults();
 	else if (!(c = conf_load(o->conf_path, cause)))
 		return NULL;
@@ -166,18 +177,20 @@ reload(void *arg, char **cause)
 	char *err = NULL;
 
 	sdn_send("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading %s",
-		 (long long)util_mono_us(), d->opts.conf_path);
+	         (long long)util_mono_us(), d->opts.conf_path);
 	struct conf *c = load_conf(&d->opts, &err);
 	if (!c) {
 		*cause = err;
-		sdn_send("READY=1\nSTATUS=reload failed; running with the previous "
-			 "configuration");
+		sdn_send(
+		    "READY=1\nSTATUS=reload failed; running with the previous "
+		    "configuration");
 		return -1;
 	}
 	char *warn = NULL;
 	conf_check_reload(conf_get(), c, &warn);
 	if (warn) {
-		for (char *line = strtok(warn, "\n"); line; line = strtok(NULL, "\n"))
+		for (char *line = strtok(warn, "\n"); line;
+		     line = strtok(NULL, "\n"))
 			log_warn("reload: %s", line);
 		free(warn);
 	}
@@ -188,8 +201,8 @@ reload(void *arg, char **cause)
 	int rc = app_apply_config(cause);
 	if (rc == 0)
 		rc = health_apply_config(cause);
-	sdn_send("READY=1\nSTATUS=%s", rc == 0 ? app_status_line()
-					      : "reload applied with errors");
+	sdn_send("READY=1\nSTATUS=%s",
+	         rc == 0 ? app_status_line() : "reload applied with errors");
 	return rc;
 }
 
@@ -209,15 +222,15 @@ status_hook(void *arg)
  * service that stopped, so a slow but progressing shutdown is not killed. */
 static void
 shutdown_progress(const char *phase, const char *service, const char *state,
-		  void *arg)
+                  void *arg)
 {
 	if (strcmp(phase, "stopping") == 0) {
 		sdn_send("STOPPING=1\nSTATUS=stopping");
 	} else if (strcmp(phase, "service") == 0 && service) {
 		sdn_send("EXTEND_TIMEOUT_USEC=%llu\nSTATUS=stopping: %s %s",
-			 (unsigned long long)(conf_get()->stop_timeout * 1e6) +
-				 1000000ULL,
-			 service, state ? state : "");
+		         (unsigned long long)(conf_get()->stop_timeout * 1e6) +
+		             1000000ULL,
+		         service, state ? state : "");
 	}
 }
 
@@ -230,25 +243,26 @@ boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
 	if (status != 0) {
 		log_err("start-up failed: %s", cause ? cause : "unknown error");
 		sdn_send("ERRNO=%d\nSTATUS=start-up failed: %s", EIO,
-			 cause ? cause : "unknown error");
+		         cause ? cause : "unknown error");
 		manager_shutdown("start-up failed");
 		return;
 	}
 	app_set_watchdog_hook(status_hook, d);
 	sdn_send("READY=1\nSTATUS=%s\nMAINPID=%d", app_status_line(),
-		 (int)getpid());
+	         (int)getpid());
 	log_info("svcd %s ready: %zu services running, started in %.1f ms, "
-		 "control socket %s", SVCD_VERSION, svc_graph_count(g),
-		 (double)(util_mono_us() - d->boot_start_us) / 1000.0,
-		 conf_get()->socket);
+	         "control socket %s",
+	         SVCD_VERSION, svc_graph_count(g),
+	         (double)(util_mono_us() - d->boot_start_us) / 1000.0,
+	         conf_get()->socket);
 }
 
 static int
 print_graph(int mode)
 {
 	char *cause = NULL;
-	struct svc_graph *g = svc_graph_new(EV_DEFAULT, svcd_table,
-					    svcd_table_len, &cause);
+	struct svc_graph *g =
+	    svc_graph_new(EV_DEFAULT, svcd_table, svcd_table_len, &cause);
 	if (!g) {
 		fprintf(stderr, "svcd: %s\n", cause);
 		free(cause);
@@ -291,9 +305,11 @@ main(int argc, char **argv)
 	sdn_init();
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	if (sdn_watchdog_interval() > 0) {
-		ev_timer_init(&d.watchdog, watchdog_cb, 0, sdn_watchdog_interval());
+		ev_timer_init(&d.watchdog, watchdog_cb, 0,
+		              sdn_watchdog_interval());
 		ev_timer_again(d.loop, &d.watchdog);
-		ev_unref(d.loop); /* the watchdog alone must not keep the loop up */
+		ev_unref(
+		    d.loop); /* the watchdog alone must not keep the loop up */
 	}
 	d.graph = svc_graph_new(d.loop, svcd_table, svcd_table_len, &cause);
 	if (!d.graph) {
@@ -308,7 +324,7 @@ main(int argc, char **argv)
 
 	d.boot_start_us = util_mono_us();
 	log_info("svcd %s starting (pid %d, config %s)", SVCD_VERSION,
-		 (int)getpid(), c->path ? c->path : "built-in defaults");
+	         (int)getpid(), c->path ? c->path : "built-in defaults");
 	svc_start(d.graph, NULL, boot_done, &d);
 	if (d.boot_status != 0 && !manager_shutting_down()) {
 		/* The manager itself did not come up: nothing can stop us. */

@@ -31,7 +31,8 @@ sdn_init(void)
 	if (usec) {
 		char *end;
 		unsigned long long v = strtoull(usec, &end, 10);
-		bool ours = !wpid || (unsigned long)atol(wpid) == (unsigned long)getpid();
+		bool ours = !wpid || (unsigned long)atol(wpid) ==
+		                         (unsigned long)getpid();
 		if (*usec && !*end && v > 0 && ours)
 			N.watchdog = (double)v / 2e6;
 	}
@@ -40,8 +41,10 @@ sdn_init(void)
 	if (!path || !*path)
 		return 0;
 	size_t len = strlen(path);
-	if ((path[0] != '/' && path[0] != '@') || len >= sizeof(N.addr.sun_path)) {
-		log_warn("ignoring NOTIFY_SOCKET='%s': not a socket path", path);
+	if ((path[0] != '/' && path[0] != '@') ||
+	    len >= sizeof(N.addr.sun_path)) {
+		log_warn("ignoring NOTIFY_SOCKET='%s': not a socket path",
+		         path);
 		unsetenv("NOTIFY_SOCKET");
 		errno = EINVAL;
 		return -1;
@@ -79,7 +82,7 @@ sdn_send(const char *fmt, ...)
 	ssize_t n;
 	do {
 		n = sendto(N.fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
-			   (struct sockaddr *)&N.addr, N.addrlen);
+		           (struct sockaddr *)&N.addr, N.addrlen);
 	} while (n < 0 && errno == EINTR);
 	int saved = errno;
 	if (n < 0)

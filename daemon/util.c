@@ -179,7 +179,8 @@ buf_json_string(struct buf *b, const char *s, size_t n)
 		case '\b': buf_append(b, "\\b", 2); break;
 		case '\f': buf_append(b, "\\f", 2); break;
 		default: {
-			char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			char u[6] = {'\\', 'u',         '0',
+			             '0',  hex[c >> 4], hex[c & 15]};
 			buf_append(b, u, 6);
 		}
 		}
@@ -215,23 +216,23 @@ buf_free(struct buf *b)
 }
 
 /* Parsers accept cause == NULL when the caller needs no reason. */
-#define FAIL_WITH(...)                                   \
-	do {                                             \
-		if (cause)                               \
-			*cause = xasprintf(__VA_ARGS__); \
-		return -1;                               \
+#define FAIL_WITH(...)                                                         \
+	do {                                                                   \
+		if (cause)                                                     \
+			*cause = xasprintf(__VA_ARGS__);                       \
+		return -1;                                                     \
 	} while (0)
 
 int
 util_parse_duration(const char *s, double bare_unit, double *seconds,
-		    char **cause)
+                    char **cause)
 {
 	static const struct {
 		const char *unit;
 		double mult;
 	} units[] = {
-		{"us", 1e-6}, {"ms", 1e-3}, {"s", 1}, {"m", 60}, {"h", 3600},
-		{"d", 86400},
+	    {"us", 1e-6}, {"ms", 1e-3}, {"s", 1},
+	    {"m", 60},    {"h", 3600},  {"d", 86400},
 	};
 	if (!s || !*s) {
 		FAIL_WITH("%s", "empty duration");
@@ -245,7 +246,8 @@ util_parse_duration(const char *s, double bare_unit, double *seconds,
 	}
 	if (*end == '\0') {
 		if (bare_unit <= 0) {
-			FAIL_WITH("duration '%s' needs a unit (ms, s, m, h)", s);
+			FAIL_WITH("duration '%s' needs a unit (ms, s, m, h)",
+			          s);
 		}
 		*seconds = v * bare_unit;
 		return 0;
@@ -277,9 +279,12 @@ util_parse_size(const char *s, uint64_t *bytes, char **cause)
 	uint64_t mult = 1;
 	if (*end) {
 		switch (*end) {
-		case 'K': case 'k': mult = 1ULL << 10; break;
-		case 'M': case 'm': mult = 1ULL << 20; break;
-		case 'G': case 'g': mult = 1ULL << 30; break;
+		case 'K':
+		case 'k': mult = 1ULL << 10; break;
+		case 'M':
+		case 'm': mult = 1ULL << 20; break;
+		case 'G':
+		case 'g': mult = 1ULL << 30; break;
 		default:
 			FAIL_WITH("invalid size unit in '%s' (use K, M, G)", s);
 		}
@@ -289,7 +294,8 @@ util_parse_size(const char *s, uint64_t *bytes, char **cause)
 		else if (*end == 'B')
 			end++;
 		if (*end) {
-			FAIL_WITH("invalid size '%s' (use e.g. 512, 64K, 1M)", s);
+			FAIL_WITH("invalid size '%s' (use e.g. 512, 64K, 1M)",
+			          s);
 		}
 	}
 	if (v > UINT64_MAX / mult) {
@@ -313,7 +319,7 @@ util_parse_uint(const char *s, uint64_t max, uint64_t *out, char **cause)
 	}
 	if (errno || v > max) {
 		FAIL_WITH("'%s' is out of range (max %llu)", s,
-				   (unsigned long long)max);
+		          (unsigned long long)max);
 	}
 	*out = v;
 	return 0;
@@ -375,8 +381,8 @@ util_format_time(int64_t us, char *buf, size_t len)
 	struct tm tm;
 	gmtime_r(&secs, &tm);
 	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (int)(us % 1000000));
+	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	         tm.tm_min, tm.tm_sec, (int)(us % 1000000));
 }
 
 int

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ARRAY_SIZE(a)     (sizeof(a) / sizeof((a)[0]))
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 
 /* Out of memory aborts: these never return NULL. */
@@ -37,7 +37,11 @@ void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Append s as a JSON string literal, quotes included, escaping as needed. */
 void buf_json_string(struct buf *b, const char *s, size_t n);
-static inline const char *buf_head(const struct buf *b) { return b->data + b->off; }
+static inline const char *
+buf_head(const struct buf *b)
+{
+	return b->data + b->off;
+}
 /* Drop n bytes from the front. */
 void buf_consume(struct buf *b, size_t n);
 void buf_reset(struct buf *b);
@@ -50,7 +54,7 @@ void buf_free(struct buf *b);
  * cause may be NULL in every parser here when no reason is wanted).
  */
 int util_parse_duration(const char *s, double bare_unit, double *seconds,
-			char **cause);
+                        char **cause);
 /* Sizes: "64K", "1M", "2G", "512" (bytes). Binary multiples (K = 1024). */
 int util_parse_size(const char *s, uint64_t *bytes, char **cause);
 /* Non-negative decimal integer, fully consumed, <= max. */
@@ -63,7 +67,8 @@ void util_format_duration(double seconds, char *buf, size_t len);
 int64_t util_now_us(void);
 /* Monotonic clock in microseconds. */
 int64_t util_mono_us(void);
-/* RFC 3339 in UTC with microseconds: 2026-11-23T22:35:06.123456Z (buf >= 32). */
+/* RFC 3339 in UTC with microseconds: 2026-11-23T22:35:06.123456Z (buf >= 32).
+ */
 void util_format_time(int64_t us, char *buf, size_t len);
 
 /* Set O_NONBLOCK and FD_CLOEXEC. 0 or -1 with errno. */

@@ -25,7 +25,7 @@ typedef int (*manager_handler_fn)(struct manager_handler *h, void *arg);
 
 /* Register a shutdown handler (name copied; timeout seconds, 0 = 10 s). */
 void manager_add_shutdown_handler(const char *name, manager_handler_fn fn,
-				  void *arg, double timeout);
+                                  void *arg, double timeout);
 void manager_remove_shutdown_handler(manager_handler_fn fn, void *arg);
 void manager_handler_done(struct manager_handler *h, int status);
 
@@ -42,7 +42,7 @@ int manager_reload(char **cause);
  * (service NULL, state "ok" for exit status 0, "failed" for 1).
  */
 typedef void (*manager_progress_fn)(const char *phase, const char *service,
-				    const char *state, void *arg);
+                                    const char *state, void *arg);
 void manager_add_progress(manager_progress_fn fn, void *arg);
 void manager_remove_progress(manager_progress_fn fn, void *arg);
 

@@ -66,14 +66,14 @@ struct svc_desc {
 
 /* Called on every state transition (after the state changed). */
 typedef void (*svc_observer_fn)(struct svc *s, enum svc_state from,
-				enum svc_state to, void *arg);
+                                enum svc_state to, void *arg);
 /*
  * Completion of svc_start / svc_stop_all. status is 0 on success, -1 on
  * failure with cause a borrowed reason (for start: the first failure that
  * prevented the target; for stop: which services hung).
  */
 typedef void (*svc_done_fn)(struct svc_graph *g, int status, const char *cause,
-			    void *arg);
+                            void *arg);
 
 /*
  * Build and validate a graph from a table of n descriptors. Returns NULL with
@@ -84,18 +84,18 @@ typedef void (*svc_done_fn)(struct svc_graph *g, int status, const char *cause,
  * outlive the graph.
  */
 struct svc_graph *svc_graph_new(struct ev_loop *loop,
-				const struct svc_desc *const *table, size_t n,
-				char **cause);
+                                const struct svc_desc *const *table, size_t n,
+                                char **cause);
 /* Frees the graph. Running services are not stopped: stop them first. */
 void svc_graph_free(struct svc_graph *g);
 
 struct ev_loop *svc_graph_loop(const struct svc_graph *g);
 void svc_graph_set_timeouts(struct svc_graph *g, double init_timeout,
-			    double stop_timeout);
+                            double stop_timeout);
 /* Observers are called in registration order; remove with the same fn/arg. */
 void svc_graph_add_observer(struct svc_graph *g, svc_observer_fn fn, void *arg);
 void svc_graph_remove_observer(struct svc_graph *g, svc_observer_fn fn,
-			       void *arg);
+                               void *arg);
 /* An opaque pointer for the embedder (svcd stores nothing here yet). */
 void svc_graph_set_user(struct svc_graph *g, void *user);
 void *svc_graph_user(const struct svc_graph *g);
@@ -123,7 +123,7 @@ int svc_use(struct svc_graph *g, const char *name, char **cause);
  * run before svc_start returns if nothing is asynchronous.
  */
 void svc_start(struct svc_graph *g, const char *name, svc_done_fn cb,
-	       void *arg);
+               void *arg);
 
 /*
  * Stop every started service in reverse topological order, a dependent always
@@ -164,14 +164,15 @@ struct svc_info {
 	const char *name;
 	const char *const *requires; /* NULL-terminated, never NULL */
 	enum svc_state state;
-	size_t order;		/* position in the start order, from 0 */
-	double init_ms;		/* duration of the last init, -1 if none */
-	int64_t started_at_us;	/* wall clock of the last successful init, 0 if none */
-	int64_t ping_at_us;	/* wall clock of the last ping, 0 if never */
+	size_t order;          /* position in the start order, from 0 */
+	double init_ms;        /* duration of the last init, -1 if none */
+	int64_t started_at_us; /* wall clock of the last successful init, 0 if
+	                          none */
+	int64_t ping_at_us;    /* wall clock of the last ping, 0 if never */
 	bool ping_ok;
 	int64_t ping_latency_us;
 	const char *ping_error; /* NULL if the last ping was healthy */
-	const char *error;	/* last init/stop error, NULL if none */
+	const char *error;      /* last init/stop error, NULL if none */
 	const char *blocked_by; /* for SVC_BLOCKED: the failed dependency */
 };
 void svc_get_info(const struct svc *s, struct svc_info *out);

@@ -14,9 +14,9 @@
 struct timer_emit {
 	struct bus *bus;
 	char *event;
-	char *data;	/* compact JSON object text */
+	char *data; /* compact JSON object text */
 	size_t data_len;
-	char *source;	/* "timer NAME" */
+	char *source; /* "timer NAME" */
 };
 
 static void
@@ -36,18 +36,12 @@ timer_emit_run(struct worker_task *t, void *arg, char **cause)
 	struct timer_emit *te = arg;
 
 	if (bus_emit(te->bus, te->event, strlen(te->event), te->data,
-		     te->data_len, te->source, NULL, NULL) == 0)
+	             te->data_len, te->source, NULL, NULL) == 0)
 		return 0;
 	switch (errno) {
-	case EAGAIN:
-		*cause = xstrdup("queue full");
-		break;
-	case ESHUTDOWN:
-		*cause = xstrdup("bus is shutting down");
-		break;
-	default:
-		*cause = xasprintf("emit failed: %s", strerror(errno));
-		break;
+	case EAGAIN: *cause = xstrdup("queue full"); break;
+	case ESHUTDOWN: *cause = xstrdup("bus is shutting down"); break;
+	default: *cause = xasprintf("emit failed: %s", strerror(errno)); break;
 	}
 	return -1;
 }
@@ -82,8 +76,8 @@ timer_check_data(const char *data, char **cause)
 
 struct worker_task *
 timer_schedule_emit(struct worker *w, struct bus *b, const char *name,
-		    bool periodic, double seconds, const char *event,
-		    const char *data, const char *origin, char **cause)
+                    bool periodic, double seconds, const char *event,
+                    const char *data, const char *origin, char **cause)
 {
 	struct worker_spec spec = {0};
 	struct worker_task *t;
@@ -103,13 +97,13 @@ timer_schedule_emit(struct worker *w, struct bus *b, const char *name,
 		return NULL;
 	}
 	if (!event || !bus_name_valid(event, strlen(event))) {
-		*cause = xasprintf("invalid event name '%s'",
-				   event ? event : "");
+		*cause =
+		    xasprintf("invalid event name '%s'", event ? event : "");
 		return NULL;
 	}
 	if (!isfinite(seconds) || seconds < 0 || (periodic && seconds <= 0)) {
 		*cause = xstrdup(periodic ? "interval must be positive"
-				 : "delay must not be negative");
+		                          : "delay must not be negative");
 		return NULL;
 	}
 	compact = timer_check_data(data, cause);

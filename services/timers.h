@@ -19,9 +19,9 @@ struct bus;
  * task, or NULL with *cause (bad event name, worker shutting down).
  */
 struct worker_task *timer_schedule_emit(struct worker *w, struct bus *b,
-					const char *name, bool periodic,
-					double seconds, const char *event,
-					const char *data, const char *origin,
-					char **cause);
+                                        const char *name, bool periodic,
+                                        double seconds, const char *event,
+                                        const char *data, const char *origin,
+                                        char **cause);
 
 #endif

@@ -39,18 +39,18 @@ struct worker_task {
 	char *origin;
 	char *description;
 
-	ev_timer timer;		/* the next run */
-	ev_timer tmo;		/* the async bound of the current run */
+	ev_timer timer; /* the next run */
+	ev_timer tmo;   /* the async bound of the current run */
 
 	uint64_t runs;
 	uint64_t failures;
 	char *last_error;
 	double last_duration_ms;
 	int64_t started_mono_us;
-	uint64_t run_id;	/* of the current or last run, from 1 */
+	uint64_t run_id; /* of the current or last run, from 1 */
 	bool running;
-	unsigned in_fn;		/* body on the stack */
-	uint64_t late;		/* timed-out runs still owing a done */
+	unsigned in_fn; /* body on the stack */
+	uint64_t late;  /* timed-out runs still owing a done */
 
 	bool detached;
 	struct worker_task *dprev, *dnext;
@@ -65,7 +65,7 @@ struct worker {
 	size_t nrunning;
 	uint64_t runs;
 	uint64_t failures;
-	unsigned depth;		/* task bodies on the stack */
+	unsigned depth; /* task bodies on the stack */
 
 	bool shutting;
 	void (*shut_cb)(struct worker *w, int status, void *arg);
@@ -141,7 +141,7 @@ task_detach(struct worker *w, size_t i)
 	struct worker_task *t = w->tasks[i];
 
 	memmove(&w->tasks[i], &w->tasks[i + 1],
-		(w->ntasks - i - 1) * sizeof(*w->tasks));
+	        (w->ntasks - i - 1) * sizeof(*w->tasks));
 	w->ntasks--;
 	ev_timer_stop(w->loop, &t->timer);
 	t->detached = true;
@@ -164,7 +164,7 @@ task_arm(struct worker_task *t, double after)
 /* Record the end of the current run; the caller decides what comes next. */
 static void
 task_finish(struct worker_task *t, int status, const char *cause,
-	    bool timed_out)
+            bool timed_out)
 {
 	struct worker *w = t->w;
 
@@ -190,8 +190,8 @@ task_finish(struct worker_task *t, int status, const char *cause,
 		t->last_error = xasprintf("timed out after %s", d);
 		log_warn("task '%s' timed out after %s", t->name, d);
 	} else {
-		t->last_error = xstrdup(cause && *cause ? cause
-					: "unknown error");
+		t->last_error =
+		    xstrdup(cause && *cause ? cause : "unknown error");
 		log_warn("task '%s' failed: %s", t->name, t->last_error);
 	}
 }
@@ -292,7 +292,7 @@ worker_check_shutdown(struct worker *w)
 	arg = w->shut_arg;
 	w->shut_cb = NULL;
 	ev_timer_stop(w->loop, &w->shut_timer);
-	cb(w, 0, arg);	/* may free w */
+	cb(w, 0, arg); /* may free w */
 }
 
 static void
@@ -317,18 +317,18 @@ worker_shut_timeout_cb(struct ev_loop *loop, ev_timer *tm, int revents)
 		t = w->tasks[i];
 		if (t->running)
 			buf_printf(&names, "%s'%s'", names.len ? ", " : "",
-				   t->name);
+			           t->name);
 	}
 	for (t = w->detached; t; t = t->dnext)
 		if (t->running)
 			buf_printf(&names, "%s'%s'", names.len ? ", " : "",
-				   t->name);
+			           t->name);
 	buf_putc(&names, '\0');
 	log_warn("worker shutdown timed out; still running: %s",
-		 buf_head(&names));
+	         buf_head(&names));
 	buf_free(&names);
 	w->shut_cb = NULL;
-	cb(w, -1, arg);	/* may free w */
+	cb(w, -1, arg); /* may free w */
 }
 
 struct worker *
@@ -392,14 +392,12 @@ worker_schedule(struct worker *w, const struct worker_spec *spec)
 	t->name = xstrdup(spec->name);
 	t->kind = spec->kind;
 	t->interval = spec->interval > 0 ? spec->interval : 0.;
-	t->timeout = spec->timeout > 0 ? spec->timeout
-		     : WORKER_DEFAULT_TIMEOUT;
+	t->timeout = spec->timeout > 0 ? spec->timeout : WORKER_DEFAULT_TIMEOUT;
 	t->fn = spec->fn;
 	t->arg = spec->arg;
 	t->free_arg = spec->free_arg;
 	t->origin = spec->origin ? xstrdup(spec->origin) : NULL;
-	t->description = spec->description ? xstrdup(spec->description)
-			 : NULL;
+	t->description = spec->description ? xstrdup(spec->description) : NULL;
 	t->last_duration_ms = -1;
 	ev_timer_init(&t->timer, task_timer_cb, 0., 0.);
 	t->timer.data = t;
@@ -411,7 +409,7 @@ worker_schedule(struct worker *w, const struct worker_spec *spec)
 		w->tasks = xrealloc(w->tasks, w->cap * sizeof(*w->tasks));
 	}
 	memmove(&w->tasks[i + 1], &w->tasks[i],
-		(w->ntasks - i) * sizeof(*w->tasks));
+	        (w->ntasks - i) * sizeof(*w->tasks));
 	w->tasks[i] = t;
 	w->ntasks++;
 
@@ -451,7 +449,7 @@ worker_task_run_id(const struct worker_task *t)
 
 void
 worker_task_done_run(struct worker_task *t, uint64_t run, int status,
-		     const char *cause)
+                     const char *cause)
 {
 	struct worker *w = t->w;
 
@@ -465,7 +463,7 @@ worker_task_done_run(struct worker_task *t, uint64_t run, int status,
 	}
 	task_finish(t, status == 0 ? 0 : -1, cause, false);
 	if (t->in_fn)
-		return;	/* task_run carries on when the body returns */
+		return; /* task_run carries on when the body returns */
 	task_post_run(t);
 	worker_check_shutdown(w);
 }
@@ -493,9 +491,10 @@ worker_task_get_info(const struct worker_task *t, struct worker_task_info *out)
 	out->kind = t->kind;
 	out->interval = t->interval;
 	if (ev_is_active(&t->timer))
-		out->next_run_us = util_now_us() +
-			(int64_t)(ev_timer_remaining(loop,
-					(ev_timer *)&t->timer) * 1e6);
+		out->next_run_us =
+		    util_now_us() +
+		    (int64_t)(ev_timer_remaining(loop, (ev_timer *)&t->timer) *
+		              1e6);
 	out->runs = t->runs;
 	out->failures = t->failures;
 	out->last_error = t->last_error;
@@ -512,8 +511,8 @@ worker_count(const struct worker *w)
 }
 
 void
-worker_foreach(struct worker *w,
-	       void (*fn)(struct worker_task *t, void *arg), void *arg)
+worker_foreach(struct worker *w, void (*fn)(struct worker_task *t, void *arg),
+               void *arg)
 {
 	size_t i = 0;
 
@@ -545,12 +544,12 @@ worker_task_json(const struct worker_task *t)
 
 	worker_task_get_info(t, &info);
 	json_object_set_new(o, "name", json_string(info.name));
-	json_object_set_new(o, "kind", json_string(info.kind == WORKER_PERIODIC
-						   ? "periodic" : "delayed"));
-	json_object_set_new(o, info.kind == WORKER_PERIODIC ? "interval_ms"
-			    : "delay_ms",
-			    json_integer((json_int_t)llround(info.interval
-							     * 1e3)));
+	json_object_set_new(
+	    o, "kind",
+	    json_string(info.kind == WORKER_PERIODIC ? "periodic" : "delayed"));
+	json_object_set_new(
+	    o, info.kind == WORKER_PERIODIC ? "interval_ms" : "delay_ms",
+	    json_integer((json_int_t)llround(info.interval * 1e3)));
 	if (info.next_run_us) {
 		util_format_time(info.next_run_us, when, sizeof(when));
 		json_object_set_new(o, "next_run", json_string(when));
@@ -559,16 +558,17 @@ worker_task_json(const struct worker_task *t)
 	}
 	json_object_set_new(o, "runs", json_integer((json_int_t)info.runs));
 	json_object_set_new(o, "failures",
-			    json_integer((json_int_t)info.failures));
+	                    json_integer((json_int_t)info.failures));
 	json_object_set_new(o, "last_error",
-			    json_string_or_null(info.last_error));
+	                    json_string_or_null(info.last_error));
 	json_object_set_new(o, "last_duration_ms",
-			    info.last_duration_ms < 0 ? json_null()
-			    : json_real(info.last_duration_ms));
+	                    info.last_duration_ms < 0
+	                        ? json_null()
+	                        : json_real(info.last_duration_ms));
 	json_object_set_new(o, "running", json_boolean(info.running));
 	json_object_set_new(o, "origin", json_string_or_null(info.origin));
 	json_object_set_new(o, "description",
-			    json_string_or_null(info.description));
+	                    json_string_or_null(info.description));
 	return o;
 }
 
@@ -594,8 +594,7 @@ worker_get_stats(const struct worker *w, struct worker_stats *out)
 
 void
 worker_shutdown(struct worker *w, double timeout,
-		void (*cb)(struct worker *w, int status, void *arg),
-		void *arg)
+                void (*cb)(struct worker *w, int status, void *arg), void *arg)
 {
 	size_t i;
 
@@ -608,8 +607,8 @@ worker_shutdown(struct worker *w, double timeout,
 	if (!cb)
 		return;
 	if (w->nrunning) {
-		log_info("worker: waiting for %zu running task%s",
-			 w->nrunning, w->nrunning == 1 ? "" : "s");
+		log_info("worker: waiting for %zu running task%s", w->nrunning,
+		         w->nrunning == 1 ? "" : "s");
 		ev_timer_set(&w->shut_timer, timeout > 0 ? timeout : 0., 0.);
 		ev_timer_start(w->loop, &w->shut_timer);
 		return;
@@ -634,7 +633,7 @@ worker_svc_stopped(struct worker *w, int status, void *arg)
 {
 	struct svc *self = arg;
 
-	worker_free(w);	/* clears the default instance */
+	worker_free(w); /* clears the default instance */
 	if (worker_in_stop)
 		worker_stopped_sync = true;
 	else
@@ -656,7 +655,7 @@ worker_svc_stop(struct svc *self)
 }
 
 const struct svc_desc worker_service = {
-	.name = "worker",
-	.init = worker_svc_init,
-	.stop = worker_svc_stop,
+    .name = "worker",
+    .init = worker_svc_init,
+    .stop = worker_svc_stop,
 };

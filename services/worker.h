@@ -36,26 +36,30 @@ enum worker_kind { WORKER_PERIODIC, WORKER_DELAYED };
 typedef int (*worker_fn)(struct worker_task *t, void *arg, char **cause);
 
 struct worker_spec {
-	const char *name;	/* copied */
+	const char *name; /* copied */
 	enum worker_kind kind;
-	double interval;	/* periodic: seconds between runs; delayed: the delay */
-	double timeout;		/* async completion bound, seconds; 0 = 30 s */
-	bool run_now;		/* periodic: first run at once instead of after interval */
+	double
+	    interval;   /* periodic: seconds between runs; delayed: the delay */
+	double timeout; /* async completion bound, seconds; 0 = 30 s */
+	bool
+	    run_now; /* periodic: first run at once instead of after interval */
 	worker_fn fn;
 	void *arg;
-	void (*free_arg)(void *arg); /* called when the task is freed; may be NULL */
-	const char *origin;	/* "config", "control", a service name; copied */
-	const char *description; /* e.g. "emit user.tick" for listings; copied, may be NULL */
+	void (*free_arg)(
+	    void *arg);     /* called when the task is freed; may be NULL */
+	const char *origin; /* "config", "control", a service name; copied */
+	const char *description; /* e.g. "emit user.tick" for listings; copied,
+	                            may be NULL */
 };
 
 struct worker_task_info {
 	const char *name;
 	enum worker_kind kind;
-	double interval;	/* or delay */
-	int64_t next_run_us;	/* wall clock of the next run, 0 if none pending */
+	double interval;     /* or delay */
+	int64_t next_run_us; /* wall clock of the next run, 0 if none pending */
 	uint64_t runs;
 	uint64_t failures;
-	const char *last_error; /* NULL if none */
+	const char *last_error;  /* NULL if none */
 	double last_duration_ms; /* -1 if never ran */
 	bool running;
 	const char *origin;
@@ -70,7 +74,7 @@ struct worker *worker_default(void);
 /* Returns the task (owned by the worker), or NULL if the worker is shutting
  * down. spec->name must be non-empty. */
 struct worker_task *worker_schedule(struct worker *w,
-				    const struct worker_spec *spec);
+                                    const struct worker_spec *spec);
 /* true if a task with that name existed. A running async task is allowed to
  * finish but never runs again. */
 bool worker_cancel(struct worker *w, const char *name);
@@ -83,15 +87,15 @@ void worker_task_done(struct worker_task *t, int status, const char *cause);
  */
 uint64_t worker_task_run_id(const struct worker_task *t);
 void worker_task_done_run(struct worker_task *t, uint64_t run, int status,
-			  const char *cause);
+                          const char *cause);
 const char *worker_task_name(const struct worker_task *t);
 void worker_task_get_info(const struct worker_task *t,
-			  struct worker_task_info *out);
+                          struct worker_task_info *out);
 
 size_t worker_count(const struct worker *w);
 /* Visit tasks in name order. */
 void worker_foreach(struct worker *w,
-		    void (*fn)(struct worker_task *t, void *arg), void *arg);
+                    void (*fn)(struct worker_task *t, void *arg), void *arg);
 /* [{name, kind, interval_ms|delay_ms, next_run, runs, failures, last_error,
  *   last_duration_ms, running, origin, description}] — new reference. */
 json_t *worker_task_json(const struct worker_task *t);
@@ -110,7 +114,7 @@ void worker_get_stats(const struct worker *w, struct worker_stats *out);
  * seconds; cb(status 0, or -1 if some were still running, named in the log).
  */
 void worker_shutdown(struct worker *w, double timeout,
-		     void (*cb)(struct worker *w, int status, void *arg),
-		     void *arg);
+                     void (*cb)(struct worker *w, int status, void *arg),
+                     void *arg);
 
 #endif

@@ -442,7 +442,8 @@ START_TEST(test_apply_config_reschedules)
 	ck_assert_int_eq(boot(chain_table, 6), 0);
 	struct worker_task_info info;
 	worker_task_get_info(worker_find(worker_default(), "health"), &info);
-	ck_assert_double_eq_tol(info.interval, conf_get()->health_interval, 1e-9);
+	ck_assert_double_eq_tol(info.interval, conf_get()->health_interval,
+	                        1e-9);
 	ck_assert(conf_get()->health_interval > 1);
 	struct conf *c = conf_defaults();
 	c->health_interval = 0.01;

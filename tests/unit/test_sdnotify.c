@@ -21,7 +21,7 @@ listen_dgram(const char *name, bool abstract, char *envval, size_t envlen)
 	if (abstract) {
 		snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "%s", name);
 		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-				  strlen(name));
+		                  strlen(name));
 		snprintf(envval, envlen, "@%s", name);
 	} else {
 		snprintf(a.sun_path, sizeof(a.sun_path), "%s", name);

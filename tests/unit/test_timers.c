@@ -19,16 +19,16 @@ guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* Drive the loop until cond holds; fail if it takes longer than secs. */
-#define RUN_UNTIL(loop, cond, secs)                                          \
-	do {                                                                 \
-		ev_timer g_;                                                 \
-		ev_timer_init(&g_, guard_cb, (secs), 0.);                    \
-		guard_fired = false;                                         \
-		ev_timer_start((loop), &g_);                                 \
-		while (!(cond) && !guard_fired)                              \
-			ev_run((loop), EVRUN_ONCE);                          \
-		ev_timer_stop((loop), &g_);                                  \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond);   \
+#define RUN_UNTIL(loop, cond, secs)                                            \
+	do {                                                                   \
+		ev_timer g_;                                                   \
+		ev_timer_init(&g_, guard_cb, (secs), 0.);                      \
+		guard_fired = false;                                           \
+		ev_timer_start((loop), &g_);                                   \
+		while (!(cond) && !guard_fired)                                \
+			ev_run((loop), EVRUN_ONCE);                            \
+		ev_timer_stop((loop), &g_);                                    \
+		ck_assert_msg((cond), "timed out waiting for %s", #cond);      \
 	} while (0)
 
 static struct buf log_lines;
@@ -107,8 +107,8 @@ START_TEST(test_periodic_emit)
 
 	bus_listen(b, "user.*", on_event, &s);
 	t = timer_schedule_emit(w, b, "tick", true, 0.005, "user.tick",
-				"{ \"a\" : 1, \"b\": [true, null] }", "config",
-				&cause);
+	                        "{ \"a\" : 1, \"b\": [true, null] }", "config",
+	                        &cause);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_ptr_null(cause);
 	RUN_UNTIL(loop, s.n >= 3, 1.0);
@@ -131,9 +131,8 @@ START_TEST(test_delayed_emit_default_data)
 	char *cause = NULL;
 
 	bus_listen(b, "*", on_event, &s);
-	ck_assert_ptr_nonnull(timer_schedule_emit(w, b, "once", false, 0.003,
-						  "boot.done", NULL, "control",
-						  &cause));
+	ck_assert_ptr_nonnull(timer_schedule_emit(
+	    w, b, "once", false, 0.003, "boot.done", NULL, "control", &cause));
 	RUN_UNTIL(loop, s.n == 1 && worker_count(w) == 0, 1.0);
 	ck_assert_str_eq(s.name, "boot.done");
 	ck_assert_str_eq(s.data, "{}");
@@ -142,7 +141,7 @@ START_TEST(test_delayed_emit_default_data)
 	/* scheduling the same name replaces it */
 	timer_schedule_emit(w, b, "r", true, 10, "a.one", NULL, "x", &cause);
 	timer_schedule_emit(w, b, "r", false, 0.003, "a.two", NULL, "x",
-			    &cause);
+	                    &cause);
 	ck_assert_uint_eq(worker_count(w), 1);
 	RUN_UNTIL(loop, s.n == 2, 1.0);
 	ck_assert_str_eq(s.name, "a.two");
@@ -153,34 +152,33 @@ START_TEST(test_rejects_bad_input)
 {
 	char *cause = NULL;
 
-	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 1,
-					       "bad name!", NULL, "x",
-					       &cause));
+	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 1, "bad name!",
+	                                       NULL, "x", &cause));
 	ck_assert_ptr_nonnull(cause);
 	ck_assert_ptr_nonnull(strstr(cause, "invalid event name"));
 	free(cause);
 	cause = NULL;
 
 	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 1, "ok.name",
-					       "[1, 2]", "x", &cause));
+	                                       "[1, 2]", "x", &cause));
 	ck_assert_str_eq(cause, "data must be a JSON object");
 	free(cause);
 	cause = NULL;
 
 	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 1, "ok.name",
-					       "{\"a\":", "x", &cause));
+	                                       "{\"a\":", "x", &cause));
 	ck_assert_ptr_nonnull(strstr(cause, "not valid JSON"));
 	free(cause);
 	cause = NULL;
 
 	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 0, "ok.name",
-					       NULL, "x", &cause));
+	                                       NULL, "x", &cause));
 	ck_assert_str_eq(cause, "interval must be positive");
 	free(cause);
 	cause = NULL;
 
 	ck_assert_ptr_null(timer_schedule_emit(w, b, "", true, 1, "ok.name",
-					       NULL, "x", &cause));
+	                                       NULL, "x", &cause));
 	ck_assert_ptr_nonnull(cause);
 	free(cause);
 	cause = NULL;
@@ -189,7 +187,7 @@ START_TEST(test_rejects_bad_input)
 	/* a worker that is shutting down refuses */
 	worker_shutdown(w, 1, NULL, NULL);
 	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 1, "ok.name",
-					       NULL, "x", &cause));
+	                                       NULL, "x", &cause));
 	ck_assert_ptr_nonnull(strstr(cause, "shutting down"));
 	free(cause);
 }
@@ -212,11 +210,11 @@ START_TEST(test_queue_full_is_failure)
 	b = bus_new(loop, &opts);
 	/* a listener that never finishes keeps the queue from draining */
 	bus_listen_async(b, "*", hang, NULL);
-	t = timer_schedule_emit(w, b, "flood", true, 0.002, "user.flood",
-				NULL, "config", &cause);
+	t = timer_schedule_emit(w, b, "flood", true, 0.002, "user.flood", NULL,
+	                        "config", &cause);
 	ck_assert_ptr_nonnull(t);
 	RUN_UNTIL(loop, (worker_task_get_info(t, &info), info.failures >= 1),
-		  1.0);
+	          1.0);
 	ck_assert_str_eq(info.last_error, "queue full");
 	ck_assert(log_seen("task 'flood' failed: queue full"));
 	ck_assert(info.next_run_us > 0); /* keeps its schedule */
@@ -237,10 +235,10 @@ START_TEST(test_bus_closing_is_failure)
 	struct worker_task *t;
 
 	t = timer_schedule_emit(w, b, "late", true, 0.002, "user.x", NULL,
-				"config", &cause);
+	                        "config", &cause);
 	bus_close(b, closed, &is_closed);
 	RUN_UNTIL(loop, (worker_task_get_info(t, &info), info.failures >= 1),
-		  1.0);
+	          1.0);
 	ck_assert_str_eq(info.last_error, "bus is shutting down");
 	ck_assert(is_closed);
 }

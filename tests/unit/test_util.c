@@ -99,11 +99,12 @@ START_TEST(test_parse_size)
 	ck_assert_uint_eq(v, 1 << 20);
 	ck_assert_int_eq(util_parse_size("2GiB", &v, &cause), 0);
 	ck_assert_uint_eq(v, 2ULL << 30);
-	const char *bad[] = {"", "K", "-1", "12Q", "1MM", "99999999999999999999"};
+	const char *bad[] = {"",    "K",   "-1",
+	                     "12Q", "1MM", "99999999999999999999"};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		cause = NULL;
 		ck_assert_msg(util_parse_size(bad[i], &v, &cause) == -1,
-			      "accepted '%s'", bad[i]);
+		              "accepted '%s'", bad[i]);
 		ck_assert_ptr_nonnull(cause);
 		free(cause);
 	}

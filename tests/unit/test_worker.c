@@ -18,16 +18,16 @@ guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	guard_fired = true;
 }
 
-#define RUN_UNTIL(loop, cond, secs)                                          \
-	do {                                                                 \
-		ev_timer g_;                                                 \
-		ev_timer_init(&g_, guard_cb, (secs), 0.);                    \
-		guard_fired = false;                                         \
-		ev_timer_start((loop), &g_);                                 \
-		while (!(cond) && !guard_fired)                              \
-			ev_run((loop), EVRUN_ONCE);                          \
-		ev_timer_stop((loop), &g_);                                  \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond);   \
+#define RUN_UNTIL(loop, cond, secs)                                            \
+	do {                                                                   \
+		ev_timer g_;                                                   \
+		ev_timer_init(&g_, guard_cb, (secs), 0.);                      \
+		guard_fired = false;                                           \
+		ev_timer_start((loop), &g_);                                   \
+		while (!(cond) && !guard_fired)                                \
+			ev_run((loop), EVRUN_ONCE);                            \
+		ev_timer_stop((loop), &g_);                                    \
+		ck_assert_msg((cond), "timed out waiting for %s", #cond);      \
 	} while (0)
 
 /* Keep the loop going for secs (to show that something does NOT happen). */
@@ -104,17 +104,17 @@ drop_worker(void)
 struct probe {
 	int runs;
 	int frees;
-	int fail;		/* return -1 with this cause when set */
+	int fail; /* return -1 with this cause when set */
 	const char *cause;
-	bool async;		/* return SVC_PENDING */
+	bool async;               /* return SVC_PENDING */
 	struct worker_task *task; /* last task seen in the body */
-	double start[16];	/* ev_now at each start */
-	double finish[16];	/* ev_now at each completion */
-	int running;		/* in-flight runs, must stay <= 1 */
+	double start[16];         /* ev_now at each start */
+	double finish[16];        /* ev_now at each completion */
+	int running;              /* in-flight runs, must stay <= 1 */
 	int max_running;
-	double hold;		/* async runs complete after this long */
+	double hold; /* async runs complete after this long */
 	ev_timer done_timer;
-	int action;		/* body side effect, see probe_fn */
+	int action; /* body side effect, see probe_fn */
 	struct probe *other;
 };
 
@@ -155,16 +155,22 @@ probe_fn(struct worker_task *t, void *arg, char **cause)
 		ck_assert(worker_cancel(w, worker_task_name(t)));
 	if (p->action == ACT_REPLACE_SELF && p->runs == 1) {
 		struct worker_spec s = {
-			.name = worker_task_name(t), .kind = WORKER_PERIODIC,
-			.interval = 0.003, .fn = probe_fn, .arg = p->other,
-			.free_arg = probe_free,
+		    .name = worker_task_name(t),
+		    .kind = WORKER_PERIODIC,
+		    .interval = 0.003,
+		    .fn = probe_fn,
+		    .arg = p->other,
+		    .free_arg = probe_free,
 		};
 		ck_assert_ptr_nonnull(worker_schedule(w, &s));
 	}
 	if (p->action == ACT_SCHEDULE_OTHER && p->runs == 1) {
 		struct worker_spec s = {
-			.name = "other", .kind = WORKER_DELAYED,
-			.interval = 0.002, .fn = probe_fn, .arg = p->other,
+		    .name = "other",
+		    .kind = WORKER_DELAYED,
+		    .interval = 0.002,
+		    .fn = probe_fn,
+		    .arg = p->other,
 		};
 		ck_assert_ptr_nonnull(worker_schedule(w, &s));
 	}
@@ -178,7 +184,7 @@ probe_fn(struct worker_task *t, void *arg, char **cause)
 			p->max_running = p->running;
 		if (p->hold > 0) {
 			ev_timer_init(&p->done_timer, probe_done_cb, p->hold,
-				      0.);
+			              0.);
 			p->done_timer.data = p;
 			ev_timer_start(loop, &p->done_timer);
 		}
@@ -188,13 +194,16 @@ probe_fn(struct worker_task *t, void *arg, char **cause)
 }
 
 static struct worker_task *
-sched(const char *name, enum worker_kind kind, double interval,
-      struct probe *p)
+sched(const char *name, enum worker_kind kind, double interval, struct probe *p)
 {
 	struct worker_spec s = {
-		.name = name, .kind = kind, .interval = interval,
-		.fn = probe_fn, .arg = p, .free_arg = probe_free,
-		.origin = "test",
+	    .name = name,
+	    .kind = kind,
+	    .interval = interval,
+	    .fn = probe_fn,
+	    .arg = p,
+	    .free_arg = probe_free,
+	    .origin = "test",
 	};
 	return worker_schedule(w, &s);
 }
@@ -228,8 +237,12 @@ START_TEST(test_periodic_run_now)
 {
 	struct probe p = {0};
 	struct worker_spec s = {
-		.name = "now", .kind = WORKER_PERIODIC, .interval = 10.0,
-		.run_now = true, .fn = probe_fn, .arg = &p,
+	    .name = "now",
+	    .kind = WORKER_PERIODIC,
+	    .interval = 10.0,
+	    .run_now = true,
+	    .fn = probe_fn,
+	    .arg = &p,
 	};
 
 	ck_assert_ptr_nonnull(worker_schedule(w, &s));
@@ -394,9 +407,13 @@ START_TEST(test_async_timeout)
 	struct probe p = {.async = true};
 	struct worker_task_info info;
 	struct worker_spec s = {
-		.name = "t", .kind = WORKER_PERIODIC, .interval = 0.005,
-		.timeout = 0.01, .fn = probe_fn, .arg = &p,
-		.free_arg = probe_free,
+	    .name = "t",
+	    .kind = WORKER_PERIODIC,
+	    .interval = 0.005,
+	    .timeout = 0.01,
+	    .fn = probe_fn,
+	    .arg = &p,
+	    .free_arg = probe_free,
 	};
 	struct worker_task *t = worker_schedule(w, &s);
 
@@ -404,7 +421,7 @@ START_TEST(test_async_timeout)
 	worker_task_get_info(t, &info);
 	ck_assert(info.running);
 	RUN_UNTIL(loop, (worker_task_get_info(t, &info), info.failures == 1),
-		  1.0);
+	          1.0);
 	ck_assert(!info.running);
 	ck_assert_uint_eq(info.runs, 1);
 	ck_assert_str_eq(info.last_error, "timed out after 10ms");
@@ -429,14 +446,19 @@ START_TEST(test_late_done_ignored)
 	struct probe p = {.async = true};
 	struct worker_task_info info;
 	struct worker_spec s = {
-		.name = "late", .kind = WORKER_PERIODIC, .interval = 10.0,
-		.run_now = true, .timeout = 0.01, .fn = probe_fn, .arg = &p,
-		.free_arg = probe_free,
+	    .name = "late",
+	    .kind = WORKER_PERIODIC,
+	    .interval = 10.0,
+	    .run_now = true,
+	    .timeout = 0.01,
+	    .fn = probe_fn,
+	    .arg = &p,
+	    .free_arg = probe_free,
 	};
 	struct worker_task *t = worker_schedule(w, &s);
 
 	RUN_UNTIL(loop, (worker_task_get_info(t, &info), info.failures == 1),
-		  1.0);
+	          1.0);
 	worker_task_done(t, -1, "late failure");
 	worker_task_get_info(t, &info);
 	ck_assert_uint_eq(info.runs, 1);
@@ -448,9 +470,13 @@ START_TEST(test_late_done_ignored)
 	 * completion */
 	struct probe q = {.async = true};
 	struct worker_spec d = {
-		.name = "dl", .kind = WORKER_DELAYED, .interval = 0.002,
-		.timeout = 0.005, .fn = probe_fn, .arg = &q,
-		.free_arg = probe_free,
+	    .name = "dl",
+	    .kind = WORKER_DELAYED,
+	    .interval = 0.002,
+	    .timeout = 0.005,
+	    .fn = probe_fn,
+	    .arg = &q,
+	    .free_arg = probe_free,
 	};
 	struct worker_task *dt = worker_schedule(w, &d);
 	RUN_UNTIL(loop, worker_find(w, "dl") == NULL, 1.0);
@@ -488,8 +514,8 @@ START_TEST(test_replace_self_from_body)
 
 	/* a failing body that schedules another task */
 	struct probe o = {0};
-	struct probe c = {.action = ACT_SCHEDULE_OTHER, .other = &o,
-			  .fail = 1, .cause = "x"};
+	struct probe c = {
+	    .action = ACT_SCHEDULE_OTHER, .other = &o, .fail = 1, .cause = "x"};
 	sched("c", WORKER_DELAYED, 0.002, &c);
 	RUN_UNTIL(loop, o.runs == 1, 1.0);
 	ck_assert_int_eq(c.runs, 1);
@@ -514,8 +540,11 @@ START_TEST(test_done_inside_body)
 	int n = 0;
 	struct worker_task_info info;
 	struct worker_spec s = {
-		.name = "quick", .kind = WORKER_PERIODIC, .interval = 0.003,
-		.fn = done_inside_fn, .arg = &n,
+	    .name = "quick",
+	    .kind = WORKER_PERIODIC,
+	    .interval = 0.003,
+	    .fn = done_inside_fn,
+	    .arg = &n,
 	};
 	struct worker_task *t = worker_schedule(w, &s);
 
@@ -549,17 +578,29 @@ START_TEST(test_list_json)
 {
 	struct probe p = {0}, q = {0}, r = {.fail = 1, .cause = "bad"};
 	struct worker_spec sb = {
-		.name = "b", .kind = WORKER_PERIODIC, .interval = 1.0,
-		.fn = probe_fn, .arg = &p, .origin = "config",
-		.description = "emit user.tick",
+	    .name = "b",
+	    .kind = WORKER_PERIODIC,
+	    .interval = 1.0,
+	    .fn = probe_fn,
+	    .arg = &p,
+	    .origin = "config",
+	    .description = "emit user.tick",
 	};
 	struct worker_spec sa = {
-		.name = "a", .kind = WORKER_DELAYED, .interval = 2.5,
-		.fn = probe_fn, .arg = &q, .origin = "control",
+	    .name = "a",
+	    .kind = WORKER_DELAYED,
+	    .interval = 2.5,
+	    .fn = probe_fn,
+	    .arg = &q,
+	    .origin = "control",
 	};
 	struct worker_spec sc = {
-		.name = "c", .kind = WORKER_PERIODIC, .interval = 5.0,
-		.run_now = true, .fn = probe_fn, .arg = &r,
+	    .name = "c",
+	    .kind = WORKER_PERIODIC,
+	    .interval = 5.0,
+	    .run_now = true,
+	    .fn = probe_fn,
+	    .arg = &r,
 	};
 	struct buf names = {0};
 	json_t *list, *o;
@@ -579,9 +620,9 @@ START_TEST(test_list_json)
 	o = json_array_get(list, 0);
 	ck_assert_str_eq(json_string_value(json_object_get(o, "name")), "a");
 	ck_assert_str_eq(json_string_value(json_object_get(o, "kind")),
-			 "delayed");
+	                 "delayed");
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "delay_ms")),
-			 2500);
+	                 2500);
 	ck_assert_ptr_null(json_object_get(o, "interval_ms"));
 	const char *nr = json_string_value(json_object_get(o, "next_run"));
 	ck_assert_ptr_nonnull(nr);
@@ -592,27 +633,26 @@ START_TEST(test_list_json)
 	ck_assert(json_is_null(json_object_get(o, "last_duration_ms")));
 	ck_assert(json_is_false(json_object_get(o, "running")));
 	ck_assert_str_eq(json_string_value(json_object_get(o, "origin")),
-			 "control");
+	                 "control");
 	ck_assert(json_is_null(json_object_get(o, "description")));
 
 	o = json_array_get(list, 1);
 	ck_assert_str_eq(json_string_value(json_object_get(o, "name")), "b");
 	ck_assert_str_eq(json_string_value(json_object_get(o, "kind")),
-			 "periodic");
+	                 "periodic");
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "interval_ms")),
-			 1000);
+	                 1000);
 	ck_assert_str_eq(json_string_value(json_object_get(o, "description")),
-			 "emit user.tick");
+	                 "emit user.tick");
 	ck_assert_str_eq(json_string_value(json_object_get(o, "origin")),
-			 "config");
+	                 "config");
 
 	o = json_array_get(list, 2);
 	ck_assert_str_eq(json_string_value(json_object_get(o, "name")), "c");
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "runs")), 1);
-	ck_assert_int_eq(json_integer_value(json_object_get(o, "failures")),
-			 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "failures")), 1);
 	ck_assert_str_eq(json_string_value(json_object_get(o, "last_error")),
-			 "bad");
+	                 "bad");
 	ck_assert(json_is_number(json_object_get(o, "last_duration_ms")));
 	ck_assert(json_is_null(json_object_get(o, "origin")));
 	json_decref(list);
@@ -651,8 +691,12 @@ START_TEST(test_shutdown_awaits_running)
 	struct shut sh = {0};
 	struct worker_task_info info;
 	struct worker_spec s = {
-		.name = "busy", .kind = WORKER_PERIODIC, .interval = 0.005,
-		.run_now = true, .fn = probe_fn, .arg = &busy,
+	    .name = "busy",
+	    .kind = WORKER_PERIODIC,
+	    .interval = 0.005,
+	    .run_now = true,
+	    .fn = probe_fn,
+	    .arg = &busy,
 	};
 
 	worker_schedule(w, &s);
@@ -684,9 +728,13 @@ START_TEST(test_shutdown_stuck)
 	struct probe stuck = {.async = true};
 	struct shut sh = {0};
 	struct worker_spec s = {
-		.name = "stuck", .kind = WORKER_PERIODIC, .interval = 1.0,
-		.run_now = true, .fn = probe_fn, .arg = &stuck,
-		.free_arg = probe_free,
+	    .name = "stuck",
+	    .kind = WORKER_PERIODIC,
+	    .interval = 1.0,
+	    .run_now = true,
+	    .fn = probe_fn,
+	    .arg = &stuck,
+	    .free_arg = probe_free,
 	};
 
 	worker_schedule(w, &s);
@@ -745,9 +793,13 @@ START_TEST(test_service_lifecycle)
 	w = worker_default();
 	ck_assert_ptr_nonnull(w);
 	struct worker_spec s = {
-		.name = "job", .kind = WORKER_PERIODIC, .interval = 1.0,
-		.run_now = true, .fn = probe_fn, .arg = &p,
-		.free_arg = probe_free,
+	    .name = "job",
+	    .kind = WORKER_PERIODIC,
+	    .interval = 1.0,
+	    .run_now = true,
+	    .fn = probe_fn,
+	    .arg = &p,
+	    .free_arg = probe_free,
 	};
 	ck_assert_ptr_nonnull(worker_schedule(w, &s));
 	RUN_UNTIL(loop, p.runs == 1, 1.0);
