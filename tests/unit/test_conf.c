@@ -10,6 +10,7 @@
 #include "conf.h"
 #include "log.h"
 #include "util.h"
+#include "testutil.h"
 
 static char dir[] = "/tmp/test_conf.XXXXXX";
 static char path[256];
@@ -638,9 +639,5 @@ main(void)
 	tcase_add_test(tc, test_check_reload);
 	tcase_add_test(tc, test_shipped_conf);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "sdnotify.h"
+#include "testutil.h"
 
 static int
 listen_dgram(const char *name, bool abstract, char *envval, size_t envlen)
@@ -121,9 +122,5 @@ main(void)
 	tcase_add_test(tc, test_disabled_and_bad);
 	tcase_add_test(tc, test_watchdog_interval);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -8,48 +8,8 @@
 #include "log.h"
 #include "timers.h"
 #include "util.h"
+#include "testutil.h"
 #include "worker.h"
-
-static bool guard_fired;
-
-static void
-guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	guard_fired = true;
-}
-
-/* Drive the loop until cond holds; fail if it takes longer than secs. */
-#define RUN_UNTIL(loop, cond, secs)                                            \
-	do {                                                                   \
-		ev_timer g_;                                                   \
-		ev_timer_init(&g_, guard_cb, (secs), 0.);                      \
-		guard_fired = false;                                           \
-		ev_timer_start((loop), &g_);                                   \
-		while (!(cond) && !guard_fired)                                \
-			ev_run((loop), EVRUN_ONCE);                            \
-		ev_timer_stop((loop), &g_);                                    \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond);      \
-	} while (0)
-
-static struct buf log_lines;
-
-static void
-log_hook(enum log_level level, const char *msg, void *arg)
-{
-	buf_puts(&log_lines, msg);
-	buf_putc(&log_lines, '\n');
-}
-
-static bool
-log_seen(const char *s)
-{
-	bool r;
-
-	buf_putc(&log_lines, '\0');
-	r = strstr(buf_head(&log_lines), s) != NULL;
-	log_lines.len--;
-	return r;
-}
 
 static struct ev_loop *loop;
 static struct worker *w;
@@ -61,9 +21,7 @@ setup(void)
 	loop = ev_loop_new(EVFLAG_AUTO);
 	w = worker_new(loop);
 	b = bus_new(loop, NULL);
-	log_set_quiet(1);
-	log_set_hook(log_hook, NULL);
-	buf_reset(&log_lines);
+	tu_log_capture();
 }
 
 static void
@@ -75,8 +33,7 @@ teardown(void)
 	b = NULL;
 	ev_loop_destroy(loop);
 	loop = NULL;
-	log_set_hook(NULL, NULL);
-	buf_free(&log_lines);
+	tu_log_release();
 }
 
 struct seen {
@@ -216,7 +173,7 @@ START_TEST(test_queue_full_is_failure)
 	RUN_UNTIL(loop, (worker_task_get_info(t, &info), info.failures >= 1),
 	          1.0);
 	ck_assert_str_eq(info.last_error, "queue full");
-	ck_assert(log_seen("task 'flood' failed: queue full"));
+	ck_assert(tu_log_seen("task 'flood' failed: queue full"));
 	ck_assert(info.next_run_us > 0); /* keeps its schedule */
 }
 END_TEST
@@ -258,9 +215,5 @@ main(void)
 	tcase_add_test(tc, test_queue_full_is_failure);
 	tcase_add_test(tc, test_bus_closing_is_failure);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

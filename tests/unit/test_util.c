@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "testutil.h"
 
 START_TEST(test_buf_append_consume)
 {
@@ -207,9 +208,5 @@ main(void)
 	tcase_add_test(tc, test_format_time_and_duration);
 	tcase_add_test(tc, test_log_levels_and_hook);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -7,62 +7,8 @@
 #include "conf.h"
 #include "log.h"
 #include "util.h"
+#include "testutil.h"
 #include "worker.h"
-
-/* Drive the loop until cond holds; fail if it takes longer than secs. */
-static bool guard_fired;
-
-static void
-guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	guard_fired = true;
-}
-
-#define RUN_UNTIL(loop, cond, secs)                                            \
-	do {                                                                   \
-		ev_timer g_;                                                   \
-		ev_timer_init(&g_, guard_cb, (secs), 0.);                      \
-		guard_fired = false;                                           \
-		ev_timer_start((loop), &g_);                                   \
-		while (!(cond) && !guard_fired)                                \
-			ev_run((loop), EVRUN_ONCE);                            \
-		ev_timer_stop((loop), &g_);                                    \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond);      \
-	} while (0)
-
-/* Keep the loop going for secs (to show that something does NOT happen). */
-static void
-run_for(struct ev_loop *loop, double secs)
-{
-	ev_timer g;
-
-	ev_timer_init(&g, guard_cb, secs, 0.);
-	guard_fired = false;
-	ev_timer_start(loop, &g);
-	while (!guard_fired)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &g);
-}
-
-static struct buf log_lines;
-
-static void
-log_hook(enum log_level level, const char *msg, void *arg)
-{
-	buf_puts(&log_lines, msg);
-	buf_putc(&log_lines, '\n');
-}
-
-static bool
-log_seen(const char *s)
-{
-	bool r;
-
-	buf_putc(&log_lines, '\0');
-	r = strstr(buf_head(&log_lines), s) != NULL;
-	log_lines.len--;
-	return r;
-}
 
 static struct ev_loop *loop;
 static struct worker *w;
@@ -75,9 +21,7 @@ setup(void)
 	loop = ev_loop_new(EVFLAG_AUTO);
 	w = worker_new(loop);
 	probes_gone = false;
-	log_set_quiet(1);
-	log_set_hook(log_hook, NULL);
-	buf_reset(&log_lines);
+	tu_log_capture();
 }
 
 static void
@@ -88,8 +32,7 @@ teardown(void)
 	w = NULL;
 	ev_loop_destroy(loop);
 	loop = NULL;
-	log_set_hook(NULL, NULL);
-	buf_free(&log_lines);
+	tu_log_release();
 }
 
 /* Tasks point at probes on the test's stack: free them before it returns. */
@@ -290,7 +233,7 @@ START_TEST(test_delayed_once)
 	ck_assert_ptr_null(worker_find(w, "later"));
 	ck_assert_uint_eq(worker_count(w), 0);
 	ck_assert_int_eq(p.frees, 1);
-	run_for(loop, 0.03);
+	tu_run_for(loop, 0.03);
 	ck_assert_int_eq(p.runs, 1);
 	drop_worker();
 }
@@ -308,14 +251,14 @@ START_TEST(test_cancel)
 	ck_assert_ptr_null(worker_find(w, "c"));
 	ck_assert(!worker_cancel(w, "c"));
 	int runs = p.runs;
-	run_for(loop, 0.03);
+	tu_run_for(loop, 0.03);
 	ck_assert_int_eq(p.runs, runs);
 
 	/* a delayed task cancelled before it ran never runs */
 	struct probe q = {0};
 	sched("d", WORKER_DELAYED, 0.005, &q);
 	ck_assert(worker_cancel(w, "d"));
-	run_for(loop, 0.02);
+	tu_run_for(loop, 0.02);
 	ck_assert_int_eq(q.runs, 0);
 	ck_assert_int_eq(q.frees, 1);
 	drop_worker();
@@ -381,7 +324,7 @@ START_TEST(test_failure_counted)
 	ck_assert_uint_eq(info.runs, (uint64_t)p.runs);
 	ck_assert_str_eq(info.last_error, "boom");
 	ck_assert(info.next_run_us > 0); /* keeps its schedule */
-	ck_assert(log_seen("task 'f' failed: boom"));
+	ck_assert(tu_log_seen("task 'f' failed: boom"));
 	worker_get_stats(w, &st);
 	ck_assert_uint_eq(st.failures, (uint64_t)p.runs);
 
@@ -397,7 +340,7 @@ START_TEST(test_failure_counted)
 	RUN_UNTIL(loop, p.runs > runs, 1.0);
 	worker_task_get_info(t, &info);
 	ck_assert_ptr_nonnull(info.last_error);
-	ck_assert(log_seen("task 'f' failed: unknown error"));
+	ck_assert(tu_log_seen("task 'f' failed: unknown error"));
 	drop_worker();
 }
 END_TEST
@@ -425,7 +368,7 @@ START_TEST(test_async_timeout)
 	ck_assert(!info.running);
 	ck_assert_uint_eq(info.runs, 1);
 	ck_assert_str_eq(info.last_error, "timed out after 10ms");
-	ck_assert(log_seen("task 't' timed out after 10ms"));
+	ck_assert(tu_log_seen("task 't' timed out after 10ms"));
 	ck_assert(info.last_duration_ms >= 10 - 1);
 	/* keeps its schedule: the next run comes */
 	RUN_UNTIL(loop, p.runs == 2, 1.0);
@@ -495,7 +438,7 @@ START_TEST(test_cancel_self_from_body)
 	RUN_UNTIL(loop, p.frees == 1, 1.0);
 	ck_assert_int_eq(p.runs, 2);
 	ck_assert_ptr_null(worker_find(w, "self"));
-	run_for(loop, 0.02);
+	tu_run_for(loop, 0.02);
 	ck_assert_int_eq(p.runs, 2);
 	drop_worker();
 }
@@ -715,7 +658,7 @@ START_TEST(test_shutdown_awaits_running)
 	ck_assert_int_eq(sh.status, 0);
 	ck_assert_int_eq(busy.runs, 1);
 	ck_assert_int_eq(idle.runs, 0);
-	run_for(loop, 0.02);
+	tu_run_for(loop, 0.02);
 	ck_assert_int_eq(busy.runs, 1);
 	ck_assert_int_eq(idle.runs, 0);
 	ck_assert_int_eq(sh.calls, 1);
@@ -743,7 +686,7 @@ START_TEST(test_shutdown_stuck)
 	ck_assert_int_eq(sh.calls, 0);
 	RUN_UNTIL(loop, sh.calls == 1, 1.0);
 	ck_assert_int_eq(sh.status, -1);
-	ck_assert(log_seen("still running: 'stuck'"));
+	ck_assert(tu_log_seen("still running: 'stuck'"));
 	/* worker_free (teardown) frees the stuck task */
 	drop_worker();
 }
@@ -759,7 +702,7 @@ START_TEST(test_shutdown_idle)
 	ck_assert_int_eq(sh.calls, 1); /* nothing running: at once */
 	ck_assert_int_eq(sh.status, 0);
 	ck_assert_ptr_null(sched("q", WORKER_DELAYED, 0.005, &p));
-	run_for(loop, 0.02);
+	tu_run_for(loop, 0.02);
 	ck_assert_int_eq(p.runs, 0);
 	ck_assert(worker_cancel(w, "p"));
 	ck_assert_int_eq(p.frees, 1);
@@ -845,9 +788,5 @@ main(void)
 	tcase_add_test(tc, test_shutdown_idle);
 	tcase_add_test(tc, test_service_lifecycle);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -1,0 +1,42 @@
+/*
+ * testutil.h — helpers shared by the Check suites: drive a loop until a
+ * condition holds (with a guard timer, never a fixed sleep), keep a loop
+ * turning for a while to show that something does NOT happen, capture log
+ * lines, and run a suite.
+ */
+#ifndef SVCD_TESTUTIL_H
+#define SVCD_TESTUTIL_H
+
+#include <check.h>
+#include <stdbool.h>
+
+#include <ev.h>
+
+extern bool tu_guard_fired;
+void tu_guard_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* Drive the loop until cond holds; fail the test after secs. */
+#define RUN_UNTIL(loop, cond, secs)                                            \
+	do {                                                                   \
+		ev_timer g_;                                                   \
+		ev_timer_init(&g_, tu_guard_cb, (secs), 0.);                   \
+		tu_guard_fired = false;                                        \
+		ev_timer_start((loop), &g_);                                   \
+		while (!(cond) && !tu_guard_fired)                             \
+			ev_run((loop), EVRUN_ONCE);                            \
+		ev_timer_stop((loop), &g_);                                    \
+		ck_assert_msg((cond), "timed out waiting for %s", #cond);      \
+	} while (0)
+
+/* Keep the loop turning for secs (to show that something does not happen). */
+void tu_run_for(struct ev_loop *loop, double secs);
+
+/* Log capture: quiet stderr and collect every line until tu_log_release. */
+void tu_log_capture(void);
+bool tu_log_seen(const char *text);
+void tu_log_release(void);
+
+/* Run the suite, print Check's summary; the process exit status. */
+int tu_run_suite(Suite *s);
+
+#endif
