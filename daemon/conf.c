@@ -62,6 +62,8 @@ conf_defaults(void)
 	c->health_interval = 30;
 	c->heartbeat = 5;
 	c->heartbeat_event = false;
+	c->journal_path = xstrdup("/var/lib/svcd/journal.db");
+	c->journal_sync = CONF_SYNC_BATCH;
 	return c;
 }
 
@@ -75,6 +77,7 @@ conf_free(struct conf *c)
 	free(c->group);
 	free(c->emit_group);
 	free(c->admin_group);
+	free(c->journal_path);
 	for (struct conf_timer *t = c->timers, *n; t; t = n) {
 		n = t->next;
 		free(t->name);
@@ -104,6 +107,7 @@ enum sect {
 	SECT_BUS,
 	SECT_HEALTH,
 	SECT_APP,
+	SECT_JOURNAL,
 	SECT_TIMER,
 	SECT_HOOK,
 	SECT_COUNT
@@ -112,6 +116,7 @@ enum sect {
 static const char *const sect_names[SECT_COUNT] = {
     [SECT_DAEMON] = "daemon", [SECT_CONTROL] = "control", [SECT_BUS] = "bus",
     [SECT_HEALTH] = "health", [SECT_APP] = "app",
+    [SECT_JOURNAL] = "journal",
 };
 
 /* Keys of the fixed sections, parsed by type into struct conf. */
@@ -124,6 +129,8 @@ enum ktype {
 	KT_LEVEL,  /* int, enum log_level */
 	KT_SOCKET, /* char *, a sun_path */
 	KT_GROUP,  /* char *, an existing group; empty = NULL */
+	KT_PATH,   /* char *, an absolute path */
+	KT_SYNC,   /* int, enum conf_journal_sync */
 };
 
 struct conf_key {
@@ -175,11 +182,17 @@ static const struct conf_key conf_keys[] = {
     K_DUR(SECT_HEALTH, "interval", health_interval, DAY, "24h"),
     K_DUR(SECT_APP, "heartbeat", heartbeat, DAY, "24h"),
     K(SECT_APP, "heartbeat_event", KT_BOOL, heartbeat_event),
+    K(SECT_JOURNAL, "path", KT_PATH, journal_path),
+    K(SECT_JOURNAL, "sync", KT_SYNC, journal_sync),
+    K_NUM(SECT_JOURNAL, "retention_count", KT_COUNT, journal_keep_count, 0,
+          1ULL << 40),
+    K_DUR(SECT_JOURNAL, "retention_age", journal_keep_age, 3650 * DAY,
+          "3650d"),
 };
 
 static const char *const timer_keys[] = {"every", "after", "emit", "data"};
-static const char *const hook_keys[] = {"on", "exec", "timeout", "concurrency",
-                                        "retries"};
+static const char *const hook_keys[] = {"on",          "exec",    "timeout",
+                                        "concurrency", "retries", "backoff"};
 
 #define TIMER_MAX        (30 * DAY)
 #define HOOK_TIMEOUT_MAX HOUR
@@ -427,6 +440,27 @@ set_key(struct conf *c, const struct conf_key *k, const char *v, char **cause)
 		free(*(char **)dst);
 		*(char **)dst = *v ? xstrdup(v) : NULL;
 		return 0;
+	case KT_PATH:
+		if (*v != '/') {
+			*cause = xasprintf("'%s' is not an absolute path", v);
+			return -1;
+		}
+		free(*(char **)dst);
+		*(char **)dst = xstrdup(v);
+		return 0;
+	case KT_SYNC:
+		if (!strcmp(v, "always"))
+			*(int *)dst = CONF_SYNC_ALWAYS;
+		else if (!strcmp(v, "batch"))
+			*(int *)dst = CONF_SYNC_BATCH;
+		else if (!strcmp(v, "off"))
+			*(int *)dst = CONF_SYNC_OFF;
+		else {
+			*cause = xasprintf("'%s' is not always, batch or off",
+			                   v);
+			return -1;
+		}
+		return 0;
 	}
 	*cause = xstrdup("internal error: unknown key type");
 	return -1;
@@ -611,6 +645,10 @@ hook_key(struct parser *p, const char *name, const char *v)
 		if (parse_range(v, 0, 10, &u, &cause) < 0)
 			goto out_bad;
 		h->retries = (unsigned)u;
+	} else if (!strcmp(name, "backoff")) {
+		if (parse_duration(v, HOOK_TIMEOUT_MAX, "1h", &h->backoff,
+		                   &cause) < 0)
+			goto out_bad;
 	}
 	return;
 
@@ -801,6 +839,7 @@ section_begin(struct parser *p, const char *name)
 		h->timeout = 30;
 		h->concurrency = 1;
 		h->retries = 0;
+		h->backoff = 1;
 		h->line = p->lineno;
 		*p->hook_tail = h;
 		p->hook_tail = &h->next;
@@ -809,7 +848,7 @@ section_begin(struct parser *p, const char *name)
 	} else if (!strcmp(name, "timer") || !strcmp(name, "hook")) {
 		perr(p, p->lineno, "section [%s] needs a name: [%s.NAME]", name,
 		     name);
-	} else if (!strcmp(name, "journal") || !strcmp(name, "bridge")) {
+	} else if (!strcmp(name, "bridge")) {
 		perr(p, p->lineno,
 		     "section [%s] is not supported yet by this "
 		     "svcd",
@@ -827,6 +866,8 @@ section_begin(struct parser *p, const char *name)
 			}
 			p->first_line[s] = p->lineno;
 			p->sect = (enum sect)s;
+			if (s == SECT_JOURNAL)
+				p->c->journal = true;
 			return;
 		}
 		perr(p, p->lineno, "unknown section [%s]", name);

@@ -31,8 +31,15 @@ struct conf_hook {
 	double timeout;	  /* seconds, default 30 */
 	unsigned concurrency; /* default 1 */
 	unsigned retries; /* default 0 */
+	double backoff;	  /* first retry delay, doubling; default 1 s */
 	int line;
 	struct conf_hook *next;
+};
+
+enum conf_journal_sync {
+	CONF_SYNC_OFF,	  /* acknowledged at once; written when convenient */
+	CONF_SYNC_BATCH,  /* acknowledged at once; group commits */
+	CONF_SYNC_ALWAYS, /* acknowledged once durable */
 };
 
 struct conf {
@@ -66,6 +73,13 @@ struct conf {
 	/* [app] */
 	double heartbeat;	/* default 5 s */
 	bool heartbeat_event;	/* emit `heartbeat` events; default false */
+
+	/* [journal] — enabled when the section is present */
+	bool journal;
+	char *journal_path;	   /* default /var/lib/svcd/journal.db */
+	int journal_sync;	   /* enum conf_journal_sync; default batch */
+	size_t journal_keep_count; /* retention_count; 0 = no limit */
+	double journal_keep_age;   /* retention_age, seconds; 0 = no limit */
 
 	struct conf_timer *timers; /* in file order */
 	struct conf_hook *hooks;   /* in file order */

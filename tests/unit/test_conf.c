@@ -224,8 +224,12 @@ static const struct {
     {"[bus]\n[daemon]\n[bus]\n",
      "F:3: duplicate section [bus] (first at line 1)"},
     {"queue_size = 1\n", "F:1: key 'queue_size' is outside of any section"},
-    {"[journal]\npath = /var/lib/svcd\n",
-     "F:1: section [journal] is not supported yet by this svcd"},
+    {"[journal]\npath = var/lib/svcd\n",
+     "F:2: bad value for 'path' in [journal]: 'var/lib/svcd' is not an "
+     "absolute path"},
+    {"[journal]\nsync = sometimes\n",
+     "F:2: bad value for 'sync' in [journal]: 'sometimes' is not always, "
+     "batch or off"},
     {"\n[bridge]\nurl = redis://x\n",
      "F:2: section [bridge] is not supported yet by this svcd"},
     {"[timer]\nevery = 1s\n",
@@ -375,6 +379,7 @@ START_TEST(test_many_errors)
 	    "batch = 1\n"
 	    "oops\n"
 	    "[journal]\n"
+	    "sync = never\n"
 	    "[control]\n"
 	    "group = svcd-no-such-group\n",
 	    "F:2: bad value for 'log_level' in [daemon]: 'loud' is not "
@@ -386,8 +391,9 @@ START_TEST(test_many_errors)
 	    "(1..65536)\n"
 	    "F:9: duplicate key 'batch' in [bus]\n"
 	    "F:10: expected 'key = value', got 'oops'\n"
-	    "F:11: section [journal] is not supported yet by this svcd\n"
-	    "F:13: bad value for 'group' in [control]: unknown group "
+	    "F:12: bad value for 'sync' in [journal]: 'never' is not always, "
+	    "batch or off\n"
+	    "F:14: bad value for 'group' in [control]: unknown group "
 	    "'svcd-no-such-group'");
 	/* a check at a header sorts before the errors inside the section */
 	expect_err("[timer.t]\nevery = 1x\n",
