@@ -133,6 +133,75 @@ sanitize:
 		-fsanitize=address,undefined -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined" SVCD_SANITIZED=1 check
 
+# ---- fuzz (owner: tests/fuzz; see docs/testing.md, "Fuzzing") -------------
+# make fuzz: build the libFuzzer targets with clang (ASan + UBSan, no
+# recovery) into $(FUZZ_BUILD), then run each for FUZZ_SECONDS on the
+# committed seeds (tests/fuzz/corpus/<target>, read only) plus a working
+# corpus in $(FUZZ_BUILD)/corpus/<target>. Any crash, leak, UBSan report or
+# timeout fails; the reproducer goes to $(FUZZ_BUILD)/crash-* etc.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_TARGETS := request config args
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_MAXLEN_request := 4096
+FUZZ_MAXLEN_config  := 8192
+FUZZ_MAXLEN_args    := 2048
+FUZZ_RUN     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(CLIENT_LIB) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	@.ci/deps clang libclang-rt-14-dev
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
+		OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+		LDFLAGS="$(FUZZ_SAN)" $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+fuzz-run-%:
+	@mkdir -p $(FUZZ_BUILD)/corpus/$*
+	$(FUZZ_RUN) $(FUZZ_BUILD)/fuzz_$* -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=$(FUZZ_MAXLEN_$*) -timeout=10 -print_final_stats=1 \
+		$(if $(wildcard tests/fuzz/$*.dict),-dict=tests/fuzz/$*.dict) \
+		-artifact_prefix=$(FUZZ_BUILD)/ \
+		$(FUZZ_BUILD)/corpus/$* tests/fuzz/corpus/$*
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		$(MAKE) --no-print-directory FUZZ_BUILD=$(FUZZ_BUILD) \
+			FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz-run-$$t || exit 1; \
+	done
+# ---- end fuzz ----------------------------------------------------------------
+
+# ---- stress and fault suite (tests/stress, docs/testing.md) ----------------
+# make check-stress [STRESS=quick]: the real svcd under load and abuse,
+# driven by tests/stress/hammer (a small C client) and socat; STRESS=quick
+# scales every case down (the whole part < 2 minutes, for CI).
+HAMMER := $(BUILD)/tests/hammer
+STRESS_T := $(sort $(wildcard tests/stress/s_*.sh))
+$(HAMMER): $(BUILD)/tests/stress/hammer.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: check-stress
+check-stress: $(SVCD) $(SVCCTL) $(HAMMER)
+	@STRESS=$(STRESS) SVCD_SANITIZED=$(SVCD_SANITIZED) \
+		SVCD=$(abspath $(SVCD)) SVCCTL=$(abspath $(SVCCTL)) \
+		HAMMER=$(abspath $(HAMMER)) tests/integration/run.sh $(STRESS_T)
+# ---- end of the stress suite block ------------------------------------------
+
+# ---- bench (tests/bench, docs/performance.md) -------------------------------
+# Not a test: timing figures. The tools go to $(BUILD)/bench.
+BENCH_BIN   := $(BUILD)/bench
+BENCH_TOOLS := $(addprefix $(BENCH_BIN)/,loadgen echo sub latprobe spawnready)
+.PHONY: bench
+$(BENCH_BIN)/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -o $@ $< -lev
+bench: all $(BENCH_TOOLS)
+	BENCH_BIN=$(BENCH_BIN) SVCD=$(SVCD) sh tests/bench/run.sh
+# ---- end bench ---------------------------------------------------------------
+
 valgrind:
 	$(MAKE) BUILD=build/valgrind OPT="-O1 -g" $(BUILD)/valgrind/svcd
 	$(MAKE) BUILD=build/valgrind OPT="-O1 -g" CK_FORK=no \

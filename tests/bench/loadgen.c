@@ -1,0 +1,283 @@
+/* loadgen.c — line-protocol load generator: C connections, P in flight. */
+/*
+ * Usage: loadgen -s SOCK [-c C] [-p P] (-n N | -d SECONDS) [-q] LINE
+ *
+ * LINE is sent as is with "\n" appended ("\r\n" with -r, for Redis inline
+ * commands). Every reply is one line; replies are matched to requests in
+ * order per connection. Prints one line:
+ *   reqs=N secs=S rps=R p50_us=A p99_us=B p999_us=C errors=E
+ * A reply line starting with '-' (RESP error) or holding "\"error\":" counts
+ * as an error.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HIST_MAX 1000000 /* µs; longer latencies land in the last bucket */
+#define RBUF 262144
+
+struct conn {
+	int fd;
+	int64_t *sent; /* ring of send times, P entries */
+	size_t head, count;
+	char *in;
+	size_t inlen;
+	size_t partial; /* bytes of the current request line already written */
+	size_t unsent;	/* requests queued but not fully written */
+};
+
+static uint32_t *hist;
+static uint64_t done, errors, issued, target;
+static int deadline_hit;
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+dial(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static uint64_t
+pct(uint64_t n, double p)
+{
+	uint64_t want = (uint64_t)(p * (double)n), acc = 0;
+
+	if (want >= n)
+		want = n ? n - 1 : 0;
+	for (uint64_t i = 0; i <= HIST_MAX; i++) {
+		acc += hist[i];
+		if (acc > want)
+			return i;
+	}
+	return HIST_MAX;
+}
+
+/* Queue up to k more requests on c (bounded by the total). */
+static void
+issue(struct conn *c, size_t k)
+{
+	while (k--) {
+		if (deadline_hit || (target && issued >= target))
+			return;
+		issued++;
+		c->unsent++;
+	}
+}
+
+/* Write queued requests; stamps each request when its first byte goes. */
+static int
+flush(struct conn *c, const char *line, size_t len, size_t p)
+{
+	static char *big;
+	static size_t bigcap;
+
+	while (c->unsent) {
+		size_t want = c->unsent * len - c->partial;
+
+		if (bigcap < c->unsent * len) {
+			bigcap = c->unsent * len;
+			big = realloc(big, bigcap);
+			if (!big)
+				abort();
+		}
+		for (size_t i = 0; i < c->unsent; i++)
+			memcpy(big + i * len, line, len);
+		int64_t t = now_us();
+		ssize_t n = send(c->fd, big + c->partial, want, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return -1;
+		}
+		size_t total = c->partial + (size_t)n;
+		size_t full = total / len;
+		size_t started = (total + len - 1) / len;
+		/* a request is in flight once its first byte went out */
+		size_t newly = started - (c->partial ? 1 : 0);
+		for (size_t i = 0; i < newly && c->count < p; i++) {
+			c->sent[(c->head + c->count) % p] = t;
+			c->count++;
+		}
+		c->unsent -= full;
+		c->partial = total % len;
+		if (c->partial)
+			return 0;
+	}
+	return 0;
+}
+
+static int
+readable(struct conn *c, size_t p, int64_t *last)
+{
+	ssize_t n = read(c->fd, c->in + c->inlen, RBUF - c->inlen);
+
+	if (n <= 0)
+		return n == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0;
+	c->inlen += (size_t)n;
+	int64_t t = now_us();
+	size_t start = 0, replies = 0;
+	char *nl;
+
+	while ((nl = memchr(c->in + start, '\n', c->inlen - start))) {
+		size_t l = (size_t)(nl - (c->in + start));
+		const char *s = c->in + start;
+
+		if ((l && s[0] == '-') || memmem(s, l, "\"error\":", 8))
+			errors++;
+		if (c->count) {
+			int64_t d = t - c->sent[c->head];
+			c->head = (c->head + 1) % p;
+			c->count--;
+			hist[d < HIST_MAX ? d : HIST_MAX]++;
+		}
+		done++;
+		replies++;
+		start += l + 1;
+	}
+	memmove(c->in, c->in + start, c->inlen - start);
+	c->inlen -= start;
+	if (c->inlen == RBUF)
+		return -1;
+	*last = t;
+	issue(c, replies);
+	return 0;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: loadgen -s SOCK [-c C] [-p P] (-n N | -d SEC) "
+			"[-r] LINE\n");
+	exit(64);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *sock = NULL;
+	size_t nc = 1, p = 1;
+	double secs = 0;
+	int crlf = 0, opt;
+
+	while ((opt = getopt(argc, argv, "s:c:p:n:d:r")) != -1) {
+		switch (opt) {
+		case 's': sock = optarg; break;
+		case 'c': nc = strtoul(optarg, NULL, 10); break;
+		case 'p': p = strtoul(optarg, NULL, 10); break;
+		case 'n': target = strtoull(optarg, NULL, 10); break;
+		case 'd': secs = strtod(optarg, NULL); break;
+		case 'r': crlf = 1; break;
+		default: usage();
+		}
+	}
+	if (!sock || optind != argc - 1 || !nc || !p || (!target && !secs))
+		usage();
+	size_t len = strlen(argv[optind]);
+	char *line = malloc(len + 2);
+	memcpy(line, argv[optind], len);
+	if (crlf)
+		line[len++] = '\r';
+	line[len++] = '\n';
+
+	hist = calloc(HIST_MAX + 1, sizeof(*hist));
+	struct conn *cs = calloc(nc, sizeof(*cs));
+	struct pollfd *pf = calloc(nc, sizeof(*pf));
+	if (!hist || !cs || !pf)
+		return 1;
+	for (size_t i = 0; i < nc; i++) {
+		cs[i].fd = dial(sock);
+		if (cs[i].fd < 0) {
+			perror("loadgen: connect");
+			return 1;
+		}
+		cs[i].sent = calloc(p, sizeof(int64_t));
+		cs[i].in = malloc(RBUF);
+		pf[i].fd = cs[i].fd;
+	}
+	int64_t t0 = now_us(), last = t0;
+	int64_t end = secs ? t0 + (int64_t)(secs * 1e6) : 0;
+
+	for (size_t i = 0; i < nc; i++) {
+		issue(&cs[i], p);
+		if (flush(&cs[i], line, len, p) < 0)
+			return 1;
+	}
+	for (;;) {
+		size_t busy = 0;
+
+		for (size_t i = 0; i < nc; i++) {
+			pf[i].events = 0;
+			if (cs[i].count || cs[i].unsent)
+				pf[i].events = POLLIN;
+			if (cs[i].unsent)
+				pf[i].events |= POLLOUT;
+			busy += pf[i].events != 0;
+		}
+		if (!busy)
+			break;
+		if (poll(pf, nc, 1000) < 0 && errno != EINTR)
+			return 1;
+		for (size_t i = 0; i < nc; i++) {
+			if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+				if (readable(&cs[i], p, &last) < 0) {
+					fprintf(stderr, "loadgen: connection "
+							"lost\n");
+					return 1;
+				}
+			}
+			if (cs[i].unsent && flush(&cs[i], line, len, p) < 0)
+				return 1;
+		}
+		if (end && !deadline_hit && now_us() >= end)
+			deadline_hit = 1;
+		if (deadline_hit)
+			for (size_t i = 0; i < nc; i++)
+				if (!cs[i].partial)
+					cs[i].unsent = 0;
+	}
+	double el = (double)(last - t0) / 1e6;
+	printf("reqs=%llu secs=%.3f rps=%.0f p50_us=%llu p99_us=%llu "
+	       "p999_us=%llu errors=%llu\n",
+	       (unsigned long long)done, el, el > 0 ? (double)done / el : 0,
+	       (unsigned long long)pct(done, 0.50),
+	       (unsigned long long)pct(done, 0.99),
+	       (unsigned long long)pct(done, 0.999),
+	       (unsigned long long)errors);
+	for (size_t i = 0; i < nc; i++) {
+		close(cs[i].fd);
+		free(cs[i].sent);
+		free(cs[i].in);
+	}
+	free(cs);
+	free(pf);
+	free(hist);
+	free(line);
+	return errors ? 2 : 0;
+}

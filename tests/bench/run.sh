@@ -1,0 +1,360 @@
+#!/bin/sh
+# run.sh — the svcd benchmark: svcd vs Redis pub/sub vs a libev echo floor.
+#
+# Usage: tests/bench/run.sh   (normally through `make bench`)
+# Environment:
+#   BENCH_SECONDS=3   length of one throughput run
+#   BENCH_RUNS=3      runs per cell; the table shows the median
+#   BENCH_CG_N=20000  requests per callgrind measurement (the figure is the
+#                     difference between N and N/5 requests, so start-up and
+#                     shutdown cancel out)
+#   BENCH_EVENTS=1000000  events for the "RSS after" figure
+#   BENCH_SKIP="cg rss ..." skip parts: matrix cg onecore spawn rss
+#   BENCH_BIN=build/bench  where the tools are; SVCD=build/svcd
+# Server on CPU 0, clients on CPU 1 (taskset) when there are 2+ CPUs.
+set -eu
+
+BIN=${BENCH_BIN:-build/bench}
+SVCD=${SVCD:-build/svcd}
+SECS=${BENCH_SECONDS:-3}
+RUNS=${BENCH_RUNS:-3}
+CGN=${BENCH_CG_N:-20000}
+EVENTS=${BENCH_EVENTS:-1000000}
+SKIP=${BENCH_SKIP:-}
+
+.ci/deps redis-server >&2 || exit 1
+command -v valgrind >/dev/null || SKIP="$SKIP cg"
+
+T=$(mktemp -d /tmp/svcd-bench.XXXXXX)
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+if [ "$(nproc)" -ge 2 ]; then
+	SRV="taskset -c 0"
+	CLI="taskset -c 1"
+else
+	SRV=""
+	CLI=""
+fi
+skip() { case " $SKIP " in *" $1 "*) return 0 ;; esac; return 1; }
+
+printf '[app]\nheartbeat_event = false\n[health]\ninterval = 1h\n' >"$T/svcd.conf"
+
+# ~100-byte payload, the same bytes for svcd and Redis.
+DATA='{"user":"alice","action":"login","host":"web-01.example.org","n":12345,"ok":true,"tags":["a","b","c"]}'
+PING='{"jsonrpc":"2.0","id":1,"method":"ping"}'
+EMIT='{"jsonrpc":"2.0","id":1,"method":"emit","params":{"event":"bench.event","data":'"$DATA"'}}'
+SUBSCRIBE='{"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"events":["bench.*"]}}'
+RPUB="PUBLISH bench.event '$DATA'"
+RSUB="SUBSCRIBE bench.event"
+
+# wait_sock PATH: until a connection succeeds (10 s).
+wait_sock() {
+	i=0
+	while ! "$BIN/spawnready" -s "$1" -l "$2" -- true >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -ge 400 ] && { echo "bench: $1 never answered" >&2; exit 1; }
+		sleep 0.025
+	done
+}
+
+# start_server KIND [WRAP...]: sets SPID and SOCK.
+start_server() {
+	kind=$1
+	shift
+	case $kind in
+	svcd)
+		SOCK=$T/svcd.sock
+		$SRV "$@" "$SVCD" -c "$T/svcd.conf" -s "$SOCK" -l warning \
+			>>"$T/svcd.log" 2>&1 &
+		SPID=$!
+		wait_sock "$SOCK" "$PING" ;;
+	redis)
+		SOCK=$T/redis.sock
+		$SRV "$@" redis-server --port 0 --unixsocket "$SOCK" \
+			--save '' --appendonly no --daemonize no \
+			--logfile "$T/redis.log" &
+		SPID=$!
+		wait_sock "$SOCK" "PING" ;;
+	echo)
+		SOCK=$T/echo.sock
+		$SRV "$@" "$BIN/echo" "$SOCK" &
+		SPID=$!
+		wait_sock "$SOCK" "$PING" ;;
+	esac
+	PIDS="$PIDS $SPID"
+}
+
+stop_server() {
+	kill "$SPID" 2>/dev/null || true
+	wait "$SPID" 2>/dev/null || true
+}
+
+# start_sub KIND: one plain subscriber on the client core; sets SUBPID.
+start_sub() {
+	if [ "$1" = redis ]; then
+		$CLI "$BIN/sub" -s "$SOCK" -r -a ':1' "$RSUB" >"$T/sub.out" &
+	else
+		$CLI "$BIN/sub" -s "$SOCK" "$SUBSCRIBE" >"$T/sub.out" &
+	fi
+	SUBPID=$!
+	PIDS="$PIDS $SUBPID"
+	i=0
+	until grep -q ready "$T/sub.out" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -ge 400 ] && { echo "bench: subscriber not ready" >&2; exit 1; }
+		sleep 0.025
+	done
+}
+
+stop_sub() {
+	kill "$SUBPID" 2>/dev/null || true
+	wait "$SUBPID" 2>/dev/null || true
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+put() { echo "$1 $2" >>"$T/results"; }
+get() { awk -v k="$1" '$1==k {print $2}' "$T/results" | tail -n 1; }
+
+# line KIND WORK: the request line and loadgen flags.
+reqline() {
+	case $1:$2 in
+	svcd:ping) echo "$PING" ;;
+	svcd:emit*) echo "$EMIT" ;;
+	redis:ping) echo "PING" ;;
+	redis:emit*) echo "$RPUB" ;;
+	echo:ping) echo "$PING" ;;
+	echo:*) echo "$EMIT" ;;
+	esac
+}
+
+# one KIND WORK C P: median req/s (and the median run's p99) into results.
+one() {
+	kind=$1 work=$2 c=$3 p=$4
+	r=""
+	[ "$kind" = redis ] && r=-r
+	line=$(reqline "$kind" "$work")
+	: >"$T/runs"
+	n=0
+	while [ $n -lt "$RUNS" ]; do
+		out=$($CLI "$BIN/loadgen" -s "$SOCK" -c "$c" -p "$p" -d "$SECS" \
+			$r "$line") || { echo "bench: loadgen failed: $kind $work" >&2; out="rps=0 p99_us=0"; }
+		echo "$(echo "$out" | field rps) $(echo "$out" | field p99_us)" >>"$T/runs"
+		n=$((n + 1))
+	done
+	rps=$(awk '{print $1}' "$T/runs" | median)
+	p99=$(awk -v m="$rps" '$1==m {print $2; exit}' "$T/runs")
+	put "rps.$kind.$work.$c.$p" "$rps"
+	put "p99.$kind.$work.$c.$p" "$p99"
+	echo "  $kind $work C=$c P=$p: $rps req/s (p99 ${p99} us)" >&2
+}
+
+matrix_for() {
+	kind=$1
+	shift
+	for work in "$@"; do
+		case $work in *1sub) start_sub "$kind" ;; esac
+		for c in 1 50; do
+			for p in 1 16; do
+				one "$kind" "$work" $c $p
+			done
+		done
+		case $work in *1sub) stop_sub ;; esac
+	done
+}
+
+if ! skip matrix; then
+	echo "bench: throughput, $RUNS x ${SECS}s per cell" >&2
+	start_server svcd
+	matrix_for svcd ping emit0 emit1sub
+	stop_server
+	start_server redis
+	matrix_for redis ping emit0 emit1sub
+	stop_server
+	start_server echo
+	matrix_for echo ping emit0
+	stop_server
+fi
+
+# cg_ir KIND WORK P: server instructions per request under callgrind.
+cg_total() {
+	kind=$1 work=$2 p=$3 n=$4
+	r=""
+	[ "$kind" = redis ] && r=-r
+	rm -f "$T"/cg.out.*
+	start_server "$kind" valgrind --tool=callgrind \
+		--callgrind-out-file="$T/cg.out.%p"
+	case $work in *1sub) start_sub "$kind" ;; esac
+	$CLI "$BIN/loadgen" -s "$SOCK" -c 1 -p "$p" -n "$n" $r \
+		"$(reqline "$kind" "$work")" >/dev/null
+	case $work in *1sub) stop_sub ;; esac
+	stop_server
+	awk '/^(summary|totals):/ {print $2; exit}' "$T"/cg.out.*
+}
+
+cg_ir() {
+	lo=$(cg_total "$@" $((CGN / 5)))
+	hi=$(cg_total "$@" "$CGN")
+	ir=$(( (hi - lo) / (CGN - CGN / 5) ))
+	put "ir.$1.$2.$3" "$ir"
+	echo "  callgrind $1 $2 P=$3: $ir instructions/request" >&2
+}
+
+if ! skip cg; then
+	echo "bench: callgrind, $CGN requests" >&2
+	for p in 1 16; do
+		cg_ir svcd emit1sub $p
+		cg_ir redis emit1sub $p
+	done
+	cg_ir svcd ping 1
+	cg_ir svcd ping 16
+	cg_ir redis ping 1
+	cg_ir redis ping 16
+	cg_ir echo ping 1
+	cg_ir echo ping 16
+fi
+
+if ! skip onecore; then
+	echo "bench: one core, C=1 P=1" >&2
+	SRV0=$SRV CLI0=$CLI
+	if [ "$(nproc)" -ge 2 ]; then SRV="taskset -c 0" CLI="taskset -c 0"; fi
+	for kind in svcd redis echo; do
+		start_server "$kind"
+		r=""
+		[ "$kind" = redis ] && r=-r
+		: >"$T/runs"
+		n=0
+		while [ $n -lt "$RUNS" ]; do
+			$CLI "$BIN/loadgen" -s "$SOCK" -c 1 -p 1 -d "$SECS" $r \
+				"$(reqline "$kind" ping)" | field rps >>"$T/runs"
+			n=$((n + 1))
+		done
+		put "one.$kind" "$(median <"$T/runs")"
+		echo "  one core $kind ping: $(get one.$kind) req/s" >&2
+		stop_server
+	done
+	SRV=$SRV0 CLI=$CLI0
+fi
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+if ! skip spawn; then
+	echo "bench: spawn to READY, idle RSS" >&2
+	: >"$T/runs"
+	: >"$T/runs2"
+	for i in 1 2 3 4 5; do
+		out=$($SRV "$BIN/spawnready" -N -s "$T/sp.sock" -l "$PING" -- \
+			"$SVCD" -c "$T/svcd.conf" -s "$T/sp.sock" -l warning)
+		echo "$out" | field ready_us >>"$T/runs"
+		out=$($SRV "$BIN/spawnready" -r -s "$T/spr.sock" -l PING -- \
+			redis-server --port 0 --unixsocket "$T/spr.sock" \
+			--save '' --appendonly no --logfile "$T/redis.log")
+		echo "$out" | field reply_us >>"$T/runs2"
+	done
+	put spawn.svcd "$(median <"$T/runs")"
+	put spawn.redis "$(median <"$T/runs2")"
+	start_server svcd
+	sleep 0.2
+	put rss.svcd "$(rss_kb "$SPID")"
+	stop_server
+	start_server redis
+	sleep 0.2
+	put rss.redis "$(rss_kb "$SPID")"
+	stop_server
+	start_server echo
+	put rss.echo "$(rss_kb "$SPID")"
+	stop_server
+fi
+
+if ! skip rss; then
+	echo "bench: RSS over $EVENTS events (1 subscriber)" >&2
+	start_server svcd
+	start_sub svcd
+	tenth=$((EVENTS / 10))
+	$CLI "$BIN/loadgen" -s "$SOCK" -c 50 -p 16 -n "$tenth" "$EMIT" >/dev/null
+	put rss.svcd.tenth "$(rss_kb "$SPID")"
+	$CLI "$BIN/loadgen" -s "$SOCK" -c 50 -p 16 -n "$((EVENTS - tenth))" \
+		"$EMIT" >/dev/null
+	put rss.svcd.events "$(rss_kb "$SPID")"
+	stop_sub
+	stop_server
+fi
+
+# ---- the table ------------------------------------------------------------
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "" || b == "" || b == 0) print "-";
+		else printf "%.2fx", a / b }'
+}
+num() { v=$(get "$1"); echo "${v:--}"; }
+
+echo
+echo "svcd benchmark — $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "server on CPU 0, clients on CPU 1; median of $RUNS x ${SECS}s; payload ${#DATA} bytes"
+echo
+if ! skip matrix; then
+	printf '%-26s %10s %10s %10s %10s %9s %9s\n' "req/s" "C=1,P=1" \
+		"C=1,P=16" "C=50,P=1" "C=50,P=16" "vs Redis" "vs floor"
+	for row in "svcd ping:svcd.ping:redis.ping:echo.ping" \
+		"Redis PING:redis.ping::echo.ping" \
+		"echo floor (ping line):echo.ping::" \
+		"svcd emit, 0 subs:svcd.emit0:redis.emit0:echo.emit0" \
+		"Redis PUBLISH, 0 subs:redis.emit0::echo.emit0" \
+		"svcd emit, 1 sub:svcd.emit1sub:redis.emit1sub:echo.emit0" \
+		"Redis PUBLISH, 1 sub:redis.emit1sub::echo.emit0" \
+		"echo floor (emit line):echo.emit0::"; do
+		name=${row%%:*}
+		rest=${row#*:}
+		k=${rest%%:*}
+		rest=${rest#*:}
+		kr=${rest%%:*}
+		kf=${rest#*:}
+		printf '%-26s' "$name"
+		for cp in 1.1 1.16 50.1 50.16; do
+			printf ' %10s' "$(num "rps.$k.$cp")"
+		done
+		vr="-" vf="-"
+		[ -n "$kr" ] && vr=$(ratio "$(get "rps.$k.50.16")" "$(get "rps.$kr.50.16")")
+		[ -n "$kf" ] && vf=$(ratio "$(get "rps.$k.50.16")" "$(get "rps.$kf.50.16")")
+		printf ' %9s %9s\n' "$vr" "$vf"
+	done
+	echo "(ratios at C=50, P=16)"
+	echo
+fi
+if ! skip cg; then
+	printf '%-34s %10s %10s\n' "server instructions / request" P=1 P=16
+	printf '%-34s %10s %10s   (%s / %s of Redis)\n' "svcd emit, 1 sub" \
+		"$(num ir.svcd.emit1sub.1)" "$(num ir.svcd.emit1sub.16)" \
+		"$(ratio "$(get ir.svcd.emit1sub.1)" "$(get ir.redis.emit1sub.1)")" \
+		"$(ratio "$(get ir.svcd.emit1sub.16)" "$(get ir.redis.emit1sub.16)")"
+	printf '%-34s %10s %10s\n' "Redis PUBLISH, 1 sub" \
+		"$(num ir.redis.emit1sub.1)" "$(num ir.redis.emit1sub.16)"
+	printf '%-34s %10s %10s   (%s / %s of Redis)\n' "svcd ping" \
+		"$(num ir.svcd.ping.1)" "$(num ir.svcd.ping.16)" \
+		"$(ratio "$(get ir.svcd.ping.1)" "$(get ir.redis.ping.1)")" \
+		"$(ratio "$(get ir.svcd.ping.16)" "$(get ir.redis.ping.16)")"
+	printf '%-34s %10s %10s\n' "Redis PING" "$(num ir.redis.ping.1)" \
+		"$(num ir.redis.ping.16)"
+	printf '%-34s %10s %10s\n' "echo floor" "$(num ir.echo.ping.1)" \
+		"$(num ir.echo.ping.16)"
+	echo
+fi
+if ! skip onecore; then
+	echo "one core (everything on CPU 0), C=1, P=1 ping:"
+	echo "  svcd $(num one.svcd)  Redis $(num one.redis)  floor $(num one.echo) req/s;" \
+		"svcd/floor $(ratio "$(get one.svcd)" "$(get one.echo)")," \
+		"svcd/Redis $(ratio "$(get one.svcd)" "$(get one.redis)")"
+fi
+if ! skip spawn; then
+	echo "spawn -> READY=1: svcd $(num spawn.svcd) us (Redis to first PONG $(num spawn.redis) us)"
+	echo "idle RSS: svcd $(num rss.svcd) kB, Redis $(num rss.redis) kB, floor $(num rss.echo) kB"
+fi
+if ! skip rss; then
+	echo "svcd RSS with 1 subscriber: $(num rss.svcd.tenth) kB after $((EVENTS / 10)) events, $(num rss.svcd.events) kB after $EVENTS"
+fi
