@@ -81,6 +81,15 @@ struct conf {
 	size_t journal_keep_count; /* retention_count; 0 = no limit */
 	double journal_keep_age;   /* retention_age, seconds; 0 = no limit */
 
+	/* [bridge] (services/bridge.h); bridge_url NULL: no bridge */
+	char *bridge_url;	     /* redis://HOST[:PORT][/DB], unix:///PATH */
+	char **bridge_publish;	     /* NULL-terminated patterns; NULL: none */
+	char **bridge_subscribe;     /* NULL-terminated patterns; NULL: none */
+	char *bridge_channel;	     /* channel prefix, default "svcd" */
+	size_t bridge_buffer;	     /* outbound events held, default 10000 */
+	double bridge_reconnect_min; /* first retry delay, default 100 ms */
+	double bridge_reconnect_max; /* longest retry delay, default 30 s */
+
 	struct conf_timer *timers; /* in file order */
 	struct conf_hook *hooks;   /* in file order */
 };
