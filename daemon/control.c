@@ -78,6 +78,8 @@
 #define EXIT_FLUSH_MS 200   /* shutdown.exit: synchronous flush bound */
 #define HUP_CHECK 1.0	    /* half-closed listeners: is the peer gone? */
 #define OUT_KEEP (64 * 1024) /* an idle output buffer above this is freed */
+#define SLOW_LINGER 60.0    /* seconds a slow subscriber has to read its notice */
+#define EVENT_PREFIX "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"seq\":"
 
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
@@ -488,15 +490,67 @@ ctl_client_wait_shutdown(struct ctl_client *c)
 
 /* ---- subscriptions ------------------------------------------------------ */
 
+/*
+ * The events queued for a subscriber that is being disconnected, not yet
+ * started on the wire, are dropped and counted as missed: what is left is
+ * the line in flight, any replies and the notice, a few bytes that can wait
+ * for a client that reads late. (Before, the notice sat behind up to
+ * output_soft of events and was dropped with them 2 s later: a subscriber
+ * that never read never learnt what it lost.)
+ */
+static void
+drop_unsent_events(struct ctl_client *c)
+{
+	char *head = c->out.data + c->out.off, *end = head + c->out.len;
+	size_t plen = strlen(EVENT_PREFIX);
+	uint64_t first = 0, n = 0;
+	char *nl, *w;
+
+	if (!c->out.len || !(nl = memchr(head, '\n', c->out.len)))
+		return;
+	w = nl + 1; /* the first line may be partly sent: kept whole */
+	for (char *p = nl + 1; p < end; p = nl + 1) {
+		size_t len;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end - 1;
+		len = (size_t)(nl + 1 - p);
+		if (len > plen && memcmp(p, EVENT_PREFIX, plen) == 0) {
+			if (n++ == 0)
+				first = strtoull(p + plen, NULL, 10);
+			continue;
+		}
+		memmove(w, p, len);
+		w += len;
+	}
+	c->out.len = (size_t)(w - head);
+	if (n) {
+		c->miss_from = first;
+		c->miss_count += n;
+	}
+	if (c->out.cap > OUT_KEEP) {
+		struct buf small = {0};
+
+		buf_append(&small, buf_head(&c->out), c->out.len);
+		buf_free(&c->out);
+		c->out = small;
+	}
+}
+
 static void
 disconnect_slow(struct ctl_client *c)
 {
 	ctl.st.disconnected_slow++;
+	drop_unsent_events(c);
 	log_warn("control: disconnecting %s: it stopped reading (%" PRIu64
 		 " events missed, output limit %" PRIu64 " bytes)",
 		 c->source, c->miss_count, conf_get()->output_hard);
 	put_lost(c, true);
 	start_closing(c);
+	ev_timer_stop(ctl.loop, &c->deadline);
+	ev_timer_set(&c->deadline, SLOW_LINGER, 0);
+	ev_timer_start(ctl.loop, &c->deadline);
 }
 
 /* Queue one event for c, or count it as missed (see the note at the top). */
