@@ -999,6 +999,27 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/* ---- test hook (tests/fuzz) ----------------------------------------------- */
+
+/*
+ * Not used by svcd itself: the request fuzzer hands the control service
+ * one end of a socketpair as if accept had returned it, so a request line
+ * travels the real read -> dispatch -> write path without a listening
+ * socket, and drops every client after each input so no state is carried.
+ */
+void
+ctl_test_adopt(int fd)
+{
+	client_new(fd);
+}
+
+void
+ctl_test_drop_all(void)
+{
+	while (ctl.clients)
+		client_drop(ctl.clients);
+}
+
 /* ---- the listening socket ----------------------------------------------- */
 
 /* The fd systemd handed over (LISTEN_FDS), or -1. */

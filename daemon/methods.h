@@ -60,5 +60,12 @@ bool ctl_client_unsubscribe(struct ctl_client *c);
 void ctl_client_wait_shutdown(struct ctl_client *c);
 /* The graph the control service runs in. */
 struct svc_graph *ctl_graph(void);
+/*
+ * Test hooks for tests/fuzz (never called by svcd): adopt fd, a connected
+ * non-blocking AF_UNIX stream socket, as an accepted client; drop every
+ * client at once (their fds are closed).
+ */
+void ctl_test_adopt(int fd);
+void ctl_test_drop_all(void);
 
 #endif
