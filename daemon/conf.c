@@ -31,6 +31,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bridge.h"
 #include "log.h"
 #include "util.h"
 
@@ -64,6 +65,10 @@ conf_defaults(void)
 	c->heartbeat_event = false;
 	c->journal_path = xstrdup("/var/lib/svcd/journal.db");
 	c->journal_sync = CONF_SYNC_BATCH;
+	c->bridge_channel = xstrdup("svcd");
+	c->bridge_buffer = 10000;
+	c->bridge_reconnect_min = 0.1;
+	c->bridge_reconnect_max = 30;
 	return c;
 }
 
@@ -78,6 +83,14 @@ conf_free(struct conf *c)
 	free(c->emit_group);
 	free(c->admin_group);
 	free(c->journal_path);
+	free(c->bridge_url);
+	free(c->bridge_channel);
+	for (char **v = c->bridge_publish; v && *v; v++)
+		free(*v);
+	free(c->bridge_publish);
+	for (char **v = c->bridge_subscribe; v && *v; v++)
+		free(*v);
+	free(c->bridge_subscribe);
 	for (struct conf_timer *t = c->timers, *n; t; t = n) {
 		n = t->next;
 		free(t->name);
@@ -108,6 +121,7 @@ enum sect {
 	SECT_HEALTH,
 	SECT_APP,
 	SECT_JOURNAL,
+	SECT_BRIDGE,
 	SECT_TIMER,
 	SECT_HOOK,
 	SECT_COUNT
@@ -116,7 +130,7 @@ enum sect {
 static const char *const sect_names[SECT_COUNT] = {
     [SECT_DAEMON] = "daemon", [SECT_CONTROL] = "control", [SECT_BUS] = "bus",
     [SECT_HEALTH] = "health", [SECT_APP] = "app",
-    [SECT_JOURNAL] = "journal",
+    [SECT_JOURNAL] = "journal", [SECT_BRIDGE] = "bridge",
 };
 
 /* Keys of the fixed sections, parsed by type into struct conf. */
@@ -131,6 +145,9 @@ enum ktype {
 	KT_GROUP,  /* char *, an existing group; empty = NULL */
 	KT_PATH,   /* char *, an absolute path */
 	KT_SYNC,   /* int, enum conf_journal_sync */
+	KT_URL,	   /* char *, a bridge URL (services/bridge.h) */
+	KT_PATTERNS, /* char **, blank-separated event patterns */
+	KT_CHANNEL,  /* char *, a bridge channel prefix */
 };
 
 struct conf_key {
@@ -188,6 +205,13 @@ static const struct conf_key conf_keys[] = {
           1ULL << 40),
     K_DUR(SECT_JOURNAL, "retention_age", journal_keep_age, 3650 * DAY,
           "3650d"),
+    K(SECT_BRIDGE, "url", KT_URL, bridge_url),
+    K(SECT_BRIDGE, "publish", KT_PATTERNS, bridge_publish),
+    K(SECT_BRIDGE, "subscribe", KT_PATTERNS, bridge_subscribe),
+    K(SECT_BRIDGE, "channel", KT_CHANNEL, bridge_channel),
+    K_NUM(SECT_BRIDGE, "buffer", KT_COUNT, bridge_buffer, 1, 16777216),
+    K_DUR(SECT_BRIDGE, "reconnect_min", bridge_reconnect_min, HOUR, "1h"),
+    K_DUR(SECT_BRIDGE, "reconnect_max", bridge_reconnect_max, HOUR, "1h"),
 };
 
 static const char *const timer_keys[] = {"every", "after", "emit", "data"};
@@ -387,6 +411,66 @@ check_group(const char *name, char **cause)
 	return -1;
 }
 
+/* [bridge] url, publish/subscribe and channel. */
+static int
+set_bridge_key(void *dst, enum ktype type, const char *v, char **cause)
+{
+	struct bridge_url url;
+	char **list = NULL;
+	size_t n = 0;
+
+	switch (type) {
+	case KT_URL:
+		if (bridge_url_parse(v, &url, cause) < 0)
+			return -1;
+		bridge_url_clear(&url);
+		break;
+	case KT_CHANNEL:
+		if (!bridge_channel_valid(v)) {
+			*cause = xasprintf("'%s' is not a channel prefix (1-64 "
+			                   "characters of A-Z a-z 0-9 _ . : -)",
+			                   v);
+			return -1;
+		}
+		break;
+	case KT_PATTERNS:
+		for (const char *q = v; *q;) {
+			size_t len = strcspn(q, " \t,");
+			if (len) {
+				char *pat = xstrndup(q, len);
+				if (!pattern_valid(pat)) {
+					*cause = xasprintf(
+					    "'%s' is not an event pattern "
+					    "(NAME, PREFIX.* or *)",
+					    pat);
+					free(pat);
+					goto out_bad_list;
+				}
+				list = xrealloc(list, (n + 2) * sizeof(*list));
+				list[n++] = pat;
+				list[n] = NULL;
+			}
+			q += len;
+			q += strspn(q, " \t,");
+		}
+		for (char **o = *(char ***)dst; o && *o; o++)
+			free(*o);
+		free(*(char ***)dst);
+		*(char ***)dst = list;
+		return 0;
+	default: *cause = xstrdup("internal error: not a bridge key"); return -1;
+	}
+	free(*(char **)dst);
+	*(char **)dst = xstrdup(v);
+	return 0;
+
+out_bad_list:
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	return -1;
+}
+
 /* Parse v into the conf field k names. */
 static int
 set_key(struct conf *c, const struct conf_key *k, const char *v, char **cause)
@@ -461,6 +545,9 @@ set_key(struct conf *c, const struct conf_key *k, const char *v, char **cause)
 			return -1;
 		}
 		return 0;
+	case KT_URL:
+	case KT_PATTERNS:
+	case KT_CHANNEL: return set_bridge_key(dst, k->type, v, cause);
 	}
 	*cause = xstrdup("internal error: unknown key type");
 	return -1;
@@ -765,6 +852,13 @@ section_end(struct parser *p)
 		if (!key_seen(p, "exec"))
 			perr(p, p->sect_line, "hook '%s': 'exec' is required",
 			     n);
+	} else if (p->sect == SECT_BRIDGE) {
+		if (!key_seen(p, "url"))
+			perr(p, p->sect_line, "[bridge]: 'url' is required");
+		if (p->c->bridge_reconnect_min > p->c->bridge_reconnect_max)
+			perr(p, p->sect_line,
+			     "[bridge]: reconnect_min is more than "
+			     "reconnect_max");
 	}
 	for (size_t i = 0; i < p->nkeys; i++)
 		free(p->keys[i].name);
@@ -847,11 +941,6 @@ section_begin(struct parser *p, const char *name)
 		p->sect = SECT_HOOK;
 	} else if (!strcmp(name, "timer") || !strcmp(name, "hook")) {
 		perr(p, p->lineno, "section [%s] needs a name: [%s.NAME]", name,
-		     name);
-	} else if (!strcmp(name, "bridge")) {
-		perr(p, p->lineno,
-		     "section [%s] is not supported yet by this "
-		     "svcd",
 		     name);
 	} else {
 		for (int s = 0; s < SECT_COUNT; s++) {
@@ -1075,6 +1164,28 @@ str_differs(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
+static bool
+strv_differs(char *const *a, char *const *b)
+{
+	for (; a && *a && b && *b; a++, b++)
+		if (strcmp(*a, *b))
+			return true;
+	return (a && *a) || (b && *b);
+}
+
+/* The bridge is set up once at start: any change needs a restart. */
+static bool
+bridge_conf_differs(const struct conf *a, const struct conf *b)
+{
+	return str_differs(a->bridge_url, b->bridge_url) ||
+	       str_differs(a->bridge_channel, b->bridge_channel) ||
+	       strv_differs(a->bridge_publish, b->bridge_publish) ||
+	       strv_differs(a->bridge_subscribe, b->bridge_subscribe) ||
+	       a->bridge_buffer != b->bridge_buffer ||
+	       a->bridge_reconnect_min != b->bridge_reconnect_min ||
+	       a->bridge_reconnect_max != b->bridge_reconnect_max;
+}
+
 int
 conf_check_reload(const struct conf *old, const struct conf *new, char **cause)
 {
@@ -1090,6 +1201,7 @@ conf_check_reload(const struct conf *old, const struct conf *new, char **cause)
 	    {"batch", old->batch != new->batch},
 	    {"listener_timeout",
 	     old->listener_timeout != new->listener_timeout},
+	    {"[bridge]", bridge_conf_differs(old, new)},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
