@@ -6,6 +6,7 @@
 #include "table.h"
 
 #include "app.h"
+#include "bridge.h"
 #include "bus.h"
 #include "control.h"
 #include "health.h"
@@ -21,6 +22,7 @@ const struct svc_desc *const svcd_table[] = {
 	&control_service,      /* JSON-RPC control socket */
 	&app_service,	       /* heartbeat, watchdog, status line, timers */
 	&notification_service, /* example listener: welcome mails */
+	&bridge_service,       /* events shared across hosts via Redis */
 };
 
 const size_t svcd_table_len = sizeof(svcd_table) / sizeof(svcd_table[0]);
