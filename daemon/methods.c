@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bridge.h"
 #include "bus.h"
 #include "control.h"
 #include "health.h"
@@ -237,7 +238,7 @@ m_status(struct req *q)
 	if (b)
 		bj = bus_stats_json(b);
 	res = json_pack("{s:s, s:I, s:f, s:s, s:{s:I, s:I, s:I, s:I, s:I}, "
-			"s:o, s:o, s:o}",
+			"s:o, s:o, s:o, s:o}",
 			"version", SVCD_VERSION, "pid", (json_int_t)getpid(),
 			"uptime_s",
 			boot ? (double)(util_now_us() - boot) / 1e6 : 0.0,
@@ -247,7 +248,8 @@ m_status(struct req *q)
 			(json_int_t)running, "failed", (json_int_t)failed,
 			"blocked", (json_int_t)blocked, "degraded",
 			(json_int_t)degraded, "bus", bj, "worker", wj,
-			"control", control_stats_json());
+			"control", control_stats_json(), "bridge",
+			bridge_stats_json());
 	return ok(q, res);
 }
 
