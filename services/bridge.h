@@ -1,0 +1,143 @@
+/*
+ * bridge.h — the event bridge: svcd instances on many hosts share events
+ * through Redis pub/sub (hiredis, async, on the svcd loop).
+ *
+ * Local events matching a `publish` pattern go out as JSON
+ *   {"event":NAME,"data":{...},"time":"RFC3339","seq":N,
+ *    "origin":{"host":H,"instance":ID}}
+ * on channel `<prefix>.<event>`; remote events matching a `subscribe`
+ * pattern are emitted on the local bus with their name and data and the
+ * source "bridge origin=H/ID time=RFC3339 seq=N". Events whose source starts
+ * with "bridge " are never published again, and messages whose origin
+ * instance is our own are ignored: no loops between any number of
+ * instances.
+ *
+ * The object API (bridge_new ...) works on any loop and bus, for tests; the
+ * `bridge` service owns one instance configured from [bridge] (none when the
+ * section is absent: the service then runs and does nothing).
+ */
+#ifndef SVCD_BRIDGE_H
+#define SVCD_BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "bus.h"
+#include "service.h"
+
+struct ev_loop;
+struct bridge;
+
+extern const struct svc_desc bridge_service;
+
+/* The source prefix that marks an event brought in by a bridge. */
+#define BRIDGE_SOURCE_PREFIX "bridge "
+/* Channel prefix: 1-64 characters of [A-Za-z0-9_.:-] (no glob characters). */
+#define BRIDGE_CHANNEL_MAX 64
+
+enum bridge_url_kind {
+	BRIDGE_URL_TCP,
+	BRIDGE_URL_UNIX,
+};
+
+/* redis://host[:port][/db] or unix:///path[?db=N] */
+struct bridge_url {
+	enum bridge_url_kind kind;
+	char *host; /* TCP: host name or address (IPv6 without brackets) */
+	int port;   /* TCP: default 6379 */
+	char *path; /* UNIX: absolute socket path */
+	unsigned db; /* SELECT db; default 0 */
+};
+
+/* Parse url into *out (clear it with bridge_url_clear). -1 with *cause. */
+int bridge_url_parse(const char *url, struct bridge_url *out, char **cause);
+void bridge_url_clear(struct bridge_url *u);
+/* A channel prefix usable by the bridge. */
+bool bridge_channel_valid(const char *prefix);
+
+/* A decoded bridge message; every string owned (bridge_msg_clear). */
+struct bridge_msg {
+	char *event;
+	char *data; /* compact JSON object text */
+	char *time; /* as sent, RFC 3339 */
+	uint64_t seq;
+	char *host;
+	char *instance;
+};
+
+/* The wire form of a local event (caller frees). */
+char *bridge_encode(const struct bus_event *ev, const char *host,
+		    const char *instance, size_t *len);
+/* Parse and validate a message; -1 with *cause on anything malformed. */
+int bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
+		  char **cause);
+void bridge_msg_clear(struct bridge_msg *m);
+/* The bus source for a message brought in (caller frees). */
+char *bridge_source(const struct bridge_msg *m);
+/* The loop marker: true for an event a bridge emitted on this bus. */
+bool bridge_from_bridge(const struct bus_event *ev);
+/*
+ * The Redis PSUBSCRIBE pattern for a bus pattern under prefix ("*" ->
+ * "svcd.*", "user.*" -> "svcd.user.*", "x" -> "svcd.x"); caller frees.
+ */
+char *bridge_redis_pattern(const char *prefix, const char *pattern);
+
+struct bridge_opts {
+	const char *url;
+	const char *const *publish;   /* NULL-terminated bus patterns, or NULL */
+	const char *const *subscribe; /* NULL-terminated bus patterns, or NULL */
+	const char *channel;	      /* prefix; NULL: "svcd" */
+	size_t buffer;		      /* outbound events held; 0: 10000 */
+	double backoff_min;	      /* seconds; 0: 0.1 */
+	double backoff_max;	      /* seconds; 0: 30 */
+	double connect_timeout;	      /* seconds; 0: 5 */
+	const char *host;	      /* origin host; NULL: gethostname() */
+	const char *instance;	      /* NULL: 16 random hex characters */
+};
+
+struct bridge_stats {
+	bool connected;	     /* both links up */
+	uint64_t published;  /* acknowledged by Redis */
+	uint64_t received;   /* remote events emitted on the bus */
+	uint64_t ignored;    /* own echoes and events not subscribed */
+	uint64_t invalid;    /* malformed messages */
+	uint64_t dropped;    /* outbound refused: buffer full */
+	uint64_t lost;	     /* in flight when a link went down */
+	uint64_t in_dropped; /* remote events the bus refused (full) */
+	uint64_t reconnects; /* successful connects after the first */
+	size_t buffered;     /* outbound waiting now */
+	size_t inflight;     /* PUBLISH sent, reply not yet read */
+};
+
+/*
+ * Start a bridge: validates the options (a bad URL, pattern or channel is
+ * an error), then connects in the background and keeps reconnecting with
+ * backoff. NULL with *cause on bad options.
+ */
+struct bridge *bridge_new(struct ev_loop *loop, struct bus *bus,
+			  const struct bridge_opts *opts, char **cause);
+/* Disconnect at once and free (queued events are dropped, not counted). */
+void bridge_free(struct bridge *br);
+/*
+ * Stop listening, then send what is buffered (bounded by timeout seconds)
+ * and disconnect; cb runs once at the end (possibly before this returns).
+ * Free with bridge_free afterwards.
+ */
+void bridge_close(struct bridge *br, double timeout,
+		  void (*cb)(struct bridge *br, void *arg), void *arg);
+/* 0 when both links are up (or still on the first attempt), else -1. */
+int bridge_check(const struct bridge *br, char **cause);
+bool bridge_connected(const struct bridge *br);
+const char *bridge_instance(const struct bridge *br);
+void bridge_get_stats(const struct bridge *br, struct bridge_stats *out);
+json_t *bridge_get_stats_json(const struct bridge *br);
+
+/* The instance owned by the running `bridge` service, or NULL. */
+struct bridge *bridge_default(void);
+/* The status object of the service: {"enabled":false} when not configured. */
+json_t *bridge_stats_json(void);
+
+#endif
