@@ -999,7 +999,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-/* ---- test hook (tests/fuzz) ----------------------------------------------- */
+/* ---- test hook (tests/fuzz) ---------------------------------------------- */
 
 /*
  * Not used by svcd itself: the request fuzzer hands the control service
