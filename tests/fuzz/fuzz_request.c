@@ -59,7 +59,7 @@ die(const char *what)
 
 static void
 progress_cb(const char *phase, const char *service, const char *state,
-	    void *arg)
+            void *arg)
 {
 	if (strcmp(phase, "exit") == 0)
 		exited = true;
@@ -220,7 +220,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int idle = 0;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-		       sv) < 0)
+	               sv) < 0)
 		die("socketpair");
 	/* Room for the whole input: nothing we write may block. */
 	int sz = (int)size + 4096;
