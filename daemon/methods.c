@@ -548,6 +548,518 @@ access_name(enum method_access a)
 	return a == ACCESS_ADMIN ? "admin" : a == ACCESS_EMIT ? "emit" : "read";
 }
 
+/* ---- the fast path ------------------------------------------------------ */
+
+/*
+ * The two requests that carry the load, ping and emit, in their plain
+ * shape, are recognised by a strict validating scanner instead of a jansson
+ * tree: the id is echoed as its raw bytes and params.data is kept as the
+ * validated bytes it arrived in (compacted only if it holds whitespace).
+ * The scanner accepts only input on which jansson would agree byte for
+ * byte: UTF-8 checked, no duplicate keys at any depth, integers only (no
+ * reals, no -0, at most 18 digits), string escapes only in their canonical
+ * form (\" \\ \b \f \n \r \t), bounded depth. Anything else — every error,
+ * every unusual shape, access refused, shutdown, a full queue — falls back
+ * to the general path, so error replies are exactly the same.
+ */
+
+#define FAST_DEPTH 32
+#define FAST_KEYS 16
+
+struct scan {
+	const char *p, *end;
+	struct buf *compact; /* data copy without whitespace, or NULL */
+	bool ws;	     /* data held whitespace outside strings */
+};
+
+static inline bool
+is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static inline void
+skip_ws(struct scan *s)
+{
+	while (s->p < s->end && is_ws(*s->p))
+		s->p++;
+}
+
+/* A UTF-8 sequence starting at p (lead >= 0x80): its length, 0 if bad. */
+static size_t
+utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = p[0];
+	size_t n;
+	unsigned min, cp;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, min = 0x80, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, min = 0x800, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, min = 0x10000, cp = c & 0x07;
+	else
+		return 0;
+	if ((size_t)(end - p) < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * A string at s->p (on the quote); on success s->p is past the closing
+ * quote and *escaped tells whether it held an escape. Escapes allowed only
+ * if esc_ok (data values and keys may hold canonical ones).
+ */
+static bool
+scan_string(struct scan *s, bool esc_ok, bool *escaped)
+{
+	const unsigned char *p = (const unsigned char *)s->p + 1;
+	const unsigned char *end = (const unsigned char *)s->end;
+
+	*escaped = false;
+	while (p < end) {
+		unsigned c = *p;
+
+		if (c == '"') {
+			s->p = (const char *)p + 1;
+			return true;
+		}
+		if (c < 0x20)
+			return false;
+		if (c == '\\') {
+			if (!esc_ok || p + 1 >= end)
+				return false;
+			switch (p[1]) {
+			case '"': case '\\': case 'b': case 'f': case 'n':
+			case 'r': case 't':
+				break;
+			default:
+				return false; /* \/ and \u: not canonical */
+			}
+			*escaped = true;
+			p += 2;
+			continue;
+		}
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		size_t n = utf8_len(p, end);
+		if (!n)
+			return false;
+		p += n;
+	}
+	return false;
+}
+
+/* An integer as jansson dumps it: -?(0|[1-9][0-9]*), <= 18 digits, no -0. */
+static bool
+scan_int(struct scan *s)
+{
+	const char *p = s->p, *d;
+
+	if (p < s->end && *p == '-')
+		p++;
+	d = p;
+	while (p < s->end && *p >= '0' && *p <= '9')
+		p++;
+	if (p == d || p - d > 18 || (*d == '0' && p - d > 1))
+		return false;
+	if (*d == '0' && d != s->p) /* -0 */
+		return false;
+	if (p < s->end && (*p == '.' || *p == 'e' || *p == 'E'))
+		return false;
+	s->p = p;
+	return true;
+}
+
+static bool
+scan_lit(struct scan *s, const char *lit, size_t n)
+{
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+static bool scan_value(struct scan *s, int depth);
+
+static bool
+scan_object(struct scan *s, int depth)
+{
+	const char *kp[FAST_KEYS];
+	size_t kl[FAST_KEYS], nk = 0;
+	bool esc;
+
+	if (depth > FAST_DEPTH)
+		return false;
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == '}') {
+		s->p++;
+		return true;
+	}
+	for (;;) {
+		if (s->p >= s->end || *s->p != '"')
+			return false;
+		const char *k = s->p + 1;
+		if (!scan_string(s, false, &esc) || nk == FAST_KEYS)
+			return false;
+		size_t len = (size_t)(s->p - 1 - k);
+		for (size_t i = 0; i < nk; i++)
+			if (kl[i] == len && memcmp(kp[i], k, len) == 0)
+				return false; /* duplicate: jansson's error */
+		kp[nk] = k;
+		kl[nk++] = len;
+		skip_ws(s);
+		if (s->p >= s->end || *s->p != ':')
+			return false;
+		s->p++;
+		skip_ws(s);
+		if (!scan_value(s, depth + 1))
+			return false;
+		skip_ws(s);
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			skip_ws(s);
+			continue;
+		}
+		if (s->p < s->end && *s->p == '}') {
+			s->p++;
+			return true;
+		}
+		return false;
+	}
+}
+
+static bool
+scan_array(struct scan *s, int depth)
+{
+	if (depth > FAST_DEPTH)
+		return false;
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == ']') {
+		s->p++;
+		return true;
+	}
+	for (;;) {
+		if (!scan_value(s, depth + 1))
+			return false;
+		skip_ws(s);
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			skip_ws(s);
+			continue;
+		}
+		if (s->p < s->end && *s->p == ']') {
+			s->p++;
+			return true;
+		}
+		return false;
+	}
+}
+
+static bool
+scan_value(struct scan *s, int depth)
+{
+	bool esc;
+
+	if (s->p >= s->end)
+		return false;
+	switch (*s->p) {
+	case '{': return scan_object(s, depth);
+	case '[': return scan_array(s, depth);
+	case '"': return scan_string(s, true, &esc);
+	case 't': return scan_lit(s, "true", 4);
+	case 'f': return scan_lit(s, "false", 5);
+	case 'n': return scan_lit(s, "null", 4);
+	default: return scan_int(s);
+	}
+}
+
+/* Copy JSON text without the whitespace outside strings. */
+static void
+compact_into(struct buf *b, const char *p, size_t n)
+{
+	bool in_str = false;
+
+	buf_reserve(b, n);
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (in_str) {
+			if (c == '\\') {
+				b->data[b->off + b->len++] = c;
+				c = p[++i];
+			} else if (c == '"') {
+				in_str = false;
+			}
+		} else if (is_ws(c)) {
+			continue;
+		} else if (c == '"') {
+			in_str = true;
+		}
+		b->data[b->off + b->len++] = c;
+	}
+}
+
+static bool
+has_ws(const char *p, size_t n)
+{
+	bool in_str = false;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (is_ws(c)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+#define KEY_IS(k, kl, lit) ((kl) == sizeof(lit) - 1 && \
+			    memcmp((k), (lit), sizeof(lit) - 1) == 0)
+
+struct fast_req {
+	const char *id; /* raw bytes, NULL: none (a notification) */
+	size_t id_len;
+	const char *method;
+	size_t method_len;
+	const char *params; /* raw object, NULL: absent */
+	size_t params_len;
+};
+
+/* The envelope: only "jsonrpc":"2.0", "id", "method", "params", once each. */
+static bool
+fast_envelope(const char *line, size_t len, struct fast_req *f)
+{
+	struct scan s = {line, line + len, NULL, false};
+	bool seen[4] = {false}, esc;
+
+	memset(f, 0, sizeof(*f));
+	skip_ws(&s);
+	if (s.p >= s.end || *s.p != '{')
+		return false;
+	s.p++;
+	skip_ws(&s);
+	for (;;) {
+		if (s.p >= s.end || *s.p != '"')
+			return false;
+		const char *k = s.p + 1;
+		if (!scan_string(&s, false, &esc))
+			return false;
+		size_t kl = (size_t)(s.p - 1 - k);
+		skip_ws(&s);
+		if (s.p >= s.end || *s.p != ':')
+			return false;
+		s.p++;
+		skip_ws(&s);
+		const char *v = s.p;
+		int which;
+		if (KEY_IS(k, kl, "jsonrpc")) {
+			which = 0;
+			if (!scan_lit(&s, "\"2.0\"", 5))
+				return false;
+		} else if (KEY_IS(k, kl, "id")) {
+			which = 1;
+			if (s.p < s.end && *s.p == '"') {
+				if (!scan_string(&s, false, &esc))
+					return false;
+			} else if (!scan_lit(&s, "null", 4) && !scan_int(&s)) {
+				return false;
+			}
+			f->id = v;
+			f->id_len = (size_t)(s.p - v);
+		} else if (KEY_IS(k, kl, "method")) {
+			which = 2;
+			if (s.p >= s.end || *s.p != '"' ||
+			    !scan_string(&s, false, &esc))
+				return false;
+			f->method = v + 1;
+			f->method_len = (size_t)(s.p - v - 2);
+		} else if (KEY_IS(k, kl, "params")) {
+			which = 3;
+			if (s.p >= s.end || *s.p != '{' || !scan_object(&s, 1))
+				return false;
+			f->params = v;
+			f->params_len = (size_t)(s.p - v);
+		} else {
+			return false;
+		}
+		if (seen[which])
+			return false;
+		seen[which] = true;
+		skip_ws(&s);
+		if (s.p < s.end && *s.p == ',') {
+			s.p++;
+			skip_ws(&s);
+			continue;
+		}
+		if (s.p >= s.end || *s.p != '}')
+			return false;
+		s.p++;
+		skip_ws(&s);
+		return s.p == s.end && seen[0] && seen[2];
+	}
+}
+
+/* An object text (validated) with no member? */
+static bool
+obj_empty(const char *p, size_t n)
+{
+	for (size_t i = 1; i + 1 < n; i++)
+		if (!is_ws(p[i]))
+			return false;
+	return true;
+}
+
+static void
+put_u64(struct buf *out, uint64_t v)
+{
+	char t[20];
+	size_t i = sizeof(t);
+
+	do
+		t[--i] = (char)('0' + v % 10);
+	while ((v /= 10));
+	buf_append(out, t + i, sizeof(t) - i);
+}
+
+static void
+put_head_raw(struct buf *out, const struct fast_req *f)
+{
+	buf_reserve(out, 64 + f->id_len);
+	buf_append(out, "{\"jsonrpc\":\"2.0\",\"id\":", 22);
+	buf_append(out, f->id, f->id_len);
+	buf_append(out, ",\"result\":", 10);
+}
+
+/* params of an emit, already validated as an object by the envelope. */
+static bool
+fast_emit_params(const struct fast_req *f, const char **ev, size_t *ev_len,
+		 const char **data, size_t *data_len, bool *wait)
+{
+	struct scan s = {f->params + 1, f->params + f->params_len, NULL,
+			 false};
+	bool esc;
+
+	*ev = *data = NULL;
+	*wait = true;
+	skip_ws(&s);
+	if (*s.p == '}')
+		return false;
+	for (;;) {
+		const char *k = s.p + 1;
+		scan_string(&s, false, &esc); /* validated: cannot fail */
+		size_t kl = (size_t)(s.p - 1 - k);
+		skip_ws(&s);
+		s.p++; /* ':' */
+		skip_ws(&s);
+		const char *v = s.p;
+		if (KEY_IS(k, kl, "event")) {
+			if (*s.p != '"' || !scan_string(&s, false, &esc))
+				return false;
+			*ev = v + 1;
+			*ev_len = (size_t)(s.p - v - 2);
+		} else if (KEY_IS(k, kl, "data")) {
+			if (*s.p != '{' || !scan_object(&s, 2))
+				return false;
+			*data = v;
+			*data_len = (size_t)(s.p - v);
+		} else if (KEY_IS(k, kl, "wait")) {
+			if (scan_lit(&s, "true", 4))
+				*wait = true;
+			else if (scan_lit(&s, "false", 5))
+				*wait = false;
+			else
+				return false;
+		} else {
+			return false;
+		}
+		skip_ws(&s);
+		if (*s.p == '}')
+			return *ev != NULL;
+		s.p++; /* ',' */
+		skip_ws(&s);
+	}
+}
+
+/* -1: not for the fast path; else the outcome, reply written. */
+static int
+fast_dispatch(struct ctl_client *c, const char *line, size_t len,
+	      struct buf *out)
+{
+	struct fast_req f;
+
+	if (!fast_envelope(line, len, &f))
+		return -1;
+	if (f.method_len == 4 && memcmp(f.method, "ping", 4) == 0) {
+		if (f.params && !obj_empty(f.params, f.params_len))
+			return -1; /* ping takes no params: the error path */
+		if (f.id) {
+			put_head_raw(out, &f);
+			buf_append(out, "\"pong\"}\n", 8);
+		}
+		return METHODS_OK;
+	}
+	if (f.method_len != 4 || memcmp(f.method, "emit", 4) != 0 ||
+	    !f.params)
+		return -1;
+
+	const char *ev, *data;
+	size_t ev_len = 0, data_len = 0;
+	bool wait;
+	struct bus *b = bus_default();
+
+	if (!fast_emit_params(&f, &ev, &ev_len, &data, &data_len, &wait) ||
+	    !b || !bus_name_valid(ev, ev_len) || bus_closing(b) ||
+	    !bus_has_room(b) || manager_shutting_down() ||
+	    !ctl_client_allowed(c, ACCESS_EMIT))
+		return -1;
+
+	struct buf tmp = {0};
+	uint64_t seq = 0;
+	size_t matched = 0;
+	int rc;
+
+	if (data && has_ws(data, data_len)) {
+		compact_into(&tmp, data, data_len);
+		data = buf_head(&tmp);
+		data_len = tmp.len;
+	}
+	rc = bus_emit(b, ev, ev_len, data, data_len, ctl_client_source(c),
+		      &seq, &matched);
+	buf_free(&tmp);
+	if (rc < 0)
+		return -1; /* checked above: not reached */
+	if (f.id) {
+		put_head_raw(out, &f);
+		buf_append(out, "{\"seq\":", 7);
+		put_u64(out, seq);
+		buf_append(out, ",\"listeners\":", 13);
+		put_u64(out, matched);
+		buf_append(out, "}}\n", 3);
+	}
+	return METHODS_OK;
+}
+
 enum methods_outcome
 methods_dispatch(struct ctl_client *c, const char *line, size_t len,
 		 struct buf *out)
@@ -559,7 +1071,10 @@ methods_dispatch(struct ctl_client *c, const char *line, size_t len,
 	enum rpc_err e;
 	char *msg = NULL;
 	bool answer;
+	int fast = fast_dispatch(c, line, len, out);
 
+	if (fast >= 0)
+		return (enum methods_outcome)fast;
 	if (rpc_parse(line, len, &r, &e, &msg, &answer) < 0) {
 		if (answer)
 			rpc_put_error(out, r.id, e, msg);
