@@ -1,0 +1,480 @@
+/* test_hooks.c — Check tests for services/hooks.c: stdin and environment,
+ * output logging, failures and retries, timeouts, concurrency, stop. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#include "bus.h"
+#include "conf.h"
+#include "hooks.h"
+#include "log.h"
+#include "service.h"
+#include "util.h"
+#include "worker.h"
+
+/* ev_child works on the default loop only: every test uses it (a fresh
+ * graph per test; the loop is cleared of our watchers in teardown). */
+static struct ev_loop *loop;
+static struct svc_graph *graph;
+static ev_timer guard;
+static ev_timer tick;
+static bool timed_out;
+static struct buf logbuf;
+static char dir[64];
+
+static const struct svc_desc *const table[] = {
+    &worker_service,
+    &bus_service,
+    &hooks_service,
+};
+
+static void
+log_hook(enum log_level level, const char *msg, void *arg)
+{
+	buf_printf(&logbuf, "%d %s\n", (int)level, msg);
+}
+
+static bool
+log_has(const char *needle)
+{
+	buf_putc(&logbuf, '\0');
+	logbuf.len--;
+	return strstr(buf_head(&logbuf), needle) != NULL;
+}
+
+static void
+guard_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	timed_out = true;
+}
+
+static void
+tick_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+}
+
+static void
+boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(int *)arg = status;
+}
+
+static void
+stopped(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static void
+setup(void)
+{
+	log_set_quiet(1);
+	log_set_hook(log_hook, NULL);
+	buf_reset(&logbuf);
+	timed_out = false;
+	loop = ev_default_loop(0);
+	ev_timer_init(&guard, guard_cb, 5.0, 0);
+	ev_timer_start(loop, &guard);
+	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
+	ev_timer_start(loop, &tick);
+	snprintf(dir, sizeof(dir), "/tmp/test_hooks.XXXXXX");
+	ck_assert(mkdtemp(dir) != NULL);
+}
+
+/* Load the configuration text (@D is replaced by the temp dir) and boot.
+ * Hooks listen on "x" or "user.*": the framework emits events of its own. */
+static void
+boot(const char *text)
+{
+	char path[128], *cause = NULL;
+	struct conf *c;
+	int status = 99;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/svcd.conf", dir);
+	f = fopen(path, "w");
+	ck_assert(f != NULL);
+	for (const char *p = text; *p; p++) {
+		if (p[0] == '@' && p[1] == 'D') {
+			fputs(dir, f);
+			p++;
+		} else {
+			fputc(*p, f);
+		}
+	}
+	fclose(f);
+	c = conf_load(path, &cause);
+	ck_assert_msg(c != NULL, "conf: %s", cause ? cause : "?");
+	conf_set(c);
+	graph = svc_graph_new(loop, table, ARRAY_SIZE(table), &cause);
+	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
+	svc_start(graph, NULL, boot_done, &status);
+	while (status == 99 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_int_eq(status, 0);
+}
+
+static void
+stop_graph(void)
+{
+	bool done = false;
+
+	if (!graph)
+		return;
+	svc_stop_all(graph, stopped, &done);
+	while (!done && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	svc_graph_free(graph);
+	graph = NULL;
+}
+
+static void
+teardown(void)
+{
+	char *cmd;
+
+	stop_graph();
+	ev_timer_stop(loop, &guard);
+	ev_timer_stop(loop, &tick);
+	conf_cleanup();
+	log_set_hook(NULL, NULL);
+	buf_free(&logbuf);
+	cmd = xasprintf("rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+}
+
+static void
+emit(const char *name, const char *data)
+{
+	ck_assert_int_eq(bus_emit(bus_default(), name, strlen(name), data,
+	                          strlen(data), "test", NULL, NULL),
+	                 0);
+}
+
+/* The named figure of the first hook. */
+static json_int_t
+figure(const char *key)
+{
+	json_t *a = hooks_list_json();
+	json_int_t v = json_integer_value(json_object_get(json_array_get(a, 0),
+	                                                  key));
+
+	json_decref(a);
+	return v;
+}
+
+static void
+wait_idle(void)
+{
+	/* at least one loop turn so the bus dispatches what was emitted */
+	ev_run(loop, EVRUN_ONCE);
+	while (!timed_out && !hooks_idle())
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+}
+
+static char *
+slurp(const char *name)
+{
+	char path[128], *s;
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return xstrdup("");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = xcalloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return s;
+}
+
+START_TEST(test_stdin_env_and_output)
+{
+	json_t *j, *figures;
+	json_error_t err;
+	char *out;
+
+	boot("[hook.mail]\non = user.*\n"
+	     "exec = /bin/sh -c 'cat >>@D/in; "
+	     "echo \"$SVCD_EVENT $SVCD_SEQ $SVCD_HOOK\"; echo oops >&2'\n");
+	uint64_t seq = bus_last_seq(bus_default()) + 2;
+	char *want = xasprintf("6 hook mail: user.registered %llu mail\n",
+	                       (unsigned long long)seq);
+
+	emit("other", "{}");
+	emit("user.registered", "{\"email\":\"ada@example.org\"}");
+	wait_idle();
+	out = slurp("in");
+	ck_assert_msg(out[strlen(out) - 1] == '\n', "one line: %s", out);
+	j = json_loads(out, 0, &err);
+	ck_assert_msg(j != NULL, "stdin %s: %s", out, err.text);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "seq")),
+	                 (json_int_t)seq);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "event")),
+	                 "user.registered");
+	ck_assert_str_eq(json_string_value(json_object_get(
+	                     json_object_get(j, "data"), "email")),
+	                 "ada@example.org");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "source")),
+	                 "test");
+	ck_assert(json_is_string(json_object_get(j, "time")));
+	json_decref(j);
+	free(out);
+	ck_assert_msg(log_has(want), "log: %s", buf_head(&logbuf));
+	free(want);
+	ck_assert(log_has("4 hook mail: oops\n"));
+	ck_assert_int_eq(figure("runs"), 1);
+	ck_assert_int_eq(figure("ok"), 1);
+	ck_assert_int_eq(figure("failures"), 0);
+	ck_assert_int_eq(figure("last_seq"), (json_int_t)seq);
+	figures = hooks_stats_json();
+	ck_assert_int_eq(json_integer_value(json_object_get(figures, "hooks")),
+	                 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(figures, "ok")),
+	                 1);
+	json_decref(figures);
+}
+END_TEST
+
+START_TEST(test_failing_hook_retries)
+{
+	int64_t t0;
+
+	boot("[hook.bad]\non = x\nretries = 2\nbackoff = 10ms\n"
+	     "exec = /bin/sh -c 'echo run >>@D/runs; exit 3'\n");
+	t0 = util_mono_us();
+	emit("x", "{}");
+	wait_idle();
+	/* 10 ms then 20 ms of backoff */
+	ck_assert_int_ge(util_mono_us() - t0, 30000);
+	ck_assert_int_eq(figure("runs"), 3);
+	ck_assert_int_eq(figure("retried"), 2);
+	ck_assert_int_eq(figure("failures"), 1);
+	ck_assert_int_eq(figure("ok"), 0);
+	char *runs = slurp("runs");
+	ck_assert_str_eq(runs, "run\nrun\nrun\n");
+	free(runs);
+	ck_assert_msg(log_has(": exit status 3; retry 1/2 in 0.01s"),
+	              "log: %s", buf_head(&logbuf));
+	ck_assert(log_has(": exit status 3; retry 2/2 in 0.02s"));
+	ck_assert(log_has(" failed: exit status 3"));
+	json_t *a = hooks_list_json();
+	ck_assert_str_eq(json_string_value(json_object_get(
+	                     json_array_get(a, 0), "last_error")),
+	                 "exit status 3");
+	json_decref(a);
+}
+END_TEST
+
+START_TEST(test_timeout_kills)
+{
+	int64_t t0;
+
+	boot("[hook.slow]\non = x\ntimeout = 50ms\n"
+	     "exec = /bin/sleep 10\n");
+	t0 = util_mono_us();
+	emit("x", "{}");
+	wait_idle();
+	ck_assert_int_lt(util_mono_us() - t0, 2000000);
+	ck_assert_int_eq(figure("timeouts"), 1);
+	ck_assert_int_eq(figure("failures"), 1);
+	ck_assert_msg(log_has(" timed out after 0.05s; sending SIGTERM"),
+	              "log: %s", buf_head(&logbuf));
+	ck_assert(log_has("failed: timed out"));
+}
+END_TEST
+
+START_TEST(test_term_ignored_then_kill)
+{
+	boot("[hook.stubborn]\non = x\ntimeout = 300ms\n"
+	     "exec = /bin/sh -c 'trap \"\" TERM; echo ready; "
+	     "while :; do sleep 0.01; done'\n");
+	emit("x", "{}");
+	/* the grace is 2 s: long, but this is the SIGKILL path */
+	wait_idle();
+	ck_assert_msg(log_has("ignored SIGTERM; sending SIGKILL"), "log: %s",
+	              buf_head(&logbuf));
+	ck_assert_int_eq(figure("timeouts"), 1);
+}
+END_TEST
+
+START_TEST(test_concurrency_limit)
+{
+	json_int_t most = 0;
+
+	boot("[hook.par]\non = x\nconcurrency = 2\n"
+	     "exec = /bin/sh -c 'sleep 0.05; echo $SVCD_SEQ >>@D/done'\n");
+	for (int i = 0; i < 6; i++)
+		emit("x", "{}");
+	ev_run(loop, EVRUN_ONCE);
+	while (!timed_out && !hooks_idle()) {
+		json_int_t r = figure("running");
+		if (r > most)
+			most = r;
+		ev_run(loop, EVRUN_ONCE);
+	}
+	ck_assert(!timed_out);
+	ck_assert_int_eq(most, 2);
+	ck_assert_int_eq(figure("ok"), 6);
+	char *done = slurp("done");
+	int lines = 0;
+	for (char *p = done; *p; p++)
+		lines += *p == '\n';
+	ck_assert_int_eq(lines, 6);
+	free(done);
+}
+END_TEST
+
+START_TEST(test_order_with_concurrency_one)
+{
+	char *done;
+	struct buf want = {0};
+
+	boot("[hook.seq]\non = x\n"
+	     "exec = /bin/sh -c 'echo $SVCD_SEQ >>@D/done'\n");
+	for (int i = 0; i < 5; i++) {
+		emit("x", "{}");
+		buf_printf(&want, "%llu\n",
+		           (unsigned long long)bus_last_seq(bus_default()));
+	}
+	buf_putc(&want, '\0');
+	wait_idle();
+	done = slurp("done");
+	ck_assert_str_eq(done, buf_head(&want));
+	free(done);
+	buf_free(&want);
+}
+END_TEST
+
+START_TEST(test_stop_awaits_running)
+{
+	char *done;
+
+	boot("[hook.late]\non = x\n"
+	     "exec = /bin/sh -c 'sleep 0.1; echo finished >>@D/done'\n");
+	emit("x", "{}");
+	while (!timed_out && figure("running") == 0)
+		ev_run(loop, EVRUN_ONCE);
+	stop_graph();
+	ck_assert(!timed_out);
+	done = slurp("done");
+	ck_assert_str_eq(done, "finished\n");
+	free(done);
+}
+END_TEST
+
+START_TEST(test_bad_exec_is_config_error)
+{
+	char path[128], *cause = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/bad.conf", dir);
+	f = fopen(path, "w");
+	ck_assert(f != NULL);
+	fputs("[hook.h]\non = x\nexec = /nonexistent/hook --x\n", f);
+	fclose(f);
+	ck_assert(conf_load(path, &cause) == NULL);
+	ck_assert_msg(strstr(cause, ":3: hook 'h': exec '/nonexistent/hook' "
+	                            "is not an executable file"),
+	              "cause: %s", cause);
+	free(cause);
+}
+END_TEST
+
+static uint64_t cursor_seen, replayed;
+
+static void
+cursor_cb(const char *hook, uint64_t seq, void *arg)
+{
+	ck_assert_str_eq(hook, "cur");
+	ck_assert_uint_gt(seq, cursor_seen);
+	cursor_seen = seq;
+}
+
+static uint64_t
+replay_cb(const char *hook, const char *pattern, void *arg)
+{
+	struct bus_event ev = {
+	    .seq = bus_last_seq(bus_default()) + 3,
+	    .time_us = 1,
+	    .name = "old",
+	    .name_len = 3,
+	    .data = "{\"a\":1}",
+	    .data_len = 7,
+	    .source = "journal",
+	};
+
+	ck_assert_str_eq(pattern, "x");
+	ck_assert_int_eq(hooks_deliver(hook, &ev), 0);
+	ck_assert_int_eq(hooks_deliver("nope", &ev), -1);
+	replayed = ev.seq;
+	return ev.seq;
+}
+
+START_TEST(test_cursor_and_replay)
+{
+	char *done, *want;
+
+	cursor_seen = 0;
+	hooks_set_journal(cursor_cb, replay_cb, NULL);
+	boot("[hook.cur]\non = x\n"
+	     "exec = /bin/sh -c 'echo $SVCD_EVENT $SVCD_SEQ >>@D/done'\n");
+	/* events up to the replayed seq are skipped live; the next runs */
+	while (bus_last_seq(bus_default()) <= replayed)
+		emit("x", "{}");
+	wait_idle();
+	hooks_set_journal(NULL, NULL, NULL);
+	done = slurp("done");
+	want = xasprintf("old %llu\nx %llu\n", (unsigned long long)replayed,
+	                 (unsigned long long)replayed + 1);
+	ck_assert_str_eq(done, want);
+	free(done);
+	free(want);
+	ck_assert_uint_eq(cursor_seen, replayed + 1);
+}
+END_TEST
+
+static Suite *
+hooks_suite(void)
+{
+	Suite *s = suite_create("hooks");
+	TCase *tc = tcase_create("hooks");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_stdin_env_and_output);
+	tcase_add_test(tc, test_failing_hook_retries);
+	tcase_add_test(tc, test_timeout_kills);
+	tcase_add_test(tc, test_term_ignored_then_kill);
+	tcase_add_test(tc, test_concurrency_limit);
+	tcase_add_test(tc, test_order_with_concurrency_one);
+	tcase_add_test(tc, test_stop_awaits_running);
+	tcase_add_test(tc, test_bad_exec_is_config_error);
+	tcase_add_test(tc, test_cursor_and_replay);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(hooks_suite());
+	int failed;
+
+	util_json_use_xmalloc();
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
