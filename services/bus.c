@@ -118,6 +118,8 @@ struct bus {
 	struct bus_waiter *drain_head; /* bus_wait_drained, LIFO is fine */
 
 	uint64_t last_seq, last_dispatched;
+	bus_accept_fn accept_fn; /* the journal: sees each event at accept */
+	void *accept_arg;
 	uint64_t emitted, delivered, dropped, listener_errors;
 	size_t high_watermark;
 
@@ -142,13 +144,22 @@ ring_idx(size_t i, size_t cap)
 
 /* ---- names and patterns ------------------------------------------------ */
 
-static inline bool
-name_char(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
-	       c == '-';
-}
+/* [A-Za-z0-9_.:-], one table lookup per byte. */
+static const bool name_chars[256] = {
+	['-'] = 1, ['.'] = 1, [':'] = 1, ['_'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
 
 bool
 bus_name_valid(const char *name, size_t len)
@@ -156,7 +167,7 @@ bus_name_valid(const char *name, size_t len)
 	if (!name || len == 0 || len > BUS_NAME_MAX)
 		return false;
 	for (size_t i = 0; i < len; i++)
-		if (!name_char((unsigned char)name[i]))
+		if (!name_chars[(unsigned char)name[i]])
 			return false;
 	return true;
 }
@@ -279,34 +290,111 @@ bus_event_unref(const struct bus_event *ev)
 		bev_unref((struct bus_ev *)ev);
 }
 
+/* Decimal digits of v into the end of t[20]; returns the first digit. */
+static char *
+fmt_u64(char t[20], uint64_t v)
+{
+	char *p = t + 20;
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10));
+	return p;
+}
+
+/*
+ * RFC 3339 with microseconds, as util_format_time, into t (27 bytes, no
+ * NUL): the date and time of day are formatted once per second.
+ */
+static void
+fmt_time(int64_t us, char t[27])
+{
+	static int64_t cached_sec = INT64_MIN;
+	static char cached[20]; /* "2026-11-23T22:35:06" */
+	int64_t sec = us / 1000000;
+	int frac = (int)(us % 1000000);
+
+	if (frac < 0) { /* before the epoch: floor, as gmtime sees it */
+		sec--;
+		frac += 1000000;
+	}
+	if (sec != cached_sec) {
+		char full[40];
+
+		util_format_time(sec * 1000000, full, sizeof(full));
+		memcpy(cached, full, 19);
+		cached_sec = sec;
+	}
+	memcpy(t, cached, 19);
+	t[19] = '.';
+	for (int i = 25; i >= 20; i--) {
+		t[i] = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	t[26] = 'Z';
+}
+
+/* Nothing in s needs escaping in a JSON string? */
+static bool
+plain(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == '"' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
 const char *
 bus_event_wire(const struct bus_event *ev, size_t *len)
 {
 	struct bus_ev *e = (struct bus_ev *)ev;
 
 	if (!e->wire) {
-		struct buf b = {0};
-		char t[40];
+		static const char h1[] = "{\"jsonrpc\":\"2.0\",\"method\":"
+					 "\"event\",\"params\":{\"seq\":";
+		static const char h2[] = ",\"time\":\"";
+		static const char h3[] = "\",\"event\":\"";
+		static const char h4[] = "\",\"data\":";
+		static const char h5[] = ",\"source\":";
+		size_t slen = strlen(ev->source);
+		char num[20], *d = fmt_u64(num, ev->seq);
+		size_t dl = (size_t)(num + 20 - d);
+		/* name: validated [A-Za-z0-9_.:-], never escaped */
+		size_t max = sizeof(h1) + dl + sizeof(h2) + 27 + sizeof(h3) +
+			     ev->name_len + sizeof(h4) + ev->data_len +
+			     sizeof(h5) + 6 * slen + 2 + 4;
+		char *w = xmalloc(max), *p = w;
 
-		util_format_time(ev->time_us, t, sizeof(t));
-		buf_reserve(&b, 120 + ev->name_len + ev->data_len +
-		                    strlen(ev->source));
-		buf_printf(&b,
-		           "{\"jsonrpc\":\"2.0\",\"method\":\"event\","
-		           "\"params\":{\"seq\":%" PRIu64 ",\"time\":\"%s\","
-		           "\"event\":",
-		           ev->seq, t);
-		buf_json_string(&b, ev->name, ev->name_len);
-		buf_puts(&b, ",\"data\":");
-		buf_append(&b, ev->data, ev->data_len);
-		buf_puts(&b, ",\"source\":");
-		buf_json_string(&b, ev->source, strlen(ev->source));
-		buf_puts(&b, "}}\n");
-		e->wire_len = b.len;
-		buf_putc(&b, '\0');
-		if (b.off)
-			memmove(b.data, b.data + b.off, b.len);
-		e->wire = b.data;
+#define PUT(s, n) (memcpy(p, (s), (n)), p += (n))
+		PUT(h1, sizeof(h1) - 1);
+		PUT(d, dl);
+		PUT(h2, sizeof(h2) - 1);
+		fmt_time(ev->time_us, p);
+		p += 27;
+		PUT(h3, sizeof(h3) - 1);
+		PUT(ev->name, ev->name_len);
+		PUT(h4, sizeof(h4) - 1);
+		PUT(ev->data, ev->data_len);
+		PUT(h5, sizeof(h5) - 1);
+		if (plain(ev->source, slen)) {
+			*p++ = '"';
+			PUT(ev->source, slen);
+			*p++ = '"';
+		} else {
+			struct buf b = {0};
+
+			buf_json_string(&b, ev->source, slen);
+			PUT(buf_head(&b), b.len);
+			buf_free(&b);
+		}
+		PUT("}}\n", 3);
+#undef PUT
+		*p = '\0';
+		e->wire = w;
+		e->wire_len = (size_t)(p - w);
 	}
 	if (len)
 		*len = e->wire_len;
@@ -579,6 +667,8 @@ bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
 	if (b->qcount > b->high_watermark)
 		b->high_watermark = b->qcount;
 	b->emitted++;
+	if (b->accept_fn)
+		b->accept_fn(&e->pub, b->accept_arg);
 
 	if (matched) {
 		size_t n = 0;
@@ -964,6 +1054,24 @@ uint64_t
 bus_last_seq(const struct bus *b)
 {
 	return b->last_seq;
+}
+
+int
+bus_set_last_seq(struct bus *b, uint64_t seq)
+{
+	if (b->qcount || b->cur || seq < b->last_seq) {
+		errno = EBUSY;
+		return -1;
+	}
+	b->last_seq = b->last_dispatched = seq;
+	return 0;
+}
+
+void
+bus_set_accept_hook(struct bus *b, bus_accept_fn fn, void *arg)
+{
+	b->accept_fn = fn;
+	b->accept_arg = arg;
 }
 
 uint64_t

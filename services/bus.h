@@ -156,6 +156,20 @@ json_t *bus_event_json(const struct bus_event *ev);
 /* Highest seq accepted so far (0 if none). */
 uint64_t bus_last_seq(const struct bus *b);
 /*
+ * Continue numbering after seq (the journal, at start: seq goes on across
+ * restarts). Only while nothing is queued and seq >= bus_last_seq; else -1
+ * with errno EBUSY.
+ */
+int bus_set_last_seq(struct bus *b, uint64_t seq);
+/*
+ * One callback (NULL to remove) called from bus_emit for every accepted
+ * event, before it returns: the journal appends events in accept order and
+ * can make them durable before `emit` is acknowledged. The event is
+ * borrowed (bus_event_ref to keep it).
+ */
+typedef void (*bus_accept_fn)(const struct bus_event *ev, void *arg);
+void bus_set_accept_hook(struct bus *b, bus_accept_fn fn, void *arg);
+/*
  * Highest seq dispatched so far (0 if none): every event up to it is in the
  * history (if it still fits) and a listener registered now receives exactly
  * the events after it. A subscriber replays history up to this seq, then
