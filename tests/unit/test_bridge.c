@@ -1,0 +1,915 @@
+/* test_bridge.c — Check tests for services/bridge.c: URLs, patterns, the
+ * wire format and the loop marker; then bridges on one loop talking through
+ * a real redis-server on a Unix socket (skipped when it is not installed). */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#include "bridge.h"
+#include "bus.h"
+#include "conf.h"
+#include "log.h"
+#include "util.h"
+
+#define REDIS_BIN "redis-server"
+
+static struct ev_loop *loop;
+static ev_timer guard, tick;
+static bool timed_out;
+static struct buf logbuf;
+static char tmpdir[64];
+static char redis_sock[100];
+static pid_t redis_pid;
+/* retry delays of the next node_start (a slow one reconnects last) */
+static double backoff_min = 0.01, backoff_max = 0.05;
+
+static void
+log_hook(enum log_level level, const char *msg, void *arg)
+{
+	buf_printf(&logbuf, "%d %s\n", (int)level, msg);
+}
+
+static bool
+log_has(const char *needle)
+{
+	buf_putc(&logbuf, '\0');
+	logbuf.len--;
+	return strstr(buf_head(&logbuf), needle) != NULL;
+}
+
+static void
+guard_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	timed_out = true;
+}
+
+static void
+tick_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+}
+
+/* Run the loop until cond(arg) holds; false if the guard expired first. */
+static bool
+run_until(bool (*cond)(void *), void *arg, double limit)
+{
+	timed_out = false;
+	ev_timer_set(&guard, limit, 0);
+	ev_timer_start(loop, &guard);
+	while (!cond(arg) && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &guard);
+	return cond(arg);
+}
+
+static bool
+never(void *arg)
+{
+	return false;
+}
+
+/* Run the loop for a while (to see that nothing more arrives). */
+static void
+run_for(double seconds)
+{
+	run_until(never, NULL, seconds);
+}
+
+static void
+setup(void)
+{
+	log_set_quiet(1);
+	log_set_hook(log_hook, NULL);
+	buf_reset(&logbuf);
+	signal(SIGPIPE, SIG_IGN);
+	loop = ev_loop_new(EVFLAG_AUTO);
+	ev_timer_init(&guard, guard_cb, 1, 0);
+	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
+	ev_timer_start(loop, &tick);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/svcd-bridge.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(redis_sock, sizeof(redis_sock), "%s/redis.sock", tmpdir);
+	redis_pid = 0;
+	backoff_min = 0.01;
+	backoff_max = 0.05;
+}
+
+static void redis_kill(void);
+
+static void
+teardown(void)
+{
+	redis_kill();
+	ev_timer_stop(loop, &tick);
+	ev_loop_destroy(loop);
+	loop = NULL;
+	rmdir(tmpdir);
+	log_set_hook(NULL, NULL);
+	buf_free(&logbuf);
+}
+
+/* ---- redis-server ---- */
+
+static bool
+redis_installed(void)
+{
+	return system(REDIS_BIN " --version >/dev/null 2>&1") == 0;
+}
+
+static bool
+redis_answers(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", redis_sock);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* Start redis-server on redis_sock and poll until it accepts (5 s bound). */
+static void
+redis_start(void)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp(REDIS_BIN, REDIS_BIN, "--port", "0", "--unixsocket",
+		       redis_sock, "--save", "", "--appendonly", "no",
+		       "--dir", tmpdir, (char *)NULL);
+		_exit(127);
+	}
+	redis_pid = pid;
+	for (int i = 0; i < 1000 && !redis_answers(); i++) {
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		int status;
+		ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0,
+			      "redis-server exited");
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_msg(redis_answers(), "redis-server did not start");
+}
+
+static void
+redis_kill(void)
+{
+	if (redis_pid <= 0)
+		return;
+	kill(redis_pid, SIGKILL);
+	waitpid(redis_pid, NULL, 0);
+	redis_pid = 0;
+	unlink(redis_sock);
+}
+
+#define NEED_REDIS()                                                           \
+	do {                                                                   \
+		if (!redis_installed()) {                                      \
+			fprintf(stderr, "%s: skipped: " REDIS_BIN              \
+					" is not installed\n",                 \
+				__func__);                                     \
+			return;                                                \
+		}                                                              \
+	} while (0)
+
+/* ---- a node: one bus, one bridge, a recorder of what the bus delivers ---- */
+
+#define MAX_SEEN 64
+
+struct node {
+	struct bus *bus;
+	struct bridge *br;
+	struct bus_listener *rec;
+	size_t nseen;
+	char *seen[MAX_SEEN];	 /* "name data" */
+	char *sources[MAX_SEEN];
+};
+
+static int
+record(const struct bus_event *ev, void *arg)
+{
+	struct node *n = arg;
+
+	if (!strncmp(ev->name, "service.", 8) || n->nseen == MAX_SEEN)
+		return 0;
+	n->seen[n->nseen] = xasprintf("%s %s", ev->name, ev->data);
+	n->sources[n->nseen++] = xstrdup(ev->source);
+	return 0;
+}
+
+static const char *const all[] = {"*", NULL};
+
+static void
+node_start(struct node *n, const char *instance, const char *const *pub,
+	   const char *const *sub, size_t buffer)
+{
+	struct bridge_opts o = {
+	    .url = NULL,
+	    .publish = pub,
+	    .subscribe = sub,
+	    .buffer = buffer,
+	    .backoff_min = backoff_min,
+	    .backoff_max = backoff_max,
+	    .connect_timeout = 1,
+	    .host = "testhost",
+	    .instance = instance,
+	};
+	char url[200], *cause = NULL;
+
+	memset(n, 0, sizeof(*n));
+	snprintf(url, sizeof(url), "unix://%s", redis_sock);
+	o.url = url;
+	n->bus = bus_new(loop, NULL);
+	n->rec = bus_listen(n->bus, "*", record, n);
+	n->br = bridge_new(loop, n->bus, &o, &cause);
+	ck_assert_msg(n->br != NULL, "bridge_new: %s", cause);
+}
+
+static void
+node_free(struct node *n)
+{
+	bridge_free(n->br);
+	bus_free(n->bus);
+	for (size_t i = 0; i < n->nseen; i++) {
+		free(n->seen[i]);
+		free(n->sources[i]);
+	}
+}
+
+static void
+emit(struct node *n, const char *name, const char *data)
+{
+	ck_assert_int_eq(bus_emit(n->bus, name, strlen(name), data,
+				  strlen(data), "test", NULL, NULL),
+			 0);
+}
+
+static bool
+connected(void *arg)
+{
+	struct node *n = arg;
+	return bridge_connected(n->br);
+}
+
+static bool
+all_connected(void *arg)
+{
+	struct node **v = arg;
+	for (; *v; v++)
+		if (!bridge_connected((*v)->br))
+			return false;
+	return true;
+}
+
+struct want {
+	struct node *n;
+	size_t count;
+};
+
+static bool
+seen_count(void *arg)
+{
+	struct want *w = arg;
+	return w->n->nseen >= w->count;
+}
+
+static bool
+degraded(void *arg)
+{
+	struct node *n = arg;
+	char *cause = NULL;
+	int rc = bridge_check(n->br, &cause);
+	free(cause);
+	return rc < 0;
+}
+
+static size_t
+count_seen(const struct node *n, const char *entry)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n->nseen; i++)
+		c += !strcmp(n->seen[i], entry);
+	return c;
+}
+
+/* ---- URLs, patterns, the wire format ---- */
+
+START_TEST(test_url_parse)
+{
+	struct bridge_url u;
+	char *cause = NULL;
+
+	ck_assert_int_eq(bridge_url_parse("redis://localhost", &u, &cause), 0);
+	ck_assert_int_eq(u.kind, BRIDGE_URL_TCP);
+	ck_assert_str_eq(u.host, "localhost");
+	ck_assert_int_eq(u.port, 6379);
+	ck_assert_int_eq(u.db, 0);
+	bridge_url_clear(&u);
+
+	ck_assert_int_eq(bridge_url_parse("redis://10.0.0.5:6380/3", &u, &cause),
+			 0);
+	ck_assert_str_eq(u.host, "10.0.0.5");
+	ck_assert_int_eq(u.port, 6380);
+	ck_assert_int_eq(u.db, 3);
+	bridge_url_clear(&u);
+
+	ck_assert_int_eq(bridge_url_parse("redis://[::1]:7000", &u, &cause), 0);
+	ck_assert_str_eq(u.host, "::1");
+	ck_assert_int_eq(u.port, 7000);
+	bridge_url_clear(&u);
+
+	ck_assert_int_eq(
+	    bridge_url_parse("unix:///run/redis/redis.sock?db=2", &u, &cause),
+	    0);
+	ck_assert_int_eq(u.kind, BRIDGE_URL_UNIX);
+	ck_assert_str_eq(u.path, "/run/redis/redis.sock");
+	ck_assert_int_eq(u.db, 2);
+	bridge_url_clear(&u);
+
+	static const struct {
+		const char *url, *err;
+	} bad[] = {
+	    {"http://x", "use redis://HOST[:PORT][/DB] or unix:///PATH"},
+	    {"redis://", "no host"},
+	    {"redis://h:0", "bad port '0'"},
+	    {"redis://h:65536", "bad port '65536'"},
+	    {"redis://h:x1", "bad port 'x1'"},
+	    {"redis://h/abc", "bad database number 'abc'"},
+	    {"redis://user:pw@h", "credentials"},
+	    {"redis://[::1", "unclosed '['"},
+	    {"redis://ho st", "bad host name"},
+	    {"unix://relative.sock", "absolute path"},
+	    {"unix:///x.sock?foo=1", "only ?db=N"},
+	    {"", "bad URL ''"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		cause = NULL;
+		ck_assert_int_eq(bridge_url_parse(bad[i].url, &u, &cause), -1);
+		ck_assert_msg(cause && strstr(cause, bad[i].err),
+			      "%s: got '%s'", bad[i].url, cause);
+		ck_assert_msg(strstr(cause, "bad URL"), "%s", cause);
+		free(cause);
+	}
+}
+END_TEST
+
+START_TEST(test_channel_and_patterns)
+{
+	char *p;
+
+	ck_assert(bridge_channel_valid("svcd"));
+	ck_assert(bridge_channel_valid("prod.eu-1:svcd"));
+	ck_assert(!bridge_channel_valid(""));
+	ck_assert(!bridge_channel_valid("svcd*"));
+	ck_assert(!bridge_channel_valid("a?b"));
+	ck_assert(!bridge_channel_valid("a[b]"));
+	p = bridge_redis_pattern("svcd", "*");
+	ck_assert_str_eq(p, "svcd.*");
+	free(p);
+	p = bridge_redis_pattern("svcd", "user.*");
+	ck_assert_str_eq(p, "svcd.user.*");
+	free(p);
+	p = bridge_redis_pattern("x", "order_placed");
+	ck_assert_str_eq(p, "x.order_placed");
+	free(p);
+}
+END_TEST
+
+/* Overlapping subscribe patterns would make Redis deliver twice: minimal. */
+START_TEST(test_subscribe_minimal)
+{
+	static const char *const subs[] = {"user.x",   "user.*", "order",
+					   "user.*",   "order",  "user.a.*",
+					   NULL};
+	struct bridge_opts o = {.url = "unix:///nonexistent/redis.sock",
+				.subscribe = subs,
+				.backoff_min = 10};
+	struct bus *b = bus_new(loop, NULL);
+	char *cause = NULL, *text;
+	struct bridge *br = bridge_new(loop, b, &o, &cause);
+	json_t *j;
+
+	ck_assert_ptr_nonnull(br);
+	j = bridge_get_stats_json(br);
+	text = json_dumps(json_object_get(j, "subscribe"), JSON_COMPACT);
+	ck_assert_str_eq(text, "[\"user.*\",\"order\"]");
+	free(text);
+	json_decref(j);
+	bridge_free(br);
+	bus_free(b);
+}
+END_TEST
+
+START_TEST(test_bad_options)
+{
+	static const char *const bad_pat[] = {"user.*", "a b", NULL};
+	struct bus *b = bus_new(loop, NULL);
+	struct bridge_opts o = {.url = "redis//nope"};
+	char *cause = NULL;
+
+	ck_assert_ptr_null(bridge_new(loop, b, &o, &cause));
+	ck_assert_str_eq(cause, "bad URL 'redis//nope': use "
+				"redis://HOST[:PORT][/DB] or unix:///PATH");
+	free(cause);
+	o.url = "redis://localhost";
+	o.channel = "svcd.*";
+	ck_assert_ptr_null(bridge_new(loop, b, &o, &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "bad channel prefix 'svcd.*'"));
+	free(cause);
+	o.channel = NULL;
+	o.publish = bad_pat;
+	ck_assert_ptr_null(bridge_new(loop, b, &o, &cause));
+	ck_assert_str_eq(cause, "publish: 'a b' is not an event pattern "
+				"(NAME, PREFIX.* or *)");
+	free(cause);
+	bus_free(b);
+}
+END_TEST
+
+START_TEST(test_encode_decode)
+{
+	struct bus_event ev = {
+	    .seq = 42,
+	    .time_us = 1700000000123456LL,
+	    .name = "user.created",
+	    .name_len = 12,
+	    .data = "{\"id\":7,\"name\":\"\\\"Zoë\\\"\"}",
+	    .source = "control uid=0 pid=1",
+	};
+	struct bridge_msg m;
+	char *cause = NULL, *wire, *src;
+	size_t len;
+
+	ev.data_len = strlen(ev.data);
+	wire = bridge_encode(&ev, "web-1", "0123456789abcdef", &len);
+	ck_assert_uint_eq(len, strlen(wire));
+	ck_assert_str_eq(wire,
+			 "{\"event\":\"user.created\",\"data\":{\"id\":7,"
+			 "\"name\":\"\\\"Zoë\\\"\"},\"time\":\"2023-11-14T22:"
+			 "13:20.123456Z\",\"seq\":42,\"origin\":{\"host\":"
+			 "\"web-1\",\"instance\":\"0123456789abcdef\"}}");
+	ck_assert_int_eq(bridge_decode(wire, len, &m, &cause), 0);
+	ck_assert_str_eq(m.event, "user.created");
+	ck_assert_str_eq(m.data, ev.data);
+	ck_assert_str_eq(m.time, "2023-11-14T22:13:20.123456Z");
+	ck_assert_uint_eq(m.seq, 42);
+	ck_assert_str_eq(m.host, "web-1");
+	ck_assert_str_eq(m.instance, "0123456789abcdef");
+	src = bridge_source(&m);
+	ck_assert_str_eq(src, "bridge origin=web-1/0123456789abcdef "
+			      "time=2023-11-14T22:13:20.123456Z seq=42");
+	free(src);
+	bridge_msg_clear(&m);
+	free(wire);
+
+	/* no data: {} */
+	ev.data = NULL;
+	ev.data_len = 0;
+	wire = bridge_encode(&ev, "h", "i", &len);
+	ck_assert_int_eq(bridge_decode(wire, len, &m, &cause), 0);
+	ck_assert_str_eq(m.data, "{}");
+	bridge_msg_clear(&m);
+	free(wire);
+}
+END_TEST
+
+START_TEST(test_decode_rejects)
+{
+	static const struct {
+		const char *in, *err;
+	} bad[] = {
+	    {"not json", "invalid JSON"},
+	    {"[1]", "not a JSON object"},
+	    {"{\"event\":\"a b\",\"time\":\"t\",\"origin\":{\"host\":\"h\","
+	     "\"instance\":\"i\"}}",
+	     "'event' is not a valid event name"},
+	    {"{\"event\":\"a\",\"data\":[],\"time\":\"t\",\"origin\":{\"host\":"
+	     "\"h\",\"instance\":\"i\"}}",
+	     "'data' is not an object"},
+	    {"{\"event\":\"a\",\"origin\":{\"host\":\"h\",\"instance\":\"i\"}}",
+	     "'time' is missing"},
+	    {"{\"event\":\"a\",\"time\":\"t\",\"seq\":-1,\"origin\":{\"host\":"
+	     "\"h\",\"instance\":\"i\"}}",
+	     "'seq' is not a non-negative integer"},
+	    {"{\"event\":\"a\",\"time\":\"t\"}", "'origin' needs"},
+	    {"{\"event\":\"a\",\"time\":\"t\",\"origin\":{\"host\":\"h x\","
+	     "\"instance\":\"i\"}}",
+	     "'origin' needs"},
+	    {"{\"event\":\"a\",\"event\":\"b\",\"time\":\"t\",\"origin\":{"
+	     "\"host\":\"h\",\"instance\":\"i\"}}",
+	     "invalid JSON"},
+	};
+	struct bridge_msg m;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char *cause = NULL;
+		ck_assert_int_eq(
+		    bridge_decode(bad[i].in, strlen(bad[i].in), &m, &cause), -1);
+		ck_assert_msg(cause && strstr(cause, bad[i].err), "%s: got %s",
+			      bad[i].in, cause);
+		free(cause);
+	}
+}
+END_TEST
+
+START_TEST(test_loop_marker)
+{
+	struct bus_event ev = {.name = "x", .name_len = 1, .data = "{}",
+			       .data_len = 2};
+	struct bridge_msg m = {.event = "x", .data = "{}", .time = "t",
+			       .seq = 1, .host = "h", .instance = "i"};
+	char *src = bridge_source(&m);
+
+	ev.source = src;
+	ck_assert(bridge_from_bridge(&ev));
+	ev.source = "control uid=0 pid=1";
+	ck_assert(!bridge_from_bridge(&ev));
+	ev.source = "bridged-thing"; /* the marker is "bridge " */
+	ck_assert(!bridge_from_bridge(&ev));
+	ev.source = NULL;
+	ck_assert(!bridge_from_bridge(&ev));
+	free(src);
+}
+END_TEST
+
+/* The service without a [bridge] section: runs, does nothing. */
+START_TEST(test_disabled_stats)
+{
+	json_t *j = bridge_stats_json();
+	char *text = json_dumps(j, JSON_COMPACT);
+
+	ck_assert_ptr_null(bridge_default());
+	ck_assert_str_eq(text, "{\"enabled\":false}");
+	free(text);
+	json_decref(j);
+}
+END_TEST
+
+/* The [bridge] section reaches struct conf; a bad URL is FILE:LINE. */
+START_TEST(test_conf_section)
+{
+	char path[160], *cause = NULL;
+	struct conf *c;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/c.conf", tmpdir);
+	f = fopen(path, "w");
+	fputs("[bridge]\nurl = redis://r1:6380/1\npublish = user.* order\n"
+	      "subscribe = *\nchannel = prod\nbuffer = 50\n"
+	      "reconnect_min = 50ms\nreconnect_max = 2s\n",
+	      f);
+	fclose(f);
+	c = conf_load(path, &cause);
+	ck_assert_msg(c != NULL, "%s", cause);
+	ck_assert_str_eq(c->bridge_url, "redis://r1:6380/1");
+	ck_assert_str_eq(c->bridge_publish[0], "user.*");
+	ck_assert_str_eq(c->bridge_publish[1], "order");
+	ck_assert_ptr_null(c->bridge_publish[2]);
+	ck_assert_str_eq(c->bridge_subscribe[0], "*");
+	ck_assert_str_eq(c->bridge_channel, "prod");
+	ck_assert_uint_eq(c->bridge_buffer, 50);
+	ck_assert(c->bridge_reconnect_min == 0.05);
+	ck_assert(c->bridge_reconnect_max == 2);
+	conf_free(c);
+
+	f = fopen(path, "w");
+	fputs("[bridge]\npublish = *\nurl = redis:/r1\nsubscribe = a..b*\n"
+	      "channel = x*\n",
+	      f);
+	fclose(f);
+	ck_assert_ptr_null(conf_load(path, &cause));
+	ck_assert_msg(strstr(cause, "c.conf:3: bad value for 'url' in "
+				    "[bridge]: bad URL 'redis:/r1'"),
+		      "%s", cause);
+	ck_assert_msg(strstr(cause, "c.conf:4: bad value for 'subscribe' in "
+				    "[bridge]: 'a..b*' is not an event "
+				    "pattern"),
+		      "%s", cause);
+	ck_assert_msg(strstr(cause, "c.conf:5: bad value for 'channel'"), "%s",
+		      cause);
+	free(cause);
+
+	f = fopen(path, "w");
+	fputs("[bridge]\npublish = *\n", f);
+	fclose(f);
+	ck_assert_ptr_null(conf_load(path, &cause));
+	ck_assert_msg(strstr(cause, "c.conf:1: [bridge]: 'url' is required"),
+		      "%s", cause);
+	free(cause);
+	unlink(path);
+}
+END_TEST
+
+/* ---- through a real redis-server ---- */
+
+START_TEST(test_two_instances_both_ways)
+{
+	struct node a, b;
+	struct node *both[] = {&a, &b, NULL};
+	struct want wa = {&a, 2}, wb = {&b, 2};
+
+	NEED_REDIS();
+	redis_start();
+	node_start(&a, "aaaa", all, all, 0);
+	node_start(&b, "bbbb", all, all, 0);
+	ck_assert(run_until(all_connected, both, 3));
+	ck_assert_int_eq(bridge_check(a.br, NULL), 0);
+
+	emit(&a, "user.created", "{\"id\":1}");
+	emit(&b, "order_placed", "{\"order_id\":\"x\"}");
+	ck_assert(run_until(seen_count, &wa, 3));
+	ck_assert(run_until(seen_count, &wb, 3));
+	run_for(0.05); /* nothing more may come */
+	ck_assert_uint_eq(a.nseen, 2);
+	ck_assert_uint_eq(b.nseen, 2);
+	ck_assert_uint_eq(count_seen(&b, "user.created {\"id\":1}"), 1);
+	ck_assert_uint_eq(count_seen(&a, "order_placed {\"order_id\":\"x\"}"),
+			  1);
+	/* the remote copy carries its origin and original time */
+	for (size_t i = 0; i < b.nseen; i++)
+		if (!strncmp(b.seen[i], "user.created", 12))
+			ck_assert_msg(
+			    !strncmp(b.sources[i],
+				     "bridge origin=testhost/aaaa time=", 33),
+			    "%s", b.sources[i]);
+
+	struct bridge_stats s;
+	bridge_get_stats(a.br, &s);
+	ck_assert_uint_eq(s.published, 1);
+	ck_assert_uint_eq(s.received, 1);
+	ck_assert_uint_eq(s.ignored, 1); /* its own echo */
+	ck_assert(s.connected);
+	node_free(&a);
+	node_free(&b);
+}
+END_TEST
+
+/* Only matching events go out; only subscribed ones come in. */
+START_TEST(test_patterns_filter)
+{
+	static const char *const pub_user[] = {"user.*", NULL};
+	static const char *const sub_order[] = {"order", NULL};
+	struct node a, b;
+	struct node *both[] = {&a, &b, NULL};
+	struct want wb = {&b, 2};
+
+	NEED_REDIS();
+	redis_start();
+	node_start(&a, "aaaa", pub_user, NULL, 0);
+	node_start(&b, "bbbb", all, sub_order, 0);
+	ck_assert(run_until(all_connected, both, 3));
+	emit(&a, "other", "{}");	 /* not published */
+	emit(&a, "user.x", "{}");	 /* published, b does not subscribe */
+	emit(&b, "order", "{\"n\":1}");	 /* a does not subscribe at all */
+	emit(&b, "local", "{}");
+	ck_assert(run_until(seen_count, &wb, 3));
+	run_for(0.1);
+	ck_assert_uint_eq(a.nseen, 2); /* its own two */
+	ck_assert_uint_eq(b.nseen, 2);
+	struct bridge_stats s;
+	bridge_get_stats(a.br, &s);
+	ck_assert_uint_eq(s.published, 1);
+	bridge_get_stats(b.br, &s);
+	ck_assert_uint_eq(s.received, 0);
+	node_free(&a);
+	node_free(&b);
+}
+END_TEST
+
+/* Three instances, all publishing and subscribing everything: each event
+ * is seen exactly once per instance. */
+START_TEST(test_three_no_loops)
+{
+	struct node n[3];
+	struct node *v[] = {&n[0], &n[1], &n[2], NULL};
+	const char *ids[] = {"i0", "i1", "i2"};
+	struct want w[3];
+
+	NEED_REDIS();
+	redis_start();
+	for (int i = 0; i < 3; i++) {
+		node_start(&n[i], ids[i], all, all, 0);
+		w[i] = (struct want){&n[i], 3};
+	}
+	ck_assert(run_until(all_connected, v, 3));
+	emit(&n[0], "e0", "{}");
+	emit(&n[1], "e1", "{}");
+	emit(&n[2], "e2", "{}");
+	for (int i = 0; i < 3; i++)
+		ck_assert(run_until(seen_count, &w[i], 3));
+	run_for(0.15);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(n[i].nseen, 3);
+		ck_assert_uint_eq(count_seen(&n[i], "e0 {}"), 1);
+		ck_assert_uint_eq(count_seen(&n[i], "e1 {}"), 1);
+		ck_assert_uint_eq(count_seen(&n[i], "e2 {}"), 1);
+		struct bridge_stats s;
+		bridge_get_stats(n[i].br, &s);
+		ck_assert_uint_eq(s.published, 1);
+		ck_assert_uint_eq(s.received, 2);
+	}
+	for (int i = 0; i < 3; i++)
+		node_free(&n[i]);
+}
+END_TEST
+
+/* Redis killed mid-stream: degraded, events buffered, then delivered after
+ * it is back, and healthy again. */
+START_TEST(test_redis_restart)
+{
+	struct node a, b;
+	struct node *both[] = {&a, &b, NULL};
+	struct want wb = {&b, 1}, wb2 = {&b, 4};
+	char *cause = NULL;
+	struct bridge_stats s;
+
+	NEED_REDIS();
+	redis_start();
+	/*
+	 * Pub/sub keeps nothing for a subscriber that is not there: the
+	 * publisher must come back after the subscriber for the buffered
+	 * events to reach it, so it retries more slowly here.
+	 */
+	backoff_min = backoff_max = 0.3;
+	node_start(&a, "aaaa", all, NULL, 0);
+	backoff_min = 0.01;
+	backoff_max = 0.05;
+	node_start(&b, "bbbb", NULL, all, 0);
+	ck_assert(run_until(all_connected, both, 3));
+	emit(&a, "before", "{}");
+	ck_assert(run_until(seen_count, &wb, 3));
+
+	redis_kill();
+	ck_assert(run_until(degraded, &a, 3));
+	ck_assert(run_until(degraded, &b, 3));
+	ck_assert_int_eq(bridge_check(a.br, &cause), -1);
+	ck_assert_msg(strstr(cause, "publish link to unix://") &&
+			  strstr(cause, "down"),
+		      "%s", cause);
+	free(cause);
+	ck_assert(log_has("publish link to unix://"));
+
+	emit(&a, "during", "{\"n\":1}");
+	emit(&a, "during", "{\"n\":2}");
+	emit(&a, "during", "{\"n\":3}");
+	run_for(0.05);
+	bridge_get_stats(a.br, &s);
+	ck_assert_uint_eq(s.buffered, 3);
+	ck_assert_int_eq(bridge_check(a.br, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "3 events buffered"));
+	free(cause);
+
+	redis_start();
+	ck_assert(run_until(all_connected, both, 3));
+	ck_assert(run_until(seen_count, &wb2, 3));
+	ck_assert_uint_eq(count_seen(&b, "during {\"n\":1}"), 1);
+	ck_assert_uint_eq(count_seen(&b, "during {\"n\":3}"), 1);
+	ck_assert_str_eq(b.seen[3], "during {\"n\":3}"); /* in order */
+	ck_assert_int_eq(bridge_check(a.br, NULL), 0);
+	ck_assert_int_eq(bridge_check(b.br, NULL), 0);
+	bridge_get_stats(a.br, &s);
+	ck_assert_uint_eq(s.buffered, 0);
+	ck_assert_uint_ge(s.reconnects, 1);
+	ck_assert(log_has("back after"));
+	node_free(&a);
+	node_free(&b);
+}
+END_TEST
+
+/* While Redis is away the buffer is bounded; drops are counted and logged. */
+START_TEST(test_buffer_bound)
+{
+	struct node a;
+	struct bridge_stats s;
+	char url[200], *cause = NULL;
+	json_t *j;
+
+	NEED_REDIS(); /* no server is started: the socket does not exist */
+	node_start(&a, "aaaa", all, NULL, 3);
+	ck_assert(run_until(degraded, &a, 3));
+	ck_assert_int_eq(bridge_check(a.br, &cause), -1);
+	snprintf(url, sizeof(url), "publish link to unix://%s down", redis_sock);
+	ck_assert_msg(strstr(cause, url), "%s", cause);
+	free(cause);
+	for (int i = 0; i < 5; i++)
+		emit(&a, "e", "{}");
+	run_for(0.05);
+	bridge_get_stats(a.br, &s);
+	ck_assert_uint_eq(s.buffered, 3);
+	ck_assert_uint_eq(s.dropped, 2);
+	ck_assert(log_has("outbound buffer full (3 events)"));
+	j = bridge_get_stats_json(a.br);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "dropped")), 2);
+	ck_assert(json_is_false(json_object_get(j, "connected")));
+	json_decref(j);
+
+	/* the server appears: the buffer drains */
+	redis_start();
+	ck_assert(run_until(connected, &a, 3));
+	ck_assert(run_until(seen_count, &(struct want){&a, 5}, 1));
+	run_for(0.05);
+	bridge_get_stats(a.br, &s);
+	ck_assert_uint_eq(s.buffered, 0);
+	ck_assert_uint_eq(s.published, 3);
+	node_free(&a);
+}
+END_TEST
+
+static void
+closed(struct bridge *br, void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static bool
+flag_set(void *arg)
+{
+	return *(bool *)arg;
+}
+
+/* Close sends what is buffered before it disconnects. */
+START_TEST(test_close_flushes)
+{
+	struct node a, b;
+	struct node *both[] = {&a, &b, NULL};
+	struct want wb = {&b, 50};
+	bool done = false;
+
+	NEED_REDIS();
+	redis_start();
+	node_start(&a, "aaaa", all, NULL, 0);
+	node_start(&b, "bbbb", NULL, all, 0);
+	ck_assert(run_until(all_connected, both, 3));
+	for (int i = 0; i < 50; i++)
+		emit(&a, "bulk", "{}");
+	/* let the bus hand them to the bridge, then close at once */
+	ev_run(loop, EVRUN_NOWAIT);
+	bridge_close(a.br, 2, closed, &done);
+	ck_assert(run_until(flag_set, &done, 3));
+	ck_assert(run_until(seen_count, &wb, 3));
+	ck_assert(!bridge_connected(a.br));
+	node_free(&a);
+	node_free(&b);
+}
+END_TEST
+
+static Suite *
+bridge_suite(void)
+{
+	Suite *s = suite_create("bridge");
+	TCase *tc = tcase_create("codec");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_url_parse);
+	tcase_add_test(tc, test_channel_and_patterns);
+	tcase_add_test(tc, test_subscribe_minimal);
+	tcase_add_test(tc, test_bad_options);
+	tcase_add_test(tc, test_encode_decode);
+	tcase_add_test(tc, test_decode_rejects);
+	tcase_add_test(tc, test_loop_marker);
+	tcase_add_test(tc, test_disabled_stats);
+	tcase_add_test(tc, test_conf_section);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("redis");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_two_instances_both_ways);
+	tcase_add_test(tc, test_patterns_filter);
+	tcase_add_test(tc, test_three_no_loops);
+	tcase_add_test(tc, test_redis_restart);
+	tcase_add_test(tc, test_buffer_bound);
+	tcase_add_test(tc, test_close_flushes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(bridge_suite());
+	int failed;
+
+	util_json_use_xmalloc();
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
