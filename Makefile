@@ -185,9 +185,13 @@ $(HAMMER): $(BUILD)/tests/stress/hammer.o
 
 .PHONY: check-stress
 check-stress: $(SVCD) $(SVCCTL) $(HAMMER)
-	@STRESS=$(STRESS) SVCD_SANITIZED=$(SVCD_SANITIZED) \
+	@rm -f $(BUILD)/stress-figures.txt; rc=0; \
+	STRESS=$(STRESS) SVCD_SANITIZED=$(SVCD_SANITIZED) \
+		STRESS_LOG=$(abspath $(BUILD)/stress-figures.txt) \
 		SVCD=$(abspath $(SVCD)) SVCCTL=$(abspath $(SVCCTL)) \
-		HAMMER=$(abspath $(HAMMER)) tests/integration/run.sh $(STRESS_T)
+		HAMMER=$(abspath $(HAMMER)) tests/integration/run.sh $(STRESS_T) || rc=$$?; \
+	echo "--- figures ($(BUILD)/stress-figures.txt) ---"; \
+	cat $(BUILD)/stress-figures.txt 2>/dev/null; exit $$rc
 # ---- end of the stress suite block ------------------------------------------
 
 # ---- bench (tests/bench, docs/performance.md) -------------------------------
