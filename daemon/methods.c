@@ -566,10 +566,21 @@ access_name(enum method_access a)
 #define FAST_DEPTH 32
 #define FAST_KEYS 16
 
+struct member {
+	const char *k, *v;
+	size_t kl, vl;
+};
+
 struct scan {
 	const char *p, *end;
-	struct buf *compact; /* data copy without whitespace, or NULL */
-	bool ws;	     /* data held whitespace outside strings */
+	struct member mem[FAST_KEYS]; /* the members of params (depth 1) */
+	size_t nmem;
+};
+
+/* Bytes that stand for themselves inside a JSON string: 0x20-0x7f but
+ * '"' and '\\'. */
+static const bool str_plain[256] = {
+	[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
 };
 
 static inline bool
@@ -626,6 +637,10 @@ scan_string(struct scan *s, bool esc_ok, bool *escaped)
 
 	*escaped = false;
 	while (p < end) {
+		while (p < end && str_plain[*p])
+			p++;
+		if (p == end)
+			break;
 		unsigned c = *p;
 
 		if (c == '"') {
@@ -701,6 +716,8 @@ scan_object(struct scan *s, int depth)
 
 	if (depth > FAST_DEPTH)
 		return false;
+	if (depth == 1)
+		s->nmem = 0;
 	s->p++;
 	skip_ws(s);
 	if (s->p < s->end && *s->p == '}') {
@@ -724,8 +741,12 @@ scan_object(struct scan *s, int depth)
 			return false;
 		s->p++;
 		skip_ws(s);
+		const char *v = s->p;
 		if (!scan_value(s, depth + 1))
 			return false;
+		if (depth == 1)
+			s->mem[s->nmem++] = (struct member){
+				k, v, len, (size_t)(s->p - v)};
 		skip_ws(s);
 		if (s->p < s->end && *s->p == ',') {
 			s->p++;
@@ -848,9 +869,10 @@ struct fast_req {
 
 /* The envelope: only "jsonrpc":"2.0", "id", "method", "params", once each. */
 static bool
-fast_envelope(const char *line, size_t len, struct fast_req *f)
+fast_envelope(const char *line, size_t len, struct fast_req *f,
+	      struct scan *sp)
 {
-	struct scan s = {line, line + len, NULL, false};
+	struct scan s = {.p = line, .end = line + len};
 	bool seen[4] = {false}, esc;
 
 	memset(f, 0, sizeof(*f));
@@ -916,6 +938,7 @@ fast_envelope(const char *line, size_t len, struct fast_req *f)
 			return false;
 		s.p++;
 		skip_ws(&s);
+		*sp = s;
 		return s.p == s.end && seen[0] && seen[2];
 	}
 }
@@ -951,54 +974,36 @@ put_head_raw(struct buf *out, const struct fast_req *f)
 	buf_append(out, ",\"result\":", 10);
 }
 
-/* params of an emit, already validated as an object by the envelope. */
+/* The params of an emit, from the members the envelope recorded. */
 static bool
-fast_emit_params(const struct fast_req *f, const char **ev, size_t *ev_len,
-		 const char **data, size_t *data_len, bool *wait)
+fast_emit_params(const struct scan *s, const char **ev, size_t *ev_len,
+		 const char **data, size_t *data_len)
 {
-	struct scan s = {f->params + 1, f->params + f->params_len, NULL,
-			 false};
-	bool esc;
-
 	*ev = *data = NULL;
-	*wait = true;
-	skip_ws(&s);
-	if (*s.p == '}')
-		return false;
-	for (;;) {
-		const char *k = s.p + 1;
-		scan_string(&s, false, &esc); /* validated: cannot fail */
-		size_t kl = (size_t)(s.p - 1 - k);
-		skip_ws(&s);
-		s.p++; /* ':' */
-		skip_ws(&s);
-		const char *v = s.p;
-		if (KEY_IS(k, kl, "event")) {
-			if (*s.p != '"' || !scan_string(&s, false, &esc))
+	for (size_t i = 0; i < s->nmem; i++) {
+		const struct member *m = &s->mem[i];
+
+		if (KEY_IS(m->k, m->kl, "event")) {
+			if (m->v[0] != '"' ||
+			    memchr(m->v, '\\', m->vl)) /* escapes: slow path */
 				return false;
-			*ev = v + 1;
-			*ev_len = (size_t)(s.p - v - 2);
-		} else if (KEY_IS(k, kl, "data")) {
-			if (*s.p != '{' || !scan_object(&s, 2))
+			*ev = m->v + 1;
+			*ev_len = m->vl - 2;
+		} else if (KEY_IS(m->k, m->kl, "data")) {
+			if (m->v[0] != '{')
 				return false;
-			*data = v;
-			*data_len = (size_t)(s.p - v);
-		} else if (KEY_IS(k, kl, "wait")) {
-			if (scan_lit(&s, "true", 4))
-				*wait = true;
-			else if (scan_lit(&s, "false", 5))
-				*wait = false;
-			else
+			*data = m->v;
+			*data_len = m->vl;
+		} else if (KEY_IS(m->k, m->kl, "wait")) {
+			/* only a full queue reads it: that is the slow path */
+			if (!(m->vl == 4 && memcmp(m->v, "true", 4) == 0) &&
+			    !(m->vl == 5 && memcmp(m->v, "false", 5) == 0))
 				return false;
 		} else {
 			return false;
 		}
-		skip_ws(&s);
-		if (*s.p == '}')
-			return *ev != NULL;
-		s.p++; /* ',' */
-		skip_ws(&s);
 	}
+	return *ev != NULL;
 }
 
 /* -1: not for the fast path; else the outcome, reply written. */
@@ -1007,8 +1012,9 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 	      struct buf *out)
 {
 	struct fast_req f;
+	struct scan s;
 
-	if (!fast_envelope(line, len, &f))
+	if (!fast_envelope(line, len, &f, &s))
 		return -1;
 	if (f.method_len == 4 && memcmp(f.method, "ping", 4) == 0) {
 		if (f.params && !obj_empty(f.params, f.params_len))
@@ -1025,10 +1031,9 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 
 	const char *ev, *data;
 	size_t ev_len = 0, data_len = 0;
-	bool wait;
 	struct bus *b = bus_default();
 
-	if (!fast_emit_params(&f, &ev, &ev_len, &data, &data_len, &wait) ||
+	if (!fast_emit_params(&s, &ev, &ev_len, &data, &data_len) ||
 	    !b || !bus_name_valid(ev, ev_len) || bus_closing(b) ||
 	    !bus_has_room(b) || manager_shutting_down() ||
 	    !ctl_client_allowed(c, ACCESS_EMIT))

@@ -1059,11 +1059,21 @@ bus_last_seq(const struct bus *b)
 int
 bus_set_last_seq(struct bus *b, uint64_t seq)
 {
-	if (b->qcount || b->cur || seq < b->last_seq) {
+	if (b->cur || seq < b->last_seq) {
 		errno = EBUSY;
 		return -1;
 	}
-	b->last_seq = b->last_dispatched = seq;
+	/* Events still queued are renumbered after seq (nobody saw them). */
+	for (size_t i = 0; i < b->qcount; i++) {
+		struct bus_ev *e = b->q[ring_idx(b->qhead + i, b->opts.queue_size)];
+
+		e->pub.seq = seq + 1 + i;
+		free(e->wire);
+		e->wire = NULL;
+		e->wire_len = 0;
+	}
+	b->last_dispatched = seq;
+	b->last_seq = seq + b->qcount;
 	return 0;
 }
 
