@@ -1,9 +1,10 @@
 /* loadgen.c — line-protocol load generator: C connections, P in flight. */
 /*
- * Usage: loadgen -s SOCK [-c C] [-p P] (-n N | -d SECONDS) [-q] LINE
+ * Usage: loadgen -s SOCK [-c C] [-p P] (-n N | -d SECONDS) [-r | -e] LINE
  *
  * LINE is sent as is with "\n" appended ("\r\n" with -r, for Redis inline
- * commands). Every reply is one line; replies are matched to requests in
+ * commands); with -e, \r and \n in LINE are unescaped and nothing is
+ * appended (a Redis RESP multibulk request). Every reply is one line; replies are matched to requests in
  * order per connection. Prints one line:
  *   reqs=N secs=S rps=R p50_us=A p99_us=B p999_us=C errors=E
  * A reply line starting with '-' (RESP error) or holding "\"error\":" counts
@@ -174,7 +175,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: loadgen -s SOCK [-c C] [-p P] (-n N | -d SEC) "
-			"[-r] LINE\n");
+			"[-r | -e] LINE\n");
 	exit(64);
 }
 
@@ -184,9 +185,9 @@ main(int argc, char **argv)
 	const char *sock = NULL;
 	size_t nc = 1, p = 1;
 	double secs = 0;
-	int crlf = 0, opt;
+	int crlf = 0, esc = 0, opt;
 
-	while ((opt = getopt(argc, argv, "s:c:p:n:d:r")) != -1) {
+	while ((opt = getopt(argc, argv, "s:c:p:n:d:re")) != -1) {
 		switch (opt) {
 		case 's': sock = optarg; break;
 		case 'c': nc = strtoul(optarg, NULL, 10); break;
@@ -194,17 +195,29 @@ main(int argc, char **argv)
 		case 'n': target = strtoull(optarg, NULL, 10); break;
 		case 'd': secs = strtod(optarg, NULL); break;
 		case 'r': crlf = 1; break;
+		case 'e': esc = 1; break;
 		default: usage();
 		}
 	}
 	if (!sock || optind != argc - 1 || !nc || !p || (!target && !secs))
 		usage();
-	size_t len = strlen(argv[optind]);
-	char *line = malloc(len + 2);
-	memcpy(line, argv[optind], len);
-	if (crlf)
-		line[len++] = '\r';
-	line[len++] = '\n';
+	size_t len = 0;
+	const char *a = argv[optind];
+	char *line = malloc(strlen(a) + 2);
+
+	for (; *a; a++) {
+		if (esc && a[0] == '\\' && (a[1] == 'r' || a[1] == 'n')) {
+			line[len++] = a[1] == 'r' ? '\r' : '\n';
+			a++;
+		} else {
+			line[len++] = *a;
+		}
+	}
+	if (!esc) {
+		if (crlf)
+			line[len++] = '\r';
+		line[len++] = '\n';
+	}
 
 	hist = calloc(HIST_MAX + 1, sizeof(*hist));
 	struct conn *cs = calloc(nc, sizeof(*cs));

@@ -50,7 +50,13 @@ DATA='{"user":"alice","action":"login","host":"web-01.example.org","n":12345,"ok
 PING='{"jsonrpc":"2.0","id":1,"method":"ping"}'
 EMIT='{"jsonrpc":"2.0","id":1,"method":"emit","params":{"event":"bench.event","data":'"$DATA"'}}'
 SUBSCRIBE='{"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"events":["bench.*"]}}'
-RPUB="PUBLISH bench.event '$DATA'"
+# Redis gets what its clients send: RESP multibulk (loadgen -e unescapes).
+resp() {
+	printf '*%s\\r\\n' $#
+	for a in "$@"; do printf '$%s\\r\\n%s\\r\\n' "${#a}" "$a"; done
+}
+RPUB=$(resp PUBLISH bench.event "$DATA")
+RPING=$(resp PING)
 RSUB="SUBSCRIBE bench.event"
 
 # wait_sock PATH: until a connection succeeds (10 s).
@@ -127,7 +133,7 @@ reqline() {
 	case $1:$2 in
 	svcd:ping) echo "$PING" ;;
 	svcd:emit*) echo "$EMIT" ;;
-	redis:ping) echo "PING" ;;
+	redis:ping) echo "$RPING" ;;
 	redis:emit*) echo "$RPUB" ;;
 	echo:ping) echo "$PING" ;;
 	echo:*) echo "$EMIT" ;;
@@ -138,7 +144,7 @@ reqline() {
 one() {
 	kind=$1 work=$2 c=$3 p=$4
 	r=""
-	[ "$kind" = redis ] && r=-r
+	[ "$kind" = redis ] && r=-e
 	line=$(reqline "$kind" "$work")
 	: >"$T/runs"
 	n=0
@@ -186,7 +192,7 @@ fi
 cg_total() {
 	kind=$1 work=$2 p=$3 n=$4
 	r=""
-	[ "$kind" = redis ] && r=-r
+	[ "$kind" = redis ] && r=-e
 	rm -f "$T"/cg.out.*
 	start_server "$kind" valgrind --tool=callgrind \
 		--callgrind-out-file="$T/cg.out.%p"
@@ -227,7 +233,7 @@ if ! skip onecore; then
 	for kind in svcd redis echo; do
 		start_server "$kind"
 		r=""
-		[ "$kind" = redis ] && r=-r
+		[ "$kind" = redis ] && r=-e
 		: >"$T/runs"
 		n=0
 		while [ $n -lt "$RUNS" ]; do
