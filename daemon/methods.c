@@ -569,12 +569,14 @@ access_name(enum method_access a)
 struct member {
 	const char *k, *v;
 	size_t kl, vl;
+	bool ws; /* the value holds whitespace outside strings */
 };
 
 struct scan {
 	const char *p, *end;
 	struct member mem[FAST_KEYS]; /* the members of params (depth 1) */
 	size_t nmem;
+	size_t ws; /* whitespace runs skipped so far */
 };
 
 /* Bytes that stand for themselves inside a JSON string: 0x20-0x7f but
@@ -592,8 +594,12 @@ is_ws(char c)
 static inline void
 skip_ws(struct scan *s)
 {
-	while (s->p < s->end && is_ws(*s->p))
-		s->p++;
+	if (s->p < s->end && is_ws(*s->p)) {
+		s->ws++;
+		do
+			s->p++;
+		while (s->p < s->end && is_ws(*s->p));
+	}
 }
 
 /* A UTF-8 sequence starting at p (lead >= 0x80): its length, 0 if bad. */
@@ -742,11 +748,12 @@ scan_object(struct scan *s, int depth)
 		s->p++;
 		skip_ws(s);
 		const char *v = s->p;
+		size_t ws = s->ws;
 		if (!scan_value(s, depth + 1))
 			return false;
 		if (depth == 1)
 			s->mem[s->nmem++] = (struct member){
-				k, v, len, (size_t)(s->p - v)};
+				k, v, len, (size_t)(s->p - v), s->ws != ws};
 		skip_ws(s);
 		if (s->p < s->end && *s->p == ',') {
 			s->p++;
@@ -831,28 +838,6 @@ compact_into(struct buf *b, const char *p, size_t n)
 		}
 		b->data[b->off + b->len++] = c;
 	}
-}
-
-static bool
-has_ws(const char *p, size_t n)
-{
-	bool in_str = false;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (is_ws(c)) {
-			return true;
-		}
-	}
-	return false;
 }
 
 #define KEY_IS(k, kl, lit) ((kl) == sizeof(lit) - 1 && \
@@ -977,7 +962,7 @@ put_head_raw(struct buf *out, const struct fast_req *f)
 /* The params of an emit, from the members the envelope recorded. */
 static bool
 fast_emit_params(const struct scan *s, const char **ev, size_t *ev_len,
-		 const char **data, size_t *data_len)
+		 const char **data, size_t *data_len, bool *ws)
 {
 	*ev = *data = NULL;
 	for (size_t i = 0; i < s->nmem; i++) {
@@ -994,6 +979,7 @@ fast_emit_params(const struct scan *s, const char **ev, size_t *ev_len,
 				return false;
 			*data = m->v;
 			*data_len = m->vl;
+			*ws = m->ws;
 		} else if (KEY_IS(m->k, m->kl, "wait")) {
 			/* only a full queue reads it: that is the slow path */
 			if (!(m->vl == 4 && memcmp(m->v, "true", 4) == 0) &&
@@ -1033,7 +1019,9 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 	size_t ev_len = 0, data_len = 0;
 	struct bus *b = bus_default();
 
-	if (!fast_emit_params(&s, &ev, &ev_len, &data, &data_len) ||
+	bool ws = false;
+
+	if (!fast_emit_params(&s, &ev, &ev_len, &data, &data_len, &ws) ||
 	    !b || !bus_name_valid(ev, ev_len) || bus_closing(b) ||
 	    !bus_has_room(b) || manager_shutting_down() ||
 	    !ctl_client_allowed(c, ACCESS_EMIT))
@@ -1044,7 +1032,7 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 	size_t matched = 0;
 	int rc;
 
-	if (data && has_ws(data, data_len)) {
+	if (data && ws) {
 		compact_into(&tmp, data, data_len);
 		data = buf_head(&tmp);
 		data_len = tmp.len;
