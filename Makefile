@@ -30,7 +30,7 @@ ifneq ($(shell .ci/deps $(EXTRA_DEPS) >&2; echo $$?),0)
 $(error missing build dependencies, see above)
 endif
 endif
-PKGS    := jansson inih hiredis
+PKGS    := jansson inih hiredis sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)

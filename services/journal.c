@@ -1,0 +1,773 @@
+/*
+ * journal.c — the durable event journal: SQLite in WAL mode (see journal.h).
+ *
+ * Two connections: the writer thread's (appends, cursors, pruning) and the
+ * loop's (reads: history, hook replay, figures). The loop hands records to
+ * the writer through a mutex-protected list; the writer takes the whole list
+ * at once and commits it in one transaction (group commit), then wakes any
+ * sync waiter (condition variable) and the loop (ev_async) with the result.
+ * Records on the list are freed by the writer; nothing else crosses threads.
+ */
+#include "journal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ev.h>
+#include <sqlite3.h>
+
+#include "bus.h"
+#include "conf.h"
+#include "hooks.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+#define PRUNE_TASK     "journal.prune"
+#define PRUNE_INTERVAL 10.0 /* seconds between retention passes */
+
+enum jrec_kind { JR_EVENT, JR_CURSOR, JR_PRUNE };
+
+struct jrec {
+	enum jrec_kind kind;
+	uint64_t seq;
+	int64_t time_us; /* event time; for JR_PRUNE: delete older than */
+	char *name;	 /* event name, or hook name for JR_CURSOR */
+	char *data;
+	char *source;
+	size_t keep; /* JR_PRUNE: keep this many events (0: no limit) */
+	struct jrec *next;
+};
+
+struct journal {
+	struct ev_loop *loop;
+	char *path;
+	int sync;
+	size_t keep_count;
+	double keep_age;
+	sqlite3 *wdb, *rdb;
+	struct bus *bus;
+
+	pthread_t thread;
+	bool thread_running;
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	/* under mu */
+	struct jrec *head, *tail;
+	bool stop;
+	uint64_t durable;   /* every record up to here committed (or failed) */
+	uint64_t failed_to; /* the last failed batch ended here */
+	char *error;	    /* the last write error */
+	uint64_t commits, write_errors, pruned, errors_reported;
+
+	/* loop thread only */
+	uint64_t accepted; /* last seq handed to the writer */
+	uint64_t first_seq;
+	ev_async async;
+};
+
+static struct journal *journal_instance;
+
+struct journal *
+journal_default(void)
+{
+	return journal_instance;
+}
+
+bool
+journal_sync_always(const struct journal *j)
+{
+	return j && j->sync == CONF_SYNC_ALWAYS;
+}
+
+uint64_t
+journal_last_seq(const struct journal *j)
+{
+	return j->accepted;
+}
+
+static void
+jrec_free(struct jrec *r)
+{
+	free(r->name);
+	free(r->data);
+	free(r->source);
+	free(r);
+}
+
+static void
+push(struct journal *j, struct jrec *r)
+{
+	pthread_mutex_lock(&j->mu);
+	if (j->tail)
+		j->tail->next = r;
+	else
+		j->head = r;
+	j->tail = r;
+	pthread_cond_signal(&j->work);
+	pthread_mutex_unlock(&j->mu);
+}
+
+/* The bus accept hook: every accepted event, in seq order. */
+static void
+on_accept(const struct bus_event *ev, void *arg)
+{
+	struct journal *j = arg;
+	struct jrec *r = xcalloc(1, sizeof(*r));
+
+	r->kind = JR_EVENT;
+	r->seq = ev->seq;
+	r->time_us = ev->time_us;
+	r->name = xstrndup(ev->name, ev->name_len);
+	r->data = xstrndup(ev->data, ev->data_len);
+	r->source = xstrdup(ev->source ? ev->source : "");
+	j->accepted = ev->seq;
+	push(j, r);
+}
+
+/* ---- the writer thread -------------------------------------------------- */
+
+static int
+exec_sql(sqlite3 *db, const char *sql, char **cause)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		*cause = xstrdup(msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+step_done(sqlite3 *db, sqlite3_stmt *st, char **cause)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		*cause = xstrdup(sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+struct wstmts {
+	sqlite3_stmt *ins, *cur, *keep, *age;
+};
+
+static int
+write_batch(struct journal *j, struct wstmts *s, struct jrec *batch,
+	    uint64_t *pruned, char **cause)
+{
+	sqlite3 *db = j->wdb;
+
+	if (exec_sql(db, "BEGIN IMMEDIATE", cause) < 0)
+		return -1;
+	for (struct jrec *r = batch; r; r = r->next) {
+		sqlite3_stmt *st;
+
+		switch (r->kind) {
+		case JR_EVENT:
+			st = s->ins;
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)r->seq);
+			sqlite3_bind_int64(st, 2, r->time_us);
+			sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 4, r->data, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 5, r->source, -1, SQLITE_STATIC);
+			break;
+		case JR_CURSOR:
+			st = s->cur;
+			sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
+			break;
+		case JR_PRUNE:
+			if (r->keep) {
+				sqlite3_bind_int64(s->keep, 1,
+						   (sqlite3_int64)r->keep);
+				if (step_done(db, s->keep, cause) < 0)
+					goto out_rollback;
+				*pruned += (uint64_t)sqlite3_changes(db);
+			}
+			if (!r->time_us)
+				continue;
+			st = s->age;
+			sqlite3_bind_int64(st, 1, r->time_us);
+			break;
+		default:
+			continue;
+		}
+		if (step_done(db, st, cause) < 0)
+			goto out_rollback;
+		if (r->kind == JR_PRUNE)
+			*pruned += (uint64_t)sqlite3_changes(db);
+	}
+	if (exec_sql(db, "COMMIT", cause) < 0)
+		goto out_rollback;
+	return 0;
+
+out_rollback:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct journal *j = arg;
+	struct wstmts s = {0};
+	struct jrec *batch, *r;
+	uint64_t top, pruned;
+	char *cause;
+	int rc;
+
+	sqlite3_prepare_v2(j->wdb,
+			   "INSERT OR REPLACE INTO events(seq, time_us, name, "
+			   "data, source) VALUES (?, ?, ?, ?, ?)",
+			   -1, &s.ins, NULL);
+	sqlite3_prepare_v2(j->wdb,
+			   "INSERT INTO cursors(hook, seq) VALUES (?, ?) "
+			   "ON CONFLICT(hook) DO UPDATE SET "
+			   "seq = max(seq, excluded.seq)",
+			   -1, &s.cur, NULL);
+	sqlite3_prepare_v2(j->wdb,
+			   "DELETE FROM events WHERE seq <= "
+			   "(SELECT max(seq) FROM events) - ?",
+			   -1, &s.keep, NULL);
+	sqlite3_prepare_v2(j->wdb, "DELETE FROM events WHERE time_us < ?", -1,
+			   &s.age, NULL);
+
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		while (!j->head && !j->stop)
+			pthread_cond_wait(&j->work, &j->mu);
+		if (!j->head)
+			break;
+		batch = j->head;
+		j->head = j->tail = NULL;
+		pthread_mutex_unlock(&j->mu);
+
+		top = 0;
+		pruned = 0;
+		cause = NULL;
+		for (r = batch; r; r = r->next)
+			if (r->kind == JR_EVENT && r->seq > top)
+				top = r->seq;
+		rc = write_batch(j, &s, batch, &pruned, &cause);
+		while (batch) {
+			r = batch->next;
+			jrec_free(batch);
+			batch = r;
+		}
+
+		pthread_mutex_lock(&j->mu);
+		if (top > j->durable)
+			j->durable = top;
+		j->commits++;
+		j->pruned += pruned;
+		if (rc < 0) {
+			j->write_errors++;
+			j->failed_to = j->durable;
+			free(j->error);
+			j->error = cause;
+		}
+		pthread_cond_broadcast(&j->done);
+		ev_async_send(j->loop, &j->async);
+	}
+	pthread_mutex_unlock(&j->mu);
+	sqlite3_finalize(s.ins);
+	sqlite3_finalize(s.cur);
+	sqlite3_finalize(s.keep);
+	sqlite3_finalize(s.age);
+	return NULL;
+}
+
+/* From the writer, on the loop: report write errors (once per batch). */
+static void
+async_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct journal *j = w->data;
+	char *err = NULL;
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&j->mu);
+	if (j->write_errors > j->errors_reported) {
+		n = j->write_errors - j->errors_reported;
+		j->errors_reported = j->write_errors;
+		err = j->error ? xstrdup(j->error) : NULL;
+	}
+	pthread_mutex_unlock(&j->mu);
+	if (n)
+		log_err("journal %s: %" PRIu64 " write%s failed: %s", j->path,
+			n, n == 1 ? "" : "s", err ? err : "?");
+	free(err);
+}
+
+int
+journal_wait_durable(struct journal *j, uint64_t seq, double timeout,
+		     char **cause)
+{
+	struct timespec ts;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)timeout;
+	ts.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&j->mu);
+	while (j->durable < seq && rc == 0)
+		rc = pthread_cond_timedwait(&j->done, &j->mu, &ts);
+	if (j->durable < seq) {
+		*cause = xasprintf("journal: event %" PRIu64
+				   " not durable after %gs",
+				   seq, timeout);
+		rc = -1;
+	} else if (j->failed_to >= seq && j->error) {
+		*cause = xasprintf("journal: write failed: %s", j->error);
+		rc = -1;
+	} else {
+		rc = 0;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
+/* ---- reads (loop thread) ------------------------------------------------ */
+
+static bool
+match_any(const char *const *patterns, size_t n, const char *name, size_t len)
+{
+	if (!n)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (bus_pattern_match(patterns[i], name, len))
+			return true;
+	return false;
+}
+
+static void
+row_event(sqlite3_stmt *st, struct bus_event *ev)
+{
+	ev->seq = (uint64_t)sqlite3_column_int64(st, 0);
+	ev->time_us = sqlite3_column_int64(st, 1);
+	ev->name = (const char *)sqlite3_column_text(st, 2);
+	ev->name_len = (size_t)sqlite3_column_bytes(st, 2);
+	ev->data = (const char *)sqlite3_column_text(st, 3);
+	ev->data_len = (size_t)sqlite3_column_bytes(st, 3);
+	ev->source = (const char *)sqlite3_column_text(st, 4);
+	if (!ev->name)
+		ev->name = "";
+	if (!ev->data) {
+		ev->data = "{}";
+		ev->data_len = 2;
+	}
+	if (!ev->source)
+		ev->source = "";
+}
+
+long
+journal_history(struct journal *j, uint64_t since, size_t last,
+		const char *const *patterns, size_t npatterns,
+		void (*fn)(const struct bus_event *ev, void *arg), void *arg,
+		char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t *seqs = NULL;
+	size_t nseqs = 0;
+	long visited = 0;
+	int rc;
+
+	if (journal_wait_durable(j, j->accepted, 10, cause) < 0)
+		return -1;
+	if (last) {
+		/* newest first: the seqs of the last `last` matches */
+		sqlite3_prepare_v2(j->rdb,
+				   "SELECT seq, name FROM events WHERE seq > ? "
+				   "ORDER BY seq DESC",
+				   -1, &st, NULL);
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
+		seqs = xcalloc(last, sizeof(*seqs));
+		while (nseqs < last && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *name =
+			    (const char *)sqlite3_column_text(st, 1);
+			if (match_any(patterns, npatterns, name ? name : "",
+				      (size_t)sqlite3_column_bytes(st, 1)))
+				seqs[nseqs++] = (uint64_t)sqlite3_column_int64(
+				    st, 0);
+		}
+		sqlite3_finalize(st);
+		if (!nseqs)
+			goto out;
+		since = seqs[nseqs - 1] - 1;
+	}
+	if (sqlite3_prepare_v2(j->rdb,
+			       "SELECT seq, time_us, name, data, source FROM "
+			       "events WHERE seq > ? ORDER BY seq",
+			       -1, &st, NULL) != SQLITE_OK) {
+		*cause = xasprintf("journal: %s", sqlite3_errmsg(j->rdb));
+		visited = -1;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bus_event ev;
+
+		row_event(st, &ev);
+		if (!match_any(patterns, npatterns, ev.name, ev.name_len))
+			continue;
+		fn(&ev, arg);
+		visited++;
+		if (last && (size_t)visited == nseqs)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		*cause = xasprintf("journal: %s", sqlite3_errmsg(j->rdb));
+		visited = -1;
+	}
+	sqlite3_finalize(st);
+out:
+	free(seqs);
+	return visited;
+}
+
+/* ---- hooks: cursors and replay ------------------------------------------ */
+
+static void
+hook_cursor(const char *hook, uint64_t seq, void *arg)
+{
+	struct journal *j = arg;
+	struct jrec *r = xcalloc(1, sizeof(*r));
+
+	r->kind = JR_CURSOR;
+	r->name = xstrdup(hook);
+	r->seq = seq;
+	push(j, r);
+}
+
+static uint64_t
+hook_replay(const char *hook, const char *pattern, void *arg)
+{
+	struct journal *j = arg;
+	sqlite3_stmt *st = NULL;
+	uint64_t cursor = 0, n = 0;
+	char *cause = NULL;
+	bool known = false;
+
+	if (journal_wait_durable(j, j->accepted, 10, &cause) < 0) {
+		log_err("hook %s: no replay: %s", hook, cause);
+		free(cause);
+		return 0;
+	}
+	sqlite3_prepare_v2(j->rdb, "SELECT seq FROM cursors WHERE hook = ?",
+			   -1, &st, NULL);
+	sqlite3_bind_text(st, 1, hook, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		cursor = (uint64_t)sqlite3_column_int64(st, 0);
+		known = true;
+	}
+	sqlite3_finalize(st);
+	if (!known) {
+		/* a new hook owes nothing from before it existed */
+		hook_cursor(hook, j->accepted, j);
+		return j->accepted;
+	}
+	sqlite3_prepare_v2(j->rdb,
+			   "SELECT seq, time_us, name, data, source FROM events "
+			   "WHERE seq > ? ORDER BY seq",
+			   -1, &st, NULL);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)cursor);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct bus_event ev;
+
+		row_event(&*st, &ev);
+		if (!bus_pattern_match(pattern, ev.name, ev.name_len))
+			continue;
+		if (hooks_deliver(hook, &ev) == 0)
+			n++;
+	}
+	sqlite3_finalize(st);
+	if (n)
+		log_info("hook %s: %" PRIu64 " event%s after #%" PRIu64
+			 " replayed from the journal",
+			 hook, n, n == 1 ? "" : "s", cursor);
+	return j->accepted;
+}
+
+/* ---- retention ---------------------------------------------------------- */
+
+static int
+prune_task(struct worker_task *t, void *arg, char **cause)
+{
+	struct journal *j = arg;
+	struct jrec *r = xcalloc(1, sizeof(*r));
+
+	r->kind = JR_PRUNE;
+	r->keep = j->keep_count;
+	if (j->keep_age > 0)
+		r->time_us = util_now_us() - (int64_t)(j->keep_age * 1e6);
+	push(j, r);
+	return 0;
+}
+
+json_t *
+journal_stats_json(struct journal *j)
+{
+	sqlite3_stmt *st = NULL;
+	json_int_t count = 0, first = 0;
+	json_t *res;
+
+	if (sqlite3_prepare_v2(j->rdb,
+			       "SELECT count(*), min(seq) FROM events", -1,
+			       &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		count = sqlite3_column_int64(st, 0);
+		first = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_lock(&j->mu);
+	res = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"path", j->path, "sync",
+			j->sync == CONF_SYNC_ALWAYS  ? "always"
+			: j->sync == CONF_SYNC_OFF ? "off"
+						   : "batch",
+			"events", count, "first_seq", first, "last_seq",
+			(json_int_t)j->accepted, "durable_seq",
+			(json_int_t)j->durable, "commits",
+			(json_int_t)j->commits, "write_errors",
+			(json_int_t)j->write_errors, "pruned",
+			(json_int_t)j->pruned);
+	pthread_mutex_unlock(&j->mu);
+	return res;
+}
+
+/* ---- the service -------------------------------------------------------- */
+
+static const char *const schema =
+    "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, "
+    "time_us INTEGER NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, "
+    "source TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS cursors (hook TEXT PRIMARY KEY, "
+    "seq INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);";
+
+/* One text value of a one-row query (allocated), or NULL with *cause. */
+static char *
+query_text(sqlite3 *db, const char *sql, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	char *v = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		*cause = xstrdup(sqlite3_errmsg(db));
+	} else {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		v = xstrdup(t ? t : "");
+	}
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void
+journal_free(struct journal *j)
+{
+	if (!j)
+		return;
+	sqlite3_close(j->wdb);
+	sqlite3_close(j->rdb);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->work);
+	pthread_cond_destroy(&j->done);
+	while (j->head) {
+		struct jrec *r = j->head->next;
+		jrec_free(j->head);
+		j->head = r;
+	}
+	free(j->error);
+	free(j->path);
+	free(j);
+}
+
+/* Open, check and prepare the database; -1 with *cause. */
+static int
+journal_open(struct journal *j, char **cause)
+{
+	const char *sync_sql = j->sync == CONF_SYNC_ALWAYS ? "FULL"
+			       : j->sync == CONF_SYNC_OFF  ? "OFF"
+							   : "NORMAL";
+	char *v = NULL, *err = NULL, *sql;
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_open_v2(j->path, &j->wdb,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		err = xstrdup(j->wdb ? sqlite3_errmsg(j->wdb) : "out of memory");
+		goto out_err;
+	}
+	sqlite3_busy_timeout(j->wdb, 5000);
+	if (!(v = query_text(j->wdb, "PRAGMA journal_mode = WAL", &err)))
+		goto out_err;
+	if (strcmp(v, "wal")) {
+		err = xasprintf("cannot use WAL mode (journal_mode is %s)",
+				v);
+		goto out_err;
+	}
+	free(v);
+	if (!(v = query_text(j->wdb, "PRAGMA quick_check", &err)))
+		goto out_err;
+	if (strcmp(v, "ok")) {
+		err = xasprintf("the database is corrupt: %s", v);
+		goto out_err;
+	}
+	free(v);
+	v = NULL;
+	sql = xasprintf("PRAGMA synchronous = %s", sync_sql);
+	if (exec_sql(j->wdb, sql, &err) < 0) {
+		free(sql);
+		goto out_err;
+	}
+	free(sql);
+	if (exec_sql(j->wdb, schema, &err) < 0)
+		goto out_err;
+	/* a write now: a read-only file or directory fails here, not later */
+	if (exec_sql(j->wdb,
+		     "INSERT OR REPLACE INTO meta(key, value) VALUES "
+		     "('opened_us', strftime('%s','now') * 1000000)",
+		     &err) < 0)
+		goto out_err;
+	if (sqlite3_open_v2(j->path, &j->rdb,
+			    SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		err = xstrdup(j->rdb ? sqlite3_errmsg(j->rdb) : "out of memory");
+		goto out_err;
+	}
+	sqlite3_busy_timeout(j->rdb, 5000);
+	if (sqlite3_prepare_v2(j->rdb, "SELECT max(seq), min(seq) FROM events",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		err = xstrdup(sqlite3_errmsg(j->rdb));
+		sqlite3_finalize(st);
+		goto out_err;
+	}
+	j->accepted = (uint64_t)sqlite3_column_int64(st, 0);
+	j->first_seq = (uint64_t)sqlite3_column_int64(st, 1);
+	j->durable = j->accepted;
+	sqlite3_finalize(st);
+	return 0;
+
+out_err:
+	*cause = xasprintf("journal %s: %s", j->path, err);
+	free(err);
+	free(v);
+	return -1;
+}
+
+static int
+journal_init(struct svc *self, char **cause)
+{
+	const struct conf *c = conf_get();
+	struct bus *b = bus_default();
+	struct worker *w = worker_default();
+	struct journal *j;
+
+	if (!c->journal)
+		return 0;
+	if (!b || !w) {
+		*cause = xstrdup("the bus and the worker must be running");
+		return -1;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->loop = svc_loop(self);
+	j->path = xstrdup(c->journal_path);
+	j->sync = c->journal_sync;
+	j->keep_count = c->journal_keep_count;
+	j->keep_age = c->journal_keep_age;
+	j->bus = b;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->work, NULL);
+	pthread_cond_init(&j->done, NULL);
+	if (journal_open(j, cause) < 0) {
+		journal_free(j);
+		return -1;
+	}
+	/* seq goes on after the journal's last event */
+	if (j->accepted > bus_last_seq(b) &&
+	    bus_set_last_seq(b, j->accepted) < 0)
+		log_warn("journal: the bus cannot continue after seq %" PRIu64
+			 ": %s",
+			 j->accepted, strerror(errno));
+	ev_async_init(&j->async, async_cb);
+	j->async.data = j;
+	ev_async_start(j->loop, &j->async);
+	if (pthread_create(&j->thread, NULL, writer_main, j)) {
+		*cause = xstrdup("journal: cannot start the writer thread");
+		ev_async_stop(j->loop, &j->async);
+		journal_free(j);
+		return -1;
+	}
+	j->thread_running = true;
+	bus_set_accept_hook(b, on_accept, j);
+	hooks_set_journal(hook_cursor, hook_replay, j);
+	if (j->keep_count || j->keep_age > 0) {
+		struct worker_spec spec = {
+		    .name = PRUNE_TASK,
+		    .kind = WORKER_PERIODIC,
+		    .interval = PRUNE_INTERVAL,
+		    .run_now = true,
+		    .fn = prune_task,
+		    .arg = j,
+		    .origin = "journal",
+		    .description = "journal retention",
+		};
+		worker_schedule(w, &spec);
+	}
+	journal_instance = j;
+	log_info("journal: %s (sync %s), last seq %" PRIu64, j->path,
+		 j->sync == CONF_SYNC_ALWAYS  ? "always"
+		 : j->sync == CONF_SYNC_OFF ? "off"
+					    : "batch",
+		 j->accepted);
+	return 0;
+}
+
+static int
+journal_stop(struct svc *self)
+{
+	struct journal *j = journal_instance;
+	struct worker *w = worker_default();
+
+	if (!j)
+		return 0;
+	if (bus_default())
+		bus_set_accept_hook(bus_default(), NULL, NULL);
+	hooks_set_journal(NULL, NULL, NULL);
+	if (w)
+		worker_cancel(w, PRUNE_TASK);
+	pthread_mutex_lock(&j->mu);
+	j->stop = true;
+	pthread_cond_signal(&j->work);
+	pthread_mutex_unlock(&j->mu);
+	if (j->thread_running)
+		pthread_join(j->thread, NULL);
+	async_cb(j->loop, &j->async, 0);
+	ev_async_stop(j->loop, &j->async);
+	journal_instance = NULL;
+	journal_free(j);
+	return 0;
+}
+
+const struct svc_desc journal_service = {
+    .name = "journal",
+    .requires = SVC_REQUIRES("bus", "worker"),
+    .init = journal_init,
+    .stop = journal_stop,
+};

@@ -1,0 +1,61 @@
+/*
+ * journal.h — the durable event journal (SQLite in WAL mode).
+ *
+ * Enabled by a [journal] section. Every event the bus accepts is handed
+ * (through the bus accept hook, in seq order) to a writer thread that
+ * appends batches in one transaction each (group commit) and reports back to
+ * the loop through an ev_async. At start the bus continues numbering after
+ * the journal's last seq. Retention (count and age) is pruned by a worker
+ * task. Hook delivery cursors are stored next to the events, so events a
+ * hook did not finish before a crash are replayed to it after a restart.
+ *
+ * sync = always: `emit` is acknowledged only once the event is durable
+ * (journal_wait_durable, called by the control emit path); batch and off
+ * acknowledge at once (off also drops fsync).
+ */
+#ifndef SVCD_JOURNAL_H
+#define SVCD_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "service.h"
+
+struct bus_event;
+struct journal;
+
+extern const struct svc_desc journal_service;
+
+/* The running journal, or NULL when disabled or not running. */
+struct journal *journal_default(void);
+
+/* true when emit must wait for durability (sync = always). */
+bool journal_sync_always(const struct journal *j);
+/*
+ * Block until every event up to seq is committed (or timeout seconds).
+ * 0, or -1 with *cause (the write failed, or the timeout expired).
+ */
+int journal_wait_durable(struct journal *j, uint64_t seq, double timeout,
+			 char **cause);
+
+/* Highest seq in the journal (accepted, maybe not yet committed). */
+uint64_t journal_last_seq(const struct journal *j);
+/*
+ * As bus_history, from the journal: events with seq > since (the last
+ * `last` of them if non-zero) matching patterns (none: all), in seq order.
+ * Waits for pending writes first. Returns how many were visited, or -1 with
+ * *cause on a read error.
+ */
+long journal_history(struct journal *j, uint64_t since, size_t last,
+		     const char *const *patterns, size_t npatterns,
+		     void (*fn)(const struct bus_event *ev, void *arg),
+		     void *arg, char **cause);
+
+/* {path, sync, events, first_seq, last_seq, durable_seq, commits,
+ *  write_errors, pruned} — new reference. */
+json_t *journal_stats_json(struct journal *j);
+
+#endif
