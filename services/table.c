@@ -10,6 +10,8 @@
 #include "bus.h"
 #include "control.h"
 #include "health.h"
+#include "hooks.h"
+#include "journal.h"
 #include "manager.h"
 #include "notification.h"
 #include "worker.h"
@@ -18,10 +20,13 @@ const struct svc_desc *const svcd_table[] = {
 	&manager_service,      /* signals, shutdown handlers and sequence */
 	&worker_service,       /* periodic and delayed tasks */
 	&bus_service,	       /* events: queue, listeners, history */
+	&journal_service,      /* durable events in SQLite (before control:
+				* seq goes on from the journal) */
 	&health_service,       /* pings every service on an interval */
 	&control_service,      /* JSON-RPC control socket */
 	&app_service,	       /* heartbeat, watchdog, status line, timers */
 	&notification_service, /* example listener: welcome mails */
+	&hooks_service,	       /* commands run for matching events */
 	&bridge_service,       /* events shared across hosts via Redis */
 };
 
