@@ -157,8 +157,9 @@ json_t *bus_event_json(const struct bus_event *ev);
 uint64_t bus_last_seq(const struct bus *b);
 /*
  * Continue numbering after seq (the journal, at start: seq goes on across
- * restarts). Only while nothing is queued and seq >= bus_last_seq; else -1
- * with errno EBUSY.
+ * restarts); events still queued are renumbered after seq. Only while no
+ * async listener call is in flight and seq >= bus_last_seq; else -1 with
+ * errno EBUSY.
  */
 int bus_set_last_seq(struct bus *b, uint64_t seq);
 /*
