@@ -119,6 +119,18 @@ static const struct cli_cmd cli_cmds[] = {
         .exec = cmd_tasks,
     },
     {
+        .name = "hooks",
+        .args = "",
+        .summary = "the configured hooks and their figures",
+        .help = "List the [hook.NAME] commands: the event pattern, runs, "
+                "successes,\nfailures, timeouts, queued and running "
+                "events, and the last error.\n\n"
+                "Examples:\n"
+                "  svcctl hooks\n"
+                "  svcctl hooks --json\n",
+        .exec = cmd_hooks,
+    },
+    {
         .name = "watch",
         .args = "[PATTERN ...] [--since SEQ]",
         .summary = "stream events as they happen (Ctrl-C to stop)",

@@ -946,6 +946,55 @@ cmd_tasks(struct cli_ctx *c)
 	return CLI_EXIT_OK;
 }
 
+int
+cmd_hooks(struct cli_ctx *c)
+{
+	static const char *const hdr[] = {"NAME", "ON",      "RUNS",
+	                                  "OK",   "FAILS",   "TIMEOUTS",
+	                                  "QUEUED", "RUNNING", "ERROR"};
+	json_t *result = NULL;
+	int rc =
+	    cmd_call(c, "hooks", NULL, c->o->timeout_ms, NULL, NULL, &result);
+	if (rc)
+		return rc;
+	if (c->o->json) {
+		cmd_print_json(c, result);
+	} else if (json_array_size(result) == 0) {
+		fputs("no hooks\n", c->out);
+	} else {
+		struct tab *t = tab_new(ARRAY_SIZE(hdr), hdr);
+		for (size_t col = 2; col < 8; col++)
+			tab_align_right(t, col);
+		size_t i;
+		json_t *s;
+		ARRAY_EACH(result, i, s)
+		{
+			json_t *fails = json_object_get(s, "failures");
+			json_t *err = json_object_get(s, "last_error");
+			tab_row(t);
+			tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
+			tab_json(t, TAB_PLAIN, json_object_get(s, "on"));
+			tab_json(t, TAB_PLAIN, json_object_get(s, "runs"));
+			tab_json(t, TAB_PLAIN, json_object_get(s, "ok"));
+			tab_json(t,
+			         json_integer_value(fails) > 0 ? TAB_RED
+			                                       : TAB_PLAIN,
+			         fails);
+			tab_json(t, TAB_PLAIN, json_object_get(s, "timeouts"));
+			tab_json(t, TAB_PLAIN, json_object_get(s, "queued"));
+			tab_json(t, TAB_PLAIN, json_object_get(s, "running"));
+			if (!err || json_is_null(err))
+				tab_cell(t, TAB_PLAIN, "%s", "");
+			else
+				tab_json(t, TAB_RED, err);
+		}
+		emit_table(c, t);
+		tab_free(t);
+	}
+	json_decref(result);
+	return CLI_EXIT_OK;
+}
+
 /* ---- shutdown, reload, ping, version ---------------------------------- */
 
 struct shutdown_state {

@@ -40,6 +40,7 @@ int cmd_health(struct cli_ctx *c);
 int cmd_status(struct cli_ctx *c);
 int cmd_services(struct cli_ctx *c);
 int cmd_tasks(struct cli_ctx *c);
+int cmd_hooks(struct cli_ctx *c);
 int cmd_watch(struct cli_ctx *c);
 int cmd_events(struct cli_ctx *c);
 int cmd_schedule(struct cli_ctx *c);

@@ -20,8 +20,11 @@
 
 #include "bridge.h"
 #include "bus.h"
+#include "conf.h"
 #include "control.h"
 #include "health.h"
+#include "hooks.h"
+#include "journal.h"
 #include "manager.h"
 #include "rpc.h"
 #include "service.h"
@@ -161,6 +164,18 @@ m_emit(struct req *q)
 				    strerror(err));
 		}
 	}
+	if (journal_sync_always(journal_default())) {
+		/* [journal] sync = always: acknowledged once durable */
+		char *cause = NULL;
+
+		if (journal_wait_durable(journal_default(), seq,
+					 conf_get()->stop_timeout, &cause) < 0) {
+			fail(q, RPC_INTERNAL, "event %" PRIu64 " accepted "
+			     "but not durable: %s", seq, cause);
+			free(cause);
+			return &res_done;
+		}
+	}
 	if (q->r->id) {
 		rpc_put_head(q->out, q->r->id);
 		buf_printf(q->out, "{\"seq\":%" PRIu64 ",\"listeners\":%zu}",
@@ -250,6 +265,11 @@ m_status(struct req *q)
 			(json_int_t)degraded, "bus", bj, "worker", wj,
 			"control", control_stats_json(), "bridge",
 			bridge_stats_json());
+	json_object_set_new(res, "hooks", hooks_stats_json());
+	json_object_set_new(res, "journal",
+			    journal_default()
+				? journal_stats_json(journal_default())
+				: json_null());
 	return ok(q, res);
 }
 
@@ -283,6 +303,12 @@ m_services(struct req *q)
 				  "error", str_or_null(in.error)));
 	}
 	return ok(q, arr);
+}
+
+static const struct mres *
+m_hooks(struct req *q)
+{
+	return ok(q, hooks_list_json());
 }
 
 static const struct mres *
@@ -426,6 +452,23 @@ m_events(struct req *q)
 	if (patterns(q, &pats, &n) < 0)
 		return &res_done;
 	arr = json_array();
+	if (journal_default()) {
+		char *cause = NULL;
+
+		if (journal_history(journal_default(),
+				    since ? (uint64_t)json_integer_value(since)
+					  : 0,
+				    last ? (size_t)json_integer_value(last) : 0,
+				    pats, n, collect_event, arr, &cause) < 0) {
+			free(pats);
+			json_decref(arr);
+			fail(q, RPC_INTERNAL, "%s", cause);
+			free(cause);
+			return &res_done;
+		}
+		free(pats);
+		return ok(q, json_pack("{s:o}", "events", arr));
+	}
 	bus_history(b, since ? (uint64_t)json_integer_value(since) : 0,
 		    last ? (size_t)json_integer_value(last) : 0, pats, n,
 		    collect_event, arr);
@@ -508,6 +551,7 @@ static const struct method methods[] = {
 	{.name = "status", .fn = m_status, .access = ACCESS_READ},
 	{.name = "services", .fn = m_services, .access = ACCESS_READ},
 	{.name = "tasks", .fn = m_tasks, .access = ACCESS_READ},
+	{.name = "hooks", .fn = m_hooks, .access = ACCESS_READ},
 	{.name = "schedule", .fn = m_schedule, .access = ACCESS_EMIT,
 	 .live = true, PARAMS(p_schedule)},
 	{.name = "cancel", .fn = m_cancel, .access = ACCESS_EMIT, .live = true,
@@ -1024,6 +1068,7 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 	if (!fast_emit_params(&s, &ev, &ev_len, &data, &data_len, &ws) ||
 	    !b || !bus_name_valid(ev, ev_len) || bus_closing(b) ||
 	    !bus_has_room(b) || manager_shutting_down() ||
+	    journal_sync_always(journal_default()) ||
 	    !ctl_client_allowed(c, ACCESS_EMIT))
 		return -1;
 

@@ -376,7 +376,7 @@ START_TEST(test_hello_ping_and_socket_mode)
 	ck_assert_int_eq(json_integer_value(json_object_get(res, "protocol")), 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(res, "pid")),
 			 getpid());
-	ck_assert_int_eq(json_array_size(json_object_get(res, "methods")), 14);
+	ck_assert_int_eq(json_array_size(json_object_get(res, "methods")), 15);
 	json_decref(r);
 
 	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"method\":\"ping\"}");
