@@ -22,7 +22,7 @@ BUILD   ?= build
 
 # Install (as root) or name the missing build dependencies before anything
 # reads pkg-config: a fresh Debian machine needs nothing done by hand.
-ifneq ($(filter check integration sanitize,$(MAKECMDGOALS)),)
+ifneq ($(filter check integration sanitize check-stress,$(MAKECMDGOALS)),)
 EXTRA_DEPS += socat jq
 endif
 ifeq ($(filter clean format check-format,$(MAKECMDGOALS)),)
