@@ -1,0 +1,406 @@
+/* test_journal.c — Check tests for services/journal.c: appends and reads,
+ * seq across restarts, sync = always, retention, bad paths, hook replay. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#include "bus.h"
+#include "conf.h"
+#include "hooks.h"
+#include "journal.h"
+#include "log.h"
+#include "service.h"
+#include "util.h"
+#include "worker.h"
+
+/* The default loop: the hook replay test needs ev_child. */
+static struct ev_loop *loop;
+static struct svc_graph *graph;
+static ev_timer guard, tick;
+static bool timed_out;
+static struct buf logbuf;
+static char dir[64];
+
+static const struct svc_desc *const table[] = {
+    &worker_service,
+    &bus_service,
+    &journal_service,
+    &hooks_service,
+};
+
+static void
+log_hook(enum log_level level, const char *msg, void *arg)
+{
+	buf_printf(&logbuf, "%d %s\n", (int)level, msg);
+}
+
+static void
+guard_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	timed_out = true;
+}
+
+static void
+tick_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+}
+
+static void
+boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(int *)arg = status;
+	if (status < 0)
+		log_err("boot: %s", cause ? cause : "?");
+}
+
+static void
+stopped(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static void
+setup(void)
+{
+	log_set_quiet(1);
+	log_set_hook(log_hook, NULL);
+	buf_reset(&logbuf);
+	timed_out = false;
+	loop = ev_default_loop(0);
+	ev_timer_init(&guard, guard_cb, 5.0, 0);
+	ev_timer_start(loop, &guard);
+	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
+	ev_timer_start(loop, &tick);
+	snprintf(dir, sizeof(dir), "/tmp/test_journal.XXXXXX");
+	ck_assert(mkdtemp(dir) != NULL);
+}
+
+/* Write the configuration (@D: the temp dir), boot; the boot status. */
+static int
+boot(const char *text)
+{
+	char path[128], *cause = NULL;
+	struct conf *c;
+	int status = 99;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/svcd.conf", dir);
+	f = fopen(path, "w");
+	ck_assert(f != NULL);
+	for (const char *p = text; *p; p++) {
+		if (p[0] == '@' && p[1] == 'D') {
+			fputs(dir, f);
+			p++;
+		} else {
+			fputc(*p, f);
+		}
+	}
+	fclose(f);
+	c = conf_load(path, &cause);
+	ck_assert_msg(c != NULL, "conf: %s", cause ? cause : "?");
+	conf_set(c);
+	graph = svc_graph_new(loop, table, ARRAY_SIZE(table), &cause);
+	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
+	svc_start(graph, NULL, boot_done, &status);
+	while (status == 99 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	return status;
+}
+
+static void
+stop_graph(void)
+{
+	bool done = false;
+
+	if (!graph)
+		return;
+	svc_stop_all(graph, stopped, &done);
+	while (!done && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	svc_graph_free(graph);
+	graph = NULL;
+}
+
+static void
+teardown(void)
+{
+	char *cmd;
+
+	stop_graph();
+	ev_timer_stop(loop, &guard);
+	ev_timer_stop(loop, &tick);
+	conf_cleanup();
+	log_set_hook(NULL, NULL);
+	buf_free(&logbuf);
+	cmd = xasprintf("rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+}
+
+static uint64_t
+emit(const char *name, const char *data)
+{
+	uint64_t seq = 0;
+
+	ck_assert_int_eq(bus_emit(bus_default(), name, strlen(name), data,
+	                          strlen(data), "test", &seq, NULL),
+	                 0);
+	return seq;
+}
+
+static void
+collect(const struct bus_event *ev, void *arg)
+{
+	buf_printf(arg, "%llu %.*s %s|", (unsigned long long)ev->seq,
+	           (int)ev->name_len, ev->name, ev->data);
+}
+
+static json_int_t
+stat_of(const char *key)
+{
+	json_t *s = journal_stats_json(journal_default());
+	json_int_t v = json_integer_value(json_object_get(s, key));
+
+	json_decref(s);
+	return v;
+}
+
+#define CONF_J "[journal]\npath = @D/j.db\n"
+
+START_TEST(test_append_read_and_restart)
+{
+	struct buf got = {0};
+	const char *pats[] = {"user.*"};
+	char *want, *cause = NULL;
+	uint64_t a, b, c;
+
+	ck_assert_int_eq(boot(CONF_J), 0);
+	ck_assert(journal_default() != NULL);
+	a = emit("user.a", "{\"n\":1}");
+	b = emit("other", "{}");
+	c = emit("user.b", "{\"n\":2}");
+	ck_assert_int_eq(journal_history(journal_default(), b - 1, 0, pats, 1,
+	                                 collect, &got, &cause),
+	                 1);
+	buf_putc(&got, '\0');
+	want = xasprintf("%llu user.b {\"n\":2}|", (unsigned long long)c);
+	ck_assert_str_eq(buf_head(&got), want);
+	free(want);
+	buf_reset(&got);
+	/* the last 2 matching, in seq order */
+	ck_assert_int_eq(journal_history(journal_default(), 0, 2, pats, 1,
+	                                 collect, &got, &cause),
+	                 2);
+	buf_putc(&got, '\0');
+	want = xasprintf("%llu user.a {\"n\":1}|%llu user.b {\"n\":2}|",
+	                 (unsigned long long)a, (unsigned long long)c);
+	ck_assert_str_eq(buf_head(&got), want);
+	free(want);
+	buf_free(&got);
+	ck_assert_int_ge(stat_of("durable_seq"), (json_int_t)c);
+	ck_assert_int_eq(stat_of("write_errors"), 0);
+	stop_graph();
+
+	/* seq goes on after the journal's last event */
+	ck_assert_int_eq(boot(CONF_J), 0);
+	ck_assert_uint_gt(bus_last_seq(bus_default()), c);
+	ck_assert_uint_gt(emit("user.c", "{}"), c);
+	ck_assert_int_ge(stat_of("events"), 3);
+}
+END_TEST
+
+START_TEST(test_sync_always_durable)
+{
+	char *cause = NULL;
+	uint64_t seq;
+
+	ck_assert_int_eq(boot(CONF_J "sync = always\n"), 0);
+	ck_assert(journal_sync_always(journal_default()));
+	seq = emit("x", "{}");
+	ck_assert_int_eq(journal_wait_durable(journal_default(), seq, 2,
+	                                      &cause),
+	                 0);
+	ck_assert_int_ge(stat_of("durable_seq"), (json_int_t)seq);
+	json_t *s = journal_stats_json(journal_default());
+	ck_assert_str_eq(json_string_value(json_object_get(s, "sync")),
+	                 "always");
+	json_decref(s);
+}
+END_TEST
+
+START_TEST(test_retention_count)
+{
+	struct buf got = {0};
+	char *cause = NULL;
+
+	ck_assert_int_eq(boot(CONF_J), 0);
+	for (int i = 0; i < 20; i++)
+		emit("x", "{}");
+	stop_graph();
+	ck_assert_int_eq(boot(CONF_J "retention_count = 3\n"), 0);
+	/* the first pass runs at start, on the writer thread */
+	while (!timed_out && stat_of("pruned") == 0)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_int_eq(stat_of("events"), 3);
+	ck_assert_int_eq(journal_history(journal_default(), 0, 0, NULL, 0,
+	                                 collect, &got, &cause),
+	                 3);
+	buf_free(&got);
+}
+END_TEST
+
+START_TEST(test_retention_age)
+{
+	ck_assert_int_eq(boot(CONF_J), 0);
+	for (int i = 0; i < 5; i++)
+		emit("x", "{}");
+	stop_graph();
+	usleep(20000);
+	ck_assert_int_eq(boot(CONF_J "retention_age = 10ms\n"), 0);
+	/* the five old events go; events of this boot are younger */
+	while (!timed_out && stat_of("pruned") < 5)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_int_eq(stat_of("first_seq") > 5 || stat_of("events") == 0,
+	                 1);
+}
+END_TEST
+
+static bool
+log_has(const char *needle)
+{
+	buf_putc(&logbuf, '\0');
+	logbuf.len--;
+	return strstr(buf_head(&logbuf), needle) != NULL;
+}
+
+START_TEST(test_corrupt_refuses_to_start)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/j.db", dir);
+	f = fopen(path, "w");
+	ck_assert(f != NULL);
+	for (int i = 0; i < 256; i++)
+		fputs("this is not an SQLite database\n", f);
+	fclose(f);
+	ck_assert_int_eq(boot(CONF_J), -1);
+	ck_assert(journal_default() == NULL);
+	ck_assert_msg(log_has("/j.db: file is not a database"), "log: %s",
+	              buf_head(&logbuf));
+}
+END_TEST
+
+START_TEST(test_unwritable_path_refuses_to_start)
+{
+	ck_assert_int_eq(boot("[journal]\npath = /proc/self/svcd-journal.db\n"),
+	                 -1);
+	ck_assert_msg(log_has("journal /proc/self/svcd-journal.db: "),
+	              "log: %s", buf_head(&logbuf));
+}
+END_TEST
+
+START_TEST(test_disabled_without_section)
+{
+	ck_assert_int_eq(boot("[bus]\nhistory = 4\n"), 0);
+	ck_assert(journal_default() == NULL);
+}
+END_TEST
+
+static char *
+slurp(const char *name)
+{
+	char path[128], *s;
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return xstrdup("");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = xcalloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return s;
+}
+
+START_TEST(test_hook_replay_after_unfinished_stop)
+{
+	uint64_t s[3];
+	char *out, *want;
+
+	/* a hook that never finishes: the stop timeout kills it, so none of
+	 * the three events counts as delivered */
+	ck_assert_int_eq(boot("[daemon]\nstop_timeout = 300ms\n" CONF_J
+	                      "[hook.h]\non = x\nexec = /bin/sleep 10\n"),
+	                 0);
+	for (int i = 0; i < 3; i++)
+		s[i] = emit("x", "{}");
+	emit("y", "{}");
+	ev_run(loop, EVRUN_ONCE);
+	stop_graph();
+	ck_assert(!timed_out);
+
+	ck_assert_int_eq(boot(CONF_J "[hook.h]\non = x\n"
+	                             "exec = /bin/sh -c 'echo $SVCD_SEQ "
+	                             ">>@D/out'\n"),
+	                 0);
+	emit("x", "{}");
+	ev_run(loop, EVRUN_ONCE);
+	while (!timed_out && !hooks_idle())
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	out = slurp("out");
+	want = xasprintf("%llu\n%llu\n%llu\n%llu\n", (unsigned long long)s[0],
+	                 (unsigned long long)s[1], (unsigned long long)s[2],
+	                 (unsigned long long)bus_last_seq(bus_default()));
+	ck_assert_str_eq(out, want);
+	free(out);
+	free(want);
+	ck_assert_msg(log_has("3 events after #"), "log: %s",
+	              buf_head(&logbuf));
+}
+END_TEST
+
+static Suite *
+journal_suite(void)
+{
+	Suite *s = suite_create("journal");
+	TCase *tc = tcase_create("journal");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_append_read_and_restart);
+	tcase_add_test(tc, test_sync_always_durable);
+	tcase_add_test(tc, test_retention_count);
+	tcase_add_test(tc, test_retention_age);
+	tcase_add_test(tc, test_corrupt_refuses_to_start);
+	tcase_add_test(tc, test_unwritable_path_refuses_to_start);
+	tcase_add_test(tc, test_disabled_without_section);
+	tcase_add_test(tc, test_hook_replay_after_unfinished_stop);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(journal_suite());
+	int failed;
+
+	util_json_use_xmalloc();
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
