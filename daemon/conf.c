@@ -143,7 +143,7 @@ enum ktype {
 	KT_LEVEL,  /* int, enum log_level */
 	KT_SOCKET, /* char *, a sun_path */
 	KT_GROUP,  /* char *, an existing group; empty = NULL */
-	KT_PATH,   /* char *, an absolute path */
+	KT_PATH,   /* char *, a file path (relative: to the working dir) */
 	KT_SYNC,   /* int, enum conf_journal_sync */
 	KT_URL,	   /* char *, a bridge URL (services/bridge.h) */
 	KT_PATTERNS, /* char **, blank-separated event patterns */
@@ -525,8 +525,8 @@ set_key(struct conf *c, const struct conf_key *k, const char *v, char **cause)
 		*(char **)dst = *v ? xstrdup(v) : NULL;
 		return 0;
 	case KT_PATH:
-		if (*v != '/') {
-			*cause = xasprintf("'%s' is not an absolute path", v);
+		if (!*v) {
+			*cause = xstrdup("empty path");
 			return -1;
 		}
 		free(*(char **)dst);

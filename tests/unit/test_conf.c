@@ -224,9 +224,9 @@ static const struct {
     {"[bus]\n[daemon]\n[bus]\n",
      "F:3: duplicate section [bus] (first at line 1)"},
     {"queue_size = 1\n", "F:1: key 'queue_size' is outside of any section"},
-    {"[journal]\npath = var/lib/svcd\n",
-     "F:2: bad value for 'path' in [journal]: 'var/lib/svcd' is not an "
-     "absolute path"},
+    {"[journal]\nretention_count = many\n",
+     "F:2: bad value for 'retention_count' in [journal]: 'many' is not a "
+     "non-negative integer"},
     {"[journal]\nsync = sometimes\n",
      "F:2: bad value for 'sync' in [journal]: 'sometimes' is not always, "
      "batch or off"},
