@@ -230,8 +230,9 @@ static const struct {
     {"[journal]\nsync = sometimes\n",
      "F:2: bad value for 'sync' in [journal]: 'sometimes' is not always, "
      "batch or off"},
-    {"\n[bridge]\nurl = redis://x\n",
-     "F:2: section [bridge] is not supported yet by this svcd"},
+    {"\n[bridge]\nurl = redis:/x\n",
+     "F:3: bad value for 'url' in [bridge]: bad URL 'redis:/x': use "
+     "redis://HOST[:PORT][/DB] or unix:///PATH"},
     {"[timer]\nevery = 1s\n",
      "F:1: section [timer] needs a name: [timer.NAME]"},
     /* inih syntax errors */
