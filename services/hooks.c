@@ -50,7 +50,7 @@ struct run {
 	pid_t pid;
 	bool exited;
 	bool timed_out;
-	bool killed; /* SIGKILL sent */
+	bool killed;  /* SIGKILL sent */
 	bool backoff; /* waiting before the next attempt (no child) */
 	int status;
 	size_t in_off;
@@ -102,7 +102,7 @@ static void run_finish(struct run *r);
 
 void
 hooks_set_journal(hooks_cursor_fn cursor_fn, hooks_replay_fn replay_fn,
-		  void *arg)
+                  void *arg)
 {
 	hk.cursor_fn = cursor_fn;
 	hk.replay_fn = replay_fn;
@@ -127,8 +127,8 @@ event_line(const struct bus_event *ev, size_t *len)
 	char t[40];
 
 	util_format_time(ev->time_us, t, sizeof(t));
-	buf_printf(&b, "{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"event\":",
-		   ev->seq, t);
+	buf_printf(
+	    &b, "{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"event\":", ev->seq, t);
 	buf_json_string(&b, ev->name, ev->name_len);
 	buf_puts(&b, ",\"data\":");
 	if (ev->data && ev->data_len)
@@ -137,7 +137,7 @@ event_line(const struct bus_event *ev, size_t *len)
 		buf_puts(&b, "{}");
 	buf_puts(&b, ",\"source\":");
 	buf_json_string(&b, ev->source ? ev->source : "",
-			ev->source ? strlen(ev->source) : 0);
+	                ev->source ? strlen(ev->source) : 0);
 	buf_puts(&b, "}\n");
 	*len = b.len;
 	buf_putc(&b, '\0');
@@ -180,9 +180,9 @@ hook_enqueue(struct hook *h, const struct bus_event *ev)
 		h->n_dropped++;
 		if (!h->overflow_logged)
 			log_warn("hook %s: queue full (%d events): dropping "
-				 "%s #%" PRIu64 " (further drops counted in "
-				 "`svcctl hooks`)",
-				 h->name, HOOKS_QUEUE_MAX, ev->name, ev->seq);
+			         "%s #%" PRIu64 " (further drops counted in "
+			         "`svcctl hooks`)",
+			         h->name, HOOKS_QUEUE_MAX, ev->name, ev->seq);
 		h->overflow_logged = true;
 		return -1;
 	}
@@ -240,7 +240,7 @@ log_lines(struct run *r, struct buf *b, bool is_err, bool flush)
 			break;
 		}
 		log_msg(is_err ? LOGL_WARN : LOGL_INFO, "hook %s: %.*s",
-			r->h->name, (int)n, buf_head(b));
+		        r->h->name, (int)n, buf_head(b));
 		buf_consume(b, p ? n + 1 : n);
 	}
 }
@@ -349,8 +349,8 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (!r->timed_out) {
 		r->timed_out = true;
 		log_warn("hook %s: %s #%" PRIu64 " timed out after %gs; "
-			 "sending SIGTERM",
-			 r->h->name, r->job->event, r->job->seq, r->h->timeout);
+		         "sending SIGTERM",
+		         r->h->name, r->job->event, r->job->seq, r->h->timeout);
 		kill(-r->pid, SIGTERM);
 		kill(r->pid, SIGTERM);
 		ev_timer_set(w, HOOKS_KILL_GRACE, 0);
@@ -358,7 +358,7 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	} else if (!r->killed) {
 		r->killed = true;
 		log_warn("hook %s: pid %ld ignored SIGTERM; sending SIGKILL",
-			 r->h->name, (long)r->pid);
+		         r->h->name, (long)r->pid);
 		kill(-r->pid, SIGKILL);
 		kill(r->pid, SIGKILL);
 	}
@@ -430,8 +430,8 @@ spawn(struct run *r, char **cause)
 	posix_spawnattr_setsigdefault(&at, &all);
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-					  POSIX_SPAWN_SETSIGDEF |
-					  POSIX_SPAWN_SETPGROUP);
+	                                  POSIX_SPAWN_SETSIGDEF |
+	                                  POSIX_SPAWN_SETPGROUP);
 	e = posix_spawn(&r->pid, h->argv[0], &fa, &at, h->argv, env);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
@@ -439,8 +439,8 @@ spawn(struct run *r, char **cause)
 	for (int i = 0; i < 3; i++)
 		free(own[i]);
 	if (e) {
-		*cause = xasprintf("cannot run %s: %s", h->argv[0],
-				   strerror(e));
+		*cause =
+		    xasprintf("cannot run %s: %s", h->argv[0], strerror(e));
 		goto out_close;
 	}
 	close(in[0]);
@@ -487,8 +487,8 @@ attempt_failed(struct run *r, char *why)
 		double d = h->backoff * (double)(1u << (j->attempt - 1));
 
 		log_warn("hook %s: %s #%" PRIu64 ": %s; retry %u/%u in %gs",
-			 h->name, j->event, j->seq, why, j->attempt,
-			 h->retries, d);
+		         h->name, j->event, j->seq, why, j->attempt, h->retries,
+		         d);
 		free(why);
 		h->n_retried++;
 		r->backoff = true;
@@ -497,7 +497,7 @@ attempt_failed(struct run *r, char *why)
 		return;
 	}
 	log_warn("hook %s: %s #%" PRIu64 " failed: %s", h->name, j->event,
-		 j->seq, why);
+	         j->seq, why);
 	h->n_failures++;
 	free(h->last_error);
 	h->last_error = why;
@@ -516,7 +516,7 @@ start_attempt(struct run *r)
 		return;
 	}
 	log_debug("hook %s: %s #%" PRIu64 " started, pid %ld", r->h->name,
-		  r->job->event, r->job->seq, (long)r->pid);
+	          r->job->event, r->job->seq, (long)r->pid);
 }
 
 static void
@@ -543,7 +543,7 @@ run_maybe_done(struct run *r)
 		why = xasprintf("exit status %d", WEXITSTATUS(st));
 	} else if (WIFSIGNALED(st)) {
 		why = xasprintf("killed by signal %d (%s)", WTERMSIG(st),
-				strsignal(WTERMSIG(st)));
+		                strsignal(WTERMSIG(st)));
 	} else {
 		why = xasprintf("wait status %#x", st);
 	}
@@ -635,22 +635,21 @@ hooks_list_json(void)
 		json_array_append_new(
 		    a,
 		    json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
-			      "s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-			      "name", h->name, "on", h->on, "exec",
-			      h->argv[0], "timeout_ms",
-			      (json_int_t)(h->timeout * 1000), "concurrency",
-			      (json_int_t)h->concurrency, "retries",
-			      (json_int_t)h->retries, "runs",
-			      (json_int_t)h->n_runs, "ok", (json_int_t)h->n_ok,
-			      "failures", (json_int_t)h->n_failures,
-			      "timeouts", (json_int_t)h->n_timeouts,
-			      "retried", (json_int_t)h->n_retried, "dropped",
-			      (json_int_t)h->n_dropped, "queued",
-			      (json_int_t)h->queued, "running",
-			      (json_int_t)h->running, "last_seq",
-			      (json_int_t)h->last_seq, "last_error",
-			      h->last_error ? json_string(h->last_error)
-					    : json_null()));
+		              "s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+		              "name", h->name, "on", h->on, "exec", h->argv[0],
+		              "timeout_ms", (json_int_t)(h->timeout * 1000),
+		              "concurrency", (json_int_t)h->concurrency,
+		              "retries", (json_int_t)h->retries, "runs",
+		              (json_int_t)h->n_runs, "ok", (json_int_t)h->n_ok,
+		              "failures", (json_int_t)h->n_failures, "timeouts",
+		              (json_int_t)h->n_timeouts, "retried",
+		              (json_int_t)h->n_retried, "dropped",
+		              (json_int_t)h->n_dropped, "queued",
+		              (json_int_t)h->queued, "running",
+		              (json_int_t)h->running, "last_seq",
+		              (json_int_t)h->last_seq, "last_error",
+		              h->last_error ? json_string(h->last_error)
+		                            : json_null()));
 	}
 	return a;
 }
@@ -673,13 +672,12 @@ hooks_stats_json(void)
 		queued += h->queued;
 		running += h->running;
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "hooks", (json_int_t)hk.n, "runs", (json_int_t)runs,
-			 "ok", (json_int_t)okc, "failures", (json_int_t)fail,
-			 "timeouts", (json_int_t)to, "retries",
-			 (json_int_t)retr, "dropped", (json_int_t)drop,
-			 "queued", (json_int_t)queued, "running",
-			 (json_int_t)running);
+	return json_pack(
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "hooks",
+	    (json_int_t)hk.n, "runs", (json_int_t)runs, "ok", (json_int_t)okc,
+	    "failures", (json_int_t)fail, "timeouts", (json_int_t)to, "retries",
+	    (json_int_t)retr, "dropped", (json_int_t)drop, "queued",
+	    (json_int_t)queued, "running", (json_int_t)running);
 }
 
 bool
@@ -736,7 +734,8 @@ hooks_init(struct svc *self, char **cause)
 		n++;
 	hk.loop = svc_loop(self);
 	if (n && hk.loop != ev_default_loop(0)) {
-		*cause = xstrdup("hooks need the default libev loop (ev_child)");
+		*cause =
+		    xstrdup("hooks need the default libev loop (ev_child)");
 		return -1;
 	}
 	hooks_free_all();
@@ -791,9 +790,8 @@ stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	for (size_t i = 0; i < hk.n; i++)
 		for (struct run *r = hk.hooks[i].runs; r; r = r->next)
 			log_warn("hook %s: %s #%" PRIu64
-				 " still running at the stop timeout; killed",
-				 hk.hooks[i].name, r->job->event,
-				 r->job->seq);
+			         " still running at the stop timeout; killed",
+			         hk.hooks[i].name, r->job->event, r->job->seq);
 	hooks_free_all();
 	svc_stop_done(hk.self);
 }
@@ -814,7 +812,7 @@ hooks_stop(struct svc *self)
 		h->l = NULL;
 		if (h->queued)
 			log_warn("hook %s: %zu queued event%s not run at stop",
-				 h->name, h->queued, h->queued == 1 ? "" : "s");
+			         h->name, h->queued, h->queued == 1 ? "" : "s");
 		for (struct run *r = h->runs; r; r = r->next) {
 			if (r->backoff) {
 				ev_timer_stop(hk.loop, &r->timer);
@@ -846,8 +844,7 @@ hooks_stop(struct svc *self)
 		hooks_free_all();
 		return 0;
 	}
-	ev_timer_init(&hk.stop_timer, stop_timer_cb, t > 0.2 ? t - 0.1 : t,
-		      0);
+	ev_timer_init(&hk.stop_timer, stop_timer_cb, t > 0.2 ? t - 0.1 : t, 0);
 	ev_timer_start(hk.loop, &hk.stop_timer);
 	return SVC_PENDING;
 }

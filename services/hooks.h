@@ -53,9 +53,9 @@ json_t *hooks_list_json(void);
  */
 typedef void (*hooks_cursor_fn)(const char *hook, uint64_t seq, void *arg);
 typedef uint64_t (*hooks_replay_fn)(const char *hook, const char *pattern,
-				    void *arg);
+                                    void *arg);
 void hooks_set_journal(hooks_cursor_fn cursor_fn, hooks_replay_fn replay_fn,
-		       void *arg);
+                       void *arg);
 /* Queue ev for the named hook (a replayed event). 0, or -1 if no such hook
  * or its queue is full (counted as dropped). */
 int hooks_deliver(const char *hook, const struct bus_event *ev);

@@ -36,7 +36,7 @@ struct jrec {
 	enum jrec_kind kind;
 	uint64_t seq;
 	int64_t time_us; /* event time; for JR_PRUNE: delete older than */
-	char *name;	 /* event name, or hook name for JR_CURSOR */
+	char *name;      /* event name, or hook name for JR_CURSOR */
 	char *data;
 	char *source;
 	size_t keep; /* JR_PRUNE: keep this many events (0: no limit) */
@@ -61,7 +61,7 @@ struct journal {
 	bool stop;
 	uint64_t durable;   /* every record up to here committed (or failed) */
 	uint64_t failed_to; /* the last failed batch ended here */
-	char *error;	    /* the last write error */
+	char *error;        /* the last write error */
 	uint64_t commits, write_errors, pruned, errors_reported;
 
 	/* loop thread only */
@@ -163,7 +163,7 @@ struct wstmts {
 
 static int
 write_batch(struct journal *j, struct wstmts *s, struct jrec *batch,
-	    uint64_t *pruned, char **cause)
+            uint64_t *pruned, char **cause)
 {
 	sqlite3 *db = j->wdb;
 
@@ -189,7 +189,7 @@ write_batch(struct journal *j, struct wstmts *s, struct jrec *batch,
 		case JR_PRUNE:
 			if (r->keep) {
 				sqlite3_bind_int64(s->keep, 1,
-						   (sqlite3_int64)r->keep);
+				                   (sqlite3_int64)r->keep);
 				if (step_done(db, s->keep, cause) < 0)
 					goto out_rollback;
 				*pruned += (uint64_t)sqlite3_changes(db);
@@ -199,8 +199,7 @@ write_batch(struct journal *j, struct wstmts *s, struct jrec *batch,
 			st = s->age;
 			sqlite3_bind_int64(st, 1, r->time_us);
 			break;
-		default:
-			continue;
+		default: continue;
 		}
 		if (step_done(db, st, cause) < 0)
 			goto out_rollback;
@@ -227,20 +226,20 @@ writer_main(void *arg)
 	int rc;
 
 	sqlite3_prepare_v2(j->wdb,
-			   "INSERT OR REPLACE INTO events(seq, time_us, name, "
-			   "data, source) VALUES (?, ?, ?, ?, ?)",
-			   -1, &s.ins, NULL);
+	                   "INSERT OR REPLACE INTO events(seq, time_us, name, "
+	                   "data, source) VALUES (?, ?, ?, ?, ?)",
+	                   -1, &s.ins, NULL);
 	sqlite3_prepare_v2(j->wdb,
-			   "INSERT INTO cursors(hook, seq) VALUES (?, ?) "
-			   "ON CONFLICT(hook) DO UPDATE SET "
-			   "seq = max(seq, excluded.seq)",
-			   -1, &s.cur, NULL);
+	                   "INSERT INTO cursors(hook, seq) VALUES (?, ?) "
+	                   "ON CONFLICT(hook) DO UPDATE SET "
+	                   "seq = max(seq, excluded.seq)",
+	                   -1, &s.cur, NULL);
 	sqlite3_prepare_v2(j->wdb,
-			   "DELETE FROM events WHERE seq <= "
-			   "(SELECT max(seq) FROM events) - ?",
-			   -1, &s.keep, NULL);
+	                   "DELETE FROM events WHERE seq <= "
+	                   "(SELECT max(seq) FROM events) - ?",
+	                   -1, &s.keep, NULL);
 	sqlite3_prepare_v2(j->wdb, "DELETE FROM events WHERE time_us < ?", -1,
-			   &s.age, NULL);
+	                   &s.age, NULL);
 
 	pthread_mutex_lock(&j->mu);
 	for (;;) {
@@ -304,13 +303,13 @@ async_cb(struct ev_loop *loop, ev_async *w, int revents)
 	pthread_mutex_unlock(&j->mu);
 	if (n)
 		log_err("journal %s: %" PRIu64 " write%s failed: %s", j->path,
-			n, n == 1 ? "" : "s", err ? err : "?");
+		        n, n == 1 ? "" : "s", err ? err : "?");
 	free(err);
 }
 
 int
 journal_wait_durable(struct journal *j, uint64_t seq, double timeout,
-		     char **cause)
+                     char **cause)
 {
 	struct timespec ts;
 	int rc = 0;
@@ -327,8 +326,8 @@ journal_wait_durable(struct journal *j, uint64_t seq, double timeout,
 		rc = pthread_cond_timedwait(&j->done, &j->mu, &ts);
 	if (j->durable < seq) {
 		*cause = xasprintf("journal: event %" PRIu64
-				   " not durable after %gs",
-				   seq, timeout);
+		                   " not durable after %gs",
+		                   seq, timeout);
 		rc = -1;
 	} else if (j->failed_to >= seq && j->error) {
 		*cause = xasprintf("journal: write failed: %s", j->error);
@@ -375,9 +374,9 @@ row_event(sqlite3_stmt *st, struct bus_event *ev)
 
 long
 journal_history(struct journal *j, uint64_t since, size_t last,
-		const char *const *patterns, size_t npatterns,
-		void (*fn)(const struct bus_event *ev, void *arg), void *arg,
-		char **cause)
+                const char *const *patterns, size_t npatterns,
+                void (*fn)(const struct bus_event *ev, void *arg), void *arg,
+                char **cause)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t *seqs = NULL;
@@ -390,18 +389,18 @@ journal_history(struct journal *j, uint64_t since, size_t last,
 	if (last) {
 		/* newest first: the seqs of the last `last` matches */
 		sqlite3_prepare_v2(j->rdb,
-				   "SELECT seq, name FROM events WHERE seq > ? "
-				   "ORDER BY seq DESC",
-				   -1, &st, NULL);
+		                   "SELECT seq, name FROM events WHERE seq > ? "
+		                   "ORDER BY seq DESC",
+		                   -1, &st, NULL);
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
 		seqs = xcalloc(last, sizeof(*seqs));
 		while (nseqs < last && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			const char *name =
 			    (const char *)sqlite3_column_text(st, 1);
 			if (match_any(patterns, npatterns, name ? name : "",
-				      (size_t)sqlite3_column_bytes(st, 1)))
-				seqs[nseqs++] = (uint64_t)sqlite3_column_int64(
-				    st, 0);
+			              (size_t)sqlite3_column_bytes(st, 1)))
+				seqs[nseqs++] =
+				    (uint64_t)sqlite3_column_int64(st, 0);
 		}
 		sqlite3_finalize(st);
 		if (!nseqs)
@@ -409,9 +408,9 @@ journal_history(struct journal *j, uint64_t since, size_t last,
 		since = seqs[nseqs - 1] - 1;
 	}
 	if (sqlite3_prepare_v2(j->rdb,
-			       "SELECT seq, time_us, name, data, source FROM "
-			       "events WHERE seq > ? ORDER BY seq",
-			       -1, &st, NULL) != SQLITE_OK) {
+	                       "SELECT seq, time_us, name, data, source FROM "
+	                       "events WHERE seq > ? ORDER BY seq",
+	                       -1, &st, NULL) != SQLITE_OK) {
 		*cause = xasprintf("journal: %s", sqlite3_errmsg(j->rdb));
 		visited = -1;
 		goto out;
@@ -466,8 +465,8 @@ hook_replay(const char *hook, const char *pattern, void *arg)
 		free(cause);
 		return 0;
 	}
-	sqlite3_prepare_v2(j->rdb, "SELECT seq FROM cursors WHERE hook = ?",
-			   -1, &st, NULL);
+	sqlite3_prepare_v2(j->rdb, "SELECT seq FROM cursors WHERE hook = ?", -1,
+	                   &st, NULL);
 	sqlite3_bind_text(st, 1, hook, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		cursor = (uint64_t)sqlite3_column_int64(st, 0);
@@ -479,10 +478,11 @@ hook_replay(const char *hook, const char *pattern, void *arg)
 		hook_cursor(hook, j->accepted, j);
 		return j->accepted;
 	}
-	sqlite3_prepare_v2(j->rdb,
-			   "SELECT seq, time_us, name, data, source FROM events "
-			   "WHERE seq > ? ORDER BY seq",
-			   -1, &st, NULL);
+	sqlite3_prepare_v2(
+	    j->rdb,
+	    "SELECT seq, time_us, name, data, source FROM events "
+	    "WHERE seq > ? ORDER BY seq",
+	    -1, &st, NULL);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)cursor);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct bus_event ev;
@@ -496,8 +496,8 @@ hook_replay(const char *hook, const char *pattern, void *arg)
 	sqlite3_finalize(st);
 	if (n)
 		log_info("hook %s: %" PRIu64 " event%s after #%" PRIu64
-			 " replayed from the journal",
-			 hook, n, n == 1 ? "" : "s", cursor);
+		         " replayed from the journal",
+		         hook, n, n == 1 ? "" : "s", cursor);
 	return j->accepted;
 }
 
@@ -524,26 +524,24 @@ journal_stats_json(struct journal *j)
 	json_int_t count = 0, first = 0;
 	json_t *res;
 
-	if (sqlite3_prepare_v2(j->rdb,
-			       "SELECT count(*), min(seq) FROM events", -1,
-			       &st, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(j->rdb, "SELECT count(*), min(seq) FROM events",
+	                       -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW) {
 		count = sqlite3_column_int64(st, 0);
 		first = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
 	pthread_mutex_lock(&j->mu);
-	res = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			"path", j->path, "sync",
-			j->sync == CONF_SYNC_ALWAYS  ? "always"
-			: j->sync == CONF_SYNC_OFF ? "off"
-						   : "batch",
-			"events", count, "first_seq", first, "last_seq",
-			(json_int_t)j->accepted, "durable_seq",
-			(json_int_t)j->durable, "commits",
-			(json_int_t)j->commits, "write_errors",
-			(json_int_t)j->write_errors, "pruned",
-			(json_int_t)j->pruned);
+	res = json_pack(
+	    "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "path", j->path,
+	    "sync",
+	    j->sync == CONF_SYNC_ALWAYS ? "always"
+	    : j->sync == CONF_SYNC_OFF  ? "off"
+	                                : "batch",
+	    "events", count, "first_seq", first, "last_seq",
+	    (json_int_t)j->accepted, "durable_seq", (json_int_t)j->durable,
+	    "commits", (json_int_t)j->commits, "write_errors",
+	    (json_int_t)j->write_errors, "pruned", (json_int_t)j->pruned);
 	pthread_mutex_unlock(&j->mu);
 	return res;
 }
@@ -601,24 +599,24 @@ static int
 journal_open(struct journal *j, char **cause)
 {
 	const char *sync_sql = j->sync == CONF_SYNC_ALWAYS ? "FULL"
-			       : j->sync == CONF_SYNC_OFF  ? "OFF"
-							   : "NORMAL";
+	                       : j->sync == CONF_SYNC_OFF  ? "OFF"
+	                                                   : "NORMAL";
 	char *v = NULL, *err = NULL, *sql;
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_open_v2(j->path, &j->wdb,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				SQLITE_OPEN_FULLMUTEX,
-			    NULL) != SQLITE_OK) {
-		err = xstrdup(j->wdb ? sqlite3_errmsg(j->wdb) : "out of memory");
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                        SQLITE_OPEN_FULLMUTEX,
+	                    NULL) != SQLITE_OK) {
+		err =
+		    xstrdup(j->wdb ? sqlite3_errmsg(j->wdb) : "out of memory");
 		goto out_err;
 	}
 	sqlite3_busy_timeout(j->wdb, 5000);
 	if (!(v = query_text(j->wdb, "PRAGMA journal_mode = WAL", &err)))
 		goto out_err;
 	if (strcmp(v, "wal")) {
-		err = xasprintf("cannot use WAL mode (journal_mode is %s)",
-				v);
+		err = xasprintf("cannot use WAL mode (journal_mode is %s)", v);
 		goto out_err;
 	}
 	free(v);
@@ -640,19 +638,20 @@ journal_open(struct journal *j, char **cause)
 		goto out_err;
 	/* a write now: a read-only file or directory fails here, not later */
 	if (exec_sql(j->wdb,
-		     "INSERT OR REPLACE INTO meta(key, value) VALUES "
-		     "('opened_us', strftime('%s','now') * 1000000)",
-		     &err) < 0)
+	             "INSERT OR REPLACE INTO meta(key, value) VALUES "
+	             "('opened_us', strftime('%s','now') * 1000000)",
+	             &err) < 0)
 		goto out_err;
 	if (sqlite3_open_v2(j->path, &j->rdb,
-			    SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
-			    NULL) != SQLITE_OK) {
-		err = xstrdup(j->rdb ? sqlite3_errmsg(j->rdb) : "out of memory");
+	                    SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX,
+	                    NULL) != SQLITE_OK) {
+		err =
+		    xstrdup(j->rdb ? sqlite3_errmsg(j->rdb) : "out of memory");
 		goto out_err;
 	}
 	sqlite3_busy_timeout(j->rdb, 5000);
 	if (sqlite3_prepare_v2(j->rdb, "SELECT max(seq), min(seq) FROM events",
-			       -1, &st, NULL) != SQLITE_OK ||
+	                       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
 		err = xstrdup(sqlite3_errmsg(j->rdb));
 		sqlite3_finalize(st);
@@ -703,8 +702,8 @@ journal_init(struct svc *self, char **cause)
 	if (j->accepted > bus_last_seq(b) &&
 	    bus_set_last_seq(b, j->accepted) < 0)
 		log_warn("journal: the bus cannot continue after seq %" PRIu64
-			 ": %s",
-			 j->accepted, strerror(errno));
+		         ": %s",
+		         j->accepted, strerror(errno));
 	ev_async_init(&j->async, async_cb);
 	j->async.data = j;
 	ev_async_start(j->loop, &j->async);
@@ -732,10 +731,10 @@ journal_init(struct svc *self, char **cause)
 	}
 	journal_instance = j;
 	log_info("journal: %s (sync %s), last seq %" PRIu64, j->path,
-		 j->sync == CONF_SYNC_ALWAYS  ? "always"
-		 : j->sync == CONF_SYNC_OFF ? "off"
-					    : "batch",
-		 j->accepted);
+	         j->sync == CONF_SYNC_ALWAYS ? "always"
+	         : j->sync == CONF_SYNC_OFF  ? "off"
+	                                     : "batch",
+	         j->accepted);
 	return 0;
 }
 

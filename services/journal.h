@@ -39,7 +39,7 @@ bool journal_sync_always(const struct journal *j);
  * 0, or -1 with *cause (the write failed, or the timeout expired).
  */
 int journal_wait_durable(struct journal *j, uint64_t seq, double timeout,
-			 char **cause);
+                         char **cause);
 
 /* Highest seq in the journal (accepted, maybe not yet committed). */
 uint64_t journal_last_seq(const struct journal *j);
@@ -50,9 +50,9 @@ uint64_t journal_last_seq(const struct journal *j);
  * *cause on a read error.
  */
 long journal_history(struct journal *j, uint64_t since, size_t last,
-		     const char *const *patterns, size_t npatterns,
-		     void (*fn)(const struct bus_event *ev, void *arg),
-		     void *arg, char **cause);
+                     const char *const *patterns, size_t npatterns,
+                     void (*fn)(const struct bus_event *ev, void *arg),
+                     void *arg, char **cause);
 
 /* {path, sync, events, first_seq, last_seq, durable_seq, commits,
  *  write_errors, pruned} — new reference. */

@@ -162,8 +162,8 @@ static json_int_t
 figure(const char *key)
 {
 	json_t *a = hooks_list_json();
-	json_int_t v = json_integer_value(json_object_get(json_array_get(a, 0),
-	                                                  key));
+	json_int_t v =
+	    json_integer_value(json_object_get(json_array_get(a, 0), key));
 
 	json_decref(a);
 	return v;
@@ -241,8 +241,7 @@ START_TEST(test_stdin_env_and_output)
 	figures = hooks_stats_json();
 	ck_assert_int_eq(json_integer_value(json_object_get(figures, "hooks")),
 	                 1);
-	ck_assert_int_eq(json_integer_value(json_object_get(figures, "ok")),
-	                 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(figures, "ok")), 1);
 	json_decref(figures);
 }
 END_TEST
@@ -265,13 +264,13 @@ START_TEST(test_failing_hook_retries)
 	char *runs = slurp("runs");
 	ck_assert_str_eq(runs, "run\nrun\nrun\n");
 	free(runs);
-	ck_assert_msg(log_has(": exit status 3; retry 1/2 in 0.01s"),
-	              "log: %s", buf_head(&logbuf));
+	ck_assert_msg(log_has(": exit status 3; retry 1/2 in 0.01s"), "log: %s",
+	              buf_head(&logbuf));
 	ck_assert(log_has(": exit status 3; retry 2/2 in 0.02s"));
 	ck_assert(log_has(" failed: exit status 3"));
 	json_t *a = hooks_list_json();
-	ck_assert_str_eq(json_string_value(json_object_get(
-	                     json_array_get(a, 0), "last_error")),
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(a, 0),
+	                                                   "last_error")),
 	                 "exit status 3");
 	json_decref(a);
 }

@@ -222,9 +222,8 @@ START_TEST(test_sync_always_durable)
 	ck_assert_int_eq(boot(CONF_J "sync = always\n"), 0);
 	ck_assert(journal_sync_always(journal_default()));
 	seq = emit("x", "{}");
-	ck_assert_int_eq(journal_wait_durable(journal_default(), seq, 2,
-	                                      &cause),
-	                 0);
+	ck_assert_int_eq(
+	    journal_wait_durable(journal_default(), seq, 2, &cause), 0);
 	ck_assert_int_ge(stat_of("durable_seq"), (json_int_t)seq);
 	json_t *s = journal_stats_json(journal_default());
 	ck_assert_str_eq(json_string_value(json_object_get(s, "sync")),
@@ -267,8 +266,7 @@ START_TEST(test_retention_age)
 	while (!timed_out && stat_of("pruned") < 5)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert(!timed_out);
-	ck_assert_int_eq(stat_of("first_seq") > 5 || stat_of("events") == 0,
-	                 1);
+	ck_assert_int_eq(stat_of("first_seq") > 5 || stat_of("events") == 0, 1);
 }
 END_TEST
 
