@@ -29,8 +29,12 @@
  *
  * Subscribers. One bus listener ("*") per subscribed client, filtered by
  * its pattern list, so an event reaches a client once. The listener only
- * appends the bus's cached wire line to the output buffer and arms the
- * write watcher: writes are batched once per loop iteration. While the
+ * appends the bus's cached wire line to the output buffer and puts the
+ * client on the flush list; a prepare watcher of the lowest priority (so
+ * it runs after the bus dispatched this iteration's batch) writes each
+ * listed client once, and only a write that would block arms the write
+ * watcher: one write per subscriber per loop iteration, no epoll_ctl per
+ * batch. While the
  * pending output exceeds output_soft, events are counted as missed instead
  * of queued; once it drains to output_soft/2 an `events.lost` notice with
  * the seq range is sent and delivery resumes. If pending plus missed bytes
@@ -115,6 +119,8 @@ struct ctl_client {
 	uint64_t miss_from, miss_to, miss_count, miss_bytes;
 
 	struct ctl_client *prev, *next;
+	struct ctl_client *flush_next; /* on ctl.flush_head (holds a busy) */
+	bool flush_queued;
 };
 
 static struct {
@@ -136,6 +142,8 @@ static struct {
 	int reserve_fd;
 	bool emfile_logged;
 	struct ctl_client *clients;
+	ev_prepare flush_w; /* writes the clients on flush_head */
+	struct ctl_client *flush_head;
 	struct control_stats st;
 	/* [control] emit_group / admin_group, resolved when they change */
 	char *emit_name, *admin_name;
@@ -145,6 +153,7 @@ static struct {
 
 static void client_drop(struct ctl_client *c);
 static void client_write(struct ctl_client *c);
+static void queue_flush(struct ctl_client *c);
 static void process_input(struct ctl_client *c);
 static void unsubscribe(struct ctl_client *c);
 static void stop_tick_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -579,7 +588,44 @@ deliver(struct ctl_client *c, const struct bus_event *ev)
 	}
 	buf_append(&c->out, wire, len);
 	if (!ev_is_active(&c->wio))
+		queue_flush(c);
+}
+
+/* Write every listed client once (end of the loop iteration). */
+static void
+flush_all(void)
+{
+	while (ctl.flush_head) {
+		struct ctl_client *c = ctl.flush_head;
+
+		ctl.flush_head = c->flush_next;
+		c->flush_next = NULL;
+		c->flush_queued = false;
+		if (!c->dead && c->out.len && !ev_is_active(&c->wio))
+			client_write(c);
+		client_unbusy(c);
+	}
+}
+
+static void
+flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	flush_all();
+}
+
+static void
+queue_flush(struct ctl_client *c)
+{
+	if (c->flush_queued)
+		return;
+	if (!ev_is_active(&ctl.flush_w)) { /* not running: write now */
 		ev_io_start(ctl.loop, &c->wio);
+		return;
+	}
+	c->flush_queued = true;
+	c->busy++;
+	c->flush_next = ctl.flush_head;
+	ctl.flush_head = c;
 }
 
 static bool
@@ -836,6 +882,8 @@ read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (n > 0) {
 			c->in.len += (size_t)n;
 			process_input(c);
+			if ((size_t)n < READ_CHUNK)
+				break; /* drained: no read just for EAGAIN */
 			continue;
 		}
 		if (n == 0) {
@@ -1216,6 +1264,11 @@ control_init(struct svc *self, char **cause)
 	ev_timer_init(&ctl.stop_timer, stop_tick_cb, 0.005, 0.005);
 	ctl.stopping = false;
 	ev_io_start(ctl.loop, &ctl.accept_w);
+	ctl.flush_head = NULL;
+	ev_prepare_init(&ctl.flush_w, flush_cb);
+	ev_set_priority(&ctl.flush_w, EV_MINPRI);
+	ev_prepare_start(ctl.loop, &ctl.flush_w);
+	ev_unref(ctl.loop); /* never keeps the loop alive by itself */
 	ctl.running = true;
 	return 0;
 }
@@ -1243,6 +1296,11 @@ stop_finish(void)
 	struct ctl_client *c, *next;
 
 	ev_timer_stop(ctl.loop, &ctl.stop_timer);
+	flush_all();
+	if (ev_is_active(&ctl.flush_w)) {
+		ev_ref(ctl.loop);
+		ev_prepare_stop(ctl.loop, &ctl.flush_w);
+	}
 	for (c = ctl.clients; c; c = next) {
 		next = c->next;
 		unsubscribe(c);
