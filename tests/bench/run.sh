@@ -131,12 +131,12 @@ get() { awk -v k="$1" '$1==k {print $2}' "$T/results" | tail -n 1; }
 # line KIND WORK: the request line and loadgen flags.
 reqline() {
 	case $1:$2 in
-	svcd:ping) echo "$PING" ;;
-	svcd:emit*) echo "$EMIT" ;;
-	redis:ping) echo "$RPING" ;;
-	redis:emit*) echo "$RPUB" ;;
-	echo:ping) echo "$PING" ;;
-	echo:*) echo "$EMIT" ;;
+	svcd:ping) printf '%s\n' "$PING" ;;
+	svcd:emit*) printf '%s\n' "$EMIT" ;;
+	redis:ping) printf '%s\n' "$RPING" ;;
+	redis:emit*) printf '%s\n' "$RPUB" ;;
+	echo:ping) printf '%s\n' "$PING" ;;
+	echo:*) printf '%s\n' "$EMIT" ;;
 	esac
 }
 
@@ -279,15 +279,17 @@ if ! skip spawn; then
 fi
 
 if ! skip rss; then
-	echo "bench: RSS over $EVENTS events (1 subscriber)" >&2
+	echo "bench: RSS over 2 x $EVENTS events (1 subscriber)" >&2
 	start_server svcd
 	start_sub svcd
-	tenth=$((EVENTS / 10))
-	$CLI "$BIN/loadgen" -s "$SOCK" -c 50 -p 16 -n "$tenth" "$EMIT" >/dev/null
-	put rss.svcd.tenth "$(rss_kb "$SPID")"
-	$CLI "$BIN/loadgen" -s "$SOCK" -c 50 -p 16 -n "$((EVENTS - tenth))" \
+	# warm-up: buffers reach their working size
+	$CLI "$BIN/loadgen" -s "$SOCK" -c 50 -p 16 -n $((EVENTS / 10)) \
 		"$EMIT" >/dev/null
+	put rss.svcd.warm "$(rss_kb "$SPID")"
+	$CLI "$BIN/loadgen" -s "$SOCK" -c 50 -p 16 -n "$EVENTS" "$EMIT" >/dev/null
 	put rss.svcd.events "$(rss_kb "$SPID")"
+	$CLI "$BIN/loadgen" -s "$SOCK" -c 50 -p 16 -n "$EVENTS" "$EMIT" >/dev/null
+	put rss.svcd.events2 "$(rss_kb "$SPID")"
 	stop_sub
 	stop_server
 fi
@@ -362,5 +364,5 @@ if ! skip spawn; then
 	echo "idle RSS: svcd $(num rss.svcd) kB, Redis $(num rss.redis) kB, floor $(num rss.echo) kB"
 fi
 if ! skip rss; then
-	echo "svcd RSS with 1 subscriber: $(num rss.svcd.tenth) kB after $((EVENTS / 10)) events, $(num rss.svcd.events) kB after $EVENTS"
+	echo "svcd RSS, 1 subscriber, C=50 P=16 emits: $(num rss.svcd.warm) kB after $((EVENTS / 10)) (warm-up), $(num rss.svcd.events) kB after +$EVENTS, $(num rss.svcd.events2) kB after +$EVENTS more"
 fi
