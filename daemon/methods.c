@@ -1085,8 +1085,10 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 	rc = bus_emit(b, ev, ev_len, data, data_len, ctl_client_source(c),
 		      &seq, &matched);
 	buf_free(&tmp);
+	/* Refused after the checks above (an accept hook): the general path
+	 * emits again and answers with the error. */
 	if (rc < 0)
-		return -1; /* checked above: not reached */
+		return -1;
 	if (f.id) {
 		put_head_raw(out, &f);
 		buf_append(out, "{\"seq\":", 7);
