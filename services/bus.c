@@ -114,7 +114,7 @@ struct bus {
 	struct bus_call *calls_free;    /* singly linked */
 
 	struct bus_waiter *wait_head, *wait_tail;
-	struct bus_waiter *round; /* waiters being called now */
+	struct bus_waiter *round;      /* waiters being called now */
 	struct bus_waiter *drain_head; /* bus_wait_drained, LIFO is fine */
 
 	uint64_t last_seq, last_dispatched;
@@ -146,19 +146,16 @@ ring_idx(size_t i, size_t cap)
 
 /* [A-Za-z0-9_.:-], one table lookup per byte. */
 static const bool name_chars[256] = {
-	['-'] = 1, ['.'] = 1, [':'] = 1, ['_'] = 1,
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
-	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
-	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
-	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-	['Y'] = 1, ['Z'] = 1,
-	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
-	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-	['y'] = 1, ['z'] = 1,
+    ['-'] = 1, ['.'] = 1, [':'] = 1, ['_'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
+    ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1,
+    ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1,
+    ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
 bool
@@ -354,7 +351,7 @@ bus_event_wire(const struct bus_event *ev, size_t *len)
 
 	if (!e->wire) {
 		static const char h1[] = "{\"jsonrpc\":\"2.0\",\"method\":"
-					 "\"event\",\"params\":{\"seq\":";
+		                         "\"event\",\"params\":{\"seq\":";
 		static const char h2[] = ",\"time\":\"";
 		static const char h3[] = "\",\"event\":\"";
 		static const char h4[] = "\",\"data\":";
@@ -364,8 +361,8 @@ bus_event_wire(const struct bus_event *ev, size_t *len)
 		size_t dl = (size_t)(num + 20 - d);
 		/* name: validated [A-Za-z0-9_.:-], never escaped */
 		size_t max = sizeof(h1) + dl + sizeof(h2) + 27 + sizeof(h3) +
-			     ev->name_len + sizeof(h4) + ev->data_len +
-			     sizeof(h5) + 6 * slen + 2 + 4;
+		             ev->name_len + sizeof(h4) + ev->data_len +
+		             sizeof(h5) + 6 * slen + 2 + 4;
 		char *w = xmalloc(max), *p = w;
 
 #define PUT(s, n) (memcpy(p, (s), (n)), p += (n))
@@ -1065,7 +1062,8 @@ bus_set_last_seq(struct bus *b, uint64_t seq)
 	}
 	/* Events still queued are renumbered after seq (nobody saw them). */
 	for (size_t i = 0; i < b->qcount; i++) {
-		struct bus_ev *e = b->q[ring_idx(b->qhead + i, b->opts.queue_size)];
+		struct bus_ev *e =
+		    b->q[ring_idx(b->qhead + i, b->opts.queue_size)];
 
 		e->pub.seq = seq + 1 + i;
 		free(e->wire);

@@ -88,7 +88,7 @@ main(int argc, char **argv)
 	}
 	if (!sock || !mark || n <= 0 || optind != argc - 2) {
 		fprintf(stderr, "usage: latprobe -s SOCK [-r] [-a ACK] [-n N] "
-				"-m MARK SUBLINE EMITLINE\n");
+		                "-m MARK SUBLINE EMITLINE\n");
 		return 64;
 	}
 	const char *eol = crlf ? "\r\n" : "\n";

@@ -4,11 +4,10 @@
  *
  * LINE is sent as is with "\n" appended ("\r\n" with -r, for Redis inline
  * commands); with -e, \r and \n in LINE are unescaped and nothing is
- * appended (a Redis RESP multibulk request). Every reply is one line; replies are matched to requests in
- * order per connection. Prints one line:
- *   reqs=N secs=S rps=R p50_us=A p99_us=B p999_us=C errors=E
- * A reply line starting with '-' (RESP error) or holding "\"error\":" counts
- * as an error.
+ * appended (a Redis RESP multibulk request). Every reply is one line; replies
+ * are matched to requests in order per connection. Prints one line: reqs=N
+ * secs=S rps=R p50_us=A p99_us=B p999_us=C errors=E A reply line starting with
+ * '-' (RESP error) or holding "\"error\":" counts as an error.
  */
 #include <errno.h>
 #include <sys/epoll.h>
@@ -22,7 +21,7 @@
 #include <unistd.h>
 
 #define HIST_MAX 1000000 /* µs; longer latencies land in the last bucket */
-#define RBUF 262144
+#define RBUF     262144
 
 struct conn {
 	int fd;
@@ -31,7 +30,7 @@ struct conn {
 	char *in;
 	size_t inlen;
 	size_t partial; /* bytes of the current request line already written */
-	size_t unsent;	/* requests queued but not fully written */
+	size_t unsent;  /* requests queued but not fully written */
 };
 
 static uint32_t *hist;
@@ -169,7 +168,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: loadgen -s SOCK [-c C] [-p P] (-n N | -d SEC) "
-			"[-r | -e] LINE\n");
+	                "[-r | -e] LINE\n");
 	exit(64);
 }
 

@@ -64,7 +64,7 @@ main(int argc, char **argv)
 	}
 	if (optind >= argc || (!notify && !sock) || (sock && !line)) {
 		fprintf(stderr, "usage: spawnready [-N] [-s SOCK -l LINE [-r]] "
-				"-- CMD [ARG]...\n");
+		                "-- CMD [ARG]...\n");
 		return 64;
 	}
 	if (line)
@@ -75,7 +75,8 @@ main(int argc, char **argv)
 		snprintf(a.sun_path, sizeof(a.sun_path), "%s", npath);
 		unlink(npath);
 		nfd = socket(AF_UNIX, SOCK_DGRAM, 0);
-		if (nfd < 0 || bind(nfd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (nfd < 0 ||
+		    bind(nfd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 			perror("spawnready");
 			return 1;
 		}

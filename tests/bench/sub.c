@@ -41,7 +41,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (!sock || optind != argc - 1) {
-		fprintf(stderr, "usage: sub -s SOCK [-r] [-a ACK] [-n N] LINE\n");
+		fprintf(stderr,
+		        "usage: sub -s SOCK [-r] [-a ACK] [-n N] LINE\n");
 		return 64;
 	}
 	struct sigaction sa = {.sa_handler = on_sig};
@@ -84,9 +85,8 @@ main(int argc, char **argv)
 		if (n <= 0)
 			break;
 		bytes += (size_t)n;
-		for (char *p = buf; (p = memchr(p, '\n', (size_t)n -
-							   (size_t)(p - buf)));
-		     p++)
+		for (char *p = buf;
+		     (p = memchr(p, '\n', (size_t)n - (size_t)(p - buf))); p++)
 			lines++;
 	}
 	printf("bytes=%llu lines=%llu\n", bytes, lines);
