@@ -9,7 +9,7 @@
 #                     difference between N and N/5 requests, so start-up and
 #                     shutdown cancel out)
 #   BENCH_EVENTS=1000000  events for the "RSS after" figure
-#   BENCH_SKIP="cg rss ..." skip parts: matrix cg onecore spawn rss
+#   BENCH_SKIP="cg rss ..." skip parts: matrix cg onecore latency spawn rss
 #   BENCH_BIN=build/bench  where the tools are; SVCD=build/svcd
 # Server on CPU 0, clients on CPU 1 (taskset) when there are 2+ CPUs.
 set -eu
@@ -248,6 +248,19 @@ if ! skip onecore; then
 	SRV=$SRV0 CLI=$CLI0
 fi
 
+if ! skip latency; then
+	echo "bench: emit -> subscriber latency, one event at a time" >&2
+	PDATA='{"probe":"PROBE-MARK","user":"alice"}'
+	start_server svcd
+	put lat.svcd "$($CLI "$BIN/latprobe" -s "$SOCK" -n 5000 -m PROBE-MARK \
+		"$SUBSCRIBE" '{"jsonrpc":"2.0","id":1,"method":"emit","params":{"event":"bench.probe","data":'"$PDATA"'}}')"
+	stop_server
+	start_server redis
+	put lat.redis "$($CLI "$BIN/latprobe" -s "$SOCK" -r -a ':1' -n 5000 \
+		-m PROBE-MARK "$RSUB" "PUBLISH bench.event '$PDATA'")"
+	stop_server
+fi
+
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 if ! skip spawn; then
@@ -358,6 +371,11 @@ if ! skip onecore; then
 	echo "  svcd $(num one.svcd)  Redis $(num one.redis)  floor $(num one.echo) req/s;" \
 		"svcd/floor $(ratio "$(get one.svcd)" "$(get one.echo)")," \
 		"svcd/Redis $(ratio "$(get one.svcd)" "$(get one.redis)")"
+fi
+if ! skip latency; then
+	echo "emit -> subscriber, one at a time (us):"
+	echo "  svcd  $(awk '$1=="lat.svcd" {$1=""; print}' "$T/results")"
+	echo "  Redis $(awk '$1=="lat.redis" {$1=""; print}' "$T/results")"
 fi
 if ! skip spawn; then
 	echo "spawn -> READY=1: svcd $(num spawn.svcd) us (Redis to first PONG $(num spawn.redis) us)"
