@@ -59,6 +59,8 @@ struct bus_ev {
 	unsigned refs;
 	char *wire; /* cached JSON-RPC line, NUL-terminated */
 	size_t wire_len;
+	char *room; /* in this allocation, for the wire line */
+	size_t room_len;
 	char mem[]; /* name \0 data \0 source \0 */
 };
 
@@ -233,18 +235,32 @@ listener_match(const struct bus_listener *l, const struct bus_event *ev)
 
 /* ---- events ------------------------------------------------------------ */
 
+/* The fixed part of a wire line: keys, 20-digit seq, time, quotes, NUL. */
+#define WIRE_FIXED 160
+
+static void
+wire_free(struct bus_ev *e)
+{
+	if (e->wire != e->room)
+		free(e->wire);
+}
+
 static struct bus_ev *
 bev_new(uint64_t seq, const char *name, size_t name_len, const char *data,
         size_t data_len, const char *source)
 {
 	size_t src_len = strlen(source);
-	struct bus_ev *e =
-	    xmalloc(sizeof(*e) + name_len + 1 + data_len + 1 + src_len + 1);
+	size_t text = name_len + 1 + data_len + 1 + src_len + 1;
+	/* room for the wire line too: one allocation per event */
+	size_t room = WIRE_FIXED + name_len + data_len + src_len;
+	struct bus_ev *e = xmalloc(sizeof(*e) + text + room);
 	char *p = e->mem;
 
 	e->refs = 1;
 	e->wire = NULL;
 	e->wire_len = 0;
+	e->room = e->mem + text;
+	e->room_len = room;
 	e->pub.seq = seq;
 	e->pub.time_us = util_now_us();
 	memcpy(p, name, name_len);
@@ -267,7 +283,7 @@ bev_unref(struct bus_ev *e)
 {
 	assert(e->refs > 0);
 	if (--e->refs == 0) {
-		free(e->wire);
+		wire_free(e);
 		free(e);
 	}
 }
@@ -360,10 +376,11 @@ bus_event_wire(const struct bus_event *ev, size_t *len)
 		char num[20], *d = fmt_u64(num, ev->seq);
 		size_t dl = (size_t)(num + 20 - d);
 		/* name: validated [A-Za-z0-9_.:-], never escaped */
+		bool raw = plain(ev->source, slen);
 		size_t max = sizeof(h1) + dl + sizeof(h2) + 27 + sizeof(h3) +
 		             ev->name_len + sizeof(h4) + ev->data_len +
-		             sizeof(h5) + 6 * slen + 2 + 4;
-		char *w = xmalloc(max), *p = w;
+		             sizeof(h5) + (raw ? slen : 6 * slen) + 2 + 4;
+		char *w = max <= e->room_len ? e->room : xmalloc(max), *p = w;
 
 #define PUT(s, n) (memcpy(p, (s), (n)), p += (n))
 		PUT(h1, sizeof(h1) - 1);
@@ -376,7 +393,7 @@ bus_event_wire(const struct bus_event *ev, size_t *len)
 		PUT(h4, sizeof(h4) - 1);
 		PUT(ev->data, ev->data_len);
 		PUT(h5, sizeof(h5) - 1);
-		if (plain(ev->source, slen)) {
+		if (raw) {
 			*p++ = '"';
 			PUT(ev->source, slen);
 			*p++ = '"';
@@ -1066,7 +1083,7 @@ bus_set_last_seq(struct bus *b, uint64_t seq)
 		    b->q[ring_idx(b->qhead + i, b->opts.queue_size)];
 
 		e->pub.seq = seq + 1 + i;
-		free(e->wire);
+		wire_free(e);
 		e->wire = NULL;
 		e->wire_len = 0;
 	}
