@@ -72,7 +72,8 @@ test_notify_abstract_socket() {
 	local name="@svcd-test-$$"
 	"$NOTIFYD" "$name" >"$T/notify.log" &
 	NOTIFYD_PID=$!
-	# an abstract socket has no file: wait until svcd's datagram arrives
+	# an abstract socket has no file: wait until the kernel lists it bound
+	wait_for 5 grep -q "@${name#@}\$" /proc/net/unix
 	NOTIFY_SOCKET="$name" svcd_start
 	wait_for 5 notify_has "READY=1"
 	svcd_stop
