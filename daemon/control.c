@@ -63,6 +63,7 @@
 #include <ev.h>
 
 #include "bus.h"
+#include "journal.h"
 #include "conf.h"
 #include "log.h"
 #include "manager.h"
@@ -106,7 +107,11 @@ struct ctl_client {
 	bool closing; /* flush, then close */
 	bool shut;    /* closing and flushed: our write side is shut */
 	bool eof;     /* the peer shut its write side */
-	bool paused;  /* waiting for room on the bus */
+	bool paused;  /* not taking requests: room on the bus, or a deferred reply */
+	/* emit with [journal] sync = always: the reply waits for durability */
+	struct journal_waiter jwait;
+	json_t *defer_id;
+	size_t defer_matched;
 	bool throttled; /* not read: its replies are not being read */
 	bool waiting_shutdown;
 	bool dead;
@@ -283,6 +288,17 @@ client_unbusy(struct ctl_client *c)
 static void progress_cb(const char *phase, const char *service,
 			const char *state, void *arg);
 
+/* Forget a reply still waiting for the journal (the emit stays accepted). */
+static void
+cancel_deferred(struct ctl_client *c)
+{
+	if (c->jwait.queued && journal_default())
+		journal_cancel_wait(journal_default(), &c->jwait);
+	c->jwait.queued = false;
+	json_decref(c->defer_id);
+	c->defer_id = NULL;
+}
+
 /* Tear everything down at once; the memory goes when no callback uses it. */
 static void
 client_drop(struct ctl_client *c)
@@ -291,6 +307,7 @@ client_drop(struct ctl_client *c)
 
 	if (c->dead)
 		return;
+	cancel_deferred(c);
 	c->dead = true;
 	ev_io_stop(ctl.loop, &c->rio);
 	ev_io_stop(ctl.loop, &c->wio);
@@ -325,6 +342,7 @@ start_closing(struct ctl_client *c)
 	unsubscribe(c);
 	if (c->waiter.queued && bus_default())
 		bus_cancel_wait(bus_default(), &c->waiter);
+	cancel_deferred(c);
 	c->paused = false;
 	ev_timer_stop(ctl.loop, &c->deadline);
 	ev_timer_set(&c->deadline, CLOSE_DEADLINE, 0);
@@ -819,6 +837,15 @@ process_input(struct ctl_client *c)
 				pause_client(c);
 				break;
 			}
+			if (o == METHODS_DEFERRED) {
+				/* the reply comes once durable: stop here */
+				ctl.st.requests++;
+				buf_consume(&c->in, linelen + 1);
+				c->scan = 0;
+				c->paused = true;
+				ev_io_stop(ctl.loop, &c->rio);
+				break;
+			}
 			ctl.st.requests++;
 			if (o == METHODS_ERROR)
 				ctl.st.errors++;
@@ -902,13 +929,10 @@ read_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* The bus has room again: retry the parked line, then the rest. */
+/* Take requests again after a pause: the buffered lines first. */
 static void
-waiter_cb(struct bus_waiter *w)
+resume_client(struct ctl_client *c)
 {
-	struct ctl_client *c = container_of(w, struct ctl_client, waiter);
-
-	if (c->dead)
-		return;
 	c->busy++;
 	c->paused = false;
 	process_input(c);
@@ -918,6 +942,61 @@ waiter_cb(struct bus_waiter *w)
 	if (!c->dead)
 		client_write(c);
 	client_unbusy(c);
+}
+
+static void
+waiter_cb(struct bus_waiter *w)
+{
+	struct ctl_client *c = container_of(w, struct ctl_client, waiter);
+
+	if (c->dead)
+		return;
+	resume_client(c);
+}
+
+/* The journal committed (or failed) the deferred emit: answer, resume. */
+static void
+durable_cb(struct journal_waiter *w, int status, const char *cause)
+{
+	struct ctl_client *c = container_of(w, struct ctl_client, jwait);
+	json_t *id = c->defer_id;
+
+	c->defer_id = NULL;
+	if (c->dead || c->closing) {
+		json_decref(id);
+		return;
+	}
+	if (status == 0) {
+		rpc_put_head(&c->out, id);
+		buf_printf(&c->out, "{\"seq\":%" PRIu64 ",\"listeners\":%zu}",
+			   w->seq, c->defer_matched);
+		rpc_put_tail(&c->out);
+	} else {
+		char *msg = xasprintf("event %" PRIu64 " was accepted but is "
+				      "not durable: %s", w->seq,
+				      cause ? cause : "unknown error");
+		rpc_put_error(&c->out, id, RPC_INTERNAL, msg);
+		free(msg);
+		ctl.st.errors++;
+	}
+	json_decref(id);
+	resume_client(c);
+}
+
+int
+ctl_client_defer_emit(struct ctl_client *c, json_t *id, uint64_t seq,
+		      size_t matched)
+{
+	struct journal *j = journal_default();
+
+	if (!j)
+		return -1;
+	c->defer_id = json_incref(id);
+	c->defer_matched = matched;
+	c->jwait.fn = durable_cb;
+	c->jwait.seq = seq;
+	journal_when_durable(j, &c->jwait);
+	return 0;
 }
 
 /* ---- accepting ---------------------------------------------------------- */
@@ -1379,10 +1458,12 @@ control_stop(struct svc *self)
 		close(ctl.reserve_fd);
 	ctl.reserve_fd = -1;
 	for (struct ctl_client *c = ctl.clients; c; c = c->next) {
-		/* A parked emit was never accepted: it is dropped unanswered. */
+		/* A parked emit was never accepted: it is dropped unanswered;
+		 * so is a reply still waiting for the journal (no ack sent). */
 		ev_io_stop(ctl.loop, &c->rio);
 		if (c->waiter.queued && b)
 			bus_cancel_wait(b, &c->waiter);
+		cancel_deferred(c);
 		c->paused = false;
 	}
 	ctl.stopping = true;

@@ -35,9 +35,11 @@
 
 struct mres {
 	bool pending;
+	bool deferred;
 };
-static const struct mres res_done = {false};
-static const struct mres res_pending = {true};
+static const struct mres res_done = {false, false};
+static const struct mres res_pending = {true, false};
+static const struct mres res_deferred = {false, true};
 
 /* One request being handled. */
 struct req {
@@ -164,18 +166,11 @@ m_emit(struct req *q)
 				    strerror(err));
 		}
 	}
-	if (journal_sync_always(journal_default())) {
-		/* [journal] sync = always: acknowledged once durable */
-		char *cause = NULL;
-
-		if (journal_wait_durable(journal_default(), seq,
-					 conf_get()->stop_timeout, &cause) < 0) {
-			fail(q, RPC_INTERNAL, "event %" PRIu64 " accepted "
-			     "but not durable: %s", seq, cause);
-			free(cause);
-			return &res_done;
-		}
-	}
+	/* [journal] sync = always: acknowledged once durable, without
+	 * blocking the loop (a notification needs no acknowledgement) */
+	if (q->r->id && journal_sync_always(journal_default()) &&
+	    ctl_client_defer_emit(q->c, q->r->id, seq, matched) == 0)
+		return &res_deferred;
 	if (q->r->id) {
 		rpc_put_head(q->out, q->r->id);
 		buf_printf(q->out, "{\"seq\":%" PRIu64 ",\"listeners\":%zu}",
@@ -1141,5 +1136,7 @@ methods_dispatch(struct ctl_client *c, const char *line, size_t len,
 	rpc_req_clear(&r);
 	if (res->pending)
 		return METHODS_PENDING;
+	if (res->deferred)
+		return METHODS_DEFERRED;
 	return q.failed ? METHODS_ERROR : METHODS_OK;
 }

@@ -32,6 +32,9 @@ enum methods_outcome {
 	METHODS_ERROR,	 /* answered with an error (or would have been) */
 	METHODS_PENDING, /* emit hit a full queue with wait: retry the same
 			  * line once the bus has room; nothing was written */
+	METHODS_DEFERRED, /* done, but the reply comes later (emit with
+			   * [journal] sync = always, once durable): the line
+			   * is consumed and the client waits for it */
 };
 
 /* Run one request line (no newline); replies are appended to out. */
@@ -56,6 +59,13 @@ void ctl_client_subscribe(struct ctl_client *c, const char *const *patterns,
 			  size_t n, bool replay, uint64_t since, uint64_t upto);
 /* true if it was subscribed. */
 bool ctl_client_unsubscribe(struct ctl_client *c);
+/*
+ * Answer this emit (id borrowed, copied) only once event seq is durable in
+ * the journal; the client processes no further request until then, so
+ * replies stay in order. Returns 0, or -1 when no journal is running.
+ */
+int ctl_client_defer_emit(struct ctl_client *c, json_t *id, uint64_t seq,
+			  size_t matched);
 /* Send this client shutdown progress notifications until the exit. */
 void ctl_client_wait_shutdown(struct ctl_client *c);
 /* The graph the control service runs in. */

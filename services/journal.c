@@ -68,6 +68,7 @@ struct journal {
 	uint64_t accepted; /* last seq handed to the writer */
 	uint64_t first_seq;
 	ev_async async;
+	struct journal_waiter *wait_head, *wait_tail; /* in seq order */
 };
 
 static struct journal *journal_instance;
@@ -286,7 +287,10 @@ writer_main(void *arg)
 	return NULL;
 }
 
-/* From the writer, on the loop: report write errors (once per batch). */
+static void run_durable_waiters(struct journal *j, bool stopping);
+
+/* From the writer, on the loop: report write errors (once per batch), and
+ * answer the durable waiters. */
 static void
 async_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
@@ -305,6 +309,85 @@ async_cb(struct ev_loop *loop, ev_async *w, int revents)
 		log_err("journal %s: %" PRIu64 " write%s failed: %s", j->path,
 		        n, n == 1 ? "" : "s", err ? err : "?");
 	free(err);
+	run_durable_waiters(j, false);
+}
+
+/*
+ * Call the durable waiters whose seq is committed (waiters are queued in
+ * accept order, so in seq order). At stop every one left is called: its
+ * event may never become durable now.
+ */
+static void
+run_durable_waiters(struct journal *j, bool stopping)
+{
+	uint64_t durable, failed_to;
+	char *error = NULL;
+
+	if (!j->wait_head)
+		return;
+	pthread_mutex_lock(&j->mu);
+	durable = j->durable;
+	failed_to = j->failed_to;
+	if (j->error)
+		error = xstrdup(j->error);
+	pthread_mutex_unlock(&j->mu);
+	while (j->wait_head && (stopping || j->wait_head->seq <= durable)) {
+		struct journal_waiter *w = j->wait_head;
+		j->wait_head = w->next;
+		if (!j->wait_head)
+			j->wait_tail = NULL;
+		w->next = NULL;
+		w->queued = false;
+		if (w->seq > durable) {
+			w->fn(w, -1, "the journal stopped before the event "
+			              "was written");
+		} else if (error && failed_to >= w->seq) {
+			char *cause = xasprintf("journal write failed: %s", error);
+			w->fn(w, -1, cause);
+			free(cause);
+		} else {
+			w->fn(w, 0, NULL);
+		}
+	}
+	free(error);
+}
+
+void
+journal_when_durable(struct journal *j, struct journal_waiter *w)
+{
+	if (w->queued)
+		return;
+	w->queued = true;
+	w->next = NULL;
+	if (j->wait_tail)
+		j->wait_tail->next = w;
+	else
+		j->wait_head = w;
+	j->wait_tail = w;
+	/* it may be durable already: check from the loop, never from here */
+	ev_async_send(j->loop, &j->async);
+}
+
+void
+journal_cancel_wait(struct journal *j, struct journal_waiter *w)
+{
+	struct journal_waiter *prev = NULL;
+
+	if (!w->queued)
+		return;
+	for (struct journal_waiter *x = j->wait_head; x; prev = x, x = x->next) {
+		if (x != w)
+			continue;
+		if (prev)
+			prev->next = x->next;
+		else
+			j->wait_head = x->next;
+		if (j->wait_tail == x)
+			j->wait_tail = prev;
+		break;
+	}
+	w->queued = false;
+	w->next = NULL;
 }
 
 int
@@ -758,6 +841,7 @@ journal_stop(struct svc *self)
 	if (j->thread_running)
 		pthread_join(j->thread, NULL);
 	async_cb(j->loop, &j->async, 0);
+	run_durable_waiters(j, true);
 	ev_async_stop(j->loop, &j->async);
 	journal_instance = NULL;
 	journal_free(j);

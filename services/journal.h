@@ -10,8 +10,8 @@
  * hook did not finish before a crash are replayed to it after a restart.
  *
  * sync = always: `emit` is acknowledged only once the event is durable
- * (journal_wait_durable, called by the control emit path); batch and off
- * acknowledge at once (off also drops fsync).
+ * (journal_when_durable: the control client waits, the loop does not);
+ * batch and off acknowledge at once (off also drops fsync).
  */
 #ifndef SVCD_JOURNAL_H
 #define SVCD_JOURNAL_H
@@ -40,6 +40,22 @@ bool journal_sync_always(const struct journal *j);
  */
 int journal_wait_durable(struct journal *j, uint64_t seq, double timeout,
                          char **cause);
+
+/*
+ * Asynchronous form, for the control socket (it must never block the loop):
+ * w->fn runs once, from the loop, when every event up to w->seq is committed
+ * (status 0) or its write failed or the journal stopped (-1, cause
+ * borrowed). Never called from inside journal_when_durable. The waiter is
+ * caller-owned: cancel it before freeing it.
+ */
+struct journal_waiter {
+	void (*fn)(struct journal_waiter *w, int status, const char *cause);
+	uint64_t seq;
+	struct journal_waiter *next; /* private */
+	bool queued;		     /* private */
+};
+void journal_when_durable(struct journal *j, struct journal_waiter *w);
+void journal_cancel_wait(struct journal *j, struct journal_waiter *w);
 
 /* Highest seq in the journal (accepted, maybe not yet committed). */
 uint64_t journal_last_seq(const struct journal *j);
