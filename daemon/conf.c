@@ -1186,6 +1186,36 @@ bridge_conf_differs(const struct conf *a, const struct conf *b)
 	       a->bridge_reconnect_max != b->bridge_reconnect_max;
 }
 
+static bool
+journal_conf_differs(const struct conf *a, const struct conf *b)
+{
+	return a->journal != b->journal ||
+	       str_differs(a->journal_path, b->journal_path) ||
+	       a->journal_sync != b->journal_sync ||
+	       a->journal_keep_count != b->journal_keep_count ||
+	       a->journal_keep_age != b->journal_keep_age;
+}
+
+static bool
+hooks_conf_differ(const struct conf *a, const struct conf *b)
+{
+	const struct conf_hook *x = a->hooks, *y = b->hooks;
+
+	for (; x && y; x = x->next, y = y->next) {
+		if (str_differs(x->name, y->name) || str_differs(x->on, y->on) ||
+		    x->timeout != y->timeout || x->concurrency != y->concurrency ||
+		    x->retries != y->retries || x->backoff != y->backoff)
+			return true;
+		size_t i = 0;
+		for (; x->argv[i] && y->argv[i]; i++)
+			if (strcmp(x->argv[i], y->argv[i]) != 0)
+				return true;
+		if (x->argv[i] || y->argv[i])
+			return true;
+	}
+	return x || y;
+}
+
 int
 conf_check_reload(const struct conf *old, const struct conf *new, char **cause)
 {
@@ -1202,6 +1232,8 @@ conf_check_reload(const struct conf *old, const struct conf *new, char **cause)
 	    {"listener_timeout",
 	     old->listener_timeout != new->listener_timeout},
 	    {"[bridge]", bridge_conf_differs(old, new)},
+	    {"[journal]", journal_conf_differs(old, new)},
+	    {"[hook.NAME] sections", hooks_conf_differ(old, new)},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {

@@ -603,6 +603,26 @@ START_TEST(test_check_reload)
 	ck_assert_uint_eq(b->max_clients, 3); /* reloadable keys kept */
 	ck_assert_str_eq(b->emit_group, "root");
 	ck_assert_str_eq(b->admin_group, "root");
+
+	/* [journal] and hooks are restart-only too: said so on reload */
+	b->journal = true;
+	b->journal_sync = !a->journal_sync;
+	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
+	ck_assert_str_eq(warn, "[journal] changed; takes effect after a restart");
+	free(warn);
+	b->journal = a->journal;
+	b->journal_sync = a->journal_sync;
+	struct conf_hook *h = xcalloc(1, sizeof(*h));
+	h->name = xstrdup("mail");
+	h->on = xstrdup("user.*");
+	h->argv = xcalloc(2, sizeof(char *));
+	h->argv[0] = xstrdup("/bin/true");
+	b->hooks = h;
+	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
+	ck_assert_str_eq(warn,
+	                 "[hook.NAME] sections changed; takes effect after a "
+	                 "restart");
+	free(warn);
 	ck_assert_int_eq(b->log_level, LOGL_DEBUG);
 	conf_free(a);
 	conf_free(b);
