@@ -949,8 +949,8 @@ cmd_tasks(struct cli_ctx *c)
 int
 cmd_hooks(struct cli_ctx *c)
 {
-	static const char *const hdr[] = {"NAME", "ON",      "RUNS",
-	                                  "OK",   "FAILS",   "TIMEOUTS",
+	static const char *const hdr[] = {"NAME",   "ON",      "RUNS",
+	                                  "OK",     "FAILS",   "TIMEOUTS",
 	                                  "QUEUED", "RUNNING", "ERROR"};
 	json_t *result = NULL;
 	int rc =

@@ -128,9 +128,10 @@ enum sect {
 };
 
 static const char *const sect_names[SECT_COUNT] = {
-    [SECT_DAEMON] = "daemon", [SECT_CONTROL] = "control", [SECT_BUS] = "bus",
-    [SECT_HEALTH] = "health", [SECT_APP] = "app",
-    [SECT_JOURNAL] = "journal", [SECT_BRIDGE] = "bridge",
+    [SECT_DAEMON] = "daemon", [SECT_CONTROL] = "control",
+    [SECT_BUS] = "bus",       [SECT_HEALTH] = "health",
+    [SECT_APP] = "app",       [SECT_JOURNAL] = "journal",
+    [SECT_BRIDGE] = "bridge",
 };
 
 /* Keys of the fixed sections, parsed by type into struct conf. */
@@ -140,12 +141,12 @@ enum ktype {
 	KT_UINT,     /* unsigned in [min, max] */
 	KT_COUNT,    /* size_t in [min, max] */
 	KT_BOOL,
-	KT_LEVEL,  /* int, enum log_level */
-	KT_SOCKET, /* char *, a sun_path */
-	KT_GROUP,  /* char *, an existing group; empty = NULL */
-	KT_PATH,   /* char *, a file path (relative: to the working dir) */
-	KT_SYNC,   /* int, enum conf_journal_sync */
-	KT_URL,	   /* char *, a bridge URL (services/bridge.h) */
+	KT_LEVEL,    /* int, enum log_level */
+	KT_SOCKET,   /* char *, a sun_path */
+	KT_GROUP,    /* char *, an existing group; empty = NULL */
+	KT_PATH,     /* char *, a file path (relative: to the working dir) */
+	KT_SYNC,     /* int, enum conf_journal_sync */
+	KT_URL,      /* char *, a bridge URL (services/bridge.h) */
 	KT_PATTERNS, /* char **, blank-separated event patterns */
 	KT_CHANNEL,  /* char *, a bridge channel prefix */
 };
@@ -203,8 +204,7 @@ static const struct conf_key conf_keys[] = {
     K(SECT_JOURNAL, "sync", KT_SYNC, journal_sync),
     K_NUM(SECT_JOURNAL, "retention_count", KT_COUNT, journal_keep_count, 0,
           1ULL << 40),
-    K_DUR(SECT_JOURNAL, "retention_age", journal_keep_age, 3650 * DAY,
-          "3650d"),
+    K_DUR(SECT_JOURNAL, "retention_age", journal_keep_age, 3650 * DAY, "3650d"),
     K(SECT_BRIDGE, "url", KT_URL, bridge_url),
     K(SECT_BRIDGE, "publish", KT_PATTERNS, bridge_publish),
     K(SECT_BRIDGE, "subscribe", KT_PATTERNS, bridge_subscribe),
@@ -458,7 +458,9 @@ set_bridge_key(void *dst, enum ktype type, const char *v, char **cause)
 		free(*(char ***)dst);
 		*(char ***)dst = list;
 		return 0;
-	default: *cause = xstrdup("internal error: not a bridge key"); return -1;
+	default:
+		*cause = xstrdup("internal error: not a bridge key");
+		return -1;
 	}
 	free(*(char **)dst);
 	*(char **)dst = xstrdup(v);
@@ -540,8 +542,8 @@ set_key(struct conf *c, const struct conf_key *k, const char *v, char **cause)
 		else if (!strcmp(v, "off"))
 			*(int *)dst = CONF_SYNC_OFF;
 		else {
-			*cause = xasprintf("'%s' is not always, batch or off",
-			                   v);
+			*cause =
+			    xasprintf("'%s' is not always, batch or off", v);
 			return -1;
 		}
 		return 0;
@@ -1202,8 +1204,9 @@ hooks_conf_differ(const struct conf *a, const struct conf *b)
 	const struct conf_hook *x = a->hooks, *y = b->hooks;
 
 	for (; x && y; x = x->next, y = y->next) {
-		if (str_differs(x->name, y->name) || str_differs(x->on, y->on) ||
-		    x->timeout != y->timeout || x->concurrency != y->concurrency ||
+		if (str_differs(x->name, y->name) ||
+		    str_differs(x->on, y->on) || x->timeout != y->timeout ||
+		    x->concurrency != y->concurrency ||
 		    x->retries != y->retries || x->backoff != y->backoff)
 			return true;
 		size_t i = 0;

@@ -14,30 +14,30 @@
 #include <stdint.h>
 
 struct conf_timer {
-	char *name;	/* the NAME of [timer.NAME] */
-	bool periodic;	/* every = D (true) or after = D (false) */
+	char *name;      /* the NAME of [timer.NAME] */
+	bool periodic;   /* every = D (true) or after = D (false) */
 	double interval; /* seconds */
-	char *emit;	/* event name */
-	char *data;	/* compact JSON object text, "{}" by default */
-	int line;	/* line of the section header */
+	char *emit;      /* event name */
+	char *data;      /* compact JSON object text, "{}" by default */
+	int line;        /* line of the section header */
 	struct conf_timer *next;
 };
 
 /* [hook.NAME] — parsed now so the file format is stable; used by `hooks`. */
 struct conf_hook {
 	char *name;
-	char *on;	  /* pattern */
-	char **argv;	  /* NULL-terminated, split without a shell */
-	double timeout;	  /* seconds, default 30 */
+	char *on;             /* pattern */
+	char **argv;          /* NULL-terminated, split without a shell */
+	double timeout;       /* seconds, default 30 */
 	unsigned concurrency; /* default 1 */
-	unsigned retries; /* default 0 */
-	double backoff;	  /* first retry delay, doubling; default 1 s */
+	unsigned retries;     /* default 0 */
+	double backoff;       /* first retry delay, doubling; default 1 s */
 	int line;
 	struct conf_hook *next;
 };
 
 enum conf_journal_sync {
-	CONF_SYNC_OFF,	  /* acknowledged at once; written when convenient */
+	CONF_SYNC_OFF,    /* acknowledged at once; written when convenient */
 	CONF_SYNC_BATCH,  /* acknowledged at once; group commits */
 	CONF_SYNC_ALWAYS, /* acknowledged once durable */
 };
@@ -46,47 +46,47 @@ struct conf {
 	char *path; /* the file it came from, NULL for built-in defaults */
 
 	/* [daemon] */
-	char *socket;		 /* default /run/svcd/svcd.sock */
-	int log_level;		 /* enum log_level; default info */
+	char *socket;            /* default /run/svcd/svcd.sock */
+	int log_level;           /* enum log_level; default info */
 	double shutdown_timeout; /* default 30 s */
-	double init_timeout;	 /* per-service default, 30 s */
-	double stop_timeout;	 /* per-service default, 10 s */
+	double init_timeout;     /* per-service default, 30 s */
+	double stop_timeout;     /* per-service default, 10 s */
 
 	/* [control] */
-	uint64_t max_request;	/* default 1 MiB */
-	unsigned max_clients;	/* default 1024 */
-	uint64_t output_soft;	/* per-client output soft limit, default 1 MiB */
-	uint64_t output_hard;	/* hard limit, default 8 MiB */
-	char *group;		/* socket group, NULL = daemon's group */
-	char *emit_group;	/* may emit/schedule/cancel; NULL = none */
-	char *admin_group;	/* may shutdown/reload; NULL = none */
+	uint64_t max_request; /* default 1 MiB */
+	unsigned max_clients; /* default 1024 */
+	uint64_t output_soft; /* per-client output soft limit, default 1 MiB */
+	uint64_t output_hard; /* hard limit, default 8 MiB */
+	char *group;          /* socket group, NULL = daemon's group */
+	char *emit_group;     /* may emit/schedule/cancel; NULL = none */
+	char *admin_group;    /* may shutdown/reload; NULL = none */
 
 	/* [bus] */
-	size_t queue_size;	 /* default 65536 */
-	size_t history;		 /* default 1024 */
-	size_t batch;		 /* default 256 */
+	size_t queue_size;       /* default 65536 */
+	size_t history;          /* default 1024 */
+	size_t batch;            /* default 256 */
 	double listener_timeout; /* default 30 s */
 
 	/* [health] */
 	double health_interval; /* default 30 s */
 
 	/* [app] */
-	double heartbeat;	/* default 5 s */
-	bool heartbeat_event;	/* emit `heartbeat` events; default false */
+	double heartbeat;     /* default 5 s */
+	bool heartbeat_event; /* emit `heartbeat` events; default false */
 
 	/* [journal] — enabled when the section is present */
 	bool journal;
-	char *journal_path;	   /* default /var/lib/svcd/journal.db */
-	int journal_sync;	   /* enum conf_journal_sync; default batch */
+	char *journal_path;        /* default /var/lib/svcd/journal.db */
+	int journal_sync;          /* enum conf_journal_sync; default batch */
 	size_t journal_keep_count; /* retention_count; 0 = no limit */
 	double journal_keep_age;   /* retention_age, seconds; 0 = no limit */
 
 	/* [bridge] (services/bridge.h); bridge_url NULL: no bridge */
-	char *bridge_url;	     /* redis://HOST[:PORT][/DB], unix:///PATH */
-	char **bridge_publish;	     /* NULL-terminated patterns; NULL: none */
-	char **bridge_subscribe;     /* NULL-terminated patterns; NULL: none */
-	char *bridge_channel;	     /* channel prefix, default "svcd" */
-	size_t bridge_buffer;	     /* outbound events held, default 10000 */
+	char *bridge_url;        /* redis://HOST[:PORT][/DB], unix:///PATH */
+	char **bridge_publish;   /* NULL-terminated patterns; NULL: none */
+	char **bridge_subscribe; /* NULL-terminated patterns; NULL: none */
+	char *bridge_channel;    /* channel prefix, default "svcd" */
+	size_t bridge_buffer;    /* outbound events held, default 10000 */
 	double bridge_reconnect_min; /* first retry delay, default 100 ms */
 	double bridge_reconnect_max; /* longest retry delay, default 30 s */
 
@@ -111,7 +111,7 @@ void conf_free(struct conf *c);
  * Never fails: returns 0.
  */
 int conf_check_reload(const struct conf *old, const struct conf *new,
-		      char **cause);
+                      char **cause);
 /*
  * Copy the keys that only take effect after a restart ([daemon] socket,
  * [control] group, [bus] queue_size, history, batch, listener_timeout) from

@@ -75,23 +75,26 @@
 #define SO_PEERGROUPS 59
 #endif
 
-#define READ_CHUNK 65536
-#define READ_ROUNDS 4
-#define ACCEPT_BURST 256
-#define ACCEPT_PAUSE 0.1    /* seconds, after EMFILE/ENFILE */
-#define CLOSE_DEADLINE 2.0  /* seconds to flush a closing client */
-#define EXIT_FLUSH_MS 200   /* shutdown.exit: synchronous flush bound */
-#define HUP_CHECK 1.0	    /* half-closed listeners: is the peer gone? */
-#define OUT_KEEP (64 * 1024) /* an idle output buffer above this is freed */
-#define SLOW_LINGER 60.0    /* seconds a slow subscriber has to read its notice */
-#define EVENT_PREFIX "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"seq\":"
+#define READ_CHUNK     65536
+#define READ_ROUNDS    4
+#define ACCEPT_BURST   256
+#define ACCEPT_PAUSE   0.1 /* seconds, after EMFILE/ENFILE */
+#define CLOSE_DEADLINE 2.0 /* seconds to flush a closing client */
+#define EXIT_FLUSH_MS  200 /* shutdown.exit: synchronous flush bound */
+#define HUP_CHECK      1.0 /* half-closed listeners: is the peer gone? */
+/* an idle output buffer above this is freed */
+#define OUT_KEEP (64 * 1024)
+/* seconds a slow subscriber has to read its events.lost notice */
+#define SLOW_LINGER 60.0
+#define EVENT_PREFIX                                                           \
+	"{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"seq\":"
 
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
+#define container_of(p, type, member)                                          \
+	((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 struct ctl_client {
 	ev_io rio, wio;
-	ev_timer deadline;	  /* closing: the flush bound */
+	ev_timer deadline;        /* closing: the flush bound */
 	struct bus_waiter waiter; /* backpressure: retry the parked emit */
 	int fd;
 	struct buf in, out;
@@ -107,7 +110,8 @@ struct ctl_client {
 	bool closing; /* flush, then close */
 	bool shut;    /* closing and flushed: our write side is shut */
 	bool eof;     /* the peer shut its write side */
-	bool paused;  /* not taking requests: room on the bus, or a deferred reply */
+	bool paused;  /* not taking requests: room on the bus, or a deferred
+	                 reply */
 	/* emit with [journal] sync = always: the reply waits for durability */
 	struct journal_waiter jwait;
 	json_t *defer_id;
@@ -174,13 +178,12 @@ control_get_stats(struct control_stats *out)
 json_t *
 control_stats_json(void)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "clients",
-			 (json_int_t)ctl.st.clients, "accepted",
-			 (json_int_t)ctl.st.accepted, "requests",
-			 (json_int_t)ctl.st.requests, "errors",
-			 (json_int_t)ctl.st.errors, "rejected",
-			 (json_int_t)ctl.st.rejected, "disconnected_slow",
-			 (json_int_t)ctl.st.disconnected_slow);
+	return json_pack(
+	    "{s:I, s:I, s:I, s:I, s:I, s:I}", "clients",
+	    (json_int_t)ctl.st.clients, "accepted", (json_int_t)ctl.st.accepted,
+	    "requests", (json_int_t)ctl.st.requests, "errors",
+	    (json_int_t)ctl.st.errors, "rejected", (json_int_t)ctl.st.rejected,
+	    "disconnected_slow", (json_int_t)ctl.st.disconnected_slow);
 }
 
 /* ---- access ------------------------------------------------------------- */
@@ -188,7 +191,7 @@ control_stats_json(void)
 /* Re-resolve a group name when the configuration changed it. */
 static void
 resolve_group(const char *want, char **name, bool *ok, gid_t *gid,
-	      const char *key)
+              const char *key)
 {
 	if ((!want && !*name) || (want && *name && strcmp(want, *name) == 0))
 		return;
@@ -200,7 +203,8 @@ resolve_group(const char *want, char **name, bool *ok, gid_t *gid,
 	struct group *gr = getgrnam(want);
 	if (!gr) {
 		log_warn("control: unknown group '%s' in [control] %s; nobody "
-			 "gets that access through it", want, key);
+		         "gets that access through it",
+		         want, key);
 		return;
 	}
 	*gid = gr->gr_gid;
@@ -213,9 +217,9 @@ resolve_groups(void)
 	const struct conf *cf = conf_get();
 
 	resolve_group(cf->emit_group, &ctl.emit_name, &ctl.emit_ok,
-		      &ctl.emit_gid, "emit_group");
+	              &ctl.emit_gid, "emit_group");
 	resolve_group(cf->admin_group, &ctl.admin_name, &ctl.admin_ok,
-		      &ctl.admin_gid, "admin_group");
+	              &ctl.admin_gid, "admin_group");
 }
 
 static bool
@@ -286,7 +290,7 @@ client_unbusy(struct ctl_client *c)
 }
 
 static void progress_cb(const char *phase, const char *service,
-			const char *state, void *arg);
+                        const char *state, void *arg);
 
 /* Forget a reply still waiting for the journal (the emit stays accepted). */
 static void
@@ -357,11 +361,11 @@ static void
 put_lost(struct ctl_client *c, bool disconnect)
 {
 	buf_printf(&c->out,
-		   "{\"jsonrpc\":\"2.0\",\"method\":\"events.lost\",\"params\":"
-		   "{\"from\":%" PRIu64 ",\"to\":%" PRIu64 ",\"count\":%" PRIu64
-		   "%s}}\n",
-		   c->miss_from, c->miss_to, c->miss_count,
-		   disconnect ? ",\"disconnect\":true" : "");
+	           "{\"jsonrpc\":\"2.0\",\"method\":\"events.lost\",\"params\":"
+	           "{\"from\":%" PRIu64 ",\"to\":%" PRIu64 ",\"count\":%" PRIu64
+	           "%s}}\n",
+	           c->miss_from, c->miss_to, c->miss_count,
+	           disconnect ? ",\"disconnect\":true" : "");
 	c->missing = false;
 	c->miss_from = c->miss_to = c->miss_count = c->miss_bytes = 0;
 }
@@ -372,7 +376,7 @@ client_write(struct ctl_client *c)
 {
 	while (c->out.len) {
 		ssize_t n = send(c->fd, buf_head(&c->out), c->out.len,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			buf_consume(&c->out, (size_t)n);
 			continue;
@@ -452,7 +456,7 @@ deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	log_debug("control: dropping %s: output not flushed within 2 s",
-		  c->source);
+	          c->source);
 	client_drop(c);
 }
 
@@ -464,7 +468,7 @@ flush_sync(struct ctl_client *c, int ms)
 
 	while (c->out.len) {
 		ssize_t n = send(c->fd, buf_head(&c->out), c->out.len,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			buf_consume(&c->out, (size_t)n);
 			continue;
@@ -484,7 +488,7 @@ flush_sync(struct ctl_client *c, int ms)
 
 static void
 progress_cb(const char *phase, const char *service, const char *state,
-	    void *arg)
+            void *arg)
 {
 	struct ctl_client *c = arg;
 
@@ -492,14 +496,15 @@ progress_cb(const char *phase, const char *service, const char *state,
 		return;
 	if (strcmp(phase, "exit") == 0) {
 		buf_puts(&c->out, "{\"jsonrpc\":\"2.0\",\"method\":"
-				  "\"shutdown.exit\",\"params\":{}}\n");
+		                  "\"shutdown.exit\",\"params\":{}}\n");
 		flush_sync(c, EXIT_FLUSH_MS);
 		client_drop(c);
 		return;
 	}
-	json_t *p = json_pack("{s:s, s:o, s:o}", "phase", phase, "service",
-			      service ? json_string(service) : json_null(),
-			      "state", state ? json_string(state) : json_null());
+	json_t *p =
+	    json_pack("{s:s, s:o, s:o}", "phase", phase, "service",
+	              service ? json_string(service) : json_null(), "state",
+	              state ? json_string(state) : json_null());
 	rpc_put_notification(&c->out, "shutdown.progress", p);
 	json_decref(p);
 	if (!ev_is_active(&c->wio))
@@ -571,8 +576,8 @@ disconnect_slow(struct ctl_client *c)
 	ctl.st.disconnected_slow++;
 	drop_unsent_events(c);
 	log_warn("control: disconnecting %s: it stopped reading (%" PRIu64
-		 " events missed, output limit %" PRIu64 " bytes)",
-		 c->source, c->miss_count, conf_get()->output_hard);
+	         " events missed, output limit %" PRIu64 " bytes)",
+	         c->source, c->miss_count, conf_get()->output_hard);
 	put_lost(c, true);
 	start_closing(c);
 	ev_timer_stop(ctl.loop, &c->deadline);
@@ -693,7 +698,7 @@ unsubscribe(struct ctl_client *c)
 
 void
 ctl_client_subscribe(struct ctl_client *c, const char *const *patterns,
-		     size_t n, bool replay, uint64_t since, uint64_t upto)
+                     size_t n, bool replay, uint64_t since, uint64_t upto)
 {
 	struct bus *b = bus_default();
 
@@ -719,7 +724,7 @@ ctl_client_subscribe(struct ctl_client *c, const char *const *patterns,
 			put_lost(c, false);
 		}
 		bus_history(b, since, 0, (const char *const *)c->patterns,
-			    c->npatterns, replay_cb, &r);
+		            c->npatterns, replay_cb, &r);
 	}
 	if (!c->listener && !c->closing)
 		c->listener = bus_listen(b, "*", on_event, c);
@@ -741,8 +746,9 @@ too_large(struct ctl_client *c)
 {
 	char msg[96];
 
-	snprintf(msg, sizeof(msg), "request line too long (max %" PRIu64
-		 " bytes)", conf_get()->max_request);
+	snprintf(msg, sizeof(msg),
+	         "request line too long (max %" PRIu64 " bytes)",
+	         conf_get()->max_request);
 	rpc_put_error(&c->out, NULL, RPC_TOO_LARGE, msg);
 	ctl.st.errors++;
 	ctl.st.requests++;
@@ -810,9 +816,10 @@ process_input(struct ctl_client *c)
 			ev_io_stop(ctl.loop, &c->rio);
 			break;
 		}
-		const char *nl = c->in.len > c->scan
-			? memchr(head + c->scan, '\n', c->in.len - c->scan)
-			: NULL;
+		const char *nl =
+		    c->in.len > c->scan
+		        ? memchr(head + c->scan, '\n', c->in.len - c->scan)
+		        : NULL;
 
 		if (!nl) {
 			c->scan = c->in.len;
@@ -831,7 +838,7 @@ process_input(struct ctl_client *c)
 			len--;
 		if (!blank(head, len)) {
 			enum methods_outcome o =
-				methods_dispatch(c, head, len, &c->out);
+			    methods_dispatch(c, head, len, &c->out);
 
 			if (o == METHODS_PENDING) {
 				pause_client(c);
@@ -904,8 +911,8 @@ read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		    c->throttled)
 			break;
 		buf_reserve(&c->in, READ_CHUNK);
-		ssize_t n = read(c->fd, c->in.data + c->in.off + c->in.len,
-				 READ_CHUNK);
+		ssize_t n =
+		    read(c->fd, c->in.data + c->in.off + c->in.len, READ_CHUNK);
 		if (n > 0) {
 			c->in.len += (size_t)n;
 			process_input(c);
@@ -936,8 +943,7 @@ resume_client(struct ctl_client *c)
 	c->busy++;
 	c->paused = false;
 	process_input(c);
-	if (!c->dead && !c->paused && !c->closing && !c->eof &&
-	    !c->throttled)
+	if (!c->dead && !c->paused && !c->closing && !c->eof && !c->throttled)
 		ev_io_start(ctl.loop, &c->rio);
 	if (!c->dead)
 		client_write(c);
@@ -969,12 +975,12 @@ durable_cb(struct journal_waiter *w, int status, const char *cause)
 	if (status == 0) {
 		rpc_put_head(&c->out, id);
 		buf_printf(&c->out, "{\"seq\":%" PRIu64 ",\"listeners\":%zu}",
-			   w->seq, c->defer_matched);
+		           w->seq, c->defer_matched);
 		rpc_put_tail(&c->out);
 	} else {
 		char *msg = xasprintf("event %" PRIu64 " was accepted but is "
-				      "not durable: %s", w->seq,
-				      cause ? cause : "unknown error");
+		                      "not durable: %s",
+		                      w->seq, cause ? cause : "unknown error");
 		rpc_put_error(&c->out, id, RPC_INTERNAL, msg);
 		free(msg);
 		ctl.st.errors++;
@@ -985,7 +991,7 @@ durable_cb(struct journal_waiter *w, int status, const char *cause)
 
 int
 ctl_client_defer_emit(struct ctl_client *c, json_t *id, uint64_t seq,
-		      size_t matched)
+                      size_t matched)
 {
 	struct journal *j = journal_default();
 
@@ -1009,7 +1015,7 @@ refuse(int fd, enum rpc_err e, const char *msg)
 	rpc_put_error(&b, NULL, e, msg);
 	if (send(fd, buf_head(&b), b.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug("control: could not tell a refused client why: %s",
-			  strerror(errno));
+		          strerror(errno));
 	buf_free(&b);
 	close(fd);
 }
@@ -1032,8 +1038,8 @@ peer_creds(struct ctl_client *c)
 	}
 	len = 16 * sizeof(gid_t);
 	c->groups = xmalloc(len);
-	while (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, c->groups,
-			  &len) < 0) {
+	while (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) <
+	       0) {
 		if (errno != ERANGE) {
 			len = 0; /* old kernel: the primary group only */
 			break;
@@ -1042,7 +1048,7 @@ peer_creds(struct ctl_client *c)
 	}
 	c->ngroups = len / sizeof(gid_t);
 	snprintf(c->source, sizeof(c->source), "control uid=%lu pid=%ld",
-		 (unsigned long)c->uid, (long)c->pid);
+	         (unsigned long)c->uid, (long)c->pid);
 }
 
 static void
@@ -1080,15 +1086,17 @@ accept_emfile(int err)
 {
 	if (!ctl.emfile_logged)
 		log_warn("control: cannot accept connections: %s; pausing for "
-			 "100 ms", strerror(err));
+		         "100 ms",
+		         strerror(err));
 	ctl.emfile_logged = true;
 	if (ctl.reserve_fd >= 0) {
 		close(ctl.reserve_fd);
 		ctl.reserve_fd = -1;
 		int fd = accept4(ctl.lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0)
-			refuse(fd, RPC_BUSY, "svcd is out of file descriptors, "
-					     "try again later");
+			refuse(fd, RPC_BUSY,
+			       "svcd is out of file descriptors, "
+			       "try again later");
 		ctl.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	ev_io_stop(ctl.loop, &ctl.accept_w);
@@ -1100,8 +1108,8 @@ static void
 accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	for (int i = 0; i < ACCEPT_BURST; i++) {
-		int fd = accept4(ctl.lfd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(ctl.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -1117,7 +1125,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			char msg[64];
 
 			snprintf(msg, sizeof(msg), "too many clients (max %u)",
-				 conf_get()->max_clients);
+			         conf_get()->max_clients);
 			refuse(fd, RPC_BUSY, msg);
 			ctl.st.rejected++;
 			continue;
@@ -1169,7 +1177,7 @@ activated_fd(void)
 	if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
 	    type != SOCK_STREAM) {
 		log_warn("control: LISTEN_FDS set but fd 3 is not a stream "
-			 "socket; ignoring it");
+		         "socket; ignoring it");
 		return -1;
 	}
 	if (util_set_nonblock(3) < 0)
@@ -1185,22 +1193,23 @@ probe(const struct sockaddr_un *sa, const char *path, char **cause)
 	int rc, err;
 
 	if (fd < 0) {
-		*cause = xasprintf("cannot create a socket: %s", strerror(errno));
+		*cause =
+		    xasprintf("cannot create a socket: %s", strerror(errno));
 		return -1;
 	}
 	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	err = errno;
 	close(fd);
 	if (rc == 0 || err == EAGAIN || err == EINPROGRESS) {
-		*cause = xasprintf("another svcd is already listening on %s",
-				   path);
+		*cause =
+		    xasprintf("another svcd is already listening on %s", path);
 		return -1;
 	}
 	if (err == ECONNREFUSED) {
 		log_info("control: removing stale socket %s", path);
 		if (unlink(path) < 0 && errno != ENOENT) {
 			*cause = xasprintf("cannot remove stale socket %s: %s",
-					   path, strerror(errno));
+			                   path, strerror(errno));
 			return -1;
 		}
 		return 0;
@@ -1221,19 +1230,21 @@ listen_path(const char *path, char **cause)
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		*cause = xasprintf("socket path too long (max %zu bytes): %s",
-				   sizeof(sa.sun_path) - 1, path);
+		                   sizeof(sa.sun_path) - 1, path);
 		return -1;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if (lstat(path, &st) == 0) {
 		if (S_ISLNK(st.st_mode)) {
 			*cause = xasprintf("refusing to use %s: it is a "
-					   "symbolic link", path);
+			                   "symbolic link",
+			                   path);
 			return -1;
 		}
 		if (!S_ISSOCK(st.st_mode)) {
 			*cause = xasprintf("refusing to use %s: it exists and "
-					   "is not a socket", path);
+			                   "is not a socket",
+			                   path);
 			return -1;
 		}
 		if (probe(&sa, path, cause) < 0)
@@ -1244,7 +1255,8 @@ listen_path(const char *path, char **cause)
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		*cause = xasprintf("cannot create a socket: %s", strerror(errno));
+		*cause =
+		    xasprintf("cannot create a socket: %s", strerror(errno));
 		return -1;
 	}
 	old = umask(0117);
@@ -1256,7 +1268,8 @@ listen_path(const char *path, char **cause)
 		goto out_close;
 	}
 	if (chmod(path, 0660) < 0) {
-		*cause = xasprintf("cannot chmod %s: %s", path, strerror(errno));
+		*cause =
+		    xasprintf("cannot chmod %s: %s", path, strerror(errno));
 		goto out_unlink;
 	}
 	if (conf_get()->group) {
@@ -1264,19 +1277,20 @@ listen_path(const char *path, char **cause)
 
 		if (!gr) {
 			*cause = xasprintf("unknown group '%s' in [control] "
-					   "group", conf_get()->group);
+			                   "group",
+			                   conf_get()->group);
 			goto out_unlink;
 		}
 		if (chown(path, (uid_t)-1, gr->gr_gid) < 0) {
-			*cause = xasprintf("cannot give %s to group '%s': %s",
-					   path, conf_get()->group,
-					   strerror(errno));
+			*cause =
+			    xasprintf("cannot give %s to group '%s': %s", path,
+			              conf_get()->group, strerror(errno));
 			goto out_unlink;
 		}
 	}
 	if (listen(fd, SOMAXCONN) < 0) {
-		*cause = xasprintf("cannot listen on %s: %s", path,
-				   strerror(errno));
+		*cause =
+		    xasprintf("cannot listen on %s: %s", path, strerror(errno));
 		goto out_unlink;
 	}
 	if (stat(path, &st) == 0) {
@@ -1325,7 +1339,8 @@ control_init(struct svc *self, char **cause)
 	if (ctl.lfd >= 0) {
 		ctl.activated = true;
 		log_info("control: listening on the socket passed by systemd "
-			 "(socket activation, fd %d)", ctl.lfd);
+		         "(socket activation, fd %d)",
+		         ctl.lfd);
 	} else {
 		if (!path || !*path) {
 			*cause = xstrdup("no control socket configured");
@@ -1478,9 +1493,9 @@ control_stop(struct svc *self)
 }
 
 const struct svc_desc control_service = {
-	.name = "control",
-	.requires = SVC_REQUIRES("bus", "health", "manager"),
-	.init = control_init,
-	.ping = control_ping,
-	.stop = control_stop,
+    .name = "control",
+    .requires = SVC_REQUIRES("bus", "health", "manager"),
+    .init = control_init,
+    .ping = control_ping,
+    .stop = control_stop,
 };

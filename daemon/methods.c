@@ -55,7 +55,8 @@ struct method {
 	const char *name;
 	method_fn fn;
 	enum method_access access;
-	bool live; /* changes state: refused with ShuttingDown during shutdown */
+	bool
+	    live; /* changes state: refused with ShuttingDown during shutdown */
 	const struct rpc_param *params;
 	size_t nparams;
 };
@@ -71,7 +72,7 @@ ok(struct req *q, json_t *result)
 }
 
 static const struct mres *fail(struct req *q, enum rpc_err e, const char *fmt,
-			       ...) PRINTF_LIKE(3, 4);
+                               ...) PRINTF_LIKE(3, 4);
 
 static const struct mres *
 fail(struct req *q, enum rpc_err e, const char *fmt, ...)
@@ -116,9 +117,9 @@ static const struct mres *
 m_hello(struct req *q)
 {
 	return ok(q, json_pack("{s:s, s:s, s:i, s:I, s:o}", "name", "svcd",
-			       "version", SVCD_VERSION, "protocol",
-			       PROTOCOL_VERSION, "pid", (json_int_t)getpid(),
-			       "methods", methods_names()));
+	                       "version", SVCD_VERSION, "protocol",
+	                       PROTOCOL_VERSION, "pid", (json_int_t)getpid(),
+	                       "methods", methods_names()));
 }
 
 static const struct mres *
@@ -144,26 +145,27 @@ m_emit(struct req *q)
 	if (data)
 		text = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	rc = bus_emit(b, json_string_value(ev), json_string_length(ev), text,
-		      text ? strlen(text) : 0, ctl_client_source(q->c), &seq,
-		      &matched);
+	              text ? strlen(text) : 0, ctl_client_source(q->c), &seq,
+	              &matched);
 	err = errno;
 	free(text);
 	if (rc < 0) {
 		switch (err) {
 		case EINVAL:
 			return fail(q, RPC_INVALID_PARAMS,
-				    "invalid event name: use 1-128 characters "
-				    "of A-Z a-z 0-9 _ . : -");
+			            "invalid event name: use 1-128 characters "
+			            "of A-Z a-z 0-9 _ . : -");
 		case EAGAIN:
 			if (param_bool(q, "wait", true))
 				return pending(q);
 			return fail(q, RPC_QUEUE_FULL,
-				    "event queue full, try again later");
+			            "event queue full, try again later");
 		case ESHUTDOWN:
-			return fail(q, RPC_SHUTTING_DOWN, "svcd is shutting down");
+			return fail(q, RPC_SHUTTING_DOWN,
+			            "svcd is shutting down");
 		default:
 			return fail(q, RPC_INTERNAL, "emit failed: %s",
-				    strerror(err));
+			            strerror(err));
 		}
 	}
 	/* [journal] sync = always: acknowledged once durable, without
@@ -174,7 +176,7 @@ m_emit(struct req *q)
 	if (q->r->id) {
 		rpc_put_head(q->out, q->r->id);
 		buf_printf(q->out, "{\"seq\":%" PRIu64 ",\"listeners\":%zu}",
-			   seq, matched);
+		           seq, matched);
 		rpc_put_tail(q->out);
 	}
 	return &res_done;
@@ -192,7 +194,7 @@ m_health(struct req *q)
 	h = health_json(name, param_bool(q, "fresh", false));
 	if (!h)
 		return fail(q, RPC_UNAVAILABLE,
-			    "the health monitor is not running");
+		            "the health monitor is not running");
 	return ok(q, h);
 }
 
@@ -239,32 +241,28 @@ m_status(struct req *q)
 		struct worker_stats ws;
 
 		worker_get_stats(w, &ws);
-		wj = json_pack("{s:I, s:I, s:I, s:I}", "tasks",
-			       (json_int_t)ws.tasks, "running",
-			       (json_int_t)ws.running, "runs",
-			       (json_int_t)ws.runs, "failures",
-			       (json_int_t)ws.failures);
+		wj = json_pack(
+		    "{s:I, s:I, s:I, s:I}", "tasks", (json_int_t)ws.tasks,
+		    "running", (json_int_t)ws.running, "runs",
+		    (json_int_t)ws.runs, "failures", (json_int_t)ws.failures);
 	}
 	if (b)
 		bj = bus_stats_json(b);
-	res = json_pack("{s:s, s:I, s:f, s:s, s:{s:I, s:I, s:I, s:I, s:I}, "
-			"s:o, s:o, s:o, s:o}",
-			"version", SVCD_VERSION, "pid", (json_int_t)getpid(),
-			"uptime_s",
-			boot ? (double)(util_now_us() - boot) / 1e6 : 0.0,
-			"state",
-			manager_shutting_down() ? "stopping" : "running",
-			"services", "total", (json_int_t)n, "running",
-			(json_int_t)running, "failed", (json_int_t)failed,
-			"blocked", (json_int_t)blocked, "degraded",
-			(json_int_t)degraded, "bus", bj, "worker", wj,
-			"control", control_stats_json(), "bridge",
-			bridge_stats_json());
+	res = json_pack(
+	    "{s:s, s:I, s:f, s:s, s:{s:I, s:I, s:I, s:I, s:I}, "
+	    "s:o, s:o, s:o, s:o}",
+	    "version", SVCD_VERSION, "pid", (json_int_t)getpid(), "uptime_s",
+	    boot ? (double)(util_now_us() - boot) / 1e6 : 0.0, "state",
+	    manager_shutting_down() ? "stopping" : "running", "services",
+	    "total", (json_int_t)n, "running", (json_int_t)running, "failed",
+	    (json_int_t)failed, "blocked", (json_int_t)blocked, "degraded",
+	    (json_int_t)degraded, "bus", bj, "worker", wj, "control",
+	    control_stats_json(), "bridge", bridge_stats_json());
 	json_object_set_new(res, "hooks", hooks_stats_json());
 	json_object_set_new(res, "journal",
-			    journal_default()
-				? journal_stats_json(journal_default())
-				: json_null());
+	                    journal_default()
+	                        ? journal_stats_json(journal_default())
+	                        : json_null());
 	return ok(q, res);
 }
 
@@ -288,14 +286,13 @@ m_services(struct req *q)
 		for (const char *const *r = in.requires; *r; r++)
 			json_array_append_new(req, json_string(*r));
 		json_array_append_new(
-			arr,
-			json_pack("{s:s, s:o, s:s, s:I, s:o, s:o}", "name",
-				  in.name, "requires", req, "state",
-				  svc_state_name(in.state), "order",
-				  (json_int_t)in.order, "init_ms",
-				  in.init_ms >= 0 ? json_real(in.init_ms)
-						  : json_null(),
-				  "error", str_or_null(in.error)));
+		    arr, json_pack("{s:s, s:o, s:s, s:I, s:o, s:o}", "name",
+		                   in.name, "requires", req, "state",
+		                   svc_state_name(in.state), "order",
+		                   (json_int_t)in.order, "init_ms",
+		                   in.init_ms >= 0 ? json_real(in.init_ms)
+		                                   : json_null(),
+		                   "error", str_or_null(in.error)));
 	}
 	return ok(q, arr);
 }
@@ -330,24 +327,24 @@ m_schedule(struct req *q)
 
 	if (!every == !after)
 		return fail(q, RPC_INVALID_PARAMS,
-			    "exactly one of 'every' and 'after' is required");
+		            "exactly one of 'every' and 'after' is required");
 	if (!*name || strlen(name) > 128)
 		return fail(q, RPC_INVALID_PARAMS,
-			    "parameter 'name' must be 1-128 characters");
+		            "parameter 'name' must be 1-128 characters");
 	if (rpc_duration(every ? every : after, every ? "every" : "after",
-			 &secs, &msg) < 0) {
+	                 &secs, &msg) < 0) {
 		fail(q, RPC_INVALID_PARAMS, "%s", msg);
 		free(msg);
 		return &res_done;
 	}
 	if (!w || !b)
 		return fail(q, RPC_UNAVAILABLE,
-			    "the worker or the event bus is not running");
+		            "the worker or the event bus is not running");
 	if (data)
 		text = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	t = timer_schedule_emit(w, b, name, every != NULL, secs,
-				json_string_value(param(q, "event")), text,
-				"control", &msg);
+	                        json_string_value(param(q, "event")), text,
+	                        "control", &msg);
 	free(text);
 	if (!t) {
 		fail(q, RPC_INVALID_PARAMS, "%s",
@@ -366,8 +363,8 @@ m_cancel(struct req *q)
 	if (!w)
 		return fail(q, RPC_UNAVAILABLE, "the worker is not running");
 	return ok(q, json_pack("{s:b}", "cancelled",
-			       worker_cancel(w, json_string_value(
-							param(q, "name")))));
+	                       worker_cancel(
+	                           w, json_string_value(param(q, "name")))));
 }
 
 /* Patterns from the optional "events" array; NULL/0 for every event. */
@@ -381,18 +378,19 @@ patterns(struct req *q, const char ***out, size_t *n)
 	*n = 0;
 	if (!arr || json_array_size(arr) == 0)
 		return 0;
-	json_array_foreach (arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		if (!bus_pattern_valid(json_string_value(v))) {
 			fail(q, RPC_INVALID_PARAMS,
 			     "invalid pattern '%.128s': use an event name, "
-			     "'prefix.*' or '*'", json_string_value(v));
+			     "'prefix.*' or '*'",
+			     json_string_value(v));
 			return -1;
 		}
 	}
 	*n = json_array_size(arr);
 	*out = xcalloc(*n, sizeof(**out));
-	json_array_foreach (arr, i, v)
-		(*out)[i] = json_string_value(v);
+	json_array_foreach(arr, i, v)(*out)[i] = json_string_value(v);
 	return 0;
 }
 
@@ -414,8 +412,8 @@ m_subscribe(struct req *q)
 	json_t *res = json_pack("{s:I}", "seq", (json_int_t)upto);
 	const struct mres *r = ok(q, res);
 	ctl_client_subscribe(q->c, pats, n, since != NULL,
-			     since ? (uint64_t)json_integer_value(since) : 0,
-			     upto);
+	                     since ? (uint64_t)json_integer_value(since) : 0,
+	                     upto);
 	free(pats);
 	return r;
 }
@@ -424,7 +422,7 @@ static const struct mres *
 m_unsubscribe(struct req *q)
 {
 	return ok(q, json_pack("{s:b}", "unsubscribed",
-			       ctl_client_unsubscribe(q->c)));
+	                       ctl_client_unsubscribe(q->c)));
 }
 
 static void
@@ -451,10 +449,10 @@ m_events(struct req *q)
 		char *cause = NULL;
 
 		if (journal_history(journal_default(),
-				    since ? (uint64_t)json_integer_value(since)
-					  : 0,
-				    last ? (size_t)json_integer_value(last) : 0,
-				    pats, n, collect_event, arr, &cause) < 0) {
+		                    since ? (uint64_t)json_integer_value(since)
+		                          : 0,
+		                    last ? (size_t)json_integer_value(last) : 0,
+		                    pats, n, collect_event, arr, &cause) < 0) {
 			free(pats);
 			json_decref(arr);
 			fail(q, RPC_INTERNAL, "%s", cause);
@@ -465,8 +463,8 @@ m_events(struct req *q)
 		return ok(q, json_pack("{s:o}", "events", arr));
 	}
 	bus_history(b, since ? (uint64_t)json_integer_value(since) : 0,
-		    last ? (size_t)json_integer_value(last) : 0, pats, n,
-		    collect_event, arr);
+	            last ? (size_t)json_integer_value(last) : 0, pats, n,
+	            collect_event, arr);
 	free(pats);
 	return ok(q, json_pack("{s:o}", "events", arr));
 }
@@ -480,8 +478,9 @@ m_shutdown(struct req *q)
 	if (param_bool(q, "wait", false))
 		ctl_client_wait_shutdown(q->c);
 	snprintf(why, sizeof(why),
-		 "shutdown requested over the control socket by uid=%lu "
-		 "pid=%ld", ctl_client_uid(q->c), ctl_client_pid(q->c));
+	         "shutdown requested over the control socket by uid=%lu "
+	         "pid=%ld",
+	         ctl_client_uid(q->c), ctl_client_pid(q->c));
 	manager_shutdown(why);
 	return r;
 }
@@ -503,63 +502,73 @@ m_reload(struct req *q)
 /* ---- the table ---------------------------------------------------------- */
 
 static const struct rpc_param p_emit[] = {
-	{"event", RPC_P_STRING, true},
-	{"data", RPC_P_OBJECT, false},
-	{"wait", RPC_P_BOOL, false},
+    {"event", RPC_P_STRING, true},
+    {"data", RPC_P_OBJECT, false},
+    {"wait", RPC_P_BOOL, false},
 };
 static const struct rpc_param p_health[] = {
-	{"service", RPC_P_STRING, false},
-	{"fresh", RPC_P_BOOL, false},
+    {"service", RPC_P_STRING, false},
+    {"fresh", RPC_P_BOOL, false},
 };
 static const struct rpc_param p_schedule[] = {
-	{"name", RPC_P_STRING, true},
-	{"every", RPC_P_DURATION, false},
-	{"after", RPC_P_DURATION, false},
-	{"event", RPC_P_STRING, true},
-	{"data", RPC_P_OBJECT, false},
+    {"name", RPC_P_STRING, true},     {"every", RPC_P_DURATION, false},
+    {"after", RPC_P_DURATION, false}, {"event", RPC_P_STRING, true},
+    {"data", RPC_P_OBJECT, false},
 };
 static const struct rpc_param p_cancel[] = {
-	{"name", RPC_P_STRING, true},
+    {"name", RPC_P_STRING, true},
 };
 static const struct rpc_param p_subscribe[] = {
-	{"events", RPC_P_STRINGS, false},
-	{"since", RPC_P_UINT, false},
+    {"events", RPC_P_STRINGS, false},
+    {"since", RPC_P_UINT, false},
 };
 static const struct rpc_param p_events[] = {
-	{"last", RPC_P_UINT, false},
-	{"since", RPC_P_UINT, false},
-	{"events", RPC_P_STRINGS, false},
+    {"last", RPC_P_UINT, false},
+    {"since", RPC_P_UINT, false},
+    {"events", RPC_P_STRINGS, false},
 };
 static const struct rpc_param p_shutdown[] = {
-	{"wait", RPC_P_BOOL, false},
+    {"wait", RPC_P_BOOL, false},
 };
 
 #define PARAMS(p) .params = (p), .nparams = ARRAY_SIZE(p)
 
 static const struct method methods[] = {
-	{.name = "hello", .fn = m_hello, .access = ACCESS_READ},
-	{.name = "ping", .fn = m_ping, .access = ACCESS_READ},
-	{.name = "emit", .fn = m_emit, .access = ACCESS_EMIT, .live = true,
-	 PARAMS(p_emit)},
-	{.name = "health", .fn = m_health, .access = ACCESS_READ,
-	 PARAMS(p_health)},
-	{.name = "status", .fn = m_status, .access = ACCESS_READ},
-	{.name = "services", .fn = m_services, .access = ACCESS_READ},
-	{.name = "tasks", .fn = m_tasks, .access = ACCESS_READ},
-	{.name = "hooks", .fn = m_hooks, .access = ACCESS_READ},
-	{.name = "schedule", .fn = m_schedule, .access = ACCESS_EMIT,
-	 .live = true, PARAMS(p_schedule)},
-	{.name = "cancel", .fn = m_cancel, .access = ACCESS_EMIT, .live = true,
-	 PARAMS(p_cancel)},
-	{.name = "subscribe", .fn = m_subscribe, .access = ACCESS_READ,
-	 .live = true, PARAMS(p_subscribe)},
-	{.name = "unsubscribe", .fn = m_unsubscribe, .access = ACCESS_READ},
-	{.name = "events", .fn = m_events, .access = ACCESS_READ,
-	 PARAMS(p_events)},
-	{.name = "shutdown", .fn = m_shutdown, .access = ACCESS_ADMIN,
-	 .live = true, PARAMS(p_shutdown)},
-	{.name = "reload", .fn = m_reload, .access = ACCESS_ADMIN,
-	 .live = true},
+    {.name = "hello", .fn = m_hello, .access = ACCESS_READ},
+    {.name = "ping", .fn = m_ping, .access = ACCESS_READ},
+    {.name = "emit",
+     .fn = m_emit,
+     .access = ACCESS_EMIT,
+     .live = true,
+     PARAMS(p_emit)},
+    {.name = "health", .fn = m_health, .access = ACCESS_READ, PARAMS(p_health)},
+    {.name = "status", .fn = m_status, .access = ACCESS_READ},
+    {.name = "services", .fn = m_services, .access = ACCESS_READ},
+    {.name = "tasks", .fn = m_tasks, .access = ACCESS_READ},
+    {.name = "hooks", .fn = m_hooks, .access = ACCESS_READ},
+    {.name = "schedule",
+     .fn = m_schedule,
+     .access = ACCESS_EMIT,
+     .live = true,
+     PARAMS(p_schedule)},
+    {.name = "cancel",
+     .fn = m_cancel,
+     .access = ACCESS_EMIT,
+     .live = true,
+     PARAMS(p_cancel)},
+    {.name = "subscribe",
+     .fn = m_subscribe,
+     .access = ACCESS_READ,
+     .live = true,
+     PARAMS(p_subscribe)},
+    {.name = "unsubscribe", .fn = m_unsubscribe, .access = ACCESS_READ},
+    {.name = "events", .fn = m_events, .access = ACCESS_READ, PARAMS(p_events)},
+    {.name = "shutdown",
+     .fn = m_shutdown,
+     .access = ACCESS_ADMIN,
+     .live = true,
+     PARAMS(p_shutdown)},
+    {.name = "reload", .fn = m_reload, .access = ACCESS_ADMIN, .live = true},
 };
 
 json_t *
@@ -603,7 +612,7 @@ access_name(enum method_access a)
  */
 
 #define FAST_DEPTH 32
-#define FAST_KEYS 16
+#define FAST_KEYS  16
 
 struct member {
 	const char *k, *v;
@@ -621,7 +630,9 @@ struct scan {
 /* Bytes that stand for themselves inside a JSON string: 0x20-0x7f but
  * '"' and '\\'. */
 static const bool str_plain[256] = {
-	[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+    [0x20 ... 0x21] = 1,
+    [0x23 ... 0x5b] = 1,
+    [0x5d ... 0x7f] = 1,
 };
 
 static inline bool
@@ -698,11 +709,14 @@ scan_string(struct scan *s, bool esc_ok, bool *escaped)
 			if (!esc_ok || p + 1 >= end)
 				return false;
 			switch (p[1]) {
-			case '"': case '\\': case 'b': case 'f': case 'n':
-			case 'r': case 't':
-				break;
-			default:
-				return false; /* \/ and \u: not canonical */
+			case '"':
+			case '\\':
+			case 'b':
+			case 'f':
+			case 'n':
+			case 'r':
+			case 't': break;
+			default: return false; /* \/ and \u: not canonical */
 			}
 			*escaped = true;
 			p += 2;
@@ -792,7 +806,7 @@ scan_object(struct scan *s, int depth)
 			return false;
 		if (depth == 1)
 			s->mem[s->nmem++] = (struct member){
-				k, v, len, (size_t)(s->p - v), s->ws != ws};
+			    k, v, len, (size_t)(s->p - v), s->ws != ws};
 		skip_ws(s);
 		if (s->p < s->end && *s->p == ',') {
 			s->p++;
@@ -879,8 +893,8 @@ compact_into(struct buf *b, const char *p, size_t n)
 	}
 }
 
-#define KEY_IS(k, kl, lit) ((kl) == sizeof(lit) - 1 && \
-			    memcmp((k), (lit), sizeof(lit) - 1) == 0)
+#define KEY_IS(k, kl, lit)                                                     \
+	((kl) == sizeof(lit) - 1 && memcmp((k), (lit), sizeof(lit) - 1) == 0)
 
 struct fast_req {
 	const char *id; /* raw bytes, NULL: none (a notification) */
@@ -893,8 +907,7 @@ struct fast_req {
 
 /* The envelope: only "jsonrpc":"2.0", "id", "method", "params", once each. */
 static bool
-fast_envelope(const char *line, size_t len, struct fast_req *f,
-	      struct scan *sp)
+fast_envelope(const char *line, size_t len, struct fast_req *f, struct scan *sp)
 {
 	struct scan s = {.p = line, .end = line + len};
 	bool seen[4] = {false}, esc;
@@ -1001,7 +1014,7 @@ put_head_raw(struct buf *out, const struct fast_req *f)
 /* The params of an emit, from the members the envelope recorded. */
 static bool
 fast_emit_params(const struct scan *s, const char **ev, size_t *ev_len,
-		 const char **data, size_t *data_len, bool *ws)
+                 const char **data, size_t *data_len, bool *ws)
 {
 	*ev = *data = NULL;
 	for (size_t i = 0; i < s->nmem; i++) {
@@ -1034,7 +1047,7 @@ fast_emit_params(const struct scan *s, const char **ev, size_t *ev_len,
 /* -1: not for the fast path; else the outcome, reply written. */
 static int
 fast_dispatch(struct ctl_client *c, const char *line, size_t len,
-	      struct buf *out)
+              struct buf *out)
 {
 	struct fast_req f;
 	struct scan s;
@@ -1050,8 +1063,7 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 		}
 		return METHODS_OK;
 	}
-	if (f.method_len != 4 || memcmp(f.method, "emit", 4) != 0 ||
-	    !f.params)
+	if (f.method_len != 4 || memcmp(f.method, "emit", 4) != 0 || !f.params)
 		return -1;
 
 	const char *ev, *data;
@@ -1060,10 +1072,9 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 
 	bool ws = false;
 
-	if (!fast_emit_params(&s, &ev, &ev_len, &data, &data_len, &ws) ||
-	    !b || !bus_name_valid(ev, ev_len) || bus_closing(b) ||
-	    !bus_has_room(b) || manager_shutting_down() ||
-	    journal_sync_always(journal_default()) ||
+	if (!fast_emit_params(&s, &ev, &ev_len, &data, &data_len, &ws) || !b ||
+	    !bus_name_valid(ev, ev_len) || bus_closing(b) || !bus_has_room(b) ||
+	    manager_shutting_down() || journal_sync_always(journal_default()) ||
 	    !ctl_client_allowed(c, ACCESS_EMIT))
 		return -1;
 
@@ -1077,8 +1088,8 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 		data = buf_head(&tmp);
 		data_len = tmp.len;
 	}
-	rc = bus_emit(b, ev, ev_len, data, data_len, ctl_client_source(c),
-		      &seq, &matched);
+	rc = bus_emit(b, ev, ev_len, data, data_len, ctl_client_source(c), &seq,
+	              &matched);
 	buf_free(&tmp);
 	/* Refused after the checks above (an accept hook): the general path
 	 * emits again and answers with the error. */
@@ -1097,7 +1108,7 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 
 enum methods_outcome
 methods_dispatch(struct ctl_client *c, const char *line, size_t len,
-		 struct buf *out)
+                 struct buf *out)
 {
 	struct rpc_req r;
 	struct req q = {.c = c, .r = &r, .out = out};
@@ -1119,13 +1130,13 @@ methods_dispatch(struct ctl_client *c, const char *line, size_t len,
 	}
 	if (!(m = method_find(r.method))) {
 		res = fail(&q, RPC_METHOD_NOT_FOUND, "unknown method '%.64s'",
-			   r.method);
+		           r.method);
 	} else if (!ctl_client_allowed(c, m->access)) {
 		res = fail(&q, RPC_PERMISSION,
-			   "permission denied: '%s' requires %s access",
-			   m->name, access_name(m->access));
+		           "permission denied: '%s' requires %s access",
+		           m->name, access_name(m->access));
 	} else if (rpc_check_params(r.params, m->params, m->nparams, &msg) <
-		   0) {
+	           0) {
 		res = fail(&q, RPC_INVALID_PARAMS, "%s", msg);
 		free(msg);
 	} else if (m->live && manager_shutting_down()) {

@@ -28,18 +28,18 @@ enum method_access {
 };
 
 enum methods_outcome {
-	METHODS_OK,	 /* answered with a result (or a notification ran) */
-	METHODS_ERROR,	 /* answered with an error (or would have been) */
-	METHODS_PENDING, /* emit hit a full queue with wait: retry the same
-			  * line once the bus has room; nothing was written */
+	METHODS_OK,       /* answered with a result (or a notification ran) */
+	METHODS_ERROR,    /* answered with an error (or would have been) */
+	METHODS_PENDING,  /* emit hit a full queue with wait: retry the same
+	                   * line once the bus has room; nothing was written */
 	METHODS_DEFERRED, /* done, but the reply comes later (emit with
-			   * [journal] sync = always, once durable): the line
-			   * is consumed and the client waits for it */
+	                   * [journal] sync = always, once durable): the line
+	                   * is consumed and the client waits for it */
 };
 
 /* Run one request line (no newline); replies are appended to out. */
 enum methods_outcome methods_dispatch(struct ctl_client *c, const char *line,
-				      size_t len, struct buf *out);
+                                      size_t len, struct buf *out);
 /* The method names in table order, as a new JSON array. */
 json_t *methods_names(void);
 
@@ -56,7 +56,7 @@ long ctl_client_pid(const struct ctl_client *c);
  * live delivery starts after upto (= bus_last_dispatched now).
  */
 void ctl_client_subscribe(struct ctl_client *c, const char *const *patterns,
-			  size_t n, bool replay, uint64_t since, uint64_t upto);
+                          size_t n, bool replay, uint64_t since, uint64_t upto);
 /* true if it was subscribed. */
 bool ctl_client_unsubscribe(struct ctl_client *c);
 /*
@@ -65,7 +65,7 @@ bool ctl_client_unsubscribe(struct ctl_client *c);
  * replies stay in order. Returns 0, or -1 when no journal is running.
  */
 int ctl_client_defer_emit(struct ctl_client *c, json_t *id, uint64_t seq,
-			  size_t matched);
+                          size_t matched);
 /* Send this client shutdown progress notifications until the exit. */
 void ctl_client_wait_shutdown(struct ctl_client *c);
 /* The graph the control service runs in. */

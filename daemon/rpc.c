@@ -9,19 +9,19 @@ static const struct {
 	int code;
 	const char *class;
 } rpc_errors[RPC_ERR_COUNT] = {
-	[RPC_PARSE_ERROR] = {-32700, "ParseError"},
-	[RPC_INVALID_REQUEST] = {-32600, "InvalidRequest"},
-	[RPC_METHOD_NOT_FOUND] = {-32601, "MethodNotFound"},
-	[RPC_INVALID_PARAMS] = {-32602, "InvalidParams"},
-	[RPC_INTERNAL] = {-32603, "Internal"},
-	[RPC_SHUTTING_DOWN] = {-32000, "ShuttingDown"},
-	[RPC_QUEUE_FULL] = {-32001, "QueueFull"},
-	[RPC_PERMISSION] = {-32002, "PermissionDenied"},
-	[RPC_NOT_FOUND] = {-32003, "NotFound"},
-	[RPC_UNAVAILABLE] = {-32004, "Unavailable"},
-	[RPC_TOO_LARGE] = {-32005, "TooLarge"},
-	[RPC_BUSY] = {-32006, "Busy"},
-	[RPC_INVALID_CONFIG] = {-32007, "InvalidConfig"},
+    [RPC_PARSE_ERROR] = {-32700, "ParseError"},
+    [RPC_INVALID_REQUEST] = {-32600, "InvalidRequest"},
+    [RPC_METHOD_NOT_FOUND] = {-32601, "MethodNotFound"},
+    [RPC_INVALID_PARAMS] = {-32602, "InvalidParams"},
+    [RPC_INTERNAL] = {-32603, "Internal"},
+    [RPC_SHUTTING_DOWN] = {-32000, "ShuttingDown"},
+    [RPC_QUEUE_FULL] = {-32001, "QueueFull"},
+    [RPC_PERMISSION] = {-32002, "PermissionDenied"},
+    [RPC_NOT_FOUND] = {-32003, "NotFound"},
+    [RPC_UNAVAILABLE] = {-32004, "Unavailable"},
+    [RPC_TOO_LARGE] = {-32005, "TooLarge"},
+    [RPC_BUSY] = {-32006, "Busy"},
+    [RPC_INVALID_CONFIG] = {-32007, "InvalidConfig"},
 };
 
 int
@@ -45,8 +45,8 @@ bad(enum rpc_err *err, char **msg, enum rpc_err e, char *m)
 }
 
 int
-rpc_parse(const char *line, size_t len, struct rpc_req *req,
-	  enum rpc_err *err, char **msg, bool *answer)
+rpc_parse(const char *line, size_t len, struct rpc_req *req, enum rpc_err *err,
+          char **msg, bool *answer)
 {
 	json_error_t jerr;
 	json_t *root, *v, *id;
@@ -55,55 +55,58 @@ rpc_parse(const char *line, size_t len, struct rpc_req *req,
 	memset(req, 0, sizeof(*req));
 	*answer = true;
 	root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-			  &jerr);
+	                  &jerr);
 	if (!root)
 		return bad(err, msg, RPC_PARSE_ERROR,
-			   xasprintf("parse error: %s (column %d)", jerr.text,
-				     jerr.column));
+		           xasprintf("parse error: %s (column %d)", jerr.text,
+		                     jerr.column));
 	req->root = root;
 	if (json_is_array(root))
 		return bad(err, msg, RPC_INVALID_REQUEST,
-			   xstrdup("batch requests are not supported"));
+		           xstrdup("batch requests are not supported"));
 	if (!json_is_object(root))
 		return bad(err, msg, RPC_INVALID_REQUEST,
-			   xstrdup("a request must be a JSON object"));
+		           xstrdup("a request must be a JSON object"));
 	/* An object without "id" is a notification: never answered. */
 	id = json_object_get(root, "id");
 	*answer = id != NULL;
 	if (id && !json_is_string(id) && !json_is_number(id) &&
 	    !json_is_null(id))
 		return bad(err, msg, RPC_INVALID_REQUEST,
-			   xstrdup("'id' must be a string, a number or null"));
+		           xstrdup("'id' must be a string, a number or null"));
 	req->id = id;
-	json_object_foreach (root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		if (strcmp(key, "jsonrpc") == 0) {
 			if (!json_is_string(v) ||
 			    strcmp(json_string_value(v), "2.0") != 0)
 				break;
 		} else if (strcmp(key, "method") == 0) {
 			if (!json_is_string(v))
-				return bad(err, msg, RPC_INVALID_REQUEST,
-					   xstrdup("'method' must be a string"));
+				return bad(
+				    err, msg, RPC_INVALID_REQUEST,
+				    xstrdup("'method' must be a string"));
 			req->method = json_string_value(v);
 		} else if (strcmp(key, "params") == 0) {
 			req->params = v;
 		} else if (strcmp(key, "id") != 0) {
 			return bad(err, msg, RPC_INVALID_REQUEST,
-				   xasprintf("unknown member '%s' in the "
-					     "request", key));
+			           xasprintf("unknown member '%s' in the "
+			                     "request",
+			                     key));
 		}
 	}
 	v = json_object_get(root, "jsonrpc");
 	if (!json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0)
 		return bad(err, msg, RPC_INVALID_REQUEST,
-			   xstrdup("'jsonrpc' must be \"2.0\""));
+		           xstrdup("'jsonrpc' must be \"2.0\""));
 	if (!req->method)
 		return bad(err, msg, RPC_INVALID_REQUEST,
-			   xstrdup("'method' is required"));
+		           xstrdup("'method' is required"));
 	if (req->params && !json_is_object(req->params))
 		return bad(err, msg, RPC_INVALID_PARAMS,
-			   xstrdup("'params' must be an object (parameters "
-				   "are passed by name)"));
+		           xstrdup("'params' must be an object (parameters "
+		                   "are passed by name)"));
 	if (!req->params) {
 		req->params = json_object();
 		json_object_set_new(root, "params", req->params);
@@ -127,7 +130,8 @@ ptype_name(enum rpc_ptype t)
 	case RPC_P_OBJECT: return "an object";
 	case RPC_P_UINT: return "a non-negative integer";
 	case RPC_P_DURATION:
-		return "a duration (\"250ms\", \"30s\") or integer milliseconds";
+		return "a duration (\"250ms\", \"30s\") or integer "
+		       "milliseconds";
 	case RPC_P_STRINGS: return "an array of strings";
 	}
 	return "?";
@@ -143,16 +147,16 @@ ptype_ok(enum rpc_ptype t, json_t *v)
 	case RPC_P_STRING: return json_is_string(v);
 	case RPC_P_BOOL: return json_is_boolean(v);
 	case RPC_P_OBJECT: return json_is_object(v);
-	case RPC_P_UINT: return json_is_integer(v) && json_integer_value(v) >= 0;
+	case RPC_P_UINT:
+		return json_is_integer(v) && json_integer_value(v) >= 0;
 	case RPC_P_DURATION:
 		return json_is_string(v) ||
 		       (json_is_integer(v) && json_integer_value(v) >= 0);
 	case RPC_P_STRINGS:
 		if (!json_is_array(v))
 			return false;
-		json_array_foreach (v, i, e)
-			if (!json_is_string(e))
-				return false;
+		json_array_foreach(v, i,
+		                   e) if (!json_is_string(e)) return false;
 		return true;
 	}
 	return false;
@@ -160,13 +164,14 @@ ptype_ok(enum rpc_ptype t, json_t *v)
 
 int
 rpc_check_params(json_t *params, const struct rpc_param *spec, size_t n,
-		 char **msg)
+                 char **msg)
 {
 	const char *key;
 	json_t *v;
 	size_t i;
 
-	json_object_foreach (params, key, v) {
+	json_object_foreach(params, key, v)
+	{
 		for (i = 0; i < n; i++)
 			if (strcmp(spec[i].name, key) == 0)
 				break;
@@ -176,14 +181,15 @@ rpc_check_params(json_t *params, const struct rpc_param *spec, size_t n,
 		}
 		if (!ptype_ok(spec[i].type, v)) {
 			*msg = xasprintf("parameter '%s' must be %s", key,
-					 ptype_name(spec[i].type));
+			                 ptype_name(spec[i].type));
 			return -1;
 		}
 	}
 	for (i = 0; i < n; i++) {
-		if (spec[i].required && !json_object_get(params, spec[i].name)) {
+		if (spec[i].required &&
+		    !json_object_get(params, spec[i].name)) {
 			*msg = xasprintf("missing required parameter '%s'",
-					 spec[i].name);
+			                 spec[i].name);
 			return -1;
 		}
 	}
@@ -198,15 +204,15 @@ rpc_duration(json_t *v, const char *name, double *seconds, char **msg)
 	if (json_is_integer(v)) {
 		*seconds = (double)json_integer_value(v) / 1000.0;
 	} else if (util_parse_duration(json_string_value(v), 0.001, seconds,
-				       &cause) < 0) {
+	                               &cause) < 0) {
 		*msg = xasprintf("parameter '%s': %s", name,
-				 cause ? cause : "bad duration");
+		                 cause ? cause : "bad duration");
 		free(cause);
 		return -1;
 	}
 	if (!(*seconds > 0)) {
-		*msg = xasprintf("parameter '%s' must be greater than zero",
-				 name);
+		*msg =
+		    xasprintf("parameter '%s' must be greater than zero", name);
 		return -1;
 	}
 	return 0;
@@ -218,10 +224,11 @@ rpc_put_id(struct buf *out, json_t *id)
 	if (!id || json_is_null(id)) {
 		buf_append(out, "null", 4);
 	} else if (json_is_integer(id)) {
-		buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+		buf_printf(out, "%" JSON_INTEGER_FORMAT,
+		           json_integer_value(id));
 	} else if (json_is_string(id)) {
 		buf_json_string(out, json_string_value(id),
-				json_string_length(id));
+		                json_string_length(id));
 	} else {
 		char *s = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
 
@@ -249,9 +256,9 @@ static void
 put_json(struct buf *out, json_t *v)
 {
 	/* 10 significant digits: 0.005, not 0.0050000000000000001 */
-	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
-					JSON_PRESERVE_ORDER |
-					JSON_REAL_PRECISION(10));
+	char *s =
+	    json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
+	                      JSON_REAL_PRECISION(10));
 
 	buf_puts(out, s ? s : "null");
 	free(s);
@@ -270,8 +277,8 @@ rpc_put_error(struct buf *out, json_t *id, enum rpc_err e, const char *msg)
 {
 	buf_append(out, "{\"jsonrpc\":\"2.0\",\"id\":", 22);
 	rpc_put_id(out, id);
-	buf_printf(out, ",\"error\":{\"code\":%d,\"message\":",
-		   rpc_err_code(e));
+	buf_printf(out,
+	           ",\"error\":{\"code\":%d,\"message\":", rpc_err_code(e));
 	buf_json_string(out, msg, strlen(msg));
 	buf_printf(out, ",\"data\":{\"class\":\"%s\"}}}\n", rpc_err_class(e));
 }

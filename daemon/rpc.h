@@ -22,14 +22,14 @@ enum rpc_err {
 	RPC_INVALID_REQUEST,  /* -32600 InvalidRequest */
 	RPC_METHOD_NOT_FOUND, /* -32601 MethodNotFound */
 	RPC_INVALID_PARAMS,   /* -32602 InvalidParams */
-	RPC_INTERNAL,	      /* -32603 Internal */
+	RPC_INTERNAL,         /* -32603 Internal */
 	RPC_SHUTTING_DOWN,    /* -32000 ShuttingDown */
-	RPC_QUEUE_FULL,	      /* -32001 QueueFull */
-	RPC_PERMISSION,	      /* -32002 PermissionDenied */
-	RPC_NOT_FOUND,	      /* -32003 NotFound */
+	RPC_QUEUE_FULL,       /* -32001 QueueFull */
+	RPC_PERMISSION,       /* -32002 PermissionDenied */
+	RPC_NOT_FOUND,        /* -32003 NotFound */
 	RPC_UNAVAILABLE,      /* -32004 Unavailable */
-	RPC_TOO_LARGE,	      /* -32005 TooLarge */
-	RPC_BUSY,	      /* -32006 Busy */
+	RPC_TOO_LARGE,        /* -32005 TooLarge */
+	RPC_BUSY,             /* -32006 Busy */
 	RPC_INVALID_CONFIG,   /* -32007 InvalidConfig */
 	RPC_ERR_COUNT,
 };
@@ -40,9 +40,9 @@ const char *rpc_err_class(enum rpc_err e);
 /* A parsed request. root owns everything; the other pointers borrow it. */
 struct rpc_req {
 	json_t *root;
-	json_t *id;	    /* NULL: a notification (never answered) */
+	json_t *id; /* NULL: a notification (never answered) */
 	const char *method;
-	json_t *params;	    /* always an object (empty when absent) */
+	json_t *params; /* always an object (empty when absent) */
 };
 
 /*
@@ -53,7 +53,7 @@ struct rpc_req {
  * (NULL when unknown). Either way, release req with rpc_req_clear.
  */
 int rpc_parse(const char *line, size_t len, struct rpc_req *req,
-	      enum rpc_err *err, char **msg, bool *answer);
+              enum rpc_err *err, char **msg, bool *answer);
 void rpc_req_clear(struct rpc_req *req);
 
 /* Parameter specs: checked centrally before a handler runs. */
@@ -61,9 +61,9 @@ enum rpc_ptype {
 	RPC_P_STRING,
 	RPC_P_BOOL,
 	RPC_P_OBJECT,
-	RPC_P_UINT,	/* non-negative integer */
+	RPC_P_UINT,     /* non-negative integer */
 	RPC_P_DURATION, /* "250ms", "30s", or integer milliseconds */
-	RPC_P_STRINGS,	/* array of strings */
+	RPC_P_STRINGS,  /* array of strings */
 };
 
 struct rpc_param {
@@ -77,7 +77,7 @@ struct rpc_param {
  * ones and wrong types. 0, or -1 with *msg allocated (InvalidParams).
  */
 int rpc_check_params(json_t *params, const struct rpc_param *spec, size_t n,
-		     char **msg);
+                     char **msg);
 /* A RPC_P_DURATION value in seconds (> 0). 0, or -1 with *msg allocated. */
 int rpc_duration(json_t *v, const char *name, double *seconds, char **msg);
 
@@ -89,9 +89,8 @@ void rpc_put_head(struct buf *out, json_t *id);
 void rpc_put_tail(struct buf *out);
 void rpc_put_result(struct buf *out, json_t *id, json_t *result);
 void rpc_put_error(struct buf *out, json_t *id, enum rpc_err e,
-		   const char *msg);
+                   const char *msg);
 /* `{"jsonrpc":"2.0","method":M,"params":P}\n`; params borrowed, NULL = {} */
-void rpc_put_notification(struct buf *out, const char *method,
-			  json_t *params);
+void rpc_put_notification(struct buf *out, const char *method, json_t *params);
 
 #endif

@@ -39,9 +39,9 @@
 #include "log.h"
 #include "util.h"
 
-#define BRIDGE_INFLIGHT	     1024
+#define BRIDGE_INFLIGHT      1024
 #define BRIDGE_DEFAULT_PORT  6379
-#define BRIDGE_HOST_MAX	     255
+#define BRIDGE_HOST_MAX      255
 #define BRIDGE_INSTANCE_MAX  64
 #define BRIDGE_CLOSE_TIMEOUT 3.0
 
@@ -59,12 +59,12 @@ struct link {
 	struct bridge *br;
 	const char *name; /* "publish" or "subscribe" */
 	redisAsyncContext *ac;
-	bool up;	    /* connected (and subscribed, for the sub link) */
-	bool ever_failed;   /* an attempt failed or the link was lost */
+	bool up;          /* connected (and subscribed, for the sub link) */
+	bool ever_failed; /* an attempt failed or the link was lost */
 	bool ever_up;
-	size_t acks;	    /* PSUBSCRIBE confirmations on this connection */
-	double backoff;	    /* next retry delay */
-	ev_timer timer;	    /* connect timeout, then retry delay */
+	size_t acks;        /* PSUBSCRIBE confirmations on this connection */
+	double backoff;     /* next retry delay */
+	ev_timer timer;     /* connect timeout, then retry delay */
 	bool retry_pending; /* the timer is a retry */
 	int64_t retry_at_us;
 	int64_t down_since_us;
@@ -76,7 +76,7 @@ struct bridge {
 	struct bus *bus;
 	struct bridge_url url;
 	char *url_text;
-	char **publish;	  /* NULL-terminated */
+	char **publish;   /* NULL-terminated */
 	char **subscribe; /* NULL-terminated, minimal (no overlaps) */
 	char **rpatterns; /* Redis patterns for subscribe */
 	size_t nsub;
@@ -140,22 +140,23 @@ bridge_url_parse(const char *url, struct bridge_url *out, char **cause)
 
 		u.kind = BRIDGE_URL_UNIX;
 		if (len == 0 || p[0] != '/') {
-			*cause = xasprintf("bad URL '%s': unix:// needs an "
-					   "absolute path (unix:///run/redis.sock)",
-					   url);
+			*cause =
+			    xasprintf("bad URL '%s': unix:// needs an "
+			              "absolute path (unix:///run/redis.sock)",
+			              url);
 			goto out_fail;
 		}
 		if (len > sizeof(((struct sockaddr_un *)0)->sun_path) - 1) {
 			*cause = xasprintf("bad URL '%s': socket path too long",
-					   url);
+			                   url);
 			goto out_fail;
 		}
 		u.path = xstrndup(p, len);
 		if (q) {
 			if (strncmp(q, "?db=", 4)) {
 				*cause = xasprintf("bad URL '%s': only ?db=N "
-						   "may follow the path",
-						   url);
+				                   "may follow the path",
+				                   url);
 				goto out_fail;
 			}
 			if (parse_db(q + 4, &u.db, cause) < 0)
@@ -168,8 +169,8 @@ bridge_url_parse(const char *url, struct bridge_url *out, char **cause)
 		copy = xstrdup(url + 8);
 		if (strchr(copy, '@')) {
 			*cause = xasprintf("bad URL '%s': credentials in the "
-					   "URL are not supported",
-					   url);
+			                   "URL are not supported",
+			                   url);
 			goto out_fail;
 		}
 		if ((db = strchr(copy, '/')))
@@ -178,7 +179,7 @@ bridge_url_parse(const char *url, struct bridge_url *out, char **cause)
 		if (host[0] == '[') {
 			if (!(end = strchr(host, ']'))) {
 				*cause = xasprintf("bad URL '%s': unclosed '['",
-						   url);
+				                   url);
 				goto out_fail;
 			}
 			*end = '\0';
@@ -187,8 +188,8 @@ bridge_url_parse(const char *url, struct bridge_url *out, char **cause)
 				port = end + 2;
 			else if (end[1]) {
 				*cause = xasprintf("bad URL '%s': text after "
-						   "']'",
-						   url);
+				                   "']'",
+				                   url);
 				goto out_fail;
 			}
 		} else if ((port = strchr(host, ':'))) {
@@ -199,10 +200,11 @@ bridge_url_parse(const char *url, struct bridge_url *out, char **cause)
 			goto out_fail;
 		}
 		for (const char *c = host; *c; c++) {
-			if (!isalnum((unsigned char)*c) && !strchr(".-_:", *c)) {
+			if (!isalnum((unsigned char)*c) &&
+			    !strchr(".-_:", *c)) {
 				*cause = xasprintf("bad URL '%s': bad host "
-						   "name '%s'",
-						   url, host);
+				                   "name '%s'",
+				                   url, host);
 				goto out_fail;
 			}
 		}
@@ -211,8 +213,8 @@ bridge_url_parse(const char *url, struct bridge_url *out, char **cause)
 			if (util_parse_uint(port, 65535, &v, NULL) < 0 ||
 			    v == 0) {
 				*cause = xasprintf("bad URL '%s': bad port "
-						   "'%s'",
-						   url, port);
+				                   "'%s'",
+				                   url, port);
 				goto out_fail;
 			}
 			u.port = (int)v;
@@ -222,15 +224,15 @@ bridge_url_parse(const char *url, struct bridge_url *out, char **cause)
 		u.host = xstrdup(host);
 	} else {
 		*cause = xasprintf("bad URL '%s': use redis://HOST[:PORT][/DB] "
-				   "or unix:///PATH",
-				   url);
+		                   "or unix:///PATH",
+		                   url);
 		goto out_fail;
 	}
 	free(copy);
 	*out = u;
 	return 0;
 
-out_bad: {
+out_bad : {
 	char *why = *cause;
 	*cause = xasprintf("bad URL '%s': %s", url, why);
 	free(why);
@@ -336,7 +338,7 @@ match_any(char *const *patterns, const char *name, size_t len)
 
 char *
 bridge_encode(const struct bus_event *ev, const char *host,
-	      const char *instance, size_t *len)
+              const char *instance, size_t *len)
 {
 	struct buf b = {0};
 	char when[40];
@@ -350,8 +352,9 @@ bridge_encode(const struct bus_event *ev, const char *host,
 		buf_append(&b, ev->data, ev->data_len);
 	else
 		buf_puts(&b, "{}");
-	buf_printf(&b, ",\"time\":\"%s\",\"seq\":%llu,\"origin\":{\"host\":",
-		   when, (unsigned long long)ev->seq);
+	buf_printf(&b,
+	           ",\"time\":\"%s\",\"seq\":%llu,\"origin\":{\"host\":", when,
+	           (unsigned long long)ev->seq);
 	buf_json_string(&b, host, strlen(host));
 	buf_puts(&b, ",\"instance\":");
 	buf_json_string(&b, instance, strlen(instance));
@@ -389,7 +392,7 @@ bridge_msg_clear(struct bridge_msg *m)
 
 int
 bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
-	      char **cause)
+              char **cause)
 {
 	json_error_t jerr;
 	json_t *root, *ev, *data, *when, *seq, *origin, *host, *inst;
@@ -420,7 +423,8 @@ bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
 		*cause = xstrdup("'data' is not an object");
 		goto out_fail;
 	}
-	if (!json_is_string(when) || !token_valid(json_string_value(when), 64)) {
+	if (!json_is_string(when) ||
+	    !token_valid(json_string_value(when), 64)) {
 		*cause = xstrdup("'time' is missing or not a time");
 		goto out_fail;
 	}
@@ -437,7 +441,8 @@ bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
 	}
 	m.event = xstrdup(json_string_value(ev));
 	if (data) {
-		char *text = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		char *text =
+		    json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		m.data = xstrdup(text);
 		free(text);
 	} else {
@@ -460,15 +465,15 @@ char *
 bridge_source(const struct bridge_msg *m)
 {
 	return xasprintf(BRIDGE_SOURCE_PREFIX "origin=%s/%s time=%s seq=%llu",
-			 m->host, m->instance, m->time,
-			 (unsigned long long)m->seq);
+	                 m->host, m->instance, m->time,
+	                 (unsigned long long)m->seq);
 }
 
 bool
 bridge_from_bridge(const struct bus_event *ev)
 {
 	return ev->source && !strncmp(ev->source, BRIDGE_SOURCE_PREFIX,
-				      strlen(BRIDGE_SOURCE_PREFIX));
+	                              strlen(BRIDGE_SOURCE_PREFIX));
 }
 
 /* ---- the outbound FIFO and the pump ---- */
@@ -544,7 +549,7 @@ pump(struct bridge *br)
 		size_t argvlen[3] = {7, m->chan_len, m->len};
 
 		if (redisAsyncCommandArgv(l->ac, pump_cb, NULL, 3, argv,
-					  argvlen) != REDIS_OK)
+		                          argvlen) != REDIS_OK)
 			break; /* disconnecting: the link callbacks follow */
 		br->head = m->next;
 		if (!br->head)
@@ -557,8 +562,8 @@ pump(struct bridge *br)
 	br->st.inflight = br->inflight;
 	if (br->drop_episode && br->queued < br->buffer) {
 		log_warn("bridge: %llu outbound events dropped (buffer of %zu "
-			 "full)",
-			 (unsigned long long)br->drop_episode, br->buffer);
+		         "full)",
+		         (unsigned long long)br->drop_episode, br->buffer);
 		br->drop_episode = 0;
 	}
 	if (br->closing)
@@ -577,8 +582,8 @@ on_local_event(const struct bus_event *ev, void *arg)
 	if (br->queued >= br->buffer) {
 		if (br->drop_episode++ == 0)
 			log_warn("bridge: outbound buffer full (%zu events); "
-				 "dropping until Redis takes them",
-				 br->buffer);
+			         "dropping until Redis takes them",
+			         br->buffer);
 		br->st.dropped++;
 		return 0;
 	}
@@ -597,7 +602,7 @@ on_local_event(const struct bus_event *ev, void *arg)
 
 static void
 on_remote_message(struct bridge *br, const char *chan, size_t chan_len,
-		  const char *payload, size_t len)
+                  const char *payload, size_t len)
 {
 	struct bridge_msg m;
 	char *cause = NULL, *source;
@@ -606,7 +611,7 @@ on_remote_message(struct bridge *br, const char *chan, size_t chan_len,
 	if (bridge_decode(payload, len, &m, &cause) < 0) {
 		br->st.invalid++;
 		log_warn("bridge: ignoring a message on %.*s: %s",
-			 (int)chan_len, chan, cause);
+		         (int)chan_len, chan, cause);
 		free(cause);
 		return;
 	}
@@ -618,7 +623,7 @@ on_remote_message(struct bridge *br, const char *chan, size_t chan_len,
 	    strncmp(chan + plen + 1, m.event, chan_len - plen - 1)) {
 		br->st.invalid++;
 		log_warn("bridge: ignoring event '%s' sent on channel %.*s",
-			 m.event, (int)chan_len, chan);
+		         m.event, (int)chan_len, chan);
 		goto out;
 	}
 	if (!match_any(br->subscribe, m.event, strlen(m.event))) {
@@ -626,13 +631,13 @@ on_remote_message(struct bridge *br, const char *chan, size_t chan_len,
 		goto out;
 	}
 	source = bridge_source(&m);
-	if (bus_emit(br->bus, m.event, strlen(m.event), m.data,
-		     strlen(m.data), source, NULL, NULL) < 0) {
+	if (bus_emit(br->bus, m.event, strlen(m.event), m.data, strlen(m.data),
+	             source, NULL, NULL) < 0) {
 		if (errno == EAGAIN) {
 			br->st.in_dropped++;
 			log_warn("bridge: bus queue full: dropped remote "
-				 "event '%s' from %s/%s",
-				 m.event, m.host, m.instance);
+			         "event '%s' from %s/%s",
+			         m.event, m.host, m.instance);
 		}
 	} else {
 		br->st.received++;
@@ -661,11 +666,11 @@ on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
 		if (++l->acks == l->br->nsub)
 			link_set_up(l);
 	} else if (!strcmp(kind->str, "pmessage") && reply->elements == 4 &&
-		   reply->element[2]->type == REDIS_REPLY_STRING &&
-		   reply->element[3]->type == REDIS_REPLY_STRING) {
-		on_remote_message(l->br, reply->element[2]->str,
-				  reply->element[2]->len, reply->element[3]->str,
-				  reply->element[3]->len);
+	           reply->element[2]->type == REDIS_REPLY_STRING &&
+	           reply->element[3]->type == REDIS_REPLY_STRING) {
+		on_remote_message(
+		    l->br, reply->element[2]->str, reply->element[2]->len,
+		    reply->element[3]->str, reply->element[3]->len);
 	}
 }
 
@@ -681,8 +686,8 @@ link_schedule_retry(struct link *l)
 
 	if (br->closing)
 		return;
-	l->backoff = l->backoff * 2 > br->backoff_max ? br->backoff_max
-						      : l->backoff * 2;
+	l->backoff =
+	    l->backoff * 2 > br->backoff_max ? br->backoff_max : l->backoff * 2;
 	ev_timer_stop(br->loop, &l->timer);
 	ev_timer_set(&l->timer, delay, 0);
 	ev_timer_start(br->loop, &l->timer);
@@ -703,11 +708,11 @@ link_failed(struct link *l, const char *why)
 	if (!l->ever_failed || was_up || !l->error || strcmp(l->error, why)) {
 		if (was_up)
 			log_warn("bridge: %s link to %s lost: %s", l->name,
-				 br->url_text, why);
+			         br->url_text, why);
 		else
 			log_warn("bridge: cannot connect the %s link to %s: "
-				 "%s",
-				 l->name, br->url_text, why);
+			         "%s",
+			         l->name, br->url_text, why);
 	}
 	if (was_up || !l->down_since_us)
 		l->down_since_us = util_mono_us();
@@ -732,11 +737,11 @@ link_set_up(struct link *l)
 	if (l->ever_up) {
 		br->st.reconnects++;
 		log_info("bridge: %s link to %s back after %.1fs", l->name,
-			 br->url_text,
-			 (double)(util_mono_us() - l->down_since_us) / 1e6);
+		         br->url_text,
+		         (double)(util_mono_us() - l->down_since_us) / 1e6);
 	} else {
 		log_info("bridge: %s link connected to %s", l->name,
-			 br->url_text);
+		         br->url_text);
 	}
 	l->ever_up = true;
 	l->down_since_us = 0;
@@ -767,7 +772,7 @@ on_connect(const redisAsyncContext *cac, int status)
 	}
 	for (size_t i = 0; i < l->br->nsub; i++)
 		redisAsyncCommand(ac, on_sub_reply, NULL, "PSUBSCRIBE %s",
-				  l->br->rpatterns[i]);
+		                  l->br->rpatterns[i]);
 }
 
 static void
@@ -778,10 +783,10 @@ on_disconnect(const redisAsyncContext *cac, int status)
 	if (!l)
 		return;
 	/* hiredis frees the context after this callback */
-	link_failed(l, status == REDIS_OK
-			   ? "disconnected"
-			   : (cac->errstr[0] ? cac->errstr
-					     : "connection closed"));
+	link_failed(l,
+	            status == REDIS_OK
+	                ? "disconnected"
+	                : (cac->errstr[0] ? cac->errstr : "connection closed"));
 }
 
 /* Forget the context (its late callbacks are ignored) and free it. */
@@ -874,8 +879,8 @@ random_instance(void)
 
 	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
 		uint64_t x = (uint64_t)util_now_us() ^
-			     ((uint64_t)getpid() << 32) ^
-			     (uint64_t)util_mono_us();
+		             ((uint64_t)getpid() << 32) ^
+		             (uint64_t)util_mono_us();
 		memcpy(r, &x, sizeof(r));
 	}
 	for (size_t i = 0; i < sizeof(r); i++)
@@ -900,8 +905,8 @@ check_patterns(const char *key, const char *const *list, char **cause)
 	for (size_t i = 0; list && list[i]; i++) {
 		if (!bus_pattern_valid(list[i])) {
 			*cause = xasprintf("%s: '%s' is not an event pattern "
-					   "(NAME, PREFIX.* or *)",
-					   key, list[i]);
+			                   "(NAME, PREFIX.* or *)",
+			                   key, list[i]);
 			return -1;
 		}
 	}
@@ -910,7 +915,7 @@ check_patterns(const char *key, const char *const *list, char **cause)
 
 struct bridge *
 bridge_new(struct ev_loop *loop, struct bus *bus,
-	   const struct bridge_opts *opts, char **cause)
+           const struct bridge_opts *opts, char **cause)
 {
 	struct bridge *br;
 	struct bridge_url url;
@@ -924,14 +929,15 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 		return NULL;
 	if (!bridge_channel_valid(chan)) {
 		*cause = xasprintf("bad channel prefix '%s' (1-64 characters "
-				   "of A-Z a-z 0-9 _ . : -)",
-				   chan);
+		                   "of A-Z a-z 0-9 _ . : -)",
+		                   chan);
 		goto out_url;
 	}
 	if (check_patterns("publish", opts->publish, cause) < 0 ||
 	    check_patterns("subscribe", opts->subscribe, cause) < 0)
 		goto out_url;
-	if (opts->instance && !token_valid(opts->instance, BRIDGE_INSTANCE_MAX)) {
+	if (opts->instance &&
+	    !token_valid(opts->instance, BRIDGE_INSTANCE_MAX)) {
 		*cause = xasprintf("bad instance id '%s'", opts->instance);
 		goto out_url;
 	}
@@ -1021,8 +1027,8 @@ close_finish(struct ev_loop *loop, ev_timer *w, int revents)
 	br->close_cb = NULL;
 	if (br->queued || br->inflight)
 		log_warn("bridge: stopping with %zu events unsent and %zu "
-			 "unacknowledged",
-			 br->queued, br->inflight);
+		         "unacknowledged",
+		         br->queued, br->inflight);
 	link_drop(&br->pub);
 	link_drop(&br->sub);
 	br->st.connected = false;
@@ -1043,7 +1049,7 @@ maybe_finish_close(struct bridge *br)
 
 void
 bridge_close(struct bridge *br, double timeout,
-	     void (*cb)(struct bridge *br, void *arg), void *arg)
+             void (*cb)(struct bridge *br, void *arg), void *arg)
 {
 	br->closing = true;
 	br->close_cb = cb;
@@ -1083,14 +1089,15 @@ link_problem(const struct bridge *br, const struct link *l, struct buf *b)
 		buf_puts(b, "; ");
 	buf_printf(b, "%s link to %s down", l->name, br->url_text);
 	if (l->down_since_us)
-		buf_printf(b, " for %.1fs", (double)(now - l->down_since_us) / 1e6);
+		buf_printf(b, " for %.1fs",
+		           (double)(now - l->down_since_us) / 1e6);
 	if (l->error)
 		buf_printf(b, " (%s)", l->error);
 	if (l->retry_pending)
 		buf_printf(b, ", retry in %.1fs",
-			   l->retry_at_us > now
-			       ? (double)(l->retry_at_us - now) / 1e6
-			       : 0.0);
+		           l->retry_at_us > now
+		               ? (double)(l->retry_at_us - now) / 1e6
+		               : 0.0);
 }
 
 int
@@ -1148,14 +1155,14 @@ bridge_get_stats_json(const struct bridge *br)
 	    "enabled", 1, "url", br->url_text, "channel", br->channel, "host",
 	    br->host, "instance", br->instance, "publish",
 	    patterns_json(br->publish), "subscribe",
-	    patterns_json(br->subscribe), "connected", s.connected,
-	    "published", (json_int_t)s.published, "received",
-	    (json_int_t)s.received, "ignored", (json_int_t)s.ignored,
-	    "invalid", (json_int_t)s.invalid, "dropped", (json_int_t)s.dropped,
-	    "lost", (json_int_t)s.lost, "in_dropped", (json_int_t)s.in_dropped,
-	    "reconnects", (json_int_t)s.reconnects, "buffered",
-	    (json_int_t)s.buffered, "buffer", (json_int_t)br->buffer,
-	    "inflight", (json_int_t)s.inflight);
+	    patterns_json(br->subscribe), "connected", s.connected, "published",
+	    (json_int_t)s.published, "received", (json_int_t)s.received,
+	    "ignored", (json_int_t)s.ignored, "invalid", (json_int_t)s.invalid,
+	    "dropped", (json_int_t)s.dropped, "lost", (json_int_t)s.lost,
+	    "in_dropped", (json_int_t)s.in_dropped, "reconnects",
+	    (json_int_t)s.reconnects, "buffered", (json_int_t)s.buffered,
+	    "buffer", (json_int_t)br->buffer, "inflight",
+	    (json_int_t)s.inflight);
 }
 
 /* ---- the service ---- */
@@ -1205,7 +1212,7 @@ bridge_svc_init(struct svc *self, char **cause)
 		return -1;
 	svc_br.self = self;
 	log_info("bridge: instance %s on %s, channel prefix '%s'",
-		 svc_br.br->instance, svc_br.br->url_text, svc_br.br->channel);
+	         svc_br.br->instance, svc_br.br->url_text, svc_br.br->channel);
 	return 0;
 }
 

@@ -46,9 +46,9 @@ enum bridge_url_kind {
 /* redis://host[:port][/db] or unix:///path[?db=N] */
 struct bridge_url {
 	enum bridge_url_kind kind;
-	char *host; /* TCP: host name or address (IPv6 without brackets) */
-	int port;   /* TCP: default 6379 */
-	char *path; /* UNIX: absolute socket path */
+	char *host;  /* TCP: host name or address (IPv6 without brackets) */
+	int port;    /* TCP: default 6379 */
+	char *path;  /* UNIX: absolute socket path */
 	unsigned db; /* SELECT db; default 0 */
 };
 
@@ -70,10 +70,10 @@ struct bridge_msg {
 
 /* The wire form of a local event (caller frees). */
 char *bridge_encode(const struct bus_event *ev, const char *host,
-		    const char *instance, size_t *len);
+                    const char *instance, size_t *len);
 /* Parse and validate a message; -1 with *cause on anything malformed. */
 int bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
-		  char **cause);
+                  char **cause);
 void bridge_msg_clear(struct bridge_msg *m);
 /* The bus source for a message brought in (caller frees). */
 char *bridge_source(const struct bridge_msg *m);
@@ -87,25 +87,26 @@ char *bridge_redis_pattern(const char *prefix, const char *pattern);
 
 struct bridge_opts {
 	const char *url;
-	const char *const *publish;   /* NULL-terminated bus patterns, or NULL */
-	const char *const *subscribe; /* NULL-terminated bus patterns, or NULL */
-	const char *channel;	      /* prefix; NULL: "svcd" */
-	size_t buffer;		      /* outbound events held; 0: 10000 */
-	double backoff_min;	      /* seconds; 0: 0.1 */
-	double backoff_max;	      /* seconds; 0: 30 */
-	double connect_timeout;	      /* seconds; 0: 5 */
-	const char *host;	      /* origin host; NULL: gethostname() */
-	const char *instance;	      /* NULL: 16 random hex characters */
+	const char *const *publish; /* NULL-terminated bus patterns, or NULL */
+	const char *const
+	    *subscribe;         /* NULL-terminated bus patterns, or NULL */
+	const char *channel;    /* prefix; NULL: "svcd" */
+	size_t buffer;          /* outbound events held; 0: 10000 */
+	double backoff_min;     /* seconds; 0: 0.1 */
+	double backoff_max;     /* seconds; 0: 30 */
+	double connect_timeout; /* seconds; 0: 5 */
+	const char *host;       /* origin host; NULL: gethostname() */
+	const char *instance;   /* NULL: 16 random hex characters */
 };
 
 struct bridge_stats {
-	bool connected;	     /* both links up */
+	bool connected;      /* both links up */
 	uint64_t published;  /* acknowledged by Redis */
 	uint64_t received;   /* remote events emitted on the bus */
 	uint64_t ignored;    /* own echoes and events not subscribed */
 	uint64_t invalid;    /* malformed messages */
 	uint64_t dropped;    /* outbound refused: buffer full */
-	uint64_t lost;	     /* in flight when a link went down */
+	uint64_t lost;       /* in flight when a link went down */
 	uint64_t in_dropped; /* remote events the bus refused (full) */
 	uint64_t reconnects; /* successful connects after the first */
 	size_t buffered;     /* outbound waiting now */
@@ -118,7 +119,7 @@ struct bridge_stats {
  * backoff. NULL with *cause on bad options.
  */
 struct bridge *bridge_new(struct ev_loop *loop, struct bus *bus,
-			  const struct bridge_opts *opts, char **cause);
+                          const struct bridge_opts *opts, char **cause);
 /* Disconnect at once and free (queued events are dropped, not counted). */
 void bridge_free(struct bridge *br);
 /*
@@ -127,7 +128,7 @@ void bridge_free(struct bridge *br);
  * Free with bridge_free afterwards.
  */
 void bridge_close(struct bridge *br, double timeout,
-		  void (*cb)(struct bridge *br, void *arg), void *arg);
+                  void (*cb)(struct bridge *br, void *arg), void *arg);
 /* 0 when both links are up (or still on the first attempt), else -1. */
 int bridge_check(const struct bridge *br, char **cause);
 bool bridge_connected(const struct bridge *br);

@@ -303,11 +303,12 @@ bus_event_unref(const struct bus_event *ev)
 		bev_unref((struct bus_ev *)ev);
 }
 
-/* Decimal digits of v into the end of t[20]; returns the first digit. */
+/* Decimal digits of v written backwards, ending just before end (room for
+ * 20 digits needed); returns the first digit. */
 static char *
-fmt_u64(char t[20], uint64_t v)
+fmt_u64(char *end, uint64_t v)
 {
-	char *p = t + 20;
+	char *p = end;
 
 	do
 		*--p = (char)('0' + v % 10);
@@ -373,7 +374,7 @@ bus_event_wire(const struct bus_event *ev, size_t *len)
 		static const char h4[] = "\",\"data\":";
 		static const char h5[] = ",\"source\":";
 		size_t slen = strlen(ev->source);
-		char num[20], *d = fmt_u64(num, ev->seq);
+		char num[20], *d = fmt_u64(num + sizeof(num), ev->seq);
 		size_t dl = (size_t)(num + 20 - d);
 		/* name: validated [A-Za-z0-9_.:-], never escaped */
 		bool raw = plain(ev->source, slen);

@@ -46,17 +46,17 @@ struct bus_event {
 };
 
 struct bus_opts {
-	size_t queue_size;	/* accepted-but-undelivered events; default 65536 */
-	size_t history;		/* ring size; default 1024; 0 disables */
-	size_t batch;		/* events dispatched per loop iteration; default 256 */
+	size_t queue_size; /* accepted-but-undelivered events; default 65536 */
+	size_t history;    /* ring size; default 1024; 0 disables */
+	size_t batch; /* events dispatched per loop iteration; default 256 */
 	double listener_timeout; /* async listener bound, seconds; default 30 */
-	double stop_timeout;	/* drain bound at shutdown, seconds; default 10 */
+	double stop_timeout; /* drain bound at shutdown, seconds; default 10 */
 };
 
 struct bus_stats {
-	uint64_t emitted;	  /* accepted */
-	uint64_t delivered;	  /* listener calls that succeeded */
-	uint64_t dropped;	  /* QueueFull refusals + undelivered at stop */
+	uint64_t emitted;         /* accepted */
+	uint64_t delivered;       /* listener calls that succeeded */
+	uint64_t dropped;         /* QueueFull refusals + undelivered at stop */
 	uint64_t listener_errors; /* failed or timed-out listener calls */
 	size_t queue_depth;
 	size_t high_watermark;
@@ -71,7 +71,7 @@ typedef int (*bus_listener_fn)(const struct bus_event *ev, void *arg);
  * call bus_call_done(call, 0 | -1) from the loop.
  */
 typedef int (*bus_async_fn)(const struct bus_event *ev, struct bus_call *call,
-			    void *arg);
+                            void *arg);
 
 struct bus *bus_new(struct ev_loop *loop, const struct bus_opts *opts);
 /* Frees the bus and every queued event and listener (no delivery). */
@@ -91,9 +91,9 @@ bool bus_pattern_match(const char *pattern, const char *name, size_t len);
  * A listener may unlisten itself (or others) from inside a callback.
  */
 struct bus_listener *bus_listen(struct bus *b, const char *pattern,
-				bus_listener_fn fn, void *arg);
+                                bus_listener_fn fn, void *arg);
 struct bus_listener *bus_listen_async(struct bus *b, const char *pattern,
-				      bus_async_fn fn, void *arg);
+                                      bus_async_fn fn, void *arg);
 void bus_unlisten(struct bus *b, struct bus_listener *l);
 
 /*
@@ -105,12 +105,12 @@ void bus_unlisten(struct bus *b, struct bus_listener *l);
  *   EAGAIN     queue full (counted as dropped) — the QueueFull error
  *   ESHUTDOWN  the bus is closing — the ShuttingDown error
  */
-int bus_emit(struct bus *b, const char *name, size_t name_len,
-	     const char *data, size_t data_len, const char *source,
-	     uint64_t *seq, size_t *matched);
+int bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
+             size_t data_len, const char *source, uint64_t *seq,
+             size_t *matched);
 /* Convenience for services: data is a jansson object (borrowed) or NULL. */
 int bus_emit_json(struct bus *b, const char *name, json_t *data,
-		  const char *source);
+                  const char *source);
 
 /*
  * Backpressure for "wait" emitters: true when an emit would not get EAGAIN.
@@ -121,7 +121,7 @@ bool bus_has_room(const struct bus *b);
 struct bus_waiter {
 	void (*fn)(struct bus_waiter *w);
 	struct bus_waiter *next; /* private */
-	bool queued;		 /* private */
+	bool queued;             /* private */
 };
 void bus_wait_room(struct bus *b, struct bus_waiter *w);
 /*
@@ -183,8 +183,9 @@ uint64_t bus_last_dispatched(const struct bus *b);
  * by patterns (npatterns 0: all). Returns how many were visited.
  */
 size_t bus_history(const struct bus *b, uint64_t since, size_t last,
-		   const char *const *patterns, size_t npatterns,
-		   void (*fn)(const struct bus_event *ev, void *arg), void *arg);
+                   const char *const *patterns, size_t npatterns,
+                   void (*fn)(const struct bus_event *ev, void *arg),
+                   void *arg);
 /* Oldest seq still in the ring (0 if empty). */
 uint64_t bus_history_first(const struct bus *b);
 
@@ -198,7 +199,7 @@ json_t *bus_stats_json(const struct bus *b);
  * logged). cb may run before bus_close returns.
  */
 void bus_close(struct bus *b, void (*cb)(struct bus *b, int status, void *arg),
-	       void *arg);
+               void *arg);
 bool bus_closing(const struct bus *b);
 
 #endif

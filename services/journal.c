@@ -339,10 +339,12 @@ run_durable_waiters(struct journal *j, bool stopping)
 		w->next = NULL;
 		w->queued = false;
 		if (w->seq > durable) {
-			w->fn(w, -1, "the journal stopped before the event "
-			              "was written");
+			w->fn(w, -1,
+			      "the journal stopped before the event "
+			      "was written");
 		} else if (error && failed_to >= w->seq) {
-			char *cause = xasprintf("journal write failed: %s", error);
+			char *cause =
+			    xasprintf("journal write failed: %s", error);
 			w->fn(w, -1, cause);
 			free(cause);
 		} else {
@@ -375,7 +377,8 @@ journal_cancel_wait(struct journal *j, struct journal_waiter *w)
 
 	if (!w->queued)
 		return;
-	for (struct journal_waiter *x = j->wait_head; x; prev = x, x = x->next) {
+	for (struct journal_waiter *x = j->wait_head; x;
+	     prev = x, x = x->next) {
 		if (x != w)
 			continue;
 		if (prev)

@@ -52,7 +52,7 @@ struct journal_waiter {
 	void (*fn)(struct journal_waiter *w, int status, const char *cause);
 	uint64_t seq;
 	struct journal_waiter *next; /* private */
-	bool queued;		     /* private */
+	bool queued;                 /* private */
 };
 void journal_when_durable(struct journal *j, struct journal_waiter *w);
 void journal_cancel_wait(struct journal *j, struct journal_waiter *w);

@@ -153,8 +153,8 @@ redis_start(void)
 		dup2(null, 1);
 		dup2(null, 2);
 		execlp(REDIS_BIN, REDIS_BIN, "--port", "0", "--unixsocket",
-		       redis_sock, "--save", "", "--appendonly", "no",
-		       "--dir", tmpdir, (char *)NULL);
+		       redis_sock, "--save", "", "--appendonly", "no", "--dir",
+		       tmpdir, (char *)NULL);
 		_exit(127);
 	}
 	redis_pid = pid;
@@ -162,7 +162,7 @@ redis_start(void)
 		struct timespec ts = {0, 5 * 1000 * 1000};
 		int status;
 		ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0,
-			      "redis-server exited");
+		              "redis-server exited");
 		nanosleep(&ts, NULL);
 	}
 	ck_assert_msg(redis_answers(), "redis-server did not start");
@@ -182,9 +182,10 @@ redis_kill(void)
 #define NEED_REDIS()                                                           \
 	do {                                                                   \
 		if (!redis_installed()) {                                      \
-			fprintf(stderr, "%s: skipped: " REDIS_BIN              \
-					" is not installed\n",                 \
-				__func__);                                     \
+			fprintf(stderr,                                        \
+			        "%s: skipped: " REDIS_BIN                      \
+			        " is not installed\n",                         \
+			        __func__);                                     \
 			return;                                                \
 		}                                                              \
 	} while (0)
@@ -198,7 +199,7 @@ struct node {
 	struct bridge *br;
 	struct bus_listener *rec;
 	size_t nseen;
-	char *seen[MAX_SEEN];	 /* "name data" */
+	char *seen[MAX_SEEN]; /* "name data" */
 	char *sources[MAX_SEEN];
 };
 
@@ -218,7 +219,7 @@ static const char *const all[] = {"*", NULL};
 
 static void
 node_start(struct node *n, const char *instance, const char *const *pub,
-	   const char *const *sub, size_t buffer)
+           const char *const *sub, size_t buffer)
 {
 	struct bridge_opts o = {
 	    .url = NULL,
@@ -257,8 +258,8 @@ static void
 emit(struct node *n, const char *name, const char *data)
 {
 	ck_assert_int_eq(bus_emit(n->bus, name, strlen(name), data,
-				  strlen(data), "test", NULL, NULL),
-			 0);
+	                          strlen(data), "test", NULL, NULL),
+	                 0);
 }
 
 static bool
@@ -323,8 +324,8 @@ START_TEST(test_url_parse)
 	ck_assert_int_eq(u.db, 0);
 	bridge_url_clear(&u);
 
-	ck_assert_int_eq(bridge_url_parse("redis://10.0.0.5:6380/3", &u, &cause),
-			 0);
+	ck_assert_int_eq(
+	    bridge_url_parse("redis://10.0.0.5:6380/3", &u, &cause), 0);
 	ck_assert_str_eq(u.host, "10.0.0.5");
 	ck_assert_int_eq(u.port, 6380);
 	ck_assert_int_eq(u.db, 3);
@@ -363,7 +364,7 @@ START_TEST(test_url_parse)
 		cause = NULL;
 		ck_assert_int_eq(bridge_url_parse(bad[i].url, &u, &cause), -1);
 		ck_assert_msg(cause && strstr(cause, bad[i].err),
-			      "%s: got '%s'", bad[i].url, cause);
+		              "%s: got '%s'", bad[i].url, cause);
 		ck_assert_msg(strstr(cause, "bad URL"), "%s", cause);
 		free(cause);
 	}
@@ -395,12 +396,11 @@ END_TEST
 /* Overlapping subscribe patterns would make Redis deliver twice: minimal. */
 START_TEST(test_subscribe_minimal)
 {
-	static const char *const subs[] = {"user.x",   "user.*", "order",
-					   "user.*",   "order",  "user.a.*",
-					   NULL};
+	static const char *const subs[] = {
+	    "user.x", "user.*", "order", "user.*", "order", "user.a.*", NULL};
 	struct bridge_opts o = {.url = "unix:///nonexistent/redis.sock",
-				.subscribe = subs,
-				.backoff_min = 10};
+	                        .subscribe = subs,
+	                        .backoff_min = 10};
 	struct bus *b = bus_new(loop, NULL);
 	char *cause = NULL, *text;
 	struct bridge *br = bridge_new(loop, b, &o, &cause);
@@ -426,7 +426,7 @@ START_TEST(test_bad_options)
 
 	ck_assert_ptr_null(bridge_new(loop, b, &o, &cause));
 	ck_assert_str_eq(cause, "bad URL 'redis//nope': use "
-				"redis://HOST[:PORT][/DB] or unix:///PATH");
+	                        "redis://HOST[:PORT][/DB] or unix:///PATH");
 	free(cause);
 	o.url = "redis://localhost";
 	o.channel = "svcd.*";
@@ -437,7 +437,7 @@ START_TEST(test_bad_options)
 	o.publish = bad_pat;
 	ck_assert_ptr_null(bridge_new(loop, b, &o, &cause));
 	ck_assert_str_eq(cause, "publish: 'a b' is not an event pattern "
-				"(NAME, PREFIX.* or *)");
+	                        "(NAME, PREFIX.* or *)");
 	free(cause);
 	bus_free(b);
 }
@@ -461,10 +461,10 @@ START_TEST(test_encode_decode)
 	wire = bridge_encode(&ev, "web-1", "0123456789abcdef", &len);
 	ck_assert_uint_eq(len, strlen(wire));
 	ck_assert_str_eq(wire,
-			 "{\"event\":\"user.created\",\"data\":{\"id\":7,"
-			 "\"name\":\"\\\"Zoë\\\"\"},\"time\":\"2023-11-14T22:"
-			 "13:20.123456Z\",\"seq\":42,\"origin\":{\"host\":"
-			 "\"web-1\",\"instance\":\"0123456789abcdef\"}}");
+	                 "{\"event\":\"user.created\",\"data\":{\"id\":7,"
+	                 "\"name\":\"\\\"Zoë\\\"\"},\"time\":\"2023-11-14T22:"
+	                 "13:20.123456Z\",\"seq\":42,\"origin\":{\"host\":"
+	                 "\"web-1\",\"instance\":\"0123456789abcdef\"}}");
 	ck_assert_int_eq(bridge_decode(wire, len, &m, &cause), 0);
 	ck_assert_str_eq(m.event, "user.created");
 	ck_assert_str_eq(m.data, ev.data);
@@ -474,7 +474,7 @@ START_TEST(test_encode_decode)
 	ck_assert_str_eq(m.instance, "0123456789abcdef");
 	src = bridge_source(&m);
 	ck_assert_str_eq(src, "bridge origin=web-1/0123456789abcdef "
-			      "time=2023-11-14T22:13:20.123456Z seq=42");
+	                      "time=2023-11-14T22:13:20.123456Z seq=42");
 	free(src);
 	bridge_msg_clear(&m);
 	free(wire);
@@ -521,9 +521,10 @@ START_TEST(test_decode_rejects)
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		char *cause = NULL;
 		ck_assert_int_eq(
-		    bridge_decode(bad[i].in, strlen(bad[i].in), &m, &cause), -1);
+		    bridge_decode(bad[i].in, strlen(bad[i].in), &m, &cause),
+		    -1);
 		ck_assert_msg(cause && strstr(cause, bad[i].err), "%s: got %s",
-			      bad[i].in, cause);
+		              bad[i].in, cause);
 		free(cause);
 	}
 }
@@ -531,10 +532,14 @@ END_TEST
 
 START_TEST(test_loop_marker)
 {
-	struct bus_event ev = {.name = "x", .name_len = 1, .data = "{}",
-			       .data_len = 2};
-	struct bridge_msg m = {.event = "x", .data = "{}", .time = "t",
-			       .seq = 1, .host = "h", .instance = "i"};
+	struct bus_event ev = {
+	    .name = "x", .name_len = 1, .data = "{}", .data_len = 2};
+	struct bridge_msg m = {.event = "x",
+	                       .data = "{}",
+	                       .time = "t",
+	                       .seq = 1,
+	                       .host = "h",
+	                       .instance = "i"};
 	char *src = bridge_source(&m);
 
 	ev.source = src;
@@ -596,14 +601,14 @@ START_TEST(test_conf_section)
 	fclose(f);
 	ck_assert_ptr_null(conf_load(path, &cause));
 	ck_assert_msg(strstr(cause, "c.conf:3: bad value for 'url' in "
-				    "[bridge]: bad URL 'redis:/r1'"),
-		      "%s", cause);
+	                            "[bridge]: bad URL 'redis:/r1'"),
+	              "%s", cause);
 	ck_assert_msg(strstr(cause, "c.conf:4: bad value for 'subscribe' in "
-				    "[bridge]: 'a..b*' is not an event "
-				    "pattern"),
-		      "%s", cause);
+	                            "[bridge]: 'a..b*' is not an event "
+	                            "pattern"),
+	              "%s", cause);
 	ck_assert_msg(strstr(cause, "c.conf:5: bad value for 'channel'"), "%s",
-		      cause);
+	              cause);
 	free(cause);
 
 	f = fopen(path, "w");
@@ -611,7 +616,7 @@ START_TEST(test_conf_section)
 	fclose(f);
 	ck_assert_ptr_null(conf_load(path, &cause));
 	ck_assert_msg(strstr(cause, "c.conf:1: [bridge]: 'url' is required"),
-		      "%s", cause);
+	              "%s", cause);
 	free(cause);
 	unlink(path);
 }
@@ -641,13 +646,13 @@ START_TEST(test_two_instances_both_ways)
 	ck_assert_uint_eq(b.nseen, 2);
 	ck_assert_uint_eq(count_seen(&b, "user.created {\"id\":1}"), 1);
 	ck_assert_uint_eq(count_seen(&a, "order_placed {\"order_id\":\"x\"}"),
-			  1);
+	                  1);
 	/* the remote copy carries its origin and original time */
 	for (size_t i = 0; i < b.nseen; i++)
 		if (!strncmp(b.seen[i], "user.created", 12))
 			ck_assert_msg(
 			    !strncmp(b.sources[i],
-				     "bridge origin=testhost/aaaa time=", 33),
+			             "bridge origin=testhost/aaaa time=", 33),
 			    "%s", b.sources[i]);
 
 	struct bridge_stats s;
@@ -675,9 +680,9 @@ START_TEST(test_patterns_filter)
 	node_start(&a, "aaaa", pub_user, NULL, 0);
 	node_start(&b, "bbbb", all, sub_order, 0);
 	ck_assert(run_until(all_connected, both, 3));
-	emit(&a, "other", "{}");	 /* not published */
-	emit(&a, "user.x", "{}");	 /* published, b does not subscribe */
-	emit(&b, "order", "{\"n\":1}");	 /* a does not subscribe at all */
+	emit(&a, "other", "{}");        /* not published */
+	emit(&a, "user.x", "{}");       /* published, b does not subscribe */
+	emit(&b, "order", "{\"n\":1}"); /* a does not subscribe at all */
 	emit(&b, "local", "{}");
 	ck_assert(run_until(seen_count, &wb, 3));
 	run_for(0.1);
@@ -761,8 +766,8 @@ START_TEST(test_redis_restart)
 	ck_assert(run_until(degraded, &b, 3));
 	ck_assert_int_eq(bridge_check(a.br, &cause), -1);
 	ck_assert_msg(strstr(cause, "publish link to unix://") &&
-			  strstr(cause, "down"),
-		      "%s", cause);
+	                  strstr(cause, "down"),
+	              "%s", cause);
 	free(cause);
 	ck_assert(log_has("publish link to unix://"));
 
@@ -805,7 +810,8 @@ START_TEST(test_buffer_bound)
 	node_start(&a, "aaaa", all, NULL, 3);
 	ck_assert(run_until(degraded, &a, 3));
 	ck_assert_int_eq(bridge_check(a.br, &cause), -1);
-	snprintf(url, sizeof(url), "publish link to unix://%s down", redis_sock);
+	snprintf(url, sizeof(url), "publish link to unix://%s down",
+	         redis_sock);
 	ck_assert_msg(strstr(cause, url), "%s", cause);
 	free(cause);
 	for (int i = 0; i < 5; i++)

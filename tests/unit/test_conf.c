@@ -608,7 +608,8 @@ START_TEST(test_check_reload)
 	b->journal = true;
 	b->journal_sync = !a->journal_sync;
 	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
-	ck_assert_str_eq(warn, "[journal] changed; takes effect after a restart");
+	ck_assert_str_eq(warn,
+	                 "[journal] changed; takes effect after a restart");
 	free(warn);
 	b->journal = a->journal;
 	b->journal_sync = a->journal_sync;

@@ -30,8 +30,8 @@
 #include "worker.h"
 
 static const struct svc_desc *const table[] = {
-	&manager_service, &worker_service, &bus_service, &health_service,
-	&control_service,
+    &manager_service, &worker_service,  &bus_service,
+    &health_service,  &control_service,
 };
 
 static struct ev_loop *loop;
@@ -202,7 +202,7 @@ raw_connect(const char *path)
 	ck_assert_int_ge(fd, 0);
 	strcpy(sa.sun_path, path);
 	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
-		      "connect: %s", strerror(errno));
+	              "connect: %s", strerror(errno));
 	return fd;
 }
 
@@ -294,15 +294,15 @@ assert_error(json_t *reply, int code, const char *cls, const char *msg)
 
 	ck_assert_msg(err != NULL, "not an error: %s", s);
 	ck_assert_msg(json_integer_value(json_object_get(err, "code")) == code,
-		      "code: %s", s);
+	              "code: %s", s);
 	ck_assert_str_eq(json_string_value(json_object_get(
-				 json_object_get(err, "data"), "class")),
-			 cls);
+	                     json_object_get(err, "data"), "class")),
+	                 cls);
 	if (msg)
-		ck_assert_msg(strstr(json_string_value(json_object_get(
-					     err, "message")),
-				     msg),
-			      "message lacks '%s': %s", msg, s);
+		ck_assert_msg(
+		    strstr(json_string_value(json_object_get(err, "message")),
+		           msg),
+		    "message lacks '%s': %s", msg, s);
 	free(s);
 	json_decref(reply);
 }
@@ -367,15 +367,18 @@ START_TEST(test_hello_ping_and_socket_mode)
 	ck_assert_int_eq(st.st_mode & 0777, 0660);
 
 	struct cli *c = cli_new();
-	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"hello\"}");
+	json_t *r =
+	    call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"hello\"}");
 	json_t *res = result(r);
 	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 1);
-	ck_assert_str_eq(json_string_value(json_object_get(res, "name")), "svcd");
+	ck_assert_str_eq(json_string_value(json_object_get(res, "name")),
+	                 "svcd");
 	ck_assert_str_eq(json_string_value(json_object_get(res, "version")),
-			 SVCD_VERSION);
-	ck_assert_int_eq(json_integer_value(json_object_get(res, "protocol")), 1);
+	                 SVCD_VERSION);
+	ck_assert_int_eq(json_integer_value(json_object_get(res, "protocol")),
+	                 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(res, "pid")),
-			 getpid());
+	                 getpid());
 	ck_assert_int_eq(json_array_size(json_object_get(res, "methods")), 15);
 	json_decref(r);
 
@@ -399,20 +402,24 @@ START_TEST(test_status_services_health_tasks)
 {
 	boot();
 	struct cli *c = cli_new();
-	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
+	json_t *r =
+	    call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
 	json_t *res = result(r);
 	ck_assert_str_eq(json_string_value(json_object_get(res, "state")),
-			 "running");
+	                 "running");
 	json_t *svcs = json_object_get(res, "services");
 	ck_assert_int_eq(json_integer_value(json_object_get(svcs, "total")), 5);
-	ck_assert_int_eq(json_integer_value(json_object_get(svcs, "running")), 5);
-	ck_assert_ptr_nonnull(json_object_get(json_object_get(res, "bus"),
-					      "emitted"));
-	ck_assert_ptr_nonnull(json_object_get(json_object_get(res, "worker"),
-					      "tasks"));
+	ck_assert_int_eq(json_integer_value(json_object_get(svcs, "running")),
+	                 5);
+	ck_assert_ptr_nonnull(
+	    json_object_get(json_object_get(res, "bus"), "emitted"));
+	ck_assert_ptr_nonnull(
+	    json_object_get(json_object_get(res, "worker"), "tasks"));
 	json_t *ctl = json_object_get(res, "control");
-	ck_assert_int_eq(json_integer_value(json_object_get(ctl, "clients")), 1);
-	ck_assert_int_eq(json_integer_value(json_object_get(ctl, "accepted")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(ctl, "clients")),
+	                 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(ctl, "accepted")),
+	                 1);
 	ck_assert(json_is_number(json_object_get(res, "uptime_s")));
 	json_decref(r);
 
@@ -421,29 +428,30 @@ START_TEST(test_status_services_health_tasks)
 	ck_assert_int_eq(json_array_size(res), 5);
 	json_t *s4 = json_array_get(res, 4);
 	ck_assert_str_eq(json_string_value(json_object_get(s4, "name")),
-			 "control");
+	                 "control");
 	ck_assert_str_eq(json_string_value(json_object_get(s4, "state")),
-			 "running");
+	                 "running");
 	ck_assert_int_eq(json_integer_value(json_object_get(s4, "order")), 4);
 	ck_assert_int_eq(json_array_size(json_object_get(s4, "requires")), 3);
 	json_decref(r);
 
 	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"health\","
-		    "\"params\":{\"fresh\":true}}");
+	            "\"params\":{\"fresh\":true}}");
 	res = result(r);
-	ck_assert_str_eq(json_string_value(json_object_get(res, "status")), "ok");
+	ck_assert_str_eq(json_string_value(json_object_get(res, "status")),
+	                 "ok");
 	ck_assert_int_eq(json_array_size(json_object_get(res, "services")), 5);
 	json_decref(r);
 
 	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"health\","
-		    "\"params\":{\"service\":\"bus\"}}");
+	            "\"params\":{\"service\":\"bus\"}}");
 	res = result(r);
 	ck_assert_int_eq(json_array_size(json_object_get(res, "services")), 1);
 	json_decref(r);
 
 	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":"
-			     "\"health\",\"params\":{\"service\":\"nope\"}}"),
-		     -32003, "NotFound", "unknown service 'nope'");
+	                     "\"health\",\"params\":{\"service\":\"nope\"}}"),
+	             -32003, "NotFound", "unknown service 'nope'");
 
 	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tasks\"}");
 	ck_assert(json_is_array(result(r)));
@@ -458,57 +466,67 @@ START_TEST(test_protocol_errors)
 	struct cli *c = cli_new();
 
 	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,"), -32700,
-		     "ParseError", "column");
+	             "ParseError", "column");
 	assert_error(call(c, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
-			     "\"ping\"}]"),
-		     -32600, "InvalidRequest", "batch requests are not supported");
+	                     "\"ping\"}]"),
+	             -32600, "InvalidRequest",
+	             "batch requests are not supported");
 	assert_error(call(c, "42"), -32600, "InvalidRequest", "JSON object");
-	assert_error(call(c, "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}"),
-		     -32600, "InvalidRequest", "jsonrpc");
+	assert_error(
+	    call(c, "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}"),
+	    -32600, "InvalidRequest", "jsonrpc");
 	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":"
-			     "\"ping\"}"),
-		     -32600, "InvalidRequest", "'id'");
+	                     "\"ping\"}"),
+	             -32600, "InvalidRequest", "'id'");
 	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":7}"),
-		     -32600, "InvalidRequest", "'method'");
-	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"nope\"}"),
-		     -32601, "MethodNotFound", "unknown method 'nope'");
-	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
-			     "\"params\":{\"event\":\"a\",\"x\":1}}"),
-		     -32602, "InvalidParams", "unknown parameter 'x'");
-	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
-			     "\"params\":{\"event\":5}}"),
-		     -32602, "InvalidParams",
-		     "parameter 'event' must be a string");
-	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
-			     "\"params\":{}}"),
-		     -32602, "InvalidParams", "missing required parameter 'event'");
-	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
-			     "\"params\":[1]}"),
-		     -32602, "InvalidParams", "must be an object");
-	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
-			     "\"params\":{\"event\":\"bad name!\"}}"),
-		     -32602, "InvalidParams", "invalid event name");
+	             -32600, "InvalidRequest", "'method'");
+	assert_error(
+	    call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"nope\"}"),
+	    -32601, "MethodNotFound", "unknown method 'nope'");
+	assert_error(call(c,
+	                  "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+	                  "\"params\":{\"event\":\"a\",\"x\":1}}"),
+	             -32602, "InvalidParams", "unknown parameter 'x'");
+	assert_error(
+	    call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+	            "\"params\":{\"event\":5}}"),
+	    -32602, "InvalidParams", "parameter 'event' must be a string");
+	assert_error(
+	    call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+	            "\"params\":{}}"),
+	    -32602, "InvalidParams", "missing required parameter 'event'");
+	assert_error(call(c,
+	                  "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+	                  "\"params\":[1]}"),
+	             -32602, "InvalidParams", "must be an object");
+	assert_error(call(c,
+	                  "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+	                  "\"params\":{\"event\":\"bad name!\"}}"),
+	             -32602, "InvalidParams", "invalid event name");
 	/* invalid UTF-8 is a parse error */
-	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xff\"}"),
-		     -32700, "ParseError", NULL);
+	assert_error(
+	    call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xff\"}"),
+	    -32700, "ParseError", NULL);
 	/* duplicate keys are rejected */
 	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,"
-			     "\"method\":\"ping\"}"),
-		     -32700, "ParseError", "duplicate");
+	                     "\"method\":\"ping\"}"),
+	             -32700, "ParseError", "duplicate");
 
 	/* Unknown params are rejected before any side effect. */
 	uint64_t before = bus_last_seq(bus_default());
-	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
-			     "\"params\":{\"event\":\"t.x\",\"bogus\":1}}"),
-		     -32602, "InvalidParams", "bogus");
+	assert_error(call(c,
+	                  "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+	                  "\"params\":{\"event\":\"t.x\",\"bogus\":1}}"),
+	             -32602, "InvalidParams", "bogus");
 	ck_assert_uint_eq(bus_last_seq(bus_default()), before);
 
 	/* Notifications are never answered, not even errors; empty lines are
 	 * ignored; the next reply is the ping's. */
 	cli_send(c, "{\"jsonrpc\":\"2.0\",\"method\":\"nope\"}\n\n \r\n"
-		    "{\"jsonrpc\":\"2.0\",\"method\":\"emit\",\"params\":"
-		    "{\"event\":\"note.x\"}}\n");
-	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"ping\"}");
+	            "{\"jsonrpc\":\"2.0\",\"method\":\"emit\",\"params\":"
+	            "{\"event\":\"note.x\"}}\n");
+	json_t *r =
+	    call(c, "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":\"ping\"}");
 	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 99);
 	json_decref(r);
 	/* ... but the notification did run */
@@ -562,19 +580,21 @@ START_TEST(test_pipelined_in_order)
 	struct buf b = {0};
 
 	for (int i = 0; i < 10; i++)
-		buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\"%s}\n",
-			   i, i % 2 ? "ping" : "emit",
-			   i % 2 ? "" : ",\"params\":{\"event\":\"p.x\"}");
+		buf_printf(
+		    &b, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\"%s}\n",
+		    i, i % 2 ? "ping" : "emit",
+		    i % 2 ? "" : ",\"params\":{\"event\":\"p.x\"}");
 	cli_send_n(c, buf_head(&b), b.len);
 	buf_free(&b);
 	uint64_t seq = 0;
 	for (int i = 0; i < 10; i++) {
 		json_t *r = cli_json(c);
-		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), i);
+		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")),
+		                 i);
 		json_t *res = result(r);
 		if (i % 2 == 0) {
 			uint64_t s = (uint64_t)json_integer_value(
-				json_object_get(res, "seq"));
+			    json_object_get(res, "seq"));
 			ck_assert(seq == 0 || s == seq + 1);
 			seq = s;
 		}
@@ -588,7 +608,8 @@ START_TEST(test_split_request)
 {
 	boot();
 	struct cli *c = cli_new();
-	const char *req = "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}\n";
+	const char *req =
+	    "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}\n";
 
 	for (const char *p = req; *p; p++) {
 		cli_send_n(c, p, 1);
@@ -609,22 +630,24 @@ START_TEST(test_subscribe_gets_exact_wire_line)
 	struct cli *sub = cli_new(), *em = cli_new();
 
 	json_t *r = call(sub, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
-			      "\"subscribe\",\"params\":{\"events\":"
-			      "[\"x.*\",\"x.y\"]}}");
-	uint64_t now = (uint64_t)json_integer_value(
-		json_object_get(result(r), "seq"));
+	                      "\"subscribe\",\"params\":{\"events\":"
+	                      "[\"x.*\",\"x.y\"]}}");
+	uint64_t now =
+	    (uint64_t)json_integer_value(json_object_get(result(r), "seq"));
 	ck_assert_uint_eq(now, bus_last_dispatched(bus_default()));
 	json_decref(r);
 
 	r = call(em, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
-		     "\"params\":{\"event\":\"other\"}}");
+	             "\"params\":{\"event\":\"other\"}}");
 	json_decref(r);
-	r = call(em, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"emit\","
-		     "\"params\":{\"event\":\"x.y\",\"data\":{\"a\":[1,\"\\u00e9\"]}}}");
-	uint64_t seq = (uint64_t)json_integer_value(
-		json_object_get(result(r), "seq"));
-	ck_assert_int_eq(json_integer_value(
-				 json_object_get(result(r), "listeners")), 1);
+	r = call(
+	    em,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"emit\","
+	    "\"params\":{\"event\":\"x.y\",\"data\":{\"a\":[1,\"\\u00e9\"]}}}");
+	uint64_t seq =
+	    (uint64_t)json_integer_value(json_object_get(result(r), "seq"));
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(result(r), "listeners")), 1);
 	json_decref(r);
 
 	/* matched by two patterns, delivered once; "other" not at all */
@@ -634,17 +657,19 @@ START_TEST(test_subscribe_gets_exact_wire_line)
 	ck_assert(strstr(line, "\"event\":\"x.y\"") != NULL);
 	char src[64];
 	snprintf(src, sizeof(src), "\"source\":\"control uid=%u pid=%d\"",
-		 (unsigned)getuid(), (int)getpid());
+	         (unsigned)getuid(), (int)getpid());
 	ck_assert_msg(strstr(line, src), "source missing: %s", line);
 	free(line);
 	free(wire);
 
 	/* unsubscribe: no more events */
-	r = call(sub, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"unsubscribe\"}");
+	r = call(sub,
+	         "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"unsubscribe\"}");
 	ck_assert(json_is_true(json_object_get(result(r), "unsubscribed")));
 	json_decref(r);
-	json_decref(call(em, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"emit\","
-			     "\"params\":{\"event\":\"x.z\"}}"));
+	json_decref(call(em,
+	                 "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"emit\","
+	                 "\"params\":{\"event\":\"x.z\"}}"));
 	drain_bus();
 	r = call(sub, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}");
 	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 3);
@@ -661,8 +686,8 @@ START_TEST(test_subscribe_since_replays_history)
 	uint64_t first = 0, seq;
 
 	for (int i = 0; i < 3; i++) {
-		ck_assert_int_eq(bus_emit(b, "h.x", 3, NULL, 0, "test", &seq,
-					  NULL), 0);
+		ck_assert_int_eq(
+		    bus_emit(b, "h.x", 3, NULL, 0, "test", &seq, NULL), 0);
 		if (!first)
 			first = seq;
 	}
@@ -670,12 +695,12 @@ START_TEST(test_subscribe_since_replays_history)
 	struct cli *c = cli_new();
 	char req[160];
 	snprintf(req, sizeof(req),
-		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\","
-		 "\"params\":{\"events\":[\"h.*\"],\"since\":%" PRIu64 "}}",
-		 first);
+	         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\","
+	         "\"params\":{\"events\":[\"h.*\"],\"since\":%" PRIu64 "}}",
+	         first);
 	json_t *r = call(c, req);
 	ck_assert_uint_eq(json_integer_value(json_object_get(result(r), "seq")),
-			  first + 2);
+	                  first + 2);
 	json_decref(r);
 	for (uint64_t s = first + 1; s <= first + 2; s++) {
 		char *line = cli_line(c), *wire = wire_of(s);
@@ -684,8 +709,8 @@ START_TEST(test_subscribe_since_replays_history)
 		free(wire);
 	}
 	/* then live */
-	ck_assert_int_eq(bus_emit(b, "h.y", 3, "{\"k\":1}", 7, "test", &seq,
-				  NULL), 0);
+	ck_assert_int_eq(
+	    bus_emit(b, "h.y", 3, "{\"k\":1}", 7, "test", &seq, NULL), 0);
 	char *line = cli_line(c), *wire = wire_of(seq);
 	ck_assert_str_eq(line, wire);
 	free(line);
@@ -693,12 +718,12 @@ START_TEST(test_subscribe_since_replays_history)
 
 	/* events: last 2 of h.* */
 	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"events\","
-		    "\"params\":{\"last\":2,\"events\":[\"h.*\"]}}");
+	            "\"params\":{\"last\":2,\"events\":[\"h.*\"]}}");
 	json_t *evs = json_object_get(result(r), "events");
 	ck_assert_int_eq(json_array_size(evs), 2);
-	ck_assert_str_eq(json_string_value(json_object_get(
-				 json_array_get(evs, 1), "event")),
-			 "h.y");
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(json_array_get(evs, 1), "event")),
+	    "h.y");
 	json_decref(r);
 	cli_free(c);
 }
@@ -712,15 +737,18 @@ START_TEST(test_queue_full_without_wait)
 	struct buf b = {0};
 
 	for (int i = 0; i < 4; i++)
-		buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
-			       "\"emit\",\"params\":{\"event\":\"q.x\","
-			       "\"wait\":false}}\n", i);
+		buf_printf(&b,
+		           "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+		           "\"emit\",\"params\":{\"event\":\"q.x\","
+		           "\"wait\":false}}\n",
+		           i);
 	cli_send_n(c, buf_head(&b), b.len);
 	buf_free(&b);
 	int ok = 0, full = 0;
 	for (int i = 0; i < 4; i++) {
 		json_t *r = cli_json(c);
-		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), i);
+		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")),
+		                 i);
 		if (json_object_get(r, "result")) {
 			ok++;
 			json_decref(r);
@@ -744,17 +772,20 @@ START_TEST(test_backpressure_with_wait)
 	uint64_t start = bus_last_seq(bus_default());
 
 	for (int i = 0; i < 8; i++)
-		buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
-			       "\"emit\",\"params\":{\"event\":\"q.x\"}}\n", i);
+		buf_printf(&b,
+		           "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+		           "\"emit\",\"params\":{\"event\":\"q.x\"}}\n",
+		           i);
 	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\"}\n");
 	cli_send_n(c, buf_head(&b), b.len);
 	buf_free(&b);
 	for (int i = 0; i < 8; i++) {
 		json_t *r = cli_json(c);
-		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), i);
-		ck_assert_uint_eq(json_integer_value(json_object_get(result(r),
-								     "seq")),
-				  start + 1 + (uint64_t)i);
+		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")),
+		                 i);
+		ck_assert_uint_eq(
+		    json_integer_value(json_object_get(result(r), "seq")),
+		    start + 1 + (uint64_t)i);
 		json_decref(r);
 	}
 	json_t *r = cli_json(c);
@@ -769,9 +800,9 @@ END_TEST
 
 /* Read every line until EOF or until `stop` matches; check the seqs. */
 struct slow_tally {
-	uint64_t next;	  /* next expected seq */
-	uint64_t got;	  /* events received */
-	uint64_t lost;	  /* events reported lost */
+	uint64_t next; /* next expected seq */
+	uint64_t got;  /* events received */
+	uint64_t lost; /* events reported lost */
 	int notices;
 	bool disconnect;
 };
@@ -785,15 +816,19 @@ tally_line(struct slow_tally *t, const char *line)
 	json_t *p = json_object_get(j, "params");
 
 	if (m && strcmp(m, "event") == 0) {
-		uint64_t s = (uint64_t)json_integer_value(json_object_get(p, "seq"));
+		uint64_t s =
+		    (uint64_t)json_integer_value(json_object_get(p, "seq"));
 		ck_assert_msg(!t->next || s == t->next,
-			      "seq %" PRIu64 ", expected %" PRIu64, s, t->next);
+		              "seq %" PRIu64 ", expected %" PRIu64, s, t->next);
 		t->next = s + 1;
 		t->got++;
 	} else if (m && strcmp(m, "events.lost") == 0) {
-		uint64_t from = (uint64_t)json_integer_value(json_object_get(p, "from"));
-		uint64_t to = (uint64_t)json_integer_value(json_object_get(p, "to"));
-		uint64_t n = (uint64_t)json_integer_value(json_object_get(p, "count"));
+		uint64_t from =
+		    (uint64_t)json_integer_value(json_object_get(p, "from"));
+		uint64_t to =
+		    (uint64_t)json_integer_value(json_object_get(p, "to"));
+		uint64_t n =
+		    (uint64_t)json_integer_value(json_object_get(p, "count"));
 		ck_assert_uint_eq(from, t->next);
 		ck_assert_uint_eq(n, to - from + 1);
 		t->next = to + 1;
@@ -815,14 +850,15 @@ START_TEST(test_slow_consumer_lost_notice)
 	uint64_t seq = 0;
 
 	json_decref(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
-			    "\"subscribe\"}"));
+	                    "\"subscribe\"}"));
 	/* stop reading: the socket buffer fills, then the output buffer */
 	ev_io_stop(loop, &c->w);
 	snprintf(data, sizeof(data), "{\"pad\":\"%01000d\"}", 0);
 	/* 1000 x ~1.2 KB: far beyond the socket buffers plus output_soft */
 	for (int n = 0; n < 1000; n++) {
-		ck_assert_int_eq(bus_emit(b, "s.x", 3, data, strlen(data), "t",
-					  &seq, NULL), 0);
+		ck_assert_int_eq(
+		    bus_emit(b, "s.x", 3, data, strlen(data), "t", &seq, NULL),
+		    0);
 		if (n % 100 == 0)
 			drain_bus();
 	}
@@ -869,13 +905,14 @@ START_TEST(test_slow_consumer_disconnected)
 	struct control_stats st;
 
 	json_decref(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
-			    "\"subscribe\"}"));
+	                    "\"subscribe\"}"));
 	ev_io_stop(loop, &c->w);
 	snprintf(data, sizeof(data), "{\"pad\":\"%01000d\"}", 0);
 	for (int n = 0;; n++) {
 		ck_assert_int_lt(n, 5000);
-		ck_assert_int_eq(bus_emit(b, "s.x", 3, data, strlen(data), "t",
-					  &seq, NULL), 0);
+		ck_assert_int_eq(
+		    bus_emit(b, "s.x", 3, data, strlen(data), "t", &seq, NULL),
+		    0);
 		drain_bus();
 		control_get_stats(&st);
 		if (st.disconnected_slow)
@@ -916,7 +953,8 @@ START_TEST(test_stale_live_symlink_socket)
 	close(fd);
 	boot();
 	struct cli *c = cli_new();
-	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+	json_t *r =
+	    call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
 	json_decref(r);
 	cli_free(c);
 
@@ -935,7 +973,7 @@ START_TEST(test_stale_live_symlink_socket)
 	ck_assert_int_eq(listen(fd, 4), 0);
 	cause = try_boot();
 	ck_assert_msg(stat_contains(cause, "another svcd is already listening"),
-		      "cause: %s", cause);
+	              "cause: %s", cause);
 	free(cause);
 	close(fd);
 	/* the live server's socket file was left alone */
@@ -956,8 +994,8 @@ START_TEST(test_stale_live_symlink_socket)
 	free(((struct conf *)conf_get())->socket);
 	conf_edit()->socket = xstrdup(link);
 	cause = try_boot();
-	ck_assert_msg(stat_contains(cause, "it is a symbolic link"), "cause: %s",
-		      cause);
+	ck_assert_msg(stat_contains(cause, "it is a symbolic link"),
+	              "cause: %s", cause);
 	free(cause);
 	done = false;
 	svc_stop_all(graph, stopped, &done);
@@ -973,7 +1011,7 @@ START_TEST(test_stale_live_symlink_socket)
 	conf_edit()->socket = xstrdup(other);
 	cause = try_boot();
 	ck_assert_msg(stat_contains(cause, "is not a socket"), "cause: %s",
-		      cause);
+	              cause);
 	free(cause);
 }
 END_TEST
@@ -983,8 +1021,10 @@ START_TEST(test_max_clients_busy)
 	conf_edit()->max_clients = 2;
 	boot();
 	struct cli *a = cli_new(), *b = cli_new();
-	json_decref(call(a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"));
-	json_decref(call(b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"));
+	json_decref(
+	    call(a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"));
+	json_decref(
+	    call(b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"));
 	struct cli *c = cli_new();
 	assert_error(cli_json(c), -32006, "Busy", "too many clients (max 2)");
 	ck_assert_ptr_null(cli_line(c));
@@ -1017,7 +1057,7 @@ START_TEST(test_half_close_and_vanish)
 	/* vanish mid-request: cleaned up at once */
 	c = cli_new();
 	json_decref(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
-			    "\"subscribe\"}"));
+	                    "\"subscribe\"}"));
 	cli_send(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"meth");
 	ev_io_stop(loop, &c->w);
 	close(c->fd);
@@ -1034,9 +1074,8 @@ START_TEST(test_half_close_and_vanish)
 	struct cli *d = cli_new();
 	r = call(d, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
 	ck_assert_int_eq(json_integer_value(json_object_get(
-				 json_object_get(result(r), "control"),
-				 "clients")),
-			 1);
+	                     json_object_get(result(r), "control"), "clients")),
+	                 1);
 	json_decref(r);
 	cli_free(d);
 	buf_free(&c->in);
@@ -1048,50 +1087,53 @@ START_TEST(test_schedule_cancel)
 {
 	boot();
 	struct cli *c = cli_new();
-	json_decref(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
-			    "\"subscribe\",\"params\":{\"events\":[\"tick.*\"]}}"));
+	json_decref(
+	    call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	            "\"subscribe\",\"params\":{\"events\":[\"tick.*\"]}}"));
 	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
-			    "\"schedule\",\"params\":{\"name\":\"t1\","
-			    "\"after\":\"5ms\",\"event\":\"tick.a\","
-			    "\"data\":{\"n\":1}}}");
+	                    "\"schedule\",\"params\":{\"name\":\"t1\","
+	                    "\"after\":\"5ms\",\"event\":\"tick.a\","
+	                    "\"data\":{\"n\":1}}}");
 	json_t *res = result(r);
 	ck_assert_str_eq(json_string_value(json_object_get(res, "name")), "t1");
 	ck_assert_str_eq(json_string_value(json_object_get(res, "origin")),
-			 "control");
+	                 "control");
 	json_decref(r);
 	char *line = cli_line(c);
 	ck_assert_msg(strstr(line, "\"event\":\"tick.a\"") &&
-			      strstr(line, "\"data\":{\"n\":1}"),
-		      "%s", line);
+	                  strstr(line, "\"data\":{\"n\":1}"),
+	              "%s", line);
 	free(line);
 
 	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"schedule\","
-		    "\"params\":{\"name\":\"t2\",\"every\":60000,"
-		    "\"event\":\"tick.b\"}}");
-	ck_assert_int_eq(json_integer_value(json_object_get(result(r),
-							    "interval_ms")),
-			 60000);
+	            "\"params\":{\"name\":\"t2\",\"every\":60000,"
+	            "\"event\":\"tick.b\"}}");
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(result(r), "interval_ms")),
+	    60000);
 	json_decref(r);
 	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"cancel\","
-		    "\"params\":{\"name\":\"t2\"}}");
+	            "\"params\":{\"name\":\"t2\"}}");
 	ck_assert(json_is_true(json_object_get(result(r), "cancelled")));
 	json_decref(r);
 	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"cancel\","
-		    "\"params\":{\"name\":\"t2\"}}");
+	            "\"params\":{\"name\":\"t2\"}}");
 	ck_assert(json_is_false(json_object_get(result(r), "cancelled")));
 	json_decref(r);
 
-	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":"
-			     "\"schedule\",\"params\":{\"name\":\"t3\","
-			     "\"every\":\"1s\",\"after\":\"1s\",\"event\":\"x\"}}"),
-		     -32602, "InvalidParams", "exactly one of");
+	assert_error(
+	    call(c, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":"
+	            "\"schedule\",\"params\":{\"name\":\"t3\","
+	            "\"every\":\"1s\",\"after\":\"1s\",\"event\":\"x\"}}"),
+	    -32602, "InvalidParams", "exactly one of");
 	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":"
-			     "\"schedule\",\"params\":{\"name\":\"t3\","
-			     "\"every\":\"soon\",\"event\":\"x\"}}"),
-		     -32602, "InvalidParams", "'every'");
-	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":"
-			     "\"subscribe\",\"params\":{\"events\":[\"a*b\"]}}"),
-		     -32602, "InvalidParams", "invalid pattern");
+	                     "\"schedule\",\"params\":{\"name\":\"t3\","
+	                     "\"every\":\"soon\",\"event\":\"x\"}}"),
+	             -32602, "InvalidParams", "'every'");
+	assert_error(call(c,
+	                  "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":"
+	                  "\"subscribe\",\"params\":{\"events\":[\"a*b\"]}}"),
+	             -32602, "InvalidParams", "invalid pattern");
 	cli_free(c);
 }
 END_TEST
@@ -1113,10 +1155,12 @@ START_TEST(test_reload)
 
 	manager_set_reload(reload_hook, NULL);
 	reload_rc = -1;
-	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"reload\"}"),
-		     -32007, "InvalidConfig", "unknown key 'x'");
+	assert_error(
+	    call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"reload\"}"),
+	    -32007, "InvalidConfig", "unknown key 'x'");
 	reload_rc = 0;
-	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"reload\"}");
+	json_t *r =
+	    call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"reload\"}");
 	ck_assert(json_is_true(json_object_get(result(r), "reloaded")));
 	json_decref(r);
 	cli_free(c);
@@ -1128,21 +1172,22 @@ START_TEST(test_shutdown_wait)
 	boot();
 	struct cli *c = cli_new(), *o = cli_new();
 
-	json_decref(call(o, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"));
+	json_decref(
+	    call(o, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"));
 	/* shutdown, then in the same write an emit (refused) and a ping */
 	cli_send(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"shutdown\","
-		    "\"params\":{\"wait\":true}}\n"
-		    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"emit\","
-		    "\"params\":{\"event\":\"late\"}}\n"
-		    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}\n");
+	            "\"params\":{\"wait\":true}}\n"
+	            "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"emit\","
+	            "\"params\":{\"event\":\"late\"}}\n"
+	            "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}\n");
 	json_t *r = cli_json(c);
 	ck_assert(json_is_true(json_object_get(result(r), "accepted")));
 	json_decref(r);
 	/* the stopping progress comes synchronously with the request */
 	char *line = cli_line(c);
 	ck_assert_msg(strstr(line, "\"method\":\"shutdown.progress\"") &&
-			      strstr(line, "\"phase\":\"stopping\""),
-		      "%s", line);
+	                  strstr(line, "\"phase\":\"stopping\""),
+	              "%s", line);
 	free(line);
 	assert_error(cli_json(c), -32000, "ShuttingDown", NULL);
 	r = cli_json(c);
@@ -1154,7 +1199,7 @@ START_TEST(test_shutdown_wait)
 		if (strstr(line, "\"service\":\"control\""))
 			saw_control = true;
 		if (strcmp(line, "{\"jsonrpc\":\"2.0\",\"method\":"
-				 "\"shutdown.exit\",\"params\":{}}") == 0)
+		                 "\"shutdown.exit\",\"params\":{}}") == 0)
 			saw_exit = true;
 		free(line);
 	}
@@ -1197,11 +1242,11 @@ START_TEST(test_permission_denied)
 	int status;
 	waitpid(pid, &status, 0);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "child status %d", status);
+	              "child status %d", status);
 	assert_error(cli_json(&c), -32002, "PermissionDenied",
-		     "permission denied: 'emit' requires emit access");
+	             "permission denied: 'emit' requires emit access");
 	assert_error(cli_json(&c), -32002, "PermissionDenied",
-		     "permission denied: 'shutdown' requires admin access");
+	             "permission denied: 'shutdown' requires admin access");
 	json_t *r = cli_json(&c);
 	ck_assert_str_eq(json_string_value(result(r)), "pong");
 	json_decref(r);
@@ -1220,12 +1265,13 @@ START_TEST(test_stop_delivers_accepted_events)
 	uint64_t seq = 0;
 	bool done = false;
 
-	json_decref(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
-			    "\"subscribe\",\"params\":{\"events\":[\"z.*\"]}}"));
+	json_decref(call(c,
+	                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	                 "\"subscribe\",\"params\":{\"events\":[\"z.*\"]}}"));
 	/* accepted but not yet dispatched when the stop begins */
 	for (int i = 0; i < 100; i++)
-		ck_assert_int_eq(bus_emit(b, "z.x", 3, NULL, 0, "t", &seq, NULL),
-				 0);
+		ck_assert_int_eq(
+		    bus_emit(b, "z.x", 3, NULL, 0, "t", &seq, NULL), 0);
 	svc_stop_all(graph, stopped, &done);
 	int n = 0;
 	char *line;
@@ -1250,13 +1296,16 @@ START_TEST(test_unread_replies_throttle)
 	struct cli *c = cli_new();
 	struct buf b = {0};
 	struct control_stats st;
-	const int n = 1500; /* ~1.3 MB of replies: far more than socket buffers */
+	const int n =
+	    1500; /* ~1.3 MB of replies: far more than socket buffers */
 
 	ev_io_stop(loop, &c->w);
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 	for (int i = 0; i < n; i++)
-		buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
-			       "\"services\"}\n", i);
+		buf_printf(&b,
+		           "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+		           "\"services\"}\n",
+		           i);
 	int stuck = 0;
 	while (b.len && stuck < 50) {
 		ssize_t w = send(c->fd, buf_head(&b), b.len, MSG_NOSIGNAL);
@@ -1270,7 +1319,7 @@ START_TEST(test_unread_replies_throttle)
 	}
 	control_get_stats(&st);
 	ck_assert_msg(st.requests < (uint64_t)n,
-		      "svcd kept going: %" PRIu64 " requests", st.requests);
+	              "svcd kept going: %" PRIu64 " requests", st.requests);
 	/* now read: every reply, in order */
 	arm_guard();
 	fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
@@ -1278,7 +1327,7 @@ START_TEST(test_unread_replies_throttle)
 	for (int i = 0; i < n; i++) {
 		while (b.len) {
 			ssize_t w = send(c->fd, buf_head(&b), b.len,
-					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			                 MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (w <= 0)
 				break;
 			buf_consume(&b, (size_t)w);
@@ -1286,8 +1335,8 @@ START_TEST(test_unread_replies_throttle)
 		char *line = cli_line(c);
 		int id = -1;
 		ck_assert_ptr_nonnull(line);
-		ck_assert_int_eq(sscanf(line, "{\"jsonrpc\":\"2.0\",\"id\":%d,", &id),
-				 1);
+		ck_assert_int_eq(
+		    sscanf(line, "{\"jsonrpc\":\"2.0\",\"id\":%d,", &id), 1);
 		ck_assert_int_eq(id, i);
 		free(line);
 	}
@@ -1335,10 +1384,10 @@ as_nobody(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	const char *req =
-		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
-		"\"params\":{\"event\":\"x\"}}\n"
-		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"shutdown\"}\n"
-		"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}\n";
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
+	    "\"params\":{\"event\":\"x\"}}\n"
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"shutdown\"}\n"
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}\n";
 	char tmp[4096];
 	ssize_t n;
 	int fd;
