@@ -155,6 +155,16 @@ tab_json(struct tab *t, enum tab_color color, json_t *v)
 	free(s);
 }
 
+/* An error column: empty when null or missing, red otherwise. */
+static void
+tab_error(struct tab *t, json_t *err)
+{
+	if (!err || json_is_null(err))
+		tab_cell(t, TAB_PLAIN, "%s", "");
+	else
+		tab_json(t, TAB_RED, err);
+}
+
 /* A number of milliseconds (or null) as a duration cell. */
 static void
 tab_ms(struct tab *t, json_t *v)
@@ -862,11 +872,7 @@ cmd_services(struct cli_ctx *c)
 			         json_object_get(s, "state"));
 			tab_json(t, TAB_PLAIN, json_object_get(s, "requires"));
 			tab_ms(t, json_object_get(s, "init_ms"));
-			json_t *e = json_object_get(s, "error");
-			if (json_is_null(e) || !e)
-				tab_cell(t, TAB_PLAIN, "%s", "");
-			else
-				tab_json(t, TAB_RED, e);
+			tab_error(t, json_object_get(s, "error"));
 		}
 		emit_table(c, t);
 		tab_free(t);
@@ -934,10 +940,7 @@ cmd_tasks(struct cli_ctx *c)
 			         fails);
 			tab_ms(t, json_object_get(s, "last_duration_ms"));
 			tab_json(t, TAB_PLAIN, json_object_get(s, "origin"));
-			if (!err || json_is_null(err))
-				tab_cell(t, TAB_PLAIN, "%s", "");
-			else
-				tab_json(t, TAB_RED, err);
+			tab_error(t, err);
 		}
 		emit_table(c, t);
 		tab_free(t);
@@ -983,10 +986,7 @@ cmd_hooks(struct cli_ctx *c)
 			tab_json(t, TAB_PLAIN, json_object_get(s, "timeouts"));
 			tab_json(t, TAB_PLAIN, json_object_get(s, "queued"));
 			tab_json(t, TAB_PLAIN, json_object_get(s, "running"));
-			if (!err || json_is_null(err))
-				tab_cell(t, TAB_PLAIN, "%s", "");
-			else
-				tab_json(t, TAB_RED, err);
+			tab_error(t, err);
 		}
 		emit_table(c, t);
 		tab_free(t);
