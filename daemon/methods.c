@@ -1106,6 +1106,14 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 	return METHODS_OK;
 }
 
+static bool fast_path = true;
+
+void
+methods_set_fast_path(bool on)
+{
+	fast_path = on;
+}
+
 enum methods_outcome
 methods_dispatch(struct ctl_client *c, const char *line, size_t len,
                  struct buf *out)
@@ -1117,7 +1125,7 @@ methods_dispatch(struct ctl_client *c, const char *line, size_t len,
 	enum rpc_err e;
 	char *msg = NULL;
 	bool answer;
-	int fast = fast_dispatch(c, line, len, out);
+	int fast = fast_path ? fast_dispatch(c, line, len, out) : -1;
 
 	if (fast >= 0)
 		return (enum methods_outcome)fast;

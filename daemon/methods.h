@@ -40,6 +40,11 @@ enum methods_outcome {
 /* Run one request line (no newline); replies are appended to out. */
 enum methods_outcome methods_dispatch(struct ctl_client *c, const char *line,
                                       size_t len, struct buf *out);
+/*
+ * Tests only: turn the ping/emit fast path off (every request then takes
+ * the general jansson path), to check that both give the same answers.
+ */
+void methods_set_fast_path(bool on);
 /* The method names in table order, as a new JSON array. */
 json_t *methods_names(void);
 

@@ -24,6 +24,7 @@
 #include "control.h"
 #include "health.h"
 #include "log.h"
+#include "methods.h"
 #include "manager.h"
 #include "service.h"
 #include "util.h"
@@ -1345,6 +1346,136 @@ START_TEST(test_unread_replies_throttle)
 }
 END_TEST
 
+/*
+ * The fast path (ping and emit recognised by a strict scanner) answers
+ * exactly as the general jansson path: the same reply bytes (but for seq)
+ * and the same event line to subscribers (but for seq and time).
+ */
+static const char *const equiv_lines[] = {
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}",
+    "{\"jsonrpc\":\"2.0\",\"id\":\"a b\",\"method\":\"ping\",\"params\":{}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}",
+    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\",\"params\":{\"x\":1}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"e.a\"}}",
+    "{\"id\":4,\"jsonrpc\":\"2.0\",\"params\":{\"data\":{\"k\":\"v\"},"
+    "\"event\":\"e.b\"},\"method\":\"emit\"}",
+    "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"e.c\",\"data\":{ \"a\" : [1, 2, {\"b\":null}] , \"t\":true}}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"e.d\",\"data\":{\"s\":\"q\\\"b\\\\n\\n\\t\\u00e9\\/\"}}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"e.e\",\"data\":{\"f\":1.5,\"e\":1e3,\"n\":-0,\"big\":"
+    "12345678901234567890}}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"e.f\",\"data\":{\"u\":\"h\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"e.g\",\"data\":{\"a\":1,\"a\":2}}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"bad name\"}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"e.h\",\"data\":[1]}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"e.i\",\"extra\":1}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"e.j\",\"wait\":false}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":14,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"e.k\",\"wait\":\"yes\"}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}",
+    "{\"jsonrpc\":\"2.0\",\"id\":-0,\"method\":\"ping\"}",
+    "{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"ping\"}",
+    "{\"jsonrpc\":\"1.0\",\"id\":15,\"method\":\"ping\"}",
+    "{\"jsonrpc\":\"2.0\",\"id\":16,\"method\":\"ping\",\"id\":17}",
+    "{\"jsonrpc\":\"2.0\",\"id\":18,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"e.l\",\"data\":{\"x\":\"\xff\"}}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":19,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"e.m\",\"data\":{\"d\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]"
+    "]]]]]]]]]]]]]]]]]]}}}",
+    "{\"jsonrpc\":\"2.0\",\"method\":\"emit\",\"params\":{\"event\":\"e.n\"}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":20,\"method\":\"emit\",\"params\":{\"event\":"
+    "\"e.o\",\"data\":{\"c\":\"\x01\"}}}",
+};
+
+/* The reply with result.seq removed, compact and sorted (allocated). */
+static char *
+normalise_reply(const char *line)
+{
+	json_t *j = json_loads(line, 0, NULL);
+
+	ck_assert_msg(j != NULL, "not JSON: %s", line);
+	json_t *res = json_object_get(j, "result");
+	if (json_is_object(res))
+		json_object_del(res, "seq");
+	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	return s;
+}
+
+/* The newest event's line with seq and time removed (allocated), or "-". */
+static char *
+newest_event(uint64_t *last)
+{
+	struct bus *b = bus_default();
+
+	drain_bus();
+	if (bus_last_seq(b) == *last)
+		return xstrdup("-");
+	*last = bus_last_seq(b);
+	char *w = wire_of(*last);
+	json_t *j = json_loads(w, 0, NULL);
+	free(w);
+	json_t *p = json_object_get(j, "params");
+	json_object_del(p, "seq");
+	json_object_del(p, "time");
+	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	return s;
+}
+
+START_TEST(test_fast_path_matches_general_path)
+{
+	boot();
+	struct cli *c = cli_new();
+	uint64_t last = bus_last_seq(bus_default());
+
+	for (size_t i = 0; i < ARRAY_SIZE(equiv_lines); i++) {
+		char *reply[2], *event[2];
+
+		for (int slow = 0; slow < 2; slow++) {
+			methods_set_fast_path(!slow);
+			cli_send(c, equiv_lines[i]);
+			cli_send(c, "\n");
+			if (strstr(equiv_lines[i], "\"id\"")) {
+				char *line = cli_line(c);
+				ck_assert_msg(line, "no reply to %s",
+				              equiv_lines[i]);
+				reply[slow] = normalise_reply(line);
+				free(line);
+			} else {
+				/* a notification: a ping after it shows nothing
+				 * came */
+				cli_send(c, "{\"jsonrpc\":\"2.0\",\"id\":0,"
+				            "\"method\":\"ping\"}\n");
+				reply[slow] = cli_line(c);
+			}
+			event[slow] = newest_event(&last);
+		}
+		methods_set_fast_path(true);
+		ck_assert_msg(strcmp(reply[0], reply[1]) == 0,
+		              "%s\n fast: %s\n slow: %s", equiv_lines[i],
+		              reply[0], reply[1]);
+		ck_assert_msg(strcmp(event[0], event[1]) == 0,
+		              "%s\n fast event: %s\n slow event: %s",
+		              equiv_lines[i], event[0], event[1]);
+		for (int k = 0; k < 2; k++) {
+			free(reply[k]);
+			free(event[k]);
+		}
+	}
+	cli_free(c);
+}
+END_TEST
+
 static Suite *
 control_suite(void)
 {
@@ -1358,6 +1489,7 @@ control_suite(void)
 	tcase_add_test(tc, test_protocol_errors);
 	tcase_add_test(tc, test_too_large_closes);
 	tcase_add_test(tc, test_pipelined_in_order);
+	tcase_add_test(tc, test_fast_path_matches_general_path);
 	tcase_add_test(tc, test_split_request);
 	tcase_add_test(tc, test_subscribe_gets_exact_wire_line);
 	tcase_add_test(tc, test_subscribe_since_replays_history);
