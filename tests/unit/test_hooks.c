@@ -16,6 +16,7 @@
 #include "service.h"
 #include "util.h"
 #include "worker.h"
+#include "testutil.h"
 
 /* ev_child works on the default loop only: every test uses it (a fresh
  * graph per test; the loop is cleared of our watchers in teardown). */
@@ -59,12 +60,6 @@ tick_cb(struct ev_loop *l, ev_timer *w, int revents)
 }
 
 static void
-boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
-{
-	*(int *)arg = status;
-}
-
-static void
 stopped(struct svc_graph *g, int status, const char *cause, void *arg)
 {
 	*(bool *)arg = true;
@@ -91,32 +86,9 @@ setup(void)
 static void
 boot(const char *text)
 {
-	char path[128], *cause = NULL;
-	struct conf *c;
-	int status = 99;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/svcd.conf", dir);
-	f = fopen(path, "w");
-	ck_assert(f != NULL);
-	for (const char *p = text; *p; p++) {
-		if (p[0] == '@' && p[1] == 'D') {
-			fputs(dir, f);
-			p++;
-		} else {
-			fputc(*p, f);
-		}
-	}
-	fclose(f);
-	c = conf_load(path, &cause);
-	ck_assert_msg(c != NULL, "conf: %s", cause ? cause : "?");
-	conf_set(c);
-	graph = svc_graph_new(loop, table, ARRAY_SIZE(table), &cause);
-	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
-	svc_start(graph, NULL, boot_done, &status);
-	while (status == 99 && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
-	ck_assert_int_eq(status, 0);
+	tu_conf_text(dir, text);
+	ck_assert_int_eq(
+	    tu_boot(loop, table, ARRAY_SIZE(table), &graph, &timed_out), 0);
 }
 
 static void

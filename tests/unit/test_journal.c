@@ -17,6 +17,7 @@
 #include "service.h"
 #include "util.h"
 #include "worker.h"
+#include "testutil.h"
 
 /* The default loop: the hook replay test needs ev_child. */
 static struct ev_loop *loop;
@@ -51,14 +52,6 @@ tick_cb(struct ev_loop *l, ev_timer *w, int revents)
 }
 
 static void
-boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
-{
-	*(int *)arg = status;
-	if (status < 0)
-		log_err("boot: %s", cause ? cause : "?");
-}
-
-static void
 stopped(struct svc_graph *g, int status, const char *cause, void *arg)
 {
 	*(bool *)arg = true;
@@ -84,32 +77,8 @@ setup(void)
 static int
 boot(const char *text)
 {
-	char path[128], *cause = NULL;
-	struct conf *c;
-	int status = 99;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/svcd.conf", dir);
-	f = fopen(path, "w");
-	ck_assert(f != NULL);
-	for (const char *p = text; *p; p++) {
-		if (p[0] == '@' && p[1] == 'D') {
-			fputs(dir, f);
-			p++;
-		} else {
-			fputc(*p, f);
-		}
-	}
-	fclose(f);
-	c = conf_load(path, &cause);
-	ck_assert_msg(c != NULL, "conf: %s", cause ? cause : "?");
-	conf_set(c);
-	graph = svc_graph_new(loop, table, ARRAY_SIZE(table), &cause);
-	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
-	svc_start(graph, NULL, boot_done, &status);
-	while (status == 99 && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
-	return status;
+	tu_conf_text(dir, text);
+	return tu_boot(loop, table, ARRAY_SIZE(table), &graph, &timed_out);
 }
 
 static void

@@ -1,9 +1,12 @@
 /* testutil.c — helpers shared by the Check suites (see testutil.h). */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
 #include "log.h"
+#include "service.h"
 #include "util.h"
 
 bool tu_guard_fired;
@@ -59,6 +62,52 @@ tu_log_release(void)
 {
 	log_set_hook(NULL, NULL);
 	buf_free(&log_lines);
+}
+
+void
+tu_conf_text(const char *dir, const char *text)
+{
+	char path[256], *cause = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/svcd.conf", dir);
+	f = fopen(path, "w");
+	ck_assert(f != NULL);
+	for (const char *p = text; *p; p++) {
+		if (p[0] == '@' && p[1] == 'D') {
+			fputs(dir, f);
+			p++;
+		} else {
+			fputc(*p, f);
+		}
+	}
+	fclose(f);
+	struct conf *c = conf_load(path, &cause);
+	ck_assert_msg(c != NULL, "conf: %s", cause ? cause : "?");
+	conf_set(c);
+}
+
+static void
+boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(int *)arg = status;
+	if (status < 0)
+		log_err("boot: %s", cause ? cause : "?");
+}
+
+int
+tu_boot(struct ev_loop *loop, const struct svc_desc *const *table, size_t n,
+        struct svc_graph **graph, const bool *timed_out)
+{
+	char *cause = NULL;
+	int status = 99;
+
+	*graph = svc_graph_new(loop, table, n, &cause);
+	ck_assert_msg(*graph != NULL, "graph: %s", cause ? cause : "?");
+	svc_start(*graph, NULL, boot_done, &status);
+	while (status == 99 && !*timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	return status;
 }
 
 int

@@ -36,6 +36,21 @@ void tu_log_capture(void);
 bool tu_log_seen(const char *text);
 void tu_log_release(void);
 
+struct svc_desc;
+struct svc_graph;
+
+/*
+ * Write text to DIR/svcd.conf ("@D" stands for dir), load it and make it the
+ * running configuration; a configuration error fails the test.
+ */
+void tu_conf_text(const char *dir, const char *text);
+/*
+ * Build a graph of table on loop (*graph) and boot it, turning the loop
+ * until the boot completes or *timed_out; the boot status (99: timed out).
+ */
+int tu_boot(struct ev_loop *loop, const struct svc_desc *const *table, size_t n,
+            struct svc_graph **graph, const bool *timed_out);
+
 /* Run the suite, print Check's summary; the process exit status. */
 int tu_run_suite(Suite *s);
 
