@@ -25,7 +25,6 @@ static struct svc_graph *graph;
 static ev_timer guard;
 static ev_timer tick;
 static bool timed_out;
-static struct buf logbuf;
 static char dir[64];
 
 static const struct svc_desc *const table[] = {
@@ -33,20 +32,6 @@ static const struct svc_desc *const table[] = {
     &bus_service,
     &hooks_service,
 };
-
-static void
-log_hook(enum log_level level, const char *msg, void *arg)
-{
-	buf_printf(&logbuf, "%d %s\n", (int)level, msg);
-}
-
-static bool
-log_has(const char *needle)
-{
-	buf_putc(&logbuf, '\0');
-	logbuf.len--;
-	return strstr(buf_head(&logbuf), needle) != NULL;
-}
 
 static void
 guard_cb(struct ev_loop *l, ev_timer *w, int revents)
@@ -68,9 +53,7 @@ stopped(struct svc_graph *g, int status, const char *cause, void *arg)
 static void
 setup(void)
 {
-	log_set_quiet(1);
-	log_set_hook(log_hook, NULL);
-	buf_reset(&logbuf);
+	tu_log_capture();
 	timed_out = false;
 	loop = ev_default_loop(0);
 	ev_timer_init(&guard, guard_cb, 5.0, 0);
@@ -114,8 +97,7 @@ teardown(void)
 	ev_timer_stop(loop, &guard);
 	ev_timer_stop(loop, &tick);
 	conf_cleanup();
-	log_set_hook(NULL, NULL);
-	buf_free(&logbuf);
+	tu_log_release();
 	cmd = xasprintf("rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
@@ -203,9 +185,9 @@ START_TEST(test_stdin_env_and_output)
 	ck_assert(json_is_string(json_object_get(j, "time")));
 	json_decref(j);
 	free(out);
-	ck_assert_msg(log_has(want), "log: %s", buf_head(&logbuf));
+	ck_assert_msg(tu_log_seen(want), "log: %s", tu_log_text());
 	free(want);
-	ck_assert(log_has("4 hook mail: oops\n"));
+	ck_assert(tu_log_seen("4 hook mail: oops\n"));
 	ck_assert_int_eq(figure("runs"), 1);
 	ck_assert_int_eq(figure("ok"), 1);
 	ck_assert_int_eq(figure("failures"), 0);
@@ -236,10 +218,10 @@ START_TEST(test_failing_hook_retries)
 	char *runs = slurp("runs");
 	ck_assert_str_eq(runs, "run\nrun\nrun\n");
 	free(runs);
-	ck_assert_msg(log_has(": exit status 3; retry 1/2 in 0.01s"), "log: %s",
-	              buf_head(&logbuf));
-	ck_assert(log_has(": exit status 3; retry 2/2 in 0.02s"));
-	ck_assert(log_has(" failed: exit status 3"));
+	ck_assert_msg(tu_log_seen(": exit status 3; retry 1/2 in 0.01s"),
+	              "log: %s", tu_log_text());
+	ck_assert(tu_log_seen(": exit status 3; retry 2/2 in 0.02s"));
+	ck_assert(tu_log_seen(" failed: exit status 3"));
 	json_t *a = hooks_list_json();
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(a, 0),
 	                                                   "last_error")),
@@ -260,9 +242,9 @@ START_TEST(test_timeout_kills)
 	ck_assert_int_lt(util_mono_us() - t0, 2000000);
 	ck_assert_int_eq(figure("timeouts"), 1);
 	ck_assert_int_eq(figure("failures"), 1);
-	ck_assert_msg(log_has(" timed out after 0.05s; sending SIGTERM"),
-	              "log: %s", buf_head(&logbuf));
-	ck_assert(log_has("failed: timed out"));
+	ck_assert_msg(tu_log_seen(" timed out after 0.05s; sending SIGTERM"),
+	              "log: %s", tu_log_text());
+	ck_assert(tu_log_seen("failed: timed out"));
 }
 END_TEST
 
@@ -274,8 +256,8 @@ START_TEST(test_term_ignored_then_kill)
 	emit("x", "{}");
 	/* the grace is 2 s: long, but this is the SIGKILL path */
 	wait_idle();
-	ck_assert_msg(log_has("ignored SIGTERM; sending SIGKILL"), "log: %s",
-	              buf_head(&logbuf));
+	ck_assert_msg(tu_log_seen("ignored SIGTERM; sending SIGKILL"),
+	              "log: %s", tu_log_text());
 	ck_assert_int_eq(figure("timeouts"), 1);
 }
 END_TEST

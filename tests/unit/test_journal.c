@@ -24,7 +24,6 @@ static struct ev_loop *loop;
 static struct svc_graph *graph;
 static ev_timer guard, tick;
 static bool timed_out;
-static struct buf logbuf;
 static char dir[64];
 
 static const struct svc_desc *const table[] = {
@@ -33,12 +32,6 @@ static const struct svc_desc *const table[] = {
     &journal_service,
     &hooks_service,
 };
-
-static void
-log_hook(enum log_level level, const char *msg, void *arg)
-{
-	buf_printf(&logbuf, "%d %s\n", (int)level, msg);
-}
 
 static void
 guard_cb(struct ev_loop *l, ev_timer *w, int revents)
@@ -60,9 +53,7 @@ stopped(struct svc_graph *g, int status, const char *cause, void *arg)
 static void
 setup(void)
 {
-	log_set_quiet(1);
-	log_set_hook(log_hook, NULL);
-	buf_reset(&logbuf);
+	tu_log_capture();
 	timed_out = false;
 	loop = ev_default_loop(0);
 	ev_timer_init(&guard, guard_cb, 5.0, 0);
@@ -104,8 +95,7 @@ teardown(void)
 	ev_timer_stop(loop, &guard);
 	ev_timer_stop(loop, &tick);
 	conf_cleanup();
-	log_set_hook(NULL, NULL);
-	buf_free(&logbuf);
+	tu_log_release();
 	cmd = xasprintf("rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
@@ -239,14 +229,6 @@ START_TEST(test_retention_age)
 }
 END_TEST
 
-static bool
-log_has(const char *needle)
-{
-	buf_putc(&logbuf, '\0');
-	logbuf.len--;
-	return strstr(buf_head(&logbuf), needle) != NULL;
-}
-
 START_TEST(test_corrupt_refuses_to_start)
 {
 	char path[128];
@@ -260,8 +242,8 @@ START_TEST(test_corrupt_refuses_to_start)
 	fclose(f);
 	ck_assert_int_eq(boot(CONF_J), -1);
 	ck_assert(journal_default() == NULL);
-	ck_assert_msg(log_has("/j.db: file is not a database"), "log: %s",
-	              buf_head(&logbuf));
+	ck_assert_msg(tu_log_seen("/j.db: file is not a database"), "log: %s",
+	              tu_log_text());
 }
 END_TEST
 
@@ -269,8 +251,8 @@ START_TEST(test_unwritable_path_refuses_to_start)
 {
 	ck_assert_int_eq(boot("[journal]\npath = /proc/self/svcd-journal.db\n"),
 	                 -1);
-	ck_assert_msg(log_has("journal /proc/self/svcd-journal.db: "),
-	              "log: %s", buf_head(&logbuf));
+	ck_assert_msg(tu_log_seen("journal /proc/self/svcd-journal.db: "),
+	              "log: %s", tu_log_text());
 }
 END_TEST
 
@@ -334,8 +316,8 @@ START_TEST(test_hook_replay_after_unfinished_stop)
 	ck_assert_str_eq(out, want);
 	free(out);
 	free(want);
-	ck_assert_msg(log_has("3 events after #"), "log: %s",
-	              buf_head(&logbuf));
+	ck_assert_msg(tu_log_seen("3 events after #"), "log: %s",
+	              tu_log_text());
 }
 END_TEST
 

@@ -34,8 +34,7 @@ tu_run_for(struct ev_loop *loop, double secs)
 static void
 log_hook(enum log_level level, const char *msg, void *arg)
 {
-	buf_puts(&log_lines, msg);
-	buf_putc(&log_lines, '\n');
+	buf_printf(&log_lines, "%d %s\n", (int)level, msg);
 }
 
 void
@@ -55,6 +54,14 @@ tu_log_seen(const char *text)
 	seen = strstr(buf_head(&log_lines), text) != NULL;
 	log_lines.len--;
 	return seen;
+}
+
+const char *
+tu_log_text(void)
+{
+	buf_putc(&log_lines, '\0');
+	log_lines.len--;
+	return buf_head(&log_lines);
 }
 
 void

@@ -31,9 +31,12 @@ void tu_guard_cb(struct ev_loop *loop, ev_timer *w, int revents);
 /* Keep the loop turning for secs (to show that something does not happen). */
 void tu_run_for(struct ev_loop *loop, double secs);
 
-/* Log capture: quiet stderr and collect every line until tu_log_release. */
+/* Log capture: quiet stderr and collect every line, as "LEVEL message\n"
+ * (LEVEL the syslog number), until tu_log_release. */
 void tu_log_capture(void);
 bool tu_log_seen(const char *text);
+/* Everything captured so far (borrowed; for failure messages). */
+const char *tu_log_text(void);
 void tu_log_release(void);
 
 struct svc_desc;
