@@ -332,27 +332,6 @@ START_TEST(test_order_per_emitter)
 }
 END_TEST
 
-START_TEST(test_batch_bounded)
-{
-	struct bus *b = new_bus(64, 0, 2, 1, 1);
-	struct rec r = {0};
-	bus_listen(b, "*", rec_fn, &r);
-	for (int i = 0; i < 5; i++)
-		ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
-	ev_run(loop, EVRUN_NOWAIT);
-	ck_assert_uint_eq(r.n, 2);
-	struct bus_stats st;
-	bus_get_stats(b, &st);
-	ck_assert_uint_eq(st.queue_depth, 3);
-	ev_run(loop, EVRUN_NOWAIT);
-	ck_assert_uint_eq(r.n, 4);
-	RUN_UNTIL(r.n == 5, 2);
-	/* with nothing queued the bus keeps no watcher: the loop can exit */
-	ck_assert_int_eq(ev_run(loop, 0), 0);
-	free_bus(b);
-}
-END_TEST
-
 /* ---- queue full and backpressure --------------------------------------- */
 
 START_TEST(test_queue_full)
@@ -633,6 +612,55 @@ async_fn(const struct bus_event *ev, struct bus_call *call, void *arg)
 	}
 }
 
+/* What one iteration accepted is delivered in the next, whatever the batch:
+ * a steady stream never builds a backlog. */
+START_TEST(test_batch_keeps_up)
+{
+	struct bus *b = new_bus(64, 0, 2, 1, 1);
+	struct rec r = {0};
+	struct bus_stats st;
+
+	bus_listen(b, "*", rec_fn, &r);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
+	ev_run(loop, EVRUN_NOWAIT);
+	ck_assert_uint_eq(r.n, 5);
+	bus_get_stats(b, &st);
+	ck_assert_uint_eq(st.queue_depth, 0);
+	free_bus(b);
+}
+END_TEST
+
+/* A backlog (held back by an async listener) drains batch per iteration. */
+START_TEST(test_batch_bounded)
+{
+	struct bus *b = new_bus(64, 0, 2, 5, 1);
+	struct async_l hold = {0};
+	struct rec r = {0};
+	struct bus_stats st;
+
+	bus_listen_async(b, "hold", async_fn, &hold);
+	bus_listen(b, "*", rec_fn, &r);
+	ck_assert_int_eq(emit(b, "hold", NULL, "t"), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
+	spin(3);
+	ck_assert_uint_eq(r.n, 1); /* "hold" waits for its async call */
+	ck_assert_ptr_nonnull(hold.call);
+	bus_call_done(hold.call, 0);
+	ev_run(loop, EVRUN_NOWAIT);
+	ck_assert_uint_eq(r.n, 3);
+	bus_get_stats(b, &st);
+	ck_assert_uint_eq(st.queue_depth, 3);
+	ev_run(loop, EVRUN_NOWAIT);
+	ck_assert_uint_eq(r.n, 5);
+	RUN_UNTIL(r.n == 6, 2);
+	/* with nothing queued the bus keeps no watcher: the loop can exit */
+	ck_assert_int_eq(ev_run(loop, 0), 0);
+	free_bus(b);
+}
+END_TEST
+
 START_TEST(test_async_concurrent)
 {
 	struct bus *b = new_bus(16, 0, 16, 5, 1);
@@ -793,21 +821,28 @@ END_TEST
 /* A subscriber that replays history then listens sees every event once. */
 START_TEST(test_history_then_live)
 {
-	struct bus *b = new_bus(64, 64, 2, 1, 1);
+	struct bus *b = new_bus(64, 64, 2, 5, 1);
 	struct hist_rec h = {0};
 	struct rec live = {0};
+	struct async_l hold = {0};
 
-	for (int i = 0; i < 5; i++)
+	/* a backlog: "hold" waits for its async call, 4 more queue behind */
+	bus_listen_async(b, "hold", async_fn, &hold);
+	ck_assert_int_eq(emit(b, "hold", NULL, "t"), 0);
+	for (int i = 0; i < 4; i++)
 		ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
-	ev_run(loop, EVRUN_NOWAIT); /* one batch: 2 dispatched, 3 queued */
+	spin(2);
+	ck_assert_ptr_nonnull(hold.call);
+	bus_call_done(hold.call, 0);
+	ev_run(loop, EVRUN_NOWAIT); /* one batch: 2 dispatched, 2 queued */
 	uint64_t upto = bus_last_dispatched(b);
-	ck_assert_uint_eq(upto, 2);
+	ck_assert_uint_eq(upto, 3);
 	bus_history(b, 0, 0, NULL, 0, hist_fn, &h);
 	bus_listen(b, "*", rec_fn, &live);
 	ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
-	RUN_UNTIL(live.n == 4, 2);
-	ck_assert_uint_eq(h.n, 2);
-	ck_assert_uint_eq(h.seq[1], 2);
+	RUN_UNTIL(live.n == 3, 2);
+	ck_assert_uint_eq(h.n, 3);
+	ck_assert_uint_eq(h.seq[2], 3);
 	for (size_t i = 0; i < live.n; i++)
 		ck_assert_uint_eq(live.seq[i], upto + 1 + i);
 	free_bus(b);
@@ -1103,6 +1138,7 @@ bus_suite(void)
 	tcase_add_test(tc, test_pattern_match);
 	tcase_add_test(tc, test_listeners_by_pattern);
 	tcase_add_test(tc, test_order_per_emitter);
+	tcase_add_test(tc, test_batch_keeps_up);
 	tcase_add_test(tc, test_batch_bounded);
 	tcase_add_test(tc, test_queue_full);
 	tcase_add_test(tc, test_backpressure_waiter);
