@@ -633,13 +633,31 @@ struct scan {
 	size_t ws; /* whitespace runs skipped so far */
 };
 
-/* Bytes that stand for themselves inside a JSON string: 0x20-0x7f but
- * '"' and '\\'. */
-static const bool str_plain[256] = {
-    [0x20 ... 0x21] = 1,
-    [0x23 ... 0x5b] = 1,
-    [0x5d ... 0x7f] = 1,
-};
+/*
+ * Eight string bytes at a time (SWAR): a mask with the high bit set in
+ * every byte that does not stand for itself inside a JSON string: below
+ * 0x20, '"', '\\', or 0x80 and up (UTF-8, checked on its own). Exact per
+ * byte (no carry crosses a byte), so its lowest set bit is the first such
+ * byte.
+ */
+#define SW_ONES  0x0101010101010101ULL
+#define SW_HIGHS 0x8080808080808080ULL
+#define SW_LOWS  0x7f7f7f7f7f7f7f7fULL
+
+static inline uint64_t
+sw_zero_bytes(uint64_t v)
+{
+	return ~(((v & SW_LOWS) + SW_LOWS) | v) & SW_HIGHS;
+}
+
+static inline uint64_t
+sw_special(uint64_t x)
+{
+	uint64_t ctl = ~(((x & SW_LOWS) + SW_ONES * 0x60) | x) & SW_HIGHS;
+
+	return ctl | sw_zero_bytes(x ^ (SW_ONES * '"')) |
+	       sw_zero_bytes(x ^ (SW_ONES * '\\')) | (x & SW_HIGHS);
+}
 
 static inline bool
 is_ws(char c)
@@ -698,11 +716,26 @@ scan_string(struct scan *s, bool esc_ok, bool *escaped)
 	const unsigned char *end = (const unsigned char *)s->end;
 
 	*escaped = false;
-	while (p < end) {
-		while (p < end && str_plain[*p])
+	for (;;) {
+		/* plain bytes: eight at a time, then one at a time */
+		while (end - p >= 8) {
+			uint64_t x, m;
+
+			memcpy(&x, p, 8);
+			if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
+				x = __builtin_bswap64(x);
+			if ((m = sw_special(x))) {
+				p += __builtin_ctzll(m) / 8;
+				goto special;
+			}
+			p += 8;
+		}
+		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' &&
+		       *p != '\\')
 			p++;
 		if (p == end)
-			break;
+			return false;
+	special:;
 		unsigned c = *p;
 
 		if (c == '"') {
@@ -728,16 +761,11 @@ scan_string(struct scan *s, bool esc_ok, bool *escaped)
 			p += 2;
 			continue;
 		}
-		if (c < 0x80) {
-			p++;
-			continue;
-		}
 		size_t n = utf8_len(p, end);
 		if (!n)
 			return false;
 		p += n;
 	}
-	return false;
 }
 
 /* An integer as jansson dumps it: -?(0|[1-9][0-9]*), <= 18 digits, no -0. */
@@ -1118,6 +1146,28 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 		buf_append(out, "}}\n", 3);
 	}
 	return METHODS_OK;
+}
+
+bool
+methods_fast_scan_value(const char *p, size_t n, struct buf *out)
+{
+	struct scan s = {.p = p, .end = p + n};
+
+	skip_ws(&s);
+	const char *v = s.p;
+	size_t ws = s.ws;
+	if (!scan_value(&s, 2)) /* params.data sits at depth 2 */
+		return false;
+	const char *e = s.p;
+	bool inner_ws = s.ws != ws;
+	skip_ws(&s);
+	if (s.p != s.end)
+		return false;
+	if (inner_ws)
+		compact_into(out, v, (size_t)(e - v));
+	else
+		buf_append(out, v, (size_t)(e - v));
+	return true;
 }
 
 static bool fast_path = true;

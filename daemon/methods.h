@@ -45,6 +45,15 @@ enum methods_outcome methods_dispatch(struct ctl_client *c, const char *line,
  * the general jansson path), to check that both give the same answers.
  */
 void methods_set_fast_path(bool on);
+/*
+ * Tests and fuzzing: run the fast path's validating scanner over one JSON
+ * value, as it scans an emit's params.data. True if the fast path would
+ * take it; then the value, compacted as it would be stored, is appended to
+ * out. The contract: whenever this is true, jansson accepts the same bytes
+ * (JSON_REJECT_DUPLICATES) and json_dumps(JSON_COMPACT |
+ * JSON_PRESERVE_ORDER) gives back exactly what was appended.
+ */
+bool methods_fast_scan_value(const char *p, size_t n, struct buf *out);
 /* The method names in table order, as a new JSON array. */
 json_t *methods_names(void);
 
