@@ -123,6 +123,7 @@ struct ctl_client {
 
 	struct bus_listener *listener;
 	char **patterns;
+	size_t *plens; /* their lengths */
 	size_t npatterns;
 	bool missing;
 	uint64_t miss_from, miss_to, miss_count, miss_bytes;
@@ -279,6 +280,7 @@ client_free(struct ctl_client *c)
 	for (size_t i = 0; i < c->npatterns; i++)
 		free(c->patterns[i]);
 	free(c->patterns);
+	free(c->plens);
 	free(c);
 }
 
@@ -657,7 +659,8 @@ client_wants(const struct ctl_client *c, const struct bus_event *ev)
 	if (c->npatterns == 0)
 		return true;
 	for (size_t i = 0; i < c->npatterns; i++)
-		if (bus_pattern_match(c->patterns[i], ev->name, ev->name_len))
+		if (bus_pattern_match_valid(c->patterns[i], c->plens[i],
+		                            ev->name, ev->name_len))
 			return true;
 	return false;
 }
@@ -707,9 +710,13 @@ ctl_client_subscribe(struct ctl_client *c, const char *const *patterns,
 	for (size_t i = 0; i < c->npatterns; i++)
 		free(c->patterns[i]);
 	free(c->patterns);
+	free(c->plens);
 	c->patterns = n ? xcalloc(n, sizeof(*c->patterns)) : NULL;
-	for (size_t i = 0; i < n; i++)
+	c->plens = n ? xcalloc(n, sizeof(*c->plens)) : NULL;
+	for (size_t i = 0; i < n; i++) { /* validated by the caller */
 		c->patterns[i] = xstrdup(patterns[i]);
+		c->plens[i] = strlen(patterns[i]);
+	}
 	c->npatterns = n;
 	if (replay && since < upto) {
 		uint64_t first = bus_history_first(b);

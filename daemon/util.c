@@ -92,7 +92,7 @@ util_json_use_xmalloc(void)
 }
 
 void
-buf_reserve(struct buf *b, size_t extra)
+buf_grow(struct buf *b, size_t extra)
 {
 	if (b->off + b->len + extra <= b->cap)
 		return;

@@ -30,7 +30,20 @@ struct buf {
 	size_t cap;
 };
 
-void buf_reserve(struct buf *b, size_t extra);
+/* Room for extra more bytes (the check inline, growing out of line). */
+void buf_grow(struct buf *b, size_t extra);
+static inline void
+buf_reserve(struct buf *b, size_t extra)
+{
+	if (b->off + b->len + extra > b->cap)
+		buf_grow(b, extra);
+}
+/* Where the next byte goes; valid up to the room reserved. */
+static inline char *
+buf_tail(struct buf *b)
+{
+	return b->data + b->off + b->len;
+}
 void buf_append(struct buf *b, const void *p, size_t n);
 void buf_putc(struct buf *b, char c);
 void buf_puts(struct buf *b, const char *s);

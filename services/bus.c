@@ -231,6 +231,17 @@ bus_pattern_match(const char *pattern, const char *name, size_t len)
 	return kind_match(kind, pattern, plen, name, len);
 }
 
+bool
+bus_pattern_match_valid(const char *pattern, size_t plen, const char *name,
+                        size_t len)
+{
+	if (plen == 1 && pattern[0] == '*')
+		return true;
+	if (plen > 2 && pattern[plen - 1] == '*') /* "prefix.*" */
+		return kind_match(LK_PREFIX, pattern, plen - 1, name, len);
+	return kind_match(LK_EXACT, pattern, plen, name, len);
+}
+
 static inline bool
 listener_match(const struct bus_listener *l, const struct bus_event *ev)
 {
@@ -354,7 +365,7 @@ fmt_time(int64_t us, char t[27])
 
 /* Nothing in s needs escaping in a JSON string? */
 static bool
-plain(const char *s, size_t n)
+plain_scan(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -363,6 +374,25 @@ plain(const char *s, size_t n)
 			return false;
 	}
 	return true;
+}
+
+/* The same, remembered for the last source seen: one client's events come
+ * in runs, and a memcmp is cheaper than a scan. */
+static bool
+plain(const char *s, size_t n)
+{
+	static char last[64];
+	static size_t last_len = SIZE_MAX;
+	static bool last_plain;
+
+	if (n == last_len && memcmp(s, last, n) == 0)
+		return last_plain;
+	last_plain = plain_scan(s, n);
+	if (n < sizeof(last)) {
+		memcpy(last, s, n);
+		last_len = n;
+	}
+	return last_plain;
 }
 
 const char *

@@ -84,6 +84,9 @@ bool bus_name_valid(const char *name, size_t len);
 /* Patterns: an exact name, "prefix.*" (matches prefix.anything), or "*". */
 bool bus_pattern_valid(const char *pattern);
 bool bus_pattern_match(const char *pattern, const char *name, size_t len);
+/* The same for a pattern already known valid, of length plen: no parse. */
+bool bus_pattern_match_valid(const char *pattern, size_t plen, const char *name,
+                             size_t len);
 
 /*
  * Register a listener for pattern (must be valid; asserts otherwise). The

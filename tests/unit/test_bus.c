@@ -243,6 +243,22 @@ START_TEST(test_pattern_match)
 	ck_assert(bus_pattern_match("*", "x", 1));
 	/* the length is honoured, not the NUL */
 	ck_assert(bus_pattern_match("user.x", "user.xyz", 6));
+
+	/* the no-parse variant for validated patterns agrees on every pair */
+	static const char *const pats[] = {"user.created", "user.*", "*", "u",
+	                                   "a.b.*",        "user"};
+	static const char *const names[] = {
+	    "user.created", "user.create", "user.createdx", "user",
+	    "user.",        "users.x",     "user.a.b",      "u",
+	    "a.b",          "a.b.c",       "a.bc"};
+	for (size_t i = 0; i < ARRAY_SIZE(pats); i++)
+		for (size_t j = 0; j < ARRAY_SIZE(names); j++)
+			ck_assert_msg(bus_pattern_match_valid(
+			                  pats[i], strlen(pats[i]), names[j],
+			                  strlen(names[j])) ==
+			                  bus_pattern_match(pats[i], names[j],
+			                                    strlen(names[j])),
+			              "%s vs %s", pats[i], names[j]);
 }
 END_TEST
 
