@@ -14,13 +14,16 @@
  * Clients. Each has an ev_io for reading and one for writing, an input and
  * an output buffer. A read callback reads at most READ_ROUNDS x READ_CHUNK
  * (fairness), splits lines and dispatches them in order; replies are
- * appended to the output buffer, then one write is tried at once and the
- * write watcher started only if it would block. The daemon never blocks on
- * a client. A line over max_request is answered TooLarge and the client
- * moves to the closing state: no more requests, output flushed, our write
- * side shut, and the peer's remaining input discarded until it closes
- * (a lingering close, so a peer still writing reads the error instead of
- * getting EPIPE) — all within CLOSE_DEADLINE.
+ * appended to the output buffer and the client put on the flush list (see
+ * Subscribers): every client is written once at the end of the loop
+ * iteration, so a pipelining client is woken once per iteration rather
+ * than once per read of ours, and the write watcher is started only if a
+ * write would block. The daemon never blocks on a client. A line over
+ * max_request is answered TooLarge and the client moves to the closing state:
+ * no more requests, output flushed, our write side shut, and the peer's
+ * remaining input discarded until it closes (a lingering close, so a peer still
+ * writing reads the error instead of getting EPIPE) — all within
+ * CLOSE_DEADLINE.
  *
  * Backpressure. An emit with wait on a full queue leaves its line in the
  * input buffer, stops reading the client and parks the client's embedded
@@ -937,7 +940,13 @@ read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			client_drop(c); /* ECONNRESET: gone */
 		break;
 	}
-	if (!c->dead)
+	/* Replies go out at the end of the loop iteration, with every other
+	 * client's: a client woken once per iteration, not once per reply
+	 * while we are still reading the others (cross-core wake-ups cost
+	 * more than the writes). */
+	if (!c->dead && c->out.len && !c->closing)
+		queue_flush(c);
+	else if (!c->dead)
 		client_write(c);
 	client_unbusy(c);
 }

@@ -680,6 +680,17 @@ skip_ws(struct scan *s)
 	}
 }
 
+/* The next byte that is not whitespace (whitespace skipped and noted), or
+ * -1 at the end: one compare when, as usual, there is none. */
+static inline int
+peek(struct scan *s)
+{
+	if (s->p < s->end && (unsigned char)*s->p > ' ')
+		return (unsigned char)*s->p;
+	skip_ws(s);
+	return s->p < s->end ? (unsigned char)*s->p : -1;
+}
+
 /* A UTF-8 sequence starting at p (lead >= 0x80): its length, 0 if bad. */
 static size_t
 utf8_len(const unsigned char *p, const unsigned char *end)
@@ -829,36 +840,39 @@ scan_object(struct scan *s, int depth)
 {
 	const char *kp[FAST_KEYS];
 	size_t kl[FAST_KEYS], nk = 0;
+	uint64_t keys = 0; /* a one-word Bloom filter of the keys so far */
 	bool esc;
+	int c;
 
 	if (depth > FAST_DEPTH)
 		return false;
 	if (depth == 1)
 		s->nmem = 0;
 	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == '}') {
+	if (peek(s) == '}') {
 		s->p++;
 		return true;
 	}
 	for (;;) {
-		if (s->p >= s->end || *s->p != '"')
+		if (peek(s) != '"')
 			return false;
 		const char *k = s->p + 1;
 		if (!scan_string(s, false, &esc) || nk == FAST_KEYS)
 			return false;
 		size_t len = (size_t)(s->p - 1 - k);
-		for (size_t i = 0; i < nk; i++)
-			if (kl[i] == len && kp[i][0] == k[0] &&
-			    memcmp(kp[i], k, len) == 0)
-				return false; /* duplicate: jansson's error */
+		/* k[0] is the closing quote of an empty key: still readable */
+		uint64_t bit = 1ULL << (((unsigned char)k[0] * 7u + len) & 63);
+		if (keys & bit)
+			for (size_t i = 0; i < nk; i++)
+				if (kl[i] == len && memcmp(kp[i], k, len) == 0)
+					return false; /* duplicate: jansson's */
+		keys |= bit;
 		kp[nk] = k;
 		kl[nk++] = len;
-		skip_ws(s);
-		if (s->p >= s->end || *s->p != ':')
+		if (peek(s) != ':')
 			return false;
 		s->p++;
-		skip_ws(s);
+		peek(s);
 		const char *v = s->p;
 		size_t ws = s->ws;
 		if (!scan_value(s, depth + 1))
@@ -866,13 +880,12 @@ scan_object(struct scan *s, int depth)
 		if (depth == 1)
 			s->mem[s->nmem++] = (struct member){
 			    k, v, len, (size_t)(s->p - v), s->ws != ws};
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',') {
+		c = peek(s);
+		if (c == ',') {
 			s->p++;
-			skip_ws(s);
 			continue;
 		}
-		if (s->p < s->end && *s->p == '}') {
+		if (c == '}') {
 			s->p++;
 			return true;
 		}
@@ -883,24 +896,25 @@ scan_object(struct scan *s, int depth)
 static bool
 scan_array(struct scan *s, int depth)
 {
+	int c;
+
 	if (depth > FAST_DEPTH)
 		return false;
 	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == ']') {
+	if (peek(s) == ']') {
 		s->p++;
 		return true;
 	}
 	for (;;) {
+		peek(s);
 		if (!scan_value(s, depth + 1))
 			return false;
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',') {
+		c = peek(s);
+		if (c == ',') {
 			s->p++;
-			skip_ws(s);
 			continue;
 		}
-		if (s->p < s->end && *s->p == ']') {
+		if (c == ']') {
 			s->p++;
 			return true;
 		}
@@ -969,6 +983,7 @@ static bool
 fast_envelope(const char *line, size_t len, struct fast_req *f, struct scan *s)
 {
 	bool seen[4] = {false}, esc;
+	int c;
 
 	/* not the whole struct: mem[] is written as members are found */
 	s->p = line;
@@ -977,23 +992,20 @@ fast_envelope(const char *line, size_t len, struct fast_req *f, struct scan *s)
 	s->ws = 0;
 
 	memset(f, 0, sizeof(*f));
-	skip_ws(s);
-	if (s->p >= s->end || *s->p != '{')
+	if (peek(s) != '{')
 		return false;
 	s->p++;
-	skip_ws(s);
 	for (;;) {
-		if (s->p >= s->end || *s->p != '"')
+		if (peek(s) != '"')
 			return false;
 		const char *k = s->p + 1;
 		if (!scan_string(s, false, &esc))
 			return false;
 		size_t kl = (size_t)(s->p - 1 - k);
-		skip_ws(s);
-		if (s->p >= s->end || *s->p != ':')
+		if (peek(s) != ':')
 			return false;
 		s->p++;
-		skip_ws(s);
+		peek(s);
 		const char *v = s->p;
 		int which;
 		if (KEY_IS(k, kl, "jsonrpc")) {
@@ -1030,17 +1042,15 @@ fast_envelope(const char *line, size_t len, struct fast_req *f, struct scan *s)
 		if (seen[which])
 			return false;
 		seen[which] = true;
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',') {
+		c = peek(s);
+		if (c == ',') {
 			s->p++;
-			skip_ws(s);
 			continue;
 		}
-		if (s->p >= s->end || *s->p != '}')
+		if (c != '}')
 			return false;
 		s->p++;
-		skip_ws(s);
-		return s->p == s->end && seen[0] && seen[2];
+		return peek(s) < 0 && seen[0] && seen[2];
 	}
 }
 
