@@ -63,6 +63,7 @@ struct bus_ev {
 	size_t wire_len;
 	char *room; /* in this allocation, for the wire line */
 	size_t room_len;
+	bool block; /* an EV_BLOCK-sized block, recycled through ev_cache */
 	char mem[]; /* name \0 data \0 source \0 */
 };
 
@@ -140,6 +141,7 @@ struct bus {
 };
 
 static struct bus *bus_default_instance;
+static unsigned bus_count; /* buses alive: the last one drains ev_cache */
 
 /* i < 2 * cap: a ring index without a division on the hot path. */
 static inline size_t
@@ -260,6 +262,52 @@ wire_free(struct bus_ev *e)
 		free(e->wire);
 }
 
+/*
+ * Events that fit in EV_BLOCK bytes (most: a few hundred bytes of data) get
+ * a block of exactly that size, and freed blocks are kept for the next
+ * events, up to EV_CACHE_MAX of them: under load malloc and free cost more
+ * than the rest of making an event, and the history ring frees in bursts
+ * that overflow malloc's own per-thread cache. Loop thread only, like
+ * every bus_ev. At most EV_CACHE_MAX x EV_BLOCK (256 KiB) idle.
+ */
+#define EV_BLOCK     1024
+#define EV_CACHE_MAX 256
+
+static void *ev_cache[EV_CACHE_MAX];
+static size_t ev_ncache;
+
+static struct bus_ev *
+bev_alloc(size_t size)
+{
+	struct bus_ev *e;
+
+	if (size > EV_BLOCK) {
+		e = xmalloc(size);
+		e->block = false;
+		return e;
+	}
+	e = ev_ncache ? ev_cache[--ev_ncache] : xmalloc(EV_BLOCK);
+	e->block = true;
+	return e;
+}
+
+static void
+bev_release(struct bus_ev *e)
+{
+	if (e->block && ev_ncache < EV_CACHE_MAX)
+		ev_cache[ev_ncache++] = e;
+	else
+		free(e);
+}
+
+/* The cached blocks back to malloc (the last bus is gone). */
+static void
+ev_cache_drain(void)
+{
+	while (ev_ncache)
+		free(ev_cache[--ev_ncache]);
+}
+
 static struct bus_ev *
 bev_new(uint64_t seq, const char *name, size_t name_len, const char *data,
         size_t data_len, const char *source)
@@ -268,7 +316,7 @@ bev_new(uint64_t seq, const char *name, size_t name_len, const char *data,
 	size_t text = name_len + 1 + data_len + 1 + src_len + 1;
 	/* room for the wire line too: one allocation per event */
 	size_t room = WIRE_FIXED + name_len + data_len + src_len;
-	struct bus_ev *e = xmalloc(sizeof(*e) + text + room);
+	struct bus_ev *e = bev_alloc(sizeof(*e) + text + room);
 	char *p = e->mem;
 
 	e->refs = 1;
@@ -299,7 +347,7 @@ bev_unref(struct bus_ev *e)
 	assert(e->refs > 0);
 	if (--e->refs == 0) {
 		wire_free(e);
-		free(e);
+		bev_release(e);
 	}
 }
 
@@ -501,6 +549,7 @@ bus_new(struct ev_loop *loop, const struct bus_opts *opts)
 	b->listener_timer.data = b;
 	ev_timer_init(&b->stop_timer, on_stop_timeout, 0, 0);
 	b->stop_timer.data = b;
+	bus_count++;
 	return b;
 }
 
@@ -550,6 +599,8 @@ bus_free(struct bus *b)
 		w->queued = false;
 	if (bus_default_instance == b)
 		bus_default_instance = NULL;
+	if (--bus_count == 0)
+		ev_cache_drain();
 	free(b);
 }
 

@@ -921,6 +921,79 @@ START_TEST(test_wire_line)
 }
 END_TEST
 
+/* Events of every size, small ones in recycled blocks: a kept event's data
+ * and wire line stay intact while thousands of others come and go. */
+struct size_rec {
+	const struct bus_event *kept[8];
+	size_t n, seen;
+};
+
+static int
+size_fn(const struct bus_event *ev, void *arg)
+{
+	struct size_rec *r = arg;
+
+	progress++;
+	if (ev->seq % 500 == 1 && r->n < 8)
+		r->kept[r->n++] = bus_event_ref(ev);
+	r->seen++;
+	return 0;
+}
+
+static char *
+data_of_size(size_t i, size_t *len)
+{
+	/* {"k":"xxxx..."} with the seq's digit repeated, 0 to ~3000 bytes */
+	size_t n = (i * 37) % 3000;
+	char *d = xmalloc(n + 16);
+
+	memcpy(d, "{\"k\":\"", 6);
+	memset(d + 6, (char)('a' + i % 26), n);
+	memcpy(d + 6 + n, "\"}", 3);
+	*len = n + 8;
+	return d;
+}
+
+START_TEST(test_event_sizes)
+{
+	struct bus *b = new_bus(4096, 16, 16, 1, 1);
+	struct size_rec r = {0};
+
+	bus_listen(b, "*", size_fn, &r);
+	for (size_t i = 1; i <= 3000; i++) {
+		size_t len;
+		char *d = data_of_size(i, &len);
+
+		ck_assert_int_eq(bus_emit(b, "e", 1, d, len, "t", NULL, NULL),
+		                 0);
+		free(d);
+		if (i % 1000 == 0)
+			RUN_UNTIL(r.seen == i, 2);
+	}
+	ck_assert_uint_eq(r.n, 6);
+	for (size_t k = 0; k < r.n; k++) {
+		const struct bus_event *ev = r.kept[k];
+		size_t len, wlen;
+		char *d = data_of_size(ev->seq, &len);
+
+		ck_assert_uint_eq(ev->data_len, len);
+		ck_assert(memcmp(ev->data, d, len) == 0);
+		const char *w = bus_event_wire(ev, &wlen);
+		json_t *line = json_loadb(w, wlen, 0, NULL);
+		ck_assert_ptr_nonnull(line);
+		json_t *want = json_loadb(d, len, 0, NULL);
+		ck_assert(json_equal(
+		    json_object_get(json_object_get(line, "params"), "data"),
+		    want));
+		json_decref(want);
+		json_decref(line);
+		free(d);
+		bus_event_unref(ev);
+	}
+	free_bus(b);
+}
+END_TEST
+
 /* ---- shutdown ---------------------------------------------------------- */
 
 struct closed {
@@ -1166,6 +1239,7 @@ bus_suite(void)
 	tcase_add_test(tc, test_history);
 	tcase_add_test(tc, test_history_then_live);
 	tcase_add_test(tc, test_wire_line);
+	tcase_add_test(tc, test_event_sizes);
 	tcase_add_test(tc, test_drain_on_shutdown);
 	tcase_add_test(tc, test_close_empty_is_immediate);
 	tcase_add_test(tc, test_close_stuck_listener);
