@@ -141,11 +141,12 @@ sanitize:
 # timeout fails; the reproducer goes to $(FUZZ_BUILD)/crash-* etc.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   ?= build/fuzz
-FUZZ_TARGETS := request config args
+FUZZ_TARGETS := request config args fastscan
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_MAXLEN_request := 4096
 FUZZ_MAXLEN_config  := 8192
 FUZZ_MAXLEN_args    := 2048
+FUZZ_MAXLEN_fastscan := 4096
 FUZZ_RUN     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
