@@ -685,7 +685,9 @@ skip_ws(struct scan *s)
 static inline int
 peek(struct scan *s)
 {
-	if (s->p < s->end && (unsigned char)*s->p > ' ')
+	/* no bounds check: s->p <= s->end always, and *s->end is the
+	 * whitespace sentinel (see methods_dispatch), which falls through */
+	if ((unsigned char)*s->p > ' ')
 		return (unsigned char)*s->p;
 	skip_ws(s);
 	return s->p < s->end ? (unsigned char)*s->p : -1;
@@ -1068,14 +1070,11 @@ obj_empty(const char *p, size_t n)
 static char *
 put_u64_at(char *w, uint64_t v)
 {
-	char t[20];
-	size_t i = sizeof(t);
+	char t[20], *d = util_u64_digits(t + sizeof(t), v);
+	size_t n = (size_t)(t + sizeof(t) - d);
 
-	do
-		t[--i] = (char)('0' + v % 10);
-	while ((v /= 10));
-	memcpy(w, t + i, sizeof(t) - i);
-	return w + sizeof(t) - i;
+	memcpy(w, d, n);
+	return w + n;
 }
 
 #define PUT_LIT(w, lit)                                                        \
@@ -1213,8 +1212,24 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 	return METHODS_OK;
 }
 
+static bool fast_scan_value(const char *p, size_t n, struct buf *out);
+
 bool
-methods_fast_scan_value(const char *p, size_t n, struct buf *out)
+methods_fast_scan_value(const char *text, size_t n, struct buf *out)
+{
+	/* a copy with the sentinel the scanner relies on */
+	char *p = xmalloc(n + 1);
+	bool ok;
+
+	memcpy(p, text, n);
+	p[n] = '\n';
+	ok = fast_scan_value(p, n, out);
+	free(p);
+	return ok;
+}
+
+static bool
+fast_scan_value(const char *p, size_t n, struct buf *out)
 {
 	struct scan s = {.p = p, .end = p + n};
 

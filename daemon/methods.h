@@ -37,7 +37,12 @@ enum methods_outcome {
 	                   * is consumed and the client waits for it */
 };
 
-/* Run one request line (no newline); replies are appended to out. */
+/*
+ * Run one request line (no newline); replies are appended to out. The byte
+ * at line[len] must be readable and whitespace — the line's own '\n' (or
+ * the '\r' before it), as the control service passes it: the scanner uses
+ * it as a sentinel instead of checking the bounds before every token.
+ */
 enum methods_outcome methods_dispatch(struct ctl_client *c, const char *line,
                                       size_t len, struct buf *out);
 /*

@@ -30,6 +30,34 @@ struct buf {
 	size_t cap;
 };
 
+/* "00" "01" ... "99": decimal digits two at a time. */
+extern const char util_digit_pairs[200];
+
+/* The decimal digits of v written backwards so they end just before end
+ * (room for 20 needed); returns the first digit. */
+static inline char *
+util_u64_digits(char *end, uint64_t v)
+{
+	char *p = end;
+
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+
+		v /= 100;
+		p -= 2;
+		p[0] = util_digit_pairs[2 * r];
+		p[1] = util_digit_pairs[2 * r + 1];
+	}
+	if (v >= 10) {
+		p -= 2;
+		p[0] = util_digit_pairs[2 * v];
+		p[1] = util_digit_pairs[2 * v + 1];
+	} else {
+		*--p = (char)('0' + v);
+	}
+	return p;
+}
+
 /* Room for extra more bytes (the check inline, growing out of line). */
 void buf_grow(struct buf *b, size_t extra);
 static inline void

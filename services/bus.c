@@ -366,19 +366,6 @@ bus_event_unref(const struct bus_event *ev)
 		bev_unref((struct bus_ev *)ev);
 }
 
-/* Decimal digits of v written backwards, ending just before end (room for
- * 20 digits needed); returns the first digit. */
-static char *
-fmt_u64(char *end, uint64_t v)
-{
-	char *p = end;
-
-	do
-		*--p = (char)('0' + v % 10);
-	while ((v /= 10));
-	return p;
-}
-
 /*
  * RFC 3339 with microseconds, as util_format_time, into t (27 bytes, no
  * NUL): the date and time of day are formatted once per second.
@@ -404,9 +391,12 @@ fmt_time(int64_t us, char t[27])
 	}
 	memcpy(t, cached, 19);
 	t[19] = '.';
-	for (int i = 25; i >= 20; i--) {
-		t[i] = (char)('0' + frac % 10);
-		frac /= 10;
+	for (int i = 24; i >= 20; i -= 2) { /* six digits, two at a time */
+		unsigned r = (unsigned)(frac % 100);
+
+		frac /= 100;
+		t[i] = util_digit_pairs[2 * r];
+		t[i + 1] = util_digit_pairs[2 * r + 1];
 	}
 	t[26] = 'Z';
 }
@@ -456,7 +446,7 @@ bus_event_wire(const struct bus_event *ev, size_t *len)
 		static const char h4[] = "\",\"data\":";
 		static const char h5[] = ",\"source\":";
 		size_t slen = strlen(ev->source);
-		char num[20], *d = fmt_u64(num + sizeof(num), ev->seq);
+		char num[20], *d = util_u64_digits(num + sizeof(num), ev->seq);
 		size_t dl = (size_t)(num + 20 - d);
 		/* name: validated [A-Za-z0-9_.:-], never escaped */
 		bool raw = plain(ev->source, slen);

@@ -1,4 +1,5 @@
 /* test_util.c — Check tests for daemon/util.c and daemon/log.c. */
+#include <inttypes.h>
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -51,6 +52,33 @@ START_TEST(test_json_string_escapes)
 	buf_putc(&b, '\0');
 	ck_assert_str_eq(buf_head(&b), "\"a\\\"b\\\\c\\nd\\u0001\\te\"");
 	buf_free(&b);
+}
+END_TEST
+
+/* util_u64_digits agrees with printf at every digit count and edge. */
+START_TEST(test_u64_digits)
+{
+	uint64_t v[] = {0,         1,           9,           10,
+	                11,        99,          100,         101,
+	                999,       1000,        12345,       999999,
+	                1000000,   4294967295u, 4294967296u, UINT64_MAX / 10,
+	                UINT64_MAX};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char buf[24], want[24];
+		char *d = util_u64_digits(buf + 20, v[i]);
+
+		snprintf(want, sizeof(want), "%" PRIu64, v[i]);
+		ck_assert_uint_eq((size_t)(buf + 20 - d), strlen(want));
+		ck_assert(memcmp(d, want, strlen(want)) == 0);
+	}
+	for (uint64_t x = 1; x < UINT64_MAX / 3; x = x * 3 + 1) {
+		char buf[24], want[24];
+		char *d = util_u64_digits(buf + 20, x);
+
+		buf[20] = '\0';
+		snprintf(want, sizeof(want), "%" PRIu64, x);
+		ck_assert_str_eq(d, want);
+	}
 }
 END_TEST
 
@@ -202,6 +230,7 @@ main(void)
 	tcase_add_test(tc, test_buf_append_consume);
 	tcase_add_test(tc, test_buf_printf_long);
 	tcase_add_test(tc, test_json_string_escapes);
+	tcase_add_test(tc, test_u64_digits);
 	tcase_add_test(tc, test_parse_duration);
 	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_parse_uint_bool);
