@@ -11,6 +11,12 @@
 #   BENCH_EVENTS=1000000  events for the "RSS after" figure
 #   BENCH_SKIP="cg rss ..." skip parts: matrix cg onecore latency spawn rss
 #   BENCH_BIN=build/bench  where the tools are; SVCD=build/svcd
+#   BENCH_SVCD_CONF_EXTRA  text appended to svcd's config (newlines as is),
+#                     e.g. '[control]<newline>output_hard = 64K' to check that
+#                     a disconnected subscriber is reported
+# The 1-subscriber runs check that the subscriber got every event published
+# while it was up (it is given up to 5 s to catch up before it is stopped);
+# the table says so, with a WARNING when it got less than 99.9%.
 # Server on CPU 0, clients on CPU 1 (taskset) when there are 2+ CPUs.
 set -eu
 
@@ -26,6 +32,7 @@ SKIP=${BENCH_SKIP:-}
 command -v valgrind >/dev/null || SKIP="$SKIP cg"
 
 T=$(mktemp -d /tmp/svcd-bench.XXXXXX)
+: >"$T/results"
 PIDS=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
@@ -44,12 +51,16 @@ fi
 skip() { case " $SKIP " in *" $1 "*) return 0 ;; esac; return 1; }
 
 printf '[app]\nheartbeat_event = false\n[health]\ninterval = 1h\n' >"$T/svcd.conf"
+if [ -n "${BENCH_SVCD_CONF_EXTRA:-}" ]; then
+	printf '%s\n' "$BENCH_SVCD_CONF_EXTRA" >>"$T/svcd.conf"
+fi
 
 # ~100-byte payload, the same bytes for svcd and Redis.
 DATA='{"user":"alice","action":"login","host":"web-01.example.org","n":12345,"ok":true,"tags":["a","b","c"]}'
 PING='{"jsonrpc":"2.0","id":1,"method":"ping"}'
 EMIT='{"jsonrpc":"2.0","id":1,"method":"emit","params":{"event":"bench.event","data":'"$DATA"'}}'
 SUBSCRIBE='{"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"events":["bench.*"]}}'
+EVLINE='{"jsonrpc":"2.0","method":"event"'
 # Redis gets what its clients send: RESP multibulk (loadgen -e unescapes).
 resp() {
 	printf '*%s\\r\\n' $#
@@ -102,14 +113,20 @@ stop_server() {
 }
 
 # start_sub KIND: one plain subscriber on the client core; sets SUBPID.
+# It counts messages: svcd event lines, Redis "*3" (pub/sub message) arrays.
+# SUBWANT counts what was published while it is up (see one, cg_total).
 start_sub() {
 	if [ "$1" = redis ]; then
-		$CLI "$BIN/sub" -s "$SOCK" -r -a ':1' "$RSUB" >"$T/sub.out" &
+		$CLI "$BIN/sub" -s "$SOCK" -r -a ':1' -m '*3' "$RSUB" \
+			>"$T/sub.out" &
 	else
-		$CLI "$BIN/sub" -s "$SOCK" "$SUBSCRIBE" >"$T/sub.out" &
+		$CLI "$BIN/sub" -s "$SOCK" -m "$EVLINE" "$SUBSCRIBE" \
+			>"$T/sub.out" &
 	fi
 	SUBPID=$!
 	PIDS="$PIDS $SUBPID"
+	SUBUP=1
+	SUBWANT=0
 	i=0
 	until grep -q ready "$T/sub.out" 2>/dev/null; do
 		i=$((i + 1))
@@ -118,10 +135,64 @@ start_sub() {
 	done
 }
 
+# sub_count: the subscriber's message count now (asked with SIGUSR1), or
+# its final count once it has exited (the server closed the connection).
+sub_count() {
+	if ! grep -q '^bytes=.* closed=' "$T/sub.out"; then
+		k=$(grep -c '^count msgs=[0-9]* ' "$T/sub.out" || true)
+		kill -USR1 "$SUBPID" 2>/dev/null || true
+		i=0
+		while [ "$(grep -c '^count msgs=[0-9]* ' "$T/sub.out" || true)" \
+			-le "$k" ] && ! grep -q '^bytes=.* closed=' "$T/sub.out"; do
+			i=$((i + 1))
+			[ $i -ge 50 ] && break
+			sleep 0.01
+		done
+	fi
+	grep -E '^(count msgs=[0-9]+ |bytes=.* closed=)' "$T/sub.out" |
+		tail -n 1 | field msgs
+}
+
+# sub_settle WANT: let the subscriber catch up: until it has WANT messages,
+# its count has not grown for 0.5 s, or 5 s.
+sub_settle() {
+	last="" same=0 i=0
+	while :; do
+		got=$(sub_count)
+		got=${got:-0}
+		[ "$got" -ge "$1" ] && return 0
+		if [ "$got" = "$last" ]; then same=$((same + 1)); else same=0; fi
+		[ $same -ge 10 ] && return 0
+		i=$((i + 1))
+		[ $i -ge 100 ] && return 0
+		last=$got
+		sleep 0.05
+	done
+}
+
+# stop_sub [KEY]: with KEY, first let the subscriber catch up, then add what
+# it got and what was published to subgot.KEY and subwant.KEY (and note
+# subclosed.KEY when the server closed its connection).
 stop_sub() {
+	if [ $# -gt 0 ]; then sub_settle "$SUBWANT"; fi
 	kill "$SUBPID" 2>/dev/null || true
 	wait "$SUBPID" 2>/dev/null || true
+	SUBUP=0
+	[ $# -gt 0 ] || return 0
+	fin=$(grep '^bytes=.* closed=' "$T/sub.out" | tail -n 1)
+	got=$(echo "$fin" | field msgs)
+	g0=$(get "subgot.$1")
+	w0=$(get "subwant.$1")
+	put "subgot.$1" $((${g0:-0} + ${got:-0}))
+	put "subwant.$1" $((${w0:-0} + SUBWANT))
+	case $fin in *closed=1*) put "subclosed.$1" 1 ;; esac
+	if [ $((${got:-0} * 1000)) -lt $((SUBWANT * 999)) ]; then
+		echo "bench: WARNING: the $1 subscriber got ${got:-0} of $SUBWANT events" >&2
+	fi
+	return 0
 }
+SUBUP=0
+SUBWANT=0
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
@@ -152,6 +223,11 @@ one() {
 		out=$($CLI "$BIN/loadgen" -s "$SOCK" -c "$c" -p "$p" -d "$SECS" \
 			$r "$line") || { echo "bench: loadgen failed: $kind $work" >&2; out="rps=0 p99_us=0"; }
 		echo "$(echo "$out" | field rps) $(echo "$out" | field p99_us)" >>"$T/runs"
+		if [ "$SUBUP" = 1 ]; then
+			rq=$(echo "$out" | field reqs)
+			er=$(echo "$out" | field errors)
+			SUBWANT=$((SUBWANT + ${rq:-0} - ${er:-0}))
+		fi
 		n=$((n + 1))
 	done
 	rps=$(awk '{print $1}' "$T/runs" | median)
@@ -171,7 +247,7 @@ matrix_for() {
 				one "$kind" "$work" $c $p
 			done
 		done
-		case $work in *1sub) stop_sub ;; esac
+		case $work in *1sub) stop_sub "$kind" ;; esac
 	done
 }
 
@@ -197,9 +273,12 @@ cg_total() {
 	start_server "$kind" valgrind --tool=callgrind \
 		--callgrind-out-file="$T/cg.out.%p"
 	case $work in *1sub) start_sub "$kind" ;; esac
-	$CLI "$BIN/loadgen" -s "$SOCK" -c 1 -p "$p" -n "$n" $r \
-		"$(reqline "$kind" "$work")" >/dev/null
-	case $work in *1sub) stop_sub ;; esac
+	out=$($CLI "$BIN/loadgen" -s "$SOCK" -c 1 -p "$p" -n "$n" $r \
+		"$(reqline "$kind" "$work")")
+	rq=$(echo "$out" | field reqs)
+	er=$(echo "$out" | field errors)
+	SUBWANT=$((${rq:-0} - ${er:-0}))
+	case $work in *1sub) stop_sub "cg.$kind" ;; esac
 	stop_server
 	awk '/^(summary|totals):/ {print $2; exit}' "$T"/cg.out.*
 }
@@ -315,6 +394,46 @@ ratio() {
 }
 num() { v=$(get "$1"); echo "${v:--}"; }
 
+# subs KEY: what the 1-subscriber runs' subscribers got (KEY is "" for the
+# matrix, "cg." for callgrind) and a WARNING per server that lost events.
+subs() {
+	line="" warn=""
+	for kn in svcd:svcd:emit redis:Redis:PUBLISH; do
+		kind=${kn%%:*}
+		name=${kn#*:}
+		row="${name%%:*} ${name#*:}, 1 sub"
+		name=${name%%:*}
+		w=$(get "subwant.$1$kind")
+		[ -n "$w" ] || continue
+		g=$(get "subgot.$1$kind")
+		g=${g:-0}
+		if [ -z "$line" ]; then
+			line="subscriber got $g of $w events ($name)"
+		else
+			line="$line, $g of $w ($name)"
+		fi
+		[ $((g * 1000)) -lt $((w * 999)) ] || continue
+		if [ "$(get "subclosed.$1$kind")" = 1 ]; then
+			why="$name disconnected it"
+		else
+			why="it fell behind ($name dropped or has not delivered the rest)"
+		fi
+		pc=$(awk -v g="$g" -v w="$w" 'BEGIN {printf "%.1f", 100 * g / w}')
+		warn="${warn}WARNING: the $name subscriber got $pc% of the events published: $why; the \"$row\" rows measure fewer than 1 subscriber and are not valid
+"
+		case $kind in
+		svcd) l=$(grep -m 1 'stopped reading' "$T/svcd.log" 2>/dev/null || true) ;;
+		redis)
+			l=$(grep -m 1 'output buffer limit' "$T/redis.log" 2>/dev/null || true)
+			[ -z "$l" ] || l=": it closed a client for overcoming of output buffer limits (client-output-buffer-limit pubsub)" ;;
+		esac
+		[ -z "$l" ] || warn="$warn  ($name log: ${l#*: })
+"
+	done
+	[ -z "$line" ] || echo "$line"
+	printf '%s' "$warn"
+}
+
 echo
 echo "svcd benchmark — $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "server on CPU 0, clients on CPU 1; median of $RUNS x ${SECS}s; payload ${#DATA} bytes"
@@ -346,6 +465,7 @@ if ! skip matrix; then
 		printf ' %9s %9s\n' "$vr" "$vf"
 	done
 	echo "(ratios at C=50, P=16)"
+	subs ""
 	echo
 fi
 if ! skip cg; then
@@ -364,6 +484,7 @@ if ! skip cg; then
 		"$(num ir.redis.ping.16)"
 	printf '%-34s %10s %10s\n' "echo floor" "$(num ir.echo.ping.1)" \
 		"$(num ir.echo.ping.16)"
+	subs cg.
 	echo
 fi
 if ! skip onecore; then
