@@ -414,7 +414,9 @@ client_write(struct ctl_client *c)
 		return;
 	}
 	ev_io_stop(ctl.loop, &c->wio);
-	if (c->out.cap > OUT_KEEP)
+	/* a subscriber keeps up to output_soft: a busy stream refills it
+	 * every iteration, and freeing it meant a malloc per iteration */
+	if (c->out.cap > (c->listener ? conf_get()->output_soft : OUT_KEEP))
 		buf_free(&c->out);
 	if (ctl.stopping && ctl.stop_drained && !c->waiting_shutdown) {
 		client_drop(c);

@@ -268,10 +268,10 @@ wire_free(struct bus_ev *e)
  * events, up to EV_CACHE_MAX of them: under load malloc and free cost more
  * than the rest of making an event, and the history ring frees in bursts
  * that overflow malloc's own per-thread cache. Loop thread only, like
- * every bus_ev. At most EV_CACHE_MAX x EV_BLOCK (256 KiB) idle.
+ * every bus_ev. At most EV_CACHE_MAX x EV_BLOCK (1 MiB) idle.
  */
 #define EV_BLOCK     1024
-#define EV_CACHE_MAX 256
+#define EV_CACHE_MAX 1024
 
 static void *ev_cache[EV_CACHE_MAX];
 static size_t ev_ncache;
