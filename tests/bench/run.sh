@@ -17,7 +17,10 @@
 # The 1-subscriber runs check that the subscriber got every event published
 # while it was up (it is given up to 5 s to catch up before it is stopped);
 # the table says so, with a WARNING when it got less than 99.9%.
-# Server on CPU 0, clients on CPU 1 (taskset) when there are 2+ CPUs.
+# Server on CPU 0, clients on CPU 1 (taskset) when there are 2+ CPUs. In the
+# throughput matrix all three servers are up at once and each cell's runs
+# alternate svcd, Redis, floor, so drift on a shared machine cancels out of
+# the ratios.
 set -eu
 
 BIN=${BENCH_BIN:-build/bench}
@@ -80,7 +83,21 @@ wait_sock() {
 	done
 }
 
-# start_server KIND [WRAP...]: sets SPID and SOCK.
+# Several servers can be up at once (the matrix interleaves them): each
+# kind's SOCK, SPID and subscriber state are kept in SOCK_<kind> etc.;
+# `use KIND` makes them current, `keep` stores the current ones back.
+use() {
+	CUR=$1
+	eval "SOCK=\${SOCK_$1:-}; SPID=\${SPID_$1:-}; SUBPID=\${SUBPID_$1:-}"
+	eval "SUBUP=\${SUBUP_$1:-0}; SUBWANT=\${SUBWANT_$1:-0}"
+	SUBOUT=$T/sub.$1.out
+}
+keep() {
+	eval "SOCK_$CUR=\$SOCK; SPID_$CUR=\$SPID; SUBPID_$CUR=\$SUBPID"
+	eval "SUBUP_$CUR=\$SUBUP; SUBWANT_$CUR=\$SUBWANT"
+}
+
+# start_server KIND [WRAP...]: sets SPID and SOCK (and makes KIND current).
 start_server() {
 	kind=$1
 	shift
@@ -105,6 +122,10 @@ start_server() {
 		wait_sock "$SOCK" "$PING" ;;
 	esac
 	PIDS="$PIDS $SPID"
+	s_=$SOCK p_=$SPID
+	use "$kind"
+	SOCK=$s_ SPID=$p_
+	keep
 }
 
 stop_server() {
@@ -116,40 +137,42 @@ stop_server() {
 # It counts messages: svcd event lines, Redis "*3" (pub/sub message) arrays.
 # SUBWANT counts what was published while it is up (see one, cg_total).
 start_sub() {
+	use "$1"
 	if [ "$1" = redis ]; then
 		$CLI "$BIN/sub" -s "$SOCK" -r -a ':1' -m '*3' "$RSUB" \
-			>"$T/sub.out" &
+			>"$SUBOUT" &
 	else
 		$CLI "$BIN/sub" -s "$SOCK" -m "$EVLINE" "$SUBSCRIBE" \
-			>"$T/sub.out" &
+			>"$SUBOUT" &
 	fi
 	SUBPID=$!
 	PIDS="$PIDS $SUBPID"
 	SUBUP=1
 	SUBWANT=0
 	i=0
-	until grep -q ready "$T/sub.out" 2>/dev/null; do
+	until grep -q ready "$SUBOUT" 2>/dev/null; do
 		i=$((i + 1))
 		[ $i -ge 400 ] && { echo "bench: subscriber not ready" >&2; exit 1; }
 		sleep 0.025
 	done
+	keep
 }
 
 # sub_count: the subscriber's message count now (asked with SIGUSR1), or
 # its final count once it has exited (the server closed the connection).
 sub_count() {
-	if ! grep -q '^bytes=.* closed=' "$T/sub.out"; then
-		k=$(grep -c '^count msgs=[0-9]* ' "$T/sub.out" || true)
+	if ! grep -q '^bytes=.* closed=' "$SUBOUT"; then
+		k=$(grep -c '^count msgs=[0-9]* ' "$SUBOUT" || true)
 		kill -USR1 "$SUBPID" 2>/dev/null || true
 		i=0
-		while [ "$(grep -c '^count msgs=[0-9]* ' "$T/sub.out" || true)" \
-			-le "$k" ] && ! grep -q '^bytes=.* closed=' "$T/sub.out"; do
+		while [ "$(grep -c '^count msgs=[0-9]* ' "$SUBOUT" || true)" \
+			-le "$k" ] && ! grep -q '^bytes=.* closed=' "$SUBOUT"; do
 			i=$((i + 1))
 			[ $i -ge 50 ] && break
 			sleep 0.01
 		done
 	fi
-	grep -E '^(count msgs=[0-9]+ |bytes=.* closed=)' "$T/sub.out" |
+	grep -E '^(count msgs=[0-9]+ |bytes=.* closed=)' "$SUBOUT" |
 		tail -n 1 | field msgs
 }
 
@@ -178,8 +201,9 @@ stop_sub() {
 	kill "$SUBPID" 2>/dev/null || true
 	wait "$SUBPID" 2>/dev/null || true
 	SUBUP=0
+	keep
 	[ $# -gt 0 ] || return 0
-	fin=$(grep '^bytes=.* closed=' "$T/sub.out" | tail -n 1)
+	fin=$(grep '^bytes=.* closed=' "$SUBOUT" | tail -n 1)
 	got=$(echo "$fin" | field msgs)
 	g0=$(get "subgot.$1")
 	w0=$(get "subwant.$1")
@@ -211,57 +235,67 @@ reqline() {
 	esac
 }
 
-# one KIND WORK C P: median req/s (and the median run's p99) into results.
-one() {
-	kind=$1 work=$2 c=$3 p=$4
+# one_run KIND WORK C P: one loadgen run against KIND, appended to its
+# cell's runs file (req/s and p99).
+one_run() {
+	use "$1"
+	work=$2 c=$3 p=$4
 	r=""
-	[ "$kind" = redis ] && r=-e
-	line=$(reqline "$kind" "$work")
-	: >"$T/runs"
-	n=0
-	while [ $n -lt "$RUNS" ]; do
-		out=$($CLI "$BIN/loadgen" -s "$SOCK" -c "$c" -p "$p" -d "$SECS" \
-			$r "$line") || { echo "bench: loadgen failed: $kind $work" >&2; out="rps=0 p99_us=0"; }
-		echo "$(echo "$out" | field rps) $(echo "$out" | field p99_us)" >>"$T/runs"
-		if [ "$SUBUP" = 1 ]; then
-			rq=$(echo "$out" | field reqs)
-			er=$(echo "$out" | field errors)
-			SUBWANT=$((SUBWANT + ${rq:-0} - ${er:-0}))
-		fi
-		n=$((n + 1))
-	done
-	rps=$(awk '{print $1}' "$T/runs" | median)
-	p99=$(awk -v m="$rps" '$1==m {print $2; exit}' "$T/runs")
-	put "rps.$kind.$work.$c.$p" "$rps"
-	put "p99.$kind.$work.$c.$p" "$p99"
-	echo "  $kind $work C=$c P=$p: $rps req/s (p99 ${p99} us)" >&2
+	[ "$1" = redis ] && r=-e
+	out=$($CLI "$BIN/loadgen" -s "$SOCK" -c "$c" -p "$p" -d "$SECS" \
+		$r "$(reqline "$1" "$work")") ||
+		{ echo "bench: loadgen failed: $1 $work" >&2; out="rps=0 p99_us=0"; }
+	echo "$(echo "$out" | field rps) $(echo "$out" | field p99_us)" \
+		>>"$T/runs.$1.$work.$c.$p"
+	if [ "$SUBUP" = 1 ]; then
+		rq=$(echo "$out" | field reqs)
+		er=$(echo "$out" | field errors)
+		SUBWANT=$((SUBWANT + ${rq:-0} - ${er:-0}))
+	fi
+	keep
 }
 
-matrix_for() {
-	kind=$1
-	shift
-	for work in "$@"; do
-		case $work in *1sub) start_sub "$kind" ;; esac
+# one_done KIND WORK C P: the cell's median req/s (and the median run's
+# p99) into results.
+one_done() {
+	f=$T/runs.$1.$2.$3.$4
+	rps=$(awk '{print $1}' "$f" | median)
+	p99=$(awk -v m="$rps" '$1==m {print $2; exit}' "$f")
+	put "rps.$1.$2.$3.$4" "$rps"
+	put "p99.$1.$2.$3.$4" "$p99"
+	echo "  $1 $2 C=$3 P=$4: $rps req/s (p99 ${p99} us)" >&2
+}
+
+# The matrix: svcd, Redis and the floor are all up (each on CPU 0, idle
+# while another is measured) and every cell's runs alternate between them,
+# so a slow minute on a shared machine hits all three alike and the ratios
+# stay fair.
+if ! skip matrix; then
+	echo "bench: throughput, $RUNS x ${SECS}s per cell, runs interleaved" >&2
+	for k in svcd redis echo; do start_server $k; done
+	for work in ping emit0 emit1sub; do
+		kinds="svcd redis echo"
+		case $work in *1sub)
+			kinds="svcd redis"
+			for k in $kinds; do start_sub $k; done ;;
+		esac
 		for c in 1 50; do
 			for p in 1 16; do
-				one "$kind" "$work" $c $p
+				n=0
+				while [ $n -lt "$RUNS" ]; do
+					for k in $kinds; do
+						one_run $k $work $c $p
+					done
+					n=$((n + 1))
+				done
+				for k in $kinds; do one_done $k $work $c $p; done
 			done
 		done
-		case $work in *1sub) stop_sub "$kind" ;; esac
+		case $work in *1sub)
+			for k in $kinds; do use $k; stop_sub $k; done ;;
+		esac
 	done
-}
-
-if ! skip matrix; then
-	echo "bench: throughput, $RUNS x ${SECS}s per cell" >&2
-	start_server svcd
-	matrix_for svcd ping emit0 emit1sub
-	stop_server
-	start_server redis
-	matrix_for redis ping emit0 emit1sub
-	stop_server
-	start_server echo
-	matrix_for echo ping emit0
-	stop_server
+	for k in svcd redis echo; do use $k; stop_server; done
 fi
 
 # cg_ir KIND WORK P: server instructions per request under callgrind.
