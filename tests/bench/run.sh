@@ -339,26 +339,31 @@ if ! skip cg; then
 	cg_ir echo ping 16
 fi
 
+# One core: the load generator joins the servers on CPU 0; the three
+# servers are up together and their runs alternate, as in the matrix.
 if ! skip onecore; then
 	echo "bench: one core, C=1 P=1" >&2
-	SRV0=$SRV CLI0=$CLI
-	if [ "$(nproc)" -ge 2 ]; then SRV="taskset -c 0" CLI="taskset -c 0"; fi
-	for kind in svcd redis echo; do
-		start_server "$kind"
-		r=""
-		[ "$kind" = redis ] && r=-e
-		: >"$T/runs"
-		n=0
-		while [ $n -lt "$RUNS" ]; do
+	CLI0=$CLI
+	if [ "$(nproc)" -ge 2 ]; then CLI="taskset -c 0"; fi
+	for k in svcd redis echo; do start_server $k; done
+	n=0
+	while [ $n -lt "$RUNS" ]; do
+		for k in svcd redis echo; do
+			use $k
+			r=""
+			[ "$k" = redis ] && r=-e
 			$CLI "$BIN/loadgen" -s "$SOCK" -c 1 -p 1 -d "$SECS" $r \
-				"$(reqline "$kind" ping)" | field rps >>"$T/runs"
-			n=$((n + 1))
+				"$(reqline "$k" ping)" | field rps >>"$T/one.$k"
 		done
-		put "one.$kind" "$(median <"$T/runs")"
-		echo "  one core $kind ping: $(get one.$kind) req/s" >&2
+		n=$((n + 1))
+	done
+	for k in svcd redis echo; do
+		put "one.$k" "$(median <"$T/one.$k")"
+		echo "  one core $k ping: $(get one.$k) req/s" >&2
+		use $k
 		stop_server
 	done
-	SRV=$SRV0 CLI=$CLI0
+	CLI=$CLI0
 fi
 
 if ! skip latency; then
