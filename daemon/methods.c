@@ -616,8 +616,11 @@ access_name(enum method_access a)
  * byte: UTF-8 checked, no duplicate keys at any depth, integers only (no
  * reals, no -0, at most 18 digits), string escapes only in their canonical
  * form (\" \\ \b \f \n \r \t), bounded depth. Anything else — every error,
- * every unusual shape, access refused, shutdown, a full queue — falls back
- * to the general path, so error replies are exactly the same.
+ * every unusual shape, access refused, shutdown, "wait":false on a full
+ * queue — falls back to the general path, so error replies are exactly the
+ * same. A full queue with wait (the default) parks the client here, as the
+ * general path would, without parsing the line into a tree on every retry.
+ * The fastscan fuzz target checks the scanner against jansson.
  */
 
 #define FAST_DEPTH 32
