@@ -76,8 +76,9 @@ struct hook {
 	size_t queued;
 	struct run *runs; /* running or backing off */
 	size_t running;
-	uint64_t cursor; /* every matching event <= cursor finished */
-	uint64_t handed; /* highest seq queued so far */
+	uint64_t cursor;        /* every matching event <= cursor finished */
+	uint64_t handed;        /* highest seq queued so far */
+	uint64_t first_dropped; /* lowest seq lost to a full queue, 0: none */
 
 	uint64_t n_runs, n_ok, n_failures, n_timeouts, n_retried, n_dropped;
 	uint64_t last_seq;
@@ -98,6 +99,14 @@ static struct {
 } hk;
 
 static void hook_pump(struct hook *h);
+
+static size_t queue_max = HOOKS_QUEUE_MAX;
+
+void
+hooks_set_queue_max(size_t n)
+{
+	queue_max = n ? n : HOOKS_QUEUE_MAX;
+}
 static void run_finish(struct run *r);
 
 void
@@ -153,12 +162,16 @@ hook_find(const char *name)
 	return NULL;
 }
 
-/* Recompute the cursor: just below the oldest unfinished job. */
+/* Recompute the cursor: just below the oldest unfinished job, and never
+ * past an event the full queue dropped: the journal replays it (and what
+ * follows) on the next start, so delivery stays at least once. */
 static void
 hook_cursor(struct hook *h)
 {
 	uint64_t c = h->handed;
 
+	if (h->first_dropped && h->first_dropped - 1 < c)
+		c = h->first_dropped - 1;
 	for (struct run *r = h->runs; r; r = r->next)
 		if (r->job && r->job->seq - 1 < c)
 			c = r->job->seq - 1;
@@ -176,13 +189,18 @@ hook_enqueue(struct hook *h, const struct bus_event *ev)
 {
 	struct job *j;
 
-	if (h->queued >= HOOKS_QUEUE_MAX) {
+	if (h->queued >= queue_max) {
 		h->n_dropped++;
+		if (!h->first_dropped)
+			h->first_dropped = ev->seq;
 		if (!h->overflow_logged)
-			log_warn("hook %s: queue full (%d events): dropping "
+			log_warn("hook %s: queue full (%zu events): dropping "
 			         "%s #%" PRIu64 " (further drops counted in "
-			         "`svcctl hooks`)",
-			         h->name, HOOKS_QUEUE_MAX, ev->name, ev->seq);
+			         "`svcctl hooks`)%s",
+			         h->name, queue_max, ev->name, ev->seq,
+			         hk.cursor_fn ? "; the journal replays them on "
+			                        "the next start"
+			                      : "");
 		h->overflow_logged = true;
 		return -1;
 	}

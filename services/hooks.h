@@ -57,9 +57,12 @@ typedef uint64_t (*hooks_replay_fn)(const char *hook, const char *pattern,
 void hooks_set_journal(hooks_cursor_fn cursor_fn, hooks_replay_fn replay_fn,
                        void *arg);
 /* Queue ev for the named hook (a replayed event). 0, or -1 if no such hook
- * or its queue is full (counted as dropped). */
+ * or its queue is full (counted as dropped; the hook's cursor then stays
+ * below it, so the next start replays it again). */
 int hooks_deliver(const char *hook, const struct bus_event *ev);
 
+/* Tests: the queue bound instead of HOOKS_QUEUE_MAX (0: back to it). */
+void hooks_set_queue_max(size_t n);
 /* Test helper: true when no hook has queued or running work. */
 bool hooks_idle(void);
 

@@ -321,6 +321,64 @@ START_TEST(test_hook_replay_after_unfinished_stop)
 }
 END_TEST
 
+/* A hook whose queue overflowed: the cursor stays below the first dropped
+ * event, so the next start replays it (and what followed) — at least once
+ * even past the queue bound. */
+START_TEST(test_hook_overflow_replayed)
+{
+	uint64_t s[6], last;
+	char *out, *want;
+
+	hooks_set_queue_max(2);
+	ck_assert_int_eq(boot(CONF_J "[hook.h]\non = x\n"
+	                             "exec = /bin/sh -c 'echo $SVCD_SEQ "
+	                             ">>@D/out'\n"),
+	                 0);
+	/* one iteration: #1 runs, #2 and #3 queue, #4-#6 are dropped */
+	for (int i = 0; i < 6; i++)
+		s[i] = emit("x", "{}");
+	ev_run(loop, EVRUN_ONCE);
+	while (!timed_out && !hooks_idle())
+		ev_run(loop, EVRUN_ONCE);
+	/* a later event runs: before, the cursor moved past #4-#6 here */
+	last = emit("x", "{}");
+	ev_run(loop, EVRUN_ONCE);
+	while (!timed_out && !hooks_idle())
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_msg(tu_log_seen("replays them on the next start"), "log: %s",
+	              tu_log_text());
+	stop_graph();
+	hooks_set_queue_max(0);
+	out = slurp("out");
+	want = xasprintf("%llu\n%llu\n%llu\n%llu\n", (unsigned long long)s[0],
+	                 (unsigned long long)s[1], (unsigned long long)s[2],
+	                 (unsigned long long)last);
+	ck_assert_str_eq(out, want);
+	free(out);
+	free(want);
+
+	/* the next start owes #4-#6 (and #7 again: at least once) */
+	ck_assert_int_eq(boot(CONF_J "[hook.h]\non = x\n"
+	                             "exec = /bin/sh -c 'echo $SVCD_SEQ "
+	                             ">>@D/out'\n"),
+	                 0);
+	ev_run(loop, EVRUN_ONCE);
+	while (!timed_out && !hooks_idle())
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	out = slurp("out");
+	want = xasprintf("%llu\n%llu\n%llu\n%llu\n%llu\n%llu\n%llu\n%llu\n",
+	                 (unsigned long long)s[0], (unsigned long long)s[1],
+	                 (unsigned long long)s[2], (unsigned long long)last,
+	                 (unsigned long long)s[3], (unsigned long long)s[4],
+	                 (unsigned long long)s[5], (unsigned long long)last);
+	ck_assert_str_eq(out, want);
+	free(out);
+	free(want);
+}
+END_TEST
+
 static Suite *
 journal_suite(void)
 {
@@ -337,6 +395,7 @@ journal_suite(void)
 	tcase_add_test(tc, test_unwritable_path_refuses_to_start);
 	tcase_add_test(tc, test_disabled_without_section);
 	tcase_add_test(tc, test_hook_replay_after_unfinished_stop);
+	tcase_add_test(tc, test_hook_overflow_replayed);
 	suite_add_tcase(s, tc);
 	return s;
 }
