@@ -839,46 +839,132 @@ print_dot(struct cli_ctx *c, json_t *list)
 	buf_free(&b);
 }
 
-int
-cmd_services(struct cli_ctx *c)
+/*
+ * A table command: call method, then print the result as JSON (--json), as
+ * `empty` when the list has nothing, or as a table of hdr with one row per
+ * element filled by row. The list is the result itself or its member key.
+ * pre, if set, may print the result another way (returns true if it did).
+ */
+struct list_cmd {
+	const char *method;
+	const char *key;
+	const char *const *hdr;
+	size_t ncols;
+	uint32_t right; /* columns aligned right, one bit each */
+	const char *empty;
+	void (*row)(struct tab *t, json_t *item);
+	bool (*pre)(struct cli_ctx *c, json_t *list);
+};
+
+static int
+cmd_list(struct cli_ctx *c, const struct list_cmd *l)
 {
-	static const char *const hdr[] = {"ORDER",    "NAME", "STATE",
-	                                  "REQUIRES", "INIT", "ERROR"};
 	json_t *result = NULL;
-	int rc = cmd_call(c, "services", NULL, c->o->timeout_ms, NULL, NULL,
-	                  &result);
+	int rc =
+	    cmd_call(c, l->method, NULL, c->o->timeout_ms, NULL, NULL, &result);
 	if (rc)
 		return rc;
-	json_t *list = json_is_array(result)
-	                   ? result
-	                   : json_object_get(result, "services");
-	if (c->o->seen & CLI_OPT_DOT) {
-		print_dot(c, list);
+	json_t *list =
+	    json_is_array(result) ? result : json_object_get(result, l->key);
+	if (l->pre && l->pre(c, list)) {
+		/* printed */
 	} else if (c->o->json) {
 		cmd_print_json(c, result);
+	} else if (json_array_size(list) == 0 && l->empty) {
+		fprintf(c->out, "%s\n", l->empty);
 	} else {
-		struct tab *t = tab_new(ARRAY_SIZE(hdr), hdr);
-		tab_align_right(t, 0);
-		tab_align_right(t, 4);
+		struct tab *t = tab_new(l->ncols, l->hdr);
 		size_t i;
 		json_t *s;
+
+		for (size_t col = 0; col < l->ncols; col++)
+			if (l->right & (1u << col))
+				tab_align_right(t, col);
 		ARRAY_EACH(list, i, s)
 		{
-			const char *state = str_field(s, "state");
 			tab_row(t);
-			tab_json(t, TAB_PLAIN, json_object_get(s, "order"));
-			tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
-			tab_json(t, tab_state_color(state),
-			         json_object_get(s, "state"));
-			tab_json(t, TAB_PLAIN, json_object_get(s, "requires"));
-			tab_ms(t, json_object_get(s, "init_ms"));
-			tab_error(t, json_object_get(s, "error"));
+			l->row(t, s);
 		}
 		emit_table(c, t);
 		tab_free(t);
 	}
 	json_decref(result);
 	return CLI_EXIT_OK;
+}
+
+static bool
+services_dot(struct cli_ctx *c, json_t *list)
+{
+	if (!(c->o->seen & CLI_OPT_DOT))
+		return false;
+	print_dot(c, list);
+	return true;
+}
+
+static void
+services_row(struct tab *t, json_t *s)
+{
+	tab_json(t, TAB_PLAIN, json_object_get(s, "order"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
+	tab_json(t, tab_state_color(str_field(s, "state")),
+	         json_object_get(s, "state"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "requires"));
+	tab_ms(t, json_object_get(s, "init_ms"));
+	tab_error(t, json_object_get(s, "error"));
+}
+
+int
+cmd_services(struct cli_ctx *c)
+{
+	static const char *const hdr[] = {"ORDER",    "NAME", "STATE",
+	                                  "REQUIRES", "INIT", "ERROR"};
+	static const struct list_cmd l = {
+	    .method = "services",
+	    .key = "services",
+	    .hdr = hdr,
+	    .ncols = ARRAY_SIZE(hdr),
+	    .right = 1u << 0 | 1u << 4,
+	    .row = services_row,
+	    .pre = services_dot,
+	};
+
+	return cmd_list(c, &l);
+}
+
+/* A count in red when it is not zero. */
+static void
+tab_count_red(struct tab *t, json_t *v)
+{
+	tab_json(t, json_integer_value(v) > 0 ? TAB_RED : TAB_PLAIN, v);
+}
+
+static void
+tasks_row(struct tab *t, json_t *s)
+{
+	json_t *iv = json_object_get(s, "interval_ms");
+	json_t *dv = json_object_get(s, "delay_ms");
+	char b[32];
+
+	tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
+	if (json_is_true(json_object_get(s, "running")))
+		tab_cell(t, TAB_GREEN, "%s (running)",
+		         str_field(s, "kind") ? str_field(s, "kind") : "?");
+	else
+		tab_json(t, TAB_PLAIN, json_object_get(s, "kind"));
+	if (json_is_number(iv) || json_is_number(dv)) {
+		json_t *v = json_is_number(iv) ? iv : dv;
+		util_format_duration(json_number_value(v) / 1e3, b, sizeof(b));
+		tab_cell(t, TAB_PLAIN, "%s %s",
+		         json_is_number(iv) ? "every" : "after", b);
+	} else {
+		tab_cell(t, TAB_PLAIN, "%s", "-");
+	}
+	tab_next_run(t, json_object_get(s, "next_run"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "runs"));
+	tab_count_red(t, json_object_get(s, "failures"));
+	tab_ms(t, json_object_get(s, "last_duration_ms"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "origin"));
+	tab_error(t, json_object_get(s, "last_error"));
 }
 
 int
@@ -887,66 +973,31 @@ cmd_tasks(struct cli_ctx *c)
 	static const char *const hdr[] = {"NAME", "KIND",   "SCHEDULE",
 	                                  "NEXT", "RUNS",   "FAILS",
 	                                  "LAST", "ORIGIN", "ERROR"};
-	json_t *result = NULL;
-	int rc =
-	    cmd_call(c, "tasks", NULL, c->o->timeout_ms, NULL, NULL, &result);
-	if (rc)
-		return rc;
-	json_t *list =
-	    json_is_array(result) ? result : json_object_get(result, "tasks");
-	if (c->o->json) {
-		cmd_print_json(c, result);
-	} else if (json_array_size(list) == 0) {
-		fputs("no tasks\n", c->out);
-	} else {
-		struct tab *t = tab_new(ARRAY_SIZE(hdr), hdr);
-		tab_align_right(t, 4);
-		tab_align_right(t, 5);
-		tab_align_right(t, 6);
-		size_t i;
-		json_t *s;
-		ARRAY_EACH(list, i, s)
-		{
-			json_t *iv = json_object_get(s, "interval_ms");
-			json_t *dv = json_object_get(s, "delay_ms");
-			json_t *fails = json_object_get(s, "failures");
-			json_t *err = json_object_get(s, "last_error");
-			char b[32];
-			tab_row(t);
-			tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
-			if (json_is_true(json_object_get(s, "running")))
-				tab_cell(t, TAB_GREEN, "%s (running)",
-				         str_field(s, "kind")
-				             ? str_field(s, "kind")
-				             : "?");
-			else
-				tab_json(t, TAB_PLAIN,
-				         json_object_get(s, "kind"));
-			if (json_is_number(iv) || json_is_number(dv)) {
-				json_t *v = json_is_number(iv) ? iv : dv;
-				util_format_duration(json_number_value(v) / 1e3,
-				                     b, sizeof(b));
-				tab_cell(t, TAB_PLAIN, "%s %s",
-				         json_is_number(iv) ? "every" : "after",
-				         b);
-			} else {
-				tab_cell(t, TAB_PLAIN, "%s", "-");
-			}
-			tab_next_run(t, json_object_get(s, "next_run"));
-			tab_json(t, TAB_PLAIN, json_object_get(s, "runs"));
-			tab_json(t,
-			         json_integer_value(fails) > 0 ? TAB_RED
-			                                       : TAB_PLAIN,
-			         fails);
-			tab_ms(t, json_object_get(s, "last_duration_ms"));
-			tab_json(t, TAB_PLAIN, json_object_get(s, "origin"));
-			tab_error(t, err);
-		}
-		emit_table(c, t);
-		tab_free(t);
-	}
-	json_decref(result);
-	return CLI_EXIT_OK;
+	static const struct list_cmd l = {
+	    .method = "tasks",
+	    .key = "tasks",
+	    .hdr = hdr,
+	    .ncols = ARRAY_SIZE(hdr),
+	    .right = 1u << 4 | 1u << 5 | 1u << 6,
+	    .empty = "no tasks",
+	    .row = tasks_row,
+	};
+
+	return cmd_list(c, &l);
+}
+
+static void
+hooks_row(struct tab *t, json_t *s)
+{
+	tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "on"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "runs"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "ok"));
+	tab_count_red(t, json_object_get(s, "failures"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "timeouts"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "queued"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "running"));
+	tab_error(t, json_object_get(s, "last_error"));
 }
 
 int
@@ -955,44 +1006,17 @@ cmd_hooks(struct cli_ctx *c)
 	static const char *const hdr[] = {"NAME",   "ON",      "RUNS",
 	                                  "OK",     "FAILS",   "TIMEOUTS",
 	                                  "QUEUED", "RUNNING", "ERROR"};
-	json_t *result = NULL;
-	int rc =
-	    cmd_call(c, "hooks", NULL, c->o->timeout_ms, NULL, NULL, &result);
-	if (rc)
-		return rc;
-	if (c->o->json) {
-		cmd_print_json(c, result);
-	} else if (json_array_size(result) == 0) {
-		fputs("no hooks\n", c->out);
-	} else {
-		struct tab *t = tab_new(ARRAY_SIZE(hdr), hdr);
-		for (size_t col = 2; col < 8; col++)
-			tab_align_right(t, col);
-		size_t i;
-		json_t *s;
-		ARRAY_EACH(result, i, s)
-		{
-			json_t *fails = json_object_get(s, "failures");
-			json_t *err = json_object_get(s, "last_error");
-			tab_row(t);
-			tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
-			tab_json(t, TAB_PLAIN, json_object_get(s, "on"));
-			tab_json(t, TAB_PLAIN, json_object_get(s, "runs"));
-			tab_json(t, TAB_PLAIN, json_object_get(s, "ok"));
-			tab_json(t,
-			         json_integer_value(fails) > 0 ? TAB_RED
-			                                       : TAB_PLAIN,
-			         fails);
-			tab_json(t, TAB_PLAIN, json_object_get(s, "timeouts"));
-			tab_json(t, TAB_PLAIN, json_object_get(s, "queued"));
-			tab_json(t, TAB_PLAIN, json_object_get(s, "running"));
-			tab_error(t, err);
-		}
-		emit_table(c, t);
-		tab_free(t);
-	}
-	json_decref(result);
-	return CLI_EXIT_OK;
+	static const struct list_cmd l = {
+	    .method = "hooks",
+	    .key = "hooks",
+	    .hdr = hdr,
+	    .ncols = ARRAY_SIZE(hdr),
+	    .right = 0xfcu, /* columns 2-7 */
+	    .empty = "no hooks",
+	    .row = hooks_row,
+	};
+
+	return cmd_list(c, &l);
 }
 
 /* ---- shutdown, reload, ping, version ---------------------------------- */
