@@ -32,6 +32,34 @@ tu_run_for(struct ev_loop *loop, double secs)
 }
 
 static void
+deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	*(bool *)w->data = true;
+}
+
+void
+tu_deadline_start(struct ev_loop *loop, ev_timer *guard, double secs,
+                  bool *expired)
+{
+	*expired = false;
+	ev_timer_init(guard, deadline_cb, secs, 0.);
+	guard->data = expired;
+	ev_timer_start(loop, guard);
+}
+
+static void
+tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+}
+
+void
+tu_tick_start(struct ev_loop *loop, ev_timer *tick)
+{
+	ev_timer_init(tick, tick_cb, 0.001, 0.001);
+	ev_timer_start(loop, tick);
+}
+
+static void
 log_hook(enum log_level level, const char *msg, void *arg)
 {
 	buf_printf(&log_lines, "%d %s\n", (int)level, msg);
@@ -94,10 +122,13 @@ tu_conf_text(const char *dir, const char *text)
 	conf_set(c);
 }
 
+static char boot_cause[512];
+
 static void
 boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
 {
 	*(int *)arg = status;
+	snprintf(boot_cause, sizeof(boot_cause), "%s", cause ? cause : "");
 	if (status < 0)
 		log_err("boot: %s", cause ? cause : "?");
 }
@@ -109,9 +140,33 @@ tu_boot(struct ev_loop *loop, const struct svc_desc *const *table, size_t n,
 	char *cause = NULL;
 	int status = 99;
 
+	boot_cause[0] = '\0';
 	*graph = svc_graph_new(loop, table, n, &cause);
 	ck_assert_msg(*graph != NULL, "graph: %s", cause ? cause : "?");
 	svc_start(*graph, NULL, boot_done, &status);
+	while (status == 99 && !*timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	return status;
+}
+
+const char *
+tu_boot_cause(void)
+{
+	return boot_cause;
+}
+
+static void
+stop_done(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	*(int *)arg = status;
+}
+
+int
+tu_stop(struct ev_loop *loop, struct svc_graph *graph, const bool *timed_out)
+{
+	int status = 99;
+
+	svc_stop_all(graph, stop_done, &status);
 	while (status == 99 && !*timed_out)
 		ev_run(loop, EVRUN_ONCE);
 	return status;

@@ -31,6 +31,24 @@ void tu_guard_cb(struct ev_loop *loop, ev_timer *w, int revents);
 /* Keep the loop turning for secs (to show that something does not happen). */
 void tu_run_for(struct ev_loop *loop, double secs);
 
+/*
+ * A deadline for a whole test, for suites whose waits share one budget
+ * (loops of the form "while (!cond && !timed_out) ev_run(...)"): set
+ * *expired to false and start *guard on loop so that *expired becomes true
+ * after secs. Stop it with ev_timer_stop (also before starting it again).
+ */
+void tu_deadline_start(struct ev_loop *loop, ev_timer *guard, double secs,
+                       bool *expired);
+
+/*
+ * The bus dispatches from an ev_prepare watcher and then lets poll block:
+ * a turn that delivered an event may still wait for the next timer. Start
+ * *tick, a 1 ms repeating timer that does nothing, on loop to bound every
+ * EVRUN_ONCE turn so the tests wait on conditions only. Stop it with
+ * ev_timer_stop.
+ */
+void tu_tick_start(struct ev_loop *loop, ev_timer *tick);
+
 /* Log capture: quiet stderr and collect every line, as "LEVEL message\n"
  * (LEVEL the syslog number), until tu_log_release. */
 void tu_log_capture(void);
@@ -53,6 +71,17 @@ void tu_conf_text(const char *dir, const char *text);
  */
 int tu_boot(struct ev_loop *loop, const struct svc_desc *const *table, size_t n,
             struct svc_graph **graph, const bool *timed_out);
+/*
+ * The cause the last tu_boot's completion reported ("" if it reported none,
+ * or if that boot did not complete), for suites that check why a boot failed.
+ */
+const char *tu_boot_cause(void);
+/*
+ * Stop graph (svc_stop_all), turning the loop until the stop completes or
+ * *timed_out; the stop status (99: timed out).
+ */
+int tu_stop(struct ev_loop *loop, struct svc_graph *graph,
+            const bool *timed_out);
 
 /* Run the suite, print Check's summary; the process exit status. */
 int tu_run_suite(Suite *s);
