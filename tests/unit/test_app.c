@@ -14,6 +14,7 @@
 #include "log.h"
 #include "manager.h"
 #include "service.h"
+#include "testutil.h"
 #include "timers.h"
 #include "util.h"
 #include "worker.h"
@@ -21,13 +22,12 @@
 static struct ev_loop *loop;
 static struct svc_graph *graph;
 static ev_timer guard;
-static ev_timer tick; /* keeps EVRUN_ONCE turns short, see tick_cb */
+static ev_timer tick; /* keeps EVRUN_ONCE turns short, see tu_tick_start */
 static bool timed_out;
 static struct bus_listener *hb_l, *marker_l, *tick_l;
 static int hb_events, ticks, watchdogs;
 static uint64_t markers;
 static json_int_t last_n;
-static char boot_cause[512];
 
 static const struct svc_desc *const table[] = {
     &manager_service,
@@ -35,22 +35,6 @@ static const struct svc_desc *const table[] = {
     &bus_service,
     &app_service,
 };
-
-static void
-guard_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	timed_out = true;
-}
-
-/*
- * The bus dispatches from an ev_prepare watcher and then lets poll block:
- * a turn that delivered an event may still wait for the next timer. A 1 ms
- * tick bounds every EVRUN_ONCE turn so the tests wait on conditions only.
- */
-static void
-tick_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-}
 
 static int
 on_heartbeat(const struct bus_event *ev, void *arg)
@@ -87,35 +71,6 @@ watchdog(void *arg)
 	watchdogs++;
 }
 
-static void
-boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
-{
-	*(int *)arg = status;
-	snprintf(boot_cause, sizeof(boot_cause), "%s", cause ? cause : "");
-}
-
-static void
-fired_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	*(bool *)w->data = true;
-}
-
-/* Run the loop for about `seconds` (a loop timer, not a sleep). */
-static void
-run_for(double seconds)
-{
-	bool fired = false;
-	ev_timer t;
-
-	ev_timer_init(&t, fired_cb, seconds, 0);
-	t.data = &fired;
-	ev_timer_start(loop, &t);
-	while (!fired && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &t);
-	ck_assert(!timed_out);
-}
-
 static struct conf *
 conf_with(double heartbeat, bool events)
 {
@@ -147,29 +102,18 @@ static void
 setup(void)
 {
 	log_set_quiet(1);
-	timed_out = false;
 	hb_events = ticks = watchdogs = 0;
 	markers = 0;
 	last_n = 0;
 	loop = ev_loop_new(EVFLAG_AUTO);
-	ev_timer_init(&guard, guard_cb, 2.0, 0);
-	ev_timer_start(loop, &guard);
-	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
-	ev_timer_start(loop, &tick);
+	tu_deadline_start(loop, &guard, 2.0, &timed_out);
+	tu_tick_start(loop, &tick);
 	conf_set(conf_with(60, false));
-}
-
-static void
-stopped(struct svc_graph *g, int status, const char *cause, void *arg)
-{
-	*(bool *)arg = true;
 }
 
 static void
 stop_graph(void)
 {
-	bool done = false;
-
 	if (!graph)
 		return;
 	if (bus_default()) {
@@ -178,9 +122,7 @@ stop_graph(void)
 		bus_unlisten(bus_default(), tick_l);
 	}
 	hb_l = marker_l = tick_l = NULL;
-	svc_stop_all(graph, stopped, &done);
-	while (!done && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
+	tu_stop(loop, graph, &timed_out);
 	svc_graph_free(graph);
 	graph = NULL;
 }
@@ -199,14 +141,9 @@ teardown(void)
 static int
 boot(void)
 {
-	char *cause = NULL;
-	int status = 99;
+	int status =
+	    tu_boot(loop, table, ARRAY_SIZE(table), &graph, &timed_out);
 
-	graph = svc_graph_new(loop, table, ARRAY_SIZE(table), &cause);
-	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
-	svc_start(graph, NULL, boot_done, &status);
-	while (status == 99 && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
 	ck_assert(!timed_out);
 	if (status == 0) {
 		struct bus *b = bus_default();
@@ -323,7 +260,8 @@ START_TEST(test_config_timers)
 	ck_assert_str_eq(task_origin("ctl"), "control");
 	drain();
 	int seen = ticks;
-	run_for(0.05); /* several of t1's periods */
+	tu_run_for(loop, 0.05); /* several of t1's periods */
+	ck_assert(!timed_out);
 	drain();
 	ck_assert_int_eq(ticks, seen);
 
@@ -342,10 +280,10 @@ START_TEST(test_bad_timer_fails_init)
 
 	add_timer(c, "bad", true, 1, "not a valid name!");
 	conf_set(c);
-	ck_assert_int_eq(boot(), -1); /* boot_done checks the cause */
+	ck_assert_int_eq(boot(), -1);
 	ck_assert_int_eq(svc_state(svc_graph_find(graph, "app")), SVC_FAILED);
-	ck_assert_msg(strstr(boot_cause, "[timer.bad]") != NULL, "cause: %s",
-	              boot_cause);
+	ck_assert_msg(strstr(tu_boot_cause(), "[timer.bad]") != NULL,
+	              "cause: %s", tu_boot_cause());
 	ck_assert_ptr_null(worker_find(worker_default(), "bad"));
 }
 END_TEST
@@ -408,11 +346,5 @@ app_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(app_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(app_suite());
 }

@@ -11,59 +11,31 @@
 #include "bus.h"
 #include "conf.h"
 #include "log.h"
+#include "testutil.h"
 #include "util.h"
 #include "worker.h"
 
 static struct ev_loop *loop;
-static struct buf logs;
-static bool guard_expired;
-
-static void
-log_hook(enum log_level level, const char *msg, void *arg)
-{
-	(void)arg;
-	buf_printf(&logs, "%d %s\n", (int)level, msg);
-}
-
-static bool
-logged(const char *needle)
-{
-	buf_putc(&logs, '\0');
-	logs.len--;
-	return logs.data && strstr(buf_head(&logs), needle) != NULL;
-}
 
 static void
 setup(void)
 {
 	loop = ev_loop_new(EVFLAG_AUTO);
 	ck_assert_ptr_nonnull(loop);
-	log_set_quiet(1);
-	log_set_hook(log_hook, NULL);
-	buf_reset(&logs);
+	tu_log_capture();
 }
 
 static void
 teardown(void)
 {
-	log_set_hook(NULL, NULL);
-	buf_free(&logs);
+	tu_log_release();
 	conf_cleanup(); /* the services read the built-in defaults */
 	ev_loop_destroy(loop);
 	loop = NULL;
 }
 
-static void
-guard_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)l;
-	(void)w;
-	(void)revents;
-	guard_expired = true;
-}
-
 /*
- * Progress detection for RUN_UNTIL: EVRUN_ONCE blocks in poll until the next
+ * Progress detection for RUN_UNTIL_B: EVRUN_ONCE blocks in poll until the next
  * event even when the condition became true during the iteration (the bus
  * stops its idle watcher once it has nothing left to do). A lowest-priority
  * prepare watcher, run after the bus's own, ends the iteration before poll
@@ -103,23 +75,26 @@ progress_cb(struct ev_loop *l, ev_prepare *w, int revents)
 		ev_break(l, EVBREAK_ONE);
 }
 
-/* Drive the loop until cond holds; fail if it takes longer than secs. */
-#define RUN_UNTIL(cond, secs)                                                  \
+/* Snapshot before the next turn while cond does not hold yet; cond's value. */
+static bool
+progress_check(bool cond)
+{
+	if (!cond)
+		take_snap();
+	return cond;
+}
+
+/*
+ * testutil's RUN_UNTIL on this suite's loop, with the progress watcher
+ * running: drive the loop until cond holds; fail if it takes longer than secs.
+ */
+#define RUN_UNTIL_B(cond, secs)                                                \
 	do {                                                                   \
-		ev_timer g_;                                                   \
-		guard_expired = false;                                         \
-		ev_timer_init(&g_, guard_cb, (secs), 0);                       \
-		ev_timer_start(loop, &g_);                                     \
 		ev_prepare_init(&progress_watch, progress_cb);                 \
 		ev_set_priority(&progress_watch, EV_MINPRI);                   \
 		ev_prepare_start(loop, &progress_watch);                       \
-		while (!(cond) && !guard_expired) {                            \
-			take_snap();                                           \
-			ev_run(loop, EVRUN_ONCE);                              \
-		}                                                              \
+		RUN_UNTIL(loop, progress_check(cond), (secs));                 \
 		ev_prepare_stop(loop, &progress_watch);                        \
-		ev_timer_stop(loop, &g_);                                      \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond);      \
 	} while (0)
 
 /* A few non-blocking iterations: for asserting that something does NOT
@@ -289,7 +264,7 @@ START_TEST(test_listeners_by_pattern)
 	/* emit never calls a listener synchronously */
 	ck_assert_uint_eq(all.n, 0);
 
-	RUN_UNTIL(all.n == 4, 2);
+	RUN_UNTIL_B(all.n == 4, 2);
 	ck_assert_uint_eq(exact.n, 1);
 	ck_assert_uint_eq(prefix.n, 2);
 	ck_assert_str_eq(prefix.name[1], "user.deleted");
@@ -329,7 +304,7 @@ START_TEST(test_order_per_emitter)
 		}
 		ev_run(loop, EVRUN_NOWAIT);
 	}
-	RUN_UNTIL(r1.n == total, 2);
+	RUN_UNTIL_B(r1.n == total, 2);
 	ck_assert_uint_eq(r2.n, total);
 	int seen[3] = {0, 0, 0};
 	for (size_t i = 0; i < total; i++) {
@@ -383,10 +358,10 @@ START_TEST(test_queue_full)
 	ck_assert_uint_eq(json_object_size(st), 9);
 	json_decref(st);
 
-	RUN_UNTIL(r.n == 4, 2);
+	RUN_UNTIL_B(r.n == 4, 2);
 	ck_assert(bus_has_room(b));
 	ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
-	RUN_UNTIL(r.n == 5, 2);
+	RUN_UNTIL_B(r.n == 5, 2);
 	struct bus_stats s;
 	bus_get_stats(b, &s);
 	ck_assert_uint_eq(s.dropped, 2);
@@ -440,16 +415,16 @@ START_TEST(test_backpressure_waiter)
 	bus_cancel_wait(b, &w2.w);
 	ck_assert(!w2.w.queued);
 
-	RUN_UNTIL(w1.calls == 1, 2);
+	RUN_UNTIL_B(w1.calls == 1, 2);
 	ck_assert(w1.room_seen);
 	ck_assert(w1.emit_ok);
 	/* w1 filled the queue again: w3 waits for the next batch */
-	RUN_UNTIL(w3.calls >= 1, 2);
+	RUN_UNTIL_B(w3.calls >= 1, 2);
 	ck_assert_int_gt(w3.order, w1.order);
 	ck_assert(w3.room_seen);
 	/* w3 re-registered itself and is called once more later */
-	RUN_UNTIL(w3.calls == 2, 2);
-	RUN_UNTIL(r.n == 5, 2);
+	RUN_UNTIL_B(w3.calls == 2, 2);
+	RUN_UNTIL_B(r.n == 5, 2);
 	ck_assert_int_eq(w1.calls, 1);
 	ck_assert_int_eq(w2.calls, 0);
 	ck_assert_str_eq(r.name[2], "from.waiter");
@@ -490,14 +465,14 @@ START_TEST(test_wait_drained)
 	bus_wait_drained(b, &gone.w);
 	bus_cancel_wait(b, &gone.w);
 	ck_assert_int_eq(d.calls, 0); /* never from inside the call */
-	RUN_UNTIL(d.calls == 1, 2);
+	RUN_UNTIL_B(d.calls == 1, 2);
 	/* called only once every accepted event had been delivered */
 	ck_assert_uint_eq(d.seen_at_call, 9);
 	ck_assert_int_eq(gone.calls, 0);
 	/* on an empty bus it still comes from the loop, once */
 	bus_wait_drained(b, &d.w);
 	ck_assert_int_eq(d.calls, 1);
-	RUN_UNTIL(d.calls == 2, 2);
+	RUN_UNTIL_B(d.calls == 2, 2);
 	spin(3);
 	ck_assert_int_eq(d.calls, 2);
 	free_bus(b);
@@ -515,15 +490,15 @@ START_TEST(test_listener_failure_isolated)
 	bus_listen(b, "x.*", rec_fn, &good2);
 	ck_assert_int_eq(emit(b, "x.a", NULL, "t"), 0);
 	ck_assert_int_eq(emit(b, "x.b", NULL, "t"), 0);
-	RUN_UNTIL(good2.n == 2, 2);
+	RUN_UNTIL_B(good2.n == 2, 2);
 	ck_assert_uint_eq(good1.n, 2);
 	ck_assert_uint_eq(bad.n, 2);
 	struct bus_stats s;
 	bus_get_stats(b, &s);
 	ck_assert_uint_eq(s.delivered, 4);
 	ck_assert_uint_eq(s.listener_errors, 2);
-	ck_assert(logged("listener 'x.*' failed on event x.a (seq 1)"));
-	ck_assert(logged("listener 'x.*' failed on event x.b (seq 2)"));
+	ck_assert(tu_log_seen("listener 'x.*' failed on event x.a (seq 1)"));
+	ck_assert(tu_log_seen("listener 'x.*' failed on event x.b (seq 2)"));
 	free_bus(b);
 }
 END_TEST
@@ -579,7 +554,7 @@ START_TEST(test_unlisten_in_callback)
 	bus_listen(b, "*", rec_fn, &after);
 	ck_assert_int_eq(emit(b, "e1", NULL, "t"), 0);
 	ck_assert_int_eq(emit(b, "e2", NULL, "t"), 0);
-	RUN_UNTIL(after.n == 3, 2);
+	RUN_UNTIL_B(after.n == 3, 2);
 	ck_assert_uint_eq(a.n, 1);
 	ck_assert_uint_eq(o.n, 3);
 	ck_assert_uint_eq(victim.n, 0);
@@ -670,7 +645,7 @@ START_TEST(test_batch_bounded)
 	ck_assert_uint_eq(st.queue_depth, 3);
 	ev_run(loop, EVRUN_NOWAIT);
 	ck_assert_uint_eq(r.n, 5);
-	RUN_UNTIL(r.n == 6, 2);
+	RUN_UNTIL_B(r.n == 6, 2);
 	/* with nothing queued the bus keeps no watcher: the loop can exit */
 	ck_assert_int_eq(ev_run(loop, 0), 0);
 	free_bus(b);
@@ -694,7 +669,7 @@ START_TEST(test_async_concurrent)
 	ck_assert_int_eq(emit(b, "other", NULL, "t"), 0);
 
 	/* all three started before any completed */
-	RUN_UNTIL(async_started == 5, 2);
+	RUN_UNTIL_B(async_started == 5, 2);
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(l[i].started, 1);
 		ck_assert_ptr_nonnull(l[i].call);
@@ -712,7 +687,7 @@ START_TEST(test_async_concurrent)
 	ck_assert_uint_eq(r.n, 1);
 	bus_call_done(l[2].call, 0);
 	l[2].call = NULL;
-	RUN_UNTIL(async_started == 10, 2);
+	RUN_UNTIL_B(async_started == 10, 2);
 	for (int i = 0; i < 5; i++)
 		ck_assert_int_eq(async_order[i], 1);
 	for (int i = 5; i < 10; i++)
@@ -720,7 +695,7 @@ START_TEST(test_async_concurrent)
 	ck_assert_uint_eq(r.n, 2);
 	for (int i = 0; i < 3; i++)
 		bus_call_done(l[i].call, 0);
-	RUN_UNTIL(r.n == 3, 2);
+	RUN_UNTIL_B(r.n == 3, 2);
 	ck_assert_str_eq(r.name[2], "other");
 
 	struct bus_stats s;
@@ -743,16 +718,16 @@ START_TEST(test_async_timeout)
 	bus_listen(b, "*", rec_fn, &r);
 	ck_assert_int_eq(emit(b, "slow", NULL, "t"), 0);
 	ck_assert_int_eq(emit(b, "next", NULL, "t"), 0);
-	RUN_UNTIL(r.n == 1, 2);
+	RUN_UNTIL_B(r.n == 1, 2);
 	struct bus_call *first = stuck.call;
 	ck_assert_ptr_nonnull(first);
 	struct bus_stats s;
-	RUN_UNTIL(r.n == 2, 2);
+	RUN_UNTIL_B(r.n == 2, 2);
 	ck_assert_int_eq(stuck.started, 2);
 	bus_get_stats(b, &s);
 	ck_assert_uint_eq(s.listener_errors, 1);
 	ck_assert_uint_eq(s.delivered, 3);
-	ck_assert(logged("listener '*' timed out on event slow (seq 1)"));
+	ck_assert(tu_log_seen("listener '*' timed out on event slow (seq 1)"));
 	/* a late completion of the timed-out call is ignored */
 	bus_call_done(first, 0);
 	bus_get_stats(b, &s);
@@ -790,7 +765,7 @@ START_TEST(test_history)
 	ck_assert_uint_eq(bus_history(b, 0, 0, NULL, 0, hist_fn, &h), 0);
 	ck_assert_uint_eq(bus_history_first(b), 0);
 	ck_assert_uint_eq(bus_last_dispatched(b), 0);
-	RUN_UNTIL(bus_last_dispatched(b) == 6, 2);
+	RUN_UNTIL_B(bus_last_dispatched(b) == 6, 2);
 
 	ck_assert_uint_eq(bus_history_first(b), 3);
 	ck_assert_uint_eq(bus_history(b, 0, 0, NULL, 0, hist_fn, &h), 4);
@@ -827,7 +802,7 @@ START_TEST(test_history)
 	/* history 0 disables the ring */
 	b = new_bus(16, 0, 16, 1, 1);
 	ck_assert_int_eq(emit(b, "a.1", NULL, "t"), 0);
-	RUN_UNTIL(bus_last_dispatched(b) == 1, 2);
+	RUN_UNTIL_B(bus_last_dispatched(b) == 1, 2);
 	ck_assert_uint_eq(bus_history(b, 0, 0, NULL, 0, hist_fn, &h), 0);
 	ck_assert_uint_eq(bus_history_first(b), 0);
 	free_bus(b);
@@ -856,7 +831,7 @@ START_TEST(test_history_then_live)
 	bus_history(b, 0, 0, NULL, 0, hist_fn, &h);
 	bus_listen(b, "*", rec_fn, &live);
 	ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
-	RUN_UNTIL(live.n == 3, 2);
+	RUN_UNTIL_B(live.n == 3, 2);
 	ck_assert_uint_eq(h.n, 3);
 	ck_assert_uint_eq(h.seq[2], 3);
 	for (size_t i = 0; i < live.n; i++)
@@ -887,7 +862,7 @@ START_TEST(test_wire_line)
 	bus_listen(b, "*", keep_fn, NULL);
 	ck_assert_int_eq(emit(b, "user.created", data, "ctl \"x\" uid=1000"),
 	                 0);
-	RUN_UNTIL(kept != NULL, 2);
+	RUN_UNTIL_B(kept != NULL, 2);
 	free_bus(b); /* the reference outlives the bus */
 
 	char t[40], want[512];
@@ -968,7 +943,7 @@ START_TEST(test_event_sizes)
 		                 0);
 		free(d);
 		if (i % 1000 == 0)
-			RUN_UNTIL(r.seen == i, 2);
+			RUN_UNTIL_B(r.seen == i, 2);
 	}
 	ck_assert_uint_eq(r.n, 6);
 	for (size_t k = 0; k < r.n; k++) {
@@ -1039,7 +1014,7 @@ START_TEST(test_drain_on_shutdown)
 	errno = 0;
 	ck_assert_int_eq(emit(b, "load.tick", NULL, "bench"), -1);
 	ck_assert_int_eq(errno, ESHUTDOWN);
-	RUN_UNTIL(c.calls == 1, 60);
+	RUN_UNTIL_B(c.calls == 1, 60);
 	ck_assert_int_eq(c.status, 0);
 	ck_assert_uint_eq(count, N);
 	struct bus_stats s;
@@ -1077,9 +1052,9 @@ START_TEST(test_close_stuck_listener)
 	bus_listen_async(b, "*", async_fn, &stuck);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(emit(b, "e", NULL, "t"), 0);
-	RUN_UNTIL(stuck.started == 1, 2);
+	RUN_UNTIL_B(stuck.started == 1, 2);
 	bus_close(b, close_cb, &c);
-	RUN_UNTIL(c.calls == 1, 2);
+	RUN_UNTIL_B(c.calls == 1, 2);
 	ck_assert_int_eq(c.status, -1);
 	ck_assert_int_eq(stuck.started, 1);
 	struct bus_stats s;
@@ -1087,7 +1062,7 @@ START_TEST(test_close_stuck_listener)
 	ck_assert_uint_eq(s.dropped, 2);
 	ck_assert_uint_eq(s.listener_errors, 1);
 	ck_assert_uint_eq(s.queue_depth, 0);
-	ck_assert(logged("3 bus stopped with 2 undelivered events"));
+	ck_assert(tu_log_seen("3 bus stopped with 2 undelivered events"));
 	/* a very late completion is still safe */
 	bus_call_done(stuck.call, 0);
 	bus_get_stats(b, &s);
@@ -1182,20 +1157,20 @@ START_TEST(test_service_state_events)
 	ck_assert_msg(g != NULL, "%s", cause ? cause : "");
 	ck_assert_ptr_null(bus_default());
 	svc_start(g, "bus", done_cb, &started);
-	RUN_UNTIL(started.calls == 1, 2);
+	RUN_UNTIL_B(started.calls == 1, 2);
 	ck_assert_int_eq(started.status, 0);
 	struct bus *b = bus_default();
 	ck_assert_ptr_nonnull(b);
 	tbus = b;
 	bus_listen(b, "service.*", state_fn, &r);
 	/* the boot so far: worker (replayed) then the bus itself */
-	RUN_UNTIL(r.n == 2, 2);
+	RUN_UNTIL_B(r.n == 2, 2);
 	EXPECT_STATE(r, 0, "worker", "starting", "running");
 	EXPECT_STATE(r, 1, "bus", "starting", "running");
 
 	/* a failing service: its error travels with the event */
 	svc_start(g, "broken", done_cb, &failed);
-	RUN_UNTIL(failed.calls == 1 && r.n == 4, 2);
+	RUN_UNTIL_B(failed.calls == 1 && r.n == 4, 2);
 	ck_assert_int_eq(failed.status, -1);
 	EXPECT_STATE(r, 2, "broken", "inactive", "starting");
 	ck_assert_str_eq(r.ev[2].error, "");
@@ -1206,7 +1181,7 @@ START_TEST(test_service_state_events)
 	 * itself and clears the default instance */
 	tbus = NULL;
 	svc_stop_all(g, done_cb, &stopped);
-	RUN_UNTIL(stopped.calls == 1, 2);
+	RUN_UNTIL_B(stopped.calls == 1, 2);
 	ck_assert_int_eq(stopped.status, 0);
 	ck_assert_ptr_null(bus_default());
 	ck_assert_uint_eq(r.n, 5);
@@ -1254,9 +1229,5 @@ bus_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(bus_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(bus_suite());
 }

@@ -27,6 +27,7 @@
 #include "methods.h"
 #include "manager.h"
 #include "service.h"
+#include "testutil.h"
 #include "util.h"
 #include "worker.h"
 
@@ -46,17 +47,6 @@ static char self_path[4096]; /* this binary, for test_permission_denied */
 
 /* ---- fixture ------------------------------------------------------------ */
 
-static void
-guard_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	timed_out = true;
-}
-
-static void
-tick_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-}
-
 /* One loop iteration with a guard; fails the test when it fires. */
 static void
 turn(void)
@@ -69,10 +59,9 @@ turn(void)
 static void
 arm_guard(void)
 {
-	timed_out = false;
 	ev_timer_stop(loop, &guard);
-	ev_timer_set(&guard, 5.0, 0); /* only ever reached on failure */
-	ev_timer_start(loop, &guard);
+	/* only ever reached on failure */
+	tu_deadline_start(loop, &guard, 5.0, &timed_out);
 }
 
 static void
@@ -83,10 +72,8 @@ setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/svcd.sock", dir);
 	loop = ev_loop_new(EVFLAG_AUTO);
-	ev_timer_init(&guard, guard_cb, 5.0, 0);
-	arm_guard();
-	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
-	ev_timer_start(loop, &tick);
+	tu_deadline_start(loop, &guard, 5.0, &timed_out);
+	tu_tick_start(loop, &tick);
 	struct conf *c = conf_defaults();
 	free(c->socket);
 	c->socket = xstrdup(sock);
@@ -101,30 +88,18 @@ conf_edit(void)
 	return (struct conf *)conf_get();
 }
 
-static void
-boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
-{
-	char **out = arg;
-
-	*out = xstrdup(status == 0 ? "" : cause ? cause : "failed");
-}
-
 /* Boot the graph; NULL on success, else the (allocated) cause. */
 static char *
 try_boot(void)
 {
-	char *cause = NULL, *result = NULL;
+	int status =
+	    tu_boot(loop, table, ARRAY_SIZE(table), &graph, &timed_out);
+	const char *cause = tu_boot_cause();
 
-	graph = svc_graph_new(loop, table, ARRAY_SIZE(table), &cause);
-	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
-	svc_start(graph, NULL, boot_done, &result);
-	while (!result)
-		turn();
-	if (!*result) {
-		free(result);
+	ck_assert_msg(!timed_out, "timed out waiting");
+	if (status == 0)
 		return NULL;
-	}
-	return result;
+	return xstrdup(*cause ? cause : "failed");
 }
 
 static void
@@ -141,16 +116,20 @@ stopped(struct svc_graph *g, int status, const char *cause, void *arg)
 	*(bool *)arg = true;
 }
 
+/* Stop the graph; fails the test when the guard fires first. */
+static void
+stop_graph(void)
+{
+	tu_stop(loop, graph, &timed_out);
+	ck_assert_msg(!timed_out, "timed out waiting");
+}
+
 static void
 teardown(void)
 {
 	if (graph) {
-		bool done = false;
-
 		arm_guard();
-		svc_stop_all(graph, stopped, &done);
-		while (!done && !timed_out)
-			ev_run(loop, EVRUN_ONCE);
+		tu_stop(loop, graph, &timed_out);
 		svc_graph_free(graph);
 		graph = NULL;
 	}
@@ -390,10 +369,7 @@ START_TEST(test_hello_ping_and_socket_mode)
 	cli_free(c);
 
 	/* a clean stop removes the socket file */
-	bool done = false;
-	svc_stop_all(graph, stopped, &done);
-	while (!done)
-		turn();
+	stop_graph();
 	ck_assert_int_eq(lstat(sock, &st), -1);
 	ck_assert_int_eq(errno, ENOENT);
 }
@@ -974,10 +950,7 @@ START_TEST(test_stale_live_symlink_socket)
 	/* a live one is refused */
 	char other[160];
 	snprintf(other, sizeof(other), "%s/other.sock", dir);
-	bool done = false;
-	svc_stop_all(graph, stopped, &done);
-	while (!done)
-		turn();
+	stop_graph();
 	svc_graph_free(graph);
 	graph = NULL;
 	strcpy(sa.sun_path, sock);
@@ -992,10 +965,7 @@ START_TEST(test_stale_live_symlink_socket)
 	/* the live server's socket file was left alone */
 	struct stat st;
 	ck_assert_int_eq(lstat(sock, &st), 0);
-	done = false;
-	svc_stop_all(graph, stopped, &done);
-	while (!done)
-		turn();
+	stop_graph();
 	svc_graph_free(graph);
 	graph = NULL;
 	unlink(sock);
@@ -1010,10 +980,7 @@ START_TEST(test_stale_live_symlink_socket)
 	ck_assert_msg(stat_contains(cause, "it is a symbolic link"),
 	              "cause: %s", cause);
 	free(cause);
-	done = false;
-	svc_stop_all(graph, stopped, &done);
-	while (!done)
-		turn();
+	stop_graph();
 	svc_graph_free(graph);
 	graph = NULL;
 
@@ -1561,9 +1528,5 @@ main(int argc, char **argv)
 	if (!realpath(argv[0], self_path))
 		self_path[0] = '\0';
 	util_json_use_xmalloc();
-	SRunner *sr = srunner_create(control_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(control_suite());
 }

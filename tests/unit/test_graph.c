@@ -7,64 +7,17 @@
 
 #include "log.h"
 #include "service.h"
+#include "testutil.h"
 #include "util.h"
 
-/* -- loop helpers ------------------------------------------------------- */
-
-static bool guard_fired;
-
-static void
-guard_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	guard_fired = true;
-}
-
-/* Drive the loop until cond holds; fail if it takes longer than secs. */
-#define RUN_UNTIL(loop, cond, secs)                                            \
-	do {                                                                   \
-		ev_timer g_;                                                   \
-		ev_timer_init(&g_, guard_cb, (secs), 0.);                      \
-		guard_fired = false;                                           \
-		ev_timer_start((loop), &g_);                                   \
-		while (!(cond) && !guard_fired)                                \
-			ev_run((loop), EVRUN_ONCE);                            \
-		ev_timer_stop((loop), &g_);                                    \
-		ck_assert_msg((cond), "timed out waiting for %s", #cond);      \
-	} while (0)
-
-/* Keep the loop going for secs (to show that something does NOT happen). */
-static void
-run_for(struct ev_loop *l, double secs)
-{
-	ev_timer g;
-
-	ev_timer_init(&g, guard_cb, secs, 0.);
-	guard_fired = false;
-	ev_timer_start(l, &g);
-	while (!guard_fired)
-		ev_run(l, EVRUN_ONCE);
-	ev_timer_stop(l, &g);
-}
-
-/* -- log capture -------------------------------------------------------- */
-
-static struct buf log_lines;
-
-static void
-log_hook(enum log_level level, const char *msg, void *arg)
-{
-	buf_printf(&log_lines, "%d %s\n", (int)level, msg);
-}
+/* -- log capture (testutil's, lines "LEVEL message") ------------------- */
 
 static bool
 log_seen(enum log_level level, const char *s)
 {
 	char *want = xasprintf("%d %s", (int)level, s);
-	bool r;
+	bool r = tu_log_seen(want);
 
-	buf_putc(&log_lines, '\0');
-	r = strstr(buf_head(&log_lines), want) != NULL;
-	log_lines.len--;
 	free(want);
 	return r;
 }
@@ -313,10 +266,8 @@ setup(void)
 	memset(probes, 0, sizeof(probes));
 	nprobes = 0;
 	buf_reset(&events);
-	buf_reset(&log_lines);
 	log_set_level(LOGL_DEBUG);
-	log_set_quiet(1);
-	log_set_hook(log_hook, NULL);
+	tu_log_capture();
 	graph = NULL;
 }
 
@@ -334,8 +285,7 @@ teardown(void)
 	}
 	ev_loop_destroy(loop);
 	loop = NULL;
-	log_set_hook(NULL, NULL);
-	buf_free(&log_lines);
+	tu_log_release();
 	buf_free(&events);
 }
 
@@ -916,7 +866,7 @@ START_TEST(test_async_done_inside_init)
 	                        "early no");
 	free(cause);
 	/* no timer left behind: nothing changes later */
-	run_for(loop, 0.03);
+	tu_run_for(loop, 0.03);
 	ck_assert_int_eq(state_of("cache"), SVC_RUNNING);
 }
 END_TEST
@@ -1091,7 +1041,7 @@ START_TEST(test_stop_cancels_starting)
 	ck_assert_int_eq(state_of("user"), SVC_INACTIVE);
 	ck_assert_int_eq(P("cache")->stops, 0);
 	/* neither the late completion nor the init timeout changes it */
-	run_for(loop, 0.04);
+	tu_run_for(loop, 0.04);
 	ck_assert_int_eq(state_of("cache"), SVC_STOPPED);
 	ck_assert_int_eq(P("user")->inits, 0);
 }
@@ -1315,7 +1265,7 @@ START_TEST(test_reset_clears)
 		ck_assert_int_eq(info.ping_at_us, 0);
 	}
 	/* e's init timer was cancelled */
-	run_for(loop, 0.04);
+	tu_run_for(loop, 0.04);
 	ck_assert_int_eq(state_of("e"), SVC_INACTIVE);
 	/* and everything can come up again */
 	P("b")->init = INIT_OK;
@@ -1338,7 +1288,7 @@ START_TEST(test_reset_1000)
 		ck_assert_int_eq(s.status, 0);
 		svc_reset(graph);
 		buf_reset(&events);
-		buf_reset(&log_lines);
+		tu_log_capture(); /* empties the captured lines */
 	}
 	ck_assert_int_eq(d.calls, 1000);
 	ck_assert_int_eq(s.calls, 1000);
@@ -1396,8 +1346,6 @@ main(void)
 {
 	Suite *s = suite_create("graph");
 	TCase *tc;
-	SRunner *sr;
-	int failed;
 
 	tc = tcase(s, "1-validation");
 	tcase_add_test(tc, test_validate_cycle2);
@@ -1454,9 +1402,5 @@ main(void)
 	tc = tcase(s, "12-coexist");
 	tcase_add_test(tc, test_graphs_coexist);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -14,6 +14,7 @@
 #include "health.h"
 #include "log.h"
 #include "service.h"
+#include "testutil.h"
 #include "util.h"
 #include "worker.h"
 
@@ -79,29 +80,13 @@ static const struct svc_desc needs_broken_service = {
 static struct ev_loop *loop;
 static struct svc_graph *graph;
 static ev_timer guard;
-static ev_timer tick; /* keeps EVRUN_ONCE turns short, see tick_cb */
+static ev_timer tick; /* keeps EVRUN_ONCE turns short, see tu_tick_start */
 static bool timed_out;
 
 static struct bus_listener *health_l, *marker_l;
 static int health_events;
 static json_t *last_health;
 static uint64_t markers;
-
-static void
-guard_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	timed_out = true;
-}
-
-/*
- * The bus dispatches from an ev_prepare watcher and then lets poll block:
- * a turn that delivered an event may still wait for the next timer. A 1 ms
- * tick bounds every EVRUN_ONCE turn so the tests wait on conditions only.
- */
-static void
-tick_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-}
 
 static int
 on_health(const struct bus_event *ev, void *arg)
@@ -121,50 +106,31 @@ on_marker(const struct bus_event *ev, void *arg)
 }
 
 static void
-boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
-{
-	*(int *)arg = status;
-}
-
-static void
 setup(void)
 {
 	log_set_quiet(1);
-	timed_out = false;
 	probe_ok = true;
 	probe_pings = 0;
 	health_events = 0;
 	markers = 0;
 	last_health = NULL;
 	loop = ev_loop_new(EVFLAG_AUTO);
-	ev_timer_init(&guard, guard_cb, 2.0, 0);
-	ev_timer_start(loop, &guard);
-	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
-	ev_timer_start(loop, &tick);
+	tu_deadline_start(loop, &guard, 2.0, &timed_out);
+	tu_tick_start(loop, &tick);
 	struct conf *c = conf_defaults();
 	c->health_interval = 60; /* rounds only when the test asks */
 	conf_set(c);
 }
 
 static void
-stopped(struct svc_graph *g, int status, const char *cause, void *arg)
-{
-	*(bool *)arg = true;
-}
-
-static void
 teardown(void)
 {
 	if (graph) {
-		bool done = false;
-
 		if (bus_default()) {
 			bus_unlisten(bus_default(), health_l);
 			bus_unlisten(bus_default(), marker_l);
 		}
-		svc_stop_all(graph, stopped, &done);
-		while (!done && !timed_out)
-			ev_run(loop, EVRUN_ONCE);
+		tu_stop(loop, graph, &timed_out);
 		svc_graph_free(graph);
 		graph = NULL;
 	}
@@ -181,14 +147,8 @@ teardown(void)
 static int
 boot(const struct svc_desc *const *table, size_t n)
 {
-	char *cause = NULL;
-	int status = 99;
+	int status = tu_boot(loop, table, n, &graph, &timed_out);
 
-	graph = svc_graph_new(loop, table, n, &cause);
-	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
-	svc_start(graph, NULL, boot_done, &status);
-	while (status == 99 && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
 	ck_assert(!timed_out);
 	ck_assert_ptr_nonnull(bus_default());
 	health_l = bus_listen(bus_default(), "service.health", on_health, NULL);
@@ -364,12 +324,6 @@ START_TEST(test_failed_and_blocked)
 }
 END_TEST
 
-static void
-fired_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	*(bool *)w->data = true;
-}
-
 START_TEST(test_fresh_round)
 {
 	ck_assert_int_eq(boot(chain_table, 6), 0);
@@ -379,13 +333,7 @@ START_TEST(test_fresh_round)
 	json_decref(j1);
 
 	/* let the clock move */
-	bool fired = false;
-	ev_timer t;
-	ev_timer_init(&t, fired_cb, 0.003, 0);
-	t.data = &fired;
-	ev_timer_start(loop, &t);
-	while (!fired && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
+	tu_run_for(loop, 0.003);
 
 	json_t *j2 = health_json("probe", false);
 	ck_assert_int_eq(probe_pings, pings);
@@ -469,10 +417,7 @@ START_TEST(test_stop_cancels_task)
 	svc_graph_add_observer(graph, on_state, &cancelled);
 	bus_unlisten(bus_default(), health_l);
 	bus_unlisten(bus_default(), marker_l);
-	bool done = false;
-	svc_stop_all(graph, stopped, &done);
-	while (!done && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
+	tu_stop(loop, graph, &timed_out);
 	ck_assert(cancelled);
 	ck_assert_ptr_null(health_json(NULL, false));
 	svc_graph_remove_observer(graph, on_state, &cancelled);
@@ -503,11 +448,5 @@ health_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(health_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(health_suite());
 }

@@ -13,26 +13,8 @@
 #include "log.h"
 #include "manager.h"
 #include "service.h"
+#include "testutil.h"
 #include "util.h"
-
-/* ---- log capture ---- */
-
-static struct buf logbuf;
-
-static void
-log_hook(enum log_level level, const char *msg, void *arg)
-{
-	buf_puts(&logbuf, msg);
-	buf_putc(&logbuf, '\n');
-}
-
-static bool
-log_has(const char *needle)
-{
-	buf_putc(&logbuf, '\0');
-	logbuf.len--;
-	return strstr(buf_head(&logbuf), needle) != NULL;
-}
 
 /* ---- what happened, in order ---- */
 
@@ -126,9 +108,7 @@ boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
 static void
 setup(void)
 {
-	log_set_quiet(1);
-	log_set_hook(log_hook, NULL);
-	buf_reset(&logbuf);
+	tu_log_capture();
 	trace[0] = '\0';
 	timed_out = false;
 	loop = ev_loop_new(EVFLAG_AUTO);
@@ -148,40 +128,21 @@ teardown(void)
 	graph = NULL;
 	ev_loop_destroy(loop);
 	conf_cleanup();
-	log_set_hook(NULL, NULL);
-	buf_free(&logbuf);
+	tu_log_release();
 }
 
 /* Boot manager + the given services; asserts it all came up. */
 static void
 boot(const struct svc_desc *const *table, size_t n)
 {
-	char *cause = NULL;
-	int status = 99;
-
-	graph = svc_graph_new(loop, table, n, &cause);
-	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
-	svc_start(graph, NULL, boot_done, &status);
-	while (status == 99 && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
-	ck_assert_int_eq(status, 0);
-}
-
-static void
-graph_stopped(struct svc_graph *g, int status, const char *cause, void *arg)
-{
-	*(bool *)arg = true;
+	ck_assert_int_eq(tu_boot(loop, table, n, &graph, &timed_out), 0);
 }
 
 /* Stop whatever still runs (after a test that ended the loop early). */
 static void
 stop_rest(void)
 {
-	bool done = false;
-
-	svc_stop_all(graph, graph_stopped, &done);
-	while (!done && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
+	tu_stop(loop, graph, &timed_out);
 	ck_assert(!timed_out);
 }
 
@@ -244,7 +205,7 @@ START_TEST(test_sigterm_sequence)
 	ck_assert_msg(!timed_out, "loop did not end: %s", trace);
 	ck_assert_int_eq(manager_exit_status(), 0);
 	ck_assert(manager_shutting_down());
-	ck_assert(log_has("shutting down: received SIGTERM"));
+	ck_assert(tu_log_seen("shutting down: received SIGTERM"));
 	/* handlers in order, then b before a, manager last, exit at the end */
 	const char *p = trace;
 	const char *want[] = {"[stopping]", "handler:h1",      "handler:h2",
@@ -285,7 +246,7 @@ START_TEST(test_async_handler)
 	const char *b = strstr(trace, "stop:b");
 	ck_assert_msg(s && d && h2 && b && s < d && d < h2 && h2 < b,
 	              "wrong order: %s", trace);
-	ck_assert(!log_has("did not finish"));
+	ck_assert(!tu_log_seen("did not finish"));
 }
 END_TEST
 
@@ -301,8 +262,9 @@ START_TEST(test_handler_timeout)
 	ev_run(loop, 0);
 	ck_assert_msg(!timed_out, "loop did not end: %s", trace);
 	ck_assert_int_eq(manager_exit_status(), 0);
-	ck_assert_msg(log_has("shutdown handler 'hang' did not finish within"),
-	              "log: %s", buf_head(&logbuf));
+	ck_assert_msg(
+	    tu_log_seen("shutdown handler 'hang' did not finish within"),
+	    "log: %s", tu_log_text());
 	const char *h = strstr(trace, "handler:hang");
 	const char *h2 = strstr(trace, "handler:h2");
 	ck_assert_msg(h && h2 && h < h2 && strstr(trace, "stop:a"),
@@ -324,9 +286,9 @@ START_TEST(test_global_timeout)
 	ev_run(loop, 0);
 	ck_assert_msg(!timed_out, "loop did not end: %s", trace);
 	ck_assert_int_eq(manager_exit_status(), 1);
-	ck_assert_msg(log_has("shutdown timed out after 30ms waiting for: "
-	                      "stuck"),
-	              "log: %s", buf_head(&logbuf));
+	ck_assert_msg(tu_log_seen("shutdown timed out after 30ms waiting for: "
+	                          "stuck"),
+	              "log: %s", tu_log_text());
 	ck_assert(strstr(trace, "[exit]") != NULL);
 	ck_assert(strstr(trace, "stop:a") == NULL);
 	/* the framework's own stop timeout lets the rest stop afterwards */
@@ -351,8 +313,8 @@ START_TEST(test_global_timeout_names_handler)
 	ev_run(loop, 0);
 	ck_assert(!timed_out);
 	ck_assert_int_eq(manager_exit_status(), 1);
-	ck_assert_msg(log_has("waiting for: shutdown handler 'forever'"),
-	              "log: %s", buf_head(&logbuf));
+	ck_assert_msg(tu_log_seen("waiting for: shutdown handler 'forever'"),
+	              "log: %s", tu_log_text());
 	stop_rest();
 }
 END_TEST
@@ -373,8 +335,9 @@ START_TEST(test_second_signal)
 	ev_run(loop, 0);
 	ck_assert(!timed_out);
 	ck_assert_int_eq(manager_exit_status(), 1);
-	ck_assert_msg(log_has("received SIGINT during shutdown; exiting now"),
-	              "log: %s", buf_head(&logbuf));
+	ck_assert_msg(
+	    tu_log_seen("received SIGINT during shutdown; exiting now"),
+	    "log: %s", tu_log_text());
 	ck_assert(strstr(trace, "[exit]") != NULL);
 	/* nothing was stopped: the exit was immediate */
 	ck_assert(strstr(trace, "stop:") == NULL);
@@ -414,16 +377,17 @@ START_TEST(test_sighup_reload)
 	while (reloads < 1 && !timed_out)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert_int_eq(reloads, 1);
-	ck_assert(log_has("configuration reloaded"));
+	ck_assert(tu_log_seen("configuration reloaded"));
 
 	manager_set_reload(reload_bad, NULL);
 	raise(SIGHUP);
 	while (reloads < 2 && !timed_out)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert_int_eq(reloads, 2);
-	ck_assert_msg(log_has("reload failed: svcd.conf:3: unknown key 'x' in "
-	                      "[bus]; keeping the running configuration"),
-	              "log: %s", buf_head(&logbuf));
+	ck_assert_msg(
+	    tu_log_seen("reload failed: svcd.conf:3: unknown key 'x' in "
+	                "[bus]; keeping the running configuration"),
+	    "log: %s", tu_log_text());
 	ck_assert_int_eq(manager_reload(&cause), -1);
 	ck_assert_str_eq(cause, "svcd.conf:3: unknown key 'x' in [bus]");
 	free(cause);
@@ -484,11 +448,5 @@ manager_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(manager_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(manager_suite());
 }

@@ -13,15 +13,15 @@
 #include "log.h"
 #include "notification.h"
 #include "service.h"
+#include "testutil.h"
 #include "util.h"
 #include "worker.h"
 
 static struct ev_loop *loop;
 static struct svc_graph *graph;
 static ev_timer guard;
-static ev_timer tick; /* keeps EVRUN_ONCE turns short, see tick_cb */
+static ev_timer tick; /* keeps EVRUN_ONCE turns short, see tu_tick_start */
 static bool timed_out;
-static struct buf logbuf;
 
 static const struct svc_desc *const table[] = {
     &worker_service,
@@ -30,86 +30,33 @@ static const struct svc_desc *const table[] = {
 };
 
 static void
-log_hook(enum log_level level, const char *msg, void *arg)
-{
-	buf_printf(&logbuf, "%d %s\n", (int)level, msg);
-}
-
-static bool
-log_has(const char *needle)
-{
-	buf_putc(&logbuf, '\0');
-	logbuf.len--;
-	return strstr(buf_head(&logbuf), needle) != NULL;
-}
-
-static void
-guard_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	timed_out = true;
-}
-
-/*
- * The bus dispatches from an ev_prepare watcher and then lets poll block:
- * a turn that delivered an event may still wait for the next timer. A 1 ms
- * tick bounds every EVRUN_ONCE turn so the tests wait on conditions only.
- */
-static void
-tick_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-}
-
-static void
 boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
 {
 	*(int *)arg = status;
 }
 
 static void
-stopped(struct svc_graph *g, int status, const char *cause, void *arg)
-{
-	*(bool *)arg = true;
-}
-
-static void
 setup(void)
 {
-	char *cause = NULL;
-	int status = 99;
-
-	log_set_quiet(1);
-	log_set_hook(log_hook, NULL);
-	buf_reset(&logbuf);
-	timed_out = false;
+	tu_log_capture();
 	loop = ev_loop_new(EVFLAG_AUTO);
-	ev_timer_init(&guard, guard_cb, 2.0, 0);
-	ev_timer_start(loop, &guard);
-	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
-	ev_timer_start(loop, &tick);
-	graph = svc_graph_new(loop, table, ARRAY_SIZE(table), &cause);
-	ck_assert_msg(graph != NULL, "graph: %s", cause ? cause : "?");
-	svc_start(graph, NULL, boot_done, &status);
-	while (status == 99 && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
-	ck_assert_int_eq(status, 0);
+	tu_deadline_start(loop, &guard, 2.0, &timed_out);
+	tu_tick_start(loop, &tick);
+	ck_assert_int_eq(
+	    tu_boot(loop, table, ARRAY_SIZE(table), &graph, &timed_out), 0);
 }
 
 static void
 teardown(void)
 {
-	bool done = false;
-
-	svc_stop_all(graph, stopped, &done);
-	while (!done && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
+	tu_stop(loop, graph, &timed_out);
 	svc_graph_free(graph);
 	graph = NULL;
 	ev_timer_stop(loop, &guard);
 	ev_timer_stop(loop, &tick);
 	ev_loop_destroy(loop);
 	conf_cleanup();
-	log_set_hook(NULL, NULL);
-	buf_free(&logbuf);
+	tu_log_release();
 }
 
 static void
@@ -138,8 +85,9 @@ START_TEST(test_first_event_after_boot)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert(!timed_out);
 	ck_assert_uint_eq(notification_sent(), 1);
-	ck_assert_msg(log_has("notification: welcome mail to ada@example.org"),
-	              "log: %s", buf_head(&logbuf));
+	ck_assert_msg(
+	    tu_log_seen("notification: welcome mail to ada@example.org"),
+	    "log: %s", tu_log_text());
 	ck_assert_uint_eq(listener_errors(), 0);
 }
 END_TEST
@@ -151,8 +99,9 @@ START_TEST(test_order_placed)
 	while (notification_sent() < 2 && !timed_out)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert(!timed_out);
-	ck_assert(log_has("notification: order confirmation for order 42"));
-	ck_assert(log_has("notification: order confirmation for order A-7"));
+	ck_assert(tu_log_seen("notification: order confirmation for order 42"));
+	ck_assert(
+	    tu_log_seen("notification: order confirmation for order A-7"));
 }
 END_TEST
 
@@ -168,8 +117,8 @@ START_TEST(test_missing_email_is_listener_error)
 	ck_assert(!timed_out);
 	ck_assert_uint_eq(listener_errors(), before + 3);
 	ck_assert_uint_eq(notification_sent(), 0);
-	ck_assert_msg(log_has("without an \"email\" string"), "log: %s",
-	              buf_head(&logbuf));
+	ck_assert_msg(tu_log_seen("without an \"email\" string"), "log: %s",
+	              tu_log_text());
 	/* a good one still goes through afterwards */
 	emit("user_registered", "{\"email\":\"b@example.org\"}");
 	while (notification_sent() < 1 && !timed_out)
@@ -185,10 +134,7 @@ START_TEST(test_stop_unlistens)
 	bus_get_stats(bus_default(), &st);
 	size_t with = st.listeners;
 	ck_assert_uint_ge(with, 2);
-	bool done = false;
-	svc_stop_all(graph, stopped, &done);
-	while (!done && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
+	tu_stop(loop, graph, &timed_out);
 	/* boot again on the same graph: listeners are not doubled */
 	svc_reset(graph);
 	int status = 99;
@@ -223,11 +169,5 @@ notification_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(notification_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(notification_suite());
 }
