@@ -24,9 +24,8 @@ static struct svc_graph *graph;
 static ev_timer guard;
 static ev_timer tick; /* keeps EVRUN_ONCE turns short, see tu_tick_start */
 static bool timed_out;
-static struct bus_listener *hb_l, *marker_l, *tick_l;
+static struct bus_listener *hb_l, *tick_l;
 static int hb_events, ticks, watchdogs;
-static uint64_t markers;
 static json_int_t last_n;
 
 static const struct svc_desc *const table[] = {
@@ -47,13 +46,6 @@ on_heartbeat(const struct bus_event *ev, void *arg)
 	last_n = json_integer_value(json_object_get(d, "n"));
 	json_decref(d);
 	hb_events++;
-	return 0;
-}
-
-static int
-on_marker(const struct bus_event *ev, void *arg)
-{
-	markers++;
 	return 0;
 }
 
@@ -103,7 +95,6 @@ setup(void)
 {
 	log_set_quiet(1);
 	hb_events = ticks = watchdogs = 0;
-	markers = 0;
 	last_n = 0;
 	loop = ev_loop_new(EVFLAG_AUTO);
 	tu_deadline_start(loop, &guard, 2.0, &timed_out);
@@ -118,10 +109,9 @@ stop_graph(void)
 		return;
 	if (bus_default()) {
 		bus_unlisten(bus_default(), hb_l);
-		bus_unlisten(bus_default(), marker_l);
 		bus_unlisten(bus_default(), tick_l);
 	}
-	hb_l = marker_l = tick_l = NULL;
+	hb_l = tick_l = NULL;
 	tu_stop(loop, graph, &timed_out);
 	svc_graph_free(graph);
 	graph = NULL;
@@ -149,7 +139,6 @@ boot(void)
 		struct bus *b = bus_default();
 
 		hb_l = bus_listen(b, "heartbeat", on_heartbeat, NULL);
-		marker_l = bus_listen(b, "test.marker", on_marker, NULL);
 		tick_l = bus_listen(b, "tick.*", on_tick, NULL);
 	}
 	return status;
@@ -158,13 +147,7 @@ boot(void)
 static void
 drain(void)
 {
-	uint64_t want = markers + 1;
-
-	ck_assert_int_eq(
-	    bus_emit_json(bus_default(), "test.marker", NULL, "test"), 0);
-	while (markers < want && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
-	ck_assert(!timed_out);
+	tu_bus_drain(loop, &timed_out);
 }
 
 static const char *

@@ -83,10 +83,9 @@ static ev_timer guard;
 static ev_timer tick; /* keeps EVRUN_ONCE turns short, see tu_tick_start */
 static bool timed_out;
 
-static struct bus_listener *health_l, *marker_l;
+static struct bus_listener *health_l;
 static int health_events;
 static json_t *last_health;
-static uint64_t markers;
 
 static int
 on_health(const struct bus_event *ev, void *arg)
@@ -98,13 +97,6 @@ on_health(const struct bus_event *ev, void *arg)
 	return 0;
 }
 
-static int
-on_marker(const struct bus_event *ev, void *arg)
-{
-	markers++;
-	return 0;
-}
-
 static void
 setup(void)
 {
@@ -112,7 +104,6 @@ setup(void)
 	probe_ok = true;
 	probe_pings = 0;
 	health_events = 0;
-	markers = 0;
 	last_health = NULL;
 	loop = ev_loop_new(EVFLAG_AUTO);
 	tu_deadline_start(loop, &guard, 2.0, &timed_out);
@@ -128,13 +119,12 @@ teardown(void)
 	if (graph) {
 		if (bus_default()) {
 			bus_unlisten(bus_default(), health_l);
-			bus_unlisten(bus_default(), marker_l);
 		}
 		tu_stop(loop, graph, &timed_out);
 		svc_graph_free(graph);
 		graph = NULL;
 	}
-	health_l = marker_l = NULL;
+	health_l = NULL;
 	json_decref(last_health);
 	last_health = NULL;
 	ev_timer_stop(loop, &guard);
@@ -152,7 +142,6 @@ boot(const struct svc_desc *const *table, size_t n)
 	ck_assert(!timed_out);
 	ck_assert_ptr_nonnull(bus_default());
 	health_l = bus_listen(bus_default(), "service.health", on_health, NULL);
-	marker_l = bus_listen(bus_default(), "test.marker", on_marker, NULL);
 	return status;
 }
 
@@ -160,13 +149,7 @@ boot(const struct svc_desc *const *table, size_t n)
 static void
 drain(void)
 {
-	uint64_t want = markers + 1;
-
-	ck_assert_int_eq(
-	    bus_emit_json(bus_default(), "test.marker", NULL, "test"), 0);
-	while (markers < want && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
-	ck_assert(!timed_out);
+	tu_bus_drain(loop, &timed_out);
 }
 
 /* The entry for name in a health_json result (borrowed). */
@@ -416,7 +399,6 @@ START_TEST(test_stop_cancels_task)
 	ck_assert_ptr_nonnull(worker_find(worker_default(), "health"));
 	svc_graph_add_observer(graph, on_state, &cancelled);
 	bus_unlisten(bus_default(), health_l);
-	bus_unlisten(bus_default(), marker_l);
 	tu_stop(loop, graph, &timed_out);
 	ck_assert(cancelled);
 	ck_assert_ptr_null(health_json(NULL, false));

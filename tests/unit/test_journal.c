@@ -1,6 +1,7 @@
 /* test_journal.c — Check tests for services/journal.c: appends and reads,
  * seq across restarts, sync = always, retention, bad paths, hook replay. */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,32 +35,15 @@ static const struct svc_desc *const table[] = {
 };
 
 static void
-guard_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	timed_out = true;
-}
-
-static void
-tick_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-}
-
-static void
-stopped(struct svc_graph *g, int status, const char *cause, void *arg)
-{
-	*(bool *)arg = true;
-}
-
-static void
 setup(void)
 {
 	tu_log_capture();
-	timed_out = false;
+	/* as svcd's manager does: a hook that exits before reading its stdin
+	 * must give EPIPE, not kill the test */
+	signal(SIGPIPE, SIG_IGN);
 	loop = ev_default_loop(0);
-	ev_timer_init(&guard, guard_cb, 5.0, 0);
-	ev_timer_start(loop, &guard);
-	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
-	ev_timer_start(loop, &tick);
+	tu_deadline_start(loop, &guard, 5.0, &timed_out);
+	tu_tick_start(loop, &tick);
 	snprintf(dir, sizeof(dir), "/tmp/test_journal.XXXXXX");
 	ck_assert(mkdtemp(dir) != NULL);
 }
@@ -75,13 +59,9 @@ boot(const char *text)
 static void
 stop_graph(void)
 {
-	bool done = false;
-
 	if (!graph)
 		return;
-	svc_stop_all(graph, stopped, &done);
-	while (!done && !timed_out)
-		ev_run(loop, EVRUN_ONCE);
+	tu_stop(loop, graph, &timed_out);
 	svc_graph_free(graph);
 	graph = NULL;
 }

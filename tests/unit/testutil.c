@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus.h"
 #include "conf.h"
 #include "log.h"
 #include "service.h"
@@ -170,6 +171,28 @@ tu_stop(struct ev_loop *loop, struct svc_graph *graph, const bool *timed_out)
 	while (status == 99 && !*timed_out)
 		ev_run(loop, EVRUN_ONCE);
 	return status;
+}
+
+static int
+drain_seen(const struct bus_event *ev, void *arg)
+{
+	*(bool *)arg = true;
+	return 0;
+}
+
+void
+tu_bus_drain(struct ev_loop *loop, const bool *timed_out)
+{
+	struct bus *b = bus_default();
+	bool seen = false;
+
+	ck_assert_ptr_nonnull(b);
+	struct bus_listener *l = bus_listen(b, "tu.drain", drain_seen, &seen);
+	ck_assert_int_eq(bus_emit_json(b, "tu.drain", NULL, "test"), 0);
+	while (!seen && !*timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	bus_unlisten(b, l);
+	ck_assert_msg(seen, "timed out waiting for the bus to drain");
 }
 
 int

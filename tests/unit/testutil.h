@@ -83,6 +83,13 @@ const char *tu_boot_cause(void);
 int tu_stop(struct ev_loop *loop, struct svc_graph *graph,
             const bool *timed_out);
 
+/*
+ * Everything emitted on the default bus so far has been delivered (the bus
+ * is FIFO): emit a marker event and turn loop until a temporary listener
+ * sees it, or *timed_out (which fails the test).
+ */
+void tu_bus_drain(struct ev_loop *loop, const bool *timed_out);
+
 /* Run the suite, print Check's summary; the process exit status. */
 int tu_run_suite(Suite *s);
 
