@@ -119,6 +119,8 @@ struct ctl_client {
 	struct journal_waiter jwait;
 	json_t *defer_id;
 	size_t defer_matched;
+	char *defer_text; /* a batch's reply line, or NULL */
+	size_t defer_text_len;
 	bool throttled; /* not read: its replies are not being read */
 	bool waiting_shutdown;
 	bool dead;
@@ -306,6 +308,8 @@ cancel_deferred(struct ctl_client *c)
 	c->jwait.queued = false;
 	json_decref(c->defer_id);
 	c->defer_id = NULL;
+	free(c->defer_text);
+	c->defer_text = NULL;
 }
 
 /* Tear everything down at once; the memory goes when no callback uses it. */
@@ -984,13 +988,25 @@ durable_cb(struct journal_waiter *w, int status, const char *cause)
 {
 	struct ctl_client *c = container_of(w, struct ctl_client, jwait);
 	json_t *id = c->defer_id;
+	char *text = c->defer_text;
 
 	c->defer_id = NULL;
+	c->defer_text = NULL;
 	if (c->dead || c->closing) {
 		json_decref(id);
+		free(text);
 		return;
 	}
-	if (status == 0) {
+	if (text && status == 0) {
+		buf_append(&c->out, text, c->defer_text_len);
+	} else if (text) {
+		char *msg = xasprintf("the batch's events up to %" PRIu64
+		                      " were accepted but are not durable: %s",
+		                      w->seq, cause ? cause : "unknown error");
+		rpc_put_error(&c->out, NULL, RPC_INTERNAL, msg);
+		free(msg);
+		ctl.st.errors++;
+	} else if (status == 0) {
 		rpc_put_head(&c->out, id);
 		buf_printf(&c->out, "{\"seq\":%" PRIu64 ",\"listeners\":%zu}",
 		           w->seq, c->defer_matched);
@@ -1004,6 +1020,7 @@ durable_cb(struct journal_waiter *w, int status, const char *cause)
 		ctl.st.errors++;
 	}
 	json_decref(id);
+	free(text);
 	resume_client(c);
 }
 
@@ -1017,6 +1034,23 @@ ctl_client_defer_emit(struct ctl_client *c, json_t *id, uint64_t seq,
 		return -1;
 	c->defer_id = json_incref(id);
 	c->defer_matched = matched;
+	c->jwait.fn = durable_cb;
+	c->jwait.seq = seq;
+	journal_when_durable(j, &c->jwait);
+	return 0;
+}
+
+int
+ctl_client_defer_text(struct ctl_client *c, const struct buf *text,
+                      uint64_t seq)
+{
+	struct journal *j = journal_default();
+
+	if (!j)
+		return -1;
+	c->defer_text = xmalloc(text->len);
+	memcpy(c->defer_text, buf_head(text), text->len);
+	c->defer_text_len = text->len;
 	c->jwait.fn = durable_cb;
 	c->jwait.seq = seq;
 	journal_when_durable(j, &c->jwait);

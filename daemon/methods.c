@@ -44,11 +44,17 @@ static const struct mres res_done = {false, false};
 static const struct mres res_pending = {true, false};
 static const struct mres res_deferred = {false, true};
 
+/* A batch being handled (JSON-RPC 2.0 §6). */
+struct batch {
+	uint64_t durable_seq; /* [journal] sync = always: reply once durable */
+};
+
 /* One request being handled. */
 struct req {
 	struct ctl_client *c;
 	struct rpc_req *r;
 	struct buf *out;
+	struct batch *batch; /* NULL: a request on its own line */
 	bool failed;
 };
 
@@ -179,9 +185,15 @@ m_emit(struct req *q)
 	}
 	/* [journal] sync = always: acknowledged once durable, without
 	 * blocking the loop (a notification needs no acknowledgement) */
-	if (q->r->id && journal_sync_always(journal_default()) &&
-	    ctl_client_defer_emit(q->c, q->r->id, seq, matched) == 0)
-		return &res_deferred;
+	if (q->r->id && journal_sync_always(journal_default())) {
+		/* in a batch the whole reply waits for the last of its
+		 * acknowledged emits */
+		if (q->batch)
+			q->batch->durable_seq = seq;
+		else if (ctl_client_defer_emit(q->c, q->r->id, seq, matched) ==
+		         0)
+			return &res_deferred;
+	}
 	if (q->r->id) {
 		rpc_put_head(q->out, q->r->id);
 		buf_printf(q->out, "{\"seq\":%" PRIu64 ",\"listeners\":%zu}",
@@ -1261,44 +1273,154 @@ methods_set_fast_path(bool on)
 	fast_path = on;
 }
 
+/*
+ * Methods whose output does not fit in one batch reply line: subscribe
+ * (replayed history and live events follow its reply) and shutdown with
+ * wait (progress notifications follow it).
+ */
+static bool
+batch_refused(const struct method *m, json_t *params)
+{
+	return m->fn == m_subscribe ||
+	       (m->fn == m_shutdown &&
+	        json_is_true(json_object_get(params, "wait")));
+}
+
+/* The checks in order, then the handler (DESIGN §5: a rejected request
+ * has no side effect). */
+static const struct mres *
+dispatch_req(struct req *q)
+{
+	struct rpc_req *r = q->r;
+	const struct method *m;
+	const struct mres *res;
+	char *msg = NULL;
+
+	if (!(m = method_find(r->method)))
+		return fail(q, RPC_METHOD_NOT_FOUND, "unknown method '%.64s'",
+		            r->method);
+	if (q->batch && batch_refused(m, r->params))
+		return fail(q, RPC_INVALID_REQUEST,
+		            "'%s'%s cannot be part of a batch: send it on a "
+		            "line of its own",
+		            m->name, m->fn == m_shutdown ? " with wait" : "");
+	if (!ctl_client_allowed(q->c, m->access))
+		return fail(q, RPC_PERMISSION,
+		            "permission denied: '%s' requires %s access",
+		            m->name, access_name(m->access));
+	if (rpc_check_params(r->params, m->params, m->nparams, &msg) < 0) {
+		res = fail(q, RPC_INVALID_PARAMS, "%s", msg);
+		free(msg);
+		return res;
+	}
+	if (m->live && manager_shutting_down())
+		return fail(q, RPC_SHUTTING_DOWN, "svcd is shutting down");
+	res = m->fn(q);
+	/* a batch never parks the client: an emit that would wait for room
+	 * (nothing was emitted) fails as "wait": false does */
+	if (res->pending && q->batch)
+		return fail(q, RPC_QUEUE_FULL,
+		            "event queue full, try again later (an emit in a "
+		            "batch does not wait for room)");
+	return res;
+}
+
+/*
+ * A batch: every element runs in order as if on its own line; the replies
+ * (none for notifications) go out as one array on one line, or nothing
+ * when there is none. [] and an oversized batch get one error object.
+ */
+static enum methods_outcome
+batch_dispatch(struct ctl_client *c, json_t *arr, struct buf *out)
+{
+	struct batch bt = {0};
+	struct buf one = {0}, all = {0};
+	size_t i, n = json_array_size(arr);
+	bool failed = false;
+	json_t *el;
+
+	if (n == 0 || n > METHODS_MAX_BATCH) {
+		char *msg =
+		    n ? xasprintf("batch too large: %zu requests (max %d)", n,
+		                  METHODS_MAX_BATCH)
+		      : xasprintf("empty batch: a batch holds 1 to %d requests",
+		                  METHODS_MAX_BATCH);
+
+		rpc_put_error(out, NULL,
+		              n ? RPC_TOO_LARGE : RPC_INVALID_REQUEST, msg);
+		free(msg);
+		json_decref(arr);
+		return METHODS_ERROR;
+	}
+	json_array_foreach(arr, i, el)
+	{
+		struct rpc_req r;
+		struct req q = {.c = c, .r = &r, .out = &one, .batch = &bt};
+		enum rpc_err e;
+		char *msg = NULL;
+		bool answer;
+
+		buf_reset(&one);
+		if (rpc_envelope(json_incref(el), &r, &e, &msg, &answer) < 0) {
+			if (answer)
+				rpc_put_error(&one, r.id, e, msg);
+			free(msg);
+			failed = true;
+		} else {
+			dispatch_req(&q);
+			failed |= q.failed;
+		}
+		rpc_req_clear(&r);
+		if (one.len) { /* one line: drop its newline */
+			buf_putc(&all, all.len ? ',' : '[');
+			buf_append(&all, buf_head(&one), one.len - 1);
+		}
+	}
+	json_decref(arr);
+	buf_free(&one);
+	if (all.len) {
+		buf_append(&all, "]\n", 2);
+		if (bt.durable_seq &&
+		    ctl_client_defer_text(c, &all, bt.durable_seq) == 0) {
+			buf_free(&all);
+			return METHODS_DEFERRED;
+		}
+		buf_append(out, buf_head(&all), all.len);
+	}
+	buf_free(&all);
+	return failed ? METHODS_ERROR : METHODS_OK;
+}
+
 enum methods_outcome
 methods_dispatch(struct ctl_client *c, const char *line, size_t len,
                  struct buf *out)
 {
 	struct rpc_req r;
 	struct req q = {.c = c, .r = &r, .out = out};
-	const struct method *m;
 	const struct mres *res;
 	enum rpc_err e;
 	char *msg = NULL;
+	json_t *root;
 	bool answer;
 	int fast = fast_path ? fast_dispatch(c, line, len, out) : -1;
 
 	if (fast >= 0)
 		return (enum methods_outcome)fast;
-	if (rpc_parse(line, len, &r, &e, &msg, &answer) < 0) {
+	if (!(root = rpc_load(line, len, &msg))) {
+		rpc_put_error(out, NULL, RPC_PARSE_ERROR, msg);
+		free(msg);
+		return METHODS_ERROR;
+	}
+	if (json_is_array(root))
+		return batch_dispatch(c, root, out);
+	if (rpc_envelope(root, &r, &e, &msg, &answer) < 0) {
 		if (answer)
 			rpc_put_error(out, r.id, e, msg);
 		free(msg);
 		rpc_req_clear(&r);
 		return METHODS_ERROR;
 	}
-	if (!(m = method_find(r.method))) {
-		res = fail(&q, RPC_METHOD_NOT_FOUND, "unknown method '%.64s'",
-		           r.method);
-	} else if (!ctl_client_allowed(c, m->access)) {
-		res = fail(&q, RPC_PERMISSION,
-		           "permission denied: '%s' requires %s access",
-		           m->name, access_name(m->access));
-	} else if (rpc_check_params(r.params, m->params, m->nparams, &msg) <
-	           0) {
-		res = fail(&q, RPC_INVALID_PARAMS, "%s", msg);
-		free(msg);
-	} else if (m->live && manager_shutting_down()) {
-		res = fail(&q, RPC_SHUTTING_DOWN, "svcd is shutting down");
-	} else {
-		res = m->fn(&q);
-	}
+	res = dispatch_req(&q);
 	rpc_req_clear(&r);
 	if (res->pending)
 		return METHODS_PENDING;

@@ -37,8 +37,13 @@ enum methods_outcome {
 	                   * is consumed and the client waits for it */
 };
 
+/* Requests in one batch (a JSON array on one line); more: one TooLarge. */
+#define METHODS_MAX_BATCH 256
+
 /*
- * Run one request line (no newline); replies are appended to out. The byte
+ * Run one request line (no newline); replies are appended to out. A line
+ * holding a JSON array is a batch (JSON-RPC 2.0 §6): its replies go out as
+ * one array on one line; it is never METHODS_PENDING. The byte
  * at line[len] must be readable and whitespace — the line's own '\n' (or
  * the '\r' before it), as the control service passes it: the scanner uses
  * it as a sentinel instead of checking the bounds before every token.
@@ -85,6 +90,13 @@ bool ctl_client_unsubscribe(struct ctl_client *c);
  */
 int ctl_client_defer_emit(struct ctl_client *c, json_t *id, uint64_t seq,
                           size_t matched);
+/*
+ * As ctl_client_defer_emit, for a batch reply: text (one line, copied) is
+ * sent once event seq is durable; if it cannot be made durable, one
+ * Internal error (id null) is sent instead. 0, or -1 with no journal.
+ */
+int ctl_client_defer_text(struct ctl_client *c, const struct buf *text,
+                          uint64_t seq);
 /* Send this client shutdown progress notifications until the exit. */
 void ctl_client_wait_shutdown(struct ctl_client *c);
 /* The graph the control service runs in. */

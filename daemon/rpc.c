@@ -44,32 +44,37 @@ bad(enum rpc_err *err, char **msg, enum rpc_err e, char *m)
 	return -1;
 }
 
-int
-rpc_parse(const char *line, size_t len, struct rpc_req *req, enum rpc_err *err,
-          char **msg, bool *answer)
+json_t *
+rpc_load(const char *line, size_t len, char **msg)
 {
 	json_error_t jerr;
-	json_t *root, *v, *id;
+	json_t *root = json_loadb(
+	    line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+
+	if (!root)
+		*msg = xasprintf("parse error: %s (column %d)", jerr.text,
+		                 jerr.column);
+	return root;
+}
+
+/*
+ * JSON-RPC 2.0 §5: only a valid request without "id" is a notification;
+ * an invalid one is answered (with id null when its id is unusable).
+ */
+int
+rpc_envelope(json_t *root, struct rpc_req *req, enum rpc_err *err, char **msg,
+             bool *answer)
+{
+	json_t *v, *id;
 	const char *key;
 
 	memset(req, 0, sizeof(*req));
 	*answer = true;
-	root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-	                  &jerr);
-	if (!root)
-		return bad(err, msg, RPC_PARSE_ERROR,
-		           xasprintf("parse error: %s (column %d)", jerr.text,
-		                     jerr.column));
 	req->root = root;
-	if (json_is_array(root))
-		return bad(err, msg, RPC_INVALID_REQUEST,
-		           xstrdup("batch requests are not supported"));
 	if (!json_is_object(root))
 		return bad(err, msg, RPC_INVALID_REQUEST,
 		           xstrdup("a request must be a JSON object"));
-	/* An object without "id" is a notification: never answered. */
 	id = json_object_get(root, "id");
-	*answer = id != NULL;
 	if (id && !json_is_string(id) && !json_is_number(id) &&
 	    !json_is_null(id))
 		return bad(err, msg, RPC_INVALID_REQUEST,
@@ -103,15 +108,40 @@ rpc_parse(const char *line, size_t len, struct rpc_req *req, enum rpc_err *err,
 	if (!req->method)
 		return bad(err, msg, RPC_INVALID_REQUEST,
 		           xstrdup("'method' is required"));
-	if (req->params && !json_is_object(req->params))
-		return bad(err, msg, RPC_INVALID_PARAMS,
+	if (req->params && !json_is_object(req->params) &&
+	    !json_is_array(req->params))
+		return bad(err, msg, RPC_INVALID_REQUEST,
 		           xstrdup("'params' must be an object (parameters "
 		                   "are passed by name)"));
-	if (!req->params) {
+	/* From here on the request is valid: a notification's errors are
+	 * not answered. */
+	*answer = id != NULL;
+	if (json_array_size(req->params) > 0)
+		return bad(err, msg, RPC_INVALID_PARAMS,
+		           xstrdup("by-position params are not supported: "
+		                   "'params' must be an object (parameters "
+		                   "are passed by name)"));
+	/* absent or [] (as some clients send for "none"): no params */
+	if (!json_is_object(req->params)) {
 		req->params = json_object();
 		json_object_set_new(root, "params", req->params);
 	}
 	return 0;
+}
+
+int
+rpc_parse(const char *line, size_t len, struct rpc_req *req, enum rpc_err *err,
+          char **msg, bool *answer)
+{
+	json_t *root = rpc_load(line, len, msg);
+
+	if (!root) {
+		memset(req, 0, sizeof(*req));
+		*answer = true;
+		*err = RPC_PARSE_ERROR;
+		return -1;
+	}
+	return rpc_envelope(root, req, err, msg, answer);
 }
 
 void

@@ -48,12 +48,21 @@ struct rpc_req {
 /*
  * Parse one line (without its newline) and check the envelope. Returns 0
  * with *req filled, or -1 with *err and *msg (an allocated message) set;
- * *answer then says whether the error is to be sent (false for a
- * notification, i.e. an object without "id") and req->id is the id to echo
- * (NULL when unknown). Either way, release req with rpc_req_clear.
+ * *answer then says whether the error is to be sent (false only for an
+ * error in a valid notification: an object with a valid envelope and no
+ * "id"; a parse error or an invalid request is always answered) and
+ * req->id is the id to echo (NULL when unknown: "id":null). Either way,
+ * release req with rpc_req_clear. "params": [] is taken as no params.
  */
 int rpc_parse(const char *line, size_t len, struct rpc_req *req,
               enum rpc_err *err, char **msg, bool *answer);
+/* The two halves of rpc_parse. rpc_load: the JSON value of a line (new
+ * reference), or NULL with *msg (allocated) for a ParseError. */
+json_t *rpc_load(const char *line, size_t len, char **msg);
+/* rpc_envelope: as rpc_parse, for a value already loaded (root stolen:
+ * rpc_req_clear releases it, whatever the outcome). */
+int rpc_envelope(json_t *root, struct rpc_req *req, enum rpc_err *err,
+                 char **msg, bool *answer);
 void rpc_req_clear(struct rpc_req *req);
 
 /* Parameter specs: checked centrally before a handler runs. */

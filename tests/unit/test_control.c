@@ -444,10 +444,6 @@ START_TEST(test_protocol_errors)
 
 	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,"), -32700,
 	             "ParseError", "column");
-	assert_error(call(c, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
-	                     "\"ping\"}]"),
-	             -32600, "InvalidRequest",
-	             "batch requests are not supported");
 	assert_error(call(c, "42"), -32600, "InvalidRequest", "JSON object");
 	assert_error(
 	    call(c, "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}"),
@@ -517,7 +513,7 @@ START_TEST(test_protocol_errors)
 
 	struct control_stats st;
 	control_get_stats(&st);
-	ck_assert_uint_ge(st.errors, 15);
+	ck_assert_uint_ge(st.errors, 14);
 	cli_free(c);
 }
 END_TEST
@@ -1325,6 +1321,383 @@ START_TEST(test_unread_replies_throttle)
 }
 END_TEST
 
+/* Both paths, the fast one first: the same answers are expected of each. */
+#define BOTH_PATHS(fast)                                                       \
+	for (int fast = 1; fast >= 0; methods_set_fast_path(true), fast--)     \
+		if (methods_set_fast_path(fast), true)
+
+/* Send line, then a ping with a marker id; the lines before the ping's
+ * reply, as one string joined by '\n' (allocated, "" when none came). */
+static char *
+replies_before_ping(struct cli *c, const char *line)
+{
+	struct buf b = {0};
+	char *l;
+
+	cli_send(c, line);
+	cli_send(c, "\n{\"jsonrpc\":\"2.0\",\"id\":\"end\",\"method\":"
+	            "\"ping\"}\n");
+	while ((l = cli_line(c)) &&
+	       strcmp(l, "{\"jsonrpc\":\"2.0\",\"id\":\"end\",\"result\":"
+	                 "\"pong\"}") != 0) {
+		if (b.len)
+			buf_putc(&b, '\n');
+		buf_puts(&b, l);
+		free(l);
+	}
+	ck_assert_msg(l != NULL, "connection closed after %s", line);
+	free(l);
+	buf_putc(&b, '\0');
+	l = xstrdup(buf_head(&b));
+	buf_free(&b);
+	return l;
+}
+
+/*
+ * JSON-RPC 2.0 §5: an invalid request is answered with an Invalid Request
+ * error and "id": null whether or not it has an id (only a valid request
+ * without an id is a notification); a parse error likewise.
+ */
+START_TEST(test_invalid_request_without_id_is_answered)
+{
+	static const struct {
+		const char *line;
+		int code;
+		const char *msg;
+	} cases[] = {
+	    {"{}", -32600, "'jsonrpc'"},
+	    {"{\"jsonrpc\":\"2.0\",\"method\":1,\"params\":\"bar\"}", -32600,
+	     "'method'"},
+	    {"{\"jsonrpc\":\"2.0\"}", -32600, "'method' is required"},
+	    {"{\"jsonrpc\":\"1.0\",\"method\":\"ping\"}", -32600, "'jsonrpc'"},
+	    {"{\"method\":\"ping\"}", -32600, "'jsonrpc'"},
+	    {"{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"params\":\"x\"}",
+	     -32600, "'params' must be an object"},
+	    {"{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"params\":7}", -32600,
+	     "'params'"},
+	    {"{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"extra\":1}", -32600,
+	     "unknown member 'extra'"},
+	    {"{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}", -32600,
+	     "'id'"},
+	    {"{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"ping\"}", -32600,
+	     "'id'"},
+	    {"42", -32600, "JSON object"},
+	    {"\"ping\"", -32600, "JSON object"},
+	    {"null", -32600, "JSON object"},
+	    {"{\"jsonrpc\":\"2.0\",\"method\":", -32700, "parse error"},
+	    {"{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"method\":\"ping\"}",
+	     -32700, "duplicate"},
+	};
+
+	boot();
+	struct cli *c = cli_new();
+	BOTH_PATHS(fast)
+	{
+		for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+			char *out = replies_before_ping(c, cases[i].line);
+			json_t *r = json_loads(out, 0, NULL);
+
+			ck_assert_msg(r != NULL, "%s (fast %d): got '%s'",
+			              cases[i].line, fast, out);
+			ck_assert_msg(json_is_null(json_object_get(r, "id")) &&
+			                  json_object_get(r, "id"),
+			              "%s: id not null: %s", cases[i].line,
+			              out);
+			assert_error(r, cases[i].code,
+			             cases[i].code == -32700 ? "ParseError"
+			                                     : "InvalidRequest",
+			             cases[i].msg);
+			free(out);
+		}
+	}
+	cli_free(c);
+}
+END_TEST
+
+/*
+ * A successful notification is never answered, whatever the method: the
+ * reply that follows it is the next request's (a mutation making ok()
+ * answer notifications with "id": null fails here).
+ */
+START_TEST(test_notifications_never_answered)
+{
+	static const char *const methods[] = {
+	    "status", "health", "services", "tasks",       "hello",
+	    "ping",   "hooks",  "events",   "unsubscribe",
+	};
+
+	boot();
+	struct cli *c = cli_new();
+	BOTH_PATHS(fast)
+	{
+		for (size_t i = 0; i < ARRAY_SIZE(methods); i++) {
+			char line[128];
+
+			snprintf(line, sizeof(line),
+			         "{\"jsonrpc\":\"2.0\",\"method\":\"%s\"}\n",
+			         methods[i]);
+			cli_send(c, line);
+			json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,"
+			                    "\"method\":\"ping\"}");
+			ck_assert_msg(
+			    json_integer_value(json_object_get(r, "id")) == 1 &&
+			        json_is_string(json_object_get(r, "result")),
+			    "%s notification (fast %d) was answered",
+			    methods[i], fast);
+			json_decref(r);
+			/* with params: [] as well */
+			snprintf(line, sizeof(line),
+			         "{\"jsonrpc\":\"2.0\",\"method\":\"%s\","
+			         "\"params\":[]}\n",
+			         methods[i]);
+			char *out = replies_before_ping(c, line);
+			ck_assert_msg(!*out, "%s: answered: %s", line, out);
+			free(out);
+		}
+	}
+	cli_free(c);
+}
+END_TEST
+
+/* "params": [] is "no params" for every method; by position is refused. */
+START_TEST(test_params_empty_array)
+{
+	static const char *const methods[] = {
+	    "status", "health", "services", "tasks",       "hello",
+	    "ping",   "hooks",  "events",   "unsubscribe",
+	};
+
+	boot();
+	struct cli *c = cli_new();
+	BOTH_PATHS(fast)
+	{
+		for (size_t i = 0; i < ARRAY_SIZE(methods); i++) {
+			char line[128];
+
+			snprintf(
+			    line, sizeof(line),
+			    "{\"jsonrpc\":\"2.0\",\"id\":\"%s\",\"method\":"
+			    "\"%s\",\"params\":[]}",
+			    methods[i], methods[i]);
+			json_t *r = call(c, line);
+			char *s = json_dumps(r, JSON_COMPACT);
+			ck_assert_msg(json_object_get(r, "result"),
+			              "%s (fast %d): %s", line, fast, s);
+			ck_assert_str_eq(
+			    json_string_value(json_object_get(r, "id")),
+			    methods[i]);
+			free(s);
+			json_decref(r);
+		}
+		json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+		                    "\"ping\",\"params\":[]}");
+		ck_assert_str_eq(json_string_value(result(r)), "pong");
+		json_decref(r);
+		/* emit: [] is no params, so 'event' is missing */
+		assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
+		                     "\"emit\",\"params\":[]}"),
+		             -32602, "InvalidParams",
+		             "missing required parameter 'event'");
+		assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
+		                     "\"ping\",\"params\":[1]}"),
+		             -32602, "InvalidParams", "by-position");
+		/* a valid notification with by-position params: not answered */
+		char *out = replies_before_ping(
+		    c,
+		    "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"params\":[1]}");
+		ck_assert_msg(!*out, "answered: %s", out);
+		free(out);
+	}
+	cli_free(c);
+}
+END_TEST
+
+/* A batch reply: one line holding an array (parsed; fails otherwise). */
+static json_t *
+batch_reply(struct cli *c, const char *line)
+{
+	char *out = replies_before_ping(c, line);
+	json_t *r = json_loads(out, 0, NULL);
+
+	ck_assert_msg(r && !strchr(out, '\n'), "not one JSON line: '%s'", out);
+	free(out);
+	return r;
+}
+
+/* JSON-RPC 2.0 §6 batches, the same on both paths. */
+START_TEST(test_batch)
+{
+	boot();
+	struct cli *c = cli_new();
+	BOTH_PATHS(fast)
+	{
+		uint64_t before = bus_last_seq(bus_default());
+		/* valid, notification, invalid, not an object, unknown
+		 * method, invalid without id, valid: in order, the
+		 * notification leaves no entry */
+		json_t *r = batch_reply(
+		    c, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
+		       "{\"jsonrpc\":\"2.0\",\"method\":\"emit\",\"params\":"
+		       "{\"event\":\"b.n\"}},"
+		       "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":7},"
+		       " 1 ,"
+		       "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"nope\"},"
+		       "{\"foo\":\"boo\"},"
+		       "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"emit\","
+		       "\"params\":{\"event\":\"b.x\",\"data\":{\"i\":1}}},"
+		       "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"status\","
+		       "\"params\":[]}]");
+		ck_assert_msg(json_is_array(r), "not an array");
+		ck_assert_int_eq(json_array_size(r), 7);
+		ck_assert_int_eq(json_integer_value(json_object_get(
+		                     json_array_get(r, 0), "id")),
+		                 1);
+		ck_assert_str_eq(json_string_value(json_object_get(
+		                     json_array_get(r, 0), "result")),
+		                 "pong");
+		ck_assert_int_eq(json_integer_value(json_object_get(
+		                     json_array_get(r, 1), "id")),
+		                 2);
+		assert_error(json_incref(json_array_get(r, 1)), -32600,
+		             "InvalidRequest", "'method'");
+		ck_assert(
+		    json_is_null(json_object_get(json_array_get(r, 2), "id")));
+		assert_error(json_incref(json_array_get(r, 2)), -32600,
+		             "InvalidRequest", "JSON object");
+		assert_error(json_incref(json_array_get(r, 3)), -32601,
+		             "MethodNotFound", "nope");
+		ck_assert(
+		    json_is_null(json_object_get(json_array_get(r, 4), "id")));
+		assert_error(json_incref(json_array_get(r, 4)), -32600,
+		             "InvalidRequest", NULL);
+		ck_assert_str_eq(json_string_value(json_object_get(
+		                     json_array_get(r, 5), "id")),
+		                 "x");
+		ck_assert_uint_eq(
+		    json_integer_value(json_object_get(
+		        json_object_get(json_array_get(r, 5), "result"),
+		        "seq")),
+		    before + 2);
+		ck_assert_int_eq(json_integer_value(json_object_get(
+		                     json_array_get(r, 6), "id")),
+		                 4);
+		ck_assert_ptr_nonnull(json_object_get(
+		    json_object_get(json_array_get(r, 6), "result"), "bus"));
+		json_decref(r);
+		/* both emits ran, in order */
+		ck_assert_uint_eq(bus_last_seq(bus_default()), before + 2);
+
+		/* only notifications: no reply at all */
+		char *out = replies_before_ping(
+		    c, "[{\"jsonrpc\":\"2.0\",\"method\":\"ping\"},"
+		       "{\"jsonrpc\":\"2.0\",\"method\":\"status\"}]");
+		ck_assert_msg(!*out, "answered: %s", out);
+		free(out);
+
+		/* []: one Invalid Request, not an array */
+		r = batch_reply(c, " [ ] ");
+		ck_assert(json_is_null(json_object_get(r, "id")));
+		assert_error(r, -32600, "InvalidRequest", "empty batch");
+		/* [1]: an array of one Invalid Request */
+		r = batch_reply(c, "[1]");
+		ck_assert_int_eq(json_array_size(r), 1);
+		assert_error(json_incref(json_array_get(r, 0)), -32600,
+		             "InvalidRequest", NULL);
+		json_decref(r);
+		/* invalid JSON: one Parse error */
+		r = batch_reply(c,
+		                "[{\"jsonrpc\":\"2.0\",\"method\":\"ping\"},");
+		ck_assert(json_is_null(json_object_get(r, "id")));
+		assert_error(r, -32700, "ParseError", NULL);
+		/* subscribe and shutdown with wait do not fit a batch */
+		r = batch_reply(
+		    c,
+		    "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\"},"
+		    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"shutdown\","
+		    "\"params\":{\"wait\":true}}]");
+		ck_assert_int_eq(json_array_size(r), 2);
+		assert_error(json_incref(json_array_get(r, 0)), -32600,
+		             "InvalidRequest",
+		             "'subscribe' cannot be part of a "
+		             "batch");
+		assert_error(json_incref(json_array_get(r, 1)), -32600,
+		             "InvalidRequest", "with wait");
+		json_decref(r);
+		ck_assert(!manager_shutting_down());
+	}
+	cli_free(c);
+}
+END_TEST
+
+/* More than METHODS_MAX_BATCH requests: one TooLarge, nothing runs. */
+START_TEST(test_batch_too_large)
+{
+	boot();
+	struct cli *c = cli_new();
+	struct buf b = {0};
+	uint64_t before = bus_last_seq(bus_default());
+
+	for (int n = METHODS_MAX_BATCH; n <= METHODS_MAX_BATCH + 1; n++) {
+		buf_reset(&b);
+		buf_putc(&b, '[');
+		for (int i = 0; i < n; i++)
+			buf_printf(
+			    &b,
+			    "%s{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+			    "\"emit\",\"params\":{\"event\":\"big\"}}",
+			    i ? "," : "", i);
+		buf_puts(&b, "]");
+		buf_putc(&b, '\0');
+		json_t *r = batch_reply(c, buf_head(&b));
+		if (n == METHODS_MAX_BATCH) {
+			ck_assert_int_eq(json_array_size(r), n);
+			json_decref(r);
+			drain_bus();
+			before = bus_last_seq(bus_default());
+			continue;
+		}
+		ck_assert(json_is_null(json_object_get(r, "id")));
+		assert_error(r, -32005, "TooLarge", "batch too large");
+	}
+	ck_assert_uint_eq(bus_last_seq(bus_default()), before);
+	buf_free(&b);
+	cli_free(c);
+}
+END_TEST
+
+/* A batch never parks the client: an emit that would wait for room gets
+ * QueueFull in its entry, and the requests after it are answered. */
+START_TEST(test_batch_emit_queue_full)
+{
+	conf_edit()->queue_size = 2;
+	boot();
+	struct cli *c = cli_new();
+	json_t *r = batch_reply(
+	    c, "[{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"emit\",\"params\":"
+	       "{\"event\":\"q.x\"}},"
+	       "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\",\"params\":"
+	       "{\"event\":\"q.x\"}},"
+	       "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"emit\",\"params\":"
+	       "{\"event\":\"q.x\"}},"
+	       "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"emit\",\"params\":"
+	       "{\"event\":\"q.x\",\"wait\":false}},"
+	       "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\"}]");
+	ck_assert_int_eq(json_array_size(r), 5);
+	for (int i = 0; i < 5; i++) {
+		json_t *e = json_array_get(r, (size_t)i);
+
+		ck_assert_int_eq(json_integer_value(json_object_get(e, "id")),
+		                 i);
+		if (i < 2 || i == 4)
+			ck_assert_ptr_nonnull(json_object_get(e, "result"));
+		else
+			assert_error(json_incref(e), -32001, "QueueFull", NULL);
+	}
+	json_decref(r);
+	cli_free(c);
+}
+END_TEST
+
 /*
  * The fast path (ping and emit recognised by a strict scanner) answers
  * exactly as the general jansson path: the same reply bytes (but for seq)
@@ -1373,18 +1746,58 @@ static const char *const equiv_lines[] = {
     "{\"jsonrpc\":\"2.0\",\"method\":\"emit\",\"params\":{\"event\":\"e.n\"}}",
     "{\"jsonrpc\":\"2.0\",\"id\":20,\"method\":\"emit\",\"params\":{\"event\":"
     "\"e.o\",\"data\":{\"c\":\"\x01\"}}}",
+    /* invalid without an id: answered with id null */
+    "{}",
+    "{\"jsonrpc\":\"2.0\"}",
+    "{\"jsonrpc\":\"2.0\",\"method\":1,\"params\":\"bar\"}",
+    "{\"jsonrpc\":\"1.0\",\"method\":\"ping\"}",
+    "{\"jsonrpc\":\"2.0\",\"method\":\"emit\",\"params\":\"e.p\"}",
+    "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"x\":1}",
+    "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"",
+    /* valid notifications: never answered, even on error */
+    "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}",
+    "{\"jsonrpc\":\"2.0\",\"method\":\"status\"}",
+    "{\"jsonrpc\":\"2.0\",\"method\":\"emit\",\"params\":{\"event\":\"bad "
+    "name\"}}",
+    "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"params\":[1]}",
+    /* params [] */
+    "{\"jsonrpc\":\"2.0\",\"id\":21,\"method\":\"ping\",\"params\":[]}",
+    "{\"jsonrpc\":\"2.0\",\"id\":22,\"method\":\"emit\",\"params\":[]}",
+    "{\"jsonrpc\":\"2.0\",\"id\":23,\"method\":\"emit\",\"params\":[\"e.q\"]}",
+    /* batches */
+    "[{\"jsonrpc\":\"2.0\",\"id\":24,\"method\":\"ping\"}]",
+    " [{\"jsonrpc\":\"2.0\",\"id\":25,\"method\":\"emit\",\"params\":{"
+    "\"event\":\"e.r\",\"data\":{\"k\":1}}},{\"jsonrpc\":\"2.0\",\"method\":"
+    "\"emit\",\"params\":{\"event\":\"e.s\"}},{},1,[]]",
+    "[{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}]",
+    "[]",
+    "[[]]",
+    "[{\"jsonrpc\":\"2.0\",\"id\":26,\"method\":\"ping\"}",
+    "[{\"jsonrpc\":\"2.0\",\"id\":27,\"method\":\"ping\"}]]",
 };
 
-/* The reply with result.seq removed, compact and sorted (allocated). */
+static void
+drop_seq(json_t *reply)
+{
+	json_t *res = json_object_get(reply, "result");
+
+	if (json_is_object(res))
+		json_object_del(res, "seq");
+}
+
+/* The reply (or batch reply) with result.seq removed, compact and sorted
+ * (allocated); "" for none. */
 static char *
 normalise_reply(const char *line)
 {
-	json_t *j = json_loads(line, 0, NULL);
+	if (!*line)
+		return xstrdup("");
+	json_t *j = json_loads(line, 0, NULL), *e;
+	size_t i;
 
-	ck_assert_msg(j != NULL, "not JSON: %s", line);
-	json_t *res = json_object_get(j, "result");
-	if (json_is_object(res))
-		json_object_del(res, "seq");
+	ck_assert_msg(j != NULL, "not one JSON line: %s", line);
+	drop_seq(j);
+	json_array_foreach(j, i, e) drop_seq(e);
 	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	return s;
@@ -1422,21 +1835,11 @@ START_TEST(test_fast_path_matches_general_path)
 
 		for (int slow = 0; slow < 2; slow++) {
 			methods_set_fast_path(!slow);
-			cli_send(c, equiv_lines[i]);
-			cli_send(c, "\n");
-			if (strstr(equiv_lines[i], "\"id\"")) {
-				char *line = cli_line(c);
-				ck_assert_msg(line, "no reply to %s",
-				              equiv_lines[i]);
-				reply[slow] = normalise_reply(line);
-				free(line);
-			} else {
-				/* a notification: a ping after it shows nothing
-				 * came */
-				cli_send(c, "{\"jsonrpc\":\"2.0\",\"id\":0,"
-				            "\"method\":\"ping\"}\n");
-				reply[slow] = cli_line(c);
-			}
+			/* what came before the ping after it: nothing for a
+			 * notification */
+			char *out = replies_before_ping(c, equiv_lines[i]);
+			reply[slow] = normalise_reply(out);
+			free(out);
 			event[slow] = newest_event(&last);
 		}
 		methods_set_fast_path(true);
@@ -1469,6 +1872,12 @@ control_suite(void)
 	tcase_add_test(tc, test_too_large_closes);
 	tcase_add_test(tc, test_pipelined_in_order);
 	tcase_add_test(tc, test_fast_path_matches_general_path);
+	tcase_add_test(tc, test_invalid_request_without_id_is_answered);
+	tcase_add_test(tc, test_notifications_never_answered);
+	tcase_add_test(tc, test_params_empty_array);
+	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_batch_too_large);
+	tcase_add_test(tc, test_batch_emit_queue_full);
 	tcase_add_test(tc, test_split_request);
 	tcase_add_test(tc, test_subscribe_gets_exact_wire_line);
 	tcase_add_test(tc, test_subscribe_since_replays_history);
