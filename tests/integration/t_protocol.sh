@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # t_protocol.sh — the control protocol on the wire: raw JSON-RPC lines sent
 # with socat to the real svcd (malformed, oversized, invalid UTF-8, pipelined,
-# split, abandoned requests, notifications, subscriptions, many clients).
+# split, abandoned requests, notifications, invalid requests without an id,
+# "params": [], batches, subscriptions, many clients).
 
 R='{"jsonrpc":"2.0"'
 
@@ -26,8 +27,7 @@ test_malformed_json() {
 	assert_eq "null" "$(jq -r .id <<<"$out")" "id is null"
 	assert_contains "$out" "column" "message has the column"
 	out=$(rpc '[1,2]')
-	assert_eq "InvalidRequest" "$(jq -r .error.data.class <<<"$out")" "batch"
-	assert_contains "$out" "batch requests are not supported"
+	assert_eq "InvalidRequest InvalidRequest" "$(jq -r '[.[].error.data.class] | join(" ")' <<<"$out")" "batch of non-objects"
 	out=$(rpc '"ping"')
 	assert_eq "InvalidRequest" "$(jq -r .error.data.class <<<"$out")" "scalar"
 	out=$(rpc "$R"',"id":4,"method":"frobnicate"}')
@@ -95,6 +95,106 @@ test_notification_not_answered() {
 	assert_eq '{"jsonrpc":"2.0","id":1,"result":"pong"}' "$out" "only the ping answered"
 	out=$(ctl --json events --last 1 note.x)
 	assert_eq "note.x" "$(jq -r '.events[0].event' <<<"$out")" "the notification ran"
+}
+
+# JSON-RPC 2.0 §5: an invalid request is answered with id null, id or no id;
+# only a valid request without an id is a notification.
+test_invalid_request_without_id_answered() {
+	svcd_start
+	local line out
+	for line in '{}' '{"jsonrpc":"2.0","method":1,"params":"bar"}' \
+		'{"jsonrpc":"2.0"}' '{"jsonrpc":"1.0","method":"ping"}' \
+		'{"jsonrpc":"2.0","method":"ping","params":"x"}' '"ping"'; do
+		out=$(rpc "$line" "$R"',"id":"end","method":"ping"}')
+		assert_eq 2 "$(printf '%s\n' "$out" | wc -l)" "$line: answered, then the ping: $out"
+		out=$(head -n 1 <<<"$out")
+		assert_eq "null -32600 InvalidRequest" \
+			"$(jq -r '"\(.id) \(.error.code) \(.error.data.class)"' <<<"$out")" "$line"
+	done
+	out=$(rpc '{"jsonrpc":"2.0","method":')
+	assert_eq "null -32700" "$(jq -r '"\(.id) \(.error.code)"' <<<"$out")" "parse error"
+	# a valid notification whose params are wrong is still not answered
+	out=$(rpc "$R"',"method":"ping","params":[1]}' "$R"',"id":1,"method":"ping"}')
+	assert_eq '{"jsonrpc":"2.0","id":1,"result":"pong"}' "$out" "only the ping answered"
+}
+
+# "params": [] (as some clients send for a method without params) is none.
+test_params_empty_array() {
+	svcd_start
+	local out
+	out=$(rpc "$R"',"id":1,"method":"ping","params":[]}')
+	assert_eq '{"jsonrpc":"2.0","id":1,"result":"pong"}' "$out" "ping with []"
+	out=$(rpc "$R"',"id":2,"method":"status","params":[]}')
+	assert_eq "running" "$(jq -r .result.state <<<"$out")" "status with []"
+	out=$(rpc "$R"',"id":3,"method":"ping","params":[1]}')
+	assert_eq "InvalidParams" "$(jq -r .error.data.class <<<"$out")" "by position"
+	assert_contains "$out" "by-position params are not supported"
+}
+
+# A batch: one line, one array of the replies in order; notifications leave
+# no entry; invalid entries get Invalid Request entries.
+test_batch_mixed() {
+	svcd_start
+	local out
+	out=$(rpc '['"$R"',"id":1,"method":"ping"},'"$R"',"method":"emit","params":{"event":"batch.note"}},{"foo":"boo"},42,'"$R"',"id":2,"method":"nope"},'"$R"',"id":3,"method":"emit","params":{"event":"batch.x","data":{"n":1}}},'"$R"',"id":4,"method":"ping","params":[]}]' \
+		"$R"',"id":5,"method":"ping"}')
+	assert_eq 2 "$(printf '%s\n' "$out" | wc -l)" "one batch line, then the ping: $out"
+	local b
+	b=$(head -n 1 <<<"$out")
+	assert_eq "array 6" "$(jq -r '"\(type) \(length)"' <<<"$b")" "six entries: $b"
+	assert_eq "1 null null 2 3 4" "$(jq -r '[.[].id] | map(tostring) | join(" ")' <<<"$b")" "ids in order"
+	assert_eq "pong InvalidRequest InvalidRequest MethodNotFound batch.x pong" \
+		"$(jq -r '[.[] | if .error then .error.data.class elif .result == "pong" then "pong" else "batch.x" end] | join(" ")' <<<"$b")" "entries"
+	assert_eq '{"jsonrpc":"2.0","id":5,"result":"pong"}' "$(tail -n 1 <<<"$out")" "then the ping"
+	out=$(ctl --json events --last 2 'batch.*')
+	assert_eq "batch.note batch.x" "$(jq -r '[.events[].event] | join(" ")' <<<"$out")" "both emits ran, in order"
+	# only notifications: no reply at all
+	out=$(rpc '['"$R"',"method":"ping"},'"$R"',"method":"emit","params":{"event":"batch.y"}}]' \
+		"$R"',"id":6,"method":"ping"}')
+	assert_eq '{"jsonrpc":"2.0","id":6,"result":"pong"}' "$out" "nothing for a batch of notifications"
+	# []: one Invalid Request object, not an array
+	out=$(rpc '[]')
+	assert_eq "object null InvalidRequest" "$(jq -r '"\(type) \(.id) \(.error.data.class)"' <<<"$out")" "empty batch"
+	# a batch that is not JSON: one Parse error
+	out=$(rpc '['"$R"',"id":1,"method":"ping"},')
+	assert_eq "object null ParseError" "$(jq -r '"\(type) \(.id) \(.error.data.class)"' <<<"$out")" "broken batch"
+}
+
+# Over the bound (256 requests): one TooLarge for the whole batch, nothing
+# runs, and the connection goes on.
+test_batch_over_bound() {
+	svcd_start
+	local big ok out
+	big=$(jq -cn '[range(257) | {jsonrpc:"2.0",id:.,method:"emit",params:{event:"over.x"}}]')
+	ok=$(jq -cn '[range(256) | {jsonrpc:"2.0",id:.,method:"ping"}]')
+	out=$(rpc "$big" "$ok")
+	assert_eq 2 "$(printf '%s\n' "$out" | wc -l)" "two replies"
+	assert_eq "object null -32005 TooLarge" \
+		"$(head -n 1 <<<"$out" | jq -r '"\(type) \(.id) \(.error.code) \(.error.data.class)"')" "over the bound"
+	assert_contains "$(head -n 1 <<<"$out")" "max 256"
+	assert_eq "256" "$(tail -n 1 <<<"$out" | jq -r length)" "at the bound: answered"
+	assert_eq "0" "$(ctl --json events --last 1 over.x | jq -r '.events | length')" "nothing emitted"
+}
+
+# [journal] sync = always: a batch's reply waits until its emits are durable
+# (one line, in order with what follows), without blocking other clients.
+test_batch_sync_always() {
+	CONF_TEXT="[journal]
+path = $T/j.db
+sync = always"
+	svcd_start
+	local out
+	out=$(rpc '['"$R"',"id":1,"method":"emit","params":{"event":"dur.x"}},'"$R"',"id":2,"method":"ping"},'"$R"',"id":3,"method":"emit","params":{"event":"dur.x"}}]' \
+		"$R"',"id":4,"method":"ping"}')
+	assert_eq 2 "$(printf '%s\n' "$out" | wc -l)" "batch, then ping: $out"
+	assert_eq "1 2 3" "$(head -n 1 <<<"$out" | jq -r '[.[].id] | map(tostring) | join(" ")')" "batch entries"
+	local last
+	last=$(head -n 1 <<<"$out" | jq -r '.[2].result.seq')
+	assert_eq '{"jsonrpc":"2.0","id":4,"result":"pong"}' "$(tail -n 1 <<<"$out")" "ping after the batch"
+	svcd_stop || fail "svcd exited with status $?"
+	rm -f "$SOCK"
+	svcd_start
+	assert_eq "$last" "$(ctl --json events --last 1 dur.x | jq -r '.events[0].seq')" "durable"
 }
 
 test_disconnect_mid_request() {
