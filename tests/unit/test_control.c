@@ -1698,6 +1698,33 @@ START_TEST(test_batch_emit_queue_full)
 }
 END_TEST
 
+/* shutdown (without wait) in a batch: accepted, and the requests after it
+ * in the batch see ShuttingDown; one reply line, then the connection ends. */
+START_TEST(test_batch_shutdown)
+{
+	boot();
+	struct cli *c = cli_new();
+
+	cli_send(c, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"shutdown\"},"
+	            "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"emit\","
+	            "\"params\":{\"event\":\"late\"}},"
+	            "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}]\n");
+	json_t *r = cli_json(c);
+	ck_assert_int_eq(json_array_size(r), 3);
+	ck_assert(json_is_true(json_object_get(
+	    json_object_get(json_array_get(r, 0), "result"), "accepted")));
+	assert_error(json_incref(json_array_get(r, 1)), -32000, "ShuttingDown",
+	             NULL);
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(json_array_get(r, 2), "result")),
+	    "pong");
+	json_decref(r);
+	char *line = cli_line(c);
+	ck_assert_msg(line == NULL, "more after the batch: %s", line);
+	cli_free(c);
+}
+END_TEST
+
 /*
  * The fast path (ping and emit recognised by a strict scanner) answers
  * exactly as the general jansson path: the same reply bytes (but for seq)
@@ -1878,6 +1905,7 @@ control_suite(void)
 	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_batch_too_large);
 	tcase_add_test(tc, test_batch_emit_queue_full);
+	tcase_add_test(tc, test_batch_shutdown);
 	tcase_add_test(tc, test_split_request);
 	tcase_add_test(tc, test_subscribe_gets_exact_wire_line);
 	tcase_add_test(tc, test_subscribe_since_replays_history);
