@@ -119,6 +119,14 @@ test_reload_method_logs() {
 	assert_eq 1 "$rc" "svcctl reload with a bad config"
 	assert_contains "$err" "unknown key 'queu_size' in [bus]"
 	wait_for 5 grep -q "reload failed: .*svcd.conf:[0-9]*: unknown key 'queu_size' in \[bus\]; keeping the running configuration" "$SVCD_LOG"
+	# several errors: one log line each
+	printf 'batch = 0\n' >>"$T/svcd.conf"
+	rc=0
+	timeout 5 "$SVCCTL" -s "$SOCK" -t 2 reload >/dev/null 2>&1 || rc=$?
+	assert_eq 1 "$rc" "svcctl reload with two errors"
+	wait_for 5 grep -q "reload failed; keeping the running configuration:" "$SVCD_LOG"
+	wait_for 5 grep -q "reload failed: .*svcd.conf:[0-9]*: bad value for 'batch' in \[bus\]: '0' is out of range" "$SVCD_LOG"
+	assert_eq 2 "$(grep -c "reload failed: .*unknown key 'queu_size'" "$SVCD_LOG")" "each error logged once per reload"
 	svcd_write_conf
 	rc=0
 	timeout 5 "$SVCCTL" -s "$SOCK" -t 2 reload >/dev/null || rc=$?
