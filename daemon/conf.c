@@ -16,11 +16,21 @@
  * the end, so a file with ten typos is reported in one go. Checks that need
  * a whole section ([timer.X] needs emit) run when the section ends and are
  * reported at the section header's line.
+ *
+ * Bounds. The file is read whole into memory before parsing: opened without
+ * blocking, refused unless it is a regular file of at most CONF_FILE_MAX
+ * bytes, so a FIFO, a device or /dev/zero named as the config never stalls
+ * the loop on reload nor fills memory. Anything quoted from the file in an
+ * error is cut to QUOTE_MAX characters with its control characters escaped
+ * (quote()), every message is bounded (perr) and at most CONF_ERRORS_MAX
+ * errors are listed, so a huge line never becomes a huge log line or reply.
  */
 #include "conf.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <ini.h>
 #include <jansson.h>
@@ -40,6 +50,13 @@
 #define CONF_SOCKET_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 #define HOUR            3600.0
 #define DAY             86400.0
+
+#define CONF_FILE_MAX    (4U << 20) /* bytes; "4 MiB" in messages */
+#define QUOTE_MAX        80         /* characters of input quoted in an error */
+#define QUOTE_BUF        (4 * QUOTE_MAX + 4) /* escaped, "...", NUL */
+#define CONF_MSG_MAX     512                 /* bytes of one error message */
+#define CONF_ERRORS_MAX  100 /* errors listed; the rest are counted */
+#define CONF_QUOTE_SLOTS 4   /* qs() results usable in one perr call */
 
 static struct conf *running;
 
@@ -234,15 +251,15 @@ struct seen_key {
 
 struct parser {
 	const char *path;
-	FILE *f;
+	const char *data; /* the whole file */
+	size_t size, pos;
 	char *line;
 	size_t cap;
 	int lineno;
-	int read_errno;
 	struct conf *c;
 
 	enum sect sect;
-	char *sect_name; /* as written between the brackets */
+	char *sect_name; /* as written between the brackets, quoted */
 	int sect_line;
 	int first_line[SECT_COUNT]; /* fixed sections seen so far */
 	struct seen_key *keys;      /* keys given in the current section */
@@ -253,7 +270,119 @@ struct parser {
 
 	struct conf_error *errs;
 	size_t nerrs;
+
+	char qbuf[CONF_QUOTE_SLOTS][QUOTE_BUF]; /* see qs() */
+	unsigned qnext;
 };
+
+/* Length of the UTF-8 character at s (at most n bytes), 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned min;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		len = 2, min = 0x80, cp = s[0] & 0x1F;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		len = 3, min = 0x800, cp = s[0] & 0x0F;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		len = 4, min = 0x10000, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return len;
+}
+
+/*
+ * Copy at most max characters of s into dst (cap bytes, at least 4 * max
+ * + 4), control characters and invalid UTF-8 escaped (\n, \t, \xHH), with
+ * "..." when cut. Returns dst.
+ */
+static char *
+quote_n(char *dst, size_t cap, const char *s, size_t max)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, o = 0, chars = 0;
+
+	assert(cap >= 4 * max + 4);
+	while (i < n && chars < max) {
+		size_t len = utf8_len(u + i, n - i);
+		if (len == 1 && u[i] >= 0x20 && u[i] != 0x7F) {
+			dst[o++] = (char)u[i];
+		} else if (len > 1) {
+			memcpy(dst + o, u + i, len);
+			o += len;
+		} else if (u[i] == '\n' || u[i] == '\t' || u[i] == '\r') {
+			dst[o++] = '\\';
+			dst[o++] = u[i] == '\n'   ? 'n'
+			           : u[i] == '\t' ? 't'
+			                          : 'r';
+			len = 1;
+		} else {
+			snprintf(dst + o, cap - o, "\\x%02X", u[i]);
+			o += 4;
+			len = 1;
+		}
+		i += len;
+		chars++;
+	}
+	if (i < n) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+/* At most QUOTE_MAX characters of input, escaped, into a QUOTE_BUF. */
+static char *
+quote(char *dst, size_t cap, const char *s)
+{
+	return quote_n(dst, cap, s, QUOTE_MAX);
+}
+
+/*
+ * s quoted for an error: valid until CONF_QUOTE_SLOTS more calls, so up to
+ * that many can be the arguments of one perr().
+ */
+static const char *
+qs(struct parser *p, const char *s)
+{
+	char *dst = p->qbuf[p->qnext++ % CONF_QUOTE_SLOTS];
+
+	return quote(dst, QUOTE_BUF, s);
+}
+
+/*
+ * A parser's error quotes the whole value: replace v in cause by its quoted
+ * form when that differs (v long or with control characters). Takes cause.
+ */
+static char *
+requote(char *cause, const char *v)
+{
+	char q[QUOTE_BUF];
+	const char *at;
+
+	if (!cause || !*v || !strcmp(quote(q, sizeof(q), v), v) ||
+	    !(at = strstr(cause, v)))
+		return cause;
+	char *out =
+	    xasprintf("%.*s%s%s", (int)(at - cause), cause, q, at + strlen(v));
+	free(cause);
+	return out;
+}
 
 static void perr(struct parser *p, int line, const char *fmt, ...)
     PRINTF_LIKE(3, 4);
@@ -263,15 +392,32 @@ perr(struct parser *p, int line, const char *fmt, ...)
 {
 	va_list ap;
 
+	char *msg;
+
 	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	/* Last line of defence: what a callee quoted in full is cut here. */
+	char *out = xmalloc(4 * CONF_MSG_MAX + 4);
+	quote_n(out, 4 * CONF_MSG_MAX + 4, msg, CONF_MSG_MAX);
+	free(msg);
 	p->errs = xrealloc(p->errs, (p->nerrs + 1) * sizeof(*p->errs));
 	p->errs[p->nerrs] = (struct conf_error){
 	    .line = line,
 	    .seq = p->nerrs,
-	    .msg = xvasprintf(fmt, ap),
+	    .msg = out,
 	};
 	p->nerrs++;
-	va_end(ap);
+}
+
+/* "bad value for 'KEY' in [SECTION]: CAUSE", the value quoted short. */
+static void
+bad_value(struct parser *p, const char *name, const char *v, char *cause)
+{
+	cause = requote(cause, v);
+	perr(p, p->lineno, "bad value for '%s' in [%s]: %s", qs(p, name),
+	     p->sect_name, cause ? cause : "invalid");
+	free(cause);
 }
 
 static int
@@ -439,10 +585,11 @@ set_bridge_key(void *dst, enum ktype type, const char *v, char **cause)
 			if (len) {
 				char *pat = xstrndup(q, len);
 				if (!pattern_valid(pat)) {
+					char qb[QUOTE_BUF];
 					*cause = xasprintf(
 					    "'%s' is not an event pattern "
 					    "(NAME, PREFIX.* or *)",
-					    pat);
+					    quote(qb, sizeof(qb), pat));
 					free(pat);
 					goto out_bad_list;
 				}
@@ -683,9 +830,7 @@ timer_key(struct parser *p, const char *name, const char *v)
 	return;
 
 out_bad:
-	perr(p, p->lineno, "bad value for '%s' in [%s]: %s", name, p->sect_name,
-	     cause);
-	free(cause);
+	bad_value(p, name, v, cause);
 }
 
 static void
@@ -715,11 +860,11 @@ hook_key(struct parser *p, const char *name, const char *v)
 		if (argv[0][0] != '/')
 			perr(p, p->lineno,
 			     "hook '%s': exec '%s' is not an absolute path",
-			     h->name, argv[0]);
+			     h->name, qs(p, argv[0]));
 		else if (!executable_file(argv[0]))
 			perr(p, p->lineno,
 			     "hook '%s': exec '%s' is not an executable file",
-			     h->name, argv[0]);
+			     h->name, qs(p, argv[0]));
 		free_argv(h->argv);
 		h->argv = argv;
 	} else if (!strcmp(name, "timeout")) {
@@ -742,9 +887,7 @@ hook_key(struct parser *p, const char *name, const char *v)
 	return;
 
 out_bad:
-	perr(p, p->lineno, "bad value for '%s' in [%s]: %s", name, p->sect_name,
-	     cause);
-	free(cause);
+	bad_value(p, name, v, cause);
 }
 
 static bool
@@ -778,7 +921,8 @@ conf_handler(void *user, const char *section, const char *name,
 	if (p->sect == SECT_SKIP)
 		return 1;
 	if (p->sect == SECT_NONE) {
-		perr(p, p->lineno, "key '%s' is outside of any section", name);
+		perr(p, p->lineno, "key '%s' is outside of any section",
+		     qs(p, name));
 		return 1;
 	}
 	if (p->sect == SECT_TIMER) {
@@ -796,12 +940,12 @@ conf_handler(void *user, const char *section, const char *name,
 		known = k != NULL;
 	}
 	if (!known) {
-		perr(p, p->lineno, "unknown key '%s' in [%s]", name,
+		perr(p, p->lineno, "unknown key '%s' in [%s]", qs(p, name),
 		     p->sect_name);
 		return 1;
 	}
 	if (key_seen(p, name)) {
-		perr(p, p->lineno, "duplicate key '%s' in [%s]", name,
+		perr(p, p->lineno, "duplicate key '%s' in [%s]", qs(p, name),
 		     p->sect_name);
 		return 1;
 	}
@@ -814,11 +958,8 @@ conf_handler(void *user, const char *section, const char *name,
 		hook_key(p, name, value);
 	} else {
 		char *cause = NULL;
-		if (set_key(p->c, k, value, &cause) < 0) {
-			perr(p, p->lineno, "bad value for '%s' in [%s]: %s",
-			     name, p->sect_name, cause);
-			free(cause);
-		}
+		if (set_key(p->c, k, value, &cause) < 0)
+			bad_value(p, name, value, cause);
 		if (k->off == F(output_soft))
 			p->soft_line = p->lineno;
 		else if (k->off == F(output_hard))
@@ -883,7 +1024,7 @@ item_name(struct parser *p, const char *sect, const char *kind)
 	perr(p, p->lineno,
 	     "bad %s name '%s' in [%s] (1-64 characters of "
 	     "A-Z a-z 0-9 _ . : -)",
-	     kind, name, sect);
+	     kind, qs(p, name), qs(p, sect));
 	return NULL;
 }
 
@@ -894,7 +1035,7 @@ section_begin(struct parser *p, const char *name)
 
 	section_end(p);
 	free(p->sect_name);
-	p->sect_name = xstrdup(name);
+	p->sect_name = xstrdup(qs(p, name));
 	p->sect_line = p->lineno;
 	p->sect = SECT_SKIP;
 
@@ -952,7 +1093,7 @@ section_begin(struct parser *p, const char *name)
 				perr(p, p->lineno,
 				     "duplicate section [%s] "
 				     "(first at line %d)",
-				     name, p->first_line[s]);
+				     p->sect_name, p->first_line[s]);
 				return;
 			}
 			p->first_line[s] = p->lineno;
@@ -961,7 +1102,7 @@ section_begin(struct parser *p, const char *name)
 				p->c->journal = true;
 			return;
 		}
-		perr(p, p->lineno, "unknown section [%s]", name);
+		perr(p, p->lineno, "unknown section [%s]", p->sect_name);
 	}
 }
 
@@ -1006,7 +1147,7 @@ section_line(struct parser *p, char *s)
 
 	if (*end != ']') {
 		perr(p, p->lineno, "unclosed section header '%s' (missing ']')",
-		     s);
+		     qs(p, s));
 		section_end(p); /* keys below belong to no known section */
 		return;
 	}
@@ -1016,7 +1157,7 @@ section_line(struct parser *p, char *s)
 		perr(p, p->lineno,
 		     "unexpected text '%s' after section header "
 		     "[%s]",
-		     rest, s + 1);
+		     qs(p, rest), qs(p, s + 1));
 		section_end(p);
 		return;
 	}
@@ -1031,14 +1172,20 @@ static char *
 conf_read_line(char *str, int num, void *stream)
 {
 	struct parser *p = stream;
-	ssize_t n;
 
 	for (;;) {
-		errno = 0;
-		if ((n = getline(&p->line, &p->cap, p->f)) < 0) {
-			p->read_errno = errno;
+		if (p->pos >= p->size)
 			return NULL;
+		const char *start = p->data + p->pos;
+		const char *nl = memchr(start, '\n', p->size - p->pos);
+		size_t n = nl ? (size_t)(nl - start) : p->size - p->pos;
+		if (n + 1 > p->cap) {
+			p->cap = n + 1;
+			p->line = xrealloc(p->line, p->cap);
 		}
+		memcpy(p->line, start, n);
+		p->line[n] = '\0';
+		p->pos += n + (nl != NULL);
 		p->lineno++;
 		char *s = p->line;
 		if (p->lineno == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
@@ -1054,7 +1201,7 @@ conf_read_line(char *str, int num, void *stream)
 		if (*sep != '=' && *sep != ':') {
 			*find_chars_or_comment(s, NULL) = '\0';
 			perr(p, p->lineno, "expected 'key = value', got '%s'",
-			     strip(s));
+			     qs(p, strip(s)));
 			continue;
 		}
 		if (sep == s) {
@@ -1100,17 +1247,113 @@ conf_cross_check(struct parser *p)
 		     soft, hard);
 }
 
+static const char *
+file_kind(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a file";
+}
+
+static int
+check_file(const char *path, const struct stat *st, char **cause)
+{
+	if (!S_ISREG(st->st_mode)) {
+		*cause = xasprintf("%s: not a regular file (%s)", path,
+		                   file_kind(st->st_mode));
+		return -1;
+	}
+	if (st->st_size > (off_t)CONF_FILE_MAX) {
+		*cause = xasprintf("%s: too large (%lld bytes, at most 4 MiB)",
+		                   path, (long long)st->st_size);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Read path whole into b: a regular file of at most CONF_FILE_MAX bytes.
+ * Never blocks: a FIFO or a device is refused before it is opened (and
+ * again after, on the open file, in case it was swapped), and the open
+ * itself is O_NONBLOCK.
+ */
+static int
+read_file(const char *path, struct buf *b, char **cause)
+{
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (stat(path, &st) < 0) {
+		*cause = xasprintf("cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (check_file(path, &st, cause) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		*cause = xasprintf("cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		*cause = xasprintf("cannot read %s: %s", path, strerror(errno));
+		goto out_close_fd;
+	}
+	if (check_file(path, &st, cause) < 0)
+		goto out_close_fd;
+	for (;;) {
+		/* up to one byte past the cap: a file that grew is refused */
+		size_t room = CONF_FILE_MAX + 1 - b->len;
+		if (room > 65536)
+			room = 65536;
+		buf_reserve(b, room);
+		n = read(fd, buf_tail(b), room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*cause = xasprintf("cannot read %s: %s", path,
+			                   strerror(errno));
+			goto out_close_fd;
+		}
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+		if (b->len > CONF_FILE_MAX) {
+			*cause =
+			    xasprintf("%s: too large (more than 4 MiB)", path);
+			goto out_close_fd;
+		}
+	}
+	close(fd);
+	return 0;
+
+out_close_fd:
+	close(fd);
+	return -1;
+}
+
 struct conf *
 conf_load(const char *path, char **cause)
 {
 	struct parser p = {.path = path};
+	struct buf file = {0};
 	struct buf b = {0};
 	int rc;
 
-	if (!(p.f = fopen(path, "re"))) {
-		*cause = xasprintf("cannot read %s: %s", path, strerror(errno));
+	if (read_file(path, &file, cause) < 0) {
+		buf_free(&file);
 		return NULL;
 	}
+	p.data = buf_head(&file);
+	p.size = file.len;
 	p.c = conf_defaults();
 	p.c->path = xstrdup(path);
 	p.timer_tail = &p.c->timers;
@@ -1118,12 +1361,6 @@ conf_load(const char *path, char **cause)
 
 	rc = ini_parse_stream(conf_read_line, &p, conf_handler, &p);
 	section_end(&p);
-	if (ferror(p.f)) {
-		/* Reported alone: what was read is not the whole file. */
-		*cause = xasprintf("cannot read %s: %s", path,
-		                   strerror(p.read_errno ? p.read_errno : EIO));
-		goto out_fail;
-	}
 	if (rc != 0 && p.nerrs == 0)
 		perr(&p, 0, "syntax error (inih: %d)", rc);
 	conf_cross_check(&p);
@@ -1132,6 +1369,11 @@ conf_load(const char *path, char **cause)
 
 	qsort(p.errs, p.nerrs, sizeof(*p.errs), err_cmp);
 	for (size_t i = 0; i < p.nerrs; i++) {
+		if (i == CONF_ERRORS_MAX) {
+			buf_printf(&b, "\n%s: %zu more errors not shown", path,
+			           p.nerrs - i);
+			break;
+		}
 		if (i)
 			buf_putc(&b, '\n');
 		if (p.errs[i].line > 0)
@@ -1142,8 +1384,6 @@ conf_load(const char *path, char **cause)
 	}
 	*cause = xstrndup(buf_head(&b), b.len);
 	buf_free(&b);
-
-out_fail:
 	conf_free(p.c);
 	p.c = NULL;
 out:
@@ -1152,7 +1392,7 @@ out:
 	free(p.errs);
 	free(p.sect_name);
 	free(p.line);
-	fclose(p.f);
+	buf_free(&file);
 	return p.c;
 }
 

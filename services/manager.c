@@ -147,12 +147,32 @@ manager_set_reload(manager_reload_fn fn, void *arg)
 	reload_arg = arg;
 }
 
+/* Both reload paths (SIGHUP, the control channel) come here: logged once. */
 int
 manager_reload(char **cause)
 {
+	const char *why;
+	size_t n;
+
 	if (!reload_fn)
 		return 0;
-	return reload_fn(reload_arg, cause);
+	if (reload_fn(reload_arg, cause) == 0) {
+		log_info("configuration reloaded");
+		return 0;
+	}
+	why = *cause ? *cause : "unknown error";
+	if (!strchr(why, '\n')) {
+		log_err("reload failed: %s; keeping the running configuration",
+		        why);
+		return -1;
+	}
+	/* one log line per error */
+	log_err("reload failed; keeping the running configuration:");
+	for (const char *s = why; *s; s += n + (s[n] == '\n')) {
+		n = strcspn(s, "\n");
+		log_err("reload failed: %.*s", (int)n, s);
+	}
+	return -1;
 }
 
 void
@@ -420,14 +440,8 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 			return;
 		}
 		log_info("received SIGHUP, reloading the configuration");
-		if (manager_reload(&cause) < 0) {
-			log_err("reload failed: %s; keeping the running "
-			        "configuration",
-			        cause ? cause : "unknown error");
-			free(cause);
-		} else {
-			log_info("configuration reloaded");
-		}
+		manager_reload(&cause); /* logs the outcome */
+		free(cause);
 		return;
 	}
 	if (!m.shutting_down) {

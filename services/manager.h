@@ -30,7 +30,9 @@ void manager_remove_shutdown_handler(manager_handler_fn fn, void *arg);
 void manager_handler_done(struct manager_handler *h, int status);
 
 /* Reload hook run on SIGHUP and by manager_reload(). Returns 0 or -1 with
- * *cause; the first failure aborts the reload and keeps the old config. */
+ * *cause; the first failure aborts the reload and keeps the old config.
+ * manager_reload() is the one path of SIGHUP and the `reload` method: it
+ * logs the outcome (the failure with its cause) and hands *cause back. */
 typedef int (*manager_reload_fn)(void *arg, char **cause);
 void manager_set_reload(manager_reload_fn fn, void *arg);
 int manager_reload(char **cause);

@@ -54,6 +54,87 @@ test_check_config() {
 	assert_eq 78 "$rc" "missing explicit config"
 }
 
+# Not a regular file, too large, one endless line: refused at once (exit 78
+# with a clear message, bounded by timeout should it ever block again).
+test_check_config_refuses_special_files() {
+	local out rc=0
+	mkfifo "$T/fifo.conf"
+	out=$(timeout 5 "$SVCD" --check-config -c "$T/fifo.conf" 2>&1) || rc=$?
+	assert_eq 78 "$rc" "--check-config on a FIFO: $out"
+	assert_contains "$out" "fifo.conf: not a regular file (a FIFO)"
+	rc=0
+	out=$(timeout 5 "$SVCD" --check-config -c /dev/zero 2>&1) || rc=$?
+	assert_eq 78 "$rc" "--check-config on /dev/zero: $out"
+	assert_contains "$out" "/dev/zero: not a regular file (a character device)"
+	rc=0
+	out=$(timeout 5 "$SVCD" --check-config -c "$T" 2>&1) || rc=$?
+	assert_eq 78 "$rc" "--check-config on a directory"
+	assert_contains "$out" "not a regular file (a directory)"
+	truncate -s 5M "$T/big.conf"
+	rc=0
+	out=$(timeout 5 "$SVCD" --check-config -c "$T/big.conf" 2>&1) || rc=$?
+	assert_eq 78 "$rc" "--check-config on 5 MiB"
+	assert_contains "$out" "big.conf: too large (5242880 bytes, at most 4 MiB)"
+	{ printf '[bus]\nqueue_size = '; head -c 10M /dev/zero | tr '\0' 1; } >"$T/line.conf"
+	rc=0
+	out=$(timeout 5 "$SVCD" --check-config -c "$T/line.conf" 2>&1) || rc=$?
+	assert_eq 78 "$rc" "--check-config on one 10 MB line"
+	assert_contains "$out" "line.conf: too large (10485779 bytes, at most 4 MiB)"
+	# a 2 MB line under the cap: the error quotes it short
+	{ printf '[bus]\nqueue_size = '; head -c 2M /dev/zero | tr '\0' 1; echo; } >"$T/line.conf"
+	rc=0
+	out=$(timeout 5 "$SVCD" --check-config -c "$T/line.conf" 2>&1) || rc=$?
+	assert_eq 78 "$rc" "--check-config on a 2 MB line"
+	assert_contains "$out" "line.conf:2: bad value for 'queue_size' in [bus]: '1111"
+	assert_contains "$out" "111...' is out of range (1..16777216)"
+	[ ${#out} -lt 300 ] || fail "error is ${#out} bytes long"
+}
+
+# SIGHUP with the config replaced by a FIFO: refused and logged without
+# waiting for a writer; the daemon keeps serving with the old config.
+test_reload_refuses_fifo() {
+	CONF_TEXT=$'[timer.kept]\nevery = 1h\nemit = kept.tick'
+	svcd_start
+	assert_contains "$(ctl tasks)" "kept" "timer from the config"
+	rm "$T/svcd.conf"
+	mkfifo "$T/svcd.conf"
+	kill -HUP "$SVCD_PID"
+	wait_for 5 grep -q "svcd.conf: not a regular file (a FIFO); keeping the running configuration" "$SVCD_LOG"
+	assert_eq "pong" "$(timeout 5 "$SVCCTL" -s "$SOCK" -t 2 ping)" "responsive after SIGHUP"
+	assert_contains "$(timeout 5 "$SVCCTL" -s "$SOCK" -t 2 tasks)" "kept" "old config kept"
+	local rc=0 err
+	err=$(timeout 5 "$SVCCTL" -s "$SOCK" -t 2 reload 2>&1 >/dev/null) || rc=$?
+	assert_eq 1 "$rc" "svcctl reload of a FIFO"
+	assert_contains "$err" "not a regular file (a FIFO)"
+	assert_eq "pong" "$(ctl ping)" "responsive after reload"
+	svcd_stop || fail "svcd exited with status $?"
+}
+
+# `svcctl reload` failures are logged like SIGHUP's, and so is a success.
+test_reload_method_logs() {
+	svcd_start
+	local rc=0 err
+	printf '[bus]\nqueu_size = 1\n' >>"$T/svcd.conf"
+	err=$(timeout 5 "$SVCCTL" -s "$SOCK" -t 2 reload 2>&1 >/dev/null) || rc=$?
+	assert_eq 1 "$rc" "svcctl reload with a bad config"
+	assert_contains "$err" "unknown key 'queu_size' in [bus]"
+	wait_for 5 grep -q "reload failed: .*svcd.conf:[0-9]*: unknown key 'queu_size' in \[bus\]; keeping the running configuration" "$SVCD_LOG"
+	# several errors: one log line each
+	printf 'batch = 0\n' >>"$T/svcd.conf"
+	rc=0
+	timeout 5 "$SVCCTL" -s "$SOCK" -t 2 reload >/dev/null 2>&1 || rc=$?
+	assert_eq 1 "$rc" "svcctl reload with two errors"
+	wait_for 5 grep -q "reload failed; keeping the running configuration:" "$SVCD_LOG"
+	wait_for 5 grep -q "reload failed: .*svcd.conf:[0-9]*: bad value for 'batch' in \[bus\]: '0' is out of range" "$SVCD_LOG"
+	assert_eq 2 "$(grep -c "reload failed: .*unknown key 'queu_size'" "$SVCD_LOG")" "each error logged once per reload"
+	svcd_write_conf
+	rc=0
+	timeout 5 "$SVCCTL" -s "$SOCK" -t 2 reload >/dev/null || rc=$?
+	assert_eq 0 "$rc" "svcctl reload with a good config"
+	wait_for 5 grep -q "configuration reloaded" "$SVCD_LOG"
+	svcd_stop || fail "svcd exited with status $?"
+}
+
 test_boot_logs_and_reverse_stop() {
 	svcd_start
 	assert_contains "$(cat "$SVCD_LOG")" "ready" "ready line"

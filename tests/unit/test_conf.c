@@ -552,10 +552,168 @@ START_TEST(test_cannot_read)
 	ck_assert_int_eq(mkdir(sub, 0700), 0);
 	cause = NULL;
 	ck_assert_ptr_null(conf_load(sub, &cause));
-	snprintf(want, sizeof(want), "cannot read %s: %s", sub,
-	         strerror(EISDIR));
+	snprintf(want, sizeof(want), "%s: not a regular file (a directory)",
+	         sub);
 	ck_assert_str_eq(cause, want);
 	free(cause);
+}
+END_TEST
+
+/* Fails (in well under Check's timeout: never blocks) with the message. */
+static void
+expect_refused(const char *file, const char *msg)
+{
+	char *cause = NULL;
+	char want[400];
+
+	ck_assert_ptr_null(conf_load(file, &cause));
+	snprintf(want, sizeof(want), "%s: %s", file, msg);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+}
+
+START_TEST(test_not_regular)
+{
+	char fifo[300];
+
+	/* a FIFO without a writer: the old fopen() waited for one forever */
+	snprintf(fifo, sizeof(fifo), "%s/sub", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	expect_refused(fifo, "not a regular file (a FIFO)");
+	/* endless: the old reader grew without bound */
+	expect_refused("/dev/zero", "not a regular file (a character device)");
+	expect_refused("/dev/null", "not a regular file (a character device)");
+}
+END_TEST
+
+START_TEST(test_too_large)
+{
+	char want[100];
+	FILE *f;
+
+	/* one byte over the cap, all of it NULs (sparse) */
+	write_file(path, "[bus]\n");
+	ck_assert_int_eq(truncate(path, (4 << 20) + 1), 0);
+	snprintf(want, sizeof(want), "too large (%d bytes, at most 4 MiB)",
+	         (4 << 20) + 1);
+	expect_refused(path, want);
+
+	/* one endless line of 10 MB */
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs("[bus]\nqueue_size = ", f);
+	for (int i = 0; i < 10 << 20; i++)
+		putc('1', f);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(want, sizeof(want), "too large (%d bytes, at most 4 MiB)",
+	         (10 << 20) + 19);
+	expect_refused(path, want);
+
+	/* exactly at the cap is read (and parsed: blank lines) */
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs("[bus]\nbatch = 7\n", f);
+	for (int i = 16; i < 4 << 20; i++)
+		putc('\n', f);
+	ck_assert_int_eq(fclose(f), 0);
+	char *cause = NULL;
+	struct conf *c = conf_load(path, &cause);
+	ck_assert_msg(c != NULL, "%s", cause);
+	ck_assert_uint_eq(c->batch, 7);
+	conf_free(c);
+}
+END_TEST
+
+/* text, then a 2 MB run of ch, then tail: the error, which must be short */
+static char *
+long_err(const char *text, char ch, const char *tail)
+{
+	struct buf b = {0};
+
+	buf_puts(&b, text);
+	for (int i = 0; i < 2 << 20; i++)
+		buf_putc(&b, ch);
+	buf_puts(&b, tail);
+	buf_putc(&b, '\0');
+	char *got = load_err(buf_head(&b));
+	buf_free(&b);
+	ck_assert_msg(strlen(got) < 300, "%zu bytes: %.300s", strlen(got), got);
+	return got;
+}
+
+START_TEST(test_long_line_quoted_short)
+{
+	char run[81];
+	char want[400];
+	char *got;
+
+	memset(run, '1', 80);
+	run[80] = '\0';
+	/* a value: the parser's own message keeps its end */
+	got = long_err("[bus]\nqueue_size = ", '1', "\n");
+	snprintf(want, sizeof(want),
+	         "F:2: bad value for 'queue_size' in [bus]: '%s...' is out of "
+	         "range (1..16777216)",
+	         run);
+	ck_assert_str_eq(got, want);
+	free(got);
+
+	memset(run, 'k', 80);
+	got = long_err("[bus]\n", 'k', " = 1\n");
+	snprintf(want, sizeof(want), "F:2: unknown key '%s...' in [bus]", run);
+	ck_assert_str_eq(got, want);
+	free(got);
+
+	memset(run, 's', 80);
+	got = long_err("[", 's', "]\nx = 1\n");
+	snprintf(want, sizeof(want), "F:1: unknown section [%s...]", run);
+	ck_assert_str_eq(got, want);
+	free(got);
+
+	memset(run, 'w', 80);
+	got = long_err("[bus]\n", 'w', "\n");
+	snprintf(want, sizeof(want), "F:2: expected 'key = value', got '%s...'",
+	         run);
+	ck_assert_str_eq(got, want);
+	free(got);
+
+	/* a message a callee built around a part of the value is cut too */
+	got =
+	    long_err("[bridge]\nurl = redis://h\npublish = a ", 'p', "\\ b\n");
+	ck_assert_ptr_nonnull(strstr(got, "is not an event pattern"));
+	free(got);
+}
+END_TEST
+
+START_TEST(test_quote_escapes)
+{
+	/* control characters never reach a log line raw */
+	expect_err("[daemon]\nlog_level = a\x1b[31mb\x01\tc\rd\n",
+	           "F:2: bad value for 'log_level' in [daemon]: "
+	           "'a\\x1B[31mb\\x01\\tc\\rd' is not a log level (use "
+	           "error, warning, info or debug)");
+	/* invalid UTF-8 is escaped, valid UTF-8 kept */
+	expect_err("[bus]\nqu\xc3\xa9ue = 1\nq\xff = 2\n",
+	           "F:2: unknown key 'qu\xc3\xa9ue' in [bus]\n"
+	           "F:3: unknown key 'q\\xFF' in [bus]");
+}
+END_TEST
+
+START_TEST(test_errors_capped)
+{
+	struct buf b = {0};
+
+	buf_puts(&b, "[bus]\n");
+	for (int i = 0; i < 1000; i++)
+		buf_printf(&b, "k%d = 1\n", i);
+	buf_putc(&b, '\0');
+	char *got = load_err(buf_head(&b));
+	buf_free(&b);
+	size_t lines = 1;
+	for (const char *s = got; *s; s++)
+		lines += *s == '\n';
+	ck_assert_uint_eq(lines, 101);
+	ck_assert_ptr_nonnull(strstr(got, "F:101: unknown key 'k99' in [bus]\n"
+	                                  "F: 900 more errors not shown"));
+	free(got);
 }
 END_TEST
 
@@ -664,6 +822,11 @@ main(void)
 	tcase_add_test(tc, test_timers_and_hooks);
 	tcase_add_test(tc, test_long_lines);
 	tcase_add_test(tc, test_cannot_read);
+	tcase_add_test(tc, test_not_regular);
+	tcase_add_test(tc, test_too_large);
+	tcase_add_test(tc, test_long_line_quoted_short);
+	tcase_add_test(tc, test_quote_escapes);
+	tcase_add_test(tc, test_errors_capped);
 	tcase_add_test(tc, test_check_reload);
 	tcase_add_test(tc, test_shipped_conf);
 	suite_add_tcase(s, tc);
