@@ -432,6 +432,9 @@ health_apply_config(char **cause)
 		if (info.interval == conf_get()->health_interval)
 			return 0;
 	}
+	/* A round now: results from the old interval may already count as
+	 * stale under the new one. */
+	health_check_now();
 	return schedule_rounds(cause);
 }
 

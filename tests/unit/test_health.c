@@ -522,7 +522,10 @@ START_TEST(test_apply_config_reschedules)
 	c->health_interval = 0.01;
 	conf_set(c);
 	char *cause = NULL;
+	int before = probe_pings;
 	ck_assert_int_eq(health_apply_config(&cause), 0);
+	/* a round at once: nothing is stale under the shorter interval */
+	ck_assert_int_eq(probe_pings, before + 1);
 	worker_task_get_info(worker_find(worker_default(), "health"), &info);
 	ck_assert_double_eq_tol(info.interval, 0.01, 1e-9);
 	/* the new interval is the one in effect: rounds now come quickly */
