@@ -115,13 +115,21 @@ $(SVCD_CYCLE): $(BUILD)/daemon/main.o $(BUILD)/tests/integration/cycle_table.o $
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# A test-only svcd whose table adds a service that takes a minute to start:
+# SIGTERM before READY must be a clean stop.
+SVCD_SLOW := $(BUILD)/tests/svcd-slow
+$(SVCD_SLOW): $(BUILD)/daemon/main.o $(BUILD)/tests/integration/slow_table.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 NOTIFYD := $(BUILD)/tests/notifyd
 $(NOTIFYD): $(BUILD)/tests/integration/notifyd.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
-integration: $(SVCD) $(SVCCTL) $(SVCD_CYCLE) $(NOTIFYD)
+integration: $(SVCD) $(SVCCTL) $(SVCD_CYCLE) $(SVCD_SLOW) $(NOTIFYD)
 	@SVCD_SANITIZED=$(SVCD_SANITIZED) SVCD=$(abspath $(SVCD)) SVCCTL=$(abspath $(SVCCTL)) \
-		SVCD_CYCLE=$(abspath $(SVCD_CYCLE)) NOTIFYD=$(abspath $(NOTIFYD)) \
+		SVCD_CYCLE=$(abspath $(SVCD_CYCLE)) SVCD_SLOW=$(abspath $(SVCD_SLOW)) \
+		NOTIFYD=$(abspath $(NOTIFYD)) \
 		tests/integration/run.sh $(INTEG)
 
 run: all

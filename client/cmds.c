@@ -612,13 +612,17 @@ tab_latency(struct tab *t, json_t *v)
 	tab_cell(t, TAB_PLAIN, "%s", b);
 }
 
+/* stale: older than two health intervals (the rounds stopped) */
 static void
-tab_age(struct tab *t, json_t *age, json_t *checked)
+tab_age(struct tab *t, json_t *age, json_t *checked, bool stale)
 {
 	char b[32];
 	if (json_is_number(age)) {
 		cli_format_age(json_number_value(age) / 1e3, b, sizeof(b));
-		tab_cell(t, TAB_PLAIN, "%s ago", b);
+		if (stale)
+			tab_cell(t, TAB_YELLOW, "%s ago (stale)", b);
+		else
+			tab_cell(t, TAB_PLAIN, "%s ago", b);
 	} else if (json_is_string(checked)) {
 		tab_cell(t, TAB_PLAIN, "%s", json_string_value(checked));
 	} else {
@@ -646,6 +650,7 @@ cmd_health(struct cli_ctx *c)
 	if (rc)
 		return rc;
 	const char *status = str_field(result, "status");
+	/* 0 ok, 1 degraded, 2 failed, 3 unknown (stale results, or none) */
 	rc = cli_health_exit(status);
 	if (c->o->json) {
 		cmd_print_json(c, result);
@@ -677,7 +682,8 @@ cmd_health(struct cli_ctx *c)
 		         healthy);
 		tab_latency(t, json_object_get(s, "latency_us"));
 		tab_age(t, json_object_get(s, "age_ms"),
-		        json_object_get(s, "checked_at"));
+		        json_object_get(s, "checked_at"),
+		        json_is_true(json_object_get(s, "stale")));
 		bool has_blocked =
 		    blocked && !json_is_null(blocked) &&
 		    !(json_is_array(blocked) && json_array_size(blocked) == 0);

@@ -239,6 +239,13 @@ boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
 {
 	struct daemon *d = arg;
 
+	if (status != 0 && svc_graph_stopping(g)) {
+		/* SIGTERM (or shutdown) before READY: a clean stop of what
+		 * started, not a start-up failure. */
+		log_info("stop requested during start-up: stopping the "
+		         "services that started");
+		return;
+	}
 	d->boot_status = status;
 	if (status != 0) {
 		log_err("start-up failed: %s", cause ? cause : "unknown error");

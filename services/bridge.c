@@ -695,12 +695,15 @@ link_schedule_retry(struct link *l)
 	l->retry_at_us = util_mono_us() + (int64_t)(delay * 1e6);
 }
 
+static void health_changed(struct bridge *br);
+
 /* The link failed or went down: note why, drop the context, retry later. */
 static void
 link_failed(struct link *l, const char *why)
 {
 	struct bridge *br = l->br;
 	bool was_up = l->up;
+	bool news = was_up || !l->ever_failed; /* healthy until now */
 
 	l->up = false;
 	l->acks = 0;
@@ -725,6 +728,8 @@ link_failed(struct link *l, const char *why)
 	}
 	br->st.connected = false;
 	link_schedule_retry(l);
+	if (news)
+		health_changed(br);
 }
 
 static void
@@ -748,6 +753,7 @@ link_set_up(struct link *l)
 	free(l->error);
 	l->error = NULL;
 	br->st.connected = br->pub.up && (!br->has_sub || br->sub.up);
+	health_changed(br);
 	if (l == &br->pub)
 		pump(br);
 }
@@ -1171,6 +1177,14 @@ static struct {
 	struct bridge *br;
 	struct svc *self;
 } svc_br;
+
+/* A link went down or came up: the health monitor pings us at once. */
+static void
+health_changed(struct bridge *br)
+{
+	if (br == svc_br.br && svc_br.self)
+		svc_health_changed(svc_br.self);
+}
 
 struct bridge *
 bridge_default(void)

@@ -29,6 +29,9 @@
  *     an async stop is bounded by a timer, whose expiry logs the service and
  *     goes on. A second svc_stop_all() during a stop queues its callback.
  *     A stop cancels starting services and fails pending svc_start()s.
+ *   - svc_health_changed() only forwards to the graph's one health listener
+ *     (the monitor), which re-pings the service from the loop; svc_ping()
+ *     stays the only way a health result is recorded.
  *   - Callbacks (init, ping, stop, observers, completions) may use the graph
  *     but must not free it.
  */
@@ -127,6 +130,9 @@ struct svc_graph {
 	bool again;
 
 	struct svc_req *reqs;
+
+	svc_health_fn health_fn; /* svc_health_changed goes here */
+	void *health_arg;
 
 	bool stopping;
 	size_t stop_pos; /* services order[0 .. stop_pos) are still to stop */
@@ -544,6 +550,29 @@ void *
 svc_graph_user(const struct svc_graph *g)
 {
 	return g->user;
+}
+
+bool
+svc_graph_stopping(const struct svc_graph *g)
+{
+	return g->stopping;
+}
+
+void
+svc_graph_set_health_listener(struct svc_graph *g, svc_health_fn fn, void *arg)
+{
+	g->health_fn = fn;
+	g->health_arg = fn != NULL ? arg : NULL;
+}
+
+void
+svc_health_changed(struct svc *s)
+{
+	struct svc_graph *g = s->g;
+
+	if (s->state != SVC_RUNNING || g->health_fn == NULL)
+		return;
+	g->health_fn(s, g->health_arg);
 }
 
 size_t

@@ -2,12 +2,17 @@
  * health.c — the health monitor (the seed's AsyncHealthMonitor): a periodic
  * worker task pings every running service through the framework and emits
  * `service.health` when a service's health changes; health_json() reports
- * the last results (or a fresh round) with the overall status.
+ * the last results (or a fresh round) with the overall status, "unknown"
+ * once the last round is older than two intervals. A service pushes a change
+ * between rounds (svc_health_changed): it is marked and pinged from a zero
+ * timer, so the report never waits for the next round.
  */
 #include "health.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <ev.h>
 
 #include "bus.h"
 #include "conf.h"
@@ -22,14 +27,18 @@
 struct seen {
 	bool checked;
 	bool healthy;
+	bool pushed; /* svc_health_changed: ping it on the next turn */
 };
 
 static struct {
 	bool running;
 	struct svc_graph *graph;
+	struct ev_loop *loop;
 	struct seen *seen;
 	size_t n;
 	uint64_t rounds;
+	int64_t round_at_us; /* monotonic: the last round (or the start) */
+	ev_timer push_timer; /* pings the pushed services */
 } h;
 
 const char *
@@ -39,6 +48,7 @@ health_status_name(enum health_status st)
 	case HEALTH_OK: return "ok";
 	case HEALTH_DEGRADED: return "degraded";
 	case HEALTH_FAILED: return "failed";
+	case HEALTH_UNKNOWN: return "unknown";
 	}
 	return "unknown";
 }
@@ -105,6 +115,67 @@ health_check_now(void)
 			check_one(i, s);
 	}
 	h.rounds++;
+	h.round_at_us = util_mono_us();
+}
+
+/* The services that pushed a change since the last turn: ping them now. */
+static void
+push_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	for (size_t i = 0; h.running && i < h.n; i++) {
+		struct svc *s = svc_graph_at(h.graph, i);
+
+		if (!h.seen[i].pushed)
+			continue;
+		h.seen[i].pushed = false;
+		if (svc_state(s) == SVC_RUNNING)
+			check_one(i, s);
+	}
+}
+
+/* The graph's health listener: svc_health_changed(s) lands here. */
+static void
+on_pushed(struct svc *s, void *arg)
+{
+	struct svc_info info;
+
+	(void)arg;
+	if (!h.running)
+		return;
+	svc_get_info(s, &info);
+	if (info.order >= h.n)
+		return;
+	log_debug("health: '%s' reported a change", info.name);
+	h.seen[info.order].pushed = true;
+	if (!ev_is_active(&h.push_timer)) {
+		ev_timer_set(&h.push_timer, 0, 0);
+		ev_timer_start(h.loop, &h.push_timer);
+	}
+}
+
+/* Two intervals of the running config, in µs: older results are stale. */
+static int64_t
+stale_after_us(void)
+{
+	return (int64_t)(2 * conf_get()->health_interval * 1e6);
+}
+
+/* No round for two intervals: the rounds stopped. */
+static bool
+rounds_stale(void)
+{
+	return util_mono_us() - h.round_at_us > stale_after_us();
+}
+
+/* Running, and its last check (round or push) is older than two intervals. */
+static bool
+check_stale(const struct svc_info *info, int64_t now_us)
+{
+	return info->state == SVC_RUNNING && info->ping_at_us != 0 &&
+	       now_us - info->ping_at_us > stale_after_us();
 }
 
 /* Running, checked at least once, and the last ping failed. */
@@ -185,8 +256,9 @@ blocked_by(const struct svc *s, const struct svc_info *info)
 	return NULL;
 }
 
+/* What the last results say, however old they are. */
 static enum health_status
-status_of(const struct svc *s)
+status_known(const struct svc *s)
 {
 	struct svc_info info;
 
@@ -199,6 +271,19 @@ status_of(const struct svc *s)
 	return HEALTH_OK;
 }
 
+/* One service's own status: unknown when its last check is stale. */
+static enum health_status
+status_of(const struct svc *s)
+{
+	enum health_status st = status_known(s);
+	struct svc_info info;
+
+	svc_get_info(s, &info);
+	if (st != HEALTH_FAILED && check_stale(&info, util_now_us()))
+		return HEALTH_UNKNOWN;
+	return st;
+}
+
 enum health_status
 health_overall(void)
 {
@@ -209,11 +294,14 @@ health_overall(void)
 		return HEALTH_FAILED;
 	n = svc_graph_count(h.graph);
 	for (size_t i = 0; i < n && st != HEALTH_FAILED; i++) {
-		enum health_status one = status_of(svc_graph_at(h.graph, i));
+		enum health_status one = status_known(svc_graph_at(h.graph, i));
 
 		if (one > st)
 			st = one;
 	}
+	/* What is down is known without a ping; anything else is stale. */
+	if (st != HEALTH_FAILED && rounds_stale())
+		st = HEALTH_UNKNOWN;
 	return st;
 }
 
@@ -262,6 +350,8 @@ entry_json(const struct svc *s, int64_t now_us)
 	                    error ? json_string(error) : json_null());
 	json_object_set_new(o, "blocked_by",
 	                    by ? json_string(by) : json_null());
+	json_object_set_new(o, "stale",
+	                    json_boolean(check_stale(&info, now_us)));
 	return o;
 }
 
@@ -342,6 +432,9 @@ health_apply_config(char **cause)
 		if (info.interval == conf_get()->health_interval)
 			return 0;
 	}
+	/* A round now: results from the old interval may already count as
+	 * stale under the new one. */
+	health_check_now();
 	return schedule_rounds(cause);
 }
 
@@ -352,11 +445,16 @@ health_init(struct svc *self, char **cause)
 	h.n = svc_graph_count(h.graph);
 	h.seen = xcalloc(h.n ? h.n : 1, sizeof(*h.seen));
 	h.rounds = 0;
+	/* Every service was pinged by its own init: that counts as a round. */
+	h.round_at_us = util_mono_us();
+	h.loop = svc_loop(self);
+	ev_timer_init(&h.push_timer, push_cb, 0, 0);
 	if (schedule_rounds(cause) < 0) {
 		free(h.seen);
 		memset(&h, 0, sizeof(h));
 		return -1;
 	}
+	svc_graph_set_health_listener(h.graph, on_pushed, NULL);
 	h.running = true;
 	return 0;
 }
@@ -368,6 +466,8 @@ health_stop(struct svc *self)
 
 	if (w)
 		worker_cancel(w, HEALTH_TASK);
+	svc_graph_set_health_listener(h.graph, NULL, NULL);
+	ev_timer_stop(h.loop, &h.push_timer);
 	free(h.seen);
 	memset(&h, 0, sizeof(h));
 	return 0;

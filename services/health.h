@@ -6,7 +6,12 @@
  * `service.health` event when a service's health changes. Overall status:
  * ok (all healthy), degraded (something unhealthy or blocked, or depending on
  * something unhealthy: blocked_by), failed (a service that others require is
- * failed or stopped).
+ * failed or stopped), unknown (the last round is older than two intervals:
+ * the rounds stopped, so the results are stale; failed still wins).
+ *
+ * A service pushes a change of its health between rounds with
+ * svc_health_changed() (service.h): the monitor pings it on the next loop
+ * turn, updates the results and emits `service.health` at once.
  */
 #ifndef SVCD_HEALTH_H
 #define SVCD_HEALTH_H
@@ -19,7 +24,12 @@
 
 extern const struct svc_desc health_service;
 
-enum health_status { HEALTH_OK, HEALTH_DEGRADED, HEALTH_FAILED };
+enum health_status {
+	HEALTH_OK,
+	HEALTH_DEGRADED,
+	HEALTH_FAILED,
+	HEALTH_UNKNOWN,
+};
 const char *health_status_name(enum health_status st);
 
 /* Ping every running service now (synchronous: pings are synchronous). */
@@ -27,10 +37,12 @@ void health_check_now(void);
 enum health_status health_overall(void);
 /*
  * {"status":..., "services":[{name,state,healthy,checked_at,age_ms,
- * latency_us,error,blocked_by}]} — new reference. service NULL: all;
+ * latency_us,error,blocked_by,stale}]} — new reference. service NULL: all;
  * otherwise only that one (NULL return if unknown), and "status" is then
- * that service's own. fresh: run a round first. NULL while the health
- * service is not running.
+ * that service's own ("unknown" if its last check is older than two
+ * intervals). stale: a running service whose last check is older than two
+ * intervals. fresh: run a round first. NULL while the health service is not
+ * running.
  */
 json_t *health_json(const char *service, bool fresh);
 /* Reschedule the rounds if [health] interval changed (reload). 0 or -1. */

@@ -159,6 +159,28 @@ const char *svc_state_name(enum svc_state st);
 /* running and the last ping failed */
 bool svc_degraded(const struct svc *s);
 
+/*
+ * True while svc_stop_all is under way. A start request that completes with
+ * -1 while this holds was cancelled by the stop ("start cancelled: services
+ * are stopping"), not failed: a stop requested during start-up is a clean
+ * stop.
+ */
+bool svc_graph_stopping(const struct svc_graph *g);
+
+/*
+ * Health pushed by a service between rounds. A service whose health changed
+ * (a link went down or came back, a write failed) calls svc_health_changed
+ * from the loop; the framework passes it on to the graph's health listener
+ * (the health monitor), which pings that service soon (from the loop, not
+ * from inside the call) and reports the result at once. Harmless when no
+ * listener is set or the service is not running. One listener per graph:
+ * setting one replaces the previous; fn NULL removes it.
+ */
+typedef void (*svc_health_fn)(struct svc *s, void *arg);
+void svc_graph_set_health_listener(struct svc_graph *g, svc_health_fn fn,
+                                   void *arg);
+void svc_health_changed(struct svc *s);
+
 /* Introspection; every pointer is borrowed from the graph. */
 struct svc_info {
 	const char *name;

@@ -180,6 +180,45 @@ test_bridge_redis_restart() {
 	node_stop b || fail "b exited with status $?"
 }
 
+# health_is NODE RC — svcctl health (the last results, no fresh round) exits
+# with RC.
+health_is() {
+	local rc=0
+	nctl "$1" health >/dev/null 2>&1 || rc=$?
+	[ "$rc" = "$2" ]
+}
+
+# bridge_health_events NODE HEALTHY — exactly one service.health event for
+# the bridge with that healthy value.
+bridge_health_events() {
+	nctl "$1" --json events service.health |
+		jq -e "[.events[].data | select(.service == \"bridge\" and .healthy == $2)] | length == 1"
+}
+
+# The bridge pushes its link state to the health monitor: with the default
+# 30 s interval, `health` (no --fresh) shows the bridge degraded as soon as
+# Redis dies, and healthy again as soon as it is back, with service.health
+# events for both.
+test_bridge_health_pushed_at_once() {
+	bridge_need_redis
+	redis_start
+	node_start a 'e.*' ''
+	wait_for 5 health_is a 0
+	redis_stop
+	wait_for 2 health_is a 1 # not at the next round, 30 s away
+	local out
+	out=$(nctl a health bridge)
+	assert_contains "$out" "status: degraded"
+	assert_contains "$out" "publish link to unix://$T/redis.sock down"
+	wait_for 2 bridge_health_events a false
+
+	redis_start
+	wait_for 3 health_is a 0
+	wait_for 2 bridge_health_events a true
+	assert_eq 1 "$(nctl a --json status | jq .bridge.reconnects)" "one reconnect"
+	node_stop a || fail "a exited with status $?"
+}
+
 test_bridge_config_errors() {
 	local out rc=0
 	printf '[bridge]\nurl = redis:/nope\npublish = *\n' >"$T/bad.conf"

@@ -158,6 +158,38 @@ test_boot_logs_and_reverse_stop() {
 	[ ! -e "$SOCK" ] || fail "socket file left behind after a clean exit"
 }
 
+slow_is_starting() {
+	[ "$("$SVCCTL" -s "$SOCK" -t 1 --json services |
+		jq -r '.. | objects | select(.name? == "slowstart") | .state')" = starting ]
+}
+
+# SIGTERM while a service's async init is still pending (before READY) is a
+# clean stop: what started is stopped in reverse order, exit 0.
+test_sigterm_during_slow_start_is_clean() {
+	[ -x "${SVCD_SLOW:-}" ] || skip "SVCD_SLOW not built"
+	command -v jq >/dev/null 2>&1 || skip "jq is not installed"
+	local save=$SVCD rc=0 log
+	SVCD=$SVCD_SLOW
+	svcd_start
+	SVCD=$save
+	wait_for 10 slow_is_starting
+	assert_not_contains "$(cat "$SVCD_LOG")" " ready" "not ready yet"
+	svcd_stop || rc=$?
+	assert_eq 0 "$rc" "exit status of a stop during start-up"
+	log=$(cat "$SVCD_LOG")
+	assert_contains "$log" "stop requested during start-up" "logged as a stop"
+	assert_not_contains "$log" "start-up failed" "not a start-up failure"
+	assert_contains "$log" "cancelled the start of 'slowstart'"
+	assert_contains "$log" "stopped 'control'"
+	assert_contains "$log" "stopped 'manager'"
+	# what started is stopped in reverse order: control before bus
+	local stops
+	stops=$(grep -o "stopped '[a-z]*'" "$SVCD_LOG" | tr '\n' ' ')
+	assert_contains "$stops" "stopped 'control' stopped 'health' stopped 'journal' stopped 'bus'" \
+		"reverse stop order"
+	[ ! -e "$SOCK" ] || fail "socket file left behind after a clean exit"
+}
+
 test_sigint_is_graceful() {
 	svcd_start
 	kill -INT "$SVCD_PID"

@@ -63,6 +63,28 @@ echo "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32003,\"message\":\"not
 	assert_eq "svcctl: not allowed (PermissionDenied)" "$err"
 }
 
+# svcctl health: 0 ok, 1 degraded, 2 failed, 3 unknown (stale results); a
+# stale check is marked in the table.
+test_health_exit_codes() {
+	fake_daemon 'read -r req
+st=$(cat '"$T"'/status)
+echo "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"status\":\"$st\",\"services\":[{\"name\":\"bus\",\"state\":\"running\",\"healthy\":true,\"checked_at\":\"t\",\"age_ms\":95000,\"latency_us\":3,\"error\":null,\"blocked_by\":null,\"stale\":true}]}}"'
+	local st want rc out
+	for st in ok:0 degraded:1 failed:2 unknown:3; do
+		want=${st#*:}
+		st=${st%%:*}
+		echo "$st" >"$T/status"
+		rc=0
+		out=$("$SVCCTL" -s "$SOCK" health 2>&1) || rc=$?
+		assert_eq "$want" "$rc" "svcctl health exit status for $st"
+		assert_contains "$out" "status: $st"
+		rc=0
+		"$SVCCTL" -s "$SOCK" --json health >/dev/null 2>&1 || rc=$?
+		assert_eq "$want" "$rc" "svcctl --json health exit status for $st"
+	done
+	assert_contains "$out" "1m 35s ago (stale)" "stale check marked"
+}
+
 test_timeout_exit_3() {
 	fake_daemon 'read -r req; exec cat >/dev/null'
 	local rc=0 err

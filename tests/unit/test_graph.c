@@ -1047,6 +1047,63 @@ START_TEST(test_stop_cancels_starting)
 }
 END_TEST
 
+/* A start completion that also notes whether the graph was stopping. */
+struct start_seen {
+	int calls;
+	int status;
+	bool stopping;
+};
+
+static void
+start_seen_cb(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	struct start_seen *r = arg;
+
+	r->calls++;
+	r->status = status;
+	r->stopping = svc_graph_stopping(g);
+}
+
+/*
+ * A stop while a start is under way: what started is stopped in reverse
+ * order, the pending start completes with -1 while svc_graph_stopping() is
+ * true (a cancelled start, not a failure); a real init failure completes
+ * while it is false.
+ */
+START_TEST(test_stop_during_start_is_told_apart)
+{
+	struct start_seen r = {0}, f = {0};
+	struct done s = {0};
+
+	P("c")->init = INIT_HANG;
+	P("e")->init = INIT_FAIL;
+	graph = new_graph(chain_table, ARRAY_SIZE(chain_table));
+	ck_assert(!svc_graph_stopping(graph));
+	svc_start(graph, "e", start_seen_cb, &f);
+	ck_assert_int_eq(f.calls, 1);
+	ck_assert_int_eq(f.status, -1);
+	ck_assert(!f.stopping); /* a real failure */
+
+	svc_start(graph, "d", start_seen_cb, &r);
+	ck_assert_int_eq(state_of("b"), SVC_RUNNING);
+	ck_assert_int_eq(state_of("c"), SVC_STARTING);
+	ck_assert_int_eq(r.calls, 0);
+	buf_reset(&events);
+	svc_stop_all(graph, done_cb, &s);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(r.status, -1);
+	ck_assert(r.stopping); /* cancelled by the stop */
+	ck_assert_int_eq(s.calls, 1);
+	ck_assert_int_eq(s.status, 0);
+	ck_assert(!svc_graph_stopping(graph));
+	ck_assert_str_eq(events_str(), "stop:b stop:a ");
+	ck_assert_int_eq(state_of("c"), SVC_STOPPED);
+	ck_assert_int_eq(state_of("d"), SVC_INACTIVE);
+	ck_assert_int_eq(P("c")->stops, 0);
+	free(s.cause);
+}
+END_TEST
+
 /* -- 9. states and observers -------------------------------------------- */
 
 static void
@@ -1387,6 +1444,7 @@ main(void)
 	tcase_add_test(tc, test_stop_async);
 	tcase_add_test(tc, test_stop_timeout);
 	tcase_add_test(tc, test_stop_cancels_starting);
+	tcase_add_test(tc, test_stop_during_start_is_told_apart);
 	tc = tcase(s, "9-states");
 	tcase_add_test(tc, test_observers_see_transitions);
 	tcase_add_test(tc, test_observer_removes_itself);

@@ -52,6 +52,26 @@ static const struct svc_desc probe_service = {
     .ping = probe_ping,
 };
 
+/* A service with a link whose state changes between rounds and pushes it. */
+static bool link_up;
+static int link_pings;
+
+static int
+link_ping(struct svc *self, char **cause)
+{
+	link_pings++;
+	if (link_up)
+		return 0;
+	*cause = xstrdup("link down");
+	return -1;
+}
+
+static const struct svc_desc link_service = {
+    .name = "link",
+    .init = ok_init,
+    .ping = link_ping,
+};
+
 static const struct svc_desc dep_service = {
     .name = "dep",
     .requires = SVC_REQUIRES("probe"),
@@ -103,6 +123,8 @@ setup(void)
 	log_set_quiet(1);
 	probe_ok = true;
 	probe_pings = 0;
+	link_up = true;
+	link_pings = 0;
 	health_events = 0;
 	last_health = NULL;
 	loop = ev_loop_new(EVFLAG_AUTO);
@@ -357,7 +379,127 @@ START_TEST(test_periodic_task)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert(!timed_out);
 	ck_assert_int_eq(health_events, 1);
+	/* (not health_overall: a busy machine may make 20 ms look stale) */
+	json_t *j = health_json("probe", false);
+	ck_assert(json_is_false(json_object_get(entry(j, "probe"), "healthy")));
+	json_decref(j);
+}
+END_TEST
+
+/*
+ * The rounds stop (the task is gone): once the last round is older than two
+ * intervals, health says "unknown" overall and for each running service,
+ * never the stale "ok"; a fresh round makes it known again.
+ */
+START_TEST(test_stale_is_unknown)
+{
+	struct conf *c = conf_defaults();
+
+	c->health_interval = 0.01;
+	conf_set(c);
+	ck_assert_int_eq(boot(chain_table, 6), 0);
+	ck_assert(worker_cancel(worker_default(), "health"));
+	tu_run_for(loop, 0.05); /* > two intervals without a round */
+
+	ck_assert_int_eq(health_overall(), HEALTH_UNKNOWN);
+	ck_assert_str_eq(health_status_name(HEALTH_UNKNOWN), "unknown");
+	json_t *j = health_json(NULL, false);
+	ck_assert_str_eq(str(j, "status"), "unknown");
+	json_t *e = entry(j, "probe");
+	ck_assert(json_is_true(json_object_get(e, "stale")));
+	ck_assert(json_is_true(json_object_get(e, "healthy"))); /* last seen */
+	ck_assert_int_ge(json_integer_value(json_object_get(e, "age_ms")), 20);
+	json_decref(j);
+	j = health_json("probe", false);
+	ck_assert_str_eq(str(j, "status"), "unknown");
+	json_decref(j);
+
+	/* a fresh round: known again, nothing stale */
+	j = health_json(NULL, true);
+	ck_assert_str_eq(str(j, "status"), "ok");
+	ck_assert(json_is_false(json_object_get(entry(j, "probe"), "stale")));
+	json_decref(j);
+}
+END_TEST
+
+/* Stale results do not hide what is known to be down: failed wins. */
+START_TEST(test_stale_failed_stays_failed)
+{
+	const struct svc_desc *const table[] = {
+	    &worker_service, &bus_service, &health_service, &broken_service};
+	struct conf *c = conf_defaults();
+
+	c->health_interval = 0.01;
+	conf_set(c);
+	ck_assert_int_eq(boot(table, 4), -1);
+	ck_assert(worker_cancel(worker_default(), "health"));
+	tu_run_for(loop, 0.05);
+	ck_assert_int_eq(health_overall(), HEALTH_FAILED);
+	json_t *j = health_json("broken", false);
+	ck_assert_str_eq(str(j, "status"), "failed");
+	ck_assert(json_is_false(json_object_get(entry(j, "broken"), "stale")));
+	json_decref(j);
+}
+END_TEST
+
+/*
+ * A service pushes its change (svc_health_changed): the monitor pings it on
+ * the next turn and emits service.health at once, not at the next round
+ * (a minute away here); pushes in one turn coalesce into one ping.
+ */
+START_TEST(test_push_reports_at_once)
+{
+	const struct svc_desc *const table[] = {&worker_service, &bus_service,
+	                                        &health_service, &link_service};
+
+	ck_assert_int_eq(boot(table, 4), 0);
+	struct svc *l = svc_graph_find(graph, "link");
+	json_t *j = health_json("link", false);
+	ck_assert_str_eq(str(j, "status"), "ok");
+	json_decref(j);
+
+	link_up = false;
+	int pings = link_pings;
+	svc_health_changed(l);
+	svc_health_changed(l);
+	ck_assert_int_eq(link_pings, pings); /* not from inside the call */
+	RUN_UNTIL(loop, health_events == 1, 1.0);
+	ck_assert_int_eq(link_pings, pings + 1);
+	ck_assert_str_eq(str(last_health, "service"), "link");
+	ck_assert(json_is_false(json_object_get(last_health, "healthy")));
+	ck_assert_str_eq(str(last_health, "error"), "link down");
 	ck_assert_int_eq(health_overall(), HEALTH_DEGRADED);
+	j = health_json("link", false);
+	ck_assert_str_eq(str(j, "status"), "degraded");
+	ck_assert_str_eq(str(entry(j, "link"), "error"), "link down");
+	json_decref(j);
+
+	link_up = true;
+	svc_health_changed(l);
+	RUN_UNTIL(loop, health_events == 2, 1.0);
+	ck_assert(json_is_true(json_object_get(last_health, "healthy")));
+	ck_assert_int_eq(health_overall(), HEALTH_OK);
+}
+END_TEST
+
+/* A push with no monitor, or from a service that is not running, is a
+ * no-op; after the monitor stopped, nothing pings. */
+START_TEST(test_push_without_monitor)
+{
+	const struct svc_desc *const table[] = {&worker_service, &bus_service,
+	                                        &health_service, &link_service};
+
+	ck_assert_int_eq(boot(table, 4), 0);
+	struct svc *l = svc_graph_find(graph, "link");
+	bus_unlisten(bus_default(), health_l);
+	health_l = NULL;
+	tu_stop(loop, graph, &timed_out);
+	int pings = link_pings;
+	svc_health_changed(l); /* stopped, and no listener any more */
+	tu_run_for(loop, 0.01);
+	ck_assert_int_eq(link_pings, pings);
+	svc_graph_free(graph);
+	graph = NULL;
 }
 END_TEST
 
@@ -380,7 +522,10 @@ START_TEST(test_apply_config_reschedules)
 	c->health_interval = 0.01;
 	conf_set(c);
 	char *cause = NULL;
+	int before = probe_pings;
 	ck_assert_int_eq(health_apply_config(&cause), 0);
+	/* a round at once: nothing is stale under the shorter interval */
+	ck_assert_int_eq(probe_pings, before + 1);
 	worker_task_get_info(worker_find(worker_default(), "health"), &info);
 	ck_assert_double_eq_tol(info.interval, 0.01, 1e-9);
 	/* the new interval is the one in effect: rounds now come quickly */
@@ -423,6 +568,10 @@ health_suite(void)
 	tcase_add_test(tc, test_periodic_task);
 	tcase_add_test(tc, test_apply_config_reschedules);
 	tcase_add_test(tc, test_stop_cancels_task);
+	tcase_add_test(tc, test_stale_is_unknown);
+	tcase_add_test(tc, test_stale_failed_stays_failed);
+	tcase_add_test(tc, test_push_reports_at_once);
+	tcase_add_test(tc, test_push_without_monitor);
 	suite_add_tcase(s, tc);
 	return s;
 }

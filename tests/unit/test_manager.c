@@ -68,6 +68,21 @@ static const struct svc_desc b_service = {
     .stop = plain_stop,
 };
 
+/* init never completes by itself: a start that is still under way */
+static int
+pending_init(struct svc *self, char **cause)
+{
+	note("init:%s ", svc_name(self));
+	return SVC_PENDING;
+}
+
+static const struct svc_desc slow_service = {
+    .name = "slow",
+    .requires = SVC_REQUIRES("b"),
+    .init = pending_init,
+    .stop = plain_stop,
+};
+
 static const struct svc_desc stuck_service = {
     .name = "stuck",
     .requires = SVC_REQUIRES("a"),
@@ -400,6 +415,68 @@ START_TEST(test_sighup_reload)
 }
 END_TEST
 
+struct boot_result {
+	int status;
+	bool stopping; /* svc_graph_stopping() when it completed */
+	char cause[128];
+};
+
+static void
+boot_seen(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	struct boot_result *r = arg;
+
+	r->status = status;
+	r->stopping = svc_graph_stopping(g);
+	snprintf(r->cause, sizeof(r->cause), "%s", cause ? cause : "");
+}
+
+/*
+ * SIGTERM while an async init is pending: the start is cancelled (its
+ * completion says so, while the graph is stopping), what started is stopped
+ * in reverse order, and the shutdown is clean (exit status 0).
+ */
+START_TEST(test_sigterm_during_start)
+{
+	const struct svc_desc *table[] = {&manager_service, &a_service,
+	                                  &b_service, &slow_service};
+	struct boot_result r = {.status = 99};
+	char *cause = NULL;
+
+	graph = svc_graph_new(loop, table, 4, &cause);
+	ck_assert_ptr_nonnull(graph);
+	svc_start(graph, NULL, boot_seen, &r);
+	ck_assert_int_eq(r.status, 99); /* slow is still starting */
+	ck_assert_int_eq(svc_state(svc_graph_find(graph, "slow")),
+	                 SVC_STARTING);
+	ck_assert(!svc_graph_stopping(graph));
+	raise(SIGTERM);
+	ev_run(loop, 0);
+	ck_assert_msg(!timed_out, "loop did not end: %s", trace);
+	ck_assert_int_eq(r.status, -1);
+	ck_assert_msg(r.stopping, "the cancelled start is not told apart");
+	ck_assert_str_eq(r.cause, "start cancelled: services are stopping");
+	ck_assert_int_eq(manager_exit_status(), 0);
+	ck_assert(!svc_graph_stopping(graph)); /* the stop is over */
+	/* slow never ran: not stopped; b before a, manager last */
+	ck_assert_msg(strstr(trace, "stop:slow") == NULL, "%s", trace);
+	const char *p = trace;
+	const char *want[] = {"init:slow", "[stopping]", "slow=stopped",
+	                      "stop:b",    "stop:a",     "manager=stopped",
+	                      "[exit]"};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *q = strstr(p, want[i]);
+
+		ck_assert_msg(q != NULL, "'%s' missing or out of order in: %s",
+		              want[i], trace);
+		p = q + strlen(want[i]);
+	}
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_int_eq(svc_state(svc_graph_at(graph, i)),
+		                 SVC_STOPPED);
+}
+END_TEST
+
 START_TEST(test_restart_and_remove)
 {
 	const struct svc_desc *table[] = {&manager_service, &a_service};
@@ -441,6 +518,7 @@ manager_suite(void)
 	tcase_add_test(tc, test_second_signal);
 	tcase_add_test(tc, test_sighup_reload);
 	tcase_add_test(tc, test_restart_and_remove);
+	tcase_add_test(tc, test_sigterm_during_start);
 	suite_add_tcase(s, tc);
 	return s;
 }
