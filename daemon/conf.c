@@ -218,7 +218,7 @@ static const char *const timer_keys[] = {"every", "after", "emit", "data"};
 static const char *const hook_keys[] = {"on",          "exec",    "timeout",
                                         "concurrency", "retries", "backoff"};
 
-#define TIMER_MAX        (30 * DAY)
+#define TIMER_MAX        UTIL_TASK_MAX
 #define HOOK_TIMEOUT_MAX HOUR
 
 struct conf_error {
@@ -328,25 +328,12 @@ format_size(uint64_t v, char *buf, size_t len)
 	snprintf(buf, len, "%llu", (unsigned long long)v);
 }
 
+/* The one duration range check (daemon/util.h), shared with `schedule`. */
 static int
 parse_duration(const char *v, double max, const char *max_text, double *out,
                char **cause)
 {
-	double d;
-
-	if (util_parse_duration(v, 0, &d, cause) < 0)
-		return -1;
-	if (d <= 0) {
-		*cause = xasprintf("'%s' must be more than 0", v);
-		return -1;
-	}
-	if (d > max) {
-		*cause = xasprintf("'%s' is more than the maximum of %s", v,
-		                   max_text);
-		return -1;
-	}
-	*out = d;
-	return 0;
+	return util_parse_duration_max(v, max, max_text, out, cause);
 }
 
 static int
@@ -647,8 +634,8 @@ timer_key(struct parser *p, const char *name, const char *v)
 	char *cause = NULL;
 
 	if (!strcmp(name, "every") || !strcmp(name, "after")) {
-		if (parse_duration(v, TIMER_MAX, "30d", &t->interval, &cause) <
-		    0)
+		if (parse_duration(v, TIMER_MAX, UTIL_TASK_MAX_TEXT,
+		                   &t->interval, &cause) < 0)
 			goto out_bad;
 		t->periodic = name[0] == 'e';
 	} else if (!strcmp(name, "emit")) {

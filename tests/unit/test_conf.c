@@ -308,6 +308,19 @@ static const struct {
     {"[timer.t]\nafter = 31d\nemit = x\n",
      "F:2: bad value for 'after' in [timer.t]: '31d' is more than the "
      "maximum of 30d"},
+    /* the one duration parser (daemon/util.h), as `schedule` has it */
+    {"[timer.t]\nevery = 0x10s\nemit = x\n",
+     "F:2: bad value for 'every' in [timer.t]: invalid duration unit in "
+     "'0x10s' (use us, ms, s, m, h, d)"},
+    {"[timer.t]\nafter = 9999999999999999999d\nemit = x\n",
+     "F:2: bad value for 'after' in [timer.t]: '9999999999999999999d' is "
+     "more than the maximum of 30d"},
+    {"[timer.t]\nevery = 1e30s\nemit = x\n",
+     "F:2: bad value for 'every' in [timer.t]: '1e30s' is more than the "
+     "maximum of 30d"},
+    {"[journal]\nretention_age = 1e400s\n",
+     "F:2: bad value for 'retention_age' in [journal]: duration '1e400s' "
+     "is too large"},
     {"[timer.t]\nevery = 1s\nemit = x\nevry = 2s\n",
      "F:4: unknown key 'evry' in [timer.t]"},
     {"[timer.a]\nevery = 1s\nemit = x\n[timer.a]\nafter = 1s\nemit = y\n",

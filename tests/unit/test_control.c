@@ -1118,6 +1118,70 @@ START_TEST(test_schedule_cancel)
 }
 END_TEST
 
+/* Durations in params: the config's parser and range (issue 13 item 6). */
+START_TEST(test_schedule_duration_range)
+{
+	static const struct {
+		const char *value; /* JSON */
+		const char *msg;
+	} bad[] = {
+	    {"\"1e30s\"", "'1e30s' is more than the maximum of 30d"},
+	    {"\"9999999999999999999d\"",
+	     "'9999999999999999999d' is more than the maximum of 30d"},
+	    {"\"100000d\"", "'100000d' is more than the maximum of 30d"},
+	    {"9223372036854775807",
+	     "9223372036854775807 (milliseconds) is more than the maximum of "
+	     "30d"},
+	    {"2592000001", "(milliseconds) is more than the maximum of 30d"},
+	    {"\"1500\"", "duration '1500' needs a unit"},
+	    {"\"0s\"", "'0s' must be more than 0"},
+	    {"0", "must be more than 0"},
+	    {"\"0x10s\"", "invalid duration unit"},
+	    {"\"inf\"", "invalid duration 'inf'"},
+	    {"-5", "must be a duration"},
+	    {"1.5", "must be a duration"},
+	};
+	char req[512];
+
+	boot();
+	struct cli *c = cli_new();
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(req, sizeof(req),
+		         "{\"jsonrpc\":\"2.0\",\"id\":%zu,\"method\":"
+		         "\"schedule\",\"params\":{\"name\":\"d%zu\","
+		         "\"after\":%s,\"event\":\"x\"}}",
+		         i, i, bad[i].value);
+		assert_error(call(c, req), -32602, "InvalidParams", bad[i].msg);
+	}
+	ck_assert_ptr_null(worker_find(worker_default(), "d0"));
+	ck_assert_ptr_null(worker_find(worker_default(), "d3"));
+
+	/* the maximum itself is fine, and its next run is in 30 days */
+	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":"
+	                    "\"schedule\",\"params\":{\"name\":\"far\","
+	                    "\"every\":\"30d\",\"event\":\"x\"}}");
+	json_t *res = result(r);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(res, "interval_ms")),
+	    2592000000LL);
+	const char *next = json_string_value(json_object_get(res, "next_run"));
+	ck_assert_ptr_nonnull(next);
+	char now[40];
+	util_format_time(util_now_us(), now, sizeof(now));
+	ck_assert_msg(strcmp(next, now) > 0 && next[0] != '-', "next_run %s",
+	              next);
+	json_decref(r);
+	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":100,\"method\":"
+	            "\"schedule\",\"params\":{\"name\":\"ms\","
+	            "\"after\":2592000000,\"event\":\"x\"}}");
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(result(r), "delay_ms")),
+	    2592000000LL);
+	json_decref(r);
+	cli_free(c);
+}
+END_TEST
+
 static int reload_rc;
 
 static int
@@ -1480,6 +1544,7 @@ control_suite(void)
 	tcase_add_test(tc, test_max_clients_busy);
 	tcase_add_test(tc, test_half_close_and_vanish);
 	tcase_add_test(tc, test_schedule_cancel);
+	tcase_add_test(tc, test_schedule_duration_range);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_shutdown_wait);
 	tcase_add_test(tc, test_permission_denied);

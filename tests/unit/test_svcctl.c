@@ -283,7 +283,13 @@ START_TEST(test_cli_command_options)
 	          "exactly one of --every");
 	parse_bad("schedule t --every 1s", "needs --emit");
 	parse_bad("schedule t --every 30 --emit x", "needs a unit");
-	parse_bad("schedule t --every 0s --emit x", "must be positive");
+	parse_bad("schedule t --every 0s --emit x", "must be more than 0");
+	/* the daemon's own range and message, before anything is sent */
+	parse_bad("schedule t --after 1e30s --emit x",
+	          "'1e30s' is more than the maximum of 30d");
+	parse_bad("schedule t --every 100000d --emit x",
+	          "'100000d' is more than the maximum of 30d");
+	parse_bad("schedule t --after 1500 --emit x", "needs a unit");
 	parse_bad("schedule t --every 1s --emit", "needs EVENT");
 	parse_bad("events --last 0", "at least 1");
 	parse_bad("events --last many", "--last");
