@@ -56,6 +56,8 @@ conf_defaults(void)
 	c->max_clients = 1024;
 	c->output_soft = 1 << 20;
 	c->output_hard = 8 << 20;
+	c->max_tasks = 1024;
+	c->max_task_data = 64 << 10;
 	c->queue_size = 65536;
 	c->history = 1024;
 	c->batch = 256;
@@ -193,6 +195,9 @@ static const struct conf_key conf_keys[] = {
     K(SECT_CONTROL, "group", KT_GROUP, group),
     K(SECT_CONTROL, "emit_group", KT_GROUP, emit_group),
     K(SECT_CONTROL, "admin_group", KT_GROUP, admin_group),
+    K_NUM(SECT_CONTROL, "max_tasks", KT_COUNT, max_tasks, 1, 1000000),
+    K_NUM(SECT_CONTROL, "max_task_data", KT_BYTES, max_task_data, 2,
+          1ULL << 30),
     K_NUM(SECT_BUS, "queue_size", KT_COUNT, queue_size, 1, 16777216),
     K_NUM(SECT_BUS, "history", KT_COUNT, history, 0, 1048576),
     K_NUM(SECT_BUS, "batch", KT_COUNT, batch, 1, 65536),

@@ -859,18 +859,24 @@ START_TEST(test_run_tasks)
 	        "{\"name\":\"once\",\"kind\":\"delayed\",\"delay_ms\":"
 	        "1500,\"next_run\":\"soon\",\"runs\":0,\"failures\":0,"
 	        "\"last_error\":null,\"last_duration_ms\":null,\"running\":"
-	        "false,\"origin\":\"config\",\"new_field\":1}]}\n");
+	        "false,\"origin\":\"config\",\"new_field\":1},"
+	        "{\"name\":\"health\",\"kind\":\"periodic\",\"interval_ms\":"
+	        "30000,\"next_run\":\"soon\",\"runs\":0,\"failures\":0,"
+	        "\"last_error\":null,\"last_duration_ms\":null,\"running\":"
+	        "false,\"origin\":\"health\",\"owner\":\"service\"}]}\n");
 	fake_run(&f);
 	struct run r = run_cli(f.path, "tasks");
 	fake_stop(&f);
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert_str_eq(r.out,
-	                 "NAME  KIND                SCHEDULE    NEXT  RUNS  "
-	                 "FAILS  LAST  ORIGIN   ERROR\n"
-	                 "tick  periodic (running)  every 30s   due      3  "
-	                 "    1   2ms  control  boom\n"
-	                 "once  delayed             after 1.5s  soon     0  "
-	                 "    0     -  config\n");
+	                 "NAME    KIND                SCHEDULE    NEXT  RUNS  "
+	                 "FAILS  LAST  OWNER           ERROR\n"
+	                 "tick    periodic (running)  every 30s   due      3  "
+	                 "    1   2ms  control         boom\n"
+	                 "once    delayed             after 1.5s  soon     0  "
+	                 "    0     -  config\n"
+	                 "health  periodic            every 30s   soon     0  "
+	                 "    0     -  service health\n");
 	run_free(&r);
 
 	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":[]}\n");
