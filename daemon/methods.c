@@ -344,6 +344,7 @@ m_schedule(struct req *q)
 	char d[32];
 	size_t len;
 	double secs;
+	bool replaces;
 	int err;
 
 	if (!every == !after)
@@ -372,10 +373,12 @@ m_schedule(struct req *q)
 		return &res_done;
 	}
 	/* a control task replaced by name does not count twice */
-	old = worker_find(w, name);
-	if (old)
+	replaces = false;
+	if ((old = worker_find(w, name))) {
 		worker_task_get_info(old, &info);
-	if ((!old || info.owner != WORKER_OWNER_CONTROL) &&
+		replaces = info.owner == WORKER_OWNER_CONTROL;
+	}
+	if (!replaces &&
 	    worker_count_owner(w, WORKER_OWNER_CONTROL) >= cf->max_tasks)
 		return fail(q, RPC_BUSY,
 		            "too many scheduled tasks (%zu, [control] "

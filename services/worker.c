@@ -13,6 +13,9 @@
  * A periodic task's next run is armed when the previous run finished, so a
  * run never overlaps with itself. The shutdown callback runs only when no
  * body is on the stack (w->depth == 0), because it may free the worker.
+ * Every task has an owner (worker.h): the table refuses a config or control
+ * spec over a service's task, and counts its tasks per owner so that the
+ * control channel's bound ([control] max_tasks) costs nothing to check.
  */
 #include <assert.h>
 #include <errno.h>
