@@ -194,6 +194,27 @@ START_TEST(test_every_key)
 }
 END_TEST
 
+/* [control] max_tasks and max_task_data: defaults, values, ranges. */
+START_TEST(test_task_limit_keys)
+{
+	struct conf *c = conf_defaults();
+
+	ck_assert_uint_eq(c->max_tasks, 1024);
+	ck_assert_uint_eq(c->max_task_data, 64 << 10);
+	conf_free(c);
+	c = load_ok("[control]\nmax_tasks = 5\nmax_task_data = 1M\n");
+	ck_assert_uint_eq(c->max_tasks, 5);
+	ck_assert_uint_eq(c->max_task_data, 1 << 20);
+	conf_free(c);
+	expect_err("[control]\nmax_tasks = 0\n",
+	           "F:2: bad value for 'max_tasks' in [control]: '0' is out of "
+	           "range (1..1000000)");
+	expect_err("[control]\nmax_task_data = 2G\n",
+	           "F:2: bad value for 'max_task_data' in [control]: '2G' is "
+	           "out of range (2..1G)");
+}
+END_TEST
+
 START_TEST(test_socket_limit)
 {
 	char text[300], want[400];
@@ -670,6 +691,7 @@ main(void)
 	tcase_add_test(tc, test_empty_file);
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_socket_limit);
+	tcase_add_test(tc, test_task_limit_keys);
 	tcase_add_loop_test(tc, test_error, 0, (int)ARRAY_SIZE(errors));
 	tcase_add_test(tc, test_bad_json);
 	tcase_add_test(tc, test_many_errors);
