@@ -366,9 +366,7 @@ m_schedule(struct req *q)
 		log_info("schedule '%.128s' by uid=%lu pid=%ld refused: %s",
 		         name, ctl_client_uid(q->c), ctl_client_pid(q->c), msg);
 		fail(q, RPC_PERMISSION,
-		     "%s; the control channel may not "
-		     "replace it",
-		     msg);
+		     "%s; the control channel may not replace it", msg);
 		free(msg);
 		return &res_done;
 	}
