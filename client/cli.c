@@ -477,12 +477,11 @@ set_cmd_opt(struct cli_opts *o, unsigned int bit, const char *name,
 		break;
 	case CLI_OPT_EVERY:
 	case CLI_OPT_AFTER:
-		if (util_parse_duration(val, 0, &secs, &why) < 0)
+		/* svcd's own check: the same range and messages */
+		if (util_parse_duration_max(val, UTIL_TASK_MAX,
+		                            UTIL_TASK_MAX_TEXT, &secs,
+		                            &why) < 0)
 			goto out_bad;
-		if (bit == CLI_OPT_EVERY && secs <= 0) {
-			why = xstrdup("the interval must be positive");
-			goto out_bad;
-		}
 		if (bit == CLI_OPT_EVERY)
 			o->every = val;
 		else

@@ -969,16 +969,21 @@ tasks_row(struct tab *t, json_t *s)
 	tab_json(t, TAB_PLAIN, json_object_get(s, "runs"));
 	tab_count_red(t, json_object_get(s, "failures"));
 	tab_ms(t, json_object_get(s, "last_duration_ms"));
-	tab_json(t, TAB_PLAIN, json_object_get(s, "origin"));
+	/* a service's task names the service; config and control say so */
+	if (str_field(s, "owner") && !strcmp(str_field(s, "owner"), "service"))
+		tab_cell(t, TAB_PLAIN, "service %s",
+		         str_field(s, "origin") ? str_field(s, "origin") : "?");
+	else
+		tab_json(t, TAB_PLAIN, json_object_get(s, "origin"));
 	tab_error(t, json_object_get(s, "last_error"));
 }
 
 int
 cmd_tasks(struct cli_ctx *c)
 {
-	static const char *const hdr[] = {"NAME", "KIND",   "SCHEDULE",
-	                                  "NEXT", "RUNS",   "FAILS",
-	                                  "LAST", "ORIGIN", "ERROR"};
+	static const char *const hdr[] = {"NAME", "KIND",  "SCHEDULE",
+	                                  "NEXT", "RUNS",  "FAILS",
+	                                  "LAST", "OWNER", "ERROR"};
 	static const struct list_cmd l = {
 	    .method = "tasks",
 	    .key = "tasks",

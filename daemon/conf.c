@@ -73,6 +73,8 @@ conf_defaults(void)
 	c->max_clients = 1024;
 	c->output_soft = 1 << 20;
 	c->output_hard = 8 << 20;
+	c->max_tasks = 1024;
+	c->max_task_data = 64 << 10;
 	c->queue_size = 65536;
 	c->history = 1024;
 	c->batch = 256;
@@ -210,6 +212,9 @@ static const struct conf_key conf_keys[] = {
     K(SECT_CONTROL, "group", KT_GROUP, group),
     K(SECT_CONTROL, "emit_group", KT_GROUP, emit_group),
     K(SECT_CONTROL, "admin_group", KT_GROUP, admin_group),
+    K_NUM(SECT_CONTROL, "max_tasks", KT_COUNT, max_tasks, 1, 1000000),
+    K_NUM(SECT_CONTROL, "max_task_data", KT_BYTES, max_task_data, 2,
+          1ULL << 30),
     K_NUM(SECT_BUS, "queue_size", KT_COUNT, queue_size, 1, 16777216),
     K_NUM(SECT_BUS, "history", KT_COUNT, history, 0, 1048576),
     K_NUM(SECT_BUS, "batch", KT_COUNT, batch, 1, 65536),
@@ -235,7 +240,7 @@ static const char *const timer_keys[] = {"every", "after", "emit", "data"};
 static const char *const hook_keys[] = {"on",          "exec",    "timeout",
                                         "concurrency", "retries", "backoff"};
 
-#define TIMER_MAX        (30 * DAY)
+#define TIMER_MAX        UTIL_TASK_MAX
 #define HOOK_TIMEOUT_MAX HOUR
 
 struct conf_error {
@@ -474,25 +479,12 @@ format_size(uint64_t v, char *buf, size_t len)
 	snprintf(buf, len, "%llu", (unsigned long long)v);
 }
 
+/* The one duration range check (daemon/util.h), shared with `schedule`. */
 static int
 parse_duration(const char *v, double max, const char *max_text, double *out,
                char **cause)
 {
-	double d;
-
-	if (util_parse_duration(v, 0, &d, cause) < 0)
-		return -1;
-	if (d <= 0) {
-		*cause = xasprintf("'%s' must be more than 0", v);
-		return -1;
-	}
-	if (d > max) {
-		*cause = xasprintf("'%s' is more than the maximum of %s", v,
-		                   max_text);
-		return -1;
-	}
-	*out = d;
-	return 0;
+	return util_parse_duration_max(v, max, max_text, out, cause);
 }
 
 static int
@@ -794,8 +786,8 @@ timer_key(struct parser *p, const char *name, const char *v)
 	char *cause = NULL;
 
 	if (!strcmp(name, "every") || !strcmp(name, "after")) {
-		if (parse_duration(v, TIMER_MAX, "30d", &t->interval, &cause) <
-		    0)
+		if (parse_duration(v, TIMER_MAX, UTIL_TASK_MAX_TEXT,
+		                   &t->interval, &cause) < 0)
 			goto out_bad;
 		t->periodic = name[0] == 'e';
 	} else if (!strcmp(name, "emit")) {

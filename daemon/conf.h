@@ -60,6 +60,8 @@ struct conf {
 	char *group;          /* socket group, NULL = daemon's group */
 	char *emit_group;     /* may emit/schedule/cancel; NULL = none */
 	char *admin_group;    /* may shutdown/reload; NULL = none */
+	size_t max_tasks;     /* tasks `schedule` may create, default 1024 */
+	uint64_t max_task_data; /* a scheduled task's data, default 64 KiB */
 
 	/* [bus] */
 	size_t queue_size;       /* default 65536 */

@@ -179,6 +179,10 @@ reload(void *arg, char **cause)
 	sdn_send("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading %s",
 	         (long long)util_mono_us(), d->opts.conf_path);
 	struct conf *c = load_conf(&d->opts, &err);
+	if (c && app_check_config(c, &err) < 0) {
+		conf_free(c); /* a timer over a service's task */
+		c = NULL;
+	}
 	if (!c) {
 		*cause = err;
 		sdn_send(

@@ -28,6 +28,7 @@
 #include "health.h"
 #include "hooks.h"
 #include "journal.h"
+#include "log.h"
 #include "manager.h"
 #include "rpc.h"
 #include "service.h"
@@ -334,17 +335,29 @@ m_tasks(struct req *q)
 	return ok(q, worker_list_json(w));
 }
 
+/*
+ * schedule: a control task. Bounded ([control] max_tasks, max_task_data);
+ * a service's task is refused (services/worker.h); each one is logged with
+ * the caller.
+ */
 static const struct mres *
 m_schedule(struct req *q)
 {
 	json_t *every = param(q, "every"), *after = param(q, "after");
 	json_t *data = param(q, "data");
 	const char *name = json_string_value(param(q, "name"));
+	const char *event = json_string_value(param(q, "event"));
+	const struct conf *cf = conf_get();
 	struct worker *w = worker_default();
 	struct bus *b = bus_default();
-	struct worker_task *t;
+	struct worker_task *t, *old;
+	struct worker_task_info info;
 	char *msg = NULL, *text = NULL;
+	char d[32];
+	size_t len;
 	double secs;
+	bool replaces;
+	int err;
 
 	if (!every == !after)
 		return fail(q, RPC_INVALID_PARAMS,
@@ -361,31 +374,78 @@ m_schedule(struct req *q)
 	if (!w || !b)
 		return fail(q, RPC_UNAVAILABLE,
 		            "the worker or the event bus is not running");
-	if (data)
-		text = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	t = timer_schedule_emit(w, b, name, every != NULL, secs,
-	                        json_string_value(param(q, "event")), text,
-	                        "control", &msg);
-	free(text);
-	if (!t) {
-		fail(q, RPC_INVALID_PARAMS, "%s",
-		     msg ? msg : "cannot schedule the task");
+	if (!worker_may_touch(w, name, WORKER_OWNER_CONTROL, &msg)) {
+		log_info("schedule '%.128s' by uid=%lu pid=%ld refused: %s",
+		         name, ctl_client_uid(q->c), ctl_client_pid(q->c), msg);
+		fail(q, RPC_PERMISSION,
+		     "%s; the control channel may not replace it", msg);
 		free(msg);
 		return &res_done;
 	}
+	/* a control task replaced by name does not count twice */
+	replaces = false;
+	if ((old = worker_find(w, name))) {
+		worker_task_get_info(old, &info);
+		replaces = info.owner == WORKER_OWNER_CONTROL;
+	}
+	if (!replaces &&
+	    worker_count_owner(w, WORKER_OWNER_CONTROL) >= cf->max_tasks)
+		return fail(q, RPC_BUSY,
+		            "too many scheduled tasks (%zu, [control] "
+		            "max_tasks); cancel one first",
+		            cf->max_tasks);
+	if (data) {
+		text = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		len = text ? strlen(text) : 0;
+		if (len > cf->max_task_data) {
+			free(text);
+			return fail(
+			    q, RPC_TOO_LARGE,
+			    "task data is %zu bytes, more than [control] "
+			    "max_task_data (%" PRIu64 ")",
+			    len, cf->max_task_data);
+		}
+	}
+	t = timer_schedule_emit(w, b, name, every != NULL, secs, event, text,
+	                        WORKER_OWNER_CONTROL, "control", &msg);
+	err = errno;
+	free(text);
+	if (!t) {
+		fail(q, err == EPERM ? RPC_PERMISSION : RPC_INVALID_PARAMS,
+		     "%s", msg ? msg : "cannot schedule the task");
+		free(msg);
+		return &res_done;
+	}
+	util_format_duration(secs, d, sizeof(d));
+	log_info("task '%.128s' scheduled by uid=%lu pid=%ld: emit %s %s %s",
+	         name, ctl_client_uid(q->c), ctl_client_pid(q->c), event,
+	         every ? "every" : "after", d);
 	return ok(q, worker_task_json(t));
 }
 
 static const struct mres *
 m_cancel(struct req *q)
 {
+	const char *name = json_string_value(param(q, "name"));
 	struct worker *w = worker_default();
+	char *msg = NULL;
+	bool found;
 
 	if (!w)
 		return fail(q, RPC_UNAVAILABLE, "the worker is not running");
-	return ok(q, json_pack("{s:b}", "cancelled",
-	                       worker_cancel(
-	                           w, json_string_value(param(q, "name")))));
+	if (!worker_may_touch(w, name, WORKER_OWNER_CONTROL, &msg)) {
+		log_info("cancel '%.128s' by uid=%lu pid=%ld refused: %s", name,
+		         ctl_client_uid(q->c), ctl_client_pid(q->c), msg);
+		fail(q, RPC_PERMISSION,
+		     "%s; the control channel may not cancel it", msg);
+		free(msg);
+		return &res_done;
+	}
+	found = worker_cancel(w, name);
+	log_info("cancel '%.128s' by uid=%lu pid=%ld: %s", name,
+	         ctl_client_uid(q->c), ctl_client_pid(q->c),
+	         found ? "cancelled" : "no such task");
+	return ok(q, json_pack("{s:b}", "cancelled", found));
 }
 
 /* Patterns from the optional "events" array; NULL/0 for every event. */

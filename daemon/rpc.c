@@ -229,20 +229,28 @@ rpc_check_params(json_t *params, const struct rpc_param *spec, size_t n,
 int
 rpc_duration(json_t *v, const char *name, double *seconds, char **msg)
 {
-	char *cause = NULL;
+	return rpc_duration_max(v, name, UTIL_TASK_MAX, UTIL_TASK_MAX_TEXT,
+	                        seconds, msg);
+}
 
-	if (json_is_integer(v)) {
-		*seconds = (double)json_integer_value(v) / 1000.0;
-	} else if (util_parse_duration(json_string_value(v), 0.001, seconds,
-	                               &cause) < 0) {
+int
+rpc_duration_max(json_t *v, const char *name, double max, const char *max_text,
+                 double *seconds, char **msg)
+{
+	char *cause = NULL;
+	int rc;
+
+	/* the config's parser and range: a string needs a unit */
+	if (json_is_integer(v))
+		rc = util_duration_ms((int64_t)json_integer_value(v), max,
+		                      max_text, seconds, &cause);
+	else
+		rc = util_parse_duration_max(json_string_value(v), max,
+		                             max_text, seconds, &cause);
+	if (rc < 0) {
 		*msg = xasprintf("parameter '%s': %s", name,
 		                 cause ? cause : "bad duration");
 		free(cause);
-		return -1;
-	}
-	if (!(*seconds > 0)) {
-		*msg =
-		    xasprintf("parameter '%s' must be greater than zero", name);
 		return -1;
 	}
 	return 0;

@@ -87,8 +87,15 @@ struct rpc_param {
  */
 int rpc_check_params(json_t *params, const struct rpc_param *spec, size_t n,
                      char **msg);
-/* A RPC_P_DURATION value in seconds (> 0). 0, or -1 with *msg allocated. */
+/*
+ * A RPC_P_DURATION value in seconds, checked by the config's parser and
+ * range (daemon/util.h util_parse_duration_max): a string needs a unit, an
+ * integer is milliseconds, 0 < d <= max. rpc_duration uses the range of a
+ * task, up to 30d. 0, or -1 with *msg allocated (InvalidParams).
+ */
 int rpc_duration(json_t *v, const char *name, double *seconds, char **msg);
+int rpc_duration_max(json_t *v, const char *name, double max,
+                     const char *max_text, double *seconds, char **msg);
 
 /* Reply writers; id NULL writes "id":null. Each appends one line. */
 void rpc_put_id(struct buf *out, json_t *id);

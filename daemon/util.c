@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +235,14 @@ buf_free(struct buf *b)
 		return -1;                                                     \
 	} while (0)
 
+/* At most this much of a value is quoted in an error message. */
+#define QUOTE_MAX 64
+
+/* The quotable part of s: its length, capped, and the ellipsis to add. */
+#define QUOTE(s)                                                               \
+	(int)(strlen(s) > QUOTE_MAX ? QUOTE_MAX : strlen(s)), (s),             \
+	    strlen(s) > QUOTE_MAX ? "..." : ""
+
 int
 util_parse_duration(const char *s, double bare_unit, double *seconds,
                     char **cause)
@@ -245,31 +254,97 @@ util_parse_duration(const char *s, double bare_unit, double *seconds,
 	    {"us", 1e-6}, {"ms", 1e-3}, {"s", 1},
 	    {"m", 60},    {"h", 3600},  {"d", 86400},
 	};
+	const char *p = s, *end;
+	size_t ndigits = 0;
+	double v, mult = 0;
+
 	if (!s || !*s) {
 		FAIL_WITH("%s", "empty duration");
 	}
-	errno = 0;
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s || errno || !isfinite(v) || v < 0 || *s == '-' ||
-	    *s == '+' || *s == ' ') {
-		FAIL_WITH("invalid duration '%s' (use e.g. 500ms, 30s, 5m)", s);
+	/* [0-9]*(.[0-9]*)?([eE][+-]?[0-9]+)? with a digit before the
+	 * exponent: strtod alone would also take signs, blanks, hex, "inf"
+	 * and "nan" */
+	for (; *p >= '0' && *p <= '9'; p++)
+		ndigits++;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			ndigits++;
+	if (ndigits == 0) {
+		FAIL_WITH("invalid duration '%.*s%s' (use e.g. 500ms, 30s, 5m)",
+		          QUOTE(s));
 	}
+	if (*p == 'e' || *p == 'E') {
+		const char *q = p + 1;
+
+		if (*q == '+' || *q == '-')
+			q++;
+		if (*q >= '0' && *q <= '9') {
+			while (*q >= '0' && *q <= '9')
+				q++;
+			p = q;
+		}
+	}
+	end = p;
 	if (*end == '\0') {
 		if (bare_unit <= 0) {
-			FAIL_WITH("duration '%s' needs a unit (ms, s, m, h)",
-			          s);
+			FAIL_WITH(
+			    "duration '%.*s%s' needs a unit (ms, s, m, h)",
+			    QUOTE(s));
 		}
-		*seconds = v * bare_unit;
-		return 0;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
-		if (strcmp(end, units[i].unit) == 0) {
-			*seconds = v * units[i].mult;
-			return 0;
+		mult = bare_unit;
+	} else {
+		for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+			if (strcmp(end, units[i].unit) == 0)
+				mult = units[i].mult;
+		if (mult == 0) {
+			FAIL_WITH("invalid duration unit in '%.*s%s' (use us, "
+			          "ms, s, m, h, d)",
+			          QUOTE(s));
 		}
 	}
-	FAIL_WITH("invalid duration unit in '%s' (use us, ms, s, m, h, d)", s);
+	/* the number's text is validated: only its size can go wrong */
+	v = strtod(s, NULL) * mult;
+	if (!isfinite(v)) {
+		FAIL_WITH("duration '%.*s%s' is too large", QUOTE(s));
+	}
+	*seconds = v;
+	return 0;
+}
+
+int
+util_parse_duration_max(const char *s, double max, const char *max_text,
+                        double *seconds, char **cause)
+{
+	double d;
+
+	if (util_parse_duration(s, 0, &d, cause) < 0)
+		return -1;
+	if (d <= 0) {
+		FAIL_WITH("'%.*s%s' must be more than 0", QUOTE(s));
+	}
+	if (d > max) {
+		FAIL_WITH("'%.*s%s' is more than the maximum of %s", QUOTE(s),
+		          max_text);
+	}
+	*seconds = d;
+	return 0;
+}
+
+int
+util_duration_ms(int64_t ms, double max, const char *max_text, double *seconds,
+                 char **cause)
+{
+	if (ms <= 0) {
+		FAIL_WITH("%" PRId64 " (milliseconds) must be more than 0", ms);
+	}
+	/* compared as doubles: no overflow for any int64 */
+	if ((double)ms > max * 1e3) {
+		FAIL_WITH("%" PRId64 " (milliseconds) is more than the maximum "
+		          "of %s",
+		          ms, max_text);
+	}
+	*seconds = (double)ms / 1e3;
+	return 0;
 }
 
 int

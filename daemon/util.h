@@ -89,13 +89,30 @@ void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
 
 /*
- * Durations: "250ms", "30s", "5m", "1h", "1.5s". A bare number is accepted
- * only when bare_unit is non-zero (e.g. 0.001 for milliseconds); otherwise a
- * missing unit is an error. On error returns -1 and sets *cause (caller frees;
- * cause may be NULL in every parser here when no reason is wanted).
+ * Durations: a decimal number (an exponent allowed) and a unit: "250ms",
+ * "30s", "5m", "1.5h", "2d" (units us, ms, s, m, h, d; no sign, blanks, hex,
+ * inf or nan). A bare number is accepted only when bare_unit is non-zero
+ * (e.g. 1.0 for seconds); otherwise a missing unit is an error. Any finite
+ * value: callers bound it, svcd always through util_parse_duration_max. On
+ * error returns -1 and sets *cause (caller frees; cause may be NULL in every
+ * parser here when no reason is wanted).
  */
 int util_parse_duration(const char *s, double bare_unit, double *seconds,
                         char **cause);
+/* The range of a timer or task ([timer.NAME], `schedule`): (0, 30d]. */
+#define UTIL_TASK_MAX      (30 * 86400.0)
+#define UTIL_TASK_MAX_TEXT "30d"
+/*
+ * The one duration check of the config, the control channel and svcctl: a
+ * duration with a unit, more than 0 and at most max (max_text says it, e.g.
+ * "30d"). Errors: "'V' must be more than 0", "'V' is more than the maximum
+ * of 30d", or util_parse_duration's.
+ */
+int util_parse_duration_max(const char *s, double max, const char *max_text,
+                            double *seconds, char **cause);
+/* The same range for integer milliseconds (the control channel's form). */
+int util_duration_ms(int64_t ms, double max, const char *max_text,
+                     double *seconds, char **cause);
 /* Sizes: "64K", "1M", "2G", "512" (bytes). Binary multiples (K = 1024). */
 int util_parse_size(const char *s, uint64_t *bytes, char **cause);
 /* Non-negative decimal integer, fully consumed, <= max. */

@@ -169,6 +169,29 @@ cancel_config_timers(const struct conf *c)
 	free(names.v);
 }
 
+int
+app_check_config(const struct conf *c, char **cause)
+{
+	struct worker *w = worker_default();
+	struct buf msg = {0};
+	char *why = NULL;
+
+	for (const struct conf_timer *t = c->timers; w && t; t = t->next) {
+		if (worker_may_touch(w, t->name, WORKER_OWNER_CONFIG, &why))
+			continue;
+		buf_printf(&msg, "%s%s:%d: [timer.%s]: %s (rename the timer)",
+		           msg.len ? "\n" : "", c->path ? c->path : "config",
+		           t->line, t->name, why);
+		free(why);
+		why = NULL;
+	}
+	if (!msg.len)
+		return 0;
+	*cause = xstrndup(buf_head(&msg), msg.len);
+	buf_free(&msg);
+	return -1;
+}
+
 static int
 apply_config(char **cause)
 {
@@ -176,6 +199,9 @@ apply_config(char **cause)
 	struct worker *w = worker_default();
 	struct bus *b = bus_default();
 
+	/* refused before anything changes: a timer over a service's task */
+	if (app_check_config(c, cause) < 0)
+		return -1;
 	cancel_config_timers(c);
 	for (const struct conf_timer *t = c->timers; t; t = t->next) {
 		char *why = NULL;
@@ -185,9 +211,9 @@ apply_config(char **cause)
 			                   t->name, w ? "bus" : "worker");
 			return -1;
 		}
-		if (!timer_schedule_emit(w, b, t->name, t->periodic,
-		                         t->interval, t->emit, t->data,
-		                         CONFIG_ORIGIN, &why)) {
+		if (!timer_schedule_emit(
+		        w, b, t->name, t->periodic, t->interval, t->emit,
+		        t->data, WORKER_OWNER_CONFIG, CONFIG_ORIGIN, &why)) {
 			*cause = xasprintf("[timer.%s]: %s", t->name,
 			                   why ? why : "cannot schedule");
 			free(why);

@@ -26,5 +26,13 @@ uint64_t app_heartbeats(void);
  * (re)scheduled. Called at init and by the reload path. 0 or -1 + *cause.
  */
 int app_apply_config(char **cause);
+/*
+ * Check c's [timer.NAME] sections against the running worker before c is
+ * installed: a timer may not take the name of a service's task (timers and
+ * tasks share one namespace). 0, or -1 with *cause ("FILE:LINE: [timer.X]:
+ * task 'X' belongs to service 'X'", one line per timer).
+ */
+struct conf;
+int app_check_config(const struct conf *c, char **cause);
 
 #endif

@@ -77,13 +77,15 @@ timer_check_data(const char *data, char **cause)
 struct worker_task *
 timer_schedule_emit(struct worker *w, struct bus *b, const char *name,
                     bool periodic, double seconds, const char *event,
-                    const char *data, const char *origin, char **cause)
+                    const char *data, enum worker_owner owner,
+                    const char *origin, char **cause)
 {
 	struct worker_spec spec = {0};
 	struct worker_task *t;
 	struct timer_emit *te;
 	char *compact, *desc;
 
+	errno = EINVAL;
 	if (!w) {
 		*cause = xstrdup("the worker is not running");
 		return NULL;
@@ -106,9 +108,15 @@ timer_schedule_emit(struct worker *w, struct bus *b, const char *name,
 		                          : "delay must not be negative");
 		return NULL;
 	}
-	compact = timer_check_data(data, cause);
-	if (!compact)
+	if (!worker_may_touch(w, name, owner, cause)) {
+		errno = EPERM;
 		return NULL;
+	}
+	compact = timer_check_data(data, cause);
+	if (!compact) {
+		errno = EINVAL;
+		return NULL;
+	}
 
 	te = xcalloc(1, sizeof(*te));
 	te->bus = b;
@@ -125,12 +133,18 @@ timer_schedule_emit(struct worker *w, struct bus *b, const char *name,
 	spec.arg = te;
 	spec.free_arg = timer_emit_free;
 	spec.origin = origin;
+	spec.owner = owner;
 	spec.description = desc;
 	t = worker_schedule(w, &spec);
 	free(desc);
 	if (!t) {
+		int err = errno;
+
 		timer_emit_free(te);
-		*cause = xstrdup("the worker is shutting down");
+		*cause = xstrdup(err == EPERM ? "the name belongs to a "
+		                                "service's task"
+		                              : "the worker is shutting down");
+		errno = err;
 		return NULL;
 	}
 	return t;

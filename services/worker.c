@@ -13,8 +13,12 @@
  * A periodic task's next run is armed when the previous run finished, so a
  * run never overlaps with itself. The shutdown callback runs only when no
  * body is on the stack (w->depth == 0), because it may free the worker.
+ * Every task has an owner (worker.h): the table refuses a config or control
+ * spec over a service's task, and counts its tasks per owner so that the
+ * control channel's bound ([control] max_tasks) costs nothing to check.
  */
 #include <assert.h>
+#include <errno.h>
 #include <ev.h>
 #include <math.h>
 #include <stdlib.h>
@@ -37,6 +41,7 @@ struct worker_task {
 	void *arg;
 	void (*free_arg)(void *arg);
 	char *origin;
+	enum worker_owner owner;
 	char *description;
 
 	ev_timer timer; /* the next run */
@@ -60,6 +65,7 @@ struct worker {
 	struct ev_loop *loop;
 	struct worker_task **tasks; /* sorted by name */
 	size_t ntasks, cap;
+	size_t nowned[WORKER_OWNER_COUNT]; /* tasks in the table, by owner */
 	struct worker_task *detached;
 
 	size_t nrunning;
@@ -143,6 +149,7 @@ task_detach(struct worker *w, size_t i)
 	memmove(&w->tasks[i], &w->tasks[i + 1],
 	        (w->ntasks - i - 1) * sizeof(*w->tasks));
 	w->ntasks--;
+	w->nowned[t->owner]--;
 	ev_timer_stop(w->loop, &t->timer);
 	t->detached = true;
 	t->dprev = NULL;
@@ -379,9 +386,19 @@ worker_schedule(struct worker *w, const struct worker_spec *spec)
 	size_t i;
 
 	assert(spec->name && *spec->name && spec->fn);
-	if (w->shutting)
+	assert(spec->owner < WORKER_OWNER_COUNT);
+	if (w->shutting) {
+		errno = ESHUTDOWN;
 		return NULL;
+	}
 	i = worker_lower_bound(w, spec->name, &found);
+	if (found && spec->owner != WORKER_OWNER_SERVICE &&
+	    w->tasks[i]->owner == WORKER_OWNER_SERVICE) {
+		log_debug("task '%s' of service '%s' not replaced by %s",
+		          spec->name, w->tasks[i]->origin, spec->origin);
+		errno = EPERM;
+		return NULL;
+	}
 	if (found) {
 		log_debug("task '%s' replaced", spec->name);
 		task_detach(w, i);
@@ -397,6 +414,7 @@ worker_schedule(struct worker *w, const struct worker_spec *spec)
 	t->arg = spec->arg;
 	t->free_arg = spec->free_arg;
 	t->origin = spec->origin ? xstrdup(spec->origin) : NULL;
+	t->owner = spec->owner;
 	t->description = spec->description ? xstrdup(spec->description) : NULL;
 	t->last_duration_ms = -1;
 	ev_timer_init(&t->timer, task_timer_cb, 0., 0.);
@@ -412,6 +430,7 @@ worker_schedule(struct worker *w, const struct worker_spec *spec)
 	        (w->ntasks - i) * sizeof(*w->tasks));
 	w->tasks[i] = t;
 	w->ntasks++;
+	w->nowned[t->owner]++;
 
 	if (t->kind == WORKER_PERIODIC && spec->run_now)
 		task_arm(t, 0.);
@@ -501,6 +520,7 @@ worker_task_get_info(const struct worker_task *t, struct worker_task_info *out)
 	out->last_duration_ms = t->last_duration_ms;
 	out->running = t->running;
 	out->origin = t->origin;
+	out->owner = t->owner;
 	out->description = t->description;
 }
 
@@ -508,6 +528,38 @@ size_t
 worker_count(const struct worker *w)
 {
 	return w->ntasks;
+}
+
+size_t
+worker_count_owner(const struct worker *w, enum worker_owner owner)
+{
+	return owner < WORKER_OWNER_COUNT ? w->nowned[owner] : 0;
+}
+
+const char *
+worker_owner_name(enum worker_owner o)
+{
+	switch (o) {
+	case WORKER_OWNER_SERVICE: return "service";
+	case WORKER_OWNER_CONFIG: return "config";
+	case WORKER_OWNER_CONTROL: return "control";
+	case WORKER_OWNER_COUNT: break;
+	}
+	return "?";
+}
+
+bool
+worker_may_touch(struct worker *w, const char *name, enum worker_owner by,
+                 char **cause)
+{
+	struct worker_task *t = worker_find(w, name);
+
+	if (!t || by == WORKER_OWNER_SERVICE ||
+	    t->owner != WORKER_OWNER_SERVICE)
+		return true;
+	*cause = xasprintf("task '%s' belongs to service '%s'", t->name,
+	                   t->origin ? t->origin : "?");
+	return false;
 }
 
 void
@@ -567,6 +619,8 @@ worker_task_json(const struct worker_task *t)
 	                        : json_real(info.last_duration_ms));
 	json_object_set_new(o, "running", json_boolean(info.running));
 	json_object_set_new(o, "origin", json_string_or_null(info.origin));
+	json_object_set_new(o, "owner",
+	                    json_string(worker_owner_name(info.owner)));
 	json_object_set_new(o, "description",
 	                    json_string_or_null(info.description));
 	return o;

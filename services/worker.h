@@ -29,6 +29,21 @@ extern const struct svc_desc worker_service;
 enum worker_kind { WORKER_PERIODIC, WORKER_DELAYED };
 
 /*
+ * Who a task belongs to. A service's task (the default) is replaced or
+ * cancelled only by a service: worker_schedule() refuses a config or control
+ * spec over it (errno EPERM), and the control channel's `cancel` refuses it.
+ * Config timers and control tasks may replace or cancel each other.
+ */
+enum worker_owner {
+	WORKER_OWNER_SERVICE, /* spec.origin names the service */
+	WORKER_OWNER_CONFIG,  /* a [timer.NAME] section */
+	WORKER_OWNER_CONTROL, /* the control channel's `schedule` */
+	WORKER_OWNER_COUNT,
+};
+/* "service", "config", "control" */
+const char *worker_owner_name(enum worker_owner o);
+
+/*
  * A task body: return 0 on success, -1 on failure with *cause allocated (may
  * be left NULL), or SVC_PENDING and later call worker_task_done() from the
  * loop. A task may cancel itself or reschedule its own name from the body.
@@ -48,6 +63,7 @@ struct worker_spec {
 	void (*free_arg)(
 	    void *arg);     /* called when the task is freed; may be NULL */
 	const char *origin; /* "config", "control", a service name; copied */
+	enum worker_owner owner; /* default: a service's */
 	const char *description; /* e.g. "emit user.tick" for listings; copied,
 	                            may be NULL */
 };
@@ -63,6 +79,7 @@ struct worker_task_info {
 	double last_duration_ms; /* -1 if never ran */
 	bool running;
 	const char *origin;
+	enum worker_owner owner;
 	const char *description;
 };
 
@@ -71,8 +88,9 @@ struct worker *worker_new(struct ev_loop *loop);
 void worker_free(struct worker *w);
 struct worker *worker_default(void);
 
-/* Returns the task (owned by the worker), or NULL if the worker is shutting
- * down. spec->name must be non-empty. */
+/* Returns the task (owned by the worker), or NULL with errno ESHUTDOWN (the
+ * worker is shutting down) or EPERM (a config or control spec over a
+ * service's task). spec->name must be non-empty. */
 struct worker_task *worker_schedule(struct worker *w,
                                     const struct worker_spec *spec);
 /* true if a task with that name existed. A running async task is allowed to
@@ -93,11 +111,21 @@ void worker_task_get_info(const struct worker_task *t,
                           struct worker_task_info *out);
 
 size_t worker_count(const struct worker *w);
+/* Tasks in the table that belong to owner (a replaced one counts once). */
+size_t worker_count_owner(const struct worker *w, enum worker_owner owner);
+/*
+ * May `by` replace or cancel the task called name? true when there is none
+ * or the rules above allow it; else false with *cause ("task 'health'
+ * belongs to service 'health'"; caller frees).
+ */
+bool worker_may_touch(struct worker *w, const char *name, enum worker_owner by,
+                      char **cause);
 /* Visit tasks in name order. */
 void worker_foreach(struct worker *w,
                     void (*fn)(struct worker_task *t, void *arg), void *arg);
 /* [{name, kind, interval_ms|delay_ms, next_run, runs, failures, last_error,
- *   last_duration_ms, running, origin, description}] — new reference. */
+ *   last_duration_ms, running, origin, owner, description}] — new
+ *   reference. */
 json_t *worker_task_json(const struct worker_task *t);
 json_t *worker_list_json(struct worker *w);
 

@@ -227,9 +227,9 @@ START_TEST(test_config_timers)
 	ck_assert(!timed_out);
 
 	/* a timer from the control channel is not the config's to remove */
-	ck_assert_ptr_nonnull(
-	    timer_schedule_emit(worker_default(), bus_default(), "ctl", true,
-	                        3600, "tick.ctl", NULL, "control", &cause));
+	ck_assert_ptr_nonnull(timer_schedule_emit(
+	    worker_default(), bus_default(), "ctl", true, 3600, "tick.ctl",
+	    NULL, WORKER_OWNER_CONTROL, "control", &cause));
 
 	/* reload without t1, with t3: t1 cancelled, t2 kept, t3 added */
 	c = conf_with(60, false);
@@ -268,6 +268,92 @@ START_TEST(test_bad_timer_fails_init)
 	ck_assert_msg(strstr(tu_boot_cause(), "[timer.bad]") != NULL,
 	              "cause: %s", tu_boot_cause());
 	ck_assert_ptr_null(worker_find(worker_default(), "bad"));
+}
+END_TEST
+
+/* A service with a task of its own, started before app. */
+static int
+owned_body(struct worker_task *t, void *arg, char **cause)
+{
+	return 0;
+}
+
+static int
+owned_init(struct svc *self, char **cause)
+{
+	struct worker_spec spec = {
+	    .name = "owned",
+	    .kind = WORKER_PERIODIC,
+	    .interval = 3600,
+	    .fn = owned_body,
+	    .origin = "owner",
+	};
+
+	return worker_schedule(worker_default(), &spec) ? 0 : -1;
+}
+
+static const struct svc_desc owner_service = {
+    .name = "owner",
+    .requires = SVC_REQUIRES("worker"),
+    .init = owned_init,
+};
+
+static const struct svc_desc *const owned_table[] = {
+    &manager_service, &worker_service, &bus_service,
+    &owner_service,   &app_service,
+};
+
+/* [timer.NAME] over a service's task: refused at start and on reload. */
+START_TEST(test_timer_over_service_task)
+{
+	struct conf *c = conf_with(60, false);
+	char *cause = NULL;
+
+	add_timer(c, "owned", true, 3600, "tick.oops");
+	c->path = xstrdup("svcd.conf");
+	c->timers->line = 7;
+	conf_set(c);
+	ck_assert_int_eq(tu_boot(loop, owned_table, ARRAY_SIZE(owned_table),
+	                         &graph, &timed_out),
+	                 -1);
+	ck_assert_int_eq(svc_state(svc_graph_find(graph, "app")), SVC_FAILED);
+	ck_assert_msg(strstr(tu_boot_cause(),
+	                     "svcd.conf:7: [timer.owned]: task 'owned' "
+	                     "belongs to service 'owner'") != NULL,
+	              "cause: %s", tu_boot_cause());
+	struct worker_task_info info;
+	worker_task_get_info(worker_find(worker_default(), "owned"), &info);
+	ck_assert_str_eq(info.description ? info.description : "", "");
+	ck_assert_int_eq(info.owner, WORKER_OWNER_SERVICE);
+	stop_graph();
+
+	/* reload: the check runs on the new config before it is installed */
+	conf_set(conf_with(60, false));
+	ck_assert_int_eq(tu_boot(loop, owned_table, ARRAY_SIZE(owned_table),
+	                         &graph, &timed_out),
+	                 0);
+	c = conf_with(60, false);
+	add_timer(c, "fine", true, 3600, "tick.fine");
+	add_timer(c, "owned", true, 3600, "tick.oops");
+	ck_assert_int_eq(app_check_config(c, &cause), -1);
+	ck_assert_str_eq(cause, "config:0: [timer.owned]: task 'owned' "
+	                        "belongs to service 'owner' (rename the "
+	                        "timer)");
+	free(cause);
+	cause = NULL;
+	/* applied anyway (a caller that skipped the check): still refused,
+	 * and nothing changed */
+	conf_set(c);
+	ck_assert_int_eq(app_apply_config(&cause), -1);
+	free(cause);
+	cause = NULL;
+	ck_assert_ptr_null(worker_find(worker_default(), "fine"));
+	worker_task_get_info(worker_find(worker_default(), "owned"), &info);
+	ck_assert_int_eq(info.owner, WORKER_OWNER_SERVICE);
+	c = conf_with(60, false);
+	add_timer(c, "fine", true, 3600, "tick.fine");
+	ck_assert_int_eq(app_check_config(c, &cause), 0);
+	conf_free(c);
 }
 END_TEST
 
@@ -320,6 +406,7 @@ app_suite(void)
 	tcase_add_test(tc, test_watchdog_removed);
 	tcase_add_test(tc, test_config_timers);
 	tcase_add_test(tc, test_bad_timer_fails_init);
+	tcase_add_test(tc, test_timer_over_service_task);
 	tcase_add_test(tc, test_stop_cancels_config_timers);
 	tcase_add_test(tc, test_heartbeat_rearmed_on_reload);
 	suite_add_tcase(s, tc);

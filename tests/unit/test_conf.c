@@ -194,6 +194,27 @@ START_TEST(test_every_key)
 }
 END_TEST
 
+/* [control] max_tasks and max_task_data: defaults, values, ranges. */
+START_TEST(test_task_limit_keys)
+{
+	struct conf *c = conf_defaults();
+
+	ck_assert_uint_eq(c->max_tasks, 1024);
+	ck_assert_uint_eq(c->max_task_data, 64 << 10);
+	conf_free(c);
+	c = load_ok("[control]\nmax_tasks = 5\nmax_task_data = 1M\n");
+	ck_assert_uint_eq(c->max_tasks, 5);
+	ck_assert_uint_eq(c->max_task_data, 1 << 20);
+	conf_free(c);
+	expect_err("[control]\nmax_tasks = 0\n",
+	           "F:2: bad value for 'max_tasks' in [control]: '0' is out of "
+	           "range (1..1000000)");
+	expect_err("[control]\nmax_task_data = 2G\n",
+	           "F:2: bad value for 'max_task_data' in [control]: '2G' is "
+	           "out of range (2..1G)");
+}
+END_TEST
+
 START_TEST(test_socket_limit)
 {
 	char text[300], want[400];
@@ -308,6 +329,19 @@ static const struct {
     {"[timer.t]\nafter = 31d\nemit = x\n",
      "F:2: bad value for 'after' in [timer.t]: '31d' is more than the "
      "maximum of 30d"},
+    /* the one duration parser (daemon/util.h), as `schedule` has it */
+    {"[timer.t]\nevery = 0x10s\nemit = x\n",
+     "F:2: bad value for 'every' in [timer.t]: invalid duration unit in "
+     "'0x10s' (use us, ms, s, m, h, d)"},
+    {"[timer.t]\nafter = 9999999999999999999d\nemit = x\n",
+     "F:2: bad value for 'after' in [timer.t]: '9999999999999999999d' is "
+     "more than the maximum of 30d"},
+    {"[timer.t]\nevery = 1e30s\nemit = x\n",
+     "F:2: bad value for 'every' in [timer.t]: '1e30s' is more than the "
+     "maximum of 30d"},
+    {"[journal]\nretention_age = 1e400s\n",
+     "F:2: bad value for 'retention_age' in [journal]: duration '1e400s' "
+     "is too large"},
     {"[timer.t]\nevery = 1s\nemit = x\nevry = 2s\n",
      "F:4: unknown key 'evry' in [timer.t]"},
     {"[timer.a]\nevery = 1s\nemit = x\n[timer.a]\nafter = 1s\nemit = y\n",
@@ -815,6 +849,7 @@ main(void)
 	tcase_add_test(tc, test_empty_file);
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_socket_limit);
+	tcase_add_test(tc, test_task_limit_keys);
 	tcase_add_loop_test(tc, test_error, 0, (int)ARRAY_SIZE(errors));
 	tcase_add_test(tc, test_bad_json);
 	tcase_add_test(tc, test_many_errors);

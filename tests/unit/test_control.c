@@ -1114,6 +1114,217 @@ START_TEST(test_schedule_cancel)
 }
 END_TEST
 
+/* Durations in params: the config's parser and range (issue 13 item 6). */
+START_TEST(test_schedule_duration_range)
+{
+	static const struct {
+		const char *value; /* JSON */
+		const char *msg;
+	} bad[] = {
+	    {"\"1e30s\"", "'1e30s' is more than the maximum of 30d"},
+	    {"\"9999999999999999999d\"",
+	     "'9999999999999999999d' is more than the maximum of 30d"},
+	    {"\"100000d\"", "'100000d' is more than the maximum of 30d"},
+	    {"9223372036854775807",
+	     "9223372036854775807 (milliseconds) is more than the maximum of "
+	     "30d"},
+	    {"2592000001", "(milliseconds) is more than the maximum of 30d"},
+	    {"\"1500\"", "duration '1500' needs a unit"},
+	    {"\"0s\"", "'0s' must be more than 0"},
+	    {"0", "must be more than 0"},
+	    {"\"0x10s\"", "invalid duration unit"},
+	    {"\"inf\"", "invalid duration 'inf'"},
+	    {"-5", "must be a duration"},
+	    {"1.5", "must be a duration"},
+	};
+	char req[512];
+
+	boot();
+	struct cli *c = cli_new();
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(req, sizeof(req),
+		         "{\"jsonrpc\":\"2.0\",\"id\":%zu,\"method\":"
+		         "\"schedule\",\"params\":{\"name\":\"d%zu\","
+		         "\"after\":%s,\"event\":\"x\"}}",
+		         i, i, bad[i].value);
+		assert_error(call(c, req), -32602, "InvalidParams", bad[i].msg);
+	}
+	ck_assert_ptr_null(worker_find(worker_default(), "d0"));
+	ck_assert_ptr_null(worker_find(worker_default(), "d3"));
+
+	/* the maximum itself is fine, and its next run is in 30 days */
+	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":"
+	                    "\"schedule\",\"params\":{\"name\":\"far\","
+	                    "\"every\":\"30d\",\"event\":\"x\"}}");
+	json_t *res = result(r);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(res, "interval_ms")),
+	    2592000000LL);
+	const char *next = json_string_value(json_object_get(res, "next_run"));
+	ck_assert_ptr_nonnull(next);
+	char now[40];
+	util_format_time(util_now_us(), now, sizeof(now));
+	ck_assert_msg(strcmp(next, now) > 0 && next[0] != '-', "next_run %s",
+	              next);
+	json_decref(r);
+	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":100,\"method\":"
+	            "\"schedule\",\"params\":{\"name\":\"ms\","
+	            "\"after\":2592000000,\"event\":\"x\"}}");
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(result(r), "delay_ms")),
+	    2592000000LL);
+	json_decref(r);
+	cli_free(c);
+}
+END_TEST
+
+/* A call that must succeed. */
+static void
+call_ok(struct cli *c, const char *req)
+{
+	json_t *r = call(c, req);
+
+	result(r);
+	json_decref(r);
+}
+
+/* The health monitor's task is not the control channel's (item 8). */
+START_TEST(test_service_task_protected)
+{
+	char want[160];
+
+	boot();
+	tu_log_capture();
+	struct cli *c = cli_new();
+	struct worker_task *h = worker_find(worker_default(), "health");
+	ck_assert_ptr_nonnull(h);
+
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	                     "\"cancel\",\"params\":{\"name\":\"health\"}}"),
+	             -32002, "PermissionDenied",
+	             "task 'health' belongs to service 'health'");
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
+	                     "\"schedule\",\"params\":{\"name\":\"health\","
+	                     "\"every\":\"1h\",\"event\":\"oops\"}}"),
+	             -32002, "PermissionDenied",
+	             "task 'health' belongs to service 'health'");
+	ck_assert_ptr_eq(worker_find(worker_default(), "health"), h);
+	struct worker_task_info info;
+	worker_task_get_info(h, &info);
+	ck_assert(info.interval == 60);
+	ck_assert_str_eq(info.description, "ping every running service");
+
+	/* logged with the caller */
+	snprintf(want, sizeof(want),
+	         "cancel 'health' by uid=%lu pid=%ld refused: task 'health' "
+	         "belongs to service 'health'",
+	         (unsigned long)geteuid(), (long)getpid());
+	ck_assert_msg(tu_log_seen(want), "log lacks '%s':\n%s", want,
+	              tu_log_text());
+	snprintf(want, sizeof(want),
+	         "schedule 'health' by uid=%lu pid=%ld "
+	         "refused",
+	         (unsigned long)geteuid(), (long)getpid());
+	ck_assert_msg(tu_log_seen(want), "log lacks '%s'", want);
+
+	/* a control task of its own is fine, and logged */
+	json_decref(call(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
+	                    "\"schedule\",\"params\":{\"name\":\"mine\","
+	                    "\"every\":\"1h\",\"event\":\"x\"}}"));
+	snprintf(want, sizeof(want),
+	         "task 'mine' scheduled by uid=%lu pid=%ld: emit x every 1h",
+	         (unsigned long)geteuid(), (long)getpid());
+	ck_assert_msg(tu_log_seen(want), "log lacks '%s':\n%s", want,
+	              tu_log_text());
+	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":"
+	                    "\"cancel\",\"params\":{\"name\":\"mine\"}}");
+	ck_assert(json_is_true(json_object_get(result(r), "cancelled")));
+	json_decref(r);
+	snprintf(want, sizeof(want),
+	         "cancel 'mine' by uid=%lu pid=%ld: cancelled",
+	         (unsigned long)geteuid(), (long)getpid());
+	ck_assert_msg(tu_log_seen(want), "log lacks '%s'", want);
+
+	/* tasks shows the owner */
+	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tasks\"}");
+	json_t *list = result(r), *t;
+	size_t i;
+	bool seen = false;
+	json_array_foreach(list, i, t)
+	{
+		if (strcmp(json_string_value(json_object_get(t, "name")),
+		           "health") == 0) {
+			ck_assert_str_eq(
+			    json_string_value(json_object_get(t, "owner")),
+			    "service");
+			seen = true;
+		}
+	}
+	ck_assert(seen);
+	json_decref(r);
+	cli_free(c);
+	tu_log_release();
+}
+END_TEST
+
+/* [control] max_tasks and max_task_data (item 7). */
+START_TEST(test_task_limits)
+{
+	char req[512];
+
+	conf_edit()->max_tasks = 3;
+	conf_edit()->max_task_data = 64;
+	boot();
+	struct cli *c = cli_new();
+	for (int i = 0; i < 3; i++) {
+		snprintf(req, sizeof(req),
+		         "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+		         "\"schedule\",\"params\":{\"name\":\"t%d\","
+		         "\"every\":\"1h\",\"event\":\"x\"}}",
+		         i, i);
+		call_ok(c, req);
+	}
+	ck_assert_uint_eq(
+	    worker_count_owner(worker_default(), WORKER_OWNER_CONTROL), 3);
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":"
+	                     "\"schedule\",\"params\":{\"name\":\"t3\","
+	                     "\"every\":\"1h\",\"event\":\"x\"}}"),
+	             -32006, "Busy",
+	             "too many scheduled tasks (3, [control] max_tasks)");
+	ck_assert_ptr_null(worker_find(worker_default(), "t3"));
+	/* replacing one by name does not count twice */
+	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":"
+	                    "\"schedule\",\"params\":{\"name\":\"t1\","
+	                    "\"after\":\"2h\",\"event\":\"y\"}}");
+	ck_assert_str_eq(json_string_value(json_object_get(result(r), "kind")),
+	                 "delayed");
+	json_decref(r);
+	/* data past max_task_data: TooLarge, nothing scheduled or replaced */
+	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":"
+	                     "\"schedule\",\"params\":{\"name\":\"t2\","
+	                     "\"every\":\"1h\",\"event\":\"x\",\"data\":"
+	                     "{\"k\":\"012345678901234567890123456789"
+	                     "012345678901234567890123456\"}}}"),
+	             -32005, "TooLarge",
+	             "task data is 65 bytes, more than [control] "
+	             "max_task_data (64)");
+	ck_assert_ptr_nonnull(worker_find(worker_default(), "t2"));
+	/* data at the limit is fine */
+	call_ok(c, "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":"
+	           "\"schedule\",\"params\":{\"name\":\"t2\","
+	           "\"every\":\"1h\",\"event\":\"x\",\"data\":"
+	           "{\"k\":\"012345678901234567890123456789"
+	           "01234567890123456789012345\"}}}");
+	/* a cancelled one frees its place */
+	json_decref(call(c, "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":"
+	                    "\"cancel\",\"params\":{\"name\":\"t0\"}}"));
+	call_ok(c, "{\"jsonrpc\":\"2.0\",\"id\":14,\"method\":"
+	           "\"schedule\",\"params\":{\"name\":\"t3\","
+	           "\"every\":\"1h\",\"event\":\"x\"}}");
+	cli_free(c);
+}
+END_TEST
+
 static int reload_rc;
 
 static int
@@ -1917,6 +2128,9 @@ control_suite(void)
 	tcase_add_test(tc, test_max_clients_busy);
 	tcase_add_test(tc, test_half_close_and_vanish);
 	tcase_add_test(tc, test_schedule_cancel);
+	tcase_add_test(tc, test_schedule_duration_range);
+	tcase_add_test(tc, test_service_task_protected);
+	tcase_add_test(tc, test_task_limits);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_shutdown_wait);
 	tcase_add_test(tc, test_permission_denied);

@@ -283,7 +283,13 @@ START_TEST(test_cli_command_options)
 	          "exactly one of --every");
 	parse_bad("schedule t --every 1s", "needs --emit");
 	parse_bad("schedule t --every 30 --emit x", "needs a unit");
-	parse_bad("schedule t --every 0s --emit x", "must be positive");
+	parse_bad("schedule t --every 0s --emit x", "must be more than 0");
+	/* the daemon's own range and message, before anything is sent */
+	parse_bad("schedule t --after 1e30s --emit x",
+	          "'1e30s' is more than the maximum of 30d");
+	parse_bad("schedule t --every 100000d --emit x",
+	          "'100000d' is more than the maximum of 30d");
+	parse_bad("schedule t --after 1500 --emit x", "needs a unit");
 	parse_bad("schedule t --every 1s --emit", "needs EVENT");
 	parse_bad("events --last 0", "at least 1");
 	parse_bad("events --last many", "--last");
@@ -853,18 +859,24 @@ START_TEST(test_run_tasks)
 	        "{\"name\":\"once\",\"kind\":\"delayed\",\"delay_ms\":"
 	        "1500,\"next_run\":\"soon\",\"runs\":0,\"failures\":0,"
 	        "\"last_error\":null,\"last_duration_ms\":null,\"running\":"
-	        "false,\"origin\":\"config\",\"new_field\":1}]}\n");
+	        "false,\"origin\":\"config\",\"new_field\":1},"
+	        "{\"name\":\"health\",\"kind\":\"periodic\",\"interval_ms\":"
+	        "30000,\"next_run\":\"soon\",\"runs\":0,\"failures\":0,"
+	        "\"last_error\":null,\"last_duration_ms\":null,\"running\":"
+	        "false,\"origin\":\"health\",\"owner\":\"service\"}]}\n");
 	fake_run(&f);
 	struct run r = run_cli(f.path, "tasks");
 	fake_stop(&f);
 	ck_assert_int_eq(r.rc, 0);
 	ck_assert_str_eq(r.out,
-	                 "NAME  KIND                SCHEDULE    NEXT  RUNS  "
-	                 "FAILS  LAST  ORIGIN   ERROR\n"
-	                 "tick  periodic (running)  every 30s   due      3  "
-	                 "    1   2ms  control  boom\n"
-	                 "once  delayed             after 1.5s  soon     0  "
-	                 "    0     -  config\n");
+	                 "NAME    KIND                SCHEDULE    NEXT  RUNS  "
+	                 "FAILS  LAST  OWNER           ERROR\n"
+	                 "tick    periodic (running)  every 30s   due      3  "
+	                 "    1   2ms  control         boom\n"
+	                 "once    delayed             after 1.5s  soon     0  "
+	                 "    0     -  config\n"
+	                 "health  periodic            every 30s   soon     0  "
+	                 "    0     -  service health\n");
 	run_free(&r);
 
 	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":[]}\n");

@@ -1,5 +1,6 @@
 /* test_timers.c — Check tests for services/timers.c (scheduled bus emits). */
 #include <check.h>
+#include <errno.h>
 #include <ev.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +65,8 @@ START_TEST(test_periodic_emit)
 
 	bus_listen(b, "user.*", on_event, &s);
 	t = timer_schedule_emit(w, b, "tick", true, 0.005, "user.tick",
-	                        "{ \"a\" : 1, \"b\": [true, null] }", "config",
-	                        &cause);
+	                        "{ \"a\" : 1, \"b\": [true, null] }",
+	                        WORKER_OWNER_CONFIG, "config", &cause);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_ptr_null(cause);
 	RUN_UNTIL(loop, s.n >= 3, 1.0);
@@ -88,17 +89,19 @@ START_TEST(test_delayed_emit_default_data)
 	char *cause = NULL;
 
 	bus_listen(b, "*", on_event, &s);
-	ck_assert_ptr_nonnull(timer_schedule_emit(
-	    w, b, "once", false, 0.003, "boot.done", NULL, "control", &cause));
+	ck_assert_ptr_nonnull(
+	    timer_schedule_emit(w, b, "once", false, 0.003, "boot.done", NULL,
+	                        WORKER_OWNER_CONTROL, "control", &cause));
 	RUN_UNTIL(loop, s.n == 1 && worker_count(w) == 0, 1.0);
 	ck_assert_str_eq(s.name, "boot.done");
 	ck_assert_str_eq(s.data, "{}");
 	ck_assert_str_eq(s.source, "timer once");
 
 	/* scheduling the same name replaces it */
-	timer_schedule_emit(w, b, "r", true, 10, "a.one", NULL, "x", &cause);
-	timer_schedule_emit(w, b, "r", false, 0.003, "a.two", NULL, "x",
-	                    &cause);
+	timer_schedule_emit(w, b, "r", true, 10, "a.one", NULL,
+	                    WORKER_OWNER_CONTROL, "x", &cause);
+	timer_schedule_emit(w, b, "r", false, 0.003, "a.two", NULL,
+	                    WORKER_OWNER_CONTROL, "x", &cause);
 	ck_assert_uint_eq(worker_count(w), 1);
 	RUN_UNTIL(loop, s.n == 2, 1.0);
 	ck_assert_str_eq(s.name, "a.two");
@@ -110,32 +113,37 @@ START_TEST(test_rejects_bad_input)
 	char *cause = NULL;
 
 	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 1, "bad name!",
-	                                       NULL, "x", &cause));
+	                                       NULL, WORKER_OWNER_CONTROL, "x",
+	                                       &cause));
 	ck_assert_ptr_nonnull(cause);
 	ck_assert_ptr_nonnull(strstr(cause, "invalid event name"));
 	free(cause);
 	cause = NULL;
 
 	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 1, "ok.name",
-	                                       "[1, 2]", "x", &cause));
+	                                       "[1, 2]", WORKER_OWNER_CONTROL,
+	                                       "x", &cause));
 	ck_assert_str_eq(cause, "data must be a JSON object");
 	free(cause);
 	cause = NULL;
 
 	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 1, "ok.name",
-	                                       "{\"a\":", "x", &cause));
+	                                       "{\"a\":", WORKER_OWNER_CONTROL,
+	                                       "x", &cause));
 	ck_assert_ptr_nonnull(strstr(cause, "not valid JSON"));
 	free(cause);
 	cause = NULL;
 
 	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 0, "ok.name",
-	                                       NULL, "x", &cause));
+	                                       NULL, WORKER_OWNER_CONTROL, "x",
+	                                       &cause));
 	ck_assert_str_eq(cause, "interval must be positive");
 	free(cause);
 	cause = NULL;
 
 	ck_assert_ptr_null(timer_schedule_emit(w, b, "", true, 1, "ok.name",
-	                                       NULL, "x", &cause));
+	                                       NULL, WORKER_OWNER_CONTROL, "x",
+	                                       &cause));
 	ck_assert_ptr_nonnull(cause);
 	free(cause);
 	cause = NULL;
@@ -144,7 +152,8 @@ START_TEST(test_rejects_bad_input)
 	/* a worker that is shutting down refuses */
 	worker_shutdown(w, 1, NULL, NULL);
 	ck_assert_ptr_null(timer_schedule_emit(w, b, "t", true, 1, "ok.name",
-	                                       NULL, "x", &cause));
+	                                       NULL, WORKER_OWNER_CONTROL, "x",
+	                                       &cause));
 	ck_assert_ptr_nonnull(strstr(cause, "shutting down"));
 	free(cause);
 }
@@ -168,7 +177,7 @@ START_TEST(test_queue_full_is_failure)
 	/* a listener that never finishes keeps the queue from draining */
 	bus_listen_async(b, "*", hang, NULL);
 	t = timer_schedule_emit(w, b, "flood", true, 0.002, "user.flood", NULL,
-	                        "config", &cause);
+	                        WORKER_OWNER_CONFIG, "config", &cause);
 	ck_assert_ptr_nonnull(t);
 	RUN_UNTIL(loop, (worker_task_get_info(t, &info), info.failures >= 1),
 	          1.0);
@@ -192,12 +201,54 @@ START_TEST(test_bus_closing_is_failure)
 	struct worker_task *t;
 
 	t = timer_schedule_emit(w, b, "late", true, 0.002, "user.x", NULL,
-	                        "config", &cause);
+	                        WORKER_OWNER_CONFIG, "config", &cause);
 	bus_close(b, closed, &is_closed);
 	RUN_UNTIL(loop, (worker_task_get_info(t, &info), info.failures >= 1),
 	          1.0);
 	ck_assert_str_eq(info.last_error, "bus is shutting down");
 	ck_assert(is_closed);
+}
+END_TEST
+
+static int
+service_body(struct worker_task *t, void *arg, char **cause)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A timer may not take over a service's task (issue 13 item 8). */
+START_TEST(test_service_task_untouchable)
+{
+	int runs = 0;
+	struct worker_spec spec = {
+	    .name = "health",
+	    .kind = WORKER_PERIODIC,
+	    .interval = 0.002,
+	    .fn = service_body,
+	    .arg = &runs,
+	    .origin = "health",
+	};
+	struct worker_task *h = worker_schedule(w, &spec);
+	char *cause = NULL;
+
+	ck_assert_ptr_nonnull(h);
+	for (int owner = WORKER_OWNER_CONFIG; owner <= WORKER_OWNER_CONTROL;
+	     owner++) {
+		errno = 0;
+		ck_assert_ptr_null(timer_schedule_emit(
+		    w, b, "health", true, 3600, "oops", NULL,
+		    (enum worker_owner)owner, "x", &cause));
+		ck_assert_int_eq(errno, EPERM);
+		ck_assert_str_eq(cause,
+		                 "task 'health' belongs to service 'health'");
+		free(cause);
+		cause = NULL;
+	}
+	ck_assert_ptr_eq(worker_find(w, "health"), h);
+	ck_assert_uint_eq(worker_count(w), 1);
+	/* and it keeps running */
+	RUN_UNTIL(loop, runs >= 2, 1.0);
 }
 END_TEST
 
@@ -212,6 +263,7 @@ main(void)
 	tcase_add_test(tc, test_periodic_emit);
 	tcase_add_test(tc, test_delayed_emit_default_data);
 	tcase_add_test(tc, test_rejects_bad_input);
+	tcase_add_test(tc, test_service_task_untouchable);
 	tcase_add_test(tc, test_queue_full_is_failure);
 	tcase_add_test(tc, test_bus_closing_is_failure);
 	suite_add_tcase(s, tc);

@@ -116,6 +116,115 @@ START_TEST(test_parse_duration)
 }
 END_TEST
 
+/* util_parse_duration's syntax is strict: nothing strtod takes beyond a
+ * decimal number (hex, blanks, signs, inf, nan) gets through. */
+START_TEST(test_parse_duration_strict)
+{
+	static const char *const bad[] = {
+	    "0x10s", "0x1p4s", "\t5s", " 5s", "5 s", "5s ",  "+5s",   "-0s",
+	    "infs",  "nans",   "inf",  ".s",  "e5s", "1e+s", "1..5s", "",
+	};
+	double s = -1;
+	char *cause = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		ck_assert_msg(util_parse_duration(bad[i], 0, &s, &cause) == -1,
+		              "'%s' accepted as %g", bad[i], s);
+		ck_assert_ptr_nonnull(cause);
+		free(cause);
+		cause = NULL;
+	}
+	ck_assert_int_eq(util_parse_duration("1e3ms", 0, &s, &cause), 0);
+	ck_assert_double_eq_tol(s, 1, 1e-9);
+	ck_assert_int_eq(util_parse_duration(".5s", 0, &s, &cause), 0);
+	ck_assert_double_eq_tol(s, 0.5, 1e-9);
+	ck_assert_int_eq(util_parse_duration("2d", 0, &s, &cause), 0);
+	ck_assert_double_eq_tol(s, 172800, 1e-9);
+	/* overflow to infinity is refused, not wrapped */
+	ck_assert_int_eq(util_parse_duration("1e400s", 0, &s, &cause), -1);
+	ck_assert_str_eq(cause, "duration '1e400s' is too large");
+	free(cause);
+	cause = NULL;
+	/* a long value is quoted short */
+	char lng[300];
+	memset(lng, '9', sizeof(lng) - 2);
+	lng[sizeof(lng) - 2] = 'x';
+	lng[sizeof(lng) - 1] = '\0';
+	ck_assert_int_eq(util_parse_duration(lng, 0, &s, &cause), -1);
+	ck_assert_msg(strlen(cause) < 140 && strstr(cause, "...'"), "%s",
+	              cause);
+	free(cause);
+}
+END_TEST
+
+/* The one range of config timers, `schedule` and svcctl. */
+START_TEST(test_parse_duration_max)
+{
+	static const struct {
+		const char *in;
+		const char *err; /* NULL: accepted */
+	} cases[] = {
+	    {"30d", NULL},
+	    {"720h", NULL},
+	    {"1us", NULL},
+	    {"100000d", "'100000d' is more than the maximum of 30d"},
+	    {"9999999999999999999d",
+	     "'9999999999999999999d' is more than the maximum of 30d"},
+	    {"1e30s", "'1e30s' is more than the maximum of 30d"},
+	    {"30.0001d", "'30.0001d' is more than the maximum of 30d"},
+	    {"1e400s", "duration '1e400s' is too large"},
+	    {"0s", "'0s' must be more than 0"},
+	    {"0.0ms", "'0.0ms' must be more than 0"},
+	    {"1500", "duration '1500' needs a unit (ms, s, m, h)"},
+	    {"-5s", "invalid duration '-5s' (use e.g. 500ms, 30s, 5m)"},
+	    {"nan", "invalid duration 'nan' (use e.g. 500ms, 30s, 5m)"},
+	};
+	double s;
+	char *cause;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		cause = NULL;
+		int rc = util_parse_duration_max(
+		    cases[i].in, UTIL_TASK_MAX, UTIL_TASK_MAX_TEXT, &s, &cause);
+		if (!cases[i].err) {
+			ck_assert_msg(rc == 0, "'%s': %s", cases[i].in, cause);
+			ck_assert(s > 0 && s <= UTIL_TASK_MAX);
+			continue;
+		}
+		ck_assert_msg(rc == -1, "'%s' accepted", cases[i].in);
+		ck_assert_str_eq(cause, cases[i].err);
+		free(cause);
+	}
+
+	/* integer milliseconds: the same range, no wrap */
+	cause = NULL;
+	ck_assert_int_eq(
+	    util_duration_ms(2592000000LL, UTIL_TASK_MAX, "30d", &s, &cause),
+	    0);
+	ck_assert_double_eq_tol(s, UTIL_TASK_MAX, 1e-6);
+	ck_assert_int_eq(
+	    util_duration_ms(2592000001LL, UTIL_TASK_MAX, "30d", &s, &cause),
+	    -1);
+	ck_assert_str_eq(cause, "2592000001 (milliseconds) is more than the "
+	                        "maximum of 30d");
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(
+	    util_duration_ms(INT64_MAX, UTIL_TASK_MAX, "30d", &s, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "maximum of 30d"));
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(util_duration_ms(0, UTIL_TASK_MAX, "30d", &s, &cause),
+	                 -1);
+	ck_assert_str_eq(cause, "0 (milliseconds) must be more than 0");
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(
+	    util_duration_ms(INT64_MIN, UTIL_TASK_MAX, "30d", &s, &cause), -1);
+	free(cause);
+}
+END_TEST
+
 START_TEST(test_parse_size)
 {
 	uint64_t v;
@@ -232,6 +341,8 @@ main(void)
 	tcase_add_test(tc, test_json_string_escapes);
 	tcase_add_test(tc, test_u64_digits);
 	tcase_add_test(tc, test_parse_duration);
+	tcase_add_test(tc, test_parse_duration_strict);
+	tcase_add_test(tc, test_parse_duration_max);
 	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_parse_uint_bool);
 	tcase_add_test(tc, test_format_time_and_duration);

@@ -1,5 +1,6 @@
 /* test_worker.c — Check tests for services/worker.c. */
 #include <check.h>
+#include <errno.h>
 #include <ev.h>
 #include <stdlib.h>
 #include <string.h>
@@ -761,6 +762,100 @@ START_TEST(test_service_lifecycle)
 }
 END_TEST
 
+static struct worker_task *
+sched_as(const char *name, enum worker_owner owner, const char *origin,
+         struct probe *p)
+{
+	struct worker_spec s = {
+	    .name = name,
+	    .kind = WORKER_PERIODIC,
+	    .interval = 60,
+	    .fn = probe_fn,
+	    .arg = p,
+	    .free_arg = probe_free,
+	    .origin = origin,
+	    .owner = owner,
+	};
+	return worker_schedule(w, &s);
+}
+
+/* A service's task is not the config's nor the control channel's to touch;
+ * config and control tasks may replace each other; owners are counted. */
+START_TEST(test_owners)
+{
+	struct probe hp = {0}, cp = {0}, xp = {0}, sp = {0};
+	struct worker_task *health, *t;
+	struct worker_task_info info;
+	char *cause = NULL;
+
+	health = sched_as("health", WORKER_OWNER_SERVICE, "health", &hp);
+	ck_assert_ptr_nonnull(health);
+	ck_assert_uint_eq(worker_count_owner(w, WORKER_OWNER_SERVICE), 1);
+
+	errno = 0;
+	ck_assert_ptr_null(
+	    sched_as("health", WORKER_OWNER_CONTROL, "control", &cp));
+	ck_assert_int_eq(errno, EPERM);
+	errno = 0;
+	ck_assert_ptr_null(
+	    sched_as("health", WORKER_OWNER_CONFIG, "config", &xp));
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_ptr_eq(worker_find(w, "health"), health);
+	ck_assert_int_eq(hp.frees, 0);
+	ck_assert(!worker_may_touch(w, "health", WORKER_OWNER_CONTROL, &cause));
+	ck_assert_str_eq(cause, "task 'health' belongs to service 'health'");
+	free(cause);
+	cause = NULL;
+	ck_assert(!worker_may_touch(w, "health", WORKER_OWNER_CONFIG, &cause));
+	free(cause);
+	cause = NULL;
+	ck_assert(worker_may_touch(w, "health", WORKER_OWNER_SERVICE, NULL));
+	ck_assert(worker_may_touch(w, "nothing", WORKER_OWNER_CONTROL, NULL));
+
+	/* the service itself replaces it */
+	t = sched_as("health", WORKER_OWNER_SERVICE, "health", &sp);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(hp.frees, 1);
+	worker_task_get_info(t, &info);
+	ck_assert_int_eq(info.owner, WORKER_OWNER_SERVICE);
+
+	/* control over config and back: allowed, counted by owner */
+	ck_assert_ptr_nonnull(
+	    sched_as("t", WORKER_OWNER_CONFIG, "config", &xp));
+	ck_assert_uint_eq(worker_count_owner(w, WORKER_OWNER_CONFIG), 1);
+	ck_assert(worker_may_touch(w, "t", WORKER_OWNER_CONTROL, NULL));
+	ck_assert_ptr_nonnull(
+	    sched_as("t", WORKER_OWNER_CONTROL, "control", &cp));
+	ck_assert_uint_eq(worker_count_owner(w, WORKER_OWNER_CONFIG), 0);
+	ck_assert_uint_eq(worker_count_owner(w, WORKER_OWNER_CONTROL), 1);
+	ck_assert_ptr_nonnull(
+	    sched_as("t", WORKER_OWNER_CONTROL, "control", &cp));
+	ck_assert_uint_eq(worker_count_owner(w, WORKER_OWNER_CONTROL), 1);
+	ck_assert_uint_eq(worker_count(w), 2);
+
+	json_t *o = worker_task_json(worker_find(w, "t"));
+	ck_assert_str_eq(json_string_value(json_object_get(o, "owner")),
+	                 "control");
+	json_decref(o);
+	o = worker_task_json(worker_find(w, "health"));
+	ck_assert_str_eq(json_string_value(json_object_get(o, "owner")),
+	                 "service");
+	ck_assert_str_eq(json_string_value(json_object_get(o, "origin")),
+	                 "health");
+	json_decref(o);
+
+	ck_assert(worker_cancel(w, "t"));
+	ck_assert_uint_eq(worker_count_owner(w, WORKER_OWNER_CONTROL), 0);
+	ck_assert_str_eq(worker_owner_name(WORKER_OWNER_CONFIG), "config");
+
+	/* shutting down: ESHUTDOWN, not EPERM */
+	worker_shutdown(w, 1, NULL, NULL);
+	errno = 0;
+	ck_assert_ptr_null(sched_as("u", WORKER_OWNER_CONTROL, "control", &cp));
+	ck_assert_int_eq(errno, ESHUTDOWN);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -783,6 +878,7 @@ main(void)
 	tcase_add_test(tc, test_replace_self_from_body);
 	tcase_add_test(tc, test_done_inside_body);
 	tcase_add_test(tc, test_list_json);
+	tcase_add_test(tc, test_owners);
 	tcase_add_test(tc, test_shutdown_awaits_running);
 	tcase_add_test(tc, test_shutdown_stuck);
 	tcase_add_test(tc, test_shutdown_idle);
