@@ -143,6 +143,7 @@ if ! in_copy make --no-print-directory -j"$jobs" all; then
 fi
 # The tests must pass without a mutant, or every "kill" means nothing.
 base=$(for i in "${sel[@]}"; do printf '%s\n' ${tests[$i]}; done | sort -u)
+[ -n "${MUTANTS_FULL:-}" ] && base=check
 echo "mutants: baseline:" $base
 export -f run_tests
 export work jobs
@@ -179,10 +180,10 @@ for i in "${sel[@]}"; do
 		result="stale     $id: does not build ($f)"
 		stale=$((stale + 1))
 	elif in_copy bash -c 'run_tests "$@"' _ ${tests[$i]}; then
-		result="SURVIVED  $id: ${whats[$i]} [${tests[$i]}]"
+		result="SURVIVED  $id: ${whats[$i]} [${MUTANTS_FULL:+check}${MUTANTS_FULL:-${tests[$i]}}]"
 		survived=$((survived + 1))
 	else
-		result="killed    $id ($(($(date +%s) - t0)) s, ${tests[$i]})"
+		result="killed    $id ($(($(date +%s) - t0)) s, ${MUTANTS_FULL:+check}${MUTANTS_FULL:-${tests[$i]}})"
 		killed=$((killed + 1))
 	fi
 	printf '%s' "$orig" >"$work/$f"
