@@ -176,14 +176,16 @@ for i in "${sel[@]}"; do
 	# make sees the mutated file as newer than its object
 	touch "$work/$f"
 	t0=$(date +%s)
+	ran=${tests[$i]}
+	[ -n "${MUTANTS_FULL:-}" ] && ran=check
 	if ! in_copy make --no-print-directory -j"$jobs" all; then
 		result="stale     $id: does not build ($f)"
 		stale=$((stale + 1))
 	elif in_copy bash -c 'run_tests "$@"' _ ${tests[$i]}; then
-		result="SURVIVED  $id: ${whats[$i]} [${MUTANTS_FULL:+check}${MUTANTS_FULL:-${tests[$i]}}]"
+		result="SURVIVED  $id: ${whats[$i]} [$ran]"
 		survived=$((survived + 1))
 	else
-		result="killed    $id ($(($(date +%s) - t0)) s, ${MUTANTS_FULL:+check}${MUTANTS_FULL:-${tests[$i]}})"
+		result="killed    $id ($(($(date +%s) - t0)) s, $ran)"
 		killed=$((killed + 1))
 	fi
 	printf '%s' "$orig" >"$work/$f"
