@@ -215,6 +215,16 @@ bench: all $(BENCH_TOOLS)
 	BENCH_BIN=$(BENCH_BIN) SVCD=$(SVCD) sh tests/bench/run.sh
 # ---- end bench ---------------------------------------------------------------
 
+# ---- mutants (tests/mutants, docs/testing.md "Mutation testing") ----------
+# make mutants [MUTANTS="ID ..."]: plant each mutant of tests/mutants/
+# mutants.txt in a copy of the tree, one at a time, run the tests that
+# should kill it, report killed/survived/stale and the kill rate. The
+# working tree is never modified. MUTANTS_FULL=1: `make check` per mutant.
+.PHONY: mutants
+mutants:
+	@tests/mutants/run.sh $(MUTANTS)
+# ---- end mutants -------------------------------------------------------------
+
 valgrind:
 	$(MAKE) BUILD=build/valgrind OPT="-O1 -g" $(BUILD)/valgrind/svcd
 	$(MAKE) BUILD=build/valgrind OPT="-O1 -g" CK_FORK=no \

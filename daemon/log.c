@@ -2,6 +2,13 @@
  * log.c — leveled logging to stderr. Under systemd (JOURNAL_STREAM set) each
  * line carries a "<N>" priority prefix for the journal and no timestamp;
  * otherwise lines read "TIME svcd[PID]: LEVEL: message".
+ *
+ * Every message is escaped at this sink before it goes anywhere: messages
+ * quote outside text (event data, hook output, config lines), and no input
+ * may start a line of its own or drive a terminal. Control characters (C0,
+ * DEL, C1) become \n, \r, \t or \xNN (C1 as \u00NN), bytes that are not
+ * valid UTF-8 become \xNN; valid UTF-8 and backslashes pass through. A
+ * message that needs none of it (the usual case) is not copied.
  */
 #include "log.h"
 
@@ -85,13 +92,123 @@ log_set_quiet(int quiet)
 	L.quiet = quiet;
 }
 
-static void
-emit(enum log_level level, const char *msg)
+/*
+ * The length of the valid UTF-8 sequence at p (n bytes left) that is not a
+ * C1 control: 2 to 4, or 0 if the bytes there are not one (overlong forms,
+ * surrogates and code points past U+10FFFF are not valid).
+ */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
 {
+	unsigned char c = p[0];
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		/* U+0080..U+009F are the C1 controls */
+		if (n < 2 || (p[1] & 0xc0) != 0x80 ||
+		    (c == 0xc2 && p[1] < 0xa0))
+			return 0;
+		return 2;
+	}
+	if (c >= 0xe0 && c <= 0xef) {
+		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f))
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+		    (p[3] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/* The offset of the first byte of s that needs escaping, or n. */
+static size_t
+clean_prefix(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	while (i < n) {
+		if (p[i] >= 0x20 && p[i] < 0x7f) {
+			i++;
+			continue;
+		}
+		if (p[i] < 0x80 || !(k = utf8_len(p + i, n - i)))
+			return i;
+		i += k;
+	}
+	return n;
+}
+
+/* s (n bytes) escaped as described at the top, NUL-terminated (caller
+ * frees); NULL if s needs no escaping. */
+static char *
+escape(const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = clean_prefix(s, n), k;
+	struct buf b = {0};
+
+	if (i == n)
+		return NULL;
+	buf_reserve(&b, n + 16);
+	buf_append(&b, s, i);
+	while (i < n) {
+		unsigned char c = p[i];
+
+		if (c >= 0x20 && c < 0x7f) {
+			k = clean_prefix(s + i, n - i);
+			buf_append(&b, s + i, k);
+			i += k;
+			continue;
+		}
+		if (c >= 0x80 && (k = utf8_len(p + i, n - i))) {
+			buf_append(&b, s + i, k);
+			i += k;
+			continue;
+		}
+		if (c == '\n') {
+			buf_puts(&b, "\\n");
+		} else if (c == '\r') {
+			buf_puts(&b, "\\r");
+		} else if (c == '\t') {
+			buf_puts(&b, "\\t");
+		} else if (c == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 &&
+		           p[i + 1] <= 0x9f) {
+			/* a C1 control in UTF-8: U+0080..U+009F */
+			buf_puts(&b, "\\u00");
+			buf_putc(&b, hex[p[i + 1] >> 4]);
+			buf_putc(&b, hex[p[i + 1] & 15]);
+			i += 2;
+			continue;
+		} else {
+			buf_puts(&b, "\\x");
+			buf_putc(&b, hex[c >> 4]);
+			buf_putc(&b, hex[c & 15]);
+		}
+		i++;
+	}
+	buf_putc(&b, '\0');
+	return b.data;
+}
+
+static void
+emit(enum log_level level, const char *raw)
+{
+	char *esc = escape(raw, strlen(raw));
+	const char *msg = esc ? esc : raw;
+
 	if (L.hook)
 		L.hook(level, msg, L.hook_arg);
 	if (L.quiet)
-		return;
+		goto out;
 	if (L.journal) {
 		fprintf(stderr, "<%d>%s\n", (int)level, msg);
 	} else {
@@ -100,6 +217,8 @@ emit(enum log_level level, const char *msg)
 		fprintf(stderr, "%s %s[%d]: %s: %s\n", ts, L.ident,
 		        (int)getpid(), log_level_name(level), msg);
 	}
+out:
+	free(esc);
 }
 
 void

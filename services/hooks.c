@@ -31,7 +31,9 @@
 
 extern char **environ;
 
-#define LINE_MAX_LOG 4096 /* a longer output line is logged in pieces */
+/* An output line is quoted in the log up to this many bytes, then "..." and
+ * its full length; the rest of it is read and dropped. */
+#define LINE_MAX_LOG 512
 
 struct hook;
 
@@ -57,6 +59,7 @@ struct run {
 	ev_child child;
 	ev_io in_w, out_w, err_w;
 	struct buf out, err;
+	size_t out_over, err_over; /* bytes of a long line dropped so far */
 	ev_timer timer;
 	struct run *next;
 };
@@ -242,23 +245,42 @@ on_event(const struct bus_event *ev, void *arg)
 
 /* ---- output ------------------------------------------------------------- */
 
+/*
+ * Log the complete lines in b (all of it when flush). A line longer than
+ * LINE_MAX_LOG keeps only its head in b while it is read (*over counts the
+ * bytes dropped) and is logged, cut at a character boundary, with "..." and
+ * its length when it ends.
+ */
 static void
 log_lines(struct run *r, struct buf *b, bool is_err, bool flush)
 {
+	size_t *over = is_err ? &r->err_over : &r->out_over;
 	const char *p;
-	size_t n;
+	size_t n, cut;
 
 	while (b->len) {
 		p = memchr(buf_head(b), '\n', b->len);
-		if (p) {
-			n = (size_t)(p - buf_head(b));
-		} else if (b->len >= LINE_MAX_LOG || (flush && b->len)) {
-			n = b->len < LINE_MAX_LOG ? b->len : LINE_MAX_LOG;
-		} else {
+		if (!p && !flush) {
+			if (b->len > LINE_MAX_LOG) {
+				*over += b->len - LINE_MAX_LOG;
+				b->len = LINE_MAX_LOG;
+			}
 			break;
 		}
-		log_msg(is_err ? LOGL_WARN : LOGL_INFO, "hook %s: %.*s",
-		        r->h->name, (int)n, buf_head(b));
+		n = p ? (size_t)(p - buf_head(b)) : b->len;
+		if (n + *over <= LINE_MAX_LOG) {
+			log_msg(is_err ? LOGL_WARN : LOGL_INFO, "hook %s: %.*s",
+			        r->h->name, (int)n, buf_head(b));
+		} else {
+			cut = n < LINE_MAX_LOG ? n : LINE_MAX_LOG;
+			while (cut && cut < b->len &&
+			       ((unsigned char)buf_head(b)[cut] & 0xc0) == 0x80)
+				cut--;
+			log_msg(is_err ? LOGL_WARN : LOGL_INFO,
+			        "hook %s: %.*s... (line of %zu bytes)",
+			        r->h->name, (int)cut, buf_head(b), n + *over);
+		}
+		*over = 0;
 		buf_consume(b, p ? n + 1 : n);
 	}
 }

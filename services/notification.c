@@ -5,7 +5,9 @@
  */
 #include "notification.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -23,6 +25,23 @@ uint64_t
 notification_sent(void)
 {
 	return n.sent;
+}
+
+/* Outside text is quoted in the log up to this many bytes. */
+#define QUOTE_MAX 256
+
+/* How many bytes of s to quote; *note says how long s really was (when it
+ * is cut) for the log line: "%.*s%s", quote_len(s, note, n), s, note. */
+static int
+quote_len(const char *s, char *note, size_t size)
+{
+	size_t len = strlen(s);
+
+	note[0] = '\0';
+	if (len <= QUOTE_MAX)
+		return (int)len;
+	snprintf(note, size, "... (%zu bytes)", len);
+	return QUOTE_MAX;
 }
 
 /* The event's data as a new jansson object, or NULL (logged). */
@@ -58,7 +77,11 @@ on_user_registered(const struct bus_event *ev, void *arg)
 		json_decref(data);
 		return -1;
 	}
-	log_info("notification: welcome mail to %s", json_string_value(email));
+	const char *to = json_string_value(email);
+	char note[48];
+
+	log_info("notification: welcome mail to %.*s%s",
+	         quote_len(to, note, sizeof(note)), to, note);
 	n.sent++;
 	json_decref(data);
 	return 0;
@@ -86,7 +109,10 @@ on_order_placed(const struct bus_event *ev, void *arg)
 		json_decref(data);
 		return -1;
 	}
-	log_info("notification: order confirmation for order %s", text);
+	char note[48];
+
+	log_info("notification: order confirmation for order %.*s%s",
+	         quote_len(text, note, sizeof(note)), text, note);
 	n.sent++;
 	free(text);
 	json_decref(data);

@@ -2,7 +2,8 @@
 # t_hooks.sh — hooks and the event journal with the real svcd: a hook's
 # stdin, environment and figures; config errors; a corrupt or unwritable
 # journal refuses to start; seq across restarts; at-least-once delivery to
-# a hook after kill -9; emit figures with sync = batch and sync = always.
+# a hook after kill -9; emit figures with sync = batch and sync = always;
+# outside text (event data, hook output) logged escaped, one line each.
 
 # emit_lines N EVENT — N pipelined JSON-RPC emit lines (ids 1..N).
 emit_lines() {
@@ -170,4 +171,35 @@ sync = always"
 	svcd_start
 	assert_eq "$last" "$(ctl --json events --last 1 durable.x | jq -r '.events[0].seq')" "durable"
 	svcd_stop || fail "svcd exited with status $?"
+}
+
+# Outside text cannot forge a log line or drive a terminal: event data with
+# a newline (logged by the notification service) and a hook printing CR,
+# ESC and invalid UTF-8 reach svcd's log escaped, one line per message.
+test_log_lines_escaped() {
+	printf '#!/bin/sh\nprintf "cr\\rhalf\\033[2Jesc\\377bad\\n"\nhead -c 2000 /dev/zero | tr "\\\\000" x\necho\n' >"$T/noisy.sh"
+	chmod +x "$T/noisy.sh"
+	CONF_TEXT="[hook.noisy]
+on = user_registered
+exec = $T/noisy.sh"
+	svcd_start
+	ctl emit user_registered "email=a@b.c
+2026-01-01T00:00:00.000000Z svcd[1]: error: FAKE" >/dev/null || fail "emit"
+	wait_for 5 grep -q "welcome mail to" "$SVCD_LOG"
+	wait_for 5 grep -q "hook noisy: x" "$SVCD_LOG"
+	svcd_stop || fail "svcd exited with status $?"
+	local bad
+	bad=$(grep -c '^2026-01-01T00:00:00.000000Z svcd\[1\]' "$SVCD_LOG") || true
+	assert_eq 0 "$bad" "forged log lines"
+	bad=$(grep -c -v -E '^(<[0-9]>|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z svcd\[[0-9]+\]: [a-z]+: )' "$SVCD_LOG") || true
+	assert_eq 0 "$bad" "log lines without svcd's prefix (forged or split)"
+	assert_eq 0 "$(grep -c $'\r' "$SVCD_LOG")" "CR in the log"
+	assert_eq 0 "$(grep -c $'\033' "$SVCD_LOG")" "ESC in the log"
+	iconv -f UTF-8 -t UTF-8 "$SVCD_LOG" >/dev/null || fail "invalid UTF-8 in the log"
+	grep -qF 'welcome mail to a@b.c\n2026-01-01T00:00:00.000000Z svcd[1]: error: FAKE' "$SVCD_LOG" ||
+		fail "the event data is not logged escaped on one line"
+	grep -qF 'hook noisy: cr\rhalf\x1b[2Jesc\xffbad' "$SVCD_LOG" ||
+		fail "the hook output is not logged escaped"
+	grep -qF "hook noisy: $(printf '%512s' '' | tr ' ' x)... (line of 2000 bytes)" "$SVCD_LOG" ||
+		fail "a long hook output line is not cut at 512 bytes with its length"
 }

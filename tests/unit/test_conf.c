@@ -837,6 +837,54 @@ START_TEST(test_shipped_conf)
 }
 END_TEST
 
+/* Sizes and counts that must be at least 1: zero and negative values are
+ * refused, and the error names the key, its section and its line. */
+static const struct {
+	const char *section, *key, *extra;
+} at_least_one[] = {
+    {"bus", "queue_size", ""},
+    {"bus", "batch", ""},
+    {"control", "max_clients", ""},
+    {"control", "max_request", ""},
+    {"control", "output_soft", ""},
+    {"bridge", "buffer", "url = redis://127.0.0.1:6379\n"},
+    {"hook.h", "concurrency", "on = *\nexec = /bin/sh\n"},
+};
+
+START_TEST(test_sizes_at_least_one)
+{
+	const char *vals[] = {"0", "-1", "0K"};
+	bool bytes = !strcmp(at_least_one[_i].key, "max_request") ||
+	             !strcmp(at_least_one[_i].key, "output_soft");
+	char text[200], want[200];
+	int line = 3;
+
+	for (const char *p = at_least_one[_i].extra; *p; p++)
+		line += *p == '\n';
+	for (size_t v = 0; v < ARRAY_SIZE(vals); v++) {
+		if (v == 2 && !bytes)
+			continue; /* a size unit only for byte sizes */
+		snprintf(text, sizeof(text), "[%s]\n%s; a comment\n%s = %s\n",
+		         at_least_one[_i].section, at_least_one[_i].extra,
+		         at_least_one[_i].key, vals[v]);
+		snprintf(want, sizeof(want),
+		         "F:%d: bad value for '%s' in [%s]: ", line,
+		         at_least_one[_i].key, at_least_one[_i].section);
+		char *got = load_err(text);
+		ck_assert_msg(!strncmp(got, want, strlen(want)),
+		              "for:\n%s\nwant: %s...\ngot:  %s", text, want,
+		              got);
+		ck_assert_msg(strstr(got, vals[v]) != NULL, "got: %s", got);
+		free(got);
+	}
+	/* and the lower bound is accepted */
+	snprintf(text, sizeof(text), "[%s]\n%s%s = %s\n",
+	         at_least_one[_i].section, at_least_one[_i].extra,
+	         at_least_one[_i].key, bytes ? "1K" : "1");
+	conf_free(load_ok(text));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -864,6 +912,8 @@ main(void)
 	tcase_add_test(tc, test_errors_capped);
 	tcase_add_test(tc, test_check_reload);
 	tcase_add_test(tc, test_shipped_conf);
+	tcase_add_loop_test(tc, test_sizes_at_least_one, 0,
+	                    (int)ARRAY_SIZE(at_least_one));
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }

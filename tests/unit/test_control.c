@@ -518,6 +518,50 @@ START_TEST(test_protocol_errors)
 }
 END_TEST
 
+/* The bound is exact: a line of max_request bytes is read, one byte more
+ * is TooLarge, ended by a newline or not (a check at twice the bound, or
+ * only at the newline, lets 65 bytes through). */
+START_TEST(test_too_large_at_the_bound)
+{
+	char line[80];
+	struct cli *c;
+	json_t *r;
+
+	conf_edit()->max_request = 64;
+	boot();
+	/* {"jsonrpc":"2.0","id":1,"method":"ping"} padded to 64 bytes */
+	snprintf(line, sizeof(line),
+	         "{\"jsonrpc\":\"2.0\",\"id\":1,"
+	         "\"method\":\"ping\"%*s}",
+	         24, "");
+	ck_assert_uint_eq(strlen(line), 64);
+	c = cli_new();
+	r = call(c, line);
+	ck_assert_str_eq(json_string_value(result(r)), "pong");
+	json_decref(r);
+	cli_free(c);
+
+	/* 65 bytes and a newline */
+	c = cli_new();
+	line[63] = ' ';
+	line[64] = '}';
+	line[65] = '\0';
+	r = call(c, line);
+	assert_error(r, -32005, "TooLarge", "64 bytes");
+	ck_assert_ptr_null(cli_line(c));
+	cli_free(c);
+
+	/* 65 bytes, no newline yet */
+	c = cli_new();
+	memset(line, '{', 65);
+	line[65] = '\0';
+	cli_send(c, line);
+	assert_error(cli_json(c), -32005, "TooLarge", NULL);
+	ck_assert_ptr_null(cli_line(c));
+	cli_free(c);
+}
+END_TEST
+
 START_TEST(test_too_large_closes)
 {
 	conf_edit()->max_request = 64;
@@ -2108,6 +2152,7 @@ control_suite(void)
 	tcase_add_test(tc, test_status_services_health_tasks);
 	tcase_add_test(tc, test_protocol_errors);
 	tcase_add_test(tc, test_too_large_closes);
+	tcase_add_test(tc, test_too_large_at_the_bound);
 	tcase_add_test(tc, test_pipelined_in_order);
 	tcase_add_test(tc, test_fast_path_matches_general_path);
 	tcase_add_test(tc, test_invalid_request_without_id_is_answered);

@@ -1,6 +1,7 @@
 /* test_hooks.c — Check tests for services/hooks.c: stdin and environment,
  * output logging, failures and retries, timeouts, concurrency, stop. */
 #include <check.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,6 +379,79 @@ START_TEST(test_cursor_and_replay)
 }
 END_TEST
 
+/* Output lines are quoted up to 512 bytes with their length; control
+ * characters and invalid UTF-8 in them reach the log escaped. */
+START_TEST(test_output_capped_and_escaped)
+{
+	struct buf want = {0};
+
+	boot("[hook.out]\non = x\n"
+	     "exec = /bin/sh -c 'printf \"%010000d\\n\" 0; "
+	     "printf \"a\\rb\\033[2Jc\\377\\n\"; echo short'\n");
+	emit("x", "{}");
+	wait_idle();
+	buf_puts(&want, "6 hook out: ");
+	for (int i = 0; i < 512; i++)
+		buf_putc(&want, '0');
+	buf_puts(&want, "... (line of 10000 bytes)\n");
+	buf_putc(&want, '\0');
+	ck_assert_msg(tu_log_seen(buf_head(&want)), "log: %s", tu_log_text());
+	ck_assert_msg(tu_log_seen("6 hook out: a\\rb\\x1b[2Jc\\xff\n"),
+	              "log: %s", tu_log_text());
+	ck_assert(tu_log_seen("6 hook out: short\n"));
+	/* nothing else of the long line was logged */
+	ck_assert(!tu_log_seen("00000\n"));
+	ck_assert(!tu_log_seen("6 hook out: 0000000000"
+	                       "0000000000000000000000000000000000000000"
+	                       "000000000000000000000000000000000000000000"
+	                       "\n"));
+	buf_free(&want);
+}
+END_TEST
+
+static uint64_t par_cursor;
+
+static void
+par_cursor_cb(const char *hook, uint64_t seq, void *arg)
+{
+	par_cursor = seq;
+}
+
+/*
+ * At concurrency 2 the cursor stays below an event whose hook is still
+ * running while a later one finishes: a crash then replays the earlier
+ * event (the mutation "the cursor ignores running jobs" moved it past).
+ */
+START_TEST(test_cursor_waits_for_running_at_concurrency_two)
+{
+	uint64_t a, b;
+	char *go;
+
+	par_cursor = 0;
+	hooks_set_journal(par_cursor_cb, NULL, NULL);
+	boot("[hook.par]\non = user.*\nconcurrency = 2\n"
+	     "exec = /bin/sh -c 'if [ $SVCD_EVENT = user.slow ]; then "
+	     "while [ ! -e @D/go ]; do sleep 0.01; done; fi'\n");
+	emit("user.slow", "{}");
+	a = bus_last_seq(bus_default());
+	emit("user.fast", "{}");
+	b = bus_last_seq(bus_default());
+	while (!timed_out && figure("ok") < 1)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_int_eq(figure("running"), 1);
+	ck_assert_int_eq(figure("last_seq"), (json_int_t)b);
+	ck_assert_uint_lt(par_cursor, a);
+	go = xasprintf("%s/go", dir);
+	ck_assert_int_eq(close(open(go, O_CREAT | O_WRONLY, 0600)), 0);
+	free(go);
+	wait_idle();
+	hooks_set_journal(NULL, NULL, NULL);
+	ck_assert_int_eq(figure("ok"), 2);
+	ck_assert_uint_eq(par_cursor, b);
+}
+END_TEST
+
 static Suite *
 hooks_suite(void)
 {
@@ -395,6 +469,8 @@ hooks_suite(void)
 	tcase_add_test(tc, test_stop_awaits_running);
 	tcase_add_test(tc, test_bad_exec_is_config_error);
 	tcase_add_test(tc, test_cursor_and_replay);
+	tcase_add_test(tc, test_output_capped_and_escaped);
+	tcase_add_test(tc, test_cursor_waits_for_running_at_concurrency_two);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -359,6 +359,59 @@ START_TEST(test_hook_overflow_replayed)
 }
 END_TEST
 
+/*
+ * At concurrency 2, event A's hook is still running when B's finishes; the
+ * stop timeout then kills A's run (a crash, as far as delivery goes). The
+ * next start must deliver A again: the cursor may not pass a running job.
+ */
+START_TEST(test_hook_replay_running_at_concurrency_two)
+{
+	uint64_t a, b;
+	char *out, *want;
+
+	ck_assert_int_eq(
+	    boot("[daemon]\nstop_timeout = 300ms\n" CONF_J
+	         "[hook.h]\non = user.*\nconcurrency = 2\n"
+	         "exec = /bin/sh -c 'if [ $SVCD_EVENT = user.slow ]; then "
+	         "exec sleep 10; fi; echo $SVCD_SEQ >>@D/out'\n"),
+	    0);
+	a = emit("user.slow", "{}");
+	b = emit("user.fast", "{}");
+	for (char *o = NULL; !timed_out; free(o)) {
+		o = slurp("out");
+		if (*o) {
+			free(o);
+			break;
+		}
+		ev_run(loop, EVRUN_ONCE);
+	}
+	ck_assert(!timed_out);
+	stop_graph();
+	ck_assert(!timed_out);
+	out = slurp("out");
+	want = xasprintf("%llu\n", (unsigned long long)b);
+	ck_assert_str_eq(out, want);
+	free(out);
+	free(want);
+
+	ck_assert_int_eq(boot(CONF_J "[hook.h]\non = user.*\n"
+	                             "exec = /bin/sh -c 'echo $SVCD_SEQ "
+	                             ">>@D/out'\n"),
+	                 0);
+	ev_run(loop, EVRUN_ONCE);
+	while (!timed_out && !hooks_idle())
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	out = slurp("out");
+	/* A again, and B again after it (at least once, in order) */
+	want = xasprintf("%llu\n%llu\n%llu\n", (unsigned long long)b,
+	                 (unsigned long long)a, (unsigned long long)b);
+	ck_assert_str_eq(out, want);
+	free(out);
+	free(want);
+}
+END_TEST
+
 static Suite *
 journal_suite(void)
 {
@@ -376,6 +429,7 @@ journal_suite(void)
 	tcase_add_test(tc, test_disabled_without_section);
 	tcase_add_test(tc, test_hook_replay_after_unfinished_stop);
 	tcase_add_test(tc, test_hook_overflow_replayed);
+	tcase_add_test(tc, test_hook_replay_running_at_concurrency_two);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -151,6 +151,32 @@ START_TEST(test_stop_unlistens)
 }
 END_TEST
 
+/* A long address or order id is quoted short: 256 bytes and its length. */
+START_TEST(test_long_quote_cut)
+{
+	struct buf data = {0}, want = {0};
+
+	buf_puts(&data, "{\"email\":\"");
+	buf_puts(&want, "notification: welcome mail to ");
+	for (int i = 0; i < 5000; i++) {
+		buf_putc(&data, 'a');
+		if (i < 256)
+			buf_putc(&want, 'a');
+	}
+	buf_puts(&data, "\"}");
+	buf_putc(&data, '\0');
+	buf_puts(&want, "... (5000 bytes)\n");
+	buf_putc(&want, '\0');
+	emit("user_registered", buf_head(&data));
+	while (notification_sent() < 1 && !timed_out)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_msg(tu_log_seen(buf_head(&want)), "log: %s", tu_log_text());
+	buf_free(&data);
+	buf_free(&want);
+}
+END_TEST
+
 static Suite *
 notification_suite(void)
 {
@@ -162,6 +188,7 @@ notification_suite(void)
 	tcase_add_test(tc, test_order_placed);
 	tcase_add_test(tc, test_missing_email_is_listener_error);
 	tcase_add_test(tc, test_stop_unlistens);
+	tcase_add_test(tc, test_long_quote_cut);
 	suite_add_tcase(s, tc);
 	return s;
 }

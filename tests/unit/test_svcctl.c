@@ -625,6 +625,26 @@ START_TEST(test_run_emit)
 }
 END_TEST
 
+/* A reply with another id is not ours, whatever it holds: the command
+ * prints the answer to its own request. */
+START_TEST(test_run_reply_id_matched)
+{
+	struct fake f;
+	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":"
+	               "{\"seq\":7,\"listeners\":0}}\n"
+	               "{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":"
+	               "{\"seq\":8,\"listeners\":0}}\n"
+	               "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":"
+	               "{\"seq\":42,\"listeners\":3}}\n");
+	fake_run(&f);
+	struct run r = run_cli(f.path, "emit x");
+	fake_stop(&f);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "emitted x as seq 42, 3 listeners\n");
+	run_free(&r);
+}
+END_TEST
+
 START_TEST(test_run_bad_data_is_usage_error)
 {
 	/* no daemon at all: the words are checked before connecting */
@@ -1026,6 +1046,7 @@ svcctl_suite(void)
 	tc = tcase_create("commands");
 	tcase_add_test(tc, test_run_ping);
 	tcase_add_test(tc, test_run_emit);
+	tcase_add_test(tc, test_run_reply_id_matched);
 	tcase_add_test(tc, test_run_bad_data_is_usage_error);
 	tcase_add_test(tc, test_run_error_reply);
 	tcase_add_test(tc, test_run_unreachable);
