@@ -50,6 +50,9 @@ struct req {
 	struct rpc_req *r;
 	struct buf *out;
 	bool failed;
+	const char *line; /* the request's text (NULL: unknown), for
+	                   * params.data as it came in */
+	size_t len;
 };
 
 typedef const struct mres *(*method_fn)(struct req *q);
@@ -131,6 +134,26 @@ m_ping(struct req *q)
 	return ok(q, json_string("pong"));
 }
 
+/*
+ * params.data as stored: its bytes as they came in (compacted), so numbers
+ * are never rewritten (3.141592653589793, -0, 1.0E+2 stay as written);
+ * serialised from the tree only when the text cannot be located (an
+ * escaped key on the way). New string, free it.
+ */
+static char *
+data_text(struct req *q, json_t *data)
+{
+	static const char *const path[] = {"params", "data"};
+	struct buf b = {0};
+
+	if (q->line && bus_json_member(q->line, q->len, path, 2, &b)) {
+		buf_putc(&b, '\0');
+		return b.data; /* off is 0: nothing was consumed */
+	}
+	buf_free(&b);
+	return json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
 /* The hot path: no jansson tree for the reply, data serialised once. */
 static const struct mres *
 m_emit(struct req *q)
@@ -152,7 +175,7 @@ m_emit(struct req *q)
 	    !bus_closing(b))
 		return pending(q);
 	if (data)
-		text = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		text = data_text(q, data);
 	rc = bus_emit(b, json_string_value(ev), json_string_length(ev), text,
 	              text ? strlen(text) : 0, ctl_client_source(q->c), &seq,
 	              &matched);
@@ -350,7 +373,7 @@ m_schedule(struct req *q)
 		return fail(q, RPC_UNAVAILABLE,
 		            "the worker or the event bus is not running");
 	if (data)
-		text = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		text = data_text(q, data);
 	t = timer_schedule_emit(w, b, name, every != NULL, secs,
 	                        json_string_value(param(q, "event")), text,
 	                        "control", &msg);
@@ -434,48 +457,111 @@ m_unsubscribe(struct req *q)
 	                       ctl_client_unsubscribe(q->c)));
 }
 
-static void
+/*
+ * `events` is paged so that a reply is bounded whatever the history holds:
+ * at most `limit` events (default EVENTS_LIMIT, at most EVENTS_LIMIT_MAX),
+ * no more once the reply passes EVENTS_REPLY_MAX bytes (but at least one
+ * event), and at most EVENTS_SCAN journal rows read per call. "next" is the
+ * seq to pass as since for the next page, null when there is no more.
+ */
+#define EVENTS_LIMIT      1000
+#define EVENTS_LIMIT_MAX  10000
+#define EVENTS_REPLY_MAX  (4u << 20)
+#define EVENTS_SCAN       50000
+
+struct page {
+	struct buf *out;
+	size_t start; /* where the reply begins in out */
+	size_t n, limit;
+	uint64_t last; /* seq of the last event written */
+	bool full, more;
+};
+
+/* Write ev into the page; false (ev not taken) once the page is full. */
+static bool
 collect_event(const struct bus_event *ev, void *arg)
 {
-	json_array_append_new(arg, bus_event_json(ev));
+	struct page *pg = arg;
+
+	if (pg->full) {
+		pg->more = true;
+		return false;
+	}
+	if (pg->n)
+		buf_putc(pg->out, ',');
+	bus_event_put(pg->out, ev);
+	pg->n++;
+	pg->last = ev->seq;
+	if (pg->n >= pg->limit || pg->out->len - pg->start >= EVENTS_REPLY_MAX)
+		pg->full = true;
+	return true;
 }
 
+static void
+collect_bus_event(const struct bus_event *ev, void *arg)
+{
+	collect_event(ev, arg);
+}
+
+/* The reply is written as text: event data goes out as it was stored. */
 static const struct mres *
 m_events(struct req *q)
 {
 	struct bus *b = bus_default();
-	json_t *last = param(q, "last"), *since = param(q, "since");
+	json_t *jlast = param(q, "last"), *jsince = param(q, "since");
+	json_t *jlimit = param(q, "limit");
+	uint64_t since = jsince ? (uint64_t)json_integer_value(jsince) : 0;
+	size_t last = jlast ? (size_t)json_integer_value(jlast) : 0;
+	size_t limit = EVENTS_LIMIT;
+	uint64_t resume = 0, next;
 	const char **pats;
+	struct buf body = {0};
+	struct page pg = {.out = &body};
 	size_t n;
-	json_t *arr;
 
 	if (!b)
 		return fail(q, RPC_UNAVAILABLE, "the event bus is not running");
+	if (jlimit) {
+		json_int_t l = json_integer_value(jlimit);
+
+		if (l < 1 || l > EVENTS_LIMIT_MAX)
+			return fail(q, RPC_INVALID_PARAMS,
+			            "parameter 'limit' must be 1-%d",
+			            EVENTS_LIMIT_MAX);
+		limit = (size_t)l;
+	}
 	if (patterns(q, &pats, &n) < 0)
 		return &res_done;
-	arr = json_array();
+	pg.limit = last && last < limit ? last : limit;
 	if (journal_default()) {
 		char *cause = NULL;
 
-		if (journal_history(journal_default(),
-		                    since ? (uint64_t)json_integer_value(since)
-		                          : 0,
-		                    last ? (size_t)json_integer_value(last) : 0,
-		                    pats, n, collect_event, arr, &cause) < 0) {
+		if (journal_history(journal_default(), since, last, EVENTS_SCAN,
+		                    pats, n, collect_event, &pg, &resume,
+		                    &cause) < 0) {
 			free(pats);
-			json_decref(arr);
+			buf_free(&body);
 			fail(q, RPC_INTERNAL, "%s", cause);
 			free(cause);
 			return &res_done;
 		}
-		free(pats);
-		return ok(q, json_pack("{s:o}", "events", arr));
+	} else {
+		bus_history(b, since, last, pats, n, collect_bus_event, &pg);
 	}
-	bus_history(b, since ? (uint64_t)json_integer_value(since) : 0,
-	            last ? (size_t)json_integer_value(last) : 0, pats, n,
-	            collect_event, arr);
 	free(pats);
-	return ok(q, json_pack("{s:o}", "events", arr));
+	next = pg.more ? pg.last : resume;
+	if (q->r->id) {
+		rpc_put_head(q->out, q->r->id);
+		buf_append(q->out, "{\"events\":[", 11);
+		buf_append(q->out, buf_head(&body), body.len);
+		if (next)
+			buf_printf(q->out, "],\"next\":%" PRIu64 "}", next);
+		else
+			buf_puts(q->out, "],\"next\":null}");
+		rpc_put_tail(q->out);
+	}
+	buf_free(&body);
+	return &res_done;
 }
 
 static const struct mres *
@@ -535,6 +621,7 @@ static const struct rpc_param p_events[] = {
     {"last", RPC_P_UINT, false},
     {"since", RPC_P_UINT, false},
     {"events", RPC_P_STRINGS, false},
+    {"limit", RPC_P_UINT, false},
 };
 static const struct rpc_param p_shutdown[] = {
     {"wait", RPC_P_BOOL, false},
@@ -1276,6 +1363,8 @@ methods_dispatch(struct ctl_client *c, const char *line, size_t len,
 
 	if (fast >= 0)
 		return (enum methods_outcome)fast;
+	q.line = line;
+	q.len = len;
 	if (rpc_parse(line, len, &r, &e, &msg, &answer) < 0) {
 		if (answer)
 			rpc_put_error(out, r.id, e, msg);

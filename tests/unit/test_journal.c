@@ -92,11 +92,12 @@ emit(const char *name, const char *data)
 	return seq;
 }
 
-static void
+static bool
 collect(const struct bus_event *ev, void *arg)
 {
 	buf_printf(arg, "%llu %.*s %s|", (unsigned long long)ev->seq,
 	           (int)ev->name_len, ev->name, ev->data);
+	return true;
 }
 
 static json_int_t
@@ -116,15 +117,15 @@ START_TEST(test_append_read_and_restart)
 	struct buf got = {0};
 	const char *pats[] = {"user.*"};
 	char *want, *cause = NULL;
-	uint64_t a, b, c;
+	uint64_t a, b, c, resume;
 
 	ck_assert_int_eq(boot(CONF_J), 0);
 	ck_assert(journal_default() != NULL);
 	a = emit("user.a", "{\"n\":1}");
 	b = emit("other", "{}");
 	c = emit("user.b", "{\"n\":2}");
-	ck_assert_int_eq(journal_history(journal_default(), b - 1, 0, pats, 1,
-	                                 collect, &got, &cause),
+	ck_assert_int_eq(journal_history(journal_default(), b - 1, 0, 0, pats,
+	                                 1, collect, &got, &resume, &cause),
 	                 1);
 	buf_putc(&got, '\0');
 	want = xasprintf("%llu user.b {\"n\":2}|", (unsigned long long)c);
@@ -132,8 +133,8 @@ START_TEST(test_append_read_and_restart)
 	free(want);
 	buf_reset(&got);
 	/* the last 2 matching, in seq order */
-	ck_assert_int_eq(journal_history(journal_default(), 0, 2, pats, 1,
-	                                 collect, &got, &cause),
+	ck_assert_int_eq(journal_history(journal_default(), 0, 2, 0, pats, 1,
+	                                 collect, &got, &resume, &cause),
 	                 2);
 	buf_putc(&got, '\0');
 	want = xasprintf("%llu user.a {\"n\":1}|%llu user.b {\"n\":2}|",
@@ -175,6 +176,7 @@ START_TEST(test_retention_count)
 {
 	struct buf got = {0};
 	char *cause = NULL;
+	uint64_t resume;
 
 	ck_assert_int_eq(boot(CONF_J), 0);
 	for (int i = 0; i < 20; i++)
@@ -186,8 +188,8 @@ START_TEST(test_retention_count)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert(!timed_out);
 	ck_assert_int_eq(stat_of("events"), 3);
-	ck_assert_int_eq(journal_history(journal_default(), 0, 0, NULL, 0,
-	                                 collect, &got, &cause),
+	ck_assert_int_eq(journal_history(journal_default(), 0, 0, 0, NULL, 0,
+	                                 collect, &got, &resume, &cause),
 	                 3);
 	buf_free(&got);
 }
