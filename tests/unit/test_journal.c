@@ -154,6 +154,99 @@ START_TEST(test_append_read_and_restart)
 }
 END_TEST
 
+/* Takes at most `room` events, then refuses (a full page). */
+struct take {
+	struct buf got;
+	size_t room;
+};
+
+static bool
+take_some(const struct bus_event *ev, void *arg)
+{
+	struct take *t = arg;
+
+	if (!t->room)
+		return false;
+	t->room--;
+	buf_printf(&t->got, "%llu %.*s|", (unsigned long long)ev->seq,
+	           (int)ev->name_len, ev->name);
+	return true;
+}
+
+/* A page of history is bounded in rows read, not only in events given:
+ * a sparse pattern over many rows returns a resume point. */
+START_TEST(test_history_bounded)
+{
+	const char *pats[] = {"rare"};
+	struct take t = {.room = 100};
+	char *cause = NULL, *want;
+	uint64_t resume = 1, first = 0, rare;
+
+	ck_assert_int_eq(boot(CONF_J), 0);
+	for (int i = 0; i < 30; i++) {
+		uint64_t s = emit("common", "{}");
+		if (!first)
+			first = s;
+	}
+	rare = emit("rare", "{\"pi\":3.141592653589793}");
+	/* 10 rows a call: none matches, the resume point is the 10th row */
+	ck_assert_int_eq(journal_history(journal_default(), first - 1, 0, 10,
+	                                 pats, 1, take_some, &t, &resume,
+	                                 &cause),
+	                 0);
+	ck_assert_uint_eq(resume, first + 9);
+	ck_assert_uint_eq(t.got.len, 0);
+	/* following resume reaches the rare event, then the end (resume 0) */
+	uint64_t since = resume;
+	int calls = 0;
+	while (since && calls++ < 10) {
+		ck_assert_int_ge(journal_history(journal_default(), since, 0,
+		                                 10, pats, 1, take_some, &t,
+		                                 &resume, &cause),
+		                 0);
+		since = resume;
+	}
+	ck_assert_int_lt(calls, 10);
+	buf_putc(&t.got, '\0');
+	want = xasprintf("%llu rare|", (unsigned long long)rare);
+	ck_assert_str_eq(buf_head(&t.got), want);
+	free(want);
+	buf_reset(&t.got);
+
+	/* fn refusing ends the call: no resume (the caller knows where) */
+	t.room = 2;
+	ck_assert_int_eq(journal_history(journal_default(), first - 1, 0, 0,
+	                                 NULL, 0, take_some, &t, &resume,
+	                                 &cause),
+	                 2);
+	ck_assert_uint_eq(resume, 0);
+	/* a huge `last` is every event (nothing sized by it), no pattern */
+	t.room = 1000;
+	buf_reset(&t.got);
+	ck_assert_int_eq(journal_history(journal_default(), first - 1,
+	                                 SIZE_MAX / 2, 0, NULL, 0, take_some,
+	                                 &t, &resume, &cause),
+	                 31);
+	/* the last one with a pattern, looking back at most 5 rows */
+	buf_reset(&t.got);
+	ck_assert_int_eq(journal_history(journal_default(), 0, 1, 5, pats, 1,
+	                                 take_some, &t, &resume, &cause),
+	                 1);
+	/* ... and with the pattern further back than the bound: the
+	 * matches among the last 5 rows (none) */
+	emit("common", "{}");
+	emit("common", "{}");
+	emit("common", "{}");
+	emit("common", "{}");
+	emit("common", "{}");
+	buf_reset(&t.got);
+	ck_assert_int_eq(journal_history(journal_default(), 0, 1, 5, pats, 1,
+	                                 take_some, &t, &resume, &cause),
+	                 0);
+	buf_free(&t.got);
+}
+END_TEST
+
 START_TEST(test_sync_always_durable)
 {
 	char *cause = NULL;
@@ -371,6 +464,7 @@ journal_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_append_read_and_restart);
 	tcase_add_test(tc, test_sync_always_durable);
+	tcase_add_test(tc, test_history_bounded);
 	tcase_add_test(tc, test_retention_count);
 	tcase_add_test(tc, test_retention_age);
 	tcase_add_test(tc, test_corrupt_refuses_to_start);
