@@ -464,10 +464,10 @@ m_unsubscribe(struct req *q)
  * event), and at most EVENTS_SCAN journal rows read per call. "next" is the
  * seq to pass as since for the next page, null when there is no more.
  */
-#define EVENTS_LIMIT      1000
-#define EVENTS_LIMIT_MAX  10000
-#define EVENTS_REPLY_MAX  (4u << 20)
-#define EVENTS_SCAN       50000
+#define EVENTS_LIMIT     1000
+#define EVENTS_LIMIT_MAX 10000
+#define EVENTS_REPLY_MAX (4u << 20)
+#define EVENTS_SCAN      50000
 
 struct page {
 	struct buf *out;

@@ -450,8 +450,8 @@ bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
 			buf_putc(&raw, '\0');
 			m.data = raw.data;
 		} else {
-			char *text = json_dumps(
-			    data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			char *text = json_dumps(data, JSON_COMPACT |
+			                                  JSON_PRESERVE_ORDER);
 			m.data = xstrdup(text);
 			free(text);
 		}

@@ -575,8 +575,8 @@ jskip_value(const char *p, const char *end)
 }
 
 bool
-bus_json_member(const char *text, size_t len, const char *const *path,
-                size_t n, struct buf *out)
+bus_json_member(const char *text, size_t len, const char *const *path, size_t n,
+                struct buf *out)
 {
 	const char *p = text, *end = text + len;
 
@@ -592,8 +592,9 @@ bus_json_member(const char *text, size_t len, const char *const *path,
 			const char *k = p + 1, *v;
 			bool esc = false;
 
+			/* an escaped key: not comparable */
 			if (!(p = jskip_string(p, end, &esc)) || esc)
-				return false; /* an escaped key: not comparable */
+				return false;
 			size_t kl = (size_t)(p - 1 - k);
 			p = jskip_ws(p, end);
 			if (p >= end || *p != ':')

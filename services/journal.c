@@ -464,9 +464,8 @@ row_event(sqlite3_stmt *st, struct bus_event *ev)
  * at (0: no bound); past that the matches among those rows are the answer.
  */
 static int
-history_last_start(struct journal *j, uint64_t *since, size_t last,
-                   size_t scan, const char *const *patterns, size_t npatterns,
-                   char **cause)
+history_last_start(struct journal *j, uint64_t *since, size_t last, size_t scan,
+                   const char *const *patterns, size_t npatterns, char **cause)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t first = 0, oldest = 0;

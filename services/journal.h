@@ -71,8 +71,7 @@ uint64_t journal_last_seq(const struct journal *j);
  * many fn took, or -1 with *cause on a read error.
  */
 long journal_history(struct journal *j, uint64_t since, size_t last,
-                     size_t scan, const char *const *patterns,
-                     size_t npatterns,
+                     size_t scan, const char *const *patterns, size_t npatterns,
                      bool (*fn)(const struct bus_event *ev, void *arg),
                      void *arg, uint64_t *resume, char **cause);
 

@@ -929,9 +929,8 @@ START_TEST(test_event_put_exact)
 	struct bus *bb = new_bus(16, 0, 16, 1, 1);
 	kept = NULL;
 	bus_listen(bb, "*", keep_fn, NULL);
-	ck_assert_int_eq(emit(bb, "user.created", "{\"pi\":3.141592653589793}",
-	                      "src"),
-	                 0);
+	ck_assert_int_eq(
+	    emit(bb, "user.created", "{\"pi\":3.141592653589793}", "src"), 0);
 	RUN_UNTIL_B(kept != NULL, 2);
 	free_bus(bb);
 	size_t len;
