@@ -604,8 +604,8 @@ bus_json_member(const char *text, size_t len, const char *const *path, size_t n,
 				return false;
 			if (kl == want && memcmp(k, path[level], kl) == 0) {
 				if (level + 1 == n) {
-					bus_json_compact(out, v,
-					                 (size_t)(p - v));
+					util_json_compact(out, v,
+					                  (size_t)(p - v));
 					return true;
 				}
 				end = p;
@@ -621,31 +621,6 @@ bus_json_member(const char *text, size_t len, const char *const *path, size_t n,
 			return false;
 	}
 	return false;
-}
-
-void
-bus_json_compact(struct buf *out, const char *p, size_t n)
-{
-	bool in_str = false;
-
-	buf_reserve(out, n);
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-
-		if (in_str) {
-			if (c == '\\' && i + 1 < n) {
-				buf_putc(out, c);
-				c = p[++i];
-			} else if (c == '"') {
-				in_str = false;
-			}
-		} else if (jws(c)) {
-			continue;
-		} else if (c == '"') {
-			in_str = true;
-		}
-		buf_putc(out, c);
-	}
 }
 
 json_t *

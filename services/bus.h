@@ -174,8 +174,6 @@ void bus_event_put(struct buf *out, const struct bus_event *ev);
  */
 bool bus_json_member(const char *text, size_t len, const char *const *path,
                      size_t n, struct buf *out);
-/* Append JSON text without the whitespace outside strings. */
-void bus_json_compact(struct buf *out, const char *p, size_t n);
 
 /* Highest seq accepted so far (0 if none). */
 uint64_t bus_last_seq(const struct bus *b);

@@ -167,3 +167,22 @@ path = $T/j.db"
 		"every big event once, in order"
 	svcd_stop || fail "svcd exited with status $?"
 }
+
+# Timers emit their data as written: from the config and from `schedule`.
+test_timer_data_exact() {
+	CONF_TEXT="[timer.conf]
+every = 50ms
+emit = num.conf
+data = $DATA"
+	svcd_start
+	local out
+	out=$(rpc "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"schedule\",\"params\":{\"name\":\"once\",\"after\":\"10ms\",\"event\":\"num.sched\",\"data\":$DATA}}")
+	assert_contains "$out" '"result"' "schedule accepted"
+	wait_for 5 bash -c "'$SVCCTL' -s '$SOCK' --json events num.sched | jq -e '.events | length == 1'"
+	wait_for 5 bash -c "'$SVCCTL' -s '$SOCK' --json events num.conf | jq -e '.events | length >= 1'"
+	out=$(events_rpc '{"events":["num.sched"]}')
+	assert_contains "$out" "\"data\":$DATA," "a scheduled event's data"
+	out=$(events_rpc '{"last":1,"events":["num.conf"]}')
+	assert_contains "$out" "\"data\":$DATA," "a config timer's data"
+	svcd_stop || fail "svcd exited with status $?"
+}
