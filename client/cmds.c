@@ -389,37 +389,77 @@ events_list(json_t *result)
 	return json_object_get(result, "events");
 }
 
+/* Events a page asks for: the daemon's own bound is 1-10000. */
+#define EVENTS_PAGE 1000
+
+/*
+ * `events` is paged by the daemon: follow "next" (the seq to pass as since)
+ * until it is null or --last N have been printed, printing each page as it
+ * comes, so memory stays one page whatever the history holds. --json
+ * prints one document, {"events":[...]}, one event per line.
+ */
 int
 cmd_events(struct cli_ctx *c)
 {
-	json_t *params = json_object();
-	json_t *result = NULL;
-	int rc;
+	bool have_since = c->o->seen & CLI_OPT_SINCE;
+	unsigned long long want = c->o->seen & CLI_OPT_LAST ? c->o->last : 0;
+	unsigned long long since = have_since ? c->o->since : 0, printed = 0;
+	bool first = true;
+	int rc = CLI_EXIT_OK;
 
-	if (c->o->seen & CLI_OPT_LAST)
-		json_object_set_new(params, "last",
-		                    json_integer((json_int_t)c->o->last));
-	if (c->o->seen & CLI_OPT_SINCE)
-		json_object_set_new(params, "since",
-		                    json_integer((json_int_t)c->o->since));
-	if (c->o->nargs)
-		json_object_set_new(params, "events", patterns_array(c, 0));
-	rc = cmd_call(c, "events", params, c->o->timeout_ms, NULL, NULL,
-	              &result);
-	json_decref(params);
-	if (rc)
-		return rc;
-	if (c->o->json) {
-		cmd_print_json(c, result);
-	} else {
-		json_t *list = events_list(result);
+	if (c->o->json)
+		fputs("{\"events\":[", c->out);
+	for (;;) {
+		json_t *params = json_object(), *result = NULL, *list, *ev;
+		json_t *next;
 		size_t i;
-		json_t *ev;
+
+		if (first && want)
+			json_object_set_new(params, "last",
+			                    json_integer((json_int_t)want));
+		if (!first || have_since)
+			json_object_set_new(params, "since",
+			                    json_integer((json_int_t)since));
+		if (want && want - printed < EVENTS_PAGE)
+			json_object_set_new(
+			    params, "limit",
+			    json_integer((json_int_t)(want - printed)));
+		if (c->o->nargs)
+			json_object_set_new(params, "events",
+			                    patterns_array(c, 0));
+		rc = cmd_call(c, "events", params, c->o->timeout_ms, NULL, NULL,
+		              &result);
+		json_decref(params);
+		if (rc)
+			break;
+		list = events_list(result);
 		ARRAY_EACH(list, i, ev)
-		print_event(c, ev);
+		{
+			if (c->o->json) {
+				fputs(printed ? ",\n" : "\n", c->out);
+				json_dumpf(ev, c->out,
+				           JSON_COMPACT | JSON_PRESERVE_ORDER);
+			} else {
+				print_event(c, ev);
+			}
+			printed++;
+		}
+		next = json_object_get(result, "next");
+		first = false;
+		if (!json_is_integer(next) || json_integer_value(next) <= 0 ||
+		    (uint64_t)json_integer_value(next) <= since ||
+		    (want && printed >= want)) {
+			json_decref(result);
+			break;
+		}
+		since = (unsigned long long)json_integer_value(next);
+		json_decref(result);
 	}
-	json_decref(result);
-	return CLI_EXIT_OK;
+	if (c->o->json) {
+		fputs(printed ? "\n]}\n" : "]}\n", c->out);
+		fflush(c->out);
+	}
+	return rc;
 }
 
 /* ---- emit, schedule, cancel ------------------------------------------ */

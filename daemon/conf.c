@@ -813,11 +813,14 @@ timer_key(struct parser *p, const char *name, const char *v)
 			cause = xstrdup("not a JSON object");
 			goto out_bad;
 		}
-		char *text = json_dumps(j, JSON_COMPACT);
 		json_decref(j);
+		/* the text as written, compacted: event data is never
+		 * re-serialised, so numbers are emitted as configured */
+		struct buf b = {0};
+		util_json_compact(&b, v, strlen(v));
+		buf_putc(&b, '\0');
 		free(t->data);
-		t->data = xstrdup(text);
-		free(text);
+		t->data = b.data;
 	}
 	return;
 

@@ -57,6 +57,9 @@ struct req {
 	struct buf *out;
 	struct batch *batch; /* NULL: a request on its own line */
 	bool failed;
+	const char *line; /* the request's text (NULL: unknown), for
+	                   * params.data as it came in */
+	size_t len;
 };
 
 typedef const struct mres *(*method_fn)(struct req *q);
@@ -138,6 +141,26 @@ m_ping(struct req *q)
 	return ok(q, json_string("pong"));
 }
 
+/*
+ * params.data as stored: its bytes as they came in (compacted), so numbers
+ * are never rewritten (3.141592653589793, -0, 1.0E+2 stay as written);
+ * serialised from the tree only when the text cannot be located (an
+ * escaped key on the way). New string, free it.
+ */
+static char *
+data_text(struct req *q, json_t *data)
+{
+	static const char *const path[] = {"params", "data"};
+	struct buf b = {0};
+
+	if (q->line && bus_json_member(q->line, q->len, path, 2, &b)) {
+		buf_putc(&b, '\0');
+		return b.data; /* off is 0: nothing was consumed */
+	}
+	buf_free(&b);
+	return json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
 /* The hot path: no jansson tree for the reply, data serialised once. */
 static const struct mres *
 m_emit(struct req *q)
@@ -159,7 +182,7 @@ m_emit(struct req *q)
 	    !bus_closing(b))
 		return pending(q);
 	if (data)
-		text = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		text = data_text(q, data);
 	rc = bus_emit(b, json_string_value(ev), json_string_length(ev), text,
 	              text ? strlen(text) : 0, ctl_client_source(q->c), &seq,
 	              &matched);
@@ -395,7 +418,7 @@ m_schedule(struct req *q)
 		            "max_tasks); cancel one first",
 		            cf->max_tasks);
 	if (data) {
-		text = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		text = data_text(q, data);
 		len = text ? strlen(text) : 0;
 		if (len > cf->max_task_data) {
 			free(text);
@@ -506,48 +529,111 @@ m_unsubscribe(struct req *q)
 	                       ctl_client_unsubscribe(q->c)));
 }
 
-static void
+/*
+ * `events` is paged so that a reply is bounded whatever the history holds:
+ * at most `limit` events (default EVENTS_LIMIT, at most EVENTS_LIMIT_MAX),
+ * no more once the reply passes EVENTS_REPLY_MAX bytes (but at least one
+ * event), and at most EVENTS_SCAN journal rows read per call. "next" is the
+ * seq to pass as since for the next page, null when there is no more.
+ */
+#define EVENTS_LIMIT     1000
+#define EVENTS_LIMIT_MAX 10000
+#define EVENTS_REPLY_MAX (4u << 20)
+#define EVENTS_SCAN      50000
+
+struct page {
+	struct buf *out;
+	size_t start; /* where the reply begins in out */
+	size_t n, limit;
+	uint64_t last; /* seq of the last event written */
+	bool full, more;
+};
+
+/* Write ev into the page; false (ev not taken) once the page is full. */
+static bool
 collect_event(const struct bus_event *ev, void *arg)
 {
-	json_array_append_new(arg, bus_event_json(ev));
+	struct page *pg = arg;
+
+	if (pg->full) {
+		pg->more = true;
+		return false;
+	}
+	if (pg->n)
+		buf_putc(pg->out, ',');
+	bus_event_put(pg->out, ev);
+	pg->n++;
+	pg->last = ev->seq;
+	if (pg->n >= pg->limit || pg->out->len - pg->start >= EVENTS_REPLY_MAX)
+		pg->full = true;
+	return true;
 }
 
+static void
+collect_bus_event(const struct bus_event *ev, void *arg)
+{
+	collect_event(ev, arg);
+}
+
+/* The reply is written as text: event data goes out as it was stored. */
 static const struct mres *
 m_events(struct req *q)
 {
 	struct bus *b = bus_default();
-	json_t *last = param(q, "last"), *since = param(q, "since");
+	json_t *jlast = param(q, "last"), *jsince = param(q, "since");
+	json_t *jlimit = param(q, "limit");
+	uint64_t since = jsince ? (uint64_t)json_integer_value(jsince) : 0;
+	size_t last = jlast ? (size_t)json_integer_value(jlast) : 0;
+	size_t limit = EVENTS_LIMIT;
+	uint64_t resume = 0, next;
 	const char **pats;
+	struct buf body = {0};
+	struct page pg = {.out = &body};
 	size_t n;
-	json_t *arr;
 
 	if (!b)
 		return fail(q, RPC_UNAVAILABLE, "the event bus is not running");
+	if (jlimit) {
+		json_int_t l = json_integer_value(jlimit);
+
+		if (l < 1 || l > EVENTS_LIMIT_MAX)
+			return fail(q, RPC_INVALID_PARAMS,
+			            "parameter 'limit' must be 1-%d",
+			            EVENTS_LIMIT_MAX);
+		limit = (size_t)l;
+	}
 	if (patterns(q, &pats, &n) < 0)
 		return &res_done;
-	arr = json_array();
+	pg.limit = last && last < limit ? last : limit;
 	if (journal_default()) {
 		char *cause = NULL;
 
-		if (journal_history(journal_default(),
-		                    since ? (uint64_t)json_integer_value(since)
-		                          : 0,
-		                    last ? (size_t)json_integer_value(last) : 0,
-		                    pats, n, collect_event, arr, &cause) < 0) {
+		if (journal_history(journal_default(), since, last, EVENTS_SCAN,
+		                    pats, n, collect_event, &pg, &resume,
+		                    &cause) < 0) {
 			free(pats);
-			json_decref(arr);
+			buf_free(&body);
 			fail(q, RPC_INTERNAL, "%s", cause);
 			free(cause);
 			return &res_done;
 		}
-		free(pats);
-		return ok(q, json_pack("{s:o}", "events", arr));
+	} else {
+		bus_history(b, since, last, pats, n, collect_bus_event, &pg);
 	}
-	bus_history(b, since ? (uint64_t)json_integer_value(since) : 0,
-	            last ? (size_t)json_integer_value(last) : 0, pats, n,
-	            collect_event, arr);
 	free(pats);
-	return ok(q, json_pack("{s:o}", "events", arr));
+	next = pg.more ? pg.last : resume;
+	if (q->r->id) {
+		rpc_put_head(q->out, q->r->id);
+		buf_append(q->out, "{\"events\":[", 11);
+		buf_append(q->out, buf_head(&body), body.len);
+		if (next)
+			buf_printf(q->out, "],\"next\":%" PRIu64 "}", next);
+		else
+			buf_puts(q->out, "],\"next\":null}");
+		rpc_put_tail(q->out);
+	}
+	buf_free(&body);
+	return &res_done;
 }
 
 static const struct mres *
@@ -607,6 +693,7 @@ static const struct rpc_param p_events[] = {
     {"last", RPC_P_UINT, false},
     {"since", RPC_P_UINT, false},
     {"events", RPC_P_STRINGS, false},
+    {"limit", RPC_P_UINT, false},
 };
 static const struct rpc_param p_shutdown[] = {
     {"wait", RPC_P_BOOL, false},
@@ -1390,9 +1477,61 @@ dispatch_req(struct req *q)
  * (none for notifications) go out as one array on one line, or nothing
  * when there is none. [] and an oversized batch get one error object.
  */
-static enum methods_outcome
-batch_dispatch(struct ctl_client *c, json_t *arr, struct buf *out)
+/*
+ * The text of each element of a batch line that jansson has accepted, so
+ * an emit inside a batch keeps its data's bytes (data_text). Fills at most
+ * max spans; returns how many elements the array holds.
+ */
+struct span {
+	const char *p;
+	size_t n;
+};
+
+static size_t
+batch_spans(const char *line, size_t len, struct span *sp, size_t max)
 {
+	const char *p = memchr(line, '[', len), *end = line + len, *start;
+	size_t count = 0;
+	int depth = 0;
+	bool str = false;
+
+	if (!p)
+		return 0;
+	start = ++p;
+	for (depth = 1; p < end && depth > 0; p++) {
+		char ch = *p;
+
+		if (str) {
+			if (ch == '\\')
+				p++;
+			else if (ch == '"')
+				str = false;
+			continue;
+		}
+		if (ch == '"') {
+			str = true;
+		} else if (ch == '[' || ch == '{') {
+			depth++;
+		} else if (ch == ']' || ch == '}') {
+			depth--;
+		}
+		if ((depth == 1 && ch == ',') || depth == 0) {
+			if (count < max) {
+				sp[count].p = start;
+				sp[count].n = (size_t)(p - start);
+			}
+			count++;
+			start = p + 1;
+		}
+	}
+	return count;
+}
+
+static enum methods_outcome
+batch_dispatch(struct ctl_client *c, const char *line, size_t len, json_t *arr,
+               struct buf *out)
+{
+	static struct span sp[METHODS_MAX_BATCH];
 	struct batch bt = {0};
 	struct buf one = {0}, all = {0};
 	size_t i, n = json_array_size(arr);
@@ -1412,6 +1551,8 @@ batch_dispatch(struct ctl_client *c, json_t *arr, struct buf *out)
 		json_decref(arr);
 		return METHODS_ERROR;
 	}
+	if (batch_spans(line, len, sp, METHODS_MAX_BATCH) != n)
+		memset(sp, 0, sizeof(sp)); /* unexpected: data re-serialised */
 	json_array_foreach(arr, i, el)
 	{
 		struct rpc_req r;
@@ -1421,6 +1562,8 @@ batch_dispatch(struct ctl_client *c, json_t *arr, struct buf *out)
 		bool answer;
 
 		buf_reset(&one);
+		q.line = sp[i].p;
+		q.len = sp[i].n;
 		if (rpc_envelope(json_incref(el), &r, &e, &msg, &answer) < 0) {
 			if (answer)
 				rpc_put_error(&one, r.id, e, msg);
@@ -1472,7 +1615,9 @@ methods_dispatch(struct ctl_client *c, const char *line, size_t len,
 		return METHODS_ERROR;
 	}
 	if (json_is_array(root))
-		return batch_dispatch(c, root, out);
+		return batch_dispatch(c, line, len, root, out);
+	q.line = line;
+	q.len = len;
 	if (rpc_envelope(root, &r, &e, &msg, &answer) < 0) {
 		if (answer)
 			rpc_put_error(out, r.id, e, msg);

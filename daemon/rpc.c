@@ -289,7 +289,8 @@ rpc_put_tail(struct buf *out)
 	buf_append(out, "}\n", 2);
 }
 
-/* Append v as compact JSON (any type). */
+/* Append v as compact JSON (any type). Never for event data: that is
+ * written as stored (bus_event_put), since this rounds reals. */
 static void
 put_json(struct buf *out, json_t *v)
 {

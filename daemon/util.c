@@ -202,6 +202,31 @@ buf_json_string(struct buf *b, const char *s, size_t n)
 }
 
 void
+util_json_compact(struct buf *b, const char *p, size_t n)
+{
+	bool in_str = false;
+
+	buf_reserve(b, n);
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (in_str) {
+			if (c == '\\' && i + 1 < n) {
+				buf_putc(b, c);
+				c = p[++i];
+			} else if (c == '"') {
+				in_str = false;
+			}
+		} else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			continue;
+		} else if (c == '"') {
+			in_str = true;
+		}
+		buf_putc(b, c);
+	}
+}
+
+void
 buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {

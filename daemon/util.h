@@ -78,6 +78,9 @@ void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Append s as a JSON string literal, quotes included, escaping as needed. */
 void buf_json_string(struct buf *b, const char *s, size_t n);
+/* Append JSON text (valid) without the whitespace outside strings; every
+ * other byte is kept, so numbers and escapes stay as written. */
+void util_json_compact(struct buf *b, const char *p, size_t n);
 static inline const char *
 buf_head(const struct buf *b)
 {

@@ -441,10 +441,20 @@ bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
 	}
 	m.event = xstrdup(json_string_value(ev));
 	if (data) {
-		char *text =
-		    json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		m.data = xstrdup(text);
-		free(text);
+		/* the bytes as published, not re-serialised: numbers stay
+		 * exactly as written */
+		static const char *const path[] = {"data"};
+		struct buf raw = {0};
+
+		if (bus_json_member(payload, len, path, 1, &raw)) {
+			buf_putc(&raw, '\0');
+			m.data = raw.data;
+		} else {
+			char *text = json_dumps(data, JSON_COMPACT |
+			                                  JSON_PRESERVE_ORDER);
+			m.data = xstrdup(text);
+			free(text);
+		}
 	} else {
 		m.data = xstrdup("{}");
 	}

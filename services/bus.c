@@ -488,6 +488,141 @@ bus_event_wire(const struct bus_event *ev, size_t *len)
 	return e->wire;
 }
 
+void
+bus_event_put(struct buf *out, const struct bus_event *ev)
+{
+	char t[27], num[20], *d = util_u64_digits(num + sizeof(num), ev->seq);
+
+	fmt_time(ev->time_us, t);
+	buf_append(out, "{\"seq\":", 7);
+	buf_append(out, d, (size_t)(num + sizeof(num) - d));
+	buf_append(out, ",\"time\":\"", 9);
+	buf_append(out, t, sizeof(t));
+	buf_append(out, "\",\"event\":", 10);
+	buf_json_string(out, ev->name, ev->name_len);
+	buf_append(out, ",\"data\":", 8);
+	if (ev->data && ev->data_len)
+		buf_append(out, ev->data, ev->data_len);
+	else
+		buf_append(out, "{}", 2);
+	buf_append(out, ",\"source\":", 10);
+	buf_json_string(out, ev->source ? ev->source : "",
+	                ev->source ? strlen(ev->source) : 0);
+	buf_putc(out, '}');
+}
+
+/* ---- raw members of validated JSON text -------------------------------- */
+
+static bool
+jws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static const char *
+jskip_ws(const char *p, const char *end)
+{
+	while (p < end && jws(*p))
+		p++;
+	return p;
+}
+
+/* Past the string at p (on its quote); NULL if unterminated. */
+static const char *
+jskip_string(const char *p, const char *end, bool *escaped)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\') {
+			*escaped = true;
+			p++;
+		} else if (*p == '"') {
+			return p + 1;
+		}
+	}
+	return NULL;
+}
+
+/* Past the value at p; NULL if the text ends first. */
+static const char *
+jskip_value(const char *p, const char *end)
+{
+	size_t depth = 0;
+	bool esc;
+
+	while (p < end) {
+		char c = *p;
+
+		if (c == '"') {
+			if (!(p = jskip_string(p, end, &esc)))
+				return NULL;
+			if (!depth)
+				return p;
+			continue;
+		}
+		if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (!depth)
+				return p; /* the end of a scalar */
+			if (--depth == 0)
+				return p + 1;
+		} else if (!depth && (c == ',' || jws(c))) {
+			return p;
+		}
+		p++;
+	}
+	return depth ? NULL : p;
+}
+
+bool
+bus_json_member(const char *text, size_t len, const char *const *path, size_t n,
+                struct buf *out)
+{
+	const char *p = text, *end = text + len;
+
+	for (size_t level = 0; level < n; level++) {
+		size_t want = strlen(path[level]);
+		bool found = false;
+
+		p = jskip_ws(p, end);
+		if (p >= end || *p != '{')
+			return false;
+		p = jskip_ws(p + 1, end);
+		while (p < end && *p == '"') {
+			const char *k = p + 1, *v;
+			bool esc = false;
+
+			/* an escaped key: not comparable */
+			if (!(p = jskip_string(p, end, &esc)) || esc)
+				return false;
+			size_t kl = (size_t)(p - 1 - k);
+			p = jskip_ws(p, end);
+			if (p >= end || *p != ':')
+				return false;
+			v = jskip_ws(p + 1, end);
+			if (!(p = jskip_value(v, end)))
+				return false;
+			if (kl == want && memcmp(k, path[level], kl) == 0) {
+				if (level + 1 == n) {
+					util_json_compact(out, v,
+					                  (size_t)(p - v));
+					return true;
+				}
+				end = p;
+				p = v;
+				found = true;
+				break;
+			}
+			p = jskip_ws(p, end);
+			if (p < end && *p == ',')
+				p = jskip_ws(p + 1, end);
+		}
+		if (!found)
+			return false;
+	}
+	return false;
+}
+
 json_t *
 bus_event_json(const struct bus_event *ev)
 {

@@ -30,6 +30,7 @@ struct ev_loop;
 struct bus;
 struct bus_listener;
 struct bus_call;
+struct buf; /* daemon/util.h */
 
 extern const struct svc_desc bus_service;
 
@@ -155,6 +156,24 @@ void bus_event_unref(const struct bus_event *ev);
 const char *bus_event_wire(const struct bus_event *ev, size_t *len);
 /* The params object of that line as a new jansson reference. */
 json_t *bus_event_json(const struct bus_event *ev);
+/*
+ * Append that params object to out as text: {"seq":N,"time":"...",
+ * "event":"NAME","data":{...},"source":"..."}, data as the stored bytes
+ * (never re-serialised: numbers leave svcd exactly as they came in). Works
+ * for any struct bus_event (a journal row too), not only the bus's own.
+ */
+void bus_event_put(struct buf *out, const struct bus_event *ev);
+/*
+ * The raw text of a member of JSON text that a parser already accepted:
+ * path[0] of the top-level object, then path[1] inside that, and so on (n
+ * keys). Appends the value, compacted (whitespace outside strings removed,
+ * every other byte kept), to out and returns true; false if a member is
+ * missing or a key on the way holds an escape (then nothing is appended
+ * and the caller serialises its parsed tree instead). Event data is stored
+ * this way, so 3.141592653589793 or 1.0E+2 is kept as written.
+ */
+bool bus_json_member(const char *text, size_t len, const char *const *path,
+                     size_t n, struct buf *out);
 
 /* Highest seq accepted so far (0 if none). */
 uint64_t bus_last_seq(const struct bus *b);

@@ -458,68 +458,120 @@ row_event(sqlite3_stmt *st, struct bus_event *ev)
 		ev->source = "";
 }
 
-long
-journal_history(struct journal *j, uint64_t since, size_t last,
-                const char *const *patterns, size_t npatterns,
-                void (*fn)(const struct bus_event *ev, void *arg), void *arg,
-                char **cause)
+/*
+ * Where the last `last` matches (seq > since) begin: the seq before the
+ * first of them, into *since. With patterns at most `scan` rows are looked
+ * at (0: no bound); past that the matches among those rows are the answer.
+ */
+static int
+history_last_start(struct journal *j, uint64_t *since, size_t last, size_t scan,
+                   const char *const *patterns, size_t npatterns, char **cause)
 {
 	sqlite3_stmt *st = NULL;
-	uint64_t *seqs = NULL;
-	size_t nseqs = 0;
+	uint64_t first = 0, oldest = 0;
+	size_t found = 0, rows = 0;
+	int rc;
+
+	if (!npatterns) {
+		/* no filter: the index answers, no row is read */
+		rc = sqlite3_prepare_v2(j->rdb,
+		                        "SELECT seq FROM events WHERE seq > ? "
+		                        "ORDER BY seq DESC LIMIT 1 OFFSET ?",
+		                        -1, &st, NULL);
+		if (rc != SQLITE_OK)
+			goto err;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)*since);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)(last - 1));
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			*since = (uint64_t)sqlite3_column_int64(st, 0) - 1;
+		else if (rc != SQLITE_DONE)
+			goto err;
+		/* fewer than `last`: every one, since unchanged */
+		sqlite3_finalize(st);
+		return 0;
+	}
+	rc = sqlite3_prepare_v2(j->rdb,
+	                        "SELECT seq, name FROM events WHERE seq > ? "
+	                        "ORDER BY seq DESC",
+	                        -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto err;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)*since);
+	while (found < last && (!scan || rows < scan) &&
+	       (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+
+		rows++;
+		oldest = (uint64_t)sqlite3_column_int64(st, 0);
+		if (match_any(patterns, npatterns, name ? name : "",
+		              (size_t)sqlite3_column_bytes(st, 1))) {
+			first = oldest;
+			found++;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto err;
+	sqlite3_finalize(st);
+	if (found == last)
+		*since = first - 1;
+	else if (scan && rows == scan)
+		*since = oldest - 1; /* the bound: the matches among them */
+	return 0;
+err:
+	*cause = xasprintf("journal: %s", sqlite3_errmsg(j->rdb));
+	sqlite3_finalize(st);
+	return -1;
+}
+
+long
+journal_history(struct journal *j, uint64_t since, size_t last, size_t scan,
+                const char *const *patterns, size_t npatterns,
+                bool (*fn)(const struct bus_event *ev, void *arg), void *arg,
+                uint64_t *resume, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t seen = 0;
+	size_t rows = 0;
 	long visited = 0;
 	int rc;
 
+	*resume = 0;
 	if (journal_wait_durable(j, j->accepted, 10, cause) < 0)
 		return -1;
-	if (last) {
-		/* newest first: the seqs of the last `last` matches */
-		sqlite3_prepare_v2(j->rdb,
-		                   "SELECT seq, name FROM events WHERE seq > ? "
-		                   "ORDER BY seq DESC",
-		                   -1, &st, NULL);
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
-		seqs = xcalloc(last, sizeof(*seqs));
-		while (nseqs < last && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			const char *name =
-			    (const char *)sqlite3_column_text(st, 1);
-			if (match_any(patterns, npatterns, name ? name : "",
-			              (size_t)sqlite3_column_bytes(st, 1)))
-				seqs[nseqs++] =
-				    (uint64_t)sqlite3_column_int64(st, 0);
-		}
-		sqlite3_finalize(st);
-		if (!nseqs)
-			goto out;
-		since = seqs[nseqs - 1] - 1;
-	}
+	if (last && history_last_start(j, &since, last, scan, patterns,
+	                               npatterns, cause) < 0)
+		return -1;
+	/* LIMIT: the rows looked at per call are bounded, matching or not */
 	if (sqlite3_prepare_v2(j->rdb,
 	                       "SELECT seq, time_us, name, data, source FROM "
-	                       "events WHERE seq > ? ORDER BY seq",
+	                       "events WHERE seq > ? ORDER BY seq LIMIT ?",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		*cause = xasprintf("journal: %s", sqlite3_errmsg(j->rdb));
-		visited = -1;
-		goto out;
+		return -1;
 	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
+	sqlite3_bind_int64(st, 2, scan ? (sqlite3_int64)scan : -1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct bus_event ev;
 
+		rows++;
 		row_event(st, &ev);
+		seen = ev.seq;
 		if (!match_any(patterns, npatterns, ev.name, ev.name_len))
 			continue;
-		fn(&ev, arg);
+		if (!fn(&ev, arg))
+			goto out; /* the page is full */
 		visited++;
-		if (last && (size_t)visited == nseqs)
-			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (rc != SQLITE_DONE) {
 		*cause = xasprintf("journal: %s", sqlite3_errmsg(j->rdb));
 		visited = -1;
+	} else if (scan && rows == scan) {
+		*resume = seen; /* the bound, maybe not the end */
 	}
-	sqlite3_finalize(st);
 out:
-	free(seqs);
+	sqlite3_finalize(st);
 	return visited;
 }
 

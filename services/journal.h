@@ -60,15 +60,20 @@ void journal_cancel_wait(struct journal *j, struct journal_waiter *w);
 /* Highest seq in the journal (accepted, maybe not yet committed). */
 uint64_t journal_last_seq(const struct journal *j);
 /*
- * As bus_history, from the journal: events with seq > since (the last
- * `last` of them if non-zero) matching patterns (none: all), in seq order.
- * Waits for pending writes first. Returns how many were visited, or -1 with
- * *cause on a read error.
+ * A page of history from the journal: events with seq > since (the last
+ * `last` of them if non-zero) matching patterns (none: all), in seq order,
+ * each passed to fn until fn returns false (it did not take that event:
+ * the page is full). At most `scan` rows are read per call, matching or not
+ * (0: no bound; with `last` and patterns, the look back for where the last
+ * ones begin is bounded the same way): when the bound ends the call before
+ * the end of the journal, *resume is the seq of the last row read (pass it
+ * as since to go on), else 0. Waits for pending writes first. Returns how
+ * many fn took, or -1 with *cause on a read error.
  */
 long journal_history(struct journal *j, uint64_t since, size_t last,
-                     const char *const *patterns, size_t npatterns,
-                     void (*fn)(const struct bus_event *ev, void *arg),
-                     void *arg, char **cause);
+                     size_t scan, const char *const *patterns, size_t npatterns,
+                     bool (*fn)(const struct bus_event *ev, void *arg),
+                     void *arg, uint64_t *resume, char **cause);
 
 /* {path, sync, events, first_seq, last_seq, durable_seq, commits,
  *  write_errors, pruned} — new reference. */

@@ -52,7 +52,6 @@ timer_check_data(const char *data, char **cause)
 {
 	json_error_t err;
 	json_t *j;
-	char *out, *copy;
 
 	if (!data)
 		return xstrdup("{}");
@@ -66,12 +65,13 @@ timer_check_data(const char *data, char **cause)
 		*cause = xstrdup("data must be a JSON object");
 		return NULL;
 	}
-	out = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
-	/* json_dumps may use jansson's allocator: keep one of our own. */
-	copy = xstrdup(out);
-	free(out);
-	return copy;
+	/* the text as written, compacted: never re-serialised, so numbers
+	 * are emitted exactly as configured */
+	struct buf b = {0};
+	util_json_compact(&b, data, strlen(data));
+	buf_putc(&b, '\0');
+	return b.data;
 }
 
 struct worker_task *

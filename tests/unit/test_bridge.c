@@ -490,6 +490,26 @@ START_TEST(test_encode_decode)
 }
 END_TEST
 
+/* Inbound data is kept as published (whitespace aside), never rewritten:
+ * jansson would give 3.1415926535897931, 0, 100.0. */
+START_TEST(test_decode_data_exact)
+{
+	const char *wire =
+	    "{\"event\":\"num.x\",\"time\":\"t\",\"origin\":{\"host\":"
+	    "\"h\",\"instance\":\"i\"},\"data\": {\"pi\": 3.141592653589793,"
+	    "\"t\":1700000000.123456,\"z\":-0,\"e\":1.0E+2,\"s\":\"\\u00e9 "
+	    "\"}}";
+	struct bridge_msg m;
+	char *cause = NULL;
+
+	ck_assert_int_eq(bridge_decode(wire, strlen(wire), &m, &cause), 0);
+	ck_assert_str_eq(m.data, "{\"pi\":3.141592653589793,"
+	                         "\"t\":1700000000.123456,\"z\":-0,"
+	                         "\"e\":1.0E+2,\"s\":\"\\u00e9 \"}");
+	bridge_msg_clear(&m);
+}
+END_TEST
+
 START_TEST(test_decode_rejects)
 {
 	static const struct {
@@ -889,6 +909,7 @@ bridge_suite(void)
 	tcase_add_test(tc, test_bad_options);
 	tcase_add_test(tc, test_encode_decode);
 	tcase_add_test(tc, test_decode_rejects);
+	tcase_add_test(tc, test_decode_data_exact);
 	tcase_add_test(tc, test_loop_marker);
 	tcase_add_test(tc, test_disabled_stats);
 	tcase_add_test(tc, test_conf_section);

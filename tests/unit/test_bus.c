@@ -896,6 +896,104 @@ START_TEST(test_wire_line)
 }
 END_TEST
 
+/* The text form of an event, for `events` replies: data is written as
+ * stored, never re-serialised, and the rest matches the wire line. */
+START_TEST(test_event_put_exact)
+{
+	const char *data = "{\"t\":1700000000.123456,\"pi\":3.141592653589793,"
+	                   "\"z\":-0,\"e\":1.0E+2,\"h\":1e400,"
+	                   "\"big\":123456789012345678901234567890}";
+	struct bus_event ev = {
+	    .seq = 42,
+	    .time_us = 1700000000123456,
+	    .name = "num.x",
+	    .name_len = 5,
+	    .data = data,
+	    .data_len = strlen(data),
+	    .source = "ctl \"q\"",
+	};
+	struct buf b = {0};
+	char *want;
+
+	bus_event_put(&b, &ev);
+	buf_putc(&b, '\0');
+	want = xasprintf("{\"seq\":42,\"time\":\"2023-11-14T22:13:20.123456Z\","
+	                 "\"event\":\"num.x\",\"data\":%s,"
+	                 "\"source\":\"ctl \\\"q\\\"\"}",
+	                 data);
+	ck_assert_str_eq(buf_head(&b), want);
+	free(want);
+	buf_free(&b);
+
+	/* a bus event: the same text as its wire line's params */
+	struct bus *bb = new_bus(16, 0, 16, 1, 1);
+	kept = NULL;
+	bus_listen(bb, "*", keep_fn, NULL);
+	ck_assert_int_eq(
+	    emit(bb, "user.created", "{\"pi\":3.141592653589793}", "src"), 0);
+	RUN_UNTIL_B(kept != NULL, 2);
+	free_bus(bb);
+	size_t len;
+	const char *w = bus_event_wire(kept, &len);
+	const char *params = strstr(w, "\"params\":") + 9;
+	bus_event_put(&b, kept);
+	ck_assert_uint_eq(b.len, (size_t)(w + len - 2 - params));
+	ck_assert(memcmp(buf_head(&b), params, b.len) == 0);
+	buf_free(&b);
+	bus_event_unref(kept);
+	kept = NULL;
+}
+END_TEST
+
+static char *
+member(const char *text, const char *const *path, size_t n)
+{
+	struct buf b = {0};
+
+	if (!bus_json_member(text, strlen(text), path, n, &b)) {
+		ck_assert_uint_eq(b.len, 0);
+		buf_free(&b);
+		return NULL;
+	}
+	buf_putc(&b, '\0');
+	return b.data;
+}
+
+START_TEST(test_json_member)
+{
+	static const char *const pd[] = {"params", "data"};
+	static const char *const d[] = {"data"};
+	const char *line =
+	    "{\"jsonrpc\":\"2.0\",\"id\":[1,{\"data\":0}],\"params\" : {"
+	    "\"event\":\"x\", \"wait\":true,\"data\" :\t{ \"pi\": "
+	    "3.141592653589793 , \"s\":\"a } \\\" ] b\", \"z\":-0,"
+	    "\"e\":[1.0E+2, {}], \"big\":123456789012345678901234567890} },"
+	    "\"method\":\"emit\"}";
+	char *v;
+
+	v = member(line, pd, 2);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v, "{\"pi\":3.141592653589793,\"s\":\"a } \\\" ] b\","
+	                    "\"z\":-0,\"e\":[1.0E+2,{}],"
+	                    "\"big\":123456789012345678901234567890}");
+	free(v);
+	/* only members of the object on the path count */
+	ck_assert_ptr_null(member(line, d, 1));
+	v = member("{\"a\":{\"data\":1},\"data\":{\"k\":\"v\"}}", d, 1);
+	ck_assert_str_eq(v, "{\"k\":\"v\"}");
+	free(v);
+	v = member("{\"data\":-12.5e-3}", d, 1);
+	ck_assert_str_eq(v, "-12.5e-3");
+	free(v);
+	/* an escaped key on the way: not comparable, the caller falls back */
+	ck_assert_ptr_null(member("{\"d\\u0061ta\":{}}", d, 1));
+	ck_assert_ptr_null(member("{\"x\\n\":1,\"data\":{}}", d, 1));
+	ck_assert_ptr_null(member("[{\"data\":{}}]", d, 1));
+	ck_assert_ptr_null(member("{\"params\":[]}", pd, 2));
+	ck_assert_ptr_null(member("{}", d, 1));
+}
+END_TEST
+
 /* Events of every size, small ones in recycled blocks: a kept event's data
  * and wire line stay intact while thousands of others come and go. */
 struct size_rec {
@@ -1214,6 +1312,8 @@ bus_suite(void)
 	tcase_add_test(tc, test_history);
 	tcase_add_test(tc, test_history_then_live);
 	tcase_add_test(tc, test_wire_line);
+	tcase_add_test(tc, test_event_put_exact);
+	tcase_add_test(tc, test_json_member);
 	tcase_add_test(tc, test_event_sizes);
 	tcase_add_test(tc, test_drain_on_shutdown);
 	tcase_add_test(tc, test_close_empty_is_immediate);

@@ -480,7 +480,8 @@ START_TEST(test_timers_and_hooks)
 	            "[timer.alpha]\n"
 	            "after = 250ms\n"
 	            "emit = boot:done\n"
-	            "data = { \"n\" : 1, \"s\": [true, null] }\n"
+	            "data = { \"n\" : 1, \"s\": [true, null], \"pi\": "
+	            "3.141592653589793, \"e\": 1.0E+2, \"z\": -0 }\n"
 	            "[hook.a]\n"
 	            "on = *\n"
 	            "exec = /bin/sh\n");
@@ -498,7 +499,10 @@ START_TEST(test_timers_and_hooks)
 	ck_assert(!t->periodic);
 	ck_assert(t->interval == 0.25);
 	ck_assert_str_eq(t->emit, "boot:done");
-	ck_assert_str_eq(t->data, "{\"n\":1,\"s\":[true,null]}");
+	/* compacted, numbers as written (never re-serialised) */
+	ck_assert_str_eq(t->data, "{\"n\":1,\"s\":[true,null],"
+	                          "\"pi\":3.141592653589793,\"e\":1.0E+2,"
+	                          "\"z\":-0}");
 	ck_assert_int_eq(t->line, 10);
 	ck_assert_ptr_null(t->next);
 

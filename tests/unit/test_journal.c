@@ -92,11 +92,12 @@ emit(const char *name, const char *data)
 	return seq;
 }
 
-static void
+static bool
 collect(const struct bus_event *ev, void *arg)
 {
 	buf_printf(arg, "%llu %.*s %s|", (unsigned long long)ev->seq,
 	           (int)ev->name_len, ev->name, ev->data);
+	return true;
 }
 
 static json_int_t
@@ -116,15 +117,15 @@ START_TEST(test_append_read_and_restart)
 	struct buf got = {0};
 	const char *pats[] = {"user.*"};
 	char *want, *cause = NULL;
-	uint64_t a, b, c;
+	uint64_t a, b, c, resume;
 
 	ck_assert_int_eq(boot(CONF_J), 0);
 	ck_assert(journal_default() != NULL);
 	a = emit("user.a", "{\"n\":1}");
 	b = emit("other", "{}");
 	c = emit("user.b", "{\"n\":2}");
-	ck_assert_int_eq(journal_history(journal_default(), b - 1, 0, pats, 1,
-	                                 collect, &got, &cause),
+	ck_assert_int_eq(journal_history(journal_default(), b - 1, 0, 0, pats,
+	                                 1, collect, &got, &resume, &cause),
 	                 1);
 	buf_putc(&got, '\0');
 	want = xasprintf("%llu user.b {\"n\":2}|", (unsigned long long)c);
@@ -132,8 +133,8 @@ START_TEST(test_append_read_and_restart)
 	free(want);
 	buf_reset(&got);
 	/* the last 2 matching, in seq order */
-	ck_assert_int_eq(journal_history(journal_default(), 0, 2, pats, 1,
-	                                 collect, &got, &cause),
+	ck_assert_int_eq(journal_history(journal_default(), 0, 2, 0, pats, 1,
+	                                 collect, &got, &resume, &cause),
 	                 2);
 	buf_putc(&got, '\0');
 	want = xasprintf("%llu user.a {\"n\":1}|%llu user.b {\"n\":2}|",
@@ -150,6 +151,99 @@ START_TEST(test_append_read_and_restart)
 	ck_assert_uint_gt(bus_last_seq(bus_default()), c);
 	ck_assert_uint_gt(emit("user.c", "{}"), c);
 	ck_assert_int_ge(stat_of("events"), 3);
+}
+END_TEST
+
+/* Takes at most `room` events, then refuses (a full page). */
+struct take {
+	struct buf got;
+	size_t room;
+};
+
+static bool
+take_some(const struct bus_event *ev, void *arg)
+{
+	struct take *t = arg;
+
+	if (!t->room)
+		return false;
+	t->room--;
+	buf_printf(&t->got, "%llu %.*s|", (unsigned long long)ev->seq,
+	           (int)ev->name_len, ev->name);
+	return true;
+}
+
+/* A page of history is bounded in rows read, not only in events given:
+ * a sparse pattern over many rows returns a resume point. */
+START_TEST(test_history_bounded)
+{
+	const char *pats[] = {"rare"};
+	struct take t = {.room = 100};
+	char *cause = NULL, *want;
+	uint64_t resume = 1, first = 0, rare;
+
+	ck_assert_int_eq(boot(CONF_J), 0);
+	for (int i = 0; i < 30; i++) {
+		uint64_t s = emit("common", "{}");
+		if (!first)
+			first = s;
+	}
+	rare = emit("rare", "{\"pi\":3.141592653589793}");
+	/* 10 rows a call: none matches, the resume point is the 10th row */
+	ck_assert_int_eq(journal_history(journal_default(), first - 1, 0, 10,
+	                                 pats, 1, take_some, &t, &resume,
+	                                 &cause),
+	                 0);
+	ck_assert_uint_eq(resume, first + 9);
+	ck_assert_uint_eq(t.got.len, 0);
+	/* following resume reaches the rare event, then the end (resume 0) */
+	uint64_t since = resume;
+	int calls = 0;
+	while (since && calls++ < 10) {
+		ck_assert_int_ge(journal_history(journal_default(), since, 0,
+		                                 10, pats, 1, take_some, &t,
+		                                 &resume, &cause),
+		                 0);
+		since = resume;
+	}
+	ck_assert_int_lt(calls, 10);
+	buf_putc(&t.got, '\0');
+	want = xasprintf("%llu rare|", (unsigned long long)rare);
+	ck_assert_str_eq(buf_head(&t.got), want);
+	free(want);
+	buf_reset(&t.got);
+
+	/* fn refusing ends the call: no resume (the caller knows where) */
+	t.room = 2;
+	ck_assert_int_eq(journal_history(journal_default(), first - 1, 0, 0,
+	                                 NULL, 0, take_some, &t, &resume,
+	                                 &cause),
+	                 2);
+	ck_assert_uint_eq(resume, 0);
+	/* a huge `last` is every event (nothing sized by it), no pattern */
+	t.room = 1000;
+	buf_reset(&t.got);
+	ck_assert_int_eq(journal_history(journal_default(), first - 1,
+	                                 SIZE_MAX / 2, 0, NULL, 0, take_some,
+	                                 &t, &resume, &cause),
+	                 31);
+	/* the last one with a pattern, looking back at most 5 rows */
+	buf_reset(&t.got);
+	ck_assert_int_eq(journal_history(journal_default(), 0, 1, 5, pats, 1,
+	                                 take_some, &t, &resume, &cause),
+	                 1);
+	/* ... and with the pattern further back than the bound: the
+	 * matches among the last 5 rows (none) */
+	emit("common", "{}");
+	emit("common", "{}");
+	emit("common", "{}");
+	emit("common", "{}");
+	emit("common", "{}");
+	buf_reset(&t.got);
+	ck_assert_int_eq(journal_history(journal_default(), 0, 1, 5, pats, 1,
+	                                 take_some, &t, &resume, &cause),
+	                 0);
+	buf_free(&t.got);
 }
 END_TEST
 
@@ -175,6 +269,7 @@ START_TEST(test_retention_count)
 {
 	struct buf got = {0};
 	char *cause = NULL;
+	uint64_t resume;
 
 	ck_assert_int_eq(boot(CONF_J), 0);
 	for (int i = 0; i < 20; i++)
@@ -186,8 +281,8 @@ START_TEST(test_retention_count)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert(!timed_out);
 	ck_assert_int_eq(stat_of("events"), 3);
-	ck_assert_int_eq(journal_history(journal_default(), 0, 0, NULL, 0,
-	                                 collect, &got, &cause),
+	ck_assert_int_eq(journal_history(journal_default(), 0, 0, 0, NULL, 0,
+	                                 collect, &got, &resume, &cause),
 	                 3);
 	buf_free(&got);
 }
@@ -422,6 +517,7 @@ journal_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_append_read_and_restart);
 	tcase_add_test(tc, test_sync_always_durable);
+	tcase_add_test(tc, test_history_bounded);
 	tcase_add_test(tc, test_retention_count);
 	tcase_add_test(tc, test_retention_age);
 	tcase_add_test(tc, test_corrupt_refuses_to_start);
