@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,4 +155,64 @@ log_warn_errno(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_errno_v(LOGL_WARN, fmt, ap);
 	va_end(ap);
+}
+
+/* ---- log once, then count ----------------------------------------------- */
+
+void
+log_limit_flush(struct log_limit *l)
+{
+	if (!l->pending)
+		return;
+	log_msg(l->level, "%" PRIu64 " more %s (last: %s)", l->pending, l->what,
+	        l->last ? l->last : "?");
+	l->pending = 0;
+	l->last_us = util_mono_us();
+}
+
+void
+log_limited(struct log_limit *l, uint64_t n, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	if (!n)
+		return;
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (!l->on) {
+		l->on = true;
+		l->pending = n - 1;
+		log_msg(l->level, "%s", msg);
+		l->last_us = util_mono_us();
+	} else {
+		l->pending += n;
+	}
+	free(l->last);
+	l->last = msg;
+	if (l->pending &&
+	    util_mono_us() - l->last_us >= (int64_t)(l->interval * 1e6))
+		log_limit_flush(l);
+}
+
+bool
+log_limit_end(struct log_limit *l)
+{
+	bool was = l->on;
+
+	log_limit_flush(l);
+	l->on = false;
+	free(l->last);
+	l->last = NULL;
+	return was;
+}
+
+void
+log_limit_free(struct log_limit *l)
+{
+	free(l->last);
+	l->last = NULL;
+	l->pending = 0;
+	l->on = false;
 }
