@@ -915,7 +915,8 @@ damaged(struct journal *j, char *what, char **err)
 		*err =
 		    xasprintf("%s; restore the journal from a backup, or set "
 		              "[journal] on_damage = continue to start "
-		              "anyway without reusing seq numbers",
+		              "anyway without reusing seq numbers (once, "
+		              "after restoring an older backup, too)",
 		              what);
 		free(what);
 		return -1;
