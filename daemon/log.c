@@ -159,6 +159,13 @@ log_warn_errno(const char *fmt, ...)
 
 /* ---- log once, then count ----------------------------------------------- */
 
+/* The last line went out less than an interval ago. */
+static bool
+limit_recent(const struct log_limit *l)
+{
+	return util_mono_us() - l->last_us < (int64_t)(l->interval * 1e6);
+}
+
 void
 log_limit_flush(struct log_limit *l)
 {
@@ -181,31 +188,39 @@ log_limited(struct log_limit *l, uint64_t n, const char *fmt, ...)
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (!l->on) {
+	if (!l->on && (!l->last_us || !limit_recent(l))) {
 		l->on = true;
+		l->quiet_start = false;
 		l->pending = n - 1;
 		log_msg(l->level, "%s", msg);
 		l->last_us = util_mono_us();
 	} else {
+		/* a run, or a new one soon after the last line: count it */
+		if (!l->on)
+			l->quiet_start = true;
+		l->on = true;
 		l->pending += n;
 	}
 	free(l->last);
 	l->last = msg;
-	if (l->pending &&
-	    util_mono_us() - l->last_us >= (int64_t)(l->interval * 1e6))
+	if (l->pending && !limit_recent(l))
 		log_limit_flush(l);
 }
 
 bool
 log_limit_end(struct log_limit *l)
 {
-	bool was = l->on;
-
+	if (!l->on)
+		return false;
+	/* a run that started unlogged soon after the last line: it ends
+	 * later, so a flapping condition cannot log two lines per flap */
+	if (l->quiet_start && limit_recent(l))
+		return false;
 	log_limit_flush(l);
 	l->on = false;
 	free(l->last);
 	l->last = NULL;
-	return was;
+	return true;
 }
 
 void

@@ -47,8 +47,10 @@ void log_warn_errno(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /*
  * Log once, then count: the first occurrence of a run of repeated errors is
  * logged in full; later ones are counted and at most one line per interval
- * reads "N more WHAT (last: MSG)". Loop thread only. Set level, what and
- * interval (seconds); the rest starts zeroed.
+ * reads "N more WHAT (last: MSG)"; a run that starts again within an
+ * interval of the last line is counted too (and ends no sooner than an
+ * interval after it), so a flapping condition stays bounded. Loop thread only.
+ * Set level, what and interval (seconds); the rest starts zeroed.
  */
 struct log_limit {
 	enum log_level level;
@@ -56,6 +58,7 @@ struct log_limit {
 	double interval;
 	/* private */
 	bool on;          /* in a run */
+	bool quiet_start; /* it started counted, not logged */
 	int64_t last_us;  /* monotonic time of the last line */
 	uint64_t pending; /* occurrences since that line */
 	char *last;       /* the last of them */
