@@ -100,7 +100,7 @@ struct journal {
 	uint64_t failed_to; /* the last failed batch ended here */
 	char *error;        /* the last write error */
 	uint64_t commits, write_errors, pruned, errors_reported, lost;
-	bool last_ok;  /* the last batch committed */
+	bool last_ok;  /* the last failed or event batch committed */
 	int cap_pages; /* tests: 1 cap, -1 lift, 0 nothing to do */
 
 	/* writer thread only (and open/stop, while it is not running) */
@@ -239,7 +239,7 @@ hwm_write(struct journal *j, uint64_t durable, uint64_t reserved, bool clean,
 	                                 "\nreserved %" PRIu64 "\nclean %d\n",
 	                       durable, reserved, clean ? 1 : 0);
 	size_t len = strlen(text), off = 0;
-	int fd, rc = -1;
+	int fd, rc = -1, saved;
 
 	j->hwm_us = util_mono_us();
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -270,12 +270,13 @@ hwm_write(struct journal *j, uint64_t durable, uint64_t reserved, bool clean,
 	goto out;
 
 out_close:
+	saved = errno;
 	close(fd);
-out_unlink : {
-	int saved = errno;
+	errno = saved;
+out_unlink:
+	saved = errno;
 	unlink(tmp);
 	errno = saved;
-}
 out:
 	if (rc < 0 && cause)
 		*cause =
@@ -471,7 +472,9 @@ writer_main(void *arg)
 		pthread_mutex_lock(&j->mu);
 		if (top > j->done)
 			j->done = top;
-		j->last_ok = rc == 0;
+		/* a run of errors ends with events stored, not a cursor */
+		if (rc < 0 || nev)
+			j->last_ok = rc == 0;
 		if (rc == 0) {
 			if (top > j->durable)
 				j->durable = top;
