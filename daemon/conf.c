@@ -165,6 +165,7 @@ enum ktype {
 	KT_GROUP,    /* char *, an existing group; empty = NULL */
 	KT_PATH,     /* char *, a file path (relative: to the working dir) */
 	KT_SYNC,     /* int, enum conf_journal_sync */
+	KT_DAMAGE,   /* int, enum conf_journal_damage */
 	KT_URL,      /* char *, a bridge URL (services/bridge.h) */
 	KT_PATTERNS, /* char **, blank-separated event patterns */
 	KT_CHANNEL,  /* char *, a bridge channel prefix */
@@ -227,6 +228,7 @@ static const struct conf_key conf_keys[] = {
     K_NUM(SECT_JOURNAL, "retention_count", KT_COUNT, journal_keep_count, 0,
           1ULL << 40),
     K_DUR(SECT_JOURNAL, "retention_age", journal_keep_age, 3650 * DAY, "3650d"),
+    K(SECT_JOURNAL, "on_damage", KT_DAMAGE, journal_on_damage),
     K(SECT_BRIDGE, "url", KT_URL, bridge_url),
     K(SECT_BRIDGE, "publish", KT_PATTERNS, bridge_publish),
     K(SECT_BRIDGE, "subscribe", KT_PATTERNS, bridge_subscribe),
@@ -683,6 +685,16 @@ set_key(struct conf *c, const struct conf_key *k, const char *v, char **cause)
 		else {
 			*cause =
 			    xasprintf("'%s' is not always, batch or off", v);
+			return -1;
+		}
+		return 0;
+	case KT_DAMAGE:
+		if (!strcmp(v, "refuse"))
+			*(int *)dst = CONF_DAMAGE_REFUSE;
+		else if (!strcmp(v, "continue"))
+			*(int *)dst = CONF_DAMAGE_CONTINUE;
+		else {
+			*cause = xasprintf("'%s' is not refuse or continue", v);
 			return -1;
 		}
 		return 0;
@@ -1430,7 +1442,8 @@ journal_conf_differs(const struct conf *a, const struct conf *b)
 	       str_differs(a->journal_path, b->journal_path) ||
 	       a->journal_sync != b->journal_sync ||
 	       a->journal_keep_count != b->journal_keep_count ||
-	       a->journal_keep_age != b->journal_keep_age;
+	       a->journal_keep_age != b->journal_keep_age ||
+	       a->journal_on_damage != b->journal_on_damage;
 }
 
 static bool

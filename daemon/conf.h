@@ -42,6 +42,11 @@ enum conf_journal_sync {
 	CONF_SYNC_ALWAYS, /* acknowledged once durable */
 };
 
+enum conf_journal_damage {
+	CONF_DAMAGE_REFUSE,   /* lost history or a corrupt db: do not start */
+	CONF_DAMAGE_CONTINUE, /* start anyway, loudly, never reusing a seq */
+};
+
 struct conf {
 	char *path; /* the file it came from, NULL for built-in defaults */
 
@@ -82,6 +87,7 @@ struct conf {
 	int journal_sync;          /* enum conf_journal_sync; default batch */
 	size_t journal_keep_count; /* retention_count; 0 = no limit */
 	double journal_keep_age;   /* retention_age, seconds; 0 = no limit */
+	int journal_on_damage; /* enum conf_journal_damage; default refuse */
 
 	/* [bridge] (services/bridge.h); bridge_url NULL: no bridge */
 	char *bridge_url;        /* redis://HOST[:PORT][/DB], unix:///PATH */

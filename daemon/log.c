@@ -13,6 +13,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,4 +274,79 @@ log_warn_errno(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_errno_v(LOGL_WARN, fmt, ap);
 	va_end(ap);
+}
+
+/* ---- log once, then count ----------------------------------------------- */
+
+/* The last line went out less than an interval ago. */
+static bool
+limit_recent(const struct log_limit *l)
+{
+	return util_mono_us() - l->last_us < (int64_t)(l->interval * 1e6);
+}
+
+void
+log_limit_flush(struct log_limit *l)
+{
+	if (!l->pending)
+		return;
+	log_msg(l->level, "%" PRIu64 " more %s (last: %s)", l->pending, l->what,
+	        l->last ? l->last : "?");
+	l->pending = 0;
+	l->last_us = util_mono_us();
+}
+
+void
+log_limited(struct log_limit *l, uint64_t n, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	if (!n)
+		return;
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (!l->on && (!l->last_us || !limit_recent(l))) {
+		l->on = true;
+		l->quiet_start = false;
+		l->pending = n - 1;
+		log_msg(l->level, "%s", msg);
+		l->last_us = util_mono_us();
+	} else {
+		/* a run, or a new one soon after the last line: count it */
+		if (!l->on)
+			l->quiet_start = true;
+		l->on = true;
+		l->pending += n;
+	}
+	free(l->last);
+	l->last = msg;
+	if (l->pending && !limit_recent(l))
+		log_limit_flush(l);
+}
+
+bool
+log_limit_end(struct log_limit *l)
+{
+	if (!l->on)
+		return false;
+	/* a run that started unlogged soon after the last line: it ends
+	 * later, so a flapping condition cannot log two lines per flap */
+	if (l->quiet_start && limit_recent(l))
+		return false;
+	log_limit_flush(l);
+	l->on = false;
+	free(l->last);
+	l->last = NULL;
+	return true;
+}
+
+void
+log_limit_free(struct log_limit *l)
+{
+	free(l->last);
+	l->last = NULL;
+	l->pending = 0;
+	l->on = false;
 }

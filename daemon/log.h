@@ -3,6 +3,8 @@
 #define SVCD_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -41,5 +43,35 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 /* errno variants append ": strerror(errno)". */
 void log_err_errno(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_warn_errno(const char *fmt, ...) PRINTF_LIKE(1, 2);
+
+/*
+ * Log once, then count: the first occurrence of a run of repeated errors is
+ * logged in full; later ones are counted and at most one line per interval
+ * reads "N more WHAT (last: MSG)"; a run that starts again within an
+ * interval of the last line is counted too (and ends no sooner than an
+ * interval after it), so a flapping condition stays bounded. Loop thread only.
+ * Set level, what and interval (seconds); the rest starts zeroed.
+ */
+struct log_limit {
+	enum log_level level;
+	const char *what; /* "journal write errors" */
+	double interval;
+	/* private */
+	bool on;          /* in a run */
+	bool quiet_start; /* it started counted, not logged */
+	int64_t last_us;  /* monotonic time of the last line */
+	uint64_t pending; /* occurrences since that line */
+	char *last;       /* the last of them */
+};
+/* n occurrences of the message (n >= 1). */
+void log_limited(struct log_limit *l, uint64_t n, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+/* Log the pending count now, if any. */
+void log_limit_flush(struct log_limit *l);
+/* End a run (the condition cleared): flush; true if a run was on, so the
+ * caller logs its recovery line. */
+bool log_limit_end(struct log_limit *l);
+/* Free what it holds (flushing nothing). */
+void log_limit_free(struct log_limit *l);
 
 #endif

@@ -9,6 +9,10 @@
  * task. Hook delivery cursors are stored next to the events, so events a
  * hook did not finish before a crash are replayed to it after a restart.
  *
+ * The highest seq ever handed out is kept in PATH.seq beside the db, so a
+ * damaged WAL that loses committed events is detected at start (refused, or
+ * with [journal] on_damage = continue logged) and a seq is never reused.
+ *
  * sync = always: `emit` is acknowledged only once the event is durable
  * (journal_when_durable: the control client waits, the loop does not);
  * batch and off acknowledge at once (off also drops fsync).
@@ -75,8 +79,18 @@ long journal_history(struct journal *j, uint64_t since, size_t last,
                      bool (*fn)(const struct bus_event *ev, void *arg),
                      void *arg, uint64_t *resume, char **cause);
 
-/* {path, sync, events, first_seq, last_seq, durable_seq, commits,
- *  write_errors, pruned} — new reference. */
+/*
+ * {path, sync, events, first_seq, last_seq, durable_seq, commits,
+ *  write_errors, lost, pruned} — new reference. durable_seq is the highest
+ * seq of a successful commit; lost counts events whose commit failed.
+ */
 json_t *journal_stats_json(struct journal *j);
+
+/*
+ * Tests: cap the database at its current size, so a write that needs a new
+ * page fails with SQLITE_FULL (a full disk), or lift the cap. Applied by the
+ * writer before its next batch.
+ */
+void journal_test_cap(struct journal *j, bool cap);
 
 #endif

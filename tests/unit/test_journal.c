@@ -1,10 +1,14 @@
 /* test_journal.c — Check tests for services/journal.c: appends and reads,
- * seq across restarts, sync = always, retention, bad paths, hook replay. */
+ * seq across restarts, sync = always, retention, bad paths, hook replay,
+ * lost history (the seq high-water mark), a full disk. */
 #include <check.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -507,6 +511,264 @@ START_TEST(test_hook_replay_running_at_concurrency_two)
 }
 END_TEST
 
+/* ---- lost history: the seq high-water mark ------------------------------ */
+
+static void
+db_exec(const char *sql)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/j.db", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK,
+	              "%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* max(seq) as another connection sees it now. */
+static uint64_t
+db_max_seq(void)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	uint64_t v = 0;
+
+	snprintf(path, sizeof(path), "%s/j.db", dir);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT max(seq) FROM events",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	v = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* A figure of j.db.seq ("durable", "reserved", "clean"); -1 if none. */
+static long long
+hwm_of(const char *key)
+{
+	char *text = slurp("j.db.seq"), *p, *pat = xasprintf("\n%s ", key);
+	long long v = -1;
+
+	if ((p = strstr(text, pat)))
+		v = strtoll(p + strlen(pat), NULL, 10);
+	free(pat);
+	free(text);
+	return v;
+}
+
+/* Emit with sync = always and wait until it is durable. */
+static uint64_t
+emit_durable(const char *name, const char *data)
+{
+	char *cause = NULL;
+	uint64_t seq = emit(name, data);
+
+	ck_assert_msg(journal_wait_durable(journal_default(), seq, 2, &cause) ==
+	                  0,
+	              "%s", cause ? cause : "");
+	return seq;
+}
+
+/* Rows deleted behind svcd's back (it was stopped): refused with the figures
+ * and what to do; with on_damage = continue it starts, loudly, and goes on
+ * past the high-water mark. Before: it started at the smaller seq. */
+START_TEST(test_lost_history_refused)
+{
+	uint64_t last = 0, next;
+	char *want;
+
+	ck_assert_int_eq(boot(CONF_J "sync = always\n"), 0);
+	for (int i = 0; i < 5; i++)
+		last = emit_durable("x", "{}");
+	stop_graph();
+	ck_assert_int_eq(hwm_of("clean"), 1);
+	/* (the hooks service's state events at stop come after ours) */
+	ck_assert_int_ge(hwm_of("durable"), (long long)last);
+	last = (uint64_t)hwm_of("durable");
+	ck_assert_uint_eq(db_max_seq(), last);
+	/* the exact figures after a clean stop: no seq is skipped */
+	ck_assert_int_eq(hwm_of("reserved"), (long long)last);
+	db_exec("DELETE FROM events WHERE seq > (SELECT min(seq) FROM events)");
+
+	ck_assert_int_eq(boot(CONF_J "sync = always\n"), -1);
+	ck_assert(journal_default() == NULL);
+	want = xasprintf("but had reached seq %llu (the high-water mark in "
+	                 "%s/j.db.seq)",
+	                 (unsigned long long)last, dir);
+	ck_assert_msg(tu_log_seen(want), "log: %s", tu_log_text());
+	free(want);
+	ck_assert_msg(tu_log_seen("restore the journal from a backup, or set "
+	                          "[journal] on_damage = continue"),
+	              "log: %s", tu_log_text());
+	ck_assert_msg(tu_log_seen("/j.db: stored up to seq "), "log: %s",
+	              tu_log_text());
+	stop_graph();
+
+	ck_assert_int_eq(boot(CONF_J "sync = always\non_damage = continue\n"),
+	                 0);
+	ck_assert_msg(tu_log_seen("starting anyway (on_damage = continue)"),
+	              "log: %s", tu_log_text());
+	next = emit_durable("x", "{}");
+	ck_assert_uint_gt(next, last);
+	stop_graph();
+
+	/* the loss was accepted: the default starts again, seq still goes on */
+	ck_assert_int_eq(boot(CONF_J), 0);
+	ck_assert_uint_gt(emit("x", "{}"), next);
+}
+END_TEST
+
+/* Run a shell command on the temp dir (@D in it). */
+static void
+sh(const char *fmt)
+{
+	struct buf b = {0};
+
+	for (const char *p = fmt; *p; p++) {
+		if (p[0] == '@' && p[1] == 'D') {
+			buf_printf(&b, "%s", dir);
+			p++;
+		} else {
+			buf_putc(&b, *p);
+		}
+	}
+	buf_putc(&b, '\0');
+	ck_assert_msg(system(buf_head(&b)) == 0, "%s", buf_head(&b));
+	buf_free(&b);
+}
+
+/* The state kill -9 leaves with sync = always (the files copied while svcd
+ * runs; tests/integration/t_journal.sh does a real kill -9), then 200
+ * random bytes into the middle of the -wal: the later commits are gone.
+ * Before: svcd came up at the smaller seq and reused the lost numbers. */
+START_TEST(test_damaged_wal_after_kill9)
+{
+	char wal[128];
+	long long durable, reserved;
+	uint64_t last = 0, next;
+	struct stat sb;
+	int fd;
+
+	ck_assert_int_eq(boot(CONF_J "sync = always\n"), 0);
+	for (int i = 0; i < 40; i++)
+		last =
+		    emit_durable("x", "{\"pad\":\"..........................."
+		                      "....\"}");
+	/* the floor in j.db.seq follows within FLOOR_INTERVAL */
+	while (!timed_out && hwm_of("durable") < (long long)last)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	sh("mkdir @D/crash && cp @D/j.db @D/j.db-wal @D/j.db.seq @D/crash/");
+	stop_graph();
+	sh("rm -f @D/j.db-shm && cp @D/crash/* @D/");
+	ck_assert_int_eq(hwm_of("clean"), 0);
+	durable = hwm_of("durable");
+	reserved = hwm_of("reserved");
+	ck_assert_int_ge(durable, (long long)last);
+	ck_assert_int_gt(reserved, durable);
+
+	snprintf(wal, sizeof(wal), "%s/j.db-wal", dir);
+	ck_assert_int_eq(stat(wal, &sb), 0);
+	ck_assert_int_gt(sb.st_size, 8 * 4096);
+	fd = open(wal, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	{
+		unsigned char junk[200];
+		for (size_t i = 0; i < sizeof(junk); i++)
+			junk[i] = (unsigned char)(rand() & 0xff);
+		ck_assert_int_eq(pwrite(fd, junk, sizeof(junk), sb.st_size / 2),
+		                 (ssize_t)sizeof(junk));
+	}
+	close(fd);
+
+	ck_assert_int_eq(boot(CONF_J "sync = always\n"), -1);
+	ck_assert_msg(tu_log_seen("committed events are lost"), "log: %s",
+	              tu_log_text());
+	stop_graph();
+	ck_assert_int_eq(boot(CONF_J "sync = always\non_damage = continue\n"),
+	                 0);
+	ck_assert_uint_lt(db_max_seq(), (uint64_t)durable);
+	next = emit_durable("x", "{}");
+	ck_assert_uint_gt(next, (uint64_t)reserved);
+}
+END_TEST
+
+/* ---- a full disk -------------------------------------------------------- */
+
+static int
+log_count(const char *text)
+{
+	const char *p = tu_log_text();
+	int n = 0;
+
+	while ((p = strstr(p, text))) {
+		n++;
+		p += strlen(text);
+	}
+	return n;
+}
+
+/* SQLITE_FULL (max_page_count): durable_seq stays at what is stored, the
+ * failed events are counted as lost, sync = always emits get the error, and
+ * the log holds one line, one count and one recovery line. Before:
+ * durable_seq advanced over failed commits and every failure was a line. */
+START_TEST(test_full_disk)
+{
+	char pad[2049], *data, *cause = NULL;
+	uint64_t ok_seq, seq, failed = 0;
+	const int n = 60;
+
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	data = xasprintf("{\"pad\":\"%s\"}", pad);
+	ck_assert_int_eq(boot(CONF_J "sync = always\n"), 0);
+	ok_seq = emit_durable("x", data);
+	journal_test_cap(journal_default(), true);
+	for (int i = 0; i < n; i++) {
+		seq = emit("x", data);
+		if (journal_wait_durable(journal_default(), seq, 2, &cause) <
+		    0) {
+			ck_assert_msg(strstr(cause, "full") != NULL, "%s",
+			              cause);
+			free(cause);
+			cause = NULL;
+			failed++;
+		}
+		/* the loop reports what the writer saw */
+		ev_run(loop, EVRUN_NOWAIT);
+	}
+	ck_assert_uint_ge(failed, n - 4);
+	ck_assert_int_eq(stat_of("write_errors"), (json_int_t)failed);
+	ck_assert_int_eq(stat_of("lost"), (json_int_t)failed);
+	ck_assert_int_eq(stat_of("durable_seq"), (json_int_t)db_max_seq());
+	ck_assert_uint_ge(db_max_seq(), ok_seq);
+	ck_assert_int_eq(stat_of("last_seq"), (json_int_t)seq);
+	ck_assert_int_lt(stat_of("durable_seq"), (json_int_t)seq);
+	ck_assert_msg(log_count("write failed: database or disk is full") == 1,
+	              "log: %s", tu_log_text());
+
+	journal_test_cap(journal_default(), false);
+	seq = emit_durable("x", data);
+	while (!timed_out && !tu_log_seen("writes succeed again"))
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert(!timed_out);
+	ck_assert_int_eq(stat_of("durable_seq"), (json_int_t)seq);
+	ck_assert_int_eq(stat_of("durable_seq"), (json_int_t)db_max_seq());
+	ck_assert_msg(log_count("more journal write errors (last: journal ") ==
+	                  1,
+	              "log: %s", tu_log_text());
+	ck_assert_msg(log_count("journal write") + log_count("write failed") <=
+	                  3,
+	              "log: %s", tu_log_text());
+	free(data);
+}
+END_TEST
+
 static Suite *
 journal_suite(void)
 {
@@ -526,6 +788,9 @@ journal_suite(void)
 	tcase_add_test(tc, test_hook_replay_after_unfinished_stop);
 	tcase_add_test(tc, test_hook_overflow_replayed);
 	tcase_add_test(tc, test_hook_replay_running_at_concurrency_two);
+	tcase_add_test(tc, test_lost_history_refused);
+	tcase_add_test(tc, test_damaged_wal_after_kill9);
+	tcase_add_test(tc, test_full_disk);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# t_journal.sh — the journal's damage and full-disk handling with the real
+# svcd: a damaged WAL after kill -9 refuses to start (on_damage = continue
+# starts without reusing a seq); a full disk (a small tmpfs) keeps durable_seq
+# true and logs one line, one count and one recovery line.
+
+# big_emit_lines N KB — N pipelined emit lines with KB KiB of data each.
+big_emit_lines() {
+	awk -v n="$1" -v kb="$2" 'BEGIN {
+		pad = ""; for (i = 0; i < kb * 1024; i++) pad = pad "p"
+		for (i = 1; i <= n; i++)
+			printf "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"emit\",\"params\":{\"event\":\"big\",\"data\":{\"pad\":\"%s\"}}}\n", i, pad }'
+}
+
+# hwm FIELD — a figure of the journal's high-water mark file.
+hwm() {
+	awk -v k="$1" '$1 == k { print $2 }' "$T/j.db.seq"
+}
+
+test_damaged_wal_after_kill9_refused() {
+	CONF_TEXT="[journal]
+path = $T/j.db
+sync = always"
+	svcd_start
+	local last i
+	for i in $(seq 1 40); do
+		last=$(ctl emit --json x '{"pad":"................................"}' | jq .seq)
+	done
+	# the durable floor in j.db.seq follows the commits within a second
+	wait_for 5 sh -c "[ \"\$(awk '\$1 == \"durable\" { print \$2 }' $T/j.db.seq)\" -ge $last ]"
+	kill -KILL "$SVCD_PID"
+	wait "$SVCD_PID" 2>/dev/null
+	SVCD_PID=""
+	rm -f "$SOCK"
+	assert_eq 0 "$(hwm clean)" "j.db.seq says unclean after kill -9"
+	local durable reserved size
+	durable=$(hwm durable)
+	reserved=$(hwm reserved)
+	size=$(stat -c %s "$T/j.db-wal")
+	[ "$size" -gt 32768 ] || fail "the WAL is only $size bytes"
+	# 200 random bytes into the middle of the WAL: later commits are gone
+	head -c 200 /dev/urandom |
+		dd of="$T/j.db-wal" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+	svcd_write_conf
+	local out rc=0
+	out=$(timeout 10 "$SVCD" -c "$T/svcd.conf" 2>&1) || rc=$?
+	[ "$rc" -ne 0 ] || fail "svcd started on a journal that lost events"
+	[ "$rc" -ne 124 ] || fail "svcd did not exit"
+	assert_contains "$out" "journal $T/j.db: stored up to seq "
+	assert_contains "$out" "but had reached seq $durable (the high-water mark in $T/j.db.seq)"
+	assert_contains "$out" "or set [journal] on_damage = continue"
+	rm -f "$SOCK"
+
+	CONF_TEXT="[journal]
+path = $T/j.db
+sync = always
+on_damage = continue"
+	svcd_start
+	assert_contains "$(cat "$SVCD_LOG")" "starting anyway (on_damage = continue)"
+	local next
+	next=$(ctl emit --json x '{}' | jq .seq)
+	[ "$next" -gt "$reserved" ] || fail "seq $next reused (reserved up to $reserved)"
+	svcd_stop || fail "svcd exited with status $?"
+}
+
+test_full_disk_durable_seq_and_bounded_log() {
+	command -v sqlite3 >/dev/null || skip "no sqlite3 command"
+	mkdir "$T/fs"
+	mount -t tmpfs -o size=256k tmpfs "$T/fs" 2>/dev/null ||
+		skip "cannot mount a tmpfs (needs root)"
+	trap 'rc=$?; umount "$T/fs" 2>/dev/null; (exit $rc); lib_cleanup' EXIT
+	CONF_TEXT="[journal]
+path = $T/fs/j.db
+sync = always"
+	svcd_start
+	big_emit_lines 200 4 >"$T/req"
+	socat -t 30 - "UNIX-CONNECT:$SOCK" <"$T/req" >"$T/acks" 2>/dev/null
+	local oks errs
+	oks=$(jq -r 'select(.result) | .result.seq' "$T/acks" | wc -l)
+	errs=$(jq -r 'select(.error) | .error.message' "$T/acks" | wc -l)
+	[ "$errs" -gt 0 ] || fail "no emit failed on a full disk ($oks ok)"
+	assert_eq 200 $((oks + errs)) "every emit answered"
+	assert_contains "$(jq -r 'select(.error) | .error.message' "$T/acks" | head -n 1)" "journal write failed"
+
+	local j stored
+	j=$(ctl status --json | jq -c .journal)
+	stored=$(sqlite3 -readonly "$T/fs/j.db" 'SELECT max(seq) FROM events')
+	assert_eq "$stored" "$(echo "$j" | jq .durable_seq)" "durable_seq is the highest stored seq ($j)"
+	[ "$(echo "$j" | jq .lost)" -ge "$errs" ] || fail "lost below the failed emits: $j"
+	[ "$(echo "$j" | jq .write_errors)" -gt 1 ] || fail "one write error only: $j"
+	assert_eq 1 "$(grep -c 'write failed' "$SVCD_LOG")" "one line for the first error"
+
+	# room again: the next emit is stored, the count and the recovery logged
+	mount -o remount,size=16m "$T/fs" || fail "remount"
+	local seq
+	seq=$(ctl emit --json after '{}' | jq .seq)
+	[ -n "$seq" ] && [ "$seq" != null ] || fail "emit after recovery"
+	wait_for 5 grep -q "writes succeed again" "$SVCD_LOG"
+	assert_eq 1 "$(grep -c 'more journal write errors (last: ' "$SVCD_LOG")" "one count line"
+	[ "$(grep -c 'journal' "$SVCD_LOG" | head -n 1)" -le 6 ] ||
+		fail "journal lines not bounded: $(grep -c journal "$SVCD_LOG")"
+	j=$(ctl status --json | jq -c .journal)
+	assert_eq "$seq" "$(echo "$j" | jq .durable_seq)" "durable_seq after recovery ($j)"
+	svcd_stop || fail "svcd exited with status $?"
+}
