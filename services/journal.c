@@ -760,8 +760,16 @@ journal_history(struct journal *j, uint64_t since, size_t last, size_t scan,
 	int rc;
 
 	*resume = 0;
-	if (journal_wait_durable(j, j->accepted, 10, cause) < 0)
-		return -1;
+	/*
+	 * Give the writer a moment to store what was accepted, but never hold
+	 * the loop longer than that: past it (a slow disk, a failed commit)
+	 * the page holds what is stored now, and the rest comes with a later
+	 * call.
+	 */
+	if (journal_wait_durable(j, j->accepted, 0.1, cause) < 0) {
+		free(*cause);
+		*cause = NULL;
+	}
 	if (last && history_last_start(j, &since, last, scan, patterns,
 	                               npatterns, cause) < 0)
 		return -1;

@@ -751,6 +751,26 @@ START_TEST(test_full_disk)
 	ck_assert_int_lt(stat_of("durable_seq"), (json_int_t)seq);
 	ck_assert_msg(log_count("write failed: database or disk is full") == 1,
 	              "log: %s", tu_log_text());
+	/* a read while the newest commit failed gives what is stored */
+	{
+		struct buf got = {0};
+		uint64_t resume = 1;
+		long took;
+
+		took = journal_history(journal_default(), 0, 0, 0, NULL, 0,
+		                       collect, &got, &resume, &cause);
+		char *want =
+		    xasprintf("|%llu x ", (unsigned long long)db_max_seq());
+
+		ck_assert_msg(took > 0, "took %ld: %s", took,
+		              cause ? cause : "");
+		ck_assert_uint_eq(resume, 0);
+		buf_putc(&got, '\0');
+		ck_assert_msg(strstr(buf_head(&got), want) != NULL, "%s",
+		              buf_head(&got));
+		free(want);
+		buf_free(&got);
+	}
 
 	journal_test_cap(journal_default(), false);
 	seq = emit_durable("x", data);
