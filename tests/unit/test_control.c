@@ -1158,7 +1158,7 @@ START_TEST(test_schedule_cancel)
 }
 END_TEST
 
-/* Durations in params: the config's parser and range (issue 13 item 6). */
+/* Durations in params: the config's parser and range. */
 START_TEST(test_schedule_duration_range)
 {
 	static const struct {

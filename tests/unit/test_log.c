@@ -84,7 +84,7 @@ static const struct {
     {"\xed\xa0\x80", "\\xed\\xa0\\x80"},
     {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"},
     {"\xfe\xff", "\\xfe\\xff"},
-    /* the forged line of issue 13 */
+    /* a forged log line inside event data */
     {"email=a@b.c\n2026-01-01T00:00:00.000000Z svcd[1]: error: FAKE",
      "email=a@b.c\\n2026-01-01T00:00:00.000000Z svcd[1]: error: FAKE"},
 };
