@@ -217,7 +217,7 @@ service_body(struct worker_task *t, void *arg, char **cause)
 	return 0;
 }
 
-/* A timer may not take over a service's task */
+/* A timer may not take over a service's task. */
 START_TEST(test_service_task_untouchable)
 {
 	int runs = 0;
