@@ -1,6 +1,6 @@
 /*
  * cli.h — svcctl's command line: options, the command table, the commands
- * themselves and their output (DESIGN §6). client/svcctl.c only calls
+ * themselves and their output (docs/svcctl.md). client/svcctl.c only calls
  * cli_main(); the pieces below are exposed for the unit tests.
  */
 #ifndef SVCCTL_CLI_H
@@ -12,7 +12,8 @@
 #define CLI_DEFAULT_SOCKET     "/run/svcd/svcd.sock"
 #define CLI_DEFAULT_TIMEOUT_MS 5000
 
-/* Exit codes (DESIGN §6); health uses 0 ok, 1 degraded, 2 failed, 3 unknown. */
+/* Exit codes (docs/svcctl.md); health uses 0 ok, 1 degraded, 2 failed, 3
+ * unknown. */
 enum cli_exit {
 	CLI_EXIT_OK = 0,
 	CLI_EXIT_ERROR = 1,       /* the daemon answered with an error */

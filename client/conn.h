@@ -1,7 +1,7 @@
 /*
- * conn.h — svcctl's side of the control protocol (DESIGN §5): one AF_UNIX
- * stream connection, newline-delimited JSON-RPC 2.0, blocking with poll()
- * timeouts. No libev.
+ * conn.h — svcctl's side of the control protocol (docs/protocol.md): one
+ * AF_UNIX stream connection, newline-delimited JSON-RPC 2.0, blocking with
+ * poll() timeouts. No libev.
  */
 #ifndef SVCCTL_CONN_H
 #define SVCCTL_CONN_H

@@ -1,6 +1,6 @@
 /*
  * control.c — the control service: the JSON-RPC 2.0 server on a Unix stream
- * socket (DESIGN §5). Methods live in methods.c, framing in rpc.c.
+ * socket (docs/protocol.md). Methods live in methods.c, framing in rpc.c.
  *
  * Design notes.
  *

@@ -1,6 +1,6 @@
 /*
  * control.h — the control service: JSON-RPC 2.0 over a Unix stream socket
- * (DESIGN §5). Newline-delimited requests, pipelined, replies in order;
+ * (docs/protocol.md). Newline-delimited requests, pipelined, replies in order;
  * subscribers receive `event` notifications straight from the bus's cached
  * wire lines. The socket path comes from conf_get()->socket.
  */

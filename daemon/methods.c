@@ -1,5 +1,6 @@
 /*
- * methods.c — the control methods (DESIGN §5): one table, one dispatcher.
+ * methods.c — the control methods (docs/protocol.md): one table, one
+ * dispatcher.
  *
  * The dispatcher checks, in order: the envelope (rpc_parse), the method
  * name, the caller's access level, the params against the method's spec
@@ -1433,7 +1434,7 @@ batch_refused(const struct method *m, json_t *params)
 	        json_is_true(json_object_get(params, "wait")));
 }
 
-/* The checks in order, then the handler (DESIGN §5: a rejected request
+/* The checks in order, then the handler (docs/protocol.md: a rejected request
  * has no side effect). */
 static const struct mres *
 dispatch_req(struct req *q)

@@ -20,7 +20,7 @@
  *     SVC_PENDING: it is parked on the service and applied when init returns.
  *     The same holds for svc_stop_done() from inside stop.
  *   - g->stack holds the services whose init or ping is executing right now;
- *     svc_use() checks it for self-use and undeclared use (DESIGN §3.4).
+ *     svc_use() checks it for self-use and undeclared use (docs/framework.md).
  *   - Each svc_start() is a request kept on g->reqs until every target
  *     service is resolved (running, failed or blocked); check_requests()
  *     runs at the end of every advance() and calls the finished callbacks

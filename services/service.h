@@ -112,8 +112,8 @@ void svc_graph_print(const struct svc_graph *g, FILE *out, bool dot);
  * Guarded lazy init (@guarded): bring up name and its whole dependency closure
  * in order if not yet running. Returns 0 if running, -1 with *cause set if it
  * or a dependency failed (or the call is a self-use / undeclared use from an
- * init, see DESIGN §3.4), or SVC_PENDING if an async init is still under way
- * (it keeps going; use svc_start for a completion callback).
+ * init, see docs/framework.md), or SVC_PENDING if an async init is still under
+ * way (it keeps going; use svc_start for a completion callback).
  */
 int svc_use(struct svc_graph *g, const char *name, char **cause);
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t_access.sh — access control with real uids (DESIGN §5): svcd runs as a
+# t_access.sh — access control with real uids (docs/protocol.md): svcd runs as a
 # dedicated user the test creates; clients are root, that user, members of
 # the emit and admin groups, a member of the socket group only, and nobody.
 # Also the socket's mode and owner, and a symlinked socket path refused.

@@ -1,4 +1,5 @@
-/* test_graph.c — Check tests for services/graph.c (DESIGN §3, points 1-12). */
+/* test_graph.c — Check tests for services/graph.c (the semantics listed in
+ * docs/framework.md). */
 #include <check.h>
 #include <ev.h>
 #include <stdio.h>
