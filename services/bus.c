@@ -250,6 +250,180 @@ listener_match(const struct bus_listener *l, const struct bus_event *ev)
 	return kind_match(l->kind, l->pattern, l->len, ev->name, ev->name_len);
 }
 
+/* ---- pattern sets ------------------------------------------------------- */
+
+/*
+ * A subscriber's patterns, matched in O(name length) whatever their number.
+ * Up to PATSET_LINEAR patterns are scanned linearly, pre-classified (the
+ * common one "*" or one exact name costs what a listener match costs).
+ * Larger sets keep two open-addressing hash tables keyed by FNV-1a: exact
+ * names, and prefixes with their dot ("a.b.*" is stored as "a.b."). One
+ * pass over the name hashes it incrementally and, at every dot that is not
+ * the last byte, probes the prefix table with the hash so far; the full
+ * hash then probes the exact table. "*" anywhere makes the set match all.
+ */
+#define PATSET_LINEAR 4
+
+struct patset_lin {
+	enum bus_lkind kind;
+	size_t len;
+	const char *s;
+};
+
+struct patset_slot {
+	uint32_t hash;
+	uint32_t len; /* 0: empty */
+	const char *s;
+};
+
+struct patset_tab {
+	struct patset_slot *slots;
+	size_t mask; /* capacity - 1, or 0 when unused */
+	size_t n;
+};
+
+struct bus_patset {
+	bool all;
+	size_t nlin;
+	struct patset_lin lin[PATSET_LINEAR];
+	struct patset_tab exact, prefix;
+	char mem[]; /* the patterns, NUL-terminated, back to back */
+};
+
+#define FNV_BASIS 2166136261u
+#define FNV_PRIME 16777619u
+
+static inline uint32_t
+fnv_step(uint32_t h, unsigned char c)
+{
+	return (h ^ c) * FNV_PRIME;
+}
+
+static uint32_t
+fnv(const char *s, size_t n)
+{
+	uint32_t h = FNV_BASIS;
+	for (size_t i = 0; i < n; i++)
+		h = fnv_step(h, (unsigned char)s[i]);
+	return h;
+}
+
+static void
+tab_init(struct patset_tab *t, size_t n)
+{
+	size_t cap = 8;
+
+	if (!n)
+		return;
+	while (cap < 2 * n)
+		cap *= 2;
+	t->slots = xcalloc(cap, sizeof(*t->slots));
+	t->mask = cap - 1;
+}
+
+static inline bool
+tab_has(const struct patset_tab *t, uint32_t h, const char *s, size_t len)
+{
+	for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+		const struct patset_slot *x = &t->slots[i];
+		if (!x->len)
+			return false;
+		if (x->hash == h && x->len == len && !memcmp(x->s, s, len))
+			return true;
+	}
+}
+
+static void
+tab_add(struct patset_tab *t, const char *s, size_t len)
+{
+	uint32_t h = fnv(s, len);
+
+	if (tab_has(t, h, s, len))
+		return;
+	size_t i = h & t->mask;
+	while (t->slots[i].len)
+		i = (i + 1) & t->mask;
+	t->slots[i] = (struct patset_slot){h, (uint32_t)len, s};
+	t->n++;
+}
+
+struct bus_patset *
+bus_patset_new(const char *const *patterns, size_t n)
+{
+	size_t bytes = 0, nexact = 0, nprefix = 0;
+	enum bus_lkind kind;
+	size_t len;
+
+	for (size_t i = 0; i < n; i++) {
+		bool ok = pattern_parse(patterns[i], &kind, &len);
+		assert(ok && "bus_patset_new: invalid pattern");
+		(void)ok;
+		bytes += strlen(patterns[i]) + 1;
+		nexact += kind == LK_EXACT;
+		nprefix += kind == LK_PREFIX;
+	}
+	struct bus_patset *s = xcalloc(1, sizeof(*s) + bytes);
+	bool linear = n <= PATSET_LINEAR;
+	char *p = s->mem;
+
+	s->all = n == 0;
+	if (!linear) {
+		tab_init(&s->exact, nexact);
+		tab_init(&s->prefix, nprefix);
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t sl = strlen(patterns[i]);
+
+		memcpy(p, patterns[i], sl + 1);
+		pattern_parse(p, &kind, &len);
+		if (kind == LK_ALL)
+			s->all = true;
+		else if (linear)
+			s->lin[s->nlin++] = (struct patset_lin){kind, len, p};
+		else
+			tab_add(kind == LK_EXACT ? &s->exact : &s->prefix, p,
+			        len);
+		p += sl + 1;
+	}
+	return s;
+}
+
+void
+bus_patset_free(struct bus_patset *s)
+{
+	if (!s)
+		return;
+	free(s->exact.slots);
+	free(s->prefix.slots);
+	free(s);
+}
+
+bool
+bus_patset_match(const struct bus_patset *s, const char *name, size_t len)
+{
+	if (s->all)
+		return true;
+	if (s->nlin) {
+		for (size_t i = 0; i < s->nlin; i++)
+			if (kind_match(s->lin[i].kind, s->lin[i].s,
+			               s->lin[i].len, name, len))
+				return true;
+		return false;
+	}
+	uint32_t h = FNV_BASIS;
+	if (s->prefix.n) {
+		for (size_t i = 0; i < len; i++) {
+			h = fnv_step(h, (unsigned char)name[i]);
+			if (name[i] == '.' && i + 1 < len &&
+			    tab_has(&s->prefix, h, name, i + 1))
+				return true;
+		}
+	} else {
+		h = fnv(name, len);
+	}
+	return s->exact.n && tab_has(&s->exact, h, name, len);
+}
+
 /* ---- events ------------------------------------------------------------ */
 
 /* The fixed part of a wire line: keys, 20-digit seq, time, quotes, NUL. */

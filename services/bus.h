@@ -89,6 +89,23 @@ bool bus_pattern_match_valid(const char *pattern, size_t plen, const char *name,
                              size_t len);
 
 /*
+ * A client's pattern list is bounded: at most BUS_PATTERNS_MAX patterns of
+ * at most BUS_PATTERNS_BYTES bytes in all (the control channel refuses more
+ * with InvalidParams).
+ */
+#define BUS_PATTERNS_MAX   1024
+#define BUS_PATTERNS_BYTES (64 * 1024)
+/*
+ * A set of valid patterns (asserts otherwise), copied; the empty set
+ * matches every name, as an empty `events` list does. Matching costs
+ * O(name length) however many exact and prefix patterns the set holds.
+ */
+struct bus_patset;
+struct bus_patset *bus_patset_new(const char *const *patterns, size_t n);
+void bus_patset_free(struct bus_patset *s);
+bool bus_patset_match(const struct bus_patset *s, const char *name, size_t len);
+
+/*
  * Register a listener for pattern (must be valid; asserts otherwise). The
  * returned handle is owned by the bus; pass it to bus_unlisten to remove it.
  * A listener may unlisten itself (or others) from inside a callback.

@@ -237,6 +237,87 @@ START_TEST(test_pattern_match)
 }
 END_TEST
 
+/* A random name from a tiny alphabet, so patterns and names collide often;
+ * dots are frequent (prefix matches) and may be doubled or trailing. */
+static void
+rand_name(char *out, size_t max)
+{
+	static const char alpha[] = "ab.c.";
+	size_t n = 1 + (size_t)rand() % max;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = alpha[rand() % (int)(sizeof(alpha) - 1)];
+	out[n] = '\0';
+}
+
+/* Every name is matched by a set exactly as by the linear matcher, for
+ * sets small (the linear scan) and large (the hash tables), with and
+ * without prefixes, duplicates included. */
+START_TEST(test_patset_differential)
+{
+	static char pats[600][16];
+	const char *pp[600];
+
+	srand(13);
+	for (int round = 0; round < 60; round++) {
+		size_t n =
+		    round < 20 ? (size_t)round % 6 : 1 + (size_t)rand() % 600;
+		int mode = rand() % 3; /* exact only, prefixes only, mixed */
+
+		for (size_t i = 0; i < n; i++) {
+			bool prefix = mode == 1 || (mode == 2 && rand() % 2);
+			do {
+				rand_name(pats[i], 6);
+				if (prefix)
+					strcat(pats[i], ".*");
+			} while (!bus_pattern_valid(pats[i]));
+			pp[i] = pats[i];
+		}
+		struct bus_patset *s = bus_patset_new(pp, n);
+		for (int k = 0; k < 2000; k++) {
+			char name[16];
+			bool want = n == 0;
+
+			rand_name(name, 8);
+			for (size_t i = 0; i < n && !want; i++)
+				want = bus_pattern_match(pp[i], name,
+				                         strlen(name));
+			ck_assert_msg(bus_patset_match(s, name, strlen(name)) ==
+			                  want,
+			              "round %d (%zu patterns) name '%s'",
+			              round, n, name);
+		}
+		bus_patset_free(s);
+	}
+}
+END_TEST
+
+/* "*" makes a set of any size match all; an empty set matches all. */
+START_TEST(test_patset_all)
+{
+	const char *many[40];
+	char buf[40][8];
+
+	for (int i = 0; i < 39; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "x%d", i);
+		many[i] = buf[i];
+	}
+	many[39] = "*";
+	struct bus_patset *s = bus_patset_new(many, 40);
+	ck_assert(bus_patset_match(s, "anything.at.all", 15));
+	bus_patset_free(s);
+	s = bus_patset_new(many, 0);
+	ck_assert(bus_patset_match(s, "z", 1));
+	bus_patset_free(s);
+	s = bus_patset_new(many, 39);
+	ck_assert(bus_patset_match(s, "x38", 3));
+	ck_assert(!bus_patset_match(s, "x39", 3));
+	ck_assert(!bus_patset_match(s, "x", 1));
+	ck_assert(!bus_patset_match(s, "x380", 4));
+	bus_patset_free(s);
+}
+END_TEST
+
 START_TEST(test_listeners_by_pattern)
 {
 	struct bus *b = new_bus(16, 16, 16, 1, 1);
@@ -1200,6 +1281,8 @@ bus_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_name_valid);
 	tcase_add_test(tc, test_pattern_match);
+	tcase_add_test(tc, test_patset_differential);
+	tcase_add_test(tc, test_patset_all);
 	tcase_add_test(tc, test_listeners_by_pattern);
 	tcase_add_test(tc, test_order_per_emitter);
 	tcase_add_test(tc, test_batch_keeps_up);
