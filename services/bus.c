@@ -36,6 +36,15 @@
  * the last dispatched seq when it registers and receives only later events,
  * so history (recorded at dispatch) plus live delivery sees each event once.
  *
+ * Own events. What svcd emits itself (bus_emit_json: service.state,
+ * service.health, heartbeat) is never refused for a full queue: while the
+ * ring is full it is accepted (seq, accept hook) onto an overflow list that
+ * refills the ring first as the dispatcher frees slots, so seq order holds
+ * and client emits wait (or get QueueFull) until it is empty. The list is
+ * bounded by BUS_OWN_MAX; past it (a listener stuck for minutes) an own
+ * event is dropped, counted, and the drops are logged once when the list
+ * next empties (and at stop).
+ *
  * Shutdown. bus_close refuses new emits (ESHUTDOWN) and keeps draining; the
  * callback runs when the queue is empty and no async call is pending, or at
  * the stop timeout with the remainder counted as dropped.
@@ -64,7 +73,8 @@ struct bus_ev {
 	char *room; /* in this allocation, for the wire line */
 	size_t room_len;
 	bool block; /* an EV_BLOCK-sized block, recycled through ev_cache */
-	char mem[]; /* name \0 data \0 source \0 */
+	struct bus_ev *onext; /* on the own-events overflow list */
+	char mem[];           /* name \0 data \0 source \0 */
 };
 
 enum bus_lkind { LK_ALL, LK_PREFIX, LK_EXACT };
@@ -103,6 +113,11 @@ struct bus {
 
 	struct bus_ev **q; /* ring of accepted events */
 	size_t qhead, qcount;
+	/* svcd's own events accepted while the ring was full, in seq order
+	 * after it; non-empty only while the ring is full */
+	struct bus_ev *ohead, *otail;
+	size_t ocount;
+	uint64_t odropped; /* own events dropped past BUS_OWN_MAX, unlogged */
 
 	struct bus_ev **hist; /* ring of dispatched events */
 	size_t hstart, hcount;
@@ -139,6 +154,8 @@ struct bus {
 	ev_timer listener_timer;
 	ev_timer stop_timer;
 };
+
+#define BUS_OWN_MAX 4096
 
 static struct bus *bus_default_instance;
 static unsigned bus_count; /* buses alive: the last one drains ev_cache */
@@ -740,6 +757,11 @@ bus_free(struct bus *b)
 	for (size_t i = 0; i < b->qcount; i++)
 		bev_unref(b->q[(b->qhead + i) % b->opts.queue_size]);
 	free(b->q);
+	while (b->ohead) {
+		struct bus_ev *e = b->ohead;
+		b->ohead = e->onext;
+		bev_unref(e);
+	}
 	for (size_t i = 0; i < b->hcount; i++)
 		bev_unref(b->hist[(b->hstart + i) % b->opts.history]);
 	free(b->hist);
@@ -902,10 +924,26 @@ bus_unlisten(struct bus *b, struct bus_listener *l)
 
 /* ---- emit -------------------------------------------------------------- */
 
-int
-bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
-         size_t data_len, const char *source, uint64_t *seq, size_t *matched)
+/* Report own events dropped past BUS_OWN_MAX, once per episode. */
+static void
+log_own_dropped(struct bus *b)
 {
+	if (!b->odropped)
+		return;
+	log_err("bus: %" PRIu64 " of svcd's own events dropped: more than %d "
+	        "waited behind a full queue",
+	        b->odropped, BUS_OWN_MAX);
+	b->odropped = 0;
+}
+
+/* own: svcd's own event, onto the overflow list when the ring is full. */
+static int
+emit_common(struct bus *b, const char *name, size_t name_len, const char *data,
+            size_t data_len, const char *source, uint64_t *seq, size_t *matched,
+            bool own)
+{
+	bool overflow = false;
+
 	if (!bus_name_valid(name, name_len)) {
 		errno = EINVAL;
 		return -1;
@@ -915,9 +953,17 @@ bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
 		return -1;
 	}
 	if (!queue_has_room(b)) {
-		b->dropped++;
-		errno = EAGAIN;
-		return -1;
+		if (!own || b->ocount >= BUS_OWN_MAX) {
+			b->dropped++;
+			if (own && !b->odropped++)
+				log_warn(
+				    "bus: dropping svcd's own event '%.*s': "
+				    "%d already wait behind a full queue",
+				    (int)name_len, name, BUS_OWN_MAX);
+			errno = EAGAIN;
+			return -1;
+		}
+		overflow = true;
 	}
 	if (!data) {
 		data = "{}";
@@ -926,8 +972,18 @@ bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
 	struct bus_ev *e = bev_new(b->last_seq + 1, name, name_len, data,
 	                           data_len, source ? source : "");
 	b->last_seq++;
-	b->q[ring_idx(b->qhead + b->qcount, b->opts.queue_size)] = e;
-	b->qcount++;
+	if (overflow) {
+		e->onext = NULL;
+		if (b->otail)
+			b->otail->onext = e;
+		else
+			b->ohead = e;
+		b->otail = e;
+		b->ocount++;
+	} else {
+		b->q[ring_idx(b->qhead + b->qcount, b->opts.queue_size)] = e;
+		b->qcount++;
+	}
 	if (b->qcount > b->high_watermark)
 		b->high_watermark = b->qcount;
 	b->emitted++;
@@ -954,6 +1010,14 @@ bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
 }
 
 int
+bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
+         size_t data_len, const char *source, uint64_t *seq, size_t *matched)
+{
+	return emit_common(b, name, name_len, data, data_len, source, seq,
+	                   matched, false);
+}
+
+int
 bus_emit_json(struct bus *b, const char *name, json_t *data, const char *source)
 {
 	char *text = NULL;
@@ -966,8 +1030,8 @@ bus_emit_json(struct bus *b, const char *name, json_t *data, const char *source)
 			return -1;
 		}
 	}
-	ret = bus_emit(b, name, strlen(name), text, text ? strlen(text) : 0,
-	               source, NULL, NULL);
+	ret = emit_common(b, name, strlen(name), text, text ? strlen(text) : 0,
+	                  source, NULL, NULL, true);
 	if (text) {
 		int saved = errno;
 		free(text);
@@ -1229,6 +1293,25 @@ run_drained(struct bus *b)
 	}
 }
 
+/* A ring slot came free: the oldest own event waiting takes it. */
+static void
+refill(struct bus *b)
+{
+	struct bus_ev *e = b->ohead;
+
+	if (!e)
+		return;
+	b->ohead = e->onext;
+	if (!b->ohead) {
+		b->otail = NULL;
+		log_own_dropped(b);
+	}
+	b->ocount--;
+	e->onext = NULL;
+	b->q[ring_idx(b->qhead + b->qcount, b->opts.queue_size)] = e;
+	b->qcount++;
+}
+
 static void
 on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
@@ -1250,6 +1333,7 @@ on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 		struct bus_ev *e = b->q[b->qhead];
 		b->qhead = ring_idx(b->qhead + 1, b->opts.queue_size);
 		b->qcount--;
+		refill(b);
 		dispatch_one(b, e);
 	}
 	maybe_sweep(b);
@@ -1352,8 +1436,15 @@ bus_set_last_seq(struct bus *b, uint64_t seq)
 		e->wire = NULL;
 		e->wire_len = 0;
 	}
+	size_t i = b->qcount;
+	for (struct bus_ev *e = b->ohead; e; e = e->onext, i++) {
+		e->pub.seq = seq + 1 + i;
+		wire_free(e);
+		e->wire = NULL;
+		e->wire_len = 0;
+	}
 	b->last_dispatched = seq;
-	b->last_seq = seq + b->qcount;
+	b->last_seq = seq + b->qcount + b->ocount;
 	return 0;
 }
 
@@ -1429,7 +1520,7 @@ bus_get_stats(const struct bus *b, struct bus_stats *out)
 	out->delivered = b->delivered;
 	out->dropped = b->dropped;
 	out->listener_errors = b->listener_errors;
-	out->queue_depth = b->qcount;
+	out->queue_depth = b->qcount + b->ocount;
 	out->high_watermark = b->high_watermark;
 	out->listeners = b->nlisteners;
 	out->last_seq = b->last_seq;
@@ -1443,7 +1534,7 @@ bus_stats_json(const struct bus *b)
 	    (json_int_t)b->emitted, "delivered", (json_int_t)b->delivered,
 	    "dropped", (json_int_t)b->dropped, "listener_errors",
 	    (json_int_t)b->listener_errors, "queue_depth",
-	    (json_int_t)b->qcount, "high_watermark",
+	    (json_int_t)(b->qcount + b->ocount), "high_watermark",
 	    (json_int_t)b->high_watermark, "listeners",
 	    (json_int_t)b->nlisteners, "last_seq", (json_int_t)b->last_seq,
 	    "history", (json_int_t)b->hcount);
@@ -1455,9 +1546,18 @@ static void
 on_stop_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct bus *b = w->data;
-	size_t n = b->qcount, abandoned = 0;
+	size_t n = b->qcount + b->ocount, abandoned = 0;
 	(void)loop;
 	(void)revents;
+
+	while (b->ohead) {
+		struct bus_ev *e = b->ohead;
+		b->ohead = e->onext;
+		bev_unref(e);
+	}
+	b->otail = NULL;
+	b->ocount = 0;
+	log_own_dropped(b);
 
 	while (b->qcount) {
 		bev_unref(b->q[b->qhead]);

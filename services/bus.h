@@ -58,7 +58,8 @@ struct bus_stats {
 	uint64_t delivered;       /* listener calls that succeeded */
 	uint64_t dropped;         /* QueueFull refusals + undelivered at stop */
 	uint64_t listener_errors; /* failed or timed-out listener calls */
-	size_t queue_depth;
+	size_t
+	    queue_depth; /* accepted, not yet dispatched (own overflow too) */
 	size_t high_watermark;
 	size_t listeners;
 	uint64_t last_seq;
@@ -128,7 +129,13 @@ void bus_unlisten(struct bus *b, struct bus_listener *l);
 int bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
              size_t data_len, const char *source, uint64_t *seq,
              size_t *matched);
-/* Convenience for services: data is a jansson object (borrowed) or NULL. */
+/*
+ * For svcd's own events (service.state, service.health, ...): data is a
+ * jansson object (borrowed) or NULL. Never refused for a full queue: the
+ * event waits on an overflow list, dispatched in seq order before anything
+ * emitted after it, and client emits wait behind it. Only past 4096 such
+ * waiting events is one dropped (EAGAIN, counted, logged).
+ */
 int bus_emit_json(struct bus *b, const char *name, json_t *data,
                   const char *source);
 

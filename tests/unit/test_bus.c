@@ -1152,6 +1152,82 @@ START_TEST(test_close_stuck_listener)
 }
 END_TEST
 
+/* svcd's own events (bus_emit_json) are not dropped by a full queue: they
+ * wait, in seq order, ahead of client emits, which are refused meanwhile;
+ * a renumbering (the journal at start) covers them too. */
+START_TEST(test_own_events_wait)
+{
+	struct bus *b = new_bus(1, 16, 16, 1, 1);
+	struct rec r = {0};
+	struct bus_stats st;
+
+	bus_listen(b, "*", rec_fn, &r);
+	for (int i = 0; i < 10; i++) {
+		json_t *d = json_pack("{s:i}", "i", i);
+		ck_assert_int_eq(bus_emit_json(b, "own.e", d, "svcd"), 0);
+		json_decref(d);
+	}
+	ck_assert(!bus_has_room(b));
+	errno = 0;
+	ck_assert_int_eq(emit(b, "client.e", NULL, "t"), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	bus_get_stats(b, &st);
+	ck_assert_uint_eq(st.emitted, 10);
+	ck_assert_uint_eq(st.dropped, 1); /* the client's */
+	ck_assert_uint_eq(st.queue_depth, 10);
+	ck_assert_int_eq(bus_set_last_seq(b, 100), 0);
+	ck_assert_uint_eq(bus_last_seq(b), 110);
+
+	RUN_UNTIL_B(r.n == 10, 2);
+	for (int i = 0; i < 10; i++) {
+		char want[16];
+		snprintf(want, sizeof(want), "{\"i\":%d}", i);
+		ck_assert_uint_eq(r.seq[i], 101 + (uint64_t)i);
+		ck_assert_str_eq(r.name[i], "own.e");
+		ck_assert_str_eq(r.data[i], want);
+	}
+	ck_assert(bus_has_room(b));
+	ck_assert_int_eq(emit(b, "client.e", NULL, "t"), 0);
+	RUN_UNTIL_B(r.n == 11, 2);
+	ck_assert_uint_eq(r.seq[10], 111);
+	bus_get_stats(b, &st);
+	ck_assert_uint_eq(st.queue_depth, 0);
+	ck_assert_uint_eq(st.dropped, 1);
+	free_bus(b);
+}
+END_TEST
+
+static int
+hang_fn(const struct bus_event *ev, struct bus_call *call, void *arg)
+{
+	(void)ev;
+	(void)call;
+	(void)arg;
+	return SVC_PENDING;
+}
+
+/* Own events waiting when the bus stops are freed and counted; the ones
+ * past the overflow bound are dropped, counted and logged. */
+START_TEST(test_own_events_bounded)
+{
+	struct bus *b = new_bus(1, 0, 16, 30, 0.05);
+	struct closed c = {0};
+	int i;
+
+	bus_listen_async(b, "*", hang_fn, NULL);
+	for (i = 0; bus_emit_json(b, "own.e", NULL, "svcd") == 0; i++)
+		ck_assert_int_lt(i, 100000);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(i, 1 + 4096);
+	ck_assert(tu_log_seen("dropping svcd's own event 'own.e'"));
+	bus_close(b, close_cb, &c);
+	RUN_UNTIL_B(c.calls == 1, 2);
+	ck_assert_int_eq(c.status, -1);
+	ck_assert(tu_log_seen("1 of svcd's own events dropped"));
+	free_bus(b);
+}
+END_TEST
+
 /* ---- the service ------------------------------------------------------- */
 
 struct state_rec {
@@ -1301,6 +1377,8 @@ bus_suite(void)
 	tcase_add_test(tc, test_drain_on_shutdown);
 	tcase_add_test(tc, test_close_empty_is_immediate);
 	tcase_add_test(tc, test_close_stuck_listener);
+	tcase_add_test(tc, test_own_events_wait);
+	tcase_add_test(tc, test_own_events_bounded);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("service");
 	tcase_add_checked_fixture(tc, setup, teardown);
