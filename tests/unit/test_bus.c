@@ -296,7 +296,7 @@ END_TEST
 START_TEST(test_patset_all)
 {
 	const char *many[40];
-	char buf[40][8];
+	char buf[40][16];
 
 	for (int i = 0; i < 39; i++) {
 		snprintf(buf[i], sizeof(buf[i]), "x%d", i);
@@ -1180,7 +1180,7 @@ START_TEST(test_own_events_wait)
 
 	RUN_UNTIL_B(r.n == 10, 2);
 	for (int i = 0; i < 10; i++) {
-		char want[16];
+		char want[32];
 		snprintf(want, sizeof(want), "{\"i\":%d}", i);
 		ck_assert_uint_eq(r.seq[i], 101 + (uint64_t)i);
 		ck_assert_str_eq(r.name[i], "own.e");

@@ -720,7 +720,9 @@ pattern_req(const char *method, int n, int w, const char *extra)
 		buf_printf(&b, "%s\"p%0*d\"", i ? "," : "", w - 1, i);
 	buf_printf(&b, "%s]}}", extra);
 	buf_putc(&b, '\0');
-	return xstrdup(buf_head(&b));
+	char *req = xstrdup(buf_head(&b));
+	buf_free(&b);
+	return req;
 }
 
 /* subscribe and events bound the pattern list (count and bytes) with
