@@ -118,6 +118,7 @@ struct bus {
 	struct bus_ev *ohead, *otail;
 	size_t ocount;
 	uint64_t odropped; /* own events dropped past BUS_OWN_MAX, unlogged */
+	bool own_emit;     /* inside bus_emit_json */
 
 	struct bus_ev **hist; /* ring of dispatched events */
 	size_t hstart, hcount;
@@ -415,11 +416,10 @@ bus_patset_free(struct bus_patset *s)
 	free(s);
 }
 
-bool
-bus_patset_match(const struct bus_patset *s, const char *name, size_t len)
+/* Out of line, so the one-pattern path saves no registers. */
+static __attribute__((noinline)) bool
+patset_match_more(const struct bus_patset *s, const char *name, size_t len)
 {
-	if (s->all)
-		return true;
 	if (s->nlin) {
 		for (size_t i = 0; i < s->nlin; i++)
 			if (kind_match(s->lin[i].kind, s->lin[i].s,
@@ -439,6 +439,17 @@ bus_patset_match(const struct bus_patset *s, const char *name, size_t len)
 		h = fnv(name, len);
 	}
 	return s->exact.n && tab_has(&s->exact, h, name, len);
+}
+
+bool
+bus_patset_match(const struct bus_patset *s, const char *name, size_t len)
+{
+	if (s->all)
+		return true;
+	if (s->nlin == 1) /* the common case: one exact name or prefix */
+		return kind_match(s->lin[0].kind, s->lin[0].s, s->lin[0].len,
+		                  name, len);
+	return patset_match_more(s, name, len);
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -936,11 +947,9 @@ log_own_dropped(struct bus *b)
 	b->odropped = 0;
 }
 
-/* own: svcd's own event, onto the overflow list when the ring is full. */
-static int
-emit_common(struct bus *b, const char *name, size_t name_len, const char *data,
-            size_t data_len, const char *source, uint64_t *seq, size_t *matched,
-            bool own)
+int
+bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
+         size_t data_len, const char *source, uint64_t *seq, size_t *matched)
 {
 	bool overflow = false;
 
@@ -953,6 +962,8 @@ emit_common(struct bus *b, const char *name, size_t name_len, const char *data,
 		return -1;
 	}
 	if (!queue_has_room(b)) {
+		bool own = b->own_emit; /* from bus_emit_json */
+
 		if (!own || b->ocount >= BUS_OWN_MAX) {
 			b->dropped++;
 			if (own && !b->odropped++)
@@ -1010,14 +1021,6 @@ emit_common(struct bus *b, const char *name, size_t name_len, const char *data,
 }
 
 int
-bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
-         size_t data_len, const char *source, uint64_t *seq, size_t *matched)
-{
-	return emit_common(b, name, name_len, data, data_len, source, seq,
-	                   matched, false);
-}
-
-int
 bus_emit_json(struct bus *b, const char *name, json_t *data, const char *source)
 {
 	char *text = NULL;
@@ -1030,8 +1033,12 @@ bus_emit_json(struct bus *b, const char *name, json_t *data, const char *source)
 			return -1;
 		}
 	}
-	ret = emit_common(b, name, strlen(name), text, text ? strlen(text) : 0,
-	                  source, NULL, NULL, true);
+	/* own events wait behind a full queue; a flag rather than a
+	 * parameter keeps one copy of bus_emit, tuned (docs/performance.md) */
+	b->own_emit = true;
+	ret = bus_emit(b, name, strlen(name), text, text ? strlen(text) : 0,
+	               source, NULL, NULL);
+	b->own_emit = false;
 	if (text) {
 		int saved = errno;
 		free(text);
