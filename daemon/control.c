@@ -31,10 +31,10 @@
  * the buffered lines after it follow, so replies stay in request order.
  *
  * Subscribers. One bus listener ("*") per subscribed client, filtered by
- * its pattern set (bus_patset: a hash lookup per event however many
- * patterns it holds, bounded by BUS_PATTERNS_MAX), so an event reaches a
- * client once. The listener only
- * appends the bus's cached wire line to the output buffer and puts the
+ * its pattern set (bus_patset: the same cost however many patterns it
+ * holds, at most BUS_PATTERNS_MAX), so an event reaches a client once.
+ * The listener only appends the bus's cached wire line to the output
+ * buffer and puts the
  * client on the flush list; a prepare watcher of the lowest priority (so
  * it runs after the bus dispatched this iteration's batch) writes each
  * listed client once, and only a write that would block arms the write
@@ -719,7 +719,7 @@ ctl_client_subscribe(struct ctl_client *c, const char *const *patterns,
 			c->miss_count = c->miss_to - c->miss_from + 1;
 			put_lost(c, false);
 		}
-		/* replay_cb filters with the set: O(1) per event */
+		/* replay_cb filters with the set, cheaply per event */
 		bus_history(b, since, 0, NULL, 0, replay_cb, &r);
 	}
 	if (!c->listener && !c->closing)

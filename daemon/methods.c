@@ -385,7 +385,6 @@ patterns(struct req *q, const char ***out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-
 	if (!arr || json_array_size(arr) == 0)
 		return 0;
 	if (json_array_size(arr) > BUS_PATTERNS_MAX) {
