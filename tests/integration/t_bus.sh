@@ -38,6 +38,7 @@ test_pattern_caps() {
 	exec 3>&-
 	assert_eq "p0000042 p0001023" "$(jq -r 'select(.method == "event") | .params.event' "$T/sub.out" | xargs)" \
 		"events delivered through a large set"
+	svcd_stop || fail "svcd exited with status $?"
 }
 
 # With the smallest queue every service.state event of the boot reaches the
