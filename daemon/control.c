@@ -31,8 +31,10 @@
  * the buffered lines after it follow, so replies stay in request order.
  *
  * Subscribers. One bus listener ("*") per subscribed client, filtered by
- * its pattern list, so an event reaches a client once. The listener only
- * appends the bus's cached wire line to the output buffer and puts the
+ * its pattern set (bus_patset: the same cost however many patterns it
+ * holds, at most BUS_PATTERNS_MAX), so an event reaches a client once.
+ * The listener only appends the bus's cached wire line to the output
+ * buffer and puts the
  * client on the flush list; a prepare watcher of the lowest priority (so
  * it runs after the bus dispatched this iteration's batch) writes each
  * listed client once, and only a write that would block arms the write
@@ -127,9 +129,7 @@ struct ctl_client {
 	int busy;
 
 	struct bus_listener *listener;
-	char **patterns;
-	size_t *plens; /* their lengths */
-	size_t npatterns;
+	struct bus_patset *patterns; /* NULL: every event */
 	bool missing;
 	uint64_t miss_from, miss_to, miss_count, miss_bytes;
 
@@ -282,10 +282,7 @@ client_free(struct ctl_client *c)
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c->groups);
-	for (size_t i = 0; i < c->npatterns; i++)
-		free(c->patterns[i]);
-	free(c->patterns);
-	free(c->plens);
+	bus_patset_free(c->patterns);
 	free(c);
 }
 
@@ -665,13 +662,8 @@ queue_flush(struct ctl_client *c)
 static bool
 client_wants(const struct ctl_client *c, const struct bus_event *ev)
 {
-	if (c->npatterns == 0)
-		return true;
-	for (size_t i = 0; i < c->npatterns; i++)
-		if (bus_pattern_match_valid(c->patterns[i], c->plens[i],
-		                            ev->name, ev->name_len))
-			return true;
-	return false;
+	return !c->patterns ||
+	       bus_patset_match(c->patterns, ev->name, ev->name_len);
 }
 
 static int
@@ -694,7 +686,7 @@ replay_cb(const struct bus_event *ev, void *arg)
 {
 	struct replay *r = arg;
 
-	if (ev->seq <= r->upto)
+	if (ev->seq <= r->upto && client_wants(r->c, ev))
 		deliver(r->c, ev);
 }
 
@@ -716,17 +708,9 @@ ctl_client_subscribe(struct ctl_client *c, const char *const *patterns,
 
 	if (!b || c->closing || c->dead)
 		return;
-	for (size_t i = 0; i < c->npatterns; i++)
-		free(c->patterns[i]);
-	free(c->patterns);
-	free(c->plens);
-	c->patterns = n ? xcalloc(n, sizeof(*c->patterns)) : NULL;
-	c->plens = n ? xcalloc(n, sizeof(*c->plens)) : NULL;
-	for (size_t i = 0; i < n; i++) { /* validated by the caller */
-		c->patterns[i] = xstrdup(patterns[i]);
-		c->plens[i] = strlen(patterns[i]);
-	}
-	c->npatterns = n;
+	bus_patset_free(c->patterns);
+	/* validated and bounded by the caller */
+	c->patterns = n ? bus_patset_new(patterns, n) : NULL;
 	if (replay && since < upto) {
 		uint64_t first = bus_history_first(b);
 		struct replay r = {c, upto};
@@ -739,8 +723,8 @@ ctl_client_subscribe(struct ctl_client *c, const char *const *patterns,
 			c->miss_count = c->miss_to - c->miss_from + 1;
 			put_lost(c, false);
 		}
-		bus_history(b, since, 0, (const char *const *)c->patterns,
-		            c->npatterns, replay_cb, &r);
+		/* replay_cb filters with the set, cheaply per event */
+		bus_history(b, since, 0, NULL, 0, replay_cb, &r);
 	}
 	if (!c->listener && !c->closing)
 		c->listener = bus_listen(b, "*", on_event, c);

@@ -477,14 +477,28 @@ static int
 patterns(struct req *q, const char ***out, size_t *n)
 {
 	json_t *arr = param(q, "events"), *v;
-	size_t i;
+	size_t i, bytes = 0;
 
 	*out = NULL;
 	*n = 0;
 	if (!arr || json_array_size(arr) == 0)
 		return 0;
+	if (json_array_size(arr) > BUS_PATTERNS_MAX) {
+		fail(q, RPC_INVALID_PARAMS,
+		     "too many patterns in 'events': %zu, at most %d",
+		     json_array_size(arr), BUS_PATTERNS_MAX);
+		return -1;
+	}
 	json_array_foreach(arr, i, v)
 	{
+		bytes += json_string_length(v);
+		if (bytes > BUS_PATTERNS_BYTES) {
+			fail(q, RPC_INVALID_PARAMS,
+			     "patterns in 'events' too long: over %d bytes "
+			     "in all",
+			     BUS_PATTERNS_BYTES);
+			return -1;
+		}
 		if (!bus_pattern_valid(json_string_value(v))) {
 			fail(q, RPC_INVALID_PARAMS,
 			     "invalid pattern '%.128s': use an event name, "

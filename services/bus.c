@@ -36,6 +36,15 @@
  * the last dispatched seq when it registers and receives only later events,
  * so history (recorded at dispatch) plus live delivery sees each event once.
  *
+ * Own events. What svcd emits itself (bus_emit_json: service.state,
+ * service.health, heartbeat) is never refused for a full queue: while the
+ * ring is full it is accepted (seq, accept hook) onto an overflow list that
+ * refills the ring first as the dispatcher frees slots, so seq order holds
+ * and client emits wait (or get QueueFull) until it is empty. The list is
+ * bounded by BUS_OWN_MAX; past it (a listener stuck for minutes) an own
+ * event is dropped, counted, and the drops are logged once when the list
+ * next empties (and at stop).
+ *
  * Shutdown. bus_close refuses new emits (ESHUTDOWN) and keeps draining; the
  * callback runs when the queue is empty and no async call is pending, or at
  * the stop timeout with the remainder counted as dropped.
@@ -64,7 +73,8 @@ struct bus_ev {
 	char *room; /* in this allocation, for the wire line */
 	size_t room_len;
 	bool block; /* an EV_BLOCK-sized block, recycled through ev_cache */
-	char mem[]; /* name \0 data \0 source \0 */
+	struct bus_ev *onext; /* on the own-events overflow list */
+	char mem[];           /* name \0 data \0 source \0 */
 };
 
 enum bus_lkind { LK_ALL, LK_PREFIX, LK_EXACT };
@@ -103,6 +113,12 @@ struct bus {
 
 	struct bus_ev **q; /* ring of accepted events */
 	size_t qhead, qcount;
+	/* svcd's own events accepted while the ring was full, in seq order
+	 * after it; non-empty only while the ring is full */
+	struct bus_ev *ohead, *otail;
+	size_t ocount;
+	uint64_t odropped; /* own events dropped past BUS_OWN_MAX, unlogged */
+	bool own_emit;     /* inside bus_emit_json */
 
 	struct bus_ev **hist; /* ring of dispatched events */
 	size_t hstart, hcount;
@@ -139,6 +155,8 @@ struct bus {
 	ev_timer listener_timer;
 	ev_timer stop_timer;
 };
+
+#define BUS_OWN_MAX 4096
 
 static struct bus *bus_default_instance;
 static unsigned bus_count; /* buses alive: the last one drains ev_cache */
@@ -248,6 +266,190 @@ static inline bool
 listener_match(const struct bus_listener *l, const struct bus_event *ev)
 {
 	return kind_match(l->kind, l->pattern, l->len, ev->name, ev->name_len);
+}
+
+/* ---- pattern sets ------------------------------------------------------- */
+
+/*
+ * A subscriber's patterns, matched in O(name length) whatever their number.
+ * Up to PATSET_LINEAR patterns are scanned linearly, pre-classified (the
+ * common one "*" or one exact name costs what a listener match costs).
+ * Larger sets keep two open-addressing hash tables keyed by FNV-1a: exact
+ * names, and prefixes with their dot ("a.b.*" is stored as "a.b."). One
+ * pass over the name hashes it incrementally and, at every dot that is not
+ * the last byte, probes the prefix table with the hash so far; the full
+ * hash then probes the exact table. "*" anywhere makes the set match all.
+ */
+#define PATSET_LINEAR 4
+
+struct patset_lin {
+	enum bus_lkind kind;
+	size_t len;
+	const char *s;
+};
+
+struct patset_slot {
+	uint32_t hash;
+	uint32_t len; /* 0: empty */
+	const char *s;
+};
+
+struct patset_tab {
+	struct patset_slot *slots;
+	size_t mask; /* capacity - 1, or 0 when unused */
+	size_t n;
+};
+
+struct bus_patset {
+	bool all;
+	size_t nlin;
+	struct patset_lin lin[PATSET_LINEAR];
+	struct patset_tab exact, prefix;
+	char mem[]; /* the patterns, NUL-terminated, back to back */
+};
+
+#define FNV_BASIS 2166136261u
+#define FNV_PRIME 16777619u
+
+static inline uint32_t
+fnv_step(uint32_t h, unsigned char c)
+{
+	return (h ^ c) * FNV_PRIME;
+}
+
+static uint32_t
+fnv(const char *s, size_t n)
+{
+	uint32_t h = FNV_BASIS;
+	for (size_t i = 0; i < n; i++)
+		h = fnv_step(h, (unsigned char)s[i]);
+	return h;
+}
+
+static void
+tab_init(struct patset_tab *t, size_t n)
+{
+	size_t cap = 8;
+
+	if (!n)
+		return;
+	while (cap < 2 * n)
+		cap *= 2;
+	t->slots = xcalloc(cap, sizeof(*t->slots));
+	t->mask = cap - 1;
+}
+
+static inline bool
+tab_has(const struct patset_tab *t, uint32_t h, const char *s, size_t len)
+{
+	for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+		const struct patset_slot *x = &t->slots[i];
+		if (!x->len)
+			return false;
+		if (x->hash == h && x->len == len && !memcmp(x->s, s, len))
+			return true;
+	}
+}
+
+static void
+tab_add(struct patset_tab *t, const char *s, size_t len)
+{
+	uint32_t h = fnv(s, len);
+
+	if (tab_has(t, h, s, len))
+		return;
+	size_t i = h & t->mask;
+	while (t->slots[i].len)
+		i = (i + 1) & t->mask;
+	t->slots[i] = (struct patset_slot){h, (uint32_t)len, s};
+	t->n++;
+}
+
+struct bus_patset *
+bus_patset_new(const char *const *patterns, size_t n)
+{
+	size_t bytes = 0, nexact = 0, nprefix = 0;
+	enum bus_lkind kind;
+	size_t len;
+
+	for (size_t i = 0; i < n; i++) {
+		bool ok = pattern_parse(patterns[i], &kind, &len);
+		assert(ok && "bus_patset_new: invalid pattern");
+		(void)ok;
+		bytes += strlen(patterns[i]) + 1;
+		nexact += kind == LK_EXACT;
+		nprefix += kind == LK_PREFIX;
+	}
+	struct bus_patset *s = xcalloc(1, sizeof(*s) + bytes);
+	bool linear = n <= PATSET_LINEAR;
+	char *p = s->mem;
+
+	s->all = n == 0;
+	if (!linear) {
+		tab_init(&s->exact, nexact);
+		tab_init(&s->prefix, nprefix);
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t sl = strlen(patterns[i]);
+
+		memcpy(p, patterns[i], sl + 1);
+		pattern_parse(p, &kind, &len);
+		if (kind == LK_ALL)
+			s->all = true;
+		else if (linear)
+			s->lin[s->nlin++] = (struct patset_lin){kind, len, p};
+		else
+			tab_add(kind == LK_EXACT ? &s->exact : &s->prefix, p,
+			        len);
+		p += sl + 1;
+	}
+	return s;
+}
+
+void
+bus_patset_free(struct bus_patset *s)
+{
+	if (!s)
+		return;
+	free(s->exact.slots);
+	free(s->prefix.slots);
+	free(s);
+}
+
+/* Out of line, so the one-pattern path saves no registers. */
+static __attribute__((noinline)) bool
+patset_match_more(const struct bus_patset *s, const char *name, size_t len)
+{
+	if (s->nlin) {
+		for (size_t i = 0; i < s->nlin; i++)
+			if (kind_match(s->lin[i].kind, s->lin[i].s,
+			               s->lin[i].len, name, len))
+				return true;
+		return false;
+	}
+	uint32_t h = FNV_BASIS;
+	if (s->prefix.n) {
+		for (size_t i = 0; i < len; i++) {
+			h = fnv_step(h, (unsigned char)name[i]);
+			if (name[i] == '.' && i + 1 < len &&
+			    tab_has(&s->prefix, h, name, i + 1))
+				return true;
+		}
+	} else {
+		h = fnv(name, len);
+	}
+	return s->exact.n && tab_has(&s->exact, h, name, len);
+}
+
+bool
+bus_patset_match(const struct bus_patset *s, const char *name, size_t len)
+{
+	if (s->all)
+		return true;
+	if (s->nlin == 1) /* the common case: one exact name or prefix */
+		return kind_match(s->lin[0].kind, s->lin[0].s, s->lin[0].len,
+		                  name, len);
+	return patset_match_more(s, name, len);
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -701,6 +903,11 @@ bus_free(struct bus *b)
 	for (size_t i = 0; i < b->qcount; i++)
 		bev_unref(b->q[(b->qhead + i) % b->opts.queue_size]);
 	free(b->q);
+	while (b->ohead) {
+		struct bus_ev *e = b->ohead;
+		b->ohead = e->onext;
+		bev_unref(e);
+	}
 	for (size_t i = 0; i < b->hcount; i++)
 		bev_unref(b->hist[(b->hstart + i) % b->opts.history]);
 	free(b->hist);
@@ -863,10 +1070,24 @@ bus_unlisten(struct bus *b, struct bus_listener *l)
 
 /* ---- emit -------------------------------------------------------------- */
 
+/* Report own events dropped past BUS_OWN_MAX, once per episode. */
+static void
+log_own_dropped(struct bus *b)
+{
+	if (!b->odropped)
+		return;
+	log_err("bus: %" PRIu64 " of svcd's own events dropped: more than %d "
+	        "waited behind a full queue",
+	        b->odropped, BUS_OWN_MAX);
+	b->odropped = 0;
+}
+
 int
 bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
          size_t data_len, const char *source, uint64_t *seq, size_t *matched)
 {
+	bool overflow = false;
+
 	if (!bus_name_valid(name, name_len)) {
 		errno = EINVAL;
 		return -1;
@@ -876,9 +1097,19 @@ bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
 		return -1;
 	}
 	if (!queue_has_room(b)) {
-		b->dropped++;
-		errno = EAGAIN;
-		return -1;
+		bool own = b->own_emit; /* from bus_emit_json */
+
+		if (!own || b->ocount >= BUS_OWN_MAX) {
+			b->dropped++;
+			if (own && !b->odropped++)
+				log_warn(
+				    "bus: dropping svcd's own event '%.*s': "
+				    "%d already wait behind a full queue",
+				    (int)name_len, name, BUS_OWN_MAX);
+			errno = EAGAIN;
+			return -1;
+		}
+		overflow = true;
 	}
 	if (!data) {
 		data = "{}";
@@ -887,8 +1118,18 @@ bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
 	struct bus_ev *e = bev_new(b->last_seq + 1, name, name_len, data,
 	                           data_len, source ? source : "");
 	b->last_seq++;
-	b->q[ring_idx(b->qhead + b->qcount, b->opts.queue_size)] = e;
-	b->qcount++;
+	if (overflow) {
+		e->onext = NULL;
+		if (b->otail)
+			b->otail->onext = e;
+		else
+			b->ohead = e;
+		b->otail = e;
+		b->ocount++;
+	} else {
+		b->q[ring_idx(b->qhead + b->qcount, b->opts.queue_size)] = e;
+		b->qcount++;
+	}
 	if (b->qcount > b->high_watermark)
 		b->high_watermark = b->qcount;
 	b->emitted++;
@@ -927,8 +1168,12 @@ bus_emit_json(struct bus *b, const char *name, json_t *data, const char *source)
 			return -1;
 		}
 	}
+	/* own events wait behind a full queue; a flag rather than a
+	 * parameter keeps one copy of bus_emit, tuned (docs/performance.md) */
+	b->own_emit = true;
 	ret = bus_emit(b, name, strlen(name), text, text ? strlen(text) : 0,
 	               source, NULL, NULL);
+	b->own_emit = false;
 	if (text) {
 		int saved = errno;
 		free(text);
@@ -1190,6 +1435,25 @@ run_drained(struct bus *b)
 	}
 }
 
+/* A ring slot came free: the oldest own event waiting takes it. */
+static void
+refill(struct bus *b)
+{
+	struct bus_ev *e = b->ohead;
+
+	if (!e)
+		return;
+	b->ohead = e->onext;
+	if (!b->ohead) {
+		b->otail = NULL;
+		log_own_dropped(b);
+	}
+	b->ocount--;
+	e->onext = NULL;
+	b->q[ring_idx(b->qhead + b->qcount, b->opts.queue_size)] = e;
+	b->qcount++;
+}
+
 static void
 on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
@@ -1211,6 +1475,7 @@ on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 		struct bus_ev *e = b->q[b->qhead];
 		b->qhead = ring_idx(b->qhead + 1, b->opts.queue_size);
 		b->qcount--;
+		refill(b);
 		dispatch_one(b, e);
 	}
 	maybe_sweep(b);
@@ -1313,8 +1578,15 @@ bus_set_last_seq(struct bus *b, uint64_t seq)
 		e->wire = NULL;
 		e->wire_len = 0;
 	}
+	size_t i = b->qcount;
+	for (struct bus_ev *e = b->ohead; e; e = e->onext, i++) {
+		e->pub.seq = seq + 1 + i;
+		wire_free(e);
+		e->wire = NULL;
+		e->wire_len = 0;
+	}
 	b->last_dispatched = seq;
-	b->last_seq = seq + b->qcount;
+	b->last_seq = seq + b->qcount + b->ocount;
 	return 0;
 }
 
@@ -1390,7 +1662,7 @@ bus_get_stats(const struct bus *b, struct bus_stats *out)
 	out->delivered = b->delivered;
 	out->dropped = b->dropped;
 	out->listener_errors = b->listener_errors;
-	out->queue_depth = b->qcount;
+	out->queue_depth = b->qcount + b->ocount;
 	out->high_watermark = b->high_watermark;
 	out->listeners = b->nlisteners;
 	out->last_seq = b->last_seq;
@@ -1404,7 +1676,7 @@ bus_stats_json(const struct bus *b)
 	    (json_int_t)b->emitted, "delivered", (json_int_t)b->delivered,
 	    "dropped", (json_int_t)b->dropped, "listener_errors",
 	    (json_int_t)b->listener_errors, "queue_depth",
-	    (json_int_t)b->qcount, "high_watermark",
+	    (json_int_t)(b->qcount + b->ocount), "high_watermark",
 	    (json_int_t)b->high_watermark, "listeners",
 	    (json_int_t)b->nlisteners, "last_seq", (json_int_t)b->last_seq,
 	    "history", (json_int_t)b->hcount);
@@ -1416,9 +1688,18 @@ static void
 on_stop_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct bus *b = w->data;
-	size_t n = b->qcount, abandoned = 0;
+	size_t n = b->qcount + b->ocount, abandoned = 0;
 	(void)loop;
 	(void)revents;
+
+	while (b->ohead) {
+		struct bus_ev *e = b->ohead;
+		b->ohead = e->onext;
+		bev_unref(e);
+	}
+	b->otail = NULL;
+	b->ocount = 0;
+	log_own_dropped(b);
 
 	while (b->qcount) {
 		bev_unref(b->q[b->qhead]);

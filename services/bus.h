@@ -59,7 +59,8 @@ struct bus_stats {
 	uint64_t delivered;       /* listener calls that succeeded */
 	uint64_t dropped;         /* QueueFull refusals + undelivered at stop */
 	uint64_t listener_errors; /* failed or timed-out listener calls */
-	size_t queue_depth;
+	size_t
+	    queue_depth; /* accepted, not yet dispatched (own overflow too) */
 	size_t high_watermark;
 	size_t listeners;
 	uint64_t last_seq;
@@ -90,6 +91,23 @@ bool bus_pattern_match_valid(const char *pattern, size_t plen, const char *name,
                              size_t len);
 
 /*
+ * A client's pattern list is bounded: at most BUS_PATTERNS_MAX patterns of
+ * at most BUS_PATTERNS_BYTES bytes in all (the control channel refuses more
+ * with InvalidParams).
+ */
+#define BUS_PATTERNS_MAX   1024
+#define BUS_PATTERNS_BYTES (64 * 1024)
+/*
+ * A set of valid patterns (asserts otherwise), copied; the empty set
+ * matches every name, as an empty `events` list does. Matching costs
+ * O(name length) however many exact and prefix patterns the set holds.
+ */
+struct bus_patset;
+struct bus_patset *bus_patset_new(const char *const *patterns, size_t n);
+void bus_patset_free(struct bus_patset *s);
+bool bus_patset_match(const struct bus_patset *s, const char *name, size_t len);
+
+/*
  * Register a listener for pattern (must be valid; asserts otherwise). The
  * returned handle is owned by the bus; pass it to bus_unlisten to remove it.
  * A listener may unlisten itself (or others) from inside a callback.
@@ -112,7 +130,13 @@ void bus_unlisten(struct bus *b, struct bus_listener *l);
 int bus_emit(struct bus *b, const char *name, size_t name_len, const char *data,
              size_t data_len, const char *source, uint64_t *seq,
              size_t *matched);
-/* Convenience for services: data is a jansson object (borrowed) or NULL. */
+/*
+ * For svcd's own events (service.state, service.health, ...): data is a
+ * jansson object (borrowed) or NULL. Never refused for a full queue: the
+ * event waits on an overflow list, dispatched in seq order before anything
+ * emitted after it, and client emits wait behind it. Only past 4096 such
+ * waiting events is one dropped (EAGAIN, counted, logged).
+ */
 int bus_emit_json(struct bus *b, const char *name, json_t *data,
                   const char *source);
 

@@ -237,6 +237,87 @@ START_TEST(test_pattern_match)
 }
 END_TEST
 
+/* A random name from a tiny alphabet, so patterns and names collide often;
+ * dots are frequent (prefix matches) and may be doubled or trailing. */
+static void
+rand_name(char *out, size_t max)
+{
+	static const char alpha[] = "ab.c.";
+	size_t n = 1 + (size_t)rand() % max;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = alpha[rand() % (int)(sizeof(alpha) - 1)];
+	out[n] = '\0';
+}
+
+/* Every name is matched by a set exactly as by the linear matcher, for
+ * sets small (the linear scan) and large (the hash tables), with and
+ * without prefixes, duplicates included. */
+START_TEST(test_patset_differential)
+{
+	static char pats[600][16];
+	const char *pp[600];
+
+	srand(13);
+	for (int round = 0; round < 60; round++) {
+		size_t n =
+		    round < 20 ? (size_t)round % 6 : 1 + (size_t)rand() % 600;
+		int mode = rand() % 3; /* exact only, prefixes only, mixed */
+
+		for (size_t i = 0; i < n; i++) {
+			bool prefix = mode == 1 || (mode == 2 && rand() % 2);
+			do {
+				rand_name(pats[i], 6);
+				if (prefix)
+					strcat(pats[i], ".*");
+			} while (!bus_pattern_valid(pats[i]));
+			pp[i] = pats[i];
+		}
+		struct bus_patset *s = bus_patset_new(pp, n);
+		for (int k = 0; k < 2000; k++) {
+			char name[16];
+			bool want = n == 0;
+
+			rand_name(name, 8);
+			for (size_t i = 0; i < n && !want; i++)
+				want = bus_pattern_match(pp[i], name,
+				                         strlen(name));
+			ck_assert_msg(bus_patset_match(s, name, strlen(name)) ==
+			                  want,
+			              "round %d (%zu patterns) name '%s'",
+			              round, n, name);
+		}
+		bus_patset_free(s);
+	}
+}
+END_TEST
+
+/* "*" makes a set of any size match all; an empty set matches all. */
+START_TEST(test_patset_all)
+{
+	const char *many[40];
+	char buf[40][16];
+
+	for (int i = 0; i < 39; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "x%d", i);
+		many[i] = buf[i];
+	}
+	many[39] = "*";
+	struct bus_patset *s = bus_patset_new(many, 40);
+	ck_assert(bus_patset_match(s, "anything.at.all", 15));
+	bus_patset_free(s);
+	s = bus_patset_new(many, 0);
+	ck_assert(bus_patset_match(s, "z", 1));
+	bus_patset_free(s);
+	s = bus_patset_new(many, 39);
+	ck_assert(bus_patset_match(s, "x38", 3));
+	ck_assert(!bus_patset_match(s, "x39", 3));
+	ck_assert(!bus_patset_match(s, "x", 1));
+	ck_assert(!bus_patset_match(s, "x380", 4));
+	bus_patset_free(s);
+}
+END_TEST
+
 START_TEST(test_listeners_by_pattern)
 {
 	struct bus *b = new_bus(16, 16, 16, 1, 1);
@@ -1169,6 +1250,82 @@ START_TEST(test_close_stuck_listener)
 }
 END_TEST
 
+/* svcd's own events (bus_emit_json) are not dropped by a full queue: they
+ * wait, in seq order, ahead of client emits, which are refused meanwhile;
+ * a renumbering (the journal at start) covers them too. */
+START_TEST(test_own_events_wait)
+{
+	struct bus *b = new_bus(1, 16, 16, 1, 1);
+	struct rec r = {0};
+	struct bus_stats st;
+
+	bus_listen(b, "*", rec_fn, &r);
+	for (int i = 0; i < 10; i++) {
+		json_t *d = json_pack("{s:i}", "i", i);
+		ck_assert_int_eq(bus_emit_json(b, "own.e", d, "svcd"), 0);
+		json_decref(d);
+	}
+	ck_assert(!bus_has_room(b));
+	errno = 0;
+	ck_assert_int_eq(emit(b, "client.e", NULL, "t"), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	bus_get_stats(b, &st);
+	ck_assert_uint_eq(st.emitted, 10);
+	ck_assert_uint_eq(st.dropped, 1); /* the client's */
+	ck_assert_uint_eq(st.queue_depth, 10);
+	ck_assert_int_eq(bus_set_last_seq(b, 100), 0);
+	ck_assert_uint_eq(bus_last_seq(b), 110);
+
+	RUN_UNTIL_B(r.n == 10, 2);
+	for (int i = 0; i < 10; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "{\"i\":%d}", i);
+		ck_assert_uint_eq(r.seq[i], 101 + (uint64_t)i);
+		ck_assert_str_eq(r.name[i], "own.e");
+		ck_assert_str_eq(r.data[i], want);
+	}
+	ck_assert(bus_has_room(b));
+	ck_assert_int_eq(emit(b, "client.e", NULL, "t"), 0);
+	RUN_UNTIL_B(r.n == 11, 2);
+	ck_assert_uint_eq(r.seq[10], 111);
+	bus_get_stats(b, &st);
+	ck_assert_uint_eq(st.queue_depth, 0);
+	ck_assert_uint_eq(st.dropped, 1);
+	free_bus(b);
+}
+END_TEST
+
+static int
+hang_fn(const struct bus_event *ev, struct bus_call *call, void *arg)
+{
+	(void)ev;
+	(void)call;
+	(void)arg;
+	return SVC_PENDING;
+}
+
+/* Own events waiting when the bus stops are freed and counted; the ones
+ * past the overflow bound are dropped, counted and logged. */
+START_TEST(test_own_events_bounded)
+{
+	struct bus *b = new_bus(1, 0, 16, 30, 0.05);
+	struct closed c = {0};
+	int i;
+
+	bus_listen_async(b, "*", hang_fn, NULL);
+	for (i = 0; bus_emit_json(b, "own.e", NULL, "svcd") == 0; i++)
+		ck_assert_int_lt(i, 100000);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(i, 1 + 4096);
+	ck_assert(tu_log_seen("dropping svcd's own event 'own.e'"));
+	bus_close(b, close_cb, &c);
+	RUN_UNTIL_B(c.calls == 1, 2);
+	ck_assert_int_eq(c.status, -1);
+	ck_assert(tu_log_seen("1 of svcd's own events dropped"));
+	free_bus(b);
+}
+END_TEST
+
 /* ---- the service ------------------------------------------------------- */
 
 struct state_rec {
@@ -1298,6 +1455,8 @@ bus_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_name_valid);
 	tcase_add_test(tc, test_pattern_match);
+	tcase_add_test(tc, test_patset_differential);
+	tcase_add_test(tc, test_patset_all);
 	tcase_add_test(tc, test_listeners_by_pattern);
 	tcase_add_test(tc, test_order_per_emitter);
 	tcase_add_test(tc, test_batch_keeps_up);
@@ -1318,6 +1477,8 @@ bus_suite(void)
 	tcase_add_test(tc, test_drain_on_shutdown);
 	tcase_add_test(tc, test_close_empty_is_immediate);
 	tcase_add_test(tc, test_close_stuck_listener);
+	tcase_add_test(tc, test_own_events_wait);
+	tcase_add_test(tc, test_own_events_bounded);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("service");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -746,6 +746,69 @@ START_TEST(test_subscribe_since_replays_history)
 }
 END_TEST
 
+/* A request with a pattern list of n patterns "p<i>" padded to width w. */
+static char *
+pattern_req(const char *method, int n, int w, const char *extra)
+{
+	struct buf b = {0};
+
+	buf_printf(&b,
+	           "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\","
+	           "\"params\":{\"events\":[",
+	           method);
+	for (int i = 0; i < n; i++)
+		buf_printf(&b, "%s\"p%0*d\"", i ? "," : "", w - 1, i);
+	buf_printf(&b, "%s]}}", extra);
+	buf_putc(&b, '\0');
+	char *req = xstrdup(buf_head(&b));
+	buf_free(&b);
+	return req;
+}
+
+/* subscribe and events bound the pattern list (count and bytes) with
+ * InvalidParams naming the limit; at the bound a set matches exactly. */
+START_TEST(test_subscribe_pattern_caps)
+{
+	const char *methods[] = {"subscribe", "events"};
+	uint64_t seq[3];
+	char *req;
+
+	boot();
+	struct bus *b = bus_default();
+	struct cli *c = cli_new();
+	for (int m = 0; m < 2; m++) {
+		req = pattern_req(methods[m], BUS_PATTERNS_MAX + 1, 4, "");
+		assert_error(call(c, req), -32602, "InvalidParams",
+		             "too many patterns in 'events': 1025, at most "
+		             "1024");
+		free(req);
+		req = pattern_req(methods[m], 600, 120, "");
+		assert_error(call(c, req), -32602, "InvalidParams",
+		             "over 65536 bytes in all");
+		free(req);
+	}
+	req = pattern_req("subscribe", BUS_PATTERNS_MAX - 1, 5, ",\"z.*\"");
+	json_t *r = call(c, req);
+	free(req);
+	ck_assert_ptr_nonnull(result(r));
+	json_decref(r);
+	ck_assert_int_eq(bus_emit(b, "p1023", 5, NULL, 0, "t", NULL, NULL), 0);
+	ck_assert_int_eq(bus_emit(b, "p0042", 5, NULL, 0, "t", &seq[0], NULL),
+	                 0);
+	ck_assert_int_eq(bus_emit(b, "z", 1, NULL, 0, "t", NULL, NULL), 0);
+	ck_assert_int_eq(bus_emit(b, "z.q", 3, NULL, 0, "t", &seq[1], NULL), 0);
+	ck_assert_int_eq(bus_emit(b, "p1022", 5, NULL, 0, "t", &seq[2], NULL),
+	                 0);
+	for (int i = 0; i < 3; i++) {
+		char *line = cli_line(c), *wire = wire_of(seq[i]);
+		ck_assert_str_eq(line, wire);
+		free(line);
+		free(wire);
+	}
+	cli_free(c);
+}
+END_TEST
+
 START_TEST(test_queue_full_without_wait)
 {
 	conf_edit()->queue_size = 2;
@@ -2165,6 +2228,7 @@ control_suite(void)
 	tcase_add_test(tc, test_split_request);
 	tcase_add_test(tc, test_subscribe_gets_exact_wire_line);
 	tcase_add_test(tc, test_subscribe_since_replays_history);
+	tcase_add_test(tc, test_subscribe_pattern_caps);
 	tcase_add_test(tc, test_queue_full_without_wait);
 	tcase_add_test(tc, test_backpressure_with_wait);
 	tcase_add_test(tc, test_slow_consumer_lost_notice);
