@@ -565,6 +565,7 @@ data_from_args(struct cli_ctx *c, int from, struct buf *data)
 		        "information.\n",
 		        cause, c->command);
 		free(cause);
+		buf_free(data);
 		return CLI_EXIT_USAGE;
 	}
 	return 0;
