@@ -1,4 +1,8 @@
-/* args.c — event data from command-line words (key=value, key:=JSON, {...}). */
+/*
+ * args.c — event data from command-line words (key=value, key:=JSON, {...}).
+ * jansson checks the words (syntax, UTF-8, duplicate keys); the text sent is
+ * written from the words themselves, so numbers keep the user's bytes.
+ */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -105,7 +109,7 @@ json_type_name(const json_t *v)
 }
 
 static int
-parse_object_arg(const char *s, json_t **out, char **cause)
+parse_object_arg(const char *s, struct buf *out, char **cause)
 {
 	json_error_t jerr;
 	json_t *v =
@@ -121,13 +125,36 @@ parse_object_arg(const char *s, json_t **out, char **cause)
 		json_decref(v);
 		return -1;
 	}
-	*out = v;
+	json_decref(v);
+	util_json_compact(out, s, strlen(s));
 	return 0;
 }
 
-/* One key=value or key:=JSON word into obj. */
+/* The text of a key=value value v parsed from s: s itself, a string
+ * literal of it, or (an integer past the range, read as a double)
+ * jansson's form of that double. */
+static void
+put_value(struct buf *out, const char *s, json_t *v)
+{
+	bool integer;
+
+	if (json_is_string(v)) {
+		buf_json_string(out, s, strlen(s));
+	} else if (json_is_real(v) && args_is_json_number(s, &integer) &&
+	           integer) {
+		char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		buf_puts(out, t);
+		free(t);
+	} else {
+		buf_puts(out, s);
+	}
+}
+
+/* One key=value or key:=JSON word into obj (the check) and out (the text,
+ * after a comma unless first). */
 static int
-parse_word(json_t *obj, const char *word, char **cause)
+parse_word(json_t *obj, struct buf *out, bool first, const char *word,
+           char **cause)
 {
 	const char *eq = strchr(word, '=');
 	bool raw;
@@ -164,10 +191,20 @@ parse_word(json_t *obj, const char *word, char **cause)
 		if (!v)
 			goto out_free_key;
 	}
-	if (json_object_set_new(obj, key, v) < 0) {
+	if (json_object_set(obj, key, v) < 0) {
 		*cause = xasprintf("key '%s' is not valid UTF-8", key);
+		json_decref(v);
 		goto out_free_key;
 	}
+	if (!first)
+		buf_putc(out, ',');
+	buf_json_string(out, key, klen);
+	buf_putc(out, ':');
+	if (raw)
+		util_json_compact(out, eq + 1, strlen(eq + 1));
+	else
+		put_value(out, eq + 1, v);
+	json_decref(v);
 	free(key);
 	return 0;
 
@@ -177,8 +214,9 @@ out_free_key:
 }
 
 int
-args_parse_data(int argc, char *const argv[], json_t **out, char **cause)
+args_parse_data(int argc, char *const argv[], struct buf *out, char **cause)
 {
+	size_t len0 = out->len;
 	json_t *obj;
 
 	if (argc == 1 && argv[0][0] == '{')
@@ -197,12 +235,15 @@ args_parse_data(int argc, char *const argv[], json_t **out, char **cause)
 		}
 	}
 	obj = json_object();
+	buf_putc(out, '{');
 	for (int i = 0; i < argc; i++) {
-		if (parse_word(obj, argv[i], cause) < 0) {
+		if (parse_word(obj, out, i == 0, argv[i], cause) < 0) {
 			json_decref(obj);
+			out->len = len0;
 			return -1;
 		}
 	}
-	*out = obj;
+	buf_putc(out, '}');
+	json_decref(obj);
 	return 0;
 }

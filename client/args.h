@@ -6,17 +6,23 @@
 
 #include <jansson.h>
 
+#include "util.h"
+
 /*
- * Build a JSON object from argv[0..argc-1]:
+ * Append the text of a JSON object built from argv[0..argc-1] to out:
  *   key=value    value is a JSON number (integer or float, JSON syntax),
  *                true, false or null; anything else is a string
  *   key:=JSON    value is raw JSON and must parse
  *   {...}        a single argument that is a whole JSON object
  * No words gives {}. Mixing an object with key=value words, a duplicate or
- * empty key, or bad raw JSON is an error. On success *out is a new
- * reference; on error returns -1 and sets *cause (caller frees).
+ * empty key, or bad raw JSON is an error. The text keeps the user's bytes:
+ * numbers and raw JSON as written (compacted: blanks outside strings
+ * dropped), keys and strings as JSON string literals; only an integer past
+ * the 64-bit range, which svcd could not read, becomes a double (1e20).
+ * On error returns -1, appends nothing and sets *cause (caller frees).
  */
-int args_parse_data(int argc, char *const argv[], json_t **out, char **cause);
+int args_parse_data(int argc, char *const argv[], struct buf *out,
+                    char **cause);
 
 /*
  * A value as key=value reads it: a number in strict JSON syntax, true,

@@ -62,9 +62,11 @@ ensure_connected(struct cli_ctx *c)
 	return 0;
 }
 
-int
-cmd_call(struct cli_ctx *c, const char *method, json_t *params, int timeout_ms,
-         conn_notify_fn fn, void *arg, json_t **result)
+/* cmd_call with params' "data" as the text in data (NULL: none). */
+static int
+cmd_call_data(struct cli_ctx *c, const char *method, json_t *params,
+              const struct buf *data, int timeout_ms, conn_notify_fn fn,
+              void *arg, json_t **result)
 {
 	json_t *error = NULL;
 	char *cause = NULL;
@@ -72,8 +74,9 @@ cmd_call(struct cli_ctx *c, const char *method, json_t *params, int timeout_ms,
 
 	if (rc)
 		return rc;
-	rc = conn_call(&c->conn, method, params, timeout_ms, fn, arg, result,
-	               &error, &cause);
+	rc = conn_call_data(&c->conn, method, params,
+	                    data ? buf_head(data) : NULL, data ? data->len : 0,
+	                    timeout_ms, fn, arg, result, &error, &cause);
 	switch (rc) {
 	case CONN_OK: return 0;
 	case CONN_ERROR_REPLY: {
@@ -90,6 +93,14 @@ cmd_call(struct cli_ctx *c, const char *method, json_t *params, int timeout_ms,
 		free(cause);
 		return CLI_EXIT_UNREACHABLE;
 	}
+}
+
+int
+cmd_call(struct cli_ctx *c, const char *method, json_t *params, int timeout_ms,
+         conn_notify_fn fn, void *arg, json_t **result)
+{
+	return cmd_call_data(c, method, params, NULL, timeout_ms, fn, arg,
+	                     result);
 }
 
 void
@@ -204,12 +215,30 @@ put_colored(struct cli_ctx *c, enum tab_color color, const char *s)
 
 /* ---- events ----------------------------------------------------------- */
 
-/* One event (the params of an `event` notification) as a line. */
+/* The event ev as JSON text: raw (its text as it came, when not NULL)
+ * else jansson's. */
 static void
-print_event(struct cli_ctx *c, json_t *ev)
+put_event_json(struct cli_ctx *c, json_t *ev, const struct buf *raw)
 {
-	if (c->o->json) {
+	if (raw)
+		fwrite(buf_head(raw), 1, raw->len, c->out);
+	else
 		json_dumpf(ev, c->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
+/*
+ * One event (the params of an `event` notification) as a line. raw, when
+ * not NULL, is the event's text as it came from svcd: --json prints it and
+ * the table its data, so numbers show exactly as they were emitted.
+ */
+static void
+print_event(struct cli_ctx *c, json_t *ev, const struct buf *raw)
+{
+	static const char *const data_key[] = {"data"};
+	struct buf rd = {0};
+
+	if (c->o->json) {
+		put_event_json(c, ev, raw);
 		fputc('\n', c->out);
 		fflush(c->out);
 		return;
@@ -219,8 +248,15 @@ print_event(struct cli_ctx *c, json_t *ev)
 	const char *source = str_field(ev, "source");
 	json_t *seq = json_object_get(ev, "seq");
 	json_t *data = json_object_get(ev, "data");
-	char *d =
-	    data ? json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	char *d = NULL;
+
+	if (data && raw &&
+	    util_json_member(buf_head(raw), raw->len, data_key, 1, &rd)) {
+		d = xstrndup(buf_head(&rd), rd.len);
+		buf_free(&rd);
+	} else if (data) {
+		d = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	}
 
 	put_colored(c, TAB_DIM, time ? time : "-");
 	if (json_is_integer(seq))
@@ -294,7 +330,14 @@ watch_notify(const char *method, json_t *params, void *arg)
 		if (name && strcmp(name, "service.state") == 0 && st &&
 		    (strcmp(st, "stopping") == 0 || strcmp(st, "stopped") == 0))
 			w->shutdown_seen = true;
-		print_event(w->c, params);
+		/* the notification's own text: conn read it just now */
+		static const char *const params_key[] = {"params"};
+		const struct buf *line = &w->c->conn.line;
+		struct buf raw = {0};
+		bool have = util_json_member(buf_head(line), line->len,
+		                             params_key, 1, &raw);
+		print_event(w->c, params, have ? &raw : NULL);
+		buf_free(&raw);
 	} else if (strcmp(method, "events.lost") == 0) {
 		print_lost(w->c, params);
 	} else if (strncmp(method, "shutdown", 8) == 0) {
@@ -389,6 +432,49 @@ events_list(json_t *result)
 	return json_object_get(result, "events");
 }
 
+/* The elements of the events array, as text, from the reply's line. */
+struct raw_list {
+	struct buf text; /* the array, compacted */
+	const char *p;   /* the next element; NULL when lost or done */
+	struct buf elem; /* the current one */
+};
+
+static void
+raw_list_init(struct raw_list *r, const struct buf *line, json_t *result)
+{
+	static const char *const path[] = {"result", "events"};
+
+	memset(r, 0, sizeof(*r));
+	if (util_json_member(buf_head(line), line->len, path,
+	                     json_is_array(result) ? 1 : 2, &r->text) &&
+	    r->text.len && buf_head(&r->text)[0] == '[')
+		r->p = buf_head(&r->text) + 1;
+}
+
+/* The next element's text, or NULL (then print the parsed one). */
+static const struct buf *
+raw_list_next(struct raw_list *r)
+{
+	const char *end = buf_head(&r->text) + r->text.len, *q;
+
+	if (!r->p || r->p >= end || *r->p == ']' ||
+	    !(q = util_json_skip(r->p, end))) {
+		r->p = NULL;
+		return NULL;
+	}
+	buf_reset(&r->elem);
+	buf_append(&r->elem, r->p, (size_t)(q - r->p));
+	r->p = q < end && *q == ',' ? q + 1 : q;
+	return &r->elem;
+}
+
+static void
+raw_list_free(struct raw_list *r)
+{
+	buf_free(&r->text);
+	buf_free(&r->elem);
+}
+
 /* Events a page asks for: the daemon's own bound is 1-10000. */
 #define EVENTS_PAGE 1000
 
@@ -412,6 +498,7 @@ cmd_events(struct cli_ctx *c)
 	for (;;) {
 		json_t *params = json_object(), *result = NULL, *list, *ev;
 		json_t *next;
+		struct raw_list raw;
 		size_t i;
 
 		if (first && want)
@@ -433,17 +520,19 @@ cmd_events(struct cli_ctx *c)
 		if (rc)
 			break;
 		list = events_list(result);
+		raw_list_init(&raw, &c->conn.line, result);
 		ARRAY_EACH(list, i, ev)
 		{
+			const struct buf *text = raw_list_next(&raw);
 			if (c->o->json) {
 				fputs(printed ? ",\n" : "\n", c->out);
-				json_dumpf(ev, c->out,
-				           JSON_COMPACT | JSON_PRESERVE_ORDER);
+				put_event_json(c, ev, text);
 			} else {
-				print_event(c, ev);
+				print_event(c, ev, text);
 			}
 			printed++;
 		}
+		raw_list_free(&raw);
 		next = json_object_get(result, "next");
 		first = false;
 		if (!json_is_integer(next) || json_integer_value(next) <= 0 ||
@@ -465,7 +554,7 @@ cmd_events(struct cli_ctx *c)
 /* ---- emit, schedule, cancel ------------------------------------------ */
 
 static int
-data_from_args(struct cli_ctx *c, int from, json_t **data)
+data_from_args(struct cli_ctx *c, int from, struct buf *data)
 {
 	char *cause = NULL;
 
@@ -476,6 +565,7 @@ data_from_args(struct cli_ctx *c, int from, json_t **data)
 		        "information.\n",
 		        cause, c->command);
 		free(cause);
+		buf_free(data);
 		return CLI_EXIT_USAGE;
 	}
 	return 0;
@@ -484,25 +574,27 @@ data_from_args(struct cli_ctx *c, int from, json_t **data)
 int
 cmd_emit(struct cli_ctx *c)
 {
-	json_t *data = NULL, *result = NULL;
+	struct buf data = {0};
+	json_t *result = NULL;
 	int rc = data_from_args(c, 1, &data);
 
 	if (rc)
 		return rc;
 	json_t *params = json_object();
 	json_object_set_new(params, "event", json_string(c->o->args[0]));
-	if (c->o->nargs > 1)
-		json_object_set(params, "data", data);
 	if (c->o->seen & CLI_OPT_NO_WAIT)
 		json_object_set_new(params, "wait", json_false());
-	json_decref(data);
 	if (!json_object_get(params, "event")) {
 		json_decref(params);
+		buf_free(&data);
 		fprintf(c->err, "svcctl: event name is not valid UTF-8\n");
 		return CLI_EXIT_USAGE;
 	}
-	rc = cmd_call(c, "emit", params, c->o->timeout_ms, NULL, NULL, &result);
+	/* the data as the user wrote it, not re-serialised */
+	rc = cmd_call_data(c, "emit", params, c->o->nargs > 1 ? &data : NULL,
+	                   c->o->timeout_ms, NULL, NULL, &result);
 	json_decref(params);
+	buf_free(&data);
 	if (rc)
 		return rc;
 	if (c->o->json) {
@@ -527,7 +619,8 @@ cmd_emit(struct cli_ctx *c)
 int
 cmd_schedule(struct cli_ctx *c)
 {
-	json_t *data = NULL, *result = NULL;
+	struct buf data = {0};
+	json_t *result = NULL;
 	const char *kind = c->o->every ? "every" : "after";
 	const char *d = c->o->every ? c->o->every : c->o->after;
 	int rc = data_from_args(c, 1, &data);
@@ -538,12 +631,11 @@ cmd_schedule(struct cli_ctx *c)
 	json_object_set_new(params, "name", json_string(c->o->args[0]));
 	json_object_set_new(params, kind, json_string(d));
 	json_object_set_new(params, "event", json_string(c->o->emit));
-	if (c->o->nargs > 1)
-		json_object_set(params, "data", data);
-	json_decref(data);
-	rc = cmd_call(c, "schedule", params, c->o->timeout_ms, NULL, NULL,
-	              &result);
+	rc =
+	    cmd_call_data(c, "schedule", params, c->o->nargs > 1 ? &data : NULL,
+	                  c->o->timeout_ms, NULL, NULL, &result);
 	json_decref(params);
+	buf_free(&data);
 	if (rc)
 		return rc;
 	if (c->o->json) {

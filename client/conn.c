@@ -121,6 +121,7 @@ conn_close(struct conn *c)
 	free(c->path);
 	c->path = NULL;
 	buf_free(&c->in);
+	buf_free(&c->line);
 }
 
 /* Wait for events on the socket. 1 ready, 0 timed out, -1 interrupted. */
@@ -178,32 +179,45 @@ write_all(struct conn *c, const char *p, size_t n, int64_t deadline,
 	return CONN_OK;
 }
 
+/*
+ * One request line: params as jansson writes them, with data (when not
+ * NULL: valid JSON text) spliced in as the member "data", byte for byte.
+ */
 static int
 send_deadline(struct conn *c, const char *method, json_t *params,
-              int64_t deadline, json_int_t *id, char **cause)
+              const char *data, size_t data_len, int64_t deadline,
+              json_int_t *id, char **cause)
 {
-	json_t *req = json_object();
 	json_int_t rid = c->next_id++;
+	char *p = params
+	              ? json_dumps(params, JSON_COMPACT | JSON_PRESERVE_ORDER)
+	              : xstrdup("{}");
+	struct buf line = {0};
+	size_t plen;
 
-	json_object_set_new(req, "jsonrpc", json_string("2.0"));
-	json_object_set_new(req, "id", json_integer(rid));
-	json_object_set_new(req, "method", json_string(method));
-	if (params)
-		json_object_set(req, "params", params);
-	else
-		json_object_set_new(req, "params", json_object());
-	char *line = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(req);
-	if (!line) {
+	if (!p || (plen = strlen(p)) < 2 || p[plen - 1] != '}') {
+		free(p);
 		*cause = xstrdup("cannot encode the request");
 		return CONN_FAIL;
 	}
-	size_t len = strlen(line);
-	line = xrealloc(line, len + 2);
-	line[len++] = '\n';
-	line[len] = '\0';
-	int rc = write_all(c, line, len, deadline, cause);
-	free(line);
+	buf_printf(&line, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":",
+	           (long long)rid);
+	buf_json_string(&line, method, strlen(method));
+	buf_puts(&line, ",\"params\":");
+	if (data) {
+		buf_append(&line, p, plen - 1);
+		if (plen > 2)
+			buf_putc(&line, ',');
+		buf_puts(&line, "\"data\":");
+		buf_append(&line, data, data_len);
+		buf_putc(&line, '}');
+	} else {
+		buf_append(&line, p, plen);
+	}
+	free(p);
+	buf_puts(&line, "}\n");
+	int rc = write_all(c, buf_head(&line), line.len, deadline, cause);
+	buf_free(&line);
 	if (rc == CONN_OK && id)
 		*id = rid;
 	return rc;
@@ -213,8 +227,8 @@ int
 conn_send(struct conn *c, const char *method, json_t *params, int timeout_ms,
           json_int_t *id, char **cause)
 {
-	return send_deadline(c, method, params, deadline_after(timeout_ms), id,
-	                     cause);
+	return send_deadline(c, method, params, NULL, 0,
+	                     deadline_after(timeout_ms), id, cause);
 }
 
 static int
@@ -232,6 +246,8 @@ read_deadline(struct conn *c, int64_t deadline, json_t **msg, char **cause)
 				continue;
 			}
 			json_t *v = json_loadb(head, n, 0, &jerr);
+			buf_reset(&c->line);
+			buf_append(&c->line, head, n);
 			buf_consume(&c->in, n + 1);
 			if (!v || !json_is_object(v)) {
 				*cause = xasprintf(
@@ -306,11 +322,22 @@ conn_call(struct conn *c, const char *method, json_t *params, int timeout_ms,
           conn_notify_fn fn, void *arg, json_t **result, json_t **error,
           char **cause)
 {
+	return conn_call_data(c, method, params, NULL, 0, timeout_ms, fn, arg,
+	                      result, error, cause);
+}
+
+int
+conn_call_data(struct conn *c, const char *method, json_t *params,
+               const char *data, size_t data_len, int timeout_ms,
+               conn_notify_fn fn, void *arg, json_t **result, json_t **error,
+               char **cause)
+{
 	int64_t deadline = deadline_after(timeout_ms);
 	json_int_t id;
 	int rc;
 
-	rc = send_deadline(c, method, params, deadline, &id, cause);
+	rc = send_deadline(c, method, params, data, data_len, deadline, &id,
+	                   cause);
 	if (rc != CONN_OK)
 		return rc;
 	for (;;) {

@@ -20,6 +20,10 @@ struct conn {
 	int fd;
 	char *path;
 	struct buf in;
+	/* The text of the message conn_read or conn_call read last (a reply
+	 * or the notification fn is called for), without its newline: event
+	 * data can be printed as the bytes that came. */
+	struct buf line;
 	json_int_t next_id;
 	/* When non-NULL and set, a blocking wait returns CONN_INTERRUPTED. */
 	volatile sig_atomic_t *interrupt;
@@ -64,5 +68,14 @@ typedef void (*conn_notify_fn)(const char *method, json_t *params, void *arg);
 int conn_call(struct conn *c, const char *method, json_t *params,
               int timeout_ms, conn_notify_fn fn, void *arg, json_t **result,
               json_t **error, char **cause);
+/*
+ * conn_call with params' member "data" sent as data_len bytes of JSON text
+ * (valid, compact; params must hold no "data"), never re-serialised, so
+ * numbers reach svcd as the user wrote them. data NULL: as conn_call.
+ */
+int conn_call_data(struct conn *c, const char *method, json_t *params,
+                   const char *data, size_t data_len, int timeout_ms,
+                   conn_notify_fn fn, void *arg, json_t **result,
+                   json_t **error, char **cause);
 
 #endif

@@ -81,6 +81,21 @@ void buf_json_string(struct buf *b, const char *s, size_t n);
 /* Append JSON text (valid) without the whitespace outside strings; every
  * other byte is kept, so numbers and escapes stay as written. */
 void util_json_compact(struct buf *b, const char *p, size_t n);
+/* Past the JSON value at p (text a parser accepted, no blanks before it):
+ * after a string, a number or literal, or the closing bracket; NULL if the
+ * text ends first. */
+const char *util_json_skip(const char *p, const char *end);
+/*
+ * The raw text of a member of JSON text that a parser already accepted:
+ * path[0] of the top-level object, then path[1] inside that, and so on (n
+ * keys). Appends the value, compacted (whitespace outside strings removed,
+ * every other byte kept), to out and returns true; false if a member is
+ * missing or a key on the way holds an escape (then nothing is appended
+ * and the caller serialises its parsed tree instead), so 3.141592653589793
+ * or 1.0E+2 is kept as written.
+ */
+bool util_json_member(const char *text, size_t len, const char *const *path,
+                      size_t n, struct buf *out);
 static inline const char *
 buf_head(const struct buf *b)
 {

@@ -713,116 +713,11 @@ bus_event_put(struct buf *out, const struct bus_event *ev)
 	buf_putc(out, '}');
 }
 
-/* ---- raw members of validated JSON text -------------------------------- */
-
-static bool
-jws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static const char *
-jskip_ws(const char *p, const char *end)
-{
-	while (p < end && jws(*p))
-		p++;
-	return p;
-}
-
-/* Past the string at p (on its quote); NULL if unterminated. */
-static const char *
-jskip_string(const char *p, const char *end, bool *escaped)
-{
-	for (p++; p < end; p++) {
-		if (*p == '\\') {
-			*escaped = true;
-			p++;
-		} else if (*p == '"') {
-			return p + 1;
-		}
-	}
-	return NULL;
-}
-
-/* Past the value at p; NULL if the text ends first. */
-static const char *
-jskip_value(const char *p, const char *end)
-{
-	size_t depth = 0;
-	bool esc;
-
-	while (p < end) {
-		char c = *p;
-
-		if (c == '"') {
-			if (!(p = jskip_string(p, end, &esc)))
-				return NULL;
-			if (!depth)
-				return p;
-			continue;
-		}
-		if (c == '{' || c == '[') {
-			depth++;
-		} else if (c == '}' || c == ']') {
-			if (!depth)
-				return p; /* the end of a scalar */
-			if (--depth == 0)
-				return p + 1;
-		} else if (!depth && (c == ',' || jws(c))) {
-			return p;
-		}
-		p++;
-	}
-	return depth ? NULL : p;
-}
-
 bool
 bus_json_member(const char *text, size_t len, const char *const *path, size_t n,
                 struct buf *out)
 {
-	const char *p = text, *end = text + len;
-
-	for (size_t level = 0; level < n; level++) {
-		size_t want = strlen(path[level]);
-		bool found = false;
-
-		p = jskip_ws(p, end);
-		if (p >= end || *p != '{')
-			return false;
-		p = jskip_ws(p + 1, end);
-		while (p < end && *p == '"') {
-			const char *k = p + 1, *v;
-			bool esc = false;
-
-			/* an escaped key: not comparable */
-			if (!(p = jskip_string(p, end, &esc)) || esc)
-				return false;
-			size_t kl = (size_t)(p - 1 - k);
-			p = jskip_ws(p, end);
-			if (p >= end || *p != ':')
-				return false;
-			v = jskip_ws(p + 1, end);
-			if (!(p = jskip_value(v, end)))
-				return false;
-			if (kl == want && memcmp(k, path[level], kl) == 0) {
-				if (level + 1 == n) {
-					util_json_compact(out, v,
-					                  (size_t)(p - v));
-					return true;
-				}
-				end = p;
-				p = v;
-				found = true;
-				break;
-			}
-			p = jskip_ws(p, end);
-			if (p < end && *p == ',')
-				p = jskip_ws(p + 1, end);
-		}
-		if (!found)
-			return false;
-	}
-	return false;
+	return util_json_member(text, len, path, n, out);
 }
 
 json_t *

@@ -188,12 +188,9 @@ json_t *bus_event_json(const struct bus_event *ev);
  */
 void bus_event_put(struct buf *out, const struct bus_event *ev);
 /*
- * The raw text of a member of JSON text that a parser already accepted:
- * path[0] of the top-level object, then path[1] inside that, and so on (n
- * keys). Appends the value, compacted (whitespace outside strings removed,
- * every other byte kept), to out and returns true; false if a member is
- * missing or a key on the way holds an escape (then nothing is appended
- * and the caller serialises its parsed tree instead). Event data is stored
+ * util_json_member (daemon/util.h), kept under the bus's name: the raw,
+ * compacted text of a member of JSON text a parser accepted (false if it
+ * is missing or a key on the way holds an escape). Event data is stored
  * this way, so 3.141592653589793 or 1.0E+2 is kept as written.
  */
 bool bus_json_member(const char *text, size_t len, const char *const *path,

@@ -30,7 +30,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char **argv = xcalloc(size + 2, sizeof(*argv));
 	int argc = 0;
 	size_t start = 0;
-	json_t *out = NULL;
+	struct buf out = {0};
 	char *cause = NULL;
 
 	memcpy(text, data, size);
@@ -44,14 +44,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		start = i + 1;
 	}
 	if (args_parse_data(argc, argv, &out, &cause) == 0) {
-		if (!json_is_object(out) || cause)
+		/* the text sent is a JSON object svcd can read */
+		json_t *v = json_loadb(buf_head(&out), out.len,
+		                       JSON_REJECT_DUPLICATES, NULL);
+		if (!json_is_object(v) || cause)
 			abort();
-		json_decref(out);
+		json_decref(v);
 	} else {
-		if (!cause || out)
-			abort(); /* an error always says why */
+		if (!cause || out.len)
+			abort(); /* an error always says why, appends nothing */
 		free(cause);
 	}
+	buf_free(&out);
 	for (int i = 0; i < argc; i++) {
 		bool integer;
 

@@ -202,3 +202,40 @@ test_data_exact_in_batch() {
 		"a notification's bytes"
 	svcd_stop || fail "svcd exited with status $?"
 }
+
+# svcctl passes the bytes both ways: `emit` (a JSON object, key:=JSON,
+# key=number) and `schedule --emit` send the data as written, and `events
+# --json`, `watch --json` and the table print it as it came.
+test_svcctl_data_exact() {
+	svcd_start
+	ctl watch --json 'num.*' >"$T/watch.json" 2>"$T/watch.err" &
+	local watcher=$! out
+	# the subscription is in place once an event emitted now reaches it
+	wait_for 5 bash -c "'$SVCCTL' -s '$SOCK' emit num.ready >/dev/null && grep -q num.ready '$T/watch.json'"
+	ctl emit num.x "$DATA" >/dev/null || fail "svcctl emit JSON"
+	ctl emit num.kv 'pi=3.141592653589793' 'e=1.0E+2' 'z=-0' \
+		't:=1700000000.123456' 's=caf\u00e9' >/dev/null || fail "svcctl emit key=value"
+	ctl schedule once --after 10ms --emit num.sched "$DATA" >/dev/null ||
+		fail "svcctl schedule"
+	local KV='{"pi":3.141592653589793,"e":1.0E+2,"z":-0,"t":1700000000.123456,"s":"caf\\u00e9"}'
+	wait_for 5 grep -q '"num.sched"' "$T/watch.json"
+	out=$(ctl --json events 'num.*')
+	assert_contains "$out" "\"event\":\"num.x\",\"data\":$DATA," \
+		"events --json: emit's JSON as written"
+	assert_contains "$out" "\"event\":\"num.kv\",\"data\":$KV," \
+		"events --json: key=value numbers as written"
+	assert_contains "$out" "\"event\":\"num.sched\",\"data\":$DATA," \
+		"events --json: schedule's data as written"
+	out=$(cat "$T/watch.json")
+	assert_contains "$out" "\"event\":\"num.x\",\"data\":$DATA," \
+		"watch --json: the bytes"
+	assert_contains "$out" "\"event\":\"num.kv\",\"data\":$KV," \
+		"watch --json: key=value"
+	out=$(ctl events num.x)
+	assert_contains "$out" "  num.x  $DATA  " "the table shows the bytes"
+	# (a background job ignores SIGINT: stop the watcher with SIGTERM)
+	kill -TERM "$watcher"
+	wait "$watcher"
+	assert_eq "" "$(cat "$T/watch.err")" "watch reported no error"
+	svcd_stop || fail "svcd exited with status $?"
+}

@@ -23,13 +23,13 @@
 
 /* ---- the data parser -------------------------------------------------- */
 
-/* Parse the words and return the compact JSON text, or NULL (cause set). */
+/* Parse the words and return the JSON text, or NULL (cause set). */
 static char *
 parse_words(char **cause, int argc, ...)
 {
 	char *argv[16];
 	va_list ap;
-	json_t *obj = NULL;
+	struct buf b = {0};
 
 	ck_assert_int_le(argc, 16);
 	va_start(ap, argc);
@@ -37,13 +37,22 @@ parse_words(char **cause, int argc, ...)
 		argv[i] = va_arg(ap, char *);
 	va_end(ap);
 	*cause = NULL;
-	if (args_parse_data(argc, argv, &obj, cause) < 0) {
+	buf_puts(&b, "prefix:");
+	if (args_parse_data(argc, argv, &b, cause) < 0) {
 		ck_assert_ptr_nonnull(*cause);
+		ck_assert_int_eq(b.len, 7); /* nothing appended */
+		buf_free(&b);
 		return NULL;
 	}
 	ck_assert_ptr_null(*cause);
-	char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(obj);
+	ck_assert_int_ge(b.len, 7);
+	ck_assert(memcmp(buf_head(&b), "prefix:", 7) == 0);
+	char *s = xstrndup(buf_head(&b) + 7, b.len - 7);
+	buf_free(&b);
+	/* the text is valid JSON (svcd reads it) */
+	json_t *v = json_loads(s, JSON_REJECT_DUPLICATES, NULL);
+	ck_assert_msg(json_is_object(v), "not a JSON object: %s", s);
+	json_decref(v);
 	return s;
 }
 
@@ -71,13 +80,39 @@ expect_error(const char *needle, int argc, char *a0, char *a1, char *a2)
 START_TEST(test_data_numbers)
 {
 	expect_data("{\"a\":1,\"b\":-42,\"c\":0}", 3, "a=1", "b=-42", "c=0");
-	expect_data("{\"f\":1.5,\"g\":-0.25,\"h\":1000.0}", 3, "f=1.5",
-	            "g=-0.25", "h=1e3");
-	expect_data("{\"e\":0.012}", 1, "e=1.2E-2", NULL, NULL);
-	/* past the integer range: a double, not an error or a string */
+	/* numbers keep the user's bytes, not jansson's form of them */
+	expect_data("{\"f\":1.5,\"g\":-0.25,\"h\":1e3}", 3, "f=1.5", "g=-0.25",
+	            "h=1e3");
+	expect_data("{\"e\":1.2E-2}", 1, "e=1.2E-2", NULL, NULL);
+	/* past the integer range: a double (svcd refuses the integer), not
+	 * an error or a string */
 	expect_data("{\"big\":1e20}", 1, "big=100000000000000000000", NULL,
 	            NULL);
 	expect_error("out of range", 1, "x=1e999", NULL, NULL);
+}
+END_TEST
+
+/* The data sent is the text the user wrote: every number that jansson
+ * would rewrite, in each form of the arguments. */
+START_TEST(test_data_bytes_kept)
+{
+	expect_data("{\"pi\":3.141592653589793,\"t\":1700000000.123456,"
+	            "\"z\":-0}",
+	            3, "pi=3.141592653589793", "t=1700000000.123456", "z=-0");
+	expect_data("{\"e\":1.0E+2,\"big\":12345678901234567,\"x\":1.50}", 3,
+	            "e:=1.0E+2", "big=12345678901234567", "x:=1.50");
+	expect_data("{\"a\":[1.0E+2,{\"b\":\"caf\\u00e9\"}]}", 1,
+	            "a:=[ 1.0E+2 , {\"b\" : \"caf\\u00e9\"} ]", NULL, NULL);
+	/* a whole object: compacted, every other byte as written */
+	expect_data("{\"pi\":3.141592653589793,\"s\":\"caf\\u00e9 \\\"q\\\"\","
+	            "\"e\":1.0E+2}",
+	            1,
+	            "{ \"pi\": 3.141592653589793,\n \"s\": \"caf\\u00e9 "
+	            "\\\"q\\\"\", \"e\": 1.0E+2 }",
+	            NULL, NULL);
+	/* keys and strings become JSON string literals */
+	expect_data("{\"k\\\"q\":\"a\\\\b\\n\",\"u\":\"caf\xc3\xa9\"}", 2,
+	            "k\"q=a\\b\n", "u=caf\xc3\xa9", NULL);
 }
 END_TEST
 
@@ -957,6 +992,75 @@ START_TEST(test_run_watch)
 }
 END_TEST
 
+/* Numbers jansson would rewrite (no blanks: run_cli splits on them). */
+#define EXACT_DATA                                                             \
+	"{\"t\":1700000000.123456,\"pi\":3.141592653589793,\"z\":-0,"          \
+	"\"e\":1.0E+2,\"big\":12345678901234567,\"s\":\"caf\\u00e9\"}"
+#define EXACT_EVENT(seq)                                                       \
+	"{\"seq\":" seq ",\"time\":\"2026-11-23T22:35:06.123456Z\","           \
+	"\"event\":\"num.x\",\"data\":" EXACT_DATA ",\"source\":\"control\"}"
+
+/* emit and schedule send the data's bytes; watch and events print them. */
+START_TEST(test_run_data_exact)
+{
+	struct fake f;
+
+	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":"
+	               "{\"seq\":1,\"listeners\":0}}\n");
+	fake_run(&f);
+	struct run r = run_cli(f.path, "emit num.x " EXACT_DATA);
+	fake_stop(&f);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_contains(f.request, "\"data\":" EXACT_DATA "}");
+	run_free(&r);
+
+	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":"
+	               "{\"name\":\"once\"}}\n");
+	fake_run(&f);
+	r = run_cli(f.path, "schedule once --after 1s --emit num.x pi=3.10 "
+	                    "e:=1.0E+2");
+	fake_stop(&f);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_contains(f.request, "\"data\":{\"pi\":3.10,\"e\":1.0E+2}}");
+	run_free(&r);
+
+	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"seq\":0}}\n"
+	               "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":"
+	               "" EXACT_EVENT("1") "}\n");
+	fake_run(&f);
+	r = run_cli(f.path, "--json watch num.*");
+	fake_stop(&f);
+	ck_assert_int_eq(r.rc, 3); /* dropped without a shutdown */
+	ck_assert_str_eq(r.out, EXACT_EVENT("1") "\n");
+	run_free(&r);
+
+	static const char events_reply[] =
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"events\":["
+	    "" EXACT_EVENT("1") "," EXACT_EVENT("2") "],\"next\":null}}\n";
+	fake_start(&f, events_reply);
+	fake_run(&f);
+	r = run_cli(f.path, "--json events num.*");
+	fake_stop(&f);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "{\"events\":[\n" EXACT_EVENT(
+	                            "1") ",\n"
+	                                 "" EXACT_EVENT("2") "\n]}\n");
+	run_free(&r);
+
+	fake_start(&f, events_reply);
+	fake_run(&f);
+	r = run_cli(f.path, "events num.*");
+	fake_stop(&f);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out,
+	                 "2026-11-23T22:35:06.123456Z  1  num.x  " EXACT_DATA
+	                 "  (control)\n"
+	                 "2026-11-23T22:35:06.123456Z  2  num.x  " EXACT_DATA
+	                 "  (control)\n");
+	run_free(&r);
+}
+END_TEST
+
 START_TEST(test_run_shutdown_wait)
 {
 	struct fake f;
@@ -1026,6 +1130,7 @@ svcctl_suite(void)
 	Suite *s = suite_create("svcctl");
 	TCase *tc = tcase_create("args");
 	tcase_add_test(tc, test_data_numbers);
+	tcase_add_test(tc, test_data_bytes_kept);
 	tcase_add_test(tc, test_data_literals_and_strings);
 	tcase_add_test(tc, test_data_almost_numbers_are_strings);
 	tcase_add_test(tc, test_data_raw_json);
@@ -1057,6 +1162,7 @@ svcctl_suite(void)
 	tcase_add_test(tc, test_run_schedule);
 	tcase_add_test(tc, test_run_tasks);
 	tcase_add_test(tc, test_run_watch);
+	tcase_add_test(tc, test_run_data_exact);
 	tcase_add_test(tc, test_run_shutdown_wait);
 	tcase_add_test(tc, test_run_help);
 	suite_add_tcase(s, tc);
