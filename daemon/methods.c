@@ -640,7 +640,8 @@ m_events(struct req *q)
 	if (q->r->id) {
 		rpc_put_head(q->out, q->r->id);
 		buf_append(q->out, "{\"events\":[", 11);
-		buf_append(q->out, buf_head(&body), body.len);
+		if (body.len) /* an empty page has no buffer at all */
+			buf_append(q->out, buf_head(&body), body.len);
 		if (next)
 			buf_printf(q->out, "],\"next\":%" PRIu64 "}", next);
 		else

@@ -742,6 +742,14 @@ START_TEST(test_subscribe_since_replays_history)
 	    json_string_value(json_object_get(json_array_get(evs, 1), "event")),
 	    "h.y");
 	json_decref(r);
+	/* a page with nothing on it (it once read an empty buffer: UBSan) */
+	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"events\","
+	            "\"params\":{\"events\":[\"nothing.here\"]}}");
+	evs = json_object_get(result(r), "events");
+	ck_assert(json_is_array(evs));
+	ck_assert_int_eq(json_array_size(evs), 0);
+	ck_assert(json_is_null(json_object_get(result(r), "next")));
+	json_decref(r);
 	cli_free(c);
 }
 END_TEST
