@@ -91,8 +91,12 @@ $(CLIENT_LIB): $(CLIENT_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(SVCCTL): $(BUILD)/client/svcctl.o $(CLIENT_LIB) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# svcctl links the base layer only (util), never the daemon's library: it
+# needs jansson, not libev, SQLite or hiredis.
+BASE_OBJ     := $(BUILD)/daemon/util.o
+CLIENT_LIBS  := $(shell pkg-config --libs jansson 2>/dev/null) -lm
+$(SVCCTL): $(BUILD)/client/svcctl.o $(CLIENT_LIB) $(BASE_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
 # Each tests/unit/test_X.c is one Check binary; it links only what it uses.
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJ) $(CLIENT_LIB) $(LIB)
@@ -242,6 +246,11 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro -Idaemon -Iservices -Iclient \
 		daemon services client
+	@bad=$$(grep -Hn '^#include "' client/*.[ch] | \
+		grep -Ev '"(args|cli|cmds|conn|tabulate|util)\.h"'); \
+	if [ -n "$$bad" ]; then \
+		echo "lint: client/ may include only its own headers and the base layer (util.h):"; \
+		echo "$$bad"; exit 1; fi
 
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
