@@ -757,6 +757,7 @@ journal_history(struct journal *j, uint64_t since, size_t last, size_t scan,
 	uint64_t seen = 0;
 	size_t rows = 0;
 	long visited = 0;
+	bool behind;
 	int rc;
 
 	*resume = 0;
@@ -770,6 +771,9 @@ journal_history(struct journal *j, uint64_t since, size_t last, size_t scan,
 		free(*cause);
 		*cause = NULL;
 	}
+	pthread_mutex_lock(&j->mu);
+	behind = j->done < j->accepted; /* still writing: more to come */
+	pthread_mutex_unlock(&j->mu);
 	if (last && history_last_start(j, &since, last, scan, patterns,
 	                               npatterns, cause) < 0)
 		return -1;
@@ -800,6 +804,8 @@ journal_history(struct journal *j, uint64_t since, size_t last, size_t scan,
 		visited = -1;
 	} else if (scan && rows == scan) {
 		*resume = seen; /* the bound, maybe not the end */
+	} else if (behind) {
+		*resume = seen ? seen : since; /* the rest is being written */
 	}
 out:
 	sqlite3_finalize(st);

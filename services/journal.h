@@ -71,9 +71,10 @@ uint64_t journal_last_seq(const struct journal *j);
  * (0: no bound; with `last` and patterns, the look back for where the last
  * ones begin is bounded the same way): when the bound ends the call before
  * the end of the journal, *resume is the seq of the last row read (pass it
- * as since to go on), else 0. Waits at most 100 ms for pending writes (then
- * reads what is stored: a read never holds the loop longer). Returns how
- * many fn took, or -1 with *cause on a read error.
+ * as since to go on), else 0. Waits at most 100 ms for pending writes, then
+ * reads what is stored (a read never holds the loop longer); when writes
+ * are still pending *resume is set too, so the reader comes back for them.
+ * Returns how many fn took, or -1 with *cause on a read error.
  */
 long journal_history(struct journal *j, uint64_t since, size_t last,
                      size_t scan, const char *const *patterns, size_t npatterns,
