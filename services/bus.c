@@ -1498,27 +1498,18 @@ bus_last_dispatched(const struct bus *b)
 	return b->last_dispatched;
 }
 
-static bool
-patterns_match(const char *const *patterns, size_t npatterns,
-               const struct bus_event *ev)
-{
-	if (npatterns == 0)
-		return true;
-	for (size_t i = 0; i < npatterns; i++)
-		if (bus_pattern_match(patterns[i], ev->name, ev->name_len))
-			return true;
-	return false;
-}
-
 size_t
 bus_history(const struct bus *b, uint64_t since, size_t last,
             const char *const *patterns, size_t npatterns,
             void (*fn)(const struct bus_event *ev, void *arg), void *arg)
 {
 	size_t cap = b->opts.history, start = 0, visited = 0;
+	struct bus_patset *ps;
 
 	if (!b->hcount)
 		return 0;
+	/* one set for the whole walk: matching costs the same however many */
+	ps = bus_patset_new(patterns, npatterns);
 	/* Walk back from the newest to find where the last `last` begin. */
 	if (last) {
 		size_t seen = 0;
@@ -1529,18 +1520,19 @@ bus_history(const struct bus *b, uint64_t since, size_t last,
 			if (e->pub.seq <= since)
 				break;
 			start--;
-			if (patterns_match(patterns, npatterns, &e->pub))
+			if (bus_patset_match(ps, e->pub.name, e->pub.name_len))
 				seen++;
 		}
 	}
 	for (size_t i = start; i < b->hcount; i++) {
 		const struct bus_ev *e = b->hist[(b->hstart + i) % cap];
 		if (e->pub.seq <= since ||
-		    !patterns_match(patterns, npatterns, &e->pub))
+		    !bus_patset_match(ps, e->pub.name, e->pub.name_len))
 			continue;
 		fn(&e->pub, arg);
 		visited++;
 	}
+	bus_patset_free(ps);
 	return visited;
 }
 

@@ -650,17 +650,6 @@ journal_wait_durable(struct journal *j, uint64_t seq, double timeout,
 
 /* ---- reads (loop thread) ------------------------------------------------ */
 
-static bool
-match_any(const char *const *patterns, size_t n, const char *name, size_t len)
-{
-	if (!n)
-		return true;
-	for (size_t i = 0; i < n; i++)
-		if (bus_pattern_match(patterns[i], name, len))
-			return true;
-	return false;
-}
-
 static void
 row_event(sqlite3_stmt *st, struct bus_event *ev)
 {
@@ -688,7 +677,7 @@ row_event(sqlite3_stmt *st, struct bus_event *ev)
  */
 static int
 history_last_start(struct journal *j, uint64_t *since, size_t last, size_t scan,
-                   const char *const *patterns, size_t npatterns, char **cause)
+                   const struct bus_patset *ps, size_t npatterns, char **cause)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t first = 0, oldest = 0;
@@ -727,8 +716,8 @@ history_last_start(struct journal *j, uint64_t *since, size_t last, size_t scan,
 
 		rows++;
 		oldest = (uint64_t)sqlite3_column_int64(st, 0);
-		if (match_any(patterns, npatterns, name ? name : "",
-		              (size_t)sqlite3_column_bytes(st, 1))) {
+		if (bus_patset_match(ps, name ? name : "",
+		                     (size_t)sqlite3_column_bytes(st, 1))) {
 			first = oldest;
 			found++;
 		}
@@ -757,6 +746,7 @@ journal_history(struct journal *j, uint64_t since, size_t last, size_t scan,
 	uint64_t seen = 0;
 	size_t rows = 0;
 	long visited = 0;
+	struct bus_patset *ps = NULL;
 	bool behind;
 	int rc;
 
@@ -774,16 +764,21 @@ journal_history(struct journal *j, uint64_t since, size_t last, size_t scan,
 	pthread_mutex_lock(&j->mu);
 	behind = j->done < j->accepted; /* still writing: more to come */
 	pthread_mutex_unlock(&j->mu);
-	if (last && history_last_start(j, &since, last, scan, patterns,
-	                               npatterns, cause) < 0)
-		return -1;
+	/* one set for the whole read: matching costs the same however many */
+	ps = bus_patset_new(patterns, npatterns);
+	if (last && history_last_start(j, &since, last, scan, ps, npatterns,
+	                               cause) < 0) {
+		visited = -1;
+		goto out;
+	}
 	/* LIMIT: the rows looked at per call are bounded, matching or not */
 	if (sqlite3_prepare_v2(j->rdb,
 	                       "SELECT seq, time_us, name, data, source FROM "
 	                       "events WHERE seq > ? ORDER BY seq LIMIT ?",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		*cause = xasprintf("journal: %s", sqlite3_errmsg(j->rdb));
-		return -1;
+		visited = -1;
+		goto out;
 	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
 	sqlite3_bind_int64(st, 2, scan ? (sqlite3_int64)scan : -1);
@@ -793,7 +788,7 @@ journal_history(struct journal *j, uint64_t since, size_t last, size_t scan,
 		rows++;
 		row_event(st, &ev);
 		seen = ev.seq;
-		if (!match_any(patterns, npatterns, ev.name, ev.name_len))
+		if (!bus_patset_match(ps, ev.name, ev.name_len))
 			continue;
 		if (!fn(&ev, arg))
 			goto out; /* the page is full */
@@ -809,6 +804,7 @@ journal_history(struct journal *j, uint64_t since, size_t last, size_t scan,
 	}
 out:
 	sqlite3_finalize(st);
+	bus_patset_free(ps);
 	return visited;
 }
 
