@@ -1506,39 +1506,23 @@ struct span {
 static size_t
 batch_spans(const char *line, size_t len, struct span *sp, size_t max)
 {
-	const char *p = memchr(line, '[', len), *end = line + len, *start;
+	const char *p = memchr(line, '[', len), *end = line + len, *v;
 	size_t count = 0;
-	int depth = 0;
-	bool str = false;
 
 	if (!p)
 		return 0;
-	start = ++p;
-	for (depth = 1; p < end && depth > 0; p++) {
-		char ch = *p;
-
-		if (str) {
-			if (ch == '\\')
-				p++;
-			else if (ch == '"')
-				str = false;
-			continue;
-		}
-		if (ch == '"') {
-			str = true;
-		} else if (ch == '[' || ch == '{') {
-			depth++;
-		} else if (ch == ']' || ch == '}') {
-			depth--;
-		}
-		if ((depth == 1 && ch == ',') || depth == 0) {
-			if (count < max) {
-				sp[count].p = start;
-				sp[count].n = (size_t)(p - start);
-			}
-			count++;
-			start = p + 1;
-		}
+	for (p++;; p++) { /* at '[' or ',' */
+		while (p < end && is_ws(*p))
+			p++;
+		if (p >= end || *p == ']' || !(v = util_json_skip(p, end)))
+			break;
+		if (count < max)
+			sp[count] = (struct span){p, (size_t)(v - p)};
+		count++;
+		for (p = v; p < end && is_ws(*p); p++)
+			;
+		if (p >= end || *p != ',')
+			break;
 	}
 	return count;
 }
