@@ -1120,32 +1120,6 @@ scan_value(struct scan *s, int depth)
 	}
 }
 
-/* Copy JSON text without the whitespace outside strings. */
-static void
-compact_into(struct buf *b, const char *p, size_t n)
-{
-	bool in_str = false;
-
-	buf_reserve(b, n);
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-
-		if (in_str) {
-			if (c == '\\') {
-				b->data[b->off + b->len++] = c;
-				c = p[++i];
-			} else if (c == '"') {
-				in_str = false;
-			}
-		} else if (is_ws(c)) {
-			continue;
-		} else if (c == '"') {
-			in_str = true;
-		}
-		b->data[b->off + b->len++] = c;
-	}
-}
-
 #define KEY_IS(k, kl, lit)                                                     \
 	((kl) == sizeof(lit) - 1 && memcmp((k), (lit), sizeof(lit) - 1) == 0)
 
@@ -1366,7 +1340,7 @@ fast_dispatch(struct ctl_client *c, const char *line, size_t len,
 	int rc;
 
 	if (data && ws) {
-		compact_into(&tmp, data, data_len);
+		util_json_compact(&tmp, data, data_len);
 		data = buf_head(&tmp);
 		data_len = tmp.len;
 	}
@@ -1422,7 +1396,7 @@ fast_scan_value(const char *p, size_t n, struct buf *out)
 	if (s.p != s.end)
 		return false;
 	if (inner_ws)
-		compact_into(out, v, (size_t)(e - v));
+		util_json_compact(out, v, (size_t)(e - v));
 	else
 		buf_append(out, v, (size_t)(e - v));
 	return true;
