@@ -700,19 +700,6 @@ END_TEST
 
 /* ---- a full disk -------------------------------------------------------- */
 
-static int
-log_count(const char *text)
-{
-	const char *p = tu_log_text();
-	int n = 0;
-
-	while ((p = strstr(p, text))) {
-		n++;
-		p += strlen(text);
-	}
-	return n;
-}
-
 /* SQLITE_FULL (max_page_count): durable_seq stays at what is stored, the
  * failed events are counted as lost, sync = always emits get the error, and
  * the log holds one line, one count and one recovery line. Before:
@@ -749,7 +736,8 @@ START_TEST(test_full_disk)
 	ck_assert_uint_ge(db_max_seq(), ok_seq);
 	ck_assert_int_eq(stat_of("last_seq"), (json_int_t)seq);
 	ck_assert_int_lt(stat_of("durable_seq"), (json_int_t)seq);
-	ck_assert_msg(log_count("write failed: database or disk is full") == 1,
+	ck_assert_msg(tu_log_count("write failed: database or disk is full") ==
+	                  1,
 	              "log: %s", tu_log_text());
 	/* a read while the newest commit failed gives what is stored */
 	{
@@ -779,12 +767,12 @@ START_TEST(test_full_disk)
 	ck_assert(!timed_out);
 	ck_assert_int_eq(stat_of("durable_seq"), (json_int_t)seq);
 	ck_assert_int_eq(stat_of("durable_seq"), (json_int_t)db_max_seq());
-	ck_assert_msg(log_count("more journal write errors (last: journal ") ==
-	                  1,
-	              "log: %s", tu_log_text());
-	ck_assert_msg(log_count("journal write") + log_count("write failed") <=
-	                  3,
-	              "log: %s", tu_log_text());
+	ck_assert_msg(
+	    tu_log_count("more journal write errors (last: journal ") == 1,
+	    "log: %s", tu_log_text());
+	ck_assert_msg(
+	    tu_log_count("journal write") + tu_log_count("write failed") <= 3,
+	    "log: %s", tu_log_text());
 	free(data);
 }
 END_TEST

@@ -30,24 +30,10 @@ teardown(void)
 	tu_log_release();
 }
 
-/* Lines of the capture holding text. */
-static int
-count(const char *text)
-{
-	const char *p = tu_log_text();
-	int n = 0;
-
-	while ((p = strstr(p, text))) {
-		n++;
-		p += strlen(text);
-	}
-	return n;
-}
-
 static int
 lines(void)
 {
-	return count("\n");
+	return tu_log_count("\n");
 }
 
 /* Poll the clock until an interval has gone by. */

@@ -74,6 +74,19 @@ tu_log_capture(void)
 	log_set_hook(log_hook, NULL);
 }
 
+int
+tu_log_count(const char *text)
+{
+	const char *p = tu_log_text();
+	int n = 0;
+
+	while ((p = strstr(p, text))) {
+		n++;
+		p += strlen(text);
+	}
+	return n;
+}
+
 bool
 tu_log_seen(const char *text)
 {

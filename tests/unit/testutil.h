@@ -53,6 +53,8 @@ void tu_tick_start(struct ev_loop *loop, ev_timer *tick);
  * (LEVEL the syslog number), until tu_log_release. */
 void tu_log_capture(void);
 bool tu_log_seen(const char *text);
+/* How many times text occurs in what was captured. */
+int tu_log_count(const char *text);
 /* Everything captured so far (borrowed; for failure messages). */
 const char *tu_log_text(void);
 void tu_log_release(void);
