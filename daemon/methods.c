@@ -1543,6 +1543,14 @@ batch_dispatch(struct ctl_client *c, const char *line, size_t len, json_t *arr,
 				rpc_put_error(&one, r.id, e, msg);
 			free(msg);
 			failed = true;
+		} else if (all.len > METHODS_BATCH_REPLY_MAX) {
+			/* the reply is big enough: the rest is not run */
+			if (r.id)
+				rpc_put_error(
+				    &one, r.id, RPC_TOO_LARGE,
+				    "not run: the batch's reply passed "
+				    "4 MiB; send this request again");
+			failed = true;
 		} else {
 			dispatch_req(&q);
 			failed |= q.failed;

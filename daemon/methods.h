@@ -39,6 +39,8 @@ enum methods_outcome {
 
 /* Requests in one batch (a JSON array on one line); more: one TooLarge. */
 #define METHODS_MAX_BATCH 256
+/* Past this much reply text, a batch's remaining requests are not run. */
+#define METHODS_BATCH_REPLY_MAX (4u << 20)
 
 /*
  * Run one request line (no newline); replies are appended to out. A line

@@ -239,3 +239,26 @@ test_svcctl_data_exact() {
 	assert_eq "" "$(cat "$T/watch.err")" "watch reported no error"
 	svcd_stop || fail "svcd exited with status $?"
 }
+
+# A batch's reply is bounded too: past 4 MiB the rest is not run, and each
+# request left gets TooLarge (before: 256 pages of 4 MiB in one line).
+test_batch_reply_bounded() {
+	svcd_start
+	local big i out
+	big=$(head -c 600000 /dev/zero | tr '\0' 'x')
+	for i in $(seq 8); do
+		emit_line "$i" size.b "{\"i\":$i,\"pad\":\"$big\"}"
+		echo
+	done | socat -t 10 - "UNIX-CONNECT:$SOCK" >"$T/emits"
+	assert_eq 8 "$(grep -c '"result"' "$T/emits")" "8 emits accepted"
+	printf '%s\n' '[{"jsonrpc":"2.0","id":1,"method":"events","params":{"events":["size.b"]}},{"jsonrpc":"2.0","id":2,"method":"ping"}]' |
+		socat -t 10 - "UNIX-CONNECT:$SOCK" >"$T/batch"
+	assert_eq 1 "$(wc -l <"$T/batch")" "one reply line"
+	assert_eq 1 "$(jq '.[0].id' "$T/batch")" "the events page is answered"
+	assert_eq '"TooLarge"' "$(jq '.[1].error.data.class' "$T/batch")" \
+		"the request after it was not run"
+	[ "$(wc -c <"$T/batch")" -lt $((5 * 1024 * 1024)) ] ||
+		fail "batch reply of $(wc -c <"$T/batch") bytes"
+	assert_eq pong "$(ctl ping)" "svcd still answers"
+	svcd_stop || fail "svcd exited with status $?"
+}
