@@ -1,4 +1,4 @@
-/* test_graph.c — Check tests for services/graph.c (the semantics listed in
+/* test_graph.c — Check tests for daemon/graph.c (the semantics listed in
  * docs/framework.md). */
 #include <check.h>
 #include <ev.h>

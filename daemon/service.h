@@ -50,6 +50,17 @@ enum svc_state {
 	SVC_BLOCKED,
 };
 
+struct svc_conf_section; /* daemon/conf.h */
+struct svc_method;       /* daemon/methods.h */
+typedef struct json_t json_t;
+
+/*
+ * A service's whole surface is its descriptor: lifecycle callbacks, its
+ * configuration (sections of typed items, parsed into the service's own
+ * options struct by the generic engine in daemon/conf.c), its control
+ * methods (daemon/methods.h) and its figures for `status`. Every member
+ * after stop_timeout is optional.
+ */
 struct svc_desc {
 	const char *name;
 	/* NULL-terminated list of required service names; NULL for none. */
@@ -59,6 +70,30 @@ struct svc_desc {
 	int (*stop)(struct svc *self);
 	double init_timeout; /* seconds; 0 = the graph's default (30 s) */
 	double stop_timeout; /* seconds; 0 = the graph's default (10 s) */
+
+	/* ---- configuration (daemon/conf.h) ---- */
+	/* The sections this service owns. Several services may own keys of
+	 * one section ([daemon]); a key nobody owns is an error. */
+	const struct svc_conf_section *const *conf;
+	size_t conf_size; /* sizeof the options struct the items point into */
+	/* Cross-key rules over a whole parsed options struct (after every
+	 * item's own checks): -1 with *cause "FILE:LINE: ..." or "..." set. */
+	int (*check)(const void *opts, char **cause);
+	/* A reload changed options that are not restart-only: apply new (old
+	 * is what ran). -1 with *cause keeps old in effect for this service.
+	 * NULL: the new values are taken as they are (the service reads its
+	 * options through svc_options() whenever it needs them). */
+	int (*reload)(struct svc *self, const void *old, const void *new,
+	              char **cause);
+
+	/* ---- control methods (daemon/methods.h) ---- */
+	const struct svc_method *methods; /* array of nmethods */
+	size_t nmethods;
+
+	/* ---- figures ---- */
+	/* The service's member of `status` (a new JSON value), called only
+	 * while it is running; `status` shows null otherwise. */
+	json_t *(*figures)(struct svc *self);
 };
 
 /* Convenience for descriptors: .requires = SVC_REQUIRES("bus", "worker"). */
@@ -180,6 +215,28 @@ typedef void (*svc_health_fn)(struct svc *s, void *arg);
 void svc_graph_set_health_listener(struct svc_graph *g, svc_health_fn fn,
                                    void *arg);
 void svc_health_changed(struct svc *s);
+
+/*
+ * Run-time state a service hands to its dependents: set in init (usually
+ * the service's own struct), cleared by the framework when it stops.
+ */
+void svc_set_priv(struct svc *s, void *priv);
+void *svc_priv(const struct svc *s);
+
+/*
+ * A dependency, through the framework: name must be in self's requires
+ * (anything else is a programming error: logged and abort()). Returns the
+ * dependency if it is running, else NULL. Typed wrappers live with each
+ * service (bus.h: bus_of(self) = svc_priv(svc_dep(self, "bus"))).
+ */
+struct svc *svc_dep(struct svc *self, const char *name);
+
+/*
+ * The service's options: its conf_size struct as parsed from its sections
+ * (the built-in defaults when the file says nothing). Borrowed; valid until
+ * the next reload that applied to this service. NULL if conf_size is 0.
+ */
+const void *svc_options(const struct svc *s);
 
 /* Introspection; every pointer is borrowed from the graph. */
 struct svc_info {

@@ -1,0 +1,366 @@
+/*
+ * svcd.c — svcd_main(): the whole svcd process around a table of services:
+ * parse the command line, load the configuration, validate and boot the
+ * graph, run the loop, exit with the manager's status. svcd's own main()
+ * (daemon/main.c) is one call of it with the compiled-in table; a developer's
+ * daemon is another.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "app.h"
+#include "conf.h"
+#include "health.h"
+#include "log.h"
+#include "manager.h"
+#include "sdnotify.h"
+#include "service.h"
+#include "svcd.h"
+#include "util.h"
+
+#define EX_OK     0
+#define EX_FAIL   1
+#define EX_USAGE  64
+#define EX_CONFIG 78
+
+#define DEFAULT_CONF "/etc/svcd/svcd.conf"
+
+struct opts {
+	const char *conf_path;
+	bool conf_given;
+	const char *socket;
+	const char *log_level;
+	bool check_config;
+	int print_graph; /* 0 no, 1 text, 2 dot */
+};
+
+struct daemon {
+	struct opts opts;
+	const struct svc_desc *const *table;
+	size_t n;
+	struct ev_loop *loop;
+	struct svc_graph *graph;
+	int64_t boot_start_us;
+	int boot_status;
+	ev_timer watchdog; /* WATCHDOG=1 every WATCHDOG_USEC/2, from the loop */
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: svcd [OPTION]...\n"
+	        "Boot svcd's compiled-in service graph and serve the JSON-RPC "
+	        "control\n"
+	        "socket until SIGTERM or SIGINT, then stop the services in "
+	        "reverse order.\n"
+	        "\n"
+	        "  -c, --config FILE        configuration file "
+	        "(default " DEFAULT_CONF ";\n"
+	        "                           built-in defaults if it does not "
+	        "exist)\n"
+	        "  -s, --socket PATH        control socket, overrides [daemon] "
+	        "socket\n"
+	        "  -l, --log-level LEVEL    error, warning, info or debug "
+	        "(overrides the file)\n"
+	        "      --check-config       validate the configuration and "
+	        "exit (0 or 78)\n"
+	        "      --print-graph[=dot]  print the start order and "
+	        "dependencies (or\n"
+	        "                           Graphviz DOT) and exit\n"
+	        "  -h, --help               show this help and exit\n"
+	        "  -V, --version            show the version and exit\n"
+	        "\n"
+	        "Signals: SIGTERM/SIGINT graceful shutdown (a second one exits "
+	        "at once with\n"
+	        "status 1), SIGHUP reload the configuration.\n"
+	        "Exit status: 0 clean shutdown, 1 start-up failure or unclean "
+	        "shutdown,\n"
+	        "64 usage error, 78 configuration or service-graph error.\n"
+	        "See svcd(8), svcd.conf(5) and svcctl(1).\n");
+}
+
+static int
+parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { OPT_CHECK = 256, OPT_GRAPH };
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"check-config", no_argument, NULL, OPT_CHECK},
+	    {"print-graph", optional_argument, NULL, OPT_GRAPH},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	o->conf_path = DEFAULT_CONF;
+	while ((c = getopt_long(argc, argv, "c:s:l:hV", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'c':
+			o->conf_path = optarg;
+			o->conf_given = true;
+			break;
+		case 's': o->socket = optarg; break;
+		case 'l':
+			if (log_parse_level(optarg) < 0) {
+				fprintf(stderr,
+				        "svcd: unknown log level '%s' "
+				        "(use error, warning, info or debug)\n",
+				        optarg);
+				return -1;
+			}
+			o->log_level = optarg;
+			break;
+		case OPT_CHECK: o->check_config = true; break;
+		case OPT_GRAPH:
+			if (!optarg || strcmp(optarg, "text") == 0) {
+				o->print_graph = 1;
+			} else if (strcmp(optarg, "dot") == 0) {
+				o->print_graph = 2;
+			} else {
+				fprintf(stderr,
+				        "svcd: --print-graph takes 'dot' or "
+				        "nothing, not '%s'\n",
+				        optarg);
+				return -1;
+			}
+			break;
+		case 'h': usage(stdout); exit(EX_OK);
+		case 'V': printf("svcd %s\n", SVCD_VERSION); exit(EX_OK);
+		default:
+			fprintf(stderr,
+			        "Try 'svcd --help' for more information.\n");
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr,
+		        "svcd: unexpected argument '%s'\n"
+		        "Try 'svcd --help' for more information.\n",
+		        argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* Load the file named by the options, or the defaults when the default
+ * file does not exist. NULL with *cause on error. */
+static struct conf *
+load_conf(const struct opts *o, char **cause)
+{
+	struct conf *c;
+
+	if (!o->conf_given && access(o->conf_path, F_OK) != 0 &&
+	    errno == ENOENT)
+		c = conf_defaults();
+	else if (!(c = conf_load(o->conf_path, cause)))
+		return NULL;
+	if (o->socket) {
+		free(c->socket);
+		c->socket = xstrdup(o->socket);
+	}
+	if (o->log_level)
+		c->log_level = log_parse_level(o->log_level);
+	return c;
+}
+
+static int
+reload(void *arg, char **cause)
+{
+	struct daemon *d = arg;
+	char *err = NULL;
+
+	sdn_send("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading %s",
+	         (long long)util_mono_us(), d->opts.conf_path);
+	struct conf *c = load_conf(&d->opts, &err);
+	if (c && app_check_config(c, &err) < 0) {
+		conf_free(c); /* a timer over a service's task */
+		c = NULL;
+	}
+	if (!c) {
+		*cause = err;
+		sdn_send(
+		    "READY=1\nSTATUS=reload failed; running with the previous "
+		    "configuration");
+		return -1;
+	}
+	char *warn = NULL;
+	conf_check_reload(conf_get(), c, &warn);
+	if (warn) {
+		for (char *line = strtok(warn, "\n"); line;
+		     line = strtok(NULL, "\n"))
+			log_warn("reload: %s", line);
+		free(warn);
+	}
+	conf_keep_fixed(c, conf_get()); /* restart-only keys keep their value */
+	conf_set(c);
+	log_set_level(c->log_level);
+	svc_graph_set_timeouts(d->graph, c->init_timeout, c->stop_timeout);
+	int rc = app_apply_config(cause);
+	if (rc == 0)
+		rc = health_apply_config(cause);
+	sdn_send("READY=1\nSTATUS=%s",
+	         rc == 0 ? app_status_line() : "reload applied with errors");
+	return rc;
+}
+
+static void
+watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	sdn_send("WATCHDOG=1");
+}
+
+static void
+status_hook(void *arg)
+{
+	sdn_send("STATUS=%s", app_status_line());
+}
+
+/* Shutdown progress for systemd: STOPPING=1 once, then more time for every
+ * service that stopped, so a slow but progressing shutdown is not killed. */
+static void
+shutdown_progress(const char *phase, const char *service, const char *state,
+                  void *arg)
+{
+	if (strcmp(phase, "stopping") == 0) {
+		sdn_send("STOPPING=1\nSTATUS=stopping");
+	} else if (strcmp(phase, "service") == 0 && service) {
+		sdn_send("EXTEND_TIMEOUT_USEC=%llu\nSTATUS=stopping: %s %s",
+		         (unsigned long long)(conf_get()->stop_timeout * 1e6) +
+		             1000000ULL,
+		         service, state ? state : "");
+	}
+}
+
+static void
+boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (status != 0 && svc_graph_stopping(g)) {
+		/* SIGTERM (or shutdown) before READY: a clean stop of what
+		 * started, not a start-up failure. */
+		log_info("stop requested during start-up: stopping the "
+		         "services that started");
+		return;
+	}
+	d->boot_status = status;
+	if (status != 0) {
+		log_err("start-up failed: %s", cause ? cause : "unknown error");
+		sdn_send("ERRNO=%d\nSTATUS=start-up failed: %s", EIO,
+		         cause ? cause : "unknown error");
+		manager_shutdown("start-up failed");
+		return;
+	}
+	app_set_watchdog_hook(status_hook, d);
+	sdn_send("READY=1\nSTATUS=%s\nMAINPID=%d", app_status_line(),
+	         (int)getpid());
+	log_info("svcd %s ready: %zu services running, started in %.1f ms, "
+	         "control socket %s",
+	         SVCD_VERSION, svc_graph_count(g),
+	         (double)(util_mono_us() - d->boot_start_us) / 1000.0,
+	         conf_get()->socket);
+}
+
+static int
+print_graph(const struct svc_desc *const *table, size_t n, int mode)
+{
+	char *cause = NULL;
+	struct svc_graph *g = svc_graph_new(EV_DEFAULT, table, n, &cause);
+	if (!g) {
+		fprintf(stderr, "svcd: %s\n", cause);
+		free(cause);
+		return EX_CONFIG;
+	}
+	svc_graph_print(g, stdout, mode == 2);
+	svc_graph_free(g);
+	return EX_OK;
+}
+
+int
+svcd_main(int argc, char **argv, const struct svc_desc *const *table, size_t n)
+{
+	struct daemon d = {.table = table, .n = n};
+	char *cause = NULL;
+	int status;
+
+	log_init("svcd");
+	util_json_use_xmalloc();
+	if (parse_args(argc, argv, &d.opts) < 0)
+		return EX_USAGE;
+	if (d.opts.print_graph)
+		return print_graph(table, n, d.opts.print_graph);
+
+	struct conf *c = load_conf(&d.opts, &cause);
+	if (!c) {
+		fprintf(stderr, "%s\n", cause);
+		free(cause);
+		return EX_CONFIG;
+	}
+	if (d.opts.check_config) {
+		printf("%s: configuration ok\n",
+		       c->path ? c->path : "built-in defaults");
+		conf_free(c);
+		return EX_OK;
+	}
+	conf_set(c);
+	log_set_level(c->log_level);
+
+	sdn_init();
+	d.loop = ev_default_loop(EVFLAG_AUTO);
+	if (sdn_watchdog_interval() > 0) {
+		ev_timer_init(&d.watchdog, watchdog_cb, 0,
+		              sdn_watchdog_interval());
+		ev_timer_again(d.loop, &d.watchdog);
+		ev_unref(
+		    d.loop); /* the watchdog alone must not keep the loop up */
+	}
+	d.graph = svc_graph_new(d.loop, table, n, &cause);
+	if (!d.graph) {
+		log_err("%s", cause);
+		free(cause);
+		conf_cleanup();
+		return EX_CONFIG;
+	}
+	svc_graph_set_timeouts(d.graph, c->init_timeout, c->stop_timeout);
+	manager_set_reload(reload, &d);
+	manager_add_progress(shutdown_progress, &d);
+
+	d.boot_start_us = util_mono_us();
+	log_info("svcd %s starting (pid %d, config %s)", SVCD_VERSION,
+	         (int)getpid(), c->path ? c->path : "built-in defaults");
+	svc_start(d.graph, NULL, boot_done, &d);
+	if (d.boot_status != 0 && !manager_shutting_down()) {
+		/* The manager itself did not come up: nothing can stop us. */
+		svc_stop_all(d.graph, NULL, NULL);
+		status = EX_FAIL;
+	} else {
+		ev_run(d.loop, 0);
+		status = manager_exit_status();
+		if (d.boot_status != 0 && status == EX_OK)
+			status = EX_FAIL;
+	}
+	manager_set_reload(NULL, NULL);
+	manager_remove_progress(shutdown_progress, &d);
+	app_set_watchdog_hook(NULL, NULL);
+	if (ev_is_active(&d.watchdog)) {
+		ev_ref(d.loop);
+		ev_timer_stop(d.loop, &d.watchdog);
+	}
+	sdn_close();
+	svc_graph_free(d.graph);
+	conf_cleanup();
+	ev_loop_destroy(d.loop);
+	log_info("svcd exiting with status %d", status);
+	return status;
+}
