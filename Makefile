@@ -14,6 +14,9 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSCONFDIR ?= /etc
 VERSION    := 0.1.0
 
@@ -87,6 +90,137 @@ $(LIB): $(LIB_OBJ)
 $(SVCD): $(BUILD)/daemon/main.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# ---- libsvcd: the framework as an installable library (docs/framework.md,
+# "Building your own daemon") ----------------------------------------------
+# svcd and the tests link the plain objects and $(LIB) above; what is
+# installed is built apart from them, from position-independent objects in
+# $(BUILD)/pic, so svcd's own code is unchanged by it:
+#   $(BUILD)/lib/libsvcd.so.0.1.0  soname libsvcd.so.0 (+ the two links)
+#   $(BUILD)/lib/libsvcd.a         one relocatable object (ld -r) whose
+#                                  non-public globals are made local
+#   $(BUILD)/include/svcd/         the public headers as installed
+#   $(BUILD)/lib/svcd.pc           for pkg-config
+# The public API is every global symbol whose name starts with one of
+# ABI_PREFIXES, and nothing else: the version script of the shared library
+# and the symbol list of the static one are both made from this one list,
+# and `make check-abi` fails on anything exported without one of them.
+# services/table.c is svcd's own table, not part of the library.
+ABI_PREFIXES := svc_ svcd_ bus_ worker_ health_ journal_ hooks_ bridge_ \
+                manager_ control_ timers_ app_ notification_
+SOMAJOR    := 0
+SONAME     := libsvcd.so.$(SOMAJOR)
+PUBLIC_HDRS := daemon/service.h daemon/svcd.h daemon/logging.h \
+               daemon/testing.h services/bus.h services/worker.h \
+               services/manager.h
+
+# Declared in service.h but not yet defined anywhere (issue 14 in progress):
+# check-abi tolerates these names only. Empty this list once they exist.
+ABI_PENDING := svc_dep svc_options svc_priv svc_set_priv
+DIST_SRC   := $(filter-out services/table.c,$(LIB_SRC))
+PIC_OBJ    := $(DIST_SRC:%.c=$(BUILD)/pic/%.o)
+DIST_DIR   := $(BUILD)/lib
+DIST_SO    := $(DIST_DIR)/libsvcd.so.$(VERSION)
+DIST_A     := $(DIST_DIR)/libsvcd.a
+DIST_PC    := $(DIST_DIR)/svcd.pc
+DIST_INC   := $(BUILD)/include/svcd
+DIST_HDRS  := $(PUBLIC_HDRS:%=$(DIST_INC)/%) $(DIST_INC)/svcd.h
+ABI_MAP    := $(DIST_DIR)/libsvcd.map
+ABI_SYMS   := $(DIST_DIR)/libsvcd.syms
+ABI_RE     := ^($(subst $() ,|,$(strip $(ABI_PREFIXES))))
+
+.PHONY: lib check-abi install-dev uninstall-dev FORCE
+FORCE:
+lib: $(DIST_DIR)/libsvcd.so $(DIST_A) $(DIST_PC) $(DIST_HDRS)
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+
+$(ABI_MAP): Makefile
+	@mkdir -p $(dir $@)
+	@printf '/* generated from ABI_PREFIXES in the Makefile */\n{\n\tglobal:\n%s\n\tlocal:\n\t\t*;\n};\n' \
+		"$$(printf '\t\t%s*;\n' $(ABI_PREFIXES))" >$@
+$(ABI_SYMS): Makefile
+	@mkdir -p $(dir $@)
+	@printf '%s*\n' $(ABI_PREFIXES) >$@
+
+$(DIST_SO): $(PIC_OBJ) $(ABI_MAP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) \
+		-Wl,--version-script=$(ABI_MAP) -o $@ $(PIC_OBJ) $(LDLIBS)
+$(DIST_DIR)/libsvcd.so: $(DIST_SO)
+	ln -sf libsvcd.so.$(VERSION) $(DIST_DIR)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(DIST_A): $(PIC_OBJ) $(ABI_SYMS)
+	$(LD) -r -o $(DIST_DIR)/libsvcd.o $(PIC_OBJ)
+	objcopy --wildcard --keep-global-symbols=$(ABI_SYMS) \
+		$(DIST_DIR)/libsvcd.o $(DIST_DIR)/libsvcd-public.o
+	@rm -f $@
+	$(AR) rcs $@ $(DIST_DIR)/libsvcd-public.o
+	@rm -f $(DIST_DIR)/libsvcd.o $(DIST_DIR)/libsvcd-public.o
+
+# Installed headers keep their daemon/ and services/ directories; an include
+# of another public header by its bare name ("service.h") is written with
+# its directory ("daemon/service.h"), so -I$${includedir}/svcd is the one
+# flag needed. svcd.h (the umbrella) includes every public header.
+HDR_SED := $(foreach h,$(PUBLIC_HDRS),-e 's|^\#include "$(notdir $(h))"|\#include "$(h)"|')
+$(DIST_INC)/%.h: %.h Makefile
+	@mkdir -p $(dir $@)
+	@echo "sed (public header) $< >$@"; sed $(HDR_SED) $< >$@
+$(DIST_INC)/svcd.h: Makefile
+	@mkdir -p $(dir $@)
+	@{ echo '/* svcd.h — every public header of libsvcd $(VERSION) (generated). */'; \
+	   echo '#ifndef SVCD_LIBSVCD_H'; echo '#define SVCD_LIBSVCD_H'; echo; \
+	   printf '#include "%s"\n' $(PUBLIC_HDRS); echo; echo '#endif'; } >$@
+
+# rewritten every time: PREFIX and LIBDIR may differ from the last run
+$(DIST_PC): FORCE
+	@mkdir -p $(dir $@)
+	@{ echo 'prefix=$(PREFIX)'; echo 'exec_prefix=$${prefix}'; \
+	   echo 'libdir=$(patsubst $(PREFIX)/%,$${exec_prefix}/%,$(LIBDIR))'; \
+	   echo 'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))'; echo; \
+	   echo 'Name: svcd'; \
+	   echo 'Description: service framework of svcd: services, dependency graph, event bus, worker, svcd_main()'; \
+	   echo 'Version: $(VERSION)'; \
+	   echo 'Requires: jansson'; \
+	   echo 'Requires.private: inih sqlite3 hiredis'; \
+	   echo 'Cflags: -I$${includedir}/svcd'; \
+	   echo 'Libs: -L$${libdir} -lsvcd -lev'; \
+	   echo 'Libs.private: -lm -lpthread'; } >$@
+
+# Every exported symbol (shared and static) carries a prefix of ABI_PREFIXES;
+# every public header compiles on its own; every function a public header
+# declares is exported by the shared library (gcc's -aux-info lists them).
+check-abi: lib
+	@bad=$$(nm -D --defined-only $(DIST_SO) | awk '{print $$NF}' | \
+		grep -Ev '$(ABI_RE)'); \
+	if [ -n "$$bad" ]; then echo "check-abi: $(DIST_SO) exports names without a prefix:"; \
+		echo "$$bad"; exit 1; fi
+	@bad=$$(nm -g --defined-only $(DIST_A) | awk 'NF == 3 {print $$3}' | \
+		grep -Ev '$(ABI_RE)'); \
+	if [ -n "$$bad" ]; then echo "check-abi: $(DIST_A) exports names without a prefix:"; \
+		echo "$$bad"; exit 1; fi
+	@nm -D --defined-only $(DIST_SO) | awk '{print $$NF}' | sed 's/@.*//' | \
+		sort -u >$(DIST_DIR)/exported.txt
+	@for h in $(DIST_HDRS:$(DIST_INC)/%=%); do \
+		printf '#include "%s"\n' $$h | (cd $(DIST_INC) && $(CC) -std=c11 \
+			-Wall -Wextra -Werror -fsyntax-only -I. \
+			$(shell pkg-config --cflags jansson) -x c -) || \
+			{ echo "check-abi: $$h does not compile on its own"; exit 1; }; \
+	done
+	@printf '#include "svcd.h"\n' | (cd $(DIST_INC) && gcc -std=c11 -fsyntax-only \
+		-aux-info $(abspath $(DIST_DIR))/aux-info.txt -I. \
+		$(shell pkg-config --cflags jansson) -x c -)
+	@bad=$$( { grep -E '^/\* (daemon|services)/' $(DIST_DIR)/aux-info.txt | \
+		grep -v ' static ' | sed -E 's/^\/\* [^*]*\*\/ //; s/ \(.*//; s/.*[ *]//'; \
+		sed -nE 's/^extern [^(]* \**([A-Za-z_][A-Za-z0-9_]*)(\[\])?;.*/\1/p' \
+		$(PUBLIC_HDRS:%=$(DIST_INC)/%); } | sort -u | comm -23 - $(DIST_DIR)/exported.txt | \
+		grep -vxF -e '' $(ABI_PENDING:%=-e %)); \
+	if [ -n "$$bad" ]; then echo "check-abi: public headers declare names libsvcd does not export:"; \
+		echo "$$bad"; exit 1; fi
+	@echo "check-abi: ok ($$(wc -l <$(DIST_DIR)/exported.txt) exported symbols)"
+# ---- end libsvcd -------------------------------------------------------------
+
 $(CLIENT_LIB): $(CLIENT_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -103,7 +237,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HOBJ) $(CLIENT_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-check: all
+check: all lib
+	@$(MAKE) --no-print-directory check-abi
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 
@@ -258,7 +393,7 @@ COMPLDIR   ?= $(PREFIX)/share/bash-completion/completions
 MANPAGES   := docs/man/svcd.8 docs/man/svcctl.1 docs/man/svcd.conf.5
 
 # The installed file list is checked by tests/integration/t_install.sh.
-install: all
+install: all install-dev
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(COMPLDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
@@ -279,6 +414,27 @@ install: all
 		install -m 0644 conf/svcd.conf $(DESTDIR)$(SYSCONFDIR)/svcd/svcd.conf; \
 	fi
 
+# For developers (docs/framework.md, "Building your own daemon"): the
+# library, its public headers and svcd.pc.
+install-dev: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(sort $(dir $(DIST_HDRS:$(DIST_INC)/%=$(DESTDIR)$(INCLUDEDIR)/svcd/%)))
+	install -m 0755 $(DIST_SO) $(DESTDIR)$(LIBDIR)/libsvcd.so.$(VERSION)
+	ln -sf libsvcd.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsvcd.so
+	install -m 0644 $(DIST_A) $(DESTDIR)$(LIBDIR)/libsvcd.a
+	install -m 0644 $(DIST_PC) $(DESTDIR)$(PKGCONFIGDIR)/svcd.pc
+	@for h in $(DIST_HDRS:$(DIST_INC)/%=%); do \
+		echo "install -m 0644 $(DIST_INC)/$$h $(DESTDIR)$(INCLUDEDIR)/svcd/$$h"; \
+		install -m 0644 $(DIST_INC)/$$h $(DESTDIR)$(INCLUDEDIR)/svcd/$$h || exit 1; \
+	done
+
+uninstall-dev:
+	rm -f $(DESTDIR)$(LIBDIR)/libsvcd.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+		$(DESTDIR)$(LIBDIR)/libsvcd.so $(DESTDIR)$(LIBDIR)/libsvcd.a \
+		$(DESTDIR)$(PKGCONFIGDIR)/svcd.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/svcd
+
 # Man pages are generated from docs/*.md with pandoc (a maintainer tool, not
 # a build dependency): run `make man` after editing the docs and commit both.
 MANDATE := $(shell date -u +%Y-%m-%d)
@@ -291,7 +447,7 @@ man:
 		docs/configuration.md -o docs/man/svcd.conf.5
 
 # The configuration file is left in place: it may hold local changes.
-uninstall:
+uninstall: uninstall-dev
 	rm -f $(DESTDIR)$(SBINDIR)/svcd $(DESTDIR)$(BINDIR)/svcctl \
 		$(DESTDIR)$(UNITDIR)/svcd.service $(DESTDIR)$(UNITDIR)/svcd.socket \
 		$(DESTDIR)$(SYSUSERSDIR)/svcd.conf $(DESTDIR)$(COMPLDIR)/svcctl \

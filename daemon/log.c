@@ -11,6 +11,7 @@
  * message that needs none of it (the usual case) is not copied.
  */
 #include "log.h"
+#include "logging.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -349,4 +350,40 @@ log_limit_free(struct log_limit *l)
 	l->last = NULL;
 	l->pending = 0;
 	l->on = false;
+}
+
+/* ---- the public API (logging.h): the same sink under prefixed names ---- */
+
+_Static_assert(SVCD_LOG_ERR == (int)LOGL_ERR &&
+                   SVCD_LOG_WARN == (int)LOGL_WARN &&
+                   SVCD_LOG_INFO == (int)LOGL_INFO &&
+                   SVCD_LOG_DEBUG == (int)LOGL_DEBUG,
+               "logging.h levels are log.h levels");
+
+void
+svcd_vlog(enum svcd_log_level level, const char *fmt, va_list ap)
+{
+	log_vmsg((enum log_level)level, fmt, ap);
+}
+
+void
+svcd_log(enum svcd_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg((enum log_level)level, fmt, ap);
+	va_end(ap);
+}
+
+enum svcd_log_level
+svcd_log_get_level(void)
+{
+	return (enum svcd_log_level)log_get_level();
+}
+
+void
+svcd_log_set_level(enum svcd_log_level level)
+{
+	log_set_level((enum log_level)level);
 }
