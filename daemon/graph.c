@@ -134,6 +134,9 @@ struct svc_graph {
 	svc_health_fn health_fn; /* svc_health_changed goes here */
 	void *health_arg;
 
+	svc_status_fn status_fn; /* svc_status_changed goes here */
+	void *status_arg;
+
 	bool stopping;
 	size_t stop_pos; /* services order[0 .. stop_pos) are still to stop */
 	struct svc *stop_cur;
@@ -573,6 +576,37 @@ svc_health_changed(struct svc *s)
 	if (s->state != SVC_RUNNING || g->health_fn == NULL)
 		return;
 	g->health_fn(s, g->health_arg);
+}
+
+const char *
+svc_graph_status_line(const struct svc_graph *g)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		struct svc *s = g->order[i];
+
+		if (s->state == SVC_RUNNING && s->desc->status_line)
+			return s->desc->status_line(s);
+	}
+	return NULL;
+}
+
+void
+svc_graph_set_status_listener(struct svc_graph *g, svc_status_fn fn, void *arg)
+{
+	g->status_fn = fn;
+	g->status_arg = fn != NULL ? arg : NULL;
+}
+
+void
+svc_status_changed(struct svc *s)
+{
+	struct svc_graph *g = s->g;
+	const char *line;
+
+	if (s->state != SVC_RUNNING || g->status_fn == NULL)
+		return;
+	if ((line = svc_graph_status_line(g)) != NULL)
+		g->status_fn(g, line, g->status_arg);
 }
 
 size_t

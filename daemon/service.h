@@ -94,6 +94,14 @@ struct svc_desc {
 	/* The service's member of `status` (a new JSON value), called only
 	 * while it is running; `status` shows null otherwise. */
 	json_t *(*figures)(struct svc *self);
+
+	/* ---- status line ---- */
+	/* The process's one-line status (sd_notify STATUS=, e.g. "running:
+	 * 7/7 services, 12 events, 3 listeners"), borrowed until the next
+	 * call. The first running service in start order that has one
+	 * provides it (svc_graph_status_line); svc_status_changed(self)
+	 * tells the embedder it changed. */
+	const char *(*status_line)(struct svc *self);
 };
 
 /* Convenience for descriptors: .requires = SVC_REQUIRES("bus", "worker"). */
@@ -215,6 +223,21 @@ typedef void (*svc_health_fn)(struct svc *s, void *arg);
 void svc_graph_set_health_listener(struct svc_graph *g, svc_health_fn fn,
                                    void *arg);
 void svc_health_changed(struct svc *s);
+
+/*
+ * The status line of the graph: the status_line of the first running
+ * service (in start order) whose descriptor has one; NULL if none does.
+ * A provider calls svc_status_changed(self) when its line changed (on a
+ * heartbeat); the graph's one status listener (svcd_main: sd_notify
+ * STATUS=) is then called with the line. Setting a listener replaces the
+ * previous one; fn NULL removes it. Harmless when nothing listens or the
+ * service is not running.
+ */
+const char *svc_graph_status_line(const struct svc_graph *g);
+typedef void (*svc_status_fn)(struct svc_graph *g, const char *line, void *arg);
+void svc_graph_set_status_listener(struct svc_graph *g, svc_status_fn fn,
+                                   void *arg);
+void svc_status_changed(struct svc *s);
 
 /*
  * Run-time state a service hands to its dependents: set in init (usually

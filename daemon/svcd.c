@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "conf.h"
+#include "core.h"
 #include "health.h"
 #include "log.h"
 #include "manager.h"
@@ -49,7 +50,10 @@ struct daemon {
 	int64_t boot_start_us;
 	int boot_status;
 	ev_timer watchdog; /* WATCHDOG=1 every WATCHDOG_USEC/2, from the loop */
+	char status[64];   /* STATUS= when no service provides a line */
 };
+
+static const char *status_text(struct daemon *d);
 
 static void
 usage(FILE *out)
@@ -210,7 +214,7 @@ reload(void *arg, char **cause)
 	if (rc == 0)
 		rc = health_apply_config(cause);
 	sdn_send("READY=1\nSTATUS=%s",
-	         rc == 0 ? app_status_line() : "reload applied with errors");
+	         rc == 0 ? status_text(d) : "reload applied with errors");
 	return rc;
 }
 
@@ -220,10 +224,27 @@ watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	sdn_send("WATCHDOG=1");
 }
 
-static void
-status_hook(void *arg)
+/* The STATUS= text: the graph's status line (svcd's is app's), or how many
+ * services run when no service of the table provides one. */
+static const char *
+status_text(struct daemon *d)
 {
-	sdn_send("STATUS=%s", app_status_line());
+	const char *line = svc_graph_status_line(d->graph);
+	size_t n = svc_graph_count(d->graph), up = 0;
+
+	if (line)
+		return line;
+	for (size_t i = 0; i < n; i++)
+		up += svc_state(svc_graph_at(d->graph, i)) == SVC_RUNNING;
+	snprintf(d->status, sizeof(d->status), "running: %zu/%zu services", up,
+	         n);
+	return d->status;
+}
+
+static void
+status_changed(struct svc_graph *g, const char *line, void *arg)
+{
+	sdn_send("STATUS=%s", line);
 }
 
 /* Shutdown progress for systemd: STOPPING=1 once, then more time for every
@@ -262,8 +283,8 @@ boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
 		manager_shutdown("start-up failed");
 		return;
 	}
-	app_set_watchdog_hook(status_hook, d);
-	sdn_send("READY=1\nSTATUS=%s\nMAINPID=%d", app_status_line(),
+	svc_graph_set_status_listener(g, status_changed, d);
+	sdn_send("READY=1\nSTATUS=%s\nMAINPID=%d", status_text(d),
 	         (int)getpid());
 	log_info("svcd %s ready: %zu services running, started in %.1f ms, "
 	         "control socket %s",
@@ -287,8 +308,32 @@ print_graph(const struct svc_desc *const *table, size_t n, int mode)
 	return EX_OK;
 }
 
-int
-svcd_main(int argc, char **argv, const struct svc_desc *const *table, size_t n)
+/* The core services table does not name (by name), then table: a new
+ * array of *n descriptors (caller frees). */
+static const struct svc_desc **
+with_core(const struct svc_desc *const *table, size_t n, size_t *out_n)
+{
+	const struct svc_desc **all =
+	    xcalloc(svcd_core_table_len + n, sizeof(*all));
+	size_t k = 0;
+
+	for (size_t i = 0; i < svcd_core_table_len; i++) {
+		bool named = false;
+
+		for (size_t j = 0; j < n && !named; j++)
+			named = strcmp(table[j]->name,
+			               svcd_core_table[i]->name) == 0;
+		if (!named)
+			all[k++] = svcd_core_table[i];
+	}
+	for (size_t j = 0; j < n; j++)
+		all[k++] = table[j];
+	*out_n = k;
+	return all;
+}
+
+static int
+run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 {
 	struct daemon d = {.table = table, .n = n};
 	char *cause = NULL;
@@ -352,7 +397,7 @@ svcd_main(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 	}
 	manager_set_reload(NULL, NULL);
 	manager_remove_progress(shutdown_progress, &d);
-	app_set_watchdog_hook(NULL, NULL);
+	svc_graph_set_status_listener(d.graph, NULL, NULL);
 	if (ev_is_active(&d.watchdog)) {
 		ev_ref(d.loop);
 		ev_timer_stop(d.loop, &d.watchdog);
@@ -362,5 +407,16 @@ svcd_main(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 	conf_cleanup();
 	ev_loop_destroy(d.loop);
 	log_info("svcd exiting with status %d", status);
+	return status;
+}
+
+int
+svcd_main(int argc, char **argv, const struct svc_desc *const *table, size_t n)
+{
+	size_t all_n;
+	const struct svc_desc **all = with_core(table, n, &all_n);
+	int status = run(argc, argv, all, all_n);
+
+	free(all);
 	return status;
 }

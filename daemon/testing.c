@@ -76,6 +76,8 @@ log_hook(enum log_level level, const char *msg, void *arg)
 	struct svcd_test *t = arg;
 
 	buf_printf(&t->log, "%d %s\n", (int)level, msg);
+	buf_putc(&t->log, '\0'); /* kept terminated for log_text */
+	t->log.len--;
 }
 
 void
@@ -142,8 +144,8 @@ int
 svcd_test_config(struct svcd_test *t, const char *text, char **cause)
 {
 	const char *dir = getenv("TMPDIR");
-	char *path = xasprintf("%s/svcd-test-XXXXXX.conf",
-	                       dir && *dir ? dir : "/tmp");
+	char *path =
+	    xasprintf("%s/svcd-test-XXXXXX.conf", dir && *dir ? dir : "/tmp");
 	size_t len = strlen(text);
 	int fd = mkstemps(path, 5);
 
@@ -232,8 +234,8 @@ wait_done(struct svcd_test *t, double secs, const char *what, char **cause)
 	ev_timer_stop(t->loop, &t->deadline);
 	if (!t->done) {
 		if (cause)
-			*cause = xasprintf("%s timed out after %g s", what,
-			                   secs);
+			*cause =
+			    xasprintf("%s timed out after %g s", what, secs);
 		return -1;
 	}
 	if (t->status == 0)

@@ -33,8 +33,8 @@ struct svcd_test;
  * *cause set (caller frees) when the table is invalid (svc_graph_new's
  * messages). The descriptors are borrowed.
  */
-struct svcd_test *svcd_test_new(const struct svc_desc *const *table,
-                                size_t n, char **cause);
+struct svcd_test *svcd_test_new(const struct svc_desc *const *table, size_t n,
+                                char **cause);
 /*
  * Stop what runs (bounded by the services' stop timeouts), free the graph,
  * the loop, the configuration loaded by svcd_test_config and captured log

@@ -23,6 +23,7 @@
 
 static struct {
 	bool running;
+	struct svc *self;
 	struct svc_graph *graph;
 	struct ev_loop *loop;
 	ev_timer heartbeat;
@@ -96,6 +97,7 @@ heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	status_rebuild();
 	if (watchdog_fn)
 		watchdog_fn(watchdog_arg);
+	svc_status_changed(a.self);
 	if (conf_get()->heartbeat_event && bus_default()) {
 		int64_t up = (util_mono_us() - a.started_us) / 1000000;
 		json_t *data = json_pack("{s:I, s:I}", "n", (json_int_t)a.beats,
@@ -237,6 +239,7 @@ app_apply_config(char **cause)
 static int
 app_init(struct svc *self, char **cause)
 {
+	a.self = self;
 	a.graph = svc_graph(self);
 	a.loop = svc_loop(self);
 	a.beats = 0;
@@ -266,9 +269,17 @@ app_stop(struct svc *self)
 	return 0;
 }
 
+/* The process's status line (sd_notify STATUS=) while app runs. */
+static const char *
+app_line(struct svc *self)
+{
+	return app_status_line();
+}
+
 const struct svc_desc app_service = {
     .name = "app",
     .requires = SVC_REQUIRES("manager", "bus", "worker"),
     .init = app_init,
     .stop = app_stop,
+    .status_line = app_line,
 };

@@ -2,8 +2,9 @@
  * app.h — the application service (the seed's AsyncApplication).
  *
  * Heartbeat every [app] heartbeat (default 5 s): refreshes the status line
- * and calls the watchdog hook (where sd_notify WATCHDOG=1 is fed); emits a
- * `heartbeat` event when [app] heartbeat_event is true. Loads the config's
+ * (the graph's, through the descriptor's status_line and
+ * svc_status_changed) and calls the watchdog hook; emits a `heartbeat`
+ * event when [app] heartbeat_event is true. Loads the config's
  * [timer.NAME] sections into the worker at init and again on reload.
  */
 #ifndef SVCD_APP_H
@@ -15,7 +16,7 @@
 
 extern const struct svc_desc app_service;
 
-/* Called from every heartbeat tick (NULL to remove). */
+/* Called from every heartbeat tick (NULL to remove); tests count beats. */
 void app_set_watchdog_hook(void (*fn)(void *arg), void *arg);
 /* The last status line, e.g. "running: 7 services ok, 1234 events". */
 const char *app_status_line(void);

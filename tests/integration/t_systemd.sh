@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # t_systemd.sh — systemd integration with real components: the unit files
 # through systemd-analyze, the notify protocol against a stand-in notify
-# socket (notifyd), socket activation with systemd-socket-activate, and the
-# installed file list.
+# socket (notifyd) and socket activation with systemd-socket-activate (the
+# installed file list is t_install.sh's).
 
 units_into() {
 	local dir=$1 sbindir
@@ -116,28 +116,6 @@ test_socket_activation() {
 	svcd_wait_exit || fail "svcd exit status $?"
 	# the activated socket is never removed by svcd
 	[ -S "$SOCK" ] || fail "svcd removed the socket it was handed"
-}
-
-test_install_destdir() {
-	local build stage="$T/stage"
-	build=$(dirname "$SVCD")
-	build=${build#"$PWD"/}
-	make -s install BUILD="$build" DESTDIR="$stage" PREFIX=/usr >"$T/install.log" 2>&1 ||
-		fail "make install failed: $(tail -n 5 "$T/install.log")"
-	local files expected
-	files=$(cd "$stage" && find . -type f | sort | tr '\n' ' ')
-	expected="./etc/svcd/svcd.conf ./usr/bin/svcctl ./usr/lib/systemd/system/svcd.service ./usr/lib/systemd/system/svcd.socket ./usr/lib/sysusers.d/svcd.conf ./usr/sbin/svcd ./usr/share/bash-completion/completions/svcctl ./usr/share/man/man1/svcctl.1 ./usr/share/man/man5/svcd.conf.5 ./usr/share/man/man8/svcd.8 "
-	assert_eq "$expected" "$files" "installed files"
-	grep -q "ExecStart=/usr/sbin/svcd" "$stage/usr/lib/systemd/system/svcd.service" ||
-		fail "unit not pointed at /usr/sbin/svcd"
-	# a second install keeps a changed configuration
-	echo "# local change" >>"$stage/etc/svcd/svcd.conf"
-	make -s install BUILD="$build" DESTDIR="$stage" PREFIX=/usr >"$T/install.log" 2>&1 ||
-		fail "second make install failed"
-	grep -q "# local change" "$stage/etc/svcd/svcd.conf" || fail "install overwrote svcd.conf"
-	make -s uninstall DESTDIR="$stage" PREFIX=/usr >/dev/null 2>&1 || fail "uninstall failed"
-	files=$(cd "$stage" && find . -type f | sort | tr '\n' ' ')
-	assert_eq "./etc/svcd/svcd.conf " "$files" "uninstall leaves only the config"
 }
 
 test_man_pages_render() {
