@@ -370,7 +370,7 @@ valgrind:
 		UNIT_RUNNER="valgrind -q --error-exitcode=99 --leak-check=full \
 		--show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible" unit
 
-FORMAT_SRC = $(wildcard daemon/*.[ch] services/*.[ch] client/*.[ch] tests/unit/*.[ch] tests/bench/*.c tests/fuzz/*.c)
+FORMAT_SRC = $(wildcard daemon/*.[ch] services/*.[ch] client/*.[ch] tests/unit/*.[ch] tests/bench/*.c tests/fuzz/*.c examples/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRC)
 
