@@ -6,6 +6,9 @@
 #   make sanitize   the same suites built with ASan + UBSan
 #   make valgrind   the unit suite under valgrind (any leak or error fails)
 #   make install    PREFIX=/usr/local DESTDIR= (see docs/operations.md)
+#   make lib        libsvcd.so.0, libsvcd.a, public headers, svcd.pc into
+#                   build/lib and build/include (make install-dev installs
+#                   only those; make check-abi checks what they export)
 #   make format | check-format | lint | clean
 #
 # Source files are found by wildcard: a new module is a new file, no edit here.
