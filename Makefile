@@ -91,9 +91,9 @@ $(CLIENT_LIB): $(CLIENT_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-# svcctl links the base layer only (util), never the daemon's library: it
+# svcctl links the base layer only (util, wire), never the daemon's library: it
 # needs jansson, not libev, SQLite or hiredis.
-BASE_OBJ     := $(BUILD)/daemon/util.o
+BASE_OBJ     := $(BUILD)/daemon/util.o $(BUILD)/daemon/wire.o
 CLIENT_LIBS  := $(shell pkg-config --libs jansson 2>/dev/null) -lm
 $(SVCCTL): $(BUILD)/client/svcctl.o $(CLIENT_LIB) $(BASE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
