@@ -242,15 +242,13 @@ format:
 check-format:
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 
+# cppcheck, then the include rule of the layers (tests/lint/layers.sh;
+# docs/architecture.md).
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro -Idaemon -Iservices -Iclient \
 		daemon services client
-	@bad=$$(grep -Hn '^#include "' client/*.[ch] | \
-		grep -Ev '"(args|cli|cmds|conn|tabulate|util)\.h"'); \
-	if [ -n "$$bad" ]; then \
-		echo "lint: client/ may include only its own headers and the base layer (util.h):"; \
-		echo "$$bad"; exit 1; fi
+	@tests/lint/layers.sh
 
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
