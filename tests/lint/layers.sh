@@ -6,7 +6,7 @@
 #   tests/lint/layers.sh [ROOT]     ROOT: the tree to check (default: this one)
 #
 # Layers, lowest first; a file may include its own layer and lower ones:
-#   base       daemon/util, log, sdnotify, wire, fastscan
+#   base       daemon/util, log (and logging.h), sdnotify, wire, fastscan
 #   framework  daemon/service.h, graph, conf, rpc, methods, testing
 #   services   services/* (one file per service, plus helper modules)
 #   daemon     daemon/svcd, daemon/main, services/table (the compiled-in table)
@@ -51,8 +51,10 @@ EOF
 # The layer of file $1 in L ("" if none) and its rank in R (client: 9).
 layer_of() {
 	case $1 in
-	daemon/util.[ch] | daemon/log.[ch] | daemon/sdnotify.[ch] | \
-		daemon/wire.[ch] | daemon/fastscan.[ch]) L=base R=0 ;;
+	daemon/util.[ch] | daemon/log.[ch] | daemon/logging.h | \
+		daemon/sdnotify.[ch] | daemon/wire.[ch] | daemon/fastscan.[ch])
+		L=base R=0
+		;;
 	daemon/service.h | daemon/graph.c | daemon/conf.[ch] | daemon/rpc.[ch] | \
 		daemon/methods.[ch] | daemon/testing.[ch]) L=framework R=1 ;;
 	daemon/svcd.[ch] | daemon/main.c | services/table.[ch]) L=daemon R=3 ;;
