@@ -1,8 +1,8 @@
 /*
- * cli.c — svcctl's command line: global and per-command options, the
- * command table (name, synopsis, help, accepted options, arity, handler),
- * help output and cli_main. Arity and options are checked here, once, so
- * the handlers in cmds.c only do their job.
+ * cli.c — svcctl's command line: global and per-command options, parsed
+ * against the command table (client/table.c), help output and cli_main.
+ * Arity, options and each command's check run here, once, so the handlers
+ * in cmds.c only do their job. No command is known here but help.
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,259 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "cmds.h"
 #include "util.h"
-
-struct cli_cmd {
-	const char *name;
-	const char *args;    /* synopsis after the name */
-	const char *summary; /* one line for the command list */
-	const char *help;    /* description, options and examples */
-	unsigned int opts;   /* enum cli_opt_bit accepted */
-	int min_args;
-	int max_args; /* -1: any number */
-	int (*exec)(struct cli_ctx *c);
-};
-
-static int cmd_help(struct cli_ctx *c);
-
-static const struct cli_cmd cli_cmds[] = {
-    {
-        .name = "emit",
-        .args = "EVENT [JSON | key=value ...] [--no-wait]",
-        .summary = "publish an event on the bus",
-        .help = "Publish EVENT on svcd's event bus with an optional data "
-                "object.\n"
-                "Data words: key=value (value parsed as a JSON number, "
-                "true, false\nor null, else a string), key:=JSON (raw "
-                "JSON), or one JSON object.\n"
-                "Prints the event's sequence number and how many "
-                "listeners matched.\n\n"
-                "Options:\n"
-                "  --no-wait   fail at once with QueueFull if the bus "
-                "queue is full\n"
-                "              (default: wait for room)\n\n"
-                "Examples:\n"
-                "  svcctl emit user.login user=alice admin=true\n"
-                "  svcctl emit order.paid id=42 amount=9.99 "
-                "'items:=[1,2]'\n"
-                "  svcctl emit deploy.done '{\"version\":\"1.2\"}'\n",
-        .opts = CLI_OPT_NO_WAIT,
-        .min_args = 1,
-        .max_args = -1,
-        .exec = cmd_emit,
-    },
-    {
-        .name = "health",
-        .args = "[SERVICE] [--fresh]",
-        .summary = "health of every service (exit 0 ok, 1 degraded, "
-                   "2 failed)",
-        .help = "Show the health monitor's last results: the overall "
-                "status, then\nper service its state, ping result, "
-                "latency, age and error.\n"
-                "Exit status: 0 ok, 1 degraded, 2 failed, 3 unknown or "
-                "unreachable\n(the monitoring-plugin convention).\n\n"
-                "Options:\n"
-                "  --fresh     ping every service now instead of "
-                "reporting the\n              last round\n\n"
-                "Examples:\n"
-                "  svcctl health\n"
-                "  svcctl health bus --fresh\n"
-                "  svcctl health --json | jq -r .status\n",
-        .opts = CLI_OPT_FRESH,
-        .min_args = 0,
-        .max_args = 1,
-        .exec = cmd_health,
-    },
-    {
-        .name = "status",
-        .args = "",
-        .summary = "daemon version, uptime and bus/worker/control "
-                   "statistics",
-        .help = "Show svcd's version, pid, uptime and state, a summary "
-                "of service\nstates, and the bus, worker and control "
-                "statistics.\n\n"
-                "Examples:\n"
-                "  svcctl status\n"
-                "  svcctl status --json | jq .bus\n",
-        .exec = cmd_status,
-    },
-    {
-        .name = "services",
-        .args = "[--dot]",
-        .summary = "the service graph in start order",
-        .help = "List the compiled-in services in start order with "
-                "their\ndependencies, state, init time and last "
-                "error.\n\n"
-                "Options:\n"
-                "  --dot       print the graph as Graphviz DOT (edges "
-                "point from a\n              service to what it "
-                "requires)\n\n"
-                "Examples:\n"
-                "  svcctl services\n"
-                "  svcctl services --dot | dot -Tsvg > graph.svg\n",
-        .opts = CLI_OPT_DOT,
-        .exec = cmd_services,
-    },
-    {
-        .name = "tasks",
-        .args = "",
-        .summary = "the background worker's tasks",
-        .help = "List the background worker's periodic and delayed "
-                "tasks: schedule,\nnext run, run and failure counts, "
-                "last duration and error.\n\n"
-                "Examples:\n"
-                "  svcctl tasks\n",
-        .exec = cmd_tasks,
-    },
-    {
-        .name = "hooks",
-        .args = "",
-        .summary = "the configured hooks and their figures",
-        .help = "List the [hook.NAME] commands: the event pattern, runs, "
-                "successes,\nfailures, timeouts, queued and running "
-                "events, and the last error.\n\n"
-                "Examples:\n"
-                "  svcctl hooks\n"
-                "  svcctl hooks --json\n",
-        .exec = cmd_hooks,
-    },
-    {
-        .name = "watch",
-        .args = "[PATTERN ...] [--since SEQ]",
-        .summary = "stream events as they happen (Ctrl-C to stop)",
-        .help = "Subscribe to events matching the patterns (an exact "
-                "name, a prefix\nglob such as user.*, or *; default *) "
-                "and print each one as it\narrives: TIME  SEQ  EVENT  "
-                "DATA  (SOURCE). With --json, one JSON\nobject per line "
-                "(NDJSON). No timeout applies. Exits 0 on Ctrl-C or\n"
-                "when svcd shuts down, 3 if the connection is lost.\n\n"
-                "Options:\n"
-                "  --since SEQ resume after event SEQ (replayed from "
-                "the history)\n\n"
-                "Examples:\n"
-                "  svcctl watch\n"
-                "  svcctl watch 'user.*' service.state\n"
-                "  svcctl watch --json 'order.*' | jq -c .data\n",
-        .opts = CLI_OPT_SINCE,
-        .min_args = 0,
-        .max_args = -1,
-        .exec = cmd_watch,
-    },
-    {
-        .name = "events",
-        .args = "[--last N] [PATTERN ...]",
-        .summary = "recent events from the bus history",
-        .help = "Print events from the bus's history ring, oldest "
-                "first, optionally\nonly those matching the "
-                "patterns.\n\n"
-                "Options:\n"
-                "  --last N    only the last N events\n"
-                "  --since SEQ only events after SEQ\n\n"
-                "Examples:\n"
-                "  svcctl events --last 20\n"
-                "  svcctl events 'user.*'\n",
-        .opts = CLI_OPT_LAST | CLI_OPT_SINCE,
-        .min_args = 0,
-        .max_args = -1,
-        .exec = cmd_events,
-    },
-    {
-        .name = "schedule",
-        .args = "NAME (--every D | --after D) --emit EVENT "
-                "[JSON | key=value ...]",
-        .summary = "emit an event periodically or once later",
-        .help = "Create (or replace) the worker task NAME that emits "
-                "EVENT, with the\ngiven data, every D or once after D. "
-                "Durations take a unit: 250ms,\n30s, 5m, 1h.\n\n"
-                "Options:\n"
-                "  --every D   emit every D (D after the previous run "
-                "finished)\n"
-                "  --after D   emit once, D from now\n"
-                "  --emit EVENT  the event to emit\n\n"
-                "Examples:\n"
-                "  svcctl schedule tick --every 30s --emit app.tick\n"
-                "  svcctl schedule reminder --after 5m --emit "
-                "user.remind user=bob\n",
-        .opts = CLI_OPT_EVERY | CLI_OPT_AFTER | CLI_OPT_EMIT,
-        .min_args = 1,
-        .max_args = -1,
-        .exec = cmd_schedule,
-    },
-    {
-        .name = "cancel",
-        .args = "NAME",
-        .summary = "cancel a scheduled task",
-        .help = "Cancel the worker task NAME. Exits 1 if there is no "
-                "such task.\n\n"
-                "Examples:\n"
-                "  svcctl cancel tick\n",
-        .min_args = 1,
-        .max_args = 1,
-        .exec = cmd_cancel,
-    },
-    {
-        .name = "shutdown",
-        .args = "[--no-wait]",
-        .summary = "stop svcd gracefully and follow its progress",
-        .help = "Ask svcd to shut down gracefully. By default svcctl "
-                "prints each step\n(stopping SERVICE, stopped SERVICE) "
-                "and returns once svcd has\nexited; no timeout applies "
-                "while it waits.\n\n"
-                "Options:\n"
-                "  --no-wait   return as soon as the request is "
-                "accepted\n\n"
-                "Examples:\n"
-                "  svcctl shutdown\n"
-                "  svcctl shutdown --no-wait\n",
-        .opts = CLI_OPT_NO_WAIT,
-        .exec = cmd_shutdown,
-    },
-    {
-        .name = "reload",
-        .args = "",
-        .summary = "re-read the configuration file",
-        .help = "Ask svcd to reload its configuration (log level, "
-                "timers, hooks,\nlimits), as SIGHUP does. A bad "
-                "configuration is rejected, reported\nand the running "
-                "one kept (exit 1).\n\n"
-                "Examples:\n"
-                "  svcctl reload\n",
-        .exec = cmd_reload,
-    },
-    {
-        .name = "ping",
-        .args = "",
-        .summary = "check that svcd answers",
-        .help = "Send a ping; prints pong. Exit 0 if svcd answered, 3 "
-                "if it cannot\nbe reached.\n\n"
-                "Examples:\n"
-                "  svcctl -t 1 ping\n",
-        .exec = cmd_ping,
-    },
-    {
-        .name = "version",
-        .args = "",
-        .summary = "svcctl's version and the daemon's",
-        .help = "Print svcctl's version, and svcd's (with its protocol "
-                "version and\npid) if it can be reached.\n\n"
-                "Examples:\n"
-                "  svcctl version\n",
-        .exec = cmd_version,
-    },
-    {
-        .name = "help",
-        .args = "[COMMAND]",
-        .summary = "this help, or a command's",
-        .help = "Print the list of commands, or the help of "
-                "COMMAND.\n\n"
-                "Examples:\n"
-                "  svcctl help emit\n",
-        .min_args = 0,
-        .max_args = 1,
-        .exec = cmd_help,
-    },
-};
 
 static const struct {
 	const char *name;
@@ -305,9 +53,9 @@ cli_cmd_name(const struct cli_cmd *cmd)
 static const struct cli_cmd *
 find_cmd(const char *name)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(cli_cmds); i++)
-		if (strcmp(cli_cmds[i].name, name) == 0)
-			return &cli_cmds[i];
+	for (size_t i = 0; i < cli_ncmds; i++)
+		if (strcmp(cli_cmds[i]->name, name) == 0)
+			return cli_cmds[i];
 	return NULL;
 }
 
@@ -564,24 +312,8 @@ check_cmd(struct cli_opts *o, char **cause)
 		                   o->args[cmd->max_args]);
 		return -1;
 	}
-	if (strcmp(cmd->name, "schedule") == 0) {
-		bool every = o->seen & CLI_OPT_EVERY;
-		bool after = o->seen & CLI_OPT_AFTER;
-		if (every == after) {
-			*cause = xstrdup("'schedule' needs exactly one of "
-			                 "--every D or --after D");
-			return -1;
-		}
-		if (!(o->seen & CLI_OPT_EMIT)) {
-			*cause = xstrdup("'schedule' needs --emit EVENT");
-			return -1;
-		}
-	}
-	if (strcmp(cmd->name, "help") == 0 && o->nargs == 1 &&
-	    !find_cmd(o->args[0])) {
-		*cause = xasprintf("unknown command '%s'", o->args[0]);
-		return -1;
-	}
+	if (cmd->check)
+		return cmd->check(o, cause);
 	return 0;
 }
 
@@ -654,9 +386,9 @@ print_usage(FILE *f)
 	      "Control svcd, the service-host daemon, over its JSON-RPC "
 	      "socket.\n\nCommands:\n",
 	      f);
-	for (size_t i = 0; i < ARRAY_SIZE(cli_cmds); i++)
-		fprintf(f, "  %-9s %s\n", cli_cmds[i].name,
-		        cli_cmds[i].summary);
+	for (size_t i = 0; i < cli_ncmds; i++)
+		fprintf(f, "  %-9s %s\n", cli_cmds[i]->name,
+		        cli_cmds[i]->summary);
 	fputs("\n", f);
 	fputs(cli_global_help, f);
 	fputs("\nExit status: 0 ok, 1 svcd answered with an error, 3 svcd "
@@ -672,6 +404,16 @@ print_usage(FILE *f)
 }
 
 static int
+help_check(const struct cli_opts *o, char **cause)
+{
+	if (o->nargs == 1 && !find_cmd(o->args[0])) {
+		*cause = xasprintf("unknown command '%s'", o->args[0]);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 cmd_help(struct cli_ctx *c)
 {
 	if (c->o->nargs == 1)
@@ -680,6 +422,20 @@ cmd_help(struct cli_ctx *c)
 		print_usage(c->out);
 	return CLI_EXIT_OK;
 }
+
+const struct cli_cmd cli_help_entry = {
+    .name = "help",
+    .args = "[COMMAND]",
+    .summary = "this help, or a command's",
+    .help = "Print the list of commands, or the help of "
+            "COMMAND.\n\n"
+            "Examples:\n"
+            "  svcctl help emit\n",
+    .min_args = 0,
+    .max_args = 1,
+    .check = help_check,
+    .exec = cmd_help,
+};
 
 static bool
 want_color(const struct cli_opts *o, FILE *out)
@@ -716,14 +472,14 @@ cli_main(int argc, char **argv, FILE *out, FILE *err)
 		return CLI_EXIT_USAGE;
 	}
 	if (o.help) {
-		if (o.cmd && strcmp(o.cmd->name, "help") != 0)
+		if (o.cmd && o.cmd != &cli_help_entry)
 			print_cmd_help(out, o.cmd);
 		else
 			print_usage(out);
 		rc = CLI_EXIT_OK;
 		goto out_free;
 	}
-	if (o.version && (!o.cmd || strcmp(o.cmd->name, "version") != 0)) {
+	if (o.version && (!o.cmd || !o.cmd->own_version)) {
 		fprintf(out, "svcctl %s\n", SVCD_VERSION);
 		rc = CLI_EXIT_OK;
 		goto out_free;
@@ -742,7 +498,8 @@ cli_main(int argc, char **argv, FILE *out, FILE *err)
 		c.socket = env && *env ? env : CLI_DEFAULT_SOCKET;
 	}
 	rc = o.cmd->exec(&c);
-	cmd_ctx_close(&c);
+	if (c.connected)
+		conn_close(&c.conn);
 	fflush(out);
 
 out_free:

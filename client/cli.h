@@ -1,13 +1,21 @@
 /*
- * cli.h — svcctl's command line: options, the command table, the commands
- * themselves and their output (docs/svcctl.md). client/svcctl.c only calls
- * cli_main(); the pieces below are exposed for the unit tests.
+ * cli.h — what svcctl's command line and its commands share: exit codes,
+ * option bits, the parsed options, a command's entry (struct cli_cmd) and
+ * the context it runs in. Each command defines its entry next to its exec
+ * function (client/cmds.c); client/table.c lists them; cli.c parses argv
+ * against that list, prints help and runs the command (docs/svcctl.md).
+ * client/svcctl.c only calls cli_main(); the pieces below are exposed for
+ * the unit tests.
  */
 #ifndef SVCCTL_CLI_H
 #define SVCCTL_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
+
+#include "conn.h"
 
 #define CLI_DEFAULT_SOCKET     "/run/svcd/svcd.sock"
 #define CLI_DEFAULT_TIMEOUT_MS 5000
@@ -35,6 +43,45 @@ enum cli_opt_bit {
 };
 
 struct cli_cmd;
+struct cli_opts;
+
+/* What a command runs with (made by cli_main). */
+struct cli_ctx {
+	const struct cli_opts *o;
+	const char *command; /* the command's name */
+	FILE *out;
+	FILE *err;
+	bool color;
+	const char *socket;
+	struct conn conn;
+	bool connected;
+	volatile sig_atomic_t *interrupt; /* set by SIGINT while watching */
+};
+
+/*
+ * A command: its entry sits next to its exec function and client/table.c
+ * lists it. Arity, options and check are applied by cli_parse, once, so
+ * exec only does its job and returns the exit status.
+ */
+struct cli_cmd {
+	const char *name;
+	const char *args;    /* synopsis after the name */
+	const char *summary; /* one line for the command list */
+	const char *help;    /* description, options and examples */
+	unsigned int opts;   /* enum cli_opt_bit accepted */
+	int min_args;
+	int max_args; /* -1: any number */
+	/* Rules across options and arguments (NULL: none): -1 with *cause. */
+	int (*check)(const struct cli_opts *o, char **cause);
+	bool own_version; /* --version runs the command instead of printing */
+	int (*exec)(struct cli_ctx *c);
+};
+
+/* Every command, in the order help lists them (client/table.c). */
+extern const struct cli_cmd *const cli_cmds[];
+extern const size_t cli_ncmds;
+/* help's own entry (cli.c: it prints the list above). */
+extern const struct cli_cmd cli_help_entry;
 
 /* A parsed command line. Strings are borrowed from argv. */
 struct cli_opts {

@@ -1,7 +1,9 @@
 /*
- * cmds.c — svcctl's commands: build the request, call the daemon, render
- * the result (tables for people, JSON with --json). Results from the daemon
- * are read defensively: a missing or extra field never breaks the output.
+ * cmds.c — svcctl's commands, each an exec function with its entry (name,
+ * synopsis, help, options, arity) right after it: build the request, call
+ * the daemon, render the result (tables for people, JSON with --json). Results
+ * from the daemon are read defensively: a missing or extra field never breaks
+ * the output.
  */
 #include <errno.h>
 #include <signal.h>
@@ -11,9 +13,12 @@
 #include <time.h>
 
 #include "args.h"
+#include "cli.h"
 #include "cmds.h"
+#include "conn.h"
 #include "tabulate.h"
 #include "util.h"
+#include "wire.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -62,21 +67,11 @@ ensure_connected(struct cli_ctx *c)
 	return 0;
 }
 
-/* cmd_call with params' "data" as the text in data (NULL: none). */
+/* The reply (or failure) of a call conn made: 0, or the exit status after
+ * printing what went wrong. */
 static int
-cmd_call_data(struct cli_ctx *c, const char *method, json_t *params,
-              const struct buf *data, int timeout_ms, conn_notify_fn fn,
-              void *arg, json_t **result)
+call_outcome(struct cli_ctx *c, int rc, json_t *error, char *cause)
 {
-	json_t *error = NULL;
-	char *cause = NULL;
-	int rc = ensure_connected(c);
-
-	if (rc)
-		return rc;
-	rc = conn_call_data(&c->conn, method, params,
-	                    data ? buf_head(data) : NULL, data ? data->len : 0,
-	                    timeout_ms, fn, arg, result, &error, &cause);
 	switch (rc) {
 	case CONN_OK: return 0;
 	case CONN_ERROR_REPLY: {
@@ -95,28 +90,44 @@ cmd_call_data(struct cli_ctx *c, const char *method, json_t *params,
 	}
 }
 
-int
-cmd_call(struct cli_ctx *c, const char *method, json_t *params, int timeout_ms,
-         conn_notify_fn fn, void *arg, json_t **result)
+/* call_daemon with params' "data" as the text in data (NULL: none). */
+static int
+call_daemon_data(struct cli_ctx *c, const char *method, json_t *params,
+                 const struct buf *data, int timeout_ms, conn_notify_fn fn,
+                 void *arg, json_t **result)
 {
-	return cmd_call_data(c, method, params, NULL, timeout_ms, fn, arg,
-	                     result);
+	json_t *error = NULL;
+	char *cause = NULL;
+	int rc = ensure_connected(c);
+
+	if (rc)
+		return rc;
+	rc = conn_call_data(&c->conn, method, params,
+	                    data ? buf_head(data) : NULL, data ? data->len : 0,
+	                    timeout_ms, fn, arg, result, &error, &cause);
+	return call_outcome(c, rc, error, cause);
 }
 
-void
-cmd_print_json(struct cli_ctx *c, json_t *v)
+/*
+ * Call method on the daemon (connecting first if needed). Returns 0 with
+ * *result (new reference), or the exit status after printing the failure
+ * (daemon error: 1, or 3 for health; unreachable: 3).
+ */
+static int
+call_daemon(struct cli_ctx *c, const char *method, json_t *params,
+            int timeout_ms, conn_notify_fn fn, void *arg, json_t **result)
+{
+	return call_daemon_data(c, method, params, NULL, timeout_ms, fn, arg,
+	                        result);
+}
+
+/* Print v as --json output: pretty, 2-space indent, one trailing newline. */
+static void
+print_json(struct cli_ctx *c, json_t *v)
 {
 	json_dumpf(v, c->out,
 	           JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 	fputc('\n', c->out);
-}
-
-void
-cmd_ctx_close(struct cli_ctx *c)
-{
-	if (c->connected)
-		conn_close(&c->conn);
-	c->connected = false;
 }
 
 /* Any JSON value as a table cell (new string). */
@@ -321,7 +332,7 @@ watch_notify(const char *method, json_t *params, void *arg)
 {
 	struct watch_state *w = arg;
 
-	if (strcmp(method, "event") == 0) {
+	if (strcmp(method, WIRE_N_EVENT) == 0) {
 		const char *name = str_field(params, "event");
 		json_t *data = json_object_get(params, "data");
 		const char *st = str_field(data, "state");
@@ -338,9 +349,10 @@ watch_notify(const char *method, json_t *params, void *arg)
 		                             params_key, 1, &raw);
 		print_event(w->c, params, have ? &raw : NULL);
 		buf_free(&raw);
-	} else if (strcmp(method, "events.lost") == 0) {
+	} else if (strcmp(method, WIRE_N_EVENTS_LOST) == 0) {
 		print_lost(w->c, params);
-	} else if (strncmp(method, "shutdown", 8) == 0) {
+	} else if (strncmp(method, WIRE_M_SHUTDOWN ".",
+	                   sizeof(WIRE_M_SHUTDOWN)) == 0) {
 		w->shutdown_seen = true;
 	}
 }
@@ -363,7 +375,7 @@ on_sigint(int sig)
 	watch_stop = 1;
 }
 
-int
+static int
 cmd_watch(struct cli_ctx *c)
 {
 	struct watch_state w = {.c = c};
@@ -383,8 +395,8 @@ cmd_watch(struct cli_ctx *c)
 	if (c->o->seen & CLI_OPT_SINCE)
 		json_object_set_new(params, "since",
 		                    json_integer((json_int_t)c->o->since));
-	rc = cmd_call(c, "subscribe", params, c->o->timeout_ms, watch_notify,
-	              &w, &result);
+	rc = call_daemon(c, WIRE_M_SUBSCRIBE, params, c->o->timeout_ms,
+	                 watch_notify, &w, &result);
 	json_decref(params);
 	json_decref(result);
 	if (rc || watch_stop)
@@ -423,6 +435,29 @@ out_restore:
 	c->conn.interrupt = NULL;
 	return rc;
 }
+
+const struct cli_cmd cmd_watch_entry = {
+    .name = "watch",
+    .args = "[PATTERN ...] [--since SEQ]",
+    .summary = "stream events as they happen (Ctrl-C to stop)",
+    .help = "Subscribe to events matching the patterns (an exact "
+            "name, a prefix\nglob such as user.*, or *; default *) "
+            "and print each one as it\narrives: TIME  SEQ  EVENT  "
+            "DATA  (SOURCE). With --json, one JSON\nobject per line "
+            "(NDJSON). No timeout applies. Exits 0 on Ctrl-C or\n"
+            "when svcd shuts down, 3 if the connection is lost.\n\n"
+            "Options:\n"
+            "  --since SEQ resume after event SEQ (replayed from "
+            "the history)\n\n"
+            "Examples:\n"
+            "  svcctl watch\n"
+            "  svcctl watch 'user.*' service.state\n"
+            "  svcctl watch --json 'order.*' | jq -c .data\n",
+    .opts = CLI_OPT_SINCE,
+    .min_args = 0,
+    .max_args = -1,
+    .exec = cmd_watch,
+};
 
 static json_t *
 events_list(json_t *result)
@@ -484,7 +519,7 @@ raw_list_free(struct raw_list *r)
  * comes, so memory stays one page whatever the history holds. --json
  * prints one document, {"events":[...]}, one event per line.
  */
-int
+static int
 cmd_events(struct cli_ctx *c)
 {
 	bool have_since = c->o->seen & CLI_OPT_SINCE;
@@ -514,8 +549,8 @@ cmd_events(struct cli_ctx *c)
 		if (c->o->nargs)
 			json_object_set_new(params, "events",
 			                    patterns_array(c, 0));
-		rc = cmd_call(c, "events", params, c->o->timeout_ms, NULL, NULL,
-		              &result);
+		rc = call_daemon(c, WIRE_M_EVENTS, params, c->o->timeout_ms,
+		                 NULL, NULL, &result);
 		json_decref(params);
 		if (rc)
 			break;
@@ -551,6 +586,25 @@ cmd_events(struct cli_ctx *c)
 	return rc;
 }
 
+const struct cli_cmd cmd_events_entry = {
+    .name = "events",
+    .args = "[--last N] [PATTERN ...]",
+    .summary = "recent events from the bus history",
+    .help = "Print events from the bus's history ring, oldest "
+            "first, optionally\nonly those matching the "
+            "patterns.\n\n"
+            "Options:\n"
+            "  --last N    only the last N events\n"
+            "  --since SEQ only events after SEQ\n\n"
+            "Examples:\n"
+            "  svcctl events --last 20\n"
+            "  svcctl events 'user.*'\n",
+    .opts = CLI_OPT_LAST | CLI_OPT_SINCE,
+    .min_args = 0,
+    .max_args = -1,
+    .exec = cmd_events,
+};
+
 /* ---- emit, schedule, cancel ------------------------------------------ */
 
 static int
@@ -571,7 +625,7 @@ data_from_args(struct cli_ctx *c, int from, struct buf *data)
 	return 0;
 }
 
-int
+static int
 cmd_emit(struct cli_ctx *c)
 {
 	struct buf data = {0};
@@ -591,14 +645,15 @@ cmd_emit(struct cli_ctx *c)
 		return CLI_EXIT_USAGE;
 	}
 	/* the data as the user wrote it, not re-serialised */
-	rc = cmd_call_data(c, "emit", params, c->o->nargs > 1 ? &data : NULL,
-	                   c->o->timeout_ms, NULL, NULL, &result);
+	rc = call_daemon_data(c, WIRE_M_EMIT, params,
+	                      c->o->nargs > 1 ? &data : NULL, c->o->timeout_ms,
+	                      NULL, NULL, &result);
 	json_decref(params);
 	buf_free(&data);
 	if (rc)
 		return rc;
 	if (c->o->json) {
-		cmd_print_json(c, result);
+		print_json(c, result);
 	} else {
 		json_t *seq = json_object_get(result, "seq");
 		json_t *n = json_object_get(result, "listeners");
@@ -616,7 +671,51 @@ cmd_emit(struct cli_ctx *c)
 	return CLI_EXIT_OK;
 }
 
-int
+const struct cli_cmd cmd_emit_entry = {
+    .name = "emit",
+    .args = "EVENT [JSON | key=value ...] [--no-wait]",
+    .summary = "publish an event on the bus",
+    .help = "Publish EVENT on svcd's event bus with an optional data "
+            "object.\n"
+            "Data words: key=value (value parsed as a JSON number, "
+            "true, false\nor null, else a string), key:=JSON (raw "
+            "JSON), or one JSON object.\n"
+            "Prints the event's sequence number and how many "
+            "listeners matched.\n\n"
+            "Options:\n"
+            "  --no-wait   fail at once with QueueFull if the bus "
+            "queue is full\n"
+            "              (default: wait for room)\n\n"
+            "Examples:\n"
+            "  svcctl emit user.login user=alice admin=true\n"
+            "  svcctl emit order.paid id=42 amount=9.99 "
+            "'items:=[1,2]'\n"
+            "  svcctl emit deploy.done '{\"version\":\"1.2\"}'\n",
+    .opts = CLI_OPT_NO_WAIT,
+    .min_args = 1,
+    .max_args = -1,
+    .exec = cmd_emit,
+};
+
+static int
+schedule_check(const struct cli_opts *o, char **cause)
+{
+	bool every = o->seen & CLI_OPT_EVERY;
+	bool after = o->seen & CLI_OPT_AFTER;
+
+	if (every == after) {
+		*cause = xstrdup("'schedule' needs exactly one of "
+		                 "--every D or --after D");
+		return -1;
+	}
+	if (!(o->seen & CLI_OPT_EMIT)) {
+		*cause = xstrdup("'schedule' needs --emit EVENT");
+		return -1;
+	}
+	return 0;
+}
+
+static int
 cmd_schedule(struct cli_ctx *c)
 {
 	struct buf data = {0};
@@ -631,15 +730,15 @@ cmd_schedule(struct cli_ctx *c)
 	json_object_set_new(params, "name", json_string(c->o->args[0]));
 	json_object_set_new(params, kind, json_string(d));
 	json_object_set_new(params, "event", json_string(c->o->emit));
-	rc =
-	    cmd_call_data(c, "schedule", params, c->o->nargs > 1 ? &data : NULL,
-	                  c->o->timeout_ms, NULL, NULL, &result);
+	rc = call_daemon_data(c, WIRE_M_SCHEDULE, params,
+	                      c->o->nargs > 1 ? &data : NULL, c->o->timeout_ms,
+	                      NULL, NULL, &result);
 	json_decref(params);
 	buf_free(&data);
 	if (rc)
 		return rc;
 	if (c->o->json) {
-		cmd_print_json(c, result);
+		print_json(c, result);
 	} else {
 		fprintf(c->out, "scheduled '%s': emit %s %s %s", c->o->args[0],
 		        c->o->emit, kind, d);
@@ -652,7 +751,31 @@ cmd_schedule(struct cli_ctx *c)
 	return CLI_EXIT_OK;
 }
 
-int
+const struct cli_cmd cmd_schedule_entry = {
+    .name = "schedule",
+    .args = "NAME (--every D | --after D) --emit EVENT "
+            "[JSON | key=value ...]",
+    .summary = "emit an event periodically or once later",
+    .help = "Create (or replace) the worker task NAME that emits "
+            "EVENT, with the\ngiven data, every D or once after D. "
+            "Durations take a unit: 250ms,\n30s, 5m, 1h.\n\n"
+            "Options:\n"
+            "  --every D   emit every D (D after the previous run "
+            "finished)\n"
+            "  --after D   emit once, D from now\n"
+            "  --emit EVENT  the event to emit\n\n"
+            "Examples:\n"
+            "  svcctl schedule tick --every 30s --emit app.tick\n"
+            "  svcctl schedule reminder --after 5m --emit "
+            "user.remind user=bob\n",
+    .opts = CLI_OPT_EVERY | CLI_OPT_AFTER | CLI_OPT_EMIT,
+    .min_args = 1,
+    .max_args = -1,
+    .check = schedule_check,
+    .exec = cmd_schedule,
+};
+
+static int
 cmd_cancel(struct cli_ctx *c)
 {
 	json_t *params = json_pack("{s:s}", "name", c->o->args[0]);
@@ -663,14 +786,14 @@ cmd_cancel(struct cli_ctx *c)
 		fprintf(c->err, "svcctl: task name is not valid UTF-8\n");
 		return CLI_EXIT_USAGE;
 	}
-	rc = cmd_call(c, "cancel", params, c->o->timeout_ms, NULL, NULL,
-	              &result);
+	rc = call_daemon(c, WIRE_M_CANCEL, params, c->o->timeout_ms, NULL, NULL,
+	                 &result);
 	json_decref(params);
 	if (rc)
 		return rc;
 	bool cancelled = json_is_true(json_object_get(result, "cancelled"));
 	if (c->o->json)
-		cmd_print_json(c, result);
+		print_json(c, result);
 	else if (cancelled)
 		fprintf(c->out, "cancelled '%s'\n", c->o->args[0]);
 	if (!cancelled) {
@@ -680,6 +803,19 @@ cmd_cancel(struct cli_ctx *c)
 	json_decref(result);
 	return rc;
 }
+
+const struct cli_cmd cmd_cancel_entry = {
+    .name = "cancel",
+    .args = "NAME",
+    .summary = "cancel a scheduled task",
+    .help = "Cancel the worker task NAME. Exits 1 if there is no "
+            "such task.\n\n"
+            "Examples:\n"
+            "  svcctl cancel tick\n",
+    .min_args = 1,
+    .max_args = 1,
+    .exec = cmd_cancel,
+};
 
 /* ---- health, status, services, tasks ---------------------------------- */
 
@@ -762,7 +898,7 @@ tab_age(struct tab *t, json_t *age, json_t *checked, bool stale)
 	}
 }
 
-int
+static int
 cmd_health(struct cli_ctx *c)
 {
 	static const char *const hdr[] = {"NAME",    "STATE",   "HEALTHY",
@@ -776,8 +912,8 @@ cmd_health(struct cli_ctx *c)
 		                    json_string(c->o->args[0]));
 	if (c->o->seen & CLI_OPT_FRESH)
 		json_object_set_new(params, "fresh", json_true());
-	rc = cmd_call(c, "health", params, c->o->timeout_ms, NULL, NULL,
-	              &result);
+	rc = call_daemon(c, WIRE_M_HEALTH, params, c->o->timeout_ms, NULL, NULL,
+	                 &result);
 	json_decref(params);
 	if (rc)
 		return rc;
@@ -785,7 +921,7 @@ cmd_health(struct cli_ctx *c)
 	/* 0 ok, 1 degraded, 2 failed, 3 unknown (stale results, or none) */
 	rc = cli_health_exit(status);
 	if (c->o->json) {
-		cmd_print_json(c, result);
+		print_json(c, result);
 		json_decref(result);
 		return rc;
 	}
@@ -837,6 +973,29 @@ cmd_health(struct cli_ctx *c)
 	return rc;
 }
 
+const struct cli_cmd cmd_health_entry = {
+    .name = "health",
+    .args = "[SERVICE] [--fresh]",
+    .summary = "health of every service (exit 0 ok, 1 degraded, "
+               "2 failed)",
+    .help = "Show the health monitor's last results: the overall "
+            "status, then\nper service its state, ping result, "
+            "latency, age and error.\n"
+            "Exit status: 0 ok, 1 degraded, 2 failed, 3 unknown or "
+            "unreachable\n(the monitoring-plugin convention).\n\n"
+            "Options:\n"
+            "  --fresh     ping every service now instead of "
+            "reporting the\n              last round\n\n"
+            "Examples:\n"
+            "  svcctl health\n"
+            "  svcctl health bus --fresh\n"
+            "  svcctl health --json | jq -r .status\n",
+    .opts = CLI_OPT_FRESH,
+    .min_args = 0,
+    .max_args = 1,
+    .exec = cmd_health,
+};
+
 /* "key=value key=value" for an object's members (nested ones compact). */
 static char *
 kv_line(json_t *obj)
@@ -859,18 +1018,18 @@ kv_line(json_t *obj)
 	return out;
 }
 
-int
+static int
 cmd_status(struct cli_ctx *c)
 {
 	static const char *const known[] = {"version", "pid", "uptime_s",
 	                                    "uptime", "state"};
 	json_t *result = NULL;
-	int rc =
-	    cmd_call(c, "status", NULL, c->o->timeout_ms, NULL, NULL, &result);
+	int rc = call_daemon(c, WIRE_M_STATUS, NULL, c->o->timeout_ms, NULL,
+	                     NULL, &result);
 	if (rc)
 		return rc;
 	if (c->o->json || !json_is_object(result)) {
-		cmd_print_json(c, result);
+		print_json(c, result);
 		json_decref(result);
 		return CLI_EXIT_OK;
 	}
@@ -919,6 +1078,20 @@ cmd_status(struct cli_ctx *c)
 	json_decref(result);
 	return CLI_EXIT_OK;
 }
+
+const struct cli_cmd cmd_status_entry = {
+    .name = "status",
+    .args = "",
+    .summary = "daemon version, uptime and bus/worker/control "
+               "statistics",
+    .help = "Show svcd's version, pid, uptime and state, a summary "
+            "of service\nstates, and the bus, worker and control "
+            "statistics.\n\n"
+            "Examples:\n"
+            "  svcctl status\n"
+            "  svcctl status --json | jq .bus\n",
+    .exec = cmd_status,
+};
 
 static void
 dot_id(struct buf *b, const char *s)
@@ -998,8 +1171,8 @@ static int
 cmd_list(struct cli_ctx *c, const struct list_cmd *l)
 {
 	json_t *result = NULL;
-	int rc =
-	    cmd_call(c, l->method, NULL, c->o->timeout_ms, NULL, NULL, &result);
+	int rc = call_daemon(c, l->method, NULL, c->o->timeout_ms, NULL, NULL,
+	                     &result);
 	if (rc)
 		return rc;
 	json_t *list =
@@ -1007,7 +1180,7 @@ cmd_list(struct cli_ctx *c, const struct list_cmd *l)
 	if (l->pre && l->pre(c, list)) {
 		/* printed */
 	} else if (c->o->json) {
-		cmd_print_json(c, result);
+		print_json(c, result);
 	} else if (json_array_size(list) == 0 && l->empty) {
 		fprintf(c->out, "%s\n", l->empty);
 	} else {
@@ -1051,13 +1224,13 @@ services_row(struct tab *t, json_t *s)
 	tab_error(t, json_object_get(s, "error"));
 }
 
-int
+static int
 cmd_services(struct cli_ctx *c)
 {
 	static const char *const hdr[] = {"ORDER",    "NAME", "STATE",
 	                                  "REQUIRES", "INIT", "ERROR"};
 	static const struct list_cmd l = {
-	    .method = "services",
+	    .method = WIRE_M_SERVICES,
 	    .key = "services",
 	    .hdr = hdr,
 	    .ncols = ARRAY_SIZE(hdr),
@@ -1068,6 +1241,24 @@ cmd_services(struct cli_ctx *c)
 
 	return cmd_list(c, &l);
 }
+
+const struct cli_cmd cmd_services_entry = {
+    .name = "services",
+    .args = "[--dot]",
+    .summary = "the service graph in start order",
+    .help = "List the compiled-in services in start order with "
+            "their\ndependencies, state, init time and last "
+            "error.\n\n"
+            "Options:\n"
+            "  --dot       print the graph as Graphviz DOT (edges "
+            "point from a\n              service to what it "
+            "requires)\n\n"
+            "Examples:\n"
+            "  svcctl services\n"
+            "  svcctl services --dot | dot -Tsvg > graph.svg\n",
+    .opts = CLI_OPT_DOT,
+    .exec = cmd_services,
+};
 
 /* A count in red when it is not zero. */
 static void
@@ -1110,14 +1301,14 @@ tasks_row(struct tab *t, json_t *s)
 	tab_error(t, json_object_get(s, "last_error"));
 }
 
-int
+static int
 cmd_tasks(struct cli_ctx *c)
 {
 	static const char *const hdr[] = {"NAME", "KIND",  "SCHEDULE",
 	                                  "NEXT", "RUNS",  "FAILS",
 	                                  "LAST", "OWNER", "ERROR"};
 	static const struct list_cmd l = {
-	    .method = "tasks",
+	    .method = WIRE_M_TASKS,
 	    .key = "tasks",
 	    .hdr = hdr,
 	    .ncols = ARRAY_SIZE(hdr),
@@ -1128,6 +1319,18 @@ cmd_tasks(struct cli_ctx *c)
 
 	return cmd_list(c, &l);
 }
+
+const struct cli_cmd cmd_tasks_entry = {
+    .name = "tasks",
+    .args = "",
+    .summary = "the background worker's tasks",
+    .help = "List the background worker's periodic and delayed "
+            "tasks: schedule,\nnext run, run and failure counts, "
+            "last duration and error.\n\n"
+            "Examples:\n"
+            "  svcctl tasks\n",
+    .exec = cmd_tasks,
+};
 
 static void
 hooks_row(struct tab *t, json_t *s)
@@ -1143,14 +1346,14 @@ hooks_row(struct tab *t, json_t *s)
 	tab_error(t, json_object_get(s, "last_error"));
 }
 
-int
+static int
 cmd_hooks(struct cli_ctx *c)
 {
 	static const char *const hdr[] = {"NAME",   "ON",      "RUNS",
 	                                  "OK",     "FAILS",   "TIMEOUTS",
 	                                  "QUEUED", "RUNNING", "ERROR"};
 	static const struct list_cmd l = {
-	    .method = "hooks",
+	    .method = WIRE_M_HOOKS,
 	    .key = "hooks",
 	    .hdr = hdr,
 	    .ncols = ARRAY_SIZE(hdr),
@@ -1161,6 +1364,19 @@ cmd_hooks(struct cli_ctx *c)
 
 	return cmd_list(c, &l);
 }
+
+const struct cli_cmd cmd_hooks_entry = {
+    .name = "hooks",
+    .args = "",
+    .summary = "the configured hooks and their figures",
+    .help = "List the [hook.NAME] commands: the event pattern, runs, "
+            "successes,\nfailures, timeouts, queued and running "
+            "events, and the last error.\n\n"
+            "Examples:\n"
+            "  svcctl hooks\n"
+            "  svcctl hooks --json\n",
+    .exec = cmd_hooks,
+};
 
 /* ---- shutdown, reload, ping, version ---------------------------------- */
 
@@ -1182,7 +1398,7 @@ shutdown_notify(const char *method, json_t *params, void *arg)
 		json_dumpf(n, c->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		fputc('\n', c->out);
 		json_decref(n);
-	} else if (strcmp(method, "shutdown.progress") == 0) {
+	} else if (strcmp(method, WIRE_N_SHUTDOWN_PROGRESS) == 0) {
 		const char *phase = str_field(params, "phase");
 		const char *svc = str_field(params, "service");
 		const char *state = str_field(params, "state");
@@ -1197,7 +1413,7 @@ shutdown_notify(const char *method, json_t *params, void *arg)
 			fprintf(c->out, "%s%s%s\n", phase, state ? " " : "",
 			        state ? state : "");
 		}
-	} else if (strcmp(method, "shutdown.exit") == 0) {
+	} else if (strcmp(method, WIRE_N_SHUTDOWN_EXIT) == 0) {
 		json_t *st = json_object_get(params, "status");
 		if (!st)
 			st = json_object_get(params, "code");
@@ -1213,7 +1429,7 @@ shutdown_notify(const char *method, json_t *params, void *arg)
 	fflush(c->out);
 }
 
-int
+static int
 cmd_shutdown(struct cli_ctx *c)
 {
 	bool wait = !(c->o->seen & CLI_OPT_NO_WAIT);
@@ -1221,8 +1437,8 @@ cmd_shutdown(struct cli_ctx *c)
 	json_t *params = json_pack("{s:b}", "wait", wait);
 	json_t *result = NULL;
 	char *cause = NULL;
-	int rc = cmd_call(c, "shutdown", params, c->o->timeout_ms,
-	                  shutdown_notify, &s, &result);
+	int rc = call_daemon(c, WIRE_M_SHUTDOWN, params, c->o->timeout_ms,
+	                     shutdown_notify, &s, &result);
 
 	json_decref(params);
 	if (rc)
@@ -1234,7 +1450,7 @@ cmd_shutdown(struct cli_ctx *c)
 		               JSON_ENCODE_ANY);
 		fputc('\n', c->out);
 	} else if (c->o->json) {
-		cmd_print_json(c, result);
+		print_json(c, result);
 	} else if (!wait) {
 		fputs("shutdown accepted\n", c->out);
 	}
@@ -1256,32 +1472,63 @@ cmd_shutdown(struct cli_ctx *c)
 	return s.status ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }
 
-int
+const struct cli_cmd cmd_shutdown_entry = {
+    .name = "shutdown",
+    .args = "[--no-wait]",
+    .summary = "stop svcd gracefully and follow its progress",
+    .help = "Ask svcd to shut down gracefully. By default svcctl "
+            "prints each step\n(stopping SERVICE, stopped SERVICE) "
+            "and returns once svcd has\nexited; no timeout applies "
+            "while it waits.\n\n"
+            "Options:\n"
+            "  --no-wait   return as soon as the request is "
+            "accepted\n\n"
+            "Examples:\n"
+            "  svcctl shutdown\n"
+            "  svcctl shutdown --no-wait\n",
+    .opts = CLI_OPT_NO_WAIT,
+    .exec = cmd_shutdown,
+};
+
+static int
 cmd_reload(struct cli_ctx *c)
 {
 	json_t *result = NULL;
-	int rc =
-	    cmd_call(c, "reload", NULL, c->o->timeout_ms, NULL, NULL, &result);
+	int rc = call_daemon(c, WIRE_M_RELOAD, NULL, c->o->timeout_ms, NULL,
+	                     NULL, &result);
 	if (rc)
 		return rc;
 	if (c->o->json)
-		cmd_print_json(c, result);
+		print_json(c, result);
 	else
 		fputs("reloaded\n", c->out);
 	json_decref(result);
 	return CLI_EXIT_OK;
 }
 
-int
+const struct cli_cmd cmd_reload_entry = {
+    .name = "reload",
+    .args = "",
+    .summary = "re-read the configuration file",
+    .help = "Ask svcd to reload its configuration (log level, "
+            "timers, hooks,\nlimits), as SIGHUP does. A bad "
+            "configuration is rejected, reported\nand the running "
+            "one kept (exit 1).\n\n"
+            "Examples:\n"
+            "  svcctl reload\n",
+    .exec = cmd_reload,
+};
+
+static int
 cmd_ping(struct cli_ctx *c)
 {
 	json_t *result = NULL;
-	int rc =
-	    cmd_call(c, "ping", NULL, c->o->timeout_ms, NULL, NULL, &result);
+	int rc = call_daemon(c, WIRE_M_PING, NULL, c->o->timeout_ms, NULL, NULL,
+	                     &result);
 	if (rc)
 		return rc;
 	if (c->o->json)
-		cmd_print_json(c, result);
+		print_json(c, result);
 	else
 		fprintf(c->out, "%s\n",
 		        json_is_string(result) ? json_string_value(result)
@@ -1290,7 +1537,18 @@ cmd_ping(struct cli_ctx *c)
 	return CLI_EXIT_OK;
 }
 
-int
+const struct cli_cmd cmd_ping_entry = {
+    .name = "ping",
+    .args = "",
+    .summary = "check that svcd answers",
+    .help = "Send a ping; prints pong. Exit 0 if svcd answered, 3 "
+            "if it cannot\nbe reached.\n\n"
+            "Examples:\n"
+            "  svcctl -t 1 ping\n",
+    .exec = cmd_ping,
+};
+
+static int
 cmd_version(struct cli_ctx *c)
 {
 	json_t *hello = NULL, *error = NULL;
@@ -1299,13 +1557,13 @@ cmd_version(struct cli_ctx *c)
 
 	if (conn_open(&c->conn, c->socket, c->o->timeout_ms, &cause) == 0) {
 		c->connected = true;
-		rc = conn_call(&c->conn, "hello", NULL, c->o->timeout_ms, NULL,
-		               NULL, &hello, &error, &cause);
+		rc = conn_call(&c->conn, WIRE_M_HELLO, NULL, c->o->timeout_ms,
+		               NULL, NULL, &hello, &error, &cause);
 	}
 	if (c->o->json) {
 		json_t *v = json_pack("{s:s,s:O?}", "svcctl", SVCD_VERSION,
 		                      "svcd", rc == CONN_OK ? hello : NULL);
-		cmd_print_json(c, v);
+		print_json(c, v);
 		json_decref(v);
 	} else {
 		fprintf(c->out, "svcctl %s\n", SVCD_VERSION);
@@ -1339,3 +1597,169 @@ cmd_version(struct cli_ctx *c)
 	free(cause);
 	return CLI_EXIT_OK;
 }
+
+const struct cli_cmd cmd_version_entry = {
+    .name = "version",
+    .args = "",
+    .summary = "svcctl's version and the daemon's",
+    .help = "Print svcctl's version, and svcd's (with its protocol "
+            "version and\npid) if it can be reached.\n\n"
+            "Examples:\n"
+            "  svcctl version\n",
+    .own_version = true,
+    .exec = cmd_version,
+};
+
+/* ---- call: any method ------------------------------------------------- */
+
+static void
+put_newline_indent(FILE *f, int depth)
+{
+	fputc('\n', f);
+	for (int i = 0; i < depth; i++)
+		fputs("  ", f);
+}
+
+/*
+ * Compact JSON text (valid, no blanks outside strings) laid out as
+ * print_json lays out a parsed value, every other byte kept: numbers stay
+ * as svcd wrote them.
+ */
+static void
+put_indented(FILE *f, const char *p, size_t n)
+{
+	const char *end = p + n;
+	int depth = 0;
+
+	while (p < end) {
+		char ch = *p++;
+		if (ch == '"') {
+			const char *q = p;
+			while (q < end && *q != '"')
+				q += *q == '\\' && q + 1 < end ? 2 : 1;
+			fputc('"', f);
+			fwrite(p, 1, (size_t)(q - p), f);
+			if (q < end)
+				fputc('"', f);
+			p = q < end ? q + 1 : q;
+		} else if (ch == '{' || ch == '[') {
+			fputc(ch, f);
+			if (p < end && (*p == '}' || *p == ']')) {
+				fputc(*p++, f); /* {} and [] stay empty */
+				continue;
+			}
+			put_newline_indent(f, ++depth);
+		} else if (ch == '}' || ch == ']') {
+			put_newline_indent(f, --depth);
+			fputc(ch, f);
+		} else if (ch == ',') {
+			fputc(',', f);
+			put_newline_indent(f, depth);
+		} else if (ch == ':') {
+			fputs(": ", f);
+		} else {
+			fputc(ch, f);
+		}
+	}
+	fputc('\n', f);
+}
+
+/* PARAMS-JSON: one JSON object, appended compacted (bytes kept) to out. */
+static int
+call_params(struct cli_ctx *c, const char *text, struct buf *out)
+{
+	json_error_t jerr;
+	json_t *v =
+	    json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	char *cause = NULL;
+
+	if (!v)
+		cause = xasprintf("invalid JSON params: %s (at column %d)",
+		                  jerr.text, jerr.column);
+	else if (!json_is_object(v))
+		cause = xstrdup("params must be a JSON object");
+	json_decref(v);
+	if (cause) {
+		fprintf(c->err,
+		        "svcctl: %s\nTry 'svcctl %s --help' for more "
+		        "information.\n",
+		        cause, c->command);
+		free(cause);
+		return CLI_EXIT_USAGE;
+	}
+	util_json_compact(out, text, strlen(text));
+	return 0;
+}
+
+static int
+cmd_call(struct cli_ctx *c)
+{
+	static const char *const result_key[] = {"result"};
+	const char *method = c->o->args[0];
+	struct buf params = {0}, raw = {0};
+	json_t *result = NULL, *error = NULL;
+	char *cause = NULL;
+	int rc;
+
+	if (!*method) {
+		fprintf(c->err,
+		        "svcctl: empty method name\nTry 'svcctl %s "
+		        "--help' for more information.\n",
+		        c->command);
+		return CLI_EXIT_USAGE;
+	}
+	if (c->o->nargs > 1) {
+		rc = call_params(c, c->o->args[1], &params);
+		if (rc)
+			return rc;
+	} else {
+		buf_puts(&params, "{}");
+	}
+	rc = ensure_connected(c);
+	if (!rc) {
+		rc = conn_call_raw(&c->conn, method, buf_head(&params),
+		                   params.len, c->o->timeout_ms, NULL, NULL,
+		                   &result, &error, &cause);
+		rc = call_outcome(c, rc, error, cause);
+	}
+	buf_free(&params);
+	if (rc)
+		return rc;
+	/* the result's bytes as svcd sent them: indented, or one line */
+	const struct buf *line = &c->conn.line;
+	if (!util_json_member(buf_head(line), line->len, result_key, 1, &raw)) {
+		char *t =
+		    json_dumps(result, JSON_COMPACT | JSON_PRESERVE_ORDER |
+		                           JSON_ENCODE_ANY);
+		buf_puts(&raw, t ? t : "null");
+		free(t);
+	}
+	if (c->o->json) {
+		fwrite(buf_head(&raw), 1, raw.len, c->out);
+		fputc('\n', c->out);
+	} else {
+		put_indented(c->out, buf_head(&raw), raw.len);
+	}
+	buf_free(&raw);
+	json_decref(result);
+	return CLI_EXIT_OK;
+}
+
+const struct cli_cmd cmd_call_entry = {
+    .name = "call",
+    .args = "METHOD [PARAMS-JSON]",
+    .summary = "call any method with a JSON params object",
+    .help = "Send METHOD with PARAMS-JSON (one JSON object, default {}) "
+            "and print\nthe result as JSON: indented, or on one line "
+            "with --json (the bytes\nsvcd sent). The params are "
+            "checked locally and sent as written.\nReaches every "
+            "method svcd has, a service's own ones included; an\n"
+            "error reply exits 1 as for the other commands.\n\n"
+            "Examples:\n"
+            "  svcctl call services\n"
+            "  svcctl call health '{\"fresh\":true}'\n"
+            "  svcctl --json call user.get '{\"id\":42}'\n",
+    .min_args = 1,
+    .max_args = 2,
+    .exec = cmd_call,
+};

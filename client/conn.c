@@ -181,21 +181,23 @@ write_all(struct conn *c, const char *p, size_t n, int64_t deadline,
 
 /*
  * One request line: params as jansson writes them, with data (when not
- * NULL: valid JSON text) spliced in as the member "data", byte for byte.
+ * NULL: valid JSON text) spliced in as the member "data", byte for byte;
+ * raw: data is the whole params text instead (params unused).
  */
 static int
 send_deadline(struct conn *c, const char *method, json_t *params,
-              const char *data, size_t data_len, int64_t deadline,
+              const char *data, size_t data_len, bool raw, int64_t deadline,
               json_int_t *id, char **cause)
 {
 	json_int_t rid = c->next_id++;
-	char *p = params
+	char *p = raw ? NULL
+	          : params
 	              ? json_dumps(params, JSON_COMPACT | JSON_PRESERVE_ORDER)
 	              : xstrdup("{}");
 	struct buf line = {0};
-	size_t plen;
+	size_t plen = 0;
 
-	if (!p || (plen = strlen(p)) < 2 || p[plen - 1] != '}') {
+	if (!raw && (!p || (plen = strlen(p)) < 2 || p[plen - 1] != '}')) {
 		free(p);
 		*cause = xstrdup("cannot encode the request");
 		return CONN_FAIL;
@@ -204,7 +206,9 @@ send_deadline(struct conn *c, const char *method, json_t *params,
 	           (long long)rid);
 	buf_json_string(&line, method, strlen(method));
 	buf_puts(&line, ",\"params\":");
-	if (data) {
+	if (raw) {
+		buf_append(&line, data, data_len);
+	} else if (data) {
 		buf_append(&line, p, plen - 1);
 		if (plen > 2)
 			buf_putc(&line, ',');
@@ -227,7 +231,7 @@ int
 conn_send(struct conn *c, const char *method, json_t *params, int timeout_ms,
           json_int_t *id, char **cause)
 {
-	return send_deadline(c, method, params, NULL, 0,
+	return send_deadline(c, method, params, NULL, 0, false,
 	                     deadline_after(timeout_ms), id, cause);
 }
 
@@ -326,20 +330,13 @@ conn_call(struct conn *c, const char *method, json_t *params, int timeout_ms,
 	                      result, error, cause);
 }
 
-int
-conn_call_data(struct conn *c, const char *method, json_t *params,
-               const char *data, size_t data_len, int timeout_ms,
-               conn_notify_fn fn, void *arg, json_t **result, json_t **error,
-               char **cause)
+/* Wait for the reply to request id (notifications to fn). */
+static int
+await_reply(struct conn *c, json_int_t id, int64_t deadline, conn_notify_fn fn,
+            void *arg, json_t **result, json_t **error, char **cause)
 {
-	int64_t deadline = deadline_after(timeout_ms);
-	json_int_t id;
 	int rc;
 
-	rc = send_deadline(c, method, params, data, data_len, deadline, &id,
-	                   cause);
-	if (rc != CONN_OK)
-		return rc;
 	for (;;) {
 		json_t *msg = NULL;
 		rc = read_deadline(c, deadline, &msg, cause);
@@ -386,4 +383,37 @@ conn_call_data(struct conn *c, const char *method, json_t *params,
 		json_decref(msg);
 		return CONN_OK;
 	}
+}
+
+int
+conn_call_data(struct conn *c, const char *method, json_t *params,
+               const char *data, size_t data_len, int timeout_ms,
+               conn_notify_fn fn, void *arg, json_t **result, json_t **error,
+               char **cause)
+{
+	int64_t deadline = deadline_after(timeout_ms);
+	json_int_t id;
+	int rc;
+
+	rc = send_deadline(c, method, params, data, data_len, false, deadline,
+	                   &id, cause);
+	if (rc != CONN_OK)
+		return rc;
+	return await_reply(c, id, deadline, fn, arg, result, error, cause);
+}
+
+int
+conn_call_raw(struct conn *c, const char *method, const char *params,
+              size_t params_len, int timeout_ms, conn_notify_fn fn, void *arg,
+              json_t **result, json_t **error, char **cause)
+{
+	int64_t deadline = deadline_after(timeout_ms);
+	json_int_t id;
+	int rc;
+
+	rc = send_deadline(c, method, NULL, params, params_len, true, deadline,
+	                   &id, cause);
+	if (rc != CONN_OK)
+		return rc;
+	return await_reply(c, id, deadline, fn, arg, result, error, cause);
 }

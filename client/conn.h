@@ -77,5 +77,12 @@ int conn_call_data(struct conn *c, const char *method, json_t *params,
                    const char *data, size_t data_len, int timeout_ms,
                    conn_notify_fn fn, void *arg, json_t **result,
                    json_t **error, char **cause);
+/*
+ * conn_call with the whole params sent as params_len bytes of JSON text
+ * (a valid, compact object), as given.
+ */
+int conn_call_raw(struct conn *c, const char *method, const char *params,
+                  size_t params_len, int timeout_ms, conn_notify_fn fn,
+                  void *arg, json_t **result, json_t **error, char **cause);
 
 #endif

@@ -1,4 +1,5 @@
-# svcctl.bash — bash completion for svcctl (commands, options, service names).
+# svcctl.bash — bash completion for svcctl (commands, options, service,
+# task and method names).
 # Installed as $(PREFIX)/share/bash-completion/completions/svcctl.
 
 _svcctl_services()
@@ -18,6 +19,15 @@ _svcctl_tasks()
 		sed -n 's/^    "name": "\([^"]*\)",\{0,1\}$/\1/p'
 }
 
+_svcctl_methods()
+{
+	# The methods the running daemon lists in hello (its own ones too).
+	local sock_opt=()
+	[ -n "$1" ] && sock_opt=(-s "$1")
+	svcctl "${sock_opt[@]}" -t 0.5 call hello 2>/dev/null |
+		sed -n 's/^    "\([^"]*\)",\{0,1\}$/\1/p'
+}
+
 _svcctl()
 {
 	local cur prev words cword
@@ -30,8 +40,8 @@ _svcctl()
 		cword=$COMP_CWORD
 	fi
 
-	local commands="emit health status services tasks watch events
-		schedule cancel shutdown reload ping version help"
+	local commands="emit health status services tasks hooks watch events
+		schedule cancel shutdown reload ping version call help"
 	local globals="-s --socket -t --timeout --json --no-color -h --help
 		--version"
 
@@ -103,6 +113,10 @@ _svcctl()
 		;;
 	help)
 		[ $nargs -eq 0 ] && COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+		;;
+	call)
+		[ $nargs -eq 0 ] &&
+			COMPREPLY=($(compgen -W "$(_svcctl_methods "$sock")" -- "$cur"))
 		;;
 	watch | events)
 		COMPREPLY=($(compgen -W "'*' service.state service.health heartbeat" -- "$cur"))

@@ -15,27 +15,7 @@
 #include <jansson.h>
 
 #include "util.h"
-
-/* Every error svcd answers with; rpc_err_code / rpc_err_class map them. */
-enum rpc_err {
-	RPC_PARSE_ERROR,      /* -32700 ParseError */
-	RPC_INVALID_REQUEST,  /* -32600 InvalidRequest */
-	RPC_METHOD_NOT_FOUND, /* -32601 MethodNotFound */
-	RPC_INVALID_PARAMS,   /* -32602 InvalidParams */
-	RPC_INTERNAL,         /* -32603 Internal */
-	RPC_SHUTTING_DOWN,    /* -32000 ShuttingDown */
-	RPC_QUEUE_FULL,       /* -32001 QueueFull */
-	RPC_PERMISSION,       /* -32002 PermissionDenied */
-	RPC_NOT_FOUND,        /* -32003 NotFound */
-	RPC_UNAVAILABLE,      /* -32004 Unavailable */
-	RPC_TOO_LARGE,        /* -32005 TooLarge */
-	RPC_BUSY,             /* -32006 Busy */
-	RPC_INVALID_CONFIG,   /* -32007 InvalidConfig */
-	RPC_ERR_COUNT,
-};
-
-int rpc_err_code(enum rpc_err e);
-const char *rpc_err_class(enum rpc_err e);
+#include "wire.h"
 
 /* A parsed request. root owns everything; the other pointers borrow it. */
 struct rpc_req {

@@ -120,6 +120,30 @@ test_usage_errors_exit_64() {
 	"$SVCCTL" --version | grep -q "^svcctl " || fail "--version"
 }
 
+# svcctl call reaches a method svcd does not know by name (a developer's
+# own): the params go out as written, the result comes back byte for byte.
+test_call_own_method() {
+	fake_daemon 'read -r req; echo "$req" >>'"$T"'/requests
+echo "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"id\":42.50,\"name\":\"a \\\"q\\\" {b}\",\"tags\":[],\"x\":{\"y\":[1,2]}}}"'
+	local out
+	out=$("$SVCCTL" -s "$SOCK" call user.get '{ "id" : 42.50 }') || fail "call"
+	assert_contains "$(cat "$T/requests")" '"method":"user.get","params":{"id":42.50}}' "request as written"
+	assert_eq '{
+  "id": 42.50,
+  "name": "a \"q\" {b}",
+  "tags": [],
+  "x": {
+    "y": [
+      1,
+      2
+    ]
+  }
+}' "$out" "indented result, bytes kept"
+	out=$("$SVCCTL" -s "$SOCK" --json call user.get) || fail "call --json"
+	assert_eq '{"id":42.50,"name":"a \"q\" {b}","tags":[],"x":{"y":[1,2]}}' "$out" "--json: one line"
+	assert_contains "$(tail -n 1 "$T/requests")" '"method":"user.get","params":{}}' "no params: {}"
+}
+
 test_bash_completion() {
 	local here
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

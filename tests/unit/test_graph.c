@@ -175,8 +175,9 @@ t_stop(struct svc *self)
 	                                    .ping = t_ping,                    \
 	                                    .stop = t_stop}
 
-/* The seed's graph: cache <- user; database; bus <- notification;
- * worker <- health; app requires user, database and notification. */
+/* singleton-service's example graph: cache <- user; database;
+ * bus <- notification; worker <- health; app requires user, database and
+ * notification. */
 DESC(d_cache, "cache", NULL);
 DESC(d_user, "user", SVC_REQUIRES("cache"));
 DESC(d_database, "database", NULL);
