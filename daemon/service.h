@@ -238,6 +238,19 @@ struct svc *svc_dep(struct svc *self, const char *name);
  */
 const void *svc_options(const struct svc *s);
 
+/*
+ * The running configuration (daemon/conf.h), loaded for the graph's table:
+ * svc_options() reads from it. Borrowed: the caller frees it once it is
+ * replaced or the graph is freed. NULL (or never set): every service reads
+ * the built-in defaults, built once per graph. svc_graph_conf returns what
+ * svc_options reads from (the defaults when none is attached).
+ */
+struct svc_conf;
+void svc_graph_set_conf(struct svc_graph *g, const struct svc_conf *c);
+const struct svc_conf *svc_graph_conf(struct svc_graph *g);
+/* The stop timeout in effect for s: its descriptor's, else the graph's. */
+double svc_stop_timeout(const struct svc *s);
+
 /* Introspection; every pointer is borrowed from the graph. */
 struct svc_info {
 	const char *name;

@@ -128,9 +128,9 @@ START_TEST(test_defaults)
 	ck_assert_ptr_eq(conf_get(), c);
 	conf_set(c); /* same pointer: no double free */
 	ck_assert_uint_eq(conf_get()->batch, 7);
-	conf_cleanup();
+	tu_conf_reset();
 	ck_assert_uint_eq(conf_get()->batch, 256);
-	conf_cleanup();
+	tu_conf_reset();
 }
 END_TEST
 

@@ -136,7 +136,7 @@ teardown(void)
 	ev_timer_stop(loop, &guard);
 	ev_timer_stop(loop, &tick);
 	ev_loop_destroy(loop);
-	conf_cleanup();
+	tu_conf_reset();
 	manager_set_reload(NULL, NULL);
 	unlink(sock);
 	char p[160];

@@ -77,7 +77,7 @@ teardown(void)
 	stop_graph();
 	ev_timer_stop(loop, &guard);
 	ev_timer_stop(loop, &tick);
-	conf_cleanup();
+	tu_conf_reset();
 	tu_log_release();
 	cmd = xasprintf("rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
