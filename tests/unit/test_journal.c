@@ -19,6 +19,7 @@
 #include "hooks.h"
 #include "journal.h"
 #include "log.h"
+#include "manager.h"
 #include "service.h"
 #include "util.h"
 #include "worker.h"
@@ -32,6 +33,7 @@ static bool timed_out;
 static char dir[64];
 
 static const struct svc_desc *const table[] = {
+    &manager_service, /* [daemon] stop_timeout: the graph's stop timeout */
     &worker_service,
     &bus_service,
     &journal_service,

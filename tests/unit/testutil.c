@@ -155,6 +155,12 @@ tu_opts(const char *service)
 	return (void *)svc_conf_options(tu_conf(), service);
 }
 
+struct svc_conf *
+tu_conf_load(const char *path, char **cause)
+{
+	return svc_conf_load(path, svcd_table, svcd_table_len, cause);
+}
+
 void
 tu_conf_reset(void)
 {

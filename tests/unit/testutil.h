@@ -77,6 +77,8 @@ void tu_conf_text(const char *dir, const char *text);
 void *tu_opts(const char *service);
 /* The test configuration (created on first use), attached by tu_boot. */
 struct svc_conf *tu_conf(void);
+/* svc_conf_load of path for svcd's table. */
+struct svc_conf *tu_conf_load(const char *path, char **cause);
 /* Back to the built-in defaults: frees the test configuration. */
 void tu_conf_reset(void);
 /*
