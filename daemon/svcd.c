@@ -340,6 +340,14 @@ svcd_main(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 	if (d.opts.print_graph)
 		return print_graph(table, n, d.opts.print_graph);
 
+	/* the table first: its descriptors say what the file may hold */
+	struct svc_graph *probe = svc_graph_new(NULL, table, n, &cause);
+	if (!probe) {
+		log_err("%s", cause);
+		free(cause);
+		return EX_CONFIG;
+	}
+	svc_graph_free(probe);
 	d.conf = load_conf(&d, &cause);
 	if (!d.conf) {
 		fprintf(stderr, "%s\n", cause);

@@ -956,6 +956,325 @@ START_TEST(test_sizes_at_least_one)
 }
 END_TEST
 
+/* ---- the engine, with a tiny table of test services ---- */
+
+struct alpha_conf {
+	unsigned a;
+	char *r; /* restart-only */
+	uint64_t size;
+	bool present;
+};
+
+struct beta_item {
+	struct svc_conf_instance inst;
+	size_t v;
+	bool w;
+};
+
+struct beta_conf {
+	double b;
+	struct svc_conf_list items;
+};
+
+static const struct svc_conf_item alpha_shared[] = {
+    {.key = "a",
+     .type = &svc_conf_uint,
+     .off = offsetof(struct alpha_conf, a),
+     .dflt = "5",
+     .min = "1",
+     .max = "9"},
+    {.key = "r",
+     .type = &svc_conf_string,
+     .off = offsetof(struct alpha_conf, r),
+     .dflt = "x",
+     .flags = SVC_CONF_RESTART},
+};
+
+static const struct svc_conf_item alpha_own[] = {
+    {.key = "size",
+     .type = &svc_conf_size,
+     .off = offsetof(struct alpha_conf, size),
+     .dflt = "2K",
+     .max = "1M"},
+};
+
+/* size may not be 3K: said at the key's line */
+static int
+alpha_check(struct svc_conf_ctx *cx, void *opts)
+{
+	const struct alpha_conf *c = opts;
+
+	if (c->size != 3 << 10)
+		return 0;
+	svc_conf_error(cx, svc_conf_key_line(cx, "size"),
+	               "[alpha]: size may not be 3K");
+	return -1;
+}
+
+static const struct svc_conf_section alpha_shared_section = {
+    .name = "shared",
+    SVC_CONF_ITEMS(alpha_shared),
+};
+static const struct svc_conf_section alpha_section = {
+    .name = "alpha",
+    SVC_CONF_ITEMS(alpha_own),
+    .has_present = true,
+    .present_off = offsetof(struct alpha_conf, present),
+    .check = alpha_check,
+};
+
+/* the whole file: a = 7 and size = 7K together are refused */
+static int
+alpha_desc_check(const void *opts, char **cause)
+{
+	const struct alpha_conf *c = opts;
+
+	if (c->a != 7 || c->size != 7 << 10)
+		return 0;
+	*cause = xstrdup("alpha: a = 7 with size = 7K");
+	return -1;
+}
+
+static const struct svc_desc alpha_desc = {
+    .name = "alpha",
+    .conf = SVC_CONF_SECTIONS(&alpha_shared_section, &alpha_section),
+    .conf_size = sizeof(struct alpha_conf),
+    .check = alpha_desc_check,
+};
+
+static const struct svc_conf_item beta_shared[] = {
+    {.key = "b",
+     .type = &svc_conf_duration,
+     .off = offsetof(struct beta_conf, b),
+     .dflt = "2s",
+     .max = "1m"},
+};
+
+static const struct svc_conf_item beta_item_items[] = {
+    {.key = "v",
+     .type = &svc_conf_count,
+     .off = offsetof(struct beta_item, v),
+     .dflt = "1",
+     .max = "10"},
+    {.key = "w", .type = &svc_conf_bool, .off = offsetof(struct beta_item, w)},
+};
+
+static const struct svc_conf_section beta_shared_section = {
+    .name = "shared",
+    SVC_CONF_ITEMS(beta_shared),
+};
+static const struct svc_conf_section beta_item_section = {
+    .name = "item",
+    SVC_CONF_ITEMS(beta_item_items),
+    .named = true,
+    .inst_size = sizeof(struct beta_item),
+    .list_off = offsetof(struct beta_conf, items),
+};
+
+static int beta_reloads;
+
+/* refuses b over 10 s */
+static int
+beta_reload(struct svc *self, const void *old, const void *new, char **cause)
+{
+	const struct beta_conf *c = new;
+
+	beta_reloads++;
+	if (c->b <= 10)
+		return 0;
+	*cause = xstrdup("b is too slow");
+	return -1;
+}
+
+static const struct svc_desc beta_desc = {
+    .name = "beta",
+    .conf = SVC_CONF_SECTIONS(&beta_shared_section, &beta_item_section),
+    .conf_size = sizeof(struct beta_conf),
+    .reload = beta_reload,
+};
+
+static const struct svc_desc plain_desc = {.name = "plain"};
+
+static const struct svc_desc *const tiny[] = {&alpha_desc, &beta_desc,
+                                              &plain_desc};
+
+#define ALPHA(c) OPTS(c, "alpha", struct alpha_conf)
+#define BETA(c)  OPTS(c, "beta", struct beta_conf)
+
+static struct svc_conf *
+tiny_load(const char *text, char **cause)
+{
+	write_file(path, text);
+	return svc_conf_load(path, tiny, ARRAY_SIZE(tiny), cause);
+}
+
+static void
+tiny_err(const char *text, const char *want)
+{
+	char *cause = NULL, got[1024];
+	size_t plen = strlen(path);
+
+	ck_assert_ptr_null(tiny_load(text, &cause));
+	ck_assert_ptr_nonnull(cause);
+	/* the path replaced by "F" */
+	size_t o = 0;
+	for (const char *q = cause; *q && o + 1 < sizeof(got);) {
+		if (!strncmp(q, path, plen)) {
+			got[o++] = 'F';
+			q += plen;
+		} else {
+			got[o++] = *q++;
+		}
+	}
+	got[o] = '\0';
+	ck_assert_msg(!strcmp(got, want), "want: %s\ngot:  %s", want, got);
+	free(cause);
+}
+
+START_TEST(test_engine_defaults_from_text)
+{
+	struct svc_conf *c = svc_conf_load(NULL, tiny, ARRAY_SIZE(tiny), NULL);
+
+	ck_assert_uint_eq(ALPHA(c)->a, 5);
+	ck_assert_str_eq(ALPHA(c)->r, "x");
+	ck_assert_uint_eq(ALPHA(c)->size, 2048);
+	ck_assert(!ALPHA(c)->present);
+	ck_assert(BETA(c)->b == 2);
+	ck_assert_uint_eq(BETA(c)->items.n, 0);
+	ck_assert_ptr_null(svc_conf_options(c, "plain"));
+	svc_conf_free(c);
+}
+END_TEST
+
+START_TEST(test_engine_shared_section)
+{
+	char *cause = NULL;
+	struct svc_conf *c =
+	    tiny_load("[shared]\nb = 3s\na = 8\nr = y\n[alpha]\n", &cause);
+
+	ck_assert_msg(c != NULL, "%s", cause);
+	ck_assert_uint_eq(ALPHA(c)->a, 8);
+	ck_assert_str_eq(ALPHA(c)->r, "y");
+	ck_assert(BETA(c)->b == 3);
+	ck_assert(ALPHA(c)->present);
+	ck_assert_str_eq(*(char *const *)svc_conf_lookup(c, "shared", "r"),
+	                 "y");
+	ck_assert_ptr_null(svc_conf_lookup(c, "shared", "nope"));
+	svc_conf_free(c);
+
+	tiny_err("[shared]\na = 1\nzz = 2\n",
+	         "F:3: unknown key 'zz' in [shared]");
+	tiny_err("[shared]\na = 10\nb = 2m\n",
+	         "F:2: bad value for 'a' in [shared]: '10' is out of range "
+	         "(1..9)\n"
+	         "F:3: bad value for 'b' in [shared]: '2m' is more than the "
+	         "maximum of 1m");
+	tiny_err("[gamma]\n", "F:1: unknown section [gamma]");
+	/* a section's check, at the key's line; the descriptor's, at none */
+	tiny_err("[alpha]\n\nsize = 3K\n",
+	         "F:3: [alpha]: size may not be 3K");
+	tiny_err("[shared]\na = 7\n[alpha]\nsize = 7K\n",
+	         "F: alpha: a = 7 with size = 7K");
+}
+END_TEST
+
+START_TEST(test_engine_named_sections)
+{
+	char *cause = NULL;
+	struct svc_conf *c =
+	    tiny_load("[item.one]\nv = 3\nw = yes\n[item.two]\n", &cause);
+
+	ck_assert_msg(c != NULL, "%s", cause);
+	ck_assert_uint_eq(BETA(c)->items.n, 2);
+	const struct beta_item *one = BETA(c)->items.v[0];
+	const struct beta_item *two = BETA(c)->items.v[1];
+	ck_assert_str_eq(one->inst.name, "one");
+	ck_assert_int_eq(one->inst.line, 1);
+	ck_assert_uint_eq(one->v, 3);
+	ck_assert(one->w);
+	ck_assert_str_eq(two->inst.name, "two");
+	ck_assert_int_eq(two->inst.line, 4);
+	ck_assert_uint_eq(two->v, 1); /* the default, per instance */
+	ck_assert(!two->w);
+	svc_conf_free(c);
+
+	tiny_err("[item]\n", "F:1: section [item] needs a name: [item.NAME]");
+	tiny_err("[item.a]\n[item.a]\n",
+	         "F:2: duplicate section [item.a] (first at line 1)");
+	tiny_err("[item.a/b]\n",
+	         "F:1: bad item name 'a/b' in [item.a/b] (1-64 characters of "
+	         "A-Z a-z 0-9 _ . : -)");
+	tiny_err("[item.a]\nv = 11\nx = 1\n",
+	         "F:2: bad value for 'v' in [item.a]: '11' is out of range "
+	         "(0..10)\nF:3: unknown key 'x' in [item.a]");
+}
+END_TEST
+
+START_TEST(test_engine_overrides)
+{
+	struct svc_conf *c = svc_conf_load(NULL, tiny, ARRAY_SIZE(tiny), NULL);
+	char *cause = NULL;
+
+	ck_assert_int_eq(svc_conf_set(c, "shared", "a", "9", &cause), 0);
+	ck_assert_uint_eq(ALPHA(c)->a, 9);
+	ck_assert_int_eq(svc_conf_set(c, "shared", "a", "0", &cause), -1);
+	ck_assert_str_eq(cause, "bad value for 'a' in [shared]: '0' is out of "
+	                        "range (1..9)");
+	free(cause);
+	ck_assert_uint_eq(ALPHA(c)->a, 9);
+	ck_assert_int_eq(svc_conf_set(c, "shared", "q", "1", &cause), -1);
+	ck_assert_str_eq(cause, "unknown key 'q' in [shared]");
+	free(cause);
+	svc_conf_free(c);
+}
+END_TEST
+
+/* The reload steps, as svcd runs them: restart-only keys keep their old
+ * value; a service whose reload refuses keeps its whole old struct. */
+START_TEST(test_engine_reload)
+{
+	char *cause = NULL, *warn = NULL;
+	struct svc_conf *old =
+	    tiny_load("[shared]\nr = one\nb = 1s\n[item.i]\n", &cause);
+	struct svc_conf *new;
+
+	ck_assert_msg(old != NULL, "%s", cause);
+	new = tiny_load("[shared]\nr = two\nb = 1s\na = 2\n[item.i]\n", &cause);
+	ck_assert_msg(new != NULL, "%s", cause);
+	svc_conf_keep_restart(new, old, &warn);
+	ck_assert_str_eq(warn, "r changed; takes effect after a restart");
+	free(warn);
+	ck_assert_str_eq(ALPHA(new)->r, "one");
+	ck_assert_uint_eq(ALPHA(new)->a, 2); /* reloadable: taken */
+	ck_assert(svc_conf_changed(old, new, "alpha"));
+	ck_assert(!svc_conf_changed(old, new, "beta"));
+	svc_conf_free(new);
+
+	/* beta refuses b = 20s: its old options stay, alpha's new ones go */
+	new = tiny_load("[shared]\nr = one\nb = 20s\na = 3\n[item.i]\nv = 4\n"
+	                "[item.j]\n",
+	                &cause);
+	ck_assert_msg(new != NULL, "%s", cause);
+	svc_conf_keep_restart(new, old, &warn);
+	ck_assert_ptr_null(warn);
+	ck_assert(svc_conf_changed(old, new, "beta"));
+	beta_reloads = 0;
+	ck_assert_int_eq(beta_desc.reload(NULL, BETA(old), BETA(new), &cause),
+	                 -1);
+	ck_assert_int_eq(beta_reloads, 1);
+	ck_assert_str_eq(cause, "b is too slow");
+	free(cause);
+	svc_conf_keep_service(new, old, "beta");
+	ck_assert(!svc_conf_changed(old, new, "beta"));
+	ck_assert(BETA(new)->b == 1);
+	ck_assert_uint_eq(BETA(new)->items.n, 1);
+	ck_assert_uint_eq(((struct beta_item *)BETA(new)->items.v[0])->v, 1);
+	ck_assert_uint_eq(ALPHA(new)->a, 3);
+	svc_conf_free(new);
+	svc_conf_free(old);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -985,6 +1304,11 @@ main(void)
 	tcase_add_test(tc, test_shipped_conf);
 	tcase_add_loop_test(tc, test_sizes_at_least_one, 0,
 	                    (int)ARRAY_SIZE(at_least_one));
+	tcase_add_test(tc, test_engine_defaults_from_text);
+	tcase_add_test(tc, test_engine_shared_section);
+	tcase_add_test(tc, test_engine_named_sections);
+	tcase_add_test(tc, test_engine_overrides);
+	tcase_add_test(tc, test_engine_reload);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }
