@@ -60,7 +60,7 @@
 #define CONF_QUOTE_SLOTS 4   /* qs() results usable in one perr call */
 
 struct svc_conf {
-	char *path; /* NULL for the built-in defaults */
+	char *path;                    /* NULL for the built-in defaults */
 	const struct svc_desc **table; /* a copy: descriptors borrowed */
 	size_t n;
 	void **opts; /* opts[i] for table[i]; NULL without conf_size */
@@ -99,7 +99,7 @@ struct svc_conf_ctx {
 	struct svc_conf *c;
 
 	enum sect_state state;
-	char *sect_name; /* as written between the brackets, quoted */
+	char *sect_name;       /* as written between the brackets, quoted */
 	const char *inst_name; /* NAME of [x.NAME], else NULL */
 	int sect_line;
 	struct owner *owners;
@@ -117,7 +117,7 @@ struct svc_conf_ctx {
 };
 
 #define FOREACH_SECTION(d, sp)                                                 \
-	for (const struct svc_conf_section *const *sp = (d)->conf; sp && *sp; \
+	for (const struct svc_conf_section *const *sp = (d)->conf; sp && *sp;  \
 	     sp++)
 
 /* Length of the UTF-8 character at s (at most n bytes), 0 if invalid. */
@@ -291,7 +291,6 @@ format_size(uint64_t v, char *buf, size_t len)
 	}
 	snprintf(buf, len, "%llu", (unsigned long long)v);
 }
-
 
 static int
 parse_range(const char *v, uint64_t min, uint64_t max, uint64_t *out,
@@ -507,8 +506,8 @@ str_set(void *dst, const char *v)
 #define STR_TYPE(n, fn)                                                        \
 	{                                                                      \
 		.name = (n), .parse = (fn), .size = sizeof(char *),            \
-		.free = svc_conf_str_free, .equal = svc_conf_str_equal,      \
-		.copy = svc_conf_str_copy,        \
+		.free = svc_conf_str_free, .equal = svc_conf_str_equal,        \
+		.copy = svc_conf_str_copy,                                     \
 	}
 
 static int
@@ -656,7 +655,10 @@ enum_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
 	}
 	buf_printf(&b, "'%s' is not ", v);
 	for (size_t i = 0; i < n; i++)
-		buf_printf(&b, "%s%s", i == 0 ? "" : i + 1 < n ? ", " : " or ",
+		buf_printf(&b, "%s%s",
+		           i == 0      ? ""
+		           : i + 1 < n ? ", "
+		                       : " or ",
 		           e[i].name);
 	*cause = xstrndup(buf_head(&b), b.len);
 	buf_free(&b);
@@ -917,8 +919,7 @@ list_free(const struct svc_conf_section *sec, struct svc_conf_list *l)
 }
 
 static bool
-instance_equal(const struct svc_conf_section *sec, const void *a,
-               const void *b)
+instance_equal(const struct svc_conf_section *sec, const void *a, const void *b)
 {
 	const struct svc_conf_instance *x = a, *y = b;
 
@@ -931,8 +932,7 @@ instance_equal(const struct svc_conf_section *sec, const void *a,
 }
 
 static bool
-section_equal(const struct svc_conf_section *sec, const void *a,
-              const void *b)
+section_equal(const struct svc_conf_section *sec, const void *a, const void *b)
 {
 	if (sec->named) {
 		const struct svc_conf_list *x = cat(a, sec->list_off);
@@ -1065,8 +1065,7 @@ svc_conf_options(const struct svc_conf *c, const char *service)
 }
 
 const void *
-svc_conf_lookup(const struct svc_conf *c, const char *section,
-                const char *key)
+svc_conf_lookup(const struct svc_conf *c, const char *section, const char *key)
 {
 	for (size_t i = 0; c && i < c->n; i++) {
 		FOREACH_SECTION(c->table[i], sp)
@@ -1149,8 +1148,7 @@ section_end(struct svc_conf_ctx *p)
 	if (p->state == SECT_OK)
 		for (size_t o = 0; o < p->nowners; o++)
 			if (p->owners[o].sec->check)
-				p->owners[o].sec->check(p,
-				                        p->owners[o].target);
+				p->owners[o].sec->check(p, p->owners[o].target);
 	for (size_t i = 0; i < p->nkeys; i++)
 		free(p->keys[i].name);
 	free(p->keys);
@@ -1187,16 +1185,15 @@ named_begin(struct svc_conf_ctx *p, const char *name)
 			if (!(*sp)->named || strlen((*sp)->name) != plen ||
 			    strncmp((*sp)->name, name, plen))
 				continue;
-			if (!any &&
-			    !util_name_valid(item, strlen(item), CONF_NAME_MAX)) {
+			if (!any && !util_name_valid(item, strlen(item),
+			                             CONF_NAME_MAX)) {
 				perr(p, p->lineno,
 				     "bad %s name '%s' in [%s] (1-64 "
 				     "characters of A-Z a-z 0-9 _ . : -)",
 				     (*sp)->name, qs(p, item), qs(p, name));
 				return true;
 			}
-			struct svc_conf_list *l =
-			    list_of(p->c->opts[i], *sp);
+			struct svc_conf_list *l = list_of(p->c->opts[i], *sp);
 			for (size_t k = 0; !any && k < l->n; k++) {
 				struct svc_conf_instance *in = l->v[k];
 				if (!strcmp(in->name, item)) {

@@ -202,8 +202,7 @@ apply_conf(struct daemon *d, struct svc_conf *c, char **cause)
 		const char *name = svc_name(s);
 		char *why = NULL;
 
-		if (!svc_desc(s)->reload ||
-		    !svc_conf_changed(d->conf, c, name))
+		if (!svc_desc(s)->reload || !svc_conf_changed(d->conf, c, name))
 			continue;
 		if (svc_desc(s)->reload(s, svc_conf_options(d->conf, name),
 		                        svc_conf_options(c, name), &why) == 0) {
@@ -356,7 +355,8 @@ svcd_main(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 	}
 	const char *path = svc_conf_file(d.conf);
 	if (d.opts.check_config) {
-		printf("%s: configuration ok\n", path ? path : "built-in defaults");
+		printf("%s: configuration ok\n",
+		       path ? path : "built-in defaults");
 		svc_conf_free(d.conf);
 		return EX_OK;
 	}

@@ -336,8 +336,8 @@ timer_check(struct svc_conf_ctx *cx, void *inst)
 		               n);
 		rc = -1;
 	} else if (!every && !after) {
-		svc_conf_error(cx, 0, "timer '%s': 'every' or 'after' is required",
-		               n);
+		svc_conf_error(cx, 0,
+		               "timer '%s': 'every' or 'after' is required", n);
 		rc = -1;
 	}
 	if (!svc_conf_key_line(cx, "emit")) {

@@ -27,8 +27,8 @@ struct app_timer {
 
 /* [app] and the [timer.NAME] sections; a reload applies them at once. */
 struct app_conf {
-	double heartbeat;          /* default 5 s */
-	bool heartbeat_event;      /* emit `heartbeat` events; default false */
+	double heartbeat;     /* default 5 s */
+	bool heartbeat_event; /* emit `heartbeat` events; default false */
 	struct svc_conf_list timers; /* of struct app_timer, in file order */
 };
 

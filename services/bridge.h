@@ -35,11 +35,11 @@ extern const struct svc_desc bridge_service;
 
 /* [bridge] (restart-only); url NULL: no bridge. */
 struct bridge_conf {
-	char *url;           /* redis://HOST[:PORT][/DB], unix:///PATH */
-	char **publish;      /* NULL-terminated patterns; NULL: none */
-	char **subscribe;    /* NULL-terminated patterns; NULL: none */
-	char *channel;       /* channel prefix, default "svcd" */
-	size_t buffer;       /* outbound events held, default 10000 */
+	char *url;            /* redis://HOST[:PORT][/DB], unix:///PATH */
+	char **publish;       /* NULL-terminated patterns; NULL: none */
+	char **subscribe;     /* NULL-terminated patterns; NULL: none */
+	char *channel;        /* channel prefix, default "svcd" */
+	size_t buffer;        /* outbound events held, default 10000 */
 	double reconnect_min; /* first retry delay, default 100 ms */
 	double reconnect_max; /* longest retry delay, default 30 s */
 };

@@ -1636,15 +1636,17 @@ control_section_check(struct svc_conf_ctx *cx, void *opts)
 	format_size(c->output_soft, soft, sizeof(soft));
 	format_size(c->output_hard, hard, sizeof(hard));
 	if (hard_line >= soft_line)
-		svc_conf_error(cx, hard_line,
-		               "bad value for 'output_hard' in [control]: %s is "
-		               "less than output_soft (%s)",
-		               hard, soft);
+		svc_conf_error(
+		    cx, hard_line,
+		    "bad value for 'output_hard' in [control]: %s is "
+		    "less than output_soft (%s)",
+		    hard, soft);
 	else
-		svc_conf_error(cx, soft_line,
-		               "bad value for 'output_soft' in [control]: %s is "
-		               "more than output_hard (%s)",
-		               soft, hard);
+		svc_conf_error(
+		    cx, soft_line,
+		    "bad value for 'output_soft' in [control]: %s is "
+		    "more than output_hard (%s)",
+		    soft, hard);
 	return -1;
 }
 

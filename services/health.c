@@ -423,8 +423,7 @@ schedule_rounds(char **cause)
 
 /* [health] interval changed: reschedule the rounds. */
 static int
-health_reload(struct svc *self, const void *old, const void *new,
-              char **cause)
+health_reload(struct svc *self, const void *old, const void *new, char **cause)
 {
 	const struct health_conf *c = new;
 

@@ -35,11 +35,11 @@ extern const struct svc_desc hooks_service;
 struct hook_conf {
 	struct svc_conf_instance inst; /* NAME and line */
 	char *on;                      /* pattern */
-	char **argv;                   /* NULL-terminated, split without a shell */
-	double timeout;                /* seconds, default 30 */
-	unsigned concurrency;          /* default 1 */
-	unsigned retries;              /* default 0 */
-	double backoff;                /* first retry delay, doubling; 1 s */
+	char **argv;          /* NULL-terminated, split without a shell */
+	double timeout;       /* seconds, default 30 */
+	unsigned concurrency; /* default 1 */
+	unsigned retries;     /* default 0 */
+	double backoff;       /* first retry delay, doubling; 1 s */
 };
 
 /* The hooks service's options: every [hook.NAME], in file order. */

@@ -420,7 +420,8 @@ global_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	char dur[32];
 	char *what = what_hangs();
 
-	util_format_duration(manager_conf()->shutdown_timeout, dur, sizeof(dur));
+	util_format_duration(manager_conf()->shutdown_timeout, dur,
+	                     sizeof(dur));
 	log_err("shutdown timed out after %s waiting for: %s", dur, what);
 	free(what);
 	finish(1);

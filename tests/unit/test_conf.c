@@ -25,14 +25,14 @@
 
 /* Each service's options in a configuration loaded for svcd's table. */
 #define OPTS(c, name, type) ((type *)svc_conf_options((c), (name)))
-#define MGR(c)    OPTS(c, "manager", struct manager_conf)
-#define CTL(c)    OPTS(c, "control", struct control_conf)
-#define BUS(c)    OPTS(c, "bus", struct bus_conf)
-#define HEALTH(c) OPTS(c, "health", struct health_conf)
-#define APP(c)    OPTS(c, "app", struct app_conf)
-#define JOURNAL(c) OPTS(c, "journal", struct journal_conf)
-#define BRIDGE(c) OPTS(c, "bridge", struct bridge_conf)
-#define HOOKS(c)  OPTS(c, "hooks", struct hooks_conf)
+#define MGR(c)              OPTS(c, "manager", struct manager_conf)
+#define CTL(c)              OPTS(c, "control", struct control_conf)
+#define BUS(c)              OPTS(c, "bus", struct bus_conf)
+#define HEALTH(c)           OPTS(c, "health", struct health_conf)
+#define APP(c)              OPTS(c, "app", struct app_conf)
+#define JOURNAL(c)          OPTS(c, "journal", struct journal_conf)
+#define BRIDGE(c)           OPTS(c, "bridge", struct bridge_conf)
+#define HOOKS(c)            OPTS(c, "hooks", struct hooks_conf)
 
 static struct svc_conf *
 conf_load(const char *file, char **cause)
@@ -174,8 +174,8 @@ START_TEST(test_defaults)
 	BUS(r)->batch = 7;
 	svc_graph_set_conf(g, r);
 	ck_assert_ptr_eq(svc_graph_conf(g), r);
-	ck_assert_uint_eq(
-	    ((const struct bus_conf *)svc_options(bus))->batch, 7);
+	ck_assert_uint_eq(((const struct bus_conf *)svc_options(bus))->batch,
+	                  7);
 	svc_graph_set_conf(g, NULL);
 	ck_assert_ptr_eq(svc_options(bus), dflt);
 	svc_graph_free(g);
@@ -197,29 +197,29 @@ END_TEST
 START_TEST(test_every_key)
 {
 	struct svc_conf *c = load_ok("[daemon]\n"
-	                         "socket = run/svcd.sock\n"
-	                         "log_level = debug\n"
-	                         "shutdown_timeout = 1m\n"
-	                         "init_timeout = 1.5s\n"
-	                         "stop_timeout = 250ms\n"
-	                         "[control]\n"
-	                         "max_request = 64K\n"
-	                         "max_clients = 10\n"
-	                         "output_soft = 2M\n"
-	                         "output_hard = 1G\n"
-	                         "group = root\n"
-	                         "emit_group = root\n"
-	                         "admin_group =\n"
-	                         "[bus]\n"
-	                         "queue_size = 16777216\n"
-	                         "history = 0\n"
-	                         "batch = 65536\n"
-	                         "listener_timeout = 1h\n"
-	                         "[health]\n"
-	                         "interval = 500ms\n"
-	                         "[app]\n"
-	                         "heartbeat = 2s\n"
-	                         "heartbeat_event = yes\n");
+	                             "socket = run/svcd.sock\n"
+	                             "log_level = debug\n"
+	                             "shutdown_timeout = 1m\n"
+	                             "init_timeout = 1.5s\n"
+	                             "stop_timeout = 250ms\n"
+	                             "[control]\n"
+	                             "max_request = 64K\n"
+	                             "max_clients = 10\n"
+	                             "output_soft = 2M\n"
+	                             "output_hard = 1G\n"
+	                             "group = root\n"
+	                             "emit_group = root\n"
+	                             "admin_group =\n"
+	                             "[bus]\n"
+	                             "queue_size = 16777216\n"
+	                             "history = 0\n"
+	                             "batch = 65536\n"
+	                             "listener_timeout = 1h\n"
+	                             "[health]\n"
+	                             "interval = 500ms\n"
+	                             "[app]\n"
+	                             "heartbeat = 2s\n"
+	                             "heartbeat_event = yes\n");
 	ck_assert_str_eq(CTL(c)->socket, "run/svcd.sock");
 	ck_assert_int_eq(MGR(c)->log_level, LOGL_DEBUG);
 	ck_assert(MGR(c)->shutdown_timeout == 60);
@@ -490,15 +490,15 @@ END_TEST
 START_TEST(test_comments_and_blanks)
 {
 	struct svc_conf *c = load_ok("\xEF\xBB\xBF; a comment\n"
-	                         "# another\n"
-	                         "\n"
-	                         "   \n"
-	                         "[bus]   ; section comment\n"
-	                         "  queue_size = 10   ; inline comment\n"
-	                         "\t; indented comment\n"
-	                         "batch:3\r\n"
-	                         "[ app ]\n"
-	                         "heartbeat = 2s\n");
+	                             "# another\n"
+	                             "\n"
+	                             "   \n"
+	                             "[bus]   ; section comment\n"
+	                             "  queue_size = 10   ; inline comment\n"
+	                             "\t; indented comment\n"
+	                             "batch:3\r\n"
+	                             "[ app ]\n"
+	                             "heartbeat = 2s\n");
 	ck_assert_uint_eq(BUS(c)->queue_size, 10);
 	ck_assert_uint_eq(BUS(c)->batch, 3);
 	ck_assert(APP(c)->heartbeat == 2);
@@ -1171,8 +1171,7 @@ START_TEST(test_engine_shared_section)
 	         "maximum of 1m");
 	tiny_err("[gamma]\n", "F:1: unknown section [gamma]");
 	/* a section's check, at the key's line; the descriptor's, at none */
-	tiny_err("[alpha]\n\nsize = 3K\n",
-	         "F:3: [alpha]: size may not be 3K");
+	tiny_err("[alpha]\n\nsize = 3K\n", "F:3: [alpha]: size may not be 3K");
 	tiny_err("[shared]\na = 7\n[alpha]\nsize = 7K\n",
 	         "F: alpha: a = 7 with size = 7K");
 }

@@ -34,10 +34,7 @@ static char dir[64];
 
 static const struct svc_desc *const table[] = {
     &manager_service, /* [daemon] stop_timeout: the graph's stop timeout */
-    &worker_service,
-    &bus_service,
-    &journal_service,
-    &hooks_service,
+    &worker_service,  &bus_service, &journal_service, &hooks_service,
 };
 
 static void

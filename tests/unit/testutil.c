@@ -145,7 +145,8 @@ struct svc_conf *
 tu_conf(void)
 {
 	if (!test_conf)
-		test_conf = svc_conf_load(NULL, svcd_table, svcd_table_len, NULL);
+		test_conf =
+		    svc_conf_load(NULL, svcd_table, svcd_table_len, NULL);
 	return test_conf;
 }
 
