@@ -49,7 +49,7 @@
 #include "log.h"
 #include "util.h"
 
-#define CONF_NAME_MAX   64 /* [timer.NAME], [hook.NAME] */
+#define CONF_NAME_MAX   64 /* the NAME of a named section [x.NAME] */
 #define CONF_SOCKET_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
 #define CONF_FILE_MAX    (4U << 20) /* bytes; "4 MiB" in messages */

@@ -157,7 +157,7 @@ const char *svc_conf_quote(struct svc_conf_ctx *cx, const char *s);
 struct svc_conf;
 /*
  * Parse path (NULL: the built-in defaults) for the services of table. NULL
- * with *cause ("svcd.conf:12: unknown key 'queu_size' in [bus]", one error
+ * with *cause ("svcd.conf:12: unknown key 'queu_size' in [x]", one error
  * per line, at most 100) on any error. The descriptors are borrowed.
  */
 struct svc_conf *svc_conf_load(const char *path,
@@ -179,8 +179,8 @@ const char *svc_conf_file(const struct svc_conf *c);
 /*
  * Reload, step 1: for every service of new that old has too, a changed
  * restart-only item (or section) keeps its old value in new and is listed
- * in *warn ("socket changed; takes effect after a restart", "[bridge]
- * changed; ...", "[hook.NAME] sections changed; ...", one per line; NULL
+ * in *warn ("KEY changed; takes effect after a restart", "[SECTION]
+ * changed; ...", "[SECTION.NAME] sections changed; ...", one per line; NULL
  * when none, caller frees).
  */
 void svc_conf_keep_restart(struct svc_conf *new, const struct svc_conf *old,

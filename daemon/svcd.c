@@ -360,6 +360,11 @@ svcd_main(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 		svc_conf_free(d.conf);
 		return EX_OK;
 	}
+	/* in effect from the first line (the service owning the key sets it
+	 * again when it starts and on reload) */
+	const int *level = svc_conf_lookup(d.conf, "daemon", "log_level");
+	if (level)
+		log_set_level(*level);
 
 	sdn_init();
 	d.loop = ev_default_loop(EVFLAG_AUTO);
