@@ -1081,6 +1081,24 @@ svc_conf_lookup(const struct svc_conf *c, const char *section, const char *key)
 	return NULL;
 }
 
+const void *
+svc_conf_desc_defaults(const struct svc_desc *d)
+{
+	static struct dflt {
+		const struct svc_desc *d;
+		struct svc_conf *c;
+		struct dflt *next;
+	} * cache;
+
+	for (struct dflt *e = cache; e; e = e->next)
+		if (e->d == d)
+			return svc_conf_options(e->c, d->name);
+	struct dflt *e = xmalloc(sizeof(*e));
+	*e = (struct dflt){d, conf_new(NULL, &d, 1), cache};
+	cache = e;
+	return svc_conf_options(e->c, d->name);
+}
+
 const char *
 svc_conf_file(const struct svc_conf *c)
 {

@@ -173,6 +173,12 @@ const void *svc_conf_options(const struct svc_conf *c, const char *service);
  * when no service of c's table owns that key. */
 const void *svc_conf_lookup(const struct svc_conf *c, const char *section,
                             const char *key);
+/*
+ * The built-in defaults of d's options (NULL without conf_size), built on
+ * first use and kept for the process: for a constructor called without
+ * options (bus_new(loop, NULL)), so that its defaults are the items'.
+ */
+const void *svc_conf_desc_defaults(const struct svc_desc *d);
 /* The file it came from; NULL for the built-in defaults. */
 const char *svc_conf_file(const struct svc_conf *c);
 

@@ -933,9 +933,10 @@ struct bridge *
 bridge_new(struct ev_loop *loop, struct bus *bus,
            const struct bridge_opts *opts, char **cause)
 {
+	const struct bridge_conf *d = svc_conf_desc_defaults(&bridge_service);
 	struct bridge *br;
 	struct bridge_url url;
-	const char *chan = opts->channel ? opts->channel : "svcd";
+	const char *chan = opts->channel ? opts->channel : d->channel;
 
 	if (!opts->url) {
 		*cause = xstrdup("no url");
@@ -973,9 +974,11 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 	for (size_t i = 0; i < br->nsub; i++)
 		br->rpatterns[i] = bridge_redis_pattern(chan, br->subscribe[i]);
 	br->channel = xstrdup(chan);
-	br->buffer = opts->buffer ? opts->buffer : 10000;
-	br->backoff_min = opts->backoff_min > 0 ? opts->backoff_min : 0.1;
-	br->backoff_max = opts->backoff_max > 0 ? opts->backoff_max : 30;
+	br->buffer = opts->buffer ? opts->buffer : d->buffer;
+	br->backoff_min =
+	    opts->backoff_min > 0 ? opts->backoff_min : d->reconnect_min;
+	br->backoff_max =
+	    opts->backoff_max > 0 ? opts->backoff_max : d->reconnect_max;
 	if (br->backoff_max < br->backoff_min)
 		br->backoff_max = br->backoff_min;
 	br->connect_timeout =

@@ -101,10 +101,10 @@ struct bridge_opts {
 	const char *const *publish; /* NULL-terminated bus patterns, or NULL */
 	const char *const
 	    *subscribe;         /* NULL-terminated bus patterns, or NULL */
-	const char *channel;    /* prefix; NULL: "svcd" */
-	size_t buffer;          /* outbound events held; 0: 10000 */
-	double backoff_min;     /* seconds; 0: 0.1 */
-	double backoff_max;     /* seconds; 0: 30 */
+	const char *channel;    /* prefix; NULL: [bridge] channel's default */
+	size_t buffer;          /* outbound events held; 0: the default */
+	double backoff_min;     /* seconds; 0: reconnect_min's default */
+	double backoff_max;     /* seconds; 0: reconnect_max's default */
 	double connect_timeout; /* seconds; 0: 5 */
 	const char *host;       /* origin host; NULL: gethostname() */
 	const char *instance;   /* NULL: 16 random hex characters */

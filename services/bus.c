@@ -746,19 +746,21 @@ bus_new(struct ev_loop *loop, const struct bus_opts *opts)
 {
 	struct bus *b = xcalloc(1, sizeof(*b));
 
+	const struct bus_conf *d = svc_conf_desc_defaults(&bus_service);
+
 	b->loop = loop;
 	if (opts)
 		b->opts = *opts;
 	if (b->opts.queue_size == 0)
-		b->opts.queue_size = 65536;
+		b->opts.queue_size = d->queue_size;
 	if (b->opts.batch == 0)
-		b->opts.batch = 256;
+		b->opts.batch = d->batch;
 	if (b->opts.listener_timeout <= 0)
-		b->opts.listener_timeout = 30;
+		b->opts.listener_timeout = d->listener_timeout;
 	if (b->opts.stop_timeout <= 0)
 		b->opts.stop_timeout = 10;
 	if (!opts)
-		b->opts.history = 1024;
+		b->opts.history = d->history;
 	b->q = xmalloc(b->opts.queue_size * sizeof(*b->q));
 	if (b->opts.history)
 		b->hist = xmalloc(b->opts.history * sizeof(*b->hist));
