@@ -827,7 +827,7 @@ svc_conf_section_name(const struct svc_conf_ctx *cx)
 const char *
 svc_conf_quote(struct svc_conf_ctx *cx, const char *s)
 {
-	return qs(cx, s);
+	return cx ? qs(cx, s) : s;
 }
 
 /* ---- items, instances, options ---- */
