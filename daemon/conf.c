@@ -824,6 +824,17 @@ svc_conf_section_name(const struct svc_conf_ctx *cx)
 	return cx->inst_name ? cx->inst_name : cx->sect_name;
 }
 
+const struct svc_desc *
+svc_conf_task_owner(const struct svc_conf_ctx *cx, const char *task)
+{
+	for (size_t i = 0; cx && i < cx->c->n; i++)
+		for (const char *const *t = cx->c->table[i]->tasks; t && *t;
+		     t++)
+			if (!strcmp(*t, task))
+				return cx->c->table[i];
+	return NULL;
+}
+
 const char *
 svc_conf_quote(struct svc_conf_ctx *cx, const char *s)
 {

@@ -85,6 +85,10 @@ struct svc_desc {
 	 * options through svc_options() whenever it needs them). */
 	int (*reload)(struct svc *self, const void *old, const void *new,
 	              char **cause);
+	/* The names of the worker tasks this service schedules for itself
+	 * (NULL-terminated, or NULL): a configured timer may not take one,
+	 * which the configuration's check tells before anything starts. */
+	const char *const *tasks;
 
 	/* ---- control methods (daemon/methods.h) ---- */
 	const struct svc_method *methods; /* array of nmethods */

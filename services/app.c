@@ -344,6 +344,16 @@ timer_check(struct svc_conf_ctx *cx, void *inst)
 		svc_conf_error(cx, 0, "timer '%s': 'emit' is required", n);
 		rc = -1;
 	}
+	/* timers and tasks share one namespace (also checked at init,
+	 * against what the worker runs) */
+	const struct svc_desc *owner = svc_conf_task_owner(cx, n);
+	if (owner) {
+		svc_conf_error(cx, 0,
+		               "[timer.%s]: task '%s' belongs to service '%s' "
+		               "(rename the timer)",
+		               n, n, owner->name);
+		rc = -1;
+	}
 	return rc;
 }
 

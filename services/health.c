@@ -502,4 +502,5 @@ const struct svc_desc health_service = {
     .conf = SVC_CONF_SECTIONS(&health_section),
     .conf_size = sizeof(struct health_conf),
     .reload = health_reload,
+    .tasks = SVC_REQUIRES(HEALTH_TASK),
 };

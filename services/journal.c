@@ -1260,6 +1260,7 @@ const struct svc_desc journal_service = {
     .stop = journal_stop,
     .conf = SVC_CONF_SECTIONS(&journal_section),
     .conf_size = sizeof(struct journal_conf),
+    .tasks = SVC_REQUIRES(PRUNE_TASK),
 };
 
 void

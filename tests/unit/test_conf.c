@@ -395,6 +395,13 @@ static const struct {
      "F:4: unknown key 'evry' in [timer.t]"},
     {"[timer.a]\nevery = 1s\nemit = x\n[timer.a]\nafter = 1s\nemit = y\n",
      "F:4: duplicate section [timer.a] (first at line 1)"},
+    /* a timer over a service's own task: known before anything starts */
+    {"[timer.health]\nevery = 1h\nemit = x\n",
+     "F:1: [timer.health]: task 'health' belongs to service 'health' "
+     "(rename the timer)"},
+    {"\n[timer.journal.prune]\nafter = 1s\nemit = x\n",
+     "F:2: [timer.journal.prune]: task 'journal.prune' belongs to service "
+     "'journal' (rename the timer)"},
     {"[timer.a b]\n",
      "F:1: bad timer name 'a b' in [timer.a b] (1-64 characters of A-Z a-z "
      "0-9 _ . : -)"},
