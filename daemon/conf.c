@@ -1,6 +1,7 @@
 /*
- * conf.c — svcd's configuration: built-in defaults, the INI parser (inih)
- * and the running configuration.
+ * conf.c — the configuration engine: the INI reader (inih), the stock item
+ * types, and the generic load / override / reload steps over the sections
+ * the descriptors of a table declare. It knows no service.
  *
  * Parsing. inih splits "key = value" lines and strips comments, but it
  * reports only the first syntax error, does not tell the handler the line
@@ -12,10 +13,12 @@
  * treats one as a continuation. A line too long for inih's fixed buffer is
  * split here by the same rules instead of being cut.
  *
- * Every error is collected with its line and the list is sorted by line at
- * the end, so a file with ten typos is reported in one go. Checks that need
- * a whole section ([timer.X] needs emit) run when the section ends and are
- * reported at the section header's line.
+ * A section header is looked up among the sections the table's descriptors
+ * own (several services may own items of one plain section); a key among
+ * the items of the section's owners. Every error is collected with its line
+ * and the list is sorted by line at the end, so a file with ten typos is
+ * reported in one go. A section's check runs when the section ends and
+ * reports at the section header's line or at a key's.
  *
  * Bounds. The file is read whole into memory before parsing: opened without
  * blocking, refused unless it is a regular file of at most CONF_FILE_MAX
@@ -34,6 +37,8 @@
 #include <grp.h>
 #include <ini.h>
 #include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,15 +46,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "bridge.h"
 #include "log.h"
 #include "util.h"
 
-#define CONF_NAME_MAX   64  /* [timer.NAME], [hook.NAME] */
-#define CONF_EVENT_MAX  128 /* event names, as services/bus.h */
+#define CONF_NAME_MAX   64 /* the NAME of a named section [x.NAME] */
 #define CONF_SOCKET_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
-#define HOUR            3600.0
-#define DAY             86400.0
 
 #define CONF_FILE_MAX    (4U << 20) /* bytes; "4 MiB" in messages */
 #define QUOTE_MAX        80         /* characters of input quoted in an error */
@@ -58,192 +59,12 @@
 #define CONF_ERRORS_MAX  100 /* errors listed; the rest are counted */
 #define CONF_QUOTE_SLOTS 4   /* qs() results usable in one perr call */
 
-static struct conf *running;
-
-struct conf *
-conf_defaults(void)
-{
-	struct conf *c = xcalloc(1, sizeof(*c));
-	c->socket = xstrdup("/run/svcd/svcd.sock");
-	c->log_level = LOGL_INFO;
-	c->shutdown_timeout = 30;
-	c->init_timeout = 30;
-	c->stop_timeout = 10;
-	c->max_request = 1 << 20;
-	c->max_clients = 1024;
-	c->output_soft = 1 << 20;
-	c->output_hard = 8 << 20;
-	c->max_tasks = 1024;
-	c->max_task_data = 64 << 10;
-	c->queue_size = 65536;
-	c->history = 1024;
-	c->batch = 256;
-	c->listener_timeout = 30;
-	c->health_interval = 30;
-	c->heartbeat = 5;
-	c->heartbeat_event = false;
-	c->journal_path = xstrdup("/var/lib/svcd/journal.db");
-	c->journal_sync = CONF_SYNC_BATCH;
-	c->bridge_channel = xstrdup("svcd");
-	c->bridge_buffer = 10000;
-	c->bridge_reconnect_min = 0.1;
-	c->bridge_reconnect_max = 30;
-	return c;
-}
-
-void
-conf_free(struct conf *c)
-{
-	if (!c)
-		return;
-	free(c->path);
-	free(c->socket);
-	free(c->group);
-	free(c->emit_group);
-	free(c->admin_group);
-	free(c->journal_path);
-	free(c->bridge_url);
-	free(c->bridge_channel);
-	for (char **v = c->bridge_publish; v && *v; v++)
-		free(*v);
-	free(c->bridge_publish);
-	for (char **v = c->bridge_subscribe; v && *v; v++)
-		free(*v);
-	free(c->bridge_subscribe);
-	for (struct conf_timer *t = c->timers, *n; t; t = n) {
-		n = t->next;
-		free(t->name);
-		free(t->emit);
-		free(t->data);
-		free(t);
-	}
-	for (struct conf_hook *h = c->hooks, *n; h; h = n) {
-		n = h->next;
-		free(h->name);
-		free(h->on);
-		for (char **a = h->argv; a && *a; a++)
-			free(*a);
-		free(h->argv);
-		free(h);
-	}
-	free(c);
-}
-
-/* ---- the parser ---- */
-
-enum sect {
-	SECT_NONE, /* before the first section header */
-	SECT_SKIP, /* a section already reported as bad: keys ignored */
-	SECT_DAEMON,
-	SECT_CONTROL,
-	SECT_BUS,
-	SECT_HEALTH,
-	SECT_APP,
-	SECT_JOURNAL,
-	SECT_BRIDGE,
-	SECT_TIMER,
-	SECT_HOOK,
-	SECT_COUNT
+struct svc_conf {
+	char *path;                    /* NULL for the built-in defaults */
+	const struct svc_desc **table; /* a copy: descriptors borrowed */
+	size_t n;
+	void **opts; /* opts[i] for table[i]; NULL without conf_size */
 };
-
-static const char *const sect_names[SECT_COUNT] = {
-    [SECT_DAEMON] = "daemon", [SECT_CONTROL] = "control",
-    [SECT_BUS] = "bus",       [SECT_HEALTH] = "health",
-    [SECT_APP] = "app",       [SECT_JOURNAL] = "journal",
-    [SECT_BRIDGE] = "bridge",
-};
-
-/* Keys of the fixed sections, parsed by type into struct conf. */
-enum ktype {
-	KT_DURATION, /* double seconds, 0 < d <= dmax */
-	KT_BYTES,    /* uint64_t, a size in [min, max] */
-	KT_UINT,     /* unsigned in [min, max] */
-	KT_COUNT,    /* size_t in [min, max] */
-	KT_BOOL,
-	KT_LEVEL,    /* int, enum log_level */
-	KT_SOCKET,   /* char *, a sun_path */
-	KT_GROUP,    /* char *, an existing group; empty = NULL */
-	KT_PATH,     /* char *, a file path (relative: to the working dir) */
-	KT_SYNC,     /* int, enum conf_journal_sync */
-	KT_DAMAGE,   /* int, enum conf_journal_damage */
-	KT_URL,      /* char *, a bridge URL (services/bridge.h) */
-	KT_PATTERNS, /* char **, blank-separated event patterns */
-	KT_CHANNEL,  /* char *, a bridge channel prefix */
-};
-
-struct conf_key {
-	enum sect sect;
-	const char *name;
-	enum ktype type;
-	size_t off;
-	uint64_t min, max;
-	double dmax;
-	const char *dmax_text;
-};
-
-#define F(f) offsetof(struct conf, f)
-#define K_DUR(s, n, f, mx, mxt)                                                \
-	{                                                                      \
-		.sect = (s), .name = (n), .type = KT_DURATION, .off = F(f),    \
-		.dmax = (mx), .dmax_text = (mxt)                               \
-	}
-#define K_NUM(s, n, t, f, lo, hi)                                              \
-	{                                                                      \
-		.sect = (s), .name = (n), .type = (t), .off = F(f),            \
-		.min = (lo), .max = (hi)                                       \
-	}
-#define K(s, n, t, f)                                                          \
-	{                                                                      \
-		.sect = (s), .name = (n), .type = (t), .off = F(f)             \
-	}
-
-static const struct conf_key conf_keys[] = {
-    K(SECT_DAEMON, "socket", KT_SOCKET, socket),
-    K(SECT_DAEMON, "log_level", KT_LEVEL, log_level),
-    K_DUR(SECT_DAEMON, "shutdown_timeout", shutdown_timeout, HOUR, "1h"),
-    K_DUR(SECT_DAEMON, "init_timeout", init_timeout, HOUR, "1h"),
-    K_DUR(SECT_DAEMON, "stop_timeout", stop_timeout, HOUR, "1h"),
-    K_NUM(SECT_CONTROL, "max_request", KT_BYTES, max_request, 1ULL << 10,
-          1ULL << 30),
-    K_NUM(SECT_CONTROL, "max_clients", KT_UINT, max_clients, 1, 1000000),
-    K_NUM(SECT_CONTROL, "output_soft", KT_BYTES, output_soft, 1ULL << 10,
-          4ULL << 30),
-    K_NUM(SECT_CONTROL, "output_hard", KT_BYTES, output_hard, 1ULL << 10,
-          4ULL << 30),
-    K(SECT_CONTROL, "group", KT_GROUP, group),
-    K(SECT_CONTROL, "emit_group", KT_GROUP, emit_group),
-    K(SECT_CONTROL, "admin_group", KT_GROUP, admin_group),
-    K_NUM(SECT_CONTROL, "max_tasks", KT_COUNT, max_tasks, 1, 1000000),
-    K_NUM(SECT_CONTROL, "max_task_data", KT_BYTES, max_task_data, 2,
-          1ULL << 30),
-    K_NUM(SECT_BUS, "queue_size", KT_COUNT, queue_size, 1, 16777216),
-    K_NUM(SECT_BUS, "history", KT_COUNT, history, 0, 1048576),
-    K_NUM(SECT_BUS, "batch", KT_COUNT, batch, 1, 65536),
-    K_DUR(SECT_BUS, "listener_timeout", listener_timeout, HOUR, "1h"),
-    K_DUR(SECT_HEALTH, "interval", health_interval, DAY, "24h"),
-    K_DUR(SECT_APP, "heartbeat", heartbeat, DAY, "24h"),
-    K(SECT_APP, "heartbeat_event", KT_BOOL, heartbeat_event),
-    K(SECT_JOURNAL, "path", KT_PATH, journal_path),
-    K(SECT_JOURNAL, "sync", KT_SYNC, journal_sync),
-    K_NUM(SECT_JOURNAL, "retention_count", KT_COUNT, journal_keep_count, 0,
-          1ULL << 40),
-    K_DUR(SECT_JOURNAL, "retention_age", journal_keep_age, 3650 * DAY, "3650d"),
-    K(SECT_JOURNAL, "on_damage", KT_DAMAGE, journal_on_damage),
-    K(SECT_BRIDGE, "url", KT_URL, bridge_url),
-    K(SECT_BRIDGE, "publish", KT_PATTERNS, bridge_publish),
-    K(SECT_BRIDGE, "subscribe", KT_PATTERNS, bridge_subscribe),
-    K(SECT_BRIDGE, "channel", KT_CHANNEL, bridge_channel),
-    K_NUM(SECT_BRIDGE, "buffer", KT_COUNT, bridge_buffer, 1, 16777216),
-    K_DUR(SECT_BRIDGE, "reconnect_min", bridge_reconnect_min, HOUR, "1h"),
-    K_DUR(SECT_BRIDGE, "reconnect_max", bridge_reconnect_max, HOUR, "1h"),
-};
-
-static const char *const timer_keys[] = {"every", "after", "emit", "data"};
-static const char *const hook_keys[] = {"on",          "exec",    "timeout",
-                                        "concurrency", "retries", "backoff"};
-
-#define TIMER_MAX        UTIL_TASK_MAX
-#define HOOK_TIMEOUT_MAX HOUR
 
 struct conf_error {
 	int line;   /* 0: not tied to a line */
@@ -256,24 +77,37 @@ struct seen_key {
 	int line;
 };
 
-struct parser {
+/* A service owning (items of) the current section. */
+struct owner {
+	const struct svc_conf_section *sec;
+	void *target; /* the options struct, or a named section's instance */
+};
+
+enum sect_state {
+	SECT_NONE, /* before the first section header */
+	SECT_SKIP, /* a section already reported as bad: keys ignored */
+	SECT_OK,
+};
+
+struct svc_conf_ctx {
 	const char *path;
 	const char *data; /* the whole file */
 	size_t size, pos;
 	char *line;
 	size_t cap;
 	int lineno;
-	struct conf *c;
+	struct svc_conf *c;
 
-	enum sect sect;
-	char *sect_name; /* as written between the brackets, quoted */
+	enum sect_state state;
+	char *sect_name;       /* as written between the brackets, quoted */
+	const char *inst_name; /* NAME of [x.NAME], else NULL */
 	int sect_line;
-	int first_line[SECT_COUNT]; /* fixed sections seen so far */
-	struct seen_key *keys;      /* keys given in the current section */
+	struct owner *owners;
+	size_t nowners;
+	struct seen_key *keys; /* keys given in the current section */
 	size_t nkeys;
-	struct conf_timer *timer, **timer_tail;
-	struct conf_hook *hook, **hook_tail;
-	int soft_line, hard_line;
+	struct seen_key *sects; /* plain sections seen so far */
+	size_t nsects;
 
 	struct conf_error *errs;
 	size_t nerrs;
@@ -281,6 +115,10 @@ struct parser {
 	char qbuf[CONF_QUOTE_SLOTS][QUOTE_BUF]; /* see qs() */
 	unsigned qnext;
 };
+
+#define FOREACH_SECTION(d, sp)                                                 \
+	for (const struct svc_conf_section *const *sp = (d)->conf; sp && *sp;  \
+	     sp++)
 
 /* Length of the UTF-8 character at s (at most n bytes), 0 if invalid. */
 static size_t
@@ -365,7 +203,7 @@ quote(char *dst, size_t cap, const char *s)
  * that many can be the arguments of one perr().
  */
 static const char *
-qs(struct parser *p, const char *s)
+qs(struct svc_conf_ctx *p, const char *s)
 {
 	char *dst = p->qbuf[p->qnext++ % CONF_QUOTE_SLOTS];
 
@@ -391,11 +229,11 @@ requote(char *cause, const char *v)
 	return out;
 }
 
-static void perr(struct parser *p, int line, const char *fmt, ...)
+static void perr(struct svc_conf_ctx *p, int line, const char *fmt, ...)
     PRINTF_LIKE(3, 4);
 
 static void
-perr(struct parser *p, int line, const char *fmt, ...)
+perr(struct svc_conf_ctx *p, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -419,7 +257,7 @@ perr(struct parser *p, int line, const char *fmt, ...)
 
 /* "bad value for 'KEY' in [SECTION]: CAUSE", the value quoted short. */
 static void
-bad_value(struct parser *p, const char *name, const char *v, char *cause)
+bad_value(struct svc_conf_ctx *p, const char *name, const char *v, char *cause)
 {
 	cause = requote(cause, v);
 	perr(p, p->lineno, "bad value for '%s' in [%s]: %s", qs(p, name),
@@ -437,33 +275,6 @@ err_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* 1-max characters of [A-Za-z0-9_.:-]: event, timer and hook names. */
-static bool
-name_valid(const char *s, size_t len, size_t max)
-{
-	if (len == 0 || len > max)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (!isalnum(ch) && !strchr("_.:-", ch))
-			return false;
-	}
-	return true;
-}
-
-/* An event pattern: an exact name, "prefix.*" or "*" (as services/bus.h). */
-static bool
-pattern_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 1 && s[0] == '*')
-		return true;
-	if (n > 2 && s[n - 1] == '*' && s[n - 2] == '.')
-		return name_valid(s, n - 2, CONF_EVENT_MAX);
-	return name_valid(s, n, CONF_EVENT_MAX);
-}
-
 /* "1K", "8M", "1G" when exact, else bytes. */
 static void
 format_size(uint64_t v, char *buf, size_t len)
@@ -479,14 +290,6 @@ format_size(uint64_t v, char *buf, size_t len)
 		}
 	}
 	snprintf(buf, len, "%llu", (unsigned long long)v);
-}
-
-/* The one duration range check (daemon/util.h), shared with `schedule`. */
-static int
-parse_duration(const char *v, double max, const char *max_text, double *out,
-               char **cause)
-{
-	return util_parse_duration_max(v, max, max_text, out, cause);
 }
 
 static int
@@ -551,368 +354,774 @@ check_group(const char *name, char **cause)
 	return -1;
 }
 
-/* [bridge] url, publish/subscribe and channel. */
+/* ---- the stock types ---- */
+
 static int
-set_bridge_key(void *dst, enum ktype type, const char *v, char **cause)
+limit_u64(const char *text, bool bytes, uint64_t dflt, uint64_t *out)
 {
-	struct bridge_url url;
+	if (!text) {
+		*out = dflt;
+		return 0;
+	}
+	if (bytes)
+		return util_parse_size(text, out, NULL);
+	return util_parse_uint(text, UINT64_MAX, out, NULL);
+}
+
+static int
+duration_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+               const char *v, void *dst, char **cause)
+{
+	const char *max_text = it->max ? it->max : "3650d";
+	double max;
+
+	(void)cx;
+	if (util_parse_duration(max_text, 0, &max, NULL) < 0)
+		abort(); /* a descriptor's bug */
+	return util_parse_duration_max(v, max, max_text, dst, cause);
+}
+
+const struct svc_conf_type svc_conf_duration = {
+    .name = "duration",
+    .parse = duration_parse,
+    .size = sizeof(double),
+};
+
+static int
+size_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+           const char *v, void *dst, char **cause)
+{
+	uint64_t min, max;
+
+	(void)cx;
+	if (limit_u64(it->min, true, 0, &min) < 0 ||
+	    limit_u64(it->max, true, UINT64_MAX, &max) < 0)
+		abort();
+	return parse_bytes(v, min, max, dst, cause);
+}
+
+const struct svc_conf_type svc_conf_size = {
+    .name = "size",
+    .parse = size_parse,
+    .size = sizeof(uint64_t),
+};
+
+static int
+int_parse(const struct svc_conf_item *it, const char *v, uint64_t natural,
+          uint64_t *out, char **cause)
+{
+	uint64_t min, max;
+
+	if (limit_u64(it->min, false, 0, &min) < 0 ||
+	    limit_u64(it->max, false, natural, &max) < 0)
+		abort();
+	return parse_range(v, min, max, out, cause);
+}
+
+static int
+uint_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+           const char *v, void *dst, char **cause)
+{
+	uint64_t u;
+
+	(void)cx;
+	if (int_parse(it, v, UINT_MAX, &u, cause) < 0)
+		return -1;
+	*(unsigned *)dst = (unsigned)u;
+	return 0;
+}
+
+const struct svc_conf_type svc_conf_uint = {
+    .name = "uint",
+    .parse = uint_parse,
+    .size = sizeof(unsigned),
+};
+
+static int
+count_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+            const char *v, void *dst, char **cause)
+{
+	uint64_t u;
+
+	(void)cx;
+	if (int_parse(it, v, SIZE_MAX, &u, cause) < 0)
+		return -1;
+	*(size_t *)dst = (size_t)u;
+	return 0;
+}
+
+const struct svc_conf_type svc_conf_count = {
+    .name = "count",
+    .parse = count_parse,
+    .size = sizeof(size_t),
+};
+
+static int
+bool_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+           const char *v, void *dst, char **cause)
+{
+	(void)cx;
+	(void)it;
+	return util_parse_bool(v, dst, cause);
+}
+
+const struct svc_conf_type svc_conf_bool = {
+    .name = "bool",
+    .parse = bool_parse,
+    .size = sizeof(bool),
+};
+
+void
+svc_conf_str_free(void *dst)
+{
+	free(*(char **)dst);
+	*(char **)dst = NULL;
+}
+
+bool
+svc_conf_str_equal(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+
+	if (!x || !y)
+		return x == y;
+	return strcmp(x, y) == 0;
+}
+
+void
+svc_conf_str_copy(void *dst, const void *src)
+{
+	const char *s = *(char *const *)src;
+
+	*(char **)dst = s ? xstrdup(s) : NULL;
+}
+
+static void
+str_set(void *dst, const char *v)
+{
+	free(*(char **)dst);
+	*(char **)dst = v ? xstrdup(v) : NULL;
+}
+
+#define STR_TYPE(n, fn)                                                        \
+	{                                                                      \
+		.name = (n), .parse = (fn), .size = sizeof(char *),            \
+		.free = svc_conf_str_free, .equal = svc_conf_str_equal,        \
+		.copy = svc_conf_str_copy,                                     \
+	}
+
+static int
+string_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+             const char *v, void *dst, char **cause)
+{
+	(void)cx;
+	(void)it;
+	(void)cause;
+	str_set(dst, v);
+	return 0;
+}
+
+const struct svc_conf_type svc_conf_string = STR_TYPE("string", string_parse);
+
+static int
+path_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+           const char *v, void *dst, char **cause)
+{
+	(void)cx;
+	(void)it;
+	if (!*v) {
+		*cause = xstrdup("empty path");
+		return -1;
+	}
+	str_set(dst, v);
+	return 0;
+}
+
+const struct svc_conf_type svc_conf_path = STR_TYPE("path", path_parse);
+
+static int
+socket_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+             const char *v, void *dst, char **cause)
+{
+	if (*v && strlen(v) > CONF_SOCKET_MAX) {
+		*cause = xasprintf("path is %zu bytes long (at most %zu)",
+		                   strlen(v), CONF_SOCKET_MAX);
+		return -1;
+	}
+	return path_parse(cx, it, v, dst, cause);
+}
+
+const struct svc_conf_type svc_conf_socket = STR_TYPE("socket", socket_parse);
+
+static int
+group_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+            const char *v, void *dst, char **cause)
+{
+	(void)cx;
+	(void)it;
+	if (*v && check_group(v, cause) < 0)
+		return -1;
+	str_set(dst, *v ? v : NULL);
+	return 0;
+}
+
+const struct svc_conf_type svc_conf_group = STR_TYPE("group", group_parse);
+
+static int
+event_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+            const char *v, void *dst, char **cause)
+{
+	(void)cx;
+	(void)it;
+	if (!util_name_valid(v, strlen(v), UTIL_EVENT_NAME_MAX)) {
+		*cause = xasprintf("'%s' is not a valid event name (1-128 "
+		                   "characters of A-Z a-z 0-9 _ . : -)",
+		                   v);
+		return -1;
+	}
+	str_set(dst, v);
+	return 0;
+}
+
+const struct svc_conf_type svc_conf_event = STR_TYPE("event", event_parse);
+
+static int
+pattern_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+              const char *v, void *dst, char **cause)
+{
+	(void)cx;
+	(void)it;
+	if (!util_pattern_valid(v)) {
+		*cause = xasprintf("'%s' is not an event pattern (NAME, "
+		                   "PREFIX.* or *)",
+		                   v);
+		return -1;
+	}
+	str_set(dst, v);
+	return 0;
+}
+
+const struct svc_conf_type svc_conf_pattern =
+    STR_TYPE("pattern", pattern_parse);
+
+static int
+json_object_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+                  const char *v, void *dst, char **cause)
+{
+	json_error_t jerr;
+	json_t *j;
+
+	(void)cx;
+	(void)it;
+	j = json_loads(v, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		*cause = xasprintf("invalid JSON: %s", jerr.text);
+		return -1;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		*cause = xstrdup("not a JSON object");
+		return -1;
+	}
+	json_decref(j);
+	/* the text as written, compacted: event data is never re-serialised,
+	 * so numbers are emitted as configured */
+	struct buf b = {0};
+	util_json_compact(&b, v, strlen(v));
+	buf_putc(&b, '\0');
+	free(*(char **)dst);
+	*(char **)dst = b.data;
+	return 0;
+}
+
+const struct svc_conf_type svc_conf_json_object =
+    STR_TYPE("json-object", json_object_parse);
+
+static int
+enum_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+           const char *v, void *dst, char **cause)
+{
+	const struct svc_conf_enum *e = it->arg;
+	struct buf b = {0};
+	size_t n = 0;
+
+	(void)cx;
+	for (size_t i = 0; e[i].name; i++) {
+		if (!strcmp(e[i].name, v)) {
+			*(int *)dst = e[i].value;
+			return 0;
+		}
+		n++;
+	}
+	buf_printf(&b, "'%s' is not ", v);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&b, "%s%s",
+		           i == 0      ? ""
+		           : i + 1 < n ? ", "
+		                       : " or ",
+		           e[i].name);
+	*cause = xstrndup(buf_head(&b), b.len);
+	buf_free(&b);
+	return -1;
+}
+
+const struct svc_conf_type svc_conf_enum = {
+    .name = "enum",
+    .parse = enum_parse,
+    .size = sizeof(int),
+};
+
+static int
+level_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+            const char *v, void *dst, char **cause)
+{
+	int level = log_parse_level(v);
+
+	(void)cx;
+	(void)it;
+	if (level < 0) {
+		*cause = xasprintf("'%s' is not a log level (use error, "
+		                   "warning, info or debug)",
+		                   v);
+		return -1;
+	}
+	*(int *)dst = level;
+	return 0;
+}
+
+const struct svc_conf_type svc_conf_level = {
+    .name = "log-level",
+    .parse = level_parse,
+    .size = sizeof(int),
+};
+
+void
+svc_conf_strv_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static void
+strv_free(void *dst)
+{
+	svc_conf_strv_free(*(char ***)dst);
+	*(char ***)dst = NULL;
+}
+
+static bool
+strv_equal(const void *a, const void *b)
+{
+	char *const *x = *(char **const *)a, *const *y = *(char **const *)b;
+
+	for (; x && *x && y && *y; x++, y++)
+		if (strcmp(*x, *y))
+			return false;
+	return !(x && *x) && !(y && *y);
+}
+
+static void
+strv_copy(void *dst, const void *src)
+{
+	char *const *s = *(char **const *)src;
+	size_t n = 0;
+	char **v;
+
+	if (!s) {
+		*(char ***)dst = NULL;
+		return;
+	}
+	while (s[n])
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = xstrdup(s[i]);
+	*(char ***)dst = v;
+}
+
+static int
+patterns_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+               const char *v, void *dst, char **cause)
+{
 	char **list = NULL;
 	size_t n = 0;
 
-	switch (type) {
-	case KT_URL:
-		if (bridge_url_parse(v, &url, cause) < 0)
-			return -1;
-		bridge_url_clear(&url);
-		break;
-	case KT_CHANNEL:
-		if (!bridge_channel_valid(v)) {
-			*cause = xasprintf("'%s' is not a channel prefix (1-64 "
-			                   "characters of A-Z a-z 0-9 _ . : -)",
-			                   v);
-			return -1;
-		}
-		break;
-	case KT_PATTERNS:
-		for (const char *q = v; *q;) {
-			size_t len = strcspn(q, " \t,");
-			if (len) {
-				char *pat = xstrndup(q, len);
-				if (!pattern_valid(pat)) {
-					char qb[QUOTE_BUF];
-					*cause = xasprintf(
-					    "'%s' is not an event pattern "
-					    "(NAME, PREFIX.* or *)",
-					    quote(qb, sizeof(qb), pat));
-					free(pat);
-					goto out_bad_list;
-				}
-				list = xrealloc(list, (n + 2) * sizeof(*list));
-				list[n++] = pat;
-				list[n] = NULL;
+	(void)cx;
+	(void)it;
+	for (const char *q = v; *q;) {
+		size_t len = strcspn(q, " \t,");
+		if (len) {
+			char *pat = xstrndup(q, len);
+			if (!util_pattern_valid(pat)) {
+				char qb[QUOTE_BUF];
+				*cause = xasprintf("'%s' is not an event "
+				                   "pattern (NAME, PREFIX.* or "
+				                   "*)",
+				                   quote(qb, sizeof(qb), pat));
+				free(pat);
+				svc_conf_strv_free(list);
+				return -1;
 			}
-			q += len;
-			q += strspn(q, " \t,");
+			list = xrealloc(list, (n + 2) * sizeof(*list));
+			list[n++] = pat;
+			list[n] = NULL;
 		}
-		for (char **o = *(char ***)dst; o && *o; o++)
-			free(*o);
-		free(*(char ***)dst);
-		*(char ***)dst = list;
-		return 0;
-	default:
-		*cause = xstrdup("internal error: not a bridge key");
-		return -1;
+		q += len;
+		q += strspn(q, " \t,");
 	}
-	free(*(char **)dst);
-	*(char **)dst = xstrdup(v);
+	svc_conf_strv_free(*(char ***)dst);
+	*(char ***)dst = list;
 	return 0;
-
-out_bad_list:
-	for (size_t i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
-	return -1;
 }
 
-/* Parse v into the conf field k names. */
-static int
-set_key(struct conf *c, const struct conf_key *k, const char *v, char **cause)
-{
-	void *dst = (char *)c + k->off;
-	uint64_t u;
-	int level;
+const struct svc_conf_type svc_conf_patterns = {
+    .name = "patterns",
+    .parse = patterns_parse,
+    .size = sizeof(char **),
+    .free = strv_free,
+    .equal = strv_equal,
+    .copy = strv_copy,
+};
 
-	switch (k->type) {
-	case KT_DURATION:
-		return parse_duration(v, k->dmax, k->dmax_text, dst, cause);
-	case KT_BYTES: return parse_bytes(v, k->min, k->max, dst, cause);
-	case KT_UINT:
-		if (parse_range(v, k->min, k->max, &u, cause) < 0)
-			return -1;
-		*(unsigned *)dst = (unsigned)u;
-		return 0;
-	case KT_COUNT:
-		if (parse_range(v, k->min, k->max, &u, cause) < 0)
-			return -1;
-		*(size_t *)dst = (size_t)u;
-		return 0;
-	case KT_BOOL: return util_parse_bool(v, dst, cause);
-	case KT_LEVEL:
-		if ((level = log_parse_level(v)) < 0) {
-			*cause =
-			    xasprintf("'%s' is not a log level (use error, "
-			              "warning, info or debug)",
-			              v);
-			return -1;
-		}
-		*(int *)dst = level;
-		return 0;
-	case KT_SOCKET:
-		if (!*v) {
-			*cause = xstrdup("empty path");
-			return -1;
-		}
-		if (strlen(v) > CONF_SOCKET_MAX) {
-			*cause =
-			    xasprintf("path is %zu bytes long (at most %zu)",
-			              strlen(v), CONF_SOCKET_MAX);
-			return -1;
-		}
-		free(*(char **)dst);
-		*(char **)dst = xstrdup(v);
-		return 0;
-	case KT_GROUP:
-		if (*v && check_group(v, cause) < 0)
-			return -1;
-		free(*(char **)dst);
-		*(char **)dst = *v ? xstrdup(v) : NULL;
-		return 0;
-	case KT_PATH:
-		if (!*v) {
-			*cause = xstrdup("empty path");
-			return -1;
-		}
-		free(*(char **)dst);
-		*(char **)dst = xstrdup(v);
-		return 0;
-	case KT_SYNC:
-		if (!strcmp(v, "always"))
-			*(int *)dst = CONF_SYNC_ALWAYS;
-		else if (!strcmp(v, "batch"))
-			*(int *)dst = CONF_SYNC_BATCH;
-		else if (!strcmp(v, "off"))
-			*(int *)dst = CONF_SYNC_OFF;
-		else {
-			*cause =
-			    xasprintf("'%s' is not always, batch or off", v);
-			return -1;
-		}
-		return 0;
-	case KT_DAMAGE:
-		if (!strcmp(v, "refuse"))
-			*(int *)dst = CONF_DAMAGE_REFUSE;
-		else if (!strcmp(v, "continue"))
-			*(int *)dst = CONF_DAMAGE_CONTINUE;
-		else {
-			*cause = xasprintf("'%s' is not refuse or continue", v);
-			return -1;
-		}
-		return 0;
-	case KT_URL:
-	case KT_PATTERNS:
-	case KT_CHANNEL: return set_bridge_key(dst, k->type, v, cause);
-	}
-	*cause = xstrdup("internal error: unknown key type");
-	return -1;
+/* ---- for checks and types ---- */
+
+void
+svc_conf_error(struct svc_conf_ctx *cx, int line, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	if (!cx)
+		return;
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	perr(cx, line ? line : cx->sect_line, "%s", msg);
+	free(msg);
 }
 
-/*
- * Split a command line into argv without a shell: blanks separate words;
- * '...' is literal; "..." and bare text take backslash escapes.
- */
-static char **
-split_argv(const char *s, char **cause)
+int
+svc_conf_key_line(const struct svc_conf_ctx *cx, const char *key)
 {
-	struct buf b = {0};
-	char **argv = NULL;
-	size_t n = 0;
-	const char *q = s;
+	for (size_t i = 0; cx && i < cx->nkeys; i++)
+		if (!strcmp(cx->keys[i].name, key))
+			return cx->keys[i].line;
+	return 0;
+}
 
-	for (;;) {
-		while (isspace((unsigned char)*q))
-			q++;
-		if (!*q)
-			break;
-		buf_reset(&b);
-		while (*q && !isspace((unsigned char)*q)) {
-			if (*q == '\'') {
-				const char *e = strchr(q + 1, '\'');
-				if (!e) {
-					*cause = xstrdup("unterminated single "
-					                 "quote");
-					goto out_fail;
-				}
-				buf_append(&b, q + 1, (size_t)(e - q - 1));
-				q = e + 1;
-			} else if (*q == '"') {
-				for (q++; *q && *q != '"'; q++) {
-					if (*q == '\\' && q[1])
-						q++;
-					buf_putc(&b, *q);
-				}
-				if (!*q) {
-					*cause = xstrdup("unterminated double "
-					                 "quote");
-					goto out_fail;
-				}
-				q++;
-			} else if (*q == '\\') {
-				if (!q[1]) {
-					*cause = xstrdup("trailing backslash");
-					goto out_fail;
-				}
-				buf_putc(&b, q[1]);
-				q += 2;
-			} else {
-				buf_putc(&b, *q++);
-			}
-		}
-		argv = xrealloc(argv, (n + 2) * sizeof(*argv));
-		argv[n++] = b.len ? xstrndup(buf_head(&b), b.len) : xstrdup("");
-		argv[n] = NULL;
-	}
-	buf_free(&b);
-	if (n == 0)
-		*cause = xstrdup("empty command");
-	return argv;
+int
+svc_conf_lineno(const struct svc_conf_ctx *cx)
+{
+	return cx ? cx->lineno : 0;
+}
 
-out_fail:
-	buf_free(&b);
-	for (size_t i = 0; i < n; i++)
-		free(argv[i]);
-	free(argv);
+const char *
+svc_conf_section_name(const struct svc_conf_ctx *cx)
+{
+	if (!cx)
+		return "";
+	return cx->inst_name ? cx->inst_name : cx->sect_name;
+}
+
+const struct svc_desc *
+svc_conf_task_owner(const struct svc_conf_ctx *cx, const char *task)
+{
+	for (size_t i = 0; cx && i < cx->c->n; i++)
+		for (const char *const *t = cx->c->table[i]->tasks; t && *t;
+		     t++)
+			if (!strcmp(*t, task))
+				return cx->c->table[i];
 	return NULL;
 }
 
+const char *
+svc_conf_quote(struct svc_conf_ctx *cx, const char *s)
+{
+	return cx ? qs(cx, s) : s;
+}
+
+/* ---- items, instances, options ---- */
+
+static void *
+at(void *base, size_t off)
+{
+	return (char *)base + off;
+}
+
+static const void *
+cat(const void *base, size_t off)
+{
+	return (const char *)base + off;
+}
+
+static struct svc_conf_list *
+list_of(void *opts, const struct svc_conf_section *sec)
+{
+	return at(opts, sec->list_off);
+}
+
+static void
+item_free(const struct svc_conf_item *it, void *base)
+{
+	if (it->type->free)
+		it->type->free(at(base, it->off));
+}
+
 static bool
-executable_file(const char *path)
+item_equal(const struct svc_conf_item *it, const void *a, const void *b)
 {
-	struct stat st;
+	const void *x = cat(a, it->off), *y = cat(b, it->off);
 
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	       access(path, X_OK) == 0;
+	if (it->type->equal)
+		return it->type->equal(x, y);
+	return memcmp(x, y, it->type->size) == 0;
 }
 
 static void
-free_argv(char **argv)
+item_copy(const struct svc_conf_item *it, void *dst, const void *src)
 {
-	for (char **a = argv; a && *a; a++)
-		free(*a);
-	free(argv);
+	item_free(it, dst);
+	if (it->type->copy)
+		it->type->copy(at(dst, it->off), cat(src, it->off));
+	else
+		memcpy(at(dst, it->off), cat(src, it->off), it->type->size);
 }
 
+/* Set every item of sec in base to its default. */
 static void
-timer_key(struct parser *p, const char *name, const char *v)
+items_default(const struct svc_conf_section *sec, void *base)
 {
-	struct conf_timer *t = p->timer;
-	char *cause = NULL;
+	for (size_t i = 0; i < sec->nitems; i++) {
+		const struct svc_conf_item *it = &sec->items[i];
+		char *cause = NULL;
 
-	if (!strcmp(name, "every") || !strcmp(name, "after")) {
-		if (parse_duration(v, TIMER_MAX, UTIL_TASK_MAX_TEXT,
-		                   &t->interval, &cause) < 0)
-			goto out_bad;
-		t->periodic = name[0] == 'e';
-	} else if (!strcmp(name, "emit")) {
-		if (!name_valid(v, strlen(v), CONF_EVENT_MAX)) {
-			cause =
-			    xasprintf("'%s' is not a valid event name (1-128 "
-			              "characters of A-Z a-z 0-9 _ . : -)",
-			              v);
-			goto out_bad;
+		if (!it->dflt)
+			continue;
+		if (it->type->parse(NULL, it, it->dflt, at(base, it->off),
+		                    &cause) < 0) {
+			/* a descriptor's bug, found by any test */
+			log_err("conf: default of '%s' in [%s]: %s", it->key,
+			        sec->name, cause ? cause : "invalid");
+			abort();
 		}
-		free(t->emit);
-		t->emit = xstrdup(v);
-	} else if (!strcmp(name, "data")) {
-		json_error_t jerr;
-		json_t *j = json_loads(
-		    v, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-		if (!j) {
-			cause = xasprintf("invalid JSON: %s", jerr.text);
-			goto out_bad;
-		}
-		if (!json_is_object(j)) {
-			json_decref(j);
-			cause = xstrdup("not a JSON object");
-			goto out_bad;
-		}
-		json_decref(j);
-		/* the text as written, compacted: event data is never
-		 * re-serialised, so numbers are emitted as configured */
-		struct buf b = {0};
-		util_json_compact(&b, v, strlen(v));
-		buf_putc(&b, '\0');
-		free(t->data);
-		t->data = b.data;
 	}
-	return;
-
-out_bad:
-	bad_value(p, name, v, cause);
 }
 
 static void
-hook_key(struct parser *p, const char *name, const char *v)
+instance_free(const struct svc_conf_section *sec, void *inst)
 {
-	struct conf_hook *h = p->hook;
-	char *cause = NULL;
-	uint64_t u;
+	struct svc_conf_instance *in = inst;
 
-	if (!strcmp(name, "on")) {
-		if (!pattern_valid(v)) {
-			cause = xasprintf("'%s' is not an event pattern (NAME, "
-			                  "PREFIX.* or *)",
-			                  v);
-			goto out_bad;
-		}
-		free(h->on);
-		h->on = xstrdup(v);
-	} else if (!strcmp(name, "exec")) {
-		char **argv = split_argv(v, &cause);
-		if (!argv) {
-			perr(p, p->lineno, "hook '%s': exec: %s", h->name,
-			     cause);
-			free(cause);
-			return;
-		}
-		if (argv[0][0] != '/')
-			perr(p, p->lineno,
-			     "hook '%s': exec '%s' is not an absolute path",
-			     h->name, qs(p, argv[0]));
-		else if (!executable_file(argv[0]))
-			perr(p, p->lineno,
-			     "hook '%s': exec '%s' is not an executable file",
-			     h->name, qs(p, argv[0]));
-		free_argv(h->argv);
-		h->argv = argv;
-	} else if (!strcmp(name, "timeout")) {
-		if (parse_duration(v, HOOK_TIMEOUT_MAX, "1h", &h->timeout,
-		                   &cause) < 0)
-			goto out_bad;
-	} else if (!strcmp(name, "concurrency")) {
-		if (parse_range(v, 1, 64, &u, &cause) < 0)
-			goto out_bad;
-		h->concurrency = (unsigned)u;
-	} else if (!strcmp(name, "retries")) {
-		if (parse_range(v, 0, 10, &u, &cause) < 0)
-			goto out_bad;
-		h->retries = (unsigned)u;
-	} else if (!strcmp(name, "backoff")) {
-		if (parse_duration(v, HOOK_TIMEOUT_MAX, "1h", &h->backoff,
-		                   &cause) < 0)
-			goto out_bad;
+	for (size_t i = 0; i < sec->nitems; i++)
+		item_free(&sec->items[i], inst);
+	free(in->name);
+	free(inst);
+}
+
+static void
+list_free(const struct svc_conf_section *sec, struct svc_conf_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		instance_free(sec, l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static bool
+instance_equal(const struct svc_conf_section *sec, const void *a, const void *b)
+{
+	const struct svc_conf_instance *x = a, *y = b;
+
+	if (strcmp(x->name, y->name))
+		return false;
+	for (size_t i = 0; i < sec->nitems; i++)
+		if (!item_equal(&sec->items[i], a, b))
+			return false;
+	return true;
+}
+
+static bool
+section_equal(const struct svc_conf_section *sec, const void *a, const void *b)
+{
+	if (sec->named) {
+		const struct svc_conf_list *x = cat(a, sec->list_off);
+		const struct svc_conf_list *y = cat(b, sec->list_off);
+		if (x->n != y->n)
+			return false;
+		for (size_t i = 0; i < x->n; i++)
+			if (!instance_equal(sec, x->v[i], y->v[i]))
+				return false;
+		return true;
 	}
-	return;
-
-out_bad:
-	bad_value(p, name, v, cause);
+	if (sec->has_present && *(const bool *)cat(a, sec->present_off) !=
+	                            *(const bool *)cat(b, sec->present_off))
+		return false;
+	for (size_t i = 0; i < sec->nitems; i++)
+		if (!item_equal(&sec->items[i], a, b))
+			return false;
+	return true;
 }
 
-static bool
-key_seen(const struct parser *p, const char *name)
+/* dst's part of sec becomes a copy of src's. */
+static void
+section_copy(const struct svc_conf_section *sec, void *dst, const void *src)
 {
-	for (size_t i = 0; i < p->nkeys; i++)
-		if (!strcmp(p->keys[i].name, name))
-			return true;
-	return false;
+	if (sec->named) {
+		struct svc_conf_list *d = list_of(dst, sec);
+		const struct svc_conf_list *s = cat(src, sec->list_off);
+		list_free(sec, d);
+		d->v = xcalloc(s->n ? s->n : 1, sizeof(*d->v));
+		for (size_t i = 0; i < s->n; i++) {
+			const struct svc_conf_instance *si = s->v[i];
+			struct svc_conf_instance *di =
+			    xcalloc(1, sec->inst_size);
+			memcpy(di, si, sec->inst_size);
+			di->name = xstrdup(si->name);
+			for (size_t k = 0; k < sec->nitems; k++) {
+				const struct svc_conf_item *it = &sec->items[k];
+				if (it->type->copy)
+					it->type->copy(at(di, it->off),
+					               cat(si, it->off));
+			}
+			d->v[d->n++] = di;
+		}
+		return;
+	}
+	if (sec->has_present)
+		*(bool *)at(dst, sec->present_off) =
+		    *(const bool *)cat(src, sec->present_off);
+	for (size_t i = 0; i < sec->nitems; i++)
+		item_copy(&sec->items[i], dst, src);
 }
 
-static bool
-in_list(const char *const *list, size_t n, const char *name)
+static void *
+opts_new(const struct svc_desc *d)
 {
+	void *opts;
+
+	if (!d->conf_size)
+		return NULL;
+	opts = xcalloc(1, d->conf_size);
+	FOREACH_SECTION(d, sp)
+	{
+		if (!(*sp)->named)
+			items_default(*sp, opts);
+	}
+	return opts;
+}
+
+static void
+opts_free(const struct svc_desc *d, void *opts)
+{
+	if (!opts)
+		return;
+	FOREACH_SECTION(d, sp)
+	{
+		if ((*sp)->named) {
+			list_free(*sp, list_of(opts, *sp));
+			continue;
+		}
+		for (size_t i = 0; i < (*sp)->nitems; i++)
+			item_free(&(*sp)->items[i], opts);
+	}
+	free(opts);
+}
+
+static struct svc_conf *
+conf_new(const char *path, const struct svc_desc *const *table, size_t n)
+{
+	struct svc_conf *c = xcalloc(1, sizeof(*c));
+
+	c->path = path ? xstrdup(path) : NULL;
+	c->table = xcalloc(n ? n : 1, sizeof(*c->table));
+	if (n)
+		memcpy(c->table, table, n * sizeof(*table));
+	c->n = n;
+	c->opts = xcalloc(n ? n : 1, sizeof(*c->opts));
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(list[i], name))
-			return true;
-	return false;
+		c->opts[i] = opts_new(table[i]);
+	return c;
+}
+
+void
+svc_conf_free(struct svc_conf *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		opts_free(c->table[i], c->opts[i]);
+	free(c->opts);
+	free(c->table);
+	free(c->path);
+	free(c);
+}
+
+static ssize_t
+conf_index(const struct svc_conf *c, const char *service)
+{
+	for (size_t i = 0; c && i < c->n; i++)
+		if (!strcmp(c->table[i]->name, service))
+			return (ssize_t)i;
+	return -1;
+}
+
+const void *
+svc_conf_options(const struct svc_conf *c, const char *service)
+{
+	ssize_t i = conf_index(c, service);
+
+	return i < 0 ? NULL : c->opts[i];
+}
+
+const void *
+svc_conf_lookup(const struct svc_conf *c, const char *section, const char *key)
+{
+	for (size_t i = 0; c && i < c->n; i++) {
+		FOREACH_SECTION(c->table[i], sp)
+		{
+			if ((*sp)->named || strcmp((*sp)->name, section))
+				continue;
+			for (size_t k = 0; k < (*sp)->nitems; k++)
+				if (!strcmp((*sp)->items[k].key, key))
+					return cat(c->opts[i],
+					           (*sp)->items[k].off);
+		}
+	}
+	return NULL;
+}
+
+const void *
+svc_conf_desc_defaults(const struct svc_desc *d)
+{
+	static struct dflt {
+		const struct svc_desc *d;
+		struct svc_conf *c;
+		struct dflt *next;
+	} * cache;
+
+	for (struct dflt *e = cache; e; e = e->next)
+		if (e->d == d)
+			return svc_conf_options(e->c, d->name);
+	struct dflt *e = xmalloc(sizeof(*e));
+	*e = (struct dflt){d, conf_new(NULL, &d, 1), cache};
+	cache = e;
+	return svc_conf_options(e->c, d->name);
+}
+
+const char *
+svc_conf_file(const struct svc_conf *c)
+{
+	return c->path;
+}
+
+/* ---- the parser ---- */
+
+static bool
+key_seen(const struct svc_conf_ctx *p, const char *name)
+{
+	return svc_conf_key_line(p, name) != 0;
 }
 
 /* inih's handler: one "key = value" (section is ours, not inih's). */
@@ -920,33 +1129,30 @@ static int
 conf_handler(void *user, const char *section, const char *name,
              const char *value)
 {
-	struct parser *p = user;
-	const struct conf_key *k = NULL;
-	bool known = false;
+	struct svc_conf_ctx *p = user;
+	const struct svc_conf_item *it = NULL;
+	void *target = NULL;
+	char *cause = NULL;
 
 	(void)section;
-	if (p->sect == SECT_SKIP)
+	if (p->state == SECT_SKIP)
 		return 1;
-	if (p->sect == SECT_NONE) {
+	if (p->state == SECT_NONE) {
 		perr(p, p->lineno, "key '%s' is outside of any section",
 		     qs(p, name));
 		return 1;
 	}
-	if (p->sect == SECT_TIMER) {
-		known = in_list(timer_keys, ARRAY_SIZE(timer_keys), name);
-	} else if (p->sect == SECT_HOOK) {
-		known = in_list(hook_keys, ARRAY_SIZE(hook_keys), name);
-	} else {
-		for (size_t i = 0; i < ARRAY_SIZE(conf_keys); i++) {
-			if (conf_keys[i].sect == p->sect &&
-			    !strcmp(conf_keys[i].name, name)) {
-				k = &conf_keys[i];
+	for (size_t o = 0; !it && o < p->nowners; o++) {
+		const struct svc_conf_section *sec = p->owners[o].sec;
+		for (size_t i = 0; i < sec->nitems; i++) {
+			if (!strcmp(sec->items[i].key, name)) {
+				it = &sec->items[i];
+				target = p->owners[o].target;
 				break;
 			}
 		}
-		known = k != NULL;
 	}
-	if (!known) {
+	if (!it) {
 		perr(p, p->lineno, "unknown key '%s' in [%s]", qs(p, name),
 		     p->sect_name);
 		return 1;
@@ -958,159 +1164,138 @@ conf_handler(void *user, const char *section, const char *name,
 	}
 	p->keys = xrealloc(p->keys, (p->nkeys + 1) * sizeof(*p->keys));
 	p->keys[p->nkeys++] = (struct seen_key){xstrdup(name), p->lineno};
-
-	if (p->sect == SECT_TIMER) {
-		timer_key(p, name, value);
-	} else if (p->sect == SECT_HOOK) {
-		hook_key(p, name, value);
-	} else {
-		char *cause = NULL;
-		if (set_key(p->c, k, value, &cause) < 0)
-			bad_value(p, name, value, cause);
-		if (k->off == F(output_soft))
-			p->soft_line = p->lineno;
-		else if (k->off == F(output_hard))
-			p->hard_line = p->lineno;
-	}
+	if (it->type->parse(p, it, value, at(target, it->off), &cause) < 0 &&
+	    cause)
+		bad_value(p, name, value, cause);
 	return 1;
 }
 
 /* Checks that need the whole section, reported at its header. */
 static void
-section_end(struct parser *p)
+section_end(struct svc_conf_ctx *p)
 {
-	if (p->sect == SECT_TIMER) {
-		const char *n = p->timer->name;
-		bool every = key_seen(p, "every"), after = key_seen(p, "after");
-		if (every && after)
-			perr(p, p->sect_line,
-			     "timer '%s': 'every' and 'after' "
-			     "are both set (use one)",
-			     n);
-		else if (!every && !after)
-			perr(p, p->sect_line,
-			     "timer '%s': 'every' or 'after' "
-			     "is required",
-			     n);
-		if (!key_seen(p, "emit"))
-			perr(p, p->sect_line, "timer '%s': 'emit' is required",
-			     n);
-	} else if (p->sect == SECT_HOOK) {
-		const char *n = p->hook->name;
-		if (!key_seen(p, "on"))
-			perr(p, p->sect_line, "hook '%s': 'on' is required", n);
-		if (!key_seen(p, "exec"))
-			perr(p, p->sect_line, "hook '%s': 'exec' is required",
-			     n);
-	} else if (p->sect == SECT_BRIDGE) {
-		if (!key_seen(p, "url"))
-			perr(p, p->sect_line, "[bridge]: 'url' is required");
-		if (p->c->bridge_reconnect_min > p->c->bridge_reconnect_max)
-			perr(p, p->sect_line,
-			     "[bridge]: reconnect_min is more than "
-			     "reconnect_max");
-	}
+	if (p->state == SECT_OK)
+		for (size_t o = 0; o < p->nowners; o++)
+			if (p->owners[o].sec->check)
+				p->owners[o].sec->check(p, p->owners[o].target);
 	for (size_t i = 0; i < p->nkeys; i++)
 		free(p->keys[i].name);
 	free(p->keys);
 	p->keys = NULL;
 	p->nkeys = 0;
-	p->timer = NULL;
-	p->hook = NULL;
-	p->sect = SECT_SKIP;
-}
-
-/* [timer.NAME] or [hook.NAME]: the name, or NULL after reporting it bad. */
-static const char *
-item_name(struct parser *p, const char *sect, const char *kind)
-{
-	const char *name = strchr(sect, '.') + 1;
-
-	if (name_valid(name, strlen(name), CONF_NAME_MAX))
-		return name;
-	perr(p, p->lineno,
-	     "bad %s name '%s' in [%s] (1-64 characters of "
-	     "A-Z a-z 0-9 _ . : -)",
-	     kind, qs(p, name), qs(p, sect));
-	return NULL;
+	p->nowners = 0;
+	p->inst_name = NULL;
+	p->state = SECT_SKIP;
 }
 
 static void
-section_begin(struct parser *p, const char *name)
+add_owner(struct svc_conf_ctx *p, const struct svc_conf_section *sec,
+          void *target)
 {
-	const char *item;
+	p->owners = xrealloc(p->owners, (p->nowners + 1) * sizeof(*p->owners));
+	p->owners[p->nowners++] = (struct owner){sec, target};
+}
 
+/* [x.NAME]: true when x is a named section of the table (handled). */
+static bool
+named_begin(struct svc_conf_ctx *p, const char *name)
+{
+	const char *dot = strchr(name, '.'), *item;
+	size_t plen;
+	bool any = false;
+
+	if (!dot)
+		return false;
+	plen = (size_t)(dot - name);
+	item = dot + 1;
+	for (size_t i = 0; i < p->c->n; i++) {
+		FOREACH_SECTION(p->c->table[i], sp)
+		{
+			if (!(*sp)->named || strlen((*sp)->name) != plen ||
+			    strncmp((*sp)->name, name, plen))
+				continue;
+			if (!any && !util_name_valid(item, strlen(item),
+			                             CONF_NAME_MAX)) {
+				perr(p, p->lineno,
+				     "bad %s name '%s' in [%s] (1-64 "
+				     "characters of A-Z a-z 0-9 _ . : -)",
+				     (*sp)->name, qs(p, item), qs(p, name));
+				return true;
+			}
+			struct svc_conf_list *l = list_of(p->c->opts[i], *sp);
+			for (size_t k = 0; !any && k < l->n; k++) {
+				struct svc_conf_instance *in = l->v[k];
+				if (!strcmp(in->name, item)) {
+					perr(p, p->lineno,
+					     "duplicate section [%s] "
+					     "(first at line %d)",
+					     name, in->line);
+					return true;
+				}
+			}
+			any = true;
+			struct svc_conf_instance *in =
+			    xcalloc(1, (*sp)->inst_size);
+			in->name = xstrdup(item);
+			in->line = p->lineno;
+			items_default(*sp, in);
+			l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+			l->v[l->n++] = in;
+			add_owner(p, *sp, in);
+			p->inst_name = in->name;
+		}
+	}
+	if (any)
+		p->state = SECT_OK;
+	return any;
+}
+
+static void
+section_begin(struct svc_conf_ctx *p, const char *name)
+{
 	section_end(p);
 	free(p->sect_name);
 	p->sect_name = xstrdup(qs(p, name));
 	p->sect_line = p->lineno;
-	p->sect = SECT_SKIP;
+	p->state = SECT_SKIP;
 
-	if (!strncmp(name, "timer.", 6)) {
-		if (!(item = item_name(p, name, "timer")))
-			return;
-		for (struct conf_timer *t = p->c->timers; t; t = t->next) {
-			if (!strcmp(t->name, item)) {
-				perr(p, p->lineno,
-				     "duplicate section [%s] "
-				     "(first at line %d)",
-				     name, t->line);
-				return;
-			}
-		}
-		struct conf_timer *t = xcalloc(1, sizeof(*t));
-		t->name = xstrdup(item);
-		t->data = xstrdup("{}");
-		t->line = p->lineno;
-		*p->timer_tail = t;
-		p->timer_tail = &t->next;
-		p->timer = t;
-		p->sect = SECT_TIMER;
-	} else if (!strncmp(name, "hook.", 5)) {
-		if (!(item = item_name(p, name, "hook")))
-			return;
-		for (struct conf_hook *h = p->c->hooks; h; h = h->next) {
-			if (!strcmp(h->name, item)) {
-				perr(p, p->lineno,
-				     "duplicate section [%s] "
-				     "(first at line %d)",
-				     name, h->line);
-				return;
-			}
-		}
-		struct conf_hook *h = xcalloc(1, sizeof(*h));
-		h->name = xstrdup(item);
-		h->timeout = 30;
-		h->concurrency = 1;
-		h->retries = 0;
-		h->backoff = 1;
-		h->line = p->lineno;
-		*p->hook_tail = h;
-		p->hook_tail = &h->next;
-		p->hook = h;
-		p->sect = SECT_HOOK;
-	} else if (!strcmp(name, "timer") || !strcmp(name, "hook")) {
-		perr(p, p->lineno, "section [%s] needs a name: [%s.NAME]", name,
-		     name);
-	} else {
-		for (int s = 0; s < SECT_COUNT; s++) {
-			if (!sect_names[s] || strcmp(sect_names[s], name))
+	if (named_begin(p, name))
+		return;
+	for (size_t i = 0; i < p->c->n; i++) {
+		FOREACH_SECTION(p->c->table[i], sp)
+		{
+			if (strcmp((*sp)->name, name))
 				continue;
-			if (p->first_line[s]) {
+			if ((*sp)->named) {
 				perr(p, p->lineno,
-				     "duplicate section [%s] "
-				     "(first at line %d)",
-				     p->sect_name, p->first_line[s]);
+				     "section [%s] needs a name: [%s.NAME]",
+				     name, name);
+				p->nowners = 0;
 				return;
 			}
-			p->first_line[s] = p->lineno;
-			p->sect = (enum sect)s;
-			if (s == SECT_JOURNAL)
-				p->c->journal = true;
+			add_owner(p, *sp, p->c->opts[i]);
+		}
+	}
+	if (!p->nowners) {
+		perr(p, p->lineno, "unknown section [%s]", p->sect_name);
+		return;
+	}
+	for (size_t i = 0; i < p->nsects; i++) {
+		if (!strcmp(p->sects[i].name, name)) {
+			perr(p, p->lineno,
+			     "duplicate section [%s] (first at line %d)",
+			     p->sect_name, p->sects[i].line);
+			p->nowners = 0;
 			return;
 		}
-		perr(p, p->lineno, "unknown section [%s]", p->sect_name);
 	}
+	p->sects = xrealloc(p->sects, (p->nsects + 1) * sizeof(*p->sects));
+	p->sects[p->nsects++] = (struct seen_key){xstrdup(name), p->lineno};
+	for (size_t o = 0; o < p->nowners; o++)
+		if (p->owners[o].sec->has_present)
+			*(bool *)at(p->owners[o].target,
+			            p->owners[o].sec->present_off) = true;
+	p->state = SECT_OK;
 }
 
 /*
@@ -1147,7 +1332,7 @@ strip(char *s)
 
 /* "[name]" with optional trailing comment. */
 static void
-section_line(struct parser *p, char *s)
+section_line(struct svc_conf_ctx *p, char *s)
 {
 	char *end = find_chars_or_comment(s + 1, "]");
 	char *rest;
@@ -1178,7 +1363,7 @@ section_line(struct parser *p, char *s)
 static char *
 conf_read_line(char *str, int num, void *stream)
 {
-	struct parser *p = stream;
+	struct svc_conf_ctx *p = stream;
 
 	for (;;) {
 		if (p->pos >= p->size)
@@ -1229,29 +1414,6 @@ conf_read_line(char *str, int num, void *stream)
 		*find_chars_or_comment(value, NULL) = '\0';
 		conf_handler(p, "", strip(s), strip(value));
 	}
-}
-
-/* Checks across keys, once the whole file is read. */
-static void
-conf_cross_check(struct parser *p)
-{
-	const struct conf *c = p->c;
-	char soft[32], hard[32];
-
-	if (c->output_hard >= c->output_soft)
-		return;
-	format_size(c->output_soft, soft, sizeof(soft));
-	format_size(c->output_hard, hard, sizeof(hard));
-	if (p->hard_line >= p->soft_line)
-		perr(p, p->hard_line,
-		     "bad value for 'output_hard' in "
-		     "[control]: %s is less than output_soft (%s)",
-		     hard, soft);
-	else
-		perr(p, p->soft_line,
-		     "bad value for 'output_soft' in "
-		     "[control]: %s is more than output_hard (%s)",
-		     soft, hard);
 }
 
 static const char *
@@ -1347,30 +1509,35 @@ out_close_fd:
 	return -1;
 }
 
-struct conf *
-conf_load(const char *path, char **cause)
+struct svc_conf *
+svc_conf_load(const char *path, const struct svc_desc *const *table, size_t n,
+              char **cause)
 {
-	struct parser p = {.path = path};
+	struct svc_conf_ctx p = {.path = path};
 	struct buf file = {0};
 	struct buf b = {0};
 	int rc;
 
+	if (!path)
+		return conf_new(NULL, table, n);
 	if (read_file(path, &file, cause) < 0) {
 		buf_free(&file);
 		return NULL;
 	}
 	p.data = buf_head(&file);
 	p.size = file.len;
-	p.c = conf_defaults();
-	p.c->path = xstrdup(path);
-	p.timer_tail = &p.c->timers;
-	p.hook_tail = &p.c->hooks;
+	p.c = conf_new(path, table, n);
 
 	rc = ini_parse_stream(conf_read_line, &p, conf_handler, &p);
 	section_end(&p);
 	if (rc != 0 && p.nerrs == 0)
 		perr(&p, 0, "syntax error (inih: %d)", rc);
-	conf_cross_check(&p);
+	for (size_t i = 0; i < n; i++) {
+		char *why = NULL;
+		if (table[i]->check && table[i]->check(p.c->opts[i], &why) < 0)
+			perr(&p, 0, "%s", why ? why : "invalid configuration");
+		free(why);
+	}
 	if (p.nerrs == 0)
 		goto out;
 
@@ -1391,150 +1558,130 @@ conf_load(const char *path, char **cause)
 	}
 	*cause = xstrndup(buf_head(&b), b.len);
 	buf_free(&b);
-	conf_free(p.c);
+	svc_conf_free(p.c);
 	p.c = NULL;
 out:
 	for (size_t i = 0; i < p.nerrs; i++)
 		free(p.errs[i].msg);
 	free(p.errs);
+	for (size_t i = 0; i < p.nsects; i++)
+		free(p.sects[i].name);
+	free(p.sects);
+	free(p.owners);
 	free(p.sect_name);
 	free(p.line);
 	buf_free(&file);
 	return p.c;
 }
 
+int
+svc_conf_set(struct svc_conf *c, const char *section, const char *key,
+             const char *value, char **cause)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		FOREACH_SECTION(c->table[i], sp)
+		{
+			if ((*sp)->named || strcmp((*sp)->name, section))
+				continue;
+			for (size_t k = 0; k < (*sp)->nitems; k++) {
+				const struct svc_conf_item *it =
+				    &(*sp)->items[k];
+				char *why = NULL;
+				if (strcmp(it->key, key))
+					continue;
+				if (it->type->parse(NULL, it, value,
+				                    at(c->opts[i], it->off),
+				                    &why) == 0)
+					return 0;
+				*cause = xasprintf(
+				    "bad value for '%s' in [%s]: %s", key,
+				    section, why ? why : "invalid");
+				free(why);
+				return -1;
+			}
+		}
+	}
+	*cause = xasprintf("unknown key '%s' in [%s]", key, section);
+	return -1;
+}
+
 /* ---- reload ---- */
 
-static bool
-str_differs(const char *a, const char *b)
+/* "KEY changed; ...", "[S] changed; ..." or "[S.NAME] sections ...". */
+static void
+warn_line(struct buf *b, const char *pre, const char *name, const char *post)
 {
-	if (!a || !b)
-		return a != b;
-	return strcmp(a, b) != 0;
+	if (b->len)
+		buf_putc(b, '\n');
+	buf_printf(b, "%s%s%s changed; takes effect after a restart", pre, name,
+	           post);
 }
 
-static bool
-strv_differs(char *const *a, char *const *b)
-{
-	for (; a && *a && b && *b; a++, b++)
-		if (strcmp(*a, *b))
-			return true;
-	return (a && *a) || (b && *b);
-}
-
-/* The bridge is set up once at start: any change needs a restart. */
-static bool
-bridge_conf_differs(const struct conf *a, const struct conf *b)
-{
-	return str_differs(a->bridge_url, b->bridge_url) ||
-	       str_differs(a->bridge_channel, b->bridge_channel) ||
-	       strv_differs(a->bridge_publish, b->bridge_publish) ||
-	       strv_differs(a->bridge_subscribe, b->bridge_subscribe) ||
-	       a->bridge_buffer != b->bridge_buffer ||
-	       a->bridge_reconnect_min != b->bridge_reconnect_min ||
-	       a->bridge_reconnect_max != b->bridge_reconnect_max;
-}
-
-static bool
-journal_conf_differs(const struct conf *a, const struct conf *b)
-{
-	return a->journal != b->journal ||
-	       str_differs(a->journal_path, b->journal_path) ||
-	       a->journal_sync != b->journal_sync ||
-	       a->journal_keep_count != b->journal_keep_count ||
-	       a->journal_keep_age != b->journal_keep_age ||
-	       a->journal_on_damage != b->journal_on_damage;
-}
-
-static bool
-hooks_conf_differ(const struct conf *a, const struct conf *b)
-{
-	const struct conf_hook *x = a->hooks, *y = b->hooks;
-
-	for (; x && y; x = x->next, y = y->next) {
-		if (str_differs(x->name, y->name) ||
-		    str_differs(x->on, y->on) || x->timeout != y->timeout ||
-		    x->concurrency != y->concurrency ||
-		    x->retries != y->retries || x->backoff != y->backoff)
-			return true;
-		size_t i = 0;
-		for (; x->argv[i] && y->argv[i]; i++)
-			if (strcmp(x->argv[i], y->argv[i]) != 0)
-				return true;
-		if (x->argv[i] || y->argv[i])
-			return true;
-	}
-	return x || y;
-}
-
-int
-conf_check_reload(const struct conf *old, const struct conf *new, char **cause)
+void
+svc_conf_keep_restart(struct svc_conf *new, const struct svc_conf *old,
+                      char **warn)
 {
 	struct buf b = {0};
-	const struct {
-		const char *name;
-		bool changed;
-	} keys[] = {
-	    {"socket", str_differs(old->socket, new->socket)},
-	    {"group", str_differs(old->group, new->group)},
-	    {"queue_size", old->queue_size != new->queue_size},
-	    {"history", old->history != new->history},
-	    {"batch", old->batch != new->batch},
-	    {"listener_timeout",
-	     old->listener_timeout != new->listener_timeout},
-	    {"[bridge]", bridge_conf_differs(old, new)},
-	    {"[journal]", journal_conf_differs(old, new)},
-	    {"[hook.NAME] sections", hooks_conf_differ(old, new)},
-	};
 
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		if (!keys[i].changed)
+	for (size_t i = 0; i < new->n; i++) {
+		const void *o = svc_conf_options(old, new->table[i]->name);
+		void *nw = new->opts[i];
+
+		if (!o || !nw)
 			continue;
-		if (b.len)
-			buf_putc(&b, '\n');
-		buf_printf(&b, "%s changed; takes effect after a restart",
-		           keys[i].name);
+		FOREACH_SECTION(new->table[i], sp)
+		{
+			const struct svc_conf_section *sec = *sp;
+			if (sec->flags & SVC_CONF_RESTART) {
+				if (section_equal(sec, o, nw))
+					continue;
+				warn_line(&b, "[", sec->name,
+				          sec->named ? ".NAME] sections" : "]");
+				section_copy(sec, nw, o);
+				continue;
+			}
+			if (sec->named)
+				continue; /* items of instances: reloadable */
+			for (size_t k = 0; k < sec->nitems; k++) {
+				const struct svc_conf_item *it = &sec->items[k];
+				if (!(it->flags & SVC_CONF_RESTART) ||
+				    item_equal(it, o, nw))
+					continue;
+				warn_line(&b, "", it->key, "");
+				item_copy(it, nw, o);
+			}
+		}
 	}
-	*cause = b.len ? xstrndup(buf_head(&b), b.len) : NULL;
+	*warn = b.len ? xstrndup(buf_head(&b), b.len) : NULL;
 	buf_free(&b);
-	return 0;
+}
+
+bool
+svc_conf_changed(const struct svc_conf *old, const struct svc_conf *new,
+                 const char *service)
+{
+	ssize_t i = conf_index(new, service);
+	const void *o = svc_conf_options(old, service);
+
+	if (i < 0 || !o || !new->opts[i])
+		return false;
+	FOREACH_SECTION(new->table[i], sp)
+	{
+		if (!section_equal(*sp, o, new->opts[i]))
+			return true;
+	}
+	return false;
 }
 
 void
-conf_keep_fixed(struct conf *c, const struct conf *old)
+svc_conf_keep_service(struct svc_conf *new, const struct svc_conf *old,
+                      const char *service)
 {
-	free(c->socket);
-	c->socket = xstrdup(old->socket);
-	free(c->group);
-	c->group = old->group ? xstrdup(old->group) : NULL;
-	c->queue_size = old->queue_size;
-	c->history = old->history;
-	c->batch = old->batch;
-	c->listener_timeout = old->listener_timeout;
-}
+	ssize_t i = conf_index(new, service);
+	const void *o = svc_conf_options(old, service);
 
-/* ---- the running configuration ---- */
-
-const struct conf *
-conf_get(void)
-{
-	if (!running)
-		running = conf_defaults();
-	return running;
-}
-
-void
-conf_set(struct conf *c)
-{
-	if (c == running)
+	if (i < 0 || !o || !new->opts[i])
 		return;
-	conf_free(running);
-	running = c;
-}
-
-void
-conf_cleanup(void)
-{
-	conf_free(running);
-	running = NULL;
+	FOREACH_SECTION(new->table[i], sp)
+	section_copy(*sp, new->opts[i], o);
 }

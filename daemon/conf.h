@@ -1,10 +1,19 @@
 /*
- * conf.h — svcd's configuration (conf/svcd.conf, INI read with inih).
+ * conf.h — the configuration engine: an INI file (conf/svcd.conf, read with
+ * inih) parsed into the options structs of the services of a table.
  *
- * conf_load() parses a file into a struct conf; every unknown section or key
- * and every bad value is an error "FILE:LINE: ..." naming the key. The
- * running configuration is a process-wide pointer (conf_get), swapped on
- * reload only once the new file validated.
+ * The engine knows no service. Each service's descriptor (daemon/service.h)
+ * lists the sections it owns (struct svc_conf_section): typed items, each
+ * parsed into the service's own options struct at an offset. Loading a file
+ * finds the owner of every [section] and key among the table's
+ * descriptors, parses each value with the item's type, fills defaults from
+ * the items' default text (parsed by the same type), runs each section's
+ * check and each descriptor's check. Every unknown section or key and every
+ * bad value is an error "FILE:LINE: ..." naming the key; all errors found
+ * are reported, sorted by line.
+ *
+ * The running configuration lives with the graph (svc_graph_set_conf); a
+ * service reads its struct with svc_options(self).
  */
 #ifndef SVCD_CONF_H
 #define SVCD_CONF_H
@@ -13,125 +22,184 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct conf_timer {
-	char *name;      /* the NAME of [timer.NAME] */
-	bool periodic;   /* every = D (true) or after = D (false) */
-	double interval; /* seconds */
-	char *emit;      /* event name */
-	char *data;      /* compact JSON object text, "{}" by default */
-	int line;        /* line of the section header */
-	struct conf_timer *next;
+#include "service.h"
+#include "util.h"
+
+struct svc_conf_item;
+/* The parser, passed to section checks and to types: where errors go. */
+struct svc_conf_ctx;
+
+struct svc_conf_type {
+	const char *name; /* "duration", "size", ... (docs) */
+	/*
+	 * Parse v into dst (it holds limits and args); write dst only on
+	 * success. -1 with *cause set to the reason without "FILE:LINE:
+	 * key: " (the engine adds "bad value for 'KEY' in [SECTION]: "), or
+	 * -1 with *cause NULL after reporting a message of its own with
+	 * svc_conf_error (cx is NULL when parsing defaults or overrides).
+	 */
+	int (*parse)(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+	             const char *v, void *dst, char **cause);
+	size_t size;                                 /* bytes at dst */
+	void (*free)(void *dst);                     /* NULL: nothing owned */
+	bool (*equal)(const void *a, const void *b); /* NULL: memcmp(size) */
+	void (*copy)(void *dst, const void *src);    /* NULL: memcpy(size) */
 };
-
-/* [hook.NAME] — parsed now so the file format is stable; used by `hooks`. */
-struct conf_hook {
-	char *name;
-	char *on;             /* pattern */
-	char **argv;          /* NULL-terminated, split without a shell */
-	double timeout;       /* seconds, default 30 */
-	unsigned concurrency; /* default 1 */
-	unsigned retries;     /* default 0 */
-	double backoff;       /* first retry delay, doubling; default 1 s */
-	int line;
-	struct conf_hook *next;
-};
-
-enum conf_journal_sync {
-	CONF_SYNC_OFF,    /* acknowledged at once; written when convenient */
-	CONF_SYNC_BATCH,  /* acknowledged at once; group commits */
-	CONF_SYNC_ALWAYS, /* acknowledged once durable */
-};
-
-enum conf_journal_damage {
-	CONF_DAMAGE_REFUSE,   /* lost history or a corrupt db: do not start */
-	CONF_DAMAGE_CONTINUE, /* start anyway, loudly, never reusing a seq */
-};
-
-struct conf {
-	char *path; /* the file it came from, NULL for built-in defaults */
-
-	/* [daemon] */
-	char *socket;            /* default /run/svcd/svcd.sock */
-	int log_level;           /* enum log_level; default info */
-	double shutdown_timeout; /* default 30 s */
-	double init_timeout;     /* per-service default, 30 s */
-	double stop_timeout;     /* per-service default, 10 s */
-
-	/* [control] */
-	uint64_t max_request; /* default 1 MiB */
-	unsigned max_clients; /* default 1024 */
-	uint64_t output_soft; /* per-client output soft limit, default 1 MiB */
-	uint64_t output_hard; /* hard limit, default 8 MiB */
-	char *group;          /* socket group, NULL = daemon's group */
-	char *emit_group;     /* may emit/schedule/cancel; NULL = none */
-	char *admin_group;    /* may shutdown/reload; NULL = none */
-	size_t max_tasks;     /* tasks `schedule` may create, default 1024 */
-	uint64_t max_task_data; /* a scheduled task's data, default 64 KiB */
-
-	/* [bus] */
-	size_t queue_size;       /* default 65536 */
-	size_t history;          /* default 1024 */
-	size_t batch;            /* default 256 */
-	double listener_timeout; /* default 30 s */
-
-	/* [health] */
-	double health_interval; /* default 30 s */
-
-	/* [app] */
-	double heartbeat;     /* default 5 s */
-	bool heartbeat_event; /* emit `heartbeat` events; default false */
-
-	/* [journal] — enabled when the section is present */
-	bool journal;
-	char *journal_path;        /* default /var/lib/svcd/journal.db */
-	int journal_sync;          /* enum conf_journal_sync; default batch */
-	size_t journal_keep_count; /* retention_count; 0 = no limit */
-	double journal_keep_age;   /* retention_age, seconds; 0 = no limit */
-	int journal_on_damage; /* enum conf_journal_damage; default refuse */
-
-	/* [bridge] (services/bridge.h); bridge_url NULL: no bridge */
-	char *bridge_url;        /* redis://HOST[:PORT][/DB], unix:///PATH */
-	char **bridge_publish;   /* NULL-terminated patterns; NULL: none */
-	char **bridge_subscribe; /* NULL-terminated patterns; NULL: none */
-	char *bridge_channel;    /* channel prefix, default "svcd" */
-	size_t bridge_buffer;    /* outbound events held, default 10000 */
-	double bridge_reconnect_min; /* first retry delay, default 100 ms */
-	double bridge_reconnect_max; /* longest retry delay, default 30 s */
-
-	struct conf_timer *timers; /* in file order */
-	struct conf_hook *hooks;   /* in file order */
-};
-
-/* Built-in defaults (every field set). Caller frees with conf_free. */
-struct conf *conf_defaults(void);
-/*
- * Parse path over the defaults. NULL with *cause ("svcd.conf:12: unknown key
- * 'queu_size' in [bus]") on any error; all errors found are reported, one
- * per line, in *cause.
- */
-struct conf *conf_load(const char *path, char **cause);
-void conf_free(struct conf *c);
 
 /*
- * On reload: set *cause to a warning listing the keys that changed but only
- * take effect after a restart ("socket changed; takes effect after a
- * restart", one per line), or NULL when there are none (caller frees).
- * Never fails: returns 0.
+ * Stock types. Limits: it->min / it->max as text in the type's own syntax
+ * ("1K", "1h", "1000000"); NULL is the type's natural bound (a duration is
+ * always more than 0). Messages quote them as "(1K..1G)", "at most 1h".
  */
-int conf_check_reload(const struct conf *old, const struct conf *new,
-                      char **cause);
-/*
- * Copy the keys that only take effect after a restart ([daemon] socket,
- * [control] group, [bus] queue_size, history, batch, listener_timeout) from
- * old into c, so that a reloaded configuration still says what is in effect.
- */
-void conf_keep_fixed(struct conf *c, const struct conf *old);
+extern const struct svc_conf_type svc_conf_duration;    /* double seconds */
+extern const struct svc_conf_type svc_conf_size;        /* uint64_t bytes */
+extern const struct svc_conf_type svc_conf_uint;        /* unsigned */
+extern const struct svc_conf_type svc_conf_count;       /* size_t */
+extern const struct svc_conf_type svc_conf_bool;        /* bool */
+extern const struct svc_conf_type svc_conf_string;      /* char * (owned) */
+extern const struct svc_conf_type svc_conf_path;        /* char *, not empty */
+extern const struct svc_conf_type svc_conf_socket;      /* char *, a sun_path */
+extern const struct svc_conf_type svc_conf_group;       /* char *; "" = NULL */
+extern const struct svc_conf_type svc_conf_enum;        /* int; see below */
+extern const struct svc_conf_type svc_conf_patterns;    /* char **, see below */
+extern const struct svc_conf_type svc_conf_pattern;     /* char *, one */
+extern const struct svc_conf_type svc_conf_event;       /* char *, event name */
+extern const struct svc_conf_type svc_conf_level;       /* int, log level */
+extern const struct svc_conf_type svc_conf_json_object; /* char *, compact */
 
-/* The running configuration: never NULL (defaults until conf_set). */
-const struct conf *conf_get(void);
-/* Install c as the running configuration (takes ownership, frees the old). */
-void conf_set(struct conf *c);
-/* Free the running configuration (at exit). */
-void conf_cleanup(void);
+/* svc_conf_enum's it->arg: NULL-terminated, in the order messages list
+ * them ("'x' is not always, batch or off"). */
+struct svc_conf_enum {
+	const char *name;
+	int value;
+};
+
+/* svc_conf_patterns: blank- or comma-separated event patterns (NAME,
+ * PREFIX.* or *), NULL-terminated; NULL when none. */
+void svc_conf_strv_free(char **v);
+/* For a service's own char * types: free, equal and copy of a string. */
+void svc_conf_str_free(void *dst);
+bool svc_conf_str_equal(const void *a, const void *b);
+void svc_conf_str_copy(void *dst, const void *src);
+
+#define SVC_CONF_RESTART 0x1u /* a reload keeps the old value, warns */
+
+struct svc_conf_item {
+	const char *key;
+	const struct svc_conf_type *type;
+	size_t off;       /* offsetof in the options (or instance) struct */
+	const char *dflt; /* default as text; NULL: zero / NULL */
+	const char *min, *max;
+	const void *arg; /* type-specific (enum names) */
+	unsigned flags;  /* SVC_CONF_RESTART */
+	const char *doc; /* one line */
+};
+
+/* The first member of a named section's instance struct. */
+struct svc_conf_instance {
+	char *name; /* the NAME of [section.NAME] */
+	int line;   /* of its header */
+};
+
+/* The instances of a named section, in file order (in the options). */
+struct svc_conf_list {
+	size_t n;
+	void **v; /* each an instance struct, first member svc_conf_instance */
+};
+
+/*
+ * A section. Plain: [name], the items point into the service's options
+ * struct; several services may own items of one plain section. Named
+ * (named = true): any number of [name.NAME] sections (NAME 1-64
+ * characters of A-Z a-z 0-9 _ . : -), each an instance struct of
+ * inst_size listed in the struct svc_conf_list at list_off of the options.
+ * present_off (has_present): a bool in the options set when the section
+ * appears in the file.
+ */
+struct svc_conf_section {
+	const char *name;
+	const struct svc_conf_item *items;
+	size_t nitems;
+	bool named;
+	size_t inst_size, list_off; /* named sections */
+	bool has_present;
+	size_t present_off;
+	unsigned flags; /* SVC_CONF_RESTART: the whole section */
+	/*
+	 * Rules over the whole section (options or instance), run when the
+	 * section ends: report with svc_conf_error (svc_conf_key_line finds
+	 * where a key was given) and return -1, or return 0.
+	 */
+	int (*check)(struct svc_conf_ctx *cx, void *target);
+	const char *doc;
+};
+
+/* Items table helper: .items = X, .nitems = ARRAY_SIZE(X). */
+#define SVC_CONF_ITEMS(a) .items = (a), .nitems = ARRAY_SIZE(a)
+/* Descriptor helper: .conf = SVC_CONF_SECTIONS(&a, &b). */
+#define SVC_CONF_SECTIONS(...)                                                 \
+	((const struct svc_conf_section *const[]){__VA_ARGS__, NULL})
+
+/* For checks and types: report an error at line (0: the section header). */
+void svc_conf_error(struct svc_conf_ctx *cx, int line, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+/* The line a key was given on in the current section, 0 if it was not. */
+int svc_conf_key_line(const struct svc_conf_ctx *cx, const char *key);
+/* The line being parsed. */
+int svc_conf_lineno(const struct svc_conf_ctx *cx);
+/* The NAME of the current [section.NAME], or the section's name. */
+const char *svc_conf_section_name(const struct svc_conf_ctx *cx);
+/* The service of the table being loaded whose descriptor's tasks list
+ * has task, or NULL. */
+const struct svc_desc *svc_conf_task_owner(const struct svc_conf_ctx *cx,
+                                           const char *task);
+/* s quoted short for a message (valid for the next few calls). */
+const char *svc_conf_quote(struct svc_conf_ctx *cx, const char *s);
+
+/* A loaded configuration: the options struct of every service of a table
+ * (a service with no conf_size has none). */
+struct svc_conf;
+/*
+ * Parse path (NULL: the built-in defaults) for the services of table. NULL
+ * with *cause ("svcd.conf:12: unknown key 'queu_size' in [x]", one error
+ * per line, at most 100) on any error. The descriptors are borrowed.
+ */
+struct svc_conf *svc_conf_load(const char *path,
+                               const struct svc_desc *const *table, size_t n,
+                               char **cause);
+void svc_conf_free(struct svc_conf *c);
+/* An override (command line): section/key = value, as if in the file. */
+int svc_conf_set(struct svc_conf *c, const char *section, const char *key,
+                 const char *value, char **cause);
+/* The options struct of service (NULL: not in c's table or no options). */
+const void *svc_conf_options(const struct svc_conf *c, const char *service);
+/* The value of section/key (the item's type says what it points to), NULL
+ * when no service of c's table owns that key. */
+const void *svc_conf_lookup(const struct svc_conf *c, const char *section,
+                            const char *key);
+/*
+ * The built-in defaults of d's options (NULL without conf_size), built on
+ * first use and kept for the process: for a constructor called without
+ * options (bus_new(loop, NULL)), so that its defaults are the items'.
+ */
+const void *svc_conf_desc_defaults(const struct svc_desc *d);
+/* The file it came from; NULL for the built-in defaults. */
+const char *svc_conf_file(const struct svc_conf *c);
+
+/*
+ * Reload, step 1: for every service of new that old has too, a changed
+ * restart-only item (or section) keeps its old value in new and is listed
+ * in *warn ("KEY changed; takes effect after a restart", "[SECTION]
+ * changed; ...", "[SECTION.NAME] sections changed; ...", one per line; NULL
+ * when none, caller frees).
+ */
+void svc_conf_keep_restart(struct svc_conf *new, const struct svc_conf *old,
+                           char **warn);
+/* Step 2: whether anything of service differs between old and new. */
+bool svc_conf_changed(const struct svc_conf *old, const struct svc_conf *new,
+                      const char *service);
+/* Step 3, when service refused new: put back its old options in new. */
+void svc_conf_keep_service(struct svc_conf *new, const struct svc_conf *old,
+                           const char *service);
 
 #endif

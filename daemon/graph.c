@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "log.h"
 #include "service.h"
 #include "util.h"
@@ -118,6 +119,9 @@ struct svc_graph {
 	double init_timeout;
 	double stop_timeout;
 	void *user;
+	const struct svc_desc **descs; /* table order, for the defaults */
+	const struct svc_conf *conf;   /* attached, borrowed */
+	struct svc_conf *defaults;     /* built on first use */
 
 	struct svc_observer *obs; /* fn NULL: removed while notifying */
 	size_t nobs, capobs;
@@ -391,6 +395,9 @@ svc_graph_new(struct ev_loop *loop, const struct svc_desc *const *table,
 	g->stop_timeout = SVC_DEFAULT_STOP_TIMEOUT;
 	g->table = xcalloc(n ? n : 1, sizeof(*g->table));
 	g->order = xcalloc(n ? n : 1, sizeof(*g->order));
+	g->descs = xcalloc(n ? n : 1, sizeof(*g->descs));
+	for (i = 0; i < n; i++)
+		g->descs[i] = table[i];
 	for (i = 0; i < n; i++) {
 		struct svc *s = &g->table[i];
 
@@ -494,6 +501,8 @@ svc_graph_free(struct svc_graph *g)
 	buf_free(&g->hung);
 	free(g->table);
 	free(g->order);
+	free(g->descs);
+	svc_conf_free(g->defaults);
 	free(g->obs);
 	free(g->stack);
 	free(g);
@@ -1337,4 +1346,45 @@ svc_reset(struct svc_graph *g)
 		c->cb(g, -1, "service graph was reset", c->arg);
 		free(c);
 	}
+}
+
+/* -- configuration ------------------------------------------------------ */
+
+static const struct svc_conf *
+svc_graph_conf_defaults(struct svc_graph *g)
+{
+	if (!g->defaults)
+		g->defaults = svc_conf_load(NULL, g->descs, g->n, NULL);
+	return g->defaults;
+}
+
+void
+svc_graph_set_conf(struct svc_graph *g, const struct svc_conf *c)
+{
+	g->conf = c;
+}
+
+const struct svc_conf *
+svc_graph_conf(struct svc_graph *g)
+{
+	return g->conf ? g->conf : svc_graph_conf_defaults(g);
+}
+
+const void *
+svc_options(const struct svc *s)
+{
+	const void *o = NULL;
+
+	if (s->g->conf)
+		o = svc_conf_options(s->g->conf, s->desc->name);
+	if (!o)
+		o = svc_conf_options(svc_graph_conf_defaults(s->g),
+		                     s->desc->name);
+	return o;
+}
+
+double
+svc_stop_timeout(const struct svc *s)
+{
+	return stop_timeout_of(s);
 }

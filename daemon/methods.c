@@ -371,7 +371,7 @@ m_schedule(struct req *q)
 	json_t *data = param(q, "data");
 	const char *name = json_string_value(param(q, "name"));
 	const char *event = json_string_value(param(q, "event"));
-	const struct conf *cf = conf_get();
+	const struct control_conf *cf = control_conf();
 	struct worker *w = worker_default();
 	struct bus *b = bus_default();
 	struct worker_task *t, *old;

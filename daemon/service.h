@@ -85,6 +85,10 @@ struct svc_desc {
 	 * options through svc_options() whenever it needs them). */
 	int (*reload)(struct svc *self, const void *old, const void *new,
 	              char **cause);
+	/* The names of the worker tasks this service schedules for itself
+	 * (NULL-terminated, or NULL): a configured timer may not take one,
+	 * which the configuration's check tells before anything starts. */
+	const char *const *tasks;
 
 	/* ---- control methods (daemon/methods.h) ---- */
 	const struct svc_method *methods; /* array of nmethods */
@@ -260,6 +264,19 @@ struct svc *svc_dep(struct svc *self, const char *name);
  * the next reload that applied to this service. NULL if conf_size is 0.
  */
 const void *svc_options(const struct svc *s);
+
+/*
+ * The running configuration (daemon/conf.h), loaded for the graph's table:
+ * svc_options() reads from it. Borrowed: the caller frees it once it is
+ * replaced or the graph is freed. NULL (or never set): every service reads
+ * the built-in defaults, built once per graph. svc_graph_conf returns what
+ * svc_options reads from (the defaults when none is attached).
+ */
+struct svc_conf;
+void svc_graph_set_conf(struct svc_graph *g, const struct svc_conf *c);
+const struct svc_conf *svc_graph_conf(struct svc_graph *g);
+/* The stop timeout in effect for s: its descriptor's, else the graph's. */
+double svc_stop_timeout(const struct svc *s);
 
 /* Introspection; every pointer is borrowed from the graph. */
 struct svc_info {

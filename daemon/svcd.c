@@ -14,10 +14,8 @@
 
 #include <ev.h>
 
-#include "app.h"
 #include "conf.h"
 #include "core.h"
-#include "health.h"
 #include "log.h"
 #include "manager.h"
 #include "sdnotify.h"
@@ -47,6 +45,7 @@ struct daemon {
 	size_t n;
 	struct ev_loop *loop;
 	struct svc_graph *graph;
+	struct svc_conf *conf; /* the running configuration, on the graph */
 	int64_t boot_start_us;
 	int boot_status;
 	ev_timer watchdog; /* WATCHDOG=1 every WATCHDOG_USEC/2, from the loop */
@@ -157,25 +156,78 @@ parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* Load the file named by the options, or the defaults when the default
- * file does not exist. NULL with *cause on error. */
-static struct conf *
-load_conf(const struct opts *o, char **cause)
+/* Load the file named by the options for the table, or the defaults when
+ * the default file does not exist, with the command line's overrides.
+ * NULL with *cause on error. */
+static struct svc_conf *
+load_conf(const struct daemon *d, char **cause)
 {
-	struct conf *c;
+	const struct opts *o = &d->opts;
+	const char *path = o->conf_path;
+	struct svc_conf *c;
 
-	if (!o->conf_given && access(o->conf_path, F_OK) != 0 &&
-	    errno == ENOENT)
-		c = conf_defaults();
-	else if (!(c = conf_load(o->conf_path, cause)))
+	if (!o->conf_given && access(path, F_OK) != 0 && errno == ENOENT)
+		path = NULL;
+	if (!(c = svc_conf_load(path, d->table, d->n, cause)))
 		return NULL;
-	if (o->socket) {
-		free(c->socket);
-		c->socket = xstrdup(o->socket);
+	if ((o->socket &&
+	     svc_conf_set(c, "daemon", "socket", o->socket, cause) < 0) ||
+	    (o->log_level &&
+	     svc_conf_set(c, "daemon", "log_level", o->log_level, cause) < 0)) {
+		svc_conf_free(c);
+		return NULL;
 	}
-	if (o->log_level)
-		c->log_level = log_parse_level(o->log_level);
 	return c;
+}
+
+/*
+ * Apply c to the running services: a changed restart-only key keeps its
+ * value (warned about); each service whose options changed gets them
+ * through its reload callback, and one that refuses keeps its old options.
+ * Then c is the running configuration. -1 with *cause naming each service
+ * that refused, and why.
+ */
+static int
+apply_conf(struct daemon *d, struct svc_conf *c, char **cause)
+{
+	struct buf refused = {0};
+	char *warn = NULL;
+
+	svc_conf_keep_restart(c, d->conf, &warn);
+	if (warn) {
+		for (char *line = strtok(warn, "\n"); line;
+		     line = strtok(NULL, "\n"))
+			log_warn("reload: %s", line);
+		free(warn);
+	}
+	for (size_t i = 0; i < svc_graph_count(d->graph); i++) {
+		struct svc *s = svc_graph_at(d->graph, i);
+		const char *name = svc_name(s);
+		char *why = NULL;
+
+		if (!svc_desc(s)->reload || !svc_conf_changed(d->conf, c, name))
+			continue;
+		if (svc_desc(s)->reload(s, svc_conf_options(d->conf, name),
+		                        svc_conf_options(c, name), &why) == 0) {
+			free(why);
+			continue;
+		}
+		svc_conf_keep_service(c, d->conf, name);
+		buf_printf(&refused,
+		           "%sservice '%s' refused the new configuration and "
+		           "keeps its running one: %s",
+		           refused.len ? "\n" : "", name,
+		           why ? why : "unknown error");
+		free(why);
+	}
+	svc_graph_set_conf(d->graph, c);
+	svc_conf_free(d->conf);
+	d->conf = c;
+	if (!refused.len)
+		return 0;
+	*cause = xstrndup(buf_head(&refused), refused.len);
+	buf_free(&refused);
+	return -1;
 }
 
 static int
@@ -186,11 +238,7 @@ reload(void *arg, char **cause)
 
 	sdn_send("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading %s",
 	         (long long)util_mono_us(), d->opts.conf_path);
-	struct conf *c = load_conf(&d->opts, &err);
-	if (c && app_check_config(c, &err) < 0) {
-		conf_free(c); /* a timer over a service's task */
-		c = NULL;
-	}
+	struct svc_conf *c = load_conf(d, &err);
 	if (!c) {
 		*cause = err;
 		sdn_send(
@@ -198,21 +246,7 @@ reload(void *arg, char **cause)
 		    "configuration");
 		return -1;
 	}
-	char *warn = NULL;
-	conf_check_reload(conf_get(), c, &warn);
-	if (warn) {
-		for (char *line = strtok(warn, "\n"); line;
-		     line = strtok(NULL, "\n"))
-			log_warn("reload: %s", line);
-		free(warn);
-	}
-	conf_keep_fixed(c, conf_get()); /* restart-only keys keep their value */
-	conf_set(c);
-	log_set_level(c->log_level);
-	svc_graph_set_timeouts(d->graph, c->init_timeout, c->stop_timeout);
-	int rc = app_apply_config(cause);
-	if (rc == 0)
-		rc = health_apply_config(cause);
+	int rc = apply_conf(d, c, cause) < 0 ? MANAGER_RELOAD_PARTIAL : 0;
 	sdn_send("READY=1\nSTATUS=%s",
 	         rc == 0 ? status_text(d) : "reload applied with errors");
 	return rc;
@@ -256,10 +290,12 @@ shutdown_progress(const char *phase, const char *service, const char *state,
 	if (strcmp(phase, "stopping") == 0) {
 		sdn_send("STOPPING=1\nSTATUS=stopping");
 	} else if (strcmp(phase, "service") == 0 && service) {
+		struct daemon *d = arg;
+		struct svc *s = svc_graph_find(d->graph, service);
+		double t = s ? svc_stop_timeout(s) : 0;
 		sdn_send("EXTEND_TIMEOUT_USEC=%llu\nSTATUS=stopping: %s %s",
-		         (unsigned long long)(conf_get()->stop_timeout * 1e6) +
-		             1000000ULL,
-		         service, state ? state : "");
+		         (unsigned long long)(t * 1e6) + 1000000ULL, service,
+		         state ? state : "");
 	}
 }
 
@@ -286,11 +322,12 @@ boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
 	svc_graph_set_status_listener(g, status_changed, d);
 	sdn_send("READY=1\nSTATUS=%s\nMAINPID=%d", status_text(d),
 	         (int)getpid());
+	const char *const *sock = svc_conf_lookup(d->conf, "daemon", "socket");
 	log_info("svcd %s ready: %zu services running, started in %.1f ms, "
 	         "control socket %s",
 	         SVCD_VERSION, svc_graph_count(g),
 	         (double)(util_mono_us() - d->boot_start_us) / 1000.0,
-	         conf_get()->socket);
+	         sock && *sock ? *sock : "none");
 }
 
 static int
@@ -346,20 +383,32 @@ run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 	if (d.opts.print_graph)
 		return print_graph(table, n, d.opts.print_graph);
 
-	struct conf *c = load_conf(&d.opts, &cause);
-	if (!c) {
+	/* the table first: its descriptors say what the file may hold */
+	struct svc_graph *probe = svc_graph_new(NULL, table, n, &cause);
+	if (!probe) {
+		log_err("%s", cause);
+		free(cause);
+		return EX_CONFIG;
+	}
+	svc_graph_free(probe);
+	d.conf = load_conf(&d, &cause);
+	if (!d.conf) {
 		fprintf(stderr, "%s\n", cause);
 		free(cause);
 		return EX_CONFIG;
 	}
+	const char *path = svc_conf_file(d.conf);
 	if (d.opts.check_config) {
 		printf("%s: configuration ok\n",
-		       c->path ? c->path : "built-in defaults");
-		conf_free(c);
+		       path ? path : "built-in defaults");
+		svc_conf_free(d.conf);
 		return EX_OK;
 	}
-	conf_set(c);
-	log_set_level(c->log_level);
+	/* in effect from the first line (the service owning the key sets it
+	 * again when it starts and on reload) */
+	const int *level = svc_conf_lookup(d.conf, "daemon", "log_level");
+	if (level)
+		log_set_level(*level);
 
 	sdn_init();
 	d.loop = ev_default_loop(EVFLAG_AUTO);
@@ -374,16 +423,16 @@ run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 	if (!d.graph) {
 		log_err("%s", cause);
 		free(cause);
-		conf_cleanup();
+		svc_conf_free(d.conf);
 		return EX_CONFIG;
 	}
-	svc_graph_set_timeouts(d.graph, c->init_timeout, c->stop_timeout);
+	svc_graph_set_conf(d.graph, d.conf);
 	manager_set_reload(reload, &d);
 	manager_add_progress(shutdown_progress, &d);
 
 	d.boot_start_us = util_mono_us();
 	log_info("svcd %s starting (pid %d, config %s)", SVCD_VERSION,
-	         (int)getpid(), c->path ? c->path : "built-in defaults");
+	         (int)getpid(), path ? path : "built-in defaults");
 	svc_start(d.graph, NULL, boot_done, &d);
 	if (d.boot_status != 0 && !manager_shutting_down()) {
 		/* The manager itself did not come up: nothing can stop us. */
@@ -404,7 +453,7 @@ run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 	}
 	sdn_close();
 	svc_graph_free(d.graph);
-	conf_cleanup();
+	svc_conf_free(d.conf);
 	ev_loop_destroy(d.loop);
 	log_info("svcd exiting with status %d", status);
 	return status;

@@ -24,7 +24,7 @@ struct svcd_test {
 	ev_timer tick;     /* bounds every turn: a watcher may let poll block */
 	ev_timer deadline; /* svcd_test_deadline */
 	bool expired;
-	bool has_conf;
+	struct svc_conf *conf; /* svcd_test_config's, attached to the graph */
 	bool capturing;
 	struct buf log;
 	/* completion of the last start or stop */
@@ -111,8 +111,7 @@ svcd_test_free(struct svcd_test *t)
 	ev_timer_stop(t->loop, &t->tick);
 	svc_graph_free(t->graph);
 	ev_loop_destroy(t->loop);
-	if (t->has_conf)
-		conf_cleanup();
+	svc_conf_free(t->conf);
 	if (t->capturing) {
 		log_set_hook(NULL, NULL);
 		log_set_quiet(0);
@@ -162,13 +161,14 @@ svcd_test_config(struct svcd_test *t, const char *text, char **cause)
 		return -1;
 	}
 	close(fd);
-	struct conf *c = conf_load(path, cause);
+	struct svc_conf *c = svc_conf_load(path, t->table, t->n, cause);
 	unlink(path);
 	free(path);
 	if (!c)
 		return -1;
-	conf_set(c);
-	t->has_conf = true;
+	svc_graph_set_conf(t->graph, c); /* the graph borrows it */
+	svc_conf_free(t->conf);
+	t->conf = c;
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* util.c — allocation wrappers, growable buffers, durations, sizes, time. */
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -615,4 +616,29 @@ util_set_nonblock(int fd)
 	if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0)
 		return -1;
 	return 0;
+}
+
+bool
+util_name_valid(const char *s, size_t len, size_t max)
+{
+	if (!s || len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (!isalnum(ch) && !strchr("_.:-", ch))
+			return false;
+	}
+	return true;
+}
+
+bool
+util_pattern_valid(const char *pattern)
+{
+	size_t n = pattern ? strlen(pattern) : 0;
+
+	if (n == 1 && pattern[0] == '*')
+		return true;
+	if (n > 2 && pattern[n - 1] == '*' && pattern[n - 2] == '.')
+		return util_name_valid(pattern, n - 2, UTIL_EVENT_NAME_MAX);
+	return util_name_valid(pattern, n, UTIL_EVENT_NAME_MAX);
 }

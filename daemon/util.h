@@ -136,6 +136,12 @@ int util_parse_size(const char *s, uint64_t *bytes, char **cause);
 /* Non-negative decimal integer, fully consumed, <= max. */
 int util_parse_uint(const char *s, uint64_t max, uint64_t *out, char **cause);
 int util_parse_bool(const char *s, bool *out, char **cause);
+/* Names of events, timers and hooks: 1-max characters of A-Z a-z 0-9
+ * _ . : - (events: at most UTIL_EVENT_NAME_MAX). */
+#define UTIL_EVENT_NAME_MAX 128
+bool util_name_valid(const char *s, size_t len, size_t max);
+/* An event pattern: an exact event name, "PREFIX.*" or "*". */
+bool util_pattern_valid(const char *pattern);
 /* "1.5s", "250ms", "5m" — short human form of a duration. */
 void util_format_duration(double seconds, char *buf, size_t len);
 

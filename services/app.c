@@ -22,8 +22,8 @@
 #define CONFIG_ORIGIN "config"
 
 static struct {
+	struct svc *self; /* for its options and status line */
 	bool running;
-	struct svc *self;
 	struct svc_graph *graph;
 	struct ev_loop *loop;
 	ev_timer heartbeat;
@@ -98,7 +98,9 @@ heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (watchdog_fn)
 		watchdog_fn(watchdog_arg);
 	svc_status_changed(a.self);
-	if (conf_get()->heartbeat_event && bus_default()) {
+	const struct app_conf *c = svc_options(a.self);
+
+	if (c->heartbeat_event && bus_default()) {
 		int64_t up = (util_mono_us() - a.started_us) / 1000000;
 		json_t *data = json_pack("{s:I, s:I}", "n", (json_int_t)a.beats,
 		                         "uptime_s", (json_int_t)up);
@@ -110,12 +112,10 @@ heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
-heartbeat_arm(void)
+heartbeat_arm(const struct app_conf *c)
 {
-	double iv = conf_get()->heartbeat;
+	double iv = c->heartbeat;
 
-	if (iv <= 0)
-		iv = 5;
 	if (ev_is_active(&a.heartbeat) && a.heartbeat.repeat == iv)
 		return;
 	a.heartbeat.repeat = iv;
@@ -140,18 +140,24 @@ collect_config_task(struct worker_task *t, void *arg)
 	names->v[names->n++] = xstrdup(info.name);
 }
 
-static bool
-in_config(const struct conf *c, const char *name)
+static const struct app_timer *
+timer_at(const struct app_conf *c, size_t i)
 {
-	for (const struct conf_timer *t = c->timers; t; t = t->next)
-		if (strcmp(t->name, name) == 0)
+	return c->timers.v[i];
+}
+
+static bool
+in_config(const struct app_conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->timers.n; i++)
+		if (strcmp(timer_at(c, i)->inst.name, name) == 0)
 			return true;
 	return false;
 }
 
 /* Cancel the config-origin tasks (all of them, or those not in c). */
 static void
-cancel_config_timers(const struct conf *c)
+cancel_config_timers(const struct app_conf *c)
 {
 	struct worker *w = worker_default();
 	struct names names = {0};
@@ -171,19 +177,24 @@ cancel_config_timers(const struct conf *c)
 	free(names.v);
 }
 
-int
-app_check_config(const struct conf *c, char **cause)
+/* A timer may not take the name of a service's task (one namespace). */
+static int
+check_timers(const struct app_conf *c, char **cause)
 {
 	struct worker *w = worker_default();
+	const struct svc_conf *running = svc_graph_conf(svc_graph(a.self));
+	const char *path = svc_conf_file(running);
 	struct buf msg = {0};
 	char *why = NULL;
 
-	for (const struct conf_timer *t = c->timers; w && t; t = t->next) {
-		if (worker_may_touch(w, t->name, WORKER_OWNER_CONFIG, &why))
+	for (size_t i = 0; w && i < c->timers.n; i++) {
+		const struct app_timer *t = timer_at(c, i);
+		if (worker_may_touch(w, t->inst.name, WORKER_OWNER_CONFIG,
+		                     &why))
 			continue;
 		buf_printf(&msg, "%s%s:%d: [timer.%s]: %s (rename the timer)",
-		           msg.len ? "\n" : "", c->path ? c->path : "config",
-		           t->line, t->name, why);
+		           msg.len ? "\n" : "", path ? path : "config",
+		           t->inst.line, t->inst.name, why);
 		free(why);
 		why = NULL;
 	}
@@ -195,45 +206,47 @@ app_check_config(const struct conf *c, char **cause)
 }
 
 static int
-apply_config(char **cause)
+apply_config(const struct app_conf *c, char **cause)
 {
-	const struct conf *c = conf_get();
 	struct worker *w = worker_default();
 	struct bus *b = bus_default();
 
 	/* refused before anything changes: a timer over a service's task */
-	if (app_check_config(c, cause) < 0)
+	if (check_timers(c, cause) < 0)
 		return -1;
 	cancel_config_timers(c);
-	for (const struct conf_timer *t = c->timers; t; t = t->next) {
+	for (size_t i = 0; i < c->timers.n; i++) {
+		const struct app_timer *t = timer_at(c, i);
+		bool periodic = t->every > 0;
 		char *why = NULL;
 
 		if (!w || !b) {
 			*cause = xasprintf("[timer.%s]: the %s is not running",
-			                   t->name, w ? "bus" : "worker");
+			                   t->inst.name, w ? "bus" : "worker");
 			return -1;
 		}
-		if (!timer_schedule_emit(
-		        w, b, t->name, t->periodic, t->interval, t->emit,
-		        t->data, WORKER_OWNER_CONFIG, CONFIG_ORIGIN, &why)) {
-			*cause = xasprintf("[timer.%s]: %s", t->name,
+		if (!timer_schedule_emit(w, b, t->inst.name, periodic,
+		                         periodic ? t->every : t->after,
+		                         t->emit, t->data, WORKER_OWNER_CONFIG,
+		                         CONFIG_ORIGIN, &why)) {
+			*cause = xasprintf("[timer.%s]: %s", t->inst.name,
 			                   why ? why : "cannot schedule");
 			free(why);
 			return -1;
 		}
 	}
-	heartbeat_arm();
+	heartbeat_arm(c);
 	return 0;
 }
 
-int
-app_apply_config(char **cause)
+/* [app] and the [timer.NAME] sections: applied at once (timers no longer
+ * in the file are cancelled, the others rescheduled). */
+static int
+app_reload(struct svc *self, const void *old, const void *new, char **cause)
 {
-	if (!a.running) {
-		*cause = xstrdup("service 'app' is not running");
-		return -1;
-	}
-	return apply_config(cause);
+	if (!a.running)
+		return 0; /* read at the next init */
+	return apply_config(new, cause);
 }
 
 static int
@@ -245,7 +258,7 @@ app_init(struct svc *self, char **cause)
 	a.beats = 0;
 	a.started_us = util_mono_us();
 	ev_timer_init(&a.heartbeat, heartbeat_cb, 0, 0);
-	if (apply_config(cause) < 0) {
+	if (apply_config(svc_options(self), cause) < 0) {
 		ev_timer_stop(a.loop, &a.heartbeat);
 		cancel_config_timers(NULL);
 		memset(&a, 0, sizeof(a));
@@ -276,10 +289,105 @@ app_line(struct svc *self)
 	return app_status_line();
 }
 
+/* ---- configuration ---- */
+
+static const struct svc_conf_item app_items[] = {
+    {.key = "heartbeat",
+     .type = &svc_conf_duration,
+     .off = offsetof(struct app_conf, heartbeat),
+     .dflt = "5s",
+     .max = "24h",
+     .doc = "status line and watchdog refresh"},
+    {.key = "heartbeat_event",
+     .type = &svc_conf_bool,
+     .off = offsetof(struct app_conf, heartbeat_event),
+     .dflt = "false",
+     .doc = "emit a `heartbeat` event on every beat"},
+};
+
+#define TF(f) offsetof(struct app_timer, f)
+
+static const struct svc_conf_item timer_items[] = {
+    {.key = "every",
+     .type = &svc_conf_duration,
+     .off = TF(every),
+     .max = UTIL_TASK_MAX_TEXT,
+     .doc = "emit periodically (or after)"},
+    {.key = "after",
+     .type = &svc_conf_duration,
+     .off = TF(after),
+     .max = UTIL_TASK_MAX_TEXT,
+     .doc = "emit once, this long after start or reload (or every)"},
+    {.key = "emit",
+     .type = &svc_conf_event,
+     .off = TF(emit),
+     .doc = "the event name (required)"},
+    {.key = "data",
+     .type = &svc_conf_json_object,
+     .off = TF(data),
+     .dflt = "{}",
+     .doc = "the event's data, a JSON object"},
+};
+
+static int
+timer_check(struct svc_conf_ctx *cx, void *inst)
+{
+	const char *n = svc_conf_section_name(cx);
+	bool every = svc_conf_key_line(cx, "every") != 0;
+	bool after = svc_conf_key_line(cx, "after") != 0;
+	int rc = 0;
+
+	if (every && after) {
+		svc_conf_error(cx, 0,
+		               "timer '%s': 'every' and 'after' are both set "
+		               "(use one)",
+		               n);
+		rc = -1;
+	} else if (!every && !after) {
+		svc_conf_error(cx, 0,
+		               "timer '%s': 'every' or 'after' is required", n);
+		rc = -1;
+	}
+	if (!svc_conf_key_line(cx, "emit")) {
+		svc_conf_error(cx, 0, "timer '%s': 'emit' is required", n);
+		rc = -1;
+	}
+	/* timers and tasks share one namespace (also checked at init,
+	 * against what the worker runs) */
+	const struct svc_desc *owner = svc_conf_task_owner(cx, n);
+	if (owner) {
+		svc_conf_error(cx, 0,
+		               "[timer.%s]: task '%s' belongs to service '%s' "
+		               "(rename the timer)",
+		               n, n, owner->name);
+		rc = -1;
+	}
+	return rc;
+}
+
+static const struct svc_conf_section app_section = {
+    .name = "app",
+    SVC_CONF_ITEMS(app_items),
+    .doc = "the heartbeat",
+};
+
+static const struct svc_conf_section timer_section = {
+    .name = "timer",
+    SVC_CONF_ITEMS(timer_items),
+    .named = true,
+    .inst_size = sizeof(struct app_timer),
+    .list_off = offsetof(struct app_conf, timers),
+    .check = timer_check,
+    .doc = "an event emitted on a schedule",
+};
+
 const struct svc_desc app_service = {
     .name = "app",
     .requires = SVC_REQUIRES("manager", "bus", "worker"),
     .init = app_init,
     .stop = app_stop,
     .status_line = app_line,
+    .conf = SVC_CONF_SECTIONS(&app_section, &timer_section),
+    .conf_size = sizeof(struct app_conf),
+    .reload = app_reload,
 };

@@ -12,28 +12,30 @@
 
 #include <stdint.h>
 
+#include "conf.h"
 #include "service.h"
 
 extern const struct svc_desc app_service;
+
+/* One [timer.NAME]: exactly one of every and after is more than 0. */
+struct app_timer {
+	struct svc_conf_instance inst; /* NAME and line */
+	double every;                  /* periodic, seconds; 0: not set */
+	double after;                  /* once, seconds; 0: not set */
+	char *emit;                    /* event name */
+	char *data;                    /* compact JSON object, "{}" */
+};
+
+/* [app] and the [timer.NAME] sections; a reload applies them at once. */
+struct app_conf {
+	double heartbeat;     /* default 5 s */
+	bool heartbeat_event; /* emit `heartbeat` events; default false */
+	struct svc_conf_list timers; /* of struct app_timer, in file order */
+};
 
 /* Called from every heartbeat tick (NULL to remove); tests count beats. */
 void app_set_watchdog_hook(void (*fn)(void *arg), void *arg);
 /* The last status line, e.g. "running: 7 services ok, 1234 events". */
 const char *app_status_line(void);
 uint64_t app_heartbeats(void);
-/*
- * Apply the running config's [timer.NAME] sections and [app] settings:
- * config-origin timers no longer in the file are cancelled, the others
- * (re)scheduled. Called at init and by the reload path. 0 or -1 + *cause.
- */
-int app_apply_config(char **cause);
-/*
- * Check c's [timer.NAME] sections against the running worker before c is
- * installed: a timer may not take the name of a service's task (timers and
- * tasks share one namespace). 0, or -1 with *cause ("FILE:LINE: [timer.X]:
- * task 'X' belongs to service 'X'", one line per timer).
- */
-struct conf;
-int app_check_config(const struct conf *c, char **cause);
-
 #endif

@@ -933,9 +933,10 @@ struct bridge *
 bridge_new(struct ev_loop *loop, struct bus *bus,
            const struct bridge_opts *opts, char **cause)
 {
+	const struct bridge_conf *d = svc_conf_desc_defaults(&bridge_service);
 	struct bridge *br;
 	struct bridge_url url;
-	const char *chan = opts->channel ? opts->channel : "svcd";
+	const char *chan = opts->channel ? opts->channel : d->channel;
 
 	if (!opts->url) {
 		*cause = xstrdup("no url");
@@ -973,9 +974,11 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 	for (size_t i = 0; i < br->nsub; i++)
 		br->rpatterns[i] = bridge_redis_pattern(chan, br->subscribe[i]);
 	br->channel = xstrdup(chan);
-	br->buffer = opts->buffer ? opts->buffer : 10000;
-	br->backoff_min = opts->backoff_min > 0 ? opts->backoff_min : 0.1;
-	br->backoff_max = opts->backoff_max > 0 ? opts->backoff_max : 30;
+	br->buffer = opts->buffer ? opts->buffer : d->buffer;
+	br->backoff_min =
+	    opts->backoff_min > 0 ? opts->backoff_min : d->reconnect_min;
+	br->backoff_max =
+	    opts->backoff_max > 0 ? opts->backoff_max : d->reconnect_max;
 	if (br->backoff_max < br->backoff_min)
 		br->backoff_max = br->backoff_min;
 	br->connect_timeout =
@@ -1213,24 +1216,24 @@ bridge_stats_json(void)
 static int
 bridge_svc_init(struct svc *self, char **cause)
 {
-	const struct conf *c = conf_get();
+	const struct bridge_conf *c = svc_options(self);
 	struct bus *b = bus_default();
 	struct bridge_opts o;
 
-	if (!c->bridge_url)
+	if (!c->url)
 		return 0; /* no [bridge] section: nothing to do */
 	if (!b) {
 		*cause = xstrdup("the bus is not running");
 		return -1;
 	}
 	o = (struct bridge_opts){
-	    .url = c->bridge_url,
-	    .publish = (const char *const *)c->bridge_publish,
-	    .subscribe = (const char *const *)c->bridge_subscribe,
-	    .channel = c->bridge_channel,
-	    .buffer = c->bridge_buffer,
-	    .backoff_min = c->bridge_reconnect_min,
-	    .backoff_max = c->bridge_reconnect_max,
+	    .url = c->url,
+	    .publish = (const char *const *)c->publish,
+	    .subscribe = (const char *const *)c->subscribe,
+	    .channel = c->channel,
+	    .buffer = c->buffer,
+	    .backoff_min = c->reconnect_min,
+	    .backoff_max = c->reconnect_max,
 	};
 	if (!(svc_br.br = bridge_new(svc_loop(self), b, &o, cause)))
 		return -1;
@@ -1270,6 +1273,128 @@ bridge_svc_stop(struct svc *self)
 	return svc_br.br ? SVC_PENDING : 0;
 }
 
+/* ---- configuration ---- */
+
+static void
+conf_str_set(void *dst, const char *v)
+{
+	free(*(char **)dst);
+	*(char **)dst = xstrdup(v);
+}
+
+static int
+url_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+          const char *v, void *dst, char **cause)
+{
+	struct bridge_url url;
+
+	if (bridge_url_parse(v, &url, cause) < 0)
+		return -1;
+	bridge_url_clear(&url);
+	conf_str_set(dst, v);
+	return 0;
+}
+
+static int
+channel_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+              const char *v, void *dst, char **cause)
+{
+	if (!bridge_channel_valid(v)) {
+		*cause = xasprintf("'%s' is not a channel prefix (1-64 "
+		                   "characters of A-Z a-z 0-9 _ . : -)",
+		                   v);
+		return -1;
+	}
+	conf_str_set(dst, v);
+	return 0;
+}
+
+static const struct svc_conf_type bridge_url_type = {
+    .name = "url",
+    .parse = url_parse,
+    .size = sizeof(char *),
+    .free = svc_conf_str_free,
+    .equal = svc_conf_str_equal,
+    .copy = svc_conf_str_copy,
+};
+static const struct svc_conf_type bridge_channel_type = {
+    .name = "channel",
+    .parse = channel_parse,
+    .size = sizeof(char *),
+    .free = svc_conf_str_free,
+    .equal = svc_conf_str_equal,
+    .copy = svc_conf_str_copy,
+};
+
+#define BF(f) offsetof(struct bridge_conf, f)
+
+static const struct svc_conf_item bridge_items[] = {
+    {.key = "url",
+     .type = &bridge_url_type,
+     .off = BF(url),
+     .doc = "redis://HOST[:PORT][/DB] or unix:///PATH (required)"},
+    {.key = "publish",
+     .type = &svc_conf_patterns,
+     .off = BF(publish),
+     .doc = "event patterns sent to Redis"},
+    {.key = "subscribe",
+     .type = &svc_conf_patterns,
+     .off = BF(subscribe),
+     .doc = "event patterns taken from Redis"},
+    {.key = "channel",
+     .type = &bridge_channel_type,
+     .off = BF(channel),
+     .dflt = "svcd",
+     .doc = "the Redis channel prefix"},
+    {.key = "buffer",
+     .type = &svc_conf_count,
+     .off = BF(buffer),
+     .dflt = "10000",
+     .min = "1",
+     .max = "16777216",
+     .doc = "outbound events held while Redis is away"},
+    {.key = "reconnect_min",
+     .type = &svc_conf_duration,
+     .off = BF(reconnect_min),
+     .dflt = "100ms",
+     .max = "1h",
+     .doc = "the first retry delay, doubling"},
+    {.key = "reconnect_max",
+     .type = &svc_conf_duration,
+     .off = BF(reconnect_max),
+     .dflt = "30s",
+     .max = "1h",
+     .doc = "the longest retry delay"},
+};
+
+static int
+bridge_section_check(struct svc_conf_ctx *cx, void *opts)
+{
+	const struct bridge_conf *c = opts;
+	int rc = 0;
+
+	if (!svc_conf_key_line(cx, "url")) {
+		svc_conf_error(cx, 0, "[bridge]: 'url' is required");
+		rc = -1;
+	}
+	if (c->reconnect_min > c->reconnect_max) {
+		svc_conf_error(cx, 0,
+		               "[bridge]: reconnect_min is more than "
+		               "reconnect_max");
+		rc = -1;
+	}
+	return rc;
+}
+
+/* Set up once at start: the whole section is restart-only. */
+static const struct svc_conf_section bridge_section = {
+    .name = "bridge",
+    SVC_CONF_ITEMS(bridge_items),
+    .flags = SVC_CONF_RESTART,
+    .check = bridge_section_check,
+    .doc = "events shared across hosts through Redis",
+};
+
 const struct svc_desc bridge_service = {
     .name = "bridge",
     .requires = SVC_REQUIRES("bus"),
@@ -1277,4 +1402,6 @@ const struct svc_desc bridge_service = {
     .ping = bridge_svc_ping,
     .stop = bridge_svc_stop,
     .stop_timeout = BRIDGE_CLOSE_TIMEOUT + 2,
+    .conf = SVC_CONF_SECTIONS(&bridge_section),
+    .conf_size = sizeof(struct bridge_conf),
 };

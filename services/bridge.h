@@ -33,6 +33,17 @@ struct bridge;
 
 extern const struct svc_desc bridge_service;
 
+/* [bridge] (restart-only); url NULL: no bridge. */
+struct bridge_conf {
+	char *url;            /* redis://HOST[:PORT][/DB], unix:///PATH */
+	char **publish;       /* NULL-terminated patterns; NULL: none */
+	char **subscribe;     /* NULL-terminated patterns; NULL: none */
+	char *channel;        /* channel prefix, default "svcd" */
+	size_t buffer;        /* outbound events held, default 10000 */
+	double reconnect_min; /* first retry delay, default 100 ms */
+	double reconnect_max; /* longest retry delay, default 30 s */
+};
+
 /* The source prefix that marks an event brought in by a bridge. */
 #define BRIDGE_SOURCE_PREFIX "bridge "
 /* Channel prefix: 1-64 characters of [A-Za-z0-9_.:-] (no glob characters). */
@@ -90,10 +101,10 @@ struct bridge_opts {
 	const char *const *publish; /* NULL-terminated bus patterns, or NULL */
 	const char *const
 	    *subscribe;         /* NULL-terminated bus patterns, or NULL */
-	const char *channel;    /* prefix; NULL: "svcd" */
-	size_t buffer;          /* outbound events held; 0: 10000 */
-	double backoff_min;     /* seconds; 0: 0.1 */
-	double backoff_max;     /* seconds; 0: 30 */
+	const char *channel;    /* prefix; NULL: [bridge] channel's default */
+	size_t buffer;          /* outbound events held; 0: the default */
+	double backoff_min;     /* seconds; 0: reconnect_min's default */
+	double backoff_max;     /* seconds; 0: reconnect_max's default */
 	double connect_timeout; /* seconds; 0: 5 */
 	const char *host;       /* origin host; NULL: gethostname() */
 	const char *instance;   /* NULL: 16 random hex characters */

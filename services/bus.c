@@ -746,19 +746,21 @@ bus_new(struct ev_loop *loop, const struct bus_opts *opts)
 {
 	struct bus *b = xcalloc(1, sizeof(*b));
 
+	const struct bus_conf *d = svc_conf_desc_defaults(&bus_service);
+
 	b->loop = loop;
 	if (opts)
 		b->opts = *opts;
 	if (b->opts.queue_size == 0)
-		b->opts.queue_size = 65536;
+		b->opts.queue_size = d->queue_size;
 	if (b->opts.batch == 0)
-		b->opts.batch = 256;
+		b->opts.batch = d->batch;
 	if (b->opts.listener_timeout <= 0)
-		b->opts.listener_timeout = 30;
+		b->opts.listener_timeout = d->listener_timeout;
 	if (b->opts.stop_timeout <= 0)
 		b->opts.stop_timeout = 10;
 	if (!opts)
-		b->opts.history = 1024;
+		b->opts.history = d->history;
 	b->q = xmalloc(b->opts.queue_size * sizeof(*b->q));
 	if (b->opts.history)
 		b->hist = xmalloc(b->opts.history * sizeof(*b->hist));
@@ -1663,13 +1665,13 @@ state_observer(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
 static int
 bus_svc_init(struct svc *self, char **cause)
 {
-	const struct conf *c = conf_get();
+	const struct bus_conf *c = svc_options(self);
 	struct bus_opts opts = {
 	    .queue_size = c->queue_size,
 	    .history = c->history,
 	    .batch = c->batch,
 	    .listener_timeout = c->listener_timeout,
-	    .stop_timeout = c->stop_timeout,
+	    .stop_timeout = svc_stop_timeout(self),
 	};
 	struct svc_graph *g = svc_graph(self);
 	(void)cause;
@@ -1726,10 +1728,53 @@ bus_svc_stop(struct svc *self)
 	return bus_stopped_sync ? 0 : SVC_PENDING;
 }
 
+/* Every [bus] key sizes what bus_new allocates: restart-only. */
+static const struct svc_conf_item bus_items[] = {
+    {.key = "queue_size",
+     .type = &svc_conf_count,
+     .off = offsetof(struct bus_conf, queue_size),
+     .dflt = "65536",
+     .min = "1",
+     .max = "16777216",
+     .flags = SVC_CONF_RESTART,
+     .doc = "accepted events not yet delivered"},
+    {.key = "history",
+     .type = &svc_conf_count,
+     .off = offsetof(struct bus_conf, history),
+     .dflt = "1024",
+     .min = "0",
+     .max = "1048576",
+     .flags = SVC_CONF_RESTART,
+     .doc = "recent events kept for `events` (0: none)"},
+    {.key = "batch",
+     .type = &svc_conf_count,
+     .off = offsetof(struct bus_conf, batch),
+     .dflt = "256",
+     .min = "1",
+     .max = "65536",
+     .flags = SVC_CONF_RESTART,
+     .doc = "events dispatched per loop iteration"},
+    {.key = "listener_timeout",
+     .type = &svc_conf_duration,
+     .off = offsetof(struct bus_conf, listener_timeout),
+     .dflt = "30s",
+     .max = "1h",
+     .flags = SVC_CONF_RESTART,
+     .doc = "the bound of an asynchronous listener"},
+};
+
+static const struct svc_conf_section bus_section = {
+    .name = "bus",
+    SVC_CONF_ITEMS(bus_items),
+    .doc = "the event bus",
+};
+
 const struct svc_desc bus_service = {
     .name = "bus",
     .requires = SVC_REQUIRES("worker"),
     .init = bus_svc_init,
     .ping = bus_svc_ping,
     .stop = bus_svc_stop,
+    .conf = SVC_CONF_SECTIONS(&bus_section),
+    .conf_size = sizeof(struct bus_conf),
 };

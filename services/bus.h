@@ -54,6 +54,14 @@ struct bus_opts {
 	double stop_timeout; /* drain bound at shutdown, seconds; default 10 */
 };
 
+/* [bus]: the bus service's options (every key restart-only). */
+struct bus_conf {
+	size_t queue_size;
+	size_t history;
+	size_t batch;
+	double listener_timeout;
+};
+
 struct bus_stats {
 	uint64_t emitted;         /* accepted */
 	uint64_t delivered;       /* listener calls that succeeded */

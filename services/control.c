@@ -166,6 +166,12 @@ static struct {
 	gid_t emit_gid, admin_gid;
 } ctl = {.lfd = -1, .reserve_fd = -1};
 
+const struct control_conf *
+control_conf(void)
+{
+	return svc_options(ctl.self);
+}
+
 static void client_drop(struct ctl_client *c);
 static void client_write(struct ctl_client *c);
 static void queue_flush(struct ctl_client *c);
@@ -220,7 +226,7 @@ resolve_group(const char *want, char **name, bool *ok, gid_t *gid,
 static void
 resolve_groups(void)
 {
-	const struct conf *cf = conf_get();
+	const struct control_conf *cf = control_conf();
 
 	resolve_group(cf->emit_group, &ctl.emit_name, &ctl.emit_ok,
 	              &ctl.emit_gid, "emit_group");
@@ -395,10 +401,10 @@ client_write(struct ctl_client *c)
 		return;
 	}
 	if (c->missing && !c->closing &&
-	    c->out.len <= conf_get()->output_soft / 2)
+	    c->out.len <= control_conf()->output_soft / 2)
 		put_lost(c, false);
 	if (c->throttled && !ctl.stopping &&
-	    c->out.len <= conf_get()->output_soft / 2) {
+	    c->out.len <= control_conf()->output_soft / 2) {
 		c->throttled = false;
 		process_input(c); /* the lines already buffered */
 		if (c->dead)
@@ -417,7 +423,7 @@ client_write(struct ctl_client *c)
 	ev_io_stop(ctl.loop, &c->wio);
 	/* a subscriber keeps up to output_soft: a busy stream refills it
 	 * every iteration, and freeing it meant a malloc per iteration */
-	if (c->out.cap > (c->listener ? conf_get()->output_soft : OUT_KEEP))
+	if (c->out.cap > (c->listener ? control_conf()->output_soft : OUT_KEEP))
 		buf_free(&c->out);
 	if (ctl.stopping && ctl.stop_drained && !c->waiting_shutdown) {
 		client_drop(c);
@@ -585,7 +591,7 @@ disconnect_slow(struct ctl_client *c)
 	drop_unsent_events(c);
 	log_warn("control: disconnecting %s: it stopped reading (%" PRIu64
 	         " events missed, output limit %" PRIu64 " bytes)",
-	         c->source, c->miss_count, conf_get()->output_hard);
+	         c->source, c->miss_count, control_conf()->output_hard);
 	put_lost(c, true);
 	start_closing(c);
 	ev_timer_stop(ctl.loop, &c->deadline);
@@ -597,7 +603,7 @@ disconnect_slow(struct ctl_client *c)
 static void
 deliver(struct ctl_client *c, const struct bus_event *ev)
 {
-	const struct conf *cf = conf_get();
+	const struct control_conf *cf = control_conf();
 	size_t len;
 	const char *wire;
 
@@ -748,7 +754,7 @@ too_large(struct ctl_client *c)
 
 	snprintf(msg, sizeof(msg),
 	         "request line too long (max %" PRIu64 " bytes)",
-	         conf_get()->max_request);
+	         control_conf()->max_request);
 	rpc_put_error(&c->out, NULL, RPC_TOO_LARGE, msg);
 	ctl.st.errors++;
 	ctl.st.requests++;
@@ -804,14 +810,14 @@ pause_client(struct ctl_client *c)
 static void
 process_input(struct ctl_client *c)
 {
-	uint64_t max = conf_get()->max_request;
+	uint64_t max = control_conf()->max_request;
 
 	while (!c->closing && !c->paused && !c->dead) {
 		const char *head = buf_head(&c->in);
 
 		/* Replies pile up unread: stop taking requests until they
 		 * drain (client_write resumes), so memory stays bounded. */
-		if (c->out.len > conf_get()->output_soft) {
+		if (c->out.len > control_conf()->output_soft) {
 			c->throttled = true;
 			ev_io_stop(ctl.loop, &c->rio);
 			break;
@@ -1157,11 +1163,11 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		ctl.emfile_logged = false;
-		if (ctl.st.clients >= conf_get()->max_clients) {
+		if (ctl.st.clients >= control_conf()->max_clients) {
 			char msg[64];
 
 			snprintf(msg, sizeof(msg), "too many clients (max %u)",
-			         conf_get()->max_clients);
+			         control_conf()->max_clients);
 			refuse(fd, RPC_BUSY, msg);
 			ctl.st.rejected++;
 			continue;
@@ -1308,19 +1314,19 @@ listen_path(const char *path, char **cause)
 		    xasprintf("cannot chmod %s: %s", path, strerror(errno));
 		goto out_unlink;
 	}
-	if (conf_get()->group) {
-		struct group *gr = getgrnam(conf_get()->group);
+	if (control_conf()->group) {
+		struct group *gr = getgrnam(control_conf()->group);
 
 		if (!gr) {
 			*cause = xasprintf("unknown group '%s' in [control] "
 			                   "group",
-			                   conf_get()->group);
+			                   control_conf()->group);
 			goto out_unlink;
 		}
 		if (chown(path, (uid_t)-1, gr->gr_gid) < 0) {
 			*cause =
 			    xasprintf("cannot give %s to group '%s': %s", path,
-			              conf_get()->group, strerror(errno));
+			              control_conf()->group, strerror(errno));
 			goto out_unlink;
 		}
 	}
@@ -1363,10 +1369,11 @@ unlink_ours(void)
 static int
 control_init(struct svc *self, char **cause)
 {
-	const char *path = conf_get()->socket;
+	const char *path;
 
 	memset(&ctl.st, 0, sizeof(ctl.st));
 	ctl.self = self;
+	path = control_conf()->socket;
 	ctl.loop = svc_loop(self);
 	ctl.clients = NULL;
 	ctl.emfile_logged = false;
@@ -1528,10 +1535,139 @@ control_stop(struct svc *self)
 	return SVC_PENDING;
 }
 
+/* ---- configuration ------------------------------------------------------ */
+
+#define CF(f) offsetof(struct control_conf, f)
+
+static const struct svc_conf_item daemon_items[] = {
+    {.key = "socket",
+     .type = &svc_conf_socket,
+     .off = CF(socket),
+     .dflt = "/run/svcd/svcd.sock",
+     .flags = SVC_CONF_RESTART,
+     .doc = "the control socket's path"},
+};
+
+static const struct svc_conf_item control_items[] = {
+    {.key = "max_request",
+     .type = &svc_conf_size,
+     .off = CF(max_request),
+     .dflt = "1M",
+     .min = "1K",
+     .max = "1G",
+     .doc = "the longest request line"},
+    {.key = "max_clients",
+     .type = &svc_conf_uint,
+     .off = CF(max_clients),
+     .dflt = "1024",
+     .min = "1",
+     .max = "1000000",
+     .doc = "connections at once; more are refused with Busy"},
+    {.key = "output_soft",
+     .type = &svc_conf_size,
+     .off = CF(output_soft),
+     .dflt = "1M",
+     .min = "1K",
+     .max = "4G",
+     .doc = "a client's queued output past which events are missed"},
+    {.key = "output_hard",
+     .type = &svc_conf_size,
+     .off = CF(output_hard),
+     .dflt = "8M",
+     .min = "1K",
+     .max = "4G",
+     .doc = "a client's queued output past which it is disconnected"},
+    {.key = "group",
+     .type = &svc_conf_group,
+     .off = CF(group),
+     .flags = SVC_CONF_RESTART,
+     .doc = "the socket's group (empty: the daemon's)"},
+    {.key = "emit_group",
+     .type = &svc_conf_group,
+     .off = CF(emit_group),
+     .doc = "may emit, schedule and cancel"},
+    {.key = "admin_group",
+     .type = &svc_conf_group,
+     .off = CF(admin_group),
+     .doc = "may shut down and reload"},
+    {.key = "max_tasks",
+     .type = &svc_conf_count,
+     .off = CF(max_tasks),
+     .dflt = "1024",
+     .min = "1",
+     .max = "1000000",
+     .doc = "tasks `schedule` may create"},
+    {.key = "max_task_data",
+     .type = &svc_conf_size,
+     .off = CF(max_task_data),
+     .dflt = "64K",
+     .min = "2",
+     .max = "1G",
+     .doc = "a scheduled task's data"},
+};
+
+static void
+format_size(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "GMK";
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t m = 1ULL << (10 * (3 - i));
+		if (v >= m && v % m == 0) {
+			snprintf(buf, len, "%llu%c",
+			         (unsigned long long)(v / m), units[i]);
+			return;
+		}
+	}
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+/* output_hard may not be less than output_soft: said at the later key. */
+static int
+control_section_check(struct svc_conf_ctx *cx, void *opts)
+{
+	const struct control_conf *c = opts;
+	int soft_line = svc_conf_key_line(cx, "output_soft");
+	int hard_line = svc_conf_key_line(cx, "output_hard");
+	char soft[32], hard[32];
+
+	if (c->output_hard >= c->output_soft)
+		return 0;
+	format_size(c->output_soft, soft, sizeof(soft));
+	format_size(c->output_hard, hard, sizeof(hard));
+	if (hard_line >= soft_line)
+		svc_conf_error(
+		    cx, hard_line,
+		    "bad value for 'output_hard' in [control]: %s is "
+		    "less than output_soft (%s)",
+		    hard, soft);
+	else
+		svc_conf_error(
+		    cx, soft_line,
+		    "bad value for 'output_soft' in [control]: %s is "
+		    "more than output_hard (%s)",
+		    soft, hard);
+	return -1;
+}
+
+static const struct svc_conf_section control_daemon_section = {
+    .name = "daemon",
+    SVC_CONF_ITEMS(daemon_items),
+};
+
+static const struct svc_conf_section control_section = {
+    .name = "control",
+    SVC_CONF_ITEMS(control_items),
+    .check = control_section_check,
+    .doc = "the control socket",
+};
+
 const struct svc_desc control_service = {
     .name = "control",
     .requires = SVC_REQUIRES("bus", "health", "manager"),
     .init = control_init,
     .ping = control_ping,
     .stop = control_stop,
+    .conf = SVC_CONF_SECTIONS(&control_daemon_section, &control_section),
+    .conf_size = sizeof(struct control_conf),
 };

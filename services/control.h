@@ -2,7 +2,7 @@
  * control.h — the control service: JSON-RPC 2.0 over a Unix stream socket
  * (docs/protocol.md). Newline-delimited requests, pipelined, replies in order;
  * subscribers receive `event` notifications straight from the bus's cached
- * wire lines. The socket path comes from conf_get()->socket.
+ * wire lines. The socket path is [daemon] socket (struct control_conf).
  */
 #ifndef SVCD_CONTROL_H
 #define SVCD_CONTROL_H
@@ -15,6 +15,22 @@
 #include "service.h"
 
 extern const struct svc_desc control_service;
+
+/* [daemon] socket (restart-only) and [control]. */
+struct control_conf {
+	char *socket;           /* default /run/svcd/svcd.sock */
+	uint64_t max_request;   /* default 1 MiB */
+	unsigned max_clients;   /* default 1024 */
+	uint64_t output_soft;   /* per-client output soft limit, 1 MiB */
+	uint64_t output_hard;   /* hard limit, default 8 MiB */
+	char *group;            /* socket group, NULL = daemon's group */
+	char *emit_group;       /* may emit/schedule/cancel; NULL = none */
+	char *admin_group;      /* may shutdown/reload; NULL = none */
+	size_t max_tasks;       /* tasks `schedule` may create, 1024 */
+	uint64_t max_task_data; /* a scheduled task's data, 64 KiB */
+};
+/* The control service's options (it must have been started once). */
+const struct control_conf *control_conf(void);
 
 struct control_stats {
 	size_t clients;

@@ -31,6 +31,7 @@ struct seen {
 };
 
 static struct {
+	double interval; /* [health] interval in effect */
 	bool running;
 	struct svc_graph *graph;
 	struct ev_loop *loop;
@@ -160,7 +161,7 @@ on_pushed(struct svc *s, void *arg)
 static int64_t
 stale_after_us(void)
 {
-	return (int64_t)(2 * conf_get()->health_interval * 1e6);
+	return (int64_t)(2 * h.interval * 1e6);
 }
 
 /* No round for two intervals: the rounds stopped. */
@@ -402,7 +403,7 @@ schedule_rounds(char **cause)
 	struct worker_spec spec = {
 	    .name = HEALTH_TASK,
 	    .kind = WORKER_PERIODIC,
-	    .interval = conf_get()->health_interval,
+	    .interval = h.interval,
 	    .run_now = false,
 	    .fn = health_task,
 	    .origin = "health",
@@ -420,16 +421,20 @@ schedule_rounds(char **cause)
 	return 0;
 }
 
-int
-health_apply_config(char **cause)
+/* [health] interval changed: reschedule the rounds. */
+static int
+health_reload(struct svc *self, const void *old, const void *new, char **cause)
 {
+	const struct health_conf *c = new;
+
 	if (!h.running)
 		return 0;
+	h.interval = c->interval;
 	struct worker_task *t = worker_find(worker_default(), HEALTH_TASK);
 	if (t) {
 		struct worker_task_info info;
 		worker_task_get_info(t, &info);
-		if (info.interval == conf_get()->health_interval)
+		if (info.interval == h.interval)
 			return 0;
 	}
 	/* A round now: results from the old interval may already count as
@@ -442,6 +447,7 @@ static int
 health_init(struct svc *self, char **cause)
 {
 	h.graph = svc_graph(self);
+	h.interval = ((const struct health_conf *)svc_options(self))->interval;
 	h.n = svc_graph_count(h.graph);
 	h.seen = xcalloc(h.n ? h.n : 1, sizeof(*h.seen));
 	h.rounds = 0;
@@ -473,9 +479,28 @@ health_stop(struct svc *self)
 	return 0;
 }
 
+static const struct svc_conf_item health_items[] = {
+    {.key = "interval",
+     .type = &svc_conf_duration,
+     .off = offsetof(struct health_conf, interval),
+     .dflt = "30s",
+     .max = "24h",
+     .doc = "how often every running service is pinged"},
+};
+
+static const struct svc_conf_section health_section = {
+    .name = "health",
+    SVC_CONF_ITEMS(health_items),
+    .doc = "the health monitor",
+};
+
 const struct svc_desc health_service = {
     .name = "health",
     .requires = SVC_REQUIRES("bus", "worker"),
     .init = health_init,
     .stop = health_stop,
+    .conf = SVC_CONF_SECTIONS(&health_section),
+    .conf_size = sizeof(struct health_conf),
+    .reload = health_reload,
+    .tasks = SVC_REQUIRES(HEALTH_TASK),
 };

@@ -24,6 +24,11 @@
 
 extern const struct svc_desc health_service;
 
+/* [health]; a reload reschedules the rounds. */
+struct health_conf {
+	double interval; /* default 30 s */
+};
+
 enum health_status {
 	HEALTH_OK,
 	HEALTH_DEGRADED,
@@ -45,7 +50,5 @@ enum health_status health_overall(void);
  * running.
  */
 json_t *health_json(const char *service, bool fresh);
-/* Reschedule the rounds if [health] interval changed (reload). 0 or -1. */
-int health_apply_config(char **cause);
 
 #endif

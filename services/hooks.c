@@ -11,6 +11,7 @@
  */
 #include "hooks.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,6 +19,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -762,16 +764,14 @@ hooks_free_all(void)
 static int
 hooks_init(struct svc *self, char **cause)
 {
-	const struct conf *c = conf_get();
+	const struct hooks_conf *c = svc_options(self);
 	struct bus *b = bus_default();
-	size_t n = 0, i = 0;
+	size_t n = c->hooks.n;
 
 	if (!b) {
 		*cause = xstrdup("the bus is not running");
 		return -1;
 	}
-	for (const struct conf_hook *ch = c->hooks; ch; ch = ch->next)
-		n++;
 	hk.loop = svc_loop(self);
 	if (n && hk.loop != ev_default_loop(0)) {
 		*cause =
@@ -783,23 +783,24 @@ hooks_init(struct svc *self, char **cause)
 	hk.stopping = false;
 	hk.hooks = xcalloc(n ? n : 1, sizeof(*hk.hooks));
 	hk.n = n;
-	for (const struct conf_hook *ch = c->hooks; ch; ch = ch->next, i++) {
+	for (size_t i = 0; i < n; i++) {
+		const struct hook_conf *ch = c->hooks.v[i];
 		struct hook *h = &hk.hooks[i];
 		size_t argc = 0;
 
 		while (ch->argv[argc])
 			argc++;
-		h->name = xstrdup(ch->name);
+		h->name = xstrdup(ch->inst.name);
 		h->on = xstrdup(ch->on);
 		h->argv = xcalloc(argc + 1, sizeof(*h->argv));
 		for (size_t k = 0; k < argc; k++)
 			h->argv[k] = xstrdup(ch->argv[k]);
-		h->timeout = ch->timeout > 0 ? ch->timeout : 30;
-		h->backoff = ch->backoff > 0 ? ch->backoff : 1;
-		h->concurrency = ch->concurrency ? ch->concurrency : 1;
+		h->timeout = ch->timeout;
+		h->backoff = ch->backoff;
+		h->concurrency = ch->concurrency;
 		h->retries = ch->retries;
 	}
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct hook *h = &hk.hooks[i];
 
 		if (hk.replay_fn)
@@ -841,7 +842,7 @@ hooks_stop(struct svc *self)
 {
 	struct bus *b = bus_default();
 	bool busy = false;
-	double t = conf_get()->stop_timeout;
+	double t = svc_stop_timeout(self);
 
 	hk.stopping = true;
 	for (size_t i = 0; i < hk.n; i++) {
@@ -889,9 +890,244 @@ hooks_stop(struct svc *self)
 	return SVC_PENDING;
 }
 
+/* ---- configuration: [hook.NAME] ---- */
+
+/*
+ * Split a command line into argv without a shell: blanks separate words;
+ * '...' is literal; "..." and bare text take backslash escapes.
+ */
+static char **
+split_argv(const char *s, char **cause)
+{
+	struct buf b = {0};
+	char **argv = NULL;
+	size_t n = 0;
+	const char *q = s;
+
+	for (;;) {
+		while (isspace((unsigned char)*q))
+			q++;
+		if (!*q)
+			break;
+		buf_reset(&b);
+		while (*q && !isspace((unsigned char)*q)) {
+			if (*q == '\'') {
+				const char *e = strchr(q + 1, '\'');
+				if (!e) {
+					*cause = xstrdup("unterminated single "
+					                 "quote");
+					goto out_fail;
+				}
+				buf_append(&b, q + 1, (size_t)(e - q - 1));
+				q = e + 1;
+			} else if (*q == '"') {
+				for (q++; *q && *q != '"'; q++) {
+					if (*q == '\\' && q[1])
+						q++;
+					buf_putc(&b, *q);
+				}
+				if (!*q) {
+					*cause = xstrdup("unterminated double "
+					                 "quote");
+					goto out_fail;
+				}
+				q++;
+			} else if (*q == '\\') {
+				if (!q[1]) {
+					*cause = xstrdup("trailing backslash");
+					goto out_fail;
+				}
+				buf_putc(&b, q[1]);
+				q += 2;
+			} else {
+				buf_putc(&b, *q++);
+			}
+		}
+		argv = xrealloc(argv, (n + 2) * sizeof(*argv));
+		argv[n++] = b.len ? xstrndup(buf_head(&b), b.len) : xstrdup("");
+		argv[n] = NULL;
+	}
+	buf_free(&b);
+	if (n == 0)
+		*cause = xstrdup("empty command");
+	return argv;
+
+out_fail:
+	buf_free(&b);
+	for (size_t i = 0; i < n; i++)
+		free(argv[i]);
+	free(argv);
+	return NULL;
+}
+
+static bool
+executable_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       access(path, X_OK) == 0;
+}
+
+static void
+free_argv(char **argv)
+{
+	for (char **a = argv; a && *a; a++)
+		free(*a);
+	free(argv);
+}
+
+static void
+argv_free(void *dst)
+{
+	free_argv(*(char ***)dst);
+	*(char ***)dst = NULL;
+}
+
+static bool
+argv_equal(const void *a, const void *b)
+{
+	char *const *x = *(char **const *)a, *const *y = *(char **const *)b;
+
+	for (; x && *x && y && *y; x++, y++)
+		if (strcmp(*x, *y))
+			return false;
+	return !(x && *x) && !(y && *y);
+}
+
+static void
+argv_copy(void *dst, const void *src)
+{
+	char *const *s = *(char **const *)src;
+	size_t n = 0;
+	char **v;
+
+	if (!s) {
+		*(char ***)dst = NULL;
+		return;
+	}
+	while (s[n])
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = xstrdup(s[i]);
+	*(char ***)dst = v;
+}
+
+/* exec: the command split without a shell; its messages are the hook's. */
+static int
+exec_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+           const char *v, void *dst, char **cause)
+{
+	const char *name = svc_conf_section_name(cx);
+	int line = svc_conf_lineno(cx);
+	char *why = NULL;
+	char **argv = split_argv(v, &why);
+
+	if (!argv) {
+		if (!cx) {
+			*cause = why;
+			return -1;
+		}
+		svc_conf_error(cx, line, "hook '%s': exec: %s", name, why);
+		free(why);
+		return -1;
+	}
+	if (argv[0][0] != '/')
+		svc_conf_error(cx, line,
+		               "hook '%s': exec '%s' is not an absolute path",
+		               name, svc_conf_quote(cx, argv[0]));
+	else if (!executable_file(argv[0]))
+		svc_conf_error(cx, line,
+		               "hook '%s': exec '%s' is not an executable file",
+		               name, svc_conf_quote(cx, argv[0]));
+	free_argv(*(char ***)dst);
+	*(char ***)dst = argv;
+	return 0;
+}
+
+static const struct svc_conf_type hook_exec_type = {
+    .name = "command",
+    .parse = exec_parse,
+    .size = sizeof(char **),
+    .free = argv_free,
+    .equal = argv_equal,
+    .copy = argv_copy,
+};
+
+#define HF(f) offsetof(struct hook_conf, f)
+
+static const struct svc_conf_item hook_items[] = {
+    {.key = "on",
+     .type = &svc_conf_pattern,
+     .off = HF(on),
+     .doc = "the event pattern (required)"},
+    {.key = "exec",
+     .type = &hook_exec_type,
+     .off = HF(argv),
+     .doc = "the command: an absolute path and arguments (required)"},
+    {.key = "timeout",
+     .type = &svc_conf_duration,
+     .off = HF(timeout),
+     .dflt = "30s",
+     .max = "1h",
+     .doc = "a run's bound"},
+    {.key = "concurrency",
+     .type = &svc_conf_uint,
+     .off = HF(concurrency),
+     .dflt = "1",
+     .min = "1",
+     .max = "64",
+     .doc = "runs at once"},
+    {.key = "retries",
+     .type = &svc_conf_uint,
+     .off = HF(retries),
+     .dflt = "0",
+     .min = "0",
+     .max = "10",
+     .doc = "retries of a failed run"},
+    {.key = "backoff",
+     .type = &svc_conf_duration,
+     .off = HF(backoff),
+     .dflt = "1s",
+     .max = "1h",
+     .doc = "the first retry delay, doubling"},
+};
+
+static int
+hook_check(struct svc_conf_ctx *cx, void *inst)
+{
+	const char *name = svc_conf_section_name(cx);
+	int rc = 0;
+
+	if (!svc_conf_key_line(cx, "on")) {
+		svc_conf_error(cx, 0, "hook '%s': 'on' is required", name);
+		rc = -1;
+	}
+	if (!svc_conf_key_line(cx, "exec")) {
+		svc_conf_error(cx, 0, "hook '%s': 'exec' is required", name);
+		rc = -1;
+	}
+	return rc;
+}
+
+/* Read at init: a reload does not change the hooks. */
+static const struct svc_conf_section hook_section = {
+    .name = "hook",
+    SVC_CONF_ITEMS(hook_items),
+    .named = true,
+    .inst_size = sizeof(struct hook_conf),
+    .list_off = offsetof(struct hooks_conf, hooks),
+    .flags = SVC_CONF_RESTART,
+    .check = hook_check,
+    .doc = "a command run for each matching event",
+};
+
 const struct svc_desc hooks_service = {
     .name = "hooks",
     .requires = SVC_REQUIRES("bus"),
     .init = hooks_init,
     .stop = hooks_stop,
+    .conf = SVC_CONF_SECTIONS(&hook_section),
+    .conf_size = sizeof(struct hooks_conf),
 };

@@ -12,7 +12,8 @@
  * ev_child, which libev offers on the default loop only: the service refuses
  * to start on another loop.
  *
- * The hooks are read from conf_get() at init; a reload does not change them.
+ * The hooks are read from the options at init ([hook.NAME] sections are
+ * restart-only); a reload does not change them.
  */
 #ifndef SVCD_HOOKS_H
 #define SVCD_HOOKS_H
@@ -23,11 +24,28 @@
 
 #include <jansson.h>
 
+#include "conf.h"
 #include "service.h"
 
 struct bus_event;
 
 extern const struct svc_desc hooks_service;
+
+/* One [hook.NAME]. */
+struct hook_conf {
+	struct svc_conf_instance inst; /* NAME and line */
+	char *on;                      /* pattern */
+	char **argv;          /* NULL-terminated, split without a shell */
+	double timeout;       /* seconds, default 30 */
+	unsigned concurrency; /* default 1 */
+	unsigned retries;     /* default 0 */
+	double backoff;       /* first retry delay, doubling; 1 s */
+};
+
+/* The hooks service's options: every [hook.NAME], in file order. */
+struct hooks_conf {
+	struct svc_conf_list hooks; /* of struct hook_conf */
+};
 
 /* Events a hook may have queued (not yet running) before overflow. */
 #define HOOKS_QUEUE_MAX 65536

@@ -1099,12 +1099,12 @@ out_err:
 static int
 journal_init(struct svc *self, char **cause)
 {
-	const struct conf *c = conf_get();
+	const struct journal_conf *c = svc_options(self);
 	struct bus *b = bus_default();
 	struct worker *w = worker_default();
 	struct journal *j;
 
-	if (!c->journal)
+	if (!c->enabled)
 		return 0;
 	if (!b || !w) {
 		*cause = xstrdup("the bus and the worker must be running");
@@ -1112,11 +1112,11 @@ journal_init(struct svc *self, char **cause)
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->loop = svc_loop(self);
-	j->path = xstrdup(c->journal_path);
-	j->sync = c->journal_sync;
-	j->keep_count = c->journal_keep_count;
-	j->keep_age = c->journal_keep_age;
-	j->on_damage = c->journal_on_damage;
+	j->path = xstrdup(c->path);
+	j->sync = c->sync;
+	j->keep_count = c->keep_count;
+	j->keep_age = c->keep_age;
+	j->on_damage = c->on_damage;
 	j->seq_path = xasprintf("%s.seq", j->path);
 	j->errlog.level = LOGL_ERR;
 	j->errlog.what = "journal write errors";
@@ -1197,11 +1197,70 @@ journal_stop(struct svc *self)
 	return 0;
 }
 
+#define JF(f) offsetof(struct journal_conf, f)
+
+static const struct svc_conf_enum journal_syncs[] = {
+    {"always", CONF_SYNC_ALWAYS},
+    {"batch", CONF_SYNC_BATCH},
+    {"off", CONF_SYNC_OFF},
+    {NULL, 0},
+};
+
+static const struct svc_conf_enum journal_damages[] = {
+    {"refuse", CONF_DAMAGE_REFUSE},
+    {"continue", CONF_DAMAGE_CONTINUE},
+    {NULL, 0},
+};
+
+static const struct svc_conf_item journal_items[] = {
+    {.key = "path",
+     .type = &svc_conf_path,
+     .off = JF(path),
+     .dflt = "/var/lib/svcd/journal.db",
+     .doc = "the SQLite database"},
+    {.key = "sync",
+     .type = &svc_conf_enum,
+     .off = JF(sync),
+     .dflt = "batch",
+     .arg = journal_syncs,
+     .doc = "always, batch or off: when an emit is acknowledged"},
+    {.key = "retention_count",
+     .type = &svc_conf_count,
+     .off = JF(keep_count),
+     .min = "0",
+     .max = "1099511627776",
+     .doc = "events kept (0: no limit)"},
+    {.key = "retention_age",
+     .type = &svc_conf_duration,
+     .off = JF(keep_age),
+     .max = "3650d",
+     .doc = "how long events are kept (unset: no limit)"},
+    {.key = "on_damage",
+     .type = &svc_conf_enum,
+     .off = JF(on_damage),
+     .dflt = "refuse",
+     .arg = journal_damages,
+     .doc = "refuse or continue after lost history or a corrupt db"},
+};
+
+/* Opened once at start: the whole section is restart-only. */
+static const struct svc_conf_section journal_section = {
+    .name = "journal",
+    SVC_CONF_ITEMS(journal_items),
+    .has_present = true,
+    .present_off = JF(enabled),
+    .flags = SVC_CONF_RESTART,
+    .doc = "durable events (enabled when the section is present)",
+};
+
 const struct svc_desc journal_service = {
     .name = "journal",
     .requires = SVC_REQUIRES("bus", "worker"),
     .init = journal_init,
     .stop = journal_stop,
+    .conf = SVC_CONF_SECTIONS(&journal_section),
+    .conf_size = sizeof(struct journal_conf),
+    .tasks = SVC_REQUIRES(PRUNE_TASK),
 };
 
 void

@@ -33,6 +33,27 @@ struct journal;
 
 extern const struct svc_desc journal_service;
 
+enum conf_journal_sync {
+	CONF_SYNC_OFF,    /* acknowledged at once; written when convenient */
+	CONF_SYNC_BATCH,  /* acknowledged at once; group commits */
+	CONF_SYNC_ALWAYS, /* acknowledged once durable */
+};
+
+enum conf_journal_damage {
+	CONF_DAMAGE_REFUSE,   /* lost history or a corrupt db: do not start */
+	CONF_DAMAGE_CONTINUE, /* start anyway, loudly, never reusing a seq */
+};
+
+/* [journal] (restart-only), enabled when the section is present. */
+struct journal_conf {
+	bool enabled;
+	char *path;        /* default /var/lib/svcd/journal.db */
+	int sync;          /* enum conf_journal_sync; default batch */
+	size_t keep_count; /* retention_count; 0 = no limit */
+	double keep_age;   /* retention_age, seconds; 0 = no limit */
+	int on_damage;     /* enum conf_journal_damage; default refuse */
+};
+
 /* The running journal, or NULL when disabled or not running. */
 struct journal *journal_default(void);
 

@@ -50,6 +50,7 @@ enum phase {
 };
 
 static struct {
+	struct svc *self; /* for its options */
 	bool running;
 	struct svc_graph *graph;
 	struct ev_loop *loop;
@@ -67,6 +68,12 @@ static struct {
 	bool shutting_down;
 	int status;
 } m;
+
+static const struct manager_conf *
+manager_conf(void)
+{
+	return svc_options(m.self); /* only while running */
+}
 
 /* Survive init/stop: see the note at the top. */
 static manager_reload_fn reload_fn;
@@ -156,11 +163,20 @@ manager_reload(char **cause)
 
 	if (!reload_fn)
 		return 0;
-	if (reload_fn(reload_arg, cause) == 0) {
+	int rc = reload_fn(reload_arg, cause);
+	if (rc == 0) {
 		log_info("configuration reloaded");
 		return 0;
 	}
 	why = *cause ? *cause : "unknown error";
+	if (rc == MANAGER_RELOAD_PARTIAL) {
+		/* installed, but not by every service: one line each */
+		for (const char *s = why; *s; s += n + (s[n] == '\n')) {
+			n = strcspn(s, "\n");
+			log_err("reload: %.*s", (int)n, s);
+		}
+		return -1;
+	}
 	if (!strchr(why, '\n')) {
 		log_err("reload failed: %s; keeping the running configuration",
 		        why);
@@ -404,7 +420,8 @@ global_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	char dur[32];
 	char *what = what_hangs();
 
-	util_format_duration(conf_get()->shutdown_timeout, dur, sizeof(dur));
+	util_format_duration(manager_conf()->shutdown_timeout, dur,
+	                     sizeof(dur));
 	log_err("shutdown timed out after %s waiting for: %s", dur, what);
 	free(what);
 	finish(1);
@@ -419,7 +436,7 @@ manager_shutdown(const char *why)
 	m.phase = PHASE_STARTING;
 	m.next = m.handlers;
 	log_info("shutting down: %s", why ? why : "requested");
-	ev_timer_set(&m.global_timer, conf_get()->shutdown_timeout, 0);
+	ev_timer_set(&m.global_timer, manager_conf()->shutdown_timeout, 0);
 	ev_timer_start(m.loop, &m.global_timer);
 	svc_graph_add_observer(m.graph, observer_cb, NULL);
 	m.observing = true;
@@ -457,9 +474,28 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	finish(1);
 }
 
+/* [daemon] log_level and the graph's timeouts take effect. */
+static void
+apply_conf(struct svc *self, const struct manager_conf *c)
+{
+	log_set_level(c->log_level);
+	svc_graph_set_timeouts(svc_graph(self), c->init_timeout,
+	                       c->stop_timeout);
+}
+
+static int
+manager_reload_conf(struct svc *self, const void *old, const void *new,
+                    char **cause)
+{
+	apply_conf(self, new);
+	return 0;
+}
+
 static int
 manager_init(struct svc *self, char **cause)
 {
+	m.self = self;
+	apply_conf(self, svc_options(self));
 	m.graph = svc_graph(self);
 	m.loop = svc_loop(self);
 	m.phase = PHASE_IDLE;
@@ -503,8 +539,43 @@ manager_stop(struct svc *self)
 	return 0;
 }
 
+static const struct svc_conf_item daemon_items[] = {
+    {.key = "log_level",
+     .type = &svc_conf_level,
+     .off = offsetof(struct manager_conf, log_level),
+     .dflt = "info",
+     .doc = "error, warning, info or debug"},
+    {.key = "shutdown_timeout",
+     .type = &svc_conf_duration,
+     .off = offsetof(struct manager_conf, shutdown_timeout),
+     .dflt = "30s",
+     .max = "1h",
+     .doc = "the whole shutdown, after which svcd exits 1"},
+    {.key = "init_timeout",
+     .type = &svc_conf_duration,
+     .off = offsetof(struct manager_conf, init_timeout),
+     .dflt = "30s",
+     .max = "1h",
+     .doc = "a service's init, unless its descriptor says otherwise"},
+    {.key = "stop_timeout",
+     .type = &svc_conf_duration,
+     .off = offsetof(struct manager_conf, stop_timeout),
+     .dflt = "10s",
+     .max = "1h",
+     .doc = "a service's stop, unless its descriptor says otherwise"},
+};
+
+static const struct svc_conf_section daemon_section = {
+    .name = "daemon",
+    SVC_CONF_ITEMS(daemon_items),
+    .doc = "the process",
+};
+
 const struct svc_desc manager_service = {
     .name = "manager",
     .init = manager_init,
     .stop = manager_stop,
+    .conf = SVC_CONF_SECTIONS(&daemon_section),
+    .conf_size = sizeof(struct manager_conf),
+    .reload = manager_reload_conf,
 };

@@ -18,6 +18,14 @@
 
 extern const struct svc_desc manager_service;
 
+/* [daemon] log_level, shutdown_timeout, init_timeout, stop_timeout. */
+struct manager_conf {
+	int log_level;           /* enum log_level; default info */
+	double shutdown_timeout; /* default 30 s */
+	double init_timeout;     /* per-service default, 30 s */
+	double stop_timeout;     /* per-service default, 10 s */
+};
+
 struct manager_handler;
 
 /* Return 0/-1 when done, or SVC_PENDING then manager_handler_done(h, st). */
@@ -29,10 +37,14 @@ void manager_add_shutdown_handler(const char *name, manager_handler_fn fn,
 void manager_remove_shutdown_handler(manager_handler_fn fn, void *arg);
 void manager_handler_done(struct manager_handler *h, int status);
 
-/* Reload hook run on SIGHUP and by manager_reload(). Returns 0 or -1 with
- * *cause; the first failure aborts the reload and keeps the old config.
- * manager_reload() is the one path of SIGHUP and the `reload` method: it
- * logs the outcome (the failure with its cause) and hands *cause back. */
+/* Reload hook run on SIGHUP and by manager_reload(). Returns 0, -1 with
+ * *cause when the new file was refused (the old config is kept), or
+ * MANAGER_RELOAD_PARTIAL with *cause when it was installed but some
+ * services refused their part (each keeps its old options; *cause says
+ * which and why). manager_reload() is the one path of SIGHUP and the
+ * `reload` method: it logs the outcome (the failure with its cause) and
+ * hands *cause back, returning -1 for either failure. */
+#define MANAGER_RELOAD_PARTIAL (-2)
 typedef int (*manager_reload_fn)(void *arg, char **cause);
 void manager_set_reload(manager_reload_fn fn, void *arg);
 int manager_reload(char **cause);

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -703,7 +702,7 @@ worker_svc_stop(struct svc *self)
 		return 0;
 	worker_in_stop = true;
 	worker_stopped_sync = false;
-	worker_shutdown(w, conf_get()->stop_timeout, worker_svc_stopped, self);
+	worker_shutdown(w, svc_stop_timeout(self), worker_svc_stopped, self);
 	worker_in_stop = false;
 	return worker_stopped_sync ? 0 : SVC_PENDING;
 }

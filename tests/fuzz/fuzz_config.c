@@ -1,7 +1,8 @@
 /*
- * fuzz_config.c — libFuzzer target: conf_load on the input bytes (an
- * in-memory file, no temp file), then the reload checks against the
- * defaults when it parsed. Errors are fine; crashes and leaks are not.
+ * fuzz_config.c — libFuzzer target: svc_conf_load of svcd's table on the
+ * input bytes (an in-memory file, no temp file), then the reload steps
+ * against the defaults when it parsed. Errors are fine; crashes and leaks
+ * are not.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "table.h"
 #include "util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -28,7 +30,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[64], *cause = NULL;
-	struct conf *c, *dflt;
+	struct svc_conf *c, *dflt;
 	int fd = memfd_create("svcd.conf", MFD_CLOEXEC);
 
 	if (fd < 0)
@@ -36,7 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size && write(fd, data, size) != (ssize_t)size)
 		abort();
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	c = conf_load(path, &cause);
+	c = svc_conf_load(path, svcd_table, svcd_table_len, &cause);
 	close(fd);
 	if (!c) {
 		if (!cause || !*cause)
@@ -46,11 +48,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	free(cause);
 	cause = NULL;
-	dflt = conf_defaults();
-	conf_check_reload(dflt, c, &cause);
+	dflt = svc_conf_load(NULL, svcd_table, svcd_table_len, NULL);
+	svc_conf_keep_restart(c, dflt, &cause);
 	free(cause);
-	conf_keep_fixed(c, dflt);
-	conf_free(dflt);
-	conf_free(c);
+	for (size_t i = 0; i < svcd_table_len; i++) {
+		const char *name = svcd_table[i]->name;
+		if (svc_conf_changed(dflt, c, name))
+			svc_conf_keep_service(c, dflt, name);
+		if (svc_conf_changed(dflt, c, name))
+			abort(); /* kept means equal */
+	}
+	svc_conf_free(dflt);
+	svc_conf_free(c);
 	return 0;
 }

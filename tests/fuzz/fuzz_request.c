@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "conf.h"
+#include "health.h"
 #include "log.h"
 #include "manager.h"
 #include "methods.h"
@@ -45,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct ev_loop *loop;
 static struct svc_graph *graph;
+static struct svc_conf *conf; /* the defaults, with a long health interval */
 static bool exited;
 static int act_peer = -1; /* the silent end of the fake listener */
 static char **base_tasks; /* tasks the graph schedules by itself */
@@ -110,6 +112,8 @@ boot(void)
 
 	exited = false;
 	graph = svc_graph_new(loop, svcd_table, svcd_table_len, &cause);
+	if (graph)
+		svc_graph_set_conf(graph, conf);
 	if (!graph)
 		die(cause ? cause : "graph");
 	svc_start(graph, NULL, boot_done, &done);
@@ -139,12 +143,12 @@ reboot(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct conf *c = conf_defaults();
-
 	util_json_use_xmalloc();
 	log_set_quiet(1);
-	c->health_interval = 3600; /* rounds only when a request asks */
-	conf_set(c);
+	conf = svc_conf_load(NULL, svcd_table, svcd_table_len, NULL);
+	/* rounds only when a request asks */
+	((struct health_conf *)svc_conf_options(conf, "health"))->interval =
+	    3600;
 	fake_activation(); /* before the loop's own fds take fd 3 */
 	loop = ev_loop_new(EVFLAG_AUTO);
 	manager_add_progress(progress_cb, NULL);

@@ -108,7 +108,12 @@ test_config_timer_over_service_task() {
 	local rc=0
 	timeout 10 "$SVCD" -c "$T/svcd.conf" >"$T/start.log" 2>&1 || rc=$?
 	[ "$rc" -ne 0 ] || fail "svcd started with [timer.health]"
+	assert_eq 78 "$rc" "a configuration error, before anything starts"
 	assert_contains "$(cat "$T/start.log")" "[timer.health]: task 'health' belongs to service 'health'"
+	rc=0
+	out=$("$SVCD" --check-config -c "$T/svcd.conf" 2>&1) || rc=$?
+	assert_eq 78 "$rc" "--check-config with [timer.health]"
+	assert_contains "$out" "[timer.health]: task 'health' belongs to service 'health'"
 	# on reload: refused, the running config kept
 	CONF_TEXT=$'[timer.mine]\nevery = 1h\nemit = x\n'
 	svcd_start

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ev.h>
 #include <jansson.h>
@@ -63,31 +64,70 @@ watchdog(void *arg)
 	watchdogs++;
 }
 
-static struct conf *
+/* The options app boots with (the test configuration's). */
+static struct app_conf *
+app_opts(void)
+{
+	return tu_opts("app");
+}
+
+static void
+boot_with(double heartbeat, bool events)
+{
+	app_opts()->heartbeat = heartbeat;
+	app_opts()->heartbeat_event = events;
+}
+
+/* A new app_conf for a reload (free with conf_free). */
+static struct app_conf *
 conf_with(double heartbeat, bool events)
 {
-	struct conf *c = conf_defaults();
+	struct app_conf *c = xcalloc(1, sizeof(*c));
 
 	c->heartbeat = heartbeat;
 	c->heartbeat_event = events;
 	return c;
 }
 
+static void
+conf_free(struct app_conf *c)
+{
+	for (size_t i = 0; i < c->timers.n; i++) {
+		struct app_timer *t = c->timers.v[i];
+		free(t->inst.name);
+		free(t->emit);
+		free(t->data);
+		free(t);
+	}
+	free(c->timers.v);
+	free(c);
+}
+
 /* Append [timer.name] to c. */
 static void
-add_timer(struct conf *c, const char *name, bool periodic, double iv,
+add_timer(struct app_conf *c, const char *name, bool periodic, double iv,
           const char *emit)
 {
-	struct conf_timer *t = xcalloc(1, sizeof(*t)), **pp = &c->timers;
+	struct app_timer *t = xcalloc(1, sizeof(*t));
 
-	t->name = xstrdup(name);
-	t->periodic = periodic;
-	t->interval = iv;
+	t->inst.name = xstrdup(name);
+	if (periodic)
+		t->every = iv;
+	else
+		t->after = iv;
 	t->emit = xstrdup(emit);
 	t->data = xstrdup("{\"k\":1}");
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = t;
+	c->timers.v =
+	    xrealloc(c->timers.v, (c->timers.n + 1) * sizeof(*c->timers.v));
+	c->timers.v[c->timers.n++] = t;
+}
+
+/* What the reload path does for app: apply c over the options it runs. */
+static int
+reload_with(struct app_conf *c, char **cause)
+{
+	return app_service.reload(svc_graph_find(graph, "app"), app_opts(), c,
+	                          cause);
 }
 
 static void
@@ -99,7 +139,7 @@ setup(void)
 	loop = ev_loop_new(EVFLAG_AUTO);
 	tu_deadline_start(loop, &guard, 2.0, &timed_out);
 	tu_tick_start(loop, &tick);
-	conf_set(conf_with(60, false));
+	boot_with(60, false);
 }
 
 static void
@@ -125,7 +165,7 @@ teardown(void)
 	ev_timer_stop(loop, &guard);
 	ev_timer_stop(loop, &tick);
 	ev_loop_destroy(loop);
-	conf_cleanup();
+	tu_conf_reset();
 }
 
 static int
@@ -164,7 +204,7 @@ task_origin(const char *name)
 
 START_TEST(test_heartbeats_counted)
 {
-	conf_set(conf_with(0.01, false));
+	boot_with(0.01, false);
 	app_set_watchdog_hook(watchdog, NULL);
 	ck_assert_int_eq(boot(), 0);
 	ck_assert_uint_eq(app_heartbeats(), 0);
@@ -185,7 +225,7 @@ END_TEST
 
 START_TEST(test_heartbeat_events)
 {
-	conf_set(conf_with(0.01, true));
+	boot_with(0.01, true);
 	ck_assert_int_eq(boot(), 0);
 	while (hb_events < 2 && !timed_out)
 		ev_run(loop, EVRUN_ONCE);
@@ -197,7 +237,7 @@ END_TEST
 
 START_TEST(test_watchdog_removed)
 {
-	conf_set(conf_with(0.01, false));
+	boot_with(0.01, false);
 	app_set_watchdog_hook(watchdog, NULL);
 	ck_assert_int_eq(boot(), 0);
 	while (watchdogs < 1 && !timed_out)
@@ -214,11 +254,10 @@ END_TEST
 START_TEST(test_config_timers)
 {
 	char *cause = NULL;
-	struct conf *c = conf_with(60, false);
+	struct app_conf *c = app_opts();
 
 	add_timer(c, "t1", true, 0.01, "tick.one");
 	add_timer(c, "t2", false, 3600, "tick.two");
-	conf_set(c);
 	ck_assert_int_eq(boot(), 0);
 	ck_assert_str_eq(task_origin("t1"), "config");
 	ck_assert_str_eq(task_origin("t2"), "config");
@@ -235,8 +274,8 @@ START_TEST(test_config_timers)
 	c = conf_with(60, false);
 	add_timer(c, "t2", false, 3600, "tick.two");
 	add_timer(c, "t3", true, 3600, "tick.three");
-	conf_set(c);
-	ck_assert_int_eq(app_apply_config(&cause), 0);
+	ck_assert_int_eq(reload_with(c, &cause), 0);
+	conf_free(c);
 	ck_assert_ptr_null(task_origin("t1"));
 	ck_assert_str_eq(task_origin("t2"), "config");
 	ck_assert_str_eq(task_origin("t3"), "config");
@@ -249,8 +288,9 @@ START_TEST(test_config_timers)
 	ck_assert_int_eq(ticks, seen);
 
 	/* an empty config removes every config timer */
-	conf_set(conf_with(60, false));
-	ck_assert_int_eq(app_apply_config(&cause), 0);
+	c = conf_with(60, false);
+	ck_assert_int_eq(reload_with(c, &cause), 0);
+	conf_free(c);
 	ck_assert_ptr_null(task_origin("t2"));
 	ck_assert_ptr_null(task_origin("t3"));
 	ck_assert_str_eq(task_origin("ctl"), "control");
@@ -259,10 +299,7 @@ END_TEST
 
 START_TEST(test_bad_timer_fails_init)
 {
-	struct conf *c = conf_with(60, false);
-
-	add_timer(c, "bad", true, 1, "not a valid name!");
-	conf_set(c);
+	add_timer(app_opts(), "bad", true, 1, "not a valid name!");
 	ck_assert_int_eq(boot(), -1);
 	ck_assert_int_eq(svc_state(svc_graph_find(graph, "app")), SVC_FAILED);
 	ck_assert_msg(strstr(tu_boot_cause(), "[timer.bad]") != NULL,
@@ -306,13 +343,16 @@ static const struct svc_desc *const owned_table[] = {
 /* [timer.NAME] over a service's task: refused at start and on reload. */
 START_TEST(test_timer_over_service_task)
 {
-	struct conf *c = conf_with(60, false);
+	struct app_conf *c;
 	char *cause = NULL;
+	char dir[] = "/tmp/test_app.XXXXXX", path[64];
 
-	add_timer(c, "owned", true, 3600, "tick.oops");
-	c->path = xstrdup("svcd.conf");
-	c->timers->line = 7;
-	conf_set(c);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tu_conf_text(dir, "; six lines before the timer\n;\n;\n;\n;\n;\n"
+	                  "[timer.owned]\nevery = 1h\nemit = tick.oops\n");
+	snprintf(path, sizeof(path), "%s/svcd.conf", dir);
+	unlink(path);
+	rmdir(dir);
 	ck_assert_int_eq(tu_boot(loop, owned_table, ARRAY_SIZE(owned_table),
 	                         &graph, &timed_out),
 	                 -1);
@@ -327,32 +367,33 @@ START_TEST(test_timer_over_service_task)
 	ck_assert_int_eq(info.owner, WORKER_OWNER_SERVICE);
 	stop_graph();
 
-	/* reload: the check runs on the new config before it is installed */
-	conf_set(conf_with(60, false));
+	/* reload: the check runs on the new config before anything changes */
+	tu_conf_reset();
+	boot_with(60, false);
 	ck_assert_int_eq(tu_boot(loop, owned_table, ARRAY_SIZE(owned_table),
 	                         &graph, &timed_out),
 	                 0);
 	c = conf_with(60, false);
 	add_timer(c, "fine", true, 3600, "tick.fine");
 	add_timer(c, "owned", true, 3600, "tick.oops");
-	ck_assert_int_eq(app_check_config(c, &cause), -1);
+	ck_assert_int_eq(reload_with(c, &cause), -1);
 	ck_assert_str_eq(cause, "config:0: [timer.owned]: task 'owned' "
 	                        "belongs to service 'owner' (rename the "
 	                        "timer)");
 	free(cause);
 	cause = NULL;
-	/* applied anyway (a caller that skipped the check): still refused,
-	 * and nothing changed */
-	conf_set(c);
-	ck_assert_int_eq(app_apply_config(&cause), -1);
+	/* refused again: and nothing changed */
+	ck_assert_int_eq(reload_with(c, &cause), -1);
 	free(cause);
 	cause = NULL;
+	conf_free(c);
 	ck_assert_ptr_null(worker_find(worker_default(), "fine"));
 	worker_task_get_info(worker_find(worker_default(), "owned"), &info);
 	ck_assert_int_eq(info.owner, WORKER_OWNER_SERVICE);
 	c = conf_with(60, false);
 	add_timer(c, "fine", true, 3600, "tick.fine");
-	ck_assert_int_eq(app_check_config(c, &cause), 0);
+	ck_assert_int_eq(reload_with(c, &cause), 0);
+	ck_assert_str_eq(task_origin("fine"), "config");
 	conf_free(c);
 }
 END_TEST
@@ -367,11 +408,9 @@ on_app_stopped(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
 
 START_TEST(test_stop_cancels_config_timers)
 {
-	struct conf *c = conf_with(60, false);
 	int result = 0;
 
-	add_timer(c, "t1", true, 3600, "tick.one");
-	conf_set(c);
+	add_timer(app_opts(), "t1", true, 3600, "tick.one");
 	ck_assert_int_eq(boot(), 0);
 	ck_assert_str_eq(task_origin("t1"), "config");
 	svc_graph_add_observer(graph, on_app_stopped, &result);
@@ -386,8 +425,9 @@ START_TEST(test_heartbeat_rearmed_on_reload)
 	char *cause = NULL;
 
 	ck_assert_int_eq(boot(), 0); /* 60 s heartbeat */
-	conf_set(conf_with(0.01, false));
-	ck_assert_int_eq(app_apply_config(&cause), 0);
+	struct app_conf *c = conf_with(0.01, false);
+	ck_assert_int_eq(reload_with(c, &cause), 0);
+	conf_free(c);
 	while (app_heartbeats() < 2 && !timed_out)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert(!timed_out);

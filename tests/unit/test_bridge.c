@@ -22,6 +22,7 @@
 #include "bus.h"
 #include "conf.h"
 #include "log.h"
+#include "testutil.h"
 #include "util.h"
 
 #define REDIS_BIN "redis-server"
@@ -587,11 +588,12 @@ START_TEST(test_disabled_stats)
 }
 END_TEST
 
-/* The [bridge] section reaches struct conf; a bad URL is FILE:LINE. */
+/* The [bridge] section reaches struct bridge_conf; a bad URL is FILE:LINE. */
 START_TEST(test_conf_section)
 {
 	char path[160], *cause = NULL;
-	struct conf *c;
+	struct svc_conf *conf;
+	const struct bridge_conf *c;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/c.conf", tmpdir);
@@ -601,25 +603,26 @@ START_TEST(test_conf_section)
 	      "reconnect_min = 50ms\nreconnect_max = 2s\n",
 	      f);
 	fclose(f);
-	c = conf_load(path, &cause);
-	ck_assert_msg(c != NULL, "%s", cause);
-	ck_assert_str_eq(c->bridge_url, "redis://r1:6380/1");
-	ck_assert_str_eq(c->bridge_publish[0], "user.*");
-	ck_assert_str_eq(c->bridge_publish[1], "order");
-	ck_assert_ptr_null(c->bridge_publish[2]);
-	ck_assert_str_eq(c->bridge_subscribe[0], "*");
-	ck_assert_str_eq(c->bridge_channel, "prod");
-	ck_assert_uint_eq(c->bridge_buffer, 50);
-	ck_assert(c->bridge_reconnect_min == 0.05);
-	ck_assert(c->bridge_reconnect_max == 2);
-	conf_free(c);
+	conf = tu_conf_load(path, &cause);
+	ck_assert_msg(conf != NULL, "%s", cause);
+	c = svc_conf_options(conf, "bridge");
+	ck_assert_str_eq(c->url, "redis://r1:6380/1");
+	ck_assert_str_eq(c->publish[0], "user.*");
+	ck_assert_str_eq(c->publish[1], "order");
+	ck_assert_ptr_null(c->publish[2]);
+	ck_assert_str_eq(c->subscribe[0], "*");
+	ck_assert_str_eq(c->channel, "prod");
+	ck_assert_uint_eq(c->buffer, 50);
+	ck_assert(c->reconnect_min == 0.05);
+	ck_assert(c->reconnect_max == 2);
+	svc_conf_free(conf);
 
 	f = fopen(path, "w");
 	fputs("[bridge]\npublish = *\nurl = redis:/r1\nsubscribe = a..b*\n"
 	      "channel = x*\n",
 	      f);
 	fclose(f);
-	ck_assert_ptr_null(conf_load(path, &cause));
+	ck_assert_ptr_null(tu_conf_load(path, &cause));
 	ck_assert_msg(strstr(cause, "c.conf:3: bad value for 'url' in "
 	                            "[bridge]: bad URL 'redis:/r1'"),
 	              "%s", cause);
@@ -634,7 +637,7 @@ START_TEST(test_conf_section)
 	f = fopen(path, "w");
 	fputs("[bridge]\npublish = *\n", f);
 	fclose(f);
-	ck_assert_ptr_null(conf_load(path, &cause));
+	ck_assert_ptr_null(tu_conf_load(path, &cause));
 	ck_assert_msg(strstr(cause, "c.conf:1: [bridge]: 'url' is required"),
 	              "%s", cause);
 	free(cause);

@@ -29,7 +29,7 @@ static void
 teardown(void)
 {
 	tu_log_release();
-	conf_cleanup(); /* the services read the built-in defaults */
+	tu_conf_reset(); /* the services read the built-in defaults */
 	ev_loop_destroy(loop);
 	loop = NULL;
 }

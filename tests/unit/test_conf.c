@@ -1,4 +1,5 @@
-/* test_conf.c — Check tests for daemon/conf.c: defaults, parsing, errors. */
+/* test_conf.c — Check tests for daemon/conf.c: defaults, parsing, errors,
+ * reload, through svcd's table and through a tiny table of test services. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -7,10 +8,43 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app.h"
+#include "bridge.h"
+#include "bus.h"
 #include "conf.h"
+#include "control.h"
+#include "health.h"
+#include "hooks.h"
+#include "journal.h"
 #include "log.h"
+#include "manager.h"
+#include "service.h"
+#include "table.h"
 #include "util.h"
 #include "testutil.h"
+
+/* Each service's options in a configuration loaded for svcd's table. */
+#define OPTS(c, name, type) ((type *)svc_conf_options((c), (name)))
+#define MGR(c)              OPTS(c, "manager", struct manager_conf)
+#define CTL(c)              OPTS(c, "control", struct control_conf)
+#define BUS(c)              OPTS(c, "bus", struct bus_conf)
+#define HEALTH(c)           OPTS(c, "health", struct health_conf)
+#define APP(c)              OPTS(c, "app", struct app_conf)
+#define JOURNAL(c)          OPTS(c, "journal", struct journal_conf)
+#define BRIDGE(c)           OPTS(c, "bridge", struct bridge_conf)
+#define HOOKS(c)            OPTS(c, "hooks", struct hooks_conf)
+
+static struct svc_conf *
+conf_load(const char *file, char **cause)
+{
+	return svc_conf_load(file, svcd_table, svcd_table_len, cause);
+}
+
+static struct svc_conf *
+conf_defaults(void)
+{
+	return svc_conf_load(NULL, svcd_table, svcd_table_len, NULL);
+}
 
 static char dir[] = "/tmp/test_conf.XXXXXX";
 static char path[256];
@@ -45,12 +79,12 @@ write_file(const char *p, const char *text)
 }
 
 /* Load text; the file must be valid. */
-static struct conf *
+static struct svc_conf *
 load_ok(const char *text)
 {
 	char *cause = NULL;
 	write_file(path, text);
-	struct conf *c = conf_load(path, &cause);
+	struct svc_conf *c = conf_load(path, &cause);
 	if (!c)
 		ck_abort_msg("unexpected error: %s", cause);
 	ck_assert_ptr_null(cause);
@@ -66,7 +100,7 @@ load_err(const char *text)
 	size_t plen = strlen(path);
 
 	write_file(path, text);
-	struct conf *c = conf_load(path, &cause);
+	struct svc_conf *c = conf_load(path, &cause);
 	ck_assert_ptr_null(c);
 	ck_assert_ptr_nonnull(cause);
 	for (const char *s = cause; *s;) {
@@ -95,117 +129,132 @@ expect_err(const char *text, const char *want)
 
 START_TEST(test_defaults)
 {
-	const struct conf *r = conf_get();
+	struct svc_conf *r = conf_defaults();
 	ck_assert_ptr_nonnull(r);
-	ck_assert_ptr_eq(r, conf_get());
-	ck_assert_ptr_null(r->path);
-	ck_assert_str_eq(r->socket, "/run/svcd/svcd.sock");
-	ck_assert_int_eq(r->log_level, LOGL_INFO);
-	ck_assert(r->shutdown_timeout == 30);
-	ck_assert(r->init_timeout == 30);
-	ck_assert(r->stop_timeout == 10);
-	ck_assert_uint_eq(r->max_request, 1 << 20);
-	ck_assert_uint_eq(r->max_clients, 1024);
-	ck_assert_uint_eq(r->output_soft, 1 << 20);
-	ck_assert_uint_eq(r->output_hard, 8 << 20);
-	ck_assert_ptr_null(r->group);
-	ck_assert_ptr_null(r->emit_group);
-	ck_assert_ptr_null(r->admin_group);
-	ck_assert_uint_eq(r->queue_size, 65536);
-	ck_assert_uint_eq(r->history, 1024);
-	ck_assert_uint_eq(r->batch, 256);
-	ck_assert(r->listener_timeout == 30);
-	ck_assert(r->health_interval == 30);
-	ck_assert(r->heartbeat == 5);
-	ck_assert(!r->heartbeat_event);
-	ck_assert_ptr_null(r->timers);
-	ck_assert_ptr_null(r->hooks);
+	ck_assert_ptr_null(svc_conf_file(r));
+	ck_assert_str_eq(CTL(r)->socket, "/run/svcd/svcd.sock");
+	ck_assert_int_eq(MGR(r)->log_level, LOGL_INFO);
+	ck_assert(MGR(r)->shutdown_timeout == 30);
+	ck_assert(MGR(r)->init_timeout == 30);
+	ck_assert(MGR(r)->stop_timeout == 10);
+	ck_assert_uint_eq(CTL(r)->max_request, 1 << 20);
+	ck_assert_uint_eq(CTL(r)->max_clients, 1024);
+	ck_assert_uint_eq(CTL(r)->output_soft, 1 << 20);
+	ck_assert_uint_eq(CTL(r)->output_hard, 8 << 20);
+	ck_assert_ptr_null(CTL(r)->group);
+	ck_assert_ptr_null(CTL(r)->emit_group);
+	ck_assert_ptr_null(CTL(r)->admin_group);
+	ck_assert_uint_eq(BUS(r)->queue_size, 65536);
+	ck_assert_uint_eq(BUS(r)->history, 1024);
+	ck_assert_uint_eq(BUS(r)->batch, 256);
+	ck_assert(BUS(r)->listener_timeout == 30);
+	ck_assert(HEALTH(r)->interval == 30);
+	ck_assert(APP(r)->heartbeat == 5);
+	ck_assert(!APP(r)->heartbeat_event);
+	ck_assert_uint_eq(APP(r)->timers.n, 0);
+	ck_assert_uint_eq(HOOKS(r)->hooks.n, 0);
+	ck_assert(!JOURNAL(r)->enabled);
+	ck_assert_str_eq(JOURNAL(r)->path, "/var/lib/svcd/journal.db");
+	ck_assert_int_eq(JOURNAL(r)->sync, CONF_SYNC_BATCH);
+	ck_assert_ptr_null(BRIDGE(r)->url);
+	ck_assert_str_eq(BRIDGE(r)->channel, "svcd");
+	ck_assert_uint_eq(BRIDGE(r)->buffer, 10000);
+	ck_assert(BRIDGE(r)->reconnect_min == 0.1);
+	ck_assert(BRIDGE(r)->reconnect_max == 30);
+	ck_assert_ptr_null(svc_conf_options(r, "worker")); /* no options */
+	ck_assert_ptr_null(svc_conf_options(r, "nosuch"));
 
-	/* conf_set installs, conf_cleanup goes back to defaults */
-	struct conf *c = conf_defaults();
-	c->batch = 7;
-	conf_set(c);
-	ck_assert_ptr_eq(conf_get(), c);
-	conf_set(c); /* same pointer: no double free */
-	ck_assert_uint_eq(conf_get()->batch, 7);
-	conf_cleanup();
-	ck_assert_uint_eq(conf_get()->batch, 256);
-	conf_cleanup();
+	/* a graph reads the attached configuration, else the defaults */
+	struct svc_graph *g =
+	    svc_graph_new(NULL, svcd_table, svcd_table_len, NULL);
+	struct svc *bus = svc_graph_find(g, "bus");
+	const struct bus_conf *dflt = svc_options(bus);
+	ck_assert_uint_eq(dflt->batch, 256);
+	ck_assert_ptr_eq(svc_options(bus), dflt); /* built once */
+	BUS(r)->batch = 7;
+	svc_graph_set_conf(g, r);
+	ck_assert_ptr_eq(svc_graph_conf(g), r);
+	ck_assert_uint_eq(((const struct bus_conf *)svc_options(bus))->batch,
+	                  7);
+	svc_graph_set_conf(g, NULL);
+	ck_assert_ptr_eq(svc_options(bus), dflt);
+	svc_graph_free(g);
+	svc_conf_free(r);
 }
 END_TEST
 
 START_TEST(test_empty_file)
 {
-	struct conf *c = load_ok("");
-	ck_assert_str_eq(c->path, path);
-	ck_assert_str_eq(c->socket, "/run/svcd/svcd.sock");
-	ck_assert_uint_eq(c->queue_size, 65536);
-	ck_assert_ptr_null(c->timers);
-	conf_free(c);
+	struct svc_conf *c = load_ok("");
+	ck_assert_str_eq(svc_conf_file(c), path);
+	ck_assert_str_eq(CTL(c)->socket, "/run/svcd/svcd.sock");
+	ck_assert_uint_eq(BUS(c)->queue_size, 65536);
+	ck_assert_uint_eq(APP(c)->timers.n, 0);
+	svc_conf_free(c);
 }
 END_TEST
 
 START_TEST(test_every_key)
 {
-	struct conf *c = load_ok("[daemon]\n"
-	                         "socket = run/svcd.sock\n"
-	                         "log_level = debug\n"
-	                         "shutdown_timeout = 1m\n"
-	                         "init_timeout = 1.5s\n"
-	                         "stop_timeout = 250ms\n"
-	                         "[control]\n"
-	                         "max_request = 64K\n"
-	                         "max_clients = 10\n"
-	                         "output_soft = 2M\n"
-	                         "output_hard = 1G\n"
-	                         "group = root\n"
-	                         "emit_group = root\n"
-	                         "admin_group =\n"
-	                         "[bus]\n"
-	                         "queue_size = 16777216\n"
-	                         "history = 0\n"
-	                         "batch = 65536\n"
-	                         "listener_timeout = 1h\n"
-	                         "[health]\n"
-	                         "interval = 500ms\n"
-	                         "[app]\n"
-	                         "heartbeat = 2s\n"
-	                         "heartbeat_event = yes\n");
-	ck_assert_str_eq(c->socket, "run/svcd.sock");
-	ck_assert_int_eq(c->log_level, LOGL_DEBUG);
-	ck_assert(c->shutdown_timeout == 60);
-	ck_assert(c->init_timeout == 1.5);
-	ck_assert(c->stop_timeout == 0.25);
-	ck_assert_uint_eq(c->max_request, 64 << 10);
-	ck_assert_uint_eq(c->max_clients, 10);
-	ck_assert_uint_eq(c->output_soft, 2 << 20);
-	ck_assert_uint_eq(c->output_hard, 1 << 30);
-	ck_assert_str_eq(c->group, "root");
-	ck_assert_str_eq(c->emit_group, "root");
-	ck_assert_ptr_null(c->admin_group);
-	ck_assert_uint_eq(c->queue_size, 16777216);
-	ck_assert_uint_eq(c->history, 0);
-	ck_assert_uint_eq(c->batch, 65536);
-	ck_assert(c->listener_timeout == 3600);
-	ck_assert(c->health_interval == 0.5);
-	ck_assert(c->heartbeat == 2);
-	ck_assert(c->heartbeat_event);
-	conf_free(c);
+	struct svc_conf *c = load_ok("[daemon]\n"
+	                             "socket = run/svcd.sock\n"
+	                             "log_level = debug\n"
+	                             "shutdown_timeout = 1m\n"
+	                             "init_timeout = 1.5s\n"
+	                             "stop_timeout = 250ms\n"
+	                             "[control]\n"
+	                             "max_request = 64K\n"
+	                             "max_clients = 10\n"
+	                             "output_soft = 2M\n"
+	                             "output_hard = 1G\n"
+	                             "group = root\n"
+	                             "emit_group = root\n"
+	                             "admin_group =\n"
+	                             "[bus]\n"
+	                             "queue_size = 16777216\n"
+	                             "history = 0\n"
+	                             "batch = 65536\n"
+	                             "listener_timeout = 1h\n"
+	                             "[health]\n"
+	                             "interval = 500ms\n"
+	                             "[app]\n"
+	                             "heartbeat = 2s\n"
+	                             "heartbeat_event = yes\n");
+	ck_assert_str_eq(CTL(c)->socket, "run/svcd.sock");
+	ck_assert_int_eq(MGR(c)->log_level, LOGL_DEBUG);
+	ck_assert(MGR(c)->shutdown_timeout == 60);
+	ck_assert(MGR(c)->init_timeout == 1.5);
+	ck_assert(MGR(c)->stop_timeout == 0.25);
+	ck_assert_uint_eq(CTL(c)->max_request, 64 << 10);
+	ck_assert_uint_eq(CTL(c)->max_clients, 10);
+	ck_assert_uint_eq(CTL(c)->output_soft, 2 << 20);
+	ck_assert_uint_eq(CTL(c)->output_hard, 1 << 30);
+	ck_assert_str_eq(CTL(c)->group, "root");
+	ck_assert_str_eq(CTL(c)->emit_group, "root");
+	ck_assert_ptr_null(CTL(c)->admin_group);
+	ck_assert_uint_eq(BUS(c)->queue_size, 16777216);
+	ck_assert_uint_eq(BUS(c)->history, 0);
+	ck_assert_uint_eq(BUS(c)->batch, 65536);
+	ck_assert(BUS(c)->listener_timeout == 3600);
+	ck_assert(HEALTH(c)->interval == 0.5);
+	ck_assert(APP(c)->heartbeat == 2);
+	ck_assert(APP(c)->heartbeat_event);
+	svc_conf_free(c);
 }
 END_TEST
 
 /* [control] max_tasks and max_task_data: defaults, values, ranges. */
 START_TEST(test_task_limit_keys)
 {
-	struct conf *c = conf_defaults();
+	struct svc_conf *c = conf_defaults();
 
-	ck_assert_uint_eq(c->max_tasks, 1024);
-	ck_assert_uint_eq(c->max_task_data, 64 << 10);
-	conf_free(c);
+	ck_assert_uint_eq(CTL(c)->max_tasks, 1024);
+	ck_assert_uint_eq(CTL(c)->max_task_data, 64 << 10);
+	svc_conf_free(c);
 	c = load_ok("[control]\nmax_tasks = 5\nmax_task_data = 1M\n");
-	ck_assert_uint_eq(c->max_tasks, 5);
-	ck_assert_uint_eq(c->max_task_data, 1 << 20);
-	conf_free(c);
+	ck_assert_uint_eq(CTL(c)->max_tasks, 5);
+	ck_assert_uint_eq(CTL(c)->max_task_data, 1 << 20);
+	svc_conf_free(c);
 	expect_err("[control]\nmax_tasks = 0\n",
 	           "F:2: bad value for 'max_tasks' in [control]: '0' is out of "
 	           "range (1..1000000)");
@@ -223,9 +272,9 @@ START_TEST(test_socket_limit)
 	memset(name, 'a', 107);
 	name[107] = '\0';
 	snprintf(text, sizeof(text), "[daemon]\nsocket = /%s\n", name + 1);
-	struct conf *c = load_ok(text);
-	ck_assert_uint_eq(strlen(c->socket), 107);
-	conf_free(c);
+	struct svc_conf *c = load_ok(text);
+	ck_assert_uint_eq(strlen(CTL(c)->socket), 107);
+	svc_conf_free(c);
 	snprintf(text, sizeof(text), "[daemon]\nsocket = /%s\n", name);
 	snprintf(want, sizeof(want),
 	         "F:2: bad value for 'socket' in "
@@ -346,6 +395,13 @@ static const struct {
      "F:4: unknown key 'evry' in [timer.t]"},
     {"[timer.a]\nevery = 1s\nemit = x\n[timer.a]\nafter = 1s\nemit = y\n",
      "F:4: duplicate section [timer.a] (first at line 1)"},
+    /* a timer over a service's own task: known before anything starts */
+    {"[timer.health]\nevery = 1h\nemit = x\n",
+     "F:1: [timer.health]: task 'health' belongs to service 'health' "
+     "(rename the timer)"},
+    {"\n[timer.journal.prune]\nafter = 1s\nemit = x\n",
+     "F:2: [timer.journal.prune]: task 'journal.prune' belongs to service "
+     "'journal' (rename the timer)"},
     {"[timer.a b]\n",
      "F:1: bad timer name 'a b' in [timer.a b] (1-64 characters of A-Z a-z "
      "0-9 _ . : -)"},
@@ -440,20 +496,20 @@ END_TEST
 
 START_TEST(test_comments_and_blanks)
 {
-	struct conf *c = load_ok("\xEF\xBB\xBF; a comment\n"
-	                         "# another\n"
-	                         "\n"
-	                         "   \n"
-	                         "[bus]   ; section comment\n"
-	                         "  queue_size = 10   ; inline comment\n"
-	                         "\t; indented comment\n"
-	                         "batch:3\r\n"
-	                         "[ app ]\n"
-	                         "heartbeat = 2s\n");
-	ck_assert_uint_eq(c->queue_size, 10);
-	ck_assert_uint_eq(c->batch, 3);
-	ck_assert(c->heartbeat == 2);
-	conf_free(c);
+	struct svc_conf *c = load_ok("\xEF\xBB\xBF; a comment\n"
+	                             "# another\n"
+	                             "\n"
+	                             "   \n"
+	                             "[bus]   ; section comment\n"
+	                             "  queue_size = 10   ; inline comment\n"
+	                             "\t; indented comment\n"
+	                             "batch:3\r\n"
+	                             "[ app ]\n"
+	                             "heartbeat = 2s\n");
+	ck_assert_uint_eq(BUS(c)->queue_size, 10);
+	ck_assert_uint_eq(BUS(c)->batch, 3);
+	ck_assert(APP(c)->heartbeat == 2);
+	svc_conf_free(c);
 	/* ';' without a blank before it is part of the value */
 	expect_err("[bus]\nhistory = 5;x\n",
 	           "F:2: bad value for 'history' in [bus]: '5;x' is not a "
@@ -467,7 +523,7 @@ END_TEST
 
 START_TEST(test_timers_and_hooks)
 {
-	struct conf *c =
+	struct svc_conf *c =
 	    load_ok("[timer.zeta]\n"
 	            "every = 30s\n"
 	            "emit = tick.zeta\n"
@@ -485,30 +541,30 @@ START_TEST(test_timers_and_hooks)
 	            "[hook.a]\n"
 	            "on = *\n"
 	            "exec = /bin/sh\n");
-	struct conf_timer *t = c->timers;
-	ck_assert_ptr_nonnull(t);
-	ck_assert_str_eq(t->name, "zeta");
-	ck_assert(t->periodic);
-	ck_assert(t->interval == 30);
+	const struct svc_conf_list *timers = &APP(c)->timers;
+	ck_assert_uint_eq(timers->n, 2);
+	const struct app_timer *t = timers->v[0];
+	ck_assert_str_eq(t->inst.name, "zeta");
+	ck_assert(t->every == 30);
+	ck_assert(t->after == 0);
 	ck_assert_str_eq(t->emit, "tick.zeta");
 	ck_assert_str_eq(t->data, "{}");
-	ck_assert_int_eq(t->line, 1);
-	t = t->next;
-	ck_assert_ptr_nonnull(t);
-	ck_assert_str_eq(t->name, "alpha");
-	ck_assert(!t->periodic);
-	ck_assert(t->interval == 0.25);
+	ck_assert_int_eq(t->inst.line, 1);
+	t = timers->v[1];
+	ck_assert_str_eq(t->inst.name, "alpha");
+	ck_assert(t->every == 0);
+	ck_assert(t->after == 0.25);
 	ck_assert_str_eq(t->emit, "boot:done");
 	/* compacted, numbers as written (never re-serialised) */
 	ck_assert_str_eq(t->data, "{\"n\":1,\"s\":[true,null],"
 	                          "\"pi\":3.141592653589793,\"e\":1.0E+2,"
 	                          "\"z\":-0}");
-	ck_assert_int_eq(t->line, 10);
-	ck_assert_ptr_null(t->next);
+	ck_assert_int_eq(t->inst.line, 10);
 
-	struct conf_hook *h = c->hooks;
-	ck_assert_ptr_nonnull(h);
-	ck_assert_str_eq(h->name, "b");
+	const struct svc_conf_list *hooks = &HOOKS(c)->hooks;
+	ck_assert_uint_eq(hooks->n, 2);
+	const struct hook_conf *h = hooks->v[0];
+	ck_assert_str_eq(h->inst.name, "b");
 	ck_assert_str_eq(h->on, "user.*");
 	const char *want[] = {"/bin/echo", "a b", "c \"d\"", "e f", "gh", ""};
 	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
@@ -519,18 +575,17 @@ START_TEST(test_timers_and_hooks)
 	ck_assert(h->timeout == 120);
 	ck_assert_uint_eq(h->concurrency, 4);
 	ck_assert_uint_eq(h->retries, 2);
-	ck_assert_int_eq(h->line, 4);
-	h = h->next;
-	ck_assert_ptr_nonnull(h);
-	ck_assert_str_eq(h->name, "a");
+	ck_assert_int_eq(h->inst.line, 4);
+	h = hooks->v[1];
+	ck_assert_str_eq(h->inst.name, "a");
 	ck_assert_str_eq(h->on, "*");
 	ck_assert_str_eq(h->argv[0], "/bin/sh");
 	ck_assert_ptr_null(h->argv[1]);
 	ck_assert(h->timeout == 30);
 	ck_assert_uint_eq(h->concurrency, 1);
 	ck_assert_uint_eq(h->retries, 0);
-	ck_assert_ptr_null(h->next);
-	conf_free(c);
+	ck_assert(h->backoff == 1);
+	svc_conf_free(c);
 }
 END_TEST
 
@@ -547,14 +602,16 @@ START_TEST(test_long_lines)
 	buf_puts(&b, "\n[bus]\nbatch = 9\n");
 	buf_putc(&b, '\0');
 	ck_assert_uint_gt(b.len, 1000);
-	struct conf *c = load_ok(buf_head(&b));
+	struct svc_conf *c = load_ok(buf_head(&b));
 	buf_free(&b);
-	ck_assert_ptr_nonnull(strstr(c->timers->data, "\"k59\":59}"));
-	ck_assert_ptr_nonnull(strstr(c->timers->data, "{\"k00\":0,"));
-	ck_assert_str_eq(c->hooks->argv[60], "arg59");
-	ck_assert_ptr_null(c->hooks->argv[61]);
-	ck_assert_uint_eq(c->batch, 9);
-	conf_free(c);
+	const struct app_timer *t = APP(c)->timers.v[0];
+	const struct hook_conf *h = HOOKS(c)->hooks.v[0];
+	ck_assert_ptr_nonnull(strstr(t->data, "\"k59\":59}"));
+	ck_assert_ptr_nonnull(strstr(t->data, "{\"k00\":0,"));
+	ck_assert_str_eq(h->argv[60], "arg59");
+	ck_assert_ptr_null(h->argv[61]);
+	ck_assert_uint_eq(BUS(c)->batch, 9);
+	svc_conf_free(c);
 
 	/* errors on a long line carry its number too */
 	struct buf e = {0};
@@ -653,10 +710,10 @@ START_TEST(test_too_large)
 		putc('\n', f);
 	ck_assert_int_eq(fclose(f), 0);
 	char *cause = NULL;
-	struct conf *c = conf_load(path, &cause);
+	struct svc_conf *c = conf_load(path, &cause);
 	ck_assert_msg(c != NULL, "%s", cause);
-	ck_assert_uint_eq(c->batch, 7);
-	conf_free(c);
+	ck_assert_uint_eq(BUS(c)->batch, 7);
+	svc_conf_free(c);
 }
 END_TEST
 
@@ -755,89 +812,106 @@ START_TEST(test_errors_capped)
 }
 END_TEST
 
+/* Restart-only keys: warned about, and the old value kept in the new
+ * configuration (what is reported is what is in effect). */
 START_TEST(test_check_reload)
 {
-	struct conf *a = conf_defaults(), *b = conf_defaults();
+	struct svc_conf *a = conf_defaults(), *b = conf_defaults();
 	char *warn = (char *)1;
 
-	b->log_level = LOGL_DEBUG; /* reloadable: no warning */
-	b->max_clients = 3;
-	b->health_interval = 1;
-	b->heartbeat_event = true;
-	b->emit_group = xstrdup("root"); /* control re-resolves these */
-	b->admin_group = xstrdup("root");
-	b->init_timeout = 1;
-	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
+	MGR(b)->log_level = LOGL_DEBUG; /* reloadable: no warning */
+	CTL(b)->max_clients = 3;
+	HEALTH(b)->interval = 1;
+	APP(b)->heartbeat_event = true;
+	CTL(b)->emit_group = xstrdup("root"); /* control re-resolves these */
+	CTL(b)->admin_group = xstrdup("root");
+	MGR(b)->init_timeout = 1;
+	svc_conf_keep_restart(b, a, &warn);
 	ck_assert_ptr_null(warn);
+	ck_assert(svc_conf_changed(a, b, "control"));
+	ck_assert(svc_conf_changed(a, b, "manager"));
+	ck_assert(!svc_conf_changed(a, b, "bus"));
+	ck_assert(!svc_conf_changed(a, b, "worker")); /* no options */
 
-	free(b->socket);
-	b->socket = xstrdup("/tmp/other.sock");
-	b->group = xstrdup("root");
-	b->queue_size = 10;
-	b->history = 3;
-	b->batch = 1;
-	b->listener_timeout = 1;
-	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
-	ck_assert_str_eq(warn, "socket changed; takes effect after a restart\n"
-	                       "group changed; takes effect after a restart\n"
-	                       "queue_size changed; takes effect after a "
+	free(CTL(b)->socket);
+	CTL(b)->socket = xstrdup("/tmp/other.sock");
+	CTL(b)->group = xstrdup("root");
+	BUS(b)->queue_size = 10;
+	BUS(b)->history = 3;
+	BUS(b)->batch = 1;
+	BUS(b)->listener_timeout = 1;
+	svc_conf_keep_restart(b, a, &warn);
+	/* in table order: bus before control */
+	ck_assert_str_eq(warn, "queue_size changed; takes effect after a "
 	                       "restart\n"
 	                       "history changed; takes effect after a restart\n"
 	                       "batch changed; takes effect after a restart\n"
 	                       "listener_timeout changed; takes effect after a "
-	                       "restart");
+	                       "restart\n"
+	                       "socket changed; takes effect after a restart\n"
+	                       "group changed; takes effect after a restart");
 	free(warn);
 
-	conf_keep_fixed(b, a);
-	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
+	/* kept: a second pass finds nothing */
+	svc_conf_keep_restart(b, a, &warn);
 	ck_assert_ptr_null(warn);
-	ck_assert_str_eq(b->socket, "/run/svcd/svcd.sock");
-	ck_assert_ptr_null(b->group);
-	ck_assert_uint_eq(b->queue_size, 65536);
-	ck_assert_uint_eq(b->batch, 256);
-	ck_assert(b->listener_timeout == 30);
-	ck_assert_uint_eq(b->max_clients, 3); /* reloadable keys kept */
-	ck_assert_str_eq(b->emit_group, "root");
-	ck_assert_str_eq(b->admin_group, "root");
+	ck_assert_str_eq(CTL(b)->socket, "/run/svcd/svcd.sock");
+	ck_assert_ptr_null(CTL(b)->group);
+	ck_assert_uint_eq(BUS(b)->queue_size, 65536);
+	ck_assert_uint_eq(BUS(b)->batch, 256);
+	ck_assert(BUS(b)->listener_timeout == 30);
+	ck_assert(!svc_conf_changed(a, b, "bus"));
+	ck_assert_uint_eq(CTL(b)->max_clients, 3); /* reloadable keys kept */
+	ck_assert_str_eq(CTL(b)->emit_group, "root");
+	ck_assert_str_eq(CTL(b)->admin_group, "root");
 
 	/* [journal] and hooks are restart-only too: said so on reload */
-	b->journal = true;
-	b->journal_sync = !a->journal_sync;
-	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
+	JOURNAL(b)->enabled = true;
+	JOURNAL(b)->sync = !JOURNAL(a)->sync;
+	svc_conf_keep_restart(b, a, &warn);
 	ck_assert_str_eq(warn,
 	                 "[journal] changed; takes effect after a restart");
 	free(warn);
-	b->journal = a->journal;
-	b->journal_sync = a->journal_sync;
-	struct conf_hook *h = xcalloc(1, sizeof(*h));
-	h->name = xstrdup("mail");
+	ck_assert(!JOURNAL(b)->enabled);
+	ck_assert_int_eq(JOURNAL(b)->sync, JOURNAL(a)->sync);
+	struct svc_conf_list *l = &HOOKS(b)->hooks;
+	struct hook_conf *h = xcalloc(1, sizeof(*h));
+	h->inst.name = xstrdup("mail");
 	h->on = xstrdup("user.*");
 	h->argv = xcalloc(2, sizeof(char *));
 	h->argv[0] = xstrdup("/bin/true");
-	b->hooks = h;
-	ck_assert_int_eq(conf_check_reload(a, b, &warn), 0);
+	l->v = xcalloc(1, sizeof(*l->v));
+	l->v[l->n++] = h;
+	svc_conf_keep_restart(b, a, &warn);
 	ck_assert_str_eq(warn,
 	                 "[hook.NAME] sections changed; takes effect after a "
 	                 "restart");
 	free(warn);
-	ck_assert_int_eq(b->log_level, LOGL_DEBUG);
-	conf_free(a);
-	conf_free(b);
+	ck_assert_uint_eq(HOOKS(b)->hooks.n, 0);
+	ck_assert_int_eq(MGR(b)->log_level, LOGL_DEBUG);
+
+	/* a service that refused its part keeps all of its old options */
+	svc_conf_keep_service(b, a, "control");
+	ck_assert_uint_eq(CTL(b)->max_clients, 1024);
+	ck_assert_ptr_null(CTL(b)->emit_group);
+	ck_assert_int_eq(MGR(b)->log_level, LOGL_DEBUG);
+	svc_conf_free(a);
+	svc_conf_free(b);
 }
 END_TEST
 
 START_TEST(test_shipped_conf)
 {
 	char *cause = NULL;
-	struct conf *c = conf_load("conf/svcd.conf", &cause);
+	struct svc_conf *c = conf_load("conf/svcd.conf", &cause);
 	if (!c)
 		ck_abort_msg("conf/svcd.conf: %s", cause);
 	/* what `make run` relies on */
-	ck_assert(!c->heartbeat_event);
-	ck_assert_ptr_null(c->timers);
-	ck_assert_ptr_null(c->hooks);
-	ck_assert_str_eq(c->path, "conf/svcd.conf");
-	conf_free(c);
+	ck_assert(!APP(c)->heartbeat_event);
+	ck_assert_uint_eq(APP(c)->timers.n, 0);
+	ck_assert_uint_eq(HOOKS(c)->hooks.n, 0);
+	ck_assert_str_eq(svc_conf_file(c), "conf/svcd.conf");
+	svc_conf_free(c);
 }
 END_TEST
 
@@ -885,7 +959,325 @@ START_TEST(test_sizes_at_least_one)
 	snprintf(text, sizeof(text), "[%s]\n%s%s = %s\n",
 	         at_least_one[_i].section, at_least_one[_i].extra,
 	         at_least_one[_i].key, bytes ? "1K" : "1");
-	conf_free(load_ok(text));
+	svc_conf_free(load_ok(text));
+}
+END_TEST
+
+/* ---- the engine, with a tiny table of test services ---- */
+
+struct alpha_conf {
+	unsigned a;
+	char *r; /* restart-only */
+	uint64_t size;
+	bool present;
+};
+
+struct beta_item {
+	struct svc_conf_instance inst;
+	size_t v;
+	bool w;
+};
+
+struct beta_conf {
+	double b;
+	struct svc_conf_list items;
+};
+
+static const struct svc_conf_item alpha_shared[] = {
+    {.key = "a",
+     .type = &svc_conf_uint,
+     .off = offsetof(struct alpha_conf, a),
+     .dflt = "5",
+     .min = "1",
+     .max = "9"},
+    {.key = "r",
+     .type = &svc_conf_string,
+     .off = offsetof(struct alpha_conf, r),
+     .dflt = "x",
+     .flags = SVC_CONF_RESTART},
+};
+
+static const struct svc_conf_item alpha_own[] = {
+    {.key = "size",
+     .type = &svc_conf_size,
+     .off = offsetof(struct alpha_conf, size),
+     .dflt = "2K",
+     .max = "1M"},
+};
+
+/* size may not be 3K: said at the key's line */
+static int
+alpha_check(struct svc_conf_ctx *cx, void *opts)
+{
+	const struct alpha_conf *c = opts;
+
+	if (c->size != 3 << 10)
+		return 0;
+	svc_conf_error(cx, svc_conf_key_line(cx, "size"),
+	               "[alpha]: size may not be 3K");
+	return -1;
+}
+
+static const struct svc_conf_section alpha_shared_section = {
+    .name = "shared",
+    SVC_CONF_ITEMS(alpha_shared),
+};
+static const struct svc_conf_section alpha_section = {
+    .name = "alpha",
+    SVC_CONF_ITEMS(alpha_own),
+    .has_present = true,
+    .present_off = offsetof(struct alpha_conf, present),
+    .check = alpha_check,
+};
+
+/* the whole file: a = 7 and size = 7K together are refused */
+static int
+alpha_desc_check(const void *opts, char **cause)
+{
+	const struct alpha_conf *c = opts;
+
+	if (c->a != 7 || c->size != 7 << 10)
+		return 0;
+	*cause = xstrdup("alpha: a = 7 with size = 7K");
+	return -1;
+}
+
+static const struct svc_desc alpha_desc = {
+    .name = "alpha",
+    .conf = SVC_CONF_SECTIONS(&alpha_shared_section, &alpha_section),
+    .conf_size = sizeof(struct alpha_conf),
+    .check = alpha_desc_check,
+};
+
+static const struct svc_conf_item beta_shared[] = {
+    {.key = "b",
+     .type = &svc_conf_duration,
+     .off = offsetof(struct beta_conf, b),
+     .dflt = "2s",
+     .max = "1m"},
+};
+
+static const struct svc_conf_item beta_item_items[] = {
+    {.key = "v",
+     .type = &svc_conf_count,
+     .off = offsetof(struct beta_item, v),
+     .dflt = "1",
+     .max = "10"},
+    {.key = "w", .type = &svc_conf_bool, .off = offsetof(struct beta_item, w)},
+};
+
+static const struct svc_conf_section beta_shared_section = {
+    .name = "shared",
+    SVC_CONF_ITEMS(beta_shared),
+};
+static const struct svc_conf_section beta_item_section = {
+    .name = "item",
+    SVC_CONF_ITEMS(beta_item_items),
+    .named = true,
+    .inst_size = sizeof(struct beta_item),
+    .list_off = offsetof(struct beta_conf, items),
+};
+
+static int beta_reloads;
+
+/* refuses b over 10 s */
+static int
+beta_reload(struct svc *self, const void *old, const void *new, char **cause)
+{
+	const struct beta_conf *c = new;
+
+	beta_reloads++;
+	if (c->b <= 10)
+		return 0;
+	*cause = xstrdup("b is too slow");
+	return -1;
+}
+
+static const struct svc_desc beta_desc = {
+    .name = "beta",
+    .conf = SVC_CONF_SECTIONS(&beta_shared_section, &beta_item_section),
+    .conf_size = sizeof(struct beta_conf),
+    .reload = beta_reload,
+};
+
+static const struct svc_desc plain_desc = {.name = "plain"};
+
+static const struct svc_desc *const tiny[] = {&alpha_desc, &beta_desc,
+                                              &plain_desc};
+
+#define ALPHA(c) OPTS(c, "alpha", struct alpha_conf)
+#define BETA(c)  OPTS(c, "beta", struct beta_conf)
+
+static struct svc_conf *
+tiny_load(const char *text, char **cause)
+{
+	write_file(path, text);
+	return svc_conf_load(path, tiny, ARRAY_SIZE(tiny), cause);
+}
+
+static void
+tiny_err(const char *text, const char *want)
+{
+	char *cause = NULL, got[1024];
+	size_t plen = strlen(path);
+
+	ck_assert_ptr_null(tiny_load(text, &cause));
+	ck_assert_ptr_nonnull(cause);
+	/* the path replaced by "F" */
+	size_t o = 0;
+	for (const char *q = cause; *q && o + 1 < sizeof(got);) {
+		if (!strncmp(q, path, plen)) {
+			got[o++] = 'F';
+			q += plen;
+		} else {
+			got[o++] = *q++;
+		}
+	}
+	got[o] = '\0';
+	ck_assert_msg(!strcmp(got, want), "want: %s\ngot:  %s", want, got);
+	free(cause);
+}
+
+START_TEST(test_engine_defaults_from_text)
+{
+	struct svc_conf *c = svc_conf_load(NULL, tiny, ARRAY_SIZE(tiny), NULL);
+
+	ck_assert_uint_eq(ALPHA(c)->a, 5);
+	ck_assert_str_eq(ALPHA(c)->r, "x");
+	ck_assert_uint_eq(ALPHA(c)->size, 2048);
+	ck_assert(!ALPHA(c)->present);
+	ck_assert(BETA(c)->b == 2);
+	ck_assert_uint_eq(BETA(c)->items.n, 0);
+	ck_assert_ptr_null(svc_conf_options(c, "plain"));
+	svc_conf_free(c);
+}
+END_TEST
+
+START_TEST(test_engine_shared_section)
+{
+	char *cause = NULL;
+	struct svc_conf *c =
+	    tiny_load("[shared]\nb = 3s\na = 8\nr = y\n[alpha]\n", &cause);
+
+	ck_assert_msg(c != NULL, "%s", cause);
+	ck_assert_uint_eq(ALPHA(c)->a, 8);
+	ck_assert_str_eq(ALPHA(c)->r, "y");
+	ck_assert(BETA(c)->b == 3);
+	ck_assert(ALPHA(c)->present);
+	ck_assert_str_eq(*(char *const *)svc_conf_lookup(c, "shared", "r"),
+	                 "y");
+	ck_assert_ptr_null(svc_conf_lookup(c, "shared", "nope"));
+	svc_conf_free(c);
+
+	tiny_err("[shared]\na = 1\nzz = 2\n",
+	         "F:3: unknown key 'zz' in [shared]");
+	tiny_err("[shared]\na = 10\nb = 2m\n",
+	         "F:2: bad value for 'a' in [shared]: '10' is out of range "
+	         "(1..9)\n"
+	         "F:3: bad value for 'b' in [shared]: '2m' is more than the "
+	         "maximum of 1m");
+	tiny_err("[gamma]\n", "F:1: unknown section [gamma]");
+	/* a section's check, at the key's line; the descriptor's, at none */
+	tiny_err("[alpha]\n\nsize = 3K\n", "F:3: [alpha]: size may not be 3K");
+	tiny_err("[shared]\na = 7\n[alpha]\nsize = 7K\n",
+	         "F: alpha: a = 7 with size = 7K");
+}
+END_TEST
+
+START_TEST(test_engine_named_sections)
+{
+	char *cause = NULL;
+	struct svc_conf *c =
+	    tiny_load("[item.one]\nv = 3\nw = yes\n[item.two]\n", &cause);
+
+	ck_assert_msg(c != NULL, "%s", cause);
+	ck_assert_uint_eq(BETA(c)->items.n, 2);
+	const struct beta_item *one = BETA(c)->items.v[0];
+	const struct beta_item *two = BETA(c)->items.v[1];
+	ck_assert_str_eq(one->inst.name, "one");
+	ck_assert_int_eq(one->inst.line, 1);
+	ck_assert_uint_eq(one->v, 3);
+	ck_assert(one->w);
+	ck_assert_str_eq(two->inst.name, "two");
+	ck_assert_int_eq(two->inst.line, 4);
+	ck_assert_uint_eq(two->v, 1); /* the default, per instance */
+	ck_assert(!two->w);
+	svc_conf_free(c);
+
+	tiny_err("[item]\n", "F:1: section [item] needs a name: [item.NAME]");
+	tiny_err("[item.a]\n[item.a]\n",
+	         "F:2: duplicate section [item.a] (first at line 1)");
+	tiny_err("[item.a/b]\n",
+	         "F:1: bad item name 'a/b' in [item.a/b] (1-64 characters of "
+	         "A-Z a-z 0-9 _ . : -)");
+	tiny_err("[item.a]\nv = 11\nx = 1\n",
+	         "F:2: bad value for 'v' in [item.a]: '11' is out of range "
+	         "(0..10)\nF:3: unknown key 'x' in [item.a]");
+}
+END_TEST
+
+START_TEST(test_engine_overrides)
+{
+	struct svc_conf *c = svc_conf_load(NULL, tiny, ARRAY_SIZE(tiny), NULL);
+	char *cause = NULL;
+
+	ck_assert_int_eq(svc_conf_set(c, "shared", "a", "9", &cause), 0);
+	ck_assert_uint_eq(ALPHA(c)->a, 9);
+	ck_assert_int_eq(svc_conf_set(c, "shared", "a", "0", &cause), -1);
+	ck_assert_str_eq(cause, "bad value for 'a' in [shared]: '0' is out of "
+	                        "range (1..9)");
+	free(cause);
+	ck_assert_uint_eq(ALPHA(c)->a, 9);
+	ck_assert_int_eq(svc_conf_set(c, "shared", "q", "1", &cause), -1);
+	ck_assert_str_eq(cause, "unknown key 'q' in [shared]");
+	free(cause);
+	svc_conf_free(c);
+}
+END_TEST
+
+/* The reload steps, as svcd runs them: restart-only keys keep their old
+ * value; a service whose reload refuses keeps its whole old struct. */
+START_TEST(test_engine_reload)
+{
+	char *cause = NULL, *warn = NULL;
+	struct svc_conf *old =
+	    tiny_load("[shared]\nr = one\nb = 1s\n[item.i]\n", &cause);
+	struct svc_conf *new;
+
+	ck_assert_msg(old != NULL, "%s", cause);
+	new = tiny_load("[shared]\nr = two\nb = 1s\na = 2\n[item.i]\n", &cause);
+	ck_assert_msg(new != NULL, "%s", cause);
+	svc_conf_keep_restart(new, old, &warn);
+	ck_assert_str_eq(warn, "r changed; takes effect after a restart");
+	free(warn);
+	ck_assert_str_eq(ALPHA(new)->r, "one");
+	ck_assert_uint_eq(ALPHA(new)->a, 2); /* reloadable: taken */
+	ck_assert(svc_conf_changed(old, new, "alpha"));
+	ck_assert(!svc_conf_changed(old, new, "beta"));
+	svc_conf_free(new);
+
+	/* beta refuses b = 20s: its old options stay, alpha's new ones go */
+	new = tiny_load("[shared]\nr = one\nb = 20s\na = 3\n[item.i]\nv = 4\n"
+	                "[item.j]\n",
+	                &cause);
+	ck_assert_msg(new != NULL, "%s", cause);
+	svc_conf_keep_restart(new, old, &warn);
+	ck_assert_ptr_null(warn);
+	ck_assert(svc_conf_changed(old, new, "beta"));
+	beta_reloads = 0;
+	ck_assert_int_eq(beta_desc.reload(NULL, BETA(old), BETA(new), &cause),
+	                 -1);
+	ck_assert_int_eq(beta_reloads, 1);
+	ck_assert_str_eq(cause, "b is too slow");
+	free(cause);
+	svc_conf_keep_service(new, old, "beta");
+	ck_assert(!svc_conf_changed(old, new, "beta"));
+	ck_assert(BETA(new)->b == 1);
+	ck_assert_uint_eq(BETA(new)->items.n, 1);
+	ck_assert_uint_eq(((struct beta_item *)BETA(new)->items.v[0])->v, 1);
+	ck_assert_uint_eq(ALPHA(new)->a, 3);
+	svc_conf_free(new);
+	svc_conf_free(old);
 }
 END_TEST
 
@@ -918,6 +1310,11 @@ main(void)
 	tcase_add_test(tc, test_shipped_conf);
 	tcase_add_loop_test(tc, test_sizes_at_least_one, 0,
 	                    (int)ARRAY_SIZE(at_least_one));
+	tcase_add_test(tc, test_engine_defaults_from_text);
+	tcase_add_test(tc, test_engine_shared_section);
+	tcase_add_test(tc, test_engine_named_sections);
+	tcase_add_test(tc, test_engine_overrides);
+	tcase_add_test(tc, test_engine_reload);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }

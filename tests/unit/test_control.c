@@ -64,6 +64,13 @@ arm_guard(void)
 	tu_deadline_start(loop, &guard, 5.0, &timed_out);
 }
 
+/* The options control boots with: ours to tweak before boot. */
+static struct control_conf *
+ctl_conf(void)
+{
+	return tu_opts("control");
+}
+
 static void
 setup(void)
 {
@@ -74,18 +81,16 @@ setup(void)
 	loop = ev_loop_new(EVFLAG_AUTO);
 	tu_deadline_start(loop, &guard, 5.0, &timed_out);
 	tu_tick_start(loop, &tick);
-	struct conf *c = conf_defaults();
+	struct control_conf *c = ctl_conf();
 	free(c->socket);
 	c->socket = xstrdup(sock);
-	c->health_interval = 60;
-	conf_set(c);
+	((struct health_conf *)tu_opts("health"))->interval = 60;
 }
 
-static struct conf *
-conf_edit(void)
+static struct bus_conf *
+bus_conf(void)
 {
-	/* The running conf is ours to tweak before boot (tests only). */
-	return (struct conf *)conf_get();
+	return tu_opts("bus");
 }
 
 /* Boot the graph; NULL on success, else the (allocated) cause. */
@@ -136,7 +141,7 @@ teardown(void)
 	ev_timer_stop(loop, &guard);
 	ev_timer_stop(loop, &tick);
 	ev_loop_destroy(loop);
-	conf_cleanup();
+	tu_conf_reset();
 	manager_set_reload(NULL, NULL);
 	unlink(sock);
 	char p[160];
@@ -527,7 +532,7 @@ START_TEST(test_too_large_at_the_bound)
 	struct cli *c;
 	json_t *r;
 
-	conf_edit()->max_request = 64;
+	ctl_conf()->max_request = 64;
 	boot();
 	/* {"jsonrpc":"2.0","id":1,"method":"ping"} padded to 64 bytes */
 	snprintf(line, sizeof(line),
@@ -564,7 +569,7 @@ END_TEST
 
 START_TEST(test_too_large_closes)
 {
-	conf_edit()->max_request = 64;
+	ctl_conf()->max_request = 64;
 	boot();
 	struct cli *c = cli_new();
 	char big[200];
@@ -819,7 +824,7 @@ END_TEST
 
 START_TEST(test_queue_full_without_wait)
 {
-	conf_edit()->queue_size = 2;
+	bus_conf()->queue_size = 2;
 	boot();
 	struct cli *c = cli_new();
 	struct buf b = {0};
@@ -855,7 +860,7 @@ END_TEST
  * counted as dropped; the same with the fast path and the general one. */
 START_TEST(test_backpressure_with_wait)
 {
-	conf_edit()->queue_size = 2;
+	bus_conf()->queue_size = 2;
 	boot();
 	for (int fast = 1; fast >= 0; fast--) {
 		struct cli *c = cli_new();
@@ -941,8 +946,8 @@ tally_line(struct slow_tally *t, const char *line)
 
 START_TEST(test_slow_consumer_lost_notice)
 {
-	conf_edit()->output_soft = 8192;
-	conf_edit()->output_hard = 64 << 20;
+	ctl_conf()->output_soft = 8192;
+	ctl_conf()->output_hard = 64 << 20;
 	boot();
 	struct cli *c = cli_new();
 	struct bus *b = bus_default();
@@ -995,8 +1000,8 @@ END_TEST
 
 START_TEST(test_slow_consumer_disconnected)
 {
-	conf_edit()->output_soft = 4096;
-	conf_edit()->output_hard = 16384;
+	ctl_conf()->output_soft = 4096;
+	ctl_conf()->output_hard = 16384;
 	boot();
 	struct cli *c = cli_new();
 	struct bus *b = bus_default();
@@ -1085,8 +1090,8 @@ START_TEST(test_stale_live_symlink_socket)
 	char link[160];
 	snprintf(link, sizeof(link), "%s/link", dir);
 	ck_assert_int_eq(symlink(other, link), 0);
-	free(((struct conf *)conf_get())->socket);
-	conf_edit()->socket = xstrdup(link);
+	free(ctl_conf()->socket);
+	ctl_conf()->socket = xstrdup(link);
 	cause = try_boot();
 	ck_assert_msg(stat_contains(cause, "it is a symbolic link"),
 	              "cause: %s", cause);
@@ -1098,8 +1103,8 @@ START_TEST(test_stale_live_symlink_socket)
 	/* a regular file is refused */
 	int f = open(other, O_CREAT | O_WRONLY, 0600);
 	close(f);
-	free(((struct conf *)conf_get())->socket);
-	conf_edit()->socket = xstrdup(other);
+	free(ctl_conf()->socket);
+	ctl_conf()->socket = xstrdup(other);
 	cause = try_boot();
 	ck_assert_msg(stat_contains(cause, "is not a socket"), "cause: %s",
 	              cause);
@@ -1109,7 +1114,7 @@ END_TEST
 
 START_TEST(test_max_clients_busy)
 {
-	conf_edit()->max_clients = 2;
+	ctl_conf()->max_clients = 2;
 	boot();
 	struct cli *a = cli_new(), *b = cli_new();
 	json_decref(
@@ -1387,8 +1392,8 @@ START_TEST(test_task_limits)
 {
 	char req[512];
 
-	conf_edit()->max_tasks = 3;
-	conf_edit()->max_task_data = 64;
+	ctl_conf()->max_tasks = 3;
+	ctl_conf()->max_task_data = 64;
 	boot();
 	struct cli *c = cli_new();
 	for (int i = 0; i < 3; i++) {
@@ -1593,7 +1598,7 @@ END_TEST
  * any further; once it reads, everything is answered in order. */
 START_TEST(test_unread_replies_throttle)
 {
-	conf_edit()->output_soft = 4096;
+	ctl_conf()->output_soft = 4096;
 	boot();
 	struct cli *c = cli_new();
 	struct buf b = {0};
@@ -1995,7 +2000,7 @@ END_TEST
  * QueueFull in its entry, and the requests after it are answered. */
 START_TEST(test_batch_emit_queue_full)
 {
-	conf_edit()->queue_size = 2;
+	bus_conf()->queue_size = 2;
 	boot();
 	struct cli *c = cli_new();
 	json_t *r = batch_reply(

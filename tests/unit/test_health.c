@@ -130,9 +130,8 @@ setup(void)
 	loop = ev_loop_new(EVFLAG_AUTO);
 	tu_deadline_start(loop, &guard, 2.0, &timed_out);
 	tu_tick_start(loop, &tick);
-	struct conf *c = conf_defaults();
-	c->health_interval = 60; /* rounds only when the test asks */
-	conf_set(c);
+	struct health_conf *c = tu_opts("health");
+	c->interval = 60; /* rounds only when the test asks */
 }
 
 static void
@@ -152,7 +151,7 @@ teardown(void)
 	ev_timer_stop(loop, &guard);
 	ev_timer_stop(loop, &tick);
 	ev_loop_destroy(loop);
-	conf_cleanup();
+	tu_conf_reset();
 }
 
 /* Boot the graph; returns svc_start's status. */
@@ -361,10 +360,9 @@ END_TEST
 
 START_TEST(test_periodic_task)
 {
-	struct conf *c = conf_defaults();
+	struct health_conf *c = tu_opts("health");
 
-	c->health_interval = 0.01;
-	conf_set(c);
+	c->interval = 0.01;
 	ck_assert_int_eq(boot(chain_table, 6), 0);
 	struct worker_task *t = worker_find(worker_default(), "health");
 	ck_assert_ptr_nonnull(t);
@@ -393,10 +391,9 @@ END_TEST
  */
 START_TEST(test_stale_is_unknown)
 {
-	struct conf *c = conf_defaults();
+	struct health_conf *c = tu_opts("health");
 
-	c->health_interval = 0.01;
-	conf_set(c);
+	c->interval = 0.01;
 	ck_assert_int_eq(boot(chain_table, 6), 0);
 	ck_assert(worker_cancel(worker_default(), "health"));
 	tu_run_for(loop, 0.05); /* > two intervals without a round */
@@ -427,10 +424,9 @@ START_TEST(test_stale_failed_stays_failed)
 {
 	const struct svc_desc *const table[] = {
 	    &worker_service, &bus_service, &health_service, &broken_service};
-	struct conf *c = conf_defaults();
+	struct health_conf *c = tu_opts("health");
 
-	c->health_interval = 0.01;
-	conf_set(c);
+	c->interval = 0.01;
 	ck_assert_int_eq(boot(table, 4), -1);
 	ck_assert(worker_cancel(worker_default(), "health"));
 	tu_run_for(loop, 0.05);
@@ -515,15 +511,15 @@ START_TEST(test_apply_config_reschedules)
 	ck_assert_int_eq(boot(chain_table, 6), 0);
 	struct worker_task_info info;
 	worker_task_get_info(worker_find(worker_default(), "health"), &info);
-	ck_assert_double_eq_tol(info.interval, conf_get()->health_interval,
-	                        1e-9);
-	ck_assert(conf_get()->health_interval > 1);
-	struct conf *c = conf_defaults();
-	c->health_interval = 0.01;
-	conf_set(c);
+	struct health_conf *old = tu_opts("health");
+	ck_assert_double_eq_tol(info.interval, old->interval, 1e-9);
+	ck_assert(old->interval > 1);
+	struct health_conf c = {.interval = 0.01};
 	char *cause = NULL;
 	int before = probe_pings;
-	ck_assert_int_eq(health_apply_config(&cause), 0);
+	ck_assert_int_eq(health_service.reload(svc_graph_find(graph, "health"),
+	                                       old, &c, &cause),
+	                 0);
 	/* a round at once: nothing is stale under the shorter interval */
 	ck_assert_int_eq(probe_pings, before + 1);
 	worker_task_get_info(worker_find(worker_default(), "health"), &info);

@@ -77,7 +77,7 @@ teardown(void)
 	stop_graph();
 	ev_timer_stop(loop, &guard);
 	ev_timer_stop(loop, &tick);
-	conf_cleanup();
+	tu_conf_reset();
 	tu_log_release();
 	cmd = xasprintf("rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);
@@ -318,7 +318,7 @@ START_TEST(test_bad_exec_is_config_error)
 	ck_assert(f != NULL);
 	fputs("[hook.h]\non = x\nexec = /nonexistent/hook --x\n", f);
 	fclose(f);
-	ck_assert(conf_load(path, &cause) == NULL);
+	ck_assert(tu_conf_load(path, &cause) == NULL);
 	ck_assert_msg(strstr(cause, ":3: hook 'h': exec '/nonexistent/hook' "
 	                            "is not an executable file"),
 	              "cause: %s", cause);

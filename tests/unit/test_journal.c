@@ -19,6 +19,7 @@
 #include "hooks.h"
 #include "journal.h"
 #include "log.h"
+#include "manager.h"
 #include "service.h"
 #include "util.h"
 #include "worker.h"
@@ -32,10 +33,8 @@ static bool timed_out;
 static char dir[64];
 
 static const struct svc_desc *const table[] = {
-    &worker_service,
-    &bus_service,
-    &journal_service,
-    &hooks_service,
+    &manager_service, /* [daemon] stop_timeout: the graph's stop timeout */
+    &worker_service,  &bus_service, &journal_service, &hooks_service,
 };
 
 static void
@@ -78,7 +77,7 @@ teardown(void)
 	stop_graph();
 	ev_timer_stop(loop, &guard);
 	ev_timer_stop(loop, &tick);
-	conf_cleanup();
+	tu_conf_reset();
 	tu_log_release();
 	cmd = xasprintf("rm -rf %s", dir);
 	ck_assert_int_eq(system(cmd), 0);

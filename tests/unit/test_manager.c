@@ -142,7 +142,7 @@ teardown(void)
 		svc_graph_free(graph);
 	graph = NULL;
 	ev_loop_destroy(loop);
-	conf_cleanup();
+	tu_conf_reset();
 	tu_log_release();
 }
 
@@ -291,10 +291,9 @@ START_TEST(test_global_timeout)
 {
 	const struct svc_desc *table[] = {&manager_service, &a_service,
 	                                  &stuck_service};
-	struct conf *c = conf_defaults();
+	struct manager_conf *c = tu_opts("manager");
 
 	c->shutdown_timeout = 0.03;
-	conf_set(c);
 	boot(table, 3);
 	svc_graph_set_timeouts(graph, 1.0, 0.08);
 	raise(SIGTERM);
@@ -318,10 +317,9 @@ END_TEST
 START_TEST(test_global_timeout_names_handler)
 {
 	const struct svc_desc *table[] = {&manager_service, &a_service};
-	struct conf *c = conf_defaults();
+	struct manager_conf *c = tu_opts("manager");
 
 	c->shutdown_timeout = 0.02;
-	conf_set(c);
 	boot(table, 2);
 	manager_add_shutdown_handler("forever", never_handler, "forever", 5);
 	manager_shutdown("test");

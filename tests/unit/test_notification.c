@@ -55,7 +55,7 @@ teardown(void)
 	ev_timer_stop(loop, &guard);
 	ev_timer_stop(loop, &tick);
 	ev_loop_destroy(loop);
-	conf_cleanup();
+	tu_conf_reset();
 	tu_log_release();
 }
 

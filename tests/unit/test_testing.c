@@ -77,8 +77,27 @@ slow_line(struct svc *self)
 	return "slow: fine";
 }
 
+/* slow's own [slow] section, for svcd_test_config */
+struct slow_conf {
+	size_t depth;
+};
+static const struct svc_conf_item slow_items[] = {
+    {.key = "depth",
+     .type = &svc_conf_count,
+     .off = offsetof(struct slow_conf, depth),
+     .dflt = "3",
+     .min = "1",
+     .max = "100"},
+};
+static const struct svc_conf_section slow_section = {
+    .name = "slow",
+    SVC_CONF_ITEMS(slow_items),
+};
+
 static const struct svc_desc slow = {
     .name = "slow",
+    .conf = SVC_CONF_SECTIONS(&slow_section),
+    .conf_size = sizeof(struct slow_conf),
     .init = slow_init,
     .stop = slow_stop,
     .status_line = slow_line,
@@ -224,15 +243,19 @@ START_TEST(test_config_text)
 {
 	char *cause = NULL;
 
-	ck_assert_int_eq(svcd_test_config(t, "[bus]\nqueue_size = 7\n", &cause),
-	                 0);
-	ck_assert_uint_eq(conf_get()->queue_size, 7);
+	const struct slow_conf *o = svc_options(svcd_test_service(t, "slow"));
+
+	ck_assert_uint_eq(o->depth, 3); /* the item's default */
+	ck_assert_int_eq(svcd_test_config(t, "[slow]\ndepth = 7\n", &cause), 0);
+	o = svc_options(svcd_test_service(t, "slow"));
+	ck_assert_uint_eq(o->depth, 7);
 	ck_assert_int_eq(
-	    svcd_test_config(t, "[bus]\nqueue_size = 1\n[nope]\n", &cause), -1);
+	    svcd_test_config(t, "[slow]\ndepth = 1\n[nope]\n", &cause), -1);
 	ck_assert_msg(strstr(cause, ":3: unknown section [nope]") != NULL,
 	              "cause: %s", cause);
 	free(cause);
-	ck_assert_uint_eq(conf_get()->queue_size, 7); /* kept */
+	o = svc_options(svcd_test_service(t, "slow"));
+	ck_assert_uint_eq(o->depth, 7); /* kept */
 }
 END_TEST
 

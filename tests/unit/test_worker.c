@@ -758,7 +758,7 @@ START_TEST(test_service_lifecycle)
 	ck_assert_int_eq(p.frees, 1);
 	w = NULL;
 	svc_graph_free(g);
-	conf_cleanup(); /* worker_svc_stop read the defaults */
+	tu_conf_reset(); /* worker_svc_stop read the defaults */
 }
 END_TEST
 

@@ -8,6 +8,7 @@
 #include "conf.h"
 #include "log.h"
 #include "service.h"
+#include "table.h"
 #include "util.h"
 
 bool tu_guard_fired;
@@ -113,6 +114,8 @@ tu_log_release(void)
 	buf_free(&log_lines);
 }
 
+static struct svc_conf *test_conf; /* see tu_conf */
+
 void
 tu_conf_text(const char *dir, const char *text)
 {
@@ -131,9 +134,39 @@ tu_conf_text(const char *dir, const char *text)
 		}
 	}
 	fclose(f);
-	struct conf *c = conf_load(path, &cause);
+	struct svc_conf *c =
+	    svc_conf_load(path, svcd_table, svcd_table_len, &cause);
 	ck_assert_msg(c != NULL, "conf: %s", cause ? cause : "?");
-	conf_set(c);
+	svc_conf_free(test_conf);
+	test_conf = c;
+}
+
+struct svc_conf *
+tu_conf(void)
+{
+	if (!test_conf)
+		test_conf =
+		    svc_conf_load(NULL, svcd_table, svcd_table_len, NULL);
+	return test_conf;
+}
+
+void *
+tu_opts(const char *service)
+{
+	return (void *)svc_conf_options(tu_conf(), service);
+}
+
+struct svc_conf *
+tu_conf_load(const char *path, char **cause)
+{
+	return svc_conf_load(path, svcd_table, svcd_table_len, cause);
+}
+
+void
+tu_conf_reset(void)
+{
+	svc_conf_free(test_conf);
+	test_conf = NULL;
 }
 
 static char boot_cause[512];
@@ -157,6 +190,7 @@ tu_boot(struct ev_loop *loop, const struct svc_desc *const *table, size_t n,
 	boot_cause[0] = '\0';
 	*graph = svc_graph_new(loop, table, n, &cause);
 	ck_assert_msg(*graph != NULL, "graph: %s", cause ? cause : "?");
+	svc_graph_set_conf(*graph, tu_conf());
 	svc_start(*graph, NULL, boot_done, &status);
 	while (status == 99 && !*timed_out)
 		ev_run(loop, EVRUN_ONCE);

@@ -63,10 +63,24 @@ struct svc_desc;
 struct svc_graph;
 
 /*
- * Write text to DIR/svcd.conf ("@D" stands for dir), load it and make it the
- * running configuration; a configuration error fails the test.
+ * Write text to DIR/svcd.conf ("@D" stands for dir), load it for svcd's
+ * table and make it the test configuration (attached to every graph
+ * tu_boot builds, until tu_conf_reset); a configuration error fails the
+ * test.
  */
 void tu_conf_text(const char *dir, const char *text);
+/*
+ * The test configuration's options struct of service (built-in defaults
+ * when no tu_conf_text was given), writable so that a test can set values
+ * before tu_boot. NULL if svcd's table has no such service options.
+ */
+void *tu_opts(const char *service);
+/* The test configuration (created on first use), attached by tu_boot. */
+struct svc_conf *tu_conf(void);
+/* svc_conf_load of path for svcd's table. */
+struct svc_conf *tu_conf_load(const char *path, char **cause);
+/* Back to the built-in defaults: frees the test configuration. */
+void tu_conf_reset(void);
 /*
  * Build a graph of table on loop (*graph) and boot it, turning the loop
  * until the boot completes or *timed_out; the boot status (99: timed out).
