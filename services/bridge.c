@@ -1196,12 +1196,6 @@ health_changed(struct bridge *br)
 		svc_health_changed(svc_br.self);
 }
 
-struct bridge *
-bridge_default(void)
-{
-	return svc_br.br;
-}
-
 json_t *
 bridge_stats_json(void)
 {
@@ -1214,7 +1208,7 @@ static int
 bridge_svc_init(struct svc *self, char **cause)
 {
 	const struct conf *c = conf_get();
-	struct bus *b = bus_default();
+	struct bus *b = bus_of(self);
 	struct bridge_opts o;
 
 	if (!c->bridge_url)
@@ -1270,6 +1264,13 @@ bridge_svc_stop(struct svc *self)
 	return svc_br.br ? SVC_PENDING : 0;
 }
 
+static json_t *
+bridge_figures(struct svc *self)
+{
+	(void)self;
+	return bridge_stats_json();
+}
+
 const struct svc_desc bridge_service = {
     .name = "bridge",
     .requires = SVC_REQUIRES("bus"),
@@ -1277,4 +1278,5 @@ const struct svc_desc bridge_service = {
     .ping = bridge_svc_ping,
     .stop = bridge_svc_stop,
     .stop_timeout = BRIDGE_CLOSE_TIMEOUT + 2,
+    .figures = bridge_figures,
 };

@@ -3,6 +3,13 @@
  * (docs/protocol.md). Newline-delimited requests, pipelined, replies in order;
  * subscribers receive `event` notifications straight from the bus's cached
  * wire lines. The socket path comes from conf_get()->socket.
+ *
+ * It is the transport of the control methods: at init it gathers every
+ * service's methods from the graph (daemon/methods.h; a duplicate name
+ * fails the init) and supplies what a handler needs from the connection
+ * (credentials, subscriptions, deferred replies, shutdown progress). It
+ * owns hello, ping, status (a loop over the services' figures) and
+ * services.
  */
 #ifndef SVCD_CONTROL_H
 #define SVCD_CONTROL_H
@@ -26,5 +33,13 @@ struct control_stats {
 };
 void control_get_stats(struct control_stats *out);
 json_t *control_stats_json(void);
+
+/*
+ * Test hooks for tests/fuzz (never called by svcd): adopt fd, a connected
+ * non-blocking AF_UNIX stream socket, as an accepted client; drop every
+ * client at once (their fds are closed).
+ */
+void ctl_test_adopt(int fd);
+void ctl_test_drop_all(void);
 
 #endif

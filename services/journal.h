@@ -33,8 +33,10 @@ struct journal;
 
 extern const struct svc_desc journal_service;
 
-/* The running journal, or NULL when disabled or not running. */
-struct journal *journal_default(void);
+/* The journal of a running `journal` service (NULL when disabled or not
+ * running). The bus and its users reach it through the bus's store
+ * (bus_set_store), never by name. */
+struct journal *journal_of_service(const struct svc *journal_svc);
 
 /* true when emit must wait for durability (sync = always). */
 bool journal_sync_always(const struct journal *j);
@@ -52,14 +54,9 @@ int journal_wait_durable(struct journal *j, uint64_t seq, double timeout,
  * borrowed). Never called from inside journal_when_durable. The waiter is
  * caller-owned: cancel it before freeing it.
  */
-struct journal_waiter {
-	void (*fn)(struct journal_waiter *w, int status, const char *cause);
-	uint64_t seq;
-	struct journal_waiter *next; /* private */
-	bool queued;                 /* private */
-};
-void journal_when_durable(struct journal *j, struct journal_waiter *w);
-void journal_cancel_wait(struct journal *j, struct journal_waiter *w);
+struct bus_durable_waiter; /* services/bus.h */
+void journal_when_durable(struct journal *j, struct bus_durable_waiter *w);
+void journal_cancel_wait(struct journal *j, struct bus_durable_waiter *w);
 
 /* Highest seq in the journal (accepted, maybe not yet committed). */
 uint64_t journal_last_seq(const struct journal *j);
