@@ -47,7 +47,7 @@ struct batch {
 struct svc_call {
 	const struct svc_transport *tr;
 	void *conn;
-	struct rpc_req *r; /* NULL on the fast path */
+	struct rpc_req *r;            /* NULL on the fast path */
 	const struct fastscan_req *f; /* the fast path's request */
 	struct buf *out;
 	struct batch *batch; /* NULL: a request on its own line */
@@ -321,7 +321,8 @@ methods_table_new(struct svc_graph *g, char **cause)
 			e->needs = xcalloc(nn, sizeof(*e->needs));
 			e->needs[e->nneeds++] = s;
 			t->n++;
-			for (const char *const *nd = m->needs; nd && *nd; nd++) {
+			for (const char *const *nd = m->needs; nd && *nd;
+			     nd++) {
 				if (strcmp(*nd, d->name) == 0)
 					continue;
 				if (!required_by(s, *nd)) {
@@ -377,7 +378,7 @@ entry_find(const struct methods_table *t, const char *name)
 static const char *
 access_name(enum svc_access a)
 {
-	return a == SVC_ACCESS_ADMIN ? "admin"
+	return a == SVC_ACCESS_ADMIN  ? "admin"
 	       : a == SVC_ACCESS_EMIT ? "emit"
 	                              : "read";
 }
@@ -409,7 +410,8 @@ fast_type_ok(enum svc_ptype type, const char *v, size_t vl)
 	case SVC_P_STRING: return v[0] == '"';
 	case SVC_P_OBJECT: return v[0] == '{';
 	case SVC_P_BOOL:
-		return FASTSCAN_IS(v, vl, "true") || FASTSCAN_IS(v, vl, "false");
+		return FASTSCAN_IS(v, vl, "true") ||
+		       FASTSCAN_IS(v, vl, "false");
 	case SVC_P_UINT: return v[0] >= '0' && v[0] <= '9';
 	case SVC_P_DURATION: return v[0] == '"' || (v[0] >= '0' && v[0] <= '9');
 	case SVC_P_ANY: return true;
@@ -465,8 +467,12 @@ fast_dispatch(const struct methods_table *t, const struct svc_transport *tr,
 		return -1;
 
 	const struct svc_method *m = e->m;
-	struct svc_call q = {
-	    .tr = tr, .conn = conn, .f = &f, .out = out, .line = line, .len = len};
+	struct svc_call q = {.tr = tr,
+	                     .conn = conn,
+	                     .f = &f,
+	                     .out = out,
+	                     .line = line,
+	                     .len = len};
 
 	/* the central checks, from the same entry: a refusal is answered by
 	 * the general path */

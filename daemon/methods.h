@@ -83,7 +83,7 @@ struct svc_method {
 	svc_fast_fn fast; /* optional */
 	const char *doc;  /* one line */
 };
-#define SVC_PARAMS(p) .params = (p), .nparams = sizeof(p) / sizeof((p)[0])
+#define SVC_PARAMS(p)  .params = (p), .nparams = sizeof(p) / sizeof((p)[0])
 #define SVC_METHODS(m) .methods = (m), .nmethods = sizeof(m) / sizeof((m)[0])
 #define SVC_NEEDS(...) ((const char *const[]){__VA_ARGS__, NULL})
 

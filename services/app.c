@@ -312,11 +312,13 @@ m_schedule(struct svc *self, struct svc_call *q)
 	int err;
 
 	if (!every == !after)
-		return svc_call_fail(q, SVC_ERR_INVALID_PARAMS,
-		            "exactly one of 'every' and 'after' is required");
+		return svc_call_fail(
+		    q, SVC_ERR_INVALID_PARAMS,
+		    "exactly one of 'every' and 'after' is required");
 	if (!*name || strlen(name) > 128)
-		return svc_call_fail(q, SVC_ERR_INVALID_PARAMS,
-		            "parameter 'name' must be 1-128 characters");
+		return svc_call_fail(
+		    q, SVC_ERR_INVALID_PARAMS,
+		    "parameter 'name' must be 1-128 characters");
 	if (rpc_duration(every ? every : after, every ? "every" : "after",
 	                 &secs, &msg) < 0) {
 		r = svc_call_fail(q, SVC_ERR_INVALID_PARAMS, "%s", msg);
@@ -341,14 +343,15 @@ m_schedule(struct svc *self, struct svc_call *q)
 	if (!replaces &&
 	    worker_count_owner(w, WORKER_OWNER_CONTROL) >= cf->max_tasks)
 		return svc_call_fail(q, SVC_ERR_BUSY,
-		            "too many scheduled tasks (%zu, [control] "
-		            "max_tasks); cancel one first",
-		            cf->max_tasks);
+		                     "too many scheduled tasks (%zu, [control] "
+		                     "max_tasks); cancel one first",
+		                     cf->max_tasks);
 	if ((text = svc_call_param_text(q, "data"))) {
 		len = strlen(text);
 		if (len > cf->max_task_data) {
 			free(text);
-			return svc_call_fail(q, SVC_ERR_TOO_LARGE,
+			return svc_call_fail(
+			    q, SVC_ERR_TOO_LARGE,
 			    "task data is %zu bytes, more than [control] "
 			    "max_task_data (%" PRIu64 ")",
 			    len, cf->max_task_data);
@@ -359,9 +362,10 @@ m_schedule(struct svc *self, struct svc_call *q)
 	err = errno;
 	free(text);
 	if (!t) {
-		r = svc_call_fail(
-		    q, err == EPERM ? SVC_ERR_PERMISSION : SVC_ERR_INVALID_PARAMS,
-		    "%s", msg ? msg : "cannot schedule the task");
+		r = svc_call_fail(q,
+		                  err == EPERM ? SVC_ERR_PERMISSION
+		                               : SVC_ERR_INVALID_PARAMS,
+		                  "%s", msg ? msg : "cannot schedule the task");
 		free(msg);
 		return r;
 	}

@@ -1711,8 +1711,9 @@ m_emit(struct svc *self, struct svc_call *q)
 		case EAGAIN:
 			if (svc_call_bool(q, "wait", true))
 				return svc_call_pending(q);
-			return svc_call_fail(q, SVC_ERR_QUEUE_FULL,
-			                     "event queue full, try again later");
+			return svc_call_fail(
+			    q, SVC_ERR_QUEUE_FULL,
+			    "event queue full, try again later");
 		case ESHUTDOWN:
 			return svc_call_fail(q, SVC_ERR_SHUTTING_DOWN,
 			                     "svcd is shutting down");
@@ -1828,22 +1829,25 @@ patterns(struct svc_call *q, const char ***out, size_t *n)
 	if (!arr || json_array_size(arr) == 0)
 		return NULL;
 	if (json_array_size(arr) > BUS_PATTERNS_MAX)
-		return svc_call_fail(q, SVC_ERR_INVALID_PARAMS,
-		              "too many patterns in 'events': %zu, at most %d",
-		              json_array_size(arr), BUS_PATTERNS_MAX);
+		return svc_call_fail(
+		    q, SVC_ERR_INVALID_PARAMS,
+		    "too many patterns in 'events': %zu, at most %d",
+		    json_array_size(arr), BUS_PATTERNS_MAX);
 	json_array_foreach(arr, i, v)
 	{
 		bytes += json_string_length(v);
 		if (bytes > BUS_PATTERNS_BYTES)
-			return svc_call_fail(q, SVC_ERR_INVALID_PARAMS,
-			              "patterns in 'events' too long: over %d "
-			              "bytes in all",
-			              BUS_PATTERNS_BYTES);
+			return svc_call_fail(
+			    q, SVC_ERR_INVALID_PARAMS,
+			    "patterns in 'events' too long: over %d "
+			    "bytes in all",
+			    BUS_PATTERNS_BYTES);
 		if (!bus_pattern_valid(json_string_value(v)))
-			return svc_call_fail(q, SVC_ERR_INVALID_PARAMS,
-			              "invalid pattern '%.128s': use an event "
-			              "name, 'prefix.*' or '*'",
-			              json_string_value(v));
+			return svc_call_fail(
+			    q, SVC_ERR_INVALID_PARAMS,
+			    "invalid pattern '%.128s': use an event "
+			    "name, 'prefix.*' or '*'",
+			    json_string_value(v));
 	}
 	*n = json_array_size(arr);
 	*out = xcalloc(*n, sizeof(**out));
@@ -1877,8 +1881,8 @@ static const struct svc_reply *
 m_unsubscribe(struct svc *self, struct svc_call *q)
 {
 	(void)self;
-	return svc_call_ok(q, json_pack("{s:b}", "unsubscribed",
-	                                svc_call_unsubscribe(q)));
+	return svc_call_ok(
+	    q, json_pack("{s:b}", "unsubscribed", svc_call_unsubscribe(q)));
 }
 
 /*

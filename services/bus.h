@@ -248,8 +248,7 @@ struct bus_store {
 	                bool (*fn)(const struct bus_event *ev, void *fnarg),
 	                void *fnarg, uint64_t *resume, char **cause);
 	void (*cursor)(void *arg, const char *consumer, uint64_t seq);
-	uint64_t (*replay)(void *arg, const char *consumer,
-	                   const char *pattern,
+	uint64_t (*replay)(void *arg, const char *consumer, const char *pattern,
 	                   int (*deliver)(const char *consumer,
 	                                  const struct bus_event *ev));
 };

@@ -703,8 +703,8 @@ unsubscribe(struct ctl_client *c)
 }
 
 static void
-client_subscribe(struct ctl_client *c, const char *const *patterns,
-                     size_t n, bool replay, uint64_t since, uint64_t upto)
+client_subscribe(struct ctl_client *c, const char *const *patterns, size_t n,
+                 bool replay, uint64_t since, uint64_t upto)
 {
 	struct bus *b = bus_of(ctl.self);
 
@@ -839,9 +839,8 @@ process_input(struct ctl_client *c)
 		if (len && head[len - 1] == '\r')
 			len--;
 		if (!blank(head, len)) {
-			enum methods_outcome o =
-			    methods_dispatch(ctl.methods, &transport, c, head,
-			                     len, &c->out);
+			enum methods_outcome o = methods_dispatch(
+			    ctl.methods, &transport, c, head, len, &c->out);
 
 			if (o == METHODS_PENDING) {
 				pause_client(c);
@@ -1438,11 +1437,11 @@ static const struct svc_reply *
 m_hello(struct svc *self, struct svc_call *q)
 {
 	(void)self;
-	return svc_call_ok(
-	    q, json_pack("{s:s, s:s, s:i, s:I, s:o}", "name", "svcd", "version",
-	                 SVCD_VERSION, "protocol", PROTOCOL_VERSION, "pid",
-	                 (json_int_t)getpid(), "methods",
-	                 methods_names(ctl.methods)));
+	return svc_call_ok(q, json_pack("{s:s, s:s, s:i, s:I, s:o}", "name",
+	                                "svcd", "version", SVCD_VERSION,
+	                                "protocol", PROTOCOL_VERSION, "pid",
+	                                (json_int_t)getpid(), "methods",
+	                                methods_names(ctl.methods)));
 }
 
 static const struct svc_reply *
@@ -1523,8 +1522,8 @@ m_status(struct svc *self, struct svc_call *q)
 
 			if (svc_index(s) != idx || !d->figures)
 				continue;
-			fig = svc_state(s) == SVC_RUNNING ? d->figures(s)
-			                                  : NULL;
+			fig =
+			    svc_state(s) == SVC_RUNNING ? d->figures(s) : NULL;
 			json_object_set_new(res, d->name,
 			                    fig ? fig : json_null());
 		}

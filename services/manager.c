@@ -534,7 +534,8 @@ m_reload(struct svc *self, struct svc_call *q)
 	(void)self;
 	if (manager_reload(&cause) < 0) {
 		r = svc_call_fail(q, SVC_ERR_INVALID_CONFIG, "%s",
-		                  cause ? cause : "the configuration was rejected");
+		                  cause ? cause
+		                        : "the configuration was rejected");
 		free(cause);
 		return r;
 	}

@@ -80,7 +80,6 @@ struct worker {
 	ev_timer shut_timer;
 };
 
-
 static void task_run(struct worker_task *t);
 static void task_post_run(struct worker_task *t);
 static void worker_check_shutdown(struct worker *w);

@@ -228,8 +228,8 @@ START_TEST(test_config_timers)
 
 	/* a timer from the control channel is not the config's to remove */
 	ck_assert_ptr_nonnull(timer_schedule_emit(
-	    tu_worker(), tu_bus(), "ctl", true, 3600, "tick.ctl",
-	    NULL, WORKER_OWNER_CONTROL, "control", &cause));
+	    tu_worker(), tu_bus(), "ctl", true, 3600, "tick.ctl", NULL,
+	    WORKER_OWNER_CONTROL, "control", &cause));
 
 	/* reload without t1, with t3: t1 cancelled, t2 kept, t3 added */
 	c = conf_with(60, false);
@@ -361,8 +361,7 @@ static void
 on_app_stopped(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
 {
 	if (strcmp(svc_name(s), "app") == 0 && to == SVC_STOPPED)
-		*(int *)arg =
-		    worker_find(tu_worker(), "t1") == NULL ? 1 : 2;
+		*(int *)arg = worker_find(tu_worker(), "t1") == NULL ? 1 : 2;
 }
 
 START_TEST(test_stop_cancels_config_timers)

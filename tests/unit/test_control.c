@@ -35,8 +35,8 @@
 
 /* app owns `schedule`, hooks owns `hooks`: every method svcd has */
 static const struct svc_desc *const table[] = {
-    &manager_service, &worker_service,  &bus_service, &health_service,
-    &control_service, &app_service,     &hooks_service,
+    &manager_service, &worker_service, &bus_service,   &health_service,
+    &control_service, &app_service,    &hooks_service,
 };
 
 static struct ev_loop *loop;
@@ -414,7 +414,8 @@ START_TEST(test_status_services_health_tasks)
 	ck_assert_str_eq(json_string_value(json_object_get(s4, "state")),
 	                 "running");
 	ck_assert_int_eq(json_integer_value(json_object_get(s4, "order")), 4);
-	/* bus, manager: what control uses (its methods moved to their services) */
+	/* bus, manager: what control uses (its methods moved to their services)
+	 */
 	ck_assert_int_eq(json_array_size(json_object_get(s4, "requires")), 2);
 	json_decref(r);
 
@@ -1406,8 +1407,8 @@ START_TEST(test_task_limits)
 		         i, i);
 		call_ok(c, req);
 	}
-	ck_assert_uint_eq(
-	    worker_count_owner(tu_worker(), WORKER_OWNER_CONTROL), 3);
+	ck_assert_uint_eq(worker_count_owner(tu_worker(), WORKER_OWNER_CONTROL),
+	                  3);
 	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":"
 	                     "\"schedule\",\"params\":{\"name\":\"t3\","
 	                     "\"every\":\"1h\",\"event\":\"x\"}}"),

@@ -128,8 +128,8 @@ START_TEST(test_append_read_and_restart)
 	a = emit("user.a", "{\"n\":1}");
 	b = emit("other", "{}");
 	c = emit("user.b", "{\"n\":2}");
-	ck_assert_int_eq(journal_history(tu_journal(), b - 1, 0, 0, pats,
-	                                 1, collect, &got, &resume, &cause),
+	ck_assert_int_eq(journal_history(tu_journal(), b - 1, 0, 0, pats, 1,
+	                                 collect, &got, &resume, &cause),
 	                 1);
 	buf_putc(&got, '\0');
 	want = xasprintf("%llu user.b {\"n\":2}|", (unsigned long long)c);
@@ -194,9 +194,8 @@ START_TEST(test_history_bounded)
 	}
 	rare = emit("rare", "{\"pi\":3.141592653589793}");
 	/* 10 rows a call: none matches, the resume point is the 10th row */
-	ck_assert_int_eq(journal_history(tu_journal(), first - 1, 0, 10,
-	                                 pats, 1, take_some, &t, &resume,
-	                                 &cause),
+	ck_assert_int_eq(journal_history(tu_journal(), first - 1, 0, 10, pats,
+	                                 1, take_some, &t, &resume, &cause),
 	                 0);
 	ck_assert_uint_eq(resume, first + 9);
 	ck_assert_uint_eq(t.got.len, 0);
@@ -204,8 +203,8 @@ START_TEST(test_history_bounded)
 	uint64_t since = resume;
 	int calls = 0;
 	while (since && calls++ < 10) {
-		ck_assert_int_ge(journal_history(tu_journal(), since, 0,
-		                                 10, pats, 1, take_some, &t,
+		ck_assert_int_ge(journal_history(tu_journal(), since, 0, 10,
+		                                 pats, 1, take_some, &t,
 		                                 &resume, &cause),
 		                 0);
 		since = resume;
@@ -219,17 +218,16 @@ START_TEST(test_history_bounded)
 
 	/* fn refusing ends the call: no resume (the caller knows where) */
 	t.room = 2;
-	ck_assert_int_eq(journal_history(tu_journal(), first - 1, 0, 0,
-	                                 NULL, 0, take_some, &t, &resume,
-	                                 &cause),
+	ck_assert_int_eq(journal_history(tu_journal(), first - 1, 0, 0, NULL, 0,
+	                                 take_some, &t, &resume, &cause),
 	                 2);
 	ck_assert_uint_eq(resume, 0);
 	/* a huge `last` is every event (nothing sized by it), no pattern */
 	t.room = 1000;
 	buf_reset(&t.got);
-	ck_assert_int_eq(journal_history(tu_journal(), first - 1,
-	                                 SIZE_MAX / 2, 0, NULL, 0, take_some,
-	                                 &t, &resume, &cause),
+	ck_assert_int_eq(journal_history(tu_journal(), first - 1, SIZE_MAX / 2,
+	                                 0, NULL, 0, take_some, &t, &resume,
+	                                 &cause),
 	                 31);
 	/* the last one with a pattern, looking back at most 5 rows */
 	buf_reset(&t.got);
@@ -259,8 +257,7 @@ START_TEST(test_sync_always_durable)
 	ck_assert_int_eq(boot(CONF_J "sync = always\n"), 0);
 	ck_assert(journal_sync_always(tu_journal()));
 	seq = emit("x", "{}");
-	ck_assert_int_eq(
-	    journal_wait_durable(tu_journal(), seq, 2, &cause), 0);
+	ck_assert_int_eq(journal_wait_durable(tu_journal(), seq, 2, &cause), 0);
 	ck_assert_int_ge(stat_of("durable_seq"), (json_int_t)seq);
 	json_t *s = journal_stats_json(tu_journal());
 	ck_assert_str_eq(json_string_value(json_object_get(s, "sync")),
@@ -568,8 +565,7 @@ emit_durable(const char *name, const char *data)
 	char *cause = NULL;
 	uint64_t seq = emit(name, data);
 
-	ck_assert_msg(journal_wait_durable(tu_journal(), seq, 2, &cause) ==
-	                  0,
+	ck_assert_msg(journal_wait_durable(tu_journal(), seq, 2, &cause) == 0,
 	              "%s", cause ? cause : "");
 	return seq;
 }
@@ -718,8 +714,7 @@ START_TEST(test_full_disk)
 	journal_test_cap(tu_journal(), true);
 	for (int i = 0; i < n; i++) {
 		seq = emit("x", data);
-		if (journal_wait_durable(tu_journal(), seq, 2, &cause) <
-		    0) {
+		if (journal_wait_durable(tu_journal(), seq, 2, &cause) < 0) {
 			ck_assert_msg(strstr(cause, "full") != NULL, "%s",
 			              cause);
 			free(cause);
@@ -745,8 +740,8 @@ START_TEST(test_full_disk)
 		uint64_t resume = 1;
 		long took;
 
-		took = journal_history(tu_journal(), 0, 0, 0, NULL, 0,
-		                       collect, &got, &resume, &cause);
+		took = journal_history(tu_journal(), 0, 0, 0, NULL, 0, collect,
+		                       &got, &resume, &cause);
 		char *want =
 		    xasprintf("|%llu x ", (unsigned long long)db_max_seq());
 
@@ -796,18 +791,18 @@ START_TEST(test_history_while_writer_behind)
 	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
 	                 SQLITE_OK);
 	late = emit("x", "{}");
-	took = journal_history(tu_journal(), 0, 0, 0, NULL, 0, collect,
-	                       &got, &resume, &cause);
+	took = journal_history(tu_journal(), 0, 0, 0, NULL, 0, collect, &got,
+	                       &resume, &cause);
 	ck_assert_msg(took > 0, "%s", cause ? cause : "");
 	ck_assert_uint_eq(resume, stored);
 	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
 	                 SQLITE_OK);
 	sqlite3_close(db);
-	ck_assert_int_eq(
-	    journal_wait_durable(tu_journal(), late, 5, &cause), 0);
+	ck_assert_int_eq(journal_wait_durable(tu_journal(), late, 5, &cause),
+	                 0);
 	buf_reset(&got);
-	took = journal_history(tu_journal(), stored, 0, 0, NULL, 0,
-	                       collect, &got, &resume, &cause);
+	took = journal_history(tu_journal(), stored, 0, 0, NULL, 0, collect,
+	                       &got, &resume, &cause);
 	ck_assert_int_eq(took, 1);
 	ck_assert_uint_eq(resume, 0);
 	buf_free(&got);

@@ -88,7 +88,8 @@ static const struct svc_reply *
 m_echo(struct svc *self, struct svc_call *c)
 {
 	slow_calls++;
-	return svc_call_ok(c, json_integer((json_int_t)svc_call_uint(c, "n", 0)));
+	return svc_call_ok(c,
+	                   json_integer((json_int_t)svc_call_uint(c, "n", 0)));
 }
 
 static int
@@ -219,8 +220,8 @@ run(const char *req, enum methods_outcome *o)
 	if (o)
 		*o = got;
 	free(line);
-	text = xstrndup(out.len ? buf_head(&out) : "",
-	                out.len ? out.len - 1 : 0);
+	text =
+	    xstrndup(out.len ? buf_head(&out) : "", out.len ? out.len - 1 : 0);
 	buf_free(&out);
 	return text;
 }
@@ -283,7 +284,7 @@ START_TEST(test_duplicate_refused)
 END_TEST
 
 #define ECHO(params)                                                           \
-	"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"alpha.echo\","            \
+	"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"alpha.echo\","             \
 	"\"params\":" params "}"
 
 START_TEST(test_fast_handler_checks)
@@ -406,10 +407,9 @@ START_TEST(test_status_figures)
 	v = json_loads(r, 0, NULL);
 	ck_assert_ptr_nonnull(v);
 	res = json_object_get(v, "result");
-	ck_assert_int_eq(
-	    json_integer_value(json_object_get(json_object_get(res, "beta"),
-	                                       "answer")),
-	    42);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+	                     json_object_get(res, "beta"), "answer")),
+	                 42);
 	ck_assert_ptr_nonnull(json_object_get(res, "bus"));
 	ck_assert_ptr_nonnull(json_object_get(res, "control"));
 	ck_assert_ptr_null(json_object_get(res, "alpha")); /* no figures */
