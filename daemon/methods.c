@@ -22,6 +22,7 @@
  */
 #include "methods.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,15 +58,53 @@ struct svc_call {
 	size_t len;
 };
 
+struct pkey {
+	uint32_t key; /* first 4 bytes, zero-padded */
+	size_t len;
+};
+
+/* The first 4 bytes of a name of n bytes, zero-padded: p[0..3] must be
+ * readable (a key in a line is followed by its quote, ':' and a value). */
+static inline uint32_t
+key4(const char *p, size_t n)
+{
+	uint32_t k;
+
+	memcpy(&k, p, 4);
+	if (n == 0)
+		return 0;
+	if (n < 4) /* keep the name's bytes: first in memory */
+		k &= __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		         ? (1u << (8 * n)) - 1
+		         : ~0u << (8 * (4 - n));
+	return k;
+}
+
+/* key4 of a NUL-terminated name (reads only its bytes). */
+static uint32_t
+key4_str(const char *name, size_t n)
+{
+	char b[4] = {0};
+
+	memcpy(b, name, n < 4 ? n : 4);
+	return key4(b, n < 4 ? n : 4);
+}
+
 struct entry {
 	const struct svc_method *m;
 	struct svc *owner;
 	struct svc **needs; /* the owner first */
 	size_t nneeds;
 	size_t name_len;
+	uint32_t key; /* the name's first 4 bytes, zero-padded (fast lookup) */
+	size_t nrequired;   /* required params */
+	uint64_t reqmask;   /* bit k: params[k] is required */
+	struct pkey *pkeys; /* the params' names, for the fast path */
+	bool ready;         /* every need running: kept by an observer */
 };
 
 struct methods_table {
+	struct svc_graph *g;
 	struct entry *e;
 	size_t n;
 	struct entry **fast; /* the entries with a fast handler */
@@ -240,32 +279,6 @@ svc_call_wait_shutdown(struct svc_call *c)
 	c->tr->wait_shutdown(c->conn);
 }
 
-#define PUT_LIT(w, lit)                                                        \
-	(memcpy((w), (lit), sizeof(lit) - 1), (w) += sizeof(lit) - 1)
-
-char *
-svc_fast_head(struct svc_call *c, const struct fastscan_req *f, size_t more)
-{
-	char *w;
-
-	if (!f->id)
-		return NULL;
-	buf_reserve(c->out, 32 + f->id_len + more);
-	w = buf_tail(c->out);
-	PUT_LIT(w, "{\"jsonrpc\":\"2.0\",\"id\":");
-	memcpy(w, f->id, f->id_len);
-	w += f->id_len;
-	PUT_LIT(w, ",\"result\":");
-	return w;
-}
-
-void
-svc_fast_end(struct svc_call *c, const char *w)
-{
-	if (w)
-		c->out->len = (size_t)(w - buf_head(c->out));
-}
-
 /* ---- the table ---------------------------------------------------------- */
 
 static bool
@@ -277,6 +290,31 @@ required_by(const struct svc *s, const char *name)
 		if (strcmp(*r, name) == 0)
 			return true;
 	return false;
+}
+
+/* The first service e needs that is not running, or NULL. */
+static const struct svc *
+missing_need(const struct entry *e)
+{
+	for (size_t i = 0; i < e->nneeds; i++)
+		if (!e->needs[i] || svc_state(e->needs[i]) != SVC_RUNNING)
+			return e->needs[i];
+	return NULL;
+}
+
+/* Every state change: which methods have all they need (the fast path
+ * then reads one flag instead of asking the graph per request). */
+static void
+refresh_ready(struct methods_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		t->e[i].ready = missing_need(&t->e[i]) == NULL;
+}
+
+static void
+on_state(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
+{
+	refresh_ready(arg);
 }
 
 struct methods_table *
@@ -318,6 +356,8 @@ methods_table_new(struct svc_graph *g, char **cause)
 			e->m = m;
 			e->owner = s;
 			e->name_len = strlen(m->name);
+			e->key = key4_str(m->name, e->name_len);
+			assert(m->nparams <= 64);
 			e->needs = xcalloc(nn, sizeof(*e->needs));
 			e->needs[e->nneeds++] = s;
 			t->n++;
@@ -334,10 +374,25 @@ methods_table_new(struct svc_graph *g, char **cause)
 				}
 				e->needs[e->nneeds++] = svc_graph_find(g, *nd);
 			}
+			e->pkeys = xcalloc(m->nparams ? m->nparams : 1,
+			                   sizeof(*e->pkeys));
+			for (i = 0; i < m->nparams; i++) {
+				size_t l = strlen(m->params[i].name);
+
+				e->nrequired += m->params[i].required;
+				if (m->params[i].required)
+					e->reqmask |= 1ULL << i;
+				e->pkeys[i].len = l;
+				e->pkeys[i].key =
+				    key4_str(m->params[i].name, l);
+			}
 			if (m->fast)
 				t->fast[t->nfast++] = e;
 		}
 	}
+	t->g = g;
+	refresh_ready(t);
+	svc_graph_add_observer(g, on_state, t);
 	return t;
 fail:
 	methods_table_free(t);
@@ -349,8 +404,12 @@ methods_table_free(struct methods_table *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n; i++)
+	if (t->g)
+		svc_graph_remove_observer(t->g, on_state, t);
+	for (size_t i = 0; i < t->n; i++) {
 		free(t->e[i].needs);
+		free(t->e[i].pkeys);
+	}
 	free(t->e);
 	free(t->fast);
 	free(t);
@@ -389,17 +448,17 @@ allowed(const struct svc_call *q, enum svc_access a)
 	return a == SVC_ACCESS_READ || q->tr->allowed(q->conn, a);
 }
 
-/* The first service e needs that is not running, or NULL. */
-static inline const struct svc *
-missing_need(const struct entry *e)
-{
-	for (size_t i = 0; i < e->nneeds; i++)
-		if (!e->needs[i] || svc_state(e->needs[i]) != SVC_RUNNING)
-			return e->needs[i];
-	return NULL;
-}
-
 /* ---- the fast path ------------------------------------------------------ */
+
+/* Short names: a plain loop beats a call to memcmp. */
+static inline bool
+same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
 
 /* Does a scanned raw value fit a param type? Only shapes the scanner
  * can tell at a glance; anything else: the general path decides. */
@@ -422,33 +481,35 @@ fast_type_ok(enum svc_ptype type, const char *v, size_t vl)
 
 /* The params spec, on the members the scanner recorded. */
 static inline bool
-fast_params_ok(const struct svc_method *m, const struct fastscan_req *f)
+fast_params_ok(const struct entry *e, const struct fastscan_req *f)
 {
+	const struct svc_method *m = e->m;
 	uint64_t seen = 0;
 	size_t i, k;
 
-	if (f->nmem > 64 || m->nparams > 64)
-		return false;
+	if (f->nmem == 0) /* the usual ping */
+		return e->nrequired == 0;
 	for (i = 0; i < f->nmem; i++) {
 		const struct fastscan_member *mb = &f->mem[i];
 
+		uint32_t kk = key4(mb->k, mb->kl);
+
 		for (k = 0; k < m->nparams; k++)
-			if (strlen(m->params[k].name) == mb->kl &&
-			    memcmp(m->params[k].name, mb->k, mb->kl) == 0)
+			if (e->pkeys[k].key == kk &&
+			    e->pkeys[k].len == mb->kl &&
+			    (mb->kl <= 4 || same_bytes(m->params[k].name + 4,
+			                               mb->k + 4, mb->kl - 4)))
 				break;
 		if (k == m->nparams ||
 		    !fast_type_ok(m->params[k].type, mb->v, mb->vl))
 			return false;
 		seen |= 1ULL << k;
 	}
-	for (k = 0; k < m->nparams; k++)
-		if (m->params[k].required && !(seen & (1ULL << k)))
-			return false;
-	return true;
+	return (seen & e->reqmask) == e->reqmask;
 }
 
 /* -1: not for the fast path; else the outcome, reply written. */
-static int
+static inline __attribute__((always_inline)) int
 fast_dispatch(const struct methods_table *t, const struct svc_transport *tr,
               void *conn, const char *line, size_t len, struct buf *out)
 {
@@ -457,29 +518,37 @@ fast_dispatch(const struct methods_table *t, const struct svc_transport *tr,
 
 	if (!t->nfast || !fastscan_request(line, len, &f))
 		return -1;
-	for (size_t i = 0; i < t->nfast; i++)
-		if (t->fast[i]->name_len == f.method_len &&
-		    memcmp(t->fast[i]->m->name, f.method, f.method_len) == 0) {
-			e = t->fast[i];
+	/* four bytes at once: the method's text is followed by its closing
+	 * quote, at least a '}' and the sentinel, so they are readable */
+	uint32_t key = key4(f.method, f.method_len);
+	for (size_t i = 0; i < t->nfast; i++) {
+		const struct entry *x = t->fast[i];
+
+		if (x->key == key && x->name_len == f.method_len &&
+		    (f.method_len <= 4 ||
+		     same_bytes(x->m->name + 4, f.method + 4,
+		                f.method_len - 4))) {
+			e = x;
 			break;
 		}
+	}
 	if (!e)
 		return -1;
 
 	const struct svc_method *m = e->m;
-	struct svc_call q = {.tr = tr,
-	                     .conn = conn,
-	                     .f = &f,
-	                     .out = out,
-	                     .line = line,
-	                     .len = len};
+	struct svc_call q; /* only what a fast handler may use */
+
+	q.tr = tr;
+	q.conn = conn;
+	q.f = &f;
+	q.out = out;
 
 	/* the central checks, from the same entry: a refusal is answered by
 	 * the general path */
-	if (!allowed(&q, m->access) || !fast_params_ok(m, &f) ||
-	    ((m->flags & SVC_M_LIVE) && tr->shutting_down()) || missing_need(e))
+	if (!allowed(&q, m->access) || !fast_params_ok(e, &f) ||
+	    ((m->flags & SVC_M_LIVE) && tr->shutting_down()) || !e->ready)
 		return -1;
-	return m->fast(e->owner, &q, &f);
+	return m->fast(e->owner, &q, &f, out);
 }
 
 static bool fast_path = true;
@@ -672,9 +741,11 @@ batch_dispatch(const struct methods_table *t, const struct svc_transport *tr,
 	return failed ? METHODS_ERROR : METHODS_OK;
 }
 
-enum methods_outcome
-methods_dispatch(const struct methods_table *t, const struct svc_transport *tr,
-                 void *conn, const char *line, size_t len, struct buf *out)
+/* The general path: a jansson tree. Kept out of line so that the fast
+ * path does not set up its frame. */
+static __attribute__((noinline)) enum methods_outcome
+slow_dispatch(const struct methods_table *t, const struct svc_transport *tr,
+              void *conn, const char *line, size_t len, struct buf *out)
 {
 	struct rpc_req r;
 	struct svc_call q = {.tr = tr, .conn = conn, .r = &r, .out = out};
@@ -683,10 +754,7 @@ methods_dispatch(const struct methods_table *t, const struct svc_transport *tr,
 	char *msg = NULL;
 	json_t *root;
 	bool answer;
-	int fast = fast_path ? fast_dispatch(t, tr, conn, line, len, out) : -1;
 
-	if (fast >= 0)
-		return (enum methods_outcome)fast;
 	if (!(root = rpc_load(line, len, &msg))) {
 		rpc_put_error(out, NULL, RPC_PARSE_ERROR, msg);
 		free(msg);
@@ -710,4 +778,15 @@ methods_dispatch(const struct methods_table *t, const struct svc_transport *tr,
 	if (res->deferred)
 		return METHODS_DEFERRED;
 	return q.failed ? METHODS_ERROR : METHODS_OK;
+}
+
+enum methods_outcome
+methods_dispatch(const struct methods_table *t, const struct svc_transport *tr,
+                 void *conn, const char *line, size_t len, struct buf *out)
+{
+	int fast = fast_path ? fast_dispatch(t, tr, conn, line, len, out) : -1;
+
+	if (fast >= 0)
+		return (enum methods_outcome)fast;
+	return slow_dispatch(t, tr, conn, line, len, out);
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -26,10 +27,10 @@
 #include "service.h"
 #include "util.h"
 
-struct svc_call;     /* one request being handled */
-struct svc_reply;    /* what a handler returns (opaque: the compiler checks
-                      * that every path of a handler returns one) */
-struct fastscan_req; /* daemon/fastscan.h */
+struct svc_call;  /* one request being handled */
+struct svc_reply; /* what a handler returns (opaque: the compiler checks
+                   * that every path of a handler returns one) */
+#include "fastscan.h"
 
 enum svc_access {
 	SVC_ACCESS_READ,  /* anyone who can connect */
@@ -62,11 +63,11 @@ typedef const struct svc_reply *(*svc_method_fn)(struct svc *self,
 /*
  * A fast handler: the request as the scanner saw it (daemon/fastscan.h),
  * already through every central check. Returns a methods_outcome with the
- * reply written (svc_fast_head / svc_fast_end), or -1 with nothing written
- * and no side effect: the request then takes the general path.
+ * reply appended to out (svc_fast_head / svc_fast_end), or -1 with nothing
+ * written and no side effect: the request then takes the general path.
  */
 typedef int (*svc_fast_fn)(struct svc *self, struct svc_call *call,
-                           const struct fastscan_req *f);
+                           const struct fastscan_req *f, struct buf *out);
 
 struct svc_method {
 	const char *name; /* a service's own methods are best prefixed with
@@ -153,10 +154,32 @@ void svc_call_wait_shutdown(struct svc_call *c);
 /* ---- fast handlers ------------------------------------------------------ */
 
 /* A reply up to its result, with room for `more` bytes after (one reserve
- * per reply); NULL for a notification. End it with svc_fast_end at w. */
-char *svc_fast_head(struct svc_call *c, const struct fastscan_req *f,
-                    size_t more);
-void svc_fast_end(struct svc_call *c, const char *w);
+ * per reply, then plain stores); NULL for a notification (write nothing).
+ * End it with svc_fast_end at w. Inline: this is the hot path. */
+static inline char *
+svc_fast_head(struct buf *out, const struct fastscan_req *f, size_t more)
+{
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+	char *w;
+
+	if (!f->id)
+		return NULL;
+	buf_reserve(out, 32 + f->id_len + more);
+	w = buf_tail(out);
+	memcpy(w, head, sizeof(head) - 1);
+	w += sizeof(head) - 1;
+	memcpy(w, f->id, f->id_len);
+	w += f->id_len;
+	memcpy(w, ",\"result\":", 10);
+	return w + 10;
+}
+
+static inline void
+svc_fast_end(struct buf *out, const char *w)
+{
+	if (w)
+		out->len = (size_t)(w - buf_head(out));
+}
 
 /* ---- the dispatcher (for a transport) ----------------------------------- */
 

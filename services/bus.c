@@ -1758,7 +1758,8 @@ put_u64_at(char *w, uint64_t v)
  * is most retries); "wait":false gets its QueueFull there.
  */
 static int
-f_emit(struct svc *self, struct svc_call *q, const struct fastscan_req *f)
+f_emit(struct svc *self, struct svc_call *q, const struct fastscan_req *f,
+       struct buf *out)
 {
 	struct bus *b = svc_priv(self);
 	const char *ev = NULL, *data = NULL;
@@ -1805,13 +1806,13 @@ f_emit(struct svc *self, struct svc_call *q, const struct fastscan_req *f)
 	 * general path emits again and answers with the error. */
 	if (rc < 0)
 		return -1;
-	if ((w = svc_fast_head(q, f, 64))) {
+	if ((w = svc_fast_head(out, f, 64))) {
 		PUT_LIT(w, "{\"seq\":");
 		w = put_u64_at(w, seq);
 		PUT_LIT(w, ",\"listeners\":");
 		w = put_u64_at(w, matched);
 		PUT_LIT(w, "}}\n");
-		svc_fast_end(q, w);
+		svc_fast_end(out, w);
 	}
 	return METHODS_OK;
 }
