@@ -1,5 +1,5 @@
 /*
- * methods.c — the generic dispatcher of control methods (methods.h): one
+ * methods.c — the generic dispatcher of the JSON-RPC methods (methods.h): one
  * table gathered from the graph's descriptors, one path through the
  * central checks, an optional fast handler per method behind them.
  *
@@ -108,6 +108,7 @@ struct methods_table {
 	struct entry *e;
 	size_t n;
 	struct entry **fast; /* the entries with a fast handler */
+	uint32_t *fkey;      /* their 4-byte keys, one array to scan */
 	size_t nfast;
 };
 
@@ -327,6 +328,7 @@ methods_table_new(struct svc_graph *g, char **cause)
 		n += svc_desc(svc_graph_at(g, i))->nmethods;
 	t->e = xcalloc(n ? n : 1, sizeof(*t->e));
 	t->fast = xcalloc(n ? n : 1, sizeof(*t->fast));
+	t->fkey = xcalloc(n ? n : 1, sizeof(*t->fkey));
 	/* table order: the graph's services by their index in the table */
 	for (size_t idx = 0; idx < svc_graph_count(g); idx++) {
 		struct svc *s = NULL;
@@ -386,8 +388,10 @@ methods_table_new(struct svc_graph *g, char **cause)
 				e->pkeys[i].key =
 				    key4_str(m->params[i].name, l);
 			}
-			if (m->fast)
+			if (m->fast) {
+				t->fkey[t->nfast] = e->key;
 				t->fast[t->nfast++] = e;
+			}
 		}
 	}
 	t->g = g;
@@ -412,6 +416,7 @@ methods_table_free(struct methods_table *t)
 	}
 	free(t->e);
 	free(t->fast);
+	free(t->fkey);
 	free(t);
 }
 
@@ -522,9 +527,12 @@ fast_dispatch(const struct methods_table *t, const struct svc_transport *tr,
 	 * quote, at least a '}' and the sentinel, so they are readable */
 	uint32_t key = key4(f.method, f.method_len);
 	for (size_t i = 0; i < t->nfast; i++) {
+		if (t->fkey[i] != key)
+			continue;
+
 		const struct entry *x = t->fast[i];
 
-		if (x->key == key && x->name_len == f.method_len &&
+		if (x->name_len == f.method_len &&
 		    (f.method_len <= 4 ||
 		     same_bytes(x->m->name + 4, f.method + 4,
 		                f.method_len - 4))) {

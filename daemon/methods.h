@@ -224,6 +224,7 @@ struct methods_table;
  * requires.
  */
 struct methods_table *methods_table_new(struct svc_graph *g, char **cause);
+/* Free it before its graph (it observes the graph's states). */
 void methods_table_free(struct methods_table *t);
 /* The method names in table order, as a new JSON array. */
 json_t *methods_names(const struct methods_table *t);

@@ -417,6 +417,8 @@ START_TEST(test_status_figures)
 	json_decref(v);
 	free(r);
 	tu_stop(loop, graph, &timed_out);
+	methods_table_free(mt); /* before its graph */
+	mt = NULL;
 	svc_graph_free(graph);
 	graph = NULL;
 	tu_log_release();
