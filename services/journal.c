@@ -114,12 +114,6 @@ struct journal {
 	struct log_limit errlog;
 };
 
-struct journal *
-journal_of_service(const struct svc *journal_svc)
-{
-	return journal_svc ? svc_priv(journal_svc) : NULL;
-}
-
 bool
 journal_sync_always(const struct journal *j)
 {

@@ -14,7 +14,8 @@
  * with [journal] on_damage = continue logged) and a seq is never reused.
  *
  * sync = always: `emit` is acknowledged only once the event is durable
- * (journal_when_durable: the control client waits, the loop does not);
+ * (journal_when_durable, through the bus's store: a client waits, the loop
+ * does not);
  * batch and off acknowledge at once (off also drops fsync).
  */
 #ifndef SVCD_JOURNAL_H
@@ -33,10 +34,9 @@ struct journal;
 
 extern const struct svc_desc journal_service;
 
-/* The journal of a running `journal` service (NULL when disabled or not
- * running). The bus and its users reach it through the bus's store
- * (bus_set_store), never by name. */
-struct journal *journal_of_service(const struct svc *journal_svc);
+/* The `journal` service keeps its journal as its svc_priv (NULL when
+ * disabled). The bus and its users reach it through the bus's store
+ * (bus_set_store: durability, history, consumer cursors), never by name. */
 
 /* true when emit must wait for durability (sync = always). */
 bool journal_sync_always(const struct journal *j);
