@@ -303,6 +303,13 @@ FUZZ_RUN     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 $(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(CLIENT_LIB) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
+# the scanner is a pure module: its target links only it (and jansson, the
+# oracle)
+$(BUILD)/fuzz_fastscan: $(BUILD)/tests/fuzz/fuzz_fastscan.o \
+		$(BUILD)/daemon/fastscan.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ \
+		$(shell pkg-config --libs jansson 2>/dev/null)
+
 .PHONY: fuzz fuzz-build
 fuzz-build:
 	@.ci/deps clang libclang-rt-14-dev

@@ -86,6 +86,8 @@ struct svc {
 
 	char *error;
 	const struct svc *blocked_by; /* the root failed service */
+
+	void *priv; /* svc_set_priv: cleared when the service is not up */
 };
 
 struct svc_observer {
@@ -175,6 +177,8 @@ set_state(struct svc *s, enum svc_state to)
 	if (from == to)
 		return;
 	s->state = to;
+	if (to != SVC_STARTING && to != SVC_RUNNING && to != SVC_STOPPING)
+		s->priv = NULL;
 	/*
 	 * An observer may add or remove observers: removal leaves a hole that
 	 * is skipped and compacted once no notification is running.
@@ -1319,6 +1323,42 @@ svc_stop_all(struct svc_graph *g, svc_done_fn cb, void *arg)
 	}
 	cancel_requests(g, "start cancelled: services are stopping");
 	stop_next(g);
+}
+
+/* -- private state and dependencies ------------------------------------ */
+
+void
+svc_set_priv(struct svc *s, void *priv)
+{
+	s->priv = priv;
+}
+
+void *
+svc_priv(const struct svc *s)
+{
+	return s->priv;
+}
+
+size_t
+svc_index(const struct svc *s)
+{
+	return s->index;
+}
+
+struct svc *
+svc_dep(struct svc *self, const char *name)
+{
+	struct svc *d = NULL;
+
+	for (size_t i = 0; i < self->ndeps; i++)
+		if (strcmp(self->deps[i]->desc->name, name) == 0)
+			d = self->deps[i];
+	if (!d) {
+		log_err("service '%s' used '%s' without requiring it",
+		        self->desc->name, name);
+		abort();
+	}
+	return d->state == SVC_RUNNING || d->state == SVC_STOPPING ? d : NULL;
 }
 
 /* -- reset -------------------------------------------------------------- */

@@ -1,1405 +1,562 @@
 /*
- * methods.c — the control methods (docs/protocol.md): one table, one
- * dispatcher.
+ * methods.c — the generic dispatcher of the JSON-RPC methods (methods.h): one
+ * table gathered from the graph's descriptors, one path through the
+ * central checks, an optional fast handler per method behind them.
  *
- * The dispatcher checks, in order: the envelope (rpc_parse), the method
- * name, the caller's access level, the params against the method's spec
- * (unknown, missing, wrong type) and whether svcd is shutting down. Only
- * then does the handler run, so a rejected request never has a side
- * effect. A handler ends in exactly one of ok(), ok_raw-style writes
- * returning DONE, fail() or pending() (emit backpressure), Core Lightning
- * style: the compiler sees that every path returns a struct mres pointer.
+ * The checks, in order: the envelope (rpc_parse), the method name, batch
+ * refusal, the caller's access level, the params against the method's spec
+ * (unknown, missing, wrong type), shutdown (SVC_M_LIVE) and the services
+ * the method needs. Only then does the handler run, so a rejected request
+ * never has a side effect. A handler ends in exactly one of svc_call_ok,
+ * svc_call_raw_done, svc_call_fail, svc_call_pending or svc_call_deferred,
+ * Core Lightning style: the compiler sees that every path returns a
+ * struct svc_reply pointer.
+ *
+ * Fast handlers. The requests that carry the load (ping, emit) in their
+ * plain shape are recognised by the validating scanner of fastscan.h
+ * instead of a jansson tree. The dispatcher looks the method up among the
+ * methods that have a fast handler, then applies the same checks from the
+ * same table entry (access, the params spec on the scanned members,
+ * shutdown, needs); a request any check would refuse, or of an unusual
+ * shape, takes the general path, so error replies are exactly the same.
  */
 #include "methods.h"
 
-#include <errno.h>
-#include <inttypes.h>
+#include <assert.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
-#include "bridge.h"
-#include "bus.h"
-#include "conf.h"
-#include "control.h"
-#include "health.h"
-#include "hooks.h"
-#include "journal.h"
+#include "fastscan.h"
 #include "log.h"
-#include "manager.h"
 #include "rpc.h"
 #include "service.h"
-#include "timers.h"
-#include "worker.h"
 
-#define PROTOCOL_VERSION 1
-
-struct mres {
+struct svc_reply {
 	bool pending;
 	bool deferred;
 };
-static const struct mres res_done = {false, false};
-static const struct mres res_pending = {true, false};
-static const struct mres res_deferred = {false, true};
+static const struct svc_reply res_done = {false, false};
+static const struct svc_reply res_pending = {true, false};
+static const struct svc_reply res_deferred = {false, true};
 
 /* A batch being handled (JSON-RPC 2.0 §6). */
 struct batch {
-	uint64_t durable_seq; /* [journal] sync = always: reply once durable */
+	uint64_t durable_seq; /* reply once this seq is durable */
 };
 
-/* One request being handled. */
-struct req {
-	struct ctl_client *c;
-	struct rpc_req *r;
+struct svc_call {
+	const struct svc_transport *tr;
+	void *conn;
+	struct rpc_req *r;            /* NULL on the fast path */
+	const struct fastscan_req *f; /* the fast path's request */
 	struct buf *out;
 	struct batch *batch; /* NULL: a request on its own line */
 	bool failed;
 	const char *line; /* the request's text (NULL: unknown), for
-	                   * params.data as it came in */
+	                   * params as they came in */
 	size_t len;
 };
 
-typedef const struct mres *(*method_fn)(struct req *q);
-
-struct method {
-	const char *name;
-	method_fn fn;
-	enum method_access access;
-	bool
-	    live; /* changes state: refused with ShuttingDown during shutdown */
-	const struct rpc_param *params;
-	size_t nparams;
+struct pkey {
+	uint32_t key; /* first 4 bytes, zero-padded */
+	size_t len;
 };
 
-/* Success with a JSON result (steals result). */
-static const struct mres *
-ok(struct req *q, json_t *result)
+/* The first 4 bytes of a name of n bytes, zero-padded: p[0..3] must be
+ * readable (a key in a line is followed by its quote, ':' and a value). */
+static inline uint32_t
+key4(const char *p, size_t n)
 {
-	if (q->r->id)
-		rpc_put_result(q->out, q->r->id, result);
+	uint32_t k;
+
+	memcpy(&k, p, 4);
+	if (n == 0)
+		return 0;
+	if (n < 4) /* keep the name's bytes: first in memory */
+		k &= __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		         ? (1u << (8 * n)) - 1
+		         : ~0u << (8 * (4 - n));
+	return k;
+}
+
+/* key4 of a NUL-terminated name (reads only its bytes). */
+static uint32_t
+key4_str(const char *name, size_t n)
+{
+	char b[4] = {0};
+
+	memcpy(b, name, n < 4 ? n : 4);
+	return key4(b, n < 4 ? n : 4);
+}
+
+struct entry {
+	const struct svc_method *m;
+	struct svc *owner;
+	struct svc **needs; /* the owner first */
+	size_t nneeds;
+	size_t name_len;
+	uint32_t key; /* the name's first 4 bytes, zero-padded (fast lookup) */
+	size_t nrequired;   /* required params */
+	uint64_t reqmask;   /* bit k: params[k] is required */
+	struct pkey *pkeys; /* the params' names, for the fast path */
+	bool ready;         /* every need running: kept by an observer */
+};
+
+struct methods_table {
+	struct svc_graph *g;
+	struct entry *e;
+	size_t n;
+	struct entry **fast; /* the entries with a fast handler */
+	uint32_t *fkey;      /* their 4-byte keys, one array to scan */
+	size_t nfast;
+};
+
+/* ---- the handler API ---------------------------------------------------- */
+
+const struct svc_reply *
+svc_call_ok(struct svc_call *c, json_t *result)
+{
+	if (c->r->id)
+		rpc_put_result(c->out, c->r->id, result);
 	json_decref(result);
 	return &res_done;
 }
 
-static const struct mres *fail(struct req *q, enum rpc_err e, const char *fmt,
-                               ...) PRINTF_LIKE(3, 4);
-
-static const struct mres *
-fail(struct req *q, enum rpc_err e, const char *fmt, ...)
+const struct svc_reply *
+svc_call_fail(struct svc_call *c, enum svc_err e, const char *fmt, ...)
 {
 	va_list ap;
 
-	q->failed = true;
-	if (!q->r->id)
+	c->failed = true;
+	if (!c->r->id)
 		return &res_done;
 	va_start(ap, fmt);
 	char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	rpc_put_error(q->out, q->r->id, e, msg);
+	rpc_put_error(c->out, c->r->id, (enum rpc_err)e, msg);
 	free(msg);
 	return &res_done;
 }
 
-/* Nothing written: the dispatcher will be called again with the same line. */
-static const struct mres *
-pending(struct req *q)
+struct buf *
+svc_call_raw(struct svc_call *c)
 {
+	if (!c->r->id)
+		return NULL;
+	rpc_put_head(c->out, c->r->id);
+	return c->out;
+}
+
+const struct svc_reply *
+svc_call_raw_done(struct svc_call *c)
+{
+	if (c->r->id)
+		rpc_put_tail(c->out);
+	return &res_done;
+}
+
+const struct svc_reply *
+svc_call_pending(struct svc_call *c)
+{
+	(void)c;
 	return &res_pending;
 }
 
-static json_t *
-param(struct req *q, const char *name)
+const struct svc_reply *
+svc_call_deferred(struct svc_call *c)
 {
-	return json_object_get(q->r->params, name);
+	(void)c;
+	return &res_deferred;
 }
 
-static bool
-param_bool(struct req *q, const char *name, bool dflt)
+json_t *
+svc_call_param(struct svc_call *c, const char *name)
 {
-	json_t *v = param(q, name);
+	return json_object_get(c->r->params, name);
+}
+
+const char *
+svc_call_string(struct svc_call *c, const char *name, const char *dflt)
+{
+	json_t *v = svc_call_param(c, name);
+
+	return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+bool
+svc_call_bool(struct svc_call *c, const char *name, bool dflt)
+{
+	json_t *v = svc_call_param(c, name);
 
 	return v ? json_is_true(v) : dflt;
 }
 
-/* ---- handlers ----------------------------------------------------------- */
-
-static const struct mres *
-m_hello(struct req *q)
+uint64_t
+svc_call_uint(struct svc_call *c, const char *name, uint64_t dflt)
 {
-	return ok(q, json_pack("{s:s, s:s, s:i, s:I, s:o}", "name", "svcd",
-	                       "version", SVCD_VERSION, "protocol",
-	                       PROTOCOL_VERSION, "pid", (json_int_t)getpid(),
-	                       "methods", methods_names()));
+	json_t *v = svc_call_param(c, name);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0
+	           ? (uint64_t)json_integer_value(v)
+	           : dflt;
 }
 
-static const struct mres *
-m_ping(struct req *q)
+char *
+svc_call_param_text(struct svc_call *c, const char *name)
 {
-	return ok(q, json_string("pong"));
-}
-
-/*
- * params.data as stored: its bytes as they came in (compacted), so numbers
- * are never rewritten (3.141592653589793, -0, 1.0E+2 stay as written);
- * serialised from the tree only when the text cannot be located (an
- * escaped key on the way). New string, free it.
- */
-static char *
-data_text(struct req *q, json_t *data)
-{
-	static const char *const path[] = {"params", "data"};
+	const char *const path[] = {"params", name};
+	json_t *v = svc_call_param(c, name);
 	struct buf b = {0};
 
-	if (q->line && bus_json_member(q->line, q->len, path, 2, &b)) {
+	if (!v)
+		return NULL;
+	if (c->line && util_json_member(c->line, c->len, path, 2, &b)) {
 		buf_putc(&b, '\0');
 		return b.data; /* off is 0: nothing was consumed */
 	}
 	buf_free(&b);
-	return json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	return json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
 }
 
-/* The hot path: no jansson tree for the reply, data serialised once. */
-static const struct mres *
-m_emit(struct req *q)
+json_t *
+svc_call_id(struct svc_call *c)
 {
-	json_t *ev = param(q, "event");
-	json_t *data = param(q, "data");
-	struct bus *b = bus_default();
-	char *text = NULL;
-	uint64_t seq = 0;
-	size_t matched = 0;
-	int rc, err;
-
-	if (!b)
-		return fail(q, RPC_UNAVAILABLE, "the event bus is not running");
-	/* a full queue and a client that waits: not a refusal (nothing is
-	 * counted as dropped); the same line is dispatched again on room */
-	if (!bus_has_room(b) && param_bool(q, "wait", true) &&
-	    bus_name_valid(json_string_value(ev), json_string_length(ev)) &&
-	    !bus_closing(b))
-		return pending(q);
-	if (data)
-		text = data_text(q, data);
-	rc = bus_emit(b, json_string_value(ev), json_string_length(ev), text,
-	              text ? strlen(text) : 0, ctl_client_source(q->c), &seq,
-	              &matched);
-	err = errno;
-	free(text);
-	if (rc < 0) {
-		switch (err) {
-		case EINVAL:
-			return fail(q, RPC_INVALID_PARAMS,
-			            "invalid event name: use 1-128 characters "
-			            "of A-Z a-z 0-9 _ . : -");
-		case EAGAIN:
-			if (param_bool(q, "wait", true))
-				return pending(q);
-			return fail(q, RPC_QUEUE_FULL,
-			            "event queue full, try again later");
-		case ESHUTDOWN:
-			return fail(q, RPC_SHUTTING_DOWN,
-			            "svcd is shutting down");
-		default:
-			return fail(q, RPC_INTERNAL, "emit failed: %s",
-			            strerror(err));
-		}
-	}
-	/* [journal] sync = always: acknowledged once durable, without
-	 * blocking the loop (a notification needs no acknowledgement) */
-	if (q->r->id && journal_sync_always(journal_default())) {
-		/* in a batch the whole reply waits for the last of its
-		 * acknowledged emits */
-		if (q->batch)
-			q->batch->durable_seq = seq;
-		else if (ctl_client_defer_emit(q->c, q->r->id, seq, matched) ==
-		         0)
-			return &res_deferred;
-	}
-	if (q->r->id) {
-		rpc_put_head(q->out, q->r->id);
-		buf_printf(q->out, "{\"seq\":%" PRIu64 ",\"listeners\":%zu}",
-		           seq, matched);
-		rpc_put_tail(q->out);
-	}
-	return &res_done;
+	return c->r->id;
 }
 
-static const struct mres *
-m_health(struct req *q)
+bool
+svc_call_in_batch(const struct svc_call *c)
 {
-	json_t *svc = param(q, "service");
-	const char *name = svc ? json_string_value(svc) : NULL;
-	json_t *h;
-
-	if (name && !svc_graph_find(ctl_graph(), name))
-		return fail(q, RPC_NOT_FOUND, "unknown service '%.128s'", name);
-	h = health_json(name, param_bool(q, "fresh", false));
-	if (!h)
-		return fail(q, RPC_UNAVAILABLE,
-		            "the health monitor is not running");
-	return ok(q, h);
+	return c->batch != NULL;
 }
 
-/* Boot time: the earliest successful start in the graph. */
-static int64_t
-boot_time_us(struct svc_graph *g)
+const char *
+svc_call_source(struct svc_call *c)
 {
-	int64_t t = 0;
-
-	for (size_t i = 0; i < svc_graph_count(g); i++) {
-		struct svc_info in;
-
-		svc_get_info(svc_graph_at(g, i), &in);
-		if (in.started_at_us && (!t || in.started_at_us < t))
-			t = in.started_at_us;
-	}
-	return t;
+	return c->tr->source(c->conn);
 }
 
-static const struct mres *
-m_status(struct req *q)
+unsigned long
+svc_call_uid(struct svc_call *c)
 {
-	struct svc_graph *g = ctl_graph();
-	size_t n = svc_graph_count(g), running = 0, failed = 0, blocked = 0,
-	       degraded = 0;
-	struct worker *w = worker_default();
-	struct bus *b = bus_default();
-	int64_t boot = boot_time_us(g);
-	json_t *res, *wj = json_null(), *bj = json_null();
-
-	for (size_t i = 0; i < n; i++) {
-		struct svc *s = svc_graph_at(g, i);
-
-		switch (svc_state(s)) {
-		case SVC_RUNNING: running++; break;
-		case SVC_FAILED: failed++; break;
-		case SVC_BLOCKED: blocked++; break;
-		default: break;
-		}
-		if (svc_degraded(s))
-			degraded++;
-	}
-	if (w) {
-		struct worker_stats ws;
-
-		worker_get_stats(w, &ws);
-		wj = json_pack(
-		    "{s:I, s:I, s:I, s:I}", "tasks", (json_int_t)ws.tasks,
-		    "running", (json_int_t)ws.running, "runs",
-		    (json_int_t)ws.runs, "failures", (json_int_t)ws.failures);
-	}
-	if (b)
-		bj = bus_stats_json(b);
-	res = json_pack(
-	    "{s:s, s:I, s:f, s:s, s:{s:I, s:I, s:I, s:I, s:I}, "
-	    "s:o, s:o, s:o, s:o}",
-	    "version", SVCD_VERSION, "pid", (json_int_t)getpid(), "uptime_s",
-	    boot ? (double)(util_now_us() - boot) / 1e6 : 0.0, "state",
-	    manager_shutting_down() ? "stopping" : "running", "services",
-	    "total", (json_int_t)n, "running", (json_int_t)running, "failed",
-	    (json_int_t)failed, "blocked", (json_int_t)blocked, "degraded",
-	    (json_int_t)degraded, "bus", bj, "worker", wj, "control",
-	    control_stats_json(), "bridge", bridge_stats_json());
-	json_object_set_new(res, "hooks", hooks_stats_json());
-	json_object_set_new(res, "journal",
-	                    journal_default()
-	                        ? journal_stats_json(journal_default())
-	                        : json_null());
-	return ok(q, res);
+	return c->tr->uid(c->conn);
 }
 
-static json_t *
-str_or_null(const char *s)
+long
+svc_call_pid(struct svc_call *c)
 {
-	return s ? json_string(s) : json_null();
+	return c->tr->pid(c->conn);
 }
 
-static const struct mres *
-m_services(struct req *q)
+void
+svc_call_subscribe(struct svc_call *c, const char *const *patterns, size_t n,
+                   bool replay, uint64_t since, uint64_t upto)
 {
-	struct svc_graph *g = ctl_graph();
-	json_t *arr = json_array();
-
-	for (size_t i = 0; i < svc_graph_count(g); i++) {
-		struct svc_info in;
-		json_t *req = json_array();
-
-		svc_get_info(svc_graph_at(g, i), &in);
-		for (const char *const *r = in.requires; *r; r++)
-			json_array_append_new(req, json_string(*r));
-		json_array_append_new(
-		    arr, json_pack("{s:s, s:o, s:s, s:I, s:o, s:o}", "name",
-		                   in.name, "requires", req, "state",
-		                   svc_state_name(in.state), "order",
-		                   (json_int_t)in.order, "init_ms",
-		                   in.init_ms >= 0 ? json_real(in.init_ms)
-		                                   : json_null(),
-		                   "error", str_or_null(in.error)));
-	}
-	return ok(q, arr);
+	c->tr->subscribe(c->conn, patterns, n, replay, since, upto);
 }
 
-static const struct mres *
-m_hooks(struct req *q)
+bool
+svc_call_unsubscribe(struct svc_call *c)
 {
-	return ok(q, hooks_list_json());
+	return c->tr->unsubscribe(c->conn);
 }
 
-static const struct mres *
-m_tasks(struct req *q)
+int
+svc_call_defer(struct svc_call *c, uint64_t seq, size_t matched)
 {
-	struct worker *w = worker_default();
-
-	if (!w)
-		return fail(q, RPC_UNAVAILABLE, "the worker is not running");
-	return ok(q, worker_list_json(w));
-}
-
-/*
- * schedule: a control task. Bounded ([control] max_tasks, max_task_data);
- * a service's task is refused (services/worker.h); each one is logged with
- * the caller.
- */
-static const struct mres *
-m_schedule(struct req *q)
-{
-	json_t *every = param(q, "every"), *after = param(q, "after");
-	json_t *data = param(q, "data");
-	const char *name = json_string_value(param(q, "name"));
-	const char *event = json_string_value(param(q, "event"));
-	const struct control_conf *cf = control_conf();
-	struct worker *w = worker_default();
-	struct bus *b = bus_default();
-	struct worker_task *t, *old;
-	struct worker_task_info info;
-	char *msg = NULL, *text = NULL;
-	char d[32];
-	size_t len;
-	double secs;
-	bool replaces;
-	int err;
-
-	if (!every == !after)
-		return fail(q, RPC_INVALID_PARAMS,
-		            "exactly one of 'every' and 'after' is required");
-	if (!*name || strlen(name) > 128)
-		return fail(q, RPC_INVALID_PARAMS,
-		            "parameter 'name' must be 1-128 characters");
-	if (rpc_duration(every ? every : after, every ? "every" : "after",
-	                 &secs, &msg) < 0) {
-		fail(q, RPC_INVALID_PARAMS, "%s", msg);
-		free(msg);
-		return &res_done;
-	}
-	if (!w || !b)
-		return fail(q, RPC_UNAVAILABLE,
-		            "the worker or the event bus is not running");
-	if (!worker_may_touch(w, name, WORKER_OWNER_CONTROL, &msg)) {
-		log_info("schedule '%.128s' by uid=%lu pid=%ld refused: %s",
-		         name, ctl_client_uid(q->c), ctl_client_pid(q->c), msg);
-		fail(q, RPC_PERMISSION,
-		     "%s; the control channel may not replace it", msg);
-		free(msg);
-		return &res_done;
-	}
-	/* a control task replaced by name does not count twice */
-	replaces = false;
-	if ((old = worker_find(w, name))) {
-		worker_task_get_info(old, &info);
-		replaces = info.owner == WORKER_OWNER_CONTROL;
-	}
-	if (!replaces &&
-	    worker_count_owner(w, WORKER_OWNER_CONTROL) >= cf->max_tasks)
-		return fail(q, RPC_BUSY,
-		            "too many scheduled tasks (%zu, [control] "
-		            "max_tasks); cancel one first",
-		            cf->max_tasks);
-	if (data) {
-		text = data_text(q, data);
-		len = text ? strlen(text) : 0;
-		if (len > cf->max_task_data) {
-			free(text);
-			return fail(
-			    q, RPC_TOO_LARGE,
-			    "task data is %zu bytes, more than [control] "
-			    "max_task_data (%" PRIu64 ")",
-			    len, cf->max_task_data);
-		}
-	}
-	t = timer_schedule_emit(w, b, name, every != NULL, secs, event, text,
-	                        WORKER_OWNER_CONTROL, "control", &msg);
-	err = errno;
-	free(text);
-	if (!t) {
-		fail(q, err == EPERM ? RPC_PERMISSION : RPC_INVALID_PARAMS,
-		     "%s", msg ? msg : "cannot schedule the task");
-		free(msg);
-		return &res_done;
-	}
-	util_format_duration(secs, d, sizeof(d));
-	log_info("task '%.128s' scheduled by uid=%lu pid=%ld: emit %s %s %s",
-	         name, ctl_client_uid(q->c), ctl_client_pid(q->c), event,
-	         every ? "every" : "after", d);
-	return ok(q, worker_task_json(t));
-}
-
-static const struct mres *
-m_cancel(struct req *q)
-{
-	const char *name = json_string_value(param(q, "name"));
-	struct worker *w = worker_default();
-	char *msg = NULL;
-	bool found;
-
-	if (!w)
-		return fail(q, RPC_UNAVAILABLE, "the worker is not running");
-	if (!worker_may_touch(w, name, WORKER_OWNER_CONTROL, &msg)) {
-		log_info("cancel '%.128s' by uid=%lu pid=%ld refused: %s", name,
-		         ctl_client_uid(q->c), ctl_client_pid(q->c), msg);
-		fail(q, RPC_PERMISSION,
-		     "%s; the control channel may not cancel it", msg);
-		free(msg);
-		return &res_done;
-	}
-	found = worker_cancel(w, name);
-	log_info("cancel '%.128s' by uid=%lu pid=%ld: %s", name,
-	         ctl_client_uid(q->c), ctl_client_pid(q->c),
-	         found ? "cancelled" : "no such task");
-	return ok(q, json_pack("{s:b}", "cancelled", found));
-}
-
-/* Patterns from the optional "events" array; NULL/0 for every event. */
-static int
-patterns(struct req *q, const char ***out, size_t *n)
-{
-	json_t *arr = param(q, "events"), *v;
-	size_t i, bytes = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (!arr || json_array_size(arr) == 0)
+	/* in a batch the whole reply waits for the last of its acknowledged
+	 * emits */
+	if (c->batch) {
+		c->batch->durable_seq = seq;
 		return 0;
-	if (json_array_size(arr) > BUS_PATTERNS_MAX) {
-		fail(q, RPC_INVALID_PARAMS,
-		     "too many patterns in 'events': %zu, at most %d",
-		     json_array_size(arr), BUS_PATTERNS_MAX);
-		return -1;
 	}
-	json_array_foreach(arr, i, v)
-	{
-		bytes += json_string_length(v);
-		if (bytes > BUS_PATTERNS_BYTES) {
-			fail(q, RPC_INVALID_PARAMS,
-			     "patterns in 'events' too long: over %d bytes "
-			     "in all",
-			     BUS_PATTERNS_BYTES);
-			return -1;
-		}
-		if (!bus_pattern_valid(json_string_value(v))) {
-			fail(q, RPC_INVALID_PARAMS,
-			     "invalid pattern '%.128s': use an event name, "
-			     "'prefix.*' or '*'",
-			     json_string_value(v));
-			return -1;
-		}
-	}
-	*n = json_array_size(arr);
-	*out = xcalloc(*n, sizeof(**out));
-	json_array_foreach(arr, i, v)(*out)[i] = json_string_value(v);
-	return 0;
+	return c->tr->defer_emit(c->conn, c->r->id, seq, matched);
 }
 
-static const struct mres *
-m_subscribe(struct req *q)
+void
+svc_call_wait_shutdown(struct svc_call *c)
 {
-	struct bus *b = bus_default();
-	json_t *since = param(q, "since");
-	const char **pats;
-	size_t n;
-	uint64_t upto;
-
-	if (!b)
-		return fail(q, RPC_UNAVAILABLE, "the event bus is not running");
-	if (patterns(q, &pats, &n) < 0)
-		return &res_done;
-	upto = bus_last_dispatched(b);
-	/* The reply goes first, then the replayed history, then live. */
-	json_t *res = json_pack("{s:I}", "seq", (json_int_t)upto);
-	const struct mres *r = ok(q, res);
-	ctl_client_subscribe(q->c, pats, n, since != NULL,
-	                     since ? (uint64_t)json_integer_value(since) : 0,
-	                     upto);
-	free(pats);
-	return r;
-}
-
-static const struct mres *
-m_unsubscribe(struct req *q)
-{
-	return ok(q, json_pack("{s:b}", "unsubscribed",
-	                       ctl_client_unsubscribe(q->c)));
-}
-
-/*
- * `events` is paged so that a reply is bounded whatever the history holds:
- * at most `limit` events (default EVENTS_LIMIT, at most EVENTS_LIMIT_MAX),
- * no more once the reply passes EVENTS_REPLY_MAX bytes (but at least one
- * event), and at most EVENTS_SCAN journal rows read per call. "next" is the
- * seq to pass as since for the next page, null when there is no more.
- */
-#define EVENTS_LIMIT     1000
-#define EVENTS_LIMIT_MAX 10000
-#define EVENTS_REPLY_MAX (4u << 20)
-#define EVENTS_SCAN      50000
-
-struct page {
-	struct buf *out;
-	size_t start; /* where the reply begins in out */
-	size_t n, limit;
-	uint64_t last; /* seq of the last event written */
-	bool full, more;
-};
-
-/* Write ev into the page; false (ev not taken) once the page is full. */
-static bool
-collect_event(const struct bus_event *ev, void *arg)
-{
-	struct page *pg = arg;
-
-	if (pg->full) {
-		pg->more = true;
-		return false;
-	}
-	if (pg->n)
-		buf_putc(pg->out, ',');
-	bus_event_put(pg->out, ev);
-	pg->n++;
-	pg->last = ev->seq;
-	if (pg->n >= pg->limit || pg->out->len - pg->start >= EVENTS_REPLY_MAX)
-		pg->full = true;
-	return true;
-}
-
-static void
-collect_bus_event(const struct bus_event *ev, void *arg)
-{
-	collect_event(ev, arg);
-}
-
-/* The reply is written as text: event data goes out as it was stored. */
-static const struct mres *
-m_events(struct req *q)
-{
-	struct bus *b = bus_default();
-	json_t *jlast = param(q, "last"), *jsince = param(q, "since");
-	json_t *jlimit = param(q, "limit");
-	uint64_t since = jsince ? (uint64_t)json_integer_value(jsince) : 0;
-	size_t last = jlast ? (size_t)json_integer_value(jlast) : 0;
-	size_t limit = EVENTS_LIMIT;
-	uint64_t resume = 0, next;
-	const char **pats;
-	struct buf body = {0};
-	struct page pg = {.out = &body};
-	size_t n;
-
-	if (!b)
-		return fail(q, RPC_UNAVAILABLE, "the event bus is not running");
-	if (jlimit) {
-		json_int_t l = json_integer_value(jlimit);
-
-		if (l < 1 || l > EVENTS_LIMIT_MAX)
-			return fail(q, RPC_INVALID_PARAMS,
-			            "parameter 'limit' must be 1-%d",
-			            EVENTS_LIMIT_MAX);
-		limit = (size_t)l;
-	}
-	if (patterns(q, &pats, &n) < 0)
-		return &res_done;
-	pg.limit = last && last < limit ? last : limit;
-	if (journal_default()) {
-		char *cause = NULL;
-
-		if (journal_history(journal_default(), since, last, EVENTS_SCAN,
-		                    pats, n, collect_event, &pg, &resume,
-		                    &cause) < 0) {
-			free(pats);
-			buf_free(&body);
-			fail(q, RPC_INTERNAL, "%s", cause);
-			free(cause);
-			return &res_done;
-		}
-	} else {
-		bus_history(b, since, last, pats, n, collect_bus_event, &pg);
-	}
-	free(pats);
-	next = pg.more ? pg.last : resume;
-	if (q->r->id) {
-		rpc_put_head(q->out, q->r->id);
-		buf_append(q->out, "{\"events\":[", 11);
-		if (body.len) /* an empty page has no buffer at all */
-			buf_append(q->out, buf_head(&body), body.len);
-		if (next)
-			buf_printf(q->out, "],\"next\":%" PRIu64 "}", next);
-		else
-			buf_puts(q->out, "],\"next\":null}");
-		rpc_put_tail(q->out);
-	}
-	buf_free(&body);
-	return &res_done;
-}
-
-static const struct mres *
-m_shutdown(struct req *q)
-{
-	const struct mres *r = ok(q, json_pack("{s:b}", "accepted", 1));
-	char why[128];
-
-	if (param_bool(q, "wait", false))
-		ctl_client_wait_shutdown(q->c);
-	snprintf(why, sizeof(why),
-	         "shutdown requested over the control socket by uid=%lu "
-	         "pid=%ld",
-	         ctl_client_uid(q->c), ctl_client_pid(q->c));
-	manager_shutdown(why);
-	return r;
-}
-
-static const struct mres *
-m_reload(struct req *q)
-{
-	char *cause = NULL;
-
-	if (manager_reload(&cause) < 0) {
-		fail(q, RPC_INVALID_CONFIG, "%s",
-		     cause ? cause : "the configuration was rejected");
-		free(cause);
-		return &res_done;
-	}
-	return ok(q, json_pack("{s:b}", "reloaded", 1));
+	c->tr->wait_shutdown(c->conn);
 }
 
 /* ---- the table ---------------------------------------------------------- */
 
-static const struct rpc_param p_emit[] = {
-    {"event", RPC_P_STRING, true},
-    {"data", RPC_P_OBJECT, false},
-    {"wait", RPC_P_BOOL, false},
-};
-static const struct rpc_param p_health[] = {
-    {"service", RPC_P_STRING, false},
-    {"fresh", RPC_P_BOOL, false},
-};
-static const struct rpc_param p_schedule[] = {
-    {"name", RPC_P_STRING, true},     {"every", RPC_P_DURATION, false},
-    {"after", RPC_P_DURATION, false}, {"event", RPC_P_STRING, true},
-    {"data", RPC_P_OBJECT, false},
-};
-static const struct rpc_param p_cancel[] = {
-    {"name", RPC_P_STRING, true},
-};
-static const struct rpc_param p_subscribe[] = {
-    {"events", RPC_P_STRINGS, false},
-    {"since", RPC_P_UINT, false},
-};
-static const struct rpc_param p_events[] = {
-    {"last", RPC_P_UINT, false},
-    {"since", RPC_P_UINT, false},
-    {"events", RPC_P_STRINGS, false},
-    {"limit", RPC_P_UINT, false},
-};
-static const struct rpc_param p_shutdown[] = {
-    {"wait", RPC_P_BOOL, false},
-};
+static bool
+required_by(const struct svc *s, const char *name)
+{
+	const char *const *r = svc_desc(s)->requires;
 
-#define PARAMS(p) .params = (p), .nparams = ARRAY_SIZE(p)
+	for (; r && *r; r++)
+		if (strcmp(*r, name) == 0)
+			return true;
+	return false;
+}
 
-static const struct method methods[] = {
-    {.name = "hello", .fn = m_hello, .access = ACCESS_READ},
-    {.name = "ping", .fn = m_ping, .access = ACCESS_READ},
-    {.name = "emit",
-     .fn = m_emit,
-     .access = ACCESS_EMIT,
-     .live = true,
-     PARAMS(p_emit)},
-    {.name = "health", .fn = m_health, .access = ACCESS_READ, PARAMS(p_health)},
-    {.name = "status", .fn = m_status, .access = ACCESS_READ},
-    {.name = "services", .fn = m_services, .access = ACCESS_READ},
-    {.name = "tasks", .fn = m_tasks, .access = ACCESS_READ},
-    {.name = "hooks", .fn = m_hooks, .access = ACCESS_READ},
-    {.name = "schedule",
-     .fn = m_schedule,
-     .access = ACCESS_EMIT,
-     .live = true,
-     PARAMS(p_schedule)},
-    {.name = "cancel",
-     .fn = m_cancel,
-     .access = ACCESS_EMIT,
-     .live = true,
-     PARAMS(p_cancel)},
-    {.name = "subscribe",
-     .fn = m_subscribe,
-     .access = ACCESS_READ,
-     .live = true,
-     PARAMS(p_subscribe)},
-    {.name = "unsubscribe", .fn = m_unsubscribe, .access = ACCESS_READ},
-    {.name = "events", .fn = m_events, .access = ACCESS_READ, PARAMS(p_events)},
-    {.name = "shutdown",
-     .fn = m_shutdown,
-     .access = ACCESS_ADMIN,
-     .live = true,
-     PARAMS(p_shutdown)},
-    {.name = "reload", .fn = m_reload, .access = ACCESS_ADMIN, .live = true},
-};
+/* The first service e needs that is not running, or NULL. */
+static const struct svc *
+missing_need(const struct entry *e)
+{
+	for (size_t i = 0; i < e->nneeds; i++)
+		if (!e->needs[i] || svc_state(e->needs[i]) != SVC_RUNNING)
+			return e->needs[i];
+	return NULL;
+}
+
+/* Every state change: which methods have all they need (the fast path
+ * then reads one flag instead of asking the graph per request). */
+static void
+refresh_ready(struct methods_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		t->e[i].ready = missing_need(&t->e[i]) == NULL;
+}
+
+static void
+on_state(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
+{
+	refresh_ready(arg);
+}
+
+struct methods_table *
+methods_table_new(struct svc_graph *g, char **cause)
+{
+	struct methods_table *t = xcalloc(1, sizeof(*t));
+	size_t n = 0, i, k;
+
+	for (i = 0; i < svc_graph_count(g); i++)
+		n += svc_desc(svc_graph_at(g, i))->nmethods;
+	t->e = xcalloc(n ? n : 1, sizeof(*t->e));
+	t->fast = xcalloc(n ? n : 1, sizeof(*t->fast));
+	t->fkey = xcalloc(n ? n : 1, sizeof(*t->fkey));
+	/* table order: the graph's services by their index in the table */
+	for (size_t idx = 0; idx < svc_graph_count(g); idx++) {
+		struct svc *s = NULL;
+
+		for (i = 0; i < svc_graph_count(g); i++)
+			if (svc_index(svc_graph_at(g, i)) == idx)
+				s = svc_graph_at(g, i);
+		if (!s)
+			continue;
+		const struct svc_desc *d = svc_desc(s);
+		for (k = 0; k < d->nmethods; k++) {
+			const struct svc_method *m = &d->methods[k];
+			struct entry *e = &t->e[t->n];
+			size_t nn = 1;
+
+			for (i = 0; i < t->n; i++)
+				if (strcmp(t->e[i].m->name, m->name) == 0) {
+					*cause = xasprintf(
+					    "duplicate method '%s' (services "
+					    "'%s' and '%s')",
+					    m->name, svc_name(t->e[i].owner),
+					    d->name);
+					goto fail;
+				}
+			for (const char *const *nd = m->needs; nd && *nd; nd++)
+				nn++;
+			e->m = m;
+			e->owner = s;
+			e->name_len = strlen(m->name);
+			e->key = key4_str(m->name, e->name_len);
+			assert(m->nparams <= 64);
+			e->needs = xcalloc(nn, sizeof(*e->needs));
+			e->needs[e->nneeds++] = s;
+			t->n++;
+			for (const char *const *nd = m->needs; nd && *nd;
+			     nd++) {
+				if (strcmp(*nd, d->name) == 0)
+					continue;
+				if (!required_by(s, *nd)) {
+					*cause = xasprintf(
+					    "method '%s' needs '%s', which "
+					    "service '%s' does not require",
+					    m->name, *nd, d->name);
+					goto fail;
+				}
+				e->needs[e->nneeds++] = svc_graph_find(g, *nd);
+			}
+			e->pkeys = xcalloc(m->nparams ? m->nparams : 1,
+			                   sizeof(*e->pkeys));
+			for (i = 0; i < m->nparams; i++) {
+				size_t l = strlen(m->params[i].name);
+
+				e->nrequired += m->params[i].required;
+				if (m->params[i].required)
+					e->reqmask |= 1ULL << i;
+				e->pkeys[i].len = l;
+				e->pkeys[i].key =
+				    key4_str(m->params[i].name, l);
+			}
+			if (m->fast) {
+				t->fkey[t->nfast] = e->key;
+				t->fast[t->nfast++] = e;
+			}
+		}
+	}
+	t->g = g;
+	refresh_ready(t);
+	svc_graph_add_observer(g, on_state, t);
+	return t;
+fail:
+	methods_table_free(t);
+	return NULL;
+}
+
+void
+methods_table_free(struct methods_table *t)
+{
+	if (!t)
+		return;
+	if (t->g)
+		svc_graph_remove_observer(t->g, on_state, t);
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->e[i].needs);
+		free(t->e[i].pkeys);
+	}
+	free(t->e);
+	free(t->fast);
+	free(t->fkey);
+	free(t);
+}
 
 json_t *
-methods_names(void)
+methods_names(const struct methods_table *t)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
-		json_array_append_new(a, json_string(methods[i].name));
+	for (size_t i = 0; i < t->n; i++)
+		json_array_append_new(a, json_string(t->e[i].m->name));
 	return a;
 }
 
-static const struct method *
-method_find(const char *name)
+static const struct entry *
+entry_find(const struct methods_table *t, const char *name)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
-		if (strcmp(methods[i].name, name) == 0)
-			return &methods[i];
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->e[i].m->name, name) == 0)
+			return &t->e[i];
 	return NULL;
 }
 
 static const char *
-access_name(enum method_access a)
+access_name(enum svc_access a)
 {
-	return a == ACCESS_ADMIN ? "admin" : a == ACCESS_EMIT ? "emit" : "read";
+	return a == SVC_ACCESS_ADMIN  ? "admin"
+	       : a == SVC_ACCESS_EMIT ? "emit"
+	                              : "read";
+}
+
+static inline bool
+allowed(const struct svc_call *q, enum svc_access a)
+{
+	return a == SVC_ACCESS_READ || q->tr->allowed(q->conn, a);
 }
 
 /* ---- the fast path ------------------------------------------------------ */
 
-/*
- * The two requests that carry the load, ping and emit, in their plain
- * shape, are recognised by a strict validating scanner instead of a jansson
- * tree: the id is echoed as its raw bytes and params.data is kept as the
- * validated bytes it arrived in (compacted only if it holds whitespace).
- * The scanner accepts only input on which jansson would agree byte for
- * byte: UTF-8 checked, no duplicate keys at any depth, integers only (no
- * reals, no -0, at most 18 digits), string escapes only in their canonical
- * form (\" \\ \b \f \n \r \t), bounded depth. Anything else — every error,
- * every unusual shape, access refused, shutdown, "wait":false on a full
- * queue — falls back to the general path, so error replies are exactly the
- * same. A full queue with wait (the default) parks the client here, as the
- * general path would, without parsing the line into a tree on every retry.
- * The fastscan fuzz target checks the scanner against jansson.
- */
-
-#define FAST_DEPTH 32
-#define FAST_KEYS  16
-
-struct member {
-	const char *k, *v;
-	size_t kl, vl;
-	bool ws; /* the value holds whitespace outside strings */
-};
-
-struct scan {
-	const char *p, *end;
-	struct member mem[FAST_KEYS]; /* the members of params (depth 1) */
-	size_t nmem;
-	size_t ws; /* whitespace runs skipped so far */
-};
-
-/*
- * Eight string bytes at a time (SWAR): a mask with the high bit set in
- * every byte that does not stand for itself inside a JSON string: below
- * 0x20, '"', '\\', or 0x80 and up (UTF-8, checked on its own). Exact per
- * byte (no carry crosses a byte), so its lowest set bit is the first such
- * byte.
- */
-#define SW_ONES  0x0101010101010101ULL
-#define SW_HIGHS 0x8080808080808080ULL
-#define SW_LOWS  0x7f7f7f7f7f7f7f7fULL
-
-static inline uint64_t
-sw_zero_bytes(uint64_t v)
-{
-	return ~(((v & SW_LOWS) + SW_LOWS) | v) & SW_HIGHS;
-}
-
-static inline uint64_t
-sw_special(uint64_t x)
-{
-	uint64_t ctl = ~(((x & SW_LOWS) + SW_ONES * 0x60) | x) & SW_HIGHS;
-
-	return ctl | sw_zero_bytes(x ^ (SW_ONES * '"')) |
-	       sw_zero_bytes(x ^ (SW_ONES * '\\')) | (x & SW_HIGHS);
-}
-
+/* Short names: a plain loop beats a call to memcmp. */
 static inline bool
-is_ws(char c)
+same_bytes(const char *a, const char *b, size_t n)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static inline void
-skip_ws(struct scan *s)
-{
-	/* most calls find a structural byte: one compare says so */
-	if (s->p < s->end && (unsigned char)*s->p <= ' ' && is_ws(*s->p)) {
-		s->ws++;
-		do
-			s->p++;
-		while (s->p < s->end && is_ws(*s->p));
-	}
-}
-
-/* The next byte that is not whitespace (whitespace skipped and noted), or
- * -1 at the end: one compare when, as usual, there is none. */
-static inline int
-peek(struct scan *s)
-{
-	/* no bounds check: s->p <= s->end always, and *s->end is the
-	 * whitespace sentinel (see methods_dispatch), which falls through */
-	if ((unsigned char)*s->p > ' ')
-		return (unsigned char)*s->p;
-	skip_ws(s);
-	return s->p < s->end ? (unsigned char)*s->p : -1;
-}
-
-/* A UTF-8 sequence starting at p (lead >= 0x80): its length, 0 if bad. */
-static size_t
-utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	size_t n;
-	unsigned min, cp;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, min = 0x80, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, min = 0x800, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, min = 0x10000, cp = c & 0x07;
-	else
-		return 0;
-	if ((size_t)(end - p) < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/*
- * A string at s->p (on the quote); on success s->p is past the closing
- * quote and *escaped tells whether it held an escape. Escapes allowed only
- * if esc_ok (data values and keys may hold canonical ones).
- */
-static inline __attribute__((always_inline)) bool
-scan_string(struct scan *s, bool esc_ok, bool *escaped)
-{
-	const unsigned char *p = (const unsigned char *)s->p + 1;
-	const unsigned char *end = (const unsigned char *)s->end;
-
-	*escaped = false;
-	for (;;) {
-		/* plain bytes: 16 at a time (SSE2: a signed "< 0x20" catches
-		 * both control bytes and 0x80 and up), else 8 (SWAR), then
-		 * one at a time */
-#if defined(__SSE2__)
-		while (end - p >= 16) {
-			__m128i x =
-			    _mm_loadu_si128((const __m128i *)(const void *)p);
-			__m128i m = _mm_or_si128(
-			    _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
-			    _mm_or_si128(
-			        _mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-			        _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
-			unsigned bits = (unsigned)_mm_movemask_epi8(m);
-
-			if (bits) {
-				p += __builtin_ctz(bits);
-				goto special;
-			}
-			p += 16;
-		}
-#endif
-		while (end - p >= 8) {
-			uint64_t x, m;
-
-			memcpy(&x, p, 8);
-			if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
-				x = __builtin_bswap64(x);
-			if ((m = sw_special(x))) {
-				p += __builtin_ctzll(m) / 8;
-				goto special;
-			}
-			p += 8;
-		}
-		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' &&
-		       *p != '\\')
-			p++;
-		if (p == end)
-			return false;
-	special:;
-		unsigned c = *p;
-
-		if (c == '"') {
-			s->p = (const char *)p + 1;
-			return true;
-		}
-		if (c < 0x20)
-			return false;
-		if (c == '\\') {
-			if (!esc_ok || p + 1 >= end)
-				return false;
-			switch (p[1]) {
-			case '"':
-			case '\\':
-			case 'b':
-			case 'f':
-			case 'n':
-			case 'r':
-			case 't': break;
-			default: return false; /* \/ and \u: not canonical */
-			}
-			*escaped = true;
-			p += 2;
-			continue;
-		}
-		size_t n = utf8_len(p, end);
-		if (!n)
-			return false;
-		p += n;
-	}
-}
-
-/* An integer as jansson dumps it: -?(0|[1-9][0-9]*), <= 18 digits, no -0. */
-static bool
-scan_int(struct scan *s)
-{
-	const char *p = s->p, *d;
-
-	if (p < s->end && *p == '-')
-		p++;
-	d = p;
-	while (p < s->end && *p >= '0' && *p <= '9')
-		p++;
-	if (p == d || p - d > 18 || (*d == '0' && p - d > 1))
-		return false;
-	if (*d == '0' && d != s->p) /* -0 */
-		return false;
-	if (p < s->end && (*p == '.' || *p == 'e' || *p == 'E'))
-		return false;
-	s->p = p;
-	return true;
-}
-
-static bool
-scan_lit(struct scan *s, const char *lit, size_t n)
-{
-	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
-		return false;
-	s->p += n;
-	return true;
-}
-
-static bool scan_value(struct scan *s, int depth);
-
-static bool
-scan_object(struct scan *s, int depth)
-{
-	const char *kp[FAST_KEYS];
-	size_t kl[FAST_KEYS], nk = 0;
-	uint64_t keys = 0; /* a one-word Bloom filter of the keys so far */
-	bool esc;
-	int c;
-
-	if (depth > FAST_DEPTH)
-		return false;
-	if (depth == 1)
-		s->nmem = 0;
-	s->p++;
-	if (peek(s) == '}') {
-		s->p++;
-		return true;
-	}
-	for (;;) {
-		if (peek(s) != '"')
-			return false;
-		const char *k = s->p + 1;
-		if (!scan_string(s, false, &esc) || nk == FAST_KEYS)
-			return false;
-		size_t len = (size_t)(s->p - 1 - k);
-		/* k[0] is the closing quote of an empty key: still readable */
-		uint64_t bit = 1ULL << (((unsigned char)k[0] * 7u + len) & 63);
-		if (keys & bit)
-			for (size_t i = 0; i < nk; i++)
-				if (kl[i] == len && memcmp(kp[i], k, len) == 0)
-					return false; /* duplicate: jansson's */
-		keys |= bit;
-		kp[nk] = k;
-		kl[nk++] = len;
-		if (peek(s) != ':')
-			return false;
-		s->p++;
-		peek(s);
-		const char *v = s->p;
-		size_t ws = s->ws;
-		if (!scan_value(s, depth + 1))
-			return false;
-		if (depth == 1)
-			s->mem[s->nmem++] = (struct member){
-			    k, v, len, (size_t)(s->p - v), s->ws != ws};
-		c = peek(s);
-		if (c == ',') {
-			s->p++;
-			continue;
-		}
-		if (c == '}') {
-			s->p++;
-			return true;
-		}
-		return false;
-	}
-}
-
-static bool
-scan_array(struct scan *s, int depth)
-{
-	int c;
-
-	if (depth > FAST_DEPTH)
-		return false;
-	s->p++;
-	if (peek(s) == ']') {
-		s->p++;
-		return true;
-	}
-	for (;;) {
-		peek(s);
-		if (!scan_value(s, depth + 1))
-			return false;
-		c = peek(s);
-		if (c == ',') {
-			s->p++;
-			continue;
-		}
-		if (c == ']') {
-			s->p++;
-			return true;
-		}
-		return false;
-	}
-}
-
-static bool
-scan_value(struct scan *s, int depth)
-{
-	bool esc;
-
-	if (s->p >= s->end)
-		return false;
-	switch (*s->p) {
-	case '{': return scan_object(s, depth);
-	case '[': return scan_array(s, depth);
-	case '"': return scan_string(s, true, &esc);
-	case 't': return scan_lit(s, "true", 4);
-	case 'f': return scan_lit(s, "false", 5);
-	case 'n': return scan_lit(s, "null", 4);
-	default: return scan_int(s);
-	}
-}
-
-#define KEY_IS(k, kl, lit)                                                     \
-	((kl) == sizeof(lit) - 1 && memcmp((k), (lit), sizeof(lit) - 1) == 0)
-
-struct fast_req {
-	const char *id; /* raw bytes, NULL: none (a notification) */
-	size_t id_len;
-	const char *method;
-	size_t method_len;
-	const char *params; /* raw object, NULL: absent */
-	size_t params_len;
-};
-
-/* The envelope: only "jsonrpc":"2.0", "id", "method", "params", once each. */
-static bool
-fast_envelope(const char *line, size_t len, struct fast_req *f, struct scan *s)
-{
-	bool seen[4] = {false}, esc;
-	int c;
-
-	/* not the whole struct: mem[] is written as members are found */
-	s->p = line;
-	s->end = line + len;
-	s->nmem = 0;
-	s->ws = 0;
-
-	memset(f, 0, sizeof(*f));
-	if (peek(s) != '{')
-		return false;
-	s->p++;
-	for (;;) {
-		if (peek(s) != '"')
-			return false;
-		const char *k = s->p + 1;
-		if (!scan_string(s, false, &esc))
-			return false;
-		size_t kl = (size_t)(s->p - 1 - k);
-		if (peek(s) != ':')
-			return false;
-		s->p++;
-		peek(s);
-		const char *v = s->p;
-		int which;
-		if (KEY_IS(k, kl, "jsonrpc")) {
-			which = 0;
-			if (!scan_lit(s, "\"2.0\"", 5))
-				return false;
-		} else if (KEY_IS(k, kl, "id")) {
-			which = 1;
-			if (s->p < s->end && *s->p == '"') {
-				if (!scan_string(s, false, &esc))
-					return false;
-			} else if (!scan_lit(s, "null", 4) && !scan_int(s)) {
-				return false;
-			}
-			f->id = v;
-			f->id_len = (size_t)(s->p - v);
-		} else if (KEY_IS(k, kl, "method")) {
-			which = 2;
-			if (s->p >= s->end || *s->p != '"' ||
-			    !scan_string(s, false, &esc))
-				return false;
-			f->method = v + 1;
-			f->method_len = (size_t)(s->p - v - 2);
-		} else if (KEY_IS(k, kl, "params")) {
-			which = 3;
-			if (s->p >= s->end || *s->p != '{' ||
-			    !scan_object(s, 1))
-				return false;
-			f->params = v;
-			f->params_len = (size_t)(s->p - v);
-		} else {
-			return false;
-		}
-		if (seen[which])
-			return false;
-		seen[which] = true;
-		c = peek(s);
-		if (c == ',') {
-			s->p++;
-			continue;
-		}
-		if (c != '}')
-			return false;
-		s->p++;
-		return peek(s) < 0 && seen[0] && seen[2];
-	}
-}
-
-/* An object text (validated) with no member? */
-static bool
-obj_empty(const char *p, size_t n)
-{
-	for (size_t i = 1; i + 1 < n; i++)
-		if (!is_ws(p[i]))
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
 			return false;
 	return true;
 }
 
-/* Decimal digits of v at w (room for 20); returns the end. */
-static char *
-put_u64_at(char *w, uint64_t v)
+/* Does a scanned raw value fit a param type? Only shapes the scanner
+ * can tell at a glance; anything else: the general path decides. */
+static inline bool
+fast_type_ok(enum svc_ptype type, const char *v, size_t vl)
 {
-	char t[20], *d = util_u64_digits(t + sizeof(t), v);
-	size_t n = (size_t)(t + sizeof(t) - d);
-
-	memcpy(w, d, n);
-	return w + n;
-}
-
-#define PUT_LIT(w, lit)                                                        \
-	(memcpy((w), (lit), sizeof(lit) - 1), (w) += sizeof(lit) - 1)
-
-/* A reply up to its result, with room for `more` bytes after: one reserve
- * per reply, then plain stores (reply_end sets the length). */
-static char *
-reply_head(struct buf *out, const struct fast_req *f, size_t more)
-{
-	char *w;
-
-	buf_reserve(out, 32 + f->id_len + more);
-	w = buf_tail(out);
-	PUT_LIT(w, "{\"jsonrpc\":\"2.0\",\"id\":");
-	memcpy(w, f->id, f->id_len);
-	w += f->id_len;
-	PUT_LIT(w, ",\"result\":");
-	return w;
-}
-
-static void
-reply_end(struct buf *out, const char *w)
-{
-	out->len = (size_t)(w - buf_head(out));
-}
-
-/* The params of an emit, from the members the envelope recorded. */
-static bool
-fast_emit_params(const struct scan *s, const char **ev, size_t *ev_len,
-                 const char **data, size_t *data_len, bool *ws, bool *wait)
-{
-	*ev = *data = NULL;
-	*wait = true;
-	for (size_t i = 0; i < s->nmem; i++) {
-		const struct member *m = &s->mem[i];
-
-		if (KEY_IS(m->k, m->kl, "event")) {
-			if (m->v[0] != '"' ||
-			    memchr(m->v, '\\', m->vl)) /* escapes: slow path */
-				return false;
-			*ev = m->v + 1;
-			*ev_len = m->vl - 2;
-		} else if (KEY_IS(m->k, m->kl, "data")) {
-			if (m->v[0] != '{')
-				return false;
-			*data = m->v;
-			*data_len = m->vl;
-			*ws = m->ws;
-		} else if (KEY_IS(m->k, m->kl, "wait")) {
-			/* only a full queue reads it */
-			if (m->vl == 5 && memcmp(m->v, "false", 5) == 0)
-				*wait = false;
-			else if (!(m->vl == 4 && memcmp(m->v, "true", 4) == 0))
-				return false;
-		} else {
-			return false;
-		}
+	switch (type) {
+	case SVC_P_STRING: return v[0] == '"';
+	case SVC_P_OBJECT: return v[0] == '{';
+	case SVC_P_BOOL:
+		return FASTSCAN_IS(v, vl, "true") ||
+		       FASTSCAN_IS(v, vl, "false");
+	case SVC_P_UINT: return v[0] >= '0' && v[0] <= '9';
+	case SVC_P_DURATION: return v[0] == '"' || (v[0] >= '0' && v[0] <= '9');
+	case SVC_P_ANY: return true;
+	case SVC_P_STRINGS: return false;
 	}
-	return *ev != NULL;
+	return false;
+}
+
+/* The params spec, on the members the scanner recorded. */
+static inline bool
+fast_params_ok(const struct entry *e, const struct fastscan_req *f)
+{
+	const struct svc_method *m = e->m;
+	uint64_t seen = 0;
+	size_t i, k;
+
+	if (f->nmem == 0) /* the usual ping */
+		return e->nrequired == 0;
+	for (i = 0; i < f->nmem; i++) {
+		const struct fastscan_member *mb = &f->mem[i];
+
+		uint32_t kk = key4(mb->k, mb->kl);
+
+		for (k = 0; k < m->nparams; k++)
+			if (e->pkeys[k].key == kk &&
+			    e->pkeys[k].len == mb->kl &&
+			    (mb->kl <= 4 || same_bytes(m->params[k].name + 4,
+			                               mb->k + 4, mb->kl - 4)))
+				break;
+		if (k == m->nparams ||
+		    !fast_type_ok(m->params[k].type, mb->v, mb->vl))
+			return false;
+		seen |= 1ULL << k;
+	}
+	return (seen & e->reqmask) == e->reqmask;
 }
 
 /* -1: not for the fast path; else the outcome, reply written. */
-static int
-fast_dispatch(struct ctl_client *c, const char *line, size_t len,
-              struct buf *out)
+static inline __attribute__((always_inline)) int
+fast_dispatch(const struct methods_table *t, const struct svc_transport *tr,
+              void *conn, const char *line, size_t len, struct buf *out)
 {
-	struct fast_req f;
-	struct scan s;
+	struct fastscan_req f;
+	const struct entry *e = NULL;
 
-	if (!fast_envelope(line, len, &f, &s))
+	if (!t->nfast || !fastscan_request(line, len, &f))
 		return -1;
-	if (f.method_len == 4 && memcmp(f.method, "ping", 4) == 0) {
-		if (f.params && !obj_empty(f.params, f.params_len))
-			return -1; /* ping takes no params: the error path */
-		if (f.id) {
-			char *w = reply_head(out, &f, 8);
+	/* four bytes at once: the method's text is followed by its closing
+	 * quote, at least a '}' and the sentinel, so they are readable */
+	uint32_t key = key4(f.method, f.method_len);
+	for (size_t i = 0; i < t->nfast; i++) {
+		if (t->fkey[i] != key)
+			continue;
 
-			PUT_LIT(w, "\"pong\"}\n");
-			reply_end(out, w);
+		const struct entry *x = t->fast[i];
+
+		if (x->name_len == f.method_len &&
+		    (f.method_len <= 4 ||
+		     same_bytes(x->m->name + 4, f.method + 4,
+		                f.method_len - 4))) {
+			e = x;
+			break;
 		}
-		return METHODS_OK;
 	}
-	if (f.method_len != 4 || memcmp(f.method, "emit", 4) != 0 || !f.params)
+	if (!e)
 		return -1;
 
-	const char *ev, *data;
-	size_t ev_len = 0, data_len = 0;
-	struct bus *b = bus_default();
+	const struct svc_method *m = e->m;
+	struct svc_call q; /* only what a fast handler may use */
 
-	bool ws = false, wait;
+	q.tr = tr;
+	q.conn = conn;
+	q.f = &f;
+	q.out = out;
 
-	/* (bus_emit checks the name: a bad one is refused there, and the
-	 * general path answers) */
-	if (!fast_emit_params(&s, &ev, &ev_len, &data, &data_len, &ws, &wait) ||
-	    !b || bus_closing(b) || manager_shutting_down() ||
-	    !ctl_client_allowed(c, ACCESS_EMIT))
+	/* the central checks, from the same entry: a refusal is answered by
+	 * the general path */
+	if (!allowed(&q, m->access) || !fast_params_ok(e, &f) ||
+	    ((m->flags & SVC_M_LIVE) && tr->shutting_down()) || !e->ready)
 		return -1;
-	/* A full queue: wait for room as the general path would, without
-	 * parsing the line into a tree on every retry (under sustained load
-	 * that is most retries); "wait":false gets its QueueFull there. */
-	if (!bus_has_room(b))
-		return wait && bus_name_valid(ev, ev_len) ? METHODS_PENDING
-		                                          : -1;
-	if (journal_sync_always(journal_default()))
-		return -1;
-
-	struct buf tmp = {0};
-	uint64_t seq = 0;
-	size_t matched = 0;
-	int rc;
-
-	if (data && ws) {
-		util_json_compact(&tmp, data, data_len);
-		data = buf_head(&tmp);
-		data_len = tmp.len;
-	}
-	rc = bus_emit(b, ev, ev_len, data, data_len, ctl_client_source(c), &seq,
-	              &matched);
-	buf_free(&tmp);
-	/* Refused after the checks above (an accept hook): the general path
-	 * emits again and answers with the error. */
-	if (rc < 0)
-		return -1;
-	if (f.id) {
-		char *w = reply_head(out, &f, 64);
-
-		PUT_LIT(w, "{\"seq\":");
-		w = put_u64_at(w, seq);
-		PUT_LIT(w, ",\"listeners\":");
-		w = put_u64_at(w, matched);
-		PUT_LIT(w, "}}\n");
-		reply_end(out, w);
-	}
-	return METHODS_OK;
-}
-
-static bool fast_scan_value(const char *p, size_t n, struct buf *out);
-
-bool
-methods_fast_scan_value(const char *text, size_t n, struct buf *out)
-{
-	/* a copy with the sentinel the scanner relies on */
-	char *p = xmalloc(n + 1);
-	bool ok;
-
-	memcpy(p, text, n);
-	p[n] = '\n';
-	ok = fast_scan_value(p, n, out);
-	free(p);
-	return ok;
-}
-
-static bool
-fast_scan_value(const char *p, size_t n, struct buf *out)
-{
-	struct scan s = {.p = p, .end = p + n};
-
-	skip_ws(&s);
-	const char *v = s.p;
-	size_t ws = s.ws;
-	if (!scan_value(&s, 2)) /* params.data sits at depth 2 */
-		return false;
-	const char *e = s.p;
-	bool inner_ws = s.ws != ws;
-	skip_ws(&s);
-	if (s.p != s.end)
-		return false;
-	if (inner_ws)
-		util_json_compact(out, v, (size_t)(e - v));
-	else
-		buf_append(out, v, (size_t)(e - v));
-	return true;
+	return m->fast(e->owner, &q, &f, out);
 }
 
 static bool fast_path = true;
@@ -1410,56 +567,70 @@ methods_set_fast_path(bool on)
 	fast_path = on;
 }
 
-/*
- * Methods whose output does not fit in one batch reply line: subscribe
- * (replayed history and live events follow its reply) and shutdown with
- * wait (progress notifications follow it).
- */
+/* ---- the general path --------------------------------------------------- */
+
 static bool
-batch_refused(const struct method *m, json_t *params)
+batch_refused(const struct svc_method *m, json_t *params)
 {
-	return m->fn == m_subscribe ||
-	       (m->fn == m_shutdown &&
+	return (m->flags & SVC_M_NO_BATCH) ||
+	       ((m->flags & SVC_M_NO_BATCH_WAIT) &&
 	        json_is_true(json_object_get(params, "wait")));
 }
 
 /* The checks in order, then the handler (docs/protocol.md: a rejected request
  * has no side effect). */
-static const struct mres *
-dispatch_req(struct req *q)
+static const struct svc_reply *
+dispatch_req(const struct methods_table *t, struct svc_call *q)
 {
 	struct rpc_req *r = q->r;
-	const struct method *m;
-	const struct mres *res;
+	const struct entry *e;
+	const struct svc_method *m;
+	const struct svc_reply *res;
+	const struct svc *miss;
 	char *msg = NULL;
 
-	if (!(m = method_find(r->method)))
-		return fail(q, RPC_METHOD_NOT_FOUND, "unknown method '%.64s'",
-		            r->method);
+	if (!(e = entry_find(t, r->method)))
+		return svc_call_fail(q, (enum svc_err)RPC_METHOD_NOT_FOUND,
+		                     "unknown method '%.64s'", r->method);
+	m = e->m;
 	if (q->batch && batch_refused(m, r->params))
-		return fail(q, RPC_INVALID_REQUEST,
-		            "'%s'%s cannot be part of a batch: send it on a "
-		            "line of its own",
-		            m->name, m->fn == m_shutdown ? " with wait" : "");
-	if (!ctl_client_allowed(q->c, m->access))
-		return fail(q, RPC_PERMISSION,
-		            "permission denied: '%s' requires %s access",
-		            m->name, access_name(m->access));
+		return svc_call_fail(
+		    q, SVC_ERR_INVALID_REQUEST,
+		    "'%s'%s cannot be part of a batch: send it on a line of "
+		    "its own",
+		    m->name, (m->flags & SVC_M_NO_BATCH) ? "" : " with wait");
+	if (!allowed(q, m->access))
+		return svc_call_fail(
+		    q, SVC_ERR_PERMISSION,
+		    "permission denied: '%s' requires %s access", m->name,
+		    access_name(m->access));
 	if (rpc_check_params(r->params, m->params, m->nparams, &msg) < 0) {
-		res = fail(q, RPC_INVALID_PARAMS, "%s", msg);
+		res = svc_call_fail(q, SVC_ERR_INVALID_PARAMS, "%s", msg);
 		free(msg);
 		return res;
 	}
-	if (m->live && manager_shutting_down())
-		return fail(q, RPC_SHUTTING_DOWN, "svcd is shutting down");
-	res = m->fn(q);
+	if ((m->flags & SVC_M_LIVE) && q->tr->shutting_down())
+		return svc_call_fail(q, SVC_ERR_SHUTTING_DOWN,
+		                     "svcd is shutting down");
+	if ((miss = missing_need(e)))
+		return svc_call_fail(q, SVC_ERR_UNAVAILABLE,
+		                     "service '%s' is not running",
+		                     svc_name(miss));
+	res = m->fn(e->owner, q);
 	/* a batch never parks the client: an emit that would wait for room
 	 * (nothing was emitted) fails as "wait": false does */
 	if (res->pending && q->batch)
-		return fail(q, RPC_QUEUE_FULL,
-		            "event queue full, try again later (an emit in a "
-		            "batch does not wait for room)");
+		return svc_call_fail(
+		    q, SVC_ERR_QUEUE_FULL,
+		    "event queue full, try again later (an emit in a "
+		    "batch does not wait for room)");
 	return res;
+}
+
+static bool
+jws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 /*
@@ -1486,14 +657,14 @@ batch_spans(const char *line, size_t len, struct span *sp, size_t max)
 	if (!p)
 		return 0;
 	for (p++;; p++) { /* at '[' or ',' */
-		while (p < end && is_ws(*p))
+		while (p < end && jws(*p))
 			p++;
 		if (p >= end || *p == ']' || !(v = util_json_skip(p, end)))
 			break;
 		if (count < max)
 			sp[count] = (struct span){p, (size_t)(v - p)};
 		count++;
-		for (p = v; p < end && is_ws(*p); p++)
+		for (p = v; p < end && jws(*p); p++)
 			;
 		if (p >= end || *p != ',')
 			break;
@@ -1502,7 +673,8 @@ batch_spans(const char *line, size_t len, struct span *sp, size_t max)
 }
 
 static enum methods_outcome
-batch_dispatch(struct ctl_client *c, const char *line, size_t len, json_t *arr,
+batch_dispatch(const struct methods_table *t, const struct svc_transport *tr,
+               void *conn, const char *line, size_t len, json_t *arr,
                struct buf *out)
 {
 	static struct span sp[METHODS_MAX_BATCH];
@@ -1530,7 +702,8 @@ batch_dispatch(struct ctl_client *c, const char *line, size_t len, json_t *arr,
 	json_array_foreach(arr, i, el)
 	{
 		struct rpc_req r;
-		struct req q = {.c = c, .r = &r, .out = &one, .batch = &bt};
+		struct svc_call q = {
+		    .tr = tr, .conn = conn, .r = &r, .out = &one, .batch = &bt};
 		enum rpc_err e;
 		char *msg = NULL;
 		bool answer;
@@ -1552,7 +725,7 @@ batch_dispatch(struct ctl_client *c, const char *line, size_t len, json_t *arr,
 				    "4 MiB; send this request again");
 			failed = true;
 		} else {
-			dispatch_req(&q);
+			dispatch_req(t, &q);
 			failed |= q.failed;
 		}
 		rpc_req_clear(&r);
@@ -1566,7 +739,7 @@ batch_dispatch(struct ctl_client *c, const char *line, size_t len, json_t *arr,
 	if (all.len) {
 		buf_append(&all, "]\n", 2);
 		if (bt.durable_seq &&
-		    ctl_client_defer_text(c, &all, bt.durable_seq) == 0) {
+		    tr->defer_text(conn, &all, bt.durable_seq) == 0) {
 			buf_free(&all);
 			return METHODS_DEFERRED;
 		}
@@ -1576,28 +749,27 @@ batch_dispatch(struct ctl_client *c, const char *line, size_t len, json_t *arr,
 	return failed ? METHODS_ERROR : METHODS_OK;
 }
 
-enum methods_outcome
-methods_dispatch(struct ctl_client *c, const char *line, size_t len,
-                 struct buf *out)
+/* The general path: a jansson tree. Kept out of line so that the fast
+ * path does not set up its frame. */
+static __attribute__((noinline)) enum methods_outcome
+slow_dispatch(const struct methods_table *t, const struct svc_transport *tr,
+              void *conn, const char *line, size_t len, struct buf *out)
 {
 	struct rpc_req r;
-	struct req q = {.c = c, .r = &r, .out = out};
-	const struct mres *res;
+	struct svc_call q = {.tr = tr, .conn = conn, .r = &r, .out = out};
+	const struct svc_reply *res;
 	enum rpc_err e;
 	char *msg = NULL;
 	json_t *root;
 	bool answer;
-	int fast = fast_path ? fast_dispatch(c, line, len, out) : -1;
 
-	if (fast >= 0)
-		return (enum methods_outcome)fast;
 	if (!(root = rpc_load(line, len, &msg))) {
 		rpc_put_error(out, NULL, RPC_PARSE_ERROR, msg);
 		free(msg);
 		return METHODS_ERROR;
 	}
 	if (json_is_array(root))
-		return batch_dispatch(c, line, len, root, out);
+		return batch_dispatch(t, tr, conn, line, len, root, out);
 	q.line = line;
 	q.len = len;
 	if (rpc_envelope(root, &r, &e, &msg, &answer) < 0) {
@@ -1607,11 +779,22 @@ methods_dispatch(struct ctl_client *c, const char *line, size_t len,
 		rpc_req_clear(&r);
 		return METHODS_ERROR;
 	}
-	res = dispatch_req(&q);
+	res = dispatch_req(t, &q);
 	rpc_req_clear(&r);
 	if (res->pending)
 		return METHODS_PENDING;
 	if (res->deferred)
 		return METHODS_DEFERRED;
 	return q.failed ? METHODS_ERROR : METHODS_OK;
+}
+
+enum methods_outcome
+methods_dispatch(const struct methods_table *t, const struct svc_transport *tr,
+                 void *conn, const char *line, size_t len, struct buf *out)
+{
+	int fast = fast_path ? fast_dispatch(t, tr, conn, line, len, out) : -1;
+
+	if (fast >= 0)
+		return (enum methods_outcome)fast;
+	return slow_dispatch(t, tr, conn, line, len, out);
 }

@@ -121,48 +121,50 @@ rpc_req_clear(struct rpc_req *req)
 }
 
 static const char *
-ptype_name(enum rpc_ptype t)
+ptype_name(enum svc_ptype t)
 {
 	switch (t) {
-	case RPC_P_STRING: return "a string";
-	case RPC_P_BOOL: return "a boolean";
-	case RPC_P_OBJECT: return "an object";
-	case RPC_P_UINT: return "a non-negative integer";
-	case RPC_P_DURATION:
+	case SVC_P_STRING: return "a string";
+	case SVC_P_BOOL: return "a boolean";
+	case SVC_P_OBJECT: return "an object";
+	case SVC_P_UINT: return "a non-negative integer";
+	case SVC_P_DURATION:
 		return "a duration (\"250ms\", \"30s\") or integer "
 		       "milliseconds";
-	case RPC_P_STRINGS: return "an array of strings";
+	case SVC_P_STRINGS: return "an array of strings";
+	case SVC_P_ANY: return "a JSON value";
 	}
 	return "?";
 }
 
 static bool
-ptype_ok(enum rpc_ptype t, json_t *v)
+ptype_ok(enum svc_ptype t, json_t *v)
 {
 	size_t i;
 	json_t *e;
 
 	switch (t) {
-	case RPC_P_STRING: return json_is_string(v);
-	case RPC_P_BOOL: return json_is_boolean(v);
-	case RPC_P_OBJECT: return json_is_object(v);
-	case RPC_P_UINT:
+	case SVC_P_STRING: return json_is_string(v);
+	case SVC_P_BOOL: return json_is_boolean(v);
+	case SVC_P_OBJECT: return json_is_object(v);
+	case SVC_P_UINT:
 		return json_is_integer(v) && json_integer_value(v) >= 0;
-	case RPC_P_DURATION:
+	case SVC_P_DURATION:
 		return json_is_string(v) ||
 		       (json_is_integer(v) && json_integer_value(v) >= 0);
-	case RPC_P_STRINGS:
+	case SVC_P_STRINGS:
 		if (!json_is_array(v))
 			return false;
 		json_array_foreach(v, i,
 		                   e) if (!json_is_string(e)) return false;
 		return true;
+	case SVC_P_ANY: return true;
 	}
 	return false;
 }
 
 int
-rpc_check_params(json_t *params, const struct rpc_param *spec, size_t n,
+rpc_check_params(json_t *params, const struct svc_param *spec, size_t n,
                  char **msg)
 {
 	const char *key;

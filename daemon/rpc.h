@@ -46,18 +46,19 @@ int rpc_envelope(json_t *root, struct rpc_req *req, enum rpc_err *err,
 void rpc_req_clear(struct rpc_req *req);
 
 /* Parameter specs: checked centrally before a handler runs. */
-enum rpc_ptype {
-	RPC_P_STRING,
-	RPC_P_BOOL,
-	RPC_P_OBJECT,
-	RPC_P_UINT,     /* non-negative integer */
-	RPC_P_DURATION, /* "250ms", "30s", or integer milliseconds */
-	RPC_P_STRINGS,  /* array of strings */
+enum svc_ptype {
+	SVC_P_STRING,
+	SVC_P_BOOL,
+	SVC_P_OBJECT,
+	SVC_P_UINT,     /* non-negative integer */
+	SVC_P_DURATION, /* "250ms", "30s", or integer milliseconds */
+	SVC_P_STRINGS,  /* array of strings */
+	SVC_P_ANY,      /* any JSON value (the handler checks it) */
 };
 
-struct rpc_param {
+struct svc_param {
 	const char *name;
-	enum rpc_ptype type;
+	enum svc_ptype type;
 	bool required;
 };
 
@@ -65,10 +66,10 @@ struct rpc_param {
  * Check params against a spec of n entries: unknown names, missing required
  * ones and wrong types. 0, or -1 with *msg allocated (InvalidParams).
  */
-int rpc_check_params(json_t *params, const struct rpc_param *spec, size_t n,
+int rpc_check_params(json_t *params, const struct svc_param *spec, size_t n,
                      char **msg);
 /*
- * A RPC_P_DURATION value in seconds, checked by the config's parser and
+ * A SVC_P_DURATION value in seconds, checked by the config's parser and
  * range (daemon/util.h util_parse_duration_max): a string needs a unit, an
  * integer is milliseconds, 0 < d <= max. rpc_duration uses the range of a
  * task, up to 30d. 0, or -1 with *msg allocated (InvalidParams).

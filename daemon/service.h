@@ -257,6 +257,8 @@ void *svc_priv(const struct svc *s);
  * service (bus.h: bus_of(self) = svc_priv(svc_dep(self, "bus"))).
  */
 struct svc *svc_dep(struct svc *self, const char *name);
+/* The service's position in the table the graph was built from. */
+size_t svc_index(const struct svc *s);
 
 /*
  * The service's options: its conf_size struct as parsed from its sections

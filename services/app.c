@@ -5,6 +5,7 @@
  */
 #include "app.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "conf.h"
 #include "log.h"
 #include "manager.h"
+#include "methods.h"
 #include "timers.h"
 #include "util.h"
 #include "worker.h"
@@ -32,6 +34,19 @@ static struct {
 } a;
 
 static void status_rebuild(void);
+
+/* What the app requires, NULL while it is not running. */
+static struct worker *
+app_worker(void)
+{
+	return a.self ? worker_of(a.self) : NULL;
+}
+
+static struct bus *
+app_bus(void)
+{
+	return a.self ? bus_of(a.self) : NULL;
+}
 
 /* Outlive init/stop: main sets the hook after boot and reads the line. */
 static void (*watchdog_fn)(void *arg);
@@ -66,7 +81,7 @@ static void
 status_rebuild(void)
 {
 	size_t n = svc_graph_count(a.graph), up = 0, failed = 0, blocked = 0;
-	struct bus *b = bus_default();
+	struct bus *b = app_bus();
 	struct bus_stats st = {0};
 	int len;
 
@@ -100,12 +115,12 @@ heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	svc_status_changed(a.self);
 	const struct app_conf *c = svc_options(a.self);
 
-	if (c->heartbeat_event && bus_default()) {
+	if (c->heartbeat_event && app_bus()) {
 		int64_t up = (util_mono_us() - a.started_us) / 1000000;
 		json_t *data = json_pack("{s:I, s:I}", "n", (json_int_t)a.beats,
 		                         "uptime_s", (json_int_t)up);
 
-		if (bus_emit_json(bus_default(), "heartbeat", data, "app") < 0)
+		if (bus_emit_json(app_bus(), "heartbeat", data, "app") < 0)
 			log_debug("app: heartbeat event not emitted");
 		json_decref(data);
 	}
@@ -159,7 +174,7 @@ in_config(const struct app_conf *c, const char *name)
 static void
 cancel_config_timers(const struct app_conf *c)
 {
-	struct worker *w = worker_default();
+	struct worker *w = app_worker();
 	struct names names = {0};
 
 	if (!w)
@@ -181,7 +196,7 @@ cancel_config_timers(const struct app_conf *c)
 static int
 check_timers(const struct app_conf *c, char **cause)
 {
-	struct worker *w = worker_default();
+	struct worker *w = app_worker();
 	const struct svc_conf *running = svc_graph_conf(svc_graph(a.self));
 	const char *path = svc_conf_file(running);
 	struct buf msg = {0};
@@ -208,8 +223,8 @@ check_timers(const struct app_conf *c, char **cause)
 static int
 apply_config(const struct app_conf *c, char **cause)
 {
-	struct worker *w = worker_default();
-	struct bus *b = bus_default();
+	struct worker *w = app_worker();
+	struct bus *b = app_bus();
 
 	/* refused before anything changes: a timer over a service's task */
 	if (check_timers(c, cause) < 0)
@@ -365,6 +380,29 @@ timer_check(struct svc_conf_ctx *cx, void *inst)
 	return rc;
 }
 
+/* [control] keys of `schedule` (the control service owns the others) */
+static const struct svc_conf_item schedule_items[] = {
+    {.key = "max_tasks",
+     .type = &svc_conf_count,
+     .off = offsetof(struct app_conf, max_tasks),
+     .dflt = "1024",
+     .min = "1",
+     .max = "1000000",
+     .doc = "tasks `schedule` may create"},
+    {.key = "max_task_data",
+     .type = &svc_conf_size,
+     .off = offsetof(struct app_conf, max_task_data),
+     .dflt = "64K",
+     .min = "2",
+     .max = "1G",
+     .doc = "a scheduled task's data"},
+};
+
+static const struct svc_conf_section schedule_section = {
+    .name = "control",
+    SVC_CONF_ITEMS(schedule_items),
+};
+
 static const struct svc_conf_section app_section = {
     .name = "app",
     SVC_CONF_ITEMS(app_items),
@@ -381,13 +419,122 @@ static const struct svc_conf_section timer_section = {
     .doc = "an event emitted on a schedule",
 };
 
+/* ---- control methods ---------------------------------------------------- */
+
+/*
+ * schedule: a control task. Bounded ([control] max_tasks, max_task_data);
+ * a service's task is refused (services/worker.h); each one is logged with
+ * the caller. It lives with the timers it schedules (the app owns them):
+ * the worker cannot require the bus, which requires the worker.
+ */
+static const struct svc_reply *
+m_schedule(struct svc *self, struct svc_call *q)
+{
+	json_t *every = svc_call_param(q, "every");
+	json_t *after = svc_call_param(q, "after");
+	const char *name = svc_call_string(q, "name", "");
+	const char *event = svc_call_string(q, "event", "");
+	const struct app_conf *cf = svc_options(self);
+	struct worker *w = worker_of(self);
+	struct bus *b = bus_of(self);
+	const struct svc_reply *r;
+	struct worker_task *t, *old;
+	struct worker_task_info info;
+	char *msg = NULL, *text = NULL;
+	char d[32];
+	size_t len;
+	double secs;
+	bool replaces;
+	int err;
+
+	if (!every == !after)
+		return svc_call_fail(
+		    q, SVC_ERR_INVALID_PARAMS,
+		    "exactly one of 'every' and 'after' is required");
+	if (!*name || strlen(name) > 128)
+		return svc_call_fail(
+		    q, SVC_ERR_INVALID_PARAMS,
+		    "parameter 'name' must be 1-128 characters");
+	if (rpc_duration(every ? every : after, every ? "every" : "after",
+	                 &secs, &msg) < 0) {
+		r = svc_call_fail(q, SVC_ERR_INVALID_PARAMS, "%s", msg);
+		free(msg);
+		return r;
+	}
+	if (!worker_may_touch(w, name, WORKER_OWNER_CONTROL, &msg)) {
+		log_info("schedule '%.128s' by uid=%lu pid=%ld refused: %s",
+		         name, svc_call_uid(q), svc_call_pid(q), msg);
+		r = svc_call_fail(q, SVC_ERR_PERMISSION,
+		                  "%s; the control channel may not replace it",
+		                  msg);
+		free(msg);
+		return r;
+	}
+	/* a control task replaced by name does not count twice */
+	replaces = false;
+	if ((old = worker_find(w, name))) {
+		worker_task_get_info(old, &info);
+		replaces = info.owner == WORKER_OWNER_CONTROL;
+	}
+	if (!replaces &&
+	    worker_count_owner(w, WORKER_OWNER_CONTROL) >= cf->max_tasks)
+		return svc_call_fail(q, SVC_ERR_BUSY,
+		                     "too many scheduled tasks (%zu, [control] "
+		                     "max_tasks); cancel one first",
+		                     cf->max_tasks);
+	if ((text = svc_call_param_text(q, "data"))) {
+		len = strlen(text);
+		if (len > cf->max_task_data) {
+			free(text);
+			return svc_call_fail(
+			    q, SVC_ERR_TOO_LARGE,
+			    "task data is %zu bytes, more than [control] "
+			    "max_task_data (%" PRIu64 ")",
+			    len, cf->max_task_data);
+		}
+	}
+	t = timer_schedule_emit(w, b, name, every != NULL, secs, event, text,
+	                        WORKER_OWNER_CONTROL, "control", &msg);
+	err = errno;
+	free(text);
+	if (!t) {
+		r = svc_call_fail(q,
+		                  err == EPERM ? SVC_ERR_PERMISSION
+		                               : SVC_ERR_INVALID_PARAMS,
+		                  "%s", msg ? msg : "cannot schedule the task");
+		free(msg);
+		return r;
+	}
+	util_format_duration(secs, d, sizeof(d));
+	log_info("task '%.128s' scheduled by uid=%lu pid=%ld: emit %s %s %s",
+	         name, svc_call_uid(q), svc_call_pid(q), event,
+	         every ? "every" : "after", d);
+	return svc_call_ok(q, worker_task_json(t));
+}
+
+static const struct svc_param p_schedule[] = {
+    {"name", SVC_P_STRING, true},     {"every", SVC_P_DURATION, false},
+    {"after", SVC_P_DURATION, false}, {"event", SVC_P_STRING, true},
+    {"data", SVC_P_OBJECT, false},
+};
+
+static const struct svc_method app_methods[] = {
+    {.name = "schedule",
+     .fn = m_schedule,
+     .access = SVC_ACCESS_EMIT,
+     .flags = SVC_M_LIVE,
+     SVC_PARAMS(p_schedule),
+     .doc = "a task that emits an event every or after a duration"},
+};
+
 const struct svc_desc app_service = {
     .name = "app",
     .requires = SVC_REQUIRES("manager", "bus", "worker"),
     .init = app_init,
     .stop = app_stop,
     .status_line = app_line,
-    .conf = SVC_CONF_SECTIONS(&app_section, &timer_section),
+    .conf = SVC_CONF_SECTIONS(&app_section, &timer_section, &schedule_section),
     .conf_size = sizeof(struct app_conf),
     .reload = app_reload,
+    SVC_METHODS(app_methods),
 };

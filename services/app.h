@@ -31,6 +31,9 @@ struct app_conf {
 	double heartbeat;     /* default 5 s */
 	bool heartbeat_event; /* emit `heartbeat` events; default false */
 	struct svc_conf_list timers; /* of struct app_timer, in file order */
+	/* [control] keys of the `schedule` method, which app owns */
+	size_t max_tasks;       /* tasks `schedule` may create, 1024 */
+	uint64_t max_task_data; /* a scheduled task's data, 64 KiB */
 };
 
 /* Called from every heartbeat tick (NULL to remove); tests count beats. */

@@ -1199,12 +1199,6 @@ health_changed(struct bridge *br)
 		svc_health_changed(svc_br.self);
 }
 
-struct bridge *
-bridge_default(void)
-{
-	return svc_br.br;
-}
-
 json_t *
 bridge_stats_json(void)
 {
@@ -1217,7 +1211,7 @@ static int
 bridge_svc_init(struct svc *self, char **cause)
 {
 	const struct bridge_conf *c = svc_options(self);
-	struct bus *b = bus_default();
+	struct bus *b = bus_of(self);
 	struct bridge_opts o;
 
 	if (!c->url)
@@ -1395,6 +1389,13 @@ static const struct svc_conf_section bridge_section = {
     .doc = "events shared across hosts through Redis",
 };
 
+static json_t *
+bridge_figures(struct svc *self)
+{
+	(void)self;
+	return bridge_stats_json();
+}
+
 const struct svc_desc bridge_service = {
     .name = "bridge",
     .requires = SVC_REQUIRES("bus"),
@@ -1404,4 +1405,5 @@ const struct svc_desc bridge_service = {
     .stop_timeout = BRIDGE_CLOSE_TIMEOUT + 2,
     .conf = SVC_CONF_SECTIONS(&bridge_section),
     .conf_size = sizeof(struct bridge_conf),
+    .figures = bridge_figures,
 };

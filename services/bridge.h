@@ -147,8 +147,6 @@ const char *bridge_instance(const struct bridge *br);
 void bridge_get_stats(const struct bridge *br, struct bridge_stats *out);
 json_t *bridge_get_stats_json(const struct bridge *br);
 
-/* The instance owned by the running `bridge` service, or NULL. */
-struct bridge *bridge_default(void);
 /* The status object of the service: {"enabled":false} when not configured. */
 json_t *bridge_stats_json(void);
 

@@ -60,7 +60,9 @@
 #include <ev.h>
 
 #include "conf.h"
+#include "fastscan.h"
 #include "log.h"
+#include "methods.h"
 #include "util.h"
 
 #define BUS_NAME_MAX 128
@@ -141,6 +143,8 @@ struct bus {
 	uint64_t last_seq, last_dispatched;
 	bus_accept_fn accept_fn; /* the journal: sees each event at accept */
 	void *accept_arg;
+	const struct bus_store *store; /* the journal: durability, history */
+	void *store_arg;
 	uint64_t emitted, delivered, dropped, listener_errors;
 	size_t high_watermark;
 	size_t accepted;        /* in loop iteration accepted_iter */
@@ -158,7 +162,6 @@ struct bus {
 
 #define BUS_OWN_MAX 4096
 
-static struct bus *bus_default_instance;
 static unsigned bus_count; /* buses alive: the last one drains ev_cache */
 
 /* i < 2 * cap: a ring index without a division on the hot path. */
@@ -826,17 +829,17 @@ bus_free(struct bus *b)
 		w->queued = false;
 	for (struct bus_waiter *w = b->wait_head; w; w = w->next)
 		w->queued = false;
-	if (bus_default_instance == b)
-		bus_default_instance = NULL;
 	if (--bus_count == 0)
 		ev_cache_drain();
 	free(b);
 }
 
 struct bus *
-bus_default(void)
+bus_of(struct svc *self)
 {
-	return bus_default_instance;
+	struct svc *d = svc_dep(self, "bus");
+
+	return d ? svc_priv(d) : NULL;
 }
 
 /* ---- watchers ---------------------------------------------------------- */
@@ -1494,6 +1497,44 @@ bus_set_accept_hook(struct bus *b, bus_accept_fn fn, void *arg)
 	b->accept_arg = arg;
 }
 
+void
+bus_set_store(struct bus *b, const struct bus_store *st, void *arg)
+{
+	b->store = st;
+	b->store_arg = arg;
+}
+
+const struct bus_store *
+bus_get_store(const struct bus *b, void **arg)
+{
+	*arg = b->store_arg;
+	return b->store;
+}
+
+bool
+bus_sync_durable(const struct bus *b)
+{
+	return b->store && b->store->sync && b->store->when_durable &&
+	       b->store->sync(b->store_arg);
+}
+
+int
+bus_when_durable(struct bus *b, struct bus_durable_waiter *w)
+{
+	if (!b->store || !b->store->when_durable)
+		return -1;
+	b->store->when_durable(b->store_arg, w);
+	return 0;
+}
+
+void
+bus_cancel_durable(struct bus *b, struct bus_durable_waiter *w)
+{
+	if (w->queued && b->store && b->store->cancel_wait)
+		b->store->cancel_wait(b->store_arg, w);
+	w->queued = false;
+}
+
 uint64_t
 bus_last_dispatched(const struct bus *b)
 {
@@ -1636,6 +1677,372 @@ bus_closing(const struct bus *b)
 	return b->closing;
 }
 
+/* ---- control methods (daemon/methods.h) --------------------------------- */
+
+/* The hot path: no jansson tree for the reply, data serialised once. */
+static const struct svc_reply *
+m_emit(struct svc *self, struct svc_call *q)
+{
+	json_t *ev = svc_call_param(q, "event");
+	struct bus *b = svc_priv(self);
+	struct buf *out;
+	char *text = NULL;
+	uint64_t seq = 0;
+	size_t matched = 0;
+	int rc, err;
+
+	/* a full queue and a client that waits: not a refusal (nothing is
+	 * counted as dropped); the same line is dispatched again on room */
+	if (!bus_has_room(b) && svc_call_bool(q, "wait", true) &&
+	    bus_name_valid(json_string_value(ev), json_string_length(ev)) &&
+	    !bus_closing(b))
+		return svc_call_pending(q);
+	text = svc_call_param_text(q, "data");
+	rc = bus_emit(b, json_string_value(ev), json_string_length(ev), text,
+	              text ? strlen(text) : 0, svc_call_source(q), &seq,
+	              &matched);
+	err = errno;
+	free(text);
+	if (rc < 0) {
+		switch (err) {
+		case EINVAL:
+			return svc_call_fail(
+			    q, SVC_ERR_INVALID_PARAMS,
+			    "invalid event name: use 1-128 characters "
+			    "of A-Z a-z 0-9 _ . : -");
+		case EAGAIN:
+			if (svc_call_bool(q, "wait", true))
+				return svc_call_pending(q);
+			return svc_call_fail(
+			    q, SVC_ERR_QUEUE_FULL,
+			    "event queue full, try again later");
+		case ESHUTDOWN:
+			return svc_call_fail(q, SVC_ERR_SHUTTING_DOWN,
+			                     "svcd is shutting down");
+		default:
+			return svc_call_fail(q, SVC_ERR_INTERNAL,
+			                     "emit failed: %s", strerror(err));
+		}
+	}
+	/* a durable store with sync: acknowledged once durable, without
+	 * blocking the loop (a notification needs no acknowledgement) */
+	if (svc_call_id(q) && bus_sync_durable(b) &&
+	    svc_call_defer(q, seq, matched) == 0 && !svc_call_in_batch(q))
+		return svc_call_deferred(q);
+	if ((out = svc_call_raw(q)))
+		buf_printf(out, "{\"seq\":%" PRIu64 ",\"listeners\":%zu}", seq,
+		           matched);
+	return svc_call_raw_done(q);
+}
+
+/* Decimal digits of v at w (room for 20); returns the end. */
+static char *
+put_u64_at(char *w, uint64_t v)
+{
+	char t[20], *d = util_u64_digits(t + sizeof(t), v);
+	size_t n = (size_t)(t + sizeof(t) - d);
+
+	memcpy(w, d, n);
+	return w + n;
+}
+
+#define PUT_LIT(w, lit)                                                        \
+	(memcpy((w), (lit), sizeof(lit) - 1), (w) += sizeof(lit) - 1)
+
+/*
+ * emit's fast handler: the request already passed the central checks
+ * (access, the params spec, shutdown, the bus running). params.data is
+ * kept as the validated bytes it arrived in (compacted only if it holds
+ * whitespace). An escaped event name, a closing bus, a durable store with
+ * sync or a refusal by bus_emit: the general path answers. A full queue
+ * with wait parks the client here, as the general path would, without
+ * parsing the line into a tree on every retry (under sustained load that
+ * is most retries); "wait":false gets its QueueFull there.
+ */
+static int
+f_emit(struct svc *self, struct svc_call *q, const struct fastscan_req *f,
+       struct buf *out)
+{
+	struct bus *b = svc_priv(self);
+	const char *ev = NULL, *data = NULL;
+	size_t ev_len = 0, data_len = 0;
+	bool ws = false, wait = true;
+	struct buf tmp = {0};
+	uint64_t seq = 0;
+	size_t matched = 0;
+	char *w;
+	int rc;
+
+	for (size_t i = 0; i < f->nmem; i++) {
+		const struct fastscan_member *m = &f->mem[i];
+
+		if (m->k[0] == 'e') { /* event: a string (the spec) */
+			if (memchr(m->v, '\\', m->vl)) /* escapes */
+				return -1;
+			ev = m->v + 1;
+			ev_len = m->vl - 2;
+		} else if (m->k[0] == 'd') { /* data: an object */
+			data = m->v;
+			data_len = m->vl;
+			ws = m->ws;
+		} else { /* wait: a boolean; only a full queue reads it */
+			wait = m->v[0] == 't';
+		}
+	}
+	if (bus_closing(b))
+		return -1;
+	if (!bus_has_room(b))
+		return wait && bus_name_valid(ev, ev_len) ? METHODS_PENDING
+		                                          : -1;
+	if (bus_sync_durable(b))
+		return -1;
+	if (data && ws) {
+		util_json_compact(&tmp, data, data_len);
+		data = buf_head(&tmp);
+		data_len = tmp.len;
+	}
+	rc = bus_emit(b, ev, ev_len, data, data_len, svc_call_source(q), &seq,
+	              &matched);
+	buf_free(&tmp);
+	/* Refused after the checks above (a bad name, an accept hook): the
+	 * general path emits again and answers with the error. */
+	if (rc < 0)
+		return -1;
+	if ((w = svc_fast_head(out, f, 64))) {
+		PUT_LIT(w, "{\"seq\":");
+		w = put_u64_at(w, seq);
+		PUT_LIT(w, ",\"listeners\":");
+		w = put_u64_at(w, matched);
+		PUT_LIT(w, "}}\n");
+		svc_fast_end(out, w);
+	}
+	return METHODS_OK;
+}
+
+/* Patterns from the optional "events" array (NULL/0 for every event):
+ * NULL, or the reply of a refusal. */
+static const struct svc_reply *
+patterns(struct svc_call *q, const char ***out, size_t *n)
+{
+	json_t *arr = svc_call_param(q, "events"), *v;
+	size_t i, bytes = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!arr || json_array_size(arr) == 0)
+		return NULL;
+	if (json_array_size(arr) > BUS_PATTERNS_MAX)
+		return svc_call_fail(
+		    q, SVC_ERR_INVALID_PARAMS,
+		    "too many patterns in 'events': %zu, at most %d",
+		    json_array_size(arr), BUS_PATTERNS_MAX);
+	json_array_foreach(arr, i, v)
+	{
+		bytes += json_string_length(v);
+		if (bytes > BUS_PATTERNS_BYTES)
+			return svc_call_fail(
+			    q, SVC_ERR_INVALID_PARAMS,
+			    "patterns in 'events' too long: over %d "
+			    "bytes in all",
+			    BUS_PATTERNS_BYTES);
+		if (!bus_pattern_valid(json_string_value(v)))
+			return svc_call_fail(
+			    q, SVC_ERR_INVALID_PARAMS,
+			    "invalid pattern '%.128s': use an event "
+			    "name, 'prefix.*' or '*'",
+			    json_string_value(v));
+	}
+	*n = json_array_size(arr);
+	*out = xcalloc(*n, sizeof(**out));
+	json_array_foreach(arr, i, v)(*out)[i] = json_string_value(v);
+	return NULL;
+}
+
+static const struct svc_reply *
+m_subscribe(struct svc *self, struct svc_call *q)
+{
+	struct bus *b = svc_priv(self);
+	json_t *since = svc_call_param(q, "since");
+	const struct svc_reply *r;
+	const char **pats;
+	size_t n;
+	uint64_t upto;
+
+	if ((r = patterns(q, &pats, &n)))
+		return r;
+	upto = bus_last_dispatched(b);
+	/* The reply goes first, then the replayed history, then live. */
+	r = svc_call_ok(q, json_pack("{s:I}", "seq", (json_int_t)upto));
+	svc_call_subscribe(q, pats, n, since != NULL,
+	                   since ? (uint64_t)json_integer_value(since) : 0,
+	                   upto);
+	free(pats);
+	return r;
+}
+
+static const struct svc_reply *
+m_unsubscribe(struct svc *self, struct svc_call *q)
+{
+	(void)self;
+	return svc_call_ok(
+	    q, json_pack("{s:b}", "unsubscribed", svc_call_unsubscribe(q)));
+}
+
+/*
+ * `events` is paged so that a reply is bounded whatever the history holds:
+ * at most `limit` events (default EVENTS_LIMIT, at most EVENTS_LIMIT_MAX),
+ * no more once the reply passes EVENTS_REPLY_MAX bytes (but at least one
+ * event), and at most EVENTS_SCAN journal rows read per call. "next" is the
+ * seq to pass as since for the next page, null when there is no more.
+ */
+#define EVENTS_LIMIT     1000
+#define EVENTS_LIMIT_MAX 10000
+#define EVENTS_REPLY_MAX (4u << 20)
+#define EVENTS_SCAN      50000
+
+struct page {
+	struct buf *out;
+	size_t start; /* where the reply begins in out */
+	size_t n, limit;
+	uint64_t last; /* seq of the last event written */
+	bool full, more;
+};
+
+/* Write ev into the page; false (ev not taken) once the page is full. */
+static bool
+collect_event(const struct bus_event *ev, void *arg)
+{
+	struct page *pg = arg;
+
+	if (pg->full) {
+		pg->more = true;
+		return false;
+	}
+	if (pg->n)
+		buf_putc(pg->out, ',');
+	bus_event_put(pg->out, ev);
+	pg->n++;
+	pg->last = ev->seq;
+	if (pg->n >= pg->limit || pg->out->len - pg->start >= EVENTS_REPLY_MAX)
+		pg->full = true;
+	return true;
+}
+
+static void
+collect_bus_event(const struct bus_event *ev, void *arg)
+{
+	collect_event(ev, arg);
+}
+
+/* The reply is written as text: event data goes out as it was stored.
+ * The history comes from the bus's store (the journal) when one is
+ * registered, else from the ring. */
+static const struct svc_reply *
+m_events(struct svc *self, struct svc_call *q)
+{
+	struct bus *b = svc_priv(self);
+	uint64_t since = svc_call_uint(q, "since", 0);
+	size_t last = (size_t)svc_call_uint(q, "last", 0);
+	json_t *jlimit = svc_call_param(q, "limit");
+	size_t limit = EVENTS_LIMIT;
+	uint64_t resume = 0, next;
+	const char **pats;
+	struct buf body = {0}, *out;
+	struct page pg = {.out = &body};
+	const struct bus_store *st;
+	const struct svc_reply *r;
+	void *starg;
+	size_t n;
+
+	if (jlimit) {
+		json_int_t l = json_integer_value(jlimit);
+
+		if (l < 1 || l > EVENTS_LIMIT_MAX)
+			return svc_call_fail(q, SVC_ERR_INVALID_PARAMS,
+			                     "parameter 'limit' must be 1-%d",
+			                     EVENTS_LIMIT_MAX);
+		limit = (size_t)l;
+	}
+	if ((r = patterns(q, &pats, &n)))
+		return r;
+	pg.limit = last && last < limit ? last : limit;
+	st = bus_get_store(b, &starg);
+	if (st && st->history) {
+		char *cause = NULL;
+
+		if (st->history(starg, since, last, EVENTS_SCAN, pats, n,
+		                collect_event, &pg, &resume, &cause) < 0) {
+			free(pats);
+			buf_free(&body);
+			r = svc_call_fail(q, SVC_ERR_INTERNAL, "%s", cause);
+			free(cause);
+			return r;
+		}
+	} else {
+		bus_history(b, since, last, pats, n, collect_bus_event, &pg);
+	}
+	free(pats);
+	next = pg.more ? pg.last : resume;
+	if ((out = svc_call_raw(q))) {
+		buf_append(out, "{\"events\":[", 11);
+		if (body.len) /* an empty page has no buffer at all */
+			buf_append(out, buf_head(&body), body.len);
+		if (next)
+			buf_printf(out, "],\"next\":%" PRIu64 "}", next);
+		else
+			buf_puts(out, "],\"next\":null}");
+	}
+	buf_free(&body);
+	return svc_call_raw_done(q);
+}
+
+static const struct svc_param p_emit[] = {
+    {"event", SVC_P_STRING, true},
+    {"data", SVC_P_OBJECT, false},
+    {"wait", SVC_P_BOOL, false},
+};
+static const struct svc_param p_subscribe[] = {
+    {"events", SVC_P_STRINGS, false},
+    {"since", SVC_P_UINT, false},
+};
+static const struct svc_param p_events[] = {
+    {"last", SVC_P_UINT, false},
+    {"since", SVC_P_UINT, false},
+    {"events", SVC_P_STRINGS, false},
+    {"limit", SVC_P_UINT, false},
+};
+
+static const struct svc_method bus_methods[] = {
+    {.name = "emit",
+     .fn = m_emit,
+     .fast = f_emit,
+     .access = SVC_ACCESS_EMIT,
+     .flags = SVC_M_LIVE,
+     SVC_PARAMS(p_emit),
+     .doc = "emit an event"},
+    {.name = "subscribe",
+     .fn = m_subscribe,
+     .access = SVC_ACCESS_READ,
+     .flags = SVC_M_LIVE | SVC_M_NO_BATCH,
+     SVC_PARAMS(p_subscribe),
+     .doc = "receive matching events as notifications"},
+    {.name = "unsubscribe",
+     .fn = m_unsubscribe,
+     .access = SVC_ACCESS_READ,
+     .doc = "stop receiving events"},
+    {.name = "events",
+     .fn = m_events,
+     .access = SVC_ACCESS_READ,
+     SVC_PARAMS(p_events),
+     .doc = "a page of past events"},
+};
+
+static json_t *
+bus_figures(struct svc *self)
+{
+	return bus_stats_json(svc_priv(self));
+}
+
 /* ---- the service ------------------------------------------------------- */
 
 static bool bus_in_stop;
@@ -1645,18 +2052,17 @@ static void
 state_observer(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
 {
 	struct svc_info info;
+	struct bus *b = svc_priv(arg);
 	json_t *data;
-	(void)arg;
 
-	if (!bus_default_instance)
+	if (!b)
 		return;
 	svc_get_info(s, &info);
 	data = json_pack("{s:s, s:s, s:s}", "service", svc_name(s), "from",
 	                 svc_state_name(from), "to", svc_state_name(to));
 	if (info.error)
 		json_object_set_new(data, "error", json_string(info.error));
-	if (bus_emit_json(bus_default_instance, "service.state", data, "svcd") <
-	    0)
+	if (bus_emit_json(b, "service.state", data, "svcd") < 0)
 		log_debug("bus: service.state for %s not emitted: %s",
 		          svc_name(s), strerror(errno));
 	json_decref(data);
@@ -1676,7 +2082,7 @@ bus_svc_init(struct svc *self, char **cause)
 	struct svc_graph *g = svc_graph(self);
 	(void)cause;
 
-	bus_default_instance = bus_new(svc_loop(self), &opts);
+	svc_set_priv(self, bus_new(svc_loop(self), &opts));
 	svc_graph_add_observer(g, state_observer, self);
 	/* Replay the boot so far: subscribers see every service come up. */
 	for (size_t i = 0; i < svc_graph_count(g); i++) {
@@ -1690,8 +2096,7 @@ bus_svc_init(struct svc *self, char **cause)
 static int
 bus_svc_ping(struct svc *self, char **cause)
 {
-	(void)self;
-	if (!bus_default_instance) {
+	if (!svc_priv(self)) {
 		*cause = xstrdup("bus not running");
 		return -1;
 	}
@@ -1704,8 +2109,8 @@ bus_svc_closed(struct bus *b, int status, void *arg)
 	struct svc *self = arg;
 	(void)status;
 
-	if (bus_default_instance == b)
-		bus_default_instance = NULL;
+	if (svc_priv(self) == b)
+		svc_set_priv(self, NULL);
 	bus_free(b);
 	if (bus_in_stop)
 		bus_stopped_sync = true;
@@ -1716,7 +2121,7 @@ bus_svc_closed(struct bus *b, int status, void *arg)
 static int
 bus_svc_stop(struct svc *self)
 {
-	struct bus *b = bus_default_instance;
+	struct bus *b = svc_priv(self);
 
 	svc_graph_remove_observer(svc_graph(self), state_observer, self);
 	if (!b)
@@ -1777,4 +2182,6 @@ const struct svc_desc bus_service = {
     .stop = bus_svc_stop,
     .conf = SVC_CONF_SECTIONS(&bus_section),
     .conf_size = sizeof(struct bus_conf),
+    SVC_METHODS(bus_methods),
+    .figures = bus_figures,
 };

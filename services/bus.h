@@ -13,7 +13,10 @@
  * logged and never stops the others. A history ring keeps the last N events.
  *
  * The object API (bus_new ...) works on any loop, for tests; the `bus`
- * service descriptor owns one instance, returned by bus_default().
+ * service descriptor owns one instance: a service that requires "bus"
+ * reaches it with bus_of(self). The bus service also owns the control
+ * methods emit, subscribe, unsubscribe and events, and the `bus` member of
+ * `status`.
  */
 #ifndef SVCD_BUS_H
 #define SVCD_BUS_H
@@ -86,8 +89,9 @@ typedef int (*bus_async_fn)(const struct bus_event *ev, struct bus_call *call,
 struct bus *bus_new(struct ev_loop *loop, const struct bus_opts *opts);
 /* Frees the bus and every queued event and listener (no delivery). */
 void bus_free(struct bus *b);
-/* The instance owned by the running `bus` service, or NULL. */
-struct bus *bus_default(void);
+/* The instance owned by the running `bus` service that self requires
+ * (svc_dep: self must require "bus"), or NULL when it is not running. */
+struct bus *bus_of(struct svc *self);
 
 /* Names: 1-128 chars of [A-Za-z0-9_.:-]. */
 bool bus_name_valid(const char *name, size_t len);
@@ -221,6 +225,51 @@ int bus_set_last_seq(struct bus *b, uint64_t seq);
  */
 typedef void (*bus_accept_fn)(const struct bus_event *ev, void *arg);
 void bus_set_accept_hook(struct bus *b, bus_accept_fn fn, void *arg);
+/*
+ * A store that keeps accepted events beyond the ring (the journal)
+ * registers with the bus (bus_set_store; NULL removes it), so that the bus
+ * and its users reach it without knowing it:
+ *   - sync: `emit` is acknowledged only once the event is durable;
+ *     when_durable calls w->fn once, from the loop, when every event up to
+ *     w->seq is durable (status 0) or cannot be (-1, cause borrowed), never
+ *     from inside when_durable; cancel_wait forgets a queued waiter;
+ *   - history: `events` pages through the store instead of the ring
+ *     (the journal_history contract, services/journal.h);
+ *   - cursor and replay, for at-least-once consumers (hooks): cursor
+ *     records that consumer has finished every matching event up to seq;
+ *     replay calls deliver for each event the consumer still owes, in seq
+ *     order, and returns the highest seq it covered.
+ * Any op may be NULL.
+ */
+struct bus_durable_waiter {
+	void (*fn)(struct bus_durable_waiter *w, int status, const char *cause);
+	uint64_t seq;
+	struct bus_durable_waiter *next; /* private */
+	bool queued;                     /* private */
+};
+struct bus_store {
+	bool (*sync)(void *arg);
+	void (*when_durable)(void *arg, struct bus_durable_waiter *w);
+	void (*cancel_wait)(void *arg, struct bus_durable_waiter *w);
+	long (*history)(void *arg, uint64_t since, size_t last, size_t scan,
+	                const char *const *patterns, size_t npatterns,
+	                bool (*fn)(const struct bus_event *ev, void *fnarg),
+	                void *fnarg, uint64_t *resume, char **cause);
+	void (*cursor)(void *arg, const char *consumer, uint64_t seq);
+	uint64_t (*replay)(void *arg, const char *consumer, const char *pattern,
+	                   int (*deliver)(const char *consumer,
+	                                  const struct bus_event *ev));
+};
+void bus_set_store(struct bus *b, const struct bus_store *st, void *arg);
+/* The registered store (NULL if none), its arg in *arg. */
+const struct bus_store *bus_get_store(const struct bus *b, void **arg);
+/* A store is registered that acknowledges emits only once durable. */
+bool bus_sync_durable(const struct bus *b);
+/* w->fn once every event up to w->seq is durable: 0, or -1 (nothing
+ * called) when no store can tell. */
+int bus_when_durable(struct bus *b, struct bus_durable_waiter *w);
+void bus_cancel_durable(struct bus *b, struct bus_durable_waiter *w);
+
 /*
  * Highest seq dispatched so far (0 if none): every event up to it is in the
  * history (if it still fits) and a listener registered now receives exactly

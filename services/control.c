@@ -1,6 +1,9 @@
 /*
  * control.c — the control service: the JSON-RPC 2.0 server on a Unix stream
- * socket (docs/protocol.md). Methods live in methods.c, framing in rpc.c.
+ * socket (docs/protocol.md), the transport of the control methods: the
+ * generic dispatcher (daemon/methods.c) runs each request line against the
+ * methods every service of the graph declares; framing is in rpc.c. The
+ * transport's own methods live here: hello, ping, status, services.
  *
  * Design notes.
  *
@@ -68,8 +71,8 @@
 #include <ev.h>
 
 #include "bus.h"
-#include "journal.h"
 #include "conf.h"
+#include "fastscan.h"
 #include "log.h"
 #include "manager.h"
 #include "methods.h"
@@ -117,8 +120,9 @@ struct ctl_client {
 	bool eof;     /* the peer shut its write side */
 	bool paused;  /* not taking requests: room on the bus, or a deferred
 	                 reply */
-	/* emit with [journal] sync = always: the reply waits for durability */
-	struct journal_waiter jwait;
+	/* emit with a durable store's sync (the journal's sync = always): the
+	 * reply waits for durability */
+	struct bus_durable_waiter jwait;
 	json_t *defer_id;
 	size_t defer_matched;
 	char *defer_text; /* a batch's reply line, or NULL */
@@ -160,6 +164,7 @@ static struct {
 	ev_prepare flush_w; /* writes the clients on flush_head */
 	struct ctl_client *flush_head;
 	struct control_stats st;
+	struct methods_table *methods; /* gathered from the graph at init */
 	/* [control] emit_group / admin_group, resolved when they change */
 	char *emit_name, *admin_name;
 	bool emit_ok, admin_ok;
@@ -176,6 +181,7 @@ static void client_drop(struct ctl_client *c);
 static void client_write(struct ctl_client *c);
 static void queue_flush(struct ctl_client *c);
 static void process_input(struct ctl_client *c);
+static const struct svc_transport transport;
 static void unsubscribe(struct ctl_client *c);
 static void stop_tick_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
@@ -245,39 +251,33 @@ client_in_group(const struct ctl_client *c, gid_t g)
 	return false;
 }
 
-bool
-ctl_client_allowed(struct ctl_client *c, enum method_access a)
+static bool
+client_allowed(struct ctl_client *c, enum svc_access a)
 {
-	if (a == ACCESS_READ || c->uid == 0 || c->uid == geteuid())
+	if (a == SVC_ACCESS_READ || c->uid == 0 || c->uid == geteuid())
 		return true;
 	resolve_groups();
-	if (a == ACCESS_EMIT)
+	if (a == SVC_ACCESS_EMIT)
 		return ctl.emit_ok && client_in_group(c, ctl.emit_gid);
 	return ctl.admin_ok && client_in_group(c, ctl.admin_gid);
 }
 
-const char *
-ctl_client_source(const struct ctl_client *c)
+static const char *
+client_source(const struct ctl_client *c)
 {
 	return c->source;
 }
 
-unsigned long
-ctl_client_uid(const struct ctl_client *c)
+static unsigned long
+client_uid(const struct ctl_client *c)
 {
 	return (unsigned long)c->uid;
 }
 
-long
-ctl_client_pid(const struct ctl_client *c)
+static long
+client_pid(const struct ctl_client *c)
 {
 	return (long)c->pid;
-}
-
-struct svc_graph *
-ctl_graph(void)
-{
-	return svc_graph(ctl.self);
 }
 
 /* ---- client lifetime ---------------------------------------------------- */
@@ -306,8 +306,10 @@ static void progress_cb(const char *phase, const char *service,
 static void
 cancel_deferred(struct ctl_client *c)
 {
-	if (c->jwait.queued && journal_default())
-		journal_cancel_wait(journal_default(), &c->jwait);
+	struct bus *b = bus_of(ctl.self);
+
+	if (c->jwait.queued && b)
+		bus_cancel_durable(b, &c->jwait);
 	c->jwait.queued = false;
 	json_decref(c->defer_id);
 	c->defer_id = NULL;
@@ -319,7 +321,7 @@ cancel_deferred(struct ctl_client *c)
 static void
 client_drop(struct ctl_client *c)
 {
-	struct bus *b = bus_default();
+	struct bus *b = bus_of(ctl.self);
 
 	if (c->dead)
 		return;
@@ -356,8 +358,8 @@ start_closing(struct ctl_client *c)
 		return;
 	c->closing = true;
 	unsubscribe(c);
-	if (c->waiter.queued && bus_default())
-		bus_cancel_wait(bus_default(), &c->waiter);
+	if (c->waiter.queued && bus_of(ctl.self))
+		bus_cancel_wait(bus_of(ctl.self), &c->waiter);
 	cancel_deferred(c);
 	c->paused = false;
 	ev_timer_stop(ctl.loop, &c->deadline);
@@ -525,8 +527,8 @@ progress_cb(const char *phase, const char *service, const char *state,
 		ev_io_start(ctl.loop, &c->wio);
 }
 
-void
-ctl_client_wait_shutdown(struct ctl_client *c)
+static void
+client_wait_shutdown(struct ctl_client *c)
 {
 	if (c->waiting_shutdown)
 		return;
@@ -699,18 +701,18 @@ replay_cb(const struct bus_event *ev, void *arg)
 static void
 unsubscribe(struct ctl_client *c)
 {
-	struct bus *b = bus_default();
+	struct bus *b = bus_of(ctl.self);
 
 	if (c->listener && b)
 		bus_unlisten(b, c->listener);
 	c->listener = NULL;
 }
 
-void
-ctl_client_subscribe(struct ctl_client *c, const char *const *patterns,
-                     size_t n, bool replay, uint64_t since, uint64_t upto)
+static void
+client_subscribe(struct ctl_client *c, const char *const *patterns, size_t n,
+                 bool replay, uint64_t since, uint64_t upto)
 {
-	struct bus *b = bus_default();
+	struct bus *b = bus_of(ctl.self);
 
 	if (!b || c->closing || c->dead)
 		return;
@@ -736,8 +738,8 @@ ctl_client_subscribe(struct ctl_client *c, const char *const *patterns,
 		c->listener = bus_listen(b, "*", on_event, c);
 }
 
-bool
-ctl_client_unsubscribe(struct ctl_client *c)
+static bool
+client_unsubscribe(struct ctl_client *c)
 {
 	bool was = c->listener != NULL;
 
@@ -803,7 +805,7 @@ pause_client(struct ctl_client *c)
 {
 	c->paused = true;
 	ev_io_stop(ctl.loop, &c->rio);
-	bus_wait_room(bus_default(), &c->waiter);
+	bus_wait_room(bus_of(ctl.self), &c->waiter);
 }
 
 /* Dispatch every complete line, in order, until paused or closing. */
@@ -812,7 +814,7 @@ process_input(struct ctl_client *c)
 {
 	uint64_t max = control_conf()->max_request;
 
-	while (!c->closing && !c->paused && !c->dead) {
+	while (!c->closing && !c->paused && !c->dead && ctl.methods) {
 		const char *head = buf_head(&c->in);
 
 		/* Replies pile up unread: stop taking requests until they
@@ -843,8 +845,8 @@ process_input(struct ctl_client *c)
 		if (len && head[len - 1] == '\r')
 			len--;
 		if (!blank(head, len)) {
-			enum methods_outcome o =
-			    methods_dispatch(c, head, len, &c->out);
+			enum methods_outcome o = methods_dispatch(
+			    ctl.methods, &transport, c, head, len, &c->out);
 
 			if (o == METHODS_PENDING) {
 				pause_client(c);
@@ -974,7 +976,7 @@ waiter_cb(struct bus_waiter *w)
 
 /* The journal committed (or failed) the deferred emit: answer, resume. */
 static void
-durable_cb(struct journal_waiter *w, int status, const char *cause)
+durable_cb(struct bus_durable_waiter *w, int status, const char *cause)
 {
 	struct ctl_client *c = container_of(w, struct ctl_client, jwait);
 	json_t *id = c->defer_id;
@@ -1014,38 +1016,107 @@ durable_cb(struct journal_waiter *w, int status, const char *cause)
 	resume_client(c);
 }
 
-int
-ctl_client_defer_emit(struct ctl_client *c, json_t *id, uint64_t seq,
-                      size_t matched)
+static int
+client_defer_emit(struct ctl_client *c, json_t *id, uint64_t seq,
+                  size_t matched)
 {
-	struct journal *j = journal_default();
+	struct bus *b = bus_of(ctl.self);
 
-	if (!j)
+	if (!b || !bus_sync_durable(b))
 		return -1;
 	c->defer_id = json_incref(id);
 	c->defer_matched = matched;
 	c->jwait.fn = durable_cb;
 	c->jwait.seq = seq;
-	journal_when_durable(j, &c->jwait);
+	bus_when_durable(b, &c->jwait);
 	return 0;
 }
 
-int
-ctl_client_defer_text(struct ctl_client *c, const struct buf *text,
-                      uint64_t seq)
+static int
+client_defer_text(struct ctl_client *c, const struct buf *text, uint64_t seq)
 {
-	struct journal *j = journal_default();
+	struct bus *b = bus_of(ctl.self);
 
-	if (!j)
+	if (!b || !bus_sync_durable(b))
 		return -1;
 	c->defer_text = xmalloc(text->len);
 	memcpy(c->defer_text, buf_head(text), text->len);
 	c->defer_text_len = text->len;
 	c->jwait.fn = durable_cb;
 	c->jwait.seq = seq;
-	journal_when_durable(j, &c->jwait);
+	bus_when_durable(b, &c->jwait);
 	return 0;
 }
+
+/* ---- the transport the methods see ------------------------------------- */
+
+static bool
+t_allowed(void *conn, enum svc_access a)
+{
+	return client_allowed(conn, a);
+}
+
+static const char *
+t_source(void *conn)
+{
+	return client_source(conn);
+}
+
+static unsigned long
+t_uid(void *conn)
+{
+	return client_uid(conn);
+}
+
+static long
+t_pid(void *conn)
+{
+	return client_pid(conn);
+}
+
+static void
+t_subscribe(void *conn, const char *const *patterns, size_t n, bool replay,
+            uint64_t since, uint64_t upto)
+{
+	client_subscribe(conn, patterns, n, replay, since, upto);
+}
+
+static bool
+t_unsubscribe(void *conn)
+{
+	return client_unsubscribe(conn);
+}
+
+static int
+t_defer_emit(void *conn, json_t *id, uint64_t seq, size_t matched)
+{
+	return client_defer_emit(conn, id, seq, matched);
+}
+
+static int
+t_defer_text(void *conn, const struct buf *text, uint64_t seq)
+{
+	return client_defer_text(conn, text, seq);
+}
+
+static void
+t_wait_shutdown(void *conn)
+{
+	client_wait_shutdown(conn);
+}
+
+static const struct svc_transport transport = {
+    .allowed = t_allowed,
+    .source = t_source,
+    .uid = t_uid,
+    .pid = t_pid,
+    .subscribe = t_subscribe,
+    .unsubscribe = t_unsubscribe,
+    .defer_emit = t_defer_emit,
+    .defer_text = t_defer_text,
+    .wait_shutdown = t_wait_shutdown,
+    .shutting_down = manager_shutting_down,
+};
 
 /* ---- accepting ---------------------------------------------------------- */
 
@@ -1364,6 +1435,165 @@ unlink_ours(void)
 	ctl.path = NULL;
 }
 
+/* ---- the transport's own methods ---------------------------------------- */
+
+#define PROTOCOL_VERSION 1
+
+static const struct svc_reply *
+m_hello(struct svc *self, struct svc_call *q)
+{
+	(void)self;
+	return svc_call_ok(q, json_pack("{s:s, s:s, s:i, s:I, s:o}", "name",
+	                                "svcd", "version", SVCD_VERSION,
+	                                "protocol", PROTOCOL_VERSION, "pid",
+	                                (json_int_t)getpid(), "methods",
+	                                methods_names(ctl.methods)));
+}
+
+static const struct svc_reply *
+m_ping(struct svc *self, struct svc_call *q)
+{
+	(void)self;
+	return svc_call_ok(q, json_string("pong"));
+}
+
+/* ping's fast handler: the central checks passed (no params), answer. */
+static int
+f_ping(struct svc *self, struct svc_call *q, const struct fastscan_req *f,
+       struct buf *out)
+{
+	char *w = svc_fast_head(out, f, 8);
+
+	if (w) {
+		memcpy(w, "\"pong\"}\n", 8);
+		svc_fast_end(out, w + 8);
+	}
+	return METHODS_OK;
+}
+
+/* Boot time: the earliest successful start in the graph. */
+static int64_t
+boot_time_us(struct svc_graph *g)
+{
+	int64_t t = 0;
+
+	for (size_t i = 0; i < svc_graph_count(g); i++) {
+		struct svc_info in;
+
+		svc_get_info(svc_graph_at(g, i), &in);
+		if (in.started_at_us && (!t || in.started_at_us < t))
+			t = in.started_at_us;
+	}
+	return t;
+}
+
+/*
+ * The framework's own fields, then one member per service that has
+ * figures, named after it (in table order), null while it is not running.
+ */
+static const struct svc_reply *
+m_status(struct svc *self, struct svc_call *q)
+{
+	struct svc_graph *g = svc_graph(self);
+	size_t n = svc_graph_count(g), running = 0, failed = 0, blocked = 0,
+	       degraded = 0;
+	int64_t boot = boot_time_us(g);
+	json_t *res;
+
+	for (size_t i = 0; i < n; i++) {
+		struct svc *s = svc_graph_at(g, i);
+
+		switch (svc_state(s)) {
+		case SVC_RUNNING: running++; break;
+		case SVC_FAILED: failed++; break;
+		case SVC_BLOCKED: blocked++; break;
+		default: break;
+		}
+		if (svc_degraded(s))
+			degraded++;
+	}
+	res = json_pack(
+	    "{s:s, s:I, s:f, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "version",
+	    SVCD_VERSION, "pid", (json_int_t)getpid(), "uptime_s",
+	    boot ? (double)(util_now_us() - boot) / 1e6 : 0.0, "state",
+	    manager_shutting_down() ? "stopping" : "running", "services",
+	    "total", (json_int_t)n, "running", (json_int_t)running, "failed",
+	    (json_int_t)failed, "blocked", (json_int_t)blocked, "degraded",
+	    (json_int_t)degraded);
+	for (size_t idx = 0; idx < n; idx++)
+		for (size_t i = 0; i < n; i++) {
+			struct svc *s = svc_graph_at(g, i);
+			const struct svc_desc *d = svc_desc(s);
+			json_t *fig;
+
+			if (svc_index(s) != idx || !d->figures)
+				continue;
+			fig =
+			    svc_state(s) == SVC_RUNNING ? d->figures(s) : NULL;
+			json_object_set_new(res, d->name,
+			                    fig ? fig : json_null());
+		}
+	return svc_call_ok(q, res);
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static const struct svc_reply *
+m_services(struct svc *self, struct svc_call *q)
+{
+	struct svc_graph *g = svc_graph(self);
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < svc_graph_count(g); i++) {
+		struct svc_info in;
+		json_t *req = json_array();
+
+		svc_get_info(svc_graph_at(g, i), &in);
+		for (const char *const *r = in.requires; *r; r++)
+			json_array_append_new(req, json_string(*r));
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:o, s:s, s:I, s:o, s:o}", "name",
+		                   in.name, "requires", req, "state",
+		                   svc_state_name(in.state), "order",
+		                   (json_int_t)in.order, "init_ms",
+		                   in.init_ms >= 0 ? json_real(in.init_ms)
+		                                   : json_null(),
+		                   "error", str_or_null(in.error)));
+	}
+	return svc_call_ok(q, arr);
+}
+
+static const struct svc_method control_methods[] = {
+    {.name = "hello",
+     .fn = m_hello,
+     .access = SVC_ACCESS_READ,
+     .doc = "name, version, protocol, pid and the methods"},
+    {.name = "ping",
+     .fn = m_ping,
+     .fast = f_ping,
+     .access = SVC_ACCESS_READ,
+     .doc = "\"pong\""},
+    {.name = "status",
+     .fn = m_status,
+     .access = SVC_ACCESS_READ,
+     .doc = "the daemon's state and every service's figures"},
+    {.name = "services",
+     .fn = m_services,
+     .access = SVC_ACCESS_READ,
+     .doc = "the graph: requires, state, order, init time, error"},
+};
+
+static json_t *
+control_figures(struct svc *self)
+{
+	(void)self;
+	return control_stats_json();
+}
+
 /* ---- the service -------------------------------------------------------- */
 
 static int
@@ -1372,6 +1602,9 @@ control_init(struct svc *self, char **cause)
 	const char *path;
 
 	memset(&ctl.st, 0, sizeof(ctl.st));
+	ctl.methods = methods_table_new(svc_graph(self), cause);
+	if (!ctl.methods)
+		return -1;
 	ctl.self = self;
 	path = control_conf()->socket;
 	ctl.loop = svc_loop(self);
@@ -1387,11 +1620,11 @@ control_init(struct svc *self, char **cause)
 	} else {
 		if (!path || !*path) {
 			*cause = xstrdup("no control socket configured");
-			return -1;
+			goto out_free_methods;
 		}
 		ctl.lfd = listen_path(path, cause);
 		if (ctl.lfd < 0)
-			return -1;
+			goto out_free_methods;
 		log_info("control: listening on %s", path);
 	}
 	ctl.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -1408,6 +1641,11 @@ control_init(struct svc *self, char **cause)
 	ev_unref(ctl.loop); /* never keeps the loop alive by itself */
 	ctl.running = true;
 	return 0;
+
+out_free_methods:
+	methods_table_free(ctl.methods);
+	ctl.methods = NULL;
+	return -1;
 }
 
 static int
@@ -1450,6 +1688,8 @@ stop_finish(void)
 	ctl.emit_ok = ctl.admin_ok = false;
 	ctl.stopping = false;
 	ctl.running = false;
+	methods_table_free(ctl.methods);
+	ctl.methods = NULL;
 }
 
 /*
@@ -1461,7 +1701,7 @@ stop_finish(void)
 static bool
 stop_progress(void)
 {
-	struct bus *b = bus_default();
+	struct bus *b = bus_of(ctl.self);
 	struct ctl_client *c, *next;
 	bool late = util_mono_us() >= ctl.stop_deadline_us;
 
@@ -1503,7 +1743,7 @@ stop_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static int
 control_stop(struct svc *self)
 {
-	struct bus *b = bus_default();
+	struct bus *b = bus_of(ctl.self);
 
 	ev_io_stop(ctl.loop, &ctl.accept_w);
 	ev_timer_stop(ctl.loop, &ctl.accept_pause);
@@ -1590,20 +1830,6 @@ static const struct svc_conf_item control_items[] = {
      .type = &svc_conf_group,
      .off = CF(admin_group),
      .doc = "may shut down and reload"},
-    {.key = "max_tasks",
-     .type = &svc_conf_count,
-     .off = CF(max_tasks),
-     .dflt = "1024",
-     .min = "1",
-     .max = "1000000",
-     .doc = "tasks `schedule` may create"},
-    {.key = "max_task_data",
-     .type = &svc_conf_size,
-     .off = CF(max_task_data),
-     .dflt = "64K",
-     .min = "2",
-     .max = "1G",
-     .doc = "a scheduled task's data"},
 };
 
 static void
@@ -1664,10 +1890,12 @@ static const struct svc_conf_section control_section = {
 
 const struct svc_desc control_service = {
     .name = "control",
-    .requires = SVC_REQUIRES("bus", "health", "manager"),
+    .requires = SVC_REQUIRES("bus", "manager"),
     .init = control_init,
     .ping = control_ping,
     .stop = control_stop,
     .conf = SVC_CONF_SECTIONS(&control_daemon_section, &control_section),
     .conf_size = sizeof(struct control_conf),
+    SVC_METHODS(control_methods),
+    .figures = control_figures,
 };

@@ -17,7 +17,7 @@
 #include "bus.h"
 #include "conf.h"
 #include "log.h"
-#include "manager.h"
+#include "methods.h"
 #include "util.h"
 #include "worker.h"
 
@@ -32,6 +32,7 @@ struct seen {
 
 static struct {
 	double interval; /* [health] interval in effect */
+	struct svc *self;
 	bool running;
 	struct svc_graph *graph;
 	struct ev_loop *loop;
@@ -41,6 +42,19 @@ static struct {
 	int64_t round_at_us; /* monotonic: the last round (or the start) */
 	ev_timer push_timer; /* pings the pushed services */
 } h;
+
+/* What the monitor requires, NULL while it is not running. */
+static struct bus *
+health_bus(void)
+{
+	return h.self ? bus_of(h.self) : NULL;
+}
+
+static struct worker *
+health_worker(void)
+{
+	return h.self ? worker_of(h.self) : NULL;
+}
 
 const char *
 health_status_name(enum health_status st)
@@ -57,7 +71,7 @@ health_status_name(enum health_status st)
 static void
 emit_change(struct svc *s, bool healthy)
 {
-	struct bus *b = bus_default();
+	struct bus *b = health_bus();
 	struct svc_info info;
 	json_t *data;
 
@@ -187,12 +201,13 @@ unhealthy(const struct svc_info *info)
 	       !info->ping_ok;
 }
 
-/* Failed, or stopped while nobody asked for a shutdown. */
+/* Failed, or stopped while the graph is not stopping (a shutdown). */
 static bool
 down(const struct svc_info *info)
 {
 	return info->state == SVC_FAILED ||
-	       (info->state == SVC_STOPPED && !manager_shutting_down());
+	       (info->state == SVC_STOPPED &&
+	        !(h.self && svc_graph_stopping(svc_graph(h.self))));
 }
 
 /* Something a dependent cannot rely on. */
@@ -399,7 +414,7 @@ health_task(struct worker_task *t, void *arg, char **cause)
 static int
 schedule_rounds(char **cause)
 {
-	struct worker *w = worker_default();
+	struct worker *w = health_worker();
 	struct worker_spec spec = {
 	    .name = HEALTH_TASK,
 	    .kind = WORKER_PERIODIC,
@@ -430,7 +445,7 @@ health_reload(struct svc *self, const void *old, const void *new, char **cause)
 	if (!h.running)
 		return 0;
 	h.interval = c->interval;
-	struct worker_task *t = worker_find(worker_default(), HEALTH_TASK);
+	struct worker_task *t = worker_find(health_worker(), HEALTH_TASK);
 	if (t) {
 		struct worker_task_info info;
 		worker_task_get_info(t, &info);
@@ -446,6 +461,7 @@ health_reload(struct svc *self, const void *old, const void *new, char **cause)
 static int
 health_init(struct svc *self, char **cause)
 {
+	h.self = self;
 	h.graph = svc_graph(self);
 	h.interval = ((const struct health_conf *)svc_options(self))->interval;
 	h.n = svc_graph_count(h.graph);
@@ -468,7 +484,7 @@ health_init(struct svc *self, char **cause)
 static int
 health_stop(struct svc *self)
 {
-	struct worker *w = worker_default();
+	struct worker *w = health_worker();
 
 	if (w)
 		worker_cancel(w, HEALTH_TASK);
@@ -494,6 +510,37 @@ static const struct svc_conf_section health_section = {
     .doc = "the health monitor",
 };
 
+/* ---- control methods ---------------------------------------------------- */
+
+static const struct svc_reply *
+m_health(struct svc *self, struct svc_call *q)
+{
+	const char *name = svc_call_string(q, "service", NULL);
+	json_t *res;
+
+	if (name && !svc_graph_find(svc_graph(self), name))
+		return svc_call_fail(q, SVC_ERR_NOT_FOUND,
+		                     "unknown service '%.128s'", name);
+	res = health_json(name, svc_call_bool(q, "fresh", false));
+	if (!res)
+		return svc_call_fail(q, SVC_ERR_UNAVAILABLE,
+		                     "the health monitor is not running");
+	return svc_call_ok(q, res);
+}
+
+static const struct svc_param p_health[] = {
+    {"service", SVC_P_STRING, false},
+    {"fresh", SVC_P_BOOL, false},
+};
+
+static const struct svc_method health_methods[] = {
+    {.name = "health",
+     .fn = m_health,
+     .access = SVC_ACCESS_READ,
+     SVC_PARAMS(p_health),
+     .doc = "the last health results, or a fresh round"},
+};
+
 const struct svc_desc health_service = {
     .name = "health",
     .requires = SVC_REQUIRES("bus", "worker"),
@@ -503,4 +550,5 @@ const struct svc_desc health_service = {
     .conf_size = sizeof(struct health_conf),
     .reload = health_reload,
     .tasks = SVC_REQUIRES(HEALTH_TASK),
+    SVC_METHODS(health_methods),
 };

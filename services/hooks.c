@@ -29,6 +29,7 @@
 #include "bus.h"
 #include "conf.h"
 #include "log.h"
+#include "methods.h"
 #include "util.h"
 
 extern char **environ;
@@ -101,7 +102,17 @@ static struct {
 	hooks_cursor_fn cursor_fn;
 	hooks_replay_fn replay_fn;
 	void *jarg;
+	/* the bus's store (the journal), while running: cursors and replay
+	 * when no hooks_set_journal override is set */
+	const struct bus_store *store;
+	void *store_arg;
 } hk;
+
+static bool
+has_cursor(void)
+{
+	return hk.cursor_fn || (hk.store && hk.store->cursor);
+}
 
 static void hook_pump(struct hook *h);
 
@@ -186,6 +197,8 @@ hook_cursor(struct hook *h)
 		h->cursor = c;
 		if (hk.cursor_fn)
 			hk.cursor_fn(h->name, c, hk.jarg);
+		else if (hk.store && hk.store->cursor)
+			hk.store->cursor(hk.store_arg, h->name, c);
 	}
 }
 
@@ -203,7 +216,7 @@ hook_enqueue(struct hook *h, const struct bus_event *ev)
 			         "%s #%" PRIu64 " (further drops counted in "
 			         "`svcctl hooks`)%s",
 			         h->name, queue_max, ev->name, ev->seq,
-			         hk.cursor_fn ? "; the journal replays them on "
+			         has_cursor() ? "; the journal replays them on "
 			                        "the next start"
 			                      : "");
 		h->overflow_logged = true;
@@ -759,13 +772,15 @@ hooks_free_all(void)
 	free(hk.hooks);
 	hk.hooks = NULL;
 	hk.n = 0;
+	hk.store = NULL;
+	hk.store_arg = NULL;
 }
 
 static int
 hooks_init(struct svc *self, char **cause)
 {
 	const struct hooks_conf *c = svc_options(self);
-	struct bus *b = bus_default();
+	struct bus *b = bus_of(self);
 	size_t n = c->hooks.n;
 
 	if (!b) {
@@ -780,6 +795,7 @@ hooks_init(struct svc *self, char **cause)
 	}
 	hooks_free_all();
 	hk.self = self;
+	hk.store = bus_get_store(b, &hk.store_arg);
 	hk.stopping = false;
 	hk.hooks = xcalloc(n ? n : 1, sizeof(*hk.hooks));
 	hk.n = n;
@@ -805,6 +821,9 @@ hooks_init(struct svc *self, char **cause)
 
 		if (hk.replay_fn)
 			h->skip_upto = hk.replay_fn(h->name, h->on, hk.jarg);
+		else if (hk.store && hk.store->replay)
+			h->skip_upto = hk.store->replay(hk.store_arg, h->name,
+			                                h->on, hooks_deliver);
 		h->l = bus_listen(b, h->on, on_event, h);
 	}
 	if (n)
@@ -840,7 +859,7 @@ stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static int
 hooks_stop(struct svc *self)
 {
-	struct bus *b = bus_default();
+	struct bus *b = bus_of(self);
 	bool busy = false;
 	double t = svc_stop_timeout(self);
 
@@ -1123,6 +1142,29 @@ static const struct svc_conf_section hook_section = {
     .doc = "a command run for each matching event",
 };
 
+/* ---- control methods ---------------------------------------------------- */
+
+static const struct svc_reply *
+m_hooks(struct svc *self, struct svc_call *q)
+{
+	(void)self;
+	return svc_call_ok(q, hooks_list_json());
+}
+
+static const struct svc_method hooks_methods[] = {
+    {.name = "hooks",
+     .fn = m_hooks,
+     .access = SVC_ACCESS_READ,
+     .doc = "every hook with its counters"},
+};
+
+static json_t *
+hooks_figures(struct svc *self)
+{
+	(void)self;
+	return hooks_stats_json();
+}
+
 const struct svc_desc hooks_service = {
     .name = "hooks",
     .requires = SVC_REQUIRES("bus"),
@@ -1130,4 +1172,6 @@ const struct svc_desc hooks_service = {
     .stop = hooks_stop,
     .conf = SVC_CONF_SECTIONS(&hook_section),
     .conf_size = sizeof(struct hooks_conf),
+    SVC_METHODS(hooks_methods),
+    .figures = hooks_figures,
 };

@@ -61,7 +61,9 @@ json_t *hooks_stats_json(void);
 json_t *hooks_list_json(void);
 
 /*
- * At-least-once delivery (the journal): cursor_fn is called with a hook's
+ * At-least-once delivery: through the bus's store (bus_set_store: the
+ * journal registers there, so neither service knows the other), or, for
+ * tests, the override below. cursor_fn is called with a hook's
  * name and seq whenever every event up to seq matching that hook was handed
  * to it and finished (ran, or failed for good). Replay: before the listener
  * goes live, replay_fn (if set) is called per hook with the hook's name and

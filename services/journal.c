@@ -52,7 +52,6 @@
 
 #include "bus.h"
 #include "conf.h"
-#include "hooks.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -111,17 +110,9 @@ struct journal {
 	uint64_t accepted; /* last seq handed to the writer */
 	uint64_t first_seq;
 	ev_async async;
-	struct journal_waiter *wait_head, *wait_tail; /* in seq order */
+	struct bus_durable_waiter *wait_head, *wait_tail; /* in seq order */
 	struct log_limit errlog;
 };
-
-static struct journal *journal_instance;
-
-struct journal *
-journal_default(void)
-{
-	return journal_instance;
-}
 
 bool
 journal_sync_always(const struct journal *j)
@@ -555,7 +546,7 @@ run_durable_waiters(struct journal *j, bool stopping)
 		error = xstrdup(j->error);
 	pthread_mutex_unlock(&j->mu);
 	while (j->wait_head && (stopping || j->wait_head->seq <= done)) {
-		struct journal_waiter *w = j->wait_head;
+		struct bus_durable_waiter *w = j->wait_head;
 		j->wait_head = w->next;
 		if (!j->wait_head)
 			j->wait_tail = NULL;
@@ -578,7 +569,7 @@ run_durable_waiters(struct journal *j, bool stopping)
 }
 
 void
-journal_when_durable(struct journal *j, struct journal_waiter *w)
+journal_when_durable(struct journal *j, struct bus_durable_waiter *w)
 {
 	if (w->queued)
 		return;
@@ -594,13 +585,13 @@ journal_when_durable(struct journal *j, struct journal_waiter *w)
 }
 
 void
-journal_cancel_wait(struct journal *j, struct journal_waiter *w)
+journal_cancel_wait(struct journal *j, struct bus_durable_waiter *w)
 {
-	struct journal_waiter *prev = NULL;
+	struct bus_durable_waiter *prev = NULL;
 
 	if (!w->queued)
 		return;
-	for (struct journal_waiter *x = j->wait_head; x;
+	for (struct bus_durable_waiter *x = j->wait_head; x;
 	     prev = x, x = x->next) {
 		if (x != w)
 			continue;
@@ -823,7 +814,8 @@ hook_cursor(const char *hook, uint64_t seq, void *arg)
 }
 
 static uint64_t
-hook_replay(const char *hook, const char *pattern, void *arg)
+hook_replay(void *arg, const char *hook, const char *pattern,
+            int (*deliver)(const char *hook, const struct bus_event *ev))
 {
 	struct journal *j = arg;
 	sqlite3_stmt *st = NULL;
@@ -861,7 +853,7 @@ hook_replay(const char *hook, const char *pattern, void *arg)
 		row_event(&*st, &ev);
 		if (!bus_pattern_match(pattern, ev.name, ev.name_len))
 			continue;
-		if (hooks_deliver(hook, &ev) == 0)
+		if (deliver(hook, &ev) == 0)
 			n++;
 	}
 	sqlite3_finalize(st);
@@ -871,6 +863,51 @@ hook_replay(const char *hook, const char *pattern, void *arg)
 		         hook, n, n == 1 ? "" : "s", cursor);
 	return j->accepted;
 }
+
+static void
+st_cursor(void *arg, const char *consumer, uint64_t seq)
+{
+	hook_cursor(consumer, seq, arg);
+}
+
+/* ---- the bus's store ---------------------------------------------------- */
+
+static bool
+st_sync(void *arg)
+{
+	return journal_sync_always(arg);
+}
+
+static void
+st_when_durable(void *arg, struct bus_durable_waiter *w)
+{
+	journal_when_durable(arg, w);
+}
+
+static void
+st_cancel_wait(void *arg, struct bus_durable_waiter *w)
+{
+	journal_cancel_wait(arg, w);
+}
+
+static long
+st_history(void *arg, uint64_t since, size_t last, size_t scan,
+           const char *const *patterns, size_t npatterns,
+           bool (*fn)(const struct bus_event *ev, void *fnarg), void *fnarg,
+           uint64_t *resume, char **cause)
+{
+	return journal_history(arg, since, last, scan, patterns, npatterns, fn,
+	                       fnarg, resume, cause);
+}
+
+static const struct bus_store journal_store = {
+    .sync = st_sync,
+    .when_durable = st_when_durable,
+    .cancel_wait = st_cancel_wait,
+    .history = st_history,
+    .cursor = st_cursor,
+    .replay = hook_replay,
+};
 
 /* ---- retention ---------------------------------------------------------- */
 
@@ -1100,8 +1137,8 @@ static int
 journal_init(struct svc *self, char **cause)
 {
 	const struct journal_conf *c = svc_options(self);
-	struct bus *b = bus_default();
-	struct worker *w = worker_default();
+	struct bus *b = bus_of(self);
+	struct worker *w = worker_of(self);
 	struct journal *j;
 
 	if (!c->enabled)
@@ -1146,7 +1183,7 @@ journal_init(struct svc *self, char **cause)
 	}
 	j->thread_running = true;
 	bus_set_accept_hook(b, on_accept, j);
-	hooks_set_journal(hook_cursor, hook_replay, j);
+	bus_set_store(b, &journal_store, j);
 	if (j->keep_count || j->keep_age > 0) {
 		struct worker_spec spec = {
 		    .name = PRUNE_TASK,
@@ -1160,7 +1197,7 @@ journal_init(struct svc *self, char **cause)
 		};
 		worker_schedule(w, &spec);
 	}
-	journal_instance = j;
+	svc_set_priv(self, j);
 	log_info("journal: %s (sync %s), last seq %" PRIu64, j->path,
 	         j->sync == CONF_SYNC_ALWAYS ? "always"
 	         : j->sync == CONF_SYNC_OFF  ? "off"
@@ -1172,14 +1209,16 @@ journal_init(struct svc *self, char **cause)
 static int
 journal_stop(struct svc *self)
 {
-	struct journal *j = journal_instance;
-	struct worker *w = worker_default();
+	struct journal *j = svc_priv(self);
+	struct worker *w = worker_of(self);
+	struct bus *b = bus_of(self);
 
 	if (!j)
 		return 0;
-	if (bus_default())
-		bus_set_accept_hook(bus_default(), NULL, NULL);
-	hooks_set_journal(NULL, NULL, NULL);
+	if (b) {
+		bus_set_accept_hook(b, NULL, NULL);
+		bus_set_store(b, NULL, NULL);
+	}
 	if (w)
 		worker_cancel(w, PRUNE_TASK);
 	pthread_mutex_lock(&j->mu);
@@ -1192,7 +1231,7 @@ journal_stop(struct svc *self)
 	log_limit_flush(&j->errlog);
 	run_durable_waiters(j, true);
 	ev_async_stop(j->loop, &j->async);
-	journal_instance = NULL;
+	svc_set_priv(self, NULL);
 	journal_free(j);
 	return 0;
 }
@@ -1252,6 +1291,14 @@ static const struct svc_conf_section journal_section = {
     .flags = SVC_CONF_RESTART,
     .doc = "durable events (enabled when the section is present)",
 };
+/* `status`: null while disabled (no [journal] section). */
+static json_t *
+journal_figures(struct svc *self)
+{
+	struct journal *j = svc_priv(self);
+
+	return j ? journal_stats_json(j) : NULL;
+}
 
 const struct svc_desc journal_service = {
     .name = "journal",
@@ -1261,6 +1308,7 @@ const struct svc_desc journal_service = {
     .conf = SVC_CONF_SECTIONS(&journal_section),
     .conf_size = sizeof(struct journal_conf),
     .tasks = SVC_REQUIRES(PRUNE_TASK),
+    .figures = journal_figures,
 };
 
 void

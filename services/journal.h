@@ -14,7 +14,8 @@
  * with [journal] on_damage = continue logged) and a seq is never reused.
  *
  * sync = always: `emit` is acknowledged only once the event is durable
- * (journal_when_durable: the control client waits, the loop does not);
+ * (journal_when_durable, through the bus's store: a client waits, the loop
+ * does not);
  * batch and off acknowledge at once (off also drops fsync).
  */
 #ifndef SVCD_JOURNAL_H
@@ -54,8 +55,9 @@ struct journal_conf {
 	int on_damage;     /* enum conf_journal_damage; default refuse */
 };
 
-/* The running journal, or NULL when disabled or not running. */
-struct journal *journal_default(void);
+/* The `journal` service keeps its journal as its svc_priv (NULL when
+ * disabled). The bus and its users reach it through the bus's store
+ * (bus_set_store: durability, history, consumer cursors), never by name. */
 
 /* true when emit must wait for durability (sync = always). */
 bool journal_sync_always(const struct journal *j);
@@ -73,14 +75,9 @@ int journal_wait_durable(struct journal *j, uint64_t seq, double timeout,
  * borrowed). Never called from inside journal_when_durable. The waiter is
  * caller-owned: cancel it before freeing it.
  */
-struct journal_waiter {
-	void (*fn)(struct journal_waiter *w, int status, const char *cause);
-	uint64_t seq;
-	struct journal_waiter *next; /* private */
-	bool queued;                 /* private */
-};
-void journal_when_durable(struct journal *j, struct journal_waiter *w);
-void journal_cancel_wait(struct journal *j, struct journal_waiter *w);
+struct bus_durable_waiter; /* services/bus.h */
+void journal_when_durable(struct journal *j, struct bus_durable_waiter *w);
+void journal_cancel_wait(struct journal *j, struct bus_durable_waiter *w);
 
 /* Highest seq in the journal (accepted, maybe not yet committed). */
 uint64_t journal_last_seq(const struct journal *j);

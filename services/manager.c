@@ -17,6 +17,7 @@
 #include "manager.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "methods.h"
 #include "util.h"
 
 #define HANDLER_TIMEOUT_DEFAULT 10.0
@@ -571,6 +573,61 @@ static const struct svc_conf_section daemon_section = {
     .doc = "the process",
 };
 
+/* ---- control methods ---------------------------------------------------- */
+
+static const struct svc_reply *
+m_shutdown(struct svc *self, struct svc_call *q)
+{
+	const struct svc_reply *r =
+	    svc_call_ok(q, json_pack("{s:b}", "accepted", 1));
+	char why[128];
+
+	(void)self;
+	if (svc_call_bool(q, "wait", false))
+		svc_call_wait_shutdown(q);
+	snprintf(why, sizeof(why),
+	         "shutdown requested over the control socket by uid=%lu "
+	         "pid=%ld",
+	         svc_call_uid(q), svc_call_pid(q));
+	manager_shutdown(why);
+	return r;
+}
+
+static const struct svc_reply *
+m_reload(struct svc *self, struct svc_call *q)
+{
+	const struct svc_reply *r;
+	char *cause = NULL;
+
+	(void)self;
+	if (manager_reload(&cause) < 0) {
+		r = svc_call_fail(q, SVC_ERR_INVALID_CONFIG, "%s",
+		                  cause ? cause
+		                        : "the configuration was rejected");
+		free(cause);
+		return r;
+	}
+	return svc_call_ok(q, json_pack("{s:b}", "reloaded", 1));
+}
+
+static const struct svc_param p_shutdown[] = {
+    {"wait", SVC_P_BOOL, false},
+};
+
+static const struct svc_method manager_methods[] = {
+    {.name = "shutdown",
+     .fn = m_shutdown,
+     .access = SVC_ACCESS_ADMIN,
+     .flags = SVC_M_LIVE | SVC_M_NO_BATCH_WAIT,
+     SVC_PARAMS(p_shutdown),
+     .doc = "stop svcd; with wait, progress until the exit"},
+    {.name = "reload",
+     .fn = m_reload,
+     .access = SVC_ACCESS_ADMIN,
+     .flags = SVC_M_LIVE,
+     .doc = "reload the configuration"},
+};
+
 const struct svc_desc manager_service = {
     .name = "manager",
     .init = manager_init,
@@ -578,4 +635,5 @@ const struct svc_desc manager_service = {
     .conf = SVC_CONF_SECTIONS(&daemon_section),
     .conf_size = sizeof(struct manager_conf),
     .reload = manager_reload_conf,
+    SVC_METHODS(manager_methods),
 };

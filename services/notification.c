@@ -122,7 +122,7 @@ on_order_placed(const struct bus_event *ev, void *arg)
 static int
 notification_init(struct svc *self, char **cause)
 {
-	struct bus *b = bus_default();
+	struct bus *b = bus_of(self);
 
 	if (!b) {
 		*cause = xstrdup("the bus is not running");
@@ -137,7 +137,7 @@ notification_init(struct svc *self, char **cause)
 static int
 notification_stop(struct svc *self)
 {
-	struct bus *b = bus_default();
+	struct bus *b = bus_of(self);
 
 	if (b) {
 		bus_unlisten(b, n.user);

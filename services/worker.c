@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "methods.h"
 #include "util.h"
 #include "worker.h"
 
@@ -77,8 +78,6 @@ struct worker {
 	void *shut_arg;
 	ev_timer shut_timer;
 };
-
-static struct worker *worker_default_instance;
 
 static void task_run(struct worker_task *t);
 static void task_post_run(struct worker_task *t);
@@ -366,15 +365,15 @@ worker_free(struct worker *w)
 		task_free(t);
 	}
 	free(w->tasks);
-	if (worker_default_instance == w)
-		worker_default_instance = NULL;
 	free(w);
 }
 
 struct worker *
-worker_default(void)
+worker_of(struct svc *self)
 {
-	return worker_default_instance;
+	struct svc *d = svc_dep(self, "worker");
+
+	return d ? svc_priv(d) : NULL;
 }
 
 struct worker_task *
@@ -677,7 +676,7 @@ static bool worker_stopped_sync;
 static int
 worker_svc_init(struct svc *self, char **cause)
 {
-	worker_default_instance = worker_new(svc_loop(self));
+	svc_set_priv(self, worker_new(svc_loop(self)));
 	return 0;
 }
 
@@ -686,7 +685,8 @@ worker_svc_stopped(struct worker *w, int status, void *arg)
 {
 	struct svc *self = arg;
 
-	worker_free(w); /* clears the default instance */
+	svc_set_priv(self, NULL);
+	worker_free(w);
 	if (worker_in_stop)
 		worker_stopped_sync = true;
 	else
@@ -696,7 +696,7 @@ worker_svc_stopped(struct worker *w, int status, void *arg)
 static int
 worker_svc_stop(struct svc *self)
 {
-	struct worker *w = worker_default_instance;
+	struct worker *w = svc_priv(self);
 
 	if (!w)
 		return 0;
@@ -707,8 +707,72 @@ worker_svc_stop(struct svc *self)
 	return worker_stopped_sync ? 0 : SVC_PENDING;
 }
 
+/* ---- control methods ---------------------------------------------------- */
+
+static const struct svc_reply *
+m_tasks(struct svc *self, struct svc_call *q)
+{
+	return svc_call_ok(q, worker_list_json(svc_priv(self)));
+}
+
+static const struct svc_reply *
+m_cancel(struct svc *self, struct svc_call *q)
+{
+	const char *name = svc_call_string(q, "name", "");
+	struct worker *w = svc_priv(self);
+	const struct svc_reply *r;
+	char *msg = NULL;
+	bool found;
+
+	if (!worker_may_touch(w, name, WORKER_OWNER_CONTROL, &msg)) {
+		log_info("cancel '%.128s' by uid=%lu pid=%ld refused: %s", name,
+		         svc_call_uid(q), svc_call_pid(q), msg);
+		r = svc_call_fail(q, SVC_ERR_PERMISSION,
+		                  "%s; the control channel may not cancel it",
+		                  msg);
+		free(msg);
+		return r;
+	}
+	found = worker_cancel(w, name);
+	log_info("cancel '%.128s' by uid=%lu pid=%ld: %s", name,
+	         svc_call_uid(q), svc_call_pid(q),
+	         found ? "cancelled" : "no such task");
+	return svc_call_ok(q, json_pack("{s:b}", "cancelled", found));
+}
+
+static const struct svc_param p_cancel[] = {
+    {"name", SVC_P_STRING, true},
+};
+
+static const struct svc_method worker_methods[] = {
+    {.name = "tasks",
+     .fn = m_tasks,
+     .access = SVC_ACCESS_READ,
+     .doc = "every task with its schedule and counters"},
+    {.name = "cancel",
+     .fn = m_cancel,
+     .access = SVC_ACCESS_EMIT,
+     .flags = SVC_M_LIVE,
+     SVC_PARAMS(p_cancel),
+     .doc = "cancel a task scheduled over the control channel"},
+};
+
+static json_t *
+worker_figures(struct svc *self)
+{
+	struct worker_stats ws;
+
+	worker_get_stats(svc_priv(self), &ws);
+	return json_pack("{s:I, s:I, s:I, s:I}", "tasks", (json_int_t)ws.tasks,
+	                 "running", (json_int_t)ws.running, "runs",
+	                 (json_int_t)ws.runs, "failures",
+	                 (json_int_t)ws.failures);
+}
+
 const struct svc_desc worker_service = {
     .name = "worker",
     .init = worker_svc_init,
     .stop = worker_svc_stop,
+    SVC_METHODS(worker_methods),
+    .figures = worker_figures,
 };

@@ -7,7 +7,9 @@
  * A failure is logged and counted and the task keeps its schedule.
  *
  * The object API works on any loop (tests); the `worker` service owns one
- * instance, returned by worker_default().
+ * instance: a service that requires "worker" reaches it with
+ * worker_of(self). The worker service owns the control methods tasks and
+ * cancel, and the `worker` member of `status`.
  */
 #ifndef SVCD_WORKER_H
 #define SVCD_WORKER_H
@@ -86,7 +88,9 @@ struct worker_task_info {
 struct worker *worker_new(struct ev_loop *loop);
 /* Frees every task immediately (no waiting; use worker_shutdown first). */
 void worker_free(struct worker *w);
-struct worker *worker_default(void);
+/* The instance owned by the running `worker` service that self requires
+ * (svc_dep: self must require "worker"), or NULL when it is not running. */
+struct worker *worker_of(struct svc *self);
 
 /* Returns the task (owned by the worker), or NULL with errno ESHUTDOWN (the
  * worker is shutting down) or EPERM (a config or control spec over a

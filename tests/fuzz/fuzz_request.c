@@ -30,6 +30,7 @@
 
 #include "conf.h"
 #include "health.h"
+#include "control.h"
 #include "log.h"
 #include "manager.h"
 #include "methods.h"
@@ -97,6 +98,15 @@ fake_activation(void)
 	setenv("LISTEN_FDS", "1", 1);
 }
 
+/* The worker service's instance, NULL while it is not running. */
+static struct worker *
+fuzz_worker(void)
+{
+	struct svc *s = graph ? svc_graph_find(graph, "worker") : NULL;
+
+	return s ? svc_priv(s) : NULL;
+}
+
 static void
 note_task(struct worker_task *t, void *arg)
 {
@@ -124,8 +134,8 @@ boot(void)
 	for (size_t i = 0; i < nbase; i++)
 		free(base_tasks[i]);
 	nbase = 0;
-	if (worker_default())
-		worker_foreach(worker_default(), note_task, NULL);
+	if (fuzz_worker())
+		worker_foreach(fuzz_worker(), note_task, NULL);
 }
 
 /* The input asked for a shutdown: let it finish, then start over. */
@@ -185,7 +195,7 @@ collect_extra(struct worker_task *t, void *arg)
 static void
 cancel_extra_tasks(void)
 {
-	struct worker *w = worker_default();
+	struct worker *w = fuzz_worker();
 	struct names x = {0};
 
 	if (!w)

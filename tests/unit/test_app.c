@@ -147,9 +147,9 @@ stop_graph(void)
 {
 	if (!graph)
 		return;
-	if (bus_default()) {
-		bus_unlisten(bus_default(), hb_l);
-		bus_unlisten(bus_default(), tick_l);
+	if (tu_bus()) {
+		bus_unlisten(tu_bus(), hb_l);
+		bus_unlisten(tu_bus(), tick_l);
 	}
 	hb_l = tick_l = NULL;
 	tu_stop(loop, graph, &timed_out);
@@ -176,7 +176,7 @@ boot(void)
 
 	ck_assert(!timed_out);
 	if (status == 0) {
-		struct bus *b = bus_default();
+		struct bus *b = tu_bus();
 
 		hb_l = bus_listen(b, "heartbeat", on_heartbeat, NULL);
 		tick_l = bus_listen(b, "tick.*", on_tick, NULL);
@@ -193,7 +193,7 @@ drain(void)
 static const char *
 task_origin(const char *name)
 {
-	struct worker_task *t = worker_find(worker_default(), name);
+	struct worker_task *t = worker_find(tu_worker(), name);
 	static struct worker_task_info info;
 
 	if (!t)
@@ -267,8 +267,8 @@ START_TEST(test_config_timers)
 
 	/* a timer from the control channel is not the config's to remove */
 	ck_assert_ptr_nonnull(timer_schedule_emit(
-	    worker_default(), bus_default(), "ctl", true, 3600, "tick.ctl",
-	    NULL, WORKER_OWNER_CONTROL, "control", &cause));
+	    tu_worker(), tu_bus(), "ctl", true, 3600, "tick.ctl", NULL,
+	    WORKER_OWNER_CONTROL, "control", &cause));
 
 	/* reload without t1, with t3: t1 cancelled, t2 kept, t3 added */
 	c = conf_with(60, false);
@@ -304,7 +304,7 @@ START_TEST(test_bad_timer_fails_init)
 	ck_assert_int_eq(svc_state(svc_graph_find(graph, "app")), SVC_FAILED);
 	ck_assert_msg(strstr(tu_boot_cause(), "[timer.bad]") != NULL,
 	              "cause: %s", tu_boot_cause());
-	ck_assert_ptr_null(worker_find(worker_default(), "bad"));
+	ck_assert_ptr_null(worker_find(tu_worker(), "bad"));
 }
 END_TEST
 
@@ -326,7 +326,7 @@ owned_init(struct svc *self, char **cause)
 	    .origin = "owner",
 	};
 
-	return worker_schedule(worker_default(), &spec) ? 0 : -1;
+	return worker_schedule(tu_worker(), &spec) ? 0 : -1;
 }
 
 static const struct svc_desc owner_service = {
@@ -362,7 +362,7 @@ START_TEST(test_timer_over_service_task)
 	                     "belongs to service 'owner'") != NULL,
 	              "cause: %s", tu_boot_cause());
 	struct worker_task_info info;
-	worker_task_get_info(worker_find(worker_default(), "owned"), &info);
+	worker_task_get_info(worker_find(tu_worker(), "owned"), &info);
 	ck_assert_str_eq(info.description ? info.description : "", "");
 	ck_assert_int_eq(info.owner, WORKER_OWNER_SERVICE);
 	stop_graph();
@@ -387,8 +387,8 @@ START_TEST(test_timer_over_service_task)
 	free(cause);
 	cause = NULL;
 	conf_free(c);
-	ck_assert_ptr_null(worker_find(worker_default(), "fine"));
-	worker_task_get_info(worker_find(worker_default(), "owned"), &info);
+	ck_assert_ptr_null(worker_find(tu_worker(), "fine"));
+	worker_task_get_info(worker_find(tu_worker(), "owned"), &info);
 	ck_assert_int_eq(info.owner, WORKER_OWNER_SERVICE);
 	c = conf_with(60, false);
 	add_timer(c, "fine", true, 3600, "tick.fine");
@@ -402,8 +402,7 @@ static void
 on_app_stopped(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
 {
 	if (strcmp(svc_name(s), "app") == 0 && to == SVC_STOPPED)
-		*(int *)arg =
-		    worker_find(worker_default(), "t1") == NULL ? 1 : 2;
+		*(int *)arg = worker_find(tu_worker(), "t1") == NULL ? 1 : 2;
 }
 
 START_TEST(test_stop_cancels_config_timers)

@@ -1408,13 +1408,14 @@ START_TEST(test_service_state_events)
 	struct done started = {0}, failed = {0}, stopped = {0};
 	char *cause = NULL;
 	struct svc_graph *g = svc_graph_new(loop, table, 3, &cause);
+	tu_use_graph(g);
 
 	ck_assert_msg(g != NULL, "%s", cause ? cause : "");
-	ck_assert_ptr_null(bus_default());
+	ck_assert_ptr_null(tu_bus());
 	svc_start(g, "bus", done_cb, &started);
 	RUN_UNTIL_B(started.calls == 1, 2);
 	ck_assert_int_eq(started.status, 0);
-	struct bus *b = bus_default();
+	struct bus *b = tu_bus();
 	ck_assert_ptr_nonnull(b);
 	tbus = b;
 	bus_listen(b, "service.*", state_fn, &r);
@@ -1438,11 +1439,12 @@ START_TEST(test_service_state_events)
 	svc_stop_all(g, done_cb, &stopped);
 	RUN_UNTIL_B(stopped.calls == 1, 2);
 	ck_assert_int_eq(stopped.status, 0);
-	ck_assert_ptr_null(bus_default());
+	ck_assert_ptr_null(tu_bus());
 	ck_assert_uint_eq(r.n, 5);
 	EXPECT_STATE(r, 4, "bus", "running", "stopping");
 	ck_assert_int_eq(svc_state(svc_graph_find(g, "bus")), SVC_STOPPED);
 	svc_graph_free(g);
+	tu_use_graph(NULL);
 }
 END_TEST
 

@@ -248,12 +248,12 @@ START_TEST(test_task_limit_keys)
 {
 	struct svc_conf *c = conf_defaults();
 
-	ck_assert_uint_eq(CTL(c)->max_tasks, 1024);
-	ck_assert_uint_eq(CTL(c)->max_task_data, 64 << 10);
+	ck_assert_uint_eq(APP(c)->max_tasks, 1024);
+	ck_assert_uint_eq(APP(c)->max_task_data, 64 << 10);
 	svc_conf_free(c);
 	c = load_ok("[control]\nmax_tasks = 5\nmax_task_data = 1M\n");
-	ck_assert_uint_eq(CTL(c)->max_tasks, 5);
-	ck_assert_uint_eq(CTL(c)->max_task_data, 1 << 20);
+	ck_assert_uint_eq(APP(c)->max_tasks, 5);
+	ck_assert_uint_eq(APP(c)->max_task_data, 1 << 20);
 	svc_conf_free(c);
 	expect_err("[control]\nmax_tasks = 0\n",
 	           "F:2: bad value for 'max_tasks' in [control]: '0' is out of "

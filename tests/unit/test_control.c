@@ -19,10 +19,12 @@
 #include <ev.h>
 #include <jansson.h>
 
+#include "app.h"
 #include "bus.h"
 #include "conf.h"
 #include "control.h"
 #include "health.h"
+#include "hooks.h"
 #include "log.h"
 #include "methods.h"
 #include "manager.h"
@@ -31,9 +33,10 @@
 #include "util.h"
 #include "worker.h"
 
+/* app owns `schedule`, hooks owns `hooks`: every method svcd has */
 static const struct svc_desc *const table[] = {
-    &manager_service, &worker_service,  &bus_service,
-    &health_service,  &control_service,
+    &manager_service, &worker_service, &bus_service,   &health_service,
+    &control_service, &app_service,    &hooks_service,
 };
 
 static struct ev_loop *loop;
@@ -307,7 +310,7 @@ result(json_t *reply)
 static void
 drain_bus(void)
 {
-	struct bus *b = bus_default();
+	struct bus *b = tu_bus();
 
 	while (bus_last_dispatched(b) < bus_last_seq(b))
 		turn();
@@ -334,7 +337,7 @@ wire_of(uint64_t seq)
 {
 	struct wire_find f = {seq, NULL};
 
-	bus_history(bus_default(), seq - 1, 0, NULL, 0, wire_cb, &f);
+	bus_history(tu_bus(), seq - 1, 0, NULL, 0, wire_cb, &f);
 	ck_assert_msg(f.wire != NULL, "event %" PRIu64 " not in history", seq);
 	f.wire[strlen(f.wire) - 1] = '\0';
 	return f.wire;
@@ -390,9 +393,11 @@ START_TEST(test_status_services_health_tasks)
 	ck_assert_str_eq(json_string_value(json_object_get(res, "state")),
 	                 "running");
 	json_t *svcs = json_object_get(res, "services");
-	ck_assert_int_eq(json_integer_value(json_object_get(svcs, "total")), 5);
+	/* every service of the table, all running */
+	ck_assert_int_eq(json_integer_value(json_object_get(svcs, "total")),
+	                 ARRAY_SIZE(table));
 	ck_assert_int_eq(json_integer_value(json_object_get(svcs, "running")),
-	                 5);
+	                 ARRAY_SIZE(table));
 	ck_assert_ptr_nonnull(
 	    json_object_get(json_object_get(res, "bus"), "emitted"));
 	ck_assert_ptr_nonnull(
@@ -407,14 +412,16 @@ START_TEST(test_status_services_health_tasks)
 
 	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"services\"}");
 	res = result(r);
-	ck_assert_int_eq(json_array_size(res), 5);
+	ck_assert_int_eq(json_array_size(res), ARRAY_SIZE(table));
 	json_t *s4 = json_array_get(res, 4);
 	ck_assert_str_eq(json_string_value(json_object_get(s4, "name")),
 	                 "control");
 	ck_assert_str_eq(json_string_value(json_object_get(s4, "state")),
 	                 "running");
 	ck_assert_int_eq(json_integer_value(json_object_get(s4, "order")), 4);
-	ck_assert_int_eq(json_array_size(json_object_get(s4, "requires")), 3);
+	/* bus, manager: what control uses (its methods moved to their services)
+	 */
+	ck_assert_int_eq(json_array_size(json_object_get(s4, "requires")), 2);
 	json_decref(r);
 
 	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"health\","
@@ -422,7 +429,8 @@ START_TEST(test_status_services_health_tasks)
 	res = result(r);
 	ck_assert_str_eq(json_string_value(json_object_get(res, "status")),
 	                 "ok");
-	ck_assert_int_eq(json_array_size(json_object_get(res, "services")), 5);
+	ck_assert_int_eq(json_array_size(json_object_get(res, "services")),
+	                 ARRAY_SIZE(table));
 	json_decref(r);
 
 	r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"health\","
@@ -491,12 +499,12 @@ START_TEST(test_protocol_errors)
 	             -32700, "ParseError", "duplicate");
 
 	/* Unknown params are rejected before any side effect. */
-	uint64_t before = bus_last_seq(bus_default());
+	uint64_t before = bus_last_seq(tu_bus());
 	assert_error(call(c,
 	                  "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
 	                  "\"params\":{\"event\":\"t.x\",\"bogus\":1}}"),
 	             -32602, "InvalidParams", "bogus");
-	ck_assert_uint_eq(bus_last_seq(bus_default()), before);
+	ck_assert_uint_eq(bus_last_seq(tu_bus()), before);
 
 	/* Notifications are never answered, not even errors; empty lines are
 	 * ignored; the next reply is the ping's. */
@@ -508,7 +516,7 @@ START_TEST(test_protocol_errors)
 	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 99);
 	json_decref(r);
 	/* ... but the notification did run */
-	ck_assert_uint_eq(bus_last_seq(bus_default()), before + 1);
+	ck_assert_uint_eq(bus_last_seq(tu_bus()), before + 1);
 
 	/* CRLF is accepted */
 	cli_send(c, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}\r\n");
@@ -656,7 +664,7 @@ START_TEST(test_subscribe_gets_exact_wire_line)
 	                      "[\"x.*\",\"x.y\"]}}");
 	uint64_t now =
 	    (uint64_t)json_integer_value(json_object_get(result(r), "seq"));
-	ck_assert_uint_eq(now, bus_last_dispatched(bus_default()));
+	ck_assert_uint_eq(now, bus_last_dispatched(tu_bus()));
 	json_decref(r);
 
 	r = call(em, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"emit\","
@@ -704,7 +712,7 @@ END_TEST
 START_TEST(test_subscribe_since_replays_history)
 {
 	boot();
-	struct bus *b = bus_default();
+	struct bus *b = tu_bus();
 	uint64_t first = 0, seq;
 
 	for (int i = 0; i < 3; i++) {
@@ -787,7 +795,7 @@ START_TEST(test_subscribe_pattern_caps)
 	char *req;
 
 	boot();
-	struct bus *b = bus_default();
+	struct bus *b = tu_bus();
 	struct cli *c = cli_new();
 	for (int m = 0; m < 2; m++) {
 		req = pattern_req(methods[m], BUS_PATTERNS_MAX + 1, 4, "");
@@ -865,10 +873,10 @@ START_TEST(test_backpressure_with_wait)
 	for (int fast = 1; fast >= 0; fast--) {
 		struct cli *c = cli_new();
 		struct buf b = {0};
-		uint64_t start = bus_last_seq(bus_default());
+		uint64_t start = bus_last_seq(tu_bus());
 		struct bus_stats bs;
 
-		bus_get_stats(bus_default(), &bs);
+		bus_get_stats(tu_bus(), &bs);
 		uint64_t dropped = bs.dropped; /* boot's own, queue_size 2 */
 		methods_set_fast_path(fast);
 		for (int i = 0; i < 8; i++)
@@ -893,7 +901,7 @@ START_TEST(test_backpressure_with_wait)
 		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")),
 		                 8);
 		json_decref(r);
-		bus_get_stats(bus_default(), &bs);
+		bus_get_stats(tu_bus(), &bs);
 		ck_assert_uint_eq(bs.high_watermark,
 		                  2); /* it really was full */
 		ck_assert_uint_eq(bs.dropped, dropped);
@@ -950,7 +958,7 @@ START_TEST(test_slow_consumer_lost_notice)
 	ctl_conf()->output_hard = 64 << 20;
 	boot();
 	struct cli *c = cli_new();
-	struct bus *b = bus_default();
+	struct bus *b = tu_bus();
 	char data[1100];
 	uint64_t seq = 0;
 
@@ -1004,7 +1012,7 @@ START_TEST(test_slow_consumer_disconnected)
 	ctl_conf()->output_hard = 16384;
 	boot();
 	struct cli *c = cli_new();
-	struct bus *b = bus_default();
+	struct bus *b = tu_bus();
 	char data[1100];
 	uint64_t seq;
 	struct control_stats st;
@@ -1165,7 +1173,7 @@ START_TEST(test_half_close_and_vanish)
 		turn();
 	}
 	struct bus_stats bs;
-	bus_get_stats(bus_default(), &bs);
+	bus_get_stats(tu_bus(), &bs);
 	/* the subscriber's listener is gone too */
 	struct cli *d = cli_new();
 	r = call(d, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}");
@@ -1269,8 +1277,8 @@ START_TEST(test_schedule_duration_range)
 		         i, i, bad[i].value);
 		assert_error(call(c, req), -32602, "InvalidParams", bad[i].msg);
 	}
-	ck_assert_ptr_null(worker_find(worker_default(), "d0"));
-	ck_assert_ptr_null(worker_find(worker_default(), "d3"));
+	ck_assert_ptr_null(worker_find(tu_worker(), "d0"));
+	ck_assert_ptr_null(worker_find(tu_worker(), "d3"));
 
 	/* the maximum itself is fine, and its next run is in 30 days */
 	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":99,\"method\":"
@@ -1316,7 +1324,7 @@ START_TEST(test_service_task_protected)
 	boot();
 	tu_log_capture();
 	struct cli *c = cli_new();
-	struct worker_task *h = worker_find(worker_default(), "health");
+	struct worker_task *h = worker_find(tu_worker(), "health");
 	ck_assert_ptr_nonnull(h);
 
 	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
@@ -1328,7 +1336,7 @@ START_TEST(test_service_task_protected)
 	                     "\"every\":\"1h\",\"event\":\"oops\"}}"),
 	             -32002, "PermissionDenied",
 	             "task 'health' belongs to service 'health'");
-	ck_assert_ptr_eq(worker_find(worker_default(), "health"), h);
+	ck_assert_ptr_eq(worker_find(tu_worker(), "health"), h);
 	struct worker_task_info info;
 	worker_task_get_info(h, &info);
 	ck_assert(info.interval == 60);
@@ -1392,8 +1400,10 @@ START_TEST(test_task_limits)
 {
 	char req[512];
 
-	ctl_conf()->max_tasks = 3;
-	ctl_conf()->max_task_data = 64;
+	struct app_conf *ac = tu_opts("app"); /* app owns `schedule` */
+
+	ac->max_tasks = 3;
+	ac->max_task_data = 64;
 	boot();
 	struct cli *c = cli_new();
 	for (int i = 0; i < 3; i++) {
@@ -1404,14 +1414,14 @@ START_TEST(test_task_limits)
 		         i, i);
 		call_ok(c, req);
 	}
-	ck_assert_uint_eq(
-	    worker_count_owner(worker_default(), WORKER_OWNER_CONTROL), 3);
+	ck_assert_uint_eq(worker_count_owner(tu_worker(), WORKER_OWNER_CONTROL),
+	                  3);
 	assert_error(call(c, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":"
 	                     "\"schedule\",\"params\":{\"name\":\"t3\","
 	                     "\"every\":\"1h\",\"event\":\"x\"}}"),
 	             -32006, "Busy",
 	             "too many scheduled tasks (3, [control] max_tasks)");
-	ck_assert_ptr_null(worker_find(worker_default(), "t3"));
+	ck_assert_ptr_null(worker_find(tu_worker(), "t3"));
 	/* replacing one by name does not count twice */
 	json_t *r = call(c, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":"
 	                    "\"schedule\",\"params\":{\"name\":\"t1\","
@@ -1428,7 +1438,7 @@ START_TEST(test_task_limits)
 	             -32005, "TooLarge",
 	             "task data is 65 bytes, more than [control] "
 	             "max_task_data (64)");
-	ck_assert_ptr_nonnull(worker_find(worker_default(), "t2"));
+	ck_assert_ptr_nonnull(worker_find(tu_worker(), "t2"));
 	/* data at the limit is fine */
 	call_ok(c, "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":"
 	           "\"schedule\",\"params\":{\"name\":\"t2\","
@@ -1568,7 +1578,7 @@ START_TEST(test_stop_delivers_accepted_events)
 {
 	boot();
 	struct cli *c = cli_new();
-	struct bus *b = bus_default();
+	struct bus *b = tu_bus();
 	uint64_t seq = 0;
 	bool done = false;
 
@@ -1862,7 +1872,7 @@ START_TEST(test_batch)
 	struct cli *c = cli_new();
 	BOTH_PATHS(fast)
 	{
-		uint64_t before = bus_last_seq(bus_default());
+		uint64_t before = bus_last_seq(tu_bus());
 		/* valid, notification, invalid, not an object, unknown
 		 * method, invalid without id, valid: in order, the
 		 * notification leaves no entry */
@@ -1916,7 +1926,7 @@ START_TEST(test_batch)
 		    json_object_get(json_array_get(r, 6), "result"), "bus"));
 		json_decref(r);
 		/* both emits ran, in order */
-		ck_assert_uint_eq(bus_last_seq(bus_default()), before + 2);
+		ck_assert_uint_eq(bus_last_seq(tu_bus()), before + 2);
 
 		/* only notifications: no reply at all */
 		char *out = replies_before_ping(
@@ -1966,7 +1976,7 @@ START_TEST(test_batch_too_large)
 	boot();
 	struct cli *c = cli_new();
 	struct buf b = {0};
-	uint64_t before = bus_last_seq(bus_default());
+	uint64_t before = bus_last_seq(tu_bus());
 
 	for (int n = METHODS_MAX_BATCH; n <= METHODS_MAX_BATCH + 1; n++) {
 		buf_reset(&b);
@@ -1984,13 +1994,13 @@ START_TEST(test_batch_too_large)
 			ck_assert_int_eq(json_array_size(r), n);
 			json_decref(r);
 			drain_bus();
-			before = bus_last_seq(bus_default());
+			before = bus_last_seq(tu_bus());
 			continue;
 		}
 		ck_assert(json_is_null(json_object_get(r, "id")));
 		assert_error(r, -32005, "TooLarge", "batch too large");
 	}
-	ck_assert_uint_eq(bus_last_seq(bus_default()), before);
+	ck_assert_uint_eq(bus_last_seq(tu_bus()), before);
 	buf_free(&b);
 	cli_free(c);
 }
@@ -2165,7 +2175,7 @@ normalise_reply(const char *line)
 static char *
 newest_event(uint64_t *last)
 {
-	struct bus *b = bus_default();
+	struct bus *b = tu_bus();
 
 	drain_bus();
 	if (bus_last_seq(b) == *last)
@@ -2186,7 +2196,7 @@ START_TEST(test_fast_path_matches_general_path)
 {
 	boot();
 	struct cli *c = cli_new();
-	uint64_t last = bus_last_seq(bus_default());
+	uint64_t last = bus_last_seq(tu_bus());
 
 	for (size_t i = 0; i < ARRAY_SIZE(equiv_lines); i++) {
 		char *reply[2], *event[2];

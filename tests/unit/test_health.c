@@ -138,8 +138,8 @@ static void
 teardown(void)
 {
 	if (graph) {
-		if (bus_default()) {
-			bus_unlisten(bus_default(), health_l);
+		if (tu_bus()) {
+			bus_unlisten(tu_bus(), health_l);
 		}
 		tu_stop(loop, graph, &timed_out);
 		svc_graph_free(graph);
@@ -161,8 +161,8 @@ boot(const struct svc_desc *const *table, size_t n)
 	int status = tu_boot(loop, table, n, &graph, &timed_out);
 
 	ck_assert(!timed_out);
-	ck_assert_ptr_nonnull(bus_default());
-	health_l = bus_listen(bus_default(), "service.health", on_health, NULL);
+	ck_assert_ptr_nonnull(tu_bus());
+	health_l = bus_listen(tu_bus(), "service.health", on_health, NULL);
 	return status;
 }
 
@@ -364,7 +364,7 @@ START_TEST(test_periodic_task)
 
 	c->interval = 0.01;
 	ck_assert_int_eq(boot(chain_table, 6), 0);
-	struct worker_task *t = worker_find(worker_default(), "health");
+	struct worker_task *t = worker_find(tu_worker(), "health");
 	ck_assert_ptr_nonnull(t);
 	struct worker_task_info info;
 	worker_task_get_info(t, &info);
@@ -395,7 +395,7 @@ START_TEST(test_stale_is_unknown)
 
 	c->interval = 0.01;
 	ck_assert_int_eq(boot(chain_table, 6), 0);
-	ck_assert(worker_cancel(worker_default(), "health"));
+	ck_assert(worker_cancel(tu_worker(), "health"));
 	tu_run_for(loop, 0.05); /* > two intervals without a round */
 
 	ck_assert_int_eq(health_overall(), HEALTH_UNKNOWN);
@@ -428,7 +428,7 @@ START_TEST(test_stale_failed_stays_failed)
 
 	c->interval = 0.01;
 	ck_assert_int_eq(boot(table, 4), -1);
-	ck_assert(worker_cancel(worker_default(), "health"));
+	ck_assert(worker_cancel(tu_worker(), "health"));
 	tu_run_for(loop, 0.05);
 	ck_assert_int_eq(health_overall(), HEALTH_FAILED);
 	json_t *j = health_json("broken", false);
@@ -487,7 +487,7 @@ START_TEST(test_push_without_monitor)
 
 	ck_assert_int_eq(boot(table, 4), 0);
 	struct svc *l = svc_graph_find(graph, "link");
-	bus_unlisten(bus_default(), health_l);
+	bus_unlisten(tu_bus(), health_l);
 	health_l = NULL;
 	tu_stop(loop, graph, &timed_out);
 	int pings = link_pings;
@@ -503,14 +503,14 @@ static void
 on_state(struct svc *s, enum svc_state from, enum svc_state to, void *arg)
 {
 	if (strcmp(svc_name(s), "health") == 0 && to == SVC_STOPPED)
-		*(bool *)arg = worker_find(worker_default(), "health") == NULL;
+		*(bool *)arg = worker_find(tu_worker(), "health") == NULL;
 }
 
 START_TEST(test_apply_config_reschedules)
 {
 	ck_assert_int_eq(boot(chain_table, 6), 0);
 	struct worker_task_info info;
-	worker_task_get_info(worker_find(worker_default(), "health"), &info);
+	worker_task_get_info(worker_find(tu_worker(), "health"), &info);
 	struct health_conf *old = tu_opts("health");
 	ck_assert_double_eq_tol(info.interval, old->interval, 1e-9);
 	ck_assert(old->interval > 1);
@@ -522,7 +522,7 @@ START_TEST(test_apply_config_reschedules)
 	                 0);
 	/* a round at once: nothing is stale under the shorter interval */
 	ck_assert_int_eq(probe_pings, before + 1);
-	worker_task_get_info(worker_find(worker_default(), "health"), &info);
+	worker_task_get_info(worker_find(tu_worker(), "health"), &info);
 	ck_assert_double_eq_tol(info.interval, 0.01, 1e-9);
 	/* the new interval is the one in effect: rounds now come quickly */
 	int start = probe_pings;
@@ -537,9 +537,9 @@ START_TEST(test_stop_cancels_task)
 	bool cancelled = false;
 
 	ck_assert_int_eq(boot(chain_table, 6), 0);
-	ck_assert_ptr_nonnull(worker_find(worker_default(), "health"));
+	ck_assert_ptr_nonnull(worker_find(tu_worker(), "health"));
 	svc_graph_add_observer(graph, on_state, &cancelled);
-	bus_unlisten(bus_default(), health_l);
+	bus_unlisten(tu_bus(), health_l);
 	tu_stop(loop, graph, &timed_out);
 	ck_assert(cancelled);
 	ck_assert_ptr_null(health_json(NULL, false));

@@ -87,7 +87,7 @@ teardown(void)
 static void
 emit(const char *name, const char *data)
 {
-	ck_assert_int_eq(bus_emit(bus_default(), name, strlen(name), data,
+	ck_assert_int_eq(bus_emit(tu_bus(), name, strlen(name), data,
 	                          strlen(data), "test", NULL, NULL),
 	                 0);
 }
@@ -143,7 +143,7 @@ START_TEST(test_stdin_env_and_output)
 	boot("[hook.mail]\non = user.*\n"
 	     "exec = /bin/sh -c 'cat >>@D/in; "
 	     "echo \"$SVCD_EVENT $SVCD_SEQ $SVCD_HOOK\"; echo oops >&2'\n");
-	uint64_t seq = bus_last_seq(bus_default()) + 2;
+	uint64_t seq = bus_last_seq(tu_bus()) + 2;
 	char *want = xasprintf("6 hook mail: user.registered %llu mail\n",
 	                       (unsigned long long)seq);
 
@@ -280,7 +280,7 @@ START_TEST(test_order_with_concurrency_one)
 	for (int i = 0; i < 5; i++) {
 		emit("x", "{}");
 		buf_printf(&want, "%llu\n",
-		           (unsigned long long)bus_last_seq(bus_default()));
+		           (unsigned long long)bus_last_seq(tu_bus()));
 	}
 	buf_putc(&want, '\0');
 	wait_idle();
@@ -340,7 +340,7 @@ static uint64_t
 replay_cb(const char *hook, const char *pattern, void *arg)
 {
 	struct bus_event ev = {
-	    .seq = bus_last_seq(bus_default()) + 3,
+	    .seq = bus_last_seq(tu_bus()) + 3,
 	    .time_us = 1,
 	    .name = "old",
 	    .name_len = 3,
@@ -365,7 +365,7 @@ START_TEST(test_cursor_and_replay)
 	boot("[hook.cur]\non = x\n"
 	     "exec = /bin/sh -c 'echo $SVCD_EVENT $SVCD_SEQ >>@D/done'\n");
 	/* events up to the replayed seq are skipped live; the next runs */
-	while (bus_last_seq(bus_default()) <= replayed)
+	while (bus_last_seq(tu_bus()) <= replayed)
 		emit("x", "{}");
 	wait_idle();
 	hooks_set_journal(NULL, NULL, NULL);
@@ -433,9 +433,9 @@ START_TEST(test_cursor_waits_for_running_at_concurrency_two)
 	     "exec = /bin/sh -c 'if [ $SVCD_EVENT = user.slow ]; then "
 	     "while [ ! -e @D/go ]; do sleep 0.01; done; fi'\n");
 	emit("user.slow", "{}");
-	a = bus_last_seq(bus_default());
+	a = bus_last_seq(tu_bus());
 	emit("user.fast", "{}");
-	b = bus_last_seq(bus_default());
+	b = bus_last_seq(tu_bus());
 	while (!timed_out && figure("ok") < 1)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert(!timed_out);

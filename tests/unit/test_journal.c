@@ -89,7 +89,7 @@ emit(const char *name, const char *data)
 {
 	uint64_t seq = 0;
 
-	ck_assert_int_eq(bus_emit(bus_default(), name, strlen(name), data,
+	ck_assert_int_eq(bus_emit(tu_bus(), name, strlen(name), data,
 	                          strlen(data), "test", &seq, NULL),
 	                 0);
 	return seq;
@@ -106,7 +106,7 @@ collect(const struct bus_event *ev, void *arg)
 static json_int_t
 stat_of(const char *key)
 {
-	json_t *s = journal_stats_json(journal_default());
+	json_t *s = journal_stats_json(tu_journal());
 	json_int_t v = json_integer_value(json_object_get(s, key));
 
 	json_decref(s);
@@ -123,12 +123,12 @@ START_TEST(test_append_read_and_restart)
 	uint64_t a, b, c, resume;
 
 	ck_assert_int_eq(boot(CONF_J), 0);
-	ck_assert(journal_default() != NULL);
+	ck_assert(tu_journal() != NULL);
 	a = emit("user.a", "{\"n\":1}");
 	b = emit("other", "{}");
 	c = emit("user.b", "{\"n\":2}");
-	ck_assert_int_eq(journal_history(journal_default(), b - 1, 0, 0, pats,
-	                                 1, collect, &got, &resume, &cause),
+	ck_assert_int_eq(journal_history(tu_journal(), b - 1, 0, 0, pats, 1,
+	                                 collect, &got, &resume, &cause),
 	                 1);
 	buf_putc(&got, '\0');
 	want = xasprintf("%llu user.b {\"n\":2}|", (unsigned long long)c);
@@ -136,7 +136,7 @@ START_TEST(test_append_read_and_restart)
 	free(want);
 	buf_reset(&got);
 	/* the last 2 matching, in seq order */
-	ck_assert_int_eq(journal_history(journal_default(), 0, 2, 0, pats, 1,
+	ck_assert_int_eq(journal_history(tu_journal(), 0, 2, 0, pats, 1,
 	                                 collect, &got, &resume, &cause),
 	                 2);
 	buf_putc(&got, '\0');
@@ -151,7 +151,7 @@ START_TEST(test_append_read_and_restart)
 
 	/* seq goes on after the journal's last event */
 	ck_assert_int_eq(boot(CONF_J), 0);
-	ck_assert_uint_gt(bus_last_seq(bus_default()), c);
+	ck_assert_uint_gt(bus_last_seq(tu_bus()), c);
 	ck_assert_uint_gt(emit("user.c", "{}"), c);
 	ck_assert_int_ge(stat_of("events"), 3);
 }
@@ -193,9 +193,8 @@ START_TEST(test_history_bounded)
 	}
 	rare = emit("rare", "{\"pi\":3.141592653589793}");
 	/* 10 rows a call: none matches, the resume point is the 10th row */
-	ck_assert_int_eq(journal_history(journal_default(), first - 1, 0, 10,
-	                                 pats, 1, take_some, &t, &resume,
-	                                 &cause),
+	ck_assert_int_eq(journal_history(tu_journal(), first - 1, 0, 10, pats,
+	                                 1, take_some, &t, &resume, &cause),
 	                 0);
 	ck_assert_uint_eq(resume, first + 9);
 	ck_assert_uint_eq(t.got.len, 0);
@@ -203,8 +202,8 @@ START_TEST(test_history_bounded)
 	uint64_t since = resume;
 	int calls = 0;
 	while (since && calls++ < 10) {
-		ck_assert_int_ge(journal_history(journal_default(), since, 0,
-		                                 10, pats, 1, take_some, &t,
+		ck_assert_int_ge(journal_history(tu_journal(), since, 0, 10,
+		                                 pats, 1, take_some, &t,
 		                                 &resume, &cause),
 		                 0);
 		since = resume;
@@ -218,21 +217,20 @@ START_TEST(test_history_bounded)
 
 	/* fn refusing ends the call: no resume (the caller knows where) */
 	t.room = 2;
-	ck_assert_int_eq(journal_history(journal_default(), first - 1, 0, 0,
-	                                 NULL, 0, take_some, &t, &resume,
-	                                 &cause),
+	ck_assert_int_eq(journal_history(tu_journal(), first - 1, 0, 0, NULL, 0,
+	                                 take_some, &t, &resume, &cause),
 	                 2);
 	ck_assert_uint_eq(resume, 0);
 	/* a huge `last` is every event (nothing sized by it), no pattern */
 	t.room = 1000;
 	buf_reset(&t.got);
-	ck_assert_int_eq(journal_history(journal_default(), first - 1,
-	                                 SIZE_MAX / 2, 0, NULL, 0, take_some,
-	                                 &t, &resume, &cause),
+	ck_assert_int_eq(journal_history(tu_journal(), first - 1, SIZE_MAX / 2,
+	                                 0, NULL, 0, take_some, &t, &resume,
+	                                 &cause),
 	                 31);
 	/* the last one with a pattern, looking back at most 5 rows */
 	buf_reset(&t.got);
-	ck_assert_int_eq(journal_history(journal_default(), 0, 1, 5, pats, 1,
+	ck_assert_int_eq(journal_history(tu_journal(), 0, 1, 5, pats, 1,
 	                                 take_some, &t, &resume, &cause),
 	                 1);
 	/* ... and with the pattern further back than the bound: the
@@ -243,7 +241,7 @@ START_TEST(test_history_bounded)
 	emit("common", "{}");
 	emit("common", "{}");
 	buf_reset(&t.got);
-	ck_assert_int_eq(journal_history(journal_default(), 0, 1, 5, pats, 1,
+	ck_assert_int_eq(journal_history(tu_journal(), 0, 1, 5, pats, 1,
 	                                 take_some, &t, &resume, &cause),
 	                 0);
 	buf_free(&t.got);
@@ -256,12 +254,11 @@ START_TEST(test_sync_always_durable)
 	uint64_t seq;
 
 	ck_assert_int_eq(boot(CONF_J "sync = always\n"), 0);
-	ck_assert(journal_sync_always(journal_default()));
+	ck_assert(journal_sync_always(tu_journal()));
 	seq = emit("x", "{}");
-	ck_assert_int_eq(
-	    journal_wait_durable(journal_default(), seq, 2, &cause), 0);
+	ck_assert_int_eq(journal_wait_durable(tu_journal(), seq, 2, &cause), 0);
 	ck_assert_int_ge(stat_of("durable_seq"), (json_int_t)seq);
-	json_t *s = journal_stats_json(journal_default());
+	json_t *s = journal_stats_json(tu_journal());
 	ck_assert_str_eq(json_string_value(json_object_get(s, "sync")),
 	                 "always");
 	json_decref(s);
@@ -284,7 +281,7 @@ START_TEST(test_retention_count)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert(!timed_out);
 	ck_assert_int_eq(stat_of("events"), 3);
-	ck_assert_int_eq(journal_history(journal_default(), 0, 0, 0, NULL, 0,
+	ck_assert_int_eq(journal_history(tu_journal(), 0, 0, 0, NULL, 0,
 	                                 collect, &got, &resume, &cause),
 	                 3);
 	buf_free(&got);
@@ -319,7 +316,7 @@ START_TEST(test_corrupt_refuses_to_start)
 		fputs("this is not an SQLite database\n", f);
 	fclose(f);
 	ck_assert_int_eq(boot(CONF_J), -1);
-	ck_assert(journal_default() == NULL);
+	ck_assert(tu_journal() == NULL);
 	ck_assert_msg(tu_log_seen("/j.db: file is not a database"), "log: %s",
 	              tu_log_text());
 }
@@ -337,7 +334,7 @@ END_TEST
 START_TEST(test_disabled_without_section)
 {
 	ck_assert_int_eq(boot("[bus]\nhistory = 4\n"), 0);
-	ck_assert(journal_default() == NULL);
+	ck_assert(tu_journal() == NULL);
 }
 END_TEST
 
@@ -390,7 +387,7 @@ START_TEST(test_hook_replay_after_unfinished_stop)
 	out = slurp("out");
 	want = xasprintf("%llu\n%llu\n%llu\n%llu\n", (unsigned long long)s[0],
 	                 (unsigned long long)s[1], (unsigned long long)s[2],
-	                 (unsigned long long)bus_last_seq(bus_default()));
+	                 (unsigned long long)bus_last_seq(tu_bus()));
 	ck_assert_str_eq(out, want);
 	free(out);
 	free(want);
@@ -567,8 +564,7 @@ emit_durable(const char *name, const char *data)
 	char *cause = NULL;
 	uint64_t seq = emit(name, data);
 
-	ck_assert_msg(journal_wait_durable(journal_default(), seq, 2, &cause) ==
-	                  0,
+	ck_assert_msg(journal_wait_durable(tu_journal(), seq, 2, &cause) == 0,
 	              "%s", cause ? cause : "");
 	return seq;
 }
@@ -595,7 +591,7 @@ START_TEST(test_lost_history_refused)
 	db_exec("DELETE FROM events WHERE seq > (SELECT min(seq) FROM events)");
 
 	ck_assert_int_eq(boot(CONF_J "sync = always\n"), -1);
-	ck_assert(journal_default() == NULL);
+	ck_assert(tu_journal() == NULL);
 	want = xasprintf("but had reached seq %llu (the high-water mark in "
 	                 "%s/j.db.seq)",
 	                 (unsigned long long)last, dir);
@@ -714,11 +710,10 @@ START_TEST(test_full_disk)
 	data = xasprintf("{\"pad\":\"%s\"}", pad);
 	ck_assert_int_eq(boot(CONF_J "sync = always\n"), 0);
 	ok_seq = emit_durable("x", data);
-	journal_test_cap(journal_default(), true);
+	journal_test_cap(tu_journal(), true);
 	for (int i = 0; i < n; i++) {
 		seq = emit("x", data);
-		if (journal_wait_durable(journal_default(), seq, 2, &cause) <
-		    0) {
+		if (journal_wait_durable(tu_journal(), seq, 2, &cause) < 0) {
 			ck_assert_msg(strstr(cause, "full") != NULL, "%s",
 			              cause);
 			free(cause);
@@ -744,8 +739,8 @@ START_TEST(test_full_disk)
 		uint64_t resume = 1;
 		long took;
 
-		took = journal_history(journal_default(), 0, 0, 0, NULL, 0,
-		                       collect, &got, &resume, &cause);
+		took = journal_history(tu_journal(), 0, 0, 0, NULL, 0, collect,
+		                       &got, &resume, &cause);
 		char *want =
 		    xasprintf("|%llu x ", (unsigned long long)db_max_seq());
 
@@ -759,7 +754,7 @@ START_TEST(test_full_disk)
 		buf_free(&got);
 	}
 
-	journal_test_cap(journal_default(), false);
+	journal_test_cap(tu_journal(), false);
 	seq = emit_durable("x", data);
 	while (!timed_out && !tu_log_seen("writes succeed again"))
 		ev_run(loop, EVRUN_ONCE);
@@ -795,18 +790,18 @@ START_TEST(test_history_while_writer_behind)
 	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
 	                 SQLITE_OK);
 	late = emit("x", "{}");
-	took = journal_history(journal_default(), 0, 0, 0, NULL, 0, collect,
-	                       &got, &resume, &cause);
+	took = journal_history(tu_journal(), 0, 0, 0, NULL, 0, collect, &got,
+	                       &resume, &cause);
 	ck_assert_msg(took > 0, "%s", cause ? cause : "");
 	ck_assert_uint_eq(resume, stored);
 	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
 	                 SQLITE_OK);
 	sqlite3_close(db);
-	ck_assert_int_eq(
-	    journal_wait_durable(journal_default(), late, 5, &cause), 0);
+	ck_assert_int_eq(journal_wait_durable(tu_journal(), late, 5, &cause),
+	                 0);
 	buf_reset(&got);
-	took = journal_history(journal_default(), stored, 0, 0, NULL, 0,
-	                       collect, &got, &resume, &cause);
+	took = journal_history(tu_journal(), stored, 0, 0, NULL, 0, collect,
+	                       &got, &resume, &cause);
 	ck_assert_int_eq(took, 1);
 	ck_assert_uint_eq(resume, 0);
 	buf_free(&got);

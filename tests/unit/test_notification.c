@@ -62,7 +62,7 @@ teardown(void)
 static void
 emit(const char *name, const char *data)
 {
-	ck_assert_int_eq(bus_emit(bus_default(), name, strlen(name), data,
+	ck_assert_int_eq(bus_emit(tu_bus(), name, strlen(name), data,
 	                          strlen(data), "test", NULL, NULL),
 	                 0);
 }
@@ -72,7 +72,7 @@ listener_errors(void)
 {
 	struct bus_stats st;
 
-	bus_get_stats(bus_default(), &st);
+	bus_get_stats(tu_bus(), &st);
 	return st.listener_errors;
 }
 
@@ -131,7 +131,7 @@ START_TEST(test_stop_unlistens)
 {
 	struct bus_stats st;
 
-	bus_get_stats(bus_default(), &st);
+	bus_get_stats(tu_bus(), &st);
 	size_t with = st.listeners;
 	ck_assert_uint_ge(with, 2);
 	tu_stop(loop, graph, &timed_out);
@@ -142,7 +142,7 @@ START_TEST(test_stop_unlistens)
 	while (status == 99 && !timed_out)
 		ev_run(loop, EVRUN_ONCE);
 	ck_assert_int_eq(status, 0);
-	bus_get_stats(bus_default(), &st);
+	bus_get_stats(tu_bus(), &st);
 	ck_assert_uint_eq(st.listeners, with);
 	emit("user_registered", "{\"email\":\"c@example.org\"}");
 	while (notification_sent() < 1 && !timed_out)

@@ -729,12 +729,13 @@ START_TEST(test_service_lifecycle)
 
 	drop_worker(); /* use the service's instance */
 	g = svc_graph_new(loop, table, 1, &cause);
+	tu_use_graph(g);
 	ck_assert_ptr_nonnull(g);
-	ck_assert_ptr_null(worker_default());
+	ck_assert_ptr_null(tu_worker());
 	svc_start(g, NULL, graph_done, &started);
 	RUN_UNTIL(loop, started != 0, 1.0);
 	ck_assert_int_eq(started, 1);
-	w = worker_default();
+	w = tu_worker();
 	ck_assert_ptr_nonnull(w);
 	struct worker_spec s = {
 	    .name = "job",
@@ -750,14 +751,15 @@ START_TEST(test_service_lifecycle)
 	/* stop waits for the running task */
 	svc_stop_all(g, graph_done, &stopped);
 	ck_assert_int_eq(stopped, 0);
-	ck_assert_ptr_eq(worker_default(), w);
+	ck_assert_ptr_eq(tu_worker(), w);
 	worker_task_done(p.task, 0, NULL);
 	RUN_UNTIL(loop, stopped != 0, 1.0);
 	ck_assert_int_eq(stopped, 1);
-	ck_assert_ptr_null(worker_default());
+	ck_assert_ptr_null(tu_worker());
 	ck_assert_int_eq(p.frees, 1);
 	w = NULL;
 	svc_graph_free(g);
+	tu_use_graph(NULL);
 	tu_conf_reset(); /* worker_svc_stop read the defaults */
 }
 END_TEST

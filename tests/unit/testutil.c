@@ -191,6 +191,7 @@ tu_boot(struct ev_loop *loop, const struct svc_desc *const *table, size_t n,
 	*graph = svc_graph_new(loop, table, n, &cause);
 	ck_assert_msg(*graph != NULL, "graph: %s", cause ? cause : "?");
 	svc_graph_set_conf(*graph, tu_conf());
+	tu_use_graph(*graph);
 	svc_start(*graph, NULL, boot_done, &status);
 	while (status == 99 && !*timed_out)
 		ev_run(loop, EVRUN_ONCE);
@@ -230,7 +231,7 @@ drain_seen(const struct bus_event *ev, void *arg)
 void
 tu_bus_drain(struct ev_loop *loop, const bool *timed_out)
 {
-	struct bus *b = bus_default();
+	struct bus *b = tu_bus();
 	bool seen = false;
 
 	ck_assert_ptr_nonnull(b);
@@ -250,4 +251,38 @@ tu_run_suite(Suite *s)
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? 1 : 0;
+}
+
+static struct svc_graph *tu_graph;
+
+void
+tu_use_graph(struct svc_graph *g)
+{
+	tu_graph = g;
+}
+
+static void *
+priv_of(const char *name)
+{
+	struct svc *s = tu_graph ? svc_graph_find(tu_graph, name) : NULL;
+
+	return s ? svc_priv(s) : NULL;
+}
+
+struct bus *
+tu_bus(void)
+{
+	return priv_of("bus");
+}
+
+struct worker *
+tu_worker(void)
+{
+	return priv_of("worker");
+}
+
+struct journal *
+tu_journal(void)
+{
+	return priv_of("journal");
 }

@@ -106,6 +106,19 @@ int tu_stop(struct ev_loop *loop, struct svc_graph *graph,
  */
 void tu_bus_drain(struct ev_loop *loop, const bool *timed_out);
 
+/*
+ * The services' instances in the graph of the last tu_boot (or the one
+ * given to tu_use_graph), NULL while that service is not running: what a
+ * test reaches instead of a global accessor.
+ */
+struct bus;
+struct worker;
+struct journal;
+void tu_use_graph(struct svc_graph *g);
+struct bus *tu_bus(void);
+struct worker *tu_worker(void);
+struct journal *tu_journal(void);
+
 /* Run the suite, print Check's summary; the process exit status. */
 int tu_run_suite(Suite *s);
 
