@@ -53,7 +53,7 @@ endif
 OPT     ?= -O2 -g
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -MMD -MP $(OPT) $(WARN) \
-           -DSVCD_VERSION='"$(VERSION)"' -Idaemon -Iservices -Iclient \
+           -DSVCD_VERSION='"$(VERSION)"' -I. \
            $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lpthread
 
@@ -391,7 +391,7 @@ check-format:
 # docs/architecture.md).
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro -Idaemon -Iservices -Iclient \
+		--inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro -I. \
 		daemon services client
 	@tests/lint/layers.sh
 

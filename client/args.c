@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
-#include "util.h"
+#include "client/args.h"
+#include "daemon/util.h"
 
 static bool
 is_digit(char c)

@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "util.h"
+#include "daemon/util.h"
 
 /*
  * Append the text of a JSON object built from argv[0..argc-1] to out:

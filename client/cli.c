@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "util.h"
+#include "client/cli.h"
+#include "daemon/util.h"
 
 static const struct {
 	const char *name;

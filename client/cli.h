@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "conn.h"
+#include "client/conn.h"
 
 #define CLI_DEFAULT_SOCKET     "/run/svcd/svcd.sock"
 #define CLI_DEFAULT_TIMEOUT_MS 5000

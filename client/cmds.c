@@ -12,13 +12,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "args.h"
-#include "cli.h"
-#include "cmds.h"
-#include "conn.h"
-#include "tabulate.h"
-#include "util.h"
-#include "wire.h"
+#include "client/args.h"
+#include "client/cli.h"
+#include "client/cmds.h"
+#include "client/conn.h"
+#include "client/tabulate.h"
+#include "daemon/util.h"
+#include "daemon/wire.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 

@@ -5,7 +5,7 @@
 #ifndef SVCCTL_CMDS_H
 #define SVCCTL_CMDS_H
 
-#include "cli.h"
+#include "client/cli.h"
 
 extern const struct cli_cmd cmd_emit_entry;
 extern const struct cli_cmd cmd_health_entry;

@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "client/conn.h"
 
 /* A deadline in monotonic µs; -1 for none. */
 static int64_t

@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "util.h"
+#include "daemon/util.h"
 
 /* Largest reply line accepted (history replies can be large). */
 #define CONN_MAX_LINE (64u << 20)

@@ -1,8 +1,8 @@
 /* svcctl.c — the svcctl command: control svcd over its JSON-RPC socket. */
 #include <stdio.h>
 
-#include "cli.h"
-#include "util.h"
+#include "client/cli.h"
+#include "daemon/util.h"
 
 int
 main(int argc, char **argv)

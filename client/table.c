@@ -3,9 +3,9 @@
  * `svcctl --help` lists them. A new command is its entry and exec function
  * in cmds.c plus one line here.
  */
-#include "cli.h"
-#include "cmds.h"
-#include "util.h"
+#include "client/cli.h"
+#include "client/cmds.h"
+#include "daemon/util.h"
 
 const struct cli_cmd *const cli_cmds[] = {
     &cmd_emit_entry,     /* publish an event */

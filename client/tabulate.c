@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tabulate.h"
+#include "client/tabulate.h"
 
 struct tab_cellv {
 	char *text;

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "util.h"
+#include "daemon/util.h"
 
 enum tab_color {
 	TAB_PLAIN = 0,

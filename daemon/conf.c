@@ -28,7 +28,7 @@
  * (quote()), every message is bounded (perr) and at most CONF_ERRORS_MAX
  * errors are listed, so a huge line never becomes a huge log line or reply.
  */
-#include "conf.h"
+#include "daemon/conf.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -46,8 +46,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "util.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
 
 #define CONF_NAME_MAX   64 /* the NAME of a named section [x.NAME] */
 #define CONF_SOCKET_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)

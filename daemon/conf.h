@@ -22,8 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "service.h"
-#include "util.h"
+#include "daemon/service.h"
+#include "daemon/util.h"
 
 struct svc_conf_item;
 /* The parser, passed to section checks and to types: where errors go. */

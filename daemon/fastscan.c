@@ -3,7 +3,7 @@
  * (daemon/fastscan.h): strings 16 bytes at a time with SSE2, else 8 with
  * SWAR, one pass, no allocation.
  */
-#include "fastscan.h"
+#include "daemon/fastscan.h"
 
 #include <stdint.h>
 #include <stdlib.h>

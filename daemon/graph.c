@@ -40,10 +40,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
-#include "log.h"
-#include "service.h"
-#include "util.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "daemon/service.h"
+#include "daemon/util.h"
 
 #define SVC_DEFAULT_INIT_TIMEOUT 30.0
 #define SVC_DEFAULT_STOP_TIMEOUT 10.0

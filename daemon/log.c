@@ -10,8 +10,8 @@
  * valid UTF-8 become \xNN; valid UTF-8 and backslashes pass through. A
  * message that needs none of it (the usual case) is not copied.
  */
-#include "log.h"
-#include "logging.h"
+#include "daemon/log.h"
+#include "daemon/logging.h"
 
 #include <errno.h>
 #include <inttypes.h>

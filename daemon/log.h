@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "daemon/util.h"
 
 /* Levels use syslog's numbering so they map to journal priorities. */
 enum log_level {

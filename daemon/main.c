@@ -2,8 +2,8 @@
  * main.c — svcd: svcd_main() around the compiled-in table (services/table.c).
  * A test binary links this file with another table.
  */
-#include "svcd.h"
-#include "table.h"
+#include "daemon/svcd.h"
+#include "services/table.h"
 
 int
 main(int argc, char **argv)

@@ -20,17 +20,17 @@
  * shutdown, needs); a request any check would refuse, or of an unusual
  * shape, takes the general path, so error replies are exactly the same.
  */
-#include "methods.h"
+#include "daemon/methods.h"
 
 #include <assert.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fastscan.h"
-#include "log.h"
-#include "rpc.h"
-#include "service.h"
+#include "daemon/fastscan.h"
+#include "daemon/log.h"
+#include "daemon/rpc.h"
+#include "daemon/service.h"
 
 struct svc_reply {
 	bool pending;

@@ -23,14 +23,14 @@
 
 #include <jansson.h>
 
-#include "rpc.h"
-#include "service.h"
-#include "util.h"
+#include "daemon/rpc.h"
+#include "daemon/service.h"
+#include "daemon/util.h"
 
 struct svc_call;  /* one request being handled */
 struct svc_reply; /* what a handler returns (opaque: the compiler checks
                    * that every path of a handler returns one) */
-#include "fastscan.h"
+#include "daemon/fastscan.h"
 
 enum svc_access {
 	SVC_ACCESS_READ,  /* anyone who can connect */

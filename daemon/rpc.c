@@ -1,5 +1,5 @@
 /* rpc.c — JSON-RPC 2.0 framing: errors, envelope, parameter specs, replies. */
-#include "rpc.h"
+#include "daemon/rpc.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

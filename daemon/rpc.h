@@ -14,8 +14,8 @@
 
 #include <jansson.h>
 
-#include "util.h"
-#include "wire.h"
+#include "daemon/util.h"
+#include "daemon/wire.h"
 
 /* A parsed request. root owns everything; the other pointers borrow it. */
 struct rpc_req {

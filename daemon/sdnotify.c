@@ -1,5 +1,5 @@
 /* sdnotify.c — sd_notify(3) over a datagram socket, without libsystemd. */
-#include "sdnotify.h"
+#include "daemon/sdnotify.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "daemon/log.h"
 
 static struct {
 	int fd;

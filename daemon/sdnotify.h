@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "daemon/util.h"
 
 /* Read the environment and open the socket; unsets NOTIFY_SOCKET,
  * WATCHDOG_USEC and WATCHDOG_PID so children do not inherit them.

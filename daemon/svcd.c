@@ -14,14 +14,14 @@
 
 #include <ev.h>
 
-#include "conf.h"
-#include "core.h"
-#include "log.h"
-#include "manager.h"
-#include "sdnotify.h"
-#include "service.h"
-#include "svcd.h"
-#include "util.h"
+#include "daemon/conf.h"
+#include "services/core.h"
+#include "daemon/log.h"
+#include "services/manager.h"
+#include "daemon/sdnotify.h"
+#include "daemon/service.h"
+#include "daemon/svcd.h"
+#include "daemon/util.h"
 
 #define EX_OK     0
 #define EX_FAIL   1

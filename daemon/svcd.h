@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "service.h"
+#include "daemon/service.h"
 
 /*
  * Runs until the daemon stops; returns the process exit status (0, 1, 64

@@ -2,7 +2,7 @@
  * testing.c — unit-testing services: a fresh loop and graph per test case,
  * the loop driven until a condition or a deadline (see testing.h).
  */
-#include "testing.h"
+#include "daemon/testing.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,9 +12,9 @@
 
 #include <ev.h>
 
-#include "conf.h"
-#include "log.h"
-#include "util.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
 
 struct svcd_test {
 	struct ev_loop *loop;

@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "service.h"
+#include "daemon/service.h"
 
 struct svcd_test;
 

@@ -1,5 +1,5 @@
 /* util.c — allocation wrappers, growable buffers, durations, sizes, time. */
-#include "util.h"
+#include "daemon/util.h"
 
 #include <ctype.h>
 #include <errno.h>

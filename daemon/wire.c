@@ -1,5 +1,5 @@
 /* wire.c — the error table shared by svcd and svcctl. */
-#include "wire.h"
+#include "daemon/wire.h"
 
 #include <stddef.h>
 #include <string.h>

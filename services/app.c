@@ -3,7 +3,7 @@
  * heartbeat (status line, watchdog hook, optional `heartbeat` event) and the
  * config's [timer.NAME] sections loaded into the worker.
  */
-#include "app.h"
+#include "services/app.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,14 +12,14 @@
 
 #include <ev.h>
 
-#include "bus.h"
-#include "conf.h"
-#include "log.h"
-#include "manager.h"
-#include "methods.h"
-#include "timers.h"
-#include "util.h"
-#include "worker.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "services/manager.h"
+#include "daemon/methods.h"
+#include "services/timers.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 
 #define CONFIG_ORIGIN "config"
 

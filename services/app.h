@@ -12,8 +12,8 @@
 
 #include <stdint.h>
 
-#include "conf.h"
-#include "service.h"
+#include "daemon/conf.h"
+#include "daemon/service.h"
 
 extern const struct svc_desc app_service;
 

@@ -19,7 +19,7 @@
  * callbacks hiredis still runs for it are recognised and ignored, and the
  * end of bridge_close runs from a zero timer.
  */
-#include "bridge.h"
+#include "services/bridge.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -35,9 +35,9 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#include "conf.h"
-#include "log.h"
-#include "util.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
 
 #define BRIDGE_INFLIGHT      1024
 #define BRIDGE_DEFAULT_PORT  6379

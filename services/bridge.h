@@ -25,8 +25,8 @@
 
 #include <jansson.h>
 
-#include "bus.h"
-#include "service.h"
+#include "services/bus.h"
+#include "daemon/service.h"
 
 struct ev_loop;
 struct bridge;

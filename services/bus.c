@@ -49,7 +49,7 @@
  * callback runs when the queue is empty and no async call is pending, or at
  * the stop timeout with the remainder counted as dropped.
  */
-#include "bus.h"
+#include "services/bus.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -59,11 +59,11 @@
 
 #include <ev.h>
 
-#include "conf.h"
-#include "fastscan.h"
-#include "log.h"
-#include "methods.h"
-#include "util.h"
+#include "daemon/conf.h"
+#include "daemon/fastscan.h"
+#include "daemon/log.h"
+#include "daemon/methods.h"
+#include "daemon/util.h"
 
 #define BUS_NAME_MAX 128
 

@@ -53,7 +53,7 @@
  * error, bus listener); `busy` counts the callbacks on the stack and the
  * memory is freed when the last one returns.
  */
-#include "control.h"
+#include "services/control.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,14 +70,14 @@
 
 #include <ev.h>
 
-#include "bus.h"
-#include "conf.h"
-#include "fastscan.h"
-#include "log.h"
-#include "manager.h"
-#include "methods.h"
-#include "rpc.h"
-#include "util.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "daemon/fastscan.h"
+#include "daemon/log.h"
+#include "services/manager.h"
+#include "daemon/methods.h"
+#include "daemon/rpc.h"
+#include "daemon/util.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59

@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include "service.h"
+#include "daemon/service.h"
 
 extern const struct svc_desc control_service;
 

@@ -1,11 +1,11 @@
 /* core.c — the core services svcd_main() adds to any table (see core.h). */
-#include "core.h"
+#include "services/core.h"
 
-#include "bus.h"
-#include "control.h"
-#include "health.h"
-#include "manager.h"
-#include "worker.h"
+#include "services/bus.h"
+#include "services/control.h"
+#include "services/health.h"
+#include "services/manager.h"
+#include "services/worker.h"
 
 const struct svc_desc *const svcd_core_table[] = {
     &manager_service, /* signals, shutdown handlers and sequence, reload */

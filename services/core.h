@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "service.h"
+#include "daemon/service.h"
 
 extern const struct svc_desc *const svcd_core_table[];
 extern const size_t svcd_core_table_len;

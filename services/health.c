@@ -7,19 +7,19 @@
  * between rounds (svc_health_changed): it is marked and pinged from a zero
  * timer, so the report never waits for the next round.
  */
-#include "health.h"
+#include "services/health.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <ev.h>
 
-#include "bus.h"
-#include "conf.h"
-#include "log.h"
-#include "methods.h"
-#include "util.h"
-#include "worker.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "daemon/methods.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 
 #define HEALTH_TASK "health"
 

@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "service.h"
+#include "daemon/service.h"
 
 extern const struct svc_desc health_service;
 

@@ -9,7 +9,7 @@
  * concurrency 1 a hook sees events strictly in order. The delivery cursor
  * (for the journal) is the seq below the oldest unfinished job.
  */
-#include "hooks.h"
+#include "services/hooks.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,11 +26,11 @@
 
 #include <ev.h>
 
-#include "bus.h"
-#include "conf.h"
-#include "log.h"
-#include "methods.h"
-#include "util.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "daemon/methods.h"
+#include "daemon/util.h"
 
 extern char **environ;
 

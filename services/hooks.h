@@ -24,8 +24,8 @@
 
 #include <jansson.h>
 
-#include "conf.h"
-#include "service.h"
+#include "daemon/conf.h"
+#include "daemon/service.h"
 
 struct bus_event;
 

@@ -35,7 +35,7 @@
  * or not clean): it reads the whole file (about 0.14 s for 1 million events,
  * 100 MB, when cached), which a clean stop does not need.
  */
-#include "journal.h"
+#include "services/journal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,11 +50,11 @@
 #include <ev.h>
 #include <sqlite3.h>
 
-#include "bus.h"
-#include "conf.h"
-#include "log.h"
-#include "util.h"
-#include "worker.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 
 #define PRUNE_TASK      "journal.prune"
 #define PRUNE_INTERVAL  10.0 /* seconds between retention passes */

@@ -27,7 +27,7 @@
 
 #include <jansson.h>
 
-#include "service.h"
+#include "daemon/service.h"
 
 struct bus_event;
 struct journal;

@@ -14,7 +14,7 @@
  * init/stop: main registers them before boot and reads the status after the
  * loop ended (the manager is stopped by then).
  */
-#include "manager.h"
+#include "services/manager.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -23,10 +23,10 @@
 
 #include <ev.h>
 
-#include "conf.h"
-#include "log.h"
-#include "methods.h"
-#include "util.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "daemon/methods.h"
+#include "daemon/util.h"
 
 #define HANDLER_TIMEOUT_DEFAULT 10.0
 

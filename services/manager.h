@@ -14,7 +14,7 @@
 
 #include <stdbool.h>
 
-#include "service.h"
+#include "daemon/service.h"
 
 extern const struct svc_desc manager_service;
 

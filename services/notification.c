@@ -3,7 +3,7 @@
  * user_registered and order_placed, registered from init, that log the mail
  * they would send and count it.
  */
-#include "notification.h"
+#include "services/notification.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +11,9 @@
 
 #include <jansson.h>
 
-#include "bus.h"
-#include "log.h"
-#include "util.h"
+#include "services/bus.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
 
 static struct {
 	struct bus_listener *user;

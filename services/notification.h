@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "service.h"
+#include "daemon/service.h"
 
 extern const struct svc_desc notification_service;
 

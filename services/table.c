@@ -3,18 +3,18 @@
  * Reading this table shows the whole daemon; the framework orders it
  * topologically (ties broken by the order here).
  */
-#include "table.h"
+#include "services/table.h"
 
-#include "app.h"
-#include "bridge.h"
-#include "bus.h"
-#include "control.h"
-#include "health.h"
-#include "hooks.h"
-#include "journal.h"
-#include "manager.h"
-#include "notification.h"
-#include "worker.h"
+#include "services/app.h"
+#include "services/bridge.h"
+#include "services/bus.h"
+#include "services/control.h"
+#include "services/health.h"
+#include "services/hooks.h"
+#include "services/journal.h"
+#include "services/manager.h"
+#include "services/notification.h"
+#include "services/worker.h"
 
 const struct svc_desc *const svcd_table[] = {
     &manager_service,      /* signals, shutdown handlers and sequence */

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "service.h"
+#include "daemon/service.h"
 
 extern const struct svc_desc *const svcd_table[];
 extern const size_t svcd_table_len;

@@ -6,10 +6,10 @@
 
 #include <jansson.h>
 
-#include "bus.h"
-#include "timers.h"
-#include "util.h"
-#include "worker.h"
+#include "services/bus.h"
+#include "services/timers.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 
 struct timer_emit {
 	struct bus *bus;

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "worker.h"
+#include "services/worker.h"
 
 struct bus;
 

@@ -24,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "methods.h"
-#include "util.h"
-#include "worker.h"
+#include "daemon/log.h"
+#include "daemon/methods.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 
 #define WORKER_DEFAULT_TIMEOUT 30.0
 

@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "service.h"
+#include "daemon/service.h"
 
 struct ev_loop;
 struct worker;

@@ -10,8 +10,8 @@
 
 #include <jansson.h>
 
-#include "args.h"
-#include "util.h"
+#include "client/args.h"
+#include "daemon/util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -10,10 +10,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "log.h"
-#include "table.h"
-#include "util.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "services/table.h"
+#include "daemon/util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

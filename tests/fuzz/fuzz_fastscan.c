@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "fastscan.h"
+#include "daemon/fastscan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

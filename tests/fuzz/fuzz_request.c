@@ -28,16 +28,16 @@
 #include <ev.h>
 #include <jansson.h>
 
-#include "conf.h"
-#include "health.h"
-#include "control.h"
-#include "log.h"
-#include "manager.h"
-#include "methods.h"
-#include "service.h"
-#include "table.h"
-#include "util.h"
-#include "worker.h"
+#include "daemon/conf.h"
+#include "services/health.h"
+#include "services/control.h"
+#include "daemon/log.h"
+#include "services/manager.h"
+#include "daemon/methods.h"
+#include "daemon/service.h"
+#include "services/table.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 
 #define MAX_TURNS 64 /* loop iterations per input once nothing moves */
 #define LISTEN_FD 3

@@ -5,7 +5,7 @@
  */
 #include <stddef.h>
 
-#include "table.h"
+#include "services/table.h"
 
 static int
 never_init(struct svc *self, char **cause)

@@ -9,17 +9,17 @@
 
 #include <ev.h>
 
-#include "app.h"
-#include "bridge.h"
-#include "bus.h"
-#include "control.h"
-#include "health.h"
-#include "hooks.h"
-#include "journal.h"
-#include "manager.h"
-#include "notification.h"
-#include "table.h"
-#include "worker.h"
+#include "services/app.h"
+#include "services/bridge.h"
+#include "services/bus.h"
+#include "services/control.h"
+#include "services/health.h"
+#include "services/hooks.h"
+#include "services/journal.h"
+#include "services/manager.h"
+#include "services/notification.h"
+#include "services/table.h"
+#include "services/worker.h"
 
 #define SLOW_INIT_SECONDS 60.0
 

@@ -9,16 +9,16 @@
 #include <ev.h>
 #include <jansson.h>
 
-#include "app.h"
-#include "bus.h"
-#include "conf.h"
-#include "log.h"
-#include "manager.h"
-#include "service.h"
+#include "services/app.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "services/manager.h"
+#include "daemon/service.h"
 #include "testutil.h"
-#include "timers.h"
-#include "util.h"
-#include "worker.h"
+#include "services/timers.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 
 static struct ev_loop *loop;
 static struct svc_graph *graph;

@@ -18,12 +18,12 @@
 #include <ev.h>
 #include <jansson.h>
 
-#include "bridge.h"
-#include "bus.h"
-#include "conf.h"
-#include "log.h"
+#include "services/bridge.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
 #include "testutil.h"
-#include "util.h"
+#include "daemon/util.h"
 
 #define REDIS_BIN "redis-server"
 

@@ -8,12 +8,12 @@
 
 #include <ev.h>
 
-#include "bus.h"
-#include "conf.h"
-#include "log.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
 #include "testutil.h"
-#include "util.h"
-#include "worker.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 
 static struct ev_loop *loop;
 

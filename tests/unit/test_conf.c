@@ -8,19 +8,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "app.h"
-#include "bridge.h"
-#include "bus.h"
-#include "conf.h"
-#include "control.h"
-#include "health.h"
-#include "hooks.h"
-#include "journal.h"
-#include "log.h"
-#include "manager.h"
-#include "service.h"
-#include "table.h"
-#include "util.h"
+#include "services/app.h"
+#include "services/bridge.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "services/control.h"
+#include "services/health.h"
+#include "services/hooks.h"
+#include "services/journal.h"
+#include "daemon/log.h"
+#include "services/manager.h"
+#include "daemon/service.h"
+#include "services/table.h"
+#include "daemon/util.h"
 #include "testutil.h"
 
 /* Each service's options in a configuration loaded for svcd's table. */

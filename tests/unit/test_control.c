@@ -19,19 +19,19 @@
 #include <ev.h>
 #include <jansson.h>
 
-#include "app.h"
-#include "bus.h"
-#include "conf.h"
-#include "control.h"
-#include "health.h"
-#include "hooks.h"
-#include "log.h"
-#include "methods.h"
-#include "manager.h"
-#include "service.h"
+#include "services/app.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "services/control.h"
+#include "services/health.h"
+#include "services/hooks.h"
+#include "daemon/log.h"
+#include "daemon/methods.h"
+#include "services/manager.h"
+#include "daemon/service.h"
 #include "testutil.h"
-#include "util.h"
-#include "worker.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 
 /* app owns `schedule`, hooks owns `hooks`: every method svcd has */
 static const struct svc_desc *const table[] = {

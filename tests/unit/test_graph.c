@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "service.h"
+#include "daemon/log.h"
+#include "daemon/service.h"
 #include "testutil.h"
-#include "util.h"
+#include "daemon/util.h"
 
 /* -- log capture (testutil's, lines "LEVEL message") ------------------- */
 

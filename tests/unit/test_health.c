@@ -9,14 +9,14 @@
 #include <ev.h>
 #include <jansson.h>
 
-#include "bus.h"
-#include "conf.h"
-#include "health.h"
-#include "log.h"
-#include "service.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "services/health.h"
+#include "daemon/log.h"
+#include "daemon/service.h"
 #include "testutil.h"
-#include "util.h"
-#include "worker.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 
 /* ---- test services ---- */
 

@@ -11,13 +11,13 @@
 #include <ev.h>
 #include <jansson.h>
 
-#include "bus.h"
-#include "conf.h"
-#include "hooks.h"
-#include "log.h"
-#include "service.h"
-#include "util.h"
-#include "worker.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "services/hooks.h"
+#include "daemon/log.h"
+#include "daemon/service.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 #include "testutil.h"
 
 /* ev_child works on the default loop only: every test uses it (a fresh

@@ -14,15 +14,15 @@
 #include <ev.h>
 #include <jansson.h>
 
-#include "bus.h"
-#include "conf.h"
-#include "hooks.h"
-#include "journal.h"
-#include "log.h"
-#include "manager.h"
-#include "service.h"
-#include "util.h"
-#include "worker.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "services/hooks.h"
+#include "services/journal.h"
+#include "daemon/log.h"
+#include "services/manager.h"
+#include "daemon/service.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 #include "testutil.h"
 
 /* The default loop: the hook replay test needs ev_child. */

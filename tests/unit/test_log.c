@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "util.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
 #include "testutil.h"
 
 static struct buf got;

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "util.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
 #include "testutil.h"
 
 #define INTERVAL 0.05 /* seconds */

@@ -9,12 +9,12 @@
 
 #include <ev.h>
 
-#include "conf.h"
-#include "log.h"
-#include "manager.h"
-#include "service.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "services/manager.h"
+#include "daemon/service.h"
 #include "testutil.h"
-#include "util.h"
+#include "daemon/util.h"
 
 /* ---- what happened, in order ---- */
 

@@ -13,16 +13,16 @@
 #include <ev.h>
 #include <jansson.h>
 
-#include "bus.h"
-#include "conf.h"
-#include "control.h"
-#include "fastscan.h"
-#include "manager.h"
-#include "methods.h"
-#include "service.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "services/control.h"
+#include "daemon/fastscan.h"
+#include "services/manager.h"
+#include "daemon/methods.h"
+#include "daemon/service.h"
 #include "testutil.h"
-#include "util.h"
-#include "worker.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 
 /* ---- a fake transport ---------------------------------------------------- */
 

@@ -8,14 +8,14 @@
 #include <ev.h>
 #include <jansson.h>
 
-#include "bus.h"
-#include "conf.h"
-#include "log.h"
-#include "notification.h"
-#include "service.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "services/notification.h"
+#include "daemon/service.h"
 #include "testutil.h"
-#include "util.h"
-#include "worker.h"
+#include "daemon/util.h"
+#include "services/worker.h"
 
 static struct ev_loop *loop;
 static struct svc_graph *graph;

@@ -8,8 +8,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "sdnotify.h"
+#include "daemon/log.h"
+#include "daemon/sdnotify.h"
 #include "testutil.h"
 
 static int

@@ -16,10 +16,10 @@
 
 #include <jansson.h>
 
-#include "args.h"
-#include "cli.h"
-#include "tabulate.h"
-#include "util.h"
+#include "client/args.h"
+#include "client/cli.h"
+#include "client/tabulate.h"
+#include "daemon/util.h"
 
 /* ---- the data parser -------------------------------------------------- */
 

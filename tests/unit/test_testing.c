@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
-#include "logging.h"
-#include "service.h"
-#include "testing.h"
+#include "daemon/conf.h"
+#include "daemon/logging.h"
+#include "daemon/service.h"
+#include "daemon/testing.h"
 #include "testutil.h"
-#include "util.h"
+#include "daemon/util.h"
 
 /* -- a small table: "slow" completes its init after 10 ms, "user" requires
  * it; "hang" never completes; "bad" fails. -------------------------------- */

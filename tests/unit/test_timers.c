@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus.h"
-#include "log.h"
-#include "timers.h"
-#include "util.h"
+#include "services/bus.h"
+#include "daemon/log.h"
+#include "services/timers.h"
+#include "daemon/util.h"
 #include "testutil.h"
-#include "worker.h"
+#include "services/worker.h"
 
 static struct ev_loop *loop;
 static struct worker *w;

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "util.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
 #include "testutil.h"
 
 START_TEST(test_buf_append_consume)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "testutil.h"
-#include "wire.h"
+#include "daemon/wire.h"
 
 /* docs/protocol.md's table, written out: a change to wire.c must show. */
 static const struct {

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
-#include "log.h"
-#include "util.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "daemon/util.h"
 #include "testutil.h"
-#include "worker.h"
+#include "services/worker.h"
 
 static struct ev_loop *loop;
 static struct worker *w;

@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bus.h"
-#include "conf.h"
-#include "log.h"
-#include "service.h"
-#include "table.h"
-#include "util.h"
+#include "services/bus.h"
+#include "daemon/conf.h"
+#include "daemon/log.h"
+#include "daemon/service.h"
+#include "services/table.h"
+#include "daemon/util.h"
 
 bool tu_guard_fired;
 static struct buf log_lines;
