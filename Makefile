@@ -388,12 +388,14 @@ check-format:
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 # cppcheck, then the include rule of the layers (tests/lint/layers.sh;
-# docs/architecture.md).
+# docs/architecture.md) and the layer spelling of every include.
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro -I. \
 		daemon services client
 	@tests/lint/layers.sh
+	@tests/lint/layer-includes.sh >/dev/null || { tests/lint/layer-includes.sh; \
+		echo "lint: spell these includes with their directory (tests/lint/layer-includes.sh --fix)"; exit 1; }
 
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
