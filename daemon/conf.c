@@ -275,23 +275,6 @@ err_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* "1K", "8M", "1G" when exact, else bytes. */
-static void
-format_size(uint64_t v, char *buf, size_t len)
-{
-	static const char units[] = "GMK";
-
-	for (int i = 0; i < 3; i++) {
-		uint64_t m = 1ULL << (10 * (3 - i));
-		if (v >= m && v % m == 0) {
-			snprintf(buf, len, "%llu%c",
-			         (unsigned long long)(v / m), units[i]);
-			return;
-		}
-	}
-	snprintf(buf, len, "%llu", (unsigned long long)v);
-}
-
 static int
 parse_range(const char *v, uint64_t min, uint64_t max, uint64_t *out,
             char **cause)
@@ -321,8 +304,8 @@ parse_bytes(const char *v, uint64_t min, uint64_t max, uint64_t *out,
 		return -1;
 	if (*out >= min && *out <= max)
 		return 0;
-	format_size(min, lo, sizeof(lo));
-	format_size(max, hi, sizeof(hi));
+	util_format_size(min, lo, sizeof(lo));
+	util_format_size(max, hi, sizeof(hi));
 	*cause = xasprintf("'%s' is out of range (%s..%s)", v, lo, hi);
 	return -1;
 }
@@ -703,15 +686,15 @@ svc_conf_strv_free(char **v)
 	free(v);
 }
 
-static void
-strv_free(void *dst)
+void
+svc_conf_strv_free_at(void *dst)
 {
 	svc_conf_strv_free(*(char ***)dst);
 	*(char ***)dst = NULL;
 }
 
-static bool
-strv_equal(const void *a, const void *b)
+bool
+svc_conf_strv_equal(const void *a, const void *b)
 {
 	char *const *x = *(char **const *)a, *const *y = *(char **const *)b;
 
@@ -721,8 +704,8 @@ strv_equal(const void *a, const void *b)
 	return !(x && *x) && !(y && *y);
 }
 
-static void
-strv_copy(void *dst, const void *src)
+void
+svc_conf_strv_copy(void *dst, const void *src)
 {
 	char *const *s = *(char **const *)src;
 	size_t n = 0;
@@ -779,9 +762,9 @@ const struct svc_conf_type svc_conf_patterns = {
     .name = "patterns",
     .parse = patterns_parse,
     .size = sizeof(char **),
-    .free = strv_free,
-    .equal = strv_equal,
-    .copy = strv_copy,
+    .free = svc_conf_strv_free_at,
+    .equal = svc_conf_strv_equal,
+    .copy = svc_conf_strv_copy,
 };
 
 /* ---- for checks and types ---- */

@@ -77,6 +77,11 @@ struct svc_conf_enum {
 /* svc_conf_patterns: blank- or comma-separated event patterns (NAME,
  * PREFIX.* or *), NULL-terminated; NULL when none. */
 void svc_conf_strv_free(char **v);
+/* For a service's own char ** types (NULL-terminated, owned): free, equal
+ * and copy at dst. */
+void svc_conf_strv_free_at(void *dst);
+bool svc_conf_strv_equal(const void *a, const void *b);
+void svc_conf_strv_copy(void *dst, const void *src);
 /* For a service's own char * types: free, equal and copy of a string. */
 void svc_conf_str_free(void *dst);
 bool svc_conf_str_equal(const void *a, const void *b);

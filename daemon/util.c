@@ -564,6 +564,23 @@ util_parse_bool(const char *s, bool *out, char **cause)
 	FAIL_WITH("'%s' is not a boolean (use true or false)", s);
 }
 
+/* "1K", "8M", "1G" when exact, else bytes. */
+void
+util_format_size(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "GMK";
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t m = 1ULL << (10 * (3 - i));
+		if (v >= m && v % m == 0) {
+			snprintf(buf, len, "%llu%c",
+			         (unsigned long long)(v / m), units[i]);
+			return;
+		}
+	}
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
 void
 util_format_duration(double seconds, char *buf, size_t len)
 {

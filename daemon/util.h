@@ -144,6 +144,8 @@ bool util_name_valid(const char *s, size_t len, size_t max);
 bool util_pattern_valid(const char *pattern);
 /* "1.5s", "250ms", "5m" — short human form of a duration. */
 void util_format_duration(double seconds, char *buf, size_t len);
+/* A byte count as "1K", "8M", "1G" when exact, else plain bytes. */
+void util_format_size(uint64_t v, char *buf, size_t len);
 
 /* Wall clock in microseconds since the epoch. */
 int64_t util_now_us(void);

@@ -1832,22 +1832,6 @@ static const struct svc_conf_item control_items[] = {
      .doc = "may shut down and reload"},
 };
 
-static void
-format_size(uint64_t v, char *buf, size_t len)
-{
-	static const char units[] = "GMK";
-
-	for (int i = 0; i < 3; i++) {
-		uint64_t m = 1ULL << (10 * (3 - i));
-		if (v >= m && v % m == 0) {
-			snprintf(buf, len, "%llu%c",
-			         (unsigned long long)(v / m), units[i]);
-			return;
-		}
-	}
-	snprintf(buf, len, "%llu", (unsigned long long)v);
-}
-
 /* output_hard may not be less than output_soft: said at the later key. */
 static int
 control_section_check(struct svc_conf_ctx *cx, void *opts)
@@ -1859,8 +1843,8 @@ control_section_check(struct svc_conf_ctx *cx, void *opts)
 
 	if (c->output_hard >= c->output_soft)
 		return 0;
-	format_size(c->output_soft, soft, sizeof(soft));
-	format_size(c->output_hard, hard, sizeof(hard));
+	util_format_size(c->output_soft, soft, sizeof(soft));
+	util_format_size(c->output_hard, hard, sizeof(hard));
 	if (hard_line >= soft_line)
 		svc_conf_error(
 		    cx, hard_line,

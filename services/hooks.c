@@ -988,51 +988,6 @@ executable_file(const char *path)
 	       access(path, X_OK) == 0;
 }
 
-static void
-free_argv(char **argv)
-{
-	for (char **a = argv; a && *a; a++)
-		free(*a);
-	free(argv);
-}
-
-static void
-argv_free(void *dst)
-{
-	free_argv(*(char ***)dst);
-	*(char ***)dst = NULL;
-}
-
-static bool
-argv_equal(const void *a, const void *b)
-{
-	char *const *x = *(char **const *)a, *const *y = *(char **const *)b;
-
-	for (; x && *x && y && *y; x++, y++)
-		if (strcmp(*x, *y))
-			return false;
-	return !(x && *x) && !(y && *y);
-}
-
-static void
-argv_copy(void *dst, const void *src)
-{
-	char *const *s = *(char **const *)src;
-	size_t n = 0;
-	char **v;
-
-	if (!s) {
-		*(char ***)dst = NULL;
-		return;
-	}
-	while (s[n])
-		n++;
-	v = xcalloc(n + 1, sizeof(*v));
-	for (size_t i = 0; i < n; i++)
-		v[i] = xstrdup(s[i]);
-	*(char ***)dst = v;
-}
-
 /* exec: the command split without a shell; its messages are the hook's. */
 static int
 exec_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
@@ -1060,7 +1015,7 @@ exec_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
 		svc_conf_error(cx, line,
 		               "hook '%s': exec '%s' is not an executable file",
 		               name, svc_conf_quote(cx, argv[0]));
-	free_argv(*(char ***)dst);
+	svc_conf_strv_free(*(char ***)dst);
 	*(char ***)dst = argv;
 	return 0;
 }
@@ -1069,9 +1024,9 @@ static const struct svc_conf_type hook_exec_type = {
     .name = "command",
     .parse = exec_parse,
     .size = sizeof(char **),
-    .free = argv_free,
-    .equal = argv_equal,
-    .copy = argv_copy,
+    .free = svc_conf_strv_free_at,
+    .equal = svc_conf_strv_equal,
+    .copy = svc_conf_strv_copy,
 };
 
 #define HF(f) offsetof(struct hook_conf, f)
