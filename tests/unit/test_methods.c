@@ -18,7 +18,7 @@
 #include "services/control.h"
 #include "daemon/fastscan.h"
 #include "services/manager.h"
-#include "daemon/methods.h"
+#include "daemon/methods-int.h"
 #include "daemon/service.h"
 #include "testutil.h"
 #include "daemon/util.h"
