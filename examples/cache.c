@@ -199,6 +199,8 @@ cache_init(struct svc *self, char **cause)
 	}
 	c->self = self;
 	c->loop = svc_loop(self);
+	ev_now_update(c->loop); /* the timers count from now, not the loop's
+	                         * last wake-up */
 	ev_timer_init(&c->connect, connected_cb, o->connect, 0);
 	ev_timer_init(&c->timeout, timeout_cb, o->connect_timeout, 0);
 	c->connect.data = c->timeout.data = c;
