@@ -45,6 +45,7 @@ test_example_daemon() {
 	"$T/ex/exampled" -c "$T/example.conf" >"$SVCD_LOG" 2>&1 &
 	SVCD_PID=$!
 	wait_for 10 "$SVCCTL" -s "$SOCK" -t 1 ping
+	wait_for 10 grep -q "exampled (libsvcd [0-9.]*) ready: 7 services running" "$SVCD_LOG" # the cache connects after control
 	out=$(ctl status) || fail "status failed"
 	assert_contains "$out" "cache     entries=0 size=10 hits=0 misses=0 evictions=0" "the cache's figures in status"
 	out=$(ctl call user.get '{"id":1}') || fail "user.get failed: $out"

@@ -64,6 +64,7 @@ test_cache_as_an_in_tree_service() {
 	assert_contains "$out" "bad.conf:3: bad value for 'ttl' in [cache]"
 
 	SVCD=$INTREE_SVCD CONF_TEXT=$'[cache]\nsize = 7\nconnect = 10ms' svcd_start
+	wait_for 10 grep -q "svcd [0-9.]* ready:" "$SVCD_LOG" # the cache connects after control
 	out=$(ctl status) || fail "status failed"
 	assert_contains "$out" "cache     entries=0 size=7 hits=0 misses=0 evictions=0" "the cache's figure"
 	out=$(ctl call cache.clear) || fail "cache.clear failed: $out"
