@@ -10,7 +10,7 @@
 # intree_build: the scratch tree in $T/tree with the cache added; sets
 # INTREE_SVCD to the svcd built there.
 intree_build() {
-	local build san_opt="" san_ld="" before after changed
+	local build san_opt="" san_ld="" before after changed out
 	build=$(dirname "$SVCD")
 	build=${build#"$PWD"/}
 	case $build in /*) skip "svcd was built outside the tree ($build)" ;; esac
@@ -32,6 +32,9 @@ intree_build() {
 		"lines changed in services/table.c"
 	diff services/table.c "$T/tree/services/table.c" | grep -q '^> .*SVC(cache)' ||
 		fail "the table's new line: $(diff services/table.c "$T/tree/services/table.c")"
+
+	# and the new service keeps to the layers like svcd's own
+	out=$(tests/lint/layers.sh "$T/tree" 2>&1) || fail "layers.sh on the tree with the cache: $out"
 
 	if [ "${SVCD_SANITIZED:-}" = 1 ]; then
 		san_opt="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
