@@ -23,7 +23,6 @@
 #include <stdint.h>
 
 #include "daemon/service.h"
-#include "daemon/util.h"
 
 struct svc_conf_item;
 /* The parser, passed to section checks and to types: where errors go. */
@@ -139,15 +138,15 @@ struct svc_conf_section {
 	const char *doc;
 };
 
-/* Items table helper: .items = X, .nitems = ARRAY_SIZE(X). */
-#define SVC_CONF_ITEMS(a) .items = (a), .nitems = ARRAY_SIZE(a)
+/* Items table helper: .items = X, .nitems = SVC_ARRAY_SIZE(X). */
+#define SVC_CONF_ITEMS(a) .items = (a), .nitems = SVC_ARRAY_SIZE(a)
 /* Descriptor helper: .conf = SVC_CONF_SECTIONS(&a, &b). */
 #define SVC_CONF_SECTIONS(...)                                                 \
 	((const struct svc_conf_section *const[]){__VA_ARGS__, NULL})
 
 /* For checks and types: report an error at line (0: the section header). */
 void svc_conf_error(struct svc_conf_ctx *cx, int line, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
+    SVC_PRINTF_LIKE(3, 4);
 /* The line a key was given on in the current section, 0 if it was not. */
 int svc_conf_key_line(const struct svc_conf_ctx *cx, const char *key);
 /* The line being parsed. */

@@ -21,6 +21,7 @@
  * shape, takes the general path, so error replies are exactly the same.
  */
 #include "daemon/methods.h"
+#include "daemon/methods-int.h"
 
 #include <assert.h>
 #include <stdarg.h>

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "daemon/params.h"
 #include "daemon/util.h"
 #include "daemon/wire.h"
 
@@ -45,26 +46,11 @@ int rpc_envelope(json_t *root, struct rpc_req *req, enum rpc_err *err,
                  char **msg, bool *answer);
 void rpc_req_clear(struct rpc_req *req);
 
-/* Parameter specs: checked centrally before a handler runs. */
-enum svc_ptype {
-	SVC_P_STRING,
-	SVC_P_BOOL,
-	SVC_P_OBJECT,
-	SVC_P_UINT,     /* non-negative integer */
-	SVC_P_DURATION, /* "250ms", "30s", or integer milliseconds */
-	SVC_P_STRINGS,  /* array of strings */
-	SVC_P_ANY,      /* any JSON value (the handler checks it) */
-};
-
-struct svc_param {
-	const char *name;
-	enum svc_ptype type;
-	bool required;
-};
-
 /*
- * Check params against a spec of n entries: unknown names, missing required
- * ones and wrong types. 0, or -1 with *msg allocated (InvalidParams).
+ * Parameter specs (daemon/params.h) are checked centrally before a handler
+ * runs. Check params against a spec of n entries: unknown names, missing
+ * required ones and wrong types. 0, or -1 with *msg allocated
+ * (InvalidParams).
  */
 int rpc_check_params(json_t *params, const struct svc_param *spec, size_t n,
                      char **msg);

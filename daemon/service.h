@@ -40,6 +40,11 @@ struct svc_graph;
 
 #define SVC_PENDING 1
 
+/* For tables in descriptors (public: the headers of the API include no
+ * internal header). */
+#define SVC_ARRAY_SIZE(a)     (sizeof(a) / sizeof((a)[0]))
+#define SVC_PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+
 enum svc_state {
 	SVC_INACTIVE,
 	SVC_STARTING,

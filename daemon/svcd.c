@@ -54,12 +54,33 @@ struct daemon {
 
 static const char *status_text(struct daemon *d);
 
+/* The program's name (argv[0]'s basename: "svcd", or a developer's
+ * daemon's own) where a message names the program, and its version line:
+ * "svcd 0.1.0", or "exampled (libsvcd 0.1.0)". */
+static const char *prog = "svcd";
+static char prog_version[96];
+
+static void
+set_prog(const char *argv0)
+{
+	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+	const char *base = slash ? slash + 1 : argv0;
+
+	prog = base && *base ? base : "svcd";
+	if (strcmp(prog, "svcd") == 0)
+		snprintf(prog_version, sizeof(prog_version), "svcd %s",
+		         SVCD_VERSION);
+	else
+		snprintf(prog_version, sizeof(prog_version), "%s (libsvcd %s)",
+		         prog, SVCD_VERSION);
+}
+
 static void
 usage(FILE *out)
 {
 	fprintf(out,
-	        "Usage: svcd [OPTION]...\n"
-	        "Boot svcd's compiled-in service graph and serve the JSON-RPC "
+	        "Usage: %s [OPTION]...\n"
+	        "Boot %s's compiled-in service graph and serve the JSON-RPC "
 	        "control\n"
 	        "socket until SIGTERM or SIGINT, then stop the services in "
 	        "reverse order.\n"
@@ -86,7 +107,8 @@ usage(FILE *out)
 	        "Exit status: 0 clean shutdown, 1 start-up failure or unclean "
 	        "shutdown,\n"
 	        "64 usage error, 78 configuration or service-graph error.\n"
-	        "See svcd(8), svcd.conf(5) and svcctl(1).\n");
+	        "See svcd(8), svcd.conf(5) and svcctl(1).\n",
+	        prog, prog);
 }
 
 static int
@@ -117,9 +139,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'l':
 			if (log_parse_level(optarg) < 0) {
 				fprintf(stderr,
-				        "svcd: unknown log level '%s' "
+				        "%s: unknown log level '%s' "
 				        "(use error, warning, info or debug)\n",
-				        optarg);
+				        prog, optarg);
 				return -1;
 			}
 			o->log_level = optarg;
@@ -132,25 +154,26 @@ parse_args(int argc, char **argv, struct opts *o)
 				o->print_graph = 2;
 			} else {
 				fprintf(stderr,
-				        "svcd: --print-graph takes 'dot' or "
+				        "%s: --print-graph takes 'dot' or "
 				        "nothing, not '%s'\n",
-				        optarg);
+				        prog, optarg);
 				return -1;
 			}
 			break;
 		case 'h': usage(stdout); exit(EX_OK);
-		case 'V': printf("svcd %s\n", SVCD_VERSION); exit(EX_OK);
+		case 'V': printf("%s\n", prog_version); exit(EX_OK);
 		default:
 			fprintf(stderr,
-			        "Try 'svcd --help' for more information.\n");
+			        "Try '%s --help' for more information.\n",
+			        prog);
 			return -1;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr,
-		        "svcd: unexpected argument '%s'\n"
-		        "Try 'svcd --help' for more information.\n",
-		        argv[optind]);
+		        "%s: unexpected argument '%s'\n"
+		        "Try '%s --help' for more information.\n",
+		        prog, argv[optind], prog);
 		return -1;
 	}
 	return 0;
@@ -323,9 +346,9 @@ boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
 	sdn_send("READY=1\nSTATUS=%s\nMAINPID=%d", status_text(d),
 	         (int)getpid());
 	const char *const *sock = svc_conf_lookup(d->conf, "daemon", "socket");
-	log_info("svcd %s ready: %zu services running, started in %.1f ms, "
+	log_info("%s ready: %zu services running, started in %.1f ms, "
 	         "control socket %s",
-	         SVCD_VERSION, svc_graph_count(g),
+	         prog_version, svc_graph_count(g),
 	         (double)(util_mono_us() - d->boot_start_us) / 1000.0,
 	         sock && *sock ? *sock : "none");
 }
@@ -336,7 +359,7 @@ print_graph(const struct svc_desc *const *table, size_t n, int mode)
 	char *cause = NULL;
 	struct svc_graph *g = svc_graph_new(EV_DEFAULT, table, n, &cause);
 	if (!g) {
-		fprintf(stderr, "svcd: %s\n", cause);
+		fprintf(stderr, "%s: %s\n", prog, cause);
 		free(cause);
 		return EX_CONFIG;
 	}
@@ -376,7 +399,8 @@ run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 	char *cause = NULL;
 	int status;
 
-	log_init("svcd");
+	set_prog(argc > 0 ? argv[0] : NULL);
+	log_init(prog);
 	util_json_use_xmalloc();
 	if (parse_args(argc, argv, &d.opts) < 0)
 		return EX_USAGE;
@@ -431,8 +455,8 @@ run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 	manager_add_progress(shutdown_progress, &d);
 
 	d.boot_start_us = util_mono_us();
-	log_info("svcd %s starting (pid %d, config %s)", SVCD_VERSION,
-	         (int)getpid(), path ? path : "built-in defaults");
+	log_info("%s starting (pid %d, config %s)", prog_version, (int)getpid(),
+	         path ? path : "built-in defaults");
 	svc_start(d.graph, NULL, boot_done, &d);
 	if (d.boot_status != 0 && !manager_shutting_down()) {
 		/* The manager itself did not come up: nothing can stop us. */
@@ -455,7 +479,7 @@ run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 	svc_graph_free(d.graph);
 	svc_conf_free(d.conf);
 	ev_loop_destroy(d.loop);
-	log_info("svcd exiting with status %d", status);
+	log_info("%s exiting with status %d", prog, status);
 	return status;
 }
 

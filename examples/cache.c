@@ -5,7 +5,8 @@
  *
  * Everything the service is sits in its descriptor at the end of this
  * file: its [cache] section (parsed by libsvcd into struct cache_opts), the
- * async init, the ping, the stop and its member of `svcctl status`.
+ * async init, the ping, the stop, its control method cache.clear and its
+ * member of `svcctl status`.
  *
  * The init returns SVC_PENDING and finishes from the loop: after [cache]
  * connect it reports success, after [cache] connect_timeout failure, as a
@@ -24,6 +25,11 @@
 #include <string.h>
 
 #include <ev.h>
+#include <jansson.h>
+
+#include "daemon/conf.h"
+#include "daemon/logging.h"
+#include "daemon/methods.h"
 
 struct entry {
 	char *key;
@@ -193,6 +199,8 @@ cache_init(struct svc *self, char **cause)
 	}
 	c->self = self;
 	c->loop = svc_loop(self);
+	ev_now_update(c->loop); /* the timers count from now, not the loop's
+	                         * last wake-up */
 	ev_timer_init(&c->connect, connected_cb, o->connect, 0);
 	ev_timer_init(&c->timeout, timeout_cb, o->connect_timeout, 0);
 	c->connect.data = c->timeout.data = c;
@@ -255,6 +263,31 @@ cache_figures(struct svc *self)
 	    (json_int_t)c->misses, "evictions", (json_int_t)c->evictions);
 }
 
+/* -- control methods ------------------------------------------------------ */
+
+/* cache.clear: drop every entry. The framework has checked the caller's
+ * access (admin) and that the cache runs before this is called. */
+static const struct svc_reply *
+m_cache_clear(struct svc *self, struct svc_call *call)
+{
+	struct cache *c = svc_priv(self);
+	size_t n = c->n;
+
+	while (c->n > 0)
+		drop_at(c, c->n - 1);
+	svcd_log_info("cache: cleared (%zu entries) by %s", n,
+	              svc_call_source(call));
+	return svc_call_ok(call, json_pack("{s:I}", "dropped", (json_int_t)n));
+}
+
+static const struct svc_method cache_methods[] = {
+    {.name = "cache.clear",
+     .fn = m_cache_clear,
+     .access = SVC_ACCESS_ADMIN,
+     .flags = SVC_M_LIVE,
+     .doc = "drop every entry"},
+};
+
 /* -- the [cache] section -------------------------------------------------- */
 
 static const struct svc_conf_item cache_items[] = {
@@ -292,13 +325,9 @@ static const struct svc_conf_item cache_items[] = {
 
 static const struct svc_conf_section cache_section = {
     .name = "cache",
-    .items = cache_items,
-    .nitems = sizeof(cache_items) / sizeof(cache_items[0]),
+    SVC_CONF_ITEMS(cache_items),
     .doc = "the example's cache",
 };
-
-static const struct svc_conf_section *const cache_sections[] = {&cache_section,
-                                                                NULL};
 
 const struct svc_desc cache_service = {
     .name = "cache",
@@ -306,8 +335,9 @@ const struct svc_desc cache_service = {
     .ping = cache_ping,
     .stop = cache_stop,
     .init_timeout = 3600, /* its own connect_timeout comes first */
-    .conf = cache_sections,
+    .conf = SVC_CONF_SECTIONS(&cache_section),
     .conf_size = sizeof(struct cache_opts),
     .reload = cache_reload,
+    SVC_METHODS(cache_methods),
     .figures = cache_figures,
 };

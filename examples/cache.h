@@ -5,7 +5,12 @@
  * behind an asynchronous init: "connecting" takes [cache] connect and
  * fails after [cache] connect_timeout, as a connection to a real cache
  * server would. A service that requires "cache" reaches it with
- * cache_of(self).
+ * cache_of(self). Control method: cache.clear (admin) drops every entry.
+ *
+ * The includes name libsvcd's headers by their layer ("daemon/service.h"):
+ * the same spelling finds them in an installed libsvcd (pkg-config's
+ * -I.../include/svcd) and in svcd's own tree (-I.), so this file and
+ * cache.c also build as services/cache.{c,h} of svcd.
  */
 #ifndef EXAMPLE_CACHE_H
 #define EXAMPLE_CACHE_H
@@ -13,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <svcd.h>
+#include "daemon/service.h"
 
 extern const struct svc_desc cache_service;
 

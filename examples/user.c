@@ -7,9 +7,12 @@
 #include "user.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "cache.h"
+#include "daemon/logging.h"
+#include "daemon/methods.h"
 
 json_t *
 user_get(struct svc *user, uint64_t id)
@@ -53,7 +56,7 @@ static const struct svc_method user_methods[] = {
      .fn = m_user_get,
      .access = SVC_ACCESS_READ,
      SVC_PARAMS(user_get_params),
-     .needs = SVC_REQUIRES("cache"),
+     .needs = SVC_NEEDS("cache"),
      .doc = "a user, from the cache when it has it"},
 };
 

@@ -10,7 +10,9 @@
 
 #include <stdint.h>
 
-#include <svcd.h>
+#include <jansson.h>
+
+#include "daemon/service.h"
 
 extern const struct svc_desc user_service;
 

@@ -17,6 +17,7 @@
 #include "daemon/log.h"
 #include "services/manager.h"
 #include "daemon/methods.h"
+#include "daemon/rpc.h"
 #include "services/timers.h"
 #include "daemon/util.h"
 #include "services/worker.h"

@@ -62,7 +62,7 @@
 #include "daemon/conf.h"
 #include "daemon/fastscan.h"
 #include "daemon/log.h"
-#include "daemon/methods.h"
+#include "daemon/methods-int.h"
 #include "daemon/util.h"
 
 #define BUS_NAME_MAX 128

@@ -75,7 +75,7 @@
 #include "daemon/fastscan.h"
 #include "daemon/log.h"
 #include "services/manager.h"
-#include "daemon/methods.h"
+#include "daemon/methods-int.h"
 #include "daemon/rpc.h"
 #include "daemon/util.h"
 

@@ -26,8 +26,9 @@ test_install_destdir() {
 	local files expected
 	files=$(cd "$stage" && find . \( -type f -o -type l \) | sort | tr '\n' ' ')
 	expected="./etc/svcd/svcd.conf ./usr/bin/svcctl \
-./usr/include/svcd/daemon/logging.h ./usr/include/svcd/daemon/service.h \
-./usr/include/svcd/daemon/svcd.h ./usr/include/svcd/daemon/testing.h \
+./usr/include/svcd/daemon/conf.h ./usr/include/svcd/daemon/logging.h \
+./usr/include/svcd/daemon/methods.h ./usr/include/svcd/daemon/params.h \
+./usr/include/svcd/daemon/service.h ./usr/include/svcd/daemon/svcd.h ./usr/include/svcd/daemon/testing.h \
 ./usr/include/svcd/services/bus.h ./usr/include/svcd/services/manager.h \
 ./usr/include/svcd/services/worker.h ./usr/include/svcd/svcd.h \
 ./usr/lib/libsvcd.a ./usr/lib/libsvcd.so ./usr/lib/libsvcd.so.0 ./usr/lib/libsvcd.so.0.1.0 \

@@ -7,7 +7,8 @@
 #
 # Layers, lowest first; a file may include its own layer and lower ones:
 #   base       daemon/util, log (and logging.h), sdnotify, wire, fastscan
-#   framework  daemon/service.h, graph, conf, rpc, methods, testing
+#   framework  daemon/service.h, graph, conf, rpc, methods (and
+#              methods-int.h, params.h), testing
 #   services   services/* (one file per service, plus helper modules)
 #   daemon     daemon/svcd, daemon/main, services/table (the compiled-in table)
 #   client     client/* (svcctl): its own files and the base layer only
@@ -17,7 +18,8 @@
 # dependency the graph cannot see. Helper modules of services/ without a
 # descriptor (timers) have no requires to check; a service may include them,
 # and they may include the services they work with.
-# A module is X.c with X.h; a cycle is a loop of module includes.
+# A module is X.c with X.h (and X-int.h, its internal header when X.h is
+# installed); a cycle is a loop of module includes.
 # Both spellings are accepted: "util.h" (found next to the file, else in
 # daemon/, services/, client/) and the layer spelling "daemon/util.h".
 # A file in those directories that is not in the list above is an error:
@@ -43,7 +45,8 @@ layer_of() {
 		L=base R=0
 		;;
 	daemon/service.h | daemon/graph.c | daemon/conf.[ch] | daemon/rpc.[ch] | \
-		daemon/methods.[ch] | daemon/testing.[ch]) L=framework R=1 ;;
+		daemon/methods.[ch] | daemon/methods-int.h | daemon/params.h | \
+		daemon/testing.[ch]) L=framework R=1 ;;
 	daemon/svcd.[ch] | daemon/main.c | services/table.[ch]) L=daemon R=3 ;;
 	services/*.[ch]) L=services R=2 ;;
 	client/*.[ch]) L=client R=9 ;;
@@ -113,7 +116,8 @@ for f in $(find daemon services client -name '*.[ch]' 2>/dev/null | sort); do
 			echo "$f -> $to known" >>"$edges"
 			continue
 		fi
-		echo "${f%.[ch]} ${to%.[ch]}" >>"$edges"
+		m_from=${f%.[ch]} m_to=${to%.[ch]}
+		echo "${m_from%-int} ${m_to%-int}" >>"$edges"
 		layer_of "$to"
 		to_layer=$L to_rank=$R
 		if [ -z "$to_layer" ]; then
@@ -160,7 +164,7 @@ while read -r k; do
 		bad "tests/lint/layers.sh: known exception '$k' is gone: remove it from the list"
 done <<<"$known_list"
 
-# Cycles between modules (X.c and X.h are one module X).
+# Cycles between modules (X.c, X.h and X-int.h are one module X).
 grep -v ' known$' "$edges" | awk '
 	$1 != $2 && !seen[$1 " " $2]++ { adj[$1] = adj[$1] " " $2; node[$1]; node[$2] }
 	function visit(n,   i, k, m, next_, path, j) {

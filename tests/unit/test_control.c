@@ -26,7 +26,7 @@
 #include "services/health.h"
 #include "services/hooks.h"
 #include "daemon/log.h"
-#include "daemon/methods.h"
+#include "daemon/methods-int.h"
 #include "services/manager.h"
 #include "daemon/service.h"
 #include "testutil.h"
