@@ -1460,7 +1460,7 @@ m_ping(struct svc *self, struct svc_call *q)
 /* ping's fast handler: the central checks passed (no params), answer. */
 static int
 f_ping(struct svc *self, struct svc_call *q, const struct fastscan_req *f,
-       struct buf *out)
+       const struct fastscan_member *const *p, struct buf *out)
 {
 	char *w = svc_fast_head(out, f, 8);
 

@@ -94,14 +94,14 @@ m_echo(struct svc *self, struct svc_call *c)
 
 static int
 f_echo(struct svc *self, struct svc_call *c, const struct fastscan_req *f,
-       struct buf *out)
+       const struct fastscan_member *const *p, struct buf *out)
 {
-	char *w = svc_fast_head(out, f, f->mem[0].vl + 3);
+	char *w = svc_fast_head(out, f, p[0]->vl + 3); /* n: required */
 
 	fast_calls++;
 	if (w) {
-		memcpy(w, f->mem[0].v, f->mem[0].vl);
-		w += f->mem[0].vl;
+		memcpy(w, p[0]->v, p[0]->vl);
+		w += p[0]->vl;
 		memcpy(w, "}\n", 2);
 		svc_fast_end(out, w + 2);
 	}
