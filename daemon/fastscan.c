@@ -47,6 +47,27 @@ sw_special(uint64_t x)
 	       sw_zero_bytes(x ^ (SW_ONES * '\\')) | (x & SW_HIGHS);
 }
 
+/* The bytes that stand for themselves inside a JSON string: not below
+ * 0x20, '"', '\\', nor 0x80 and up (UTF-8, checked on its own). */
+static const unsigned char str_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static inline bool
 is_ws(char c)
 {
@@ -139,7 +160,7 @@ scan_string(struct scan *s, bool esc_ok, bool *escaped)
 			}
 			p += 16;
 		}
-#endif
+#else
 		while (end - p >= 8) {
 			uint64_t x, m;
 
@@ -152,8 +173,11 @@ scan_string(struct scan *s, bool esc_ok, bool *escaped)
 			}
 			p += 8;
 		}
-		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' &&
-		       *p != '\\')
+#endif
+		/* the last bytes (or a short string near the end): one
+		 * lookup a byte, no bounds check (*end is the whitespace
+		 * sentinel, which is not plain) */
+		while (str_plain[*p])
 			p++;
 		if (p == end)
 			return false;
@@ -190,22 +214,23 @@ scan_string(struct scan *s, bool esc_ok, bool *escaped)
 	}
 }
 
-/* An integer as jansson dumps it: -?(0|[1-9][0-9]*), <= 18 digits, no -0. */
-static bool
+/* An integer as jansson dumps it: -?(0|[1-9][0-9]*), <= 18 digits, no -0.
+ * No bounds checks: *end is the whitespace sentinel, which stops it. */
+static inline bool
 scan_int(struct scan *s)
 {
 	const char *p = s->p, *d;
 
-	if (p < s->end && *p == '-')
+	if (*p == '-')
 		p++;
 	d = p;
-	while (p < s->end && *p >= '0' && *p <= '9')
+	while (*p >= '0' && *p <= '9')
 		p++;
 	if (p == d || p - d > 18 || (*d == '0' && p - d > 1))
 		return false;
 	if (*d == '0' && d != s->p) /* -0 */
 		return false;
-	if (p < s->end && (*p == '.' || *p == 'e' || *p == 'E'))
+	if (*p == '.' || *p == 'e' || *p == 'E')
 		return false;
 	s->p = p;
 	return true;
