@@ -101,6 +101,9 @@ struct entry {
 	uint64_t reqmask; /* bit k: params[k] is required */
 	uint64_t *pkeys;  /* name_key of each param, for the fast path */
 	bool ready;       /* every need running: kept by an observer */
+	/* READ access, no params, not SVC_M_LIVE (ping): the fast path's
+	 * checks are then no params and ready */
+	bool plain;
 };
 
 struct methods_table {
@@ -384,6 +387,8 @@ methods_table_new(struct svc_graph *g, char **cause)
 					e->reqmask |= 1ULL << i;
 				e->pkeys[i] = name_key_str(m->params[i].name, l);
 			}
+			e->plain = m->access == SVC_ACCESS_READ &&
+			           m->nparams == 0 && !(m->flags & SVC_M_LIVE);
 			if (m->fast) {
 				t->fkey[t->nfast] =
 				    name_key_str(m->name, strlen(m->name));
@@ -548,8 +553,10 @@ fast_dispatch(const struct methods_table *t, const struct svc_transport *tr,
 
 	/* the central checks, from the same entry: a refusal is answered by
 	 * the general path */
-	if (!allowed(&q, m->access) || !fast_params_ok(e, &f, p) ||
-	    ((m->flags & SVC_M_LIVE) && tr->shutting_down()) || !e->ready)
+	if (e->plain ? f.nmem != 0 || !e->ready
+	             : !allowed(&q, m->access) || !fast_params_ok(e, &f, p) ||
+	                   ((m->flags & SVC_M_LIVE) && tr->shutting_down()) ||
+	                   !e->ready)
 		return -1;
 	return m->fast(e->owner, &q, &f, p, out);
 }
