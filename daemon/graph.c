@@ -87,7 +87,7 @@ struct svc {
 	char *error;
 	const struct svc *blocked_by; /* the root failed service */
 
-	void *priv; /* svc_set_priv: cleared when the service is not up */
+	void *priv;       /* svc_set_priv: cleared when the service is not up */
 	const void *opts; /* svc_options' answer until the conf changes */
 };
 

@@ -48,8 +48,8 @@ struct batch {
 struct svc_call {
 	const struct svc_transport *tr;
 	void *conn;
-	struct rpc_req *r; /* unset on the fast path */
-	struct buf *out;   /* unset on the fast path */
+	struct rpc_req *r;   /* unset on the fast path */
+	struct buf *out;     /* unset on the fast path */
 	struct batch *batch; /* NULL: a request on its own line */
 	bool failed;
 	const char *line; /* the request's text (NULL: unknown), for
@@ -385,7 +385,8 @@ methods_table_new(struct svc_graph *g, char **cause)
 				e->nrequired += m->params[i].required;
 				if (m->params[i].required)
 					e->reqmask |= 1ULL << i;
-				e->pkeys[i] = name_key_str(m->params[i].name, l);
+				e->pkeys[i] =
+				    name_key_str(m->params[i].name, l);
 			}
 			e->plain = m->access == SVC_ACCESS_READ &&
 			           m->nparams == 0 && !(m->flags & SVC_M_LIVE);
