@@ -21,12 +21,13 @@ struct scan {
 	size_t ws;              /* whitespace runs skipped so far */
 };
 
+#if !defined(__SSE2__)
 /*
- * Eight string bytes at a time (SWAR): a mask with the high bit set in
- * every byte that does not stand for itself inside a JSON string: below
- * 0x20, '"', '\\', or 0x80 and up (UTF-8, checked on its own). Exact per
- * byte (no carry crosses a byte), so its lowest set bit is the first such
- * byte.
+ * Eight string bytes at a time (SWAR), where there is no SSE2: a mask with
+ * the high bit set in every byte that does not stand for itself inside a
+ * JSON string: below 0x20, '"', '\\', or 0x80 and up (UTF-8, checked on
+ * its own). Exact per byte (no carry crosses a byte), so its lowest set bit
+ * is the first such byte.
  */
 #define SW_ONES  0x0101010101010101ULL
 #define SW_HIGHS 0x8080808080808080ULL
@@ -46,6 +47,7 @@ sw_special(uint64_t x)
 	return ctl | sw_zero_bytes(x ^ (SW_ONES * '"')) |
 	       sw_zero_bytes(x ^ (SW_ONES * '\\')) | (x & SW_HIGHS);
 }
+#endif
 
 /* The bytes that stand for themselves inside a JSON string: not below
  * 0x20, '"', '\\', nor 0x80 and up (UTF-8, checked on its own). */
