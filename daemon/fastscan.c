@@ -21,12 +21,13 @@ struct scan {
 	size_t ws;              /* whitespace runs skipped so far */
 };
 
+#if !defined(__SSE2__)
 /*
- * Eight string bytes at a time (SWAR): a mask with the high bit set in
- * every byte that does not stand for itself inside a JSON string: below
- * 0x20, '"', '\\', or 0x80 and up (UTF-8, checked on its own). Exact per
- * byte (no carry crosses a byte), so its lowest set bit is the first such
- * byte.
+ * Eight string bytes at a time (SWAR), where there is no SSE2: a mask with
+ * the high bit set in every byte that does not stand for itself inside a
+ * JSON string: below 0x20, '"', '\\', or 0x80 and up (UTF-8, checked on
+ * its own). Exact per byte (no carry crosses a byte), so its lowest set bit
+ * is the first such byte.
  */
 #define SW_ONES  0x0101010101010101ULL
 #define SW_HIGHS 0x8080808080808080ULL
@@ -46,6 +47,17 @@ sw_special(uint64_t x)
 	return ctl | sw_zero_bytes(x ^ (SW_ONES * '"')) |
 	       sw_zero_bytes(x ^ (SW_ONES * '\\')) | (x & SW_HIGHS);
 }
+#endif
+
+/* The bytes that stand for themselves inside a JSON string: not below
+ * 0x20, '"', '\\', nor 0x80 and up (UTF-8, checked on its own). */
+#define PLAIN(c)   ((c) >= 0x20 && (c) < 0x80 && (c) != '"' && (c) != '\\')
+#define PLAIN4(c)  PLAIN(c), PLAIN((c) + 1), PLAIN((c) + 2), PLAIN((c) + 3)
+#define PLAIN16(c) PLAIN4(c), PLAIN4((c) + 4), PLAIN4((c) + 8), PLAIN4((c) + 12)
+#define PLAIN64(c)                                                             \
+	PLAIN16(c), PLAIN16((c) + 16), PLAIN16((c) + 32), PLAIN16((c) + 48)
+static const unsigned char str_plain[256] = {PLAIN64(0), PLAIN64(64),
+                                             PLAIN64(128), PLAIN64(192)};
 
 static inline bool
 is_ws(char c)
@@ -139,7 +151,7 @@ scan_string(struct scan *s, bool esc_ok, bool *escaped)
 			}
 			p += 16;
 		}
-#endif
+#else
 		while (end - p >= 8) {
 			uint64_t x, m;
 
@@ -152,8 +164,11 @@ scan_string(struct scan *s, bool esc_ok, bool *escaped)
 			}
 			p += 8;
 		}
-		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' &&
-		       *p != '\\')
+#endif
+		/* the last bytes (or a short string near the end): one
+		 * lookup a byte, no bounds check (*end is the whitespace
+		 * sentinel, which is not plain) */
+		while (str_plain[*p])
 			p++;
 		if (p == end)
 			return false;
@@ -190,22 +205,23 @@ scan_string(struct scan *s, bool esc_ok, bool *escaped)
 	}
 }
 
-/* An integer as jansson dumps it: -?(0|[1-9][0-9]*), <= 18 digits, no -0. */
-static bool
+/* An integer as jansson dumps it: -?(0|[1-9][0-9]*), <= 18 digits, no -0.
+ * No bounds checks: *end is the whitespace sentinel, which stops it. */
+static inline bool
 scan_int(struct scan *s)
 {
 	const char *p = s->p, *d;
 
-	if (p < s->end && *p == '-')
+	if (*p == '-')
 		p++;
 	d = p;
-	while (p < s->end && *p >= '0' && *p <= '9')
+	while (*p >= '0' && *p <= '9')
 		p++;
 	if (p == d || p - d > 18 || (*d == '0' && p - d > 1))
 		return false;
 	if (*d == '0' && d != s->p) /* -0 */
 		return false;
-	if (p < s->end && (*p == '.' || *p == 'e' || *p == 'E'))
+	if (*p == '.' || *p == 'e' || *p == 'E')
 		return false;
 	s->p = p;
 	return true;

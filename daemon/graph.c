@@ -87,7 +87,8 @@ struct svc {
 	char *error;
 	const struct svc *blocked_by; /* the root failed service */
 
-	void *priv; /* svc_set_priv: cleared when the service is not up */
+	void *priv;       /* svc_set_priv: cleared when the service is not up */
+	const void *opts; /* svc_options' answer until the conf changes */
 };
 
 struct svc_observer {
@@ -1402,6 +1403,8 @@ void
 svc_graph_set_conf(struct svc_graph *g, const struct svc_conf *c)
 {
 	g->conf = c;
+	for (size_t i = 0; i < g->n; i++)
+		g->table[i].opts = NULL; /* looked up again on first use */
 }
 
 const struct svc_conf *
@@ -1413,13 +1416,16 @@ svc_graph_conf(struct svc_graph *g)
 const void *
 svc_options(const struct svc *s)
 {
-	const void *o = NULL;
+	const void *o = s->opts;
 
+	if (o) /* the hot path: a request asks for its limits */
+		return o;
 	if (s->g->conf)
 		o = svc_conf_options(s->g->conf, s->desc->name);
 	if (!o)
 		o = svc_conf_options(svc_graph_conf_defaults(s->g),
 		                     s->desc->name);
+	((struct svc *)s)->opts = o;
 	return o;
 }
 

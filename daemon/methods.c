@@ -49,18 +49,12 @@ struct batch {
 struct svc_call {
 	const struct svc_transport *tr;
 	void *conn;
-	struct rpc_req *r;            /* NULL on the fast path */
-	const struct fastscan_req *f; /* the fast path's request */
-	struct buf *out;
+	struct rpc_req *r;   /* unset on the fast path */
+	struct buf *out;     /* unset on the fast path */
 	struct batch *batch; /* NULL: a request on its own line */
 	bool failed;
 	const char *line; /* the request's text (NULL: unknown), for
 	                   * params as they came in */
-	size_t len;
-};
-
-struct pkey {
-	uint32_t key; /* first 4 bytes, zero-padded */
 	size_t len;
 };
 
@@ -81,14 +75,22 @@ key4(const char *p, size_t n)
 	return k;
 }
 
-/* key4 of a NUL-terminated name (reads only its bytes). */
-static uint32_t
-key4_str(const char *name, size_t n)
+/* A name's first 4 bytes and its length in one word: one compare finds a
+ * name of up to 4 bytes, the rest of a longer one is compared after. */
+static inline uint64_t
+name_key(const char *p, size_t n)
+{
+	return key4(p, n) | (uint64_t)n << 32;
+}
+
+/* name_key of a NUL-terminated name (reads only its bytes). */
+static uint64_t
+name_key_str(const char *name, size_t n)
 {
 	char b[4] = {0};
 
 	memcpy(b, name, n < 4 ? n : 4);
-	return key4(b, n < 4 ? n : 4);
+	return key4(b, n < 4 ? n : 4) | (uint64_t)n << 32;
 }
 
 struct entry {
@@ -96,12 +98,13 @@ struct entry {
 	struct svc *owner;
 	struct svc **needs; /* the owner first */
 	size_t nneeds;
-	size_t name_len;
-	uint32_t key; /* the name's first 4 bytes, zero-padded (fast lookup) */
-	size_t nrequired;   /* required params */
-	uint64_t reqmask;   /* bit k: params[k] is required */
-	struct pkey *pkeys; /* the params' names, for the fast path */
-	bool ready;         /* every need running: kept by an observer */
+	size_t nrequired; /* required params */
+	uint64_t reqmask; /* bit k: params[k] is required */
+	uint64_t *pkeys;  /* name_key of each param, for the fast path */
+	bool ready;       /* every need running: kept by an observer */
+	/* READ access, no params, not SVC_M_LIVE (ping): the fast path's
+	 * checks are then no params and ready */
+	bool plain;
 };
 
 struct methods_table {
@@ -109,7 +112,7 @@ struct methods_table {
 	struct entry *e;
 	size_t n;
 	struct entry **fast; /* the entries with a fast handler */
-	uint32_t *fkey;      /* their 4-byte keys, one array to scan */
+	uint64_t *fkey;      /* their name_keys, one array to scan */
 	size_t nfast;
 };
 
@@ -358,8 +361,6 @@ methods_table_new(struct svc_graph *g, char **cause)
 				nn++;
 			e->m = m;
 			e->owner = s;
-			e->name_len = strlen(m->name);
-			e->key = key4_str(m->name, e->name_len);
 			assert(m->nparams <= 64);
 			e->needs = xcalloc(nn, sizeof(*e->needs));
 			e->needs[e->nneeds++] = s;
@@ -385,12 +386,14 @@ methods_table_new(struct svc_graph *g, char **cause)
 				e->nrequired += m->params[i].required;
 				if (m->params[i].required)
 					e->reqmask |= 1ULL << i;
-				e->pkeys[i].len = l;
-				e->pkeys[i].key =
-				    key4_str(m->params[i].name, l);
+				e->pkeys[i] =
+				    name_key_str(m->params[i].name, l);
 			}
+			e->plain = m->access == SVC_ACCESS_READ &&
+			           m->nparams == 0 && !(m->flags & SVC_M_LIVE);
 			if (m->fast) {
-				t->fkey[t->nfast] = e->key;
+				t->fkey[t->nfast] =
+				    name_key_str(m->name, strlen(m->name));
 				t->fast[t->nfast++] = e;
 			}
 		}
@@ -485,30 +488,33 @@ fast_type_ok(enum svc_ptype type, const char *v, size_t vl)
 	return false;
 }
 
-/* The params spec, on the members the scanner recorded. */
+/* The params spec, on the members the scanner recorded; p[k] is then the
+ * member of params[k] (NULL: absent), for the fast handler. */
 static inline bool
-fast_params_ok(const struct entry *e, const struct fastscan_req *f)
+fast_params_ok(const struct entry *e, const struct fastscan_req *f,
+               const struct fastscan_member **p)
 {
 	const struct svc_method *m = e->m;
 	uint64_t seen = 0;
 	size_t i, k;
 
+	for (k = 0; k < m->nparams; k++)
+		p[k] = NULL;
 	if (f->nmem == 0) /* the usual ping */
 		return e->nrequired == 0;
 	for (i = 0; i < f->nmem; i++) {
 		const struct fastscan_member *mb = &f->mem[i];
-
-		uint32_t kk = key4(mb->k, mb->kl);
+		uint64_t kk = name_key(mb->k, mb->kl);
 
 		for (k = 0; k < m->nparams; k++)
-			if (e->pkeys[k].key == kk &&
-			    e->pkeys[k].len == mb->kl &&
+			if (e->pkeys[k] == kk &&
 			    (mb->kl <= 4 || same_bytes(m->params[k].name + 4,
 			                               mb->k + 4, mb->kl - 4)))
 				break;
 		if (k == m->nparams ||
 		    !fast_type_ok(m->params[k].type, mb->v, mb->vl))
 			return false;
+		p[k] = mb;
 		seen |= 1ULL << k;
 	}
 	return (seen & e->reqmask) == e->reqmask;
@@ -524,20 +530,16 @@ fast_dispatch(const struct methods_table *t, const struct svc_transport *tr,
 
 	if (!t->nfast || !fastscan_request(line, len, &f))
 		return -1;
-	/* four bytes at once: the method's text is followed by its closing
-	 * quote, at least a '}' and the sentinel, so they are readable */
-	uint32_t key = key4(f.method, f.method_len);
+	/* four bytes and the length at once: the method's text is followed
+	 * by its closing quote, at least a '}' and the sentinel, so they are
+	 * readable */
+	uint64_t key = name_key(f.method, f.method_len);
 	for (size_t i = 0; i < t->nfast; i++) {
-		if (t->fkey[i] != key)
-			continue;
-
-		const struct entry *x = t->fast[i];
-
-		if (x->name_len == f.method_len &&
+		if (t->fkey[i] == key &&
 		    (f.method_len <= 4 ||
-		     same_bytes(x->m->name + 4, f.method + 4,
+		     same_bytes(t->fast[i]->m->name + 4, f.method + 4,
 		                f.method_len - 4))) {
-			e = x;
+			e = t->fast[i];
 			break;
 		}
 	}
@@ -545,19 +547,20 @@ fast_dispatch(const struct methods_table *t, const struct svc_transport *tr,
 		return -1;
 
 	const struct svc_method *m = e->m;
+	const struct fastscan_member *p[64]; /* by the spec's order */
 	struct svc_call q; /* only what a fast handler may use */
 
 	q.tr = tr;
 	q.conn = conn;
-	q.f = &f;
-	q.out = out;
 
 	/* the central checks, from the same entry: a refusal is answered by
 	 * the general path */
-	if (!allowed(&q, m->access) || !fast_params_ok(e, &f) ||
-	    ((m->flags & SVC_M_LIVE) && tr->shutting_down()) || !e->ready)
+	if (e->plain ? f.nmem != 0 || !e->ready
+	             : !allowed(&q, m->access) || !fast_params_ok(e, &f, p) ||
+	                   ((m->flags & SVC_M_LIVE) && tr->shutting_down()) ||
+	                   !e->ready)
 		return -1;
-	return m->fast(e->owner, &q, &f, out);
+	return m->fast(e->owner, &q, &f, p, out);
 }
 
 static bool fast_path = true;

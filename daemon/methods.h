@@ -29,11 +29,12 @@
 #include "daemon/params.h"
 #include "daemon/service.h"
 
-struct svc_call;     /* one request being handled */
-struct svc_reply;    /* what a handler returns (opaque: the compiler checks
-                      * that every path of a handler returns one) */
-struct fastscan_req; /* daemon/fastscan.h (internal) */
-struct buf;          /* daemon/util.h (internal) */
+struct svc_call;        /* one request being handled */
+struct svc_reply;       /* what a handler returns (opaque: the compiler checks
+                         * that every path of a handler returns one) */
+struct fastscan_req;    /* daemon/fastscan.h (internal) */
+struct fastscan_member; /* daemon/fastscan.h (internal) */
+struct buf;             /* daemon/util.h (internal) */
 
 enum svc_access {
 	SVC_ACCESS_READ,  /* anyone who can connect */
@@ -67,14 +68,17 @@ typedef const struct svc_reply *(*svc_method_fn)(struct svc *self,
                                                  struct svc_call *call);
 /*
  * A fast handler (svcd's own; daemon/methods-int.h): the request as the
- * scanner saw it (daemon/fastscan.h), already through every central check.
- * Returns a methods_outcome with the reply appended to out (svc_fast_head
- * / svc_fast_end), or -1 with nothing written and no side effect: the
- * request then takes the general path. A service of one's own leaves
- * .fast NULL.
+ * scanner saw it (daemon/fastscan.h), already through every central check;
+ * p[k] is the member of params that is the method's params[k] (NULL:
+ * absent), checked against the spec. Returns a methods_outcome with the
+ * reply appended to out (svc_fast_head / svc_fast_end), or -1 with nothing
+ * written and no side effect: the request then takes the general path. A
+ * service of one's own leaves .fast NULL.
  */
 typedef int (*svc_fast_fn)(struct svc *self, struct svc_call *call,
-                           const struct fastscan_req *f, struct buf *out);
+                           const struct fastscan_req *f,
+                           const struct fastscan_member *const *p,
+                           struct buf *out);
 
 struct svc_method {
 	const char *name; /* a service's own methods are best prefixed with

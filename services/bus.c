@@ -1761,33 +1761,27 @@ put_u64_at(char *w, uint64_t v)
  */
 static int
 f_emit(struct svc *self, struct svc_call *q, const struct fastscan_req *f,
-       struct buf *out)
+       const struct fastscan_member *const *p, struct buf *out)
 {
 	struct bus *b = svc_priv(self);
-	const char *ev = NULL, *data = NULL;
-	size_t ev_len = 0, data_len = 0;
-	bool ws = false, wait = true;
+	/* p_emit's order; the spec made event a string, data an object and
+	 * wait a boolean */
+	const struct fastscan_member *mev = p[0], *mdata = p[1], *mwait = p[2];
+	const char *ev = mev->v + 1, *data = NULL;
+	size_t ev_len = mev->vl - 2, data_len = 0;
+	bool ws = false, wait = !mwait || mwait->v[0] == 't';
 	struct buf tmp = {0};
 	uint64_t seq = 0;
 	size_t matched = 0;
 	char *w;
 	int rc;
 
-	for (size_t i = 0; i < f->nmem; i++) {
-		const struct fastscan_member *m = &f->mem[i];
-
-		if (m->k[0] == 'e') { /* event: a string (the spec) */
-			if (memchr(m->v, '\\', m->vl)) /* escapes */
-				return -1;
-			ev = m->v + 1;
-			ev_len = m->vl - 2;
-		} else if (m->k[0] == 'd') { /* data: an object */
-			data = m->v;
-			data_len = m->vl;
-			ws = m->ws;
-		} else { /* wait: a boolean; only a full queue reads it */
-			wait = m->v[0] == 't';
-		}
+	if (memchr(ev, '\\', ev_len)) /* escapes */
+		return -1;
+	if (mdata) {
+		data = mdata->v;
+		data_len = mdata->vl;
+		ws = mdata->ws;
 	}
 	if (bus_closing(b))
 		return -1;

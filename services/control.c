@@ -111,6 +111,7 @@ struct ctl_client {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	bool trusted; /* root or the daemon's uid: every access level */
 	gid_t *groups;
 	size_t ngroups;
 	char source[64]; /* "control uid=U pid=P" */
@@ -254,7 +255,7 @@ client_in_group(const struct ctl_client *c, gid_t g)
 static bool
 client_allowed(struct ctl_client *c, enum svc_access a)
 {
-	if (a == SVC_ACCESS_READ || c->uid == 0 || c->uid == geteuid())
+	if (a == SVC_ACCESS_READ || c->trusted)
 		return true;
 	resolve_groups();
 	if (a == SVC_ACCESS_EMIT)
@@ -1149,6 +1150,9 @@ peer_creds(struct ctl_client *c)
 		c->gid = (gid_t)-1;
 		c->pid = 0;
 	}
+	/* fixed for the connection (the groups are not: a reload may change
+	 * emit_group and admin_group) */
+	c->trusted = c->uid == 0 || c->uid == geteuid();
 	len = 16 * sizeof(gid_t);
 	c->groups = xmalloc(len);
 	while (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) <
@@ -1460,7 +1464,7 @@ m_ping(struct svc *self, struct svc_call *q)
 /* ping's fast handler: the central checks passed (no params), answer. */
 static int
 f_ping(struct svc *self, struct svc_call *q, const struct fastscan_req *f,
-       struct buf *out)
+       const struct fastscan_member *const *p, struct buf *out)
 {
 	char *w = svc_fast_head(out, f, 8);
 

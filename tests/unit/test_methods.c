@@ -94,14 +94,14 @@ m_echo(struct svc *self, struct svc_call *c)
 
 static int
 f_echo(struct svc *self, struct svc_call *c, const struct fastscan_req *f,
-       struct buf *out)
+       const struct fastscan_member *const *p, struct buf *out)
 {
-	char *w = svc_fast_head(out, f, f->mem[0].vl + 3);
+	char *w = svc_fast_head(out, f, p[0]->vl + 3); /* n: required */
 
 	fast_calls++;
 	if (w) {
-		memcpy(w, f->mem[0].v, f->mem[0].vl);
-		w += f->mem[0].vl;
+		memcpy(w, p[0]->v, p[0]->vl);
+		w += p[0]->vl;
 		memcpy(w, "}\n", 2);
 		svc_fast_end(out, w + 2);
 	}
@@ -150,6 +150,121 @@ static const struct svc_desc dup_service = {
     .name = "dup",
     .init = ok_init,
     SVC_METHODS(dup_methods),
+};
+
+/*
+ * gamma: fast methods whose names share their first 4 bytes and length
+ * ("gamma.args", "gamma.argz"), params whose names do too ("alpha1",
+ * "alpha2"), and a plain one (READ, no params, not live: "gamma.ping").
+ * Both handlers of gamma.args answer the params in the spec's order, a
+ * missing one as null: the fast one from p[k], the general one by name.
+ */
+static const struct svc_param p_args[] = {
+    {"alpha1", SVC_P_UINT, false},
+    {"alpha2", SVC_P_STRING, true},
+    {"n", SVC_P_BOOL, false},
+};
+
+static const struct svc_reply *
+m_args(struct svc *self, struct svc_call *c)
+{
+	json_t *a = json_array();
+
+	slow_calls++;
+	for (size_t k = 0; k < 3; k++) {
+		json_t *v = svc_call_param(c, p_args[k].name);
+
+		json_array_append(a, v ? v : json_null());
+	}
+	return svc_call_ok(c, a);
+}
+
+static int
+f_args(struct svc *self, struct svc_call *c, const struct fastscan_req *f,
+       const struct fastscan_member *const *p, struct buf *out)
+{
+	struct buf b = {0};
+	char *w;
+
+	fast_calls++;
+	for (size_t k = 0; k < 3; k++) {
+		buf_putc(&b, k ? ',' : '[');
+		if (p[k])
+			buf_append(&b, p[k]->v, p[k]->vl);
+		else
+			buf_append(&b, "null", 4);
+	}
+	buf_append(&b, "]}\n", 3);
+	if ((w = svc_fast_head(out, f, b.len))) {
+		memcpy(w, buf_head(&b), b.len);
+		svc_fast_end(out, w + b.len);
+	}
+	buf_free(&b);
+	return METHODS_OK;
+}
+
+static const struct svc_reply *
+m_argz(struct svc *self, struct svc_call *c)
+{
+	slow_calls++;
+	return svc_call_ok(c, json_string("argz"));
+}
+
+static int
+f_argz(struct svc *self, struct svc_call *c, const struct fastscan_req *f,
+       const struct fastscan_member *const *p, struct buf *out)
+{
+	char *w = svc_fast_head(out, f, 8);
+
+	fast_calls++;
+	if (w) {
+		memcpy(w, "\"argz\"}\n", 8);
+		svc_fast_end(out, w + 8);
+	}
+	return METHODS_OK;
+}
+
+static const struct svc_reply *
+m_gping(struct svc *self, struct svc_call *c)
+{
+	slow_calls++;
+	return svc_call_ok(c, json_string("pong"));
+}
+
+static int
+f_gping(struct svc *self, struct svc_call *c, const struct fastscan_req *f,
+        const struct fastscan_member *const *p, struct buf *out)
+{
+	char *w = svc_fast_head(out, f, 8);
+
+	fast_calls++;
+	if (w) {
+		memcpy(w, "\"pong\"}\n", 8);
+		svc_fast_end(out, w + 8);
+	}
+	return METHODS_OK;
+}
+
+static const struct svc_method gamma_methods[] = {
+    {.name = "gamma.argz",
+     .fn = m_argz,
+     .fast = f_argz,
+     .access = SVC_ACCESS_READ},
+    {.name = "gamma.args",
+     .fn = m_args,
+     .fast = f_args,
+     .access = SVC_ACCESS_READ,
+     SVC_PARAMS(p_args)},
+    {.name = "gamma.ping",
+     .fn = m_gping,
+     .fast = f_gping,
+     .access = SVC_ACCESS_READ},
+};
+
+static const struct svc_desc gamma_service = {
+    .name = "gamma",
+    .init = ok_init,
+    SVC_METHODS(gamma_methods),
 };
 
 /* ---- fixture ------------------------------------------------------------- */
@@ -349,6 +464,84 @@ START_TEST(test_fast_handler_needs)
 }
 END_TEST
 
+#define GAMMA(method, params)                                                  \
+	"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"gamma." method "\"" params \
+	"}"
+#define RESULT(v) "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":" v "}"
+
+/* a fast handler gets params[k] of its spec as p[k], whatever the order
+ * they came in; names alike in their first 4 bytes and length are told
+ * apart (methods and params) */
+START_TEST(test_fast_params_in_spec_order)
+{
+	static const struct svc_desc *const table[] = {&gamma_service};
+	char *r;
+
+	build(table, 1, true);
+	r = run_both(GAMMA("args", ",\"params\":{\"n\":true,\"alpha2\":\"x\","
+	                           "\"alpha1\":9}"));
+	ck_assert_str_eq(r, RESULT("[9,\"x\",true]"));
+	free(r);
+	r = run_both(GAMMA("args", ",\"params\":{\"alpha2\":\"y\"}"));
+	ck_assert_str_eq(r, RESULT("[null,\"y\",null]"));
+	free(r);
+	r = run_both(GAMMA("argz", ""));
+	ck_assert_str_eq(r, RESULT("\"argz\""));
+	free(r);
+	ck_assert_int_eq(fast_calls, 3);
+	ck_assert_int_eq(slow_calls, 3);
+	/* alpha3 is not in the spec, though it matches alpha1's first 4
+	 * bytes and length; alpha1 without the required alpha2 */
+	r = run_both(GAMMA("args", ",\"params\":{\"alpha2\":\"y\","
+	                           "\"alpha3\":1}"));
+	ck_assert_ptr_nonnull(strstr(r, "-32602"));
+	free(r);
+	r = run_both(GAMMA("args", ",\"params\":{\"alpha1\":1}"));
+	ck_assert_ptr_nonnull(strstr(r, "-32602"));
+	free(r);
+	/* "gamma.argx" is no method, though it looks like two */
+	r = run_both(GAMMA("argx", ""));
+	ck_assert_ptr_nonnull(strstr(r, "unknown method 'gamma.argx'"));
+	free(r);
+	ck_assert_int_eq(fast_calls, 3);
+}
+END_TEST
+
+/* a plain method (READ, no params, not live) keeps the checks that apply:
+ * params refused, and its service must be running */
+START_TEST(test_fast_plain_method)
+{
+	static const struct svc_desc *const table[] = {&gamma_service};
+	char *r;
+
+	build(table, 1, true);
+	r = run_both(GAMMA("ping", ""));
+	ck_assert_str_eq(r, RESULT("\"pong\""));
+	free(r);
+	r = run_both(GAMMA("ping", ",\"params\":{}"));
+	ck_assert_str_eq(r, RESULT("\"pong\""));
+	free(r);
+	t_allow = false;   /* READ: allowed anyway */
+	t_stopping = true; /* not live: answered while shutting down */
+	r = run_both(GAMMA("ping", ""));
+	ck_assert_str_eq(r, RESULT("\"pong\""));
+	free(r);
+	t_allow = true;
+	t_stopping = false;
+	ck_assert_int_eq(fast_calls, 3);
+	ck_assert_int_eq(slow_calls, 3);
+	r = run_both(GAMMA("ping", ",\"params\":{\"x\":1}"));
+	ck_assert_ptr_nonnull(strstr(r, "-32602"));
+	free(r);
+	ck_assert_int_eq(tu_stop(loop, graph, &timed_out), 0);
+	r = run_both(GAMMA("ping", ""));
+	ck_assert_ptr_nonnull(strstr(r, "service 'gamma' is not running"));
+	free(r);
+	ck_assert_int_eq(fast_calls, 3);
+	ck_assert_int_eq(slow_calls, 3);
+}
+END_TEST
+
 static int
 undeclared_init(struct svc *self, char **cause)
 {
@@ -441,6 +634,8 @@ main(void)
 	tcase_add_test(tc, test_duplicate_refused);
 	tcase_add_test(tc, test_fast_handler_checks);
 	tcase_add_test(tc, test_fast_handler_needs);
+	tcase_add_test(tc, test_fast_params_in_spec_order);
+	tcase_add_test(tc, test_fast_plain_method);
 	tcase_add_test(tc, test_dep_and_priv);
 	tcase_add_test(tc, test_status_figures);
 	/* the abort needs a forked test: in one process (CK_FORK=no, as make
