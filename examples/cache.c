@@ -1,7 +1,7 @@
 /*
- * cache.c — the example's cache service (the seed's AsyncCacheService): an
- * in-memory cache with a size bound and a time to live, behind an
- * asynchronous init with a timeout.
+ * cache.c — the example's cache service (singleton-service's
+ * AsyncCacheService): an in-memory cache with a size bound and a time to live,
+ * behind an asynchronous init with a timeout.
  *
  * Everything the service is sits in its descriptor at the end of this
  * file: its [cache] section (parsed by libsvcd into struct cache_opts), the

@@ -1,5 +1,6 @@
 /*
- * cache.h — the example's cache service (the seed's AsyncCacheService).
+ * cache.h — the example's cache service (singleton-service's
+ * AsyncCacheService).
  *
  * A small in-memory key/value cache with a size bound and a time to live,
  * behind an asynchronous init: "connecting" takes [cache] connect and

@@ -1,6 +1,6 @@
 /*
- * user.c — the example's user service (the seed's AsyncUserService): it
- * requires the cache, answers from it when it can and from the "database"
+ * user.c — the example's user service (singleton-service's AsyncUserService):
+ * it requires the cache, answers from it when it can and from the "database"
  * otherwise, and offers that as the control method user.get, which
  * `svcctl call user.get '{"id":1}'` reaches.
  */

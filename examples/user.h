@@ -1,5 +1,5 @@
 /*
- * user.h — the example's user service (the seed's AsyncUserService).
+ * user.h — the example's user service (singleton-service's AsyncUserService).
  *
  * Requires cache. user_get(id) answers from the cache when it can and
  * from the "database" (here: made up) otherwise, then caches the answer.

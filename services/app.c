@@ -1,5 +1,5 @@
 /*
- * app.c — the application service (the seed's AsyncApplication): the
+ * app.c — the application service (singleton-service's AsyncApplication): the
  * heartbeat (status line, watchdog hook, optional `heartbeat` event) and the
  * config's [timer.NAME] sections loaded into the worker.
  */

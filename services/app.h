@@ -1,5 +1,5 @@
 /*
- * app.h — the application service (the seed's AsyncApplication).
+ * app.h — the application service (singleton-service's AsyncApplication).
  *
  * Heartbeat every [app] heartbeat (default 5 s): refreshes the status line
  * (the graph's, through the descriptor's status_line and

@@ -1,5 +1,5 @@
 /*
- * bus.h — the event bus service (the seed's AsyncEventBus).
+ * bus.h — the event bus service (singleton-service's AsyncEventBus).
  *
  * An event is a name, a JSON object `data` kept as the compact, validated
  * bytes it arrived in (never re-serialised on the way to subscribers), a
@@ -8,9 +8,10 @@
  * Emitting appends to a bounded queue; the queue drains in bounded batches
  * per loop iteration, calling every matching listener in seq order. Sync
  * listeners return 0/-1; async listeners of one event run concurrently and
- * the next event is dispatched when all of them finished (the seed's gather),
- * each bounded by the listener timeout. A failing listener is counted and
- * logged and never stops the others. A history ring keeps the last N events.
+ * the next event is dispatched when all of them finished (singleton-service's
+ * gather), each bounded by the listener timeout. A failing listener is counted
+ * and logged and never stops the others. A history ring keeps the last N
+ * events.
  *
  * The object API (bus_new ...) works on any loop, for tests; the `bus`
  * service descriptor owns one instance: a service that requires "bus"

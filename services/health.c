@@ -1,7 +1,7 @@
 /*
- * health.c — the health monitor (the seed's AsyncHealthMonitor): a periodic
- * worker task pings every running service through the framework and emits
- * `service.health` when a service's health changes; health_json() reports
+ * health.c — the health monitor (singleton-service's AsyncHealthMonitor): a
+ * periodic worker task pings every running service through the framework and
+ * emits `service.health` when a service's health changes; health_json() reports
  * the last results (or a fresh round) with the overall status, "unknown"
  * once the last round is older than two intervals. A service pushes a change
  * between rounds (svc_health_changed): it is marked and pinged from a zero

@@ -1,5 +1,6 @@
 /*
- * health.h — the health monitor service (the seed's AsyncHealthMonitor).
+ * health.h — the health monitor service (singleton-service's
+ * AsyncHealthMonitor).
  *
  * Every [health] interval it pings every running service through the
  * framework (svc_ping), records result, latency and time, and emits a

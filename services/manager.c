@@ -1,6 +1,6 @@
 /*
- * manager.c — the service manager (the seed's AsyncServiceManager): signals,
- * shutdown handlers and the graceful shutdown sequence.
+ * manager.c — the service manager (singleton-service's AsyncServiceManager):
+ * signals, shutdown handlers and the graceful shutdown sequence.
  *
  * The sequence runs as a small state machine on the loop:
  *   manager_shutdown() -> progress("stopping") -> (next iteration) shutdown

@@ -1,5 +1,5 @@
 /*
- * manager.h — the service manager (the seed's AsyncServiceManager).
+ * manager.h — the service manager (singleton-service's AsyncServiceManager).
  *
  * Owns the signals: SIGTERM/SIGINT start a graceful shutdown (a second one
  * exits at once with status 1 and says so), SIGHUP runs the reload hooks,

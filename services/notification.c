@@ -1,5 +1,5 @@
 /*
- * notification.c — the seed's AsyncNotificationService: listeners on
+ * notification.c — singleton-service's AsyncNotificationService: listeners on
  * user_registered and order_placed, registered from init, that log the mail
  * they would send and count it.
  */

@@ -1,8 +1,8 @@
 /*
- * notification.h — the seed's AsyncNotificationService as a svcd service:
- * registers listeners from its init (user_registered, order_placed) and logs
- * the "mail" it would send. Proves listeners registered during boot see the
- * first events.
+ * notification.h — singleton-service's AsyncNotificationService as a svcd
+ * service: registers listeners from its init (user_registered, order_placed)
+ * and logs the "mail" it would send. Proves listeners registered during boot
+ * see the first events.
  */
 #ifndef SVCD_NOTIFICATION_H
 #define SVCD_NOTIFICATION_H

@@ -1,5 +1,6 @@
 /*
- * worker.h — the background worker service (the seed's AsyncBackgroundWorker).
+ * worker.h — the background worker service (singleton-service's
+ * AsyncBackgroundWorker).
  *
  * Named tasks on the loop: periodic (next run `interval` after the previous
  * run finished — never overlapping) or delayed (once). Scheduling a name that
