@@ -61,6 +61,7 @@ struct svc {
 
 	enum svc_state state;
 	bool wanted;
+	bool required; /* the start policy: svc_required */
 
 	/* init */
 	ev_timer init_timer;
@@ -418,6 +419,7 @@ svc_graph_new(struct ev_loop *loop, const struct svc_desc *const *table,
 		s->requires =
 		    table[i]->requires ? table[i]->requires : svc_no_requires;
 		s->index = i;
+		s->required = !table[i]->optional;
 		s->init_ms = -1;
 		ev_timer_init(&s->init_timer, svc_init_timeout_cb, 0, 0);
 		s->init_timer.data = s;
@@ -694,6 +696,18 @@ svc_degraded(const struct svc *s)
 	return s->state == SVC_RUNNING && s->pinged && !s->ping_ok;
 }
 
+bool
+svc_required(const struct svc *s)
+{
+	return s->required;
+}
+
+void
+svc_set_required(struct svc *s, bool required)
+{
+	s->required = required;
+}
+
 void
 svc_get_info(const struct svc *s, struct svc_info *out)
 {
@@ -710,6 +724,7 @@ svc_get_info(const struct svc *s, struct svc_info *out)
 	out->ping_error = s->ping_error;
 	out->error = s->error;
 	out->blocked_by = s->blocked_by ? s->blocked_by->desc->name : NULL;
+	out->required = s->required;
 }
 
 /* -- printing ----------------------------------------------------------- */
@@ -774,7 +789,10 @@ init_failed(struct svc *s, char *error)
 	if (s->init_start_us != 0)
 		s->init_ms = (util_mono_us() - s->init_start_us) / 1000.0;
 	set_error(s, error);
-	log_err("%s", error);
+	if (s->required)
+		log_err("%s", error);
+	else
+		log_err("%s (optional: the others go on without it)", error);
 	set_state(s, SVC_FAILED);
 }
 
@@ -939,15 +957,19 @@ check_requests(struct svc_graph *g)
 
 		done = r->next;
 		if (bad == NULL) {
-			/* The whole graph: the first root failure, else the
-			 * first blocked service. */
+			/* The whole graph: the first required root failure,
+			 * else the first required service not running (one
+			 * an optional failure blocked). Optional services
+			 * that failed or are blocked do not count. */
 			for (i = 0; i < g->n; i++)
-				if (g->order[i]->state == SVC_FAILED) {
+				if (g->order[i]->required &&
+				    g->order[i]->state == SVC_FAILED) {
 					bad = g->order[i];
 					break;
 				}
 			for (i = 0; bad == NULL && i < g->n; i++)
-				if (g->order[i]->state != SVC_RUNNING)
+				if (g->order[i]->required &&
+				    g->order[i]->state != SVC_RUNNING)
 					bad = g->order[i];
 		}
 		if (r->cb != NULL && (bad == NULL || bad->state == SVC_RUNNING))

@@ -25,6 +25,13 @@
  *   stop(self): 0 when stopped, or SVC_PENDING and later svc_stop_done(self).
  *     NULL stop means nothing to do.
  * Only services whose init succeeded are stopped.
+ *
+ * Start policy: a service is required unless its descriptor says optional
+ * (svc_set_required overrides it, e.g. from the configuration). A whole-graph
+ * svc_start succeeds when every required service is running: an optional
+ * one that failed (and whatever it blocked) is left failed, logged and
+ * reported, and the rest runs. A required service that fails, or that an
+ * optional failure blocked, fails the start as before.
  */
 #ifndef SVCD_SERVICE_H
 #define SVCD_SERVICE_H
@@ -75,6 +82,9 @@ struct svc_desc {
 	int (*stop)(struct svc *self);
 	double init_timeout; /* seconds; 0 = the graph's default (30 s) */
 	double stop_timeout; /* seconds; 0 = the graph's default (10 s) */
+	/* Its failure at start does not fail a whole-graph svc_start (see
+	 * the start policy above); false: required. */
+	bool optional;
 
 	/* ---- configuration (daemon/conf.h) ---- */
 	/* The sections this service owns. Several services may own keys of
@@ -212,6 +222,13 @@ const char *svc_state_name(enum svc_state st);
 bool svc_degraded(const struct svc *s);
 
 /*
+ * The start policy of s: required (its failure fails a whole-graph start)
+ * or optional. Defaults to !desc->optional; set it before svc_start.
+ */
+bool svc_required(const struct svc *s);
+void svc_set_required(struct svc *s, bool required);
+
+/*
  * True while svc_stop_all is under way. A start request that completes with
  * -1 while this holds was cancelled by the stop ("start cancelled: services
  * are stopping"), not failed: a stop requested during start-up is a clean
@@ -300,6 +317,7 @@ struct svc_info {
 	const char *ping_error; /* NULL if the last ping was healthy */
 	const char *error;      /* last init/stop error, NULL if none */
 	const char *blocked_by; /* for SVC_BLOCKED: the failed dependency */
+	bool required;          /* svc_required */
 };
 void svc_get_info(const struct svc *s, struct svc_info *out);
 

@@ -817,6 +817,163 @@ START_TEST(test_failure_async_blocks)
 }
 END_TEST
 
+/* -- 6b. start policy: optional services -------------------------------- */
+
+#define ODESC(var, nm, ...)                                                    \
+	static const struct svc_desc var = {.name = nm,                        \
+	                                    .requires = __VA_ARGS__,           \
+	                                    .init = t_init,                    \
+	                                    .ping = t_ping,                    \
+	                                    .stop = t_stop,                    \
+	                                    .optional = true}
+
+/* core <- opt <- optdep (both optional); other is required and unrelated. */
+DESC(o_core, "core", NULL);
+ODESC(o_opt, "opt", SVC_REQUIRES("core"));
+ODESC(o_optdep, "optdep", SVC_REQUIRES("opt"));
+DESC(o_other, "other", NULL);
+static const struct svc_desc *const optional_table[] = {
+    &o_core,
+    &o_opt,
+    &o_optdep,
+    &o_other,
+};
+/* The same with a required service behind the optional one. */
+DESC(o_reqdep, "reqdep", SVC_REQUIRES("opt"));
+static const struct svc_desc *const optional_req_table[] = {
+    &o_core,
+    &o_opt,
+    &o_reqdep,
+};
+
+START_TEST(test_optional_policy_defaults)
+{
+	struct svc_info info;
+
+	graph = new_graph(optional_table, ARRAY_SIZE(optional_table));
+	ck_assert(svc_required(svc_graph_find(graph, "core")));
+	ck_assert(!svc_required(svc_graph_find(graph, "opt")));
+	svc_get_info(svc_graph_find(graph, "opt"), &info);
+	ck_assert(!info.required);
+	svc_get_info(svc_graph_find(graph, "other"), &info);
+	ck_assert(info.required);
+	svc_set_required(svc_graph_find(graph, "opt"), true);
+	ck_assert(svc_required(svc_graph_find(graph, "opt")));
+	svc_reset(graph); /* the policy is not run-time state */
+	ck_assert(svc_required(svc_graph_find(graph, "opt")));
+}
+END_TEST
+
+START_TEST(test_optional_failure_start_completes)
+{
+	struct done d = {0};
+	struct svc_info info;
+
+	P("opt")->init = INIT_FAIL;
+	P("opt")->cause = "no redis";
+	graph = new_graph(optional_table, ARRAY_SIZE(optional_table));
+	svc_start(graph, NULL, done_cb, &d);
+	ck_assert_int_eq(d.calls, 1);
+	ck_assert_int_eq(d.status, 0);
+	ck_assert_ptr_null(d.cause);
+	ck_assert_int_eq(state_of("core"), SVC_RUNNING);
+	ck_assert_int_eq(state_of("opt"), SVC_FAILED);
+	ck_assert_int_eq(state_of("optdep"), SVC_BLOCKED);
+	ck_assert_int_eq(state_of("other"), SVC_RUNNING);
+	ck_assert_int_eq(P("optdep")->inits, 0);
+	svc_get_info(svc_graph_find(graph, "opt"), &info);
+	ck_assert_str_eq(info.error, "service 'opt' failed to initialize: no "
+	                             "redis");
+	svc_get_info(svc_graph_find(graph, "optdep"), &info);
+	ck_assert_str_eq(info.blocked_by, "opt");
+	ck_assert(log_seen(LOGL_ERR, "service 'opt' failed to initialize: no "
+	                             "redis (optional: the others go on "
+	                             "without it)"));
+	/* a start of the optional service itself still reports its failure */
+	d.calls = 0;
+	svc_start(graph, "optdep", done_cb, &d);
+	ck_assert_int_eq(d.calls, 1);
+	ck_assert_int_eq(d.status, -1);
+	ck_assert_str_eq(d.cause, "failed to initialize optdep because of opt: "
+	                          "service 'opt' failed to initialize: no "
+	                          "redis");
+	free(d.cause);
+}
+END_TEST
+
+START_TEST(test_optional_ping_and_async_failure)
+{
+	struct done d = {0};
+
+	/* unhealthy right after init, and a late async failure */
+	P("opt")->ping_fail = 1;
+	P("opt")->ping_cause = "link down";
+	P("other")->init = INIT_ASYNC;
+	P("other")->delay = 0.005;
+	graph = new_graph(optional_table, ARRAY_SIZE(optional_table));
+	svc_start(graph, NULL, done_cb, &d);
+	ck_assert_int_eq(d.calls, 0); /* other is still starting */
+	RUN_UNTIL(loop, d.calls == 1, 1.0);
+	ck_assert_int_eq(d.status, 0);
+	ck_assert_int_eq(state_of("opt"), SVC_FAILED);
+	ck_assert_int_eq(state_of("optdep"), SVC_BLOCKED);
+	ck_assert_int_eq(state_of("other"), SVC_RUNNING);
+
+	svc_reset(graph);
+	memset(&d, 0, sizeof(d));
+	P("opt")->ping_fail = 0;
+	P("other")->init = INIT_OK;
+	P("optdep")->init = INIT_ASYNC;
+	P("optdep")->delay = 0.005;
+	P("optdep")->async_status = -1;
+	P("optdep")->cause = "late boom";
+	svc_start(graph, NULL, done_cb, &d);
+	ck_assert_int_eq(d.calls, 0);
+	RUN_UNTIL(loop, d.calls == 1, 1.0);
+	ck_assert_int_eq(d.status, 0);
+	ck_assert_int_eq(state_of("opt"), SVC_RUNNING);
+	ck_assert_int_eq(state_of("optdep"), SVC_FAILED);
+}
+END_TEST
+
+START_TEST(test_optional_made_required_fails_start)
+{
+	struct done d = {0};
+
+	P("opt")->init = INIT_FAIL;
+	P("opt")->cause = "no redis";
+	graph = new_graph(optional_table, ARRAY_SIZE(optional_table));
+	svc_set_required(svc_graph_find(graph, "opt"), true);
+	svc_start(graph, NULL, done_cb, &d);
+	ck_assert_int_eq(d.calls, 1);
+	ck_assert_int_eq(d.status, -1);
+	ck_assert_str_eq(d.cause, "service 'opt' failed to initialize: no "
+	                          "redis");
+	free(d.cause);
+	ck_assert(log_seen(LOGL_ERR, "service 'opt' failed to initialize: no "
+	                             "redis"));
+	ck_assert_int_eq(state_of("other"), SVC_RUNNING);
+}
+END_TEST
+
+START_TEST(test_optional_blocks_required_fails_start)
+{
+	struct done d = {0};
+
+	P("opt")->init = INIT_FAIL;
+	P("opt")->cause = "no redis";
+	graph = new_graph(optional_req_table, ARRAY_SIZE(optional_req_table));
+	svc_start(graph, NULL, done_cb, &d);
+	ck_assert_int_eq(d.calls, 1);
+	ck_assert_int_eq(d.status, -1);
+	ck_assert_str_eq(d.cause, "failed to initialize reqdep because of opt: "
+	                          "service 'opt' failed to initialize: no "
+	                          "redis");
+	free(d.cause);
+	ck_assert_int_eq(state_of("reqdep"), SVC_BLOCKED);
+}
+END_TEST
+
 /* -- 7. async init ------------------------------------------------------ */
 
 START_TEST(test_async_reverse_completion)
@@ -1435,6 +1592,11 @@ main(void)
 	tcase_add_test(tc, test_failure_blocks_dependents);
 	tcase_add_test(tc, test_failure_start_target);
 	tcase_add_test(tc, test_failure_async_blocks);
+	tcase_add_test(tc, test_optional_policy_defaults);
+	tcase_add_test(tc, test_optional_failure_start_completes);
+	tcase_add_test(tc, test_optional_ping_and_async_failure);
+	tcase_add_test(tc, test_optional_made_required_fails_start);
+	tcase_add_test(tc, test_optional_blocks_required_fails_start);
 	tc = tcase(s, "7-async-init");
 	tcase_add_test(tc, test_async_reverse_completion);
 	tcase_add_test(tc, test_async_done_inside_init);
