@@ -346,9 +346,21 @@ boot_done(struct svc_graph *g, int status, const char *cause, void *arg)
 	sdn_send("READY=1\nSTATUS=%s\nMAINPID=%d", status_text(d),
 	         (int)getpid());
 	const char *const *sock = svc_conf_lookup(d->conf, "daemon", "socket");
+	size_t up = 0;
+
+	for (size_t i = 0; i < svc_graph_count(g); i++) {
+		struct svc *s = svc_graph_at(g, i);
+
+		if (svc_state(s) == SVC_RUNNING)
+			up++;
+		else
+			log_warn("ready without optional service '%s' (%s); "
+			         "`svcctl services` shows why",
+			         svc_name(s), svc_state_name(svc_state(s)));
+	}
 	log_info("%s ready: %zu services running, started in %.1f ms, "
 	         "control socket %s",
-	         prog_version, svc_graph_count(g),
+	         prog_version, up,
 	         (double)(util_mono_us() - d->boot_start_us) / 1000.0,
 	         sock && *sock ? *sock : "none");
 }
@@ -392,6 +404,29 @@ with_core(const struct svc_desc *const *table, size_t n, size_t *out_n)
 	return all;
 }
 
+/* [daemon] required (the manager applies it): every name must be a
+ * service of the table. */
+static int
+check_required(const struct daemon *d, char **cause)
+{
+	char **const *req = svc_conf_lookup(d->conf, "daemon", "required");
+	const char *file = svc_conf_file(d->conf);
+
+	for (char *const *r = req ? *req : NULL; r && *r; r++) {
+		size_t i;
+
+		for (i = 0; i < d->n && strcmp(d->table[i]->name, *r); i++)
+			;
+		if (i == d->n) {
+			*cause = xasprintf("%s: [daemon] required: unknown "
+			                   "service '%s'",
+			                   file ? file : "svcd", *r);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 {
@@ -419,6 +454,12 @@ run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 	if (!d.conf) {
 		fprintf(stderr, "%s\n", cause);
 		free(cause);
+		return EX_CONFIG;
+	}
+	if (check_required(&d, &cause) < 0) {
+		fprintf(stderr, "%s\n", cause);
+		free(cause);
+		svc_conf_free(d.conf);
 		return EX_CONFIG;
 	}
 	const char *path = svc_conf_file(d.conf);

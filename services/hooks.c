@@ -1123,6 +1123,7 @@ hooks_figures(struct svc *self)
 const struct svc_desc hooks_service = {
     .name = "hooks",
     .requires = SVC_REQUIRES("bus"),
+    .optional = true,
     .init = hooks_init,
     .stop = hooks_stop,
     .conf = SVC_CONF_SECTIONS(&hook_section),

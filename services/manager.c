@@ -493,11 +493,27 @@ manager_reload_conf(struct svc *self, const void *old, const void *new,
 	return 0;
 }
 
+/* [daemon] required: the start policy, before the others resolve (the
+ * manager starts first); svcd_main refuses unknown names beforehand. */
+static void
+apply_required(struct svc *self, const struct manager_conf *c)
+{
+	for (char **r = c->required; r && *r; r++) {
+		struct svc *s = svc_graph_find(svc_graph(self), *r);
+
+		if (s)
+			svc_set_required(s, true);
+		else
+			log_warn("[daemon] required: unknown service '%s'", *r);
+	}
+}
+
 static int
 manager_init(struct svc *self, char **cause)
 {
 	m.self = self;
 	apply_conf(self, svc_options(self));
+	apply_required(self, svc_options(self));
 	m.graph = svc_graph(self);
 	m.loop = svc_loop(self);
 	m.phase = PHASE_IDLE;
@@ -541,6 +557,43 @@ manager_stop(struct svc *self)
 	return 0;
 }
 
+/* [daemon] required: blank- or comma-separated service names (whether
+ * the table has them is svcd_main's check: the engine does not know it). */
+static int
+names_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+            const char *v, void *dst, char **cause)
+{
+	char **list = NULL;
+	size_t n = 0;
+
+	(void)cx;
+	(void)it;
+	for (const char *q = v; *q;) {
+		size_t len = strcspn(q, " \t,");
+
+		if (len) {
+			list = xrealloc(list, (n + 2) * sizeof(*list));
+			list[n++] = xstrndup(q, len);
+			list[n] = NULL;
+		}
+		q += len;
+		q += strspn(q, " \t,");
+	}
+	(void)cause;
+	svc_conf_strv_free(*(char ***)dst);
+	*(char ***)dst = list;
+	return 0;
+}
+
+static const struct svc_conf_type names_type = {
+    .name = "service names",
+    .parse = names_parse,
+    .size = sizeof(char **),
+    .free = svc_conf_strv_free_at,
+    .equal = svc_conf_strv_equal,
+    .copy = svc_conf_strv_copy,
+};
+
 static const struct svc_conf_item daemon_items[] = {
     {.key = "log_level",
      .type = &svc_conf_level,
@@ -565,6 +618,11 @@ static const struct svc_conf_item daemon_items[] = {
      .dflt = "10s",
      .max = "1h",
      .doc = "a service's stop, unless its descriptor says otherwise"},
+    {.key = "required",
+     .type = &names_type,
+     .off = offsetof(struct manager_conf, required),
+     .flags = SVC_CONF_RESTART,
+     .doc = "optional services whose failure at start fails the start"},
 };
 
 static const struct svc_conf_section daemon_section = {

@@ -24,6 +24,7 @@ struct manager_conf {
 	double shutdown_timeout; /* default 30 s */
 	double init_timeout;     /* per-service default, 30 s */
 	double stop_timeout;     /* per-service default, 10 s */
+	char **required; /* optional services made required; NULL: none */
 };
 
 struct manager_handler;

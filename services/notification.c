@@ -150,6 +150,7 @@ notification_stop(struct svc *self)
 const struct svc_desc notification_service = {
     .name = "notification",
     .requires = SVC_REQUIRES("bus"),
+    .optional = true,
     .init = notification_init,
     .stop = notification_stop,
 };

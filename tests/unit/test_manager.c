@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ev.h>
 
@@ -501,6 +502,56 @@ START_TEST(test_restart_and_remove)
 }
 END_TEST
 
+/* ---- [daemon] required: the start policy's configuration ---- */
+
+static int
+failing_init(struct svc *self, char **cause)
+{
+	*cause = xstrdup("down");
+	return -1;
+}
+
+static const struct svc_desc flaky_service = {
+    .name = "flaky",
+    .requires = SVC_REQUIRES("a"),
+    .init = failing_init,
+    .optional = true,
+};
+
+START_TEST(test_optional_failure_boots)
+{
+	const struct svc_desc *table[] = {&manager_service, &a_service,
+	                                  &flaky_service};
+
+	ck_assert_int_eq(tu_boot(loop, table, 3, &graph, &timed_out), 0);
+	ck_assert_int_eq(svc_state(svc_graph_find(graph, "flaky")), SVC_FAILED);
+	ck_assert(!svc_required(svc_graph_find(graph, "flaky")));
+	ck_assert(tu_log_seen("service 'flaky' failed to initialize: down "
+	                      "(optional: the others go on without it)"));
+	stop_rest();
+}
+END_TEST
+
+START_TEST(test_required_key_fails_boot)
+{
+	const struct svc_desc *table[] = {&manager_service, &a_service,
+	                                  &flaky_service};
+	char dir[] = "/tmp/test_manager.XXXXXX";
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tu_conf_text(dir, "[daemon]\nrequired = a, flaky\n");
+	ck_assert_int_eq(tu_boot(loop, table, 3, &graph, &timed_out), -1);
+	ck_assert_str_eq(tu_boot_cause(),
+	                 "service 'flaky' failed to initialize: down");
+	ck_assert(svc_required(svc_graph_find(graph, "flaky")));
+	stop_rest();
+	char *file = xasprintf("%s/svcd.conf", dir);
+	unlink(file);
+	free(file);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *
 manager_suite(void)
 {
@@ -517,6 +568,8 @@ manager_suite(void)
 	tcase_add_test(tc, test_sighup_reload);
 	tcase_add_test(tc, test_restart_and_remove);
 	tcase_add_test(tc, test_sigterm_during_start);
+	tcase_add_test(tc, test_optional_failure_boots);
+	tcase_add_test(tc, test_required_key_fails_boot);
 	suite_add_tcase(s, tc);
 	return s;
 }
