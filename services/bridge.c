@@ -885,6 +885,22 @@ link_init(struct bridge *br, struct link *l, const char *name)
 	l->timer.data = l;
 }
 
+/*
+ * The first attempt runs from the loop, not from bridge_new: an error
+ * connect() gives at once (socket() refused by the sandbox, a Unix path
+ * that does not exist) is then a link down like any later one, retried
+ * with the backoff, and the service starts degraded instead of failing
+ * its start.
+ */
+static void
+link_start(struct link *l)
+{
+	ev_timer_set(&l->timer, 0, 0);
+	ev_timer_start(l->br->loop, &l->timer);
+	l->retry_pending = true;
+	l->retry_at_us = util_mono_us();
+}
+
 /* ---- the object ---- */
 
 static char *
@@ -995,9 +1011,9 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 
 	if (br->publish[0])
 		br->listener = bus_listen(bus, "*", on_local_event, br);
-	link_connect(&br->pub);
+	link_start(&br->pub);
 	if (br->has_sub)
-		link_connect(&br->sub);
+		link_start(&br->sub);
 	return br;
 
 out_url:
@@ -1399,6 +1415,7 @@ bridge_figures(struct svc *self)
 const struct svc_desc bridge_service = {
     .name = "bridge",
     .requires = SVC_REQUIRES("bus"),
+    .optional = true,
     .init = bridge_svc_init,
     .ping = bridge_svc_ping,
     .stop = bridge_svc_stop,

@@ -898,6 +898,48 @@ START_TEST(test_close_flushes)
 }
 END_TEST
 
+/*
+ * A connect that fails at once (socket() refused by a sandbox, a Unix path
+ * whose directory does not exist) is not an error of bridge_new nor of the
+ * check right after it (the framework's ping after init): the first attempt
+ * runs from the loop, fails there like any later one, and is retried.
+ */
+START_TEST(test_immediate_error_retried)
+{
+	struct bridge_opts o = {
+	    .url = "unix:///nonexistent-svcd-dir/redis.sock",
+	    .publish = all,
+	    .backoff_min = 0.01,
+	    .backoff_max = 0.02,
+	    .host = "testhost",
+	    .instance = "aaaa",
+	};
+	struct node a;
+	char *cause = NULL;
+
+	memset(&a, 0, sizeof(a));
+	a.bus = bus_new(loop, NULL);
+	a.br = bridge_new(loop, a.bus, &o, &cause);
+	ck_assert_msg(a.br != NULL, "bridge_new: %s", cause);
+	ck_assert_int_eq(bridge_check(a.br, NULL), 0); /* first attempt */
+	ck_assert(run_until(degraded, &a, 3));
+	ck_assert_int_eq(bridge_check(a.br, &cause), -1);
+	ck_assert_msg(strstr(cause, "publish link to unix:///nonexistent-svcd-"
+	                            "dir/redis.sock down") &&
+	                  strstr(cause, "No such file or directory") &&
+	                  strstr(cause, "retry in"),
+	              "%s", cause);
+	free(cause);
+	ck_assert(log_has("cannot connect the publish link"));
+	/* it keeps retrying: the timer is armed again after each failure */
+	run_for(0.1);
+	ck_assert_int_eq(bridge_check(a.br, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "retry in"));
+	free(cause);
+	node_free(&a);
+}
+END_TEST
+
 static Suite *
 bridge_suite(void)
 {
@@ -915,6 +957,7 @@ bridge_suite(void)
 	tcase_add_test(tc, test_loop_marker);
 	tcase_add_test(tc, test_disabled_stats);
 	tcase_add_test(tc, test_conf_section);
+	tcase_add_test(tc, test_immediate_error_retried);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("redis");
