@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # t_bridge.sh — the Redis bridge with real svcd instances and a real
 # redis-server on a Unix socket: both ways, no loops with three, Redis
-# restarted mid-stream, a bad URL at config check.
+# restarted mid-stream, a bad URL at config check, Redis down at start (TCP
+# and an immediate connect error: svcd starts degraded and reconnects),
+# [daemon] required checked.
 
 REDIS_PID=""
 declare -A NODE_PID=()
@@ -46,14 +48,21 @@ redis_stop() {
 	rm -f "$T/redis.sock"
 }
 
-# node_start NAME PUBLISH SUBSCRIBE [RECONNECT_MIN RECONNECT_MAX]
+# node_start NAME PUBLISH SUBSCRIBE [RECONNECT_MIN RECONNECT_MAX]: svcd
+# bridged to $BRIDGE_URL (default the Unix socket), once it answers and its
+# bridge is connected (node_launch: once it answers).
 node_start() {
+	node_launch "$@"
+	wait_for 5 node_connected "$1"
+}
+
+node_launch() {
 	local n=$1
 	cat >"$T/$n.conf" <<CONF
 [daemon]
 socket = $T/$n.sock
 [bridge]
-url = unix://$T/redis.sock
+url = ${BRIDGE_URL:-unix://$T/redis.sock}
 publish = $2
 subscribe = $3
 reconnect_min = ${4:-20ms}
@@ -62,7 +71,6 @@ CONF
 	"$SVCD" -c "$T/$n.conf" >>"$T/$n.log" 2>&1 &
 	NODE_PID[$n]=$!
 	wait_for 10 "$SVCCTL" -s "$T/$n.sock" -t 1 ping
-	wait_for 5 node_connected "$n"
 }
 
 node_stop() {
@@ -236,4 +244,93 @@ test_bridge_disabled_by_default() {
 	assert_eq '{"enabled":false}' "$(ctl --json status | jq -c .bridge)"
 	ctl health >/dev/null || fail "healthy without a bridge"
 	svcd_stop || fail "svcd exited with status $?"
+}
+
+# A TCP port on 127.0.0.1 nothing listens on.
+closed_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "no closed port found"
+}
+
+# bridge_degraded NODE TEXT — `svcctl health` (the last results) exits 1
+# and the bridge's entry says degraded with TEXT.
+bridge_degraded() {
+	local out rc=0
+	out=$(nctl "$1" health bridge 2>&1) || rc=$?
+	[ "$rc" = 1 ] && [[ $out == *"status: degraded"* ]] && [[ $out == *"$2"* ]]
+}
+
+# Redis down at start (TCP, the refusal comes later from the loop): svcd
+# starts, health says the bridge is degraded and why, and once a
+# redis-server listens on the port the bridge reaches it without a restart
+# and events cross.
+test_bridge_start_with_redis_down() {
+	bridge_need_redis
+	local port
+	port=$(closed_port)
+	BRIDGE_URL=redis://127.0.0.1:$port node_launch a 'e.*' ''
+	assert_eq running "$(nctl a --json services | jq -r '.[] | select(.name == "bridge") | .state')" \
+		"bridge running (degraded), not failed"
+	wait_for 5 bridge_degraded a "publish link to redis://127.0.0.1:$port down"
+	assert_contains "$(nctl a health bridge)" "retry in"
+	assert_contains "$(cat "$T/a.log")" "cannot connect the publish link to redis://127.0.0.1:$port"
+	assert_not_contains "$(cat "$T/a.log")" "start-up failed"
+
+	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+		--dir "$T" >>"$T/redis.log" 2>&1 &
+	REDIS_PID=$!
+	wait_for 5 redis-cli -p "$port" ping
+	wait_for 5 node_connected a
+	wait_for 3 health_is a 0
+	BRIDGE_URL=redis://127.0.0.1:$port node_start b '' 'e.*'
+	nctl a emit e.after n=1 >/dev/null || fail "emit on a"
+	wait_for 5 has_events b e.after 1
+	node_stop a || fail "a exited with status $?"
+	node_stop b || fail "b exited with status $?"
+}
+
+# The immediate error: connect() on a Unix path whose directory does not
+# exist fails inside the connect call (as socket() does under
+# RestrictAddressFamilies=AF_UNIX for a TCP URL). Before, the ping right
+# after init saw the link down and svcd exited 1; now it starts degraded
+# and keeps retrying.
+test_bridge_immediate_error_at_start() {
+	bridge_need_redis
+	local dir=$T/later
+	BRIDGE_URL=unix://$dir/redis.sock node_launch a 'e.*' '' 50ms 100ms
+	wait_for 5 bridge_degraded a "publish link to unix://$dir/redis.sock down"
+	assert_contains "$(nctl a health bridge)" "No such file or directory"
+	kill -0 "${NODE_PID[a]}" || fail "svcd exited"
+
+	mkdir "$dir"
+	redis-server --port 0 --unixsocket "$dir/redis.sock" --save "" \
+		--appendonly no --dir "$T" >>"$T/redis.log" 2>&1 &
+	REDIS_PID=$!
+	wait_for 5 redis-cli -s "$dir/redis.sock" ping
+	wait_for 5 node_connected a
+	BRIDGE_URL=unix://$dir/redis.sock node_start b '' 'e.*'
+	nctl a emit e.after >/dev/null || fail "emit on a"
+	wait_for 5 has_events b e.after 1
+	node_stop a || fail "a exited with status $?"
+	node_stop b || fail "b exited with status $?"
+	rm -f "$dir/redis.sock"
+}
+
+test_bridge_required_key() {
+	local out rc=0
+	printf '[daemon]\nrequired = bridge, nope\n' >"$T/req.conf"
+	out=$("$SVCD" --check-config -c "$T/req.conf" 2>&1) || rc=$?
+	assert_eq 78 "$rc" "unknown service in required"
+	assert_contains "$out" "req.conf: [daemon] required: unknown service 'nope'"
+	printf '[daemon]\nrequired = bridge hooks\n' >"$T/req.conf"
+	rc=0
+	out=$("$SVCD" --check-config -c "$T/req.conf" 2>&1) || rc=$?
+	assert_eq 0 "$rc" "required = bridge hooks: $out"
 }
