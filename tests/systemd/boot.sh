@@ -14,6 +14,10 @@ mkdir -p "$dir/t/upper" "$dir/t/work" "$dir/t/root"
 m=$dir/t/root
 mount -t overlay overlay -o "lowerdir=/,upperdir=$dir/t/upper,workdir=$dir/t/work" "$m"
 
+# whatever svcd the host may have configured is not part of the test (removed
+# on the overlay only)
+rm -rf "$m/etc/svcd" "$m/etc/systemd/system/svcd.service.d" "$m/etc/systemd/system/svcd.socket.d" \
+	"$m/etc/systemd/system/svcd.service" "$m/etc/systemd/system/svcd.socket"
 echo "boot: make install PREFIX=/usr DESTDIR=$m"
 make -s -C "$src" install BUILD="$build" PREFIX=/usr DESTDIR="$m" >"$dir/install.log" 2>&1 || {
 	echo "boot: make install failed:"

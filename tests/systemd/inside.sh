@@ -70,8 +70,9 @@ exposure() {
 }
 
 # write_feature_conf: the base configuration, a TCP bridge to the Redis on
-# 127.0.0.1 and two hooks (one opening a TCP connection, the documented
-# example writing under /var/lib/svcd)
+# 127.0.0.1 and three hooks (one opening a TCP connection, the documented
+# example writing under /var/lib/svcd, one mapping memory writable and
+# executable as a JIT does)
 write_feature_conf() {
 	cp /run/svcd-test/base.conf /etc/svcd/svcd.conf
 	cat >>/etc/svcd/svcd.conf <<'CONF'
@@ -84,6 +85,10 @@ exec = /usr/bin/redis-cli -h 127.0.0.1 -p 6379 ping
 on = user_registered
 exec = /usr/local/share/svcd/welcome-mail.sh /var/lib/svcd/outbox
 retries = 3
+
+[hook.jit]
+on = test.jit
+exec = /usr/bin/python3 -c "import mmap; mmap.mmap(-1, 4096, prot=7); print('wx ok')"
 
 [bridge]
 url = redis://127.0.0.1:6379
