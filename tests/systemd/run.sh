@@ -256,9 +256,10 @@ check "network.conf, Redis down at start: svcd active, health degraded, then ok 
 	start_redis &&
 	poll 30 sh -c "svcctl health --fresh >/dev/null"'
 if IN test -x /usr/bin/python3; then
-	check "no jit.conf: a hook mapping memory writable and executable is refused" bash -c '
+	SHOW=1 check "no jit.conf: a hook mapping memory writable and executable is refused" bash -c '
 		. /run/svcd-test/inside.sh
-		svcctl emit test.jit >/dev/null && poll 20 journal_has "hook jit: test.jit" && ! journal_has "hook jit: wx ok"'
+		svcctl emit test.jit >/dev/null && poll 20 journal_has "hook jit: test.jit" &&
+		journalctl -u svcd -o cat | grep "hook jit" | tail -n 2 && ! journal_has "hook jit: wx ok"'
 	check "jit.conf: the same hook maps it" bash -c '
 		. /run/svcd-test/inside.sh
 		ln -sf /usr/share/svcd/dropins/jit.conf /etc/systemd/system/svcd.service.d/jit.conf &&
