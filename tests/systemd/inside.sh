@@ -37,6 +37,7 @@ no_loop() {
 		return 1
 	}
 	systemctl show -p Result -p ExecMainStatus -p NRestarts svcd
+	echo "svcd.socket: $(systemctl is-active svcd.socket)"
 	since_has "$2" || { echo "no '$2' in the journal"; return 1; }
 	since_has "Start request repeated too quickly" || { echo "not stopped by the start limit"; return 1; }
 	[ "$(systemctl show -p NRestarts --value svcd)" -le 5 ] &&

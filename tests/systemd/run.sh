@@ -199,7 +199,7 @@ check "systemctl reload: a new [timer] runs" bash -c '
 	printf "\n[timer.probe]\nevery = 1h\nemit = probe.tick\n" >>/etc/svcd/svcd.conf
 	systemctl reload svcd &&
 	poll 10 journal_has "configuration reloaded" && poll 10 sh -c "svcctl tasks | grep -q probe"'
-check "watchdog (WatchdogSec=$wdsec): a SIGSTOPped svcd is aborted and restarted" bash -c "
+SHOW=1 check "watchdog (WatchdogSec=$wdsec): a SIGSTOPped svcd is aborted and restarted" bash -c "
 	. /run/svcd-test/inside.sh
 	mkdir -p /run/systemd/system/svcd.service.d
 	printf '[Service]\nWatchdogSec=$wdsec\n' >/run/systemd/system/svcd.service.d/test-watchdog.conf
@@ -211,6 +211,7 @@ check "watchdog (WatchdogSec=$wdsec): a SIGSTOPped svcd is aborted and restarted
 	[ \"\$(systemctl show -p MainPID --value svcd)\" != \$old ] &&
 	timeout 10 svcctl status >/dev/null
 	rc=\$?
+	journalctl -u svcd -o cat | grep -E \"Watchdog timeout|Main process exited|restart counter\" | tail -n 3
 	rm /run/systemd/system/svcd.service.d/test-watchdog.conf; systemctl daemon-reload
 	exit \$rc"
 
@@ -286,13 +287,13 @@ pending SOCKGROUP "[control] group = ops with svcd.socket: the socket is group o
 	fi'
 
 # ---- no crash loop ----------------------------------------------------------
-check "a configuration error (exit 78 from ExecStartPre): failed at the start limit, no loop" bash -c '
+SHOW=1 check "a configuration error (exit 78 from ExecStartPre): failed at the start limit, no loop" bash -c '
 	. /run/svcd-test/inside.sh
 	systemctl stop svcd; systemctl reset-failed svcd svcd.socket; systemctl start svcd.socket
 	cp /run/svcd-test/base.conf /etc/svcd/svcd.conf; printf "\n[timer.bad]\nevery = soon\nemit = x\n" >>/etc/svcd/svcd.conf
 	mark; systemctl start svcd
 	no_loop 1 "status=78/CONFIG"'
-check "a failure at every start (exit 1): failed at the start limit, no loop" bash -c '
+SHOW=1 check "a failure at every start (exit 1): failed at the start limit, no loop" bash -c '
 	. /run/svcd-test/inside.sh
 	systemctl stop svcd; systemctl reset-failed svcd svcd.socket; systemctl start svcd.socket
 	cp /run/svcd-test/base.conf /etc/svcd/svcd.conf
