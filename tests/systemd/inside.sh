@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/systemd/inside.sh — helpers for the checks run.sh runs inside the
 # namespaces (sourced there from /run/svcd-test/inside.sh; bash).
 

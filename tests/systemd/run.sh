@@ -14,7 +14,7 @@
 # test-only drop-in so the check takes seconds, not the shipped 30 s),
 # SD_KEEP=1 keeps the temporary directory (console.log, install.log).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 src=$PWD
 build=${BUILD:-build}
 case $build in /*) ;; *) build=$src/$build ;; esac
@@ -39,10 +39,10 @@ else
 fi
 unshare --fork --pid --mount --uts --ipc --net --cgroup true 2>/dev/null ||
 	skip "cannot create pid/mount/uts/ipc/net/cgroup namespaces here"
-[ -x "$build/svcd" ] && [ -x "$build/svcctl" ] || {
+if ! [ -x "$build/svcd" ] || ! [ -x "$build/svcctl" ]; then
 	echo "tests/systemd: $build/svcd not built (make all lib)" >&2
 	exit 1
-}
+fi
 
 start=$(date +%s)
 dir=$(mktemp -d /tmp/svcd-systemd.XXXXXX)
@@ -57,9 +57,9 @@ cleanup() {
 	if [ -n "$pid1" ] && kill -0 "$pid1" 2>/dev/null; then
 		IN systemctl poweroff >/dev/null 2>&1
 	fi
-	local i
-	for i in $(seq 100); do
-		[ -n "$launcher" ] && kill -0 "$launcher" 2>/dev/null || break
+	local n=100
+	while [ -n "$launcher" ] && kill -0 "$launcher" 2>/dev/null && [ $n -gt 0 ]; do
+		n=$((n - 1))
 		sleep 0.1
 	done
 	if [ -n "$launcher" ] && kill -0 "$launcher" 2>/dev/null; then
@@ -166,7 +166,6 @@ inside() {
 
 IN mkdir -p /run/svcd-test
 IN tee /run/svcd-test/inside.sh >/dev/null <"$src/tests/systemd/inside.sh"
-IN tee /run/svcd-test/base.conf >/dev/null </dev/null
 IN cp /etc/svcd/svcd.conf /run/svcd-test/base.conf
 
 # ---- the shipped units ----------------------------------------------------
