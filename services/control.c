@@ -8,11 +8,13 @@
  * Design notes.
  *
  * Listener. A path socket (mode 0660, optional group) or the fd handed over
- * by socket activation (never unlinked). accept4 runs in a bounded loop per
- * readiness. Over max_clients a connection gets one Busy error line and is
- * closed. On EMFILE/ENFILE the accept watcher pauses for 100 ms (logged once
- * per burst) and a reserve fd on /dev/null is given up to accept and refuse
- * one connection, so the loop never spins on a full fd table.
+ * by socket activation (never unlinked; its file given [control] group when
+ * svcd may, else the start is refused: activated_group). accept4 runs in a
+ * bounded loop per readiness. Over max_clients a connection gets one Busy
+ * error line and is closed. On EMFILE/ENFILE the accept watcher pauses for
+ * 100 ms (logged once per burst) and a reserve fd on /dev/null is given up
+ * to accept and refuse one connection, so the loop never spins on a full fd
+ * table.
  *
  * Clients. Each has an ev_io for reading and one for writing, an input and
  * an output buffer. A read callback reads at most READ_ROUNDS x READ_CHUNK
