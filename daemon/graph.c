@@ -151,6 +151,8 @@ struct svc_graph {
 	bool stop_walking;
 	struct svc_stop_cb *stop_cbs;
 	struct buf hung;
+
+	bool config_refused; /* svc_refuse_config: a failed boot exits 78 */
 };
 
 static void advance(struct svc_graph *g);
@@ -575,6 +577,18 @@ bool
 svc_graph_stopping(const struct svc_graph *g)
 {
 	return g->stopping;
+}
+
+void
+svc_refuse_config(struct svc *s)
+{
+	s->g->config_refused = true;
+}
+
+bool
+svc_graph_config_refused(const struct svc_graph *g)
+{
+	return g->config_refused;
 }
 
 void
@@ -1394,6 +1408,7 @@ svc_reset(struct svc_graph *g)
 
 	g->stop_cbs = NULL;
 	g->stopping = false;
+	g->config_refused = false;
 	g->stop_cur = NULL;
 	g->stop_pos = 0;
 	buf_reset(&g->hung);

@@ -237,6 +237,16 @@ void svc_set_required(struct svc *s, bool required);
 bool svc_graph_stopping(const struct svc_graph *g);
 
 /*
+ * From a failing init: the reason is the configuration, which this
+ * environment refuses (not a fault of the moment), so retrying cannot help.
+ * A boot that fails then makes svcd exit 78 (EX_CONFIG) instead of 1.
+ * svc_graph_config_refused says whether a service did so since the last
+ * svc_reset.
+ */
+void svc_refuse_config(struct svc *s);
+bool svc_graph_config_refused(const struct svc_graph *g);
+
+/*
  * Health pushed by a service between rounds. A service whose health changed
  * (a link went down or came back, a write failed) calls svc_health_changed
  * from the loop; the framework passes it on to the graph's health listener

@@ -507,7 +507,8 @@ run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 		ev_run(d.loop, 0);
 		status = manager_exit_status();
 		if (d.boot_status != 0 && status == EX_OK)
-			status = EX_FAIL;
+			status = svc_graph_config_refused(d.graph) ? EX_CONFIG
+			                                           : EX_FAIL;
 	}
 	manager_set_reload(NULL, NULL);
 	manager_remove_progress(shutdown_progress, &d);

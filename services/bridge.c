@@ -21,12 +21,14 @@
  */
 #include "services/bridge.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -1377,6 +1379,64 @@ static const struct svc_conf_item bridge_items[] = {
      .doc = "the longest retry delay"},
 };
 
+/*
+ * The sandbox's network. A TCP url needs AF_INET (an IPv6 address:
+ * AF_INET6; a host name: either). Under a unit with
+ * RestrictAddressFamilies= lacking them, socket() fails with EAFNOSUPPORT:
+ * try it here, in this process (svcd itself at start, or svcd
+ * --check-config run in the same sandbox), and say once which drop-in
+ * lets the bridge through. PrivateNetwork=yes and IPAddressDeny= are not
+ * seen this way (the socket is created; the connection fails or hangs).
+ */
+static bool
+family_forbidden(int family)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return errno == EAFNOSUPPORT;
+}
+
+static void
+warn_forbidden_network(const char *url_text)
+{
+	static bool warned;
+	struct bridge_url u;
+	const char *fam = NULL;
+	char *cause = NULL;
+
+	if (warned || !url_text)
+		return;
+	if (bridge_url_parse(url_text, &u, &cause) < 0) {
+		free(cause); /* said by the bridge's init */
+		return;
+	}
+	if (u.kind == BRIDGE_URL_TCP) {
+		unsigned char a[16];
+
+		if (inet_pton(AF_INET6, u.host, a) == 1) {
+			if (family_forbidden(AF_INET6))
+				fam = "AF_INET6";
+		} else if (inet_pton(AF_INET, u.host, a) == 1) {
+			if (family_forbidden(AF_INET))
+				fam = "AF_INET";
+		} else if (family_forbidden(AF_INET) &&
+		           family_forbidden(AF_INET6)) {
+			fam = "AF_INET and AF_INET6";
+		}
+	}
+	bridge_url_clear(&u);
+	if (!fam)
+		return;
+	warned = true;
+	log_warn("bridge: url %s needs %s, but the unit forbids %s: install "
+	         "the network drop-in (docs/operations.md, 'Drop-ins')",
+	         url_text, fam, fam);
+}
+
 static int
 bridge_section_check(struct svc_conf_ctx *cx, void *opts)
 {
@@ -1393,6 +1453,8 @@ bridge_section_check(struct svc_conf_ctx *cx, void *opts)
 		               "reconnect_max");
 		rc = -1;
 	}
+	if (rc == 0)
+		warn_forbidden_network(c->url);
 	return rc;
 }
 

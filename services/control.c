@@ -8,11 +8,13 @@
  * Design notes.
  *
  * Listener. A path socket (mode 0660, optional group) or the fd handed over
- * by socket activation (never unlinked). accept4 runs in a bounded loop per
- * readiness. Over max_clients a connection gets one Busy error line and is
- * closed. On EMFILE/ENFILE the accept watcher pauses for 100 ms (logged once
- * per burst) and a reserve fd on /dev/null is given up to accept and refuse
- * one connection, so the loop never spins on a full fd table.
+ * by socket activation (never unlinked; its file given [control] group when
+ * svcd may, else the start is refused: activated_group). accept4 runs in a
+ * bounded loop per readiness. Over max_clients a connection gets one Busy
+ * error line and is closed. On EMFILE/ENFILE the accept watcher pauses for
+ * 100 ms (logged once per burst) and a reserve fd on /dev/null is given up
+ * to accept and refuse one connection, so the loop never spins on a full fd
+ * table.
  *
  * Clients. Each has an ev_io for reading and one for writing, an input and
  * an output buffer. A read callback reads at most READ_ROUNDS x READ_CHUNK
@@ -1302,6 +1304,94 @@ activated_fd(void)
 	return 3;
 }
 
+/*
+ * [control] group under socket activation. The inherited socket's file is
+ * given that group, its mode kept, when svcd may do so (it runs as root, or
+ * it owns the file and is a member of the group). Otherwise the start is
+ * refused (a configuration error: exit 78) naming SocketGroup=, since the
+ * operator asked for access that svcd cannot grant. No [control] group, or
+ * the file already has it: nothing to do.
+ */
+static int
+activated_group(struct svc *self, int fd, char **cause)
+{
+	const char *want = control_conf()->group;
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	char path[sizeof(sa.sun_path) + 1];
+	char have[32];
+	struct group *gr;
+	struct stat st;
+	size_t n;
+	int err;
+
+	if (!want)
+		return 0;
+	gr = getgrnam(want);
+	if (!gr) {
+		*cause =
+		    xasprintf("unknown group '%s' in [control] group", want);
+		goto refuse;
+	}
+	gid_t gid = gr->gr_gid;
+
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 ||
+	    sa.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path) ||
+	    sa.sun_path[0] == '\0') {
+		*cause = xasprintf("[control] group '%s' but the inherited "
+		                   "socket is not a socket file: set "
+		                   "SocketGroup=%s in svcd.socket or remove "
+		                   "[control] group",
+		                   want, want);
+		goto refuse;
+	}
+	n = len - offsetof(struct sockaddr_un, sun_path);
+	memcpy(path, sa.sun_path, n);
+	path[n] = '\0';
+	errno = 0;
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		const char *why =
+		    errno ? strerror(errno) : "it is not a socket any more";
+
+		*cause = xasprintf("[control] group '%s' but the inherited "
+		                   "socket's file %s cannot be used (%s): set "
+		                   "SocketGroup=%s in svcd.socket or remove "
+		                   "[control] group",
+		                   want, path, why, want);
+		goto refuse;
+	}
+	if (st.st_gid == gid)
+		return 0;
+	gr = getgrgid(st.st_gid);
+	if (gr)
+		snprintf(have, sizeof(have), "%s", gr->gr_name);
+	else
+		snprintf(have, sizeof(have), "%lu", (unsigned long)st.st_gid);
+	if (lchown(path, (uid_t)-1, gid) < 0) {
+		err = errno;
+		*cause = xasprintf(
+		    "[control] group '%s' but the inherited socket %s "
+		    "belongs to group '%s' and cannot be changed (%s): set "
+		    "SocketGroup=%s in svcd.socket or remove [control] group",
+		    want, path, have,
+		    strerrorname_np(err) ? strerrorname_np(err) : strerror(err),
+		    want);
+		goto refuse;
+	}
+	/* a chown may clear set-id bits; the socket keeps its mode */
+	(void)fchmodat(AT_FDCWD, path, st.st_mode & 07777, 0);
+	log_info("control: gave the inherited socket %s to group '%s' (was "
+	         "'%s'), as [control] group says",
+	         path, want, have);
+	return 0;
+
+refuse:
+	svc_refuse_config(self);
+	return -1;
+}
+
 /* Is a live server behind this socket file? */
 static int
 probe(const struct sockaddr_un *sa, const char *path, char **cause)
@@ -1621,6 +1711,11 @@ control_init(struct svc *self, char **cause)
 		log_info("control: listening on the socket passed by systemd "
 		         "(socket activation, fd %d)",
 		         ctl.lfd);
+		if (activated_group(self, ctl.lfd, cause) < 0) {
+			close(ctl.lfd);
+			ctl.lfd = -1;
+			goto out_free_methods;
+		}
 	} else {
 		if (!path || !*path) {
 			*cause = xstrdup("no control socket configured");
