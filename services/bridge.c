@@ -1433,7 +1433,7 @@ warn_forbidden_network(const char *url_text)
 		return;
 	warned = true;
 	log_warn("bridge: url %s needs %s, but the unit forbids %s: install "
-	         "the network drop-in (docs/operations.md, 'Drop-ins')",
+	         "the network.conf drop-in (docs/operations.md, 'Drop-ins')",
 	         url_text, fam, fam);
 }
 

@@ -13,7 +13,7 @@ need_noinet() {
 	[ $rc -eq 0 ] || skip "noinet.py cannot install its seccomp filter here"
 }
 
-WARNING="bridge: url redis://127.0.0.1:6379 needs AF_INET, but the unit forbids AF_INET: install the network drop-in (docs/operations.md, 'Drop-ins')"
+WARNING="bridge: url redis://127.0.0.1:6379 needs AF_INET, but the unit forbids AF_INET: install the network.conf drop-in (docs/operations.md, 'Drop-ins')"
 
 test_check_config_warns_when_the_network_is_forbidden() {
 	need_noinet

@@ -158,7 +158,7 @@ warnings_for(const char *url, bool forbid)
 		n = tu_log_count(WARNING);
 		if (n == 1 && (!strstr(tu_log_text(), url) ||
 		               !strstr(tu_log_text(),
-		                       "install the network drop-in "
+		                       "install the network.conf drop-in "
 		                       "(docs/operations.md, 'Drop-ins')")))
 			n = 100;
 		tu_log_release();
