@@ -29,7 +29,7 @@ BUILD   ?= build
 # Install (as root) or name the missing build dependencies before anything
 # reads pkg-config: a fresh Debian machine needs nothing done by hand.
 ifneq ($(filter check integration sanitize check-stress,$(MAKECMDGOALS)),)
-EXTRA_DEPS += socat jq redis-server
+EXTRA_DEPS += socat jq redis-server python3
 endif
 ifeq ($(filter clean format check-format,$(MAKECMDGOALS)),)
 ifneq ($(shell .ci/deps $(EXTRA_DEPS) >&2; echo $$?),0)
