@@ -723,31 +723,30 @@ svc_conf_strv_copy(void *dst, const void *src)
 	*(char ***)dst = v;
 }
 
+/* Blank- or comma-separated words into a NULL-terminated list at dst
+ * (NULL when none); with patterns, each must be an event pattern. */
 static int
-patterns_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
-               const char *v, void *dst, char **cause)
+words_split(const char *v, bool patterns, void *dst, char **cause)
 {
 	char **list = NULL;
 	size_t n = 0;
 
-	(void)cx;
-	(void)it;
 	for (const char *q = v; *q;) {
 		size_t len = strcspn(q, " \t,");
 		if (len) {
-			char *pat = xstrndup(q, len);
-			if (!util_pattern_valid(pat)) {
+			char *w = xstrndup(q, len);
+			if (patterns && !util_pattern_valid(w)) {
 				char qb[QUOTE_BUF];
 				*cause = xasprintf("'%s' is not an event "
 				                   "pattern (NAME, PREFIX.* or "
 				                   "*)",
-				                   quote(qb, sizeof(qb), pat));
-				free(pat);
+				                   quote(qb, sizeof(qb), w));
+				free(w);
 				svc_conf_strv_free(list);
 				return -1;
 			}
 			list = xrealloc(list, (n + 2) * sizeof(*list));
-			list[n++] = pat;
+			list[n++] = w;
 			list[n] = NULL;
 		}
 		q += len;
@@ -757,6 +756,33 @@ patterns_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
 	*(char ***)dst = list;
 	return 0;
 }
+
+static int
+patterns_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+               const char *v, void *dst, char **cause)
+{
+	(void)cx;
+	(void)it;
+	return words_split(v, true, dst, cause);
+}
+
+static int
+words_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+            const char *v, void *dst, char **cause)
+{
+	(void)cx;
+	(void)it;
+	return words_split(v, false, dst, cause);
+}
+
+const struct svc_conf_type svc_conf_words = {
+    .name = "words",
+    .parse = words_parse,
+    .size = sizeof(char **),
+    .free = svc_conf_strv_free_at,
+    .equal = svc_conf_strv_equal,
+    .copy = svc_conf_strv_copy,
+};
 
 const struct svc_conf_type svc_conf_patterns = {
     .name = "patterns",

@@ -50,17 +50,19 @@ struct svc_conf_type {
  * ("1K", "1h", "1000000"); NULL is the type's natural bound (a duration is
  * always more than 0). Messages quote them as "(1K..1G)", "at most 1h".
  */
-extern const struct svc_conf_type svc_conf_duration;    /* double seconds */
-extern const struct svc_conf_type svc_conf_size;        /* uint64_t bytes */
-extern const struct svc_conf_type svc_conf_uint;        /* unsigned */
-extern const struct svc_conf_type svc_conf_count;       /* size_t */
-extern const struct svc_conf_type svc_conf_bool;        /* bool */
-extern const struct svc_conf_type svc_conf_string;      /* char * (owned) */
-extern const struct svc_conf_type svc_conf_path;        /* char *, not empty */
-extern const struct svc_conf_type svc_conf_socket;      /* char *, a sun_path */
-extern const struct svc_conf_type svc_conf_group;       /* char *; "" = NULL */
-extern const struct svc_conf_type svc_conf_enum;        /* int; see below */
-extern const struct svc_conf_type svc_conf_patterns;    /* char **, see below */
+extern const struct svc_conf_type svc_conf_duration; /* double seconds */
+extern const struct svc_conf_type svc_conf_size;     /* uint64_t bytes */
+extern const struct svc_conf_type svc_conf_uint;     /* unsigned */
+extern const struct svc_conf_type svc_conf_count;    /* size_t */
+extern const struct svc_conf_type svc_conf_bool;     /* bool */
+extern const struct svc_conf_type svc_conf_string;   /* char * (owned) */
+extern const struct svc_conf_type svc_conf_path;     /* char *, not empty */
+extern const struct svc_conf_type svc_conf_socket;   /* char *, a sun_path */
+extern const struct svc_conf_type svc_conf_group;    /* char *; "" = NULL */
+extern const struct svc_conf_type svc_conf_enum;     /* int; see below */
+extern const struct svc_conf_type svc_conf_patterns; /* char **, see below */
+/* char **: blank- or comma-separated words, NULL-terminated; NULL if none */
+extern const struct svc_conf_type svc_conf_words;
 extern const struct svc_conf_type svc_conf_pattern;     /* char *, one */
 extern const struct svc_conf_type svc_conf_event;       /* char *, event name */
 extern const struct svc_conf_type svc_conf_level;       /* int, log level */

@@ -557,43 +557,6 @@ manager_stop(struct svc *self)
 	return 0;
 }
 
-/* [daemon] required: blank- or comma-separated service names (whether
- * the table has them is svcd_main's check: the engine does not know it). */
-static int
-names_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
-            const char *v, void *dst, char **cause)
-{
-	char **list = NULL;
-	size_t n = 0;
-
-	(void)cx;
-	(void)it;
-	for (const char *q = v; *q;) {
-		size_t len = strcspn(q, " \t,");
-
-		if (len) {
-			list = xrealloc(list, (n + 2) * sizeof(*list));
-			list[n++] = xstrndup(q, len);
-			list[n] = NULL;
-		}
-		q += len;
-		q += strspn(q, " \t,");
-	}
-	(void)cause;
-	svc_conf_strv_free(*(char ***)dst);
-	*(char ***)dst = list;
-	return 0;
-}
-
-static const struct svc_conf_type names_type = {
-    .name = "service names",
-    .parse = names_parse,
-    .size = sizeof(char **),
-    .free = svc_conf_strv_free_at,
-    .equal = svc_conf_strv_equal,
-    .copy = svc_conf_strv_copy,
-};
-
 static const struct svc_conf_item daemon_items[] = {
     {.key = "log_level",
      .type = &svc_conf_level,
@@ -619,7 +582,7 @@ static const struct svc_conf_item daemon_items[] = {
      .max = "1h",
      .doc = "a service's stop, unless its descriptor says otherwise"},
     {.key = "required",
-     .type = &names_type,
+     .type = &svc_conf_words,
      .off = offsetof(struct manager_conf, required),
      .flags = SVC_CONF_RESTART,
      .doc = "optional services whose failure at start fails the start"},
