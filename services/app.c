@@ -1,6 +1,6 @@
 /*
  * app.c — the application service (singleton-service's AsyncApplication): the
- * heartbeat (status line, watchdog hook, optional `heartbeat` event) and the
+ * heartbeat (status line, optional `heartbeat` event) and the
  * config's [timer.NAME] sections loaded into the worker.
  */
 #include "services/app.h"
@@ -50,16 +50,7 @@ app_bus(void)
 }
 
 /* Outlive init/stop: main sets the hook after boot and reads the line. */
-static void (*watchdog_fn)(void *arg);
-static void *watchdog_arg;
 static char status_line[256] = "starting";
-
-void
-app_set_watchdog_hook(void (*fn)(void *arg), void *arg)
-{
-	watchdog_fn = fn;
-	watchdog_arg = arg;
-}
 
 /* Rebuilt on every call while running: boot may have moved on since the
  * last heartbeat (main reads it for READY=1). */
@@ -111,8 +102,6 @@ heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	a.beats++;
 	status_rebuild();
-	if (watchdog_fn)
-		watchdog_fn(watchdog_arg);
 	svc_status_changed(a.self);
 	const struct app_conf *c = svc_options(a.self);
 

@@ -3,7 +3,7 @@
  *
  * Heartbeat every [app] heartbeat (default 5 s): refreshes the status line
  * (the graph's, through the descriptor's status_line and
- * svc_status_changed) and calls the watchdog hook; emits a `heartbeat`
+ * svc_status_changed, which svcd sends as STATUS=); emits a `heartbeat`
  * event when [app] heartbeat_event is true. Loads the config's
  * [timer.NAME] sections into the worker at init and again on reload.
  */
@@ -36,8 +36,6 @@ struct app_conf {
 	uint64_t max_task_data; /* a scheduled task's data, 64 KiB */
 };
 
-/* Called from every heartbeat tick (NULL to remove); tests count beats. */
-void app_set_watchdog_hook(void (*fn)(void *arg), void *arg);
 /* The last status line, e.g. "running: 7 services ok, 1234 events". */
 const char *app_status_line(void);
 uint64_t app_heartbeats(void);
