@@ -385,17 +385,18 @@ await_reply(struct conn *c, json_int_t id, int64_t deadline, conn_notify_fn fn,
 	}
 }
 
-int
-conn_call_data(struct conn *c, const char *method, json_t *params,
-               const char *data, size_t data_len, int timeout_ms,
-               conn_notify_fn fn, void *arg, json_t **result, json_t **error,
-               char **cause)
+/* One call: send (params and/or text, as send_deadline takes them), then
+ * wait for its reply, both within timeout_ms. */
+static int
+call(struct conn *c, const char *method, json_t *params, const char *text,
+     size_t text_len, bool raw, int timeout_ms, conn_notify_fn fn, void *arg,
+     json_t **result, json_t **error, char **cause)
 {
 	int64_t deadline = deadline_after(timeout_ms);
 	json_int_t id;
 	int rc;
 
-	rc = send_deadline(c, method, params, data, data_len, false, deadline,
+	rc = send_deadline(c, method, params, text, text_len, raw, deadline,
 	                   &id, cause);
 	if (rc != CONN_OK)
 		return rc;
@@ -403,17 +404,20 @@ conn_call_data(struct conn *c, const char *method, json_t *params,
 }
 
 int
+conn_call_data(struct conn *c, const char *method, json_t *params,
+               const char *data, size_t data_len, int timeout_ms,
+               conn_notify_fn fn, void *arg, json_t **result, json_t **error,
+               char **cause)
+{
+	return call(c, method, params, data, data_len, false, timeout_ms, fn,
+	            arg, result, error, cause);
+}
+
+int
 conn_call_raw(struct conn *c, const char *method, const char *params,
               size_t params_len, int timeout_ms, conn_notify_fn fn, void *arg,
               json_t **result, json_t **error, char **cause)
 {
-	int64_t deadline = deadline_after(timeout_ms);
-	json_int_t id;
-	int rc;
-
-	rc = send_deadline(c, method, NULL, params, params_len, true, deadline,
-	                   &id, cause);
-	if (rc != CONN_OK)
-		return rc;
-	return await_reply(c, id, deadline, fn, arg, result, error, cause);
+	return call(c, method, NULL, params, params_len, true, timeout_ms, fn,
+	            arg, result, error, cause);
 }
