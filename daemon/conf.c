@@ -834,6 +834,15 @@ svc_conf_section_name(const struct svc_conf_ctx *cx)
 }
 
 const struct svc_desc *
+svc_conf_service(const struct svc_conf_ctx *cx, const char *name)
+{
+	for (size_t i = 0; cx && i < cx->c->n; i++)
+		if (!strcmp(cx->c->table[i]->name, name))
+			return cx->c->table[i];
+	return NULL;
+}
+
+const struct svc_desc *
 svc_conf_task_owner(const struct svc_conf_ctx *cx, const char *task)
 {
 	for (size_t i = 0; cx && i < cx->c->n; i++)

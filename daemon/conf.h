@@ -155,6 +155,10 @@ int svc_conf_key_line(const struct svc_conf_ctx *cx, const char *key);
 int svc_conf_lineno(const struct svc_conf_ctx *cx);
 /* The NAME of the current [section.NAME], or the section's name. */
 const char *svc_conf_section_name(const struct svc_conf_ctx *cx);
+/* The descriptor named name in the table being loaded, or NULL (for checks
+ * of keys that name services). */
+const struct svc_desc *svc_conf_service(const struct svc_conf_ctx *cx,
+                                        const char *name);
 /* The service of the table being loaded whose descriptor's tasks list
  * has task, or NULL. */
 const struct svc_desc *svc_conf_task_owner(const struct svc_conf_ctx *cx,

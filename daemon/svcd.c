@@ -404,29 +404,6 @@ with_core(const struct svc_desc *const *table, size_t n, size_t *out_n)
 	return all;
 }
 
-/* [daemon] required (the manager applies it): every name must be a
- * service of the table. */
-static int
-check_required(const struct daemon *d, char **cause)
-{
-	char **const *req = svc_conf_lookup(d->conf, "daemon", "required");
-	const char *file = svc_conf_file(d->conf);
-
-	for (char *const *r = req ? *req : NULL; r && *r; r++) {
-		size_t i;
-
-		for (i = 0; i < d->n && strcmp(d->table[i]->name, *r); i++)
-			;
-		if (i == d->n) {
-			*cause = xasprintf("%s: [daemon] required: unknown "
-			                   "service '%s'",
-			                   file ? file : "svcd", *r);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 static int
 run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 {
@@ -454,12 +431,6 @@ run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 	if (!d.conf) {
 		fprintf(stderr, "%s\n", cause);
 		free(cause);
-		return EX_CONFIG;
-	}
-	if (check_required(&d, &cause) < 0) {
-		fprintf(stderr, "%s\n", cause);
-		free(cause);
-		svc_conf_free(d.conf);
 		return EX_CONFIG;
 	}
 	const char *path = svc_conf_file(d.conf);

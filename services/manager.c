@@ -588,9 +588,28 @@ static const struct svc_conf_item daemon_items[] = {
      .doc = "optional services whose failure at start fails the start"},
 };
 
+/* [daemon] required names services of the table being loaded. */
+static int
+daemon_section_check(struct svc_conf_ctx *cx, void *opts)
+{
+	const struct manager_conf *c = opts;
+	int rc = 0;
+
+	for (char *const *r = c->required; r && *r; r++)
+		if (!svc_conf_service(cx, *r)) {
+			svc_conf_error(
+			    cx, svc_conf_key_line(cx, "required"),
+			    "[daemon] required: unknown service '%s'",
+			    svc_conf_quote(cx, *r));
+			rc = -1;
+		}
+	return rc;
+}
+
 static const struct svc_conf_section daemon_section = {
     .name = "daemon",
     SVC_CONF_ITEMS(daemon_items),
+    .check = daemon_section_check,
     .doc = "the process",
 };
 

@@ -328,7 +328,7 @@ test_bridge_required_key() {
 	printf '[daemon]\nrequired = bridge, nope\n' >"$T/req.conf"
 	out=$("$SVCD" --check-config -c "$T/req.conf" 2>&1) || rc=$?
 	assert_eq 78 "$rc" "unknown service in required"
-	assert_contains "$out" "req.conf: [daemon] required: unknown service 'nope'"
+	assert_contains "$out" "req.conf:2: [daemon] required: unknown service 'nope'"
 	printf '[daemon]\nrequired = bridge hooks\n' >"$T/req.conf"
 	rc=0
 	out=$("$SVCD" --check-config -c "$T/req.conf" 2>&1) || rc=$?
