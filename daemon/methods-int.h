@@ -77,6 +77,11 @@ svc_fast_end(struct buf *out, const char *w)
 	if (w)
 		out->len = (size_t)(w - buf_head(out));
 }
+/* svc_call_defer for a fast handler (the id as the scanner saw it): 0, and
+ * the handler returns METHODS_DEFERRED; -1: answer now. */
+int svc_fast_defer(struct svc_call *c, const struct fastscan_req *f,
+                   uint64_t seq, size_t matched);
+
 /* ---- the dispatcher (for a transport) ----------------------------------- */
 
 enum methods_outcome {

@@ -278,6 +278,21 @@ svc_call_defer(struct svc_call *c, uint64_t seq, size_t matched)
 	return c->tr->defer_emit(c->conn, c->r->id, seq, matched);
 }
 
+int
+svc_fast_defer(struct svc_call *c, const struct fastscan_req *f, uint64_t seq,
+               size_t matched)
+{
+	json_t *id;
+	int rc;
+
+	if (!f->id ||
+	    !(id = json_loadb(f->id, f->id_len, JSON_DECODE_ANY, NULL)))
+		return -1;
+	rc = c->tr->defer_emit(c->conn, id, seq, matched);
+	json_decref(id);
+	return rc;
+}
+
 void
 svc_call_wait_shutdown(struct svc_call *c)
 {

@@ -1527,6 +1527,16 @@ bus_when_durable(struct bus *b, struct bus_durable_waiter *w)
 	return 0;
 }
 
+int
+bus_durable_status(struct bus *b, uint64_t seq, char **cause)
+{
+	if (!b->store || !b->store->durable_status) {
+		*cause = xstrdup("no durable store");
+		return -1;
+	}
+	return b->store->durable_status(b->store_arg, seq, cause);
+}
+
 void
 bus_cancel_durable(struct bus *b, struct bus_durable_waiter *w)
 {
@@ -1753,8 +1763,9 @@ put_u64_at(char *w, uint64_t v)
  * emit's fast handler: the request already passed the central checks
  * (access, the params spec, shutdown, the bus running). params.data is
  * kept as the validated bytes it arrived in (compacted only if it holds
- * whitespace). An escaped event name, a closing bus, a durable store with
- * sync or a refusal by bus_emit: the general path answers. A full queue
+ * whitespace). An escaped event name, a closing bus or a refusal by
+ * bus_emit: the general path answers. With a durable store's sync the reply
+ * waits for durability, as in m_emit. A full queue
  * with wait parks the client here, as the general path would, without
  * parsing the line into a tree on every retry (under sustained load that
  * is most retries); "wait":false gets its QueueFull there.
@@ -1788,8 +1799,6 @@ f_emit(struct svc *self, struct svc_call *q, const struct fastscan_req *f,
 	if (!bus_has_room(b))
 		return wait && bus_name_valid(ev, ev_len) ? METHODS_PENDING
 		                                          : -1;
-	if (bus_sync_durable(b))
-		return -1;
 	if (data && ws) {
 		util_json_compact(&tmp, data, data_len);
 		data = buf_head(&tmp);
@@ -1802,6 +1811,10 @@ f_emit(struct svc *self, struct svc_call *q, const struct fastscan_req *f,
 	 * general path emits again and answers with the error. */
 	if (rc < 0)
 		return -1;
+	/* a durable store with sync: acknowledged once durable (m_emit) */
+	if (f->id && bus_sync_durable(b) &&
+	    svc_fast_defer(q, f, seq, matched) == 0)
+		return METHODS_DEFERRED;
 	if ((w = svc_fast_head(out, f, 64))) {
 		PUT_LIT(w, "{\"seq\":");
 		w = put_u64_at(w, seq);

@@ -234,6 +234,7 @@ void bus_set_accept_hook(struct bus *b, bus_accept_fn fn, void *arg);
  *     when_durable calls w->fn once, from the loop, when every event up to
  *     w->seq is durable (status 0) or cannot be (-1, cause borrowed), never
  *     from inside when_durable; cancel_wait forgets a queued waiter;
+ *     durable_status says where one seq stands (bus_durable_status);
  *   - history: `events` pages through the store instead of the ring
  *     (the journal_history contract, services/journal.h);
  *   - cursor and replay, for at-least-once consumers (hooks): cursor
@@ -252,6 +253,7 @@ struct bus_store {
 	bool (*sync)(void *arg);
 	void (*when_durable)(void *arg, struct bus_durable_waiter *w);
 	void (*cancel_wait)(void *arg, struct bus_durable_waiter *w);
+	int (*durable_status)(void *arg, uint64_t seq, char **cause);
 	long (*history)(void *arg, uint64_t since, size_t last, size_t scan,
 	                const char *const *patterns, size_t npatterns,
 	                bool (*fn)(const struct bus_event *ev, void *fnarg),
@@ -270,6 +272,9 @@ bool bus_sync_durable(const struct bus *b);
  * called) when no store can tell. */
 int bus_when_durable(struct bus *b, struct bus_durable_waiter *w);
 void bus_cancel_durable(struct bus *b, struct bus_durable_waiter *w);
+/* Where seq stands now: 0 durable, 1 not yet, -1 it cannot be (*cause,
+ * allocated: its write failed, or no store can tell). */
+int bus_durable_status(struct bus *b, uint64_t seq, char **cause);
 
 /*
  * Highest seq dispatched so far (0 if none): every event up to it is in the

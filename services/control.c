@@ -102,6 +102,28 @@
 #define container_of(p, type, member)                                          \
 	((type *)(void *)((char *)(p)-offsetof(type, member)))
 
+/*
+ * A reply that waits for the journal (a deferred emit, or a batch holding
+ * one) and the output that followed it on the connection. The client goes on
+ * reading while they wait, so every event it sends while a commit is in
+ * flight goes into the next commit; replies stay in request order. When a
+ * commit ends, every reply it released is moved to `out` in one pass and the
+ * client is written once at the end of the loop iteration (flush_all).
+ * Bounded: at most MAX_HELD per client, and their bytes count against
+ * output_soft, past which the client is not read.
+ */
+struct held {
+	struct held *next;
+	uint64_t seq;
+	json_t *id;     /* an emit's id */
+	size_t matched; /* its listeners */
+	char *text;     /* or a batch's whole reply line */
+	size_t text_len;
+	struct buf after; /* replies to the requests that followed */
+};
+
+#define MAX_HELD 1024 /* deferred replies per client */
+
 struct ctl_client {
 	ev_io rio, wio;
 	ev_timer deadline;        /* closing: the flush bound */
@@ -121,16 +143,15 @@ struct ctl_client {
 	bool closing; /* flush, then close */
 	bool shut;    /* closing and flushed: our write side is shut */
 	bool eof;     /* the peer shut its write side */
-	bool paused;  /* not taking requests: room on the bus, or a deferred
-	                 reply */
-	/* emit with a durable store's sync (the journal's sync = always): the
-	 * reply waits for durability */
+	bool paused;  /* not taking requests: room on the bus */
+	/* emit with a durable store's sync (the journal's sync = always): its
+	 * reply, and every reply after it, waits for durability (see struct
+	 * held); jwait waits for the first one's seq */
 	struct bus_durable_waiter jwait;
-	json_t *defer_id;
-	size_t defer_matched;
-	char *defer_text; /* a batch's reply line, or NULL */
-	size_t defer_text_len;
-	bool throttled; /* not read: its replies are not being read */
+	struct held *held_head, *held_tail;
+	size_t nheld, held_bytes;
+	bool throttled; /* not read: its replies are not being read, or too
+	                   many wait for the journal */
 	bool waiting_shutdown;
 	bool dead;
 	int busy;
@@ -305,7 +326,8 @@ client_unbusy(struct ctl_client *c)
 static void progress_cb(const char *phase, const char *service,
                         const char *state, void *arg);
 
-/* Forget a reply still waiting for the journal (the emit stays accepted). */
+/* Forget the replies still waiting for the journal (the emits stay
+ * accepted). */
 static void
 cancel_deferred(struct ctl_client *c)
 {
@@ -314,10 +336,17 @@ cancel_deferred(struct ctl_client *c)
 	if (c->jwait.queued && b)
 		bus_cancel_durable(b, &c->jwait);
 	c->jwait.queued = false;
-	json_decref(c->defer_id);
-	c->defer_id = NULL;
-	free(c->defer_text);
-	c->defer_text = NULL;
+	while (c->held_head) {
+		struct held *h = c->held_head;
+
+		c->held_head = h->next;
+		json_decref(h->id);
+		free(h->text);
+		buf_free(&h->after);
+		free(h);
+	}
+	c->held_tail = NULL;
+	c->nheld = c->held_bytes = 0;
 }
 
 /* Tear everything down at once; the memory goes when no callback uses it. */
@@ -409,7 +438,8 @@ client_write(struct ctl_client *c)
 	    c->out.len <= control_conf()->output_soft / 2)
 		put_lost(c, false);
 	if (c->throttled && !ctl.stopping &&
-	    c->out.len <= control_conf()->output_soft / 2) {
+	    c->out.len + c->held_bytes <= control_conf()->output_soft / 2 &&
+	    c->nheld < MAX_HELD / 2) {
 		c->throttled = false;
 		process_input(c); /* the lines already buffered */
 		if (c->dead)
@@ -822,7 +852,8 @@ process_input(struct ctl_client *c)
 
 		/* Replies pile up unread: stop taking requests until they
 		 * drain (client_write resumes), so memory stays bounded. */
-		if (c->out.len > control_conf()->output_soft) {
+		if (c->out.len + c->held_bytes > control_conf()->output_soft ||
+		    c->nheld >= MAX_HELD) {
 			c->throttled = true;
 			ev_io_stop(ctl.loop, &c->rio);
 			break;
@@ -848,30 +879,32 @@ process_input(struct ctl_client *c)
 		if (len && head[len - 1] == '\r')
 			len--;
 		if (!blank(head, len)) {
-			enum methods_outcome o = methods_dispatch(
-			    ctl.methods, &transport, c, head, len, &c->out);
+			/* behind a reply that waits for the journal: after it
+			 */
+			struct buf *o =
+			    c->held_tail ? &c->held_tail->after : &c->out;
+			size_t before = o->len;
+			enum methods_outcome o_ = methods_dispatch(
+			    ctl.methods, &transport, c, head, len, o);
 
-			if (o == METHODS_PENDING) {
+			if (c->held_tail && o == &c->held_tail->after)
+				c->held_bytes += o->len - before;
+
+			if (o_ == METHODS_PENDING) {
 				pause_client(c);
 				break;
 			}
-			if (o == METHODS_DEFERRED) {
-				/* the reply comes once durable: stop here */
-				ctl.st.requests++;
-				buf_consume(&c->in, linelen + 1);
-				c->scan = 0;
-				c->paused = true;
-				ev_io_stop(ctl.loop, &c->rio);
-				break;
-			}
+			/* METHODS_DEFERRED: the reply comes once durable;
+			 * the next lines are taken meanwhile */
 			ctl.st.requests++;
-			if (o == METHODS_ERROR)
+			if (o_ == METHODS_ERROR)
 				ctl.st.errors++;
 		}
 		buf_consume(&c->in, linelen + 1);
 		c->scan = 0;
 	}
-	if (c->eof && !c->paused && !c->closing && !c->dead && !c->in.len)
+	if (c->eof && !c->paused && !c->closing && !c->dead && !c->in.len &&
+	    !c->held_head)
 		finish_eof(c);
 }
 
@@ -977,78 +1010,130 @@ waiter_cb(struct bus_waiter *w)
 	resume_client(c);
 }
 
-/* The journal committed (or failed) the deferred emit: answer, resume. */
+/* h's reply into c->out: status 0 (durable) or -1 (cause). */
 static void
-durable_cb(struct bus_durable_waiter *w, int status, const char *cause)
+put_held(struct ctl_client *c, const struct held *h, int status,
+         const char *cause)
 {
-	struct ctl_client *c = container_of(w, struct ctl_client, jwait);
-	json_t *id = c->defer_id;
-	char *text = c->defer_text;
-
-	c->defer_id = NULL;
-	c->defer_text = NULL;
-	if (c->dead || c->closing) {
-		json_decref(id);
-		free(text);
-		return;
-	}
-	if (text && status == 0) {
-		buf_append(&c->out, text, c->defer_text_len);
-	} else if (text) {
+	if (h->text && status == 0) {
+		buf_append(&c->out, h->text, h->text_len);
+	} else if (h->text) {
 		char *msg = xasprintf("the batch's events up to %" PRIu64
 		                      " were accepted but are not durable: %s",
-		                      w->seq, cause ? cause : "unknown error");
+		                      h->seq, cause ? cause : "unknown error");
 		rpc_put_error(&c->out, NULL, RPC_INTERNAL, msg);
 		free(msg);
 		ctl.st.errors++;
 	} else if (status == 0) {
-		rpc_put_head(&c->out, id);
+		rpc_put_head(&c->out, h->id);
 		buf_printf(&c->out, "{\"seq\":%" PRIu64 ",\"listeners\":%zu}",
-		           w->seq, c->defer_matched);
+		           h->seq, h->matched);
 		rpc_put_tail(&c->out);
 	} else {
 		char *msg = xasprintf("event %" PRIu64 " was accepted but is "
 		                      "not durable: %s",
-		                      w->seq, cause ? cause : "unknown error");
-		rpc_put_error(&c->out, id, RPC_INTERNAL, msg);
+		                      h->seq, cause ? cause : "unknown error");
+		rpc_put_error(&c->out, h->id, RPC_INTERNAL, msg);
 		free(msg);
 		ctl.st.errors++;
 	}
-	json_decref(id);
-	free(text);
-	resume_client(c);
+	buf_append(&c->out, buf_head(&h->after), h->after.len);
+}
+
+/*
+ * The journal got as far as w->seq (the first held reply's): answer every
+ * held reply whose commit has ended, in order, with what followed it; wait
+ * again for the first one left. Written at the end of the loop iteration.
+ */
+static void
+durable_cb(struct bus_durable_waiter *w, int status, const char *cause)
+{
+	struct ctl_client *c = container_of(w, struct ctl_client, jwait);
+	struct bus *b = bus_of(ctl.self);
+	struct held *h;
+
+	if (c->dead || c->closing)
+		return;
+	c->busy++;
+	while ((h = c->held_head)) {
+		char *why = NULL;
+		int st = status;
+
+		if (h->seq > w->seq) {
+			st = b ? bus_durable_status(b, h->seq, &why) : -1;
+			if (st > 0)
+				break; /* not yet */
+		}
+		put_held(c, h, st, why ? why : cause);
+		free(why);
+		c->held_head = h->next;
+		c->nheld--;
+		c->held_bytes -= h->text_len + h->after.len;
+		json_decref(h->id);
+		free(h->text);
+		buf_free(&h->after);
+		free(h);
+	}
+	if (!c->held_head) {
+		c->held_tail = NULL;
+	} else if (b) {
+		c->jwait.seq = c->held_head->seq;
+		bus_when_durable(b, &c->jwait);
+	}
+	if (c->out.len)
+		queue_flush(c); /* unthrottles once written (client_write) */
+	if (!c->held_head && c->eof && !c->paused && !c->in.len &&
+	    !c->throttled)
+		finish_eof(c);
+	client_unbusy(c);
+}
+
+/* Hold a reply until seq is durable (text: a batch's line, else an emit's
+ * reply from id and matched). */
+static int
+client_hold(struct ctl_client *c, json_t *id, size_t matched,
+            const struct buf *text, uint64_t seq)
+{
+	struct bus *b = bus_of(ctl.self);
+	struct held *h;
+
+	if (!b || !bus_sync_durable(b))
+		return -1;
+	h = xcalloc(1, sizeof(*h));
+	h->seq = seq;
+	if (text) {
+		h->text = xmalloc(text->len);
+		memcpy(h->text, buf_head(text), text->len);
+		h->text_len = text->len;
+	} else {
+		h->id = json_incref(id);
+		h->matched = matched;
+	}
+	c->nheld++;
+	c->held_bytes += h->text_len;
+	if (c->held_tail) {
+		c->held_tail->next = h;
+		c->held_tail = h;
+		return 0; /* the waiter waits for the first one */
+	}
+	c->held_head = c->held_tail = h;
+	c->jwait.fn = durable_cb;
+	c->jwait.seq = seq;
+	bus_when_durable(b, &c->jwait);
+	return 0;
 }
 
 static int
 client_defer_emit(struct ctl_client *c, json_t *id, uint64_t seq,
                   size_t matched)
 {
-	struct bus *b = bus_of(ctl.self);
-
-	if (!b || !bus_sync_durable(b))
-		return -1;
-	c->defer_id = json_incref(id);
-	c->defer_matched = matched;
-	c->jwait.fn = durable_cb;
-	c->jwait.seq = seq;
-	bus_when_durable(b, &c->jwait);
-	return 0;
+	return client_hold(c, id, matched, NULL, seq);
 }
 
 static int
 client_defer_text(struct ctl_client *c, const struct buf *text, uint64_t seq)
 {
-	struct bus *b = bus_of(ctl.self);
-
-	if (!b || !bus_sync_durable(b))
-		return -1;
-	c->defer_text = xmalloc(text->len);
-	memcpy(c->defer_text, buf_head(text), text->len);
-	c->defer_text_len = text->len;
-	c->jwait.fn = durable_cb;
-	c->jwait.seq = seq;
-	bus_when_durable(b, &c->jwait);
-	return 0;
+	return client_hold(c, NULL, 0, text, seq);
 }
 
 /* ---- the transport the methods see ------------------------------------- */

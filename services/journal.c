@@ -575,11 +575,25 @@ journal_when_durable(struct journal *j, struct bus_durable_waiter *w)
 		return;
 	w->queued = true;
 	w->next = NULL;
-	if (j->wait_tail)
-		j->wait_tail->next = w;
-	else
+	/* in seq order (a client waits again for its next reply, which may
+	 * be older than others' waits): from the tail, where most go */
+	if (!j->wait_tail || j->wait_tail->seq <= w->seq) {
+		if (j->wait_tail)
+			j->wait_tail->next = w;
+		else
+			j->wait_head = w;
+		j->wait_tail = w;
+	} else if (j->wait_head->seq > w->seq) {
+		w->next = j->wait_head;
 		j->wait_head = w;
-	j->wait_tail = w;
+	} else {
+		struct bus_durable_waiter *x = j->wait_head;
+
+		while (x->next && x->next->seq <= w->seq)
+			x = x->next;
+		w->next = x->next;
+		x->next = w;
+	}
 	/* it may be durable already: check from the loop, never from here */
 	ev_async_send(j->loop, &j->async);
 }
@@ -605,6 +619,22 @@ journal_cancel_wait(struct journal *j, struct bus_durable_waiter *w)
 	}
 	w->queued = false;
 	w->next = NULL;
+}
+
+int
+journal_durable_status(struct journal *j, uint64_t seq, char **cause)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&j->mu);
+	if (j->done < seq)
+		rc = 1;
+	else if (j->failed_to >= seq && j->error) {
+		*cause = xasprintf("journal write failed: %s", j->error);
+		rc = -1;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return rc;
 }
 
 int
@@ -890,6 +920,12 @@ st_cancel_wait(void *arg, struct bus_durable_waiter *w)
 	journal_cancel_wait(arg, w);
 }
 
+static int
+st_durable_status(void *arg, uint64_t seq, char **cause)
+{
+	return journal_durable_status(arg, seq, cause);
+}
+
 static long
 st_history(void *arg, uint64_t since, size_t last, size_t scan,
            const char *const *patterns, size_t npatterns,
@@ -904,6 +940,7 @@ static const struct bus_store journal_store = {
     .sync = st_sync,
     .when_durable = st_when_durable,
     .cancel_wait = st_cancel_wait,
+    .durable_status = st_durable_status,
     .history = st_history,
     .cursor = st_cursor,
     .replay = hook_replay,

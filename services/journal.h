@@ -78,6 +78,8 @@ int journal_wait_durable(struct journal *j, uint64_t seq, double timeout,
 struct bus_durable_waiter; /* services/bus.h */
 void journal_when_durable(struct journal *j, struct bus_durable_waiter *w);
 void journal_cancel_wait(struct journal *j, struct bus_durable_waiter *w);
+/* 0: seq is durable; 1: not yet; -1: its write failed (*cause, allocated). */
+int journal_durable_status(struct journal *j, uint64_t seq, char **cause);
 
 /* Highest seq in the journal (accepted, maybe not yet committed). */
 uint64_t journal_last_seq(const struct journal *j);

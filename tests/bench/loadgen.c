@@ -1,13 +1,14 @@
 /* loadgen.c — line-protocol load generator: C connections, P in flight. */
 /*
- * Usage: loadgen -s SOCK [-c C] [-p P] (-n N | -d SECONDS) [-r | -e] LINE
+ * Usage: loadgen -s SOCK [-c C] [-p P] (-n N | -d SECONDS) [-r | -e] [-b] LINE
  *
  * LINE is sent as is with "\n" appended ("\r\n" with -r, for Redis inline
  * commands); with -e, \r and \n in LINE are unescaped and nothing is
  * appended (a Redis RESP multibulk request). Every reply is one line; replies
  * are matched to requests in order per connection. Prints one line: reqs=N
  * secs=S rps=R p50_us=A p99_us=B p999_us=C errors=E A reply line starting with
- * '-' (RESP error) or holding "\"error\":" counts as an error.
+ * '-' (RESP error) or holding "\"error\":" counts as an error. With -b a
+ * RESP bulk string reply ("$N" then its line, as XADD answers) is one reply.
  */
 #include <errno.h>
 #include <sys/epoll.h>
@@ -35,7 +36,7 @@ struct conn {
 
 static uint32_t *hist;
 static uint64_t done, errors, issued, target;
-static int deadline_hit;
+static int deadline_hit, bulk;
 
 static int64_t
 now_us(void)
@@ -141,6 +142,11 @@ readable(struct conn *c, size_t p, int64_t *last)
 		size_t l = (size_t)(nl - (c->in + start));
 		const char *s = c->in + start;
 
+		if (bulk && l && s[0] == '$' && s[1] != '-') {
+			start +=
+			    l + 1; /* its line follows: that is the reply */
+			continue;
+		}
 		/* JSON-RPC puts "error" right after the id */
 		if ((l && s[0] == '-') ||
 		    memmem(s, l < 80 ? l : 80, "\"error\":", 8))
@@ -168,7 +174,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: loadgen -s SOCK [-c C] [-p P] (-n N | -d SEC) "
-	                "[-r | -e] LINE\n");
+	                "[-r | -e] [-b] LINE\n");
 	exit(64);
 }
 
@@ -180,7 +186,7 @@ main(int argc, char **argv)
 	double secs = 0;
 	int crlf = 0, esc = 0, opt;
 
-	while ((opt = getopt(argc, argv, "s:c:p:n:d:re")) != -1) {
+	while ((opt = getopt(argc, argv, "s:c:p:n:d:reb")) != -1) {
 		switch (opt) {
 		case 's': sock = optarg; break;
 		case 'c': nc = strtoul(optarg, NULL, 10); break;
@@ -189,6 +195,7 @@ main(int argc, char **argv)
 		case 'd': secs = strtod(optarg, NULL); break;
 		case 'r': crlf = 1; break;
 		case 'e': esc = 1; break;
+		case 'b': bulk = 1; break;
 		default: usage();
 		}
 	}
