@@ -364,7 +364,7 @@ check-stress: $(SVCD) $(SVCCTL) $(HAMMER)
 # ---- bench (tests/bench, docs/performance.md) -------------------------------
 # Not a test: timing figures. The tools go to $(BUILD)/bench.
 BENCH_BIN   := $(BUILD)/bench
-BENCH_TOOLS := $(addprefix $(BENCH_BIN)/,loadgen echo sub latprobe spawnready)
+BENCH_TOOLS := $(addprefix $(BENCH_BIN)/,loadgen echo sub latprobe spawnready fsync_floor)
 .PHONY: bench
 $(BENCH_BIN)/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
