@@ -371,6 +371,8 @@ $(BENCH_BIN)/%: tests/bench/%.c
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -o $@ $< -lev
 bench: all $(BENCH_TOOLS)
 	BENCH_BIN=$(BENCH_BIN) SVCD=$(SVCD) sh tests/bench/run.sh
+	case " $$BENCH_SKIP " in *" durable "*) ;; *) BENCH_BIN=$(BENCH_BIN) \
+		SVCD=$(SVCD) SVCCTL=$(BUILD)/svcctl sh tests/bench/durable.sh ;; esac
 # ---- end bench ---------------------------------------------------------------
 
 # ---- mutants (tests/mutants, docs/testing.md "Mutation testing") ----------

@@ -122,6 +122,7 @@ struct journal {
 	pthread_t ckpt_thread;
 	bool ckpt_running;
 	uint64_t sync_base; /* journal_vfs_syncs at open */
+	unsigned iter_base; /* ev_iteration at open */
 
 	/* loop thread only */
 	uint64_t accepted; /* last seq handed to the writer */
@@ -1095,7 +1096,7 @@ journal_stats_json(struct journal *j)
 	pthread_mutex_lock(&j->mu);
 	res = json_pack(
 	    "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I}",
+	    "s:I, s:I, s:I}",
 	    "path", j->path, "sync",
 	    j->sync == CONF_SYNC_ALWAYS ? "always"
 	    : j->sync == CONF_SYNC_OFF  ? "off"
@@ -1105,8 +1106,9 @@ journal_stats_json(struct journal *j)
 	    "commits", (json_int_t)j->commits, "write_errors",
 	    (json_int_t)j->write_errors, "lost", (json_int_t)j->lost, "pruned",
 	    (json_int_t)j->pruned, "fsyncs",
-	    (json_int_t)(journal_vfs_syncs() - j->sync_base), "checkpoints",
-	    (json_int_t)j->checkpoints);
+	    (json_int_t)(journal_vfs_syncs() - j->sync_base), "loop_iterations",
+	    (json_int_t)(unsigned)(ev_iteration(j->loop) - j->iter_base),
+	    "checkpoints", (json_int_t)j->checkpoints);
 	pthread_mutex_unlock(&j->mu);
 	return res;
 }
@@ -1301,6 +1303,7 @@ journal_open(struct journal *j, char **cause)
 	j->done = j->accepted = next;
 	j->last_ok = true;
 	j->sync_base = journal_vfs_syncs();
+	j->iter_base = ev_iteration(j->loop);
 	return 0;
 
 out_err:

@@ -103,8 +103,11 @@ long journal_history(struct journal *j, uint64_t since, size_t last,
 
 /*
  * {path, sync, events, first_seq, last_seq, durable_seq, commits,
- *  write_errors, lost, pruned} — new reference. durable_seq is the highest
- * seq of a successful commit; lost counts events whose commit failed.
+ *  write_errors, lost, pruned, fsyncs, loop_iterations, checkpoints} — new
+ * reference. durable_seq is the highest seq of a successful commit; lost
+ * counts events whose commit failed; fsyncs every fsync the journal made
+ * (SQLite's, counted by its VFS, and PATH.seq's); loop_iterations the
+ * event loop's since the journal opened (fsyncs per iteration under load).
  */
 json_t *journal_stats_json(struct journal *j);
 

@@ -11,6 +11,7 @@
 #   BENCH_EVENTS=1000000  events for the "RSS after" figure
 #   BENCH_SKIP="cg rss ..." skip parts: matrix cg onecore latency spawn rss
 #   BENCH_BIN=build/bench  where the tools are; SVCD=build/svcd
+#   BENCH_SKIP also takes "durable": no tests/bench/durable.sh after this
 #   BENCH_SVCD_CONF_EXTRA  text appended to svcd's config (newlines as is),
 #                     e.g. '[control]<newline>output_hard = 64K' to check that
 #                     a disconnected subscriber is reported

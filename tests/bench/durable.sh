@@ -1,0 +1,177 @@
+#!/bin/sh
+# durable.sh — durable emit: svcd's journal vs Redis's AOF, and the fsync floor.
+#
+# Usage: tests/bench/durable.sh   (normally through `make bench`)
+# Environment:
+#   BENCH_SECONDS=3   length of one throughput run
+#   BENCH_RUNS=3      runs per cell; the table shows the median
+#   BENCH_BIN=build/bench  where the tools are; SVCD=build/svcd,
+#                     SVCCTL=build/svcctl
+#   BENCH_DIR         where the journals and AOFs go (default $TMPDIR or
+#                     /tmp): it must be on the disk being measured
+# Four servers are up at once, each on its own files: svcd with [journal]
+# sync = always and sync = batch, redis-server with appendonly yes and
+# appendfsync always and everysec. Each run takes them in turn (svcd
+# always, Redis always, svcd batch, Redis everysec), so drift on a shared
+# machine cancels out of the ratios. Same clients (C=50, P=16), same
+# ~100-byte payload (an emit; an XADD of it). fsyncs per event come from
+# the journal's own figures (fsyncs, commits, loop_iterations), no strace.
+# The C=1, P=1 rows are the latency of one acknowledged event, against the
+# latency of one write + fdatasync on the same disk (fsync_floor).
+set -eu
+
+BIN=${BENCH_BIN:-build/bench}
+SVCD=${SVCD:-build/svcd}
+SVCCTL=${SVCCTL:-build/svcctl}
+SECS=${BENCH_SECONDS:-3}
+RUNS=${BENCH_RUNS:-3}
+
+.ci/deps redis-server jq >&2 || exit 1
+
+T=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/svcd-durable.XXXXXX")
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+if [ "$(nproc)" -ge 2 ]; then
+	SRV="taskset -c 0"
+	CLI="taskset -c 1"
+else
+	SRV=""
+	CLI=""
+fi
+
+DATA='{"user":"alice","action":"login","host":"web-01.example.org","n":12345,"ok":true,"tags":["a","b","c"]}'
+PING='{"jsonrpc":"2.0","id":1,"method":"ping"}'
+EMIT='{"jsonrpc":"2.0","id":1,"method":"emit","params":{"event":"bench.event","data":'"$DATA"'}}'
+resp() {
+	printf '*%s\\r\\n' $#
+	for a in "$@"; do printf '$%s\\r\\n%s\\r\\n' "${#a}" "$a"; done
+}
+XADD=$(resp XADD bench.event '*' data "$DATA")
+
+field() { sed -n "s/.*[ ]$1=\([0-9.]*\).*/\1/p"; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
+
+wait_sock() {
+	i=0
+	while ! "$BIN/spawnready" -s "$1" -l "$2" -- true >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -ge 400 ] && { echo "bench: $1 never answered" >&2; exit 1; }
+		sleep 0.025
+	done
+}
+
+# start_svcd NAME SYNC
+start_svcd() {
+	mkdir -p "$T/$1"
+	printf '[app]\nheartbeat_event = false\n[health]\ninterval = 1h\n[journal]\npath = %s\nsync = %s\n' \
+		"$T/$1/journal.db" "$2" >"$T/$1/svcd.conf"
+	$SRV "$SVCD" -c "$T/$1/svcd.conf" -s "$T/$1/sock" -l warning \
+		>>"$T/$1/log" 2>&1 &
+	PIDS="$PIDS $!"
+	wait_sock "$T/$1/sock" "$PING"
+}
+
+# start_redis NAME FSYNC
+start_redis() {
+	mkdir -p "$T/$1"
+	$SRV redis-server --port 0 --unixsocket "$T/$1/sock" --dir "$T/$1" \
+		--save '' --appendonly yes --appendfsync "$2" \
+		--daemonize no --logfile "$T/$1/log" &
+	PIDS="$PIDS $!"
+	wait_sock "$T/$1/sock" "PING"
+}
+
+# jfig NAME: the journal's counters of svcd NAME, one line
+jfig() {
+	"$SVCCTL" -s "$T/$1/sock" --json status |
+		jq -r '.journal | "\(.last_seq) \(.commits) \(.fsyncs) \(.loop_iterations)"'
+}
+
+# run NAME C P: one loadgen run; rps and p50 into runs.NAME.C.P; for svcd
+# also the journal's counters over the run into jruns.NAME.C.P
+run() {
+	name=$1 c=$2 p=$3
+	case $name in
+	svcd*) line=$EMIT flags="" ; before=$(jfig "$name") ;;
+	*) line=$XADD flags="-e -b" ;;
+	esac
+	# shellcheck disable=SC2086 # flags are words
+	out=$($CLI "$BIN/loadgen" -s "$T/$name/sock" -c "$c" -p "$p" \
+		-d "$SECS" $flags "$line") ||
+		{ echo "bench: loadgen failed: $name" >&2; out="rps=0 p50_us=0"; }
+	echo "$(echo "$out" | field rps) $(echo "$out" | field p50_us)" \
+		>>"$T/runs.$name.$c.$p"
+	case $name in
+	svcd*)
+		echo "$before $(jfig "$name")" | awk '{print $5-$1, $6-$2, $7-$3, $8-$4}' \
+			>>"$T/jruns.$name.$c.$p" ;;
+	esac
+}
+
+# med NAME C P COL: the median of column COL (1 rps, 2 p50)
+med() { awk -v c="$4" '{print $c}' "$T/runs.$1.$2.$3" | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf (b > 0 ? "%.2fx" : "-"), a / b}'; }
+# jsum NAME C P: events commits fsyncs iterations, summed over the runs
+jsum() { awk '{e+=$1; c+=$2; f+=$3; i+=$4} END {print e, c, f, i}' "$T/jruns.$1.$2.$3"; }
+
+start_svcd svcd-always always
+start_svcd svcd-batch batch
+start_redis redis-always always
+start_redis redis-everysec everysec
+
+floor=$("$BIN/fsync_floor" -n 2000 "$T/floor")
+floor_over=$("$BIN/fsync_floor" -n 2000 -o "$T/floor")
+
+for cp in "50 16" "1 1"; do
+	for r in $(seq "$RUNS"); do
+		for s in svcd-always redis-always svcd-batch redis-everysec; do
+			# shellcheck disable=SC2086 # C and P
+			run "$s" $cp
+		done
+	done
+done
+
+echo
+echo "durable emit — $(nproc) CPUs, server on CPU 0, clients on CPU 1;" \
+	"median of $RUNS x ${SECS}s, runs interleaved; payload ${#DATA} bytes;" \
+	"files in ${BENCH_DIR:-${TMPDIR:-/tmp}}"
+echo
+printf '%-36s %12s %9s %12s %12s %12s\n' "acknowledged events/s, C=50 P=16" \
+	"events/s" "vs Redis" "events/commit" "fsyncs/event" "fsyncs/iter"
+for pair in "svcd-always:redis-always:svcd emit, sync = always" \
+	"redis-always::Redis XADD, appendfsync always" \
+	"svcd-batch:redis-everysec:svcd emit, sync = batch" \
+	"redis-everysec::Redis XADD, appendfsync everysec"; do
+	s=${pair%%:*}
+	rest=${pair#*:}
+	vs=${rest%%:*}
+	label=${rest#*:}
+	rps=$(med "$s" 50 16 1)
+	vr="-"
+	[ -z "$vs" ] || vr=$(ratio "$rps" "$(med "$vs" 50 16 1)")
+	epc="-" fpe="-" fpi="-"
+	if [ -f "$T/jruns.$s.50.16" ]; then
+		set -- $(jsum "$s" 50 16)
+		epc=$(awk -v e="$1" -v c="$2" 'BEGIN {printf (c ? "%.0f" : "-"), e / c}')
+		fpe=$(awk -v e="$1" -v f="$3" 'BEGIN {printf (e ? "%.4f" : "-"), f / e}')
+		fpi=$(awk -v i="$4" -v f="$3" 'BEGIN {printf (i ? "%.2f" : "-"), f / i}')
+	fi
+	printf '%-36s %12s %9s %12s %12s %12s\n' "$label" "$rps" "$vr" "$epc" "$fpe" "$fpi"
+done
+echo
+fl=$(echo "$floor" | field p50_us)
+flo=$(echo "$floor_over" | field p50_us)
+echo "one acknowledged event at a time (C=1, P=1), median p50 latency (us):"
+printf '  svcd always %s (%s of the fsync floor), Redis always %s (%s);' \
+	"$(med svcd-always 1 1 2)" "$(ratio "$(med svcd-always 1 1 2)" "$fl")" \
+	"$(med redis-always 1 1 2)" "$(ratio "$(med redis-always 1 1 2)" "$fl")"
+printf ' svcd batch %s, Redis everysec %s\n' "$(med svcd-batch 1 1 2)" \
+	"$(med redis-everysec 1 1 2)"
+echo "  fsync floor (fsync_floor: 4 KB write + fdatasync, p50): $fl us appending," \
+	"$flo us over the same page"
