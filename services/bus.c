@@ -145,6 +145,7 @@ struct bus {
 	void *accept_arg;
 	const struct bus_store *store; /* the journal: durability, history */
 	void *store_arg;
+	bool store_full; /* the store's backlog is full: no room */
 	uint64_t emitted, delivered, dropped, listener_errors;
 	size_t high_watermark;
 	size_t accepted;        /* in loop iteration accepted_iter */
@@ -847,7 +848,7 @@ bus_of(struct svc *self)
 static inline bool
 queue_has_room(const struct bus *b)
 {
-	return b->qcount < b->opts.queue_size;
+	return b->qcount < b->opts.queue_size && !b->store_full;
 }
 
 /* Something for the prepare watcher to do in the next iteration? */
@@ -1488,6 +1489,14 @@ bus_set_last_seq(struct bus *b, uint64_t seq)
 	b->last_dispatched = seq;
 	b->last_seq = seq + b->qcount + b->ocount;
 	return 0;
+}
+
+void
+bus_set_store_full(struct bus *b, bool full)
+{
+	b->store_full = full;
+	if (!full)
+		update_watchers(b); /* the room waiters go on */
 }
 
 void

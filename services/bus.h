@@ -227,6 +227,12 @@ int bus_set_last_seq(struct bus *b, uint64_t seq);
 typedef void (*bus_accept_fn)(const struct bus_event *ev, void *arg);
 void bus_set_accept_hook(struct bus *b, bus_accept_fn fn, void *arg);
 /*
+ * The accept hook's store cannot take more for now (the journal's backlog
+ * of events not yet committed is full): the bus has no room, exactly as
+ * with a full queue (emit waits or gets QueueFull) until it is set false.
+ */
+void bus_set_store_full(struct bus *b, bool full);
+/*
  * A store that keeps accepted events beyond the ring (the journal)
  * registers with the bus (bus_set_store; NULL removes it), so that the bus
  * and its users reach it without knowing it:

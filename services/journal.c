@@ -62,6 +62,7 @@
 #define SEQ_BLOCK       1024 /* seqs reserved ahead in PATH.seq, at least */
 #define SEQ_BLOCK_MAX   (1u << 20) /* and at most (see seq_block) */
 #define CKPT_PAGES      1000       /* WAL pages that start a checkpoint */
+#define FAILED_RANGES   64         /* failed batches remembered */
 #define FLOOR_INTERVAL  1.0  /* seconds: PATH.seq's durable lags at most */
 #define ERRLOG_INTERVAL 10.0 /* seconds between "N more" error lines */
 #define HWM_MAGIC       "svcd-journal-seq 1"
@@ -100,7 +101,14 @@ struct journal {
 	uint64_t done;      /* every record up to here committed or failed */
 	uint64_t durable;   /* the highest seq of a successful commit */
 	uint64_t failed_to; /* the last failed batch ended here */
-	char *error;        /* the last write error */
+	/* the seq ranges of recent failed batches (contiguous ones merged),
+	 * a ring: a reply held across several commits learns which of them
+	 * failed (journal_durable_status) */
+	struct {
+		uint64_t from, to;
+	} failed[FAILED_RANGES];
+	size_t nfailed; /* ranges ever recorded */
+	char *error;    /* the last write error */
 	uint64_t commits, write_errors, pruned, errors_reported, lost;
 	uint64_t checkpoints, ckpt_failed;
 	bool ckpt_want;   /* the WAL passed CKPT_PAGES: the checkpointer runs */
@@ -116,6 +124,10 @@ struct journal {
 	int64_t hwm_us;                     /* when written (monotonic) */
 	int64_t reserve_us;                 /* when last reserved ahead */
 	uint64_t seq_block;                 /* how far it reserves ahead */
+	double interval;   /* sync = batch: [journal] batch_interval */
+	bool unsynced;     /* committed since the last sync of the WAL */
+	int64_t synced_us; /* when it was last synced */
+	int wal_fd;        /* PATH-wal, for those syncs (-1: not open) */
 
 	/* the checkpointer thread's own connection */
 	sqlite3 *cdb;
@@ -125,7 +137,11 @@ struct journal {
 	unsigned iter_base; /* ev_iteration at open */
 
 	/* loop thread only */
-	uint64_t accepted; /* last seq handed to the writer */
+	uint64_t accepted;   /* last seq handed to the writer */
+	uint64_t done_seen;  /* done, as the loop last saw it */
+	size_t backlog;      /* [journal] backlog */
+	bool full;           /* accepted - done_seen reached backlog */
+	uint64_t full_count; /* times it did */
 	uint64_t first_seq;
 	ev_async async;
 	struct bus_durable_waiter *wait_head, *wait_tail; /* in seq order */
@@ -181,6 +197,13 @@ on_accept(const struct bus_event *ev, void *arg)
 	r->source = xstrdup(ev->source ? ev->source : "");
 	j->accepted = ev->seq;
 	push(j, r);
+	/* the backlog bound: the bus has no room until the writer catches up
+	 * (async_cb), so acknowledged events not yet on disk stay bounded */
+	if (!j->full && j->accepted - j->done_seen >= j->backlog) {
+		j->full = true;
+		j->full_count++;
+		bus_set_store_full(j->bus, true);
+	}
 }
 
 /* ---- the seq high-water mark (PATH.seq) --------------------------------- */
@@ -481,13 +504,112 @@ ckpt_main(void *arg)
 	return NULL;
 }
 
+/* Wait on j->work at most us microseconds (mu held). */
+static void
+timed_wait(struct journal *j, int64_t us)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(us / 1000000);
+	ts.tv_nsec += (long)(us % 1000000) * 1000;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&j->work, &j->mu, &ts);
+}
+
+/*
+ * sync = batch commits with synchronous = NORMAL: SQLite does not sync the
+ * WAL at a commit, only before a checkpoint, which comes after CKPT_PAGES
+ * of events, any time later. So the writer syncs the WAL itself (one
+ * fdatasync of PATH-wal, whatever was committed) at most `interval` after
+ * a commit: on power loss at most that much of acknowledged events is
+ * lost. A failed sync counts as a write error.
+ */
+static void
+wal_sync(struct journal *j)
+{
+	int rc = -1, err = 0;
+
+	if (j->wal_fd < 0) {
+		char *p = xasprintf("%s-wal", j->path);
+
+		j->wal_fd = open(p, O_RDONLY | O_CLOEXEC);
+		free(p);
+	}
+	if (j->wal_fd >= 0) {
+		journal_vfs_count(1);
+		rc = fdatasync(j->wal_fd);
+	}
+	if (rc < 0)
+		err = errno;
+	pthread_mutex_lock(&j->mu);
+	j->unsynced = false;
+	j->synced_us = util_mono_us();
+	if (rc < 0) {
+		j->write_errors++;
+		free(j->error);
+		j->error =
+		    xasprintf("cannot sync %s-wal: %s", j->path, strerror(err));
+		ev_async_send(j->loop, &j->async);
+	}
+	pthread_mutex_unlock(&j->mu);
+}
+
+/* A failed batch of events [from, to] (mu held). */
+static void
+note_failed(struct journal *j, uint64_t from, uint64_t to)
+{
+	if (j->nfailed) {
+		size_t last = (j->nfailed - 1) % FAILED_RANGES;
+
+		if (j->failed[last].to + 1 >= from) {
+			j->failed[last].to = to;
+			return;
+		}
+	}
+	j->failed[j->nfailed % FAILED_RANGES].from = from;
+	j->failed[j->nfailed % FAILED_RANGES].to = to;
+	j->nfailed++;
+}
+
+/* Was seq in a failed batch (mu held)? Older than every range the ring
+ * still holds, after it wrapped: counted as failed (it cannot tell). */
+static bool
+failed_locked(const struct journal *j, uint64_t seq)
+{
+	size_t n = j->nfailed < FAILED_RANGES ? j->nfailed : FAILED_RANGES;
+	uint64_t oldest = UINT64_MAX;
+
+	for (size_t i = 0; i < n; i++) {
+		if (seq >= j->failed[i].from && seq <= j->failed[i].to)
+			return true;
+		if (j->failed[i].from < oldest)
+			oldest = j->failed[i].from;
+	}
+	return j->nfailed > FAILED_RANGES && seq < oldest;
+}
+
+static bool
+seq_failed(struct journal *j, uint64_t seq)
+{
+	bool f;
+
+	pthread_mutex_lock(&j->mu);
+	f = failed_locked(j, seq);
+	pthread_mutex_unlock(&j->mu);
+	return f;
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct journal *j = arg;
 	struct wstmts s = {0};
 	struct jrec *batch, *r;
-	uint64_t top, pruned, nev;
+	uint64_t top, bottom, pruned, nev;
 	char *cause;
 	int rc, cap;
 
@@ -509,26 +631,23 @@ writer_main(void *arg)
 
 	pthread_mutex_lock(&j->mu);
 	for (;;) {
-		if (!j->head && !j->stop && j->durable > j->hwm_durable) {
-			/* PATH.seq's durable lags: raise it when due */
-			int64_t wait = j->hwm_us +
-			               (int64_t)(FLOOR_INTERVAL * 1e6) -
-			               util_mono_us();
+		int64_t now = util_mono_us(), due = INT64_MAX;
+		int64_t sync_due = j->synced_us + (int64_t)(j->interval * 1e6);
+		int64_t hwm_due = j->hwm_us + (int64_t)(FLOOR_INTERVAL * 1e6);
+
+		/* sync = batch: the WAL is synced within interval of a commit
+		 */
+		if (j->unsynced && now >= sync_due) {
+			pthread_mutex_unlock(&j->mu);
+			wal_sync(j);
+			pthread_mutex_lock(&j->mu);
+			continue;
+		}
+		if (!j->head && !j->stop && j->durable > j->hwm_durable &&
+		    now >= hwm_due) {
+			/* PATH.seq's durable lags: raise it */
 			uint64_t d = j->durable;
 
-			if (wait > 0) {
-				struct timespec ts;
-
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_sec += (time_t)(wait / 1000000);
-				ts.tv_nsec += (long)(wait % 1000000) * 1000;
-				if (ts.tv_nsec >= 1000000000L) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000L;
-				}
-				pthread_cond_timedwait(&j->work, &j->mu, &ts);
-				continue;
-			}
 			pthread_mutex_unlock(&j->mu);
 			/* on failure hwm_us moved on: tried again later */
 			hwm_write(j, d, j->hwm_reserved, false, NULL);
@@ -536,7 +655,14 @@ writer_main(void *arg)
 			continue;
 		}
 		if (!j->head && !j->stop) {
-			pthread_cond_wait(&j->work, &j->mu);
+			if (j->unsynced)
+				due = sync_due;
+			if (j->durable > j->hwm_durable && hwm_due < due)
+				due = hwm_due;
+			if (due == INT64_MAX)
+				pthread_cond_wait(&j->work, &j->mu);
+			else
+				timed_wait(j, due - now);
 			continue;
 		}
 		if (!j->head)
@@ -555,6 +681,7 @@ writer_main(void *arg)
 			             NULL, NULL, NULL);
 		top = 0;
 		nev = 0;
+		bottom = 0;
 		pruned = 0;
 		cause = NULL;
 		for (r = batch; r; r = r->next) {
@@ -563,6 +690,8 @@ writer_main(void *arg)
 			nev++;
 			if (r->seq > top)
 				top = r->seq;
+			if (!bottom || r->seq < bottom)
+				bottom = r->seq;
 		}
 		rc = 0;
 		/* reserve before any seq past PATH.seq is committed */
@@ -587,11 +716,15 @@ writer_main(void *arg)
 			if (top > j->durable)
 				j->durable = top;
 			j->commits++;
+			if (j->sync == CONF_SYNC_BATCH && nev)
+				j->unsynced = true;
 			j->pruned += pruned;
 		} else {
 			j->write_errors++;
 			j->lost += nev;
 			j->failed_to = j->done;
+			if (nev)
+				note_failed(j, bottom, top);
 			free(j->error);
 			j->error = cause;
 		}
@@ -628,7 +761,12 @@ async_cb(struct ev_loop *loop, ev_async *w, int revents)
 	}
 	lost = j->lost;
 	ok = j->last_ok;
+	j->done_seen = j->done;
 	pthread_mutex_unlock(&j->mu);
+	if (j->full && j->accepted - j->done_seen <= j->backlog / 2) {
+		j->full = false;
+		bus_set_store_full(j->bus, false);
+	}
 	if (n)
 		log_limited(&j->errlog, n,
 		            "journal %s: write failed: %s (%" PRIu64
@@ -651,14 +789,13 @@ async_cb(struct ev_loop *loop, ev_async *w, int revents)
 static void
 run_durable_waiters(struct journal *j, bool stopping)
 {
-	uint64_t done, failed_to;
+	uint64_t done;
 	char *error = NULL;
 
 	if (!j->wait_head)
 		return;
 	pthread_mutex_lock(&j->mu);
 	done = j->done;
-	failed_to = j->failed_to;
 	if (j->error)
 		error = xstrdup(j->error);
 	pthread_mutex_unlock(&j->mu);
@@ -673,7 +810,7 @@ run_durable_waiters(struct journal *j, bool stopping)
 			w->fn(w, -1,
 			      "the journal stopped before the event "
 			      "was written");
-		} else if (error && failed_to >= w->seq) {
+		} else if (error && seq_failed(j, w->seq)) {
 			char *cause =
 			    xasprintf("journal write failed: %s", error);
 			w->fn(w, -1, cause);
@@ -746,7 +883,7 @@ journal_durable_status(struct journal *j, uint64_t seq, char **cause)
 	pthread_mutex_lock(&j->mu);
 	if (j->done < seq)
 		rc = 1;
-	else if (j->failed_to >= seq && j->error) {
+	else if (j->error && failed_locked(j, seq)) {
 		*cause = xasprintf("journal write failed: %s", j->error);
 		rc = -1;
 	}
@@ -776,7 +913,7 @@ journal_wait_durable(struct journal *j, uint64_t seq, double timeout,
 		                   " not durable after %gs",
 		                   seq, timeout);
 		rc = -1;
-	} else if (j->failed_to >= seq && j->error) {
+	} else if (j->error && failed_locked(j, seq)) {
 		*cause = xasprintf("journal: write failed: %s", j->error);
 		rc = -1;
 	} else {
@@ -1096,7 +1233,7 @@ journal_stats_json(struct journal *j)
 	pthread_mutex_lock(&j->mu);
 	res = json_pack(
 	    "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I}",
+	    "s:I, s:I, s:I, s:I}",
 	    "path", j->path, "sync",
 	    j->sync == CONF_SYNC_ALWAYS ? "always"
 	    : j->sync == CONF_SYNC_OFF  ? "off"
@@ -1108,7 +1245,8 @@ journal_stats_json(struct journal *j)
 	    (json_int_t)j->pruned, "fsyncs",
 	    (json_int_t)(journal_vfs_syncs() - j->sync_base), "loop_iterations",
 	    (json_int_t)(unsigned)(ev_iteration(j->loop) - j->iter_base),
-	    "checkpoints", (json_int_t)j->checkpoints);
+	    "backlog_full", (json_int_t)j->full_count, "checkpoints",
+	    (json_int_t)j->checkpoints);
 	pthread_mutex_unlock(&j->mu);
 	return res;
 }
@@ -1148,6 +1286,8 @@ journal_free(struct journal *j)
 		return;
 	sqlite3_close(j->cdb);
 	sqlite3_close(j->rdb);
+	if (j->wal_fd >= 0)
+		close(j->wal_fd);
 	sqlite3_close(j->wdb); /* the last: it checkpoints and drops the WAL */
 	pthread_mutex_destroy(&j->mu);
 	pthread_cond_destroy(&j->ckpt_cv);
@@ -1300,7 +1440,7 @@ journal_open(struct journal *j, char **cause)
 	if (hwm_write(j, max, next, false, &err) < 0)
 		goto out_err;
 	j->durable = max;
-	j->done = j->accepted = next;
+	j->done = j->accepted = j->done_seen = next;
 	j->last_ok = true;
 	j->sync_base = journal_vfs_syncs();
 	j->iter_base = ev_iteration(j->loop);
@@ -1334,6 +1474,9 @@ journal_init(struct svc *self, char **cause)
 	j->keep_count = c->keep_count;
 	j->keep_age = c->keep_age;
 	j->on_damage = c->on_damage;
+	j->backlog = c->backlog;
+	j->interval = c->batch_interval;
+	j->wal_fd = -1;
 	j->seq_path = xasprintf("%s.seq", j->path);
 	j->errlog.level = LOGL_ERR;
 	j->errlog.what = "journal write errors";
@@ -1403,6 +1546,7 @@ journal_stop(struct svc *self)
 	if (b) {
 		bus_set_accept_hook(b, NULL, NULL);
 		bus_set_store(b, NULL, NULL);
+		bus_set_store_full(b, false);
 	}
 	if (w)
 		worker_cancel(w, PRUNE_TASK);
@@ -1462,6 +1606,22 @@ static const struct svc_conf_item journal_items[] = {
      .off = JF(keep_age),
      .max = "3650d",
      .doc = "how long events are kept (unset: no limit)"},
+    {.key = "backlog",
+     .type = &svc_conf_count,
+     .off = JF(backlog),
+     .dflt = "16384",
+     .min = "16",
+     .max = "16777216",
+     .doc = "events accepted but not yet committed, at most (then emit "
+            "waits)"},
+    {.key = "batch_interval",
+     .type = &svc_conf_duration,
+     .off = JF(batch_interval),
+     .dflt = "100ms",
+     .min = "1ms",
+     .max = "10s",
+     .doc = "sync = batch: the WAL is synced at most this long after a "
+            "commit"},
     {.key = "on_damage",
      .type = &svc_conf_enum,
      .off = JF(on_damage),

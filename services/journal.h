@@ -48,11 +48,13 @@ enum conf_journal_damage {
 /* [journal] (restart-only), enabled when the section is present. */
 struct journal_conf {
 	bool enabled;
-	char *path;        /* default /var/lib/svcd/journal.db */
-	int sync;          /* enum conf_journal_sync; default batch */
-	size_t keep_count; /* retention_count; 0 = no limit */
-	double keep_age;   /* retention_age, seconds; 0 = no limit */
-	int on_damage;     /* enum conf_journal_damage; default refuse */
+	char *path;            /* default /var/lib/svcd/journal.db */
+	int sync;              /* enum conf_journal_sync; default batch */
+	size_t keep_count;     /* retention_count; 0 = no limit */
+	double keep_age;       /* retention_age, seconds; 0 = no limit */
+	int on_damage;         /* enum conf_journal_damage; default refuse */
+	size_t backlog;        /* events accepted, not yet committed, at most */
+	double batch_interval; /* sync = batch: WAL synced this soon, seconds */
 };
 
 /* The `journal` service keeps its journal as its svc_priv (NULL when
@@ -103,11 +105,13 @@ long journal_history(struct journal *j, uint64_t since, size_t last,
 
 /*
  * {path, sync, events, first_seq, last_seq, durable_seq, commits,
- *  write_errors, lost, pruned, fsyncs, loop_iterations, checkpoints} — new
+ *  write_errors, lost, pruned, fsyncs, loop_iterations, backlog_full,
+ *  checkpoints} — new
  * reference. durable_seq is the highest seq of a successful commit; lost
  * counts events whose commit failed; fsyncs every fsync the journal made
  * (SQLite's, counted by its VFS, and PATH.seq's); loop_iterations the
- * event loop's since the journal opened (fsyncs per iteration under load).
+ * event loop's since the journal opened (fsyncs per iteration under load);
+ * backlog_full how often [journal] backlog was reached (emits then waited).
  */
 json_t *journal_stats_json(struct journal *j);
 

@@ -88,7 +88,9 @@ sync = always"
 	assert_eq "$stored" "$(echo "$j" | jq .durable_seq)" "durable_seq is the highest stored seq ($j)"
 	[ "$(echo "$j" | jq .lost)" -ge "$errs" ] || fail "lost below the failed emits: $j"
 	[ "$(echo "$j" | jq .write_errors)" -gt 1 ] || fail "one write error only: $j"
-	assert_eq 1 "$(grep -c 'write failed' "$SVCD_LOG")" "one line for the first error"
+	# (a smaller commit can still fit between two failed ones: the count
+	# line may come before the room does, never a second first line)
+	assert_eq 1 "$(grep -v 'more journal write errors' "$SVCD_LOG" | grep -c 'write failed')" "one line for the first error"
 
 	# room again: the next emit is stored, the count and the recovery logged
 	mount -o remount,size=16m "$T/fs" || fail "remount"
