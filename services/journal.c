@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1630,6 +1631,52 @@ static const struct svc_conf_item journal_items[] = {
      .doc = "refuse or continue after lost history or a corrupt db"},
 };
 
+/*
+ * The database and PATH.seq must be creatable: the directory exists and is
+ * writable, and the file, if there, is a writable file. Said at the path
+ * key's line (the section's, for the default), by --check-config too.
+ */
+static int
+journal_section_check(struct svc_conf_ctx *cx, void *opts)
+{
+	const struct journal_conf *c = opts;
+	const char *slash;
+	char *dir, *why = NULL;
+	struct stat st;
+	int line;
+
+	if (!c->enabled || !c->path)
+		return 0;
+	slash = strrchr(c->path, '/');
+	dir = slash ? xstrndup(c->path,
+	                       slash == c->path ? 1 : (size_t)(slash - c->path))
+	            : xstrdup(".");
+	if (stat(dir, &st) < 0)
+		why = xasprintf("its directory %s %s", dir,
+		                errno == ENOENT ? "does not exist"
+		                                : strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		why = xasprintf("%s is not a directory", dir);
+	else if (stat(c->path, &st) == 0 && !S_ISREG(st.st_mode))
+		why = xasprintf("%s is not a regular file", c->path);
+	else if (access(dir, W_OK | X_OK) < 0)
+		why = xasprintf("its directory %s is not writable (%s)", dir,
+		                strerror(errno));
+	else if (stat(c->path, &st) == 0 && access(c->path, R_OK | W_OK) < 0)
+		why = xasprintf("%s is not writable (%s)", c->path,
+		                strerror(errno));
+	free(dir);
+	if (!why)
+		return 0;
+	line = svc_conf_key_line(cx, "path");
+	svc_conf_error(cx, line, /* 0: the section header */
+	               "bad value for 'path' in [journal]: cannot create the "
+	               "journal %s: %s",
+	               c->path, why);
+	free(why);
+	return -1;
+}
+
 /* Opened once at start: the whole section is restart-only. */
 static const struct svc_conf_section journal_section = {
     .name = "journal",
@@ -1637,6 +1684,7 @@ static const struct svc_conf_section journal_section = {
     .has_present = true,
     .present_off = JF(enabled),
     .flags = SVC_CONF_RESTART,
+    .check = journal_section_check,
     .doc = "durable events (enabled when the section is present)",
 };
 /* `status`: null while disabled (no [journal] section). */

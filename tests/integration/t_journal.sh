@@ -2,7 +2,9 @@
 # t_journal.sh — the journal's damage and full-disk handling with the real
 # svcd: a damaged WAL after kill -9 refuses to start (on_damage = continue
 # starts without reusing a seq); a full disk (a small tmpfs) keeps durable_seq
-# true and logs one line, one count and one recovery line.
+# true and logs one line, one count and one recovery line; a journal path that
+# cannot be created is a configuration error at its line; with sync = always
+# pipelined requests are answered in order and their emits share commits.
 
 # big_emit_lines N KB — N pipelined emit lines with KB KiB of data each.
 big_emit_lines() {
@@ -103,5 +105,62 @@ sync = always"
 		fail "journal lines not bounded: $(grep -c journal "$SVCD_LOG")"
 	j=$(ctl status --json | jq -c .journal)
 	assert_eq "$seq" "$(echo "$j" | jq .durable_seq)" "durable_seq after recovery ($j)"
+	svcd_stop || fail "svcd exited with status $?"
+}
+
+# A journal that cannot be created is a configuration error naming the key
+# and its line (--check-config says so before anything starts).
+test_check_config_journal_path() {
+	local out rc=0
+	printf '[daemon]\nlog_level = info\n\n[journal]\nsync = always\npath = %s/no/such/dir/j.db\n' "$T" >"$T/c1.conf"
+	out=$("$SVCD" -c "$T/c1.conf" --check-config 2>&1) || rc=$?
+	assert_eq 78 "$rc" "exit status for a missing directory"
+	assert_contains "$out" "c1.conf:6: bad value for 'path' in [journal]: cannot create the journal $T/no/such/dir/j.db: its directory $T/no/such/dir does not exist"
+	mkdir "$T/ro"
+	chmod 555 "$T/ro"
+	printf '[journal]\npath = %s/ro/j.db\n' "$T" >"$T/c2.conf"
+	rc=0
+	if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+		out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+			"$SVCD" -c "$T/c2.conf" --check-config 2>&1) || rc=$?
+	else
+		out=$("$SVCD" -c "$T/c2.conf" --check-config 2>&1) || rc=$?
+	fi
+	assert_eq 78 "$rc" "exit status for a read-only directory ($out)"
+	assert_contains "$out" "c2.conf:2: bad value for 'path' in [journal]: cannot create the journal $T/ro/j.db: its directory $T/ro is not writable"
+	printf '[journal]\npath = %s/j.db\n' "$T" >"$T/c3.conf"
+	assert_contains "$("$SVCD" -c "$T/c3.conf" --check-config 2>&1)" "configuration ok"
+}
+
+# sync = always: a client keeps sending while its emits wait for the
+# commit; the replies to everything it sent (emits, pings, a batch) come
+# back in request order, each emit's only once stored, and the emits of
+# one pipeline share commits (fewer commits than emits).
+test_sync_always_pipelined_replies_in_order() {
+	CONF_TEXT="[journal]
+path = $T/j.db
+sync = always"
+	svcd_start
+	awk 'BEGIN { for (i = 1; i <= 3000; i++) {
+		if (i % 100 == 0)
+			printf "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"ping\"}\n", i
+		else if (i % 1000 == 1)
+			printf "[{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"emit\",\"params\":{\"event\":\"p.b\",\"data\":{\"i\":%d}}}]\n", i, i
+		else
+			printf "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"emit\",\"params\":{\"event\":\"p.x\",\"data\":{\"i\":%d}}}\n", i, i } }' >"$T/req"
+	local c0
+	c0=$(ctl status --json | jq .journal.commits)
+	socat -t 30 - "UNIX-CONNECT:$SOCK" <"$T/req" >"$T/acks" 2>/dev/null
+	assert_eq 3000 "$(wc -l <"$T/acks")" "every request answered"
+	jq -r 'if type == "array" then .[0].id else .id end' "$T/acks" >"$T/ids"
+	assert_eq "$(seq 1 3000)" "$(cat "$T/ids")" "replies in request order"
+	assert_eq 0 "$(grep -c '"error"' "$T/acks")" "no error"
+	local j commits last
+	j=$(ctl status --json | jq -c .journal)
+	commits=$(($(echo "$j" | jq .commits) - c0))
+	[ "$commits" -lt 2970 ] || fail "one commit per emit: $commits ($j)"
+	last=$(jq -r 'if type == "array" then .[0].result.seq else .result.seq // empty end' "$T/acks" | tail -n 1)
+	[ "$(echo "$j" | jq .durable_seq)" -ge "$last" ] || fail "acknowledged before stored: $j"
+	echo "2970 pipelined durable emits: $commits commits, $(echo "$j" | jq .fsyncs) fsyncs in all"
 	svcd_stop || fail "svcd exited with status $?"
 }
