@@ -36,7 +36,7 @@ ifneq ($(shell .ci/deps $(EXTRA_DEPS) >&2; echo $$?),0)
 $(error missing build dependencies, see above)
 endif
 endif
-PKGS    := jansson inih hiredis sqlite3
+PKGS    := jansson inih hiredis sqlite3 libcurl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
@@ -187,7 +187,7 @@ $(DIST_PC): FORCE
 	   echo 'Description: service framework of svcd: services, dependency graph, event bus, worker, svcd_main()'; \
 	   echo 'Version: $(VERSION)'; \
 	   echo 'Requires: jansson'; \
-	   echo 'Requires.private: inih sqlite3 hiredis'; \
+	   echo 'Requires.private: inih sqlite3 hiredis libcurl libcrypto'; \
 	   echo 'Cflags: -I$${includedir}/svcd'; \
 	   echo 'Libs: -L$${libdir} -lsvcd -lev'; \
 	   echo 'Libs.private: -lm -lpthread'; } >$@

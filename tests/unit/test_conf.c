@@ -426,7 +426,8 @@ static const struct {
      "F:2: bad value for 'on' in [hook.h]: 'a*' is not an event pattern "
      "(NAME, PREFIX.* or *)"},
     {"[hook.h]\nexec = /bin/sh\n", "F:1: hook 'h': 'on' is required"},
-    {"[hook.h]\non = x\n", "F:1: hook 'h': 'exec' is required"},
+    {"[hook.h]\non = x\n",
+     "F:1: hook 'h': one of 'exec', 'url' or 'listen' is required"},
     {"[hook.h]\non = *\nexec = /bin/sh\nconcurrency = 65\n",
      "F:4: bad value for 'concurrency' in [hook.h]: '65' is out of range "
      "(1..64)"},
