@@ -364,13 +364,16 @@ check-stress: $(SVCD) $(SVCCTL) $(HAMMER)
 # ---- bench (tests/bench, docs/performance.md) -------------------------------
 # Not a test: timing figures. The tools go to $(BUILD)/bench.
 BENCH_BIN   := $(BUILD)/bench
-BENCH_TOOLS := $(addprefix $(BENCH_BIN)/,loadgen echo sub latprobe spawnready)
+BENCH_TOOLS := $(addprefix $(BENCH_BIN)/,loadgen echo sub latprobe spawnready \
+               httprecv acklistener)
 .PHONY: bench
 $(BENCH_BIN)/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -o $@ $< -lev
 bench: all $(BENCH_TOOLS)
 	BENCH_BIN=$(BENCH_BIN) SVCD=$(SVCD) sh tests/bench/run.sh
+	BENCH_BIN=$(BENCH_BIN) SVCD=$(SVCD) SVCCTL=$(SVCCTL) \
+	    bash tests/bench/hooks.sh
 # ---- end bench ---------------------------------------------------------------
 
 # ---- mutants (tests/mutants, docs/testing.md "Mutation testing") ----------
