@@ -23,6 +23,7 @@
 #include <ev.h>
 
 #include "services/hook_kind.h"
+#include "services/hooks.h"
 #include "daemon/conf.h"
 #include "daemon/log.h"
 #include "daemon/util.h"

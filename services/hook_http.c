@@ -33,6 +33,7 @@
 #include <openssl/hmac.h>
 
 #include "services/hook_kind.h"
+#include "services/hooks.h"
 #include "daemon/conf.h"
 #include "daemon/log.h"
 #include "daemon/util.h"

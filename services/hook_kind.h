@@ -23,7 +23,8 @@
 
 #include "daemon/conf.h"
 #include "daemon/util.h"
-#include "services/hooks.h"
+
+struct hook_conf; /* services/hooks.h */
 
 struct hook;
 
@@ -143,7 +144,8 @@ extern const struct svc_conf_type hook_secret_type;
 
 /*
  * Each kind's keys in [hook.NAME], spliced into the section's item table
- * by hooks.c (one section, items from each kind).
+ * by hooks.c (one section, items from each kind; struct hook_conf is in
+ * services/hooks.h).
  */
 #define HOOK_EXEC_ITEMS                                                        \
 	{                                                                      \

@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "services/hook_kind.h"
+#include "services/hooks.h"
 #include "daemon/log.h"
 #include "daemon/util.h"
 
