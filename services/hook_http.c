@@ -68,14 +68,30 @@ struct hreq {
 
 struct hsock {
 	ev_io w;
+	struct hsock *prev, *next; /* hc.socks */
 };
 
 static struct {
 	CURLM *multi;
 	ev_timer timer;
+	struct hsock *socks; /* watched for libcurl */
 	unsigned users;
 	bool global;
+	bool closing; /* in curl_multi_cleanup: watch nothing */
 } hc;
+
+static void
+hsock_free(struct hsock *hs)
+{
+	ev_io_stop(hook_loop(), &hs->w);
+	if (hs->prev)
+		hs->prev->next = hs->next;
+	else
+		hc.socks = hs->next;
+	if (hs->next)
+		hs->next->prev = hs->prev;
+	free(hs);
+}
 
 /* ---- the multi handle on the loop -------------------------------------- */
 
@@ -160,16 +176,21 @@ sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 	struct ev_loop *loop = hook_loop();
 	int ev;
 
+	if (hc.closing)
+		return 0;
 	if (what == CURL_POLL_REMOVE) {
 		if (hs) {
-			ev_io_stop(loop, &hs->w);
-			free(hs);
+			hsock_free(hs);
 			curl_multi_assign(hc.multi, s, NULL);
 		}
 		return 0;
 	}
 	if (!hs) {
 		hs = xcalloc(1, sizeof(*hs));
+		hs->next = hc.socks;
+		if (hc.socks)
+			hc.socks->prev = hs;
+		hc.socks = hs;
 		curl_multi_assign(hc.multi, s, hs);
 	} else {
 		ev_io_stop(loop, &hs->w);
@@ -455,7 +476,14 @@ http_close(struct hook *h)
 	h->k = NULL;
 	if (--hc.users == 0 && hc.multi) {
 		ev_timer_stop(hook_loop(), &hc.timer);
+		/* no watcher may outlive the sockets libcurl closes now */
+		while (hc.socks) {
+			curl_multi_assign(hc.multi, hc.socks->w.fd, NULL);
+			hsock_free(hc.socks);
+		}
+		hc.closing = true;
 		curl_multi_cleanup(hc.multi);
+		hc.closing = false;
 		hc.multi = NULL;
 	}
 }

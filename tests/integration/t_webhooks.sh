@@ -233,3 +233,30 @@ url = http://127.0.0.1:$PORT/ok"
 	echo "kill -9 after $acked acknowledged, $before delivered: all delivered after the restart"
 	svcd_stop || fail "svcd exited with status $?"
 }
+
+# A stop with a request in flight ends within the stop timeout and leaves
+# the event owed: with a journal, the next start sends it again.
+test_stop_in_flight_is_owed() {
+	recv_start
+	# (the stop timeout is [daemon]'s default, 10 s)
+	CONF_TEXT="[journal]
+path = $T/j.db
+[hook.web]
+on = x
+url = http://127.0.0.1:$PORT/hang"
+	svcd_start
+	local seq
+	seq=$(ctl emit --json x | jq .seq)
+	wait_for 10 sh -c "$SVCCTL -s $SOCK hooks --json | jq -e '.hooks[0].in_flight == 1'"
+	svcd_stop || fail "svcd exited with status $?"
+	assert_contains "$(cat "$SVCD_LOG")" "in flight at the stop timeout" "logged"
+	CONF_TEXT="[journal]
+path = $T/j.db
+[hook.web]
+on = x
+url = http://127.0.0.1:$PORT/ok"
+	rm -f "$SOCK"
+	svcd_start
+	wait_for 10 sh -c "jq -r 'select(.path == \"/ok\") | .headers[\"X-Svcd-Seq\"]' $RLOG | grep -qx $seq"
+	svcd_stop || fail "svcd exited with status $?"
+}
