@@ -716,7 +716,7 @@ hook_check(struct svc_conf_ctx *cx, void *inst)
 	struct hook_conf *c = inst;
 	const char *name = svc_conf_section_name(cx);
 	const char *kind = NULL;
-	int rc = 0;
+	int kind_line = 0, rc = 0;
 
 	if (!svc_conf_key_line(cx, "on")) {
 		svc_conf_error(cx, 0, "hook '%s': 'on' is required", name);
@@ -728,13 +728,15 @@ hook_check(struct svc_conf_ctx *cx, void *inst)
 		if (!line)
 			continue;
 		if (kind) {
-			svc_conf_error(cx, line,
+			/* reported at the later of the two lines */
+			svc_conf_error(cx, line > kind_line ? line : kind_line,
 			               "hook '%s': '%s' and '%s' exclude each "
 			               "other (one kind of hook)",
 			               name, kind, kinds[i]);
 			rc = -1;
 		} else {
 			kind = kinds[i];
+			kind_line = line;
 		}
 	}
 	if (!kind) {

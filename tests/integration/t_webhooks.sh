@@ -190,7 +190,7 @@ test_config_errors() {
 	assert_eq 78 "$rc" "exit status"
 	assert_contains "$out" "bad.conf:3: bad value for 'url' in [hook.a]: not an http:// or https:// URL"
 	assert_contains "$out" "bad.conf:7: bad value for 'secret_file' in [hook.b]: $T/open-secret is not a regular file of mode 0600 or stricter"
-	assert_contains "$out" "bad.conf:10: hook 'c': 'exec' and 'url' exclude each other"
+	assert_contains "$out" "bad.conf:11: hook 'c': 'exec' and 'url' exclude each other"
 	assert_contains "$out" "bad.conf:15: hook 'd': 'window' is for listeners"
 	assert_contains "$out" "bad.conf:19: hook 'e': headers: 'Bad Name' is not a header name"
 }
