@@ -15,6 +15,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <ev.h>
 
@@ -707,6 +709,39 @@ static const struct svc_conf_item hook_items[] = {
     HOOK_LISTEN_ITEMS,
 };
 
+/*
+ * Under a unit whose RestrictAddressFamilies= lacks AF_INET and AF_INET6,
+ * socket() fails with EAFNOSUPPORT: try it here (svcd at start, or
+ * --check-config in the same sandbox) and say once which drop-in lets
+ * webhooks through. PrivateNetwork= and IPAddressDeny= are not seen this
+ * way (the connection fails, counted per hook).
+ */
+static bool
+family_forbidden(int family)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return errno == EAFNOSUPPORT;
+}
+
+static void
+warn_forbidden_network(const char *name)
+{
+	static bool warned;
+
+	if (warned || !family_forbidden(AF_INET) || !family_forbidden(AF_INET6))
+		return;
+	warned = true;
+	log_warn("hook %s: a webhook needs AF_INET or AF_INET6, but the unit "
+	         "forbids both: install the network.conf drop-in "
+	         "(docs/operations.md, 'Drop-ins')",
+	         name);
+}
+
 static int
 hook_check(struct svc_conf_ctx *cx, void *inst)
 {
@@ -756,6 +791,8 @@ hook_check(struct svc_conf_ctx *cx, void *inst)
 			rc = -1;
 		}
 	}
+	if (!strcmp(kind, "url"))
+		warn_forbidden_network(name);
 	if (svc_conf_key_line(cx, "window") && strcmp(kind, "listen")) {
 		svc_conf_error(
 		    cx, svc_conf_key_line(cx, "window"),

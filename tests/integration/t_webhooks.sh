@@ -260,3 +260,21 @@ url = http://127.0.0.1:$PORT/ok"
 	wait_for 10 sh -c "jq -r 'select(.path == \"/ok\") | .headers[\"X-Svcd-Seq\"]' $RLOG | grep -qx $seq"
 	svcd_stop || fail "svcd exited with status $?"
 }
+
+# Under a sandbox without AF_INET (noinet.py: a seccomp filter, as a unit's
+# RestrictAddressFamilies=AF_UNIX does), --check-config names the drop-in.
+test_forbidden_network_names_the_drop_in() {
+	local noinet rc=0
+	noinet="$(dirname "${BASH_SOURCE[0]}")/noinet.py"
+	python3 "$noinet" true || rc=$?
+	[ $rc -eq 0 ] || skip "noinet.py cannot install its seccomp filter here"
+	CONF_TEXT="[hook.web]
+on = x
+url = https://chat.example.org/hook"
+	svcd_write_conf
+	local out
+	out=$(python3 "$noinet" "$SVCD" --check-config -c "$T/svcd.conf" 2>&1) || fail "--check-config: $out"
+	assert_contains "$out" "hook web: a webhook needs AF_INET or AF_INET6, but the unit forbids both: install the network.conf drop-in"
+	out=$("$SVCD" --check-config -c "$T/svcd.conf" 2>&1) || fail "--check-config: $out"
+	assert_not_contains "$out" "forbids"
+}
