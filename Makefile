@@ -30,6 +30,8 @@ BUILD   ?= build
 # reads pkg-config: a fresh Debian machine needs nothing done by hand.
 ifneq ($(filter check integration sanitize check-stress,$(MAKECMDGOALS)),)
 EXTRA_DEPS += socat jq redis-server python3
+# t_webhooks.sh makes a CA and a server certificate for its HTTPS receiver
+EXTRA_DEPS += openssl
 endif
 ifeq ($(filter clean format check-format,$(MAKECMDGOALS)),)
 ifneq ($(shell .ci/deps $(EXTRA_DEPS) >&2; echo $$?),0)

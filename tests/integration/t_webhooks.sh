@@ -278,3 +278,35 @@ url = https://chat.example.org/hook"
 	out=$("$SVCD" --check-config -c "$T/svcd.conf" 2>&1) || fail "--check-config: $out"
 	assert_not_contains "$out" "forbids"
 }
+
+# HTTPS: the peer is verified — a certificate from an unknown CA fails;
+# with that CA in ca_file the same receiver gets the event.
+test_tls_verified_and_ca_file() {
+	command -v openssl >/dev/null || fail "openssl is not installed (a test dependency)"
+	local ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+	openssl req -x509 $ec -keyout "$T/ca.key" -out "$T/ca.pem" -days 2 \
+		-subj /CN=svcd-test-ca 2>/dev/null || fail "CA"
+	openssl req $ec -keyout "$T/srv.key" -out "$T/srv.csr" -subj /CN=127.0.0.1 2>/dev/null || fail "CSR"
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$T/ext"
+	openssl x509 -req -in "$T/srv.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
+		-CAcreateserial -out "$T/srv.pem" -days 2 -extfile "$T/ext" 2>/dev/null || fail "sign"
+	recv_start --tls "$T/srv.pem" "$T/srv.key"
+	CONF_TEXT="[hook.web]
+on = x
+url = https://127.0.0.1:$PORT/ok"
+	svcd_start
+	ctl emit x >/dev/null || fail "emit"
+	wait_for 10 sh -c "$SVCCTL -s $SOCK hooks --json | jq -e '.hooks[0].failures == 1'"
+	assert_contains "$(hook_field last_error)" "certificate" "verification error"
+	assert_eq 0 "$(requests)" "nothing reached the receiver"
+	svcd_stop || fail "svcd exited with status $?"
+	CONF_TEXT="[hook.web]
+on = x
+url = https://127.0.0.1:$PORT/ok
+ca_file = $T/ca.pem"
+	svcd_start
+	ctl emit x >/dev/null || fail "emit"
+	wait_for 10 sh -c "$SVCCTL -s $SOCK hooks --json | jq -e '.hooks[0].deliveries == 1'"
+	assert_eq 1 "$(requests /ok)" "delivered over TLS"
+	svcd_stop || fail "svcd exited with status $?"
+}

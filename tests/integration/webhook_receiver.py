@@ -13,7 +13,7 @@ and the status answered. What it answers depends on the path:
   /hang          answers nothing for 60 s
   /slow          200 after 20 ms
 
-With --secret FILE a request whose X-Svcd-Signature is not
+With --tls CERT KEY it speaks HTTPS. With --secret FILE a request whose X-Svcd-Signature is not
 sha256=<hex HMAC-SHA256 of the body> gets 401.
 """
 import argparse
@@ -81,12 +81,18 @@ p = argparse.ArgumentParser()
 p.add_argument("--port-file", required=True)
 p.add_argument("--log", required=True)
 p.add_argument("--secret")
+p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
 args = p.parse_args()
 if args.secret is not None:
     with open(args.secret, "rb") as f:
         args.secret = f.read().rstrip(b"\r\n")
 srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 srv.daemon_threads = True
+if args.tls:
+    import ssl  # noqa: E402
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.tls[0], args.tls[1])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 with open(args.port_file + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
 import os  # noqa: E402
