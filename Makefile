@@ -30,13 +30,15 @@ BUILD   ?= build
 # reads pkg-config: a fresh Debian machine needs nothing done by hand.
 ifneq ($(filter check integration sanitize check-stress,$(MAKECMDGOALS)),)
 EXTRA_DEPS += socat jq redis-server python3
+# t_webhooks.sh makes a CA and a server certificate for its HTTPS receiver
+EXTRA_DEPS += openssl
 endif
 ifeq ($(filter clean format check-format,$(MAKECMDGOALS)),)
 ifneq ($(shell .ci/deps $(EXTRA_DEPS) >&2; echo $$?),0)
 $(error missing build dependencies, see above)
 endif
 endif
-PKGS    := jansson inih hiredis sqlite3
+PKGS    := jansson inih hiredis sqlite3 libcurl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
@@ -187,7 +189,7 @@ $(DIST_PC): FORCE
 	   echo 'Description: service framework of svcd: services, dependency graph, event bus, worker, svcd_main()'; \
 	   echo 'Version: $(VERSION)'; \
 	   echo 'Requires: jansson'; \
-	   echo 'Requires.private: inih sqlite3 hiredis'; \
+	   echo 'Requires.private: inih sqlite3 hiredis libcurl libcrypto'; \
 	   echo 'Cflags: -I$${includedir}/svcd'; \
 	   echo 'Libs: -L$${libdir} -lsvcd -lev'; \
 	   echo 'Libs.private: -lm -lpthread'; } >$@
@@ -364,7 +366,8 @@ check-stress: $(SVCD) $(SVCCTL) $(HAMMER)
 # ---- bench (tests/bench, docs/performance.md) -------------------------------
 # Not a test: timing figures. The tools go to $(BUILD)/bench.
 BENCH_BIN   := $(BUILD)/bench
-BENCH_TOOLS := $(addprefix $(BENCH_BIN)/,loadgen echo sub latprobe spawnready fsync_floor)
+BENCH_TOOLS := $(addprefix $(BENCH_BIN)/,loadgen echo sub latprobe spawnready \
+               fsync_floor httprecv acklistener)
 .PHONY: bench
 $(BENCH_BIN)/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
@@ -373,6 +376,8 @@ bench: all $(BENCH_TOOLS)
 	BENCH_BIN=$(BENCH_BIN) SVCD=$(SVCD) sh tests/bench/run.sh
 	case " $$BENCH_SKIP " in *" durable "*) ;; *) BENCH_BIN=$(BENCH_BIN) \
 		SVCD=$(SVCD) SVCCTL=$(BUILD)/svcctl sh tests/bench/durable.sh ;; esac
+	case " $$BENCH_SKIP " in *" hooks "*) ;; *) BENCH_BIN=$(BENCH_BIN) \
+		SVCD=$(SVCD) SVCCTL=$(SVCCTL) bash tests/bench/hooks.sh ;; esac
 # ---- end bench ---------------------------------------------------------------
 
 # ---- mutants (tests/mutants, docs/testing.md "Mutation testing") ----------

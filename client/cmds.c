@@ -1336,28 +1336,33 @@ static void
 hooks_row(struct tab *t, json_t *s)
 {
 	tab_json(t, TAB_PLAIN, json_object_get(s, "name"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "kind"));
 	tab_json(t, TAB_PLAIN, json_object_get(s, "on"));
-	tab_json(t, TAB_PLAIN, json_object_get(s, "runs"));
-	tab_json(t, TAB_PLAIN, json_object_get(s, "ok"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "target"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "deliveries"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "retried"));
 	tab_count_red(t, json_object_get(s, "failures"));
 	tab_json(t, TAB_PLAIN, json_object_get(s, "timeouts"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "in_flight"));
 	tab_json(t, TAB_PLAIN, json_object_get(s, "queued"));
-	tab_json(t, TAB_PLAIN, json_object_get(s, "running"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "lag"));
+	tab_json(t, TAB_PLAIN, json_object_get(s, "last_status"));
 	tab_error(t, json_object_get(s, "last_error"));
 }
 
 static int
 cmd_hooks(struct cli_ctx *c)
 {
-	static const char *const hdr[] = {"NAME",   "ON",      "RUNS",
-	                                  "OK",     "FAILS",   "TIMEOUTS",
-	                                  "QUEUED", "RUNNING", "ERROR"};
+	static const char *const hdr[] = {
+	    "NAME",    "KIND",   "ON",       "TARGET",    "DELIVERED",
+	    "RETRIES", "FAILS",  "TIMEOUTS", "IN FLIGHT", "QUEUED",
+	    "LAG",     "STATUS", "ERROR"};
 	static const struct list_cmd l = {
 	    .method = WIRE_M_HOOKS,
 	    .key = "hooks",
 	    .hdr = hdr,
 	    .ncols = ARRAY_SIZE(hdr),
-	    .right = 0xfcu, /* columns 2-7 */
+	    .right = 0xff0u, /* columns 4-11 */
 	    .empty = "no hooks",
 	    .row = hooks_row,
 	};
@@ -1369,9 +1374,10 @@ const struct cli_cmd cmd_hooks_entry = {
     .name = "hooks",
     .args = "",
     .summary = "the configured hooks and their figures",
-    .help = "List the [hook.NAME] commands: the event pattern, runs, "
-            "successes,\nfailures, timeouts, queued and running "
-            "events, and the last error.\n\n"
+    .help = "List the [hook.NAME] hooks: kind (exec, http, listen), "
+            "event pattern,\ntarget, deliveries, retries, failures, "
+            "timeouts, events in flight and\nqueued, lag (seqs behind "
+            "the bus), the last HTTP status and the last\nerror.\n\n"
             "Examples:\n"
             "  svcctl hooks\n"
             "  svcctl hooks --json\n",

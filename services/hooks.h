@@ -1,5 +1,9 @@
 /*
- * hooks.h — the hooks service: runs a command for each matching event.
+ * hooks.h — the hooks service: delivers matching events to a command run
+ * per event (exec =, services/hook_exec.c), an HTTP endpoint (url =,
+ * services/hook_http.c) or a long-running listener program (listen =,
+ * services/hook_listen.c); docs/hooks.md describes all three. What follows
+ * is the exec kind; the queue, retries, cursor and figures are shared.
  *
  * Every [hook.NAME] of the configuration becomes a bus listener on its `on`
  * pattern. Each matching event is queued for that hook (bounded; overflow is
@@ -31,15 +35,28 @@ struct bus_event;
 
 extern const struct svc_desc hooks_service;
 
-/* One [hook.NAME]. */
+/* One [hook.NAME]: exactly one of exec, url and listen says its kind. */
 struct hook_conf {
 	struct svc_conf_instance inst; /* NAME and line */
 	char *on;                      /* pattern */
-	char **argv;          /* NULL-terminated, split without a shell */
-	double timeout;       /* seconds, default 30 */
-	unsigned concurrency; /* default 1 */
-	unsigned retries;     /* default 0 */
-	double backoff;       /* first retry delay, doubling; 1 s */
+	double timeout;                /* seconds, default 30 */
+	unsigned concurrency;          /* default 1 */
+	unsigned retries;              /* default 0 */
+	double backoff;                /* first retry delay, doubling; 1 s */
+	/* exec (services/hook_exec.c) */
+	char **argv; /* NULL-terminated, split without a shell */
+	/* webhooks (services/hook_http.c) */
+	struct {
+		char *url;         /* http:// or https:// */
+		char *ca_file;     /* NULL: the system's CAs */
+		char *headers;     /* a JSON object of strings, or NULL */
+		char *secret_file; /* NULL: no signature */
+	} http;
+	/* listeners (services/hook_listen.c) */
+	struct {
+		char **argv;     /* NULL-terminated */
+		unsigned window; /* default 64 */
+	} listen;
 };
 
 /* The hooks service's options: every [hook.NAME], in file order. */
@@ -52,12 +69,14 @@ struct hooks_conf {
 /* Between SIGTERM and SIGKILL when a run times out, seconds. */
 #define HOOKS_KILL_GRACE 2.0
 
-/* Totals for `status`: {hooks, runs, ok, failures, timeouts, retries,
- * dropped, queued, running} — new reference. */
+/* Totals for `status`: {hooks, runs, ok, deliveries, failures, timeouts,
+ * retries, dropped, queued, running, in_flight, lag} — new reference. */
 json_t *hooks_stats_json(void);
-/* One object per hook, in configuration order: {name, on, exec, timeout_ms,
- * concurrency, retries, runs, ok, failures, timeouts, retried, dropped,
- * queued, running, last_seq, last_error} — new reference. */
+/* One object per hook, in configuration order: {name, kind, on, target,
+ * timeout_ms, concurrency, retries, runs, ok, deliveries, failures,
+ * timeouts, retried, dropped, queued, running, in_flight, lag, last_seq,
+ * last_error} and the kind's own (exec; url, last_status; listen, pid,
+ * restarts) — new reference. */
 json_t *hooks_list_json(void);
 
 /*

@@ -24,7 +24,7 @@ exec = /bin/sh -c 'cat >>$T/in; echo \"sent \$SVCD_EVENT \$SVCD_SEQ \$SVCD_HOOK\
 	local out
 	out=$(ctl hooks)
 	assert_contains "$out" "mail" "svcctl hooks lists the hook"
-	wait_for 5 sh -c "$SVCCTL -s $SOCK hooks --json | jq -e '.[0].ok == 1'"
+	wait_for 5 sh -c "$SVCCTL -s $SOCK hooks --json | jq -e '.hooks[0].ok == 1'"
 	out=$(ctl status --json | jq -c .hooks)
 	assert_contains "$out" '"hooks":1' "status has the hooks object"
 	svcd_stop || fail "svcd exited with status $?"
@@ -38,8 +38,8 @@ backoff = 10ms
 exec = /bin/sh -c 'echo broken >&2; exit 2'"
 	svcd_start
 	ctl emit x >/dev/null || fail "emit"
-	wait_for 5 sh -c "$SVCCTL -s $SOCK hooks --json | jq -e '.[0].failures == 1'"
-	assert_eq 2 "$(ctl hooks --json | jq '.[0].runs')" "one retry"
+	wait_for 5 sh -c "$SVCCTL -s $SOCK hooks --json | jq -e '.hooks[0].failures == 1'"
+	assert_eq 2 "$(ctl hooks --json | jq '.hooks[0].runs')" "one retry"
 	assert_contains "$(cat "$SVCD_LOG")" "hook bad: broken" "stderr logged"
 	assert_contains "$(ctl hooks)" "exit status 2" "last error shown"
 	svcd_stop || fail "svcd exited with status $?"

@@ -426,7 +426,29 @@ static const struct {
      "F:2: bad value for 'on' in [hook.h]: 'a*' is not an event pattern "
      "(NAME, PREFIX.* or *)"},
     {"[hook.h]\nexec = /bin/sh\n", "F:1: hook 'h': 'on' is required"},
-    {"[hook.h]\non = x\n", "F:1: hook 'h': 'exec' is required"},
+    {"[hook.h]\non = x\n",
+     "F:1: hook 'h': one of 'exec', 'url' or 'listen' is required"},
+    {"[hook.h]\non = x\nurl = ftp://x/\n",
+     "F:3: bad value for 'url' in [hook.h]: not an http:// or https:// URL"},
+    {"[hook.h]\non = x\nurl = http://a\tb/\n",
+     "F:3: bad value for 'url' in [hook.h]: a URL has no blank or control "
+     "character"},
+    {"[hook.h]\non = x\nlisten = /bin/sh\nurl = http://x/\n",
+     "F:4: hook 'h': 'url' and 'listen' exclude each other (one kind of "
+     "hook)"},
+    {"[hook.h]\non = x\nurl = http://x/\nsecret_file = /etc/hostname\n",
+     "F:4: bad value for 'secret_file' in [hook.h]: /etc/hostname is not a "
+     "regular file of mode 0600 or stricter (others may read it)"},
+    {"[hook.h]\non = x\nexec = /bin/sh\nheaders = {\"A\": \"b\"}\n",
+     "F:4: hook 'h': 'headers' is for webhooks (url =)"},
+    {"[hook.h]\non = x\nurl = http://x/\nheaders = {\"A\": 1}\n",
+     "F:4: hook 'h': headers: 'A' is not a header name with a string value "
+     "on one line"},
+    {"[hook.h]\non = x\nlisten = /no/such\n",
+     "F:3: hook 'h': listen '/no/such' is not an executable file"},
+    {"[hook.h]\non = x\nlisten = /bin/sh\nwindow = 0\n",
+     "F:4: bad value for 'window' in [hook.h]: '0' is out of range "
+     "(1..4096)"},
     {"[hook.h]\non = *\nexec = /bin/sh\nconcurrency = 65\n",
      "F:4: bad value for 'concurrency' in [hook.h]: '65' is out of range "
      "(1..64)"},

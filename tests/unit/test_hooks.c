@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -452,6 +453,83 @@ START_TEST(test_cursor_waits_for_running_at_concurrency_two)
 }
 END_TEST
 
+/* A listener script in the temp dir: its body after the read loop head. */
+static void
+write_listener(const char *name, const char *body)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "#!/bin/sh\n%s", body);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	free(path);
+}
+
+static uint64_t listen_cursor;
+
+static void
+listen_cursor_cb(const char *hook, uint64_t seq, void *arg)
+{
+	ck_assert_str_eq(hook, "l");
+	listen_cursor = seq;
+}
+
+START_TEST(test_listener_ack_and_nack)
+{
+	json_t *a;
+
+	/* acks even seqs, nacks odd ones */
+	write_listener(
+	    "l.sh",
+	    "while IFS= read -r l; do s=${l#*\\\"seq\\\":}; "
+	    "s=${s%%,*}\n"
+	    "if [ $((s % 2)) = 0 ]; then echo \"{\\\"ack\\\":$s}\"; "
+	    "else echo \"{\\\"nack\\\":$s,\\\"error\\\":\\\"odd\\\"}\"; "
+	    "fi; done\n");
+	listen_cursor = 0;
+	hooks_set_journal(listen_cursor_cb, NULL, NULL);
+	boot("[hook.l]\non = x\nwindow = 4\nlisten = @D/l.sh\n");
+	for (int i = 0; i < 4; i++)
+		emit("x", "{}");
+	wait_idle();
+	hooks_set_journal(NULL, NULL, NULL);
+	ck_assert_int_eq(figure("ok"), 2);
+	ck_assert_int_eq(figure("failures"), 2);
+	ck_assert_int_eq(figure("restarts"), 0);
+	ck_assert_int_gt(figure("pid"), 0);
+	ck_assert_uint_eq(listen_cursor, bus_last_seq(tu_bus()));
+	a = hooks_list_json();
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(a, 0),
+	                                                   "last_error")),
+	                 "nack: odd");
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(json_array_get(a, 0), "kind")),
+	    "listen");
+	json_decref(a);
+}
+END_TEST
+
+START_TEST(test_listener_restarted_gets_unanswered)
+{
+	/* the first process exits at its first event, unanswered */
+	write_listener("l.sh",
+	               "[ -e $0.ran ] || { touch $0.ran; read l; exit 1; }\n"
+	               "while IFS= read -r l; do s=${l#*\\\"seq\\\":}; "
+	               "s=${s%%,*}; echo \"{\\\"ack\\\":$s}\"; done\n");
+	boot("[hook.l]\non = x\nbackoff = 10ms\nlisten = @D/l.sh\n");
+	emit("x", "{}");
+	emit("x", "{}");
+	wait_idle();
+	ck_assert_int_eq(figure("ok"), 2);
+	ck_assert_int_eq(figure("failures"), 0);
+	ck_assert_int_eq(figure("restarts"), 1);
+	ck_assert_msg(tu_log_seen("listener exited with status 1; restarting"),
+	              "log: %s", tu_log_text());
+}
+END_TEST
+
 static Suite *
 hooks_suite(void)
 {
@@ -471,6 +549,8 @@ hooks_suite(void)
 	tcase_add_test(tc, test_cursor_and_replay);
 	tcase_add_test(tc, test_output_capped_and_escaped);
 	tcase_add_test(tc, test_cursor_waits_for_running_at_concurrency_two);
+	tcase_add_test(tc, test_listener_ack_and_nack);
+	tcase_add_test(tc, test_listener_restarted_gets_unanswered);
 	suite_add_tcase(s, tc);
 	return s;
 }
