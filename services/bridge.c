@@ -1227,6 +1227,7 @@ on_read(redisAsyncContext *ac, void *r, void *privdata)
 					 * room */
 					br->paused = true;
 					br->pending = true;
+					br->st.pauses++;
 					break;
 				}
 			}
@@ -2180,6 +2181,7 @@ bridge_get_stats_json(const struct bridge *br)
 	json_object_set_new(o, "rejected", json_integer((json_int_t)s.rejected));
 	json_object_set_new(o, "replayed", json_integer((json_int_t)s.replayed));
 	json_object_set_new(o, "timeouts", json_integer((json_int_t)s.timeouts));
+	json_object_set_new(o, "pauses", json_integer((json_int_t)s.pauses));
 	json_object_set_new(o, "peers", json_integer((json_int_t)br->npeers));
 	links = json_object();
 	json_object_set_new(links, br->pub.name, link_json(br, &br->pub));

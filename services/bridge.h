@@ -169,6 +169,7 @@ struct bridge_stats {
 	uint64_t rejected;   /* refused by Redis (an error reply), dropped */
 	uint64_t replayed;   /* from the journal after a restart */
 	uint64_t timeouts;   /* links closed for not answering a PING */
+	uint64_t pauses;     /* reads stopped because the bus was full */
 	size_t buffered;     /* outbound waiting now */
 	size_t inflight;     /* PUBLISH sent, reply not yet read */
 };

@@ -234,6 +234,8 @@ test_streams_faults() {
 	emit_fast a 500
 	emit_fast b 500
 	every_node_has_all a b c
+	[ "$(nctl c --json status | jq .bridge.pauses)" -gt 0 ] ||
+		fail "c's bus was never full: not a slow node"
 	for n in a b c; do
 		assert_eq 0 "$(nctl $n --json status | jq '.bridge.in_dropped + .bridge.dropped + .bridge.gaps')" \
 			"$n: nothing dropped, no gap"
@@ -248,6 +250,27 @@ test_streams_faults() {
 
 has_events() {
 	[ "$(nctl "$1" --json events --last 100000 "$2" | jq '.events | length')" -ge "$3" ]
+}
+
+# A frozen Redis (SIGSTOP) keeps the TCP connections open: only the PINGs
+# tell. Health goes unhealthy with a current reason at once, the links are
+# reconnected when it thaws, and nothing is lost.
+test_streams_redis_frozen() {
+	need_redis
+	redis_run
+	node_start a
+	node_start b
+	emit_fast a 20
+	every_node_has_all a b
+	kill -STOP "$REDIS_PID"
+	emit_fast a 20
+	wait_for 5 bash -c "! '$SVCCTL' -s '$T/a.sock' health"
+	assert_contains "$(nctl a health bridge 2>&1)" "no answer from Redis in 1.0s"
+	wait_for 5 bash -c "'$SVCCTL' -s '$T/b.sock' health bridge 2>&1 | grep -q 'no answer from Redis'"
+	kill -CONT "$REDIS_PID"
+	every_node_has_all a b
+	wait_for 5 nctl a health
+	[ "$(nctl a --json status | jq .bridge.timeouts)" -ge 1 ] || fail "no timeout counted"
 }
 
 # A node restarted with a journal: events it accepted while Redis was away
