@@ -371,6 +371,10 @@ $(BENCH_BIN)/%: tests/bench/%.c
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -o $@ $< -lev
 bench: all $(BENCH_TOOLS)
 	BENCH_BIN=$(BENCH_BIN) SVCD=$(SVCD) sh tests/bench/run.sh
+# the bridge bench's load (tests/bench/bridge.sh): hiredis for raw Redis
+$(BENCH_BIN)/xbench: tests/bench/xbench.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -o $@ $< -lhiredis
 # ---- end bench ---------------------------------------------------------------
 
 # ---- mutants (tests/mutants, docs/testing.md "Mutation testing") ----------
