@@ -378,6 +378,10 @@ bench: all $(BENCH_TOOLS)
 		SVCD=$(SVCD) SVCCTL=$(BUILD)/svcctl sh tests/bench/durable.sh ;; esac
 	case " $$BENCH_SKIP " in *" hooks "*) ;; *) BENCH_BIN=$(BENCH_BIN) \
 		SVCD=$(SVCD) SVCCTL=$(SVCCTL) bash tests/bench/hooks.sh ;; esac
+# the bridge bench's load (tests/bench/bridge.sh): hiredis for raw Redis
+$(BENCH_BIN)/xbench: tests/bench/xbench.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -o $@ $< -lhiredis
 # ---- end bench ---------------------------------------------------------------
 
 # ---- mutants (tests/mutants, docs/testing.md "Mutation testing") ----------

@@ -28,7 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -39,6 +41,7 @@
 
 #include "daemon/conf.h"
 #include "daemon/log.h"
+#include "daemon/methods.h"
 #include "daemon/util.h"
 
 #define BRIDGE_INFLIGHT      1024
@@ -46,12 +49,15 @@
 #define BRIDGE_HOST_MAX      255
 #define BRIDGE_INSTANCE_MAX  64
 #define BRIDGE_CLOSE_TIMEOUT 3.0
+/* The consumer name of the "published up to" cursor in the bus's store. */
+#define BRIDGE_CURSOR "bridge:publish"
 
 struct outmsg {
 	struct outmsg *next;
+	uint64_t seq;
 	size_t chan_len;
 	size_t len;
-	char *chan;
+	char *chan; /* pubsub only */
 	char *payload;
 };
 
@@ -59,43 +65,96 @@ struct bridge;
 
 struct link {
 	struct bridge *br;
-	const char *name; /* "publish" or "subscribe" */
+	const char *name; /* "publish", "subscribe" or "read" */
 	redisAsyncContext *ac;
-	bool up;          /* connected (and subscribed, for the sub link) */
+	bool up;          /* connected, authenticated (and subscribed) */
 	bool ever_failed; /* an attempt failed or the link was lost */
 	bool ever_up;
 	size_t acks;        /* PSUBSCRIBE confirmations on this connection */
 	double backoff;     /* next retry delay */
 	ev_timer timer;     /* connect timeout, then retry delay */
+	ev_timer ping;      /* liveness: every ping_interval */
 	bool retry_pending; /* the timer is a retry */
 	int64_t retry_at_us;
 	int64_t down_since_us;
+	int64_t deadline_us; /* an answer is due by then (0: none due) */
+	bool ping_out;       /* a PING awaits its PONG */
+	int64_t ping_sent_us;
+	int64_t rtt_us; /* the last PING's round trip */
+	uint64_t reconnects, timeouts;
 	char *error;
+	char *kill_reason; /* why we disconnect it (on_disconnect says it) */
 };
+
+struct peer {
+	char *node;
+	char *epoch;
+	uint64_t seq; /* highest seen from node in epoch */
+	char *time;   /* origin time of that event */
+	int64_t last_us;
+	uint64_t received, duplicates, gaps, missing;
+	bool dirty; /* seq not yet stored in Redis */
+};
+
+#define BRIDGE_PEERS_MAX 1024
+#define BRIDGE_READ_COUNT 512
 
 struct bridge {
 	struct ev_loop *loop;
 	struct bus *bus;
 	struct bridge_url url;
 	char *url_text;
+	enum bridge_delivery delivery;
 	char **publish;   /* NULL-terminated */
 	char **subscribe; /* NULL-terminated, minimal (no overlaps) */
 	char **rpatterns; /* Redis patterns for subscribe */
 	size_t nsub;
 	char *channel;
+	char *stream;   /* streams: "<prefix>|events" */
+	char *seen_key; /* streams: "<prefix>|seen|<node>" */
+	char *ping_chan; /* pubsub: "<prefix>|ping|<instance>" */
 	size_t buffer;
+	size_t maxlen;
+	char maxlen_text[24];
+	double max_age;
 	double backoff_min, backoff_max, connect_timeout;
-	char *host;
+	double ping_interval, ping_timeout;
+	char *password, *user;
+	char *host; /* the node */
 	char *instance;
+	char *epoch;
+	unsigned seed;
 	struct bus_listener *listener;
 
 	struct link pub, sub;
 	bool has_sub;
 
-	struct outmsg *head, **tail;
+	/* outbound: head..unsent in flight (streams), unsent.. not sent */
+	struct outmsg *head, **tail, *unsent;
 	size_t queued;
 	size_t inflight;
 	uint64_t drop_episode;
+	uint64_t reject_episode;
+	uint64_t prev_seq; /* the last matching event published (or dropped) */
+
+	/* the bus's store: the "published up to" cursor */
+	const struct bus_store *store;
+	void *store_arg;
+	uint64_t skip_upto;
+	uint64_t cursor, cursor_written;
+	int64_t cursor_at_us;
+
+	/* streams reader */
+	bool reading; /* XREADGROUP awaits its reply */
+	bool pending; /* reading our pending entries ("0"), not new ones */
+	bool paused;  /* the bus is full: waiting for room */
+	struct bus_waiter room;
+
+	struct peer *peers;
+	size_t npeers;
+	bool peers_full_logged;
+	json_t *groups; /* the last XINFO GROUPS, as JSON */
+	long long stream_len;
 
 	bool closing;
 	void (*close_cb)(struct bridge *br, void *arg);
@@ -263,7 +322,64 @@ bridge_channel_valid(const char *prefix)
 char *
 bridge_redis_pattern(const char *prefix, const char *pattern)
 {
-	return xasprintf("%s.%s", prefix, pattern);
+	return xasprintf("%s%c%s", prefix, BRIDGE_SEP, pattern);
+}
+
+char *
+bridge_stream_key(const char *prefix)
+{
+	return xasprintf("%s%cevents", prefix, BRIDGE_SEP);
+}
+
+bool
+bridge_node_valid(const char *node)
+{
+	return bridge_channel_valid(node);
+}
+
+char *
+bridge_read_secret(const char *path, char **cause)
+{
+	struct stat sb;
+	char buf[1024];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		*cause = xasprintf("cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		*cause = xasprintf("%s is not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if (sb.st_mode & (S_IROTH | S_IWOTH)) {
+		*cause = xasprintf("%s is readable or writable by others "
+		                   "(chmod o-rw %s)",
+		                   path, path);
+		close(fd);
+		return NULL;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0) {
+		*cause = xasprintf("cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (n == 0 || strchr(buf, '\n')) {
+		*cause = xasprintf("%s must hold one line, the password", path);
+		explicit_bzero(buf, sizeof(buf));
+		return NULL;
+	}
+	{
+		char *out = xstrdup(buf);
+		explicit_bzero(buf, sizeof(buf));
+		return out;
+	}
 }
 
 /* q matches every name p matches. */
@@ -339,8 +455,9 @@ match_any(char *const *patterns, const char *name, size_t len)
 }
 
 char *
-bridge_encode(const struct bus_event *ev, const char *host,
-              const char *instance, size_t *len)
+bridge_encode_ext(const struct bus_event *ev, const char *host,
+                  const char *instance, const char *epoch, uint64_t prev,
+                  size_t *len)
 {
 	struct buf b = {0};
 	char when[40];
@@ -354,17 +471,30 @@ bridge_encode(const struct bus_event *ev, const char *host,
 		buf_append(&b, ev->data, ev->data_len);
 	else
 		buf_puts(&b, "{}");
-	buf_printf(&b,
-	           ",\"time\":\"%s\",\"seq\":%llu,\"origin\":{\"host\":", when,
+	buf_printf(&b, ",\"time\":\"%s\",\"seq\":%llu", when,
 	           (unsigned long long)ev->seq);
+	if (epoch)
+		buf_printf(&b, ",\"prev\":%llu", (unsigned long long)prev);
+	buf_puts(&b, ",\"origin\":{\"host\":");
 	buf_json_string(&b, host, strlen(host));
 	buf_puts(&b, ",\"instance\":");
 	buf_json_string(&b, instance, strlen(instance));
+	if (epoch) {
+		buf_puts(&b, ",\"epoch\":");
+		buf_json_string(&b, epoch, strlen(epoch));
+	}
 	buf_puts(&b, "}}");
 	*len = b.len;
 	out = xstrndup(buf_head(&b), b.len);
 	buf_free(&b);
 	return out;
+}
+
+char *
+bridge_encode(const struct bus_event *ev, const char *host,
+              const char *instance, size_t *len)
+{
+	return bridge_encode_ext(ev, host, instance, NULL, 0, len);
 }
 
 /* 1-max printable ASCII characters without blanks (they go in a source). */
@@ -389,6 +519,7 @@ bridge_msg_clear(struct bridge_msg *m)
 	free(m->time);
 	free(m->host);
 	free(m->instance);
+	free(m->epoch);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -397,7 +528,8 @@ bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
               char **cause)
 {
 	json_error_t jerr;
-	json_t *root, *ev, *data, *when, *seq, *origin, *host, *inst;
+	json_t *root, *ev, *data, *when, *seq, *origin, *host, *inst, *epoch,
+	    *prev;
 	struct bridge_msg m = {0};
 
 	root = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -416,6 +548,8 @@ bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
 	origin = json_object_get(root, "origin");
 	host = json_object_get(origin, "host");
 	inst = json_object_get(origin, "instance");
+	epoch = json_object_get(origin, "epoch");
+	prev = json_object_get(root, "prev");
 	if (!json_is_string(ev) ||
 	    !bus_name_valid(json_string_value(ev), json_string_length(ev))) {
 		*cause = xstrdup("'event' is not a valid event name");
@@ -441,6 +575,16 @@ bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
 		*cause = xstrdup("'origin' needs a 'host' and an 'instance'");
 		goto out_fail;
 	}
+	if (epoch && (!json_is_string(epoch) ||
+	              !token_valid(json_string_value(epoch),
+	                           BRIDGE_INSTANCE_MAX))) {
+		*cause = xstrdup("'origin.epoch' is not a token");
+		goto out_fail;
+	}
+	if (prev && (!json_is_integer(prev) || json_integer_value(prev) < 0)) {
+		*cause = xstrdup("'prev' is not a non-negative integer");
+		goto out_fail;
+	}
 	m.event = xstrdup(json_string_value(ev));
 	if (data) {
 		/* the bytes as published, not re-serialised: numbers stay
@@ -464,6 +608,8 @@ bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
 	m.seq = seq ? (uint64_t)json_integer_value(seq) : 0;
 	m.host = xstrdup(json_string_value(host));
 	m.instance = xstrdup(json_string_value(inst));
+	m.epoch = xstrdup(epoch ? json_string_value(epoch) : m.instance);
+	m.prev = prev ? (uint64_t)json_integer_value(prev) : 0;
 	json_decref(root);
 	*out = m;
 	return 0;
@@ -506,11 +652,45 @@ queue_clear(struct bridge *br)
 		outmsg_free(m);
 	}
 	br->head = NULL;
+	br->unsent = NULL;
 	br->tail = &br->head;
 	br->queued = 0;
 }
 
 static void maybe_finish_close(struct bridge *br);
+static void pump(struct bridge *br);
+
+/* The "published up to" cursor, at most every 50 ms and when idle. */
+static void
+cursor_write(struct bridge *br, bool force)
+{
+	int64_t now;
+
+	if (!br->store || br->cursor <= br->cursor_written)
+		return;
+	now = util_mono_us();
+	if (!force && br->head && now - br->cursor_at_us < 50000)
+		return;
+	br->store->cursor(br->store_arg, BRIDGE_CURSOR, br->cursor);
+	br->cursor_written = br->cursor;
+	br->cursor_at_us = now;
+}
+
+/* The publish link went away with inflight commands unanswered. */
+static void
+pub_reset(struct bridge *br)
+{
+	if (br->delivery == BRIDGE_STREAMS) {
+		/* XADDs not answered are sent again (receivers drop the
+		 * copies Redis may already hold) */
+		br->st.resent += br->inflight;
+		br->unsent = br->head;
+	} else {
+		br->st.lost += br->inflight; /* at most once */
+	}
+	br->inflight = 0;
+	br->st.inflight = 0;
+}
 
 static void
 on_publish_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -518,26 +698,37 @@ on_publish_reply(redisAsyncContext *ac, void *r, void *privdata)
 	struct link *l = ac->data;
 	struct bridge *br;
 	redisReply *reply = r;
+	struct outmsg *m;
 
 	(void)privdata;
-	if (!l)
-		return; /* an abandoned context */
+	if (!l || !reply)
+		return; /* an abandoned context, or the link is going down */
 	br = l->br;
 	br->inflight--;
 	br->st.inflight = br->inflight;
-	if (!reply) {
-		br->st.lost++;
-		return;
-	}
 	if (reply->type == REDIS_REPLY_ERROR) {
-		br->st.lost++;
-		log_warn("bridge: PUBLISH failed: %s", reply->str);
+		br->st.rejected++;
+		if (br->reject_episode++ == 0)
+			log_warn("bridge: Redis refused an event: %s",
+			         reply->str);
 	} else {
 		br->st.published++;
+		if (br->reject_episode > 1)
+			log_warn("bridge: Redis refused %llu events",
+			         (unsigned long long)br->reject_episode);
+		br->reject_episode = 0;
 	}
+	if (br->delivery != BRIDGE_STREAMS || !(m = br->head))
+		return;
+	/* replies come in order: this one answers the oldest XADD */
+	br->head = m->next;
+	if (!br->head)
+		br->tail = &br->head;
+	br->queued--;
+	br->cursor = m->seq;
+	outmsg_free(m);
+	cursor_write(br, false);
 }
-
-static void pump(struct bridge *br);
 
 /* A reply frees a slot of the in-flight window: refill it. */
 static void
@@ -550,25 +741,62 @@ pump_cb(redisAsyncContext *ac, void *r, void *privdata)
 		pump(l->br);
 }
 
+static int
+send_one(struct bridge *br, struct outmsg *m)
+{
+	struct link *l = &br->pub;
+
+	if (br->delivery == BRIDGE_PUBSUB) {
+		const char *argv[3] = {"PUBLISH", m->chan, m->payload};
+		size_t argvlen[3] = {7, m->chan_len, m->len};
+
+		return redisAsyncCommandArgv(l->ac, pump_cb, NULL, 3, argv,
+		                             argvlen);
+	} else {
+		char minid[24];
+		const char *argv[8] = {"XADD", br->stream, NULL, "~",
+		                       NULL,   "*",        "m",  m->payload};
+		size_t argvlen[8];
+
+		if (br->max_age > 0) {
+			int64_t ms = util_now_us() / 1000 -
+			             (int64_t)(br->max_age * 1000);
+			snprintf(minid, sizeof(minid), "%lld",
+			         (long long)(ms > 0 ? ms : 0));
+			argv[2] = "MINID";
+			argv[4] = minid;
+		} else {
+			argv[2] = "MAXLEN";
+			argv[4] = br->maxlen_text;
+		}
+		for (size_t i = 0; i < 7; i++)
+			argvlen[i] = strlen(argv[i]);
+		argvlen[7] = m->len;
+		return redisAsyncCommandArgv(l->ac, pump_cb, NULL, 8, argv,
+		                             argvlen);
+	}
+}
+
 static void
 pump(struct bridge *br)
 {
 	struct link *l = &br->pub;
 
-	while (l->up && br->head && br->inflight < BRIDGE_INFLIGHT) {
-		struct outmsg *m = br->head;
-		const char *argv[3] = {"PUBLISH", m->chan, m->payload};
-		size_t argvlen[3] = {7, m->chan_len, m->len};
+	while (l->up && br->unsent && br->inflight < BRIDGE_INFLIGHT) {
+		struct outmsg *m = br->unsent;
 
-		if (redisAsyncCommandArgv(l->ac, pump_cb, NULL, 3, argv,
-		                          argvlen) != REDIS_OK)
+		if (send_one(br, m) != REDIS_OK)
 			break; /* disconnecting: the link callbacks follow */
-		br->head = m->next;
-		if (!br->head)
-			br->tail = &br->head;
-		br->queued--;
 		br->inflight++;
-		outmsg_free(m);
+		br->unsent = m->next;
+		if (br->delivery == BRIDGE_PUBSUB) {
+			/* at most once: forgotten once sent */
+			br->head = m->next;
+			if (!br->head)
+				br->tail = &br->head;
+			br->queued--;
+			outmsg_free(m);
+		}
 	}
 	br->st.buffered = br->queued;
 	br->st.inflight = br->inflight;
@@ -582,42 +810,220 @@ pump(struct bridge *br)
 		maybe_finish_close(br);
 }
 
-static int
-on_local_event(const struct bus_event *ev, void *arg)
+/* svcd's own service.* events go out only when a pattern names them. */
+static bool
+publish_match(const struct bridge *br, const char *name, size_t len)
 {
-	struct bridge *br = arg;
-	struct outmsg *m;
+	bool own = len > 8 && !strncmp(name, "service.", 8);
 
-	if (br->closing || bridge_from_bridge(ev) ||
-	    !match_any(br->publish, ev->name, ev->name_len))
-		return 0;
+	for (char *const *p = br->publish; p && *p; p++) {
+		if (own && !strcmp(*p, "*"))
+			continue;
+		if (bus_pattern_match(*p, name, len))
+			return true;
+	}
+	return false;
+}
+
+static int
+enqueue(struct bridge *br, const struct bus_event *ev)
+{
+	struct outmsg *m;
+	uint64_t prev = br->prev_seq;
+
+	br->prev_seq = ev->seq;
 	if (br->queued >= br->buffer) {
 		if (br->drop_episode++ == 0)
 			log_warn("bridge: outbound buffer full (%zu events); "
 			         "dropping until Redis takes them",
 			         br->buffer);
 		br->st.dropped++;
-		return 0;
+		return -1;
 	}
 	m = xcalloc(1, sizeof(*m));
-	m->chan = xasprintf("%s.%s", br->channel, ev->name);
-	m->chan_len = strlen(m->chan);
-	m->payload = bridge_encode(ev, br->host, br->instance, &m->len);
+	m->seq = ev->seq;
+	if (br->delivery == BRIDGE_PUBSUB) {
+		m->chan = xasprintf("%s%c%s", br->channel, BRIDGE_SEP,
+		                    ev->name);
+		m->chan_len = strlen(m->chan);
+	}
+	m->payload = bridge_encode_ext(ev, br->host, br->instance, br->epoch,
+	                               prev, &m->len);
 	*br->tail = m;
 	br->tail = &m->next;
+	if (!br->unsent)
+		br->unsent = m;
 	br->queued++;
-	pump(br);
 	return 0;
 }
 
-/* ---- remote events ---- */
+static int
+on_local_event(const struct bus_event *ev, void *arg)
+{
+	struct bridge *br = arg;
+
+	if (br->closing || bridge_from_bridge(ev) || ev->seq <= br->skip_upto ||
+	    !publish_match(br, ev->name, ev->name_len))
+		return 0;
+	if (enqueue(br, ev) == 0)
+		pump(br);
+	return 0;
+}
+
+/* The journal's replay has no argument: the bridge being started. */
+static struct bridge *replay_br;
+
+static int
+replay_deliver(const char *consumer, const struct bus_event *ev)
+{
+	struct bridge *br = replay_br;
+
+	(void)consumer;
+	if (!br || bridge_from_bridge(ev) ||
+	    !publish_match(br, ev->name, ev->name_len))
+		return -1;
+	if (enqueue(br, ev) < 0)
+		return -1;
+	br->st.replayed++;
+	return 0;
+}
+
+/* ---- remote events: dedupe, gaps, peers ---- */
+
+static struct peer *
+peer_get(struct bridge *br, const char *node, bool create)
+{
+	struct peer *p;
+
+	for (size_t i = 0; i < br->npeers; i++)
+		if (!strcmp(br->peers[i].node, node))
+			return &br->peers[i];
+	if (!create)
+		return NULL;
+	if (br->npeers == BRIDGE_PEERS_MAX) {
+		if (!br->peers_full_logged)
+			log_warn("bridge: more than %d origins; events from "
+			         "the others are not deduplicated",
+			         BRIDGE_PEERS_MAX);
+		br->peers_full_logged = true;
+		return NULL;
+	}
+	if (!br->peers)
+		br->peers = xcalloc(BRIDGE_PEERS_MAX, sizeof(*br->peers));
+	p = &br->peers[br->npeers++];
+	memset(p, 0, sizeof(*p));
+	p->node = xstrdup(node);
+	p->epoch = xstrdup("");
+	return p;
+}
+
+static void
+peers_free(struct bridge *br)
+{
+	for (size_t i = 0; i < br->npeers; i++) {
+		free(br->peers[i].node);
+		free(br->peers[i].epoch);
+		free(br->peers[i].time);
+	}
+	free(br->peers);
+	br->peers = NULL;
+	br->npeers = 0;
+}
+
+static void
+report_gap(struct bridge *br, struct peer *p, uint64_t from, uint64_t to)
+{
+	json_t *d = json_pack("{s:s, s:I, s:I, s:I, s:s}", "node", p->node,
+	                      "from", (json_int_t)from, "to", (json_int_t)to,
+	                      "missing", (json_int_t)(to - from + 1),
+	                      "delivery",
+	                      br->delivery == BRIDGE_STREAMS ? "streams"
+	                                                     : "pubsub");
+
+	p->gaps++;
+	p->missing += to - from + 1;
+	br->st.gaps++;
+	br->st.gap_events += to - from + 1;
+	log_warn("bridge: gap from %s: events #%llu..#%llu (%llu) never "
+	         "arrived (trimmed from the stream, or lost at the origin)",
+	         p->node, (unsigned long long)from, (unsigned long long)to,
+	         (unsigned long long)(to - from + 1));
+	bus_emit_json(br->bus, "bridge.gap", d, BRIDGE_SOURCE_PREFIX "gap");
+	json_decref(d);
+}
+
+/*
+ * One decoded remote event: 0 done (emitted, or dropped for a reason that
+ * will not change: acknowledge it), -1 the bus is full (try again later).
+ */
+static int
+on_remote(struct bridge *br, const struct bridge_msg *m)
+{
+	struct peer *p;
+	uint64_t gap_from = 0, gap_to = 0;
+	char *source;
+	int rc = 0;
+
+	if (br->delivery == BRIDGE_STREAMS ? !strcmp(m->host, br->host)
+	                                   : !strcmp(m->instance, br->instance)) {
+		br->st.ignored++; /* our own */
+		return 0;
+	}
+	p = peer_get(br, m->host, true);
+	if (p && strcmp(p->epoch, m->epoch)) {
+		/* a new numbering: the origin restarted without a journal */
+		free(p->epoch);
+		p->epoch = xstrdup(m->epoch);
+		p->seq = 0;
+	} else if (p && m->seq <= p->seq) {
+		p->duplicates++;
+		br->st.duplicates++;
+		return 0;
+	} else if (p && p->seq && m->prev > p->seq) {
+		gap_from = p->seq + 1;
+		gap_to = m->prev;
+	}
+	if (!match_any(br->subscribe, m->event, strlen(m->event))) {
+		br->st.ignored++;
+	} else {
+		source = bridge_source(m);
+		if (bus_emit(br->bus, m->event, strlen(m->event), m->data,
+		             strlen(m->data), source, NULL, NULL) < 0) {
+			if (errno == EAGAIN && br->delivery == BRIDGE_STREAMS) {
+				rc = -1;
+			} else if (errno == EAGAIN) {
+				br->st.in_dropped++;
+				log_warn("bridge: bus queue full: dropped "
+				         "remote event '%s' from %s/%s",
+				         m->event, m->host, m->instance);
+			}
+		} else {
+			br->st.received++;
+			if (p)
+				p->received++;
+		}
+		free(source);
+	}
+	if (rc < 0)
+		return -1;
+	if (p) {
+		p->seq = m->seq;
+		p->dirty = true;
+		p->last_us = util_now_us();
+		free(p->time);
+		p->time = xstrdup(m->time);
+		if (gap_to)
+			report_gap(br, p, gap_from, gap_to);
+	}
+	return 0;
+}
 
 static void
 on_remote_message(struct bridge *br, const char *chan, size_t chan_len,
                   const char *payload, size_t len)
 {
 	struct bridge_msg m;
-	char *cause = NULL, *source;
+	char *cause = NULL;
 	size_t plen = strlen(br->channel);
 
 	if (bridge_decode(payload, len, &m, &cause) < 0) {
@@ -627,66 +1033,299 @@ on_remote_message(struct bridge *br, const char *chan, size_t chan_len,
 		free(cause);
 		return;
 	}
-	if (!strcmp(m.instance, br->instance)) {
-		br->st.ignored++; /* our own, echoed back by Redis */
-		goto out;
-	}
-	if (chan_len != plen + 1 + strlen(m.event) ||
-	    strncmp(chan + plen + 1, m.event, chan_len - plen - 1)) {
+	if (chan && (chan_len != plen + 1 + strlen(m.event) ||
+	             strncmp(chan + plen + 1, m.event, chan_len - plen - 1))) {
 		br->st.invalid++;
 		log_warn("bridge: ignoring event '%s' sent on channel %.*s",
 		         m.event, (int)chan_len, chan);
 		goto out;
 	}
-	if (!match_any(br->subscribe, m.event, strlen(m.event))) {
-		br->st.ignored++;
-		goto out;
-	}
-	source = bridge_source(&m);
-	if (bus_emit(br->bus, m.event, strlen(m.event), m.data, strlen(m.data),
-	             source, NULL, NULL) < 0) {
-		if (errno == EAGAIN) {
-			br->st.in_dropped++;
-			log_warn("bridge: bus queue full: dropped remote "
-			         "event '%s' from %s/%s",
-			         m.event, m.host, m.instance);
-		}
-	} else {
-		br->st.received++;
-	}
-	free(source);
+	on_remote(br, &m);
 out:
 	bridge_msg_clear(&m);
 }
 
 static void link_set_up(struct link *l);
+static void link_kill(struct link *l, const char *why);
 
 static void
 on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
 	struct link *l = ac->data;
+	struct bridge *br;
 	redisReply *reply = r, *kind;
 
 	(void)privdata;
-	if (!l || !reply || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements < 3)
+	if (!l || !reply)
+		return;
+	br = l->br;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		link_kill(l, reply->str);
+		return;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
 		return;
 	kind = reply->element[0];
 	if (kind->type != REDIS_REPLY_STRING)
 		return;
 	if (!strcmp(kind->str, "psubscribe")) {
-		if (++l->acks == l->br->nsub)
+		if (++l->acks == br->nsub + 1)
 			link_set_up(l);
 	} else if (!strcmp(kind->str, "pmessage") && reply->elements == 4 &&
 	           reply->element[2]->type == REDIS_REPLY_STRING &&
 	           reply->element[3]->type == REDIS_REPLY_STRING) {
-		on_remote_message(
-		    l->br, reply->element[2]->str, reply->element[2]->len,
-		    reply->element[3]->str, reply->element[3]->len);
+		const char *chan = reply->element[2]->str;
+		size_t clen = reply->element[2]->len, plen = strlen(br->channel);
+
+		if (!strcmp(chan, br->ping_chan)) {
+			/* our own liveness message came round */
+			l->deadline_us = util_mono_us() +
+			                 (int64_t)((br->ping_interval +
+			                            br->ping_timeout) *
+			                           1e6);
+			return;
+		}
+		if (clen > plen + 6 &&
+		    !strncmp(chan + plen, (char[]){BRIDGE_SEP, 'p', 'i', 'n',
+		                                   'g', BRIDGE_SEP},
+		             6))
+			return; /* another node's liveness message */
+		on_remote_message(br, chan, clen, reply->element[3]->str,
+		                  reply->element[3]->len);
 	}
 }
 
-/* ---- links: connect, lose, retry ---- */
+/* ---- the streams reader ---- */
+
+static void reader_read(struct bridge *br);
+
+static void
+on_room(struct bus_waiter *w)
+{
+	struct bridge *br =
+	    (struct bridge *)((char *)w - offsetof(struct bridge, room));
+
+	br->paused = false;
+	reader_read(br);
+}
+
+/* The highest seq per origin, kept in Redis next to the stream. */
+static void
+store_seen(struct bridge *br, struct link *l)
+{
+	size_t n = 0, k = 2;
+	const char **argv;
+	size_t *argvlen;
+	char **vals;
+
+	for (size_t i = 0; i < br->npeers; i++)
+		n += br->peers[i].dirty;
+	if (!n)
+		return;
+	argv = xcalloc(2 + 2 * n, sizeof(*argv));
+	argvlen = xcalloc(2 + 2 * n, sizeof(*argvlen));
+	vals = xcalloc(n, sizeof(*vals));
+	argv[0] = "HSET";
+	argv[1] = br->seen_key;
+	for (size_t i = 0, j = 0; i < br->npeers; i++) {
+		struct peer *p = &br->peers[i];
+		if (!p->dirty)
+			continue;
+		p->dirty = false;
+		vals[j] = xasprintf("%s %llu", p->epoch,
+		                    (unsigned long long)p->seq);
+		argv[k++] = p->node;
+		argv[k++] = vals[j++];
+	}
+	for (size_t i = 0; i < k; i++)
+		argvlen[i] = strlen(argv[i]);
+	redisAsyncCommandArgv(l->ac, NULL, NULL, (int)k, argv, argvlen);
+	for (size_t i = 0; i < n; i++)
+		free(vals[i]);
+	free(vals);
+	free(argv);
+	free(argvlen);
+}
+
+static void
+on_read(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct link *l = ac->data;
+	struct bridge *br;
+	redisReply *reply = r, *entries;
+	const char **ack;
+	size_t *acklen, nack = 3;
+
+	(void)privdata;
+	if (!l || !reply)
+		return;
+	br = l->br;
+	br->reading = false;
+	l->deadline_us = 0;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		char *why = xasprintf("XREADGROUP: %s", reply->str);
+		link_kill(l, why);
+		free(why);
+		return;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+	    reply->element[0]->type != REDIS_REPLY_ARRAY ||
+	    reply->element[0]->elements < 2 ||
+	    reply->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
+		/* nil: BLOCK timed out, nothing new */
+		br->pending = false;
+		reader_read(br);
+		return;
+	}
+	entries = reply->element[0]->element[1];
+	if (br->pending && entries->elements == 0)
+		br->pending = false; /* every pending entry done */
+	ack = xcalloc(entries->elements + 3, sizeof(*ack));
+	acklen = xcalloc(entries->elements + 3, sizeof(*acklen));
+	ack[0] = "XACK";
+	ack[1] = br->stream;
+	ack[2] = br->host;
+	for (size_t i = 0; i < entries->elements; i++) {
+		redisReply *e = entries->element[i], *f, *payload = NULL;
+		struct bridge_msg m;
+		char *cause = NULL;
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
+		    e->element[0]->type != REDIS_REPLY_STRING)
+			continue;
+		f = e->element[1];
+		if (f->type != REDIS_REPLY_ARRAY) {
+			/* a pending entry trimmed away before we read it */
+			br->st.gaps++;
+			br->st.gap_events++;
+			log_warn("bridge: pending entry %s was trimmed from "
+			         "%s before it was delivered",
+			         e->element[0]->str, br->stream);
+		} else {
+			for (size_t k = 0; k + 1 < f->elements; k += 2)
+				if (f->element[k]->type == REDIS_REPLY_STRING &&
+				    !strcmp(f->element[k]->str, "m") &&
+				    f->element[k + 1]->type ==
+				        REDIS_REPLY_STRING)
+					payload = f->element[k + 1];
+			if (!payload) {
+				br->st.invalid++;
+				log_warn("bridge: entry %s of %s has no 'm'",
+				         e->element[0]->str, br->stream);
+			} else if (bridge_decode(payload->str, payload->len, &m,
+			                         &cause) < 0) {
+				br->st.invalid++;
+				log_warn("bridge: ignoring entry %s of %s: %s",
+				         e->element[0]->str, br->stream, cause);
+				free(cause);
+			} else {
+				int rc = on_remote(br, &m);
+				bridge_msg_clear(&m);
+				if (rc < 0) {
+					/* the bus is full: what is left stays
+					 * pending, read again when there is
+					 * room */
+					br->paused = true;
+					br->pending = true;
+					br->st.pauses++;
+					break;
+				}
+			}
+		}
+		ack[nack] = e->element[0]->str;
+		acklen[nack++] = e->element[0]->len;
+	}
+	store_seen(br, l);
+	if (nack > 3) {
+		for (size_t i = 0; i < 3; i++)
+			acklen[i] = strlen(ack[i]);
+		redisAsyncCommandArgv(ac, NULL, NULL, (int)nack, ack, acklen);
+	}
+	free(ack);
+	free(acklen);
+	if (br->paused)
+		bus_wait_room(br->bus, &br->room);
+	else
+		reader_read(br);
+}
+
+static void
+reader_read(struct bridge *br)
+{
+	struct link *l = &br->sub;
+	char count[16], block[24];
+	const char *argv[10];
+	size_t argvlen[10];
+	double bs = br->ping_interval;
+
+	if (!l->up || br->reading || br->paused || br->closing ||
+	    br->delivery != BRIDGE_STREAMS)
+		return;
+	snprintf(count, sizeof(count), "%d", BRIDGE_READ_COUNT);
+	snprintf(block, sizeof(block), "%lld", (long long)(bs * 1000));
+	argv[0] = "XREADGROUP";
+	argv[1] = "GROUP";
+	argv[2] = br->host;
+	argv[3] = br->host;
+	argv[4] = "COUNT";
+	argv[5] = count;
+	argv[6] = "BLOCK";
+	argv[7] = block;
+	argv[8] = "STREAMS";
+	argv[9] = br->stream;
+	{
+		const char *av[11];
+		size_t al[11];
+		for (size_t i = 0; i < 10; i++) {
+			av[i] = argv[i];
+			al[i] = strlen(argv[i]);
+		}
+		av[10] = br->pending ? "0" : ">";
+		al[10] = 1;
+		(void)argvlen;
+		if (redisAsyncCommandArgv(l->ac, on_read, NULL, 11, av, al) !=
+		    REDIS_OK)
+			return;
+	}
+	br->reading = true;
+	l->deadline_us =
+	    util_mono_us() + (int64_t)((bs + br->ping_timeout) * 1e6);
+}
+
+/* HGETALL seen: the highest seq per origin stored by our last run. */
+static void
+on_seen(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct link *l = ac->data;
+	redisReply *reply = r;
+
+	(void)privdata;
+	if (!l || !reply || reply->type != REDIS_REPLY_ARRAY)
+		return;
+	for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+		redisReply *k = reply->element[i], *v = reply->element[i + 1];
+		char epoch[BRIDGE_INSTANCE_MAX + 1];
+		unsigned long long seq;
+		struct peer *p;
+
+		if (k->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING ||
+		    !bridge_node_valid(k->str) ||
+		    sscanf(v->str, "%64s %llu", epoch, &seq) != 2)
+			continue;
+		if (!(p = peer_get(l->br, k->str, true)))
+			continue;
+		if (!strcmp(p->epoch, epoch) && p->seq >= seq)
+			continue;
+		if (!strcmp(p->epoch, "") || !strcmp(p->epoch, epoch)) {
+			free(p->epoch);
+			p->epoch = xstrdup(epoch);
+			p->seq = seq;
+		}
+	}
+}
+
+/* ---- links: connect, authenticate, ping, lose, retry ---- */
 
 static void link_connect(struct link *l);
 
@@ -694,7 +1333,10 @@ static void
 link_schedule_retry(struct link *l)
 {
 	struct bridge *br = l->br;
-	double delay = l->backoff;
+	/* jitter: 50-100 % of the backoff, so nodes do not come back in
+	 * step */
+	double delay =
+	    l->backoff * (0.5 + 0.5 * (double)rand_r(&br->seed) / RAND_MAX);
 
 	if (br->closing)
 		return;
@@ -715,11 +1357,16 @@ link_failed(struct link *l, const char *why)
 {
 	struct bridge *br = l->br;
 	bool was_up = l->up;
-	bool news = was_up || !l->ever_failed; /* healthy until now */
+	bool news = was_up || !l->ever_failed || !l->error ||
+	            strcmp(l->error, why); /* the reason changed */
 
 	l->up = false;
 	l->acks = 0;
 	l->ac = NULL;
+	l->deadline_us = 0;
+	l->ping_out = false;
+	free(l->kill_reason);
+	l->kill_reason = NULL;
 	if (!l->ever_failed || was_up || !l->error || strcmp(l->error, why)) {
 		if (was_up)
 			log_warn("bridge: %s link to %s lost: %s", l->name,
@@ -734,10 +1381,10 @@ link_failed(struct link *l, const char *why)
 	l->ever_failed = true;
 	free(l->error);
 	l->error = xstrdup(why);
-	if (l == &br->pub) {
-		br->inflight = 0;
-		br->st.inflight = 0;
-	}
+	if (l == &br->pub)
+		pub_reset(br);
+	else
+		br->reading = false;
 	br->st.connected = false;
 	link_schedule_retry(l);
 	if (news)
@@ -749,10 +1396,12 @@ link_set_up(struct link *l)
 {
 	struct bridge *br = l->br;
 
+	ev_timer_stop(br->loop, &l->timer); /* the hand-shake's timeout */
 	l->up = true;
 	l->backoff = br->backoff_min;
 	if (l->ever_up) {
 		br->st.reconnects++;
+		l->reconnects++;
 		log_info("bridge: %s link to %s back after %.1fs", l->name,
 		         br->url_text,
 		         (double)(util_mono_us() - l->down_since_us) / 1e6);
@@ -766,45 +1415,135 @@ link_set_up(struct link *l)
 	l->error = NULL;
 	br->st.connected = br->pub.up && (!br->has_sub || br->sub.up);
 	health_changed(br);
-	if (l == &br->pub)
+	if (l == &br->pub) {
 		pump(br);
+		if (br->has_sub && br->delivery == BRIDGE_PUBSUB && br->sub.up)
+			br->sub.deadline_us =
+			    util_mono_us() + (int64_t)((br->ping_interval +
+			                                br->ping_timeout) *
+			                               1e6);
+	} else if (br->delivery == BRIDGE_STREAMS) {
+		br->pending = true; /* ours first: read before, not acked */
+		br->reading = false;
+		reader_read(br);
+	} else {
+		l->deadline_us = util_mono_us() +
+		                 (int64_t)((br->ping_interval + br->ping_timeout) *
+		                           1e6);
+	}
+}
+
+/*
+ * Close a link from one of its callbacks (never free a context there):
+ * hiredis disconnects once the replies still due came, and on_disconnect
+ * reports why.
+ */
+static void
+link_kill(struct link *l, const char *why)
+{
+	if (!l->ac || l->kill_reason)
+		return;
+	l->kill_reason = xstrdup(why);
+	redisAsyncDisconnect(l->ac);
+}
+
+/* A step of the hand-shake: AUTH, SELECT, XGROUP CREATE, the last PING. */
+static void
+on_hello(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct link *l = ac->data;
+	redisReply *reply = r;
+	const char *step = privdata;
+
+	if (!l || !reply)
+		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		char *why;
+
+		if (!strcmp(step, "XGROUP") &&
+		    !strncmp(reply->str, "BUSYGROUP", 9))
+			return; /* ours exists: resume where it is */
+		why = xasprintf("%s failed: %s", step, reply->str);
+		link_kill(l, why);
+		free(why);
+		return;
+	}
+	if (!strcmp(step, "PING"))
+		link_set_up(l);
+}
+
+static void
+link_hello(struct link *l)
+{
+	struct bridge *br = l->br;
+	redisAsyncContext *ac = l->ac;
+
+	if (br->password) {
+		if (br->user)
+			redisAsyncCommand(ac, on_hello, "AUTH", "AUTH %s %s",
+			                  br->user, br->password);
+		else
+			redisAsyncCommand(ac, on_hello, "AUTH", "AUTH %s",
+			                  br->password);
+	}
+	if (br->url.db)
+		redisAsyncCommand(ac, on_hello, "SELECT", "SELECT %u",
+		                  br->url.db);
+	if (l == &br->sub && br->delivery == BRIDGE_PUBSUB) {
+		for (size_t i = 0; i < br->nsub; i++)
+			redisAsyncCommand(ac, on_sub_reply, NULL,
+			                  "PSUBSCRIBE %s", br->rpatterns[i]);
+		redisAsyncCommand(ac, on_sub_reply, NULL, "PSUBSCRIBE %s",
+		                  br->ping_chan);
+		return;
+	}
+	if (l == &br->sub) {
+		/* a new group starts at the end: it owes nothing from
+		 * before this node first joined */
+		redisAsyncCommand(ac, on_hello, "XGROUP",
+		                  "XGROUP CREATE %s %s $ MKSTREAM", br->stream,
+		                  br->host);
+		redisAsyncCommand(ac, on_seen, NULL, "HGETALL %s",
+		                  br->seen_key);
+	}
+	redisAsyncCommand(ac, on_hello, "PING", "PING");
 }
 
 static void
 on_connect(const redisAsyncContext *cac, int status)
 {
 	struct link *l = cac->data;
-	redisAsyncContext *ac = (redisAsyncContext *)cac;
 
 	if (!l)
 		return;
-	ev_timer_stop(l->br->loop, &l->timer);
 	if (status != REDIS_OK) {
+		ev_timer_stop(l->br->loop, &l->timer);
 		/* hiredis frees the context after this callback */
 		link_failed(l, cac->errstr[0] ? cac->errstr : "connect failed");
 		return;
 	}
-	if (l == &l->br->pub) {
-		link_set_up(l);
-		return;
-	}
-	for (size_t i = 0; i < l->br->nsub; i++)
-		redisAsyncCommand(ac, on_sub_reply, NULL, "PSUBSCRIBE %s",
-		                  l->br->rpatterns[i]);
+	/* the connect timeout keeps running until the hand-shake is done */
+	link_hello(l);
 }
 
 static void
 on_disconnect(const redisAsyncContext *cac, int status)
 {
 	struct link *l = cac->data;
+	char *why;
 
 	if (!l)
 		return;
+	ev_timer_stop(l->br->loop, &l->timer);
 	/* hiredis frees the context after this callback */
-	link_failed(l,
-	            status == REDIS_OK
-	                ? "disconnected"
-	                : (cac->errstr[0] ? cac->errstr : "connection closed"));
+	why = xstrdup(l->kill_reason
+	                  ? l->kill_reason
+	                  : status == REDIS_OK
+	                        ? "disconnected"
+	                        : (cac->errstr[0] ? cac->errstr
+	                                          : "connection closed"));
+	link_failed(l, why);
+	free(why);
 }
 
 /* Forget the context (its late callbacks are ignored) and free it. */
@@ -820,11 +1559,129 @@ link_drop(struct link *l)
 	l->ac = NULL;
 	l->up = false;
 	l->acks = 0;
+	l->deadline_us = 0;
+	l->ping_out = false;
 	ac->data = NULL;
 	redisAsyncFree(ac);
-	if (l == &l->br->pub) {
-		l->br->inflight = 0;
-		l->br->st.inflight = 0;
+	if (l == &l->br->pub)
+		pub_reset(l->br);
+	else
+		l->br->reading = false;
+}
+
+/* Close a link that stopped answering (not from its callbacks). */
+static void
+link_abort(struct link *l, const char *why)
+{
+	bool was_up = l->up;
+
+	link_drop(l);
+	l->up = was_up; /* link_failed says "lost" */
+	link_failed(l, why);
+}
+
+static void
+on_pong(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct link *l = ac->data;
+
+	(void)privdata;
+	if (!l || !r)
+		return;
+	l->ping_out = false;
+	l->deadline_us = 0;
+	l->rtt_us = util_mono_us() - l->ping_sent_us;
+}
+
+/* XINFO GROUPS: every node's consumer group, its pending and lag. */
+static void
+on_groups(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct link *l = ac->data;
+	redisReply *reply = r;
+	json_t *a;
+
+	(void)privdata;
+	if (!l || !reply || reply->type != REDIS_REPLY_ARRAY)
+		return;
+	a = json_array();
+	for (size_t i = 0; i < reply->elements; i++) {
+		redisReply *g = reply->element[i];
+		json_t *o = json_object();
+
+		if (g->type != REDIS_REPLY_ARRAY) {
+			json_decref(o);
+			continue;
+		}
+		for (size_t k = 0; k + 1 < g->elements; k += 2) {
+			redisReply *key = g->element[k], *v = g->element[k + 1];
+
+			if (key->type != REDIS_REPLY_STRING)
+				continue;
+			if (v->type == REDIS_REPLY_INTEGER)
+				json_object_set_new(o, key->str,
+				                    json_integer(v->integer));
+			else if (v->type == REDIS_REPLY_STRING)
+				json_object_set_new(o, key->str,
+				                    json_string(v->str));
+			else if (v->type == REDIS_REPLY_NIL)
+				json_object_set_new(o, key->str, json_null());
+		}
+		json_array_append_new(a, o);
+	}
+	json_decref(l->br->groups);
+	l->br->groups = a;
+}
+
+static void
+on_xlen(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct link *l = ac->data;
+	redisReply *reply = r;
+
+	(void)privdata;
+	if (l && reply && reply->type == REDIS_REPLY_INTEGER)
+		l->br->stream_len = reply->integer;
+}
+
+static void
+on_ping_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct link *l = w->data;
+	struct bridge *br = l->br;
+	int64_t now = util_mono_us();
+
+	(void)loop;
+	(void)revents;
+	if (!l->ac || !l->up)
+		return; /* connecting: the connect timer bounds that */
+	if (l->deadline_us && now > l->deadline_us &&
+	    (l != &br->sub || br->delivery != BRIDGE_PUBSUB || br->pub.up)) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "no answer from Redis in %.1fs",
+		         br->ping_timeout);
+		l->timeouts++;
+		br->st.timeouts++;
+		link_abort(l, why);
+		return;
+	}
+	if (l == &br->sub)
+		return; /* XREADGROUP BLOCK, or our message round, is its
+		         * heartbeat */
+	if (!l->ping_out) {
+		redisAsyncCommand(l->ac, on_pong, NULL, "PING");
+		l->ping_out = true;
+		l->ping_sent_us = now;
+		l->deadline_us = now + (int64_t)(br->ping_timeout * 1e6);
+	}
+	if (br->delivery == BRIDGE_PUBSUB && br->has_sub)
+		redisAsyncCommand(l->ac, NULL, NULL, "PUBLISH %s 1",
+		                  br->ping_chan);
+	if (br->delivery == BRIDGE_STREAMS) {
+		redisAsyncCommand(l->ac, on_groups, NULL, "XINFO GROUPS %s",
+		                  br->stream);
+		redisAsyncCommand(l->ac, on_xlen, NULL, "XLEN %s", br->stream);
 	}
 }
 
@@ -840,7 +1697,7 @@ on_link_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		link_connect(l);
 		return;
 	}
-	/* the connect did not complete in time */
+	/* the connect (and hand-shake) did not complete in time */
 	link_drop(l);
 	link_failed(l, "connect timed out");
 }
@@ -885,6 +1742,9 @@ link_init(struct bridge *br, struct link *l, const char *name)
 	l->backoff = br->backoff_min;
 	ev_timer_init(&l->timer, on_link_timer, 0, 0);
 	l->timer.data = l;
+	ev_timer_init(&l->ping, on_ping_timer, br->ping_interval,
+	              br->ping_interval);
+	l->ping.data = l;
 }
 
 /*
@@ -899,6 +1759,7 @@ link_start(struct link *l)
 {
 	ev_timer_set(&l->timer, 0, 0);
 	ev_timer_start(l->br->loop, &l->timer);
+	ev_timer_start(l->br->loop, &l->ping);
 	l->retry_pending = true;
 	l->retry_at_us = util_mono_us();
 }
@@ -981,11 +1842,25 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 		goto out_url;
 	}
 
+	if (opts->delivery != BRIDGE_STREAMS &&
+	    opts->delivery != BRIDGE_PUBSUB) {
+		*cause = xstrdup("bad delivery mode");
+		goto out_url;
+	}
+	if (opts->host && opts->delivery == BRIDGE_STREAMS &&
+	    !bridge_node_valid(opts->host)) {
+		*cause = xasprintf("bad node name '%s' (1-64 characters of "
+		                   "A-Z a-z 0-9 _ . : -)",
+		                   opts->host);
+		goto out_url;
+	}
+
 	br = xcalloc(1, sizeof(*br));
 	br->loop = loop;
 	br->bus = bus;
 	br->url = url;
 	br->url_text = xstrdup(opts->url);
+	br->delivery = opts->delivery;
 	br->publish = strv_copy(opts->publish);
 	br->subscribe = patterns_minimal(opts->subscribe, &br->nsub);
 	br->rpatterns = xcalloc(br->nsub + 1, sizeof(*br->rpatterns));
@@ -993,6 +1868,9 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 		br->rpatterns[i] = bridge_redis_pattern(chan, br->subscribe[i]);
 	br->channel = xstrdup(chan);
 	br->buffer = opts->buffer ? opts->buffer : d->buffer;
+	br->maxlen = opts->maxlen ? opts->maxlen : d->maxlen;
+	snprintf(br->maxlen_text, sizeof(br->maxlen_text), "%zu", br->maxlen);
+	br->max_age = opts->max_age > 0 ? opts->max_age : 0;
 	br->backoff_min =
 	    opts->backoff_min > 0 ? opts->backoff_min : d->reconnect_min;
 	br->backoff_max =
@@ -1001,16 +1879,50 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 		br->backoff_max = br->backoff_min;
 	br->connect_timeout =
 	    opts->connect_timeout > 0 ? opts->connect_timeout : 5;
+	br->ping_interval =
+	    opts->ping_interval > 0 ? opts->ping_interval : d->ping_interval;
+	br->ping_timeout =
+	    opts->ping_timeout > 0 ? opts->ping_timeout : d->ping_timeout;
+	br->password = opts->password ? xstrdup(opts->password) : NULL;
+	br->user = opts->user ? xstrdup(opts->user) : NULL;
 	br->host = opts->host ? xstrdup(opts->host) : local_host();
 	br->instance =
 	    opts->instance ? xstrdup(opts->instance) : random_instance();
+	br->stream = bridge_stream_key(chan);
+	br->seen_key = xasprintf("%s%cseen%c%s", chan, BRIDGE_SEP, BRIDGE_SEP,
+	                         br->host);
+	br->ping_chan = xasprintf("%s%cping%c%s", chan, BRIDGE_SEP,
+	                          BRIDGE_SEP, br->instance);
+	br->seed = (unsigned)(util_mono_us() ^ (int64_t)getpid());
+	br->room.fn = on_room;
 	br->tail = &br->head;
 	br->has_sub = br->nsub > 0;
 	ev_timer_init(&br->close_timer, NULL, 0, 0);
 	ev_timer_init(&br->close_kick, NULL, 0, 0);
 	link_init(br, &br->pub, "publish");
-	link_init(br, &br->sub, "subscribe");
+	link_init(br, &br->sub,
+	          br->delivery == BRIDGE_STREAMS ? "read" : "subscribe");
 
+	if (br->delivery == BRIDGE_STREAMS && opts->use_store && br->publish[0]) {
+		const struct bus_store *st = bus_get_store(bus, &br->store_arg);
+
+		if (st && st->cursor && st->replay)
+			br->store = st;
+	}
+	/* with a journal the bus numbers on across restarts: receivers keep
+	 * deduplicating by seq; else each start is a new numbering */
+	br->epoch = xstrdup(br->store ? "journal" : br->instance);
+	if (br->store) {
+		replay_br = br;
+		br->skip_upto = br->store->replay(br->store_arg, BRIDGE_CURSOR,
+		                                  "*", replay_deliver);
+		replay_br = NULL;
+		br->cursor = br->cursor_written = br->skip_upto;
+		if (br->st.replayed)
+			log_info("bridge: %llu events not accepted by Redis "
+			         "before the last stop are sent again",
+			         (unsigned long long)br->st.replayed);
+	}
 	if (br->publish[0])
 		br->listener = bus_listen(bus, "*", on_local_event, br);
 	link_start(&br->pub);
@@ -1033,11 +1945,28 @@ bridge_free(struct bridge *br)
 		bus_unlisten(br->bus, br->listener);
 	link_drop(&br->pub);
 	link_drop(&br->sub);
+	ev_timer_stop(br->loop, &br->pub.ping);
+	ev_timer_stop(br->loop, &br->sub.ping);
 	ev_timer_stop(br->loop, &br->close_timer);
 	ev_timer_stop(br->loop, &br->close_kick);
+	bus_cancel_wait(br->bus, &br->room);
+	cursor_write(br, true);
 	queue_clear(br);
+	peers_free(br);
+	json_decref(br->groups);
 	free(br->pub.error);
 	free(br->sub.error);
+	free(br->pub.kill_reason);
+	free(br->sub.kill_reason);
+	free(br->stream);
+	free(br->seen_key);
+	free(br->ping_chan);
+	free(br->epoch);
+	free(br->user);
+	if (br->password) {
+		explicit_bzero(br->password, strlen(br->password));
+		free(br->password);
+	}
 	bridge_url_clear(&br->url);
 	free(br->url_text);
 	strv_free(br->publish);
@@ -1062,6 +1991,7 @@ close_finish(struct ev_loop *loop, ev_timer *w, int revents)
 	if (!cb)
 		return;
 	br->close_cb = NULL;
+	cursor_write(br, true);
 	if (br->queued || br->inflight)
 		log_warn("bridge: stopping with %zu events unsent and %zu "
 		         "unacknowledged",
@@ -1095,11 +2025,13 @@ bridge_close(struct bridge *br, double timeout,
 		bus_unlisten(br->bus, br->listener);
 		br->listener = NULL;
 	}
-	/* no more retries: what is not connected now stays down */
+	/* no more retries: what is not connected now stays down; the
+	 * reader stops (what it did not acknowledge stays pending in Redis) */
 	if (!br->pub.ac)
 		link_drop(&br->pub);
-	if (!br->sub.ac)
+	if (!br->sub.ac || br->delivery == BRIDGE_STREAMS)
 		link_drop(&br->sub);
+	bus_cancel_wait(br->bus, &br->room);
 	ev_init(&br->close_timer, close_finish);
 	br->close_timer.data = br;
 	ev_init(&br->close_kick, close_finish);
@@ -1180,18 +2112,57 @@ patterns_json(char *const *v)
 	return a;
 }
 
+static json_t *
+link_json(const struct bridge *br, const struct link *l)
+{
+	int64_t now = util_mono_us();
+	json_t *o = json_pack("{s:b, s:I, s:I}", "up", l->up, "reconnects",
+	                      (json_int_t)l->reconnects, "timeouts",
+	                      (json_int_t)l->timeouts);
+
+	(void)br;
+	if (l->rtt_us)
+		json_object_set_new(o, "ping_ms",
+		                    json_real((double)l->rtt_us / 1e3));
+	if (!l->up && l->down_since_us)
+		json_object_set_new(
+		    o, "down_s",
+		    json_real((double)(now - l->down_since_us) / 1e6));
+	if (l->error)
+		json_object_set_new(o, "error", json_string(l->error));
+	return o;
+}
+
+/* Our group in the last XINFO GROUPS: "lag" and "pending". */
+static json_t *
+group_of(const struct bridge *br, const char *name)
+{
+	size_t i;
+	json_t *g;
+
+	json_array_foreach(br->groups, i, g)
+	{
+		const char *n = json_string_value(json_object_get(g, "name"));
+		if (n && !strcmp(n, name))
+			return g;
+	}
+	return NULL;
+}
+
 json_t *
 bridge_get_stats_json(const struct bridge *br)
 {
 	struct bridge_stats s;
+	json_t *o, *links, *g;
 
 	bridge_get_stats(br, &s);
-	return json_pack(
-	    "{s:b, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:I, s:I, s:I, s:I, "
+	o = json_pack(
+	    "{s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:I, s:I, s:I, s:I, "
 	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "enabled", 1, "url", br->url_text, "channel", br->channel, "host",
-	    br->host, "instance", br->instance, "publish",
-	    patterns_json(br->publish), "subscribe",
+	    "enabled", 1, "delivery",
+	    br->delivery == BRIDGE_STREAMS ? "streams" : "pubsub", "url",
+	    br->url_text, "channel", br->channel, "host", br->host, "instance",
+	    br->instance, "publish", patterns_json(br->publish), "subscribe",
 	    patterns_json(br->subscribe), "connected", s.connected, "published",
 	    (json_int_t)s.published, "received", (json_int_t)s.received,
 	    "ignored", (json_int_t)s.ignored, "invalid", (json_int_t)s.invalid,
@@ -1200,6 +2171,92 @@ bridge_get_stats_json(const struct bridge *br)
 	    (json_int_t)s.reconnects, "buffered", (json_int_t)s.buffered,
 	    "buffer", (json_int_t)br->buffer, "inflight",
 	    (json_int_t)s.inflight);
+	json_object_set_new(o, "node", json_string(br->host));
+	json_object_set_new(o, "epoch", json_string(br->epoch));
+	json_object_set_new(o, "duplicates", json_integer((json_int_t)s.duplicates));
+	json_object_set_new(o, "gaps", json_integer((json_int_t)s.gaps));
+	json_object_set_new(o, "gap_events",
+	                    json_integer((json_int_t)s.gap_events));
+	json_object_set_new(o, "resent", json_integer((json_int_t)s.resent));
+	json_object_set_new(o, "rejected", json_integer((json_int_t)s.rejected));
+	json_object_set_new(o, "replayed", json_integer((json_int_t)s.replayed));
+	json_object_set_new(o, "timeouts", json_integer((json_int_t)s.timeouts));
+	json_object_set_new(o, "pauses", json_integer((json_int_t)s.pauses));
+	json_object_set_new(o, "peers", json_integer((json_int_t)br->npeers));
+	links = json_object();
+	json_object_set_new(links, br->pub.name, link_json(br, &br->pub));
+	if (br->has_sub)
+		json_object_set_new(links, br->sub.name, link_json(br, &br->sub));
+	json_object_set_new(o, "links", links);
+	if (br->delivery == BRIDGE_STREAMS) {
+		json_object_set_new(o, "stream", json_string(br->stream));
+		json_object_set_new(o, "stream_length",
+		                    json_integer(br->stream_len));
+		if (br->store)
+			json_object_set_new(o, "cursor",
+			                    json_integer((json_int_t)br->cursor));
+		if (br->has_sub && (g = group_of(br, br->host))) {
+			json_object_set(o, "lag", json_object_get(g, "lag"));
+			json_object_set(o, "pending",
+			                json_object_get(g, "pending"));
+		}
+	}
+	return o;
+}
+
+json_t *
+bridge_get_peers_json(const struct bridge *br)
+{
+	json_t *a = json_array(), *g;
+	size_t i;
+
+	for (i = 0; i < br->npeers; i++) {
+		const struct peer *p = &br->peers[i];
+		char when[40] = "";
+		json_t *o;
+
+		if (p->last_us)
+			util_format_time(p->last_us, when, sizeof(when));
+		o = json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:I}", "node",
+		              p->node, "origin", 1, "epoch", p->epoch, "seq",
+		              (json_int_t)p->seq, "received",
+		              (json_int_t)p->received, "duplicates",
+		              (json_int_t)p->duplicates, "gaps",
+		              (json_int_t)p->gaps, "missing",
+		              (json_int_t)p->missing);
+		json_object_set_new(o, "time",
+		                    p->time ? json_string(p->time) : json_null());
+		json_object_set_new(o, "received_at",
+		                    when[0] ? json_string(when) : json_null());
+		if ((g = group_of(br, p->node))) {
+			json_object_set(o, "lag", json_object_get(g, "lag"));
+			json_object_set(o, "pending",
+			                json_object_get(g, "pending"));
+		}
+		json_array_append_new(a, o);
+	}
+	/* nodes that read (a group) but never published */
+	json_array_foreach(br->groups, i, g)
+	{
+		const char *n = json_string_value(json_object_get(g, "name"));
+
+		if (!n || (br->npeers && peer_get((struct bridge *)br, n, false)))
+			continue;
+		json_array_append_new(
+		    a, json_pack("{s:s, s:b, s:O, s:O, s:b}", "node", n,
+		                 "origin", 0, "lag",
+		                 json_object_get(g, "lag")
+		                     ? json_object_get(g, "lag")
+		                     : json_null(),
+		                 "pending",
+		                 json_object_get(g, "pending")
+		                     ? json_object_get(g, "pending")
+		                     : json_null(),
+		                 "self", strcmp(n, br->host) == 0));
+	}
+	return json_pack("{s:s, s:s, s:o}", "node", br->host, "delivery",
+	                 br->delivery == BRIDGE_STREAMS ? "streams" : "pubsub",
+	                 "peers", a);
 }
 
 /* ---- the service ---- */
@@ -1231,11 +2288,18 @@ bridge_svc_init(struct svc *self, char **cause)
 	const struct bridge_conf *c = svc_options(self);
 	struct bus *b = bus_of(self);
 	struct bridge_opts o;
+	char *secret = NULL, *why = NULL;
 
 	if (!c->url)
 		return 0; /* no [bridge] section: nothing to do */
 	if (!b) {
 		*cause = xstrdup("the bus is not running");
+		return -1;
+	}
+	if (c->password_file &&
+	    !(secret = bridge_read_secret(c->password_file, &why))) {
+		*cause = xasprintf("password_file: %s", why);
+		free(why);
 		return -1;
 	}
 	o = (struct bridge_opts){
@@ -1246,12 +2310,31 @@ bridge_svc_init(struct svc *self, char **cause)
 	    .buffer = c->buffer,
 	    .backoff_min = c->reconnect_min,
 	    .backoff_max = c->reconnect_max,
+	    .host = c->node,
+	    .delivery = (enum bridge_delivery)c->delivery,
+	    .maxlen = c->maxlen,
+	    .max_age = c->max_age,
+	    .password = secret,
+	    .user = c->user,
+	    .ping_interval = c->ping_interval,
+	    .ping_timeout = c->ping_timeout,
+	    .use_store = true,
 	};
-	if (!(svc_br.br = bridge_new(svc_loop(self), b, &o, cause)))
+	svc_br.br = bridge_new(svc_loop(self), b, &o, cause);
+	if (secret) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	if (!svc_br.br)
 		return -1;
 	svc_br.self = self;
-	log_info("bridge: instance %s on %s, channel prefix '%s'",
-	         svc_br.br->instance, svc_br.br->url_text, svc_br.br->channel);
+	log_info("bridge: node %s (instance %s) on %s, channel prefix '%s', "
+	         "delivery %s%s",
+	         svc_br.br->host, svc_br.br->instance, svc_br.br->url_text,
+	         svc_br.br->channel,
+	         svc_br.br->delivery == BRIDGE_STREAMS ? "streams" : "pubsub",
+	         svc_br.br->store ? ", published-up-to cursor in the journal"
+	                          : "");
 	return 0;
 }
 
@@ -1321,6 +2404,35 @@ channel_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
 	return 0;
 }
 
+static int
+node_parse(struct svc_conf_ctx *cx, const struct svc_conf_item *it,
+           const char *v, void *dst, char **cause)
+{
+	if (!bridge_node_valid(v)) {
+		*cause = xasprintf("'%s' is not a node name (1-64 characters "
+		                   "of A-Z a-z 0-9 _ . : -)",
+		                   v);
+		return -1;
+	}
+	conf_str_set(dst, v);
+	return 0;
+}
+
+static const struct svc_conf_type bridge_node_type = {
+    .name = "node",
+    .parse = node_parse,
+    .size = sizeof(char *),
+    .free = svc_conf_str_free,
+    .equal = svc_conf_str_equal,
+    .copy = svc_conf_str_copy,
+};
+
+static const struct svc_conf_enum bridge_deliveries[] = {
+    {"streams", BRIDGE_STREAMS},
+    {"pubsub", BRIDGE_PUBSUB},
+    {NULL, 0},
+};
+
 static const struct svc_conf_type bridge_url_type = {
     .name = "url",
     .parse = url_parse,
@@ -1345,6 +2457,50 @@ static const struct svc_conf_item bridge_items[] = {
      .type = &bridge_url_type,
      .off = BF(url),
      .doc = "redis://HOST[:PORT][/DB] or unix:///PATH (required)"},
+    {.key = "delivery",
+     .type = &svc_conf_enum,
+     .off = BF(delivery),
+     .dflt = "streams",
+     .arg = bridge_deliveries,
+     .doc = "streams (at least once, resumable) or pubsub (at most once)"},
+    {.key = "node",
+     .type = &bridge_node_type,
+     .off = BF(node),
+     .doc = "this node's name, unique among the nodes (default: the host "
+            "name)"},
+    {.key = "maxlen",
+     .type = &svc_conf_count,
+     .off = BF(maxlen),
+     .dflt = "1000000",
+     .min = "1",
+     .max = "1000000000",
+     .doc = "streams: entries the stream keeps (XADD MAXLEN ~)"},
+    {.key = "max_age",
+     .type = &svc_conf_duration,
+     .off = BF(max_age),
+     .max = "365d",
+     .doc = "streams: keep entries this long instead (XADD MINID ~)"},
+    {.key = "password_file",
+     .type = &svc_conf_path,
+     .off = BF(password_file),
+     .doc = "a file holding the Redis password (AUTH), not readable by "
+            "others"},
+    {.key = "user",
+     .type = &bridge_node_type,
+     .off = BF(user),
+     .doc = "the Redis ACL user for AUTH (with password_file)"},
+    {.key = "ping_interval",
+     .type = &svc_conf_duration,
+     .off = BF(ping_interval),
+     .dflt = "1s",
+     .max = "1h",
+     .doc = "how often each link is checked"},
+    {.key = "ping_timeout",
+     .type = &svc_conf_duration,
+     .off = BF(ping_timeout),
+     .dflt = "3s",
+     .max = "1h",
+     .doc = "a link that does not answer in this time is reconnected"},
     {.key = "publish",
      .type = &svc_conf_patterns,
      .off = BF(publish),
@@ -1453,6 +2609,25 @@ bridge_section_check(struct svc_conf_ctx *cx, void *opts)
 		               "reconnect_max");
 		rc = -1;
 	}
+	if (c->user && !c->password_file) {
+		svc_conf_error(cx, svc_conf_key_line(cx, "user"),
+		               "[bridge]: 'user' needs a 'password_file'");
+		rc = -1;
+	}
+	if (c->password_file) {
+		char *why = NULL, *secret =
+		                      bridge_read_secret(c->password_file, &why);
+
+		if (!secret) {
+			svc_conf_error(cx, svc_conf_key_line(cx, "password_file"),
+			               "[bridge]: password_file: %s", why);
+			free(why);
+			rc = -1;
+		} else {
+			explicit_bzero(secret, strlen(secret));
+			free(secret);
+		}
+	}
 	if (rc == 0)
 		warn_forbidden_network(c->url);
 	return rc;
@@ -1465,6 +2640,24 @@ static const struct svc_conf_section bridge_section = {
     .flags = SVC_CONF_RESTART,
     .check = bridge_section_check,
     .doc = "events shared across hosts through Redis",
+};
+
+static const struct svc_reply *
+m_peers(struct svc *self, struct svc_call *q)
+{
+	(void)self;
+	if (!svc_br.br)
+		return svc_call_ok(q, json_pack("{s:b, s:[]}", "enabled", 0,
+		                                "peers"));
+	return svc_call_ok(q, bridge_get_peers_json(svc_br.br));
+}
+
+static const struct svc_method bridge_methods[] = {
+    {.name = "peers",
+     .fn = m_peers,
+     .access = SVC_ACCESS_READ,
+     .doc = "every origin seen and every node's consumer group: last "
+            "seq and time, lag, pending, duplicates, gaps"},
 };
 
 static json_t *
@@ -1484,5 +2677,6 @@ const struct svc_desc bridge_service = {
     .stop_timeout = BRIDGE_CLOSE_TIMEOUT + 2,
     .conf = SVC_CONF_SECTIONS(&bridge_section),
     .conf_size = sizeof(struct bridge_conf),
+    SVC_METHODS(bridge_methods),
     .figures = bridge_figures,
 };

@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
-# bridge.sh — events per second across the Redis bridge: svcd A publishes,
-# svcd B subscribes, both on one local redis-server (Unix socket). N emits
-# are pipelined into A's control socket; the clock stops when B's bridge
-# has brought all N in.
+# bridge.sh — the Redis bridge (delivery = streams) against raw Redis with
+# the same load, in one run: one redis-server on 127.0.0.1 (TCP, as across
+# hosts), svcd A publishes bench.*, svcd B subscribes, a plain subscriber on
+# B's control socket stamps each arrival.
 #
-#   tests/bench/bridge.sh [N]        (default 100000; needs redis-server,
-#                                     socat, jq; uses build/svcd, svcctl)
+#   throughput  N events as fast as A's control socket takes them, until
+#               the last reached B's subscriber; raw: one writer XADDs the
+#               same payloads (1024 in flight), one reader XREADGROUP +
+#               XACK, until the last was read.
+#   latency     RATE events/s for SECS seconds (default 10000/s, 5 s):
+#               p50/p99 from the emit (raw: the XADD) to the subscriber
+#               (raw: the reader).
+#
+#   tests/bench/bridge.sh [N [RATE [SECS]]]   (default 100000 10000 5;
+#                          needs redis-server, redis-cli, jq; builds
+#                          build/bench/xbench; uses build/svcd, svcctl)
 set -eu
 N=${1:-100000}
+RATE=${2:-10000}
+SECS=${3:-5}
 here=$(cd "$(dirname "$0")" && pwd)
-SVCD=${SVCD:-$here/../../build/svcd}
-SVCCTL=${SVCCTL:-$here/../../build/svcctl}
-for c in redis-server redis-cli socat jq; do
+root=$here/../..
+SVCD=${SVCD:-$root/build/svcd}
+SVCCTL=${SVCCTL:-$root/build/svcctl}
+XB=${XBENCH:-$root/build/bench/xbench}
+for c in redis-server redis-cli jq; do
 	command -v $c >/dev/null || { echo "bridge.sh: $c is not installed" >&2; exit 1; }
 done
+[ -x "$XB" ] || make -C "$root" -s build/bench/xbench
 T=$(mktemp -d /tmp/svcd-bench-bridge.XXXXXX)
 pids=()
 cleanup() {
@@ -23,10 +37,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-redis-server --port 0 --unixsocket "$T/redis.sock" --save "" --appendonly no \
+port=
+for _ in $(seq 100); do
+	p=$((20000 + RANDOM % 40000))
+	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+done
+[ -n "$port" ] || { echo "bridge.sh: no free port" >&2; exit 1; }
+redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
 	--dir "$T" >"$T/redis.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 250); do redis-cli -s "$T/redis.sock" ping >/dev/null 2>&1 && break; sleep 0.02; done
+for _ in $(seq 250); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.02; done
 
 start_node() { # NAME PUBLISH SUBSCRIBE
 	cat >"$T/$1.conf" <<CONF
@@ -36,7 +56,8 @@ log_level = warning
 [bus]
 history = 16
 [bridge]
-url = unix://$T/redis.sock
+url = redis://127.0.0.1:$port
+node = $1
 publish = $2
 subscribe = $3
 buffer = 1000000
@@ -53,20 +74,44 @@ CONF
 start_node a 'bench.*' ''
 start_node b '' 'bench.*'
 
-awk -v n="$N" 'BEGIN { for (i = 1; i <= n; i++)
-	printf "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"emit\",\"params\":{\"event\":\"bench.e\",\"data\":{\"i\":%d}}}\n", i, i }' >"$T/emits"
+# field VALUE-NAME LINE
+field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$2"; }
 
-received() { "$SVCCTL" -s "$T/b.sock" --json status | jq .bridge.received; }
-t0=$(date +%s%N)
-socat -t 1 - "UNIX-CONNECT:$T/a.sock" <"$T/emits" >/dev/null &
-sender=$!
-while [ "$(received)" -lt "$N" ]; do
-	sleep 0.05
-	[ $(( ($(date +%s%N) - t0) / 1000000000 )) -lt 120 ] || { echo "bridge.sh: timed out at $(received)/$N" >&2; exit 1; }
-done
-t1=$(date +%s%N)
-wait $sender || true
-ms=$(( (t1 - t0) / 1000000 ))
-echo "bridge: $N events A -> Redis -> B in ${ms} ms: $(( N * 1000 / (ms > 0 ? ms : 1) )) events/s"
-"$SVCCTL" -s "$T/a.sock" --json status | jq -c '.bridge | {published, dropped, lost}'
-"$SVCCTL" -s "$T/b.sock" --json status | jq -c '.bridge | {received, in_dropped}'
+# bridge_run COUNT RATE: emit on A, subscriber on B; prints one line.
+bridge_run() {
+	local out
+	"$XB" sub "$T/b.sock" "$1" >"$T/sub.out" &
+	local sp=$!
+	for _ in $(seq 250); do grep -q ready "$T/sub.out" 2>/dev/null && break; sleep 0.02; done
+	out=$("$XB" emit "$T/a.sock" "$1" "$2")
+	wait $sp
+	local s l
+	s=$(field start_us "$out")
+	l=$(field last_us "$(tail -1 "$T/sub.out")")
+	echo "eps=$(($1 * 1000000 / (l - s))) $(tail -1 "$T/sub.out" | sed 's/.*last_us=[0-9]* //')"
+}
+
+raw_run() {
+	local out s l
+	out=$("$XB" raw 127.0.0.1 "$port" "$1" "$2")
+	s=$(field start_us "$(grep start_us <<<"$out")")
+	l=$(field last_us "$(grep last_us <<<"$out")")
+	echo "eps=$(($1 * 1000000 / (l - s))) $(grep last_us <<<"$out" | sed 's/.*last_us=[0-9]* //')"
+}
+
+echo "bridge.sh: $(nproc) cores, redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), TCP 127.0.0.1"
+raw_tp=$(raw_run "$N" 0)
+br_tp=$(bridge_run "$N" 0)
+echo "throughput raw Redis XADD/XREADGROUP: $N events: $raw_tp"
+echo "throughput svcd A -> Redis -> svcd B:  $N events: $br_tp"
+rt=$(field eps "$raw_tp")
+bt=$(field eps "$br_tp")
+echo "ratio bridge/raw: $(awk -v b="$bt" -v r="$rt" 'BEGIN { printf "%.2f", b / r }') (target >= 0.80)"
+
+M=$((RATE * SECS))
+raw_lat=$(raw_run "$M" "$RATE")
+br_lat=$(bridge_run "$M" "$RATE")
+echo "latency raw Redis at $RATE/s, $M events: $raw_lat"
+echo "latency svcd bridge at $RATE/s, $M events: $br_lat (target p99 < 5000 us)"
+"$SVCCTL" -s "$T/a.sock" --json status | jq -c '.bridge | {published, dropped, resent, rejected}'
+"$SVCCTL" -s "$T/b.sock" --json status | jq -c '.bridge | {received, duplicates, gaps, pauses}'

@@ -63,6 +63,7 @@ node_launch() {
 socket = $T/$n.sock
 [bridge]
 url = ${BRIDGE_URL:-unix://$T/redis.sock}
+delivery = pubsub
 publish = $2
 subscribe = $3
 reconnect_min = ${4:-20ms}

@@ -232,6 +232,7 @@ node_start(struct node *n, const char *instance, const char *const *pub,
 	    .connect_timeout = 1,
 	    .host = "testhost",
 	    .instance = instance,
+	    .delivery = BRIDGE_PUBSUB,
 	};
 	char url[200], *cause = NULL;
 
@@ -383,13 +384,13 @@ START_TEST(test_channel_and_patterns)
 	ck_assert(!bridge_channel_valid("a?b"));
 	ck_assert(!bridge_channel_valid("a[b]"));
 	p = bridge_redis_pattern("svcd", "*");
-	ck_assert_str_eq(p, "svcd.*");
+	ck_assert_str_eq(p, "svcd|*");
 	free(p);
 	p = bridge_redis_pattern("svcd", "user.*");
-	ck_assert_str_eq(p, "svcd.user.*");
+	ck_assert_str_eq(p, "svcd|user.*");
 	free(p);
 	p = bridge_redis_pattern("x", "order_placed");
-	ck_assert_str_eq(p, "x.order_placed");
+	ck_assert_str_eq(p, "x|order_placed");
 	free(p);
 }
 END_TEST
