@@ -109,7 +109,8 @@ $(SVCD): $(BUILD)/daemon/main.o $(LIB)
 # and `make check-abi` fails on anything exported without one of them.
 # services/table.c is svcd's own table, not part of the library.
 ABI_PREFIXES := svc_ svcd_ bus_ worker_ health_ journal_ hooks_ bridge_ \
-                manager_ control_ timers_ app_ notification_
+                manager_ control_ timers_ app_ notification_ \
+                metrics_
 SOMAJOR    := 0
 SONAME     := libsvcd.so.$(SOMAJOR)
 PUBLIC_HDRS := daemon/service.h daemon/conf.h daemon/params.h \

@@ -5,6 +5,7 @@
  */
 #include "client/cli.h"
 #include "client/cmds.h"
+#include "client/monitor.h"
 #include "daemon/util.h"
 
 const struct cli_cmd *const cli_cmds[] = {
@@ -14,6 +15,9 @@ const struct cli_cmd *const cli_cmds[] = {
     &cmd_services_entry, /* the service graph */
     &cmd_tasks_entry,    /* the worker's tasks */
     &cmd_hooks_entry,    /* the hooks and their figures */
+    &cmd_top_entry,      /* a live view (client/top.c) */
+    &cmd_metrics_entry,  /* Prometheus text (client/metrics.c) */
+    &cmd_check_entry,    /* monitoring plugin (client/check.c) */
     &cmd_watch_entry,    /* stream events */
     &cmd_events_entry,   /* events from the history */
     &cmd_schedule_entry, /* emit periodically or later */

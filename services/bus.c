@@ -2037,6 +2037,40 @@ bus_figures(struct svc *self)
 	return bus_stats_json(svc_priv(self));
 }
 
+/* `svcctl metrics`: the figures' types and help (daemon/service.h). */
+static const struct svc_metric bus_metrics[] = {
+    {.figure = "emitted",
+     .type = SVC_METRIC_COUNTER,
+     .help = "events emitted",
+     .name = "events_emitted"},
+    {.figure = "delivered",
+     .type = SVC_METRIC_COUNTER,
+     .help = "deliveries to listeners",
+     .name = "events_delivered"},
+    {.figure = "dropped",
+     .type = SVC_METRIC_COUNTER,
+     .help = "events dropped (queue full)",
+     .name = "events_dropped"},
+    {.figure = "listener_errors",
+     .type = SVC_METRIC_COUNTER,
+     .help = "listener calls that failed"},
+    {.figure = "queue_depth",
+     .type = SVC_METRIC_GAUGE,
+     .help = "events queued for delivery now"},
+    {.figure = "high_watermark",
+     .type = SVC_METRIC_GAUGE,
+     .help = "the deepest the queue has been"},
+    {.figure = "listeners",
+     .type = SVC_METRIC_GAUGE,
+     .help = "listeners registered now"},
+    {.figure = "last_seq",
+     .type = SVC_METRIC_GAUGE,
+     .help = "the seq of the last event"},
+    {.figure = "history",
+     .type = SVC_METRIC_GAUGE,
+     .help = "events kept in the history"},
+};
+
 /* ---- the service ------------------------------------------------------- */
 
 static bool bus_in_stop;
@@ -2178,4 +2212,5 @@ const struct svc_desc bus_service = {
     .conf_size = sizeof(struct bus_conf),
     SVC_METHODS(bus_methods),
     .figures = bus_figures,
+    SVC_METRICS(bus_metrics),
 };
