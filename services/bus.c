@@ -1181,6 +1181,8 @@ dispatch_one(struct bus *b, struct bus_ev *e)
 	history_add(b, e);
 	b->cur = e;
 	b->dispatching++;
+	/* what listeners log now is about this event (SVCD_SEQ=) */
+	uint64_t log_seq = log_set_seq(e->pub.seq);
 	for (struct bus_listener *l = b->lhead; l; l = l->next) {
 		if (l->removed || e->pub.seq <= l->from_seq ||
 		    !listener_match(l, &e->pub))
@@ -1204,6 +1206,7 @@ dispatch_one(struct bus *b, struct bus_ev *e)
 		account(b, l, e, r ? -1 : 0);
 		call_put(b, c);
 	}
+	log_set_seq(log_seq);
 	b->dispatching--;
 	if (b->pending) {
 		if (!ev_is_active(&b->listener_timer)) {
