@@ -534,8 +534,8 @@ metrics_section_check(struct svc_conf_ctx *cx, void *target)
 		return 0;
 	if (listen_parse(c->listen, &a, &why) < 0) {
 		svc_conf_error(cx, svc_conf_key_line(cx, "listen"),
-		               "listen %s: %s", svc_conf_quote(cx, c->listen),
-		               why);
+		               "bad value for 'listen' in [metrics]: '%s': %s",
+		               svc_conf_quote(cx, c->listen), why);
 		free(why);
 		return -1;
 	}
@@ -592,7 +592,10 @@ static struct {
 	int lfd;
 	char *unlink_path;
 	ev_io accept_w;
-	ev_timer pause_w; /* accept paused after EMFILE */
+	ev_timer pause_w;   /* accept paused after EMFILE */
+	ev_timer retry_w;   /* listen failed: tried again */
+	char *listen;       /* what [metrics] listen says; NULL: none */
+	char *listen_error; /* why it is not listening, NULL when it is */
 	struct hclient *clients;
 	size_t nclients;
 	double timeout;
@@ -835,6 +838,50 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static int listen_open(const char *spec, char **cause);
+
+/* Listen on mx.listen; on failure keep the reason (the service is then
+ * degraded, its method still answers) and try again in RETRY_S. */
+#define RETRY_S 2.0
+static void
+try_listen(void)
+{
+	char *cause = NULL;
+	int fd = listen_open(mx.listen, &cause);
+
+	if (fd < 0) {
+		if (!mx.listen_error || strcmp(mx.listen_error, cause) != 0)
+			log_warn("%s; trying again every %.0fs", cause,
+			         RETRY_S);
+		free(mx.listen_error);
+		mx.listen_error = cause;
+		if (mx.self)
+			svc_health_changed(mx.self);
+		ev_timer_set(&mx.retry_w, RETRY_S, 0.0);
+		ev_timer_start(mx.loop, &mx.retry_w);
+		return;
+	}
+	mx.lfd = fd;
+	ev_io_init(&mx.accept_w, accept_cb, mx.lfd, EV_READ);
+	ev_io_start(mx.loop, &mx.accept_w);
+	log_info("metrics: serving GET /metrics on %s", mx.listen);
+	if (mx.listen_error && mx.self)
+		svc_health_changed(mx.self);
+	free(mx.listen_error);
+	mx.listen_error = NULL;
+}
+
+static void
+retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	try_listen();
+}
+
 static int
 listen_open(const char *spec, char **cause)
 {
@@ -887,16 +934,28 @@ metrics_init(struct svc *self, char **cause)
 	mx.loop = svc_loop(self);
 	mx.timeout = c->timeout > 0 ? c->timeout : 5.0;
 	mx.max_clients = c->max_clients ? c->max_clients : 16;
+	ev_timer_init(&mx.pause_w, pause_cb, 1.0, 0.0);
+	ev_timer_init(&mx.retry_w, retry_cb, RETRY_S, 0.0);
+	(void)cause;
 	if (!c->listen || !*c->listen)
 		return 0;
-	mx.lfd = listen_open(c->listen, cause);
-	if (mx.lfd < 0)
-		return -1;
-	ev_io_init(&mx.accept_w, accept_cb, mx.lfd, EV_READ);
-	ev_io_start(mx.loop, &mx.accept_w);
-	ev_timer_init(&mx.pause_w, pause_cb, 1.0, 0.0);
-	log_info("metrics: serving GET /metrics on %s", c->listen);
+	mx.listen = xstrdup(c->listen);
+	/* from the loop: a failure makes the running service degraded (the
+	 * method still answers), not a failed start */
+	ev_timer_set(&mx.retry_w, 0.0, 0.0);
+	ev_timer_start(mx.loop, &mx.retry_w);
 	return 0;
+}
+
+/* Unhealthy while [metrics] listen is not listening. */
+static int
+metrics_ping(struct svc *self, char **cause)
+{
+	(void)self;
+	if (!mx.listen_error)
+		return 0;
+	*cause = xstrdup(mx.listen_error);
+	return -1;
 }
 
 static int
@@ -905,12 +964,16 @@ metrics_stop(struct svc *self)
 	(void)self;
 	while (mx.clients)
 		client_close(mx.clients);
+	ev_timer_stop(mx.loop, &mx.retry_w);
+	ev_timer_stop(mx.loop, &mx.pause_w);
 	if (mx.lfd >= 0) {
 		ev_io_stop(mx.loop, &mx.accept_w);
-		ev_timer_stop(mx.loop, &mx.pause_w);
 		close(mx.lfd);
 		mx.lfd = -1;
 	}
+	free(mx.listen);
+	free(mx.listen_error);
+	mx.listen = mx.listen_error = NULL;
 	if (mx.unlink_path) {
 		unlink(mx.unlink_path);
 		free(mx.unlink_path);
@@ -926,18 +989,23 @@ metrics_figures(struct svc *self)
 	const struct metrics_conf *c = svc_options(self);
 
 	return json_pack(
-	    "{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "listen",
+	    "{s:o, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "listen",
 	    c->listen && *c->listen ? json_string(c->listen) : json_null(),
-	    "clients", (json_int_t)mx.nclients, "accepted",
-	    (json_int_t)mx.accepted, "requests", (json_int_t)mx.requests,
-	    "scrapes", (json_int_t)mx.scrapes, "not_found",
-	    (json_int_t)mx.not_found, "bad_method", (json_int_t)mx.bad_method,
-	    "bad_request", (json_int_t)mx.bad_request, "too_large",
-	    (json_int_t)mx.too_large, "timeouts", (json_int_t)mx.timeouts,
-	    "rejected", (json_int_t)mx.rejected);
+	    "listening", mx.lfd >= 0, "clients", (json_int_t)mx.nclients,
+	    "accepted", (json_int_t)mx.accepted, "requests",
+	    (json_int_t)mx.requests, "scrapes", (json_int_t)mx.scrapes,
+	    "not_found", (json_int_t)mx.not_found, "bad_method",
+	    (json_int_t)mx.bad_method, "bad_request",
+	    (json_int_t)mx.bad_request, "too_large", (json_int_t)mx.too_large,
+	    "timeouts", (json_int_t)mx.timeouts, "rejected",
+	    (json_int_t)mx.rejected);
 }
 
 static const struct svc_metric metrics_metrics[] = {
+    {.figure = "listening",
+     .type = SVC_METRIC_GAUGE,
+     .help = "1 while [metrics] listen is listening"},
     {.figure = "clients",
      .type = SVC_METRIC_GAUGE,
      .help = "HTTP clients connected now"},
@@ -974,6 +1042,7 @@ const struct svc_desc metrics_service = {
     .name = "metrics",
     .optional = true,
     .init = metrics_init,
+    .ping = metrics_ping,
     .stop = metrics_stop,
     .conf = SVC_CONF_SECTIONS(&metrics_section),
     .conf_size = sizeof(struct metrics_conf),
