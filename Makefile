@@ -32,6 +32,7 @@ ifneq ($(filter check integration sanitize check-stress,$(MAKECMDGOALS)),)
 EXTRA_DEPS += socat jq redis-server python3
 # t_webhooks.sh makes a CA and a server certificate for its HTTPS receiver
 EXTRA_DEPS += openssl
+EXTRA_DEPS += prometheus curl
 endif
 ifeq ($(filter clean format check-format,$(MAKECMDGOALS)),)
 ifneq ($(shell .ci/deps $(EXTRA_DEPS) >&2; echo $$?),0)
@@ -111,7 +112,8 @@ $(SVCD): $(BUILD)/daemon/main.o $(LIB)
 # and `make check-abi` fails on anything exported without one of them.
 # services/table.c is svcd's own table, not part of the library.
 ABI_PREFIXES := svc_ svcd_ bus_ worker_ health_ journal_ hooks_ bridge_ \
-                manager_ control_ timers_ app_ notification_
+                manager_ control_ timers_ app_ notification_ \
+                metrics_
 SOMAJOR    := 0
 SONAME     := libsvcd.so.$(SOMAJOR)
 PUBLIC_HDRS := daemon/service.h daemon/conf.h daemon/params.h \

@@ -252,11 +252,62 @@ out_bad:
 	return -1;
 }
 
+/* One of the command's own_opts at argv[*i]: 1, 0 if not, -1 on error. */
+static int
+parse_own_opt(int argc, char **argv, int *i, struct cli_opts *o, char **cause)
+{
+	const char *a = argv[*i];
+	const struct cli_own_opt *t = o->cmd ? o->cmd->own_opts : NULL;
+
+	for (size_t k = 0; t && t[k].name && k < CLI_OWN_MAX; k++) {
+		size_t nl = strlen(t[k].name);
+		const char *val = NULL;
+		bool glued = false;
+
+		if (strncmp(a, t[k].name, nl) == 0 && a[nl] == '=') {
+			val = a + nl + 1;
+			glued = true;
+		} else if (t[k].shrt && t[k].arg &&
+		           strncmp(a, t[k].shrt, 2) == 0 && a[2]) {
+			val = a + 2;
+			glued = true;
+		} else if (strcmp(a, t[k].name) != 0 &&
+		           !(t[k].shrt && strcmp(a, t[k].shrt) == 0)) {
+			continue;
+		}
+		if (o->own[k]) {
+			*cause =
+			    xasprintf("option '%s' given twice", t[k].name);
+			return -1;
+		}
+		if (!t[k].arg && glued) {
+			*cause =
+			    xasprintf("option '%s' takes no value", t[k].name);
+			return -1;
+		}
+		if (t[k].arg && !glued) {
+			if (*i + 1 >= argc) {
+				*cause = xasprintf("option '%s' needs %s", a,
+				                   t[k].arg);
+				return -1;
+			}
+			val = argv[++*i];
+		}
+		o->own[k] = t[k].arg ? val : "";
+		return 1;
+	}
+	return 0;
+}
+
 /* A command option at argv[*i]: 1 if it was one, 0 if not, -1 on error. */
 static int
 parse_cmd_opt(int argc, char **argv, int *i, struct cli_opts *o, char **cause)
 {
 	const char *a = argv[*i];
+	int own = parse_own_opt(argc, argv, i, o, cause);
+
+	if (own)
+		return own;
 
 	for (size_t k = 0; k < ARRAY_SIZE(cli_cmd_opts); k++) {
 		const char *name = cli_cmd_opts[k].name;

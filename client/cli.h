@@ -45,6 +45,19 @@ enum cli_opt_bit {
 struct cli_cmd;
 struct cli_opts;
 
+/*
+ * A command's own option (its entry's own_opts, ended by a NULL name),
+ * after the command: "--delay 2", "--delay=2", "-d 2", "-d2". cli_parse
+ * stores the value in o->own[k] (k its index; "" for a flag) and refuses
+ * one given twice; NULL when not given. The command checks the value.
+ */
+struct cli_own_opt {
+	const char *name; /* "--delay" */
+	const char *shrt; /* "-d", or NULL */
+	const char *arg;  /* "SECS"; NULL: a flag */
+};
+#define CLI_OWN_MAX 8
+
 /* What a command runs with (made by cli_main). */
 struct cli_ctx {
 	const struct cli_opts *o;
@@ -74,6 +87,7 @@ struct cli_cmd {
 	/* Rules across options and arguments (NULL: none): -1 with *cause. */
 	int (*check)(const struct cli_opts *o, char **cause);
 	bool own_version; /* --version runs the command instead of printing */
+	const struct cli_own_opt *own_opts; /* NULL: none */
 	int (*exec)(struct cli_ctx *c);
 };
 
@@ -98,6 +112,7 @@ struct cli_opts {
 	const char *emit;
 	unsigned long long since;
 	unsigned long long last;
+	const char *own[CLI_OWN_MAX]; /* the command's own_opts given */
 	int nargs;
 	char **args; /* positional words after the command (array owned) */
 };

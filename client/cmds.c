@@ -15,6 +15,7 @@
 #include "client/args.h"
 #include "client/cli.h"
 #include "client/cmds.h"
+#include "client/monitor.h"
 #include "client/conn.h"
 #include "client/tabulate.h"
 #include "daemon/util.h"
@@ -1079,9 +1080,15 @@ cmd_status(struct cli_ctx *c)
 	return CLI_EXIT_OK;
 }
 
+static int
+cmd_status_loop(struct cli_ctx *c)
+{
+	return cmd_status_every(c, cmd_status); /* client/top.c */
+}
+
 const struct cli_cmd cmd_status_entry = {
     .name = "status",
-    .args = "",
+    .args = "[--interval SECS]",
     .summary = "daemon version, uptime and bus/worker/control "
                "statistics",
     .help = "Show svcd's version, pid, uptime and state, a summary "
@@ -1089,8 +1096,12 @@ const struct cli_cmd cmd_status_entry = {
             "statistics.\n\n"
             "Examples:\n"
             "  svcctl status\n"
-            "  svcctl status --json | jq .bus\n",
-    .exec = cmd_status,
+            "  svcctl status --json | jq .bus\n"
+            "  svcctl status --interval 5   (again every 5 s until "
+            "Ctrl-C)\n",
+    .own_opts = cli_interval_opts,
+    .check = cli_interval_check,
+    .exec = cmd_status_loop,
 };
 
 static void

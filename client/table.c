@@ -6,6 +6,7 @@
 #include "client/cli.h"
 #include "client/cmds.h"
 #include "client/peers.h"
+#include "client/monitor.h"
 #include "daemon/util.h"
 
 const struct cli_cmd *const cli_cmds[] = {
@@ -16,6 +17,9 @@ const struct cli_cmd *const cli_cmds[] = {
     &cmd_tasks_entry,    /* the worker's tasks */
     &cmd_hooks_entry,    /* the hooks and their figures */
     &cmd_peers_entry,    /* the bridge's peers, lag, gaps */
+    &cmd_top_entry,      /* a live view (client/top.c) */
+    &cmd_metrics_entry,  /* Prometheus text (client/metrics.c) */
+    &cmd_check_entry,    /* monitoring plugin (client/check.c) */
     &cmd_watch_entry,    /* stream events */
     &cmd_events_entry,   /* events from the history */
     &cmd_schedule_entry, /* emit periodically or later */

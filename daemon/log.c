@@ -1,7 +1,10 @@
 /*
  * log.c — leveled logging to stderr. Under systemd (JOURNAL_STREAM set) each
  * line carries a "<N>" priority prefix for the journal and no timestamp;
- * otherwise lines read "TIME svcd[PID]: LEVEL: message".
+ * otherwise lines read "TIME svcd[PID]: LEVEL: message"; with the json
+ * format one JSON object per line. When JOURNAL_STREAM is stderr and the
+ * journal's socket answers, messages go to it natively with svcd's own
+ * fields (SVCD_SERVICE=, SVCD_SEQ=), stderr only taking what it refuses.
  *
  * Every message is escaped at this sink before it goes anywhere: messages
  * quote outside text (event data, hook output, config lines), and no input
@@ -19,7 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+#define SOURCES_MAX    64
 
 static struct {
 	const char *ident;
@@ -28,7 +37,12 @@ static struct {
 	int quiet;
 	log_hook_fn hook;
 	void *hook_arg;
-} L = {"svcd", LOGL_INFO, 0, 0, NULL, NULL};
+	enum log_format format;
+	int jfd; /* the journal's socket, connected; -1: none */
+	char *sources[SOURCES_MAX];
+	size_t nsources;
+	uint64_t seq;
+} L = {"svcd", LOGL_INFO, 0, 0, NULL, NULL, LOG_FORMAT_TEXT, -1, {NULL}, 0, 0};
 
 static const struct {
 	enum log_level level;
@@ -40,11 +54,89 @@ static const struct {
     {LOGL_DEBUG, "debug"},
 };
 
+/* JOURNAL_STREAM is "DEV:INO" of the stream systemd connected; only if
+ * it is still stderr (not redirected by a shell) is stderr the journal. */
+static bool
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return js != NULL; /* unreadable: trust it, as before */
+	return fstat(STDERR_FILENO, &st) == 0 &&
+	       (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
+
 void
 log_init(const char *ident)
 {
 	L.ident = ident;
 	L.journal = getenv("JOURNAL_STREAM") != NULL;
+	if (L.journal && L.jfd < 0 && stderr_is_journal())
+		log_set_journal_socket(JOURNAL_SOCKET);
+}
+
+int
+log_set_journal_socket(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (L.jfd >= 0)
+		close(L.jfd);
+	L.jfd = -1;
+	if (!path)
+		return 0;
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	L.jfd = fd;
+	return 0;
+}
+
+void
+log_set_format(enum log_format f)
+{
+	L.format = f;
+}
+
+enum log_format
+log_get_format(void)
+{
+	return L.format;
+}
+
+void
+log_add_source(const char *name)
+{
+	for (size_t i = 0; i < L.nsources; i++)
+		if (strcmp(L.sources[i], name) == 0)
+			return;
+	if (L.nsources < SOURCES_MAX)
+		L.sources[L.nsources++] = xstrdup(name);
+}
+
+uint64_t
+log_set_seq(uint64_t seq)
+{
+	uint64_t prev = L.seq;
+
+	L.seq = seq;
+	return prev;
 }
 
 void
@@ -201,17 +293,134 @@ escape(const char *s, size_t n)
 	return b.data;
 }
 
+static const char *
+find_source(const char *s, size_t n)
+{
+	for (size_t i = 0; i < L.nsources; i++) {
+		const char *src = L.sources[i];
+		size_t k = strlen(src);
+
+		if (n == k && memcmp(s, src, n) == 0)
+			return src;
+		/* "hook NAME: ..." is hooks' */
+		if (n + 1 == k && src[n] == 's' && memcmp(s, src, n) == 0)
+			return src;
+	}
+	return NULL;
+}
+
+/* The message's service (see log.h): a source, or the identity. */
+static const char *
+msg_service(const char *msg)
+{
+	size_t n = strcspn(msg, ": '");
+	const char *src = n ? find_source(msg, n) : NULL;
+	const char *q;
+
+	if (src)
+		return src;
+	if ((q = strchr(msg, '\'')) != NULL) {
+		n = strcspn(q + 1, "'");
+		if (q[1 + n] == '\'' && (src = find_source(q + 1, n)) != NULL)
+			return src;
+	}
+	return L.ident;
+}
+
+/* KEY for the journal: SVCD_ and key upper-cased, [A-Z0-9_] only. */
 static void
-emit(enum log_level level, const char *raw)
+journal_key(struct buf *b, const char *key)
+{
+	buf_puts(b, "SVCD_");
+	for (const char *p = key; *p; p++) {
+		char c = *p;
+
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		else if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+			c = '_';
+		buf_putc(b, c);
+	}
+}
+
+/* The native protocol: KEY=VALUE lines in one datagram (values escaped,
+ * so none holds a newline). 0 sent, -1 not (then stderr has it). */
+static int
+emit_journal(enum log_level level, const char *msg, const char *service,
+             const struct log_field *f, size_t n)
+{
+	struct buf b = {0};
+	ssize_t r;
+
+	buf_printf(&b, "MESSAGE=%s\nPRIORITY=%d\nSYSLOG_IDENTIFIER=%s\n", msg,
+	           (int)level, L.ident);
+	buf_printf(&b, "SVCD_SERVICE=%s\n", service);
+	if (L.seq)
+		buf_printf(&b, "SVCD_SEQ=%" PRIu64 "\n", L.seq);
+	for (size_t i = 0; i < n; i++) {
+		char *v = escape(f[i].value, strlen(f[i].value));
+
+		journal_key(&b, f[i].key);
+		buf_printf(&b, "=%s\n", v ? v : f[i].value);
+		free(v);
+	}
+	r = send(L.jfd, buf_head(&b), b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	buf_free(&b);
+	return r < 0 ? -1 : 0;
+}
+
+static void
+emit_json(enum log_level level, const char *msg, const char *service,
+          const struct log_field *f, size_t n)
+{
+	struct buf b = {0};
+	char ts[40];
+
+	util_format_time(util_now_us(), ts, sizeof(ts));
+	if (L.journal)
+		buf_printf(&b, "<%d>", (int)level);
+	buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"service\":", ts,
+	           log_level_name(level));
+	buf_json_string(&b, service, strlen(service));
+	buf_puts(&b, ",\"message\":");
+	buf_json_string(&b, msg, strlen(msg));
+	buf_puts(&b, ",\"fields\":{");
+	if (L.seq)
+		buf_printf(&b, "\"seq\":%" PRIu64, L.seq);
+	for (size_t i = 0; i < n; i++) {
+		char *v = escape(f[i].value, strlen(f[i].value));
+		const char *val = v ? v : f[i].value;
+
+		if (L.seq || i)
+			buf_putc(&b, ',');
+		buf_json_string(&b, f[i].key, strlen(f[i].key));
+		buf_putc(&b, ':');
+		buf_json_string(&b, val, strlen(val));
+		free(v);
+	}
+	buf_puts(&b, "}}\n");
+	fwrite(buf_head(&b), 1, b.len, stderr);
+	buf_free(&b);
+}
+
+static void
+emit_fields(enum log_level level, const char *raw, const struct log_field *f,
+            size_t n)
 {
 	char *esc = escape(raw, strlen(raw));
 	const char *msg = esc ? esc : raw;
+	const char *service;
 
 	if (L.hook)
 		L.hook(level, msg, L.hook_arg);
 	if (L.quiet)
 		goto out;
-	if (L.journal) {
+	service = msg_service(msg);
+	if (L.jfd >= 0 && emit_journal(level, msg, service, f, n) == 0)
+		goto out;
+	if (L.format == LOG_FORMAT_JSON) {
+		emit_json(level, msg, service, f, n);
+	} else if (L.journal) {
 		fprintf(stderr, "<%d>%s\n", (int)level, msg);
 	} else {
 		char ts[40];
@@ -221,6 +430,28 @@ emit(enum log_level level, const char *raw)
 	}
 out:
 	free(esc);
+}
+
+static void
+emit(enum log_level level, const char *raw)
+{
+	emit_fields(level, raw, NULL, 0);
+}
+
+void
+log_fields(enum log_level level, const struct log_field *fields, size_t n,
+           const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	if (level > L.level)
+		return;
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	emit_fields(level, msg, fields, n);
+	free(msg);
 }
 
 void

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "daemon/util.h"
@@ -40,6 +41,47 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 #define log_warn(...)  log_msg(LOGL_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOGL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOGL_DEBUG, __VA_ARGS__)
+/*
+ * The line's format on stderr (docs/configuration.md, [daemon] log_format):
+ * text "TIME svcd[PID]: LEVEL: message" ("<N>message" under the journal),
+ * or json, one object per line: {"time","level","service","message",
+ * "fields"}. Under systemd (JOURNAL_STREAM names stderr) and with the
+ * journal's socket reachable, every message goes to the journal natively
+ * instead, whatever the format: MESSAGE=, PRIORITY=, SYSLOG_IDENTIFIER=,
+ * SVCD_SERVICE= (its service), SVCD_SEQ= (the event it is about) and
+ * SVCD_<KEY>= for each field; a message the socket refuses goes to stderr.
+ */
+enum log_format {
+	LOG_FORMAT_TEXT,
+	LOG_FORMAT_JSON,
+};
+void log_set_format(enum log_format f);
+enum log_format log_get_format(void);
+/* The journal's socket (log_init: /run/systemd/journal/socket when
+ * JOURNAL_STREAM names stderr); NULL stops using one. 0, or -1 (errno). */
+int log_set_journal_socket(const char *path);
+
+/*
+ * A message's service: a name added here (svcd adds its table's) that
+ * starts it ("bus: ...", "hook NAME: ..." for hooks, the name with an s)
+ * or is quoted in it ("started 'bus' in 0.2 ms"). Otherwise the
+ * identity given to log_init.
+ */
+void log_add_source(const char *name);
+/*
+ * The event the messages logged from now on are about (0: none), e.g.
+ * while the bus delivers one: SVCD_SEQ= and fields.seq. Returns the
+ * previous one, to put back.
+ */
+uint64_t log_set_seq(uint64_t seq);
+/* A message with fields of its own (key: [a-z0-9_], value text). */
+struct log_field {
+	const char *key;
+	const char *value;
+};
+void log_fields(enum log_level level, const struct log_field *fields, size_t n,
+                const char *fmt, ...) PRINTF_LIKE(4, 5);
+
 /* errno variants append ": strerror(errno)". */
 void log_err_errno(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_warn_errno(const char *fmt, ...) PRINTF_LIKE(1, 2);

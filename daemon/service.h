@@ -113,6 +113,10 @@ struct svc_desc {
 	/* The service's member of `status` (a new JSON value), called only
 	 * while it is running; `status` shows null otherwise. */
 	json_t *(*figures)(struct svc *self);
+	/* What its figures are as metrics (services/metrics.c): the type
+	 * and help of each; NULL: every number is untyped. */
+	const struct svc_metric *metrics; /* array of nmetrics */
+	size_t nmetrics;
 
 	/* ---- status line ---- */
 	/* The process's one-line status (sd_notify STATUS=, e.g. "running:
@@ -122,6 +126,32 @@ struct svc_desc {
 	 * tells the embedder it changed. */
 	const char *(*status_line)(struct svc *self);
 };
+
+/*
+ * A figure as a metric (`svcctl metrics`, docs/framework.md "Figures"):
+ * figure is its key in the figures object ("a.b" for member b of a nested
+ * object or of each object of an array a). Its name is svcd_SERVICE_KEY
+ * (dots become _; name replaces KEY), counters end in _total. An array of
+ * objects is one series per object, labelled label="<its name member>": the
+ * entry for the array itself sets the label's name (SVC_METRIC_LABELS, label),
+ * and its members' names are svcd_SERVICE_LABEL_KEY.
+ */
+enum svc_metric_type {
+	SVC_METRIC_GAUGE,
+	SVC_METRIC_COUNTER,
+	SVC_METRIC_LABELS, /* an array of objects: label names the series */
+};
+struct svc_metric {
+	const char *figure;
+	enum svc_metric_type type;
+	const char *help;
+	const char *label; /* SVC_METRIC_LABELS only */
+	const char *name;  /* instead of the key in the metric's name */
+	double scale;      /* the value times scale (0: as it is), for base
+	                      units: a figure in ms, scale 1e-3, name x_seconds */
+};
+/* Descriptor helper: SVC_METRICS(table) sets metrics and nmetrics. */
+#define SVC_METRICS(t) .metrics = (t), .nmetrics = SVC_ARRAY_SIZE(t)
 
 /* Convenience for descriptors: .requires = SVC_REQUIRES("bus", "worker"). */
 #define SVC_REQUIRES(...) ((const char *const[]){__VA_ARGS__, NULL})

@@ -445,6 +445,9 @@ run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 	const int *level = svc_conf_lookup(d.conf, "daemon", "log_level");
 	if (level)
 		log_set_level(*level);
+	const int *format = svc_conf_lookup(d.conf, "daemon", "log_format");
+	if (format)
+		log_set_format((enum log_format) * format);
 
 	sdn_init();
 	d.loop = ev_default_loop(EVFLAG_AUTO);

@@ -53,6 +53,7 @@ bool wire_err_from_class(const char *cls, enum rpc_err *e);
 #define WIRE_M_EVENTS      "events"
 #define WIRE_M_SHUTDOWN    "shutdown"
 #define WIRE_M_RELOAD      "reload"
+#define WIRE_M_METRICS     "metrics"
 
 /* Notifications svcd sends (requests without an id). */
 #define WIRE_N_EVENT             "event"

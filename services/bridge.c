@@ -2667,6 +2667,49 @@ bridge_figures(struct svc *self)
 	return bridge_stats_json();
 }
 
+/* `svcctl metrics`: the figures' types and help (daemon/service.h). */
+static const struct svc_metric bridge_metrics[] = {
+    {.figure = "enabled",
+     .type = SVC_METRIC_GAUGE,
+     .help = "1 when [bridge] is configured"},
+    {.figure = "connected",
+     .type = SVC_METRIC_GAUGE,
+     .help = "1 while connected to Redis"},
+    {.figure = "published",
+     .type = SVC_METRIC_COUNTER,
+     .help = "events published to Redis"},
+    {.figure = "received",
+     .type = SVC_METRIC_COUNTER,
+     .help = "events received from Redis"},
+    {.figure = "ignored",
+     .type = SVC_METRIC_COUNTER,
+     .help = "messages from Redis ignored (own, unsubscribed)"},
+    {.figure = "invalid",
+     .type = SVC_METRIC_COUNTER,
+     .help = "messages from Redis that were not events"},
+    {.figure = "dropped",
+     .type = SVC_METRIC_COUNTER,
+     .help = "outgoing events dropped (buffer full)"},
+    {.figure = "lost",
+     .type = SVC_METRIC_COUNTER,
+     .help = "outgoing events lost on a broken connection"},
+    {.figure = "in_dropped",
+     .type = SVC_METRIC_COUNTER,
+     .help = "incoming events the bus refused"},
+    {.figure = "reconnects",
+     .type = SVC_METRIC_COUNTER,
+     .help = "reconnections to Redis"},
+    {.figure = "buffered",
+     .type = SVC_METRIC_GAUGE,
+     .help = "outgoing events buffered now"},
+    {.figure = "buffer",
+     .type = SVC_METRIC_GAUGE,
+     .help = "the outgoing buffer's size"},
+    {.figure = "inflight",
+     .type = SVC_METRIC_GAUGE,
+     .help = "publishes awaiting Redis's reply"},
+};
+
 const struct svc_desc bridge_service = {
     .name = "bridge",
     .requires = SVC_REQUIRES("bus"),
@@ -2679,4 +2722,5 @@ const struct svc_desc bridge_service = {
     .conf_size = sizeof(struct bridge_conf),
     SVC_METHODS(bridge_methods),
     .figures = bridge_figures,
+    SVC_METRICS(bridge_metrics),
 };

@@ -1182,6 +1182,8 @@ dispatch_one(struct bus *b, struct bus_ev *e)
 	history_add(b, e);
 	b->cur = e;
 	b->dispatching++;
+	/* what listeners log now is about this event (SVCD_SEQ=) */
+	uint64_t log_seq = log_set_seq(e->pub.seq);
 	for (struct bus_listener *l = b->lhead; l; l = l->next) {
 		if (l->removed || e->pub.seq <= l->from_seq ||
 		    !listener_match(l, &e->pub))
@@ -1205,6 +1207,7 @@ dispatch_one(struct bus *b, struct bus_ev *e)
 		account(b, l, e, r ? -1 : 0);
 		call_put(b, c);
 	}
+	log_set_seq(log_seq);
 	b->dispatching--;
 	if (b->pending) {
 		if (!ev_is_active(&b->listener_timer)) {
@@ -2059,6 +2062,40 @@ bus_figures(struct svc *self)
 	return bus_stats_json(svc_priv(self));
 }
 
+/* `svcctl metrics`: the figures' types and help (daemon/service.h). */
+static const struct svc_metric bus_metrics[] = {
+    {.figure = "emitted",
+     .type = SVC_METRIC_COUNTER,
+     .help = "events emitted",
+     .name = "events_emitted"},
+    {.figure = "delivered",
+     .type = SVC_METRIC_COUNTER,
+     .help = "deliveries to listeners",
+     .name = "events_delivered"},
+    {.figure = "dropped",
+     .type = SVC_METRIC_COUNTER,
+     .help = "events dropped (queue full)",
+     .name = "events_dropped"},
+    {.figure = "listener_errors",
+     .type = SVC_METRIC_COUNTER,
+     .help = "listener calls that failed"},
+    {.figure = "queue_depth",
+     .type = SVC_METRIC_GAUGE,
+     .help = "events queued for delivery now"},
+    {.figure = "high_watermark",
+     .type = SVC_METRIC_GAUGE,
+     .help = "the deepest the queue has been"},
+    {.figure = "listeners",
+     .type = SVC_METRIC_GAUGE,
+     .help = "listeners registered now"},
+    {.figure = "last_seq",
+     .type = SVC_METRIC_GAUGE,
+     .help = "the seq of the last event"},
+    {.figure = "history",
+     .type = SVC_METRIC_GAUGE,
+     .help = "events kept in the history"},
+};
+
 /* ---- the service ------------------------------------------------------- */
 
 static bool bus_in_stop;
@@ -2200,4 +2237,5 @@ const struct svc_desc bus_service = {
     .conf_size = sizeof(struct bus_conf),
     SVC_METHODS(bus_methods),
     .figures = bus_figures,
+    SVC_METRICS(bus_metrics),
 };

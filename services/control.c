@@ -1773,6 +1773,28 @@ control_figures(struct svc *self)
 	return control_stats_json();
 }
 
+/* `svcctl metrics`: the figures' types and help (daemon/service.h). */
+static const struct svc_metric control_metrics[] = {
+    {.figure = "clients",
+     .type = SVC_METRIC_GAUGE,
+     .help = "control clients connected now"},
+    {.figure = "accepted",
+     .type = SVC_METRIC_COUNTER,
+     .help = "control connections accepted"},
+    {.figure = "requests",
+     .type = SVC_METRIC_COUNTER,
+     .help = "control requests handled"},
+    {.figure = "errors",
+     .type = SVC_METRIC_COUNTER,
+     .help = "control requests answered with an error"},
+    {.figure = "rejected",
+     .type = SVC_METRIC_COUNTER,
+     .help = "control connections refused (max_clients)"},
+    {.figure = "disconnected_slow",
+     .type = SVC_METRIC_COUNTER,
+     .help = "control clients disconnected for not reading"},
+};
+
 /* ---- the service -------------------------------------------------------- */
 
 static int
@@ -2066,4 +2088,5 @@ const struct svc_desc control_service = {
     .conf_size = sizeof(struct control_conf),
     SVC_METHODS(control_methods),
     .figures = control_figures,
+    SVC_METRICS(control_metrics),
 };

@@ -864,9 +864,82 @@ static const struct svc_method hooks_methods[] = {
 static json_t *
 hooks_figures(struct svc *self)
 {
+	json_t *f = hooks_stats_json();
+
 	(void)self;
-	return hooks_stats_json();
+	/* each hook's own (svcctl metrics: labelled hook="NAME") */
+	json_object_set_new(f, "per_hook", hooks_list_json());
+	return f;
 }
+
+/* `svcctl metrics`: the figures' types and help (daemon/service.h). */
+static const struct svc_metric hooks_metrics[] = {
+    {.figure = "hooks", .type = SVC_METRIC_GAUGE, .help = "configured hooks"},
+    {.figure = "runs", .type = SVC_METRIC_COUNTER, .help = "hook runs"},
+    {.figure = "ok",
+     .type = SVC_METRIC_COUNTER,
+     .help = "hook runs that succeeded"},
+    {.figure = "failures",
+     .type = SVC_METRIC_COUNTER,
+     .help = "hook runs that failed"},
+    {.figure = "timeouts",
+     .type = SVC_METRIC_COUNTER,
+     .help = "hook runs killed at their timeout"},
+    {.figure = "retries",
+     .type = SVC_METRIC_COUNTER,
+     .help = "hook runs retried"},
+    {.figure = "dropped",
+     .type = SVC_METRIC_COUNTER,
+     .help = "events a hook dropped (its queue full)"},
+    {.figure = "queued",
+     .type = SVC_METRIC_GAUGE,
+     .help = "events queued for hooks now"},
+    {.figure = "running",
+     .type = SVC_METRIC_GAUGE,
+     .help = "hook runs under way now"},
+    {.figure = "per_hook",
+     .type = SVC_METRIC_LABELS,
+     .help = "each hook",
+     .label = "hook"},
+    {.figure = "per_hook.runs",
+     .type = SVC_METRIC_COUNTER,
+     .help = "runs of this hook"},
+    {.figure = "per_hook.ok",
+     .type = SVC_METRIC_COUNTER,
+     .help = "runs of this hook that succeeded"},
+    {.figure = "per_hook.failures",
+     .type = SVC_METRIC_COUNTER,
+     .help = "runs of this hook that failed"},
+    {.figure = "per_hook.timeouts",
+     .type = SVC_METRIC_COUNTER,
+     .help = "runs of this hook killed at its timeout"},
+    {.figure = "per_hook.retried",
+     .type = SVC_METRIC_COUNTER,
+     .help = "runs of this hook retried"},
+    {.figure = "per_hook.dropped",
+     .type = SVC_METRIC_COUNTER,
+     .help = "events this hook dropped (its queue full)"},
+    {.figure = "per_hook.queued",
+     .type = SVC_METRIC_GAUGE,
+     .help = "events queued for this hook now (its lag)"},
+    {.figure = "per_hook.running",
+     .type = SVC_METRIC_GAUGE,
+     .help = "runs of this hook under way now"},
+    {.figure = "per_hook.last_seq",
+     .type = SVC_METRIC_GAUGE,
+     .help = "the seq of the last event this hook took"},
+    {.figure = "per_hook.timeout_ms",
+     .type = SVC_METRIC_GAUGE,
+     .help = "this hook's timeout",
+     .name = "timeout_seconds",
+     .scale = 1e-3},
+    {.figure = "per_hook.concurrency",
+     .type = SVC_METRIC_GAUGE,
+     .help = "this hook's runs at once"},
+    {.figure = "per_hook.retries",
+     .type = SVC_METRIC_GAUGE,
+     .help = "this hook's retries of a failed run"},
+};
 
 const struct svc_desc hooks_service = {
     .name = "hooks",
@@ -878,4 +951,5 @@ const struct svc_desc hooks_service = {
     .conf_size = sizeof(struct hooks_conf),
     SVC_METHODS(hooks_methods),
     .figures = hooks_figures,
+    SVC_METRICS(hooks_metrics),
 };

@@ -1696,6 +1696,34 @@ journal_figures(struct svc *self)
 	return j ? journal_stats_json(j) : NULL;
 }
 
+/* `svcctl metrics`: the figures' types and help (daemon/service.h). */
+static const struct svc_metric journal_metrics[] = {
+    {.figure = "events",
+     .type = SVC_METRIC_GAUGE,
+     .help = "events in the journal"},
+    {.figure = "first_seq",
+     .type = SVC_METRIC_GAUGE,
+     .help = "the oldest seq kept"},
+    {.figure = "last_seq",
+     .type = SVC_METRIC_GAUGE,
+     .help = "the newest seq written"},
+    {.figure = "durable_seq",
+     .type = SVC_METRIC_GAUGE,
+     .help = "the newest seq on disk"},
+    {.figure = "commits",
+     .type = SVC_METRIC_COUNTER,
+     .help = "journal commits"},
+    {.figure = "write_errors",
+     .type = SVC_METRIC_COUNTER,
+     .help = "journal writes that failed"},
+    {.figure = "lost",
+     .type = SVC_METRIC_COUNTER,
+     .help = "events the journal could not keep"},
+    {.figure = "pruned",
+     .type = SVC_METRIC_COUNTER,
+     .help = "events pruned by retention"},
+};
+
 const struct svc_desc journal_service = {
     .name = "journal",
     .requires = SVC_REQUIRES("bus", "worker"),
@@ -1705,6 +1733,7 @@ const struct svc_desc journal_service = {
     .conf_size = sizeof(struct journal_conf),
     .tasks = SVC_REQUIRES(PRUNE_TASK),
     .figures = journal_figures,
+    SVC_METRICS(journal_metrics),
 };
 
 void

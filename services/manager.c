@@ -481,6 +481,10 @@ static void
 apply_conf(struct svc *self, const struct manager_conf *c)
 {
 	log_set_level(c->log_level);
+	log_set_format((enum log_format)c->log_format);
+	/* a message's service (log.h): the table's names */
+	for (size_t i = 0; i < svc_graph_count(svc_graph(self)); i++)
+		log_add_source(svc_name(svc_graph_at(svc_graph(self), i)));
 	svc_graph_set_timeouts(svc_graph(self), c->init_timeout,
 	                       c->stop_timeout);
 }
@@ -557,12 +561,25 @@ manager_stop(struct svc *self)
 	return 0;
 }
 
+static const struct svc_conf_enum log_formats[] = {
+    {"text", LOG_FORMAT_TEXT},
+    {"json", LOG_FORMAT_JSON},
+    {NULL, 0},
+};
+
 static const struct svc_conf_item daemon_items[] = {
     {.key = "log_level",
      .type = &svc_conf_level,
      .off = offsetof(struct manager_conf, log_level),
      .dflt = "info",
      .doc = "error, warning, info or debug"},
+    {.key = "log_format",
+     .type = &svc_conf_enum,
+     .off = offsetof(struct manager_conf, log_format),
+     .dflt = "text",
+     .arg = log_formats,
+     .doc = "text, or json: one object per line (time, level, service, "
+            "message, fields)"},
     {.key = "shutdown_timeout",
      .type = &svc_conf_duration,
      .off = offsetof(struct manager_conf, shutdown_timeout),

@@ -21,6 +21,7 @@ extern const struct svc_desc manager_service;
 /* [daemon] log_level, shutdown_timeout, init_timeout, stop_timeout. */
 struct manager_conf {
 	int log_level;           /* enum log_level; default info */
+	int log_format;          /* enum log_format; default text */
 	double shutdown_timeout; /* default 30 s */
 	double init_timeout;     /* per-service default, 30 s */
 	double stop_timeout;     /* per-service default, 10 s */

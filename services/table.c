@@ -20,7 +20,8 @@
 	SVC(app)          /* heartbeat, watchdog, status line, timers */       \
 	SVC(notification) /* example listener: welcome mails */                \
 	SVC(hooks)        /* commands run for matching events */               \
-	SVC(bridge)       /* events shared across hosts via Redis */
+	SVC(bridge)       /* events shared across hosts via Redis */           \
+	SVC(metrics)      /* figures as Prometheus metrics, GET /metrics */
 
 #define SVCD_DECLARE(name) extern const struct svc_desc name##_service;
 #define SVCD_ENTRY(name)   &name##_service,

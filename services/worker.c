@@ -769,10 +769,25 @@ worker_figures(struct svc *self)
 	                 (json_int_t)ws.failures);
 }
 
+/* `svcctl metrics`: the figures' types and help (daemon/service.h). */
+static const struct svc_metric worker_metrics[] = {
+    {.figure = "tasks",
+     .type = SVC_METRIC_GAUGE,
+     .help = "tasks scheduled now"},
+    {.figure = "running",
+     .type = SVC_METRIC_GAUGE,
+     .help = "tasks running now"},
+    {.figure = "runs", .type = SVC_METRIC_COUNTER, .help = "task runs"},
+    {.figure = "failures",
+     .type = SVC_METRIC_COUNTER,
+     .help = "task runs that failed"},
+};
+
 const struct svc_desc worker_service = {
     .name = "worker",
     .init = worker_svc_init,
     .stop = worker_svc_stop,
     SVC_METHODS(worker_methods),
     .figures = worker_figures,
+    SVC_METRICS(worker_metrics),
 };
