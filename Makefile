@@ -114,6 +114,11 @@ $(SVCD): $(BUILD)/daemon/main.o $(LIB)
 ABI_PREFIXES := svc_ svcd_ bus_ worker_ health_ journal_ hooks_ bridge_ \
                 manager_ control_ timers_ app_ notification_ \
                 metrics_
+# `make -s abi-prefixes` prints them (t_install.sh checks the installed
+# library against this one list).
+.PHONY: abi-prefixes
+abi-prefixes:
+	@echo $(ABI_PREFIXES)
 SOMAJOR    := 0
 SONAME     := libsvcd.so.$(SOMAJOR)
 PUBLIC_HDRS := daemon/service.h daemon/conf.h daemon/params.h \
