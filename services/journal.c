@@ -1,12 +1,16 @@
 /*
  * journal.c — the durable event journal: SQLite in WAL mode (see journal.h).
  *
- * Two connections: the writer thread's (appends, cursors, pruning) and the
- * loop's (reads: history, hook replay, figures). The loop hands records to
- * the writer through a mutex-protected list; the writer takes the whole list
- * at once and commits it in one transaction (group commit), then wakes any
- * sync waiter (condition variable) and the loop (ev_async) with the result.
- * Records on the list are freed by the writer; nothing else crosses threads.
+ * Three connections: the writer thread's (appends, cursors, pruning), the
+ * loop's (reads: history, hook replay, figures) and the checkpointer
+ * thread's (see wal_hook). The loop hands records to the writer through a
+ * mutex-protected list; the writer takes the whole list at once and commits
+ * it in one transaction (group commit: everything accepted while the last
+ * commit was in flight), then wakes any sync waiter (condition variable)
+ * and the loop (ev_async) with the result. Records on the list are freed by
+ * the writer; nothing else crosses threads. The list is bounded by
+ * [journal] backlog (on_accept). All three connections go through a VFS
+ * that counts fsyncs (services/journal_vfs.c) for the figures.
  *
  * What is durable: `durable` is the highest seq of a successful commit and
  * only moves then; `done` is how far the writer has got (committed or
