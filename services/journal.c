@@ -1638,7 +1638,8 @@ static const struct svc_conf_item journal_items[] = {
 /*
  * The database and PATH.seq must be creatable: the directory exists and is
  * writable, and the file, if there, is a writable file. Said at the path
- * key's line (the section's, for the default), by --check-config too.
+ * key's line, by --check-config too (a path given in the file: the default
+ * is the unit's StateDirectory, which may only exist under systemd).
  */
 static int
 journal_section_check(struct svc_conf_ctx *cx, void *opts)
@@ -1649,7 +1650,9 @@ journal_section_check(struct svc_conf_ctx *cx, void *opts)
 	struct stat st;
 	int line;
 
-	if (!c->enabled || !c->path)
+	/* the default (the unit's StateDirectory) is checked when opened */
+	line = svc_conf_key_line(cx, "path");
+	if (!c->enabled || !c->path || line <= 0)
 		return 0;
 	slash = strrchr(c->path, '/');
 	dir = slash ? xstrndup(c->path,
@@ -1672,8 +1675,7 @@ journal_section_check(struct svc_conf_ctx *cx, void *opts)
 	free(dir);
 	if (!why)
 		return 0;
-	line = svc_conf_key_line(cx, "path");
-	svc_conf_error(cx, line, /* 0: the section header */
+	svc_conf_error(cx, line,
 	               "bad value for 'path' in [journal]: cannot create the "
 	               "journal %s: %s",
 	               c->path, why);
