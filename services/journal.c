@@ -853,8 +853,13 @@ journal_when_durable(struct journal *j, struct bus_durable_waiter *w)
 		w->next = x->next;
 		x->next = w;
 	}
-	/* it may be durable already: check from the loop, never from here */
-	ev_async_send(j->loop, &j->async);
+	/* it may be durable already: checked from the loop, never from here.
+	 * If not, the writer's ev_async_send after that commit does it (done
+	 * moves under mu, before the send): no wake-up of our own per emit */
+	pthread_mutex_lock(&j->mu);
+	if (j->done >= w->seq)
+		ev_async_send(j->loop, &j->async);
+	pthread_mutex_unlock(&j->mu);
 }
 
 void
