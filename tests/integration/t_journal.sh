@@ -176,3 +176,19 @@ sync = always"
 	echo "2970 pipelined durable emits: $commits commits, $(echo "$j" | jq .fsyncs) fsyncs in all"
 	svcd_stop || fail "svcd exited with status $?"
 }
+
+# sync = always: a subscribe pipelined behind an emit that waits for its
+# commit is answered after that emit, and its events come after its reply.
+test_sync_always_subscribe_behind_held_emit() {
+	CONF_TEXT="[journal]
+path = $T/j.db
+sync = always"
+	svcd_start
+	local out
+	out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"emit","params":{"event":"x.a","data":{}}}' \
+		'{"jsonrpc":"2.0","id":2,"method":"subscribe","params":{"events":["y.*"]}}' \
+		'{"jsonrpc":"2.0","id":3,"method":"emit","params":{"event":"y.self","data":{"n":1}}}' |
+		jq -c 'if .id then "reply \(.id)" else "event \(.params.event)" end')
+	assert_eq '"reply 1" "reply 2" "reply 3" "event y.self"' "$(echo $out)" "order on the wire"
+	svcd_stop || fail "svcd exited with status $?"
+}
