@@ -33,6 +33,7 @@ EXTRA_DEPS += socat jq redis-server python3
 # t_webhooks.sh makes a CA and a server certificate for its HTTPS receiver
 EXTRA_DEPS += openssl
 EXTRA_DEPS += prometheus curl
+EXTRA_DEPS += sqlite3
 endif
 ifeq ($(filter clean format check-format,$(MAKECMDGOALS)),)
 ifneq ($(shell .ci/deps $(EXTRA_DEPS) >&2; echo $$?),0)

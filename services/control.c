@@ -645,7 +645,7 @@ deliver(struct ctl_client *c, const struct bus_event *ev)
 	if (c->closing || c->dead)
 		return;
 	wire = bus_event_wire(ev, &len);
-	if (!c->missing && c->out.len > cf->output_soft) {
+	if (!c->missing && c->out.len + c->held_bytes > cf->output_soft) {
 		c->missing = true;
 		c->miss_from = ev->seq;
 		c->miss_count = c->miss_bytes = 0;
@@ -656,6 +656,13 @@ deliver(struct ctl_client *c, const struct bus_event *ev)
 		c->miss_bytes += len;
 		if (c->out.len + c->miss_bytes > cf->output_hard)
 			disconnect_slow(c);
+		return;
+	}
+	if (c->held_tail) {
+		/* after the replies held for the journal (the subscribe's
+		 * among them: its events never come before it) */
+		buf_append(&c->held_tail->after, wire, len);
+		c->held_bytes += len;
 		return;
 	}
 	buf_append(&c->out, wire, len);
@@ -879,8 +886,7 @@ process_input(struct ctl_client *c)
 		if (len && head[len - 1] == '\r')
 			len--;
 		if (!blank(head, len)) {
-			/* behind a reply that waits for the journal: after it
-			 */
+			/* behind a held reply: its reply goes after it */
 			struct buf *o =
 			    c->held_tail ? &c->held_tail->after : &c->out;
 			size_t before = o->len;

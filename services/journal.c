@@ -1,12 +1,16 @@
 /*
  * journal.c — the durable event journal: SQLite in WAL mode (see journal.h).
  *
- * Two connections: the writer thread's (appends, cursors, pruning) and the
- * loop's (reads: history, hook replay, figures). The loop hands records to
- * the writer through a mutex-protected list; the writer takes the whole list
- * at once and commits it in one transaction (group commit), then wakes any
- * sync waiter (condition variable) and the loop (ev_async) with the result.
- * Records on the list are freed by the writer; nothing else crosses threads.
+ * Three connections: the writer thread's (appends, cursors, pruning), the
+ * loop's (reads: history, hook replay, figures) and the checkpointer
+ * thread's (see wal_hook). The loop hands records to the writer through a
+ * mutex-protected list; the writer takes the whole list at once and commits
+ * it in one transaction (group commit: everything accepted while the last
+ * commit was in flight), then wakes any sync waiter (condition variable)
+ * and the loop (ev_async) with the result. Records on the list are freed by
+ * the writer; nothing else crosses threads. The list is bounded by
+ * [journal] backlog (on_accept). All three connections go through a VFS
+ * that counts fsyncs (services/journal_vfs.c) for the figures.
  *
  * What is durable: `durable` is the highest seq of a successful commit and
  * only moves then; `done` is how far the writer has got (committed or
@@ -849,8 +853,13 @@ journal_when_durable(struct journal *j, struct bus_durable_waiter *w)
 		w->next = x->next;
 		x->next = w;
 	}
-	/* it may be durable already: check from the loop, never from here */
-	ev_async_send(j->loop, &j->async);
+	/* it may be durable already: checked from the loop, never from here.
+	 * If not, the writer's ev_async_send after that commit does it (done
+	 * moves under mu, before the send): no wake-up of our own per emit */
+	pthread_mutex_lock(&j->mu);
+	if (j->done >= w->seq)
+		ev_async_send(j->loop, &j->async);
+	pthread_mutex_unlock(&j->mu);
 }
 
 void
@@ -1634,7 +1643,8 @@ static const struct svc_conf_item journal_items[] = {
 /*
  * The database and PATH.seq must be creatable: the directory exists and is
  * writable, and the file, if there, is a writable file. Said at the path
- * key's line (the section's, for the default), by --check-config too.
+ * key's line, by --check-config too (a path given in the file: the default
+ * is the unit's StateDirectory, which may only exist under systemd).
  */
 static int
 journal_section_check(struct svc_conf_ctx *cx, void *opts)
@@ -1645,7 +1655,9 @@ journal_section_check(struct svc_conf_ctx *cx, void *opts)
 	struct stat st;
 	int line;
 
-	if (!c->enabled || !c->path)
+	/* the default (the unit's StateDirectory) is checked when opened */
+	line = svc_conf_key_line(cx, "path");
+	if (!c->enabled || !c->path || line <= 0)
 		return 0;
 	slash = strrchr(c->path, '/');
 	dir = slash ? xstrndup(c->path,
@@ -1668,8 +1680,7 @@ journal_section_check(struct svc_conf_ctx *cx, void *opts)
 	free(dir);
 	if (!why)
 		return 0;
-	line = svc_conf_key_line(cx, "path");
-	svc_conf_error(cx, line, /* 0: the section header */
+	svc_conf_error(cx, line,
 	               "bad value for 'path' in [journal]: cannot create the "
 	               "journal %s: %s",
 	               c->path, why);

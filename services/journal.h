@@ -14,9 +14,13 @@
  * with [journal] on_damage = continue logged) and a seq is never reused.
  *
  * sync = always: `emit` is acknowledged only once the event is durable
- * (journal_when_durable, through the bus's store: a client waits, the loop
- * does not);
- * batch and off acknowledge at once (off also drops fsync).
+ * (journal_when_durable, through the bus's store: a client's replies wait,
+ * the client and the loop do not); every event accepted while a commit is
+ * in flight goes into the next commit (one transaction, one fsync).
+ * batch acknowledges at once and fsyncs the WAL at most batch_interval
+ * after a commit; off acknowledges at once and never fsyncs. In every mode
+ * at most [journal] backlog events wait for their commit: at the bound the
+ * bus has no room (bus_set_store_full) until the writer catches up.
  */
 #ifndef SVCD_JOURNAL_H
 #define SVCD_JOURNAL_H

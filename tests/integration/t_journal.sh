@@ -83,6 +83,15 @@ sync = always"
 	[ "$errs" -gt 0 ] || fail "no emit failed on a full disk ($oks ok)"
 	assert_eq 200 $((oks + errs)) "every emit answered"
 	assert_contains "$(jq -r 'select(.error) | .error.message' "$T/acks" | head -n 1)" "journal write failed"
+	# the pipeline above may fail as one group commit: a few more on their
+	# own (each its own commit, each larger than the whole tmpfs) make a
+	# run of errors
+	local i
+	big_emit_lines 1 300 >"$T/big"
+	for i in 1 2 3; do
+		assert_contains "$(socat -t 30 - "UNIX-CONNECT:$SOCK" <"$T/big" 2>/dev/null)" \
+			"journal write failed" "a 300 KB emit on a 256 KB disk"
+	done
 
 	local j stored
 	j=$(ctl status --json | jq -c .journal)
@@ -100,7 +109,10 @@ sync = always"
 	seq=$(ctl emit --json after '{}' | jq .seq)
 	[ -n "$seq" ] && [ "$seq" != null ] || fail "emit after recovery"
 	wait_for 5 grep -q "writes succeed again" "$SVCD_LOG"
-	assert_eq 1 "$(grep -c 'more journal write errors (last: ' "$SVCD_LOG")" "one count line"
+	# one count line at most: a commit that still fitted between failed
+	# ones may have ended the run early (then the count went with it)
+	[ "$(grep -c 'more journal write errors (last: ' "$SVCD_LOG")" -le 1 ] ||
+		fail "more than one count line: $(grep 'more journal write errors' "$SVCD_LOG")"
 	[ "$(grep -c 'journal' "$SVCD_LOG" | head -n 1)" -le 6 ] ||
 		fail "journal lines not bounded: $(grep -c journal "$SVCD_LOG")"
 	j=$(ctl status --json | jq -c .journal)
@@ -162,5 +174,21 @@ sync = always"
 	last=$(jq -r 'if type == "array" then .[0].result.seq else .result.seq // empty end' "$T/acks" | tail -n 1)
 	[ "$(echo "$j" | jq .durable_seq)" -ge "$last" ] || fail "acknowledged before stored: $j"
 	echo "2970 pipelined durable emits: $commits commits, $(echo "$j" | jq .fsyncs) fsyncs in all"
+	svcd_stop || fail "svcd exited with status $?"
+}
+
+# sync = always: a subscribe pipelined behind an emit that waits for its
+# commit is answered after that emit, and its events come after its reply.
+test_sync_always_subscribe_behind_held_emit() {
+	CONF_TEXT="[journal]
+path = $T/j.db
+sync = always"
+	svcd_start
+	local out
+	out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"emit","params":{"event":"x.a","data":{}}}' \
+		'{"jsonrpc":"2.0","id":2,"method":"subscribe","params":{"events":["y.*"]}}' \
+		'{"jsonrpc":"2.0","id":3,"method":"emit","params":{"event":"y.self","data":{"n":1}}}' |
+		jq -c 'if .id then "reply \(.id)" else "event \(.params.event)" end')
+	assert_eq '"reply 1" "reply 2" "reply 3" "event y.self"' "$(echo $out)" "order on the wire"
 	svcd_stop || fail "svcd exited with status $?"
 }
