@@ -187,7 +187,20 @@ read_out(struct lhook *lh)
 			            s, '\n',
 			            lh->outb.len -
 			                (size_t)(s - buf_head(&lh->outb))))) {
-				answer(lh, s, (size_t)(p - s));
+				if (lh->out_over) {
+					/* the tail of a line too long to be an
+					 * answer: logged cut, with its length
+					 */
+					struct buf b = {0};
+
+					buf_append(&b, s, (size_t)(p - s) + 1);
+					hook_log_lines(lh->h->name, &b,
+					               &lh->out_over, false,
+					               true);
+					buf_free(&b);
+				} else {
+					answer(lh, s, (size_t)(p - s));
+				}
 				s = p + 1;
 			}
 			buf_consume(&lh->outb,
