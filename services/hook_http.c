@@ -414,6 +414,12 @@ http_open(struct hook *h, const struct hook_conf *c, char **cause)
 			return -1;
 		}
 		hc.global = true;
+		if (!(curl_version_info(CURLVERSION_NOW)->features &
+		      CURL_VERSION_ASYNCHDNS))
+			log_warn("hooks: this libcurl resolves host names "
+			         "synchronously, on svcd's loop: name webhooks "
+			         "by IP address, or use a libcurl built with "
+			         "its threaded resolver");
 	}
 	hh->url = xstrdup(c->http.url);
 	p = strstr(hh->url, "://");
