@@ -406,7 +406,8 @@ hook_pump(struct hook *h)
 
 /* ---- statistics --------------------------------------------------------- */
 
-/* Seqs the hook is behind the bus: 0 when it owes nothing. */
+/* Seqs the hook is behind the bus: 0 when it owes nothing (with a journal,
+ * an event lost to a full queue stays owed until the next start). */
 static uint64_t
 hook_lag(const struct hook *h)
 {
@@ -419,6 +420,10 @@ hook_lag(const struct hook *h)
 			oldest = r->job->seq;
 	if (h->head && (!oldest || h->head->seq < oldest))
 		oldest = h->head->seq;
+	/* a dropped event is owed until the journal replays it */
+	if (h->first_dropped && has_cursor() &&
+	    (!oldest || h->first_dropped < oldest))
+		oldest = h->first_dropped;
 	if (!oldest || last < oldest)
 		return 0;
 	return last - oldest + 1;
