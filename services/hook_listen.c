@@ -286,16 +286,19 @@ child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	size_t owed = 0;
 
 	ev_child_stop(loop, w);
+	/* down first: what an answer below frees a slot for waits for the
+	 * next process (its pid may be reused already) */
+	lh->pid = 0;
+	lh->up = false;
+	close_io(&lh->in_w);
+	buf_reset(&lh->inb);
 	/* answers it wrote before it went count */
 	read_out(lh);
 	read_err(lh);
-	close_io(&lh->in_w);
 	close_io(&lh->out_w);
 	close_io(&lh->err_w);
 	hook_log_lines(h->name, &lh->errb, &lh->err_over, true, true);
 	buf_reset(&lh->outb);
-	lh->pid = 0;
-	lh->up = false;
 	ev_timer_stop(loop, &lh->check);
 	unsend_all(lh);
 	for (struct run *r = h->runs; r; r = r->next)
