@@ -615,9 +615,12 @@ check_stopped(void)
 			return;
 	if (!ev_is_active(&hk.stop_timer))
 		return;
+	/* Finish from the loop, not from here: a kind's callback (a
+	 * listener's answers, read in a loop) may be what called us, and
+	 * hooks_free_all frees its state. */
 	ev_timer_stop(hk.loop, &hk.stop_timer);
-	hooks_free_all();
-	svc_stop_done(hk.self);
+	ev_timer_set(&hk.stop_timer, 0, 0);
+	ev_timer_start(hk.loop, &hk.stop_timer);
 }
 
 static void
