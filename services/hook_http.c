@@ -133,9 +133,12 @@ check_done(void)
 			          ? HOOK_RETRY
 			          : HOOK_FAIL;
 			q->body[q->body_len] = '\0';
+			/* printable ASCII only: last_error is a JSON string */
 			for (size_t i = 0; i < q->body_len; i++)
 				if ((unsigned char)q->body[i] < ' ')
 					q->body[i] = ' ';
+				else if ((unsigned char)q->body[i] > '~')
+					q->body[i] = '?';
 			why = xasprintf("HTTP %ld%s%s", code,
 			                q->body_len ? ": " : "", q->body);
 		}

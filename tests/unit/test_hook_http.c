@@ -103,7 +103,7 @@ conn_cb(struct ev_loop *l, ev_io *w, int revents)
 	while ((k = request_len(c->buf, c->len, &head))) {
 		const char *r = srv.requests < srv.nreplies
 		                    ? srv.replies[srv.requests]
-		                    : "200 OK\r\nContent-Length: 0";
+		                    : "200 OK\r\nContent-Length: 0\r\n\r\n";
 		char out[512];
 		int m;
 
@@ -115,7 +115,7 @@ conn_cb(struct ev_loop *l, ev_io *w, int revents)
 		c->len -= k;
 		if (srv.hang)
 			continue;
-		m = snprintf(out, sizeof(out), "HTTP/1.1 %s\r\n\r\n", r);
+		m = snprintf(out, sizeof(out), "HTTP/1.1 %s", r);
 		ck_assert_int_eq(write(w->fd, out, (size_t)m), m);
 	}
 }
@@ -331,8 +331,8 @@ END_TEST
 START_TEST(test_5xx_retried_4xx_not)
 {
 	static const char *const r[] = {
-	    "503 Busy\r\nContent-Length: 0",
-	    "404 Not Found\r\nContent-Length: 9\r\n\r\nno\x01such!",
+	    "503 Busy\r\nContent-Length: 0\r\n\r\n",
+	    "404 Not Found\r\nContent-Length: 9\r\n\r\nno\x01such\xff!",
 	};
 
 	srv.replies = r;
@@ -345,7 +345,10 @@ START_TEST(test_5xx_retried_4xx_not)
 	ck_assert_int_eq(figure("retried"), 1);
 	ck_assert_int_eq(figure("failures"), 1);
 	ck_assert_int_eq(figure("last_status"), 404);
-	ck_assert_msg(tu_log_seen("HTTP 404: no such!"), "%s", tu_log_text());
+	/* the body's start in the error, control and non-ASCII bytes
+	 * replaced: last_error stays a JSON string */
+	ck_assert_msg(tu_log_seen("HTTP 404: no such?!\n"), "%s",
+	              tu_log_text());
 	/* keep-alive: one connection for both */
 	ck_assert_uint_eq(srv.connections, 1);
 }
@@ -354,7 +357,7 @@ END_TEST
 START_TEST(test_retry_after)
 {
 	static const char *const r[] = {
-	    "429 Slow Down\r\nRetry-After: 1\r\nContent-Length: 0",
+	    "429 Slow Down\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n",
 	};
 	int64_t t0;
 
