@@ -510,7 +510,7 @@ http_figures(struct hook *h, json_t *o)
 {
 	const struct hhook *hh = h->k;
 
-	json_object_set_new(o, "url", json_string(hh->shown));
+	json_object_set_new(o, "url", hook_text_json(hh->shown));
 	json_object_set_new(o, "last_status",
 	                    hh->last_status ? json_integer(hh->last_status)
 	                                    : json_null());

@@ -503,7 +503,7 @@ listen_figures(struct hook *h, json_t *o)
 {
 	const struct lhook *lh = h->k;
 
-	json_object_set_new(o, "listen", json_string(lh->argv[0]));
+	json_object_set_new(o, "listen", hook_text_json(lh->argv[0]));
 	json_object_set_new(o, "window", json_integer(h->slots));
 	json_object_set_new(o, "pid",
 	                    lh->pid > 0 ? json_integer(lh->pid) : json_null());

@@ -557,6 +557,26 @@ START_TEST(test_listener_stop_awaits_answers)
 }
 END_TEST
 
+START_TEST(test_non_utf8_path_still_listed)
+{
+	json_t *a, *h;
+
+	/* a path is bytes, not always UTF-8: listed with such bytes as '?' */
+	write_listener("b\xff.sh", "exit 3\n");
+	boot("[hook.e]\non = x\nexec = @D/b\xff.sh\n");
+	emit("x", "{}");
+	wait_idle();
+	a = hooks_list_json();
+	h = json_array_get(a, 0);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_ptr_nonnull(
+	    strstr(json_string_value(json_object_get(h, "target")), "/b?.sh"));
+	ck_assert_str_eq(json_string_value(json_object_get(h, "last_error")),
+	                 "exit status 3");
+	json_decref(a);
+}
+END_TEST
+
 static Suite *
 hooks_suite(void)
 {
@@ -579,6 +599,7 @@ hooks_suite(void)
 	tcase_add_test(tc, test_listener_ack_and_nack);
 	tcase_add_test(tc, test_listener_restarted_gets_unanswered);
 	tcase_add_test(tc, test_listener_stop_awaits_answers);
+	tcase_add_test(tc, test_non_utf8_path_still_listed);
 	suite_add_tcase(s, tc);
 	return s;
 }
