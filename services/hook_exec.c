@@ -412,7 +412,7 @@ exec_target(const struct hook *h)
 static void
 exec_figures(struct hook *h, json_t *o)
 {
-	json_object_set_new(o, "exec", json_string(exec_target(h)));
+	json_object_set_new(o, "exec", hook_text_json(exec_target(h)));
 }
 
 const struct hook_kind hook_exec_kind = {

@@ -133,9 +133,12 @@ check_done(void)
 			          ? HOOK_RETRY
 			          : HOOK_FAIL;
 			q->body[q->body_len] = '\0';
+			/* printable ASCII only: last_error is a JSON string */
 			for (size_t i = 0; i < q->body_len; i++)
 				if ((unsigned char)q->body[i] < ' ')
 					q->body[i] = ' ';
+				else if ((unsigned char)q->body[i] > '~')
+					q->body[i] = '?';
 			why = xasprintf("HTTP %ld%s%s", code,
 			                q->body_len ? ": " : "", q->body);
 		}
@@ -414,6 +417,12 @@ http_open(struct hook *h, const struct hook_conf *c, char **cause)
 			return -1;
 		}
 		hc.global = true;
+		if (!(curl_version_info(CURLVERSION_NOW)->features &
+		      CURL_VERSION_ASYNCHDNS))
+			log_warn("hooks: this libcurl resolves host names "
+			         "synchronously, on svcd's loop: name webhooks "
+			         "by IP address, or use a libcurl built with "
+			         "its threaded resolver");
 	}
 	hh->url = xstrdup(c->http.url);
 	p = strstr(hh->url, "://");
@@ -501,7 +510,7 @@ http_figures(struct hook *h, json_t *o)
 {
 	const struct hhook *hh = h->k;
 
-	json_object_set_new(o, "url", json_string(hh->shown));
+	json_object_set_new(o, "url", hook_text_json(hh->shown));
 	json_object_set_new(o, "last_status",
 	                    hh->last_status ? json_integer(hh->last_status)
 	                                    : json_null());

@@ -126,6 +126,10 @@ void hook_check_stopped(void);
 void hook_log_lines(const char *name, struct buf *b, size_t *over, bool is_err,
                     bool flush);
 
+/* s as a JSON string even if it is not UTF-8 (bytes past ASCII become
+ * '?'); NULL: null. */
+json_t *hook_text_json(const char *s);
+
 /* The command types of exec = and listen =: split without a shell into a
  * NULL-terminated argv; the program must be an absolute path to an
  * executable file (an error at its line otherwise). */

@@ -187,7 +187,20 @@ read_out(struct lhook *lh)
 			            s, '\n',
 			            lh->outb.len -
 			                (size_t)(s - buf_head(&lh->outb))))) {
-				answer(lh, s, (size_t)(p - s));
+				if (lh->out_over) {
+					/* the tail of a line too long to be an
+					 * answer: logged cut, with its length
+					 */
+					struct buf b = {0};
+
+					buf_append(&b, s, (size_t)(p - s) + 1);
+					hook_log_lines(lh->h->name, &b,
+					               &lh->out_over, false,
+					               true);
+					buf_free(&b);
+				} else {
+					answer(lh, s, (size_t)(p - s));
+				}
 				s = p + 1;
 			}
 			buf_consume(&lh->outb,
@@ -273,16 +286,19 @@ child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	size_t owed = 0;
 
 	ev_child_stop(loop, w);
+	/* down first: what an answer below frees a slot for waits for the
+	 * next process (its pid may be reused already) */
+	lh->pid = 0;
+	lh->up = false;
+	close_io(&lh->in_w);
+	buf_reset(&lh->inb);
 	/* answers it wrote before it went count */
 	read_out(lh);
 	read_err(lh);
-	close_io(&lh->in_w);
 	close_io(&lh->out_w);
 	close_io(&lh->err_w);
 	hook_log_lines(h->name, &lh->errb, &lh->err_over, true, true);
 	buf_reset(&lh->outb);
-	lh->pid = 0;
-	lh->up = false;
 	ev_timer_stop(loop, &lh->check);
 	unsend_all(lh);
 	for (struct run *r = h->runs; r; r = r->next)
@@ -487,7 +503,7 @@ listen_figures(struct hook *h, json_t *o)
 {
 	const struct lhook *lh = h->k;
 
-	json_object_set_new(o, "listen", json_string(lh->argv[0]));
+	json_object_set_new(o, "listen", hook_text_json(lh->argv[0]));
 	json_object_set_new(o, "window", json_integer(h->slots));
 	json_object_set_new(o, "pid",
 	                    lh->pid > 0 ? json_integer(lh->pid) : json_null());

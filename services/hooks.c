@@ -406,7 +406,8 @@ hook_pump(struct hook *h)
 
 /* ---- statistics --------------------------------------------------------- */
 
-/* Seqs the hook is behind the bus: 0 when it owes nothing. */
+/* Seqs the hook is behind the bus: 0 when it owes nothing (with a journal,
+ * an event lost to a full queue stays owed until the next start). */
 static uint64_t
 hook_lag(const struct hook *h)
 {
@@ -419,9 +420,35 @@ hook_lag(const struct hook *h)
 			oldest = r->job->seq;
 	if (h->head && (!oldest || h->head->seq < oldest))
 		oldest = h->head->seq;
+	/* a dropped event is owed until the journal replays it */
+	if (h->first_dropped && has_cursor() &&
+	    (!oldest || h->first_dropped < oldest))
+		oldest = h->first_dropped;
 	if (!oldest || last < oldest)
 		return 0;
 	return last - oldest + 1;
+}
+
+/* s as a JSON string even if it is not UTF-8 (a path or a peer's text):
+ * bytes past ASCII then become '?'. NULL: null. */
+json_t *
+hook_text_json(const char *s)
+{
+	json_t *j;
+	char *c;
+
+	if (!s)
+		return json_null();
+	j = json_string(s);
+	if (j)
+		return j;
+	c = xstrdup(s);
+	for (char *p = c; *p; p++)
+		if ((unsigned char)*p > 0x7e)
+			*p = '?';
+	j = json_string(c);
+	free(c);
+	return j;
 }
 
 json_t *
@@ -432,10 +459,10 @@ hooks_list_json(void)
 	for (size_t i = 0; i < hk.n; i++) {
 		struct hook *h = &hk.hooks[i];
 		json_t *o = json_pack(
-		    "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		    "{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 		    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 		    "name", h->name, "kind", h->kind->name, "on", h->on,
-		    "target", h->kind->target(h), "timeout_ms",
+		    "target", hook_text_json(h->kind->target(h)), "timeout_ms",
 		    (json_int_t)(h->timeout * 1000), "concurrency",
 		    (json_int_t)h->slots, "retries", (json_int_t)h->retries,
 		    "runs", (json_int_t)h->n_runs, "ok", (json_int_t)h->n_ok,
@@ -447,7 +474,7 @@ hooks_list_json(void)
 		    "running", (json_int_t)h->running, "in_flight",
 		    (json_int_t)h->running, "lag", (json_int_t)hook_lag(h),
 		    "last_seq", (json_int_t)h->last_seq, "last_error",
-		    h->last_error ? json_string(h->last_error) : json_null());
+		    hook_text_json(h->last_error));
 
 		if (h->kind->figures)
 			h->kind->figures(h, o);
@@ -610,9 +637,12 @@ check_stopped(void)
 			return;
 	if (!ev_is_active(&hk.stop_timer))
 		return;
+	/* Finish from the loop, not from here: a kind's callback (a
+	 * listener's answers, read in a loop) may be what called us, and
+	 * hooks_free_all frees its state. */
 	ev_timer_stop(hk.loop, &hk.stop_timer);
-	hooks_free_all();
-	svc_stop_done(hk.self);
+	ev_timer_set(&hk.stop_timer, 0, 0);
+	ev_timer_start(hk.loop, &hk.stop_timer);
 }
 
 static void

@@ -42,7 +42,7 @@ request_len(const char *p, size_t n)
 		return 0;
 	head = (size_t)(end - p) + 4;
 	for (const char *l = p; l < end;) {
-		const char *nl = memchr(l, '\n', (size_t)(end - l));
+		const char *nl = memchr(l, '\n', (size_t)(end + 2 - l));
 		if (!nl)
 			break;
 		if (!strncasecmp(l, "Content-Length:", 15))

@@ -530,6 +530,53 @@ START_TEST(test_listener_restarted_gets_unanswered)
 }
 END_TEST
 
+START_TEST(test_listener_stop_awaits_answers)
+{
+	uint64_t last;
+
+	/* answers both events in one write, a little later */
+	write_listener("l.sh",
+	               "while IFS= read -r a && IFS= read -r b; do sleep 0.2; "
+	               "s=${a#*\\\"seq\\\":}; s=${s%%,*}; "
+	               "t=${b#*\\\"seq\\\":}; t=${t%%,*}; "
+	               "printf '{\"ack\":%s}\\n{\"ack\":%s}\\n' $s $t; done\n");
+	listen_cursor = 0;
+	hooks_set_journal(listen_cursor_cb, NULL, NULL);
+	boot("[hook.l]\non = x\nwindow = 4\nlisten = @D/l.sh\n");
+	emit("x", "{}");
+	emit("x", "{}");
+	last = bus_last_seq(tu_bus());
+	ev_run(loop, EVRUN_ONCE);
+	ck_assert_int_eq(figure("in_flight"), 2);
+	/* the stop waits for both answers; the last one ends it */
+	ck_assert_int_eq(tu_stop(loop, graph, &timed_out), 0);
+	svc_graph_free(graph);
+	graph = NULL;
+	hooks_set_journal(NULL, NULL, NULL);
+	ck_assert_uint_eq(listen_cursor, last);
+}
+END_TEST
+
+START_TEST(test_non_utf8_path_still_listed)
+{
+	json_t *a, *h;
+
+	/* a path is bytes, not always UTF-8: listed with such bytes as '?' */
+	write_listener("b\xff.sh", "exit 3\n");
+	boot("[hook.e]\non = x\nexec = @D/b\xff.sh\n");
+	emit("x", "{}");
+	wait_idle();
+	a = hooks_list_json();
+	h = json_array_get(a, 0);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_ptr_nonnull(
+	    strstr(json_string_value(json_object_get(h, "target")), "/b?.sh"));
+	ck_assert_str_eq(json_string_value(json_object_get(h, "last_error")),
+	                 "exit status 3");
+	json_decref(a);
+}
+END_TEST
+
 static Suite *
 hooks_suite(void)
 {
@@ -551,6 +598,8 @@ hooks_suite(void)
 	tcase_add_test(tc, test_cursor_waits_for_running_at_concurrency_two);
 	tcase_add_test(tc, test_listener_ack_and_nack);
 	tcase_add_test(tc, test_listener_restarted_gets_unanswered);
+	tcase_add_test(tc, test_listener_stop_awaits_answers);
+	tcase_add_test(tc, test_non_utf8_path_still_listed);
 	suite_add_tcase(s, tc);
 	return s;
 }
