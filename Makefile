@@ -30,6 +30,7 @@ BUILD   ?= build
 # reads pkg-config: a fresh Debian machine needs nothing done by hand.
 ifneq ($(filter check integration sanitize check-stress,$(MAKECMDGOALS)),)
 EXTRA_DEPS += socat jq redis-server python3
+EXTRA_DEPS += redis-sentinel
 endif
 ifeq ($(filter clean format check-format,$(MAKECMDGOALS)),)
 ifneq ($(shell .ci/deps $(EXTRA_DEPS) >&2; echo $$?),0)

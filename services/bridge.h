@@ -75,15 +75,24 @@ struct bridge_conf {
 enum bridge_url_kind {
 	BRIDGE_URL_TCP,
 	BRIDGE_URL_UNIX,
+	BRIDGE_URL_SENTINEL,
 };
 
-/* redis://host[:port][/db] or unix:///path[?db=N] */
+#define BRIDGE_SENTINELS_MAX 16
+
+/* redis://host[:port][/db], unix:///path[?db=N] or
+ * sentinel://host[:port][,host[:port]...]/master */
 struct bridge_url {
 	enum bridge_url_kind kind;
 	char *host;  /* TCP: host name or address (IPv6 without brackets) */
 	int port;    /* TCP: default 6379 */
 	char *path;  /* UNIX: absolute socket path */
 	unsigned db; /* SELECT db; default 0 */
+	/* SENTINEL: the sentinels (default port 26379) and the master name */
+	size_t nsentinels;
+	char *shost[BRIDGE_SENTINELS_MAX];
+	int sport[BRIDGE_SENTINELS_MAX];
+	char *master;
 };
 
 /* Parse url into *out (clear it with bridge_url_clear). -1 with *cause. */
