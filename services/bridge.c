@@ -97,7 +97,7 @@ struct peer {
 	bool dirty; /* seq not yet stored in Redis */
 };
 
-#define BRIDGE_PEERS_MAX 1024
+#define BRIDGE_PEERS_MAX  1024
 #define BRIDGE_READ_COUNT 512
 
 struct bridge {
@@ -111,8 +111,8 @@ struct bridge {
 	char **rpatterns; /* Redis patterns for subscribe */
 	size_t nsub;
 	char *channel;
-	char *stream;   /* streams: "<prefix>|events" */
-	char *seen_key; /* streams: "<prefix>|seen|<node>" */
+	char *stream;    /* streams: "<prefix>|events" */
+	char *seen_key;  /* streams: "<prefix>|seen|<node>" */
 	char *ping_chan; /* pubsub: "<prefix>|ping|<instance>" */
 	size_t buffer;
 	size_t maxlen;
@@ -372,10 +372,11 @@ bridge_url_parse(const char *url, struct bridge_url *out, char **cause)
 			goto out_bad;
 		u.host = xstrdup(host);
 	} else {
-		*cause = xasprintf("bad URL '%s': use redis://HOST[:PORT][/DB], "
-		                   "unix:///PATH or sentinel://HOST[:PORT]"
-		                   "[,...]/MASTER",
-		                   url);
+		*cause =
+		    xasprintf("bad URL '%s': use redis://HOST[:PORT][/DB], "
+		              "unix:///PATH or sentinel://HOST[:PORT]"
+		              "[,...]/MASTER",
+		              url);
 		goto out_fail;
 	}
 	free(copy);
@@ -664,9 +665,9 @@ bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
 		*cause = xstrdup("'origin' needs a 'host' and an 'instance'");
 		goto out_fail;
 	}
-	if (epoch && (!json_is_string(epoch) ||
-	              !token_valid(json_string_value(epoch),
-	                           BRIDGE_INSTANCE_MAX))) {
+	if (epoch &&
+	    (!json_is_string(epoch) ||
+	     !token_valid(json_string_value(epoch), BRIDGE_INSTANCE_MAX))) {
 		*cause = xstrdup("'origin.epoch' is not a token");
 		goto out_fail;
 	}
@@ -945,8 +946,8 @@ enqueue(struct bridge *br, const struct bus_event *ev)
 	m = xcalloc(1, sizeof(*m));
 	m->seq = ev->seq;
 	if (br->delivery == BRIDGE_PUBSUB) {
-		m->chan = xasprintf("%s%c%s", br->channel, BRIDGE_SEP,
-		                    ev->name);
+		m->chan =
+		    xasprintf("%s%c%s", br->channel, BRIDGE_SEP, ev->name);
 		m->chan_len = strlen(m->chan);
 	}
 	m->payload = bridge_encode_ext(ev, br->host, br->instance, br->epoch,
@@ -1035,12 +1036,11 @@ peers_free(struct bridge *br)
 static void
 report_gap(struct bridge *br, struct peer *p, uint64_t from, uint64_t to)
 {
-	json_t *d = json_pack("{s:s, s:I, s:I, s:I, s:s}", "node", p->node,
-	                      "from", (json_int_t)from, "to", (json_int_t)to,
-	                      "missing", (json_int_t)(to - from + 1),
-	                      "delivery",
-	                      br->delivery == BRIDGE_STREAMS ? "streams"
-	                                                     : "pubsub");
+	json_t *d =
+	    json_pack("{s:s, s:I, s:I, s:I, s:s}", "node", p->node, "from",
+	              (json_int_t)from, "to", (json_int_t)to, "missing",
+	              (json_int_t)(to - from + 1), "delivery",
+	              br->delivery == BRIDGE_STREAMS ? "streams" : "pubsub");
 
 	p->gaps++;
 	p->missing += to - from + 1;
@@ -1066,8 +1066,9 @@ on_remote(struct bridge *br, const struct bridge_msg *m)
 	char *source;
 	int rc = 0;
 
-	if (br->delivery == BRIDGE_STREAMS ? !strcmp(m->host, br->host)
-	                                   : !strcmp(m->instance, br->instance)) {
+	if (br->delivery == BRIDGE_STREAMS
+	        ? !strcmp(m->host, br->host)
+	        : !strcmp(m->instance, br->instance)) {
 		br->st.ignored++; /* our own */
 		return 0;
 	}
@@ -1176,20 +1177,21 @@ on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
 	           reply->element[2]->type == REDIS_REPLY_STRING &&
 	           reply->element[3]->type == REDIS_REPLY_STRING) {
 		const char *chan = reply->element[2]->str;
-		size_t clen = reply->element[2]->len, plen = strlen(br->channel);
+		size_t clen = reply->element[2]->len,
+		       plen = strlen(br->channel);
 
 		if (!strcmp(chan, br->ping_chan)) {
 			/* our own liveness message came round */
-			l->deadline_us = util_mono_us() +
-			                 (int64_t)((br->ping_interval +
-			                            br->ping_timeout) *
-			                           1e6);
+			l->deadline_us =
+			    util_mono_us() +
+			    (int64_t)((br->ping_interval + br->ping_timeout) *
+			              1e6);
 			return;
 		}
-		if (clen > plen + 6 &&
-		    !strncmp(chan + plen, (char[]){BRIDGE_SEP, 'p', 'i', 'n',
-		                                   'g', BRIDGE_SEP},
-		             6))
+		if (clen > plen + 6 && !strncmp(chan + plen,
+		                                (char[]){BRIDGE_SEP, 'p', 'i',
+		                                         'n', 'g', BRIDGE_SEP},
+		                                6))
 			return; /* another node's liveness message */
 		on_remote_message(br, chan, clen, reply->element[3]->str,
 		                  reply->element[3]->len);
@@ -1233,8 +1235,8 @@ store_seen(struct bridge *br, struct link *l)
 		if (!p->dirty)
 			continue;
 		p->dirty = false;
-		vals[j] = xasprintf("%s %llu", p->epoch,
-		                    (unsigned long long)p->seq);
+		vals[j] =
+		    xasprintf("%s %llu", p->epoch, (unsigned long long)p->seq);
 		argv[k++] = p->node;
 		argv[k++] = vals[j++];
 	}
@@ -1524,17 +1526,17 @@ link_set_up(struct link *l)
 		pump(br);
 		if (br->has_sub && br->delivery == BRIDGE_PUBSUB && br->sub.up)
 			br->sub.deadline_us =
-			    util_mono_us() + (int64_t)((br->ping_interval +
-			                                br->ping_timeout) *
-			                               1e6);
+			    util_mono_us() +
+			    (int64_t)((br->ping_interval + br->ping_timeout) *
+			              1e6);
 	} else if (br->delivery == BRIDGE_STREAMS) {
 		br->pending = true; /* ours first: read before, not acked */
 		br->reading = false;
 		reader_read(br);
 	} else {
-		l->deadline_us = util_mono_us() +
-		                 (int64_t)((br->ping_interval + br->ping_timeout) *
-		                           1e6);
+		l->deadline_us =
+		    util_mono_us() +
+		    (int64_t)((br->ping_interval + br->ping_timeout) * 1e6);
 	}
 }
 
@@ -1641,12 +1643,11 @@ on_disconnect(const redisAsyncContext *cac, int status)
 		return;
 	ev_timer_stop(l->br->loop, &l->timer);
 	/* hiredis frees the context after this callback */
-	why = xstrdup(l->kill_reason
-	                  ? l->kill_reason
-	                  : status == REDIS_OK
-	                        ? "disconnected"
-	                        : (cac->errstr[0] ? cac->errstr
-	                                          : "connection closed"));
+	why =
+	    xstrdup(l->kill_reason ? l->kill_reason
+	            : status == REDIS_OK
+	                ? "disconnected"
+	                : (cac->errstr[0] ? cac->errstr : "connection closed"));
 	link_failed(l, why);
 	free(why);
 }
@@ -1886,8 +1887,8 @@ on_master(redisAsyncContext *ac, void *r, void *privdata)
 				br->failovers++;
 			log_info("bridge: master %s is at %s:%d (sentinel "
 			         "%s:%d)",
-			         br->url.master, h, port,
-			         br->url.shost[asked], br->url.sport[asked]);
+			         br->url.master, h, port, br->url.shost[asked],
+			         br->url.sport[asked]);
 			free(br->mhost);
 			br->mhost = xstrdup(h);
 			br->mport = port;
@@ -2159,10 +2160,10 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 	br->instance =
 	    opts->instance ? xstrdup(opts->instance) : random_instance();
 	br->stream = bridge_stream_key(chan);
-	br->seen_key = xasprintf("%s%cseen%c%s", chan, BRIDGE_SEP, BRIDGE_SEP,
-	                         br->host);
-	br->ping_chan = xasprintf("%s%cping%c%s", chan, BRIDGE_SEP,
-	                          BRIDGE_SEP, br->instance);
+	br->seen_key =
+	    xasprintf("%s%cseen%c%s", chan, BRIDGE_SEP, BRIDGE_SEP, br->host);
+	br->ping_chan = xasprintf("%s%cping%c%s", chan, BRIDGE_SEP, BRIDGE_SEP,
+	                          br->instance);
 	br->seed = (unsigned)(util_mono_us() ^ (int64_t)getpid());
 	br->room.fn = on_room;
 	br->tail = &br->head;
@@ -2175,7 +2176,8 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 	link_init(br, &br->sub,
 	          br->delivery == BRIDGE_STREAMS ? "read" : "subscribe");
 
-	if (br->delivery == BRIDGE_STREAMS && opts->use_store && br->publish[0]) {
+	if (br->delivery == BRIDGE_STREAMS && opts->use_store &&
+	    br->publish[0]) {
 		const struct bus_store *st = bus_get_store(bus, &br->store_arg);
 
 		if (st && st->cursor && st->replay)
@@ -2452,14 +2454,18 @@ bridge_get_stats_json(const struct bridge *br)
 	    (json_int_t)s.inflight);
 	json_object_set_new(o, "node", json_string(br->host));
 	json_object_set_new(o, "epoch", json_string(br->epoch));
-	json_object_set_new(o, "duplicates", json_integer((json_int_t)s.duplicates));
+	json_object_set_new(o, "duplicates",
+	                    json_integer((json_int_t)s.duplicates));
 	json_object_set_new(o, "gaps", json_integer((json_int_t)s.gaps));
 	json_object_set_new(o, "gap_events",
 	                    json_integer((json_int_t)s.gap_events));
 	json_object_set_new(o, "resent", json_integer((json_int_t)s.resent));
-	json_object_set_new(o, "rejected", json_integer((json_int_t)s.rejected));
-	json_object_set_new(o, "replayed", json_integer((json_int_t)s.replayed));
-	json_object_set_new(o, "timeouts", json_integer((json_int_t)s.timeouts));
+	json_object_set_new(o, "rejected",
+	                    json_integer((json_int_t)s.rejected));
+	json_object_set_new(o, "replayed",
+	                    json_integer((json_int_t)s.replayed));
+	json_object_set_new(o, "timeouts",
+	                    json_integer((json_int_t)s.timeouts));
 	json_object_set_new(o, "pauses", json_integer((json_int_t)s.pauses));
 	if (br->url.kind == BRIDGE_URL_SENTINEL) {
 		json_object_set_new(o, "master", json_string(br->url.master));
@@ -2474,15 +2480,16 @@ bridge_get_stats_json(const struct bridge *br)
 	links = json_object();
 	json_object_set_new(links, br->pub.name, link_json(br, &br->pub));
 	if (br->has_sub)
-		json_object_set_new(links, br->sub.name, link_json(br, &br->sub));
+		json_object_set_new(links, br->sub.name,
+		                    link_json(br, &br->sub));
 	json_object_set_new(o, "links", links);
 	if (br->delivery == BRIDGE_STREAMS) {
 		json_object_set_new(o, "stream", json_string(br->stream));
 		json_object_set_new(o, "stream_length",
 		                    json_integer(br->stream_len));
 		if (br->store)
-			json_object_set_new(o, "cursor",
-			                    json_integer((json_int_t)br->cursor));
+			json_object_set_new(
+			    o, "cursor", json_integer((json_int_t)br->cursor));
 		if (br->has_sub && (g = group_of(br, br->host))) {
 			json_object_set(o, "lag", json_object_get(g, "lag"));
 			json_object_set(o, "pending",
@@ -2505,15 +2512,14 @@ bridge_get_peers_json(const struct bridge *br)
 
 		if (p->last_us)
 			util_format_time(p->last_us, when, sizeof(when));
-		o = json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:I}", "node",
-		              p->node, "origin", 1, "epoch", p->epoch, "seq",
-		              (json_int_t)p->seq, "received",
-		              (json_int_t)p->received, "duplicates",
-		              (json_int_t)p->duplicates, "gaps",
-		              (json_int_t)p->gaps, "missing",
-		              (json_int_t)p->missing);
-		json_object_set_new(o, "time",
-		                    p->time ? json_string(p->time) : json_null());
+		o = json_pack(
+		    "{s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:I}", "node", p->node,
+		    "origin", 1, "epoch", p->epoch, "seq", (json_int_t)p->seq,
+		    "received", (json_int_t)p->received, "duplicates",
+		    (json_int_t)p->duplicates, "gaps", (json_int_t)p->gaps,
+		    "missing", (json_int_t)p->missing);
+		json_object_set_new(
+		    o, "time", p->time ? json_string(p->time) : json_null());
 		json_object_set_new(o, "received_at",
 		                    when[0] ? json_string(when) : json_null());
 		if ((g = group_of(br, p->node))) {
@@ -2528,7 +2534,8 @@ bridge_get_peers_json(const struct bridge *br)
 	{
 		const char *n = json_string_value(json_object_get(g, "name"));
 
-		if (!n || (br->npeers && peer_get((struct bridge *)br, n, false)))
+		if (!n ||
+		    (br->npeers && peer_get((struct bridge *)br, n, false)))
 			continue;
 		json_array_append_new(
 		    a, json_pack("{s:s, s:b, s:O, s:O, s:b}", "node", n,
@@ -2903,11 +2910,12 @@ bridge_section_check(struct svc_conf_ctx *cx, void *opts)
 		rc = -1;
 	}
 	if (c->password_file) {
-		char *why = NULL, *secret =
-		                      bridge_read_secret(c->password_file, &why);
+		char *why = NULL,
+		     *secret = bridge_read_secret(c->password_file, &why);
 
 		if (!secret) {
-			svc_conf_error(cx, svc_conf_key_line(cx, "password_file"),
+			svc_conf_error(cx,
+			               svc_conf_key_line(cx, "password_file"),
 			               "[bridge]: password_file: %s", why);
 			free(why);
 			rc = -1;
@@ -2935,8 +2943,8 @@ m_peers(struct svc *self, struct svc_call *q)
 {
 	(void)self;
 	if (!svc_br.br)
-		return svc_call_ok(q, json_pack("{s:b, s:[]}", "enabled", 0,
-		                                "peers"));
+		return svc_call_ok(
+		    q, json_pack("{s:b, s:[]}", "enabled", 0, "peers"));
 	return svc_call_ok(q, bridge_get_peers_json(svc_br.br));
 }
 

@@ -118,8 +118,8 @@ char *bridge_encode(const struct bus_event *ev, const char *host,
                     const char *instance, size_t *len);
 /* The same with the epoch and the previous seq (streams). */
 char *bridge_encode_ext(const struct bus_event *ev, const char *host,
-                        const char *instance, const char *epoch,
-                        uint64_t prev, size_t *len);
+                        const char *instance, const char *epoch, uint64_t prev,
+                        size_t *len);
 /* Parse and validate a message; -1 with *cause on anything malformed. */
 int bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
                   char **cause);
@@ -149,12 +149,12 @@ struct bridge_opts {
 	const char *host;       /* origin host; NULL: gethostname() */
 	const char *instance;   /* NULL: 16 random hex characters */
 	enum bridge_delivery delivery;
-	size_t maxlen;         /* streams: MAXLEN ~; 0: 1000000 */
-	double max_age;        /* streams: MINID ~ now - max_age; 0: off */
-	const char *password;  /* AUTH on every connect; NULL: none */
-	const char *user;      /* AUTH user; NULL: none */
-	double ping_interval;  /* seconds; 0: 1 */
-	double ping_timeout;   /* seconds; 0: 3 */
+	size_t maxlen;        /* streams: MAXLEN ~; 0: 1000000 */
+	double max_age;       /* streams: MINID ~ now - max_age; 0: off */
+	const char *password; /* AUTH on every connect; NULL: none */
+	const char *user;     /* AUTH user; NULL: none */
+	double ping_interval; /* seconds; 0: 1 */
+	double ping_timeout;  /* seconds; 0: 3 */
 	/* streams: "published up to" cursor and replay (the bus's store), so
 	 * that events acknowledged locally and not yet by Redis are sent
 	 * after a crash; NULL: none */
