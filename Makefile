@@ -34,6 +34,7 @@ EXTRA_DEPS += socat jq redis-server python3
 EXTRA_DEPS += openssl
 EXTRA_DEPS += prometheus curl
 EXTRA_DEPS += sqlite3
+EXTRA_DEPS += redis-sentinel
 endif
 ifeq ($(filter clean format check-format,$(MAKECMDGOALS)),)
 ifneq ($(shell .ci/deps $(EXTRA_DEPS) >&2; echo $$?),0)

@@ -49,8 +49,8 @@ peer_row(struct tab *t, json_t *p, const char *self)
 static int
 cmd_peers(struct cli_ctx *c)
 {
-	static const char *const hdr[] = {"NODE", "LAST SEQ", "LAG",
-	                                  "PENDING", "DUPS", "GAPS",
+	static const char *const hdr[] = {"NODE",    "LAST SEQ",       "LAG",
+	                                  "PENDING", "DUPS",           "GAPS",
 	                                  "MISSING", "LAST EVENT TIME"};
 	json_t *result = NULL, *error = NULL, *peers, *p;
 	char *cause = NULL;
@@ -87,7 +87,8 @@ cmd_peers(struct cli_ctx *c)
 		return CLI_EXIT_UNREACHABLE;
 	}
 	if (c->o->json) {
-		json_dumpf(result, c->out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_dumpf(result, c->out,
+		           JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', c->out);
 		json_decref(result);
 		return CLI_EXIT_OK;

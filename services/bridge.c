@@ -84,6 +84,7 @@ struct link {
 	uint64_t reconnects, timeouts;
 	char *error;
 	char *kill_reason; /* why we disconnect it (on_disconnect says it) */
+	bool want_addr;    /* sentinel: waiting for the master's address */
 };
 
 struct peer {
@@ -96,7 +97,7 @@ struct peer {
 	bool dirty; /* seq not yet stored in Redis */
 };
 
-#define BRIDGE_PEERS_MAX 1024
+#define BRIDGE_PEERS_MAX  1024
 #define BRIDGE_READ_COUNT 512
 
 struct bridge {
@@ -110,8 +111,8 @@ struct bridge {
 	char **rpatterns; /* Redis patterns for subscribe */
 	size_t nsub;
 	char *channel;
-	char *stream;   /* streams: "<prefix>|events" */
-	char *seen_key; /* streams: "<prefix>|seen|<node>" */
+	char *stream;    /* streams: "<prefix>|events" */
+	char *seen_key;  /* streams: "<prefix>|seen|<node>" */
 	char *ping_chan; /* pubsub: "<prefix>|ping|<instance>" */
 	size_t buffer;
 	size_t maxlen;
@@ -156,6 +157,16 @@ struct bridge {
 	json_t *groups; /* the last XINFO GROUPS, as JSON */
 	long long stream_len;
 
+	/* sentinel: the master's address, asked again after a link error */
+	char *mhost;
+	int mport;
+	bool maddr_valid;
+	redisAsyncContext *sac; /* asking a sentinel now */
+	size_t snext;           /* the sentinel asked next */
+	ev_timer stimer;        /* its timeout, or the delay to the next */
+	bool sac_answered;
+	uint64_t failovers; /* the master's address changed */
+
 	bool closing;
 	void (*close_cb)(struct bridge *br, void *arg);
 	void *close_arg;
@@ -172,7 +183,81 @@ bridge_url_clear(struct bridge_url *u)
 {
 	free(u->host);
 	free(u->path);
+	for (size_t i = 0; i < u->nsentinels; i++)
+		free(u->shost[i]);
+	free(u->master);
 	memset(u, 0, sizeof(*u));
+}
+
+static bool
+host_chars_valid(const char *host)
+{
+	if (!*host)
+		return false;
+	for (const char *c = host; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr(".-_:", *c))
+			return false;
+	return true;
+}
+
+/* sentinel://H[:P][,H[:P]...]/MASTER */
+static int
+parse_sentinel(const char *url, struct bridge_url *u, char **cause)
+{
+	char *copy = xstrdup(url + 11), *master, *tok, *save = NULL;
+
+	u->kind = BRIDGE_URL_SENTINEL;
+	if (!(master = strchr(copy, '/')) || !master[1]) {
+		*cause = xasprintf("bad URL '%s': use sentinel://HOST[:PORT]"
+		                   "[,HOST[:PORT]...]/MASTER",
+		                   url);
+		goto fail;
+	}
+	*master++ = '\0';
+	if (!bridge_channel_valid(master)) {
+		*cause = xasprintf("bad URL '%s': bad master name '%s'", url,
+		                   master);
+		goto fail;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *port = strrchr(tok, ':');
+		uint64_t v = 26379;
+
+		if (u->nsentinels == BRIDGE_SENTINELS_MAX) {
+			*cause = xasprintf("bad URL '%s': more than %d "
+			                   "sentinels",
+			                   url, BRIDGE_SENTINELS_MAX);
+			goto fail;
+		}
+		if (port) {
+			*port++ = '\0';
+			if (util_parse_uint(port, 65535, &v, NULL) < 0 ||
+			    v == 0) {
+				*cause = xasprintf("bad URL '%s': bad port "
+				                   "'%s'",
+				                   url, port);
+				goto fail;
+			}
+		}
+		if (!host_chars_valid(tok)) {
+			*cause = xasprintf("bad URL '%s': bad host name '%s'",
+			                   url, tok);
+			goto fail;
+		}
+		u->shost[u->nsentinels] = xstrdup(tok);
+		u->sport[u->nsentinels++] = (int)v;
+	}
+	if (!u->nsentinels) {
+		*cause = xasprintf("bad URL '%s': no sentinel", url);
+		goto fail;
+	}
+	u->master = xstrdup(master);
+	free(copy);
+	return 0;
+fail:
+	free(copy);
+	return -1;
 }
 
 static int
@@ -194,7 +279,10 @@ bridge_url_parse(const char *url, struct bridge_url *out, char **cause)
 	struct bridge_url u = {.port = BRIDGE_DEFAULT_PORT};
 	char *copy = NULL;
 
-	if (!strncmp(url, "unix://", 7)) {
+	if (!strncmp(url, "sentinel://", 11)) {
+		if (parse_sentinel(url, &u, cause) < 0)
+			goto out_fail;
+	} else if (!strncmp(url, "unix://", 7)) {
 		const char *p = url + 7;
 		const char *q = strchr(p, '?');
 		size_t len = q ? (size_t)(q - p) : strlen(p);
@@ -284,9 +372,11 @@ bridge_url_parse(const char *url, struct bridge_url *out, char **cause)
 			goto out_bad;
 		u.host = xstrdup(host);
 	} else {
-		*cause = xasprintf("bad URL '%s': use redis://HOST[:PORT][/DB] "
-		                   "or unix:///PATH",
-		                   url);
+		*cause =
+		    xasprintf("bad URL '%s': use redis://HOST[:PORT][/DB], "
+		              "unix:///PATH or sentinel://HOST[:PORT]"
+		              "[,...]/MASTER",
+		              url);
 		goto out_fail;
 	}
 	free(copy);
@@ -575,9 +665,9 @@ bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
 		*cause = xstrdup("'origin' needs a 'host' and an 'instance'");
 		goto out_fail;
 	}
-	if (epoch && (!json_is_string(epoch) ||
-	              !token_valid(json_string_value(epoch),
-	                           BRIDGE_INSTANCE_MAX))) {
+	if (epoch &&
+	    (!json_is_string(epoch) ||
+	     !token_valid(json_string_value(epoch), BRIDGE_INSTANCE_MAX))) {
 		*cause = xstrdup("'origin.epoch' is not a token");
 		goto out_fail;
 	}
@@ -659,6 +749,7 @@ queue_clear(struct bridge *br)
 
 static void maybe_finish_close(struct bridge *br);
 static void pump(struct bridge *br);
+static void link_kill(struct link *l, const char *why);
 
 /* The "published up to" cursor, at most every 50 ms and when idle. */
 static void
@@ -706,6 +797,17 @@ on_publish_reply(redisAsyncContext *ac, void *r, void *privdata)
 	br = l->br;
 	br->inflight--;
 	br->st.inflight = br->inflight;
+	if (reply->type == REDIS_REPLY_ERROR &&
+	    (!strncmp(reply->str, "READONLY", 8) ||
+	     !strncmp(reply->str, "LOADING", 7) ||
+	     !strncmp(reply->str, "NOAUTH", 6))) {
+		/* not the master (a failover), or not ready: the event stays
+		 * queued and goes again on the next connection */
+		char *why = xasprintf("XADD refused: %s", reply->str);
+		link_kill(l, why);
+		free(why);
+		return;
+	}
 	if (reply->type == REDIS_REPLY_ERROR) {
 		br->st.rejected++;
 		if (br->reject_episode++ == 0)
@@ -782,7 +884,8 @@ pump(struct bridge *br)
 {
 	struct link *l = &br->pub;
 
-	while (l->up && br->unsent && br->inflight < BRIDGE_INFLIGHT) {
+	while (l->up && !l->kill_reason && br->unsent &&
+	       br->inflight < BRIDGE_INFLIGHT) {
 		struct outmsg *m = br->unsent;
 
 		if (send_one(br, m) != REDIS_OK)
@@ -843,8 +946,8 @@ enqueue(struct bridge *br, const struct bus_event *ev)
 	m = xcalloc(1, sizeof(*m));
 	m->seq = ev->seq;
 	if (br->delivery == BRIDGE_PUBSUB) {
-		m->chan = xasprintf("%s%c%s", br->channel, BRIDGE_SEP,
-		                    ev->name);
+		m->chan =
+		    xasprintf("%s%c%s", br->channel, BRIDGE_SEP, ev->name);
 		m->chan_len = strlen(m->chan);
 	}
 	m->payload = bridge_encode_ext(ev, br->host, br->instance, br->epoch,
@@ -933,12 +1036,11 @@ peers_free(struct bridge *br)
 static void
 report_gap(struct bridge *br, struct peer *p, uint64_t from, uint64_t to)
 {
-	json_t *d = json_pack("{s:s, s:I, s:I, s:I, s:s}", "node", p->node,
-	                      "from", (json_int_t)from, "to", (json_int_t)to,
-	                      "missing", (json_int_t)(to - from + 1),
-	                      "delivery",
-	                      br->delivery == BRIDGE_STREAMS ? "streams"
-	                                                     : "pubsub");
+	json_t *d =
+	    json_pack("{s:s, s:I, s:I, s:I, s:s}", "node", p->node, "from",
+	              (json_int_t)from, "to", (json_int_t)to, "missing",
+	              (json_int_t)(to - from + 1), "delivery",
+	              br->delivery == BRIDGE_STREAMS ? "streams" : "pubsub");
 
 	p->gaps++;
 	p->missing += to - from + 1;
@@ -964,8 +1066,9 @@ on_remote(struct bridge *br, const struct bridge_msg *m)
 	char *source;
 	int rc = 0;
 
-	if (br->delivery == BRIDGE_STREAMS ? !strcmp(m->host, br->host)
-	                                   : !strcmp(m->instance, br->instance)) {
+	if (br->delivery == BRIDGE_STREAMS
+	        ? !strcmp(m->host, br->host)
+	        : !strcmp(m->instance, br->instance)) {
 		br->st.ignored++; /* our own */
 		return 0;
 	}
@@ -1046,7 +1149,6 @@ out:
 }
 
 static void link_set_up(struct link *l);
-static void link_kill(struct link *l, const char *why);
 
 static void
 on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -1075,20 +1177,21 @@ on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
 	           reply->element[2]->type == REDIS_REPLY_STRING &&
 	           reply->element[3]->type == REDIS_REPLY_STRING) {
 		const char *chan = reply->element[2]->str;
-		size_t clen = reply->element[2]->len, plen = strlen(br->channel);
+		size_t clen = reply->element[2]->len,
+		       plen = strlen(br->channel);
 
 		if (!strcmp(chan, br->ping_chan)) {
 			/* our own liveness message came round */
-			l->deadline_us = util_mono_us() +
-			                 (int64_t)((br->ping_interval +
-			                            br->ping_timeout) *
-			                           1e6);
+			l->deadline_us =
+			    util_mono_us() +
+			    (int64_t)((br->ping_interval + br->ping_timeout) *
+			              1e6);
 			return;
 		}
-		if (clen > plen + 6 &&
-		    !strncmp(chan + plen, (char[]){BRIDGE_SEP, 'p', 'i', 'n',
-		                                   'g', BRIDGE_SEP},
-		             6))
+		if (clen > plen + 6 && !strncmp(chan + plen,
+		                                (char[]){BRIDGE_SEP, 'p', 'i',
+		                                         'n', 'g', BRIDGE_SEP},
+		                                6))
 			return; /* another node's liveness message */
 		on_remote_message(br, chan, clen, reply->element[3]->str,
 		                  reply->element[3]->len);
@@ -1132,8 +1235,8 @@ store_seen(struct bridge *br, struct link *l)
 		if (!p->dirty)
 			continue;
 		p->dirty = false;
-		vals[j] = xasprintf("%s %llu", p->epoch,
-		                    (unsigned long long)p->seq);
+		vals[j] =
+		    xasprintf("%s %llu", p->epoch, (unsigned long long)p->seq);
 		argv[k++] = p->node;
 		argv[k++] = vals[j++];
 	}
@@ -1328,6 +1431,7 @@ on_seen(redisAsyncContext *ac, void *r, void *privdata)
 /* ---- links: connect, authenticate, ping, lose, retry ---- */
 
 static void link_connect(struct link *l);
+static void sentinel_ask(struct bridge *br);
 
 static void
 link_schedule_retry(struct link *l)
@@ -1385,6 +1489,9 @@ link_failed(struct link *l, const char *why)
 		pub_reset(br);
 	else
 		br->reading = false;
+	if (br->url.kind == BRIDGE_URL_SENTINEL)
+		br->maddr_valid = false; /* ask again: maybe a failover */
+	l->want_addr = false;
 	br->st.connected = false;
 	link_schedule_retry(l);
 	if (news)
@@ -1419,17 +1526,17 @@ link_set_up(struct link *l)
 		pump(br);
 		if (br->has_sub && br->delivery == BRIDGE_PUBSUB && br->sub.up)
 			br->sub.deadline_us =
-			    util_mono_us() + (int64_t)((br->ping_interval +
-			                                br->ping_timeout) *
-			                               1e6);
+			    util_mono_us() +
+			    (int64_t)((br->ping_interval + br->ping_timeout) *
+			              1e6);
 	} else if (br->delivery == BRIDGE_STREAMS) {
 		br->pending = true; /* ours first: read before, not acked */
 		br->reading = false;
 		reader_read(br);
 	} else {
-		l->deadline_us = util_mono_us() +
-		                 (int64_t)((br->ping_interval + br->ping_timeout) *
-		                           1e6);
+		l->deadline_us =
+		    util_mono_us() +
+		    (int64_t)((br->ping_interval + br->ping_timeout) * 1e6);
 	}
 }
 
@@ -1536,12 +1643,11 @@ on_disconnect(const redisAsyncContext *cac, int status)
 		return;
 	ev_timer_stop(l->br->loop, &l->timer);
 	/* hiredis frees the context after this callback */
-	why = xstrdup(l->kill_reason
-	                  ? l->kill_reason
-	                  : status == REDIS_OK
-	                        ? "disconnected"
-	                        : (cac->errstr[0] ? cac->errstr
-	                                          : "connection closed"));
+	why =
+	    xstrdup(l->kill_reason ? l->kill_reason
+	            : status == REDIS_OK
+	                ? "disconnected"
+	                : (cac->errstr[0] ? cac->errstr : "connection closed"));
 	link_failed(l, why);
 	free(why);
 }
@@ -1554,6 +1660,7 @@ link_drop(struct link *l)
 
 	ev_timer_stop(l->br->loop, &l->timer);
 	l->retry_pending = false;
+	l->want_addr = false;
 	if (!ac)
 		return;
 	l->ac = NULL;
@@ -1698,8 +1805,160 @@ on_link_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	/* the connect (and hand-shake) did not complete in time */
+	if (l->want_addr) {
+		char *why = xasprintf("no sentinel of %s told the address of "
+		                      "master %s",
+		                      l->br->url_text, l->br->url.master);
+		link_drop(l);
+		link_failed(l, why);
+		free(why);
+		return;
+	}
 	link_drop(l);
 	link_failed(l, "connect timed out");
+}
+
+/* ---- sentinel: where the master is ---- */
+
+static bool
+links_want_addr(const struct bridge *br)
+{
+	return br->pub.want_addr || br->sub.want_addr;
+}
+
+static void
+sentinel_retry_soon(struct bridge *br)
+{
+	ev_timer_stop(br->loop, &br->stimer);
+	if (br->closing || !links_want_addr(br))
+		return;
+	ev_timer_set(&br->stimer, 0.05, 0);
+	ev_timer_start(br->loop, &br->stimer);
+}
+
+static void
+on_sentinel_disconnect(const redisAsyncContext *cac, int status)
+{
+	struct bridge *br = cac->data;
+
+	(void)status;
+	if (!br)
+		return;
+	br->sac = NULL;
+	if (!br->sac_answered)
+		br->snext = (br->snext + 1) % br->url.nsentinels;
+	sentinel_retry_soon(br);
+}
+
+static void
+on_sentinel_connect(const redisAsyncContext *cac, int status)
+{
+	struct bridge *br = cac->data;
+
+	if (!br || status == REDIS_OK)
+		return;
+	/* hiredis frees it after this callback */
+	br->sac = NULL;
+	br->snext = (br->snext + 1) % br->url.nsentinels;
+	sentinel_retry_soon(br);
+}
+
+static void
+on_master(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct bridge *br = ac->data;
+	redisReply *reply = r;
+	size_t asked = br ? br->snext : 0;
+
+	(void)privdata;
+	if (!br || !reply)
+		return;
+	ev_timer_stop(br->loop, &br->stimer);
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING &&
+	    reply->element[1]->type == REDIS_REPLY_STRING &&
+	    atoi(reply->element[1]->str) > 0) {
+		const char *h = reply->element[0]->str;
+		int port = atoi(reply->element[1]->str);
+
+		br->sac_answered = true;
+		if (!br->mhost || strcmp(br->mhost, h) || br->mport != port) {
+			if (br->mhost)
+				br->failovers++;
+			log_info("bridge: master %s is at %s:%d (sentinel "
+			         "%s:%d)",
+			         br->url.master, h, port, br->url.shost[asked],
+			         br->url.sport[asked]);
+			free(br->mhost);
+			br->mhost = xstrdup(h);
+			br->mport = port;
+		}
+		br->maddr_valid = true;
+		redisAsyncDisconnect(ac);
+		if (br->pub.want_addr) {
+			br->pub.want_addr = false;
+			link_connect(&br->pub);
+		}
+		if (br->sub.want_addr) {
+			br->sub.want_addr = false;
+			link_connect(&br->sub);
+		}
+		return;
+	}
+	log_warn("bridge: sentinel %s:%d does not know master %s%s%s",
+	         br->url.shost[asked], br->url.sport[asked], br->url.master,
+	         reply->type == REDIS_REPLY_ERROR ? ": " : "",
+	         reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+	redisAsyncDisconnect(ac); /* the next one, from on_disconnect */
+}
+
+static void
+on_sentinel_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct bridge *br = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (br->sac) {
+		/* that sentinel did not answer in time: the next one */
+		redisAsyncContext *ac = br->sac;
+		br->sac = NULL;
+		ac->data = NULL;
+		redisAsyncFree(ac);
+		br->snext = (br->snext + 1) % br->url.nsentinels;
+	}
+	if (links_want_addr(br))
+		sentinel_ask(br);
+}
+
+static void
+sentinel_ask(struct bridge *br)
+{
+	redisAsyncContext *ac;
+	size_t i = br->snext;
+
+	if (br->sac || br->closing)
+		return;
+	ac = redisAsyncConnect(br->url.shost[i], br->url.sport[i]);
+	if (!ac || ac->err) {
+		if (ac)
+			redisAsyncFree(ac);
+		br->snext = (i + 1) % br->url.nsentinels;
+		sentinel_retry_soon(br);
+		return;
+	}
+	ac->data = br;
+	redisLibevAttach(br->loop, ac);
+	redisAsyncSetConnectCallback(ac, on_sentinel_connect);
+	redisAsyncSetDisconnectCallback(ac, on_sentinel_disconnect);
+	br->sac = ac;
+	br->sac_answered = false;
+	redisAsyncCommand(ac, on_master, NULL,
+	                  "SENTINEL get-master-addr-by-name %s",
+	                  br->url.master);
+	ev_timer_stop(br->loop, &br->stimer);
+	ev_timer_set(&br->stimer, br->connect_timeout / 2, 0);
+	ev_timer_start(br->loop, &br->stimer);
 }
 
 static void
@@ -1708,8 +1967,20 @@ link_connect(struct link *l)
 	struct bridge *br = l->br;
 	redisAsyncContext *ac;
 
+	if (br->url.kind == BRIDGE_URL_SENTINEL && !br->maddr_valid) {
+		/* the sentinels first; link_connect again once they answer */
+		l->want_addr = true;
+		l->retry_pending = false;
+		ev_timer_stop(br->loop, &l->timer);
+		ev_timer_set(&l->timer, br->connect_timeout, 0);
+		ev_timer_start(br->loop, &l->timer);
+		sentinel_ask(br);
+		return;
+	}
 	if (br->url.kind == BRIDGE_URL_UNIX)
 		ac = redisAsyncConnectUnix(br->url.path);
+	else if (br->url.kind == BRIDGE_URL_SENTINEL)
+		ac = redisAsyncConnect(br->mhost, br->mport);
 	else
 		ac = redisAsyncConnect(br->url.host, br->url.port);
 	if (!ac) {
@@ -1889,21 +2160,24 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 	br->instance =
 	    opts->instance ? xstrdup(opts->instance) : random_instance();
 	br->stream = bridge_stream_key(chan);
-	br->seen_key = xasprintf("%s%cseen%c%s", chan, BRIDGE_SEP, BRIDGE_SEP,
-	                         br->host);
-	br->ping_chan = xasprintf("%s%cping%c%s", chan, BRIDGE_SEP,
-	                          BRIDGE_SEP, br->instance);
+	br->seen_key =
+	    xasprintf("%s%cseen%c%s", chan, BRIDGE_SEP, BRIDGE_SEP, br->host);
+	br->ping_chan = xasprintf("%s%cping%c%s", chan, BRIDGE_SEP, BRIDGE_SEP,
+	                          br->instance);
 	br->seed = (unsigned)(util_mono_us() ^ (int64_t)getpid());
 	br->room.fn = on_room;
 	br->tail = &br->head;
 	br->has_sub = br->nsub > 0;
 	ev_timer_init(&br->close_timer, NULL, 0, 0);
 	ev_timer_init(&br->close_kick, NULL, 0, 0);
+	ev_timer_init(&br->stimer, on_sentinel_timer, 0, 0);
+	br->stimer.data = br;
 	link_init(br, &br->pub, "publish");
 	link_init(br, &br->sub,
 	          br->delivery == BRIDGE_STREAMS ? "read" : "subscribe");
 
-	if (br->delivery == BRIDGE_STREAMS && opts->use_store && br->publish[0]) {
+	if (br->delivery == BRIDGE_STREAMS && opts->use_store &&
+	    br->publish[0]) {
 		const struct bus_store *st = bus_get_store(bus, &br->store_arg);
 
 		if (st && st->cursor && st->replay)
@@ -1950,6 +2224,13 @@ bridge_free(struct bridge *br)
 	ev_timer_stop(br->loop, &br->close_timer);
 	ev_timer_stop(br->loop, &br->close_kick);
 	bus_cancel_wait(br->bus, &br->room);
+	ev_timer_stop(br->loop, &br->stimer);
+	if (br->sac) {
+		br->sac->data = NULL;
+		redisAsyncFree(br->sac);
+		br->sac = NULL;
+	}
+	free(br->mhost);
 	cursor_write(br, true);
 	queue_clear(br);
 	peers_free(br);
@@ -2173,28 +2454,42 @@ bridge_get_stats_json(const struct bridge *br)
 	    (json_int_t)s.inflight);
 	json_object_set_new(o, "node", json_string(br->host));
 	json_object_set_new(o, "epoch", json_string(br->epoch));
-	json_object_set_new(o, "duplicates", json_integer((json_int_t)s.duplicates));
+	json_object_set_new(o, "duplicates",
+	                    json_integer((json_int_t)s.duplicates));
 	json_object_set_new(o, "gaps", json_integer((json_int_t)s.gaps));
 	json_object_set_new(o, "gap_events",
 	                    json_integer((json_int_t)s.gap_events));
 	json_object_set_new(o, "resent", json_integer((json_int_t)s.resent));
-	json_object_set_new(o, "rejected", json_integer((json_int_t)s.rejected));
-	json_object_set_new(o, "replayed", json_integer((json_int_t)s.replayed));
-	json_object_set_new(o, "timeouts", json_integer((json_int_t)s.timeouts));
+	json_object_set_new(o, "rejected",
+	                    json_integer((json_int_t)s.rejected));
+	json_object_set_new(o, "replayed",
+	                    json_integer((json_int_t)s.replayed));
+	json_object_set_new(o, "timeouts",
+	                    json_integer((json_int_t)s.timeouts));
 	json_object_set_new(o, "pauses", json_integer((json_int_t)s.pauses));
+	if (br->url.kind == BRIDGE_URL_SENTINEL) {
+		json_object_set_new(o, "master", json_string(br->url.master));
+		if (br->mhost)
+			json_object_set_new(
+			    o, "master_addr",
+			    json_sprintf("%s:%d", br->mhost, br->mport));
+		json_object_set_new(o, "failovers",
+		                    json_integer((json_int_t)br->failovers));
+	}
 	json_object_set_new(o, "peers", json_integer((json_int_t)br->npeers));
 	links = json_object();
 	json_object_set_new(links, br->pub.name, link_json(br, &br->pub));
 	if (br->has_sub)
-		json_object_set_new(links, br->sub.name, link_json(br, &br->sub));
+		json_object_set_new(links, br->sub.name,
+		                    link_json(br, &br->sub));
 	json_object_set_new(o, "links", links);
 	if (br->delivery == BRIDGE_STREAMS) {
 		json_object_set_new(o, "stream", json_string(br->stream));
 		json_object_set_new(o, "stream_length",
 		                    json_integer(br->stream_len));
 		if (br->store)
-			json_object_set_new(o, "cursor",
-			                    json_integer((json_int_t)br->cursor));
+			json_object_set_new(
+			    o, "cursor", json_integer((json_int_t)br->cursor));
 		if (br->has_sub && (g = group_of(br, br->host))) {
 			json_object_set(o, "lag", json_object_get(g, "lag"));
 			json_object_set(o, "pending",
@@ -2217,15 +2512,14 @@ bridge_get_peers_json(const struct bridge *br)
 
 		if (p->last_us)
 			util_format_time(p->last_us, when, sizeof(when));
-		o = json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:I}", "node",
-		              p->node, "origin", 1, "epoch", p->epoch, "seq",
-		              (json_int_t)p->seq, "received",
-		              (json_int_t)p->received, "duplicates",
-		              (json_int_t)p->duplicates, "gaps",
-		              (json_int_t)p->gaps, "missing",
-		              (json_int_t)p->missing);
-		json_object_set_new(o, "time",
-		                    p->time ? json_string(p->time) : json_null());
+		o = json_pack(
+		    "{s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:I}", "node", p->node,
+		    "origin", 1, "epoch", p->epoch, "seq", (json_int_t)p->seq,
+		    "received", (json_int_t)p->received, "duplicates",
+		    (json_int_t)p->duplicates, "gaps", (json_int_t)p->gaps,
+		    "missing", (json_int_t)p->missing);
+		json_object_set_new(
+		    o, "time", p->time ? json_string(p->time) : json_null());
 		json_object_set_new(o, "received_at",
 		                    when[0] ? json_string(when) : json_null());
 		if ((g = group_of(br, p->node))) {
@@ -2240,7 +2534,8 @@ bridge_get_peers_json(const struct bridge *br)
 	{
 		const char *n = json_string_value(json_object_get(g, "name"));
 
-		if (!n || (br->npeers && peer_get((struct bridge *)br, n, false)))
+		if (!n ||
+		    (br->npeers && peer_get((struct bridge *)br, n, false)))
 			continue;
 		json_array_append_new(
 		    a, json_pack("{s:s, s:b, s:O, s:O, s:b}", "node", n,
@@ -2615,11 +2910,12 @@ bridge_section_check(struct svc_conf_ctx *cx, void *opts)
 		rc = -1;
 	}
 	if (c->password_file) {
-		char *why = NULL, *secret =
-		                      bridge_read_secret(c->password_file, &why);
+		char *why = NULL,
+		     *secret = bridge_read_secret(c->password_file, &why);
 
 		if (!secret) {
-			svc_conf_error(cx, svc_conf_key_line(cx, "password_file"),
+			svc_conf_error(cx,
+			               svc_conf_key_line(cx, "password_file"),
 			               "[bridge]: password_file: %s", why);
 			free(why);
 			rc = -1;
@@ -2647,8 +2943,8 @@ m_peers(struct svc *self, struct svc_call *q)
 {
 	(void)self;
 	if (!svc_br.br)
-		return svc_call_ok(q, json_pack("{s:b, s:[]}", "enabled", 0,
-		                                "peers"));
+		return svc_call_ok(
+		    q, json_pack("{s:b, s:[]}", "enabled", 0, "peers"));
 	return svc_call_ok(q, bridge_get_peers_json(svc_br.br));
 }
 

@@ -75,15 +75,24 @@ struct bridge_conf {
 enum bridge_url_kind {
 	BRIDGE_URL_TCP,
 	BRIDGE_URL_UNIX,
+	BRIDGE_URL_SENTINEL,
 };
 
-/* redis://host[:port][/db] or unix:///path[?db=N] */
+#define BRIDGE_SENTINELS_MAX 16
+
+/* redis://host[:port][/db], unix:///path[?db=N] or
+ * sentinel://host[:port][,host[:port]...]/master */
 struct bridge_url {
 	enum bridge_url_kind kind;
 	char *host;  /* TCP: host name or address (IPv6 without brackets) */
 	int port;    /* TCP: default 6379 */
 	char *path;  /* UNIX: absolute socket path */
 	unsigned db; /* SELECT db; default 0 */
+	/* SENTINEL: the sentinels (default port 26379) and the master name */
+	size_t nsentinels;
+	char *shost[BRIDGE_SENTINELS_MAX];
+	int sport[BRIDGE_SENTINELS_MAX];
+	char *master;
 };
 
 /* Parse url into *out (clear it with bridge_url_clear). -1 with *cause. */
@@ -109,8 +118,8 @@ char *bridge_encode(const struct bus_event *ev, const char *host,
                     const char *instance, size_t *len);
 /* The same with the epoch and the previous seq (streams). */
 char *bridge_encode_ext(const struct bus_event *ev, const char *host,
-                        const char *instance, const char *epoch,
-                        uint64_t prev, size_t *len);
+                        const char *instance, const char *epoch, uint64_t prev,
+                        size_t *len);
 /* Parse and validate a message; -1 with *cause on anything malformed. */
 int bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
                   char **cause);
@@ -140,12 +149,12 @@ struct bridge_opts {
 	const char *host;       /* origin host; NULL: gethostname() */
 	const char *instance;   /* NULL: 16 random hex characters */
 	enum bridge_delivery delivery;
-	size_t maxlen;         /* streams: MAXLEN ~; 0: 1000000 */
-	double max_age;        /* streams: MINID ~ now - max_age; 0: off */
-	const char *password;  /* AUTH on every connect; NULL: none */
-	const char *user;      /* AUTH user; NULL: none */
-	double ping_interval;  /* seconds; 0: 1 */
-	double ping_timeout;   /* seconds; 0: 3 */
+	size_t maxlen;        /* streams: MAXLEN ~; 0: 1000000 */
+	double max_age;       /* streams: MINID ~ now - max_age; 0: off */
+	const char *password; /* AUTH on every connect; NULL: none */
+	const char *user;     /* AUTH user; NULL: none */
+	double ping_interval; /* seconds; 0: 1 */
+	double ping_timeout;  /* seconds; 0: 3 */
 	/* streams: "published up to" cursor and replay (the bus's store), so
 	 * that events acknowledged locally and not yet by Redis are sent
 	 * after a crash; NULL: none */

@@ -70,9 +70,8 @@ static void
 print_lat(int64_t *lat, long n)
 {
 	qsort(lat, (size_t)n, sizeof(*lat), cmp64);
-	printf(" p50_us=%lld p99_us=%lld max_us=%lld\n",
-	       (long long)lat[n / 2], (long long)lat[(n * 99) / 100],
-	       (long long)lat[n - 1]);
+	printf(" p50_us=%lld p99_us=%lld max_us=%lld\n", (long long)lat[n / 2],
+	       (long long)lat[(n * 99) / 100], (long long)lat[n - 1]);
 }
 
 static int
@@ -102,8 +101,8 @@ drain(int fd, long *errors, int timeout_ms)
 		if (r <= 0)
 			break;
 		buf[r] = '\0';
-		for (char *s = buf; (s = memchr(s, '\n', (size_t)(buf + r - s)));
-		     s++)
+		for (char *s = buf;
+		     (s = memchr(s, '\n', (size_t)(buf + r - s))); s++)
 			lines++;
 		if (strstr(buf, "\"error\""))
 			(*errors)++;
@@ -249,11 +248,12 @@ do_raw(const char *host, int port, long n, long rate)
 			for (size_t i = 0; i < es->elements && na < BUFSIZ;
 			     i++) {
 				redisReply *e = es->element[i];
-				const char *t = strstr(e->element[1]->element[1]->str,
-				                       "\"t\":");
+				const char *t = strstr(
+				    e->element[1]->element[1]->str, "\"t\":");
 				last = now_us();
 				if (t && got < n)
-					lat[got++] = last - strtoll(t + 4, NULL, 10);
+					lat[got++] =
+					    last - strtoll(t + 4, NULL, 10);
 				ack[na++] = e->element[0]->str;
 			}
 			for (size_t i = 0; i < na; i++)
@@ -291,9 +291,8 @@ do_raw(const char *host, int port, long n, long rate)
 			    "\"a\",\"instance\":\"0123456789abcdef\","
 			    "\"epoch\":\"0123456789abcdef\"}}",
 			    (long long)now_us(), k + 1, k + 40, k + 39);
-			redisAppendCommand(c,
-			                   "XADD %s MAXLEN ~ 1000000 * m %b", key,
-			                   payload, (size_t)len);
+			redisAppendCommand(c, "XADD %s MAXLEN ~ 1000000 * m %b",
+			                   key, payload, (size_t)len);
 			if (++out >= WINDOW || rate > 0) {
 				/* flood: keep WINDOW in flight; paced: send
 				 * now, read the replies that came */

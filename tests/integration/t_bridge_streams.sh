@@ -396,3 +396,58 @@ test_streams_unix_tunnel() {
 	emit_fast b 10
 	every_node_has_all a b
 }
+
+# sentinel://: one master, one replica, three sentinels on 127.0.0.1; the
+# master is killed while a publishes. The bridge asks the sentinels again
+# after the link error, follows the promoted replica, resends what was in
+# flight, and every event still reaches b once, in order.
+test_streams_sentinel_failover() {
+	need_redis
+	command -v redis-sentinel >/dev/null 2>&1 ||
+		skip "redis-sentinel is not installed (.ci/deps installs it)"
+	local pm pr i ps sp=() surl=""
+	pm=$(free_port)
+	pr=$(free_port)
+	REDIS_PORT=$pm
+	redis_run
+	mkdir -p "$T/replica"
+	redis-server --port "$pr" --bind 127.0.0.1 --save "" --appendonly yes \
+		--appendfsync always --dir "$T/replica" --replicaof 127.0.0.1 "$pm" \
+		>>"$T/replica.log" 2>&1 &
+	local rpid=$!
+	wait_for 10 bash -c "redis-cli -p $pr info replication | grep -q 'master_link_status:up'"
+	for i in 1 2 3; do
+		ps=$(free_port)
+		cat >"$T/sentinel$i.conf" <<CONF
+port $ps
+bind 127.0.0.1
+dir $T
+sentinel monitor m1 127.0.0.1 $pm 2
+sentinel down-after-milliseconds m1 500
+sentinel failover-timeout m1 5000
+CONF
+		redis-sentinel "$T/sentinel$i.conf" >>"$T/sentinel$i.log" 2>&1 &
+		sp+=($!)
+		surl+="${surl:+,}127.0.0.1:$ps"
+		wait_for 5 redis-cli -p "$ps" ping
+	done
+	# every sentinel sees the replica and the other sentinels
+	wait_for 20 bash -c "for p in \$(echo '$surl' | tr , ' ' | sed 's/127.0.0.1://g'); do redis-cli -p \$p sentinel master m1 | grep -A1 -x num-other-sentinels | tail -1 | grep -qx 2 || exit 1; done"
+	BRIDGE_URL="sentinel://$surl/m1" node_start a
+	BRIDGE_URL="sentinel://$surl/m1" node_start b
+	assert_eq "127.0.0.1:$pm" "$(nctl a --json status | jq -r .bridge.master_addr)" "a asked the sentinels"
+	emit_fast a 50
+	every_node_has_all a b
+
+	emit_slow a 300 &
+	local pid=$!
+	wait_for 10 has_events b t.a 100
+	redis_kill # the master
+	wait $pid || fail "emits on a failed"
+	SENT[a]=$((SENT[a] + 300))
+	wait_for 30 bash -c "[ \"\$('$SVCCTL' -s '$T/a.sock' --json status | jq -r .bridge.master_addr)\" = 127.0.0.1:$pr ]"
+	every_node_has_all a b
+	[ "$(nctl a --json status | jq .bridge.failovers)" -ge 1 ] || fail "no failover counted"
+	assert_contains "$(cat "$T/a.log")" "master m1 is at 127.0.0.1:$pr"
+	for p in "${sp[@]}" $rpid; do kill "$p" 2>/dev/null; done
+}

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <ev.h>
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 
 #include "services/bridge.h"
@@ -346,10 +347,28 @@ START_TEST(test_url_parse)
 	ck_assert_int_eq(u.db, 2);
 	bridge_url_clear(&u);
 
+	ck_assert_int_eq(
+	    bridge_url_parse("sentinel://10.0.0.1,s2:26380/m-1", &u, &cause),
+	    0);
+	ck_assert_int_eq(u.kind, BRIDGE_URL_SENTINEL);
+	ck_assert_uint_eq(u.nsentinels, 2);
+	ck_assert_str_eq(u.shost[0], "10.0.0.1");
+	ck_assert_int_eq(u.sport[0], 26379);
+	ck_assert_str_eq(u.shost[1], "s2");
+	ck_assert_int_eq(u.sport[1], 26380);
+	ck_assert_str_eq(u.master, "m-1");
+	bridge_url_clear(&u);
+
 	static const struct {
 		const char *url, *err;
 	} bad[] = {
-	    {"http://x", "use redis://HOST[:PORT][/DB] or unix:///PATH"},
+	    {"http://x", "use redis://HOST[:PORT][/DB], unix:///PATH or "
+	                 "sentinel://"},
+	    {"sentinel://h:1", "use sentinel://"},
+	    {"sentinel:///m", "no sentinel"},
+	    {"sentinel://h:0/m", "bad port '0'"},
+	    {"sentinel://h/m*", "bad master name"},
+	    {"sentinel://h x/m", "bad host name"},
 	    {"redis://", "no host"},
 	    {"redis://h:0", "bad port '0'"},
 	    {"redis://h:65536", "bad port '65536'"},
@@ -428,7 +447,8 @@ START_TEST(test_bad_options)
 
 	ck_assert_ptr_null(bridge_new(loop, b, &o, &cause));
 	ck_assert_str_eq(cause, "bad URL 'redis//nope': use "
-	                        "redis://HOST[:PORT][/DB] or unix:///PATH");
+	                        "redis://HOST[:PORT][/DB], unix:///PATH or "
+	                        "sentinel://HOST[:PORT][,...]/MASTER");
 	free(cause);
 	o.url = "redis://localhost";
 	o.channel = "svcd.*";
@@ -941,6 +961,288 @@ START_TEST(test_immediate_error_retried)
 }
 END_TEST
 
+/* ---- streams: names, identity, secrets ---- */
+
+START_TEST(test_stream_names)
+{
+	char *k = bridge_stream_key("svcd.staging");
+
+	ck_assert_str_eq(k, "svcd.staging|events");
+	free(k);
+	ck_assert(bridge_node_valid("web-1.eu:2"));
+	ck_assert(!bridge_node_valid("a|b"));
+	ck_assert(!bridge_node_valid("a b"));
+	ck_assert(!bridge_node_valid(""));
+	/* '|' is in no event name nor prefix: two prefixes never collide */
+	ck_assert(!bus_name_valid("a|b", 3));
+	ck_assert(!bridge_channel_valid("svcd|x"));
+}
+END_TEST
+
+START_TEST(test_encode_epoch_prev)
+{
+	struct bus_event ev = {
+	    .seq = 9,
+	    .time_us = 1700000000000000LL,
+	    .name = "e.x",
+	    .name_len = 3,
+	    .data = "{\"n\":1.50}",
+	};
+	struct bridge_msg m;
+	char *cause = NULL, *wire;
+	size_t len;
+
+	ev.data_len = strlen(ev.data);
+	wire = bridge_encode_ext(&ev, "a", "i1", "journal", 7, &len);
+	ck_assert_ptr_nonnull(strstr(wire, "\"seq\":9,\"prev\":7,"));
+	ck_assert_int_eq(bridge_decode(wire, len, &m, &cause), 0);
+	ck_assert_str_eq(m.epoch, "journal");
+	ck_assert_uint_eq(m.prev, 7);
+	ck_assert_str_eq(m.data, "{\"n\":1.50}");
+	bridge_msg_clear(&m);
+	free(wire);
+	/* an older sender: the epoch is the instance, prev unknown */
+	wire = bridge_encode(&ev, "a", "i1", &len);
+	ck_assert_int_eq(bridge_decode(wire, len, &m, &cause), 0);
+	ck_assert_str_eq(m.epoch, "i1");
+	ck_assert_uint_eq(m.prev, 0);
+	bridge_msg_clear(&m);
+	free(wire);
+	static const char bad[] =
+	    "{\"event\":\"e\",\"time\":\"t\",\"prev\":-1,\"origin\":"
+	    "{\"host\":\"h\",\"instance\":\"i\"}}";
+	ck_assert_int_eq(bridge_decode(bad, strlen(bad), &m, &cause), -1);
+	ck_assert_str_eq(cause, "'prev' is not a non-negative integer");
+	free(cause);
+}
+END_TEST
+
+static char *
+secret_file(const char *text, mode_t mode)
+{
+	char *path = xasprintf("%s/pw", tmpdir);
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+	return path;
+}
+
+START_TEST(test_read_secret)
+{
+	char *cause = NULL, *s, *path;
+
+	path = secret_file("hunter2\n", 0600);
+	s = bridge_read_secret(path, &cause);
+	ck_assert_str_eq(s, "hunter2");
+	free(s);
+	free(path);
+	path = secret_file("hunter2\n", 0644);
+	ck_assert_ptr_null(bridge_read_secret(path, &cause));
+	ck_assert_msg(strstr(cause, "readable or writable by others"), "%s",
+	              cause);
+	ck_assert_ptr_null(strstr(cause, "hunter2"));
+	free(cause);
+	free(path);
+	path = secret_file("a\nb\n", 0600);
+	ck_assert_ptr_null(bridge_read_secret(path, &cause));
+	ck_assert_msg(strstr(cause, "one line"), "%s", cause);
+	free(cause);
+	free(path);
+	path = secret_file("", 0600);
+	ck_assert_ptr_null(bridge_read_secret(path, &cause));
+	free(cause);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+/* ---- streams through a real redis-server ---- */
+
+static void
+snode_start(struct node *n, const char *name, const char *const *pub,
+            const char *const *sub, struct bus_opts *bo)
+{
+	struct bridge_opts o = {
+	    .publish = pub,
+	    .subscribe = sub,
+	    .backoff_min = backoff_min,
+	    .backoff_max = backoff_max,
+	    .connect_timeout = 1,
+	    .host = name,
+	    .delivery = BRIDGE_STREAMS,
+	    .ping_interval = 0.1,
+	    .ping_timeout = 0.5,
+	};
+	char url[200], *cause = NULL;
+
+	memset(n, 0, sizeof(*n));
+	snprintf(url, sizeof(url), "unix://%s", redis_sock);
+	o.url = url;
+	n->bus = bus_new(loop, bo);
+	n->rec = bus_listen(n->bus, "*", record, n);
+	n->br = bridge_new(loop, n->bus, &o, &cause);
+	ck_assert_msg(n->br != NULL, "bridge_new: %s", cause);
+}
+
+/* A raw Redis command on the test's own connection. */
+static void
+redis_do(const char *fmt, const char *a1, const char *a2)
+{
+	redisContext *c = redisConnectUnix(redis_sock);
+	redisReply *r;
+
+	ck_assert(c && !c->err);
+	r = redisCommand(c, fmt, a1, a2);
+	ck_assert_ptr_nonnull(r);
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+static uint64_t
+stat_of(struct node *n, const char *key)
+{
+	json_t *o = bridge_get_stats_json(n->br);
+	uint64_t v = (uint64_t)json_integer_value(json_object_get(o, key));
+
+	json_decref(o);
+	return v;
+}
+
+struct statwant {
+	struct node *n;
+	const char *key;
+	uint64_t v;
+};
+
+static bool
+stat_reached(void *arg)
+{
+	struct statwant *w = arg;
+	return stat_of(w->n, w->key) >= w->v;
+}
+
+/* Events cross once; a copy Redis holds twice is dropped; a jump in prev
+ * is a gap: counted, logged, bridge.gap on the bus. */
+START_TEST(test_streams_dedupe_and_gap)
+{
+	static const char *const t[] = {"t.*", NULL};
+	struct node a, b;
+	struct node *both[] = {&a, &b, NULL};
+	struct want wb = {&b, 3};
+	struct statwant dup = {&b, "duplicates", 1};
+	struct want wgap;
+	char payload[512];
+
+	NEED_REDIS();
+	redis_start();
+	snode_start(&a, "a", t, NULL, NULL);
+	snode_start(&b, "b", NULL, t, NULL);
+	ck_assert(run_until(all_connected, both, 3));
+	emit(&a, "t.x", "{\"n\":1}");
+	emit(&a, "t.x", "{\"n\":2}");
+	emit(&a, "t.x", "{\"n\":3}");
+	ck_assert(run_until(seen_count, &wb, 3));
+	ck_assert_str_eq(b.seen[0], "t.x {\"n\":1}");
+	ck_assert_str_eq(b.seen[2], "t.x {\"n\":3}");
+	/* the same event again (a resend after a link drop looks so) */
+	snprintf(payload, sizeof(payload),
+	         "{\"event\":\"t.x\",\"data\":{\"n\":3},\"time\":\"t\","
+	         "\"seq\":%llu,\"prev\":0,\"origin\":{\"host\":\"a\","
+	         "\"instance\":\"%s\",\"epoch\":\"%s\"}}",
+	         (unsigned long long)bus_last_seq(a.bus), bridge_instance(a.br),
+	         bridge_instance(a.br));
+	redis_do("XADD svcd|events * m %s", payload, NULL);
+	ck_assert(run_until(stat_reached, &dup, 3));
+	ck_assert_uint_eq(b.nseen, 3);
+	/* an event whose previous one is 5 further on: a gap */
+	snprintf(payload, sizeof(payload),
+	         "{\"event\":\"t.x\",\"data\":{\"n\":9},\"time\":\"t\","
+	         "\"seq\":%llu,\"prev\":%llu,\"origin\":{\"host\":\"a\","
+	         "\"instance\":\"%s\",\"epoch\":\"%s\"}}",
+	         (unsigned long long)bus_last_seq(a.bus) + 6,
+	         (unsigned long long)bus_last_seq(a.bus) + 5,
+	         bridge_instance(a.br), bridge_instance(a.br));
+	redis_do("XADD svcd|events * m %s", payload, NULL);
+	wgap = (struct want){&b, 4};
+	ck_assert(run_until(seen_count, &wgap, 3));
+	ck_assert_str_eq(b.seen[3], "t.x {\"n\":9}");
+	ck_assert_uint_eq(stat_of(&b, "gaps"), 1);
+	ck_assert_uint_eq(stat_of(&b, "gap_events"), 5);
+	ck_assert_ptr_nonnull(strstr(buf_head(&logbuf), "bridge: gap from a"));
+	node_free(&a);
+	node_free(&b);
+}
+END_TEST
+
+/* A bus of 2: the reader stops while it is full and goes on after, in
+ * order, nothing dropped. */
+START_TEST(test_streams_full_bus_pauses)
+{
+	static const char *const t[] = {"t.*", NULL};
+	struct bus_opts small = {.queue_size = 2, .batch = 1};
+	struct node a, b;
+	struct node *both[] = {&a, &b, NULL};
+	struct want wb = {&b, 60};
+
+	NEED_REDIS();
+	redis_start();
+	snode_start(&a, "a", t, NULL, NULL);
+	snode_start(&b, "b", NULL, t, &small);
+	ck_assert(run_until(all_connected, both, 3));
+	for (int i = 1; i <= 60; i++) {
+		char d[32];
+		snprintf(d, sizeof(d), "{\"n\":%d}", i);
+		emit(&a, "t.x", d);
+	}
+	ck_assert(run_until(seen_count, &wb, 5));
+	for (int i = 0; i < 60; i++) {
+		char d[48];
+		snprintf(d, sizeof(d), "t.x {\"n\":%d}", i + 1);
+		ck_assert_str_eq(b.seen[i], d);
+	}
+	ck_assert_uint_gt(stat_of(&b, "pauses"), 0);
+	ck_assert_uint_eq(stat_of(&b, "in_dropped"), 0);
+	node_free(&a);
+	node_free(&b);
+}
+END_TEST
+
+/* publish = * leaves out service.* unless a pattern names them. */
+START_TEST(test_publish_star_not_service)
+{
+	static const char *const star[] = {"*", NULL};
+	static const char *const star_svc[] = {"*", "service.*", NULL};
+	struct node a, b, c;
+	struct node *all3[] = {&a, &b, &c, NULL};
+	struct statwant one = {&b, "received", 1}, two = {&b, "received", 2};
+
+	NEED_REDIS();
+	redis_start();
+	snode_start(&a, "a", star, NULL, NULL);
+	snode_start(&c, "c", star_svc, NULL, NULL);
+	snode_start(&b, "b", NULL, star, NULL);
+	ck_assert(run_until(all_connected, all3, 3));
+	emit(&a, "service.state", "{}");
+	emit(&a, "user.x", "{}");
+	ck_assert(run_until(stat_reached, &one, 3));
+	run_for(0.1);
+	ck_assert_uint_eq(stat_of(&a, "published"), 1); /* user.x only */
+	ck_assert_uint_eq(stat_of(&b, "received"), 1);
+	emit(&c, "service.state", "{}"); /* named: it goes */
+	ck_assert(run_until(stat_reached, &two, 3));
+	{
+		struct statwant w = {&c, "published", 1};
+		ck_assert(run_until(stat_reached, &w, 3));
+	}
+	node_free(&a);
+	node_free(&b);
+	node_free(&c);
+}
+END_TEST
+
 static Suite *
 bridge_suite(void)
 {
@@ -959,6 +1261,9 @@ bridge_suite(void)
 	tcase_add_test(tc, test_disabled_stats);
 	tcase_add_test(tc, test_conf_section);
 	tcase_add_test(tc, test_immediate_error_retried);
+	tcase_add_test(tc, test_stream_names);
+	tcase_add_test(tc, test_encode_epoch_prev);
+	tcase_add_test(tc, test_read_secret);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("redis");
@@ -970,6 +1275,9 @@ bridge_suite(void)
 	tcase_add_test(tc, test_redis_restart);
 	tcase_add_test(tc, test_buffer_bound);
 	tcase_add_test(tc, test_close_flushes);
+	tcase_add_test(tc, test_streams_dedupe_and_gap);
+	tcase_add_test(tc, test_streams_full_bus_pauses);
+	tcase_add_test(tc, test_publish_star_not_service);
 	suite_add_tcase(s, tc);
 	return s;
 }
