@@ -55,10 +55,10 @@ test_library_abi() {
 	readelf -d "$so" | grep -q 'SONAME.*\[libsvcd.so.0\]' || fail "soname is not libsvcd.so.0"
 	nm -D --defined-only "$so" | grep -q ' T svcd_main$' || fail "svcd_main not exported"
 	bad=$(nm -D --defined-only "$so" | awk '{print $NF}' |
-		grep -Ev '^(svc|svcd|bus|worker|health|journal|hooks|bridge|manager|control|timers|app|notification)_')
+		grep -Ev '^(svc|svcd|bus|worker|health|journal|hooks|bridge|manager|control|timers|app|notification|metrics)_')
 	assert_eq "" "$bad" "unprefixed names exported by libsvcd.so"
 	bad=$(nm -g --defined-only "$T/stage/usr/lib/libsvcd.a" | awk 'NF == 3 {print $3}' |
-		grep -Ev '^(svc|svcd|bus|worker|health|journal|hooks|bridge|manager|control|timers|app|notification)_')
+		grep -Ev '^(svc|svcd|bus|worker|health|journal|hooks|bridge|manager|control|timers|app|notification|metrics)_')
 	assert_eq "" "$bad" "unprefixed names exported by libsvcd.a"
 	# the internals are there, but local: a host program may have its own
 	nm "$T/stage/usr/lib/libsvcd.a" | grep -q ' t xmalloc$' || fail "xmalloc not kept local in libsvcd.a"
