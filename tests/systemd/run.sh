@@ -228,6 +228,14 @@ check "the documented example hook writes its mail under /var/lib/svcd/outbox" b
 	seq=$(svcctl --json emit user_registered email=alice@example.org | sed -n "s/.*\"seq\": *\([0-9]*\).*/\1/p")
 	[ -n "$seq" ] && poll 20 test -s /var/lib/svcd/outbox/$seq.mail &&
 	grep -q alice@example.org /var/lib/svcd/outbox/$seq.mail'
+check "the journal's own fields: journalctl SVCD_SERVICE=notification, SVCD_SEQ= the event" bash -c '
+	. /run/svcd-test/inside.sh
+	seq=$(svcctl --json emit user_registered email=bob@example.org | sed -n "s/.*\"seq\": *\([0-9]*\).*/\1/p")
+	[ -n "$seq" ] &&
+	poll 20 sh -c "journalctl -u svcd SVCD_SERVICE=notification -o cat | grep -q bob@example.org" &&
+	journalctl -u svcd SVCD_SEQ=$seq -o cat | grep -q "welcome mail to bob@example.org" &&
+	journalctl -u svcd SVCD_SERVICE=bridge -o cat | grep -q "^bridge: " &&
+	! journalctl -u svcd SVCD_SERVICE=bridge -o cat | grep -q bob@example.org'
 check "network.conf, Redis down at start: svcd active, health degraded, then ok once Redis is back" bash -c '
 	. /run/svcd-test/inside.sh
 	systemctl stop test-redis; systemctl reset-failed svcd; systemctl restart svcd || exit 1
