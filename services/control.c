@@ -61,6 +61,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <math.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -73,6 +74,7 @@
 #include <ev.h>
 
 #include "services/bus.h"
+#include "services/health.h"
 #include "daemon/conf.h"
 #include "daemon/fastscan.h"
 #include "daemon/log.h"
@@ -1607,9 +1609,9 @@ m_status(struct svc *self, struct svc_call *q)
 			degraded++;
 	}
 	res = json_pack(
-	    "{s:s, s:I, s:f, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "version",
+	    "{s:s, s:I, s:I, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "version",
 	    SVCD_VERSION, "pid", (json_int_t)getpid(), "uptime_s",
-	    boot ? (double)(util_now_us() - boot) / 1e6 : 0.0, "state",
+	    (json_int_t)(boot ? (util_now_us() - boot) / 1000000 : 0), "state",
 	    manager_shutting_down() ? "stopping" : "running", "services",
 	    "total", (json_int_t)n, "running", (json_int_t)running, "failed",
 	    (json_int_t)failed, "blocked", (json_int_t)blocked, "degraded",
@@ -1649,16 +1651,19 @@ m_services(struct svc *self, struct svc_call *q)
 		svc_get_info(svc_graph_at(g, i), &in);
 		for (const char *const *r = in.requires; *r; r++)
 			json_array_append_new(req, json_string(*r));
+		/* the state health reports (degraded included); order
+		 * counts from 1 as --print-graph does */
 		json_array_append_new(
 		    arr, json_pack("{s:s, s:o, s:s, s:I, s:o, s:o}", "name",
 		                   in.name, "requires", req, "state",
-		                   svc_state_name(in.state), "order",
-		                   (json_int_t)in.order, "init_ms",
-		                   in.init_ms >= 0 ? json_real(in.init_ms)
-		                                   : json_null(),
+		                   health_state_of(svc_graph_at(g, i)), "order",
+		                   (json_int_t)in.order + 1, "init_ms",
+		                   in.init_ms >= 0
+		                       ? json_real(round(in.init_ms * 1e3) / 1e3)
+		                       : json_null(),
 		                   "error", str_or_null(in.error)));
 	}
-	return svc_call_ok(q, arr);
+	return svc_call_ok(q, json_pack("{s:o}", "services", arr));
 }
 
 static const struct svc_method control_methods[] = {

@@ -614,7 +614,7 @@ worker_task_json(const struct worker_task *t)
 	json_object_set_new(o, "last_duration_ms",
 	                    info.last_duration_ms < 0
 	                        ? json_null()
-	                        : json_real(info.last_duration_ms));
+	                        : json_real(round(info.last_duration_ms * 1e3) / 1e3));
 	json_object_set_new(o, "running", json_boolean(info.running));
 	json_object_set_new(o, "origin", json_string_or_null(info.origin));
 	json_object_set_new(o, "owner",
@@ -712,7 +712,8 @@ worker_svc_stop(struct svc *self)
 static const struct svc_reply *
 m_tasks(struct svc *self, struct svc_call *q)
 {
-	return svc_call_ok(q, worker_list_json(svc_priv(self)));
+	return svc_call_ok(q, json_pack("{s:o}", "tasks",
+	                                worker_list_json(svc_priv(self))));
 }
 
 static const struct svc_reply *
