@@ -1964,9 +1964,58 @@ control_section_check(struct svc_conf_ctx *cx, void *opts)
 	return -1;
 }
 
+/*
+ * The socket's directory must exist (svcd creates the socket, not the
+ * directory): said at load, so that --check-config refuses what start-up
+ * would. Not checked for the default path, once listening (a reload: the
+ * socket is restart-only) nor when systemd passes the socket (socket
+ * activation).
+ */
+static int
+control_daemon_check(struct svc_conf_ctx *cx, void *opts)
+{
+	const struct control_conf *c = opts;
+	const char *pid = getenv("LISTEN_PID");
+	struct stat st;
+	char *dir, *slash;
+	int rc = 0;
+
+	int line = svc_conf_key_line(cx, "socket");
+
+	/* the default's directory, /run/svcd, is made by the service
+	 * manager (RuntimeDirectory=) before svcd starts: a set key only */
+	if (!line || ctl.path || ctl.activated || !c->socket || !*c->socket ||
+	    (pid && strtol(pid, NULL, 10) == (long)getpid() &&
+	     getenv("LISTEN_FDS")))
+		return 0;
+	dir = xstrdup(c->socket);
+	slash = strrchr(dir, '/');
+	if (!slash) {
+		free(dir);
+		return 0; /* relative to the working directory: it exists */
+	}
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	bool missing = stat(dir, &st) < 0;
+	if (missing || !S_ISDIR(st.st_mode)) {
+		svc_conf_error(cx, line,
+		               "bad value for 'socket' in [daemon]: the "
+		               "directory %s %s",
+		               dir,
+		               missing ? "does not exist"
+		                       : "is not a directory");
+		rc = -1;
+	}
+	free(dir);
+	return rc;
+}
+
 static const struct svc_conf_section control_daemon_section = {
     .name = "daemon",
     SVC_CONF_ITEMS(daemon_items),
+    .check = control_daemon_check,
 };
 
 static const struct svc_conf_section control_section = {
