@@ -98,7 +98,7 @@ struct cli_opts {
 	const char *socket; /* NULL: $SVCD_SOCKET, else the default */
 	int timeout_ms;     /* < 0: no timeout */
 	bool json;
-	bool no_color;       /* --no-color: the same as --color=never */
+	bool no_color; /* --no-color: the same as --color=never */
 	enum cli_color color_when;
 	bool no_headers;
 	bool list_commands; /* --commands: names, one a line (completion) */

@@ -632,14 +632,16 @@ parse_rfc3339(const char *s, int64_t *us)
 	int64_t frac = 0, scale = 1000000;
 
 	if (sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-	           &n) != 3 || n != 10)
+	           &n) != 3 ||
+	    n != 10)
 		return -1;
 	s += n;
 	if (*s != 'T' && *s != 't' && *s != ' ')
 		return -1;
 	s++;
 	for (int k = 0; k < 8; k++) /* HH:MM:SS */
-		if (k == 2 || k == 5 ? s[k] != ':' : !isdigit((unsigned char)s[k]))
+		if (k == 2 || k == 5 ? s[k] != ':'
+		                     : !isdigit((unsigned char)s[k]))
 			return -1;
 	tm.tm_hour = (s[0] - '0') * 10 + s[1] - '0';
 	tm.tm_min = (s[3] - '0') * 10 + s[4] - '0';
@@ -659,7 +661,8 @@ parse_rfc3339(const char *s, int64_t *us)
 		s++;
 	} else if ((*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) &&
 	           isdigit((unsigned char)s[2]) && s[3] == ':' &&
-	           isdigit((unsigned char)s[4]) && isdigit((unsigned char)s[5])) {
+	           isdigit((unsigned char)s[4]) &&
+	           isdigit((unsigned char)s[5])) {
 		oh = (s[1] - '0') * 10 + s[2] - '0';
 		om = (s[4] - '0') * 10 + s[5] - '0';
 		if (*s == '-') {

@@ -1950,8 +1950,8 @@ time_param(struct svc_call *q, const char *name, int64_t *us)
 	*us = 0;
 	if (!s || util_parse_when(s, util_now_us(), us, &cause) == 0)
 		return NULL;
-	r = svc_call_fail(q, SVC_ERR_INVALID_PARAMS, "parameter '%s': %s",
-	                  name, cause);
+	r = svc_call_fail(q, SVC_ERR_INVALID_PARAMS, "parameter '%s': %s", name,
+	                  cause);
 	free(cause);
 	return r;
 }
@@ -2031,12 +2031,9 @@ static const struct svc_param p_subscribe[] = {
     {"since", SVC_P_UINT, false},
 };
 static const struct svc_param p_events[] = {
-    {"last", SVC_P_UINT, false},
-    {"since", SVC_P_UINT, false},
-    {"events", SVC_P_STRINGS, false},
-    {"limit", SVC_P_UINT, false},
-    {"since_time", SVC_P_STRING, false},
-    {"until_time", SVC_P_STRING, false},
+    {"last", SVC_P_UINT, false},         {"since", SVC_P_UINT, false},
+    {"events", SVC_P_STRINGS, false},    {"limit", SVC_P_UINT, false},
+    {"since_time", SVC_P_STRING, false}, {"until_time", SVC_P_STRING, false},
 };
 
 static const struct svc_method bus_methods[] = {

@@ -1654,14 +1654,15 @@ m_services(struct svc *self, struct svc_call *q)
 		/* the state health reports (degraded included); order
 		 * counts from 1 as --print-graph does */
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:o, s:s, s:I, s:o, s:o}", "name",
-		                   in.name, "requires", req, "state",
-		                   health_state_of(svc_graph_at(g, i)), "order",
-		                   (json_int_t)in.order + 1, "init_ms",
-		                   in.init_ms >= 0
-		                       ? json_real(round(in.init_ms * 1e3) / 1e3)
-		                       : json_null(),
-		                   "error", str_or_null(in.error)));
+		    arr,
+		    json_pack("{s:s, s:o, s:s, s:I, s:o, s:o}", "name", in.name,
+		              "requires", req, "state",
+		              health_state_of(svc_graph_at(g, i)), "order",
+		              (json_int_t)in.order + 1, "init_ms",
+		              in.init_ms >= 0
+		                  ? json_real(round(in.init_ms * 1e3) / 1e3)
+		                  : json_null(),
+		              "error", str_or_null(in.error)));
 	}
 	return svc_call_ok(q, json_pack("{s:o}", "services", arr));
 }
@@ -2000,12 +2001,11 @@ control_daemon_check(struct svc_conf_ctx *cx, void *opts)
 		*slash = '\0';
 	bool missing = stat(dir, &st) < 0;
 	if (missing || !S_ISDIR(st.st_mode)) {
-		svc_conf_error(cx, line,
-		               "bad value for 'socket' in [daemon]: the "
-		               "directory %s %s",
-		               dir,
-		               missing ? "does not exist"
-		                       : "is not a directory");
+		svc_conf_error(
+		    cx, line,
+		    "bad value for 'socket' in [daemon]: the "
+		    "directory %s %s",
+		    dir, missing ? "does not exist" : "is not a directory");
 		rc = -1;
 	}
 	free(dir);
