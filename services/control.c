@@ -1884,11 +1884,13 @@ control_stop(struct svc *self)
 
 #define CF(f) offsetof(struct control_conf, f)
 
+#define CONTROL_DEFAULT_SOCKET "/run/svcd/svcd.sock"
+
 static const struct svc_conf_item daemon_items[] = {
     {.key = "socket",
      .type = &svc_conf_socket,
      .off = CF(socket),
-     .dflt = "/run/svcd/svcd.sock",
+     .dflt = CONTROL_DEFAULT_SOCKET,
      .flags = SVC_CONF_RESTART,
      .doc = "the control socket's path"},
 };
@@ -1984,17 +1986,16 @@ control_daemon_check(struct svc_conf_ctx *cx, void *opts)
 	int line = svc_conf_key_line(cx, "socket");
 
 	/* the default's directory, /run/svcd, is made by the service
-	 * manager (RuntimeDirectory=) before svcd starts: a set key only */
-	if (!line || ctl.path || ctl.activated || !c->socket || !*c->socket ||
+	 * manager (RuntimeDirectory=) before svcd starts, and a key that did
+	 * not parse leaves the default: an absolute path set here only */
+	if (!line || ctl.path || ctl.activated || !c->socket ||
+	    c->socket[0] != '/' ||
+	    strcmp(c->socket, CONTROL_DEFAULT_SOCKET) == 0 ||
 	    (pid && strtol(pid, NULL, 10) == (long)getpid() &&
 	     getenv("LISTEN_FDS")))
 		return 0;
 	dir = xstrdup(c->socket);
 	slash = strrchr(dir, '/');
-	if (!slash) {
-		free(dir);
-		return 0; /* relative to the working directory: it exists */
-	}
 	if (slash == dir)
 		slash[1] = '\0';
 	else
