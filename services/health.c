@@ -321,25 +321,6 @@ health_overall(void)
 	return st;
 }
 
-/* A service's state word: its graph state, or degraded while it runs
- * with a failed ping or a bad dependency (by). */
-static const char *
-state_word(const struct svc_info *info, const char *by)
-{
-	if (info->state == SVC_RUNNING && (unhealthy(info) || by))
-		return "degraded";
-	return svc_state_name(info->state);
-}
-
-const char *
-health_state_of(const struct svc *s)
-{
-	struct svc_info info;
-
-	svc_get_info(s, &info);
-	return state_word(&info, h.graph ? blocked_by(s, &info) : NULL);
-}
-
 static json_t *
 entry_json(const struct svc *s, int64_t now_us)
 {
@@ -354,7 +335,9 @@ entry_json(const struct svc *s, int64_t now_us)
 	svc_get_info(s, &info);
 	by = blocked_by(s, &info);
 	checked = info.ping_at_us != 0;
-	state = state_word(&info, by);
+	state = svc_state_name(info.state);
+	if (info.state == SVC_RUNNING && (unhealthy(&info) || by))
+		state = "degraded";
 	if (checked && !info.ping_ok)
 		error = info.ping_error ? info.ping_error : "ping failed";
 	else if (info.state == SVC_FAILED || info.state == SVC_BLOCKED)

@@ -50,10 +50,6 @@ enum health_status health_overall(void);
  * intervals. fresh: run a round first. NULL while the health service is not
  * running.
  */
-/* s's state as health reports it: svc_state_name's word, or "degraded"
- * while it runs with a failed ping or a bad dependency (services uses it
- * so both methods agree). */
-const char *health_state_of(const struct svc *s);
 json_t *health_json(const char *service, bool fresh);
 
 #endif

@@ -89,7 +89,7 @@ test_follow_no_gap_no_duplicate() {
 		i=51
 		while [ ! -e "$T/stop" ]; do
 			"$SVCCTL" -s "$SOCK" emit f.n i=$i >/dev/null || exit 1
-			echo $i >"$T/last"
+			echo $i >"$T/last.tmp" && mv "$T/last.tmp" "$T/last"
 			i=$((i + 1))
 		done
 	) &
