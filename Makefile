@@ -429,6 +429,8 @@ lint:
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 COMPLDIR   ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # Opt-in drop-ins for svcd.service (docs/operations.md, "Drop-ins"): shipped
 # here, active only once linked into /etc/systemd/system/svcd.service.d/.
 DROPINDIR  ?= $(PREFIX)/share/svcd/dropins
@@ -439,6 +441,7 @@ MANPAGES   := docs/man/svcd.8 docs/man/svcctl.1 docs/man/svcd.conf.5
 install: all install-dev
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(COMPLDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/svcd \
 		$(DESTDIR)$(DROPINDIR)
@@ -450,6 +453,8 @@ install: all install-dev
 	install -m 0644 systemd/svcd.sysusers $(DESTDIR)$(SYSUSERSDIR)/svcd.conf
 	install -m 0644 $(DROPINS) $(DESTDIR)$(DROPINDIR)/
 	install -m 0644 client/svcctl.bash $(DESTDIR)$(COMPLDIR)/svcctl
+	install -m 0644 client/svcctl.zsh $(DESTDIR)$(ZSHCOMPDIR)/_svcctl
+	install -m 0644 client/svcctl.fish $(DESTDIR)$(FISHCOMPDIR)/svcctl.fish
 	install -m 0644 docs/man/svcctl.1 $(DESTDIR)$(MANDIR)/man1/svcctl.1
 	install -m 0644 docs/man/svcd.conf.5 $(DESTDIR)$(MANDIR)/man5/svcd.conf.5
 	install -m 0644 docs/man/svcd.8 $(DESTDIR)$(MANDIR)/man8/svcd.8
@@ -496,6 +501,7 @@ uninstall: uninstall-dev
 	rm -f $(DESTDIR)$(SBINDIR)/svcd $(DESTDIR)$(BINDIR)/svcctl \
 		$(DESTDIR)$(UNITDIR)/svcd.service $(DESTDIR)$(UNITDIR)/svcd.socket \
 		$(DESTDIR)$(SYSUSERSDIR)/svcd.conf $(DESTDIR)$(COMPLDIR)/svcctl \
+		$(DESTDIR)$(ZSHCOMPDIR)/_svcctl $(DESTDIR)$(FISHCOMPDIR)/svcctl.fish \
 		$(DESTDIR)$(MANDIR)/man1/svcctl.1 $(DESTDIR)$(MANDIR)/man5/svcd.conf.5 \
 		$(DESTDIR)$(MANDIR)/man8/svcd.8 \
 		$(DROPINS:systemd/%=$(DESTDIR)$(DROPINDIR)/%)

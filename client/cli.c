@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,10 @@ static const struct {
     {"--dot", CLI_OPT_DOT, false, NULL},
     {"--since", CLI_OPT_SINCE, true, "SEQ"},
     {"--last", CLI_OPT_LAST, true, "N"},
+    {"-n", CLI_OPT_LAST, true, "N"},
+    {"--until", CLI_OPT_UNTIL, true, "TIME"},
+    {"--follow", CLI_OPT_FOLLOW, false, NULL},
+    {"-f", CLI_OPT_FOLLOW, false, NULL},
     {"--every", CLI_OPT_EVERY, true, "DURATION"},
     {"--after", CLI_OPT_AFTER, true, "DURATION"},
     {"--emit", CLI_OPT_EMIT, true, "EVENT"},
@@ -40,7 +45,10 @@ static const char cli_global_help[] =
     "                        0 waits forever (default 5)\n"
     "      --json            print results as JSON (pretty; NDJSON for "
     "watch)\n"
-    "      --no-color        no colour even on a terminal (also NO_COLOR)\n"
+    "      --color=WHEN      colour: auto (on a terminal unless NO_COLOR\n"
+    "                        is set), always or never\n"
+    "      --no-color        the same as --color=never\n"
+    "      --no-headers      tables without their header line\n"
     "  -h, --help            help (svcctl COMMAND --help for a command)\n"
     "      --version         print svcctl's version\n";
 
@@ -57,6 +65,74 @@ find_cmd(const char *name)
 		if (strcmp(cli_cmds[i]->name, name) == 0)
 			return cli_cmds[i];
 	return NULL;
+}
+
+/* Levenshtein distance, with a swap of two neighbours counting one. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *prev2, *prev, *cur, d;
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	prev2 = xcalloc(lb + 1, sizeof(*prev2));
+	prev = xcalloc(lb + 1, sizeof(*prev));
+	cur = xcalloc(lb + 1, sizeof(*cur));
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1];
+			size_t v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (prev[j - 1] + cost < v)
+				v = prev[j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < v)
+				v = prev2[j - 2] + 1;
+			cur[j] = v;
+		}
+		size_t *t = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = t;
+	}
+	d = prev[lb];
+	free(prev2);
+	free(prev);
+	free(cur);
+	return d;
+}
+
+const char *
+cli_suggest(const char *name)
+{
+	const char *best = NULL;
+	size_t bd = 3;
+
+	for (size_t i = 0; i < cli_ncmds; i++) {
+		size_t d = edit_distance(name, cli_cmds[i]->name);
+		if (d < bd) {
+			bd = d;
+			best = cli_cmds[i]->name;
+		}
+	}
+	/* "x" is one edit from nothing much: suggest only what is close */
+	return best && bd < strlen(best) ? best : NULL;
+}
+
+static char *
+unknown_command(const char *name)
+{
+	const char *s = cli_suggest(name);
+
+	if (s)
+		return xasprintf("unknown command '%s'; did you mean '%s'?",
+		                 name, s);
+	return xasprintf("unknown command '%s'", name);
 }
 
 int
@@ -168,6 +244,36 @@ parse_global(int argc, char **argv, int *i, struct cli_opts *o, char **cause)
 	}
 	if (strcmp(a, "--no-color") == 0 || strcmp(a, "--no-colour") == 0) {
 		o->no_color = true;
+		o->color_when = CLI_COLOR_NEVER;
+		return 1;
+	}
+	if (strcmp(a, "--color") == 0 || strcmp(a, "--colour") == 0) {
+		o->color_when = CLI_COLOR_ALWAYS;
+		return 1;
+	}
+	if (strncmp(a, "--color=", 8) == 0 || strncmp(a, "--colour=", 9) == 0) {
+		const char *w = strchr(a, '=') + 1;
+		if (strcmp(w, "auto") == 0)
+			o->color_when = CLI_COLOR_AUTO;
+		else if (strcmp(w, "always") == 0)
+			o->color_when = CLI_COLOR_ALWAYS;
+		else if (strcmp(w, "never") == 0)
+			o->color_when = CLI_COLOR_NEVER;
+		else {
+			*cause = xasprintf("invalid value for --color: '%s' "
+			                   "(auto, always or never)",
+			                   w);
+			return -1;
+		}
+		o->no_color = o->color_when == CLI_COLOR_NEVER;
+		return 1;
+	}
+	if (strcmp(a, "--no-headers") == 0) {
+		o->no_headers = true;
+		return 1;
+	}
+	if (strcmp(a, "--commands") == 0) {
+		o->list_commands = true;
 		return 1;
 	}
 	if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -212,6 +318,15 @@ set_cmd_opt(struct cli_opts *o, unsigned int bit, const char *name,
 	switch (bit) {
 	case CLI_OPT_SINCE:
 	case CLI_OPT_LAST:
+		if (bit == CLI_OPT_SINCE && *val &&
+		    util_parse_uint(val, UINT64_MAX, &n, NULL) < 0) {
+			int64_t us;
+			/* not a seq: a time (events checks it is allowed) */
+			if (util_parse_when(val, util_now_us(), &us, &why) < 0)
+				goto out_bad;
+			o->since_time = val;
+			break;
+		}
 		if (util_parse_uint(val, UINT64_MAX, &n, &why) < 0)
 			goto out_bad;
 		if (bit == CLI_OPT_LAST && n == 0) {
@@ -235,6 +350,13 @@ set_cmd_opt(struct cli_opts *o, unsigned int bit, const char *name,
 		else
 			o->after = val;
 		break;
+	case CLI_OPT_UNTIL: {
+		int64_t us;
+		if (util_parse_when(val, util_now_us(), &us, &why) < 0)
+			goto out_bad;
+		o->until = val;
+		break;
+	}
 	case CLI_OPT_EMIT:
 		if (!*val) {
 			why = xstrdup("empty event name");
@@ -396,7 +518,7 @@ cli_parse(int argc, char **argv, struct cli_opts *o, char **cause)
 		if (!o->cmd) {
 			o->cmd = find_cmd(a);
 			if (!o->cmd) {
-				*cause = xasprintf("unknown command '%s'", a);
+				*cause = unknown_command(a);
 				return -1;
 			}
 			continue;
@@ -404,7 +526,7 @@ cli_parse(int argc, char **argv, struct cli_opts *o, char **cause)
 		o->args[o->nargs++] = argv[i];
 	}
 	if (!o->cmd) {
-		if (o->help || o->version)
+		if (o->help || o->version || o->list_commands)
 			return 0;
 		*cause = xstrdup("no command given");
 		return -1;
@@ -432,8 +554,9 @@ print_cmd_help(FILE *f, const struct cli_cmd *cmd)
 static void
 print_usage(FILE *f)
 {
-	fputs("Usage: svcctl [-s SOCKET] [-t SECONDS] [--json] [--no-color] "
-	      "COMMAND [ARGS]\n\n"
+	fputs("Usage: svcctl [-s SOCKET] [-t SECONDS] [--json] "
+	      "[--color=WHEN] [--no-headers]\n"
+	      "              COMMAND [ARGS]\n\n"
 	      "Control svcd, the service-host daemon, over its JSON-RPC "
 	      "socket.\n\nCommands:\n",
 	      f);
@@ -458,7 +581,7 @@ static int
 help_check(const struct cli_opts *o, char **cause)
 {
 	if (o->nargs == 1 && !find_cmd(o->args[0])) {
-		*cause = xasprintf("unknown command '%s'", o->args[0]);
+		*cause = unknown_command(o->args[0]);
 		return -1;
 	}
 	return 0;
@@ -494,7 +617,11 @@ want_color(const struct cli_opts *o, FILE *out)
 	const char *nc = getenv("NO_COLOR");
 	const char *term = getenv("TERM");
 
-	if (o->no_color || o->json || (nc && *nc))
+	if (o->json || o->color_when == CLI_COLOR_NEVER)
+		return false;
+	if (o->color_when == CLI_COLOR_ALWAYS)
+		return true;
+	if (nc && *nc)
 		return false;
 	if (term && strcmp(term, "dumb") == 0)
 		return false;
@@ -522,6 +649,13 @@ cli_main(int argc, char **argv, FILE *out, FILE *err)
 		cli_opts_free(&o);
 		return CLI_EXIT_USAGE;
 	}
+	if (o.list_commands && !o.cmd) {
+		/* for completion scripts: every command, one a line */
+		for (size_t i = 0; i < cli_ncmds; i++)
+			fprintf(out, "%s\n", cli_cmds[i]->name);
+		rc = CLI_EXIT_OK;
+		goto out_free;
+	}
 	if (o.help) {
 		if (o.cmd && o.cmd != &cli_help_entry)
 			print_cmd_help(out, o.cmd);
@@ -542,6 +676,7 @@ cli_main(int argc, char **argv, FILE *out, FILE *err)
 	    .out = out,
 	    .err = err,
 	    .color = want_color(&o, out),
+	    .no_headers = o.no_headers,
 	    .socket = o.socket,
 	};
 	if (!c.socket) {

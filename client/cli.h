@@ -40,6 +40,15 @@ enum cli_opt_bit {
 	CLI_OPT_EVERY = 1 << 5,
 	CLI_OPT_AFTER = 1 << 6,
 	CLI_OPT_EMIT = 1 << 7,
+	CLI_OPT_UNTIL = 1 << 8,
+	CLI_OPT_FOLLOW = 1 << 9,
+};
+
+/* --color=WHEN */
+enum cli_color {
+	CLI_COLOR_AUTO = 0, /* on a terminal, unless NO_COLOR or TERM=dumb */
+	CLI_COLOR_ALWAYS,
+	CLI_COLOR_NEVER,
 };
 
 struct cli_cmd;
@@ -65,6 +74,7 @@ struct cli_ctx {
 	FILE *out;
 	FILE *err;
 	bool color;
+	bool no_headers; /* tables without their header line */
 	const char *socket;
 	struct conn conn;
 	bool connected;
@@ -102,7 +112,10 @@ struct cli_opts {
 	const char *socket; /* NULL: $SVCD_SOCKET, else the default */
 	int timeout_ms;     /* < 0: no timeout */
 	bool json;
-	bool no_color;
+	bool no_color; /* --no-color: the same as --color=never */
+	enum cli_color color_when;
+	bool no_headers;
+	bool list_commands; /* --commands: names, one a line (completion) */
 	bool help;
 	bool version;
 	const struct cli_cmd *cmd; /* NULL when only --help/--version */
@@ -111,6 +124,8 @@ struct cli_opts {
 	const char *after;
 	const char *emit;
 	unsigned long long since;
+	const char *since_time; /* --since TIME (events): RFC 3339 or ago */
+	const char *until;      /* --until TIME */
 	unsigned long long last;
 	const char *own[CLI_OWN_MAX]; /* the command's own_opts given */
 	int nargs;
@@ -125,6 +140,10 @@ struct cli_opts {
 int cli_parse(int argc, char **argv, struct cli_opts *o, char **cause);
 void cli_opts_free(struct cli_opts *o);
 const char *cli_cmd_name(const struct cli_cmd *cmd);
+
+/* The command nearest to a mistyped name (edit distance at most 2), or
+ * NULL. */
+const char *cli_suggest(const char *name);
 
 /* -t value: seconds ("2", "0.5") or a duration ("500ms"); 0 = no limit. */
 int cli_parse_timeout(const char *s, int *ms, char **cause);

@@ -34,6 +34,28 @@
 	     ((v) = json_object_iter_value(it_)) != NULL;                      \
 	     it_ = json_object_iter_next((obj), it_))
 
+/* --json: a failure as {"error":{"code":N,"class":C,"message":M}} on
+ * stdout (code only when svcd sent one), so a script reads one shape. */
+static void
+put_json_error(struct cli_ctx *c, json_t *code, const char *cls,
+               const char *msg)
+{
+	json_t *e = json_object();
+
+	if (!c->o->json)
+		return;
+	if (json_is_integer(code))
+		json_object_set(e, "code", code);
+	json_object_set_new(e, "class", json_string(cls ? cls : "Error"));
+	json_object_set_new(e, "message", json_string(msg ? msg : "error"));
+	json_t *v = json_pack("{s:o}", "error", e);
+	fflush(c->out);
+	json_dumpf(v, c->out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', c->out);
+	fflush(c->out);
+	json_decref(v);
+}
+
 static void
 print_error_reply(struct cli_ctx *c, json_t *error)
 {
@@ -41,6 +63,8 @@ print_error_reply(struct cli_ctx *c, json_t *error)
 	json_t *data = json_object_get(error, "data");
 	const char *cls = json_string_value(json_object_get(data, "class"));
 	json_t *code = json_object_get(error, "code");
+
+	put_json_error(c, code, cls, msg);
 
 	if (cls)
 		fprintf(c->err, "svcctl: %s (%s)\n", msg ? msg : "error", cls);
@@ -59,6 +83,7 @@ ensure_connected(struct cli_ctx *c)
 	if (c->connected)
 		return 0;
 	if (conn_open(&c->conn, c->socket, c->o->timeout_ms, &cause) < 0) {
+		put_json_error(c, NULL, "Unreachable", cause);
 		fprintf(c->err, "svcctl: %s\n", cause);
 		free(cause);
 		return CLI_EXIT_UNREACHABLE;
@@ -85,6 +110,8 @@ call_outcome(struct cli_ctx *c, int rc, json_t *error, char *cause)
 	}
 	case CONN_INTERRUPTED: return CLI_EXIT_OK;
 	default:
+		put_json_error(c, NULL, "Unreachable",
+		               cause ? cause : "failed");
 		fprintf(c->err, "svcctl: %s\n", cause ? cause : "failed");
 		free(cause);
 		return CLI_EXIT_UNREACHABLE;
@@ -211,6 +238,8 @@ static void
 emit_table(struct cli_ctx *c, struct tab *t)
 {
 	struct buf b = {0};
+	if (c->no_headers)
+		tab_hide_header(t);
 	tab_render(t, c->color, &b);
 	fwrite(buf_head(&b), 1, b.len, c->out);
 	buf_free(&b);
@@ -326,6 +355,7 @@ print_lost(struct cli_ctx *c, json_t *params)
 struct watch_state {
 	struct cli_ctx *c;
 	bool shutdown_seen;
+	uint64_t skip_upto; /* events -f: drop live events with seq <= it */
 };
 
 static void
@@ -342,6 +372,10 @@ watch_notify(const char *method, json_t *params, void *arg)
 		if (name && strcmp(name, "service.state") == 0 && st &&
 		    (strcmp(st, "stopping") == 0 || strcmp(st, "stopped") == 0))
 			w->shutdown_seen = true;
+		json_t *seq = json_object_get(params, "seq");
+		if (w->skip_upto && json_is_integer(seq) &&
+		    (uint64_t)json_integer_value(seq) <= w->skip_upto)
+			return; /* printed from the history already */
 		/* the notification's own text: conn read it just now */
 		static const char *const params_key[] = {"params"};
 		const struct buf *line = &w->c->conn.line;
@@ -376,6 +410,8 @@ on_sigint(int sig)
 	watch_stop = 1;
 }
 
+static int watch_loop(struct cli_ctx *c, struct watch_state *w);
+
 static int
 cmd_watch(struct cli_ctx *c)
 {
@@ -383,7 +419,6 @@ cmd_watch(struct cli_ctx *c)
 	struct sigaction sa = {.sa_handler = on_sigint}, old;
 	json_t *params = json_object();
 	json_t *result = NULL;
-	char *cause = NULL;
 	int rc;
 
 	watch_stop = 0;
@@ -402,6 +437,23 @@ cmd_watch(struct cli_ctx *c)
 	json_decref(result);
 	if (rc || watch_stop)
 		goto out_restore;
+	rc = watch_loop(c, &w);
+
+out_restore:
+	sigaction(SIGINT, &old, NULL);
+	c->interrupt = NULL;
+	c->conn.interrupt = NULL;
+	return rc;
+}
+
+/* Print notifications from c->conn until Ctrl-C, svcd's shutdown (0) or a
+ * lost connection (3). */
+static int
+watch_loop(struct cli_ctx *c, struct watch_state *w)
+{
+	char *cause = NULL;
+	int rc = CLI_EXIT_OK;
+
 	for (;;) {
 		json_t *msg = NULL;
 		int r = conn_read(&c->conn, -1, &msg, &cause);
@@ -411,13 +463,13 @@ cmd_watch(struct cli_ctx *c)
 			const char *m = str_field(msg, "method");
 			if (m && !json_object_get(msg, "id"))
 				watch_notify(m, json_object_get(msg, "params"),
-				             &w);
+				             w);
 			json_decref(msg);
 			continue;
 		}
 		/* The daemon went away: fine if it was shutting down. */
 		struct stat st;
-		if (w.shutdown_seen ||
+		if (w->shutdown_seen ||
 		    (stat(c->socket, &st) < 0 && errno == ENOENT)) {
 			free(cause);
 			break;
@@ -429,12 +481,19 @@ cmd_watch(struct cli_ctx *c)
 		rc = CLI_EXIT_UNREACHABLE;
 		break;
 	}
-
-out_restore:
-	sigaction(SIGINT, &old, NULL);
-	c->interrupt = NULL;
-	c->conn.interrupt = NULL;
 	return rc;
+}
+
+static int
+watch_check(const struct cli_opts *o, char **cause)
+{
+	if (o->since_time) {
+		*cause = xasprintf("'watch' takes --since SEQ, not a time "
+		                   "('%s'); use 'events -f --since TIME'",
+		                   o->since_time);
+		return -1;
+	}
+	return 0;
 }
 
 const struct cli_cmd cmd_watch_entry = {
@@ -457,6 +516,7 @@ const struct cli_cmd cmd_watch_entry = {
     .opts = CLI_OPT_SINCE,
     .min_args = 0,
     .max_args = -1,
+    .check = watch_check,
     .exec = cmd_watch,
 };
 
@@ -515,23 +575,24 @@ raw_list_free(struct raw_list *r)
 #define EVENTS_PAGE 1000
 
 /*
- * `events` is paged by the daemon: follow "next" (the seq to pass as since)
- * until it is null or --last N have been printed, printing each page as it
- * comes, so memory stays one page whatever the history holds. --json
- * prints one document, {"events":[...]}, one event per line.
+ * Page the history: follow "next" (the seq to pass as since) until it is
+ * null or --last N have been printed, printing each page as it comes, so
+ * memory stays one page whatever the history holds. upto (events -f): stop
+ * at the first event past it (the subscription has those). *last_seq is
+ * the seq of the last event printed. --json without -f prints one
+ * document, {"events":[...]}, one event per line; with -f one event a line.
  */
 static int
-cmd_events(struct cli_ctx *c)
+events_history(struct cli_ctx *c, uint64_t upto, uint64_t *last_seq)
 {
-	bool have_since = c->o->seen & CLI_OPT_SINCE;
+	bool have_since = c->o->seen & CLI_OPT_SINCE && !c->o->since_time;
+	bool doc = c->o->json && !upto;
 	unsigned long long want = c->o->seen & CLI_OPT_LAST ? c->o->last : 0;
 	unsigned long long since = have_since ? c->o->since : 0, printed = 0;
-	bool first = true;
+	bool first = true, opened = false, done = false;
 	int rc = CLI_EXIT_OK;
 
-	if (c->o->json)
-		fputs("{\"events\":[", c->out);
-	for (;;) {
+	while (!done) {
 		json_t *params = json_object(), *result = NULL, *list, *ev;
 		json_t *next;
 		struct raw_list raw;
@@ -543,6 +604,12 @@ cmd_events(struct cli_ctx *c)
 		if (!first || have_since)
 			json_object_set_new(params, "since",
 			                    json_integer((json_int_t)since));
+		if (c->o->since_time)
+			json_object_set_new(params, "since_time",
+			                    json_string(c->o->since_time));
+		if (c->o->until)
+			json_object_set_new(params, "until_time",
+			                    json_string(c->o->until));
 		if (want && want - printed < EVENTS_PAGE)
 			json_object_set_new(
 			    params, "limit",
@@ -555,17 +622,31 @@ cmd_events(struct cli_ctx *c)
 		json_decref(params);
 		if (rc)
 			break;
+		if (doc && !opened) {
+			fputs("{\"events\":[", c->out);
+			opened = true;
+		}
 		list = events_list(result);
 		raw_list_init(&raw, &c->conn.line, result);
 		ARRAY_EACH(list, i, ev)
 		{
 			const struct buf *text = raw_list_next(&raw);
-			if (c->o->json) {
+			json_t *seq = json_object_get(ev, "seq");
+			uint64_t sq = json_is_integer(seq)
+			                  ? (uint64_t)json_integer_value(seq)
+			                  : 0;
+			if (upto && sq > upto) {
+				done = true;
+				break;
+			}
+			if (doc) {
 				fputs(printed ? ",\n" : "\n", c->out);
 				put_event_json(c, ev, text);
 			} else {
 				print_event(c, ev, text);
 			}
+			if (sq > *last_seq)
+				*last_seq = sq;
 			printed++;
 		}
 		raw_list_free(&raw);
@@ -573,36 +654,121 @@ cmd_events(struct cli_ctx *c)
 		first = false;
 		if (!json_is_integer(next) || json_integer_value(next) <= 0 ||
 		    (uint64_t)json_integer_value(next) <= since ||
-		    (want && printed >= want)) {
-			json_decref(result);
-			break;
-		}
-		since = (unsigned long long)json_integer_value(next);
+		    (want && printed >= want) ||
+		    (upto && (uint64_t)json_integer_value(next) >= upto))
+			done = true;
+		else
+			since = (unsigned long long)json_integer_value(next);
 		json_decref(result);
 	}
-	if (c->o->json) {
+	if (opened) {
 		fputs(printed ? "\n]}\n" : "]}\n", c->out);
 		fflush(c->out);
 	}
 	return rc;
 }
 
+/*
+ * events -f: subscribe first (the reply's seq says where live begins), page
+ * the history on a second connection up to that seq, then print the live
+ * events, dropping any the history printed: no gap, no duplicate.
+ */
+static int
+events_follow(struct cli_ctx *c)
+{
+	struct watch_state w = {.c = c};
+	struct sigaction sa = {.sa_handler = on_sigint}, old;
+	json_t *params = json_object(), *result = NULL;
+	uint64_t upto = 0, last = 0;
+	int rc;
+
+	watch_stop = 0;
+	c->interrupt = &watch_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old);
+	json_object_set_new(params, "events",
+	                    c->o->nargs ? patterns_array(c, 0)
+	                                : json_pack("[s]", "*"));
+	rc = call_daemon(c, WIRE_M_SUBSCRIBE, params, c->o->timeout_ms, NULL,
+	                 NULL, &result);
+	json_decref(params);
+	if (rc || watch_stop)
+		goto out;
+	json_t *jseq = json_object_get(result, "seq");
+	upto = json_is_integer(jseq) ? (uint64_t)json_integer_value(jseq) : 0;
+
+	/* the subscription waits on its socket (svcd bounds what it queues
+	 * there and reports a loss as events.lost) while the history pages */
+	struct conn sub = c->conn;
+	c->connected = false;
+	memset(&c->conn, 0, sizeof(c->conn));
+	c->conn.fd = -1;
+	if (upto)
+		rc = events_history(c, upto, &last);
+	if (c->connected)
+		conn_close(&c->conn);
+	c->conn = sub;
+	c->connected = true;
+	if (rc || watch_stop)
+		goto out;
+	w.skip_upto = last;
+	rc = watch_loop(c, &w);
+out:
+	json_decref(result);
+	sigaction(SIGINT, &old, NULL);
+	c->interrupt = NULL;
+	c->conn.interrupt = NULL;
+	return rc;
+}
+
+static int
+cmd_events(struct cli_ctx *c)
+{
+	uint64_t last = 0;
+
+	if (c->o->seen & CLI_OPT_FOLLOW)
+		return events_follow(c);
+	return events_history(c, 0, &last);
+}
+
+static int
+events_check(const struct cli_opts *o, char **cause)
+{
+	if ((o->seen & CLI_OPT_FOLLOW) && (o->seen & CLI_OPT_UNTIL)) {
+		*cause = xstrdup("'events': -f follows new events, --until "
+		                 "ends the query: give one of them");
+		return -1;
+	}
+	return 0;
+}
+
 const struct cli_cmd cmd_events_entry = {
     .name = "events",
-    .args = "[--last N] [PATTERN ...]",
-    .summary = "recent events from the bus history",
-    .help = "Print events from the bus's history ring, oldest "
-            "first, optionally\nonly those matching the "
-            "patterns.\n\n"
+    .args = "[-n N] [--since SEQ|TIME] [--until TIME] [-f] [PATTERN ...]",
+    .summary = "events from the history (-f: then follow new ones)",
+    .help = "Print events from the bus's history (the journal when it is "
+            "on, else\nthe ring), oldest first, optionally only those "
+            "matching the patterns.\nA TIME is RFC 3339 (2026-12-01T10:00:00Z, "
+            "an offset allowed) or a\nduration ago (30s, 5m, 2h, 1d).\n\n"
             "Options:\n"
-            "  --last N    only the last N events\n"
-            "  --since SEQ only events after SEQ\n\n"
+            "  -n, --last N    only the last N events\n"
+            "  --since SEQ     only events after sequence number SEQ\n"
+            "  --since TIME    only events at or after TIME\n"
+            "  --until TIME    only events at or before TIME\n"
+            "  -f, --follow    then print new events as they come "
+            "(Ctrl-C\n"
+            "                  stops); no gap or duplicate between the "
+            "two\n\n"
             "Examples:\n"
-            "  svcctl events --last 20\n"
-            "  svcctl events 'user.*'\n",
-    .opts = CLI_OPT_LAST | CLI_OPT_SINCE,
+            "  svcctl events -n 20\n"
+            "  svcctl events --since 5m 'user.*'\n"
+            "  svcctl events --since 2026-12-01T10:00:00Z --until "
+            "2026-12-01T11:00:00Z\n"
+            "  svcctl events -f -n 10 service.state\n",
+    .opts = CLI_OPT_LAST | CLI_OPT_SINCE | CLI_OPT_UNTIL | CLI_OPT_FOLLOW,
     .min_args = 0,
     .max_args = -1,
+    .check = events_check,
     .exec = cmd_events,
 };
 

@@ -385,6 +385,34 @@ await_reply(struct conn *c, json_int_t id, int64_t deadline, conn_notify_fn fn,
 	}
 }
 
+/*
+ * The send failed: svcd may have refused the connection with one error
+ * line (Busy, null id) and closed it before reading the request. That
+ * line is still readable: return it as the error reply, else CONN_FAIL
+ * with the send's *cause.
+ */
+static int
+refusal(struct conn *c, int64_t deadline, json_t **error, char **cause)
+{
+	json_t *msg = NULL;
+	char *why = NULL;
+
+	if (read_deadline(c, deadline, &msg, &why) == CONN_OK) {
+		json_t *err = json_object_get(msg, "error");
+		if (json_is_object(err) &&
+		    json_is_null(json_object_get(msg, "id"))) {
+			*error = json_incref(err);
+			json_decref(msg);
+			free(*cause);
+			*cause = NULL;
+			return CONN_ERROR_REPLY;
+		}
+		json_decref(msg);
+	}
+	free(why);
+	return CONN_FAIL;
+}
+
 /* One call: send (params and/or text, as send_deadline takes them), then
  * wait for its reply, both within timeout_ms. */
 static int
@@ -398,6 +426,8 @@ call(struct conn *c, const char *method, json_t *params, const char *text,
 
 	rc = send_deadline(c, method, params, text, text_len, raw, deadline,
 	                   &id, cause);
+	if (rc == CONN_FAIL)
+		return refusal(c, deadline, error, cause);
 	if (rc != CONN_OK)
 		return rc;
 	return await_reply(c, id, deadline, fn, arg, result, error, cause);

@@ -18,6 +18,7 @@ struct tab {
 	size_t nrows;
 	size_t cap;
 	size_t cur; /* next column in the current row */
+	bool no_header;
 };
 
 static const char *const color_seq[] = {
@@ -164,12 +165,18 @@ render_cell(struct buf *out, const char *s, enum tab_color color,
 }
 
 void
+tab_hide_header(struct tab *t)
+{
+	t->no_header = true;
+}
+
+void
 tab_render(const struct tab *t, bool use_color, struct buf *out)
 {
 	size_t *width = xcalloc(t->ncols, sizeof(*width));
 
 	for (size_t c = 0; c < t->ncols; c++) {
-		width[c] = tab_width(t->headers[c]);
+		width[c] = t->no_header ? 0 : tab_width(t->headers[c]);
 		for (size_t r = 0; r < t->nrows; r++) {
 			const char *s = t->cells[r * t->ncols + c].text;
 			size_t w = s ? tab_width(s) : 0;
@@ -177,13 +184,14 @@ tab_render(const struct tab *t, bool use_color, struct buf *out)
 				width[c] = w;
 		}
 	}
-	for (size_t c = 0; c < t->ncols; c++) {
+	for (size_t c = 0; c < t->ncols && !t->no_header; c++) {
 		if (c)
 			buf_puts(out, "  ");
 		render_cell(out, t->headers[c], TAB_BOLD, use_color, width[c],
 		            t->right[c], c + 1 == t->ncols);
+		if (c + 1 == t->ncols)
+			buf_putc(out, '\n');
 	}
-	buf_putc(out, '\n');
 	for (size_t r = 0; r < t->nrows; r++) {
 		for (size_t c = 0; c < t->ncols; c++) {
 			const struct tab_cellv *cell =

@@ -36,6 +36,8 @@ void tab_row(struct tab *t);
 void tab_cell(struct tab *t, enum tab_color color, const char *fmt, ...)
     PRINTF_LIKE(3, 4);
 size_t tab_rows(const struct tab *t);
+/* Render no header line (svcctl --no-headers). */
+void tab_hide_header(struct tab *t);
 /* Append the table (header line bold when colouring) to out. */
 void tab_render(const struct tab *t, bool use_color, struct buf *out);
 

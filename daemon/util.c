@@ -623,6 +623,89 @@ util_format_time(int64_t us, char *buf, size_t len)
 	         tm.tm_min, tm.tm_sec, (int)(us % 1000000));
 }
 
+/* "2026-12-01T10:00:00[.frac](Z|+HH:MM|-HH:MM)": 0 with *us, or -1. */
+static int
+parse_rfc3339(const char *s, int64_t *us)
+{
+	struct tm tm = {0};
+	int n = 0, oh = 0, om = 0;
+	int64_t frac = 0, scale = 1000000;
+
+	if (sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	           &n) != 3 ||
+	    n != 10)
+		return -1;
+	s += n;
+	if (*s != 'T' && *s != 't' && *s != ' ')
+		return -1;
+	s++;
+	for (int k = 0; k < 8; k++) /* HH:MM:SS */
+		if (k == 2 || k == 5 ? s[k] != ':'
+		                     : !isdigit((unsigned char)s[k]))
+			return -1;
+	tm.tm_hour = (s[0] - '0') * 10 + s[1] - '0';
+	tm.tm_min = (s[3] - '0') * 10 + s[4] - '0';
+	tm.tm_sec = (s[6] - '0') * 10 + s[7] - '0';
+	s += 8;
+	if (*s == '.') {
+		s++;
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		for (; isdigit((unsigned char)*s); s++)
+			if (scale > 1) {
+				scale /= 10;
+				frac += (*s - '0') * scale;
+			}
+	}
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if ((*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) &&
+	           isdigit((unsigned char)s[2]) && s[3] == ':' &&
+	           isdigit((unsigned char)s[4]) &&
+	           isdigit((unsigned char)s[5])) {
+		oh = (s[1] - '0') * 10 + s[2] - '0';
+		om = (s[4] - '0') * 10 + s[5] - '0';
+		if (*s == '-') {
+			oh = -oh;
+			om = -om;
+		}
+		s += 6;
+	} else {
+		return -1;
+	}
+	if (*s || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+	    tm.tm_sec > 60 || oh > 23 || oh < -23 || om > 59 || om < -59)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*us = ((int64_t)t - oh * 3600 - om * 60) * 1000000 + frac;
+	return 0;
+}
+
+int
+util_parse_when(const char *s, int64_t now_us, int64_t *us, char **cause)
+{
+	double ago;
+
+	if (s && parse_rfc3339(s, us) == 0)
+		return 0;
+	if (s && *s && isdigit((unsigned char)*s) &&
+	    util_parse_duration(s, 0, &ago, NULL) == 0 && ago <= 1e9) {
+		*us = now_us - (int64_t)llround(ago * 1e6);
+		return 0;
+	}
+	if (cause)
+		*cause = xasprintf("'%s' is not a time: give RFC 3339 "
+		                   "(2026-12-01T10:00:00Z) or a duration ago "
+		                   "(5m, 2h, 1d)",
+		                   s ? s : "");
+	return -1;
+}
+
 int
 util_set_nonblock(int fd)
 {

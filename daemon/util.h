@@ -155,6 +155,13 @@ int64_t util_mono_us(void);
  */
 void util_format_time(int64_t us, char *buf, size_t len);
 
+/*
+ * A point in time for queries: RFC 3339 (2026-12-01T10:00:00Z, a fraction
+ * and a +HH:MM offset allowed) or a duration ago ("5m": now_us minus five
+ * minutes). 0 with *us (microseconds since the epoch), or -1 with *cause.
+ */
+int util_parse_when(const char *s, int64_t now_us, int64_t *us, char **cause);
+
 /* Set O_NONBLOCK and FD_CLOEXEC. 0 or -1 with errno. */
 int util_set_nonblock(int fd);
 

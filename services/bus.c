@@ -1925,6 +1925,8 @@ struct page {
 	size_t n, limit;
 	uint64_t last; /* seq of the last event written */
 	bool full, more;
+	int64_t from_us, to_us; /* since_time/until_time (0: none) */
+	bool past;              /* an event after to_us was seen: done */
 };
 
 /* Write ev into the page; false (ev not taken) once the page is full. */
@@ -1933,10 +1935,19 @@ collect_event(const struct bus_event *ev, void *arg)
 {
 	struct page *pg = arg;
 
+	if (pg->past)
+		return false;
+	if (pg->to_us && ev->time_us > pg->to_us) {
+		pg->past = true; /* seq order is time order: nothing later */
+		pg->more = false;
+		return false;
+	}
 	if (pg->full) {
 		pg->more = true;
 		return false;
 	}
+	if (pg->from_us && ev->time_us < pg->from_us)
+		return true; /* read, not in the window */
 	if (pg->n)
 		buf_putc(pg->out, ',');
 	bus_event_put(pg->out, ev);
@@ -1951,6 +1962,23 @@ static void
 collect_bus_event(const struct bus_event *ev, void *arg)
 {
 	collect_event(ev, arg);
+}
+
+/* A time bound: RFC 3339 or a duration ago ("5m"); 0 when absent. */
+static const struct svc_reply *
+time_param(struct svc_call *q, const char *name, int64_t *us)
+{
+	const char *s = svc_call_string(q, name, NULL);
+	char *cause = NULL;
+	const struct svc_reply *r;
+
+	*us = 0;
+	if (!s || util_parse_when(s, util_now_us(), us, &cause) == 0)
+		return NULL;
+	r = svc_call_fail(q, SVC_ERR_INVALID_PARAMS, "parameter '%s': %s", name,
+	                  cause);
+	free(cause);
+	return r;
 }
 
 /* The reply is written as text: event data goes out as it was stored.
@@ -1982,6 +2010,9 @@ m_events(struct svc *self, struct svc_call *q)
 			                     EVENTS_LIMIT_MAX);
 		limit = (size_t)l;
 	}
+	if ((r = time_param(q, "since_time", &pg.from_us)) ||
+	    (r = time_param(q, "until_time", &pg.to_us)))
+		return r;
 	if ((r = patterns(q, &pats, &n)))
 		return r;
 	pg.limit = last && last < limit ? last : limit;
@@ -2001,7 +2032,7 @@ m_events(struct svc *self, struct svc_call *q)
 		bus_history(b, since, last, pats, n, collect_bus_event, &pg);
 	}
 	free(pats);
-	next = pg.more ? pg.last : resume;
+	next = pg.past ? 0 : pg.more ? pg.last : resume;
 	if ((out = svc_call_raw(q))) {
 		buf_append(out, "{\"events\":[", 11);
 		if (body.len) /* an empty page has no buffer at all */
@@ -2025,10 +2056,9 @@ static const struct svc_param p_subscribe[] = {
     {"since", SVC_P_UINT, false},
 };
 static const struct svc_param p_events[] = {
-    {"last", SVC_P_UINT, false},
-    {"since", SVC_P_UINT, false},
-    {"events", SVC_P_STRINGS, false},
-    {"limit", SVC_P_UINT, false},
+    {"last", SVC_P_UINT, false},         {"since", SVC_P_UINT, false},
+    {"events", SVC_P_STRINGS, false},    {"limit", SVC_P_UINT, false},
+    {"since_time", SVC_P_STRING, false}, {"until_time", SVC_P_STRING, false},
 };
 
 static const struct svc_method bus_methods[] = {

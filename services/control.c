@@ -61,6 +61,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <math.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -1698,9 +1699,9 @@ m_status(struct svc *self, struct svc_call *q)
 			degraded++;
 	}
 	res = json_pack(
-	    "{s:s, s:I, s:f, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "version",
+	    "{s:s, s:I, s:I, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "version",
 	    SVCD_VERSION, "pid", (json_int_t)getpid(), "uptime_s",
-	    boot ? (double)(util_now_us() - boot) / 1e6 : 0.0, "state",
+	    (json_int_t)(boot ? (util_now_us() - boot) / 1000000 : 0), "state",
 	    manager_shutting_down() ? "stopping" : "running", "services",
 	    "total", (json_int_t)n, "running", (json_int_t)running, "failed",
 	    (json_int_t)failed, "blocked", (json_int_t)blocked, "degraded",
@@ -1727,6 +1728,49 @@ str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* Something a dependent cannot rely on: health's rule. */
+static bool
+bad_dependency(struct svc_graph *g, const struct svc *s, size_t depth)
+{
+	struct svc_info in;
+
+	svc_get_info(s, &in);
+	if (svc_degraded(s) || in.state == SVC_FAILED ||
+	    in.state == SVC_BLOCKED || in.state == SVC_STOPPED)
+		return true;
+	if (depth > svc_graph_count(g)) /* the graph has no cycle */
+		return false;
+	for (const char *const *r = in.requires; *r; r++) {
+		const struct svc *d = svc_graph_find(g, *r);
+		if (d && bad_dependency(g, d, depth + 1))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The state word health reports: the graph's state, or "degraded" for a
+ * running service whose last ping failed or that requires (directly or
+ * not) one that is unhealthy, failed, blocked or stopped.
+ */
+static const char *
+state_word(struct svc_graph *g, const struct svc *s)
+{
+	struct svc_info in;
+
+	svc_get_info(s, &in);
+	if (in.state != SVC_RUNNING)
+		return svc_state_name(in.state);
+	if (svc_degraded(s))
+		return "degraded";
+	for (const char *const *r = in.requires; *r; r++) {
+		const struct svc *d = svc_graph_find(g, *r);
+		if (d && bad_dependency(g, d, 1))
+			return "degraded";
+	}
+	return "running";
+}
+
 static const struct svc_reply *
 m_services(struct svc *self, struct svc_call *q)
 {
@@ -1740,16 +1784,20 @@ m_services(struct svc *self, struct svc_call *q)
 		svc_get_info(svc_graph_at(g, i), &in);
 		for (const char *const *r = in.requires; *r; r++)
 			json_array_append_new(req, json_string(*r));
+		/* the state health reports (degraded included); order
+		 * counts from 1 as --print-graph does */
 		json_array_append_new(
-		    arr, json_pack("{s:s, s:o, s:s, s:I, s:o, s:o}", "name",
-		                   in.name, "requires", req, "state",
-		                   svc_state_name(in.state), "order",
-		                   (json_int_t)in.order, "init_ms",
-		                   in.init_ms >= 0 ? json_real(in.init_ms)
-		                                   : json_null(),
-		                   "error", str_or_null(in.error)));
+		    arr,
+		    json_pack("{s:s, s:o, s:s, s:I, s:o, s:o}", "name", in.name,
+		              "requires", req, "state",
+		              state_word(g, svc_graph_at(g, i)), "order",
+		              (json_int_t)in.order + 1, "init_ms",
+		              in.init_ms >= 0
+		                  ? json_real(round(in.init_ms * 1e3) / 1e3)
+		                  : json_null(),
+		              "error", str_or_null(in.error)));
 	}
-	return svc_call_ok(q, arr);
+	return svc_call_ok(q, json_pack("{s:o}", "services", arr));
 }
 
 static const struct svc_method control_methods[] = {
@@ -1991,11 +2039,13 @@ control_stop(struct svc *self)
 
 #define CF(f) offsetof(struct control_conf, f)
 
+#define CONTROL_DEFAULT_SOCKET "/run/svcd/svcd.sock"
+
 static const struct svc_conf_item daemon_items[] = {
     {.key = "socket",
      .type = &svc_conf_socket,
      .off = CF(socket),
-     .dflt = "/run/svcd/svcd.sock",
+     .dflt = CONTROL_DEFAULT_SOCKET,
      .flags = SVC_CONF_RESTART,
      .doc = "the control socket's path"},
 };
@@ -2072,9 +2122,56 @@ control_section_check(struct svc_conf_ctx *cx, void *opts)
 	return -1;
 }
 
+/*
+ * The socket's directory must exist (svcd creates the socket, not the
+ * directory): said at load, so that --check-config refuses what start-up
+ * would. Not checked for the default path, once listening (a reload: the
+ * socket is restart-only) nor when systemd passes the socket (socket
+ * activation).
+ */
+static int
+control_daemon_check(struct svc_conf_ctx *cx, void *opts)
+{
+	const struct control_conf *c = opts;
+	const char *pid = getenv("LISTEN_PID");
+	struct stat st;
+	char *dir, *slash;
+	int rc = 0;
+
+	int line = svc_conf_key_line(cx, "socket");
+
+	/* the default's directory, /run/svcd, is made by the service
+	 * manager (RuntimeDirectory=) before svcd starts, and a key that did
+	 * not parse leaves the default: an absolute path set here only */
+	if (!line || ctl.path || ctl.activated || !c->socket ||
+	    c->socket[0] != '/' ||
+	    strcmp(c->socket, CONTROL_DEFAULT_SOCKET) == 0 ||
+	    (pid && strtol(pid, NULL, 10) == (long)getpid() &&
+	     getenv("LISTEN_FDS")))
+		return 0;
+	dir = xstrdup(c->socket);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	bool missing = stat(dir, &st) < 0;
+	if (missing || !S_ISDIR(st.st_mode)) {
+		svc_conf_error(
+		    cx, line,
+		    "bad value for 'socket' in [daemon]: the "
+		    "directory %s %s",
+		    dir, missing ? "does not exist" : "is not a directory");
+		rc = -1;
+	}
+	free(dir);
+	return rc;
+}
+
 static const struct svc_conf_section control_daemon_section = {
     .name = "daemon",
     SVC_CONF_ITEMS(daemon_items),
+    .check = control_daemon_check,
 };
 
 static const struct svc_conf_section control_section = {

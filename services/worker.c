@@ -611,10 +611,11 @@ worker_task_json(const struct worker_task *t)
 	                    json_integer((json_int_t)info.failures));
 	json_object_set_new(o, "last_error",
 	                    json_string_or_null(info.last_error));
-	json_object_set_new(o, "last_duration_ms",
-	                    info.last_duration_ms < 0
-	                        ? json_null()
-	                        : json_real(info.last_duration_ms));
+	json_object_set_new(
+	    o, "last_duration_ms",
+	    info.last_duration_ms < 0
+	        ? json_null()
+	        : json_real(round(info.last_duration_ms * 1e3) / 1e3));
 	json_object_set_new(o, "running", json_boolean(info.running));
 	json_object_set_new(o, "origin", json_string_or_null(info.origin));
 	json_object_set_new(o, "owner",
@@ -712,7 +713,8 @@ worker_svc_stop(struct svc *self)
 static const struct svc_reply *
 m_tasks(struct svc *self, struct svc_call *q)
 {
-	return svc_call_ok(q, worker_list_json(svc_priv(self)));
+	return svc_call_ok(
+	    q, json_pack("{s:o}", "tasks", worker_list_json(svc_priv(self))));
 }
 
 static const struct svc_reply *

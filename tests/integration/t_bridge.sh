@@ -277,7 +277,7 @@ test_bridge_start_with_redis_down() {
 	local port
 	port=$(closed_port)
 	BRIDGE_URL=redis://127.0.0.1:$port node_launch a 'e.*' ''
-	assert_eq running "$(nctl a --json services | jq -r '.[] | select(.name == "bridge") | .state')" \
+	assert_eq degraded "$(nctl a --json services | jq -r '.services[] | select(.name == "bridge") | .state')" \
 		"bridge running (degraded), not failed"
 	wait_for 5 bridge_degraded a "publish link to redis://127.0.0.1:$port down"
 	assert_contains "$(nctl a health bridge)" "retry in"

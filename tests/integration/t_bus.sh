@@ -47,7 +47,7 @@ test_pattern_caps() {
 test_boot_events_with_tiny_queue() {
 	CONF_TEXT=$'[bus]\nqueue_size = 1' svcd_start
 	local running out missing=""
-	running=$(ctl --json services | jq -r '.[] | select(.state == "running") | .name')
+	running=$(ctl --json services | jq -r '.services[] | select(.state == "running") | .name')
 	[ -n "$running" ] || fail "no running service"
 	out=$(rpc "$R"',"id":1,"method":"events","params":{"events":["service.state"]}}')
 	for s in $running; do

@@ -44,6 +44,17 @@ test_check_config() {
 	local out rc=0
 	out=$("$SVCD" --check-config -c conf/svcd.conf 2>&1) || rc=$?
 	assert_eq 0 "$rc" "shipped config: $out"
+	# what start-up would refuse: a socket directory that does not exist
+	printf '[daemon]\nsocket = %s/no/such/dir/svcd.sock\n' "$T" >"$T/nodir.conf"
+	rc=0
+	out=$("$SVCD" --check-config -c "$T/nodir.conf" 2>&1) || rc=$?
+	assert_eq 78 "$rc" "missing socket directory: $out"
+	assert_contains "$out" "nodir.conf:2: bad value for 'socket' in [daemon]: the directory $T/no/such/dir does not exist"
+	printf '[daemon]\nsocket = %s/nodir.conf/svcd.sock\n' "$T" >"$T/notdir.conf"
+	rc=0
+	out=$("$SVCD" --check-config -c "$T/notdir.conf" 2>&1) || rc=$?
+	assert_eq 78 "$rc" "socket directory is a file: $out"
+	assert_contains "$out" "is not a directory"
 	printf '[bus]\nqueu_size = 10\n' >"$T/bad.conf"
 	rc=0
 	out=$("$SVCD" --check-config -c "$T/bad.conf" 2>&1) || rc=$?

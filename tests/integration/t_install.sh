@@ -33,7 +33,7 @@ test_install_destdir() {
 ./usr/include/svcd/services/worker.h ./usr/include/svcd/svcd.h \
 ./usr/lib/libsvcd.a ./usr/lib/libsvcd.so ./usr/lib/libsvcd.so.0 ./usr/lib/libsvcd.so.0.1.0 \
 ./usr/lib/pkgconfig/svcd.pc \
-./usr/lib/systemd/system/svcd.service ./usr/lib/systemd/system/svcd.socket ./usr/lib/sysusers.d/svcd.conf ./usr/sbin/svcd ./usr/share/bash-completion/completions/svcctl ./usr/share/man/man1/svcctl.1 ./usr/share/man/man5/svcd.conf.5 ./usr/share/man/man8/svcd.8 ./usr/share/svcd/dropins/jit.conf ./usr/share/svcd/dropins/network.conf "
+./usr/lib/systemd/system/svcd.service ./usr/lib/systemd/system/svcd.socket ./usr/lib/sysusers.d/svcd.conf ./usr/sbin/svcd ./usr/share/bash-completion/completions/svcctl ./usr/share/fish/vendor_completions.d/svcctl.fish ./usr/share/man/man1/svcctl.1 ./usr/share/man/man5/svcd.conf.5 ./usr/share/man/man8/svcd.8 ./usr/share/svcd/dropins/jit.conf ./usr/share/svcd/dropins/network.conf ./usr/share/zsh/site-functions/_svcctl "
 	assert_eq "$expected" "$files" "installed files"
 	grep -q "ExecStart=/usr/sbin/svcd" "$stage/usr/lib/systemd/system/svcd.service" ||
 		fail "unit not pointed at /usr/sbin/svcd"

@@ -9,10 +9,10 @@ test_call_methods() {
 	local out
 	out=$(ctl call services) || fail "call services"
 	assert_contains "$out" '    "name": "manager",' "indented JSON"
-	assert_eq "manager" "$(jq -r '.[0].name' <<<"$out")" "services result"
+	assert_eq "manager" "$(jq -r '.services[0].name' <<<"$out")" "services result"
 	out=$(ctl --json call services) || fail "--json call services"
 	assert_eq 1 "$(printf '%s\n' "$out" | wc -l)" "--json: one line"
-	assert_eq "manager" "$(jq -r '.[0].name' <<<"$out")"
+	assert_eq "manager" "$(jq -r '.services[0].name' <<<"$out")"
 	assert_eq '"pong"' "$(ctl call ping)" "call ping"
 	assert_eq '"pong"' "$(ctl --json call ping)" "--json call ping"
 	out=$(ctl call health '{"fresh":true}') || fail "call health"

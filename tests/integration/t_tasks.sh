@@ -6,7 +6,7 @@
 
 # health_runs — the health task's run count, from `tasks --json`.
 health_runs() {
-	ctl --json tasks | jq -r '(if type == "array" then . else .tasks end)[] | select(.name == "health") | .runs'
+	ctl --json tasks | jq -r '.tasks[] | select(.name == "health") | .runs'
 }
 
 health_runs_above() {
@@ -72,7 +72,7 @@ test_task_limits() {
 	assert_contains "$out" "TooLarge"
 	ctl cancel t1 >/dev/null || fail "cancel t1"
 	ctl schedule t4 --every 1h --emit x >/dev/null || fail "room after cancel"
-	assert_eq 3 "$(ctl --json tasks | jq '[(if type == "array" then . else .tasks end)[] | select(.owner == "control")] | length')"
+	assert_eq 3 "$(ctl --json tasks | jq '[.tasks[] | select(.owner == "control")] | length')"
 	svcd_stop || fail "exit status $?"
 }
 
@@ -93,8 +93,8 @@ test_internal_tasks_protected() {
 	runs=$(health_runs)
 	wait_for 5 health_runs_above $((runs + 2))
 	out=$(ctl --json tasks)
-	assert_eq "service" "$(jq -r '(if type == "array" then . else .tasks end)[] | select(.name == "health") | .owner' <<<"$out")"
-	assert_eq "50" "$(jq -r '(if type == "array" then . else .tasks end)[] | select(.name == "health") | .interval_ms' <<<"$out")"
+	assert_eq "service" "$(jq -r '.tasks[] | select(.name == "health") | .owner' <<<"$out")"
+	assert_eq "50" "$(jq -r '.tasks[] | select(.name == "health") | .interval_ms' <<<"$out")"
 	assert_contains "$(ctl tasks)" "service health" "tasks shows the owner"
 	# both refusals are logged with the caller
 	assert_contains "$(cat "$SVCD_LOG")" "cancel 'health' by uid=$(id -u) pid="
@@ -124,8 +124,8 @@ test_config_timer_over_service_task() {
 	assert_eq 1 "$rc" "reload with [timer.health]"
 	assert_contains "$out" "belongs to service 'health'"
 	out=$(ctl --json tasks)
-	assert_eq "service" "$(jq -r '(if type == "array" then . else .tasks end)[] | select(.name == "health") | .owner' <<<"$out")"
-	assert_eq "config" "$(jq -r '(if type == "array" then . else .tasks end)[] | select(.name == "mine") | .owner' <<<"$out")"
+	assert_eq "service" "$(jq -r '.tasks[] | select(.name == "health") | .owner' <<<"$out")"
+	assert_eq "config" "$(jq -r '.tasks[] | select(.name == "mine") | .owner' <<<"$out")"
 	assert_contains "$(ctl health)" "status: ok"
 	svcd_stop || fail "exit status $?"
 }

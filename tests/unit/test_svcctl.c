@@ -224,6 +224,58 @@ parse_bad(const char *line, const char *needle)
 	cli_opts_free(&o);
 }
 
+/* --color, --no-headers, -n, -f, --since TIME, --until, did you mean. */
+START_TEST(test_cli_shape_options)
+{
+	struct cli_opts o;
+
+	parse_ok(&o, "--color=always --no-headers services");
+	ck_assert_int_eq(o.color_when, CLI_COLOR_ALWAYS);
+	ck_assert(o.no_headers);
+	cli_opts_free(&o);
+	parse_ok(&o, "services --color=never");
+	ck_assert_int_eq(o.color_when, CLI_COLOR_NEVER);
+	ck_assert(o.no_color);
+	cli_opts_free(&o);
+	parse_ok(&o, "--color status");
+	ck_assert_int_eq(o.color_when, CLI_COLOR_ALWAYS);
+	cli_opts_free(&o);
+	parse_bad("--color=blue status", "auto, always or never");
+
+	parse_ok(&o, "events -n 5 -f user.*");
+	ck_assert_uint_eq(o.last, 5);
+	ck_assert(o.seen & CLI_OPT_FOLLOW);
+	cli_opts_free(&o);
+	parse_bad("events -n 5 --last 6", "given twice");
+	parse_ok(&o, "events --since 42");
+	ck_assert_uint_eq(o.since, 42);
+	ck_assert_ptr_null(o.since_time);
+	cli_opts_free(&o);
+	parse_ok(&o, "events --since 5m --until 2026-12-01T10:00:00Z");
+	ck_assert_str_eq(o.since_time, "5m");
+	ck_assert_str_eq(o.until, "2026-12-01T10:00:00Z");
+	cli_opts_free(&o);
+	parse_bad("events --since soon", "'soon' is not a time");
+	parse_bad("events --until 2026-02-30T25:00:00Z", "is not a time");
+	parse_bad("events -f --until 1h", "give one of them");
+	parse_bad("watch --since 5m", "takes --since SEQ");
+	parse_bad("watch --until 5m", "takes no option '--until'");
+
+	parse_bad("stauts", "did you mean 'status'?");
+	parse_bad("evnets", "did you mean 'events'?");
+	parse_bad("help sevrices", "did you mean 'services'?");
+	ck_assert_str_eq(cli_suggest("shutdwon"), "shutdown");
+	ck_assert_str_eq(cli_suggest("cal"), "call");
+	ck_assert_ptr_null(cli_suggest("xyzzy"));
+	ck_assert_ptr_null(cli_suggest("x"));
+
+	parse_ok(&o, "--commands");
+	ck_assert(o.list_commands);
+	ck_assert_ptr_null(o.cmd);
+	cli_opts_free(&o);
+}
+END_TEST
+
 START_TEST(test_cli_globals)
 {
 	struct cli_opts o;
@@ -1130,6 +1182,7 @@ svcctl_suite(void)
 	Suite *s = suite_create("svcctl");
 	TCase *tc = tcase_create("args");
 	tcase_add_test(tc, test_data_numbers);
+	tcase_add_test(tc, test_cli_shape_options);
 	tcase_add_test(tc, test_data_bytes_kept);
 	tcase_add_test(tc, test_data_literals_and_strings);
 	tcase_add_test(tc, test_data_almost_numbers_are_strings);

@@ -281,6 +281,58 @@ START_TEST(test_parse_uint_bool)
 }
 END_TEST
 
+START_TEST(test_parse_when)
+{
+	int64_t us = 0, now = 1764583200000000; /* 2025-12-01T10:00:00Z */
+	char *cause = NULL;
+
+	ck_assert_int_eq(util_parse_when("2025-12-01T10:00:00Z", 0, &us, NULL),
+	                 0);
+	ck_assert_int_eq(us, now);
+	ck_assert_int_eq(
+	    util_parse_when("2025-12-01T10:00:00.25Z", 0, &us, NULL), 0);
+	ck_assert_int_eq(us, now + 250000);
+	ck_assert_int_eq(
+	    util_parse_when("2025-12-01T12:00:00+02:00", 0, &us, NULL), 0);
+	ck_assert_int_eq(us, now);
+	ck_assert_int_eq(
+	    util_parse_when("2025-12-01T09:30:00-00:30", 0, &us, NULL), 0);
+	ck_assert_int_eq(us, now);
+	/* what util_format_time writes reads back */
+	char buf[40];
+	util_format_time(now + 123456, buf, sizeof(buf));
+	ck_assert_int_eq(util_parse_when(buf, 0, &us, NULL), 0);
+	ck_assert_int_eq(us, now + 123456);
+	/* durations ago */
+	ck_assert_int_eq(util_parse_when("5m", now, &us, NULL), 0);
+	ck_assert_int_eq(us, now - 300000000);
+	ck_assert_int_eq(util_parse_when("1.5s", now, &us, NULL), 0);
+	ck_assert_int_eq(us, now - 1500000);
+	ck_assert_int_eq(util_parse_when("0s", now, &us, NULL), 0);
+	ck_assert_int_eq(us, now);
+	/* refused, with the two forms named */
+	static const char *const bad[] = {"",
+	                                  "5",
+	                                  "-5m",
+	                                  "soon",
+	                                  "2025-12-01",
+	                                  "2025-12-01T10:00Z",
+	                                  "2025-13-01T10:00:00Z",
+	                                  "2025-12-01T24:00:00Z",
+	                                  "2025-12-01T10:00:00",
+	                                  "2025-12-01T10:00:00+2",
+	                                  "2025-12-01T10:00:00Zx",
+	                                  "2025-12-01T10:00:00.Z"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(util_parse_when(bad[i], now, &us, &cause) < 0,
+		              "'%s' parsed", bad[i]);
+		ck_assert_ptr_nonnull(strstr(cause, "RFC 3339"));
+		free(cause);
+		cause = NULL;
+	}
+}
+END_TEST
+
 START_TEST(test_format_time_and_duration)
 {
 	char buf[64];
@@ -345,6 +397,7 @@ main(void)
 	tcase_add_test(tc, test_parse_duration_max);
 	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_parse_uint_bool);
+	tcase_add_test(tc, test_parse_when);
 	tcase_add_test(tc, test_format_time_and_duration);
 	tcase_add_test(tc, test_log_levels_and_hook);
 	suite_add_tcase(s, tc);
