@@ -240,6 +240,30 @@ walk(struct fams *f, const struct svc_desc *d, const char *path,
 	const char *type = "untyped";
 	char *name = xstrdup(prefix);
 	char *help;
+	double scale = e ? e->scale : 0;
+
+	/* a figure named for its unit (uptime_s, init_ms, lag_us) is a
+	 * metric in the base unit: seconds, with its name saying so */
+	if (!(e && e->name)) {
+		static const struct {
+			const char *suffix;
+			double scale;
+		} units[] = {{"_s", 1}, {"_ms", 1e-3}, {"_us", 1e-6}};
+
+		for (size_t i = 0; i < SVC_ARRAY_SIZE(units); i++) {
+			if (!ends_with(name, units[i].suffix))
+				continue;
+			char *t = xasprintf(
+			    "%.*s_seconds",
+			    (int)(strlen(name) - strlen(units[i].suffix)),
+			    name);
+			free(name);
+			name = t;
+			if (scale == 0 && units[i].scale != 1)
+				scale = units[i].scale;
+			break;
+		}
+	}
 
 	if (e && e->type == SVC_METRIC_COUNTER) {
 		type = "counter";
@@ -256,9 +280,9 @@ walk(struct fams *f, const struct svc_desc *d, const char *path,
 	else
 		help = xasprintf("%s figure %s (see svcctl status)", d->name,
 		                 path);
-	if (e && e->scale != 0 && json_is_number(v))
+	if (scale != 0 && json_is_number(v))
 		sample_num(f, name, type, help, labels,
-		           json_number_value(v) * e->scale);
+		           json_number_value(v) * scale);
 	else
 		sample(f, name, type, help, labels, v);
 	free(help);

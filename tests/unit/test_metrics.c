@@ -20,11 +20,12 @@ cache_figures(struct svc *self)
 {
 	(void)self;
 	return json_pack("{s:i, s:i, s:f, s:b, s:s, s:{s:i}, s:[{s:s, s:i, "
-	                 "s:i}, {s:s, s:i, s:i}], s:i, s:n, s:[s]}",
+	                 "s:i}, {s:s, s:i, s:i}], s:i, s:n, s:[s], s:i, s:i}",
 	                 "hits", 5, "size", 3, "ratio", 0.5, "ok", 1, "name",
 	                 "x", "nested", "depth", 2, "shards", "name", "a",
 	                 "keys", 1, "wait_ms", 1500, "name", "b\"q\\", "keys",
-	                 2, "wait_ms", 0, "weird-key", 1, "none", "list", "s");
+	                 2, "wait_ms", 0, "weird-key", 1, "none", "list", "s",
+	                 "up_s", 7, "lag_ms", 250);
 }
 
 static const struct svc_metric cache_metrics[] = {
@@ -138,6 +139,10 @@ START_TEST(test_figures_mapped)
 	    count(text, "# TYPE svcd_cache_shard_keys_stored_total "), 1);
 	ck_assert_ptr_nonnull(
 	    strstr(text, "svcd_cache_shard_wait_seconds{shard=\"a\"} 1.5\n"));
+	/* no entry, a unit in the name: the base unit, named for it */
+	ck_assert_ptr_nonnull(strstr(text, "\nsvcd_cache_up_seconds 7\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nsvcd_cache_lag_seconds 0.25\n"));
+	ck_assert_ptr_null(strstr(text, "svcd_cache_up_s "));
 	free(text);
 }
 END_TEST
