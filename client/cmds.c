@@ -40,10 +40,10 @@ static void
 put_json_error(struct cli_ctx *c, json_t *code, const char *cls,
                const char *msg)
 {
-	json_t *e = json_object();
-
 	if (!c->o->json)
 		return;
+	json_t *e = json_object();
+
 	if (json_is_integer(code))
 		json_object_set(e, "code", code);
 	json_object_set_new(e, "class", json_string(cls ? cls : "Error"));
