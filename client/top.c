@@ -235,7 +235,7 @@ cmd_top(struct cli_ctx *c)
 	char *cause = NULL;
 	bool tty = isatty(fileno(c->out)) && !c->o->json;
 	struct sample prev = {0}, cur = {0};
-	bool have_prev = false;
+	bool have_prev = false, answered = false;
 	int rc = CLI_EXIT_OK;
 
 	if (c->o->own[0])
@@ -266,10 +266,30 @@ cmd_top(struct cli_ctx *c)
 				free(why);
 				break;
 			}
-			fprintf(c->err, "svcctl: %s\n", why);
+			if (!answered) {
+				/* never reached: say so and exit 3 */
+				fprintf(c->err, "svcctl: %s\n", why);
+				free(why);
+				break;
+			}
+			/* lost after it answered (a restart): shown, retried at
+			 * the next refresh; rates start again */
+			char t[40];
+			util_format_time(cur.at_us, t, sizeof(t));
+			if (tty)
+				fputs(CLEAR_SCREEN, c->out);
+			fprintf(c->out, "%s svcd at %s: %s (retrying)\n", t,
+			        c->socket, why);
+			fflush(c->out);
 			free(why);
-			break;
+			sample_free(&cur);
+			sample_free(&prev);
+			memset(&prev, 0, sizeof(prev));
+			have_prev = false;
+			rc = CLI_EXIT_OK;
+			continue;
 		}
+		answered = true;
 		if (mon_call(c, WIRE_M_HOOKS, NULL, &cur.hooks, &why))
 			cur.hooks = NULL; /* hooks not running: none shown */
 		free(why);
@@ -335,7 +355,8 @@ const struct cli_cmd cmd_top_entry = {
             "(events queued for them) and the bridge link. On a\n"
             "terminal one screen redrawn in place; otherwise one line "
             "per refresh\nunder a header; with --json one JSON object "
-            "per refresh (NDJSON).\nCtrl-C stops it (exit 0).\n\n"
+            "per refresh (NDJSON).\nCtrl-C stops it (exit 0). svcd lost "
+            "after the first refresh (a restart)\nis shown and retried.\n\n"
             "  -n, --iterations N  stop after N refreshes\n"
             "  -d, --delay SECS    seconds between refreshes (default 1; "
             "500ms works)\n\n"
