@@ -276,10 +276,19 @@ cmd_top(struct cli_ctx *c)
 			 * the next refresh; rates start again */
 			char t[40];
 			util_format_time(cur.at_us, t, sizeof(t));
-			if (tty)
-				fputs(CLEAR_SCREEN, c->out);
-			fprintf(c->out, "%s svcd at %s: %s (retrying)\n", t,
-			        c->socket, why);
+			if (c->o->json) {
+				json_t *o = json_pack("{s:s, s:s}", "time", t,
+				                      "error", why);
+				json_dumpf(o, c->out, JSON_COMPACT);
+				fputc('\n', c->out);
+				json_decref(o);
+			} else {
+				if (tty)
+					fputs(CLEAR_SCREEN, c->out);
+				fprintf(c->out,
+				        "%s svcd at %s: %s (retrying)\n", t,
+				        c->socket, why);
+			}
 			fflush(c->out);
 			free(why);
 			sample_free(&cur);
