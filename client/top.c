@@ -9,9 +9,11 @@
  * Also status --interval's loop (cmd_status_every).
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,11 +78,44 @@ hook_list(json_t *hooks)
 }
 
 /* The screen: a header, the services, the hooks, the bridge. */
+/* printf to f, each line without trailing blanks and cut at width
+ * columns (0: not cut; counted in bytes, cut on a UTF-8 boundary). */
+static void put(FILE *f, size_t width, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static void
+put(FILE *f, size_t width, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	text = xvasprintf(fmt, ap);
+	va_end(ap);
+	for (char *p = text; *p;) {
+		size_t n = strcspn(p, "\n"), len = n;
+		bool nl = p[n] == '\n';
+
+		while (len && p[len - 1] == ' ')
+			len--;
+		if (width && len > width) {
+			len = width;
+			while (len && ((unsigned char)p[len] & 0xc0) == 0x80)
+				len--;
+		}
+		fwrite(p, 1, len, f);
+		if (nl)
+			fputc('\n', f);
+		p += n + nl;
+	}
+	free(text);
+}
+
 static void
 draw_screen(struct cli_ctx *c, const struct sample *s, const char *in,
             const char *out)
 {
 	FILE *f = c->out;
+	struct winsize ws;
+	size_t width = ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
 	json_t *st = s->status;
 	json_t *bus = json_object_get(st, "bus");
 	json_t *svcs = json_object_get(s->health, "services");
@@ -95,61 +130,62 @@ draw_screen(struct cli_ctx *c, const struct sample *s, const char *in,
 			healthy++;
 	cli_format_age(mon_num(st, "uptime_s", 0), up, sizeof(up));
 	util_format_time(s->at_us, now, sizeof(now));
-	fprintf(f, "svcd %s  pid %.0f  up %s  %s  health %s  %s\n",
-	        str(st, "version"), mon_num(st, "pid", 0), up, str(st, "state"),
-	        str(s->health, "status"), now);
-	fprintf(f,
-	        "events/s in %s  out %s   queue %.0f (high %.0f)  dropped "
-	        "%.0f  listeners %.0f  last seq %.0f\n",
-	        in, out, mon_num(bus, "queue_depth", 0),
-	        mon_num(bus, "high_watermark", 0), mon_num(bus, "dropped", 0),
-	        mon_num(bus, "listeners", 0), mon_num(bus, "last_seq", 0));
-	fprintf(f, "services %zu/%zu healthy\n\n", healthy,
-	        json_array_size(svcs));
-	fprintf(f, "%-14s %-10s %-8s %s\n", "SERVICE", "STATE", "HEALTHY",
-	        "ERROR");
+	put(f, width, "svcd %s  pid %.0f  up %s  %s  health %s  %s\n",
+	    str(st, "version"), mon_num(st, "pid", 0), up, str(st, "state"),
+	    str(s->health, "status"), now);
+	put(f, width,
+	    "events/s in %s  out %s   queue %.0f (high %.0f)  dropped "
+	    "%.0f  listeners %.0f  last seq %.0f\n",
+	    in, out, mon_num(bus, "queue_depth", 0),
+	    mon_num(bus, "high_watermark", 0), mon_num(bus, "dropped", 0),
+	    mon_num(bus, "listeners", 0), mon_num(bus, "last_seq", 0));
+	put(f, width, "services %zu/%zu healthy\n\n", healthy,
+	    json_array_size(svcs));
+	put(f, width, "%-14s %-10s %-8s %s\n", "SERVICE", "STATE", "HEALTHY",
+	    "ERROR");
 	for (i = 0; i < json_array_size(svcs); i++) {
 		json_t *v = json_array_get(svcs, i);
 		json_t *h = json_object_get(v, "healthy");
 
-		fprintf(f, "%-14s %-10s %-8s %s\n", str(v, "name"),
-		        str(v, "state"),
-		        json_is_true(h)    ? "yes"
-		        : json_is_false(h) ? "no"
-		                           : "-",
-		        json_is_string(json_object_get(v, "error"))
-		            ? str(v, "error")
-		            : "");
+		put(f, width, "%-14s %-10s %-8s %s\n", str(v, "name"),
+		    str(v, "state"),
+		    json_is_true(h)    ? "yes"
+		    : json_is_false(h) ? "no"
+		                       : "-",
+		    json_is_string(json_object_get(v, "error"))
+		        ? str(v, "error")
+		        : "");
 	}
 	if (json_array_size(hl)) {
-		fprintf(f, "\n%-14s %8s %8s %8s %8s %8s %s\n", "HOOK", "RUNS",
-		        "FAILED", "TIMEOUTS", "LAG", "RUNNING", "LAST ERROR");
+		put(f, width, "\n%-14s %8s %8s %8s %8s %8s %s\n", "HOOK",
+		    "RUNS", "FAILED", "TIMEOUTS", "LAG", "RUNNING",
+		    "LAST ERROR");
 		for (i = 0; i < json_array_size(hl); i++) {
 			json_t *h = json_array_get(hl, i);
 
-			fprintf(f, "%-14s %8.0f %8.0f %8.0f %8.0f %8.0f %s\n",
-			        str(h, "name"), mon_num(h, "runs", 0),
-			        mon_num(h, "failures", 0),
-			        mon_num(h, "timeouts", 0),
-			        mon_num(h, "queued", 0),
-			        mon_num(h, "running", 0),
-			        json_is_string(json_object_get(h, "last_error"))
-			            ? str(h, "last_error")
-			            : "");
+			put(f, width,
+			    "%-14s %8.0f %8.0f %8.0f %8.0f %8.0f %s\n",
+			    str(h, "name"), mon_num(h, "runs", 0),
+			    mon_num(h, "failures", 0),
+			    mon_num(h, "timeouts", 0), mon_num(h, "queued", 0),
+			    mon_num(h, "running", 0),
+			    json_is_string(json_object_get(h, "last_error"))
+			        ? str(h, "last_error")
+			        : "");
 		}
 	}
 	if (json_is_object(br) &&
 	    json_is_true(json_object_get(br, "enabled"))) {
-		fprintf(f,
-		        "\nbridge %s  %s  published %.0f  received %.0f  "
-		        "buffered %.0f  dropped %.0f  reconnects %.0f\n",
-		        str(br, "url"),
-		        json_is_true(json_object_get(br, "connected"))
-		            ? "connected"
-		            : "DISCONNECTED",
-		        mon_num(br, "published", 0), mon_num(br, "received", 0),
-		        mon_num(br, "buffered", 0), mon_num(br, "dropped", 0),
-		        mon_num(br, "reconnects", 0));
+		put(f, width,
+		    "\nbridge %s  %s  published %.0f  received %.0f  "
+		    "buffered %.0f  dropped %.0f  reconnects %.0f\n",
+		    str(br, "url"),
+		    json_is_true(json_object_get(br, "connected"))
+		        ? "connected"
+		        : "DISCONNECTED",
+		    mon_num(br, "published", 0), mon_num(br, "received", 0),
+		    mon_num(br, "buffered", 0), mon_num(br, "dropped", 0),
+		    mon_num(br, "reconnects", 0));
 	}
 	fflush(f);
 }
@@ -199,7 +235,7 @@ cmd_top(struct cli_ctx *c)
 	char *cause = NULL;
 	bool tty = isatty(fileno(c->out)) && !c->o->json;
 	struct sample prev = {0}, cur = {0};
-	bool have_prev = false;
+	bool have_prev = false, answered = false;
 	int rc = CLI_EXIT_OK;
 
 	if (c->o->own[0])
@@ -230,10 +266,39 @@ cmd_top(struct cli_ctx *c)
 				free(why);
 				break;
 			}
-			fprintf(c->err, "svcctl: %s\n", why);
+			if (!answered) {
+				/* never reached: say so and exit 3 */
+				fprintf(c->err, "svcctl: %s\n", why);
+				free(why);
+				break;
+			}
+			/* lost after it answered (a restart): shown, retried at
+			 * the next refresh; rates start again */
+			char t[40];
+			util_format_time(cur.at_us, t, sizeof(t));
+			if (c->o->json) {
+				json_t *o = json_pack("{s:s, s:s}", "time", t,
+				                      "error", why);
+				json_dumpf(o, c->out, JSON_COMPACT);
+				fputc('\n', c->out);
+				json_decref(o);
+			} else {
+				if (tty)
+					fputs(CLEAR_SCREEN, c->out);
+				fprintf(c->out,
+				        "%s svcd at %s: %s (retrying)\n", t,
+				        c->socket, why);
+			}
+			fflush(c->out);
 			free(why);
-			break;
+			sample_free(&cur);
+			sample_free(&prev);
+			memset(&prev, 0, sizeof(prev));
+			have_prev = false;
+			rc = CLI_EXIT_OK;
+			continue;
 		}
+		answered = true;
 		if (mon_call(c, WIRE_M_HOOKS, NULL, &cur.hooks, &why))
 			cur.hooks = NULL; /* hooks not running: none shown */
 		free(why);
@@ -299,7 +364,8 @@ const struct cli_cmd cmd_top_entry = {
             "(events queued for them) and the bridge link. On a\n"
             "terminal one screen redrawn in place; otherwise one line "
             "per refresh\nunder a header; with --json one JSON object "
-            "per refresh (NDJSON).\nCtrl-C stops it (exit 0).\n\n"
+            "per refresh (NDJSON).\nCtrl-C stops it (exit 0). svcd lost "
+            "after the first refresh (a restart)\nis shown and retried.\n\n"
             "  -n, --iterations N  stop after N refreshes\n"
             "  -d, --delay SECS    seconds between refreshes (default 1; "
             "500ms works)\n\n"

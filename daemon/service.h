@@ -113,10 +113,6 @@ struct svc_desc {
 	/* The service's member of `status` (a new JSON value), called only
 	 * while it is running; `status` shows null otherwise. */
 	json_t *(*figures)(struct svc *self);
-	/* What its figures are as metrics (services/metrics.c): the type
-	 * and help of each; NULL: every number is untyped. */
-	const struct svc_metric *metrics; /* array of nmetrics */
-	size_t nmetrics;
 
 	/* ---- status line ---- */
 	/* The process's one-line status (sd_notify STATUS=, e.g. "running:
@@ -125,6 +121,12 @@ struct svc_desc {
 	 * provides it (svc_graph_status_line); svc_status_changed(self)
 	 * tells the embedder it changed. */
 	const char *(*status_line)(struct svc *self);
+
+	/* ---- figures as metrics ---- */
+	/* What its figures are as metrics (services/metrics.c): the type
+	 * and help of each; NULL: every number is untyped. */
+	const struct svc_metric *metrics; /* array of nmetrics */
+	size_t nmetrics;
 };
 
 /*

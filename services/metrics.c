@@ -940,6 +940,15 @@ listen_open(const char *spec, char **cause)
 		close(fd);
 		return -1;
 	}
+	/* read-only data, but only for svcd's group (the control socket's
+	 * rule): a scraper joins it */
+	if (a.path && chmod(a.path, 0660) < 0) {
+		*cause = xasprintf("metrics: cannot chmod %s: %s", a.path,
+		                   strerror(errno));
+		close(fd);
+		unlink(a.path);
+		return -1;
+	}
 	if (a.path)
 		mx.unlink_path = xstrdup(a.path);
 	return fd;

@@ -113,6 +113,7 @@ test_metrics_http_bounded() {
 	CONF_TEXT=$'[metrics]\nlisten = unix:'"$T"$'/metrics.sock\ntimeout = 1s\nmax_clients = 2\n'
 	svcd_start
 	assert_eq 200 "$(http_code --unix-socket "$T/metrics.sock" http://localhost/metrics)" "over a Unix socket"
+	assert_eq 660 "$(stat -c %a "$T/metrics.sock")" "the socket's mode"
 	python3 - "$T/metrics.sock" >"$T/slow.out" <<'PY' &
 import socket, sys, time
 a = socket.socket(socket.AF_UNIX); a.connect(sys.argv[1])

@@ -93,3 +93,26 @@ test_top_bad_values() {
 	out=$("$SVCCTL" -s "$T/none.sock" top -d 0 2>&1) || rc=$?
 	assert_contains "$out" "invalid value for --delay"
 }
+
+top_lines_after() {
+	[ "$(tail -n +"$1" "$T/top.out" | grep -c 'ok ')" -ge 2 ]
+}
+
+# svcd restarted under a running top: the loss is shown, top goes on and
+# picks svcd up again; without svcd from the start it exits 3 (above).
+test_top_survives_a_restart() {
+	svcd_start
+	"$SVCCTL" -s "$SOCK" top -d 0.1 >"$T/top.out" 2>&1 &
+	local pid=$! rc=0 n
+	wait_for 5 sh -c "[ \$(wc -l <'$T/top.out') -ge 3 ]"
+	svcd_stop || fail "svcd exited with status $?"
+	wait_for 5 grep -q "svcd at $SOCK: .* (retrying)" "$T/top.out"
+	kill -0 "$pid" || fail "top exited when svcd went away"
+	n=$(wc -l <"$T/top.out")
+	svcd_start
+	wait_for 5 top_lines_after "$n"
+	kill -INT "$pid"
+	wait "$pid" || rc=$?
+	assert_eq 0 "$rc" "Ctrl-C after the restart"
+	svcd_stop || fail "svcd exited with status $?"
+}

@@ -236,6 +236,15 @@ check "the journal's own fields: journalctl SVCD_SERVICE=notification, SVCD_SEQ=
 	journalctl -u svcd SVCD_SEQ=$seq -o cat | grep -q "welcome mail to bob@example.org" &&
 	journalctl -u svcd SVCD_SERVICE=bridge -o cat | grep -q "^bridge: " &&
 	! journalctl -u svcd SVCD_SERVICE=bridge -o cat | grep -q bob@example.org'
+check "[metrics] listen = unix:/run/svcd/metrics.sock in the unit's sandbox: GET /metrics answers, promtool accepts it" bash -c '
+	. /run/svcd-test/inside.sh
+	printf "\n[metrics]\nlisten = unix:/run/svcd/metrics.sock\n" >>/etc/svcd/svcd.conf
+	systemctl reset-failed svcd; systemctl restart svcd || exit 1
+	poll 10 test -S /run/svcd/metrics.sock &&
+	out=$(curl -sf --unix-socket /run/svcd/metrics.sock http://localhost/metrics) &&
+	printf "%s\n" "$out" | grep -q "^svcd_service_up{service=\"bridge\"} 1" &&
+	{ ! command -v promtool >/dev/null || printf "%s\n" "$out" | promtool check metrics; }'
+IN bash -c '. /run/svcd-test/inside.sh; write_feature_conf'
 check "network.conf, Redis down at start: svcd active, health degraded, then ok once Redis is back" bash -c '
 	. /run/svcd-test/inside.sh
 	systemctl stop test-redis; systemctl reset-failed svcd; systemctl restart svcd || exit 1
