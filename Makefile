@@ -487,14 +487,18 @@ uninstall-dev:
 
 # Man pages are generated from docs/*.md with pandoc (a maintainer tool, not
 # a build dependency): run `make man` after editing the docs and commit both.
+# Tables become tbl(1) tables (docs/man/man.lua); the pages start with the
+# '\" t line that tells man(1) to run tbl. svcd.8 is written by hand.
 MANDATE := $(shell date -u +%Y-%m-%d)
 man:
 	pandoc -s -t man --lua-filter=docs/man/man.lua --shift-heading-level-by=-1 -M title=SVCCTL -M section=1 \
 		-M header="User Commands" -M footer="svcd $(VERSION)" -M date=$(MANDATE) \
-		docs/svcctl.md -o docs/man/svcctl.1
+		docs/svcctl.md | sed "1i '\\\\\" t" >docs/man/svcctl.1
 	pandoc -s -t man --lua-filter=docs/man/man.lua --shift-heading-level-by=-1 -M title=SVCD.CONF -M section=5 \
 		-M header="File Formats" -M footer="svcd $(VERSION)" -M date=$(MANDATE) \
-		docs/configuration.md -o docs/man/svcd.conf.5
+		docs/configuration.md | sed "1i '\\\\\" t" >docs/man/svcd.conf.5
+	@! grep -n '\.md\b\|docs/' docs/man/svcctl.1 docs/man/svcd.conf.5 || \
+		{ echo "a man page names a document that is not installed"; exit 1; }
 
 # The configuration file is left in place: it may hold local changes.
 uninstall: uninstall-dev

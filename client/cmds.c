@@ -1217,7 +1217,11 @@ cmd_status(struct cli_ctx *c)
 	}
 	if (json_is_number(up)) {
 		char b[32];
-		cli_format_age(json_number_value(up), b, sizeof(b));
+		/* whole seconds: under one is "0s", not "0ms" */
+		if (json_is_integer(up) && json_integer_value(up) < 1)
+			snprintf(b, sizeof(b), "0s");
+		else
+			cli_format_age(json_number_value(up), b, sizeof(b));
 		fprintf(c->out, ", up %s", b);
 	}
 	fputc('\n', c->out);

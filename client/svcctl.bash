@@ -29,7 +29,7 @@ _svcctl_lines()
 
 _svcctl_commands()
 {
-	svcctl --commands 2>/dev/null
+	"${_svcctl_bin:-svcctl}" --commands 2>/dev/null
 }
 
 # Options in a help text: the words starting with - on its option lines,
@@ -54,7 +54,7 @@ _svcctl_names()
 {
 	local sock_opt=()
 	[ -n "$2" ] && sock_opt=(-s "$2")
-	svcctl "${sock_opt[@]}" -t 0.5 --json "$1" 2>/dev/null |
+	"${_svcctl_bin:-svcctl}" "${sock_opt[@]}" -t 0.5 --json "$1" 2>/dev/null |
 		sed -n 's/^ *"name": "\([^"]*\)",\{0,1\}$/\1/p'
 }
 
@@ -62,7 +62,7 @@ _svcctl_methods()
 {
 	local sock_opt=()
 	[ -n "$1" ] && sock_opt=(-s "$1")
-	svcctl "${sock_opt[@]}" -t 0.5 call hello 2>/dev/null |
+	"${_svcctl_bin:-svcctl}" "${sock_opt[@]}" -t 0.5 call hello 2>/dev/null |
 		sed -n 's/^    "\([^"]*\)",\{0,1\}$/\1/p'
 }
 
@@ -78,6 +78,9 @@ _svcctl()
 		cword=$COMP_CWORD
 	fi
 	COMPREPLY=()
+	# the svcctl being completed (./build/svcctl too), else the one on PATH
+	local _svcctl_bin=svcctl
+	[[ ${words[0]} == */* && -x ${words[0]} ]] && _svcctl_bin=${words[0]}
 
 	# options that take a value
 	local valued=" -s --socket -t --timeout --since --until --last -n
@@ -112,7 +115,7 @@ _svcctl()
 	done
 
 	local globals
-	globals=$(svcctl --help 2>/dev/null | _svcctl_help_opts global)
+	globals=$("$_svcctl_bin" --help 2>/dev/null | _svcctl_help_opts global)
 	if [ -z "$cmd" ]; then
 		if [[ $cur == -* ]]; then
 			_svcctl_lines <<<"$globals"
@@ -124,7 +127,7 @@ _svcctl()
 
 	if [[ $cur == -* ]]; then
 		# the command's options, then the global ones (-s, -t, ...)
-		_svcctl_lines < <(svcctl "$cmd" --help 2>/dev/null |
+		_svcctl_lines < <("$_svcctl_bin" "$cmd" --help 2>/dev/null |
 			_svcctl_help_opts command
 			printf '%s\n' "$globals")
 		[[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]] &&

@@ -135,3 +135,18 @@ test_fish() {
 	assert_contains "$pats" "*" "fish: * as itself"
 	assert_not_contains "$pats" "svcd.sock" "fish: no file names"
 }
+
+# Completing ./build/svcctl (not on PATH) asks that svcctl.
+test_bash_program_path() {
+	local got
+	got=$(
+		PATH=/usr/bin:/bin
+		# shellcheck source=/dev/null
+		source "$COMPL_DIR/svcctl.bash"
+		COMP_WORDS=("$SVCCTL" ev)
+		COMP_CWORD=1
+		_svcctl
+		printf '%s\n' "${COMPREPLY[@]}"
+	)
+	assert_eq "events" "$got" "commands from the svcctl being completed"
+}

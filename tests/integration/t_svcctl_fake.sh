@@ -149,6 +149,8 @@ test_bash_completion() {
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 	# shellcheck source=/dev/null
 	source "$here/client/svcctl.bash" 2>/dev/null || skip "no completion file"
+	# the completion asks svcctl for its commands and options
+	PATH="$(dirname "$SVCCTL"):$PATH"
 	COMP_WORDS=(svcctl sh)
 	COMP_CWORD=1
 	_svcctl
