@@ -13,7 +13,9 @@
 # sync = always and sync = batch, redis-server with appendonly yes and
 # appendfsync always and everysec. Each run takes them in turn (svcd
 # always, Redis always, svcd batch, Redis everysec), so drift on a shared
-# machine cancels out of the ratios. Same clients (C=50, P=16), same
+# machine cancels out of the ratios. Redis's automatic AOF rewrite is off:
+# its forked child would otherwise run (on the server's CPU) through the
+# next server's runs; svcd's checkpoints run in its own threads. Same clients (C=50, P=16), same
 # ~100-byte payload (an emit; an XADD of it). fsyncs per event come from
 # the journal's own figures (fsyncs, commits, loop_iterations), no strace.
 # The C=1, P=1 rows are the latency of one acknowledged event, against the
@@ -82,6 +84,7 @@ start_redis() {
 	mkdir -p "$T/$1"
 	$SRV redis-server --port 0 --unixsocket "$T/$1/sock" --dir "$T/$1" \
 		--save '' --appendonly yes --appendfsync "$2" \
+		--auto-aof-rewrite-percentage 0 \
 		--daemonize no --logfile "$T/$1/log" &
 	PIDS="$PIDS $!"
 	wait_sock "$T/$1/sock" "PING"
