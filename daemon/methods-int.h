@@ -109,6 +109,10 @@ struct svc_transport {
 	bool (*unsubscribe)(void *conn);
 	/* a single reply: {"seq","listeners"} for id once seq is durable */
 	int (*defer_emit)(void *conn, json_t *id, uint64_t seq, size_t matched);
+	/* the same for an id as the fast path's scanner saw it (its bytes,
+	 * valid JSON), so no tree is built for it; NULL: defer_emit is used */
+	int (*defer_raw)(void *conn, const char *id, size_t id_len,
+	                 uint64_t seq, size_t matched);
 	/* a batch's reply line (copied), once seq is durable */
 	int (*defer_text)(void *conn, const struct buf *text, uint64_t seq);
 	void (*wait_shutdown)(void *conn);

@@ -285,6 +285,9 @@ svc_fast_defer(struct svc_call *c, const struct fastscan_req *f, uint64_t seq,
 	json_t *id;
 	int rc;
 
+	if (f->id && c->tr->defer_raw)
+		return c->tr->defer_raw(c->conn, f->id, f->id_len, seq,
+		                        matched);
 	if (!f->id ||
 	    !(id = json_loadb(f->id, f->id_len, JSON_DECODE_ANY, NULL)))
 		return -1;

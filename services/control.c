@@ -121,6 +121,8 @@ struct held {
 	char *text;     /* or a batch's whole reply line */
 	size_t text_len;
 	struct buf after; /* replies to the requests that followed */
+	size_t raw_len;   /* or the emit's id as it came (fast path), in raw */
+	char raw[];
 };
 
 #define MAX_HELD 1024 /* deferred replies per client */
@@ -1031,6 +1033,14 @@ put_held(struct ctl_client *c, const struct held *h, int status,
 		rpc_put_error(&c->out, NULL, RPC_INTERNAL, msg);
 		free(msg);
 		ctl.st.errors++;
+	} else if (status == 0 && h->raw_len) {
+		/* as the fast path answers: the id's own bytes */
+		buf_append(&c->out, "{\"jsonrpc\":\"2.0\",\"id\":", 22);
+		buf_append(&c->out, h->raw, h->raw_len);
+		buf_printf(&c->out,
+		           ",\"result\":{\"seq\":%" PRIu64
+		           ",\"listeners\":%zu}}\n",
+		           h->seq, h->matched);
 	} else if (status == 0) {
 		rpc_put_head(&c->out, h->id);
 		buf_printf(&c->out, "{\"seq\":%" PRIu64 ",\"listeners\":%zu}",
@@ -1040,7 +1050,12 @@ put_held(struct ctl_client *c, const struct held *h, int status,
 		char *msg = xasprintf("event %" PRIu64 " was accepted but is "
 		                      "not durable: %s",
 		                      h->seq, cause ? cause : "unknown error");
-		rpc_put_error(&c->out, h->id, RPC_INTERNAL, msg);
+		json_t *id = h->raw_len ? json_loadb(h->raw, h->raw_len,
+		                                     JSON_DECODE_ANY, NULL)
+		                        : json_incref(h->id);
+
+		rpc_put_error(&c->out, id, RPC_INTERNAL, msg);
+		json_decref(id);
 		free(msg);
 		ctl.st.errors++;
 	}
@@ -1098,17 +1113,21 @@ durable_cb(struct bus_durable_waiter *w, int status, const char *cause)
 /* Hold a reply until seq is durable (text: a batch's line, else an emit's
  * reply from id and matched). */
 static int
-client_hold(struct ctl_client *c, json_t *id, size_t matched,
-            const struct buf *text, uint64_t seq)
+client_hold(struct ctl_client *c, json_t *id, const char *raw, size_t raw_len,
+            size_t matched, const struct buf *text, uint64_t seq)
 {
 	struct bus *b = bus_of(ctl.self);
 	struct held *h;
 
 	if (!b || !bus_sync_durable(b))
 		return -1;
-	h = xcalloc(1, sizeof(*h));
+	h = xcalloc(1, sizeof(*h) + raw_len);
 	h->seq = seq;
-	if (text) {
+	if (raw) {
+		memcpy(h->raw, raw, raw_len);
+		h->raw_len = raw_len;
+		h->matched = matched;
+	} else if (text) {
 		h->text = xmalloc(text->len);
 		memcpy(h->text, buf_head(text), text->len);
 		h->text_len = text->len;
@@ -1134,13 +1153,20 @@ static int
 client_defer_emit(struct ctl_client *c, json_t *id, uint64_t seq,
                   size_t matched)
 {
-	return client_hold(c, id, matched, NULL, seq);
+	return client_hold(c, id, NULL, 0, matched, NULL, seq);
+}
+
+static int
+client_defer_raw(struct ctl_client *c, const char *id, size_t id_len,
+                 uint64_t seq, size_t matched)
+{
+	return client_hold(c, NULL, id, id_len, matched, NULL, seq);
 }
 
 static int
 client_defer_text(struct ctl_client *c, const struct buf *text, uint64_t seq)
 {
-	return client_hold(c, NULL, 0, text, seq);
+	return client_hold(c, NULL, NULL, 0, 0, text, seq);
 }
 
 /* ---- the transport the methods see ------------------------------------- */
@@ -1189,6 +1215,13 @@ t_defer_emit(void *conn, json_t *id, uint64_t seq, size_t matched)
 }
 
 static int
+t_defer_raw(void *conn, const char *id, size_t id_len, uint64_t seq,
+            size_t matched)
+{
+	return client_defer_raw(conn, id, id_len, seq, matched);
+}
+
+static int
 t_defer_text(void *conn, const struct buf *text, uint64_t seq)
 {
 	return client_defer_text(conn, text, seq);
@@ -1208,6 +1241,7 @@ static const struct svc_transport transport = {
     .subscribe = t_subscribe,
     .unsubscribe = t_unsubscribe,
     .defer_emit = t_defer_emit,
+    .defer_raw = t_defer_raw,
     .defer_text = t_defer_text,
     .wait_shutdown = t_wait_shutdown,
     .shutting_down = manager_shutting_down,
