@@ -651,6 +651,21 @@ svc_graph_at(const struct svc_graph *g, size_t i)
 	return i < g->n ? g->order[i] : NULL;
 }
 
+int64_t
+svc_graph_started_at_us(const struct svc_graph *g)
+{
+	int64_t t = 0;
+
+	for (size_t i = 0; i < g->n; i++) {
+		struct svc_info in;
+
+		svc_get_info(g->order[i], &in);
+		if (in.started_at_us && (!t || in.started_at_us < t))
+			t = in.started_at_us;
+	}
+	return t;
+}
+
 struct svc *
 svc_graph_find(const struct svc_graph *g, const char *name)
 {

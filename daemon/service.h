@@ -198,6 +198,9 @@ void *svc_graph_user(const struct svc_graph *g);
 size_t svc_graph_count(const struct svc_graph *g);
 struct svc *svc_graph_at(const struct svc_graph *g, size_t i);
 struct svc *svc_graph_find(const struct svc_graph *g, const char *name);
+/* When the graph came up: the earliest successful start (monotonic
+ * microseconds, as svc_info.started_at_us), 0 if nothing started. */
+int64_t svc_graph_started_at_us(const struct svc_graph *g);
 
 /* The order and the edges, one per line; or Graphviz DOT when dot is true. */
 void svc_graph_print(const struct svc_graph *g, FILE *out, bool dot);

@@ -1691,22 +1691,6 @@ f_ping(struct svc *self, struct svc_call *q, const struct fastscan_req *f,
 	return METHODS_OK;
 }
 
-/* Boot time: the earliest successful start in the graph. */
-static int64_t
-boot_time_us(struct svc_graph *g)
-{
-	int64_t t = 0;
-
-	for (size_t i = 0; i < svc_graph_count(g); i++) {
-		struct svc_info in;
-
-		svc_get_info(svc_graph_at(g, i), &in);
-		if (in.started_at_us && (!t || in.started_at_us < t))
-			t = in.started_at_us;
-	}
-	return t;
-}
-
 /*
  * The framework's own fields, then one member per service that has
  * figures, named after it (in table order), null while it is not running.
@@ -1717,7 +1701,7 @@ m_status(struct svc *self, struct svc_call *q)
 	struct svc_graph *g = svc_graph(self);
 	size_t n = svc_graph_count(g), running = 0, failed = 0, blocked = 0,
 	       degraded = 0;
-	int64_t boot = boot_time_us(g);
+	int64_t boot = svc_graph_started_at_us(g);
 	json_t *res;
 
 	for (size_t i = 0; i < n; i++) {

@@ -289,21 +289,6 @@ walk(struct fams *f, const struct svc_desc *d, const char *path,
 	free(name);
 }
 
-static int64_t
-boot_time_us(struct svc_graph *g)
-{
-	int64_t t = 0;
-
-	for (size_t i = 0; i < svc_graph_count(g); i++) {
-		struct svc_info in;
-
-		svc_get_info(svc_graph_at(g, i), &in);
-		if (in.started_at_us && (!t || in.started_at_us < t))
-			t = in.started_at_us;
-	}
-	return t;
-}
-
 static const enum svc_state all_states[] = {
     SVC_INACTIVE, SVC_STARTING, SVC_RUNNING, SVC_STOPPING,
     SVC_STOPPED,  SVC_FAILED,   SVC_BLOCKED,
@@ -315,7 +300,7 @@ framework_metrics(struct fams *f, struct svc_graph *g)
 {
 	size_t n = svc_graph_count(g), per_state[SVC_ARRAY_SIZE(all_states)];
 	size_t degraded = 0;
-	int64_t boot = boot_time_us(g);
+	int64_t boot = svc_graph_started_at_us(g);
 	char *lab;
 
 	lab = xstrdup("version=\"" SVCD_VERSION "\"");

@@ -482,6 +482,18 @@ START_TEST(test_order_boot)
 	ck_assert_str_eq(events_str(),
 	                 "init:cache init:user init:bus init:notification "
 	                 "init:database init:app init:worker init:health ");
+	/* the graph came up at its first start: no service started before */
+	int64_t up = svc_graph_started_at_us(graph);
+	ck_assert_int_gt(up, 0);
+	for (size_t i = 0; i < svc_graph_count(graph); i++) {
+		struct svc_info in;
+
+		svc_get_info(svc_graph_at(graph, i), &in);
+		ck_assert_int_ge(in.started_at_us, up);
+	}
+	struct svc_info first;
+	svc_get_info(svc_graph_at(graph, 0), &first);
+	ck_assert_int_eq(first.started_at_us, up);
 }
 END_TEST
 
