@@ -567,7 +567,8 @@ print_usage(FILE *f)
 	fputs(cli_global_help, f);
 	fputs("\nExit status: 0 ok, 1 svcd answered with an error, 3 svcd "
 	      "cannot be\nreached, 64 usage error; health: 0 ok, 1 degraded, "
-	      "2 failed, 3 unknown.\n\n"
+	      "2 failed, 3 unknown;\ncheck: 0 OK, 1 WARNING, 2 CRITICAL, 3 "
+	      "UNKNOWN.\n\n"
 	      "Examples:\n"
 	      "  svcctl status\n"
 	      "  svcctl emit user.login user=alice\n"
