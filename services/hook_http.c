@@ -2,11 +2,12 @@
  * hook_http.c — webhooks (`url = http(s)://...`): each event is POSTed as
  * its JSON line (the bytes of the event line, without its newline) with
  * Content-Type: application/json, X-Svcd-Event, X-Svcd-Seq, X-Svcd-Hook,
- * X-Svcd-Node (this host's name), Idempotency-Key (NODE:SEQ), the hook's
- * `headers` and, with `secret_file`, X-Svcd-Signature: sha256=<hex
- * HMAC-SHA256 of the body> (OpenSSL). A 2xx is delivered; 408, 429, 5xx
- * and transport errors are retried (a Retry-After the server sends
- * replaces the backoff); any other status fails at once.
+ * X-Svcd-Node (this host's name), Idempotency-Key (NODE:SEQ, or
+ * NODE:BOOT:SEQ without a journal), the hook's `headers` and, with
+ * `secret_file`, X-Svcd-Signature: sha256=<hex HMAC-SHA256 of the body>
+ * (OpenSSL). A 2xx is delivered; 408, 429, 5xx and transport errors are retried
+ * (a Retry-After the server sends replaces the backoff); any other status fails
+ * at once.
  *
  * Transfers run on libcurl's multi interface driven by the service's libev
  * loop (CURLMOPT_SOCKETFUNCTION / CURLMOPT_TIMERFUNCTION): no thread per
@@ -267,6 +268,24 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 static struct curl_slist *add_header(struct curl_slist *l, const char *fmt, ...)
     PRINTF_LIKE(2, 3);
 
+/* This start of svcd, for keys whose seq does not outlive it: the wall
+ * clock in microseconds at first use, in hex. */
+static const char *
+boot_id(void)
+{
+	static char id[24];
+
+	if (!id[0]) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(id, sizeof(id), "%llx",
+		         (unsigned long long)ts.tv_sec * 1000000ULL +
+		             (unsigned long long)(ts.tv_nsec / 1000));
+	}
+	return id;
+}
+
 static struct curl_slist *
 add_header(struct curl_slist *l, const char *fmt, ...)
 {
@@ -303,7 +322,12 @@ http_start(struct run *r)
 	l = add_header(l, "X-Svcd-Seq: %" PRIu64, j->seq);
 	l = add_header(l, "X-Svcd-Hook: %s", h->name);
 	l = add_header(l, "X-Svcd-Node: %s", hh->node);
-	l = add_header(l, "Idempotency-Key: %s:%" PRIu64, hh->node, j->seq);
+	if (hook_seq_durable())
+		l = add_header(l, "Idempotency-Key: %s:%" PRIu64, hh->node,
+		               j->seq);
+	else /* seqs start over at the next start: keys must not */
+		l = add_header(l, "Idempotency-Key: %s:%s:%" PRIu64, hh->node,
+		               boot_id(), j->seq);
 	if (hh->secret) {
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned int mdlen = 0;

@@ -113,6 +113,9 @@ void hook_attempt_done(struct run *r, enum hook_result res, char *why,
 /* The service's loop and whether it is stopping. */
 struct ev_loop *hook_loop(void);
 bool hook_stopping(void);
+/* Whether seqs outlive a restart: a store (the journal) keeps the
+ * numbering and the cursors, so a replayed event has the seq it had. */
+bool hook_seq_durable(void);
 /* Forget r without moving the cursor (its event is owed still). */
 void hook_abandon(struct run *r);
 /* While stopping: finish the stop once no hook has a run left. */

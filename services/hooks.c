@@ -66,6 +66,12 @@ has_cursor(void)
 	return hk.cursor_fn || (hk.store && hk.store->cursor);
 }
 
+bool
+hook_seq_durable(void)
+{
+	return has_cursor();
+}
+
 static void hook_pump(struct hook *h);
 static void run_finish(struct run *r);
 static void check_stopped(void);
