@@ -7,7 +7,8 @@
  * are sent and unanswered (one slot each, so a window of 1 is in order).
  * Other output lines and its stderr are logged. An ack delivers; a nack is
  * a failed attempt (retries/backoff). An event unanswered for `timeout`
- * counts a timeout and the listener is killed. A listener that exits is
+ * is a timed-out attempt (retried, then failed for good, like a nack) and
+ * the listener is killed. A listener that exits is
  * restarted after the backoff (doubling up to LISTEN_RESTART_MAX, back to
  * the first after an answer) and gets every unanswered event again, in
  * order. A listener that stops reading holds at most `window` events in
@@ -351,7 +352,6 @@ check_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if (!r->active || !lr || !lr->sent ||
 		    now - lr->sent_at < h->timeout)
 			continue;
-		h->n_timeouts++;
 		log_warn("hook %s: listener pid %ld did not answer %s #%" PRIu64
 		         " in %gs; killing it",
 		         h->name, (long)lh->pid, r->job->event, r->job->seq,
@@ -361,6 +361,13 @@ check_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			kill(lh->pid, SIGKILL);
 		}
 		ev_timer_stop(loop, w);
+		/* the attempt timed out: retried per retries/backoff, then
+		 * failed for good, so an event that hangs every listener does
+		 * not hold the hook forever (the others are sent again) */
+		free(r->k);
+		r->k = NULL;
+		hook_attempt_done(r, HOOK_TIMEOUT,
+		                  xasprintf("no answer in %gs", h->timeout), 0);
 		return;
 	}
 }
