@@ -1394,6 +1394,8 @@ on_read(redisAsyncContext *ac, void *r, void *privdata)
 	br = l->br;
 	br->reading = false;
 	l->deadline_us = 0;
+	if (br->closing)
+		return; /* stays pending: read again at the next start */
 	if (reply->type == REDIS_REPLY_ERROR) {
 		char *why = xasprintf("XREADGROUP: %s", reply->str);
 		link_kill(l, why);
@@ -1600,7 +1602,10 @@ link_failed(struct link *l, const char *why)
 	l->ping_out = false;
 	free(l->kill_reason);
 	l->kill_reason = NULL;
-	if (!l->ever_failed || was_up || !l->error || strcmp(l->error, why)) {
+	if (br->closing) {
+		/* stopping: nothing to report */
+	} else if (!l->ever_failed || was_up || !l->error ||
+	           strcmp(l->error, why)) {
 		if (was_up)
 			log_warn("bridge: %s link to %s lost: %s", l->name,
 			         br->url_text, why);
@@ -1623,8 +1628,10 @@ link_failed(struct link *l, const char *why)
 	l->want_addr = false;
 	br->st.connected = false;
 	link_schedule_retry(l);
-	if (news)
+	if (news && !br->closing)
 		health_changed(br);
+	if (br->closing)
+		maybe_finish_close(br);
 }
 
 static void
@@ -2420,6 +2427,8 @@ maybe_finish_close(struct bridge *br)
 		return;
 	if (br->pub.up && (br->queued || br->inflight))
 		return;
+	if (br->delivery == BRIDGE_STREAMS && br->sub.ac)
+		return; /* its last XACKs are still being written */
 	ev_timer_set(&br->close_kick, 0, 0);
 	ev_timer_start(br->loop, &br->close_kick);
 }
@@ -2435,12 +2444,16 @@ bridge_close(struct bridge *br, double timeout,
 		bus_unlisten(br->bus, br->listener);
 		br->listener = NULL;
 	}
-	/* no more retries: what is not connected now stays down; the
-	 * reader stops (what it did not acknowledge stays pending in Redis) */
+	/* no more retries: what is not connected now stays down. The
+	 * reader stops reading and disconnects once its last XACKs are
+	 * written and its read answered (what that read brings is not
+	 * taken: it stays pending in Redis for the next start). */
 	if (!br->pub.ac)
 		link_drop(&br->pub);
-	if (!br->sub.ac || br->delivery == BRIDGE_STREAMS)
+	if (!br->sub.ac)
 		link_drop(&br->sub);
+	else if (br->delivery == BRIDGE_STREAMS && !br->sub.kill_reason)
+		link_kill(&br->sub, "stopping");
 	bus_cancel_wait(br->bus, &br->room);
 	ev_init(&br->close_timer, close_finish);
 	br->close_timer.data = br;
