@@ -1848,7 +1848,8 @@ on_groups(redisAsyncContext *ac, void *r, void *privdata)
 	if (!l || !reply || reply->type != REDIS_REPLY_ARRAY)
 		return;
 	a = json_array();
-	for (size_t i = 0; i < reply->elements; i++) {
+	/* bounded: one group per node, at most BRIDGE_PEERS_MAX kept */
+	for (size_t i = 0; i < reply->elements && i < BRIDGE_PEERS_MAX; i++) {
 		redisReply *g = reply->element[i];
 		json_t *o = json_object();
 
