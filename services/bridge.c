@@ -1592,8 +1592,10 @@ link_failed(struct link *l, const char *why)
 {
 	struct bridge *br = l->br;
 	bool was_up = l->up;
-	bool news = was_up || !l->ever_failed || !l->error ||
-	            strcmp(l->error, why); /* the reason changed */
+	/* every failed attempt: the health monitor pings again, so the
+	 * reason it shows ("down for 4.2s ..., retry in 1.6s") stays
+	 * current, at most once per retry delay */
+	bool news = true;
 
 	l->up = false;
 	l->acks = 0;
