@@ -40,7 +40,7 @@ _svcctl()
 		cword=$COMP_CWORD
 	fi
 
-	local commands="emit health status services tasks hooks watch events
+	local commands="emit health status services tasks hooks peers watch events
 		schedule cancel shutdown reload ping version call help"
 	local globals="-s --socket -t --timeout --json --no-color -h --help
 		--version"
