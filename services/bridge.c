@@ -1,22 +1,40 @@
 /*
- * bridge.c — the event bridge over Redis pub/sub (see bridge.h).
+ * bridge.c — the event bridge over Redis Streams or pub/sub (see bridge.h,
+ * docs/bridge.md).
  *
- * Two hiredis async connections ("links") on the svcd loop: one publishes,
- * one holds the PSUBSCRIBEs (a subscribed connection can do nothing else).
- * Each link reconnects on its own with exponential backoff; a connect that
- * does not complete within connect_timeout is abandoned and retried.
+ * Two hiredis async connections ("links") on the svcd loop: the publish
+ * link (XADD or PUBLISH, and PING, XINFO GROUPS, XLEN for the figures) and
+ * the read link (XREADGROUP ... BLOCK with the node's own consumer group,
+ * or the PSUBSCRIBEs: a subscribed connection can do nothing else). Each
+ * link authenticates (AUTH, SELECT) before it counts as up, is checked by
+ * a libev timer (a PING, or the read, unanswered within ping_timeout closes
+ * it: hiredis 0.14 has no timeouts), and reconnects on its own with
+ * jittered exponential backoff; with a sentinel:// URL the master's address
+ * is asked from the sentinels before a connect after any link error.
  *
  * Outbound events are encoded at once and go through one bounded FIFO: the
  * pump sends from it while the publish link is up and fewer than
- * BRIDGE_INFLIGHT PUBLISHes await their reply, so memory stays bounded
- * whether Redis is down (the FIFO fills, then events are dropped and
- * counted) or just slow (hiredis's output buffer never grows past the
- * in-flight window). A PUBLISH whose reply never came because the link went
- * down is counted as lost: pub/sub delivers at most once.
+ * BRIDGE_INFLIGHT commands await their reply, so memory stays bounded
+ * whether Redis is down (the FIFO fills, then events are dropped, counted
+ * and seen by receivers as a gap) or just slow. With streams an event
+ * leaves the FIFO only when its XADD was answered (replies come in order:
+ * each answers the oldest in flight); what was in flight when the link
+ * dropped is sent again, and receivers drop the copies by (origin, seq).
+ * With a journal the last answered seq is the "published up to" cursor in
+ * the bus's store, and the store replays the rest after a restart. With
+ * pub/sub an event is forgotten once sent, and one whose reply never came
+ * is counted as lost.
+ *
+ * Inbound, each event is checked (dedupe by the highest seq per origin and
+ * epoch, gaps by its prev), emitted on the bus and only then acknowledged
+ * (XACK, with the highest seqs in the hash PREFIX|seen|NODE); a full bus
+ * stops the reader until there is room, and the entries not yet taken are
+ * read again from the pending list.
  *
  * We never free a hiredis context from inside one of its callbacks: a
  * context we abandon has its data pointer cleared first so that whatever
- * callbacks hiredis still runs for it are recognised and ignored, and the
+ * callbacks hiredis still runs for it are recognised and ignored; from a
+ * callback a link is closed with redisAsyncDisconnect (link_kill), and the
  * end of bridge_close runs from a zero timer.
  */
 #include "services/bridge.h"
