@@ -1,22 +1,40 @@
 /*
- * bridge.c — the event bridge over Redis pub/sub (see bridge.h).
+ * bridge.c — the event bridge over Redis Streams or pub/sub (see bridge.h,
+ * docs/bridge.md).
  *
- * Two hiredis async connections ("links") on the svcd loop: one publishes,
- * one holds the PSUBSCRIBEs (a subscribed connection can do nothing else).
- * Each link reconnects on its own with exponential backoff; a connect that
- * does not complete within connect_timeout is abandoned and retried.
+ * Two hiredis async connections ("links") on the svcd loop: the publish
+ * link (XADD or PUBLISH, and PING, XINFO GROUPS, XLEN for the figures) and
+ * the read link (XREADGROUP ... BLOCK with the node's own consumer group,
+ * or the PSUBSCRIBEs: a subscribed connection can do nothing else). Each
+ * link authenticates (AUTH, SELECT) before it counts as up, is checked by
+ * a libev timer (a PING, or the read, unanswered within ping_timeout closes
+ * it: hiredis 0.14 has no timeouts), and reconnects on its own with
+ * jittered exponential backoff; with a sentinel:// URL the master's address
+ * is asked from the sentinels before a connect after any link error.
  *
  * Outbound events are encoded at once and go through one bounded FIFO: the
  * pump sends from it while the publish link is up and fewer than
- * BRIDGE_INFLIGHT PUBLISHes await their reply, so memory stays bounded
- * whether Redis is down (the FIFO fills, then events are dropped and
- * counted) or just slow (hiredis's output buffer never grows past the
- * in-flight window). A PUBLISH whose reply never came because the link went
- * down is counted as lost: pub/sub delivers at most once.
+ * BRIDGE_INFLIGHT commands await their reply, so memory stays bounded
+ * whether Redis is down (the FIFO fills, then events are dropped, counted
+ * and seen by receivers as a gap) or just slow. With streams an event
+ * leaves the FIFO only when its XADD was answered (replies come in order:
+ * each answers the oldest in flight); what was in flight when the link
+ * dropped is sent again, and receivers drop the copies by (origin, seq).
+ * With a journal the last answered seq is the "published up to" cursor in
+ * the bus's store, and the store replays the rest after a restart. With
+ * pub/sub an event is forgotten once sent, and one whose reply never came
+ * is counted as lost.
+ *
+ * Inbound, each event is checked (dedupe by the highest seq per origin and
+ * epoch, gaps by its prev), emitted on the bus and only then acknowledged
+ * (XACK, with the highest seqs in the hash PREFIX|seen|NODE); a full bus
+ * stops the reader until there is room, and the entries not yet taken are
+ * read again from the pending list.
  *
  * We never free a hiredis context from inside one of its callbacks: a
  * context we abandon has its data pointer cleared first so that whatever
- * callbacks hiredis still runs for it are recognised and ignored, and the
+ * callbacks hiredis still runs for it are recognised and ignored; from a
+ * callback a link is closed with redisAsyncDisconnect (link_kill), and the
  * end of bridge_close runs from a zero timer.
  */
 #include "services/bridge.h"
@@ -40,6 +58,7 @@
 #include <hiredis/hiredis.h>
 
 #include "daemon/conf.h"
+#include "daemon/fastscan.h"
 #include "daemon/log.h"
 #include "daemon/methods.h"
 #include "daemon/util.h"
@@ -613,6 +632,132 @@ bridge_msg_clear(struct bridge_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/*
+ * The fast path of bridge_decode, for the shape the bridge itself sends:
+ * the whole message checked by the strict scanner (what it accepts jansson
+ * accepts too, byte for byte) and the members found by walking the
+ * compacted text, without building a tree. false: anything else (a real
+ * number, an escape in a name, a negative seq, a missing member...): the
+ * caller takes the jansson path, which gives the same result or the error.
+ */
+struct span {
+	const char *p;
+	size_t n;
+};
+
+/* The members of the object at p (compact, valid) into spans by key. */
+static bool
+walk_object(const char *p, const char *end, const char *const *keys,
+            struct span *vals, size_t nkeys)
+{
+	if (p >= end || *p != '{')
+		return false;
+	p++;
+	if (p < end && *p == '}')
+		return true;
+	while (p < end) {
+		const char *k, *v, *ve;
+		size_t kl;
+
+		if (*p != '"')
+			return false;
+		k = ++p;
+		while (p < end && *p != '"' && *p != '\\')
+			p++;
+		if (p >= end || *p != '"')
+			return false; /* an escape in a key: the slow path */
+		kl = (size_t)(p - k);
+		p++;
+		if (p >= end || *p != ':')
+			return false;
+		v = p + 1;
+		if (!(ve = util_json_skip(v, end)))
+			return false;
+		for (size_t i = 0; i < nkeys; i++)
+			if (strlen(keys[i]) == kl && !memcmp(keys[i], k, kl))
+				vals[i] = (struct span){v, (size_t)(ve - v)};
+		p = ve;
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		return p < end && *p == '}';
+	}
+	return false;
+}
+
+/* A string member without escapes: its text. */
+static char *
+span_plain_string(struct span s)
+{
+	if (s.n < 2 || s.p[0] != '"' || memchr(s.p, '\\', s.n))
+		return NULL;
+	return xstrndup(s.p + 1, s.n - 2);
+}
+
+static bool
+span_uint(struct span s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!s.n || s.n > 18)
+		return false;
+	for (size_t i = 0; i < s.n; i++) {
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s.p[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static bool
+fast_decode(const char *payload, size_t len, struct bridge_msg *out)
+{
+	static const char *const top[] = {"event", "data", "time",
+	                                  "seq",   "prev", "origin"};
+	static const char *const org[] = {"host", "instance", "epoch"};
+	struct span t[6] = {{0}}, o[3] = {{0}};
+	struct bridge_msg m = {0};
+	char *text;
+	size_t tl;
+	bool ok = false;
+
+	if (len > (1u << 24))
+		return false;
+	text = xmalloc(len + 1);
+	if (!fastscan_value(payload, len, text, &tl) ||
+	    !walk_object(text, text + tl, top, t, 6) || !t[0].p || !t[2].p ||
+	    !t[5].p || (t[1].p && t[1].p[0] != '{') ||
+	    !walk_object(t[5].p, t[5].p + t[5].n, org, o, 3) || !o[0].p ||
+	    !o[1].p)
+		goto out;
+	if (t[3].p && !span_uint(t[3], &m.seq))
+		goto out;
+	if (t[4].p && !span_uint(t[4], &m.prev))
+		goto out;
+	m.event = span_plain_string(t[0]);
+	m.time = span_plain_string(t[2]);
+	m.host = span_plain_string(o[0]);
+	m.instance = span_plain_string(o[1]);
+	m.epoch = o[2].p ? span_plain_string(o[2])
+	                 : (m.instance ? xstrdup(m.instance) : NULL);
+	if (!m.event || !bus_name_valid(m.event, strlen(m.event)) || !m.time ||
+	    !token_valid(m.time, 64) || !m.host ||
+	    !token_valid(m.host, BRIDGE_HOST_MAX) || !m.instance ||
+	    !token_valid(m.instance, BRIDGE_INSTANCE_MAX) || !m.epoch ||
+	    !token_valid(m.epoch, BRIDGE_INSTANCE_MAX))
+		goto out;
+	m.data = t[1].p ? xstrndup(t[1].p, t[1].n) : xstrdup("{}");
+	*out = m;
+	ok = true;
+out:
+	if (!ok)
+		bridge_msg_clear(&m);
+	free(text);
+	return ok;
+}
+
 int
 bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
               char **cause)
@@ -622,6 +767,8 @@ bridge_decode(const char *payload, size_t len, struct bridge_msg *out,
 	    *prev;
 	struct bridge_msg m = {0};
 
+	if (fast_decode(payload, len, out))
+		return 0;
 	root = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		*cause = xasprintf("invalid JSON: %s", jerr.text);
@@ -1265,6 +1412,8 @@ on_read(redisAsyncContext *ac, void *r, void *privdata)
 	br = l->br;
 	br->reading = false;
 	l->deadline_us = 0;
+	if (br->closing)
+		return; /* stays pending: read again at the next start */
 	if (reply->type == REDIS_REPLY_ERROR) {
 		char *why = xasprintf("XREADGROUP: %s", reply->str);
 		link_kill(l, why);
@@ -1461,8 +1610,10 @@ link_failed(struct link *l, const char *why)
 {
 	struct bridge *br = l->br;
 	bool was_up = l->up;
-	bool news = was_up || !l->ever_failed || !l->error ||
-	            strcmp(l->error, why); /* the reason changed */
+	/* every failed attempt: the health monitor pings again, so the
+	 * reason it shows ("down for 4.2s ..., retry in 1.6s") stays
+	 * current, at most once per retry delay */
+	bool news = true;
 
 	l->up = false;
 	l->acks = 0;
@@ -1471,7 +1622,10 @@ link_failed(struct link *l, const char *why)
 	l->ping_out = false;
 	free(l->kill_reason);
 	l->kill_reason = NULL;
-	if (!l->ever_failed || was_up || !l->error || strcmp(l->error, why)) {
+	if (br->closing) {
+		/* stopping: nothing to report */
+	} else if (!l->ever_failed || was_up || !l->error ||
+	           strcmp(l->error, why)) {
 		if (was_up)
 			log_warn("bridge: %s link to %s lost: %s", l->name,
 			         br->url_text, why);
@@ -1494,8 +1648,10 @@ link_failed(struct link *l, const char *why)
 	l->want_addr = false;
 	br->st.connected = false;
 	link_schedule_retry(l);
-	if (news)
+	if (news && !br->closing)
 		health_changed(br);
+	if (br->closing)
+		maybe_finish_close(br);
 }
 
 static void
@@ -1712,7 +1868,8 @@ on_groups(redisAsyncContext *ac, void *r, void *privdata)
 	if (!l || !reply || reply->type != REDIS_REPLY_ARRAY)
 		return;
 	a = json_array();
-	for (size_t i = 0; i < reply->elements; i++) {
+	/* bounded: one group per node, at most BRIDGE_PEERS_MAX kept */
+	for (size_t i = 0; i < reply->elements && i < BRIDGE_PEERS_MAX; i++) {
 		redisReply *g = reply->element[i];
 		json_t *o = json_object();
 
@@ -2291,6 +2448,8 @@ maybe_finish_close(struct bridge *br)
 		return;
 	if (br->pub.up && (br->queued || br->inflight))
 		return;
+	if (br->delivery == BRIDGE_STREAMS && br->sub.ac)
+		return; /* its last XACKs are still being written */
 	ev_timer_set(&br->close_kick, 0, 0);
 	ev_timer_start(br->loop, &br->close_kick);
 }
@@ -2306,12 +2465,16 @@ bridge_close(struct bridge *br, double timeout,
 		bus_unlisten(br->bus, br->listener);
 		br->listener = NULL;
 	}
-	/* no more retries: what is not connected now stays down; the
-	 * reader stops (what it did not acknowledge stays pending in Redis) */
+	/* no more retries: what is not connected now stays down. The
+	 * reader stops reading and disconnects once its last XACKs are
+	 * written and its read answered (what that read brings is not
+	 * taken: it stays pending in Redis for the next start). */
 	if (!br->pub.ac)
 		link_drop(&br->pub);
-	if (!br->sub.ac || br->delivery == BRIDGE_STREAMS)
+	if (!br->sub.ac)
 		link_drop(&br->sub);
+	else if (br->delivery == BRIDGE_STREAMS && !br->sub.kill_reason)
+		link_kill(&br->sub, "stopping");
 	bus_cancel_wait(br->bus, &br->room);
 	ev_init(&br->close_timer, close_finish);
 	br->close_timer.data = br;

@@ -74,6 +74,9 @@ CONF
 start_node a 'bench.*' ''
 start_node b '' 'bench.*'
 
+# cpu PID: user + system CPU of a process so far, in microseconds
+cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000000 / t }' "/proc/$1/stat"; }
+
 # field VALUE-NAME LINE
 field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$2"; }
 
@@ -92,21 +95,33 @@ bridge_run() {
 }
 
 raw_run() {
-	local out s l
+	local out s l r0
+	r0=$(cpu "${pids[0]}")
 	out=$("$XB" raw 127.0.0.1 "$port" "$1" "$2")
 	s=$(field start_us "$(grep start_us <<<"$out")")
 	l=$(field last_us "$(grep last_us <<<"$out")")
+	RAW_CPU=$(field cpu_us "$(grep cpu_us <<<"$out")")
+	RAW_REDIS_CPU=$(($(cpu "${pids[0]}") - r0))
 	echo "eps=$(($1 * 1000000 / (l - s))) $(grep last_us <<<"$out" | sed 's/.*last_us=[0-9]* //')"
 }
 
 echo "bridge.sh: $(nproc) cores, redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), TCP 127.0.0.1"
-raw_tp=$(raw_run "$N" 0)
+raw_run "$N" 0 >"$T/raw_tp"
+raw_tp=$(cat "$T/raw_tp")
+c0=$(($(cpu "${pids[1]}") + $(cpu "${pids[2]}")))
+r0=$(cpu "${pids[0]}")
 br_tp=$(bridge_run "$N" 0)
+br_cpu=$(($(cpu "${pids[1]}") + $(cpu "${pids[2]}") - c0))
+br_redis=$(($(cpu "${pids[0]}") - r0))
 echo "throughput raw Redis XADD/XREADGROUP: $N events: $raw_tp"
 echo "throughput svcd A -> Redis -> svcd B:  $N events: $br_tp"
 rt=$(field eps "$raw_tp")
 bt=$(field eps "$br_tp")
 echo "ratio bridge/raw: $(awk -v b="$bt" -v r="$rt" 'BEGIN { printf "%.2f", b / r }') (target >= 0.80)"
+# CPU per event does not depend on what else the machine runs
+awk -v n="$N" -v rc="$RAW_CPU" -v rr="$RAW_REDIS_CPU" -v bc="$br_cpu" -v br="$br_redis" 'BEGIN {
+	printf "cpu per event, raw:    clients %.2f us + redis %.2f us = %.2f us\n", rc / n, rr / n, (rc + rr) / n
+	printf "cpu per event, bridge: svcd A+B %.2f us + redis %.2f us = %.2f us (ratio %.2f)\n", bc / n, br / n, (bc + br) / n, (bc + br) / (rc + rr) }'
 
 M=$((RATE * SECS))
 raw_lat=$(raw_run "$M" "$RATE")

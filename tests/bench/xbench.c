@@ -14,7 +14,8 @@
  *                                 payload the bridge would send, one reader
  *                                 XREADGROUP COUNT 512 BLOCK + XACK; prints
  *                                 "raw n=N start_us=S last_us=L p50_us=A
- *                                 p99_us=B max_us=C"
+ *                                 p99_us=B max_us=C" and "raw cpu_us=U"
+ *                                 (the CPU both clients used)
  * RATE 0 is a flood: throughput. A positive RATE paces the sender:
  * latency at that rate.
  */
@@ -24,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +43,12 @@ now_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+tv_us(struct timeval tv)
+{
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
 static void
@@ -313,7 +322,16 @@ do_raw(const char *host, int port, long n, long rate)
 	}
 	{
 		int st;
+		struct rusage self, kids;
+
 		waitpid(pid, &st, 0);
+		getrusage(RUSAGE_SELF, &self);
+		getrusage(RUSAGE_CHILDREN, &kids);
+		/* the CPU the two raw clients used, writer and reader */
+		printf("raw cpu_us=%lld\n",
+		       (long long)(tv_us(self.ru_utime) + tv_us(self.ru_stime) +
+		                   tv_us(kids.ru_utime) +
+		                   tv_us(kids.ru_stime)));
 		freeReplyObject(redisCommand(c, "DEL %s", key));
 		return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 	}

@@ -1061,6 +1061,8 @@ END_TEST
 
 /* ---- streams through a real redis-server ---- */
 
+static double snode_max_age; /* the next snode_start's max_age */
+
 static void
 snode_start(struct node *n, const char *name, const char *const *pub,
             const char *const *sub, struct bus_opts *bo)
@@ -1075,6 +1077,7 @@ snode_start(struct node *n, const char *name, const char *const *pub,
 	    .delivery = BRIDGE_STREAMS,
 	    .ping_interval = 0.1,
 	    .ping_timeout = 0.5,
+	    .max_age = snode_max_age,
 	};
 	char url[200], *cause = NULL;
 
@@ -1210,6 +1213,31 @@ START_TEST(test_streams_full_bus_pauses)
 }
 END_TEST
 
+/* max_age: XADD MINID ~ (now - age) instead of MAXLEN; Redis takes it. */
+START_TEST(test_streams_max_age)
+{
+	static const char *const t[] = {"t.*", NULL};
+	struct node a, b;
+	struct node *both[] = {&a, &b, NULL};
+	struct want wb = {&b, 2};
+
+	NEED_REDIS();
+	redis_start();
+	snode_max_age = 3600;
+	snode_start(&a, "a", t, NULL, NULL);
+	snode_max_age = 0;
+	snode_start(&b, "b", NULL, t, NULL);
+	ck_assert(run_until(all_connected, both, 3));
+	emit(&a, "t.x", "{}");
+	emit(&a, "t.y", "{}");
+	ck_assert(run_until(seen_count, &wb, 3));
+	ck_assert_uint_eq(stat_of(&a, "published"), 2);
+	ck_assert_uint_eq(stat_of(&a, "rejected"), 0);
+	node_free(&a);
+	node_free(&b);
+}
+END_TEST
+
 /* publish = * leaves out service.* unless a pattern names them. */
 START_TEST(test_publish_star_not_service)
 {
@@ -1278,6 +1306,7 @@ bridge_suite(void)
 	tcase_add_test(tc, test_streams_dedupe_and_gap);
 	tcase_add_test(tc, test_streams_full_bus_pauses);
 	tcase_add_test(tc, test_publish_star_not_service);
+	tcase_add_test(tc, test_streams_max_age);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -302,7 +302,8 @@ static const struct {
      "batch or off"},
     {"\n[bridge]\nurl = redis:/x\n",
      "F:3: bad value for 'url' in [bridge]: bad URL 'redis:/x': use "
-     "redis://HOST[:PORT][/DB] or unix:///PATH"},
+     "redis://HOST[:PORT][/DB], unix:///PATH or "
+     "sentinel://HOST[:PORT][,...]/MASTER"},
     {"[timer]\nevery = 1s\n",
      "F:1: section [timer] needs a name: [timer.NAME]"},
     /* inih syntax errors */
