@@ -38,8 +38,11 @@ cleanup() {
 trap cleanup EXIT
 
 port=
+# below the ephemeral range: a client's connection may take such a port
+hi=$(awk '{print $1 - 1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+{ [ -n "$hi" ] && [ "$hi" -gt 21000 ]; } || hi=32767
 for _ in $(seq 100); do
-	p=$((20000 + RANDOM % 40000))
+	p=$((20000 + RANDOM % (hi - 20000)))
 	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
 done
 [ -n "$port" ] || { echo "bridge.sh: no free port" >&2; exit 1; }

@@ -56,6 +56,23 @@ wait_for() {
 	done
 }
 
+# free_port — a TCP port on 127.0.0.1 that nothing listens on, below the
+# kernel's ephemeral range: a port from that range can be taken by some
+# client's connection between this check and the server's bind.
+free_port() {
+	local lo=20000 hi p
+	hi=$(awk '{print $1 - 1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	{ [ -n "$hi" ] && [ "$hi" -gt $((lo + 1000)) ]; } || hi=32767
+	for _ in $(seq 100); do
+		p=$((lo + RANDOM % (hi - lo)))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "no free port found"
+}
+
 ctl() {
 	"$SVCCTL" -s "$SOCK" "$@"
 }

@@ -247,19 +247,6 @@ test_bridge_disabled_by_default() {
 	svcd_stop || fail "svcd exited with status $?"
 }
 
-# A TCP port on 127.0.0.1 nothing listens on.
-closed_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	fail "no closed port found"
-}
-
 # bridge_degraded NODE TEXT — `svcctl health` (the last results) exits 1
 # and the bridge's entry says degraded with TEXT.
 bridge_degraded() {
@@ -275,7 +262,7 @@ bridge_degraded() {
 test_bridge_start_with_redis_down() {
 	bridge_need_redis
 	local port
-	port=$(closed_port)
+	port=$(free_port)
 	BRIDGE_URL=redis://127.0.0.1:$port node_launch a 'e.*' ''
 	assert_eq degraded "$(nctl a --json services | jq -r '.services[] | select(.name == "bridge") | .state')" \
 		"bridge running (degraded), not failed"

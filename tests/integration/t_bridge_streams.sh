@@ -42,18 +42,6 @@ streams_cleanup() {
 	lib_cleanup
 }
 
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	fail "no free port found"
-}
-
 # redis_run [ARGS...]: redis-server on 127.0.0.1:$REDIS_PORT, AOF fsynced at
 # every write (a kill loses nothing Redis answered).
 redis_run() {

@@ -58,10 +58,6 @@ test_metrics_promtool_and_status() {
 	svcd_stop || fail "svcd exited with status $?"
 }
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # http ARGS... — curl's status code (and nothing else) for a request.
 http_code() {
 	curl -s -o /dev/null -w '%{http_code}' "$@"
