@@ -1717,9 +1717,7 @@ cmd_ping(struct cli_ctx *c)
 	if (c->o->json)
 		print_json(c, result);
 	else
-		fprintf(c->out, "%s\n",
-		        json_is_string(result) ? json_string_value(result)
-		                               : "pong");
+		fputs("pong\n", c->out);
 	json_decref(result);
 	return CLI_EXIT_OK;
 }

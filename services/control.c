@@ -1674,7 +1674,7 @@ static const struct svc_reply *
 m_ping(struct svc *self, struct svc_call *q)
 {
 	(void)self;
-	return svc_call_ok(q, json_string("pong"));
+	return svc_call_ok(q, json_pack("{s:b}", "pong", 1));
 }
 
 /* ping's fast handler: the central checks passed (no params), answer. */
@@ -1682,11 +1682,12 @@ static int
 f_ping(struct svc *self, struct svc_call *q, const struct fastscan_req *f,
        const struct fastscan_member *const *p, struct buf *out)
 {
-	char *w = svc_fast_head(out, f, 8);
+	static const char tail[] = "{\"pong\":true}}\n";
+	char *w = svc_fast_head(out, f, sizeof(tail) - 1);
 
 	if (w) {
-		memcpy(w, "\"pong\"}\n", 8);
-		svc_fast_end(out, w + 8);
+		memcpy(w, tail, sizeof(tail) - 1);
+		svc_fast_end(out, w + sizeof(tail) - 1);
 	}
 	return METHODS_OK;
 }
@@ -1827,7 +1828,7 @@ static const struct svc_method control_methods[] = {
      .fn = m_ping,
      .fast = f_ping,
      .access = SVC_ACCESS_READ,
-     .doc = "\"pong\""},
+     .doc = "{\"pong\": true}"},
     {.name = "status",
      .fn = m_status,
      .access = SVC_ACCESS_READ,

@@ -84,7 +84,7 @@ test_split_request() {
 	local out
 	out=$( { printf '%s' "$R"',"id":7,'; sleep 0.1; printf '%s' '"method":"pi'; sleep 0.1;
 		printf '%s\n' 'ng"}'; } | socat -t 2 - "UNIX-CONNECT:$SOCK")
-	assert_eq '{"jsonrpc":"2.0","id":7,"result":"pong"}' "$out" "split request"
+	assert_eq '{"jsonrpc":"2.0","id":7,"result":{"pong":true}}' "$out" "split request"
 }
 
 test_notification_not_answered() {
@@ -92,7 +92,7 @@ test_notification_not_answered() {
 	local out
 	out=$(rpc '{"jsonrpc":"2.0","method":"emit","params":{"event":"note.x"}}' \
 		'{"jsonrpc":"2.0","method":"nope"}' "$R"',"id":1,"method":"ping"}')
-	assert_eq '{"jsonrpc":"2.0","id":1,"result":"pong"}' "$out" "only the ping answered"
+	assert_eq '{"jsonrpc":"2.0","id":1,"result":{"pong":true}}' "$out" "only the ping answered"
 	out=$(ctl --json events --last 1 note.x)
 	assert_eq "note.x" "$(jq -r '.events[0].event' <<<"$out")" "the notification ran"
 }
@@ -115,7 +115,7 @@ test_invalid_request_without_id_answered() {
 	assert_eq "null -32700" "$(jq -r '"\(.id) \(.error.code)"' <<<"$out")" "parse error"
 	# a valid notification whose params are wrong is still not answered
 	out=$(rpc "$R"',"method":"ping","params":[1]}' "$R"',"id":1,"method":"ping"}')
-	assert_eq '{"jsonrpc":"2.0","id":1,"result":"pong"}' "$out" "only the ping answered"
+	assert_eq '{"jsonrpc":"2.0","id":1,"result":{"pong":true}}' "$out" "only the ping answered"
 }
 
 # "params": [] (as some clients send for a method without params) is none.
@@ -123,7 +123,7 @@ test_params_empty_array() {
 	svcd_start
 	local out
 	out=$(rpc "$R"',"id":1,"method":"ping","params":[]}')
-	assert_eq '{"jsonrpc":"2.0","id":1,"result":"pong"}' "$out" "ping with []"
+	assert_eq '{"jsonrpc":"2.0","id":1,"result":{"pong":true}}' "$out" "ping with []"
 	out=$(rpc "$R"',"id":2,"method":"status","params":[]}')
 	assert_eq "running" "$(jq -r .result.state <<<"$out")" "status with []"
 	out=$(rpc "$R"',"id":3,"method":"ping","params":[1]}')
@@ -144,14 +144,14 @@ test_batch_mixed() {
 	assert_eq "array 6" "$(jq -r '"\(type) \(length)"' <<<"$b")" "six entries: $b"
 	assert_eq "1 null null 2 3 4" "$(jq -r '[.[].id] | map(tostring) | join(" ")' <<<"$b")" "ids in order"
 	assert_eq "pong InvalidRequest InvalidRequest MethodNotFound batch.x pong" \
-		"$(jq -r '[.[] | if .error then .error.data.class elif .result == "pong" then "pong" else "batch.x" end] | join(" ")' <<<"$b")" "entries"
-	assert_eq '{"jsonrpc":"2.0","id":5,"result":"pong"}' "$(tail -n 1 <<<"$out")" "then the ping"
+		"$(jq -r '[.[] | if .error then .error.data.class elif .result.pong == true then "pong" else "batch.x" end] | join(" ")' <<<"$b")" "entries"
+	assert_eq '{"jsonrpc":"2.0","id":5,"result":{"pong":true}}' "$(tail -n 1 <<<"$out")" "then the ping"
 	out=$(ctl --json events --last 2 'batch.*')
 	assert_eq "batch.note batch.x" "$(jq -r '[.events[].event] | join(" ")' <<<"$out")" "both emits ran, in order"
 	# only notifications: no reply at all
 	out=$(rpc '['"$R"',"method":"ping"},'"$R"',"method":"emit","params":{"event":"batch.y"}}]' \
 		"$R"',"id":6,"method":"ping"}')
-	assert_eq '{"jsonrpc":"2.0","id":6,"result":"pong"}' "$out" "nothing for a batch of notifications"
+	assert_eq '{"jsonrpc":"2.0","id":6,"result":{"pong":true}}' "$out" "nothing for a batch of notifications"
 	# []: one Invalid Request object, not an array
 	out=$(rpc '[]')
 	assert_eq "object null InvalidRequest" "$(jq -r '"\(type) \(.id) \(.error.data.class)"' <<<"$out")" "empty batch"
@@ -190,7 +190,7 @@ sync = always"
 	assert_eq "1 2 3" "$(head -n 1 <<<"$out" | jq -r '[.[].id] | map(tostring) | join(" ")')" "batch entries"
 	local last
 	last=$(head -n 1 <<<"$out" | jq -r '.[2].result.seq')
-	assert_eq '{"jsonrpc":"2.0","id":4,"result":"pong"}' "$(tail -n 1 <<<"$out")" "ping after the batch"
+	assert_eq '{"jsonrpc":"2.0","id":4,"result":{"pong":true}}' "$(tail -n 1 <<<"$out")" "ping after the batch"
 	svcd_stop || fail "svcd exited with status $?"
 	rm -f "$SOCK"
 	svcd_start
@@ -246,7 +246,7 @@ test_200_concurrent_clients() {
 	done
 	wait "${pids[@]}"
 	local n
-	n=$(cat "$T"/c*.out | grep -c '"result":"pong"')
+	n=$(cat "$T"/c*.out | grep -c '"result":{"pong":true}')
 	assert_eq "200" "$n" "every client answered"
 	assert_eq "pong" "$(ctl ping)" "alive"
 }

@@ -667,10 +667,11 @@ START_TEST(test_run_ping)
 {
 	struct fake f;
 	/* a notification and a stranger's reply first: both skipped */
-	fake_start(&f, "{\"jsonrpc\":\"2.0\",\"method\":\"event\","
-	               "\"params\":{}}\n"
-	               "{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":1}\n"
-	               "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"pong\"}\n");
+	fake_start(
+	    &f, "{\"jsonrpc\":\"2.0\",\"method\":\"event\","
+	        "\"params\":{}}\n"
+	        "{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":1}\n"
+	        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"pong\":true}}\n");
 	f.dribble = true;
 	fake_run(&f);
 	struct run r = run_cli(f.path, "ping");
