@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -741,4 +743,16 @@ util_pattern_valid(const char *pattern)
 	if (n > 2 && pattern[n - 1] == '*' && pattern[n - 2] == '.')
 		return util_name_valid(pattern, n - 2, UTIL_EVENT_NAME_MAX);
 	return util_name_valid(pattern, n, UTIL_EVENT_NAME_MAX);
+}
+
+bool
+util_family_forbidden(int family)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return errno == EAFNOSUPPORT;
 }

@@ -165,4 +165,13 @@ int util_parse_when(const char *s, int64_t now_us, int64_t *us, char **cause);
 /* Set O_NONBLOCK and FD_CLOEXEC. 0 or -1 with errno. */
 int util_set_nonblock(int fd);
 
+/*
+ * Whether this process may not make sockets of family (AF_INET, AF_INET6):
+ * socket() fails with EAFNOSUPPORT, as under a systemd unit whose
+ * RestrictAddressFamilies= leaves it out. PrivateNetwork= and
+ * IPAddressDeny= are not seen this way (the socket is made; connecting
+ * fails).
+ */
+bool util_family_forbidden(int family);
+
 #endif

@@ -3002,18 +3002,6 @@ static const struct svc_conf_item bridge_items[] = {
  * lets the bridge through. PrivateNetwork=yes and IPAddressDeny= are not
  * seen this way (the socket is created; the connection fails or hangs).
  */
-static bool
-family_forbidden(int family)
-{
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd >= 0) {
-		close(fd);
-		return false;
-	}
-	return errno == EAFNOSUPPORT;
-}
-
 static void
 warn_forbidden_network(const char *url_text)
 {
@@ -3032,13 +3020,13 @@ warn_forbidden_network(const char *url_text)
 		unsigned char a[16];
 
 		if (inet_pton(AF_INET6, u.host, a) == 1) {
-			if (family_forbidden(AF_INET6))
+			if (util_family_forbidden(AF_INET6))
 				fam = "AF_INET6";
 		} else if (inet_pton(AF_INET, u.host, a) == 1) {
-			if (family_forbidden(AF_INET))
+			if (util_family_forbidden(AF_INET))
 				fam = "AF_INET";
-		} else if (family_forbidden(AF_INET) &&
-		           family_forbidden(AF_INET6)) {
+		} else if (util_family_forbidden(AF_INET) &&
+		           util_family_forbidden(AF_INET6)) {
 			fam = "AF_INET and AF_INET6";
 		}
 	}

@@ -752,24 +752,13 @@ static const struct svc_conf_item hook_items[] = {
  * webhooks through. PrivateNetwork= and IPAddressDeny= are not seen this
  * way (the connection fails, counted per hook).
  */
-static bool
-family_forbidden(int family)
-{
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd >= 0) {
-		close(fd);
-		return false;
-	}
-	return errno == EAFNOSUPPORT;
-}
-
 static void
 warn_forbidden_network(const char *name)
 {
 	static bool warned;
 
-	if (warned || !family_forbidden(AF_INET) || !family_forbidden(AF_INET6))
+	if (warned || !util_family_forbidden(AF_INET) ||
+	    !util_family_forbidden(AF_INET6))
 		return;
 	warned = true;
 	log_warn("hook %s: a webhook needs AF_INET or AF_INET6, but the unit "

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "daemon/log.h"
 #include "daemon/util.h"
@@ -383,6 +384,16 @@ START_TEST(test_log_levels_and_hook)
 }
 END_TEST
 
+START_TEST(test_family_forbidden)
+{
+	/* this process may make Unix and IPv4 sockets; a family the kernel
+	 * does not know fails like one a sandbox forbids (EAFNOSUPPORT) */
+	ck_assert(!util_family_forbidden(AF_UNIX));
+	ck_assert(!util_family_forbidden(AF_INET));
+	ck_assert(util_family_forbidden(AF_MAX + 1));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -400,6 +411,7 @@ main(void)
 	tcase_add_test(tc, test_parse_when);
 	tcase_add_test(tc, test_format_time_and_duration);
 	tcase_add_test(tc, test_log_levels_and_hook);
+	tcase_add_test(tc, test_family_forbidden);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }
