@@ -294,7 +294,11 @@ SHOW=1 check "a failure at every start (exit 1): failed at the start limit, no l
 	. /run/svcd-test/inside.sh
 	systemctl stop svcd; systemctl reset-failed svcd svcd.socket; systemctl start svcd.socket
 	cp /run/svcd-test/base.conf /etc/svcd/svcd.conf
-	printf "\n[journal]\npath = /etc/svcd/journal.db\n" >>/etc/svcd/svcd.conf
+	# a journal that is not a database: --check-config sees a writable
+	# file, only opening it fails, at every start
+	printf "this is not an SQLite database, only text that fills its header" >/var/lib/svcd/broken.db
+	chown svcd:svcd /var/lib/svcd/broken.db
+	printf "\n[journal]\npath = /var/lib/svcd/broken.db\n" >>/etc/svcd/svcd.conf
 	mark; systemctl start svcd
 	no_loop 1 "svcd exiting with status 1"'
 check "after reset-failed and a good configuration: svcd starts again" bash -c '
