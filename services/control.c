@@ -2161,9 +2161,10 @@ control_daemon_check(struct svc_conf_ctx *cx, void *opts)
 
 	/* the default's directory, /run/svcd, is made by the service
 	 * manager (RuntimeDirectory=) before svcd starts, and a key that did
-	 * not parse leaves the default: an absolute path set here only */
+	 * not parse leaves the default: a path set here only (a relative one
+	 * is svcd's working directory's, as at start) */
 	if (!line || ctl.path || ctl.activated || !c->socket ||
-	    c->socket[0] != '/' ||
+	    !strchr(c->socket, '/') ||
 	    strcmp(c->socket, CONTROL_DEFAULT_SOCKET) == 0 ||
 	    (pid && strtol(pid, NULL, 10) == (long)getpid() &&
 	     getenv("LISTEN_FDS")))

@@ -55,6 +55,12 @@ test_check_config() {
 	out=$("$SVCD" --check-config -c "$T/notdir.conf" 2>&1) || rc=$?
 	assert_eq 78 "$rc" "socket directory is a file: $out"
 	assert_contains "$out" "is not a directory"
+	# a relative path is the working directory's, as at start
+	printf '[daemon]\nsocket = no-such-dir/svcd.sock\n' >"$T/reldir.conf"
+	rc=0
+	out=$(cd "$T" && "$SVCD" --check-config -c "$T/reldir.conf" 2>&1) || rc=$?
+	assert_eq 78 "$rc" "missing relative socket directory: $out"
+	assert_contains "$out" "reldir.conf:2: bad value for 'socket' in [daemon]: the directory no-such-dir does not exist"
 	printf '[bus]\nqueu_size = 10\n' >"$T/bad.conf"
 	rc=0
 	out=$("$SVCD" --check-config -c "$T/bad.conf" 2>&1) || rc=$?
