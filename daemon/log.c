@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -104,6 +105,14 @@ log_set_journal_socket(const char *path)
 		errno = e;
 		return -1;
 	}
+	/* a burst (the boot's lines) must not find the socket full: a big
+	 * buffer, and a send that may wait a little for journald, as a
+	 * write to stderr's stream would, before the message goes there
+	 * without its fields */
+	int sz = 8 << 20;
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	L.jfd = fd;
 	return 0;
 }
@@ -364,7 +373,7 @@ emit_journal(enum log_level level, const char *msg, const char *service,
 		buf_printf(&b, "=%s\n", v ? v : f[i].value);
 		free(v);
 	}
-	r = send(L.jfd, buf_head(&b), b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	r = send(L.jfd, buf_head(&b), b.len, MSG_NOSIGNAL);
 	buf_free(&b);
 	return r < 0 ? -1 : 0;
 }

@@ -233,8 +233,8 @@ check "the journal's own fields: journalctl SVCD_SERVICE=notification, SVCD_SEQ=
 	seq=$(svcctl --json emit user_registered email=bob@example.org | sed -n "s/.*\"seq\": *\([0-9]*\).*/\1/p")
 	[ -n "$seq" ] &&
 	poll 20 sh -c "journalctl -u svcd SVCD_SERVICE=notification -o cat | grep -q bob@example.org" &&
-	journalctl -u svcd SVCD_SEQ=$seq -o cat | grep -q "welcome mail to bob@example.org" &&
-	journalctl -u svcd SVCD_SERVICE=bridge -o cat | grep -q "^bridge: " &&
+	poll 10 sh -c "journalctl -u svcd SVCD_SEQ=$seq -o cat | grep -q \"welcome mail to bob@example.org\"" &&
+	poll 10 sh -c "journalctl -u svcd SVCD_SERVICE=bridge -o cat | grep -q \"^bridge: \"" &&
 	! journalctl -u svcd SVCD_SERVICE=bridge -o cat | grep -q bob@example.org'
 check "[metrics] listen = unix:/run/svcd/metrics.sock in the unit's sandbox: GET /metrics answers, promtool accepts it" bash -c '
 	. /run/svcd-test/inside.sh
