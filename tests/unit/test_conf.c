@@ -197,7 +197,7 @@ END_TEST
 START_TEST(test_every_key)
 {
 	struct svc_conf *c = load_ok("[daemon]\n"
-	                             "socket = run/svcd.sock\n"
+	                             "socket = svcd.sock\n"
 	                             "log_level = debug\n"
 	                             "shutdown_timeout = 1m\n"
 	                             "init_timeout = 1.5s\n"
@@ -220,7 +220,7 @@ START_TEST(test_every_key)
 	                             "[app]\n"
 	                             "heartbeat = 2s\n"
 	                             "heartbeat_event = yes\n");
-	ck_assert_str_eq(CTL(c)->socket, "run/svcd.sock");
+	ck_assert_str_eq(CTL(c)->socket, "svcd.sock");
 	ck_assert_int_eq(MGR(c)->log_level, LOGL_DEBUG);
 	ck_assert(MGR(c)->shutdown_timeout == 60);
 	ck_assert(MGR(c)->init_timeout == 1.5);
