@@ -41,9 +41,11 @@ static struct {
 	enum log_format format;
 	int jfd; /* the journal's socket, connected; -1: none */
 	char *sources[SOURCES_MAX];
+	char *prefixes[SOURCES_MAX]; /* what starts its messages (its name) */
 	size_t nsources;
 	uint64_t seq;
-} L = {"svcd", LOGL_INFO, 0, 0, NULL, NULL, LOG_FORMAT_TEXT, -1, {NULL}, 0, 0};
+} L = {"svcd",          LOGL_INFO, 0,      0,      NULL, NULL,
+       LOG_FORMAT_TEXT, -1,        {NULL}, {NULL}, 0,    0};
 
 static const struct {
 	enum log_level level;
@@ -130,13 +132,21 @@ log_get_format(void)
 }
 
 void
-log_add_source(const char *name)
+log_add_source_as(const char *prefix, const char *name)
 {
 	for (size_t i = 0; i < L.nsources; i++)
-		if (strcmp(L.sources[i], name) == 0)
+		if (strcmp(L.prefixes[i], prefix) == 0)
 			return;
-	if (L.nsources < SOURCES_MAX)
+	if (L.nsources < SOURCES_MAX) {
+		L.prefixes[L.nsources] = xstrdup(prefix);
 		L.sources[L.nsources++] = xstrdup(name);
+	}
+}
+
+void
+log_add_source(const char *name)
+{
+	log_add_source_as(name, name);
 }
 
 uint64_t
@@ -306,14 +316,10 @@ static const char *
 find_source(const char *s, size_t n)
 {
 	for (size_t i = 0; i < L.nsources; i++) {
-		const char *src = L.sources[i];
-		size_t k = strlen(src);
+		const char *pre = L.prefixes[i];
 
-		if (n == k && memcmp(s, src, n) == 0)
-			return src;
-		/* "hook NAME: ..." is hooks' */
-		if (n + 1 == k && src[n] == 's' && memcmp(s, src, n) == 0)
-			return src;
+		if (strlen(pre) == n && memcmp(s, pre, n) == 0)
+			return L.sources[i];
 	}
 	return NULL;
 }

@@ -63,11 +63,13 @@ int log_set_journal_socket(const char *path);
 
 /*
  * A message's service: a name added here (svcd adds its table's) that
- * starts it ("bus: ...", "hook NAME: ..." for hooks, the name with an s)
- * or is quoted in it ("started 'bus' in 0.2 ms"). Otherwise the
- * identity given to log_init.
+ * starts it ("bus: ...") or is quoted in it ("started 'bus' in 0.2 ms").
+ * Otherwise the identity given to log_init. log_add_source_as names
+ * another first word for a service's messages ("hook NAME: ..." are
+ * hooks': the hooks service adds "hook").
  */
 void log_add_source(const char *name);
+void log_add_source_as(const char *prefix, const char *name);
 /*
  * The event the messages logged from now on are about (0: none), e.g.
  * while the bus delivers one: SVCD_SEQ= and fields.seq. Returns the

@@ -576,6 +576,8 @@ hooks_init(struct svc *self, char **cause)
 	struct bus *b = bus_of(self);
 	size_t n = c->hooks.n;
 
+	/* "hook NAME: ..." lines are this service's (SVCD_SERVICE=hooks) */
+	log_add_source_as("hook", svc_name(self));
 	if (!b) {
 		*cause = xstrdup("the bus is not running");
 		return -1;

@@ -55,6 +55,7 @@ setup(void)
 	log_set_level(LOGL_DEBUG);
 	log_add_source("bus");
 	log_add_source("hooks");
+	log_add_source_as("hook", "hooks");
 	log_set_seq(0);
 }
 
