@@ -725,6 +725,51 @@ svc_degraded(const struct svc *s)
 	return s->state == SVC_RUNNING && s->pinged && !s->ping_ok;
 }
 
+static bool
+undependable(const struct svc *s)
+{
+	return svc_degraded(s) || s->state == SVC_FAILED ||
+	       s->state == SVC_BLOCKED || s->state == SVC_STOPPED;
+}
+
+const char *
+svc_bad_dependency(const struct svc *s)
+{
+	const struct svc_graph *g = s->g;
+	size_t n = svc_graph_count(g);
+	const struct svc **queue = xcalloc(n ? n : 1, sizeof(*queue));
+	bool *seen = xcalloc(n ? n : 1, sizeof(*seen));
+	size_t head = 0, tail = 0;
+	const char *found = NULL;
+	struct svc_info info;
+
+	svc_get_info(s, &info);
+	seen[info.order < n ? info.order : 0] = true;
+	queue[tail++] = s;
+	while (head < tail && !found) {
+		svc_get_info(queue[head++], &info);
+		for (const char *const *r = info.requires; *r; r++) {
+			const struct svc *d = svc_graph_find(g, *r);
+			struct svc_info di;
+
+			if (!d)
+				continue;
+			svc_get_info(d, &di);
+			if (di.order >= n || seen[di.order])
+				continue;
+			seen[di.order] = true;
+			if (undependable(d)) {
+				found = di.name;
+				break;
+			}
+			queue[tail++] = d;
+		}
+	}
+	free(queue);
+	free(seen);
+	return found;
+}
+
 bool
 svc_required(const struct svc *s)
 {

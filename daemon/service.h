@@ -255,6 +255,12 @@ enum svc_state svc_state(const struct svc *s);
 const char *svc_state_name(enum svc_state st);
 /* running and the last ping failed */
 bool svc_degraded(const struct svc *s);
+/*
+ * The nearest service in s's requires closure that a dependent cannot rely
+ * on (degraded, failed, blocked or stopped): breadth-first, in the order of
+ * each requires list, so the answer is deterministic. Its name, or NULL.
+ */
+const char *svc_bad_dependency(const struct svc *s);
 
 /*
  * The start policy of s: required (its failure fails a whole-graph start)

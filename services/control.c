@@ -1747,46 +1747,21 @@ str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-/* Something a dependent cannot rely on: health's rule. */
-static bool
-bad_dependency(struct svc_graph *g, const struct svc *s, size_t depth)
-{
-	struct svc_info in;
-
-	svc_get_info(s, &in);
-	if (svc_degraded(s) || in.state == SVC_FAILED ||
-	    in.state == SVC_BLOCKED || in.state == SVC_STOPPED)
-		return true;
-	if (depth > svc_graph_count(g)) /* the graph has no cycle */
-		return false;
-	for (const char *const *r = in.requires; *r; r++) {
-		const struct svc *d = svc_graph_find(g, *r);
-		if (d && bad_dependency(g, d, depth + 1))
-			return true;
-	}
-	return false;
-}
-
 /*
  * The state word health reports: the graph's state, or "degraded" for a
  * running service whose last ping failed or that requires (directly or
  * not) one that is unhealthy, failed, blocked or stopped.
  */
 static const char *
-state_word(struct svc_graph *g, const struct svc *s)
+state_word(const struct svc *s)
 {
 	struct svc_info in;
 
 	svc_get_info(s, &in);
 	if (in.state != SVC_RUNNING)
 		return svc_state_name(in.state);
-	if (svc_degraded(s))
+	if (svc_degraded(s) || svc_bad_dependency(s))
 		return "degraded";
-	for (const char *const *r = in.requires; *r; r++) {
-		const struct svc *d = svc_graph_find(g, *r);
-		if (d && bad_dependency(g, d, 1))
-			return "degraded";
-	}
 	return "running";
 }
 
@@ -1809,7 +1784,7 @@ m_services(struct svc *self, struct svc_call *q)
 		    arr,
 		    json_pack("{s:s, s:o, s:s, s:I, s:o, s:o}", "name", in.name,
 		              "requires", req, "state",
-		              state_word(g, svc_graph_at(g, i)), "order",
+		              state_word(svc_graph_at(g, i)), "order",
 		              (json_int_t)in.order + 1, "init_ms",
 		              in.init_ms >= 0
 		                  ? json_real(round(in.init_ms * 1e3) / 1e3)

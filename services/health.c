@@ -210,65 +210,13 @@ down(const struct svc_info *info)
 	        !(h.self && svc_graph_stopping(svc_graph(h.self))));
 }
 
-/* Something a dependent cannot rely on. */
-static bool
-bad_dependency(const struct svc *s)
-{
-	struct svc_info info;
-
-	svc_get_info(s, &info);
-	return unhealthy(&info) || info.state == SVC_FAILED ||
-	       info.state == SVC_BLOCKED || info.state == SVC_STOPPED;
-}
-
-/*
- * The nearest bad service in s's requires closure: breadth-first, in the
- * order of each requires list, so the answer is deterministic. NULL if none.
- */
-static const char *
-nearest_bad(const struct svc *s)
-{
-	size_t n = svc_graph_count(h.graph);
-	struct svc **queue = xcalloc(n ? n : 1, sizeof(*queue));
-	bool *seen = xcalloc(n ? n : 1, sizeof(*seen));
-	size_t head = 0, tail = 0;
-	const char *found = NULL;
-	struct svc_info info;
-
-	svc_get_info(s, &info);
-	seen[info.order < n ? info.order : 0] = true;
-	queue[tail++] = (struct svc *)s;
-	while (head < tail && !found) {
-		svc_get_info(queue[head++], &info);
-		for (const char *const *r = info.requires; *r; r++) {
-			struct svc *d = svc_graph_find(h.graph, *r);
-			struct svc_info di;
-
-			if (!d)
-				continue;
-			svc_get_info(d, &di);
-			if (di.order >= n || seen[di.order])
-				continue;
-			seen[di.order] = true;
-			if (bad_dependency(d)) {
-				found = di.name;
-				break;
-			}
-			queue[tail++] = d;
-		}
-	}
-	free(queue);
-	free(seen);
-	return found;
-}
-
 static const char *
 blocked_by(const struct svc *s, const struct svc_info *info)
 {
 	if (info->state == SVC_BLOCKED)
 		return info->blocked_by;
 	if (info->state == SVC_RUNNING)
-		return nearest_bad(s);
+		return svc_bad_dependency(s);
 	return NULL;
 }
 
@@ -282,7 +230,7 @@ status_known(const struct svc *s)
 	if (down(&info))
 		return HEALTH_FAILED;
 	if (info.state == SVC_BLOCKED || unhealthy(&info) ||
-	    (info.state == SVC_RUNNING && nearest_bad(s)))
+	    (info.state == SVC_RUNNING && svc_bad_dependency(s)))
 		return HEALTH_DEGRADED;
 	return HEALTH_OK;
 }

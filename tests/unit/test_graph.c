@@ -730,12 +730,25 @@ START_TEST(test_ping_records_and_degraded)
 	ck_assert(!info.ping_ok);
 	ck_assert_str_eq(info.ping_error, "queue stuck");
 	ck_assert_int_ge(info.ping_latency_us, 0);
+	/* a dependent cannot rely on it; it is not its own bad dependency */
+	ck_assert_int_eq(svc_use(graph, "health", &cause), 0);
+	ck_assert_str_eq(svc_bad_dependency(svc_graph_find(graph, "health")),
+	                 "worker");
+	ck_assert_ptr_null(svc_bad_dependency(s));
 	P("worker")->ping_fail = 0;
 	ck_assert_int_eq(svc_ping(s, NULL), 0);
 	ck_assert(!svc_degraded(s));
+	ck_assert_ptr_null(svc_bad_dependency(svc_graph_find(graph, "health")));
 	svc_get_info(s, &info);
 	ck_assert(info.ping_ok);
 	ck_assert_ptr_null(info.ping_error);
+	/* through the closure: app -> user -> cache */
+	ck_assert_int_eq(svc_use(graph, "app", &cause), 0);
+	P("cache")->ping_fail = 1;
+	ck_assert_int_eq(svc_ping(svc_graph_find(graph, "cache"), NULL), -1);
+	ck_assert_str_eq(svc_bad_dependency(svc_graph_find(graph, "app")),
+	                 "cache");
+	P("cache")->ping_fail = 0;
 }
 END_TEST
 
