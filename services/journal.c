@@ -103,6 +103,7 @@ struct journal {
 	/* under mu */
 	struct jrec *head, *tail;
 	bool stop;
+	bool writer_waits; /* the writer sleeps on work: push signals it */
 	uint64_t done;      /* every record up to here committed or failed */
 	uint64_t durable;   /* the highest seq of a successful commit */
 	uint64_t failed_to; /* the last failed batch ended here */
@@ -175,17 +176,26 @@ jrec_free(struct jrec *r)
 	free(r);
 }
 
+/*
+ * Hand r to the writer. It is signalled only when it sleeps (a busy writer
+ * looks at the list before it sleeps again), and after the unlock, so it
+ * does not wake up only to wait for the mutex the loop still holds.
+ */
 static void
 push(struct journal *j, struct jrec *r)
 {
+	bool wake;
+
 	pthread_mutex_lock(&j->mu);
 	if (j->tail)
 		j->tail->next = r;
 	else
 		j->head = r;
 	j->tail = r;
-	pthread_cond_signal(&j->work);
+	wake = j->writer_waits;
 	pthread_mutex_unlock(&j->mu);
+	if (wake)
+		pthread_cond_signal(&j->work);
 }
 
 /* The bus accept hook: every accepted event, in seq order. */
@@ -356,6 +366,7 @@ step_done(sqlite3 *db, sqlite3_stmt *st, char **cause)
 
 struct wstmts {
 	sqlite3_stmt *ins, *cur, *keep, *age;
+	sqlite3_stmt *begin, *commit; /* prepared once: no parse per batch */
 };
 
 static int
@@ -364,7 +375,7 @@ write_batch(struct journal *j, struct wstmts *s, struct jrec *batch,
 {
 	sqlite3 *db = j->wdb;
 
-	if (exec_sql(db, "BEGIN IMMEDIATE", cause) < 0)
+	if (step_done(db, s->begin, cause) < 0)
 		return -1;
 	for (struct jrec *r = batch; r; r = r->next) {
 		sqlite3_stmt *st;
@@ -403,7 +414,7 @@ write_batch(struct journal *j, struct wstmts *s, struct jrec *batch,
 		if (r->kind == JR_PRUNE)
 			*pruned += (uint64_t)sqlite3_changes(db);
 	}
-	if (exec_sql(db, "COMMIT", cause) < 0)
+	if (step_done(db, s->commit, cause) < 0)
 		goto out_rollback;
 	return 0;
 
@@ -523,7 +534,9 @@ timed_wait(struct journal *j, int64_t us)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
+	j->writer_waits = true;
 	pthread_cond_timedwait(&j->work, &j->mu, &ts);
+	j->writer_waits = false;
 }
 
 /*
@@ -634,6 +647,8 @@ writer_main(void *arg)
 	                   -1, &s.keep, NULL);
 	sqlite3_prepare_v2(j->wdb, "DELETE FROM events WHERE time_us < ?", -1,
 	                   &s.age, NULL);
+	sqlite3_prepare_v2(j->wdb, "BEGIN IMMEDIATE", -1, &s.begin, NULL);
+	sqlite3_prepare_v2(j->wdb, "COMMIT", -1, &s.commit, NULL);
 
 	pthread_mutex_lock(&j->mu);
 	for (;;) {
@@ -665,9 +680,11 @@ writer_main(void *arg)
 				due = sync_due;
 			if (j->durable > j->hwm_durable && hwm_due < due)
 				due = hwm_due;
-			if (due == INT64_MAX)
+			if (due == INT64_MAX) {
+				j->writer_waits = true;
 				pthread_cond_wait(&j->work, &j->mu);
-			else
+				j->writer_waits = false;
+			} else
 				timed_wait(j, due - now);
 			continue;
 		}
@@ -746,6 +763,8 @@ writer_main(void *arg)
 	sqlite3_finalize(s.cur);
 	sqlite3_finalize(s.keep);
 	sqlite3_finalize(s.age);
+	sqlite3_finalize(s.begin);
+	sqlite3_finalize(s.commit);
 	return NULL;
 }
 
