@@ -103,7 +103,7 @@ struct journal {
 	/* under mu */
 	struct jrec *head, *tail;
 	bool stop;
-	bool writer_waits; /* the writer sleeps on work: push signals it */
+	bool writer_waits;  /* the writer sleeps on work: push signals it */
 	uint64_t done;      /* every record up to here committed or failed */
 	uint64_t durable;   /* the highest seq of a successful commit */
 	uint64_t failed_to; /* the last failed batch ended here */
