@@ -406,15 +406,39 @@ start_closing(struct ctl_client *c)
 
 /* ---- writing ------------------------------------------------------------ */
 
+/*
+ * Where c's next line goes: after its last held reply, if it has one (a
+ * line never overtakes a reply that came before it), else out. next_out_grew
+ * counts what was put there in held_bytes.
+ */
+static struct buf *
+next_out(struct ctl_client *c)
+{
+	return c->held_tail ? &c->held_tail->after : &c->out;
+}
+
+static void
+next_out_grew(struct ctl_client *c, const struct buf *o, size_t before)
+{
+	if (o != &c->out)
+		c->held_bytes += o->len - before;
+}
+
+/* The events.lost notice; a disconnecting client's goes out at once, before
+ * the replies it will never get. */
 static void
 put_lost(struct ctl_client *c, bool disconnect)
 {
-	buf_printf(&c->out,
+	struct buf *o = disconnect ? &c->out : next_out(c);
+	size_t before = o->len;
+
+	buf_printf(o,
 	           "{\"jsonrpc\":\"2.0\",\"method\":\"events.lost\",\"params\":"
 	           "{\"from\":%" PRIu64 ",\"to\":%" PRIu64 ",\"count\":%" PRIu64
 	           "%s}}\n",
 	           c->miss_from, c->miss_to, c->miss_count,
 	           disconnect ? ",\"disconnect\":true" : "");
+	next_out_grew(c, o, before);
 	c->missing = false;
 	c->miss_from = c->miss_to = c->miss_count = c->miss_bytes = 0;
 }
@@ -557,7 +581,11 @@ progress_cb(const char *phase, const char *service, const char *state,
 	    json_pack("{s:s, s:o, s:o}", "phase", phase, "service",
 	              service ? json_string(service) : json_null(), "state",
 	              state ? json_string(state) : json_null());
-	rpc_put_notification(&c->out, "shutdown.progress", p);
+	struct buf *o = next_out(c);
+	size_t before = o->len;
+
+	rpc_put_notification(o, "shutdown.progress", p);
+	next_out_grew(c, o, before);
 	json_decref(p);
 	if (!ev_is_active(&c->wio))
 		ev_io_start(ctl.loop, &c->wio);
@@ -664,8 +692,11 @@ deliver(struct ctl_client *c, const struct bus_event *ev)
 	if (c->held_tail) {
 		/* after the replies held for the journal (the subscribe's
 		 * among them: its events never come before it) */
-		buf_append(&c->held_tail->after, wire, len);
-		c->held_bytes += len;
+		struct buf *o = next_out(c);
+		size_t before = o->len;
+
+		buf_append(o, wire, len);
+		next_out_grew(c, o, before);
 		return;
 	}
 	buf_append(&c->out, wire, len);
@@ -890,14 +921,12 @@ process_input(struct ctl_client *c)
 			len--;
 		if (!blank(head, len)) {
 			/* behind a held reply: its reply goes after it */
-			struct buf *o =
-			    c->held_tail ? &c->held_tail->after : &c->out;
+			struct buf *o = next_out(c);
 			size_t before = o->len;
 			enum methods_outcome o_ = methods_dispatch(
 			    ctl.methods, &transport, c, head, len, o);
 
-			if (c->held_tail && o == &c->held_tail->after)
-				c->held_bytes += o->len - before;
+			next_out_grew(c, o, before);
 
 			if (o_ == METHODS_PENDING) {
 				pause_client(c);

@@ -192,3 +192,23 @@ sync = always"
 	assert_eq '"reply 1" "reply 2" "reply 3" "event y.self"' "$(echo $out)" "order on the wire"
 	svcd_stop || fail "svcd exited with status $?"
 }
+
+# sync = always: a subscribe with since, pipelined behind a held emit, whose
+# history is partly gone: the events.lost notice comes after the subscribe's
+# reply, as without a held emit, not ahead of both replies. Before: it went
+# straight out, first on the wire.
+test_sync_always_lost_notice_behind_held_emit() {
+	CONF_TEXT="[bus]
+history = 16
+[journal]
+path = $T/j.db
+sync = always"
+	svcd_start
+	local i out
+	for i in $(seq 40); do ctl emit z.old '{}' >/dev/null; done
+	out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"emit","params":{"event":"x.a","data":{}}}' \
+		'{"jsonrpc":"2.0","id":2,"method":"subscribe","params":{"events":["z.*"],"since":0}}' |
+		jq -c 'if .id then "reply \(.id)" else .method end' | uniq)
+	assert_eq '"reply 1" "reply 2" "events.lost" "event"' "$(echo $out)" "order on the wire"
+	svcd_stop || fail "svcd exited with status $?"
+}
