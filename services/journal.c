@@ -106,6 +106,7 @@ struct journal {
 	bool writer_waits;  /* the writer sleeps on work: push signals it */
 	uint64_t done;      /* every record up to here committed or failed */
 	uint64_t durable;   /* the highest seq of a successful commit */
+	uint64_t synced;    /* the highest seq known fsynced (<= durable) */
 	uint64_t failed_to; /* the last failed batch ended here */
 	/* the seq ranges of recent failed batches (contiguous ones merged),
 	 * a ring: a reply held across several commits learns which of them
@@ -548,7 +549,7 @@ timed_wait(struct journal *j, int64_t us)
  * lost. A failed sync counts as a write error.
  */
 static void
-wal_sync(struct journal *j)
+wal_sync(struct journal *j, uint64_t upto)
 {
 	int rc = -1, err = 0;
 
@@ -567,6 +568,8 @@ wal_sync(struct journal *j)
 	pthread_mutex_lock(&j->mu);
 	j->unsynced = false;
 	j->synced_us = util_mono_us();
+	if (rc == 0 && upto > j->synced)
+		j->synced = upto;
 	if (rc < 0) {
 		j->write_errors++;
 		free(j->error);
@@ -659,8 +662,10 @@ writer_main(void *arg)
 		/* sync = batch: the WAL is synced within interval of a commit
 		 */
 		if (j->unsynced && now >= sync_due) {
+			uint64_t upto = j->durable; /* what this sync covers */
+
 			pthread_mutex_unlock(&j->mu);
-			wal_sync(j);
+			wal_sync(j, upto);
 			pthread_mutex_lock(&j->mu);
 			continue;
 		}
@@ -738,6 +743,9 @@ writer_main(void *arg)
 		if (rc == 0) {
 			if (top > j->durable)
 				j->durable = top;
+			/* synchronous = FULL: the commit synced the WAL */
+			if (j->sync == CONF_SYNC_ALWAYS)
+				j->synced = j->durable;
 			j->commits++;
 			if (j->sync == CONF_SYNC_BATCH && nev)
 				j->unsynced = true;
@@ -1266,17 +1274,18 @@ journal_stats_json(struct journal *j)
 	count = (json_int_t)j->stored;
 	res = json_pack(
 	    "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I}",
+	    "s:I, s:I, s:I, s:I, s:I}",
 	    "path", j->path, "sync",
 	    j->sync == CONF_SYNC_ALWAYS ? "always"
 	    : j->sync == CONF_SYNC_OFF  ? "off"
 	                                : "batch",
 	    "events", count, "first_seq", first, "last_seq",
 	    (json_int_t)j->accepted, "durable_seq", (json_int_t)j->durable,
-	    "commits", (json_int_t)j->commits, "write_errors",
-	    (json_int_t)j->write_errors, "lost", (json_int_t)j->lost, "pruned",
-	    (json_int_t)j->pruned, "fsyncs",
-	    (json_int_t)(journal_vfs_syncs() - j->sync_base), "loop_iterations",
+	    "synced_seq", (json_int_t)j->synced, "commits",
+	    (json_int_t)j->commits, "write_errors", (json_int_t)j->write_errors,
+	    "lost", (json_int_t)j->lost, "pruned", (json_int_t)j->pruned,
+	    "fsyncs", (json_int_t)(journal_vfs_syncs() - j->sync_base),
+	    "loop_iterations",
 	    (json_int_t)(unsigned)(ev_iteration(j->loop) - j->iter_base),
 	    "backlog_full", (json_int_t)j->full_count, "checkpoints",
 	    (json_int_t)j->checkpoints);
@@ -1475,6 +1484,23 @@ journal_open(struct journal *j, char **cause)
 	if (hwm_write(j, max, next, false, &err) < 0)
 		goto out_err;
 	j->durable = max;
+	/* what an earlier run left (a crash may have left it in the page
+	 * cache only) is on disk before it counts as synced */
+	{
+		char *wal = xasprintf("%s-wal", j->path);
+		int fd = open(wal, O_RDONLY | O_CLOEXEC);
+
+		free(wal);
+		if (fd >= 0) {
+			journal_vfs_count(1);
+			if (fdatasync(fd) == 0)
+				j->synced = max;
+			close(fd);
+		} else if (errno == ENOENT) {
+			j->synced =
+			    max; /* all in the db file, synced by SQLite */
+		}
+	}
 	j->done = j->accepted = j->done_seen = next;
 	j->last_ok = true;
 	j->sync_base = journal_vfs_syncs();
@@ -1745,7 +1771,10 @@ static const struct svc_metric journal_metrics[] = {
      .help = "the newest seq written"},
     {.figure = "durable_seq",
      .type = SVC_METRIC_GAUGE,
-     .help = "the newest seq on disk"},
+     .help = "the newest seq committed (kept if svcd crashes)"},
+    {.figure = "synced_seq",
+     .type = SVC_METRIC_GAUGE,
+     .help = "the newest seq fsynced (kept if the machine loses power)"},
     {.figure = "commits",
      .type = SVC_METRIC_COUNTER,
      .help = "journal commits"},
