@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -769,6 +770,22 @@ warn_forbidden_network(const char *name)
 	         name);
 }
 
+/* The headers a webhook sends itself (hook_http.c): a hook's headers may not
+ * name them, which would send them twice. */
+static bool
+builtin_header(const char *name)
+{
+	static const char *const builtin[] = {"Content-Type", "Content-Length",
+	                                      "Host", "Transfer-Encoding",
+	                                      "Idempotency-Key"};
+
+	if (!strncasecmp(name, "X-Svcd-", 7))
+		return true;
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+		if (!strcasecmp(name, builtin[i]))
+			return true;
+	return false;
+}
 static int
 hook_check(struct svc_conf_ctx *cx, void *inst)
 {
@@ -852,6 +869,14 @@ hook_check(struct svc_conf_ctx *cx, void *inst)
 				    "hook '%s': headers: '%s' is not a header "
 				    "name with a string value on one line",
 				    name, svc_conf_quote(cx, k));
+				rc = -1;
+			} else if (builtin_header(k)) {
+				svc_conf_error(cx,
+				               svc_conf_key_line(cx, "headers"),
+				               "hook '%s': headers: '%s' is "
+				               "set by svcd on "
+				               "every delivery",
+				               name, svc_conf_quote(cx, k));
 				rc = -1;
 			}
 		}

@@ -445,6 +445,12 @@ static const struct {
     {"[hook.h]\non = x\nurl = http://x/\nheaders = {\"A\": 1}\n",
      "F:4: hook 'h': headers: 'A' is not a header name with a string value "
      "on one line"},
+    {"[hook.h]\non = x\nurl = http://x/\nheaders = {\"x-svcd-seq\": \"1\"}\n",
+     "F:4: hook 'h': headers: 'x-svcd-seq' is set by svcd on every "
+     "delivery"},
+    {"[hook.h]\non = x\nurl = http://x/\nheaders = {\"Content-Type\": \"t\"}\n",
+     "F:4: hook 'h': headers: 'Content-Type' is set by svcd on every "
+     "delivery"},
     {"[hook.h]\non = x\nlisten = /no/such\n",
      "F:3: hook 'h': listen '/no/such' is not an executable file"},
     {"[hook.h]\non = x\nlisten = /bin/sh\nwindow = 0\n",
