@@ -246,7 +246,14 @@ void bus_set_store_full(struct bus *b, bool full);
  *   - cursor and replay, for at-least-once consumers (hooks): cursor
  *     records that consumer has finished every matching event up to seq;
  *     replay calls deliver for each event the consumer still owes, in seq
- *     order, and returns the highest seq it covered.
+ *     order (deliver: 0 taken, -1 not wanted, 1 stop here: the consumer
+ *     reads the rest with page), and returns the highest seq it covered;
+ *   - page: a consumer that fell behind reads on from the store, without
+ *     waiting for the writer: fn for each stored event after since that
+ *     matches pattern, in seq order, at most max of them and at most scan
+ *     rows looked at. *upto is how far it looked: every event up to it was
+ *     seen or can never be (a failed write). Returns how many, or -1 with
+ *     *cause.
  * Any op may be NULL.
  */
 struct bus_durable_waiter {
@@ -268,6 +275,10 @@ struct bus_store {
 	uint64_t (*replay)(void *arg, const char *consumer, const char *pattern,
 	                   int (*deliver)(const char *consumer,
 	                                  const struct bus_event *ev));
+	long (*page)(void *arg, uint64_t since, const char *pattern, size_t max,
+	             size_t scan,
+	             void (*fn)(const struct bus_event *ev, void *fnarg),
+	             void *fnarg, uint64_t *upto, char **cause);
 };
 void bus_set_store(struct bus *b, const struct bus_store *st, void *arg);
 /* The registered store (NULL if none), its arg in *arg. */

@@ -88,7 +88,12 @@ struct hook {
 	size_t running;
 	uint64_t cursor;        /* every matching event <= cursor finished */
 	uint64_t handed;        /* highest seq queued so far */
-	uint64_t first_dropped; /* lowest seq lost to a full queue, 0: none */
+	uint64_t first_dropped; /* lowest seq lost to a full queue, 0: none;
+	                         * with a journal: the first one owed, read
+	                         * back as the queue drains (hooks.c) */
+	ev_timer read_timer;    /* reads back again once the writer stored */
+	bool reading;           /* read_back is under way */
+	uint64_t n_read_back;   /* events read back from the journal */
 
 	uint64_t n_runs, n_ok, n_failures, n_timeouts, n_retried, n_dropped;
 	uint64_t last_seq;

@@ -67,6 +67,14 @@ has_cursor(void)
 	return hk.cursor_fn || (hk.store && hk.store->cursor);
 }
 
+/* A hook whose queue was full reads what it owes back from the journal
+ * while running (read_back), rather than at the next start. */
+static bool
+can_read_back(void)
+{
+	return !hk.cursor_fn && hk.store && hk.store->cursor && hk.store->page;
+}
+
 bool
 hook_seq_durable(void)
 {
@@ -161,11 +169,25 @@ hook_cursor(struct hook *h)
 	}
 }
 
+/* 0 queued; -1 dropped (counted, logged once); 1 owed: the queue is full
+ * and the journal has it, read back as the queue drains. */
 static int
 hook_enqueue(struct hook *h, const struct bus_event *ev)
 {
 	struct job *j;
 
+	if (h->queued >= queue_max && can_read_back()) {
+		if (!h->first_dropped)
+			h->first_dropped = ev->seq;
+		if (!h->overflow_logged)
+			log_warn(
+			    "hook %s: queue full (%zu events) at %s #%" PRIu64
+			    ": the rest is read back from the journal as "
+			    "the queue drains",
+			    h->name, queue_max, ev->name, ev->seq);
+		h->overflow_logged = true;
+		return 1;
+	}
 	if (h->queued >= queue_max) {
 		h->n_dropped++;
 		if (!h->first_dropped)
@@ -214,7 +236,86 @@ on_event(const struct bus_event *ev, void *arg)
 
 	if (ev->seq <= h->skip_upto)
 		return 0;
-	return hook_enqueue(h, ev);
+	/* owed from the journal: live events wait there too, in order */
+	if (h->first_dropped && can_read_back())
+		return 0;
+	/* a drop is the hook's to count and log (once), not the bus's */
+	hook_enqueue(h, ev);
+	return 0;
+}
+
+#define READ_PAGE  1024  /* events read back at a time, at most */
+#define READ_SCAN  65536 /* rows looked at per page, at most */
+#define READ_RETRY 0.01  /* seconds: again once the writer has stored more */
+
+static void
+read_one(const struct bus_event *ev, void *arg)
+{
+	struct hook *h = arg;
+
+	hook_enqueue(h, ev);
+	h->n_read_back++;
+}
+
+/*
+ * A hook that owes events since its queue was full (first_dropped) reads
+ * them back from the journal, a page at a time while its queue is at most
+ * half full, in seq order, and takes live events again once it has read
+ * up to the last one the bus dispatched. Live events in between are not
+ * queued: they are read back too, so the order holds.
+ */
+static void
+read_back(struct hook *h)
+{
+	uint64_t upto = 0, last;
+	size_t room;
+	char *cause = NULL;
+	long n;
+
+	if (!h->first_dropped || !can_read_back() || hk.stopping ||
+	    h->reading || h->queued > queue_max / 2)
+		return;
+	room = queue_max - h->queued;
+	h->reading = true;
+	n = hk.store->page(hk.store_arg, h->first_dropped - 1, h->on,
+	                   room < READ_PAGE ? room : READ_PAGE, READ_SCAN,
+	                   read_one, h, &upto, &cause);
+	h->reading = false;
+	if (n < 0) {
+		log_warn("hook %s: cannot read back from the journal: %s; "
+		         "again in %gs",
+		         h->name, cause, READ_RETRY * 100);
+		free(cause);
+		ev_timer_set(&h->read_timer, READ_RETRY * 100, 0);
+		ev_timer_start(hk.loop, &h->read_timer);
+		return;
+	}
+	last = hk.bus ? bus_last_dispatched(hk.bus) : upto;
+	if (upto >= last) {
+		log_info("hook %s: caught up with the journal (%" PRIu64
+		         " events read back since start)",
+		         h->name, h->n_read_back);
+		h->first_dropped = 0;
+		h->overflow_logged = false;
+		if (upto > h->skip_upto)
+			h->skip_upto = upto;
+	} else {
+		h->first_dropped = upto + 1;
+		/* the writer has not stored the rest yet: look again soon;
+		 * else the queue's draining calls again */
+		if (h->queued <= queue_max / 2 &&
+		    !ev_is_active(&h->read_timer)) {
+			ev_timer_set(&h->read_timer, READ_RETRY, 0);
+			ev_timer_start(hk.loop, &h->read_timer);
+		}
+	}
+	hook_cursor(h);
+}
+
+static void
+read_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	read_back(w->data);
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -373,10 +474,12 @@ run_finish(struct run *r)
 	run_unlink(r);
 	run_free(r);
 	hook_cursor(h);
-	if (hk.stopping)
+	if (hk.stopping) {
 		check_stopped();
-	else
-		hook_pump(h);
+		return;
+	}
+	hook_pump(h);
+	read_back(h);
 }
 
 static void
@@ -414,7 +517,7 @@ hook_pump(struct hook *h)
 /* ---- statistics --------------------------------------------------------- */
 
 /* Seqs the hook is behind the bus: 0 when it owes nothing (with a journal,
- * an event lost to a full queue stays owed until the next start). */
+ * an event its full queue could not take is owed until it is read back). */
 static uint64_t
 hook_lag(const struct hook *h)
 {
@@ -427,7 +530,7 @@ hook_lag(const struct hook *h)
 			oldest = r->job->seq;
 	if (h->head && (!oldest || h->head->seq < oldest))
 		oldest = h->head->seq;
-	/* a dropped event is owed until the journal replays it */
+	/* an event the full queue could not take is owed until read back */
 	if (h->first_dropped && has_cursor() &&
 	    (!oldest || h->first_dropped < oldest))
 		oldest = h->first_dropped;
@@ -467,7 +570,7 @@ hooks_list_json(void)
 		struct hook *h = &hk.hooks[i];
 		json_t *o = json_pack(
 		    "{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+		    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 		    "name", h->name, "kind", h->kind->name, "on", h->on,
 		    "target", hook_text_json(h->kind->target(h)), "timeout_ms",
 		    (json_int_t)(h->timeout * 1000), "concurrency",
@@ -477,7 +580,8 @@ hooks_list_json(void)
 		    (json_int_t)h->n_failures, "timeouts",
 		    (json_int_t)h->n_timeouts, "retried",
 		    (json_int_t)h->n_retried, "dropped",
-		    (json_int_t)h->n_dropped, "queued", (json_int_t)h->queued,
+		    (json_int_t)h->n_dropped, "read_back",
+		    (json_int_t)h->n_read_back, "queued", (json_int_t)h->queued,
 		    "running", (json_int_t)h->running, "in_flight",
 		    (json_int_t)h->running, "lag", (json_int_t)hook_lag(h),
 		    "last_seq", (json_int_t)h->last_seq, "last_error",
@@ -494,6 +598,7 @@ json_t *
 hooks_stats_json(void)
 {
 	uint64_t runs = 0, okc = 0, fail = 0, to = 0, retr = 0, drop = 0;
+	uint64_t back = 0;
 	uint64_t lag = 0;
 	size_t queued = 0, running = 0;
 
@@ -507,26 +612,30 @@ hooks_stats_json(void)
 		to += h->n_timeouts;
 		retr += h->n_retried;
 		drop += h->n_dropped;
+		back += h->n_read_back;
 		queued += h->queued;
 		running += h->running;
 		if (l > lag)
 			lag = l;
 	}
 	return json_pack(
-	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I}",
 	    "hooks", (json_int_t)hk.n, "runs", (json_int_t)runs, "ok",
 	    (json_int_t)okc, "deliveries", (json_int_t)okc, "failures",
 	    (json_int_t)fail, "timeouts", (json_int_t)to, "retries",
-	    (json_int_t)retr, "dropped", (json_int_t)drop, "queued",
-	    (json_int_t)queued, "running", (json_int_t)running, "in_flight",
-	    (json_int_t)running, "lag", (json_int_t)lag);
+	    (json_int_t)retr, "dropped", (json_int_t)drop, "read_back",
+	    (json_int_t)back, "queued", (json_int_t)queued, "running",
+	    (json_int_t)running, "in_flight", (json_int_t)running, "lag",
+	    (json_int_t)lag);
 }
 
 bool
 hooks_idle(void)
 {
 	for (size_t i = 0; i < hk.n; i++)
-		if (hk.hooks[i].head || hk.hooks[i].runs)
+		if (hk.hooks[i].head || hk.hooks[i].runs ||
+		    (hk.hooks[i].first_dropped && can_read_back()))
 			return false;
 	return true;
 }
@@ -539,6 +648,7 @@ hooks_free_all(void)
 	for (size_t i = 0; i < hk.n; i++) {
 		struct hook *h = &hk.hooks[i];
 
+		ev_timer_stop(hk.loop, &h->read_timer);
 		while (h->runs)
 			hook_abandon(h->runs);
 		while (h->head) {
@@ -608,6 +718,8 @@ hooks_init(struct svc *self, char **cause)
 		h->slots = ch->concurrency;
 		h->retries = ch->retries;
 		h->kind = conf_kind(ch);
+		ev_timer_init(&h->read_timer, read_timer_cb, 0, 0);
+		h->read_timer.data = h;
 		if (h->kind->open(h, ch, &why) < 0) {
 			*cause = xasprintf("hook %s: %s", h->name, why);
 			free(why);
@@ -625,6 +737,8 @@ hooks_init(struct svc *self, char **cause)
 			h->skip_upto = hk.store->replay(hk.store_arg, h->name,
 			                                h->on, hooks_deliver);
 		h->l = bus_listen(b, h->on, on_event, h);
+		/* a replay that filled the queue goes on as it drains */
+		read_back(h);
 	}
 	if (n)
 		log_info("hooks: %zu hook%s ready", n, n == 1 ? "" : "s");
@@ -942,7 +1056,10 @@ static const struct svc_metric hooks_metrics[] = {
      .help = "hook runs retried"},
     {.figure = "dropped",
      .type = SVC_METRIC_COUNTER,
-     .help = "events a hook dropped (its queue full)"},
+     .help = "events a hook dropped (its queue full, no journal)"},
+    {.figure = "read_back",
+     .type = SVC_METRIC_COUNTER,
+     .help = "events read back from the journal after a full queue"},
     {.figure = "queued",
      .type = SVC_METRIC_GAUGE,
      .help = "events queued for hooks now"},
@@ -970,7 +1087,10 @@ static const struct svc_metric hooks_metrics[] = {
      .help = "runs of this hook retried"},
     {.figure = "per_hook.dropped",
      .type = SVC_METRIC_COUNTER,
-     .help = "events this hook dropped (its queue full)"},
+     .help = "events this hook dropped (its queue full, no journal)"},
+    {.figure = "per_hook.read_back",
+     .type = SVC_METRIC_COUNTER,
+     .help = "events this hook read back from the journal"},
     {.figure = "per_hook.queued",
      .type = SVC_METRIC_GAUGE,
      .help = "events queued for this hook now (its lag)"},

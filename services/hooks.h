@@ -102,7 +102,8 @@ int hooks_deliver(const char *hook, const struct bus_event *ev);
 
 /* Tests: the queue bound instead of HOOKS_QUEUE_MAX (0: back to it). */
 void hooks_set_queue_max(size_t n);
-/* Test helper: true when no hook has queued or running work. */
+/* Test helper: true when no hook has queued or running work, nor events
+ * owed that it reads back from the journal. */
 bool hooks_idle(void);
 
 #endif

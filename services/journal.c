@@ -1173,12 +1173,16 @@ hook_replay(void *arg, const char *hook, const char *pattern,
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)cursor);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct bus_event ev;
+		int rc;
 
 		row_event(&*st, &ev);
 		if (!bus_pattern_match(pattern, ev.name, ev.name_len))
 			continue;
-		if (deliver(hook, &ev) == 0)
+		rc = deliver(hook, &ev);
+		if (rc == 0)
 			n++;
+		else if (rc > 0)
+			break; /* the consumer reads the rest with page */
 	}
 	sqlite3_finalize(st);
 	if (n)
@@ -1230,6 +1234,59 @@ st_history(void *arg, uint64_t since, size_t last, size_t scan,
 	                       fnarg, resume, cause);
 }
 
+/* The store's page (services/bus.h): what is committed now, no wait. */
+static long
+st_page(void *arg, uint64_t since, const char *pattern, size_t max, size_t scan,
+        void (*fn)(const struct bus_event *ev, void *fnarg), void *fnarg,
+        uint64_t *upto, char **cause)
+{
+	struct journal *j = arg;
+	sqlite3_stmt *st = NULL;
+	uint64_t done;
+	size_t rows = 0;
+	long taken = 0;
+	int rc = SQLITE_DONE;
+
+	*upto = since;
+	/* every seq up to done is committed or failed for good */
+	pthread_mutex_lock(&j->mu);
+	done = j->done;
+	pthread_mutex_unlock(&j->mu);
+	if (done <= since)
+		return 0;
+	if (sqlite3_prepare_v2(j->rdb,
+	                       "SELECT seq, time_us, name, data, source FROM "
+	                       "events WHERE seq > ? AND seq <= ? ORDER BY seq "
+	                       "LIMIT ?",
+	                       -1, &st, NULL) != SQLITE_OK)
+		goto err;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)done);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)scan);
+	while ((size_t)taken < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct bus_event ev;
+
+		rows++;
+		row_event(st, &ev);
+		*upto = ev.seq;
+		if (!bus_pattern_match(pattern, ev.name, ev.name_len))
+			continue;
+		fn(&ev, fnarg);
+		taken++;
+	}
+	if ((size_t)taken < max && rc != SQLITE_DONE)
+		goto err;
+	/* the end of what is stored: the rest up to done failed */
+	if ((size_t)taken < max && rows < scan)
+		*upto = done;
+	sqlite3_finalize(st);
+	return taken;
+err:
+	*cause = xasprintf("journal: %s", sqlite3_errmsg(j->rdb));
+	sqlite3_finalize(st);
+	return -1;
+}
+
 static const struct bus_store journal_store = {
     .sync = st_sync,
     .when_durable = st_when_durable,
@@ -1238,6 +1295,7 @@ static const struct bus_store journal_store = {
     .history = st_history,
     .cursor = st_cursor,
     .replay = hook_replay,
+    .page = st_page,
 };
 
 /* ---- retention ---------------------------------------------------------- */
