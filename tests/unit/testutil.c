@@ -25,6 +25,9 @@ tu_run_for(struct ev_loop *loop, double secs)
 {
 	ev_timer g;
 
+	/* secs from now: the loop's cached time may be older (work since its
+	 * last iteration, slow under valgrind), and a timer counts from it */
+	ev_now_update(loop);
 	ev_timer_init(&g, tu_guard_cb, secs, 0.);
 	tu_guard_fired = false;
 	ev_timer_start(loop, &g);
