@@ -1703,3 +1703,91 @@ svc_conf_keep_service(struct svc_conf *new, const struct svc_conf *old,
 	FOREACH_SECTION(new->table[i], sp)
 	section_copy(*sp, new->opts[i], o);
 }
+
+/* ---- the schema, for --help-config ----------------------------------------
+ */
+
+static void
+schema_item(FILE *f, const struct svc_conf_section *sec,
+            const struct svc_conf_item *it)
+{
+	const char *tname = it->type && it->type->name ? it->type->name : "";
+
+	fprintf(f, "# %s%s%s\n#   ", it->key, it->doc ? ": " : "",
+	        it->doc ? it->doc : "");
+	if (it->type == &svc_conf_enum && it->arg) {
+		const struct svc_conf_enum *e = it->arg;
+
+		for (size_t i = 0; e[i].name; i++)
+			fprintf(f, "%s%s", i ? " | " : "one of ", e[i].name);
+	} else {
+		fputs(tname, f);
+	}
+	if (it->min && it->max)
+		fprintf(f, ", %s to %s", it->min, it->max);
+	else if (it->min)
+		fprintf(f, ", at least %s", it->min);
+	else if (it->max)
+		fprintf(f, ", at most %s", it->max);
+	if ((it->flags & SVC_CONF_RESTART) && !(sec->flags & SVC_CONF_RESTART))
+		fputs("; a reload keeps the old value (restart to change)", f);
+	fputs("\n", f);
+	if (it->dflt && *it->dflt)
+		fprintf(f, "#%s = %s\n\n", it->key, it->dflt);
+	else
+		fprintf(f, "#%s =\n\n", it->key);
+}
+
+int
+svc_conf_print_schema(FILE *f, const struct svc_desc *const *table, size_t n,
+                      const char *section)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < n; i++) {
+		FOREACH_SECTION(table[i], sp)
+		{
+			const struct svc_conf_section *sec = *sp;
+			bool first = true;
+
+			if (section && strcmp(section, sec->name))
+				continue;
+			/* the first service owning it prints it all */
+			for (size_t k = 0; k < i && first; k++) {
+				FOREACH_SECTION(table[k], kp)
+				if (!strcmp((*kp)->name, sec->name))
+					first = false;
+			}
+			if (!first)
+				continue;
+			found = true;
+			if (sec->doc)
+				fprintf(f, "# %s\n", sec->doc);
+			if (sec->flags & SVC_CONF_RESTART)
+				fputs(
+				    "# a reload keeps the whole section as it "
+				    "was: restart to change it\n",
+				    f);
+			if (sec->named)
+				fputs("# (any number of them, each named)\n",
+				      f);
+			else if (sec->has_present)
+				fputs("# (the section's presence enables it)\n",
+				      f);
+			fprintf(f, "#[%s%s]\n\n", sec->name,
+			        sec->named ? ".NAME" : "");
+			for (size_t k = i; k < n; k++) {
+				FOREACH_SECTION(table[k], kp)
+				{
+					if (strcmp((*kp)->name, sec->name))
+						continue;
+					for (size_t m = 0; m < (*kp)->nitems;
+					     m++)
+						schema_item(f, *kp,
+						            &(*kp)->items[m]);
+				}
+			}
+		}
+	}
+	return found ? 0 : -1;
+}

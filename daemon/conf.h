@@ -197,6 +197,16 @@ const void *svc_conf_desc_defaults(const struct svc_desc *d);
 const char *svc_conf_file(const struct svc_conf *c);
 
 /*
+ * Every section and key the services of table own, written to f as a
+ * configuration file that changes nothing: each section header and key
+ * commented out (the key at its default), after its one-line doc, type,
+ * range and whether a reload takes it (svcd --help-config). section: only that
+ * one (NULL: all); -1 when no service owns it.
+ */
+int svc_conf_print_schema(FILE *f, const struct svc_desc *const *table,
+                          size_t n, const char *section);
+
+/*
  * Reload, step 1: for every service of new that old has too, a changed
  * restart-only item (or section) keeps its old value in new and is listed
  * in *warn ("KEY changed; takes effect after a restart", "[SECTION]

@@ -37,6 +37,8 @@ struct opts {
 	const char *log_level;
 	bool check_config;
 	int print_graph; /* 0 no, 1 text, 2 dot */
+	bool help_config;
+	const char *help_section; /* --help-config=SECTION */
 };
 
 struct daemon {
@@ -98,6 +100,11 @@ usage(FILE *out)
 	        "      --print-graph[=dot]  print the start order and "
 	        "dependencies (or\n"
 	        "                           Graphviz DOT) and exit\n"
+	        "      --help-config[=SECTION]  print every section and key "
+	        "(or SECTION's)\n"
+	        "                           with its default, type, range and "
+	        "doc, as a\n"
+	        "                           configuration file, and exit\n"
 	        "  -h, --help               show this help and exit\n"
 	        "  -V, --version            show the version and exit\n"
 	        "\n"
@@ -114,13 +121,14 @@ usage(FILE *out)
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_CHECK = 256, OPT_GRAPH };
+	enum { OPT_CHECK = 256, OPT_GRAPH, OPT_HELP_CONFIG };
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"socket", required_argument, NULL, 's'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"check-config", no_argument, NULL, OPT_CHECK},
 	    {"print-graph", optional_argument, NULL, OPT_GRAPH},
+	    {"help-config", optional_argument, NULL, OPT_HELP_CONFIG},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -159,6 +167,10 @@ parse_args(int argc, char **argv, struct opts *o)
 				        prog, optarg);
 				return -1;
 			}
+			break;
+		case OPT_HELP_CONFIG:
+			o->help_config = true;
+			o->help_section = optarg;
 			break;
 		case 'h': usage(stdout); exit(EX_OK);
 		case 'V': printf("%s\n", prog_version); exit(EX_OK);
@@ -418,6 +430,17 @@ run(int argc, char **argv, const struct svc_desc *const *table, size_t n)
 		return EX_USAGE;
 	if (d.opts.print_graph)
 		return print_graph(table, n, d.opts.print_graph);
+	if (d.opts.help_config) {
+		if (svc_conf_print_schema(stdout, table, n,
+		                          d.opts.help_section) < 0) {
+			fprintf(stderr,
+			        "%s: no service owns a section [%s] (%s "
+			        "--help-config lists them all)\n",
+			        prog, d.opts.help_section, prog);
+			return EX_USAGE;
+		}
+		return EX_OK;
+	}
 
 	/* the table first: its descriptors say what the file may hold */
 	struct svc_graph *probe = svc_graph_new(NULL, table, n, &cause);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # t_daemon.sh — svcd as a process: options, graph printing, config checks,
 # boot logging and graceful shutdown in reverse order.
+DAEMON_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 test_help_and_version() {
 	local out
@@ -24,6 +25,31 @@ test_print_graph() {
 	local rc=0
 	"$SVCD" --print-graph=png >/dev/null 2>&1 || rc=$?
 	assert_eq 64 "$rc" "bad --print-graph value"
+}
+
+# --help-config: every section and key with its default, as a file that
+# changes nothing (and stays valid once a header and key are uncommented);
+# every key it lists is in docs/configuration.md.
+test_help_config() {
+	local out rc=0 k missing=""
+	out=$("$SVCD" --help-config) || fail "--help-config failed"
+	printf '%s\n' "$out" >"$T/all.conf"
+	assert_contains "$("$SVCD" --check-config -c "$T/all.conf")" "configuration ok"
+	assert_contains "$out" "#[journal]"
+	assert_contains "$out" "#sync = batch"
+	assert_contains "$out" "#[hook.NAME]"
+	sed 's/^#\[daemon\]/[daemon]/; s/^#log_level = info/log_level = debug/' "$T/all.conf" >"$T/one.conf"
+	assert_contains "$("$SVCD" --check-config -c "$T/one.conf")" "configuration ok"
+	for k in $(printf '%s\n' "$out" | sed -n 's/^#\([a-z_]*\) =.*/\1/p' | sort -u); do
+		grep -q "\`$k\`" "$DAEMON_TOP/docs/configuration.md" || missing="$missing $k"
+	done
+	assert_eq "" "$missing" "keys --help-config lists that docs/configuration.md does not"
+	out=$("$SVCD" --help-config=bus) || fail "--help-config=bus failed"
+	assert_contains "$out" "#[bus]"
+	[ "$(printf '%s\n' "$out" | grep -c '^#\[')" = 1 ] || fail "--help-config=bus printed other sections: $out"
+	out=$("$SVCD" --help-config=nosuch 2>&1) || rc=$?
+	assert_eq 64 "$rc" "an unknown section"
+	assert_contains "$out" "no service owns a section [nosuch]"
 }
 
 test_graph_cycle_exits_78() {

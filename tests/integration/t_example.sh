@@ -39,6 +39,9 @@ test_example_daemon() {
 	local order out rc=0
 	order=$("$T/ex/exampled" --print-graph | sed -n 's/^start order: //p')
 	assert_eq "manager worker bus health control cache user" "$order" "start order"
+	out=$("$T/ex/exampled" --help-config=cache) || fail "--help-config=cache failed"
+	assert_contains "$out" "#[cache]"
+	assert_contains "$out" "#size = "
 	printf '[daemon]\nsocket = %s\n[cache]\nsize = 10\nconnect = 20ms\n' "$SOCK" >"$T/example.conf"
 	"$T/ex/exampled" --check-config -c "$T/example.conf" >/dev/null || fail "--check-config refused the example's [cache]"
 	SVCD_LOG="$T/exampled.log"
