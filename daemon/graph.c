@@ -81,6 +81,7 @@ struct svc {
 	/* ping */
 	int64_t ping_at_us;
 	bool ping_ok;
+	bool ping_failed; /* the last ping returned SVC_PING_FAILED */
 	bool pinged;
 	int64_t ping_latency_us;
 	char *ping_error;
@@ -488,6 +489,7 @@ clear_svc(struct svc *s)
 	s->started_at_us = 0;
 	s->ping_at_us = 0;
 	s->ping_ok = false;
+	s->ping_failed = false;
 	s->pinged = false;
 	s->ping_latency_us = 0;
 	s->blocked_by = NULL;
@@ -725,6 +727,12 @@ svc_degraded(const struct svc *s)
 	return s->state == SVC_RUNNING && s->pinged && !s->ping_ok;
 }
 
+bool
+svc_ping_failed(const struct svc *s)
+{
+	return svc_degraded(s) && s->ping_failed;
+}
+
 static bool
 undependable(const struct svc *s)
 {
@@ -794,6 +802,7 @@ svc_get_info(const struct svc *s, struct svc_info *out)
 	out->started_at_us = s->started_at_us;
 	out->ping_at_us = s->ping_at_us;
 	out->ping_ok = s->ping_ok;
+	out->ping_failed = s->ping_failed;
 	out->ping_latency_us = s->ping_latency_us;
 	out->ping_error = s->ping_error;
 	out->error = s->error;
@@ -870,7 +879,7 @@ init_failed(struct svc *s, char *error)
 	set_state(s, SVC_FAILED);
 }
 
-/* Record one ping of s; returns its result. */
+/* Record one ping of s (its result and severity); returns 0 or -1. */
 static int
 run_ping(struct svc *s, char **cause)
 {
@@ -888,6 +897,7 @@ run_ping(struct svc *s, char **cause)
 	s->ping_latency_us = util_mono_us() - t0;
 	s->pinged = true;
 	s->ping_ok = rc == 0;
+	s->ping_failed = rc == SVC_PING_FAILED;
 	free(s->ping_error);
 	s->ping_error = NULL;
 	if (rc != 0) {

@@ -20,8 +20,12 @@
  *     to an allocated reason, or SVC_PENDING and later call
  *     svc_init_done(self, 0 | -1, reason) from the loop. After a successful
  *     init the framework calls ping (if any); unhealthy fails the init.
- *   ping(self, &cause): 0 healthy, -1 unhealthy with *cause allocated.
- *     NULL ping means always healthy.
+ *   ping(self, &cause): 0 healthy; -1 unhealthy with *cause allocated (a
+ *     fault that may pass by itself: a peer down, a timeout); or
+ *     SVC_PING_FAILED with *cause allocated: running but failed, it will
+ *     not recover by itself until someone fixes something (a peer refused
+ *     its configuration: a wrong password). Any other non-zero value is
+ *     -1. NULL ping means always healthy.
  *   stop(self): 0 when stopped, or SVC_PENDING and later svc_stop_done(self).
  *     NULL stop means nothing to do.
  * Only services whose init succeeded are stopped.
@@ -46,6 +50,10 @@ struct svc;
 struct svc_graph;
 
 #define SVC_PENDING 1
+/* From ping: running but failed, until someone fixes something (see the
+ * callback contract above); negative, as -1, so a caller that tests for
+ * "< 0" still sees it unhealthy. */
+#define SVC_PING_FAILED (-2)
 
 /* For tables in descriptors (public: the headers of the API include no
  * internal header). */
@@ -241,9 +249,11 @@ void svc_init_done(struct svc *s, int status, const char *cause);
 void svc_stop_done(struct svc *s);
 
 /*
- * Run the service's ping now and record result, latency and time. Returns 0
- * healthy, -1 unhealthy (with *cause set if cause is non-NULL) — also -1 if
- * the service is not running.
+ * Run the service's ping now and record result, severity, latency and time.
+ * Returns 0 healthy, -1 unhealthy (with *cause set if cause is non-NULL) —
+ * also -1 if the service is not running. A ping that returned
+ * SVC_PING_FAILED is -1 here too: svc_ping_failed() and svc_info.ping_failed
+ * tell the severity.
  */
 int svc_ping(struct svc *s, char **cause);
 
@@ -253,12 +263,15 @@ struct svc_graph *svc_graph(const struct svc *s);
 struct ev_loop *svc_loop(const struct svc *s);
 enum svc_state svc_state(const struct svc *s);
 const char *svc_state_name(enum svc_state st);
-/* running and the last ping failed */
+/* running and the last ping failed (either severity) */
 bool svc_degraded(const struct svc *s);
+/* running and the last ping returned SVC_PING_FAILED */
+bool svc_ping_failed(const struct svc *s);
 /*
  * The nearest service in s's requires closure that a dependent cannot rely
- * on (degraded, failed, blocked or stopped): breadth-first, in the order of
- * each requires list, so the answer is deterministic. Its name, or NULL.
+ * on (degraded or failed while running — a failed ping of either severity
+ * —, failed, blocked or stopped): breadth-first, in the order of each
+ * requires list, so the answer is deterministic. Its name, or NULL.
  */
 const char *svc_bad_dependency(const struct svc *s);
 
@@ -364,6 +377,10 @@ struct svc_info {
 	                          none */
 	int64_t ping_at_us;    /* wall clock of the last ping, 0 if never */
 	bool ping_ok;
+	/* the last ping returned SVC_PING_FAILED (ping_ok is false). Here,
+	 * in the padding after ping_ok, the struct keeps its size and every
+	 * other member its offset. */
+	bool ping_failed;
 	int64_t ping_latency_us;
 	const char *ping_error; /* NULL if the last ping was healthy */
 	const char *error;      /* last init/stop error, NULL if none */

@@ -103,7 +103,12 @@ struct link {
 	uint64_t reconnects, timeouts;
 	char *error;
 	char *kill_reason; /* why we disconnect it (on_disconnect says it) */
-	bool want_addr;    /* sentinel: waiting for the master's address */
+	bool kill_refused; /* kill_reason is Redis refusing us (see below) */
+	/* the last attempt was refused: Redis refused AUTH, SELECT or an
+	 * ACL (the configuration, not a fault of the moment), or the
+	 * password file could not be read; bridge_check says failed */
+	bool refused;
+	bool want_addr; /* sentinel: waiting for the master's address */
 };
 
 struct peer {
@@ -140,7 +145,8 @@ struct bridge {
 	double backoff_min, backoff_max, connect_timeout;
 	double ping_interval, ping_timeout;
 	char *password, *user;
-	char *host; /* the node */
+	char *password_file; /* read again before every connect */
+	char *host;          /* the node */
 	char *instance;
 	char *epoch;
 	unsigned seed;
@@ -1296,6 +1302,8 @@ out:
 }
 
 static void link_set_up(struct link *l);
+static bool redis_refused(const char *step, const char *err);
+static void link_refuse(struct link *l, const char *why);
 
 static void
 on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -1309,7 +1317,14 @@ on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
 		return;
 	br = l->br;
 	if (reply->type == REDIS_REPLY_ERROR) {
-		link_kill(l, reply->str);
+		if (redis_refused("PSUBSCRIBE", reply->str)) {
+			char *why =
+			    xasprintf("PSUBSCRIBE failed: %s", reply->str);
+			link_refuse(l, why);
+			free(why);
+		} else {
+			link_kill(l, reply->str);
+		}
 		return;
 	}
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
@@ -1604,9 +1619,13 @@ link_schedule_retry(struct link *l)
 
 static void health_changed(struct bridge *br);
 
-/* The link failed or went down: note why, drop the context, retry later. */
+/*
+ * The link failed or went down: note why, drop the context, retry later.
+ * refused: Redis refused our configuration (link_refuse), so the health
+ * is failed until an attempt succeeds.
+ */
 static void
-link_failed(struct link *l, const char *why)
+link_failed_as(struct link *l, const char *why, bool refused)
 {
 	struct bridge *br = l->br;
 	bool was_up = l->up;
@@ -1622,6 +1641,8 @@ link_failed(struct link *l, const char *why)
 	l->ping_out = false;
 	free(l->kill_reason);
 	l->kill_reason = NULL;
+	l->kill_refused = false;
+	l->refused = refused;
 	if (br->closing) {
 		/* stopping: nothing to report */
 	} else if (!l->ever_failed || was_up || !l->error ||
@@ -1655,6 +1676,12 @@ link_failed(struct link *l, const char *why)
 }
 
 static void
+link_failed(struct link *l, const char *why)
+{
+	link_failed_as(l, why, false);
+}
+
+static void
 link_set_up(struct link *l)
 {
 	struct bridge *br = l->br;
@@ -1674,6 +1701,7 @@ link_set_up(struct link *l)
 	}
 	l->ever_up = true;
 	l->down_since_us = 0;
+	l->refused = false;
 	free(l->error);
 	l->error = NULL;
 	br->st.connected = br->pub.up && (!br->has_sub || br->sub.up);
@@ -1710,6 +1738,42 @@ link_kill(struct link *l, const char *why)
 	redisAsyncDisconnect(l->ac);
 }
 
+/*
+ * An error reply that is Redis refusing our configuration, which retrying
+ * alone cannot fix: an error to AUTH or SELECT (a wrong password or user,
+ * "invalid password", AUTH while Redis has no password, a database out of
+ * range) unless it is one of the moment (LOADING, BUSY, MASTERDOWN,
+ * TRYAGAIN), and at any step NOAUTH (no password_file, and Redis wants
+ * one), WRONGPASS or NOPERM (the ACL user may not run a command or use a
+ * key or channel).
+ */
+static bool
+redis_refused(const char *step, const char *err)
+{
+	static const char *const passing[] = {"LOADING", "BUSY", "MASTERDOWN",
+	                                      "TRYAGAIN"};
+
+	if (!strncmp(err, "NOAUTH", 6) || !strncmp(err, "WRONGPASS", 9) ||
+	    !strncmp(err, "NOPERM", 6) || strstr(err, "invalid password"))
+		return true;
+	if (!step || (strcmp(step, "AUTH") && strcmp(step, "SELECT")))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(passing); i++)
+		if (!strncmp(err, passing[i], strlen(passing[i])))
+			return false;
+	return true;
+}
+
+/* link_kill for a reason that is Redis refusing us (redis_refused). */
+static void
+link_refuse(struct link *l, const char *why)
+{
+	if (!l->ac || l->kill_reason)
+		return;
+	l->kill_refused = true;
+	link_kill(l, why);
+}
+
 /* A step of the hand-shake: AUTH, SELECT, XGROUP CREATE, the last PING. */
 static void
 on_hello(redisAsyncContext *ac, void *r, void *privdata)
@@ -1727,7 +1791,10 @@ on_hello(redisAsyncContext *ac, void *r, void *privdata)
 		    !strncmp(reply->str, "BUSYGROUP", 9))
 			return; /* ours exists: resume where it is */
 		why = xasprintf("%s failed: %s", step, reply->str);
-		link_kill(l, why);
+		if (redis_refused(step, reply->str))
+			link_refuse(l, why);
+		else
+			link_kill(l, why);
 		free(why);
 		return;
 	}
@@ -1804,7 +1871,7 @@ on_disconnect(const redisAsyncContext *cac, int status)
 	            : status == REDIS_OK
 	                ? "disconnected"
 	                : (cac->errstr[0] ? cac->errstr : "connection closed"));
-	link_failed(l, why);
+	link_failed_as(l, why, l->kill_reason && l->kill_refused);
 	free(why);
 }
 
@@ -2118,6 +2185,35 @@ sentinel_ask(struct bridge *br)
 	ev_timer_start(br->loop, &br->stimer);
 }
 
+/*
+ * The password from password_file, read again before every connect (it may
+ * have been fixed since the last one); never logged. -1 (the link failed,
+ * refused) if the file cannot be read.
+ */
+static int
+link_reread_secret(struct link *l)
+{
+	struct bridge *br = l->br;
+	char *why = NULL, *secret, *reason;
+
+	if (!br->password_file)
+		return 0;
+	secret = bridge_read_secret(br->password_file, &why);
+	if (!secret) {
+		reason = xasprintf("password_file: %s", why);
+		link_failed_as(l, reason, true);
+		free(reason);
+		free(why);
+		return -1;
+	}
+	if (br->password) {
+		explicit_bzero(br->password, strlen(br->password));
+		free(br->password);
+	}
+	br->password = secret;
+	return 0;
+}
+
 static void
 link_connect(struct link *l)
 {
@@ -2134,6 +2230,8 @@ link_connect(struct link *l)
 		sentinel_ask(br);
 		return;
 	}
+	if (link_reread_secret(l) < 0)
+		return;
 	if (br->url.kind == BRIDGE_URL_UNIX)
 		ac = redisAsyncConnectUnix(br->url.path);
 	else if (br->url.kind == BRIDGE_URL_SENTINEL)
@@ -2312,6 +2410,8 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 	br->ping_timeout =
 	    opts->ping_timeout > 0 ? opts->ping_timeout : d->ping_timeout;
 	br->password = opts->password ? xstrdup(opts->password) : NULL;
+	br->password_file =
+	    opts->password_file ? xstrdup(opts->password_file) : NULL;
 	br->user = opts->user ? xstrdup(opts->user) : NULL;
 	br->host = opts->host ? xstrdup(opts->host) : local_host();
 	br->instance =
@@ -2401,6 +2501,7 @@ bridge_free(struct bridge *br)
 	free(br->ping_chan);
 	free(br->epoch);
 	free(br->user);
+	free(br->password_file);
 	if (br->password) {
 		explicit_bzero(br->password, strlen(br->password));
 		free(br->password);
@@ -2500,7 +2601,8 @@ link_problem(const struct bridge *br, const struct link *l, struct buf *b)
 		return; /* up, or still on its first attempt */
 	if (b->len)
 		buf_puts(b, "; ");
-	buf_printf(b, "%s link to %s down", l->name, br->url_text);
+	buf_printf(b, "%s link to %s %s", l->name, br->url_text,
+	           l->refused ? "refused" : "down");
 	if (l->down_since_us)
 		buf_printf(b, " for %.1fs",
 		           (double)(now - l->down_since_us) / 1e6);
@@ -2513,10 +2615,19 @@ link_problem(const struct bridge *br, const struct link *l, struct buf *b)
 		               : 0.0);
 }
 
+/* Down, and its last attempt was refused (link_refuse, password_file). */
+static bool
+link_refused(const struct link *l)
+{
+	return !l->up && l->ever_failed && l->refused;
+}
+
 int
 bridge_check(const struct bridge *br, char **cause)
 {
 	struct buf b = {0};
+	bool refused =
+	    link_refused(&br->pub) || (br->has_sub && link_refused(&br->sub));
 
 	link_problem(br, &br->pub, &b);
 	if (br->has_sub)
@@ -2528,7 +2639,7 @@ bridge_check(const struct bridge *br, char **cause)
 	if (cause)
 		*cause = xstrndup(buf_head(&b), b.len);
 	buf_free(&b);
-	return -1;
+	return refused ? SVC_PING_FAILED : -1;
 }
 
 const char *
@@ -2773,6 +2884,7 @@ bridge_svc_init(struct svc *self, char **cause)
 	    .maxlen = c->maxlen,
 	    .max_age = c->max_age,
 	    .password = secret,
+	    .password_file = c->password_file,
 	    .user = c->user,
 	    .ping_interval = c->ping_interval,
 	    .ping_timeout = c->ping_timeout,

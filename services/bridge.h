@@ -159,6 +159,10 @@ struct bridge_opts {
 	 * that events acknowledged locally and not yet by Redis are sent
 	 * after a crash; NULL: none */
 	bool use_store;
+	/* AUTH with the password this file holds (bridge_read_secret), read
+	 * again before every connect, so that fixing it needs no restart;
+	 * password is used until the first read. NULL: password. */
+	const char *password_file;
 };
 
 struct bridge_stats {
@@ -199,7 +203,13 @@ void bridge_free(struct bridge *br);
  */
 void bridge_close(struct bridge *br, double timeout,
                   void (*cb)(struct bridge *br, void *arg), void *arg);
-/* 0 when both links are up (or still on the first attempt), else -1. */
+/*
+ * 0 when both links are up (or still on the first attempt); SVC_PING_FAILED
+ * when a link's last attempt was refused (Redis refused AUTH, SELECT or an
+ * ACL — WRONGPASS, NOAUTH, NOPERM —, or the password file cannot be read:
+ * the configuration, which retrying alone cannot fix); else -1. *cause
+ * names each link down and why (never the password).
+ */
 int bridge_check(const struct bridge *br, char **cause);
 bool bridge_connected(const struct bridge *br);
 const char *bridge_instance(const struct bridge *br);

@@ -1777,7 +1777,8 @@ str_or_null(const char *s)
 }
 
 /*
- * The state word health reports: the graph's state, or "degraded" for a
+ * The state word health reports: the graph's state, "failed" for a running
+ * service whose last ping returned SVC_PING_FAILED, or "degraded" for a
  * running service whose last ping failed or that requires (directly or
  * not) one that is unhealthy, failed, blocked or stopped.
  */
@@ -1789,6 +1790,8 @@ state_word(const struct svc *s)
 	svc_get_info(s, &in);
 	if (in.state != SVC_RUNNING)
 		return svc_state_name(in.state);
+	if (svc_ping_failed(s))
+		return "failed";
 	if (svc_degraded(s) || svc_bad_dependency(s))
 		return "degraded";
 	return "running";

@@ -3,9 +3,11 @@
  * periodic worker task pings every running service through the framework and
  * emits `service.health` when a service's health changes; health_json() reports
  * the last results (or a fresh round) with the overall status, "unknown"
- * once the last round is older than two intervals. A service pushes a change
- * between rounds (svc_health_changed): it is marked and pinged from a zero
- * timer, so the report never waits for the next round.
+ * once the last round is older than two intervals. A running service whose
+ * ping returned SVC_PING_FAILED (it will not recover by itself) is "failed",
+ * as is the whole; one whose ping returned -1 is "degraded". A service pushes a
+ * change between rounds (svc_health_changed): it is marked and pinged from a
+ * zero timer, so the report never waits for the next round.
  */
 #include "services/health.h"
 
@@ -27,6 +29,7 @@
 struct seen {
 	bool checked;
 	bool healthy;
+	bool failed; /* the ping said SVC_PING_FAILED */
 	bool pushed; /* svc_health_changed: ping it on the next turn */
 };
 
@@ -69,7 +72,7 @@ health_status_name(enum health_status st)
 }
 
 static void
-emit_change(struct svc *s, bool healthy)
+emit_change(struct svc *s, bool healthy, bool failed)
 {
 	struct bus *b = health_bus();
 	struct svc_info info;
@@ -78,8 +81,8 @@ emit_change(struct svc *s, bool healthy)
 	if (!b)
 		return;
 	svc_get_info(s, &info);
-	data = json_pack("{s:s, s:b, s:o, s:I}", "service", info.name,
-	                 "healthy", healthy, "error",
+	data = json_pack("{s:s, s:b, s:b, s:o, s:I}", "service", info.name,
+	                 "healthy", healthy, "failed", failed, "error",
 	                 info.ping_error ? json_string(info.ping_error)
 	                                 : json_null(),
 	                 "latency_us", (json_int_t)info.ping_latency_us);
@@ -92,27 +95,37 @@ emit_change(struct svc *s, bool healthy)
 static void
 check_one(size_t i, struct svc *s)
 {
-	bool healthy;
+	bool healthy, failed;
 	char *cause = NULL;
 
 	healthy = svc_ping(s, &cause) == 0;
+	failed = !healthy && svc_ping_failed(s);
 	if (!healthy)
-		log_debug("health: '%s' unhealthy: %s", svc_name(s),
+		log_debug("health: '%s' %s: %s", svc_name(s),
+		          failed ? "failed" : "unhealthy",
 		          cause ? cause : "ping failed");
-	free(cause);
-	if (i >= h.n)
+	if (i >= h.n) {
+		free(cause);
 		return;
+	}
 	struct seen *p = &h.seen[i];
-	bool changed = p->checked ? p->healthy != healthy : !healthy;
+	bool changed = p->checked ? p->healthy != healthy || p->failed != failed
+	                          : !healthy;
 	p->checked = true;
 	p->healthy = healthy;
+	p->failed = failed;
 	if (changed) {
 		if (healthy)
 			log_info("health: '%s' is healthy again", svc_name(s));
+		else if (failed)
+			log_err("health: '%s' failed (it will not recover by "
+			        "itself): %s",
+			        svc_name(s), cause ? cause : "ping failed");
 		else
 			log_warn("health: '%s' is unhealthy", svc_name(s));
-		emit_change(s, healthy);
+		emit_change(s, healthy, failed);
 	}
+	free(cause);
 }
 
 void
@@ -201,11 +214,19 @@ unhealthy(const struct svc_info *info)
 	       !info->ping_ok;
 }
 
-/* Failed, or stopped while the graph is not stopping (a shutdown). */
+/* Running, and the last ping said SVC_PING_FAILED. */
+static bool
+ping_failed(const struct svc_info *info)
+{
+	return unhealthy(info) && info->ping_failed;
+}
+
+/* Failed, running but failed (its ping said so), or stopped while the
+ * graph is not stopping (a shutdown). */
 static bool
 down(const struct svc_info *info)
 {
-	return info->state == SVC_FAILED ||
+	return info->state == SVC_FAILED || ping_failed(info) ||
 	       (info->state == SVC_STOPPED &&
 	        !(h.self && svc_graph_stopping(svc_graph(h.self))));
 }
@@ -284,7 +305,9 @@ entry_json(const struct svc *s, int64_t now_us)
 	by = blocked_by(s, &info);
 	checked = info.ping_at_us != 0;
 	state = svc_state_name(info.state);
-	if (info.state == SVC_RUNNING && (unhealthy(&info) || by))
+	if (ping_failed(&info))
+		state = "failed";
+	else if (info.state == SVC_RUNNING && (unhealthy(&info) || by))
 		state = "degraded";
 	if (checked && !info.ping_ok)
 		error = info.ping_error ? info.ping_error : "ping failed";

@@ -4,11 +4,13 @@
  *
  * Every [health] interval it pings every running service through the
  * framework (svc_ping), records result, latency and time, and emits a
- * `service.health` event when a service's health changes. Overall status:
- * ok (all healthy), degraded (something unhealthy or blocked, or depending on
- * something unhealthy: blocked_by), failed (a service that others require is
- * failed or stopped), unknown (the last round is older than two intervals:
- * the rounds stopped, so the results are stale; failed still wins).
+ * `service.health` event when a service's health changes (its members:
+ * service, healthy, failed, error, latency_us). Overall status: ok (all
+ * healthy), degraded (something unhealthy or blocked, or depending on
+ * something unhealthy: blocked_by), failed (a service is failed or stopped,
+ * or running but its ping returned SVC_PING_FAILED: it will not recover by
+ * itself), unknown (the last round is older than two intervals: the rounds
+ * stopped, so the results are stale; failed still wins).
  *
  * A service pushes a change of its health between rounds with
  * svc_health_changed() (service.h): the monitor pings it on the next loop
@@ -43,7 +45,10 @@ void health_check_now(void);
 enum health_status health_overall(void);
 /*
  * {"status":..., "services":[{name,state,healthy,checked_at,age_ms,
- * latency_us,error,blocked_by,stale}]} — new reference. service NULL: all;
+ * latency_us,error,blocked_by,stale}]} — new reference. state is the
+ * service's state, "degraded" for a running one that is unhealthy or
+ * depends on one that is, or "failed" for a running one whose ping
+ * returned SVC_PING_FAILED (error: its reason). service NULL: all;
  * otherwise only that one (NULL return if unknown), and "status" is then
  * that service's own ("unknown" if its last check is older than two
  * intervals). stale: a running service whose last check is older than two

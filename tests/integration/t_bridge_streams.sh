@@ -313,6 +313,15 @@ test_streams_trim_gap() {
 	assert_eq "$((SENT[a]))" "$(seen b a | jq '.[-1]')" "the last one arrived"
 }
 
+# health_is NODE STATUS [SERVICE]: NODE's health (or SERVICE's) says STATUS.
+health_is() {
+	[ "$(nctl "$1" --json health ${3:-} | jq -r .status)" = "$2" ]
+}
+
+# AUTH refused is a configuration Redis will not take: the bridge is
+# `failed` (not degraded) with a reason naming the link and Redis's
+# message, never the password; fixing the password file is enough (it is
+# read again before every reconnect), and the health is ok again.
 test_streams_auth() {
 	need_redis
 	printf 's3cret-pw\n' >"$T/pw"
@@ -326,20 +335,47 @@ test_streams_auth() {
 	printf 'wrong-pw\n' >"$T/bad"
 	chmod 600 "$T/bad"
 	node_launch c "password_file = $T/bad"
-	wait_for 5 bash -c "! '$SVCCTL' -s '$T/c.sock' health"
-	local out
-	out=$(nctl c health bridge 2>&1)
-	assert_contains "$out" "AUTH failed"
+	wait_for 5 health_is c failed
+	local out rc=0 entry
+	out=$(nctl c health 2>&1) || rc=$?
+	assert_eq 2 "$rc" "svcctl health exits 2 (failed)"
+	assert_contains "$out" "status: failed"
+	entry=$(nctl c --json health bridge | jq -c '.services[0]')
+	assert_eq failed "$(jq -r .state <<<"$entry")" "bridge entry state"
+	assert_eq false "$(jq -r .healthy <<<"$entry")" "bridge entry healthy"
+	local err
+	err=$(jq -r .error <<<"$entry")
+	assert_contains "$err" "publish link to redis://127.0.0.1:$REDIS_PORT refused"
+	assert_contains "$err" "AUTH failed: WRONGPASS"
+	assert_not_contains "$err" "wrong-pw" "password in the health error"
+	assert_not_contains "$err" "s3cret-pw" "password in the health error"
+	assert_eq failed "$(nctl c --json services | jq -r '.services[] | select(.name == "bridge") | .state')" \
+		"services shows the bridge failed"
+	# the change was pushed as a service.health event with failed: true
+	wait_for 5 bash -c "'$SVCCTL' -s '$T/c.sock' --json events service.health |
+		jq -e '[.events[].data | select(.service == \"bridge\" and .failed == true)] | length > 0'"
 	assert_not_contains "$(cat "$T/c.log")" "wrong-pw" "password logged"
 
-	# no password: NOAUTH is an error too
+	# the password file fixed: the next reconnect authenticates, ok again
+	printf 's3cret-pw\n' >"$T/bad"
+	wait_for 10 health_is c ok
+	wait_for 10 node_connected c
+	assert_eq running "$(nctl c --json health bridge | jq -r '.services[0].state')" \
+		"bridge back to running"
+	nctl c health >/dev/null || fail "svcctl health exits $? once fixed"
+	emit_fast c 3
+	wait_for 10 has_all a c
+	assert_not_contains "$(cat "$T/c.log")" "s3cret-pw" "password logged"
+
+	# no password: NOAUTH is refused too, failed
 	node_launch d ""
-	wait_for 5 bash -c "'$SVCCTL' -s '$T/d.sock' health bridge 2>&1 | grep -q NOAUTH"
+	wait_for 5 health_is d failed
+	assert_contains "$(nctl d --json health bridge | jq -r '.services[0].error')" "NOAUTH"
 
 	# a world-readable password file is refused
 	chmod 644 "$T/bad"
 	printf '[bridge]\nurl = redis://127.0.0.1:1\npassword_file = %s\n' "$T/bad" >"$T/ro.conf"
-	local rc=0
+	rc=0
 	out=$("$SVCD" --check-config -c "$T/ro.conf" 2>&1) || rc=$?
 	assert_eq 78 "$rc" "world-readable password file"
 	assert_contains "$out" "readable or writable by others"

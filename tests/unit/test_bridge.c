@@ -1271,6 +1271,162 @@ START_TEST(test_publish_star_not_service)
 }
 END_TEST
 
+/* ---- AUTH refused: failed, not unhealthy ---- */
+
+/* A streams node that authenticates with the password in path. */
+static void
+auth_node_start(struct node *n, const char *path, const char *user)
+{
+	struct bridge_opts o = {
+	    .publish = all,
+	    .subscribe = all,
+	    .backoff_min = 0.01,
+	    .backoff_max = 0.05,
+	    .connect_timeout = 1,
+	    .host = "authnode",
+	    .delivery = BRIDGE_STREAMS,
+	    .ping_interval = 0.1,
+	    .ping_timeout = 0.5,
+	    .password_file = path,
+	    .user = user,
+	};
+	char url[200], *cause = NULL;
+
+	memset(n, 0, sizeof(*n));
+	snprintf(url, sizeof(url), "unix://%s", redis_sock);
+	o.url = url;
+	n->bus = bus_new(loop, NULL);
+	n->br = bridge_new(loop, n->bus, &o, &cause);
+	ck_assert_msg(n->br != NULL, "bridge_new: %s", cause);
+}
+
+static bool
+check_failed(void *arg)
+{
+	struct node *n = arg;
+	return bridge_check(n->br, NULL) == SVC_PING_FAILED;
+}
+
+/* Both links refused (each is told apart in the reason). */
+static bool
+both_refused(void *arg)
+{
+	struct node *n = arg;
+	char *cause = NULL;
+	bool r = bridge_check(n->br, &cause) == SVC_PING_FAILED &&
+	         strstr(cause, "publish link to unix://") &&
+	         strstr(cause, "read link to unix://") &&
+	         !strstr(cause, " down ");
+
+	free(cause);
+	return r;
+}
+
+static bool
+check_unhealthy(void *arg)
+{
+	struct node *n = arg;
+	return bridge_check(n->br, NULL) == -1;
+}
+
+/*
+ * Redis refuses the password: bridge_check is SVC_PING_FAILED with each
+ * link and Redis's message (never the password); fixing the file is
+ * enough (it is read again before every connect); Redis going away is -1
+ * (a fault of the moment); a password file nobody may trust is failed.
+ */
+START_TEST(test_auth_refused_is_failed)
+{
+	struct node a;
+	char *cause = NULL, *path;
+
+	NEED_REDIS();
+	redis_start();
+	redis_do("CONFIG SET %s %s", "requirepass", "right-pw");
+	path = secret_file("wrong-pw\n", 0600);
+	auth_node_start(&a, path, NULL);
+	ck_assert(run_until(both_refused, &a, 3));
+	ck_assert_int_eq(bridge_check(a.br, &cause), SVC_PING_FAILED);
+	ck_assert_msg(strstr(cause, "publish link to unix://") &&
+	                  strstr(cause, "refused for") &&
+	                  strstr(cause, "AUTH failed: WRONGPASS") &&
+	                  strstr(cause, "retry in"),
+	              "%s", cause);
+	ck_assert_ptr_null(strstr(cause, "wrong-pw"));
+	free(cause);
+	ck_assert(log_has("AUTH failed: WRONGPASS"));
+	ck_assert(!log_has("wrong-pw"));
+	ck_assert(!log_has("right-pw"));
+
+	/* the file fixed: the next attempt authenticates, back to 0 */
+	free(path);
+	path = secret_file("right-pw\n", 0600);
+	ck_assert(run_until(connected, &a, 3));
+	ck_assert_int_eq(bridge_check(a.br, NULL), 0);
+
+	/* Redis gone: down, unhealthy, not failed */
+	redis_kill();
+	ck_assert(run_until(check_unhealthy, &a, 3));
+	run_for(0.1); /* several attempts: still only unhealthy */
+	ck_assert_int_eq(bridge_check(a.br, &cause), -1);
+	ck_assert_msg(strstr(cause, "down") && !strstr(cause, "refused"), "%s",
+	              cause);
+	free(cause);
+
+	/* a password file others may read: failed, named, no connect */
+	chmod(path, 0644);
+	ck_assert(run_until(check_failed, &a, 3));
+	ck_assert_int_eq(bridge_check(a.br, &cause), SVC_PING_FAILED);
+	ck_assert_msg(strstr(cause, "password_file: ") &&
+	                  strstr(cause, "readable or writable by others"),
+	              "%s", cause);
+	free(cause);
+	chmod(path, 0600);
+	redis_start();
+	redis_do("CONFIG SET %s %s", "requirepass", "right-pw");
+	ck_assert(run_until(connected, &a, 3));
+	ck_assert_int_eq(bridge_check(a.br, NULL), 0);
+	ck_assert(!log_has("right-pw"));
+	node_free(&a);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
+/* No password where Redis wants one (NOAUTH), or an ACL user who may not
+ * create its group (NOPERM): failed too, on the link that was refused. */
+START_TEST(test_noauth_and_noperm_are_failed)
+{
+	struct node a, b;
+	char *cause = NULL, *path;
+
+	NEED_REDIS();
+	redis_start();
+	redis_do("ACL SETUSER %s on >%s ~* &* +@all -xgroup", "limited",
+	         "lim-pw");
+	redis_do("CONFIG SET %s %s", "requirepass", "right-pw");
+	auth_node_start(&a, NULL, NULL);
+	ck_assert(run_until(check_failed, &a, 3));
+	ck_assert_int_eq(bridge_check(a.br, &cause), SVC_PING_FAILED);
+	ck_assert_msg(strstr(cause, "NOAUTH"), "%s", cause);
+	free(cause);
+	node_free(&a);
+
+	path = secret_file("lim-pw\n", 0600);
+	auth_node_start(&b, path, "limited");
+	ck_assert(run_until(check_failed, &b, 3));
+	ck_assert_int_eq(bridge_check(b.br, &cause), SVC_PING_FAILED);
+	ck_assert_msg(strstr(cause, "read link to unix://") &&
+	                  strstr(cause, "XGROUP failed: NOPERM"),
+	              "%s", cause);
+	ck_assert_ptr_null(strstr(cause, "lim-pw"));
+	free(cause);
+	node_free(&b);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
 static Suite *
 bridge_suite(void)
 {
@@ -1307,6 +1463,8 @@ bridge_suite(void)
 	tcase_add_test(tc, test_streams_full_bus_pauses);
 	tcase_add_test(tc, test_publish_star_not_service);
 	tcase_add_test(tc, test_streams_max_age);
+	tcase_add_test(tc, test_auth_refused_is_failed);
+	tcase_add_test(tc, test_noauth_and_noperm_are_failed);
 	suite_add_tcase(s, tc);
 	return s;
 }

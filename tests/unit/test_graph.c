@@ -2,6 +2,7 @@
  * docs/framework.md). */
 #include <check.h>
 #include <ev.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ struct probe {
 	const char *cause;
 	double delay;
 	int async_status;
-	int ping_fail;
+	int ping_fail; /* 1: return -1; any other non-zero: return it */
 	const char *ping_cause;
 	const char *ping_use; /* svc_use this from ping */
 	enum stop_mode stop;
@@ -143,7 +144,7 @@ t_ping(struct svc *self, char **cause)
 	if (p->ping_fail) {
 		if (p->ping_cause != NULL)
 			*cause = xstrdup(p->ping_cause);
-		return -1;
+		return p->ping_fail == 1 ? -1 : p->ping_fail;
 	}
 	return 0;
 }
@@ -749,6 +750,148 @@ START_TEST(test_ping_records_and_degraded)
 	ck_assert_str_eq(svc_bad_dependency(svc_graph_find(graph, "app")),
 	                 "cache");
 	P("cache")->ping_fail = 0;
+}
+END_TEST
+
+/* SVC_PING_FAILED: running but failed until someone fixes something. */
+START_TEST(test_ping_failed_severity)
+{
+	char *cause = NULL;
+	struct svc *s;
+	struct svc *h;
+	struct svc_info info;
+
+	graph = new_graph(seed_table, ARRAY_SIZE(seed_table));
+	ck_assert_int_eq(svc_use(graph, "health", &cause), 0);
+	s = svc_graph_find(graph, "worker");
+	h = svc_graph_find(graph, "health");
+	ck_assert(!svc_ping_failed(s));
+	P("worker")->ping_fail = SVC_PING_FAILED;
+	P("worker")->ping_cause = "password refused";
+	/* svc_ping's result stays 0 or -1; the severity is recorded */
+	ck_assert_int_eq(svc_ping(s, &cause), -1);
+	ck_assert_str_eq(cause, "password refused");
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(svc_state(s), SVC_RUNNING);
+	ck_assert(svc_degraded(s));
+	ck_assert(svc_ping_failed(s));
+	svc_get_info(s, &info);
+	ck_assert(!info.ping_ok);
+	ck_assert(info.ping_failed);
+	ck_assert_str_eq(info.ping_error, "password refused");
+	/* a dependent cannot rely on it */
+	ck_assert_str_eq(svc_bad_dependency(h), "worker");
+	ck_assert_ptr_null(svc_bad_dependency(s));
+
+	/* -1 is unhealthy, not failed; so is any other non-zero value */
+	P("worker")->ping_fail = 1;
+	P("worker")->ping_cause = "queue stuck";
+	ck_assert_int_eq(svc_ping(s, NULL), -1);
+	ck_assert(svc_degraded(s));
+	ck_assert(!svc_ping_failed(s));
+	svc_get_info(s, &info);
+	ck_assert(!info.ping_failed);
+	ck_assert_str_eq(info.ping_error, "queue stuck");
+	ck_assert_str_eq(svc_bad_dependency(h), "worker");
+	P("worker")->ping_fail = 7;
+	ck_assert_int_eq(svc_ping(s, NULL), -1);
+	ck_assert(svc_degraded(s));
+	ck_assert(!svc_ping_failed(s));
+
+	/* failed without a cause: the default reason */
+	P("worker")->ping_fail = SVC_PING_FAILED;
+	P("worker")->ping_cause = NULL;
+	ck_assert_int_eq(svc_ping(s, NULL), -1);
+	ck_assert(svc_ping_failed(s));
+	svc_get_info(s, &info);
+	ck_assert_str_eq(info.ping_error, "ping reported unhealthy");
+
+	/* a healthy ping again: back to ok */
+	P("worker")->ping_fail = 0;
+	ck_assert_int_eq(svc_ping(s, NULL), 0);
+	ck_assert(!svc_degraded(s));
+	ck_assert(!svc_ping_failed(s));
+	svc_get_info(s, &info);
+	ck_assert(info.ping_ok);
+	ck_assert(!info.ping_failed);
+	ck_assert_ptr_null(info.ping_error);
+	ck_assert_ptr_null(svc_bad_dependency(h));
+
+	/* only while running; a reset forgets it */
+	P("worker")->ping_fail = SVC_PING_FAILED;
+	ck_assert_int_eq(svc_ping(s, NULL), -1);
+	svc_stop_all(graph, NULL, NULL);
+	ck_assert_int_eq(svc_state(s), SVC_STOPPED);
+	ck_assert(!svc_ping_failed(s));
+	svc_reset(graph);
+	svc_get_info(s, &info);
+	ck_assert(!info.ping_failed);
+	P("worker")->ping_fail = 0;
+}
+END_TEST
+
+/* The ping after init: a failed severity fails the init like -1. */
+START_TEST(test_ping_failed_after_init)
+{
+	char *cause = NULL;
+
+	P("cache")->ping_fail = SVC_PING_FAILED;
+	P("cache")->ping_cause = "license refused";
+	graph = new_graph(seed_table, ARRAY_SIZE(seed_table));
+	ck_assert_int_eq(svc_use(graph, "cache", &cause), -1);
+	ck_assert_str_eq(cause, "service 'cache' failed to initialize: ping "
+	                        "reported unhealthy: license refused");
+	free(cause);
+	ck_assert_int_eq(state_of("cache"), SVC_FAILED);
+	ck_assert(!svc_ping_failed(svc_graph_find(graph, "cache")));
+}
+END_TEST
+
+/*
+ * ping_failed sits in the padding after ping_ok: struct svc_info keeps the
+ * size and the offsets of the members it had before (a program built
+ * against the earlier header still reads every one of them right).
+ */
+struct svc_info_before {
+	const char *name;
+	const char *const *requires;
+	enum svc_state state;
+	size_t order;
+	double init_ms;
+	int64_t started_at_us;
+	int64_t ping_at_us;
+	bool ping_ok;
+	int64_t ping_latency_us;
+	const char *ping_error;
+	const char *error;
+	const char *blocked_by;
+	bool required;
+};
+
+#define SAME_OFFSET(m)                                                         \
+	ck_assert_uint_eq(offsetof(struct svc_info, m),                        \
+	                  offsetof(struct svc_info_before, m))
+
+START_TEST(test_info_layout_kept)
+{
+	ck_assert_uint_eq(sizeof(struct svc_info),
+	                  sizeof(struct svc_info_before));
+	SAME_OFFSET(name);
+	SAME_OFFSET(requires);
+	SAME_OFFSET(state);
+	SAME_OFFSET(order);
+	SAME_OFFSET(init_ms);
+	SAME_OFFSET(started_at_us);
+	SAME_OFFSET(ping_at_us);
+	SAME_OFFSET(ping_ok);
+	SAME_OFFSET(ping_latency_us);
+	SAME_OFFSET(ping_error);
+	SAME_OFFSET(error);
+	SAME_OFFSET(blocked_by);
+	SAME_OFFSET(required);
+	ck_assert_uint_lt(offsetof(struct svc_info, ping_failed),
+	                  offsetof(struct svc_info, ping_latency_us));
 }
 END_TEST
 
@@ -1613,6 +1756,9 @@ main(void)
 	tcase_add_test(tc, test_ping_after_init_fails);
 	tcase_add_test(tc, test_init_failure_text);
 	tcase_add_test(tc, test_ping_records_and_degraded);
+	tcase_add_test(tc, test_ping_failed_severity);
+	tcase_add_test(tc, test_ping_failed_after_init);
+	tcase_add_test(tc, test_info_layout_kept);
 	tc = tcase(s, "6-failure");
 	tcase_add_test(tc, test_failure_blocks_dependents);
 	tcase_add_test(tc, test_failure_start_target);

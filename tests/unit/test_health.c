@@ -21,6 +21,7 @@
 /* ---- test services ---- */
 
 static bool probe_ok;
+static bool probe_failed; /* when not ok: SVC_PING_FAILED, not -1 */
 static int probe_pings;
 
 static int
@@ -35,6 +36,10 @@ probe_ping(struct svc *self, char **cause)
 	probe_pings++;
 	if (probe_ok)
 		return 0;
+	if (probe_failed) {
+		*cause = xstrdup("probe's peer refused its password");
+		return SVC_PING_FAILED;
+	}
 	*cause = xstrdup("probe says no");
 	return -1;
 }
@@ -54,6 +59,7 @@ static const struct svc_desc probe_service = {
 
 /* A service with a link whose state changes between rounds and pushes it. */
 static bool link_up;
+static bool link_refused; /* when down: SVC_PING_FAILED */
 static int link_pings;
 
 static int
@@ -62,6 +68,10 @@ link_ping(struct svc *self, char **cause)
 	link_pings++;
 	if (link_up)
 		return 0;
+	if (link_refused) {
+		*cause = xstrdup("link refused: WRONGPASS");
+		return SVC_PING_FAILED;
+	}
 	*cause = xstrdup("link down");
 	return -1;
 }
@@ -122,8 +132,10 @@ setup(void)
 {
 	log_set_quiet(1);
 	probe_ok = true;
+	probe_failed = false;
 	probe_pings = 0;
 	link_up = true;
+	link_refused = false;
 	link_pings = 0;
 	health_events = 0;
 	last_health = NULL;
@@ -214,6 +226,7 @@ START_TEST(test_transitions)
 	ck_assert_int_eq(health_events, 1);
 	ck_assert_str_eq(str(last_health, "service"), "probe");
 	ck_assert(json_is_false(json_object_get(last_health, "healthy")));
+	ck_assert(json_is_false(json_object_get(last_health, "failed")));
 	ck_assert_str_eq(str(last_health, "error"), "probe says no");
 	ck_assert(json_is_integer(json_object_get(last_health, "latency_us")));
 
@@ -328,6 +341,113 @@ START_TEST(test_failed_and_blocked)
 }
 END_TEST
 
+/*
+ * A running service whose ping returns SVC_PING_FAILED is "failed" with
+ * its reason, and so is the whole; its dependents cannot rely on it
+ * (degraded, blocked_by); a change of severity alone is an event; a
+ * healthy ping brings it back to ok.
+ */
+START_TEST(test_ping_failed_is_failed)
+{
+	json_t *j, *e;
+
+	ck_assert_int_eq(boot(chain_table, 6), 0);
+	health_check_now();
+	drain();
+	ck_assert_int_eq(health_events, 0);
+
+	probe_ok = false;
+	probe_failed = true;
+	health_check_now();
+	drain();
+	ck_assert_int_eq(health_events, 1);
+	ck_assert_str_eq(str(last_health, "service"), "probe");
+	ck_assert(json_is_false(json_object_get(last_health, "healthy")));
+	ck_assert(json_is_true(json_object_get(last_health, "failed")));
+	ck_assert_str_eq(str(last_health, "error"),
+	                 "probe's peer refused its password");
+	ck_assert_int_eq(health_overall(), HEALTH_FAILED);
+	j = health_json(NULL, false);
+	ck_assert_str_eq(str(j, "status"), "failed");
+	e = entry(j, "probe");
+	ck_assert_str_eq(str(e, "state"), "failed");
+	ck_assert(json_is_false(json_object_get(e, "healthy")));
+	ck_assert_str_eq(str(e, "error"), "probe's peer refused its password");
+	ck_assert(json_is_null(json_object_get(e, "blocked_by")));
+	e = entry(j, "dep");
+	ck_assert_str_eq(str(e, "state"), "degraded");
+	ck_assert_str_eq(str(e, "blocked_by"), "probe");
+	ck_assert_str_eq(str(entry(j, "top"), "blocked_by"), "probe");
+	ck_assert_str_eq(str(entry(j, "worker"), "state"), "running");
+	json_decref(j);
+	j = health_json("probe", false);
+	ck_assert_str_eq(str(j, "status"), "failed");
+	json_decref(j);
+	j = health_json("dep", false);
+	ck_assert_str_eq(str(j, "status"), "degraded");
+	json_decref(j);
+
+	health_check_now(); /* still failed: no new event */
+	drain();
+	ck_assert_int_eq(health_events, 1);
+
+	/* failed -> unhealthy: an event, degraded again */
+	probe_failed = false;
+	health_check_now();
+	drain();
+	ck_assert_int_eq(health_events, 2);
+	ck_assert(json_is_false(json_object_get(last_health, "healthy")));
+	ck_assert(json_is_false(json_object_get(last_health, "failed")));
+	ck_assert_int_eq(health_overall(), HEALTH_DEGRADED);
+	j = health_json("probe", false);
+	ck_assert_str_eq(str(j, "status"), "degraded");
+	ck_assert_str_eq(str(entry(j, "probe"), "state"), "degraded");
+	json_decref(j);
+
+	/* failed again, then healthy: back to ok */
+	probe_failed = true;
+	health_check_now();
+	drain();
+	ck_assert_int_eq(health_events, 3);
+	ck_assert_int_eq(health_overall(), HEALTH_FAILED);
+	probe_ok = true;
+	health_check_now();
+	drain();
+	ck_assert_int_eq(health_events, 4);
+	ck_assert(json_is_true(json_object_get(last_health, "healthy")));
+	ck_assert(json_is_false(json_object_get(last_health, "failed")));
+	ck_assert(json_is_null(json_object_get(last_health, "error")));
+	ck_assert_int_eq(health_overall(), HEALTH_OK);
+	j = health_json(NULL, false);
+	ck_assert_str_eq(str(j, "status"), "ok");
+	e = entry(j, "probe");
+	ck_assert_str_eq(str(e, "state"), "running");
+	ck_assert(json_is_null(json_object_get(e, "error")));
+	ck_assert(json_is_null(json_object_get(entry(j, "dep"), "blocked_by")));
+	json_decref(j);
+}
+END_TEST
+
+/* Stale rounds do not hide a failed ping either: failed wins. */
+START_TEST(test_stale_ping_failed_stays_failed)
+{
+	struct health_conf *c = tu_opts("health");
+
+	c->interval = 0.01;
+	ck_assert_int_eq(boot(chain_table, 6), 0);
+	ck_assert(worker_cancel(tu_worker(), "health"));
+	probe_ok = false;
+	probe_failed = true;
+	health_check_now();
+	tu_run_for(loop, 0.05); /* > two intervals without a round */
+	ck_assert_int_eq(health_overall(), HEALTH_FAILED);
+	json_t *j = health_json("probe", false);
+	ck_assert_str_eq(str(j, "status"), "failed");
+	ck_assert(json_is_true(json_object_get(entry(j, "probe"), "stale")));
+	json_decref(j);
+}
+END_TEST
+
 START_TEST(test_fresh_round)
 {
 	ck_assert_int_eq(boot(chain_table, 6), 0);
@@ -336,7 +456,9 @@ START_TEST(test_fresh_round)
 	char *at1 = xstrdup(str(entry(j1, "probe"), "checked_at"));
 	json_decref(j1);
 
-	/* let the clock move */
+	/* let the clock move (from now: the loop's cached time may be older
+	 * than the ping, and a timer from it would end sooner) */
+	ev_now_update(loop);
 	tu_run_for(loop, 0.003);
 
 	json_t *j2 = health_json("probe", false);
@@ -475,6 +597,23 @@ START_TEST(test_push_reports_at_once)
 	RUN_UNTIL(loop, health_events == 2, 1.0);
 	ck_assert(json_is_true(json_object_get(last_health, "healthy")));
 	ck_assert_int_eq(health_overall(), HEALTH_OK);
+
+	/* refused: failed, pushed at once too, and back */
+	link_up = false;
+	link_refused = true;
+	svc_health_changed(l);
+	RUN_UNTIL(loop, health_events == 3, 1.0);
+	ck_assert(json_is_true(json_object_get(last_health, "failed")));
+	ck_assert_str_eq(str(last_health, "error"), "link refused: WRONGPASS");
+	ck_assert_int_eq(health_overall(), HEALTH_FAILED);
+	j = health_json("link", false);
+	ck_assert_str_eq(str(entry(j, "link"), "state"), "failed");
+	json_decref(j);
+	link_up = true;
+	svc_health_changed(l);
+	RUN_UNTIL(loop, health_events == 4, 1.0);
+	ck_assert(json_is_false(json_object_get(last_health, "failed")));
+	ck_assert_int_eq(health_overall(), HEALTH_OK);
 }
 END_TEST
 
@@ -560,6 +699,8 @@ health_suite(void)
 	tcase_add_test(tc, test_first_result_unhealthy);
 	tcase_add_test(tc, test_overall_and_blocked_by);
 	tcase_add_test(tc, test_failed_and_blocked);
+	tcase_add_test(tc, test_ping_failed_is_failed);
+	tcase_add_test(tc, test_stale_ping_failed_stays_failed);
 	tcase_add_test(tc, test_fresh_round);
 	tcase_add_test(tc, test_periodic_task);
 	tcase_add_test(tc, test_apply_config_reschedules);
