@@ -491,6 +491,8 @@ uninstall-dev:
 # '\" t line that tells man(1) to run tbl. svcd.8 is written by hand.
 MANDATE := $(shell date -u +%Y-%m-%d)
 man:
+	@command -v pandoc >/dev/null || \
+		{ echo "make man needs pandoc (apt-get install pandoc)"; exit 1; }
 	pandoc -s -t man --lua-filter=docs/man/man.lua --shift-heading-level-by=-1 -M title=SVCCTL -M section=1 \
 		-M header="User Commands" -M footer="svcd $(VERSION)" -M date=$(MANDATE) \
 		docs/svcctl.md | sed "1i '\\\\\" t" >docs/man/svcctl.1
