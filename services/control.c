@@ -1737,14 +1737,22 @@ m_status(struct svc *self, struct svc_call *q)
 	for (size_t i = 0; i < n; i++) {
 		struct svc *s = svc_graph_at(g, i);
 
+		/* as `services` and `health` name them: a running service
+		 * whose ping said it failed is failed, not running */
 		switch (svc_state(s)) {
-		case SVC_RUNNING: running++; break;
+		case SVC_RUNNING:
+			if (svc_ping_failed(s)) {
+				failed++;
+				break;
+			}
+			running++;
+			if (svc_degraded(s))
+				degraded++;
+			break;
 		case SVC_FAILED: failed++; break;
 		case SVC_BLOCKED: blocked++; break;
 		default: break;
 		}
-		if (svc_degraded(s))
-			degraded++;
 	}
 	res = json_pack(
 	    "{s:s, s:I, s:I, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "version",
