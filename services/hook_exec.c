@@ -15,6 +15,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -112,8 +113,71 @@ make_env(char *const *extra)
 	return env;
 }
 
+/*
+ * The child of a hook that must not outlive svcd (a listener): forked, it
+ * asks for SIGTERM when svcd dies (PR_SET_PDEATHSIG: a kill -9 of svcd
+ * outside systemd left listeners that ignore EOF running), then does what
+ * posix_spawn's attributes do for the others, and execs. Only
+ * async-signal-safe calls; an exec error goes back on a close-on-exec pipe.
+ * 0 and *pid, or an errno.
+ */
+static int
+spawn_tied(pid_t *pid, char *const *argv, char *const *env, const int in[2],
+           const int out[2], const int err[2])
+{
+	int rep[2], e = 0;
+	pid_t parent = getpid(), p;
+	ssize_t n;
+
+	if (pipe2(rep, O_CLOEXEC) < 0)
+		return errno;
+	p = fork();
+	if (p < 0) {
+		e = errno;
+		close(rep[0]);
+		close(rep[1]);
+		return e;
+	}
+	if (p == 0) {
+		struct sigaction dfl;
+		sigset_t none;
+
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		for (int s = 1; s < NSIG; s++)
+			sigaction(s, &dfl, NULL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setpgid(0, 0);
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+			_exit(127); /* svcd is gone already */
+		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 ||
+		    dup2(err[1], 2) < 0)
+			e = errno;
+		else
+			execve(argv[0], argv, env);
+		if (!e)
+			e = errno;
+		n = write(rep[1], &e, sizeof(e));
+		(void)n;
+		_exit(127);
+	}
+	close(rep[1]);
+	while ((n = read(rep[0], &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	close(rep[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+			;
+		return e;
+	}
+	*pid = p;
+	return 0;
+}
+
 pid_t
-hook_spawn(char *const *argv, char *const *extra_env, int fds[3], char **cause)
+hook_spawn(char *const *argv, char *const *extra_env, bool tied, int fds[3],
+           char **cause)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
 	posix_spawn_file_actions_t fa;
@@ -129,6 +193,11 @@ hook_spawn(char *const *argv, char *const *extra_env, int fds[3], char **cause)
 		goto out_close;
 	}
 	env = make_env(extra_env);
+	if (tied) {
+		e = spawn_tied(&pid, argv, env, in, out, err);
+		free(env);
+		goto spawned;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
@@ -146,6 +215,7 @@ hook_spawn(char *const *argv, char *const *extra_env, int fds[3], char **cause)
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	free(env);
+spawned:
 	if (e) {
 		*cause = xasprintf("cannot run %s: %s", argv[0], strerror(e));
 		pid = -1;
@@ -347,7 +417,7 @@ exec_start(struct run *r)
 	env[0] = xasprintf("SVCD_EVENT=%s", j->event);
 	env[1] = xasprintf("SVCD_SEQ=%" PRIu64, j->seq);
 	env[2] = xasprintf("SVCD_HOOK=%s", h->name);
-	x->pid = hook_spawn(xh->argv, env, fds, &cause);
+	x->pid = hook_spawn(xh->argv, env, false, fds, &cause);
 	for (int i = 0; i < 3; i++)
 		free(env[i]);
 	if (x->pid < 0) {

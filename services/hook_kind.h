@@ -146,9 +146,10 @@ char **hook_argv_dup(char *const *argv);
 void hook_argv_free(char **argv);
 /* Spawn argv with stdin, stdout and stderr on new pipes (the svcd ends
  * non-blocking, close-on-exec, in fds[0..2]) in a process group of its own,
- * env extra entries added; -1 with *cause. */
-pid_t hook_spawn(char *const *argv, char *const *extra_env, int fds[3],
-                 char **cause);
+ * env extra entries added; tied: it gets SIGTERM if svcd dies (fork and
+ * PR_SET_PDEATHSIG instead of posix_spawn). -1 with *cause. */
+pid_t hook_spawn(char *const *argv, char *const *extra_env, bool tied,
+                 int fds[3], char **cause);
 
 /* The http kind's config types (hook_http.c). */
 extern const struct svc_conf_type hook_url_type;

@@ -383,7 +383,8 @@ lh_spawn(struct lhook *lh)
 	int fds[3];
 
 	env[0] = xasprintf("SVCD_HOOK=%s", h->name);
-	lh->pid = hook_spawn(lh->argv, env, fds, &cause);
+	/* tied: a listener does not outlive svcd, even a kill -9 of it */
+	lh->pid = hook_spawn(lh->argv, env, true, fds, &cause);
 	free(env[0]);
 	if (lh->pid < 0) {
 		lh->pid = 0;

@@ -129,6 +129,24 @@ test_bad_listen_is_config_error() {
 	assert_contains "$out" "bad.conf:7: hook 'i': a listener has 'window', not 'concurrency'"
 }
 
+# A listener that never reads its stdin (so never sees the EOF) does not
+# outlive a kill -9 of svcd: it gets SIGTERM when svcd dies. Before, it was
+# left running, adopted by init.
+test_listener_dies_with_svcd() {
+	CONF_TEXT="[hook.l]
+on = x
+listen = /bin/sleep 600"
+	svcd_start
+	wait_for 10 sh -c "$SVCCTL -s $SOCK hooks --json | jq -e '.hooks[0].pid > 0'"
+	local pid
+	pid=$(hook_field pid)
+	kill -0 "$pid" || fail "the listener is not running"
+	kill -KILL "$SVCD_PID"
+	wait "$SVCD_PID" 2>/dev/null
+	SVCD_PID=""
+	wait_for 10 sh -c "! kill -0 $pid 2>/dev/null"
+}
+
 # Every acknowledged event reaches the listener at least once, in order,
 # even when svcd is killed with SIGKILL in the middle of the stream.
 test_at_least_once_after_kill9() {
