@@ -8,6 +8,8 @@
 #               the last reached B's subscriber; raw: one writer XADDs the
 #               same payloads (1024 in flight), one reader XREADGROUP +
 #               XACK, until the last was read.
+#               Also Redis's own time per event by command (INFO
+#               commandstats, usec inside each command) for both.
 #   latency     RATE events/s for SECS seconds (default 10000/s, 5 s):
 #               p50/p99 from the emit (raw: the XADD) to the subscriber
 #               (raw: the reader).
@@ -90,7 +92,7 @@ bridge_run() {
 	local sp=$!
 	for _ in $(seq 250); do grep -q ready "$T/sub.out" 2>/dev/null && break; sleep 0.02; done
 	out=$("$XB" emit "$T/a.sock" "$1" "$2")
-	wait $sp
+	wait $sp || { echo "bridge.sh: the subscriber failed" >&2; exit 1; }
 	local s l
 	s=$(field start_us "$out")
 	l=$(field last_us "$(tail -1 "$T/sub.out")")
@@ -108,12 +110,26 @@ raw_run() {
 	echo "eps=$(($1 * 1000000 / (l - s))) $(grep last_us <<<"$out" | sed 's/.*last_us=[0-9]* //')"
 }
 
+# cmdstats N: Redis's own time per event by command since the last
+# CONFIG RESETSTAT (INFO commandstats: usec spent in each command)
+cmdstats() {
+	redis-cli -p "$port" info commandstats | tr -d '\r' | awk -F'[:,=]' -v n="$1" '
+		/^cmdstat_/ { c = substr($1, 9); u[c] += $5; t += $5 }
+		END { printf "xadd %.2f xreadgroup %.2f xack %.2f other %.2f = %.2f us", u["xadd"] / n,
+			u["xreadgroup"] / n, u["xack"] / n, (t - u["xadd"] - u["xreadgroup"] - u["xack"]) / n, t / n }'
+}
+resetstat() { redis-cli -p "$port" config resetstat >/dev/null; }
+
 echo "bridge.sh: $(nproc) cores, redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), TCP 127.0.0.1"
+resetstat
 raw_run "$N" 0 >"$T/raw_tp"
 raw_tp=$(cat "$T/raw_tp")
+raw_cs=$(cmdstats "$N")
+resetstat
 c0=$(($(cpu "${pids[1]}") + $(cpu "${pids[2]}")))
 r0=$(cpu "${pids[0]}")
 br_tp=$(bridge_run "$N" 0)
+br_cs=$(cmdstats "$N")
 br_cpu=$(($(cpu "${pids[1]}") + $(cpu "${pids[2]}") - c0))
 br_redis=$(($(cpu "${pids[0]}") - r0))
 echo "throughput raw Redis XADD/XREADGROUP: $N events: $raw_tp"
@@ -125,6 +141,8 @@ echo "ratio bridge/raw: $(awk -v b="$bt" -v r="$rt" 'BEGIN { printf "%.2f", b / 
 awk -v n="$N" -v rc="$RAW_CPU" -v rr="$RAW_REDIS_CPU" -v bc="$br_cpu" -v br="$br_redis" 'BEGIN {
 	printf "cpu per event, raw:    clients %.2f us + redis %.2f us = %.2f us\n", rc / n, rr / n, (rc + rr) / n
 	printf "cpu per event, bridge: svcd A+B %.2f us + redis %.2f us = %.2f us (ratio %.2f)\n", bc / n, br / n, (bc + br) / n, (bc + br) / (rc + rr) }'
+echo "redis commandstats per event, raw:    $raw_cs"
+echo "redis commandstats per event, bridge: $br_cs"
 
 M=$((RATE * SECS))
 raw_lat=$(raw_run "$M" "$RATE")

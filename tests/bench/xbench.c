@@ -8,7 +8,9 @@
  *   xbench sub SOCK N             subscribes to bench.* on a svcd, prints
  *                                 "ready", reads until N events, prints
  *                                 "sub n=N last_us=L p50_us=A p99_us=B
- *                                 max_us=C" (latency: now - t)
+ *                                 max_us=C" (latency: now - t); fails
+ *                                 on an events.lost notice (svcd dropped
+ *                                 events for a subscriber that lagged)
  *   xbench raw HOST PORT N RATE   the same load on Redis alone: one writer
  *                                 XADDs (MAXLEN ~, 1024 in flight) the
  *                                 payload the bridge would send, one reader
@@ -184,6 +186,12 @@ do_sub(const char *sock, long n)
 		while ((e = strchr(s, '\n'))) {
 			char *t;
 			*e = '\0';
+			if (strstr(s, "\"method\":\"events.lost\"")) {
+				/* svcd dropped events for us (we read too
+				 * slowly): the count can never be reached */
+				fprintf(stderr, "sub: %s\n", s);
+				return 1;
+			}
 			if (!ready && strstr(s, "\"result\"")) {
 				ready = 1;
 				printf("ready\n");
