@@ -75,9 +75,11 @@ struct outmsg {
 	struct outmsg *next;
 	uint64_t seq;
 	size_t chan_len;
-	size_t len;
 	char *chan; /* pubsub only */
-	char *payload;
+	size_t len; /* of bulk */
+	/* the payload as the last argument of the command, in RESP: "$N\r\n"
+	 * N bytes "\r\n" (one allocation with the struct) */
+	char bulk[];
 };
 
 struct bridge;
@@ -137,6 +139,12 @@ struct bridge {
 	size_t maxlen;
 	char maxlen_text[24];
 	double max_age;
+	/* outbound, built once: every message's end from ,"origin" on; the
+	 * XADD command up to its payload (MAXLEN ~) */
+	struct buf origin_tail;
+	struct buf xadd_head;
+	/* scratch, kept between events: the payload, the command */
+	struct buf enc, cmd;
 	double backoff_min, backoff_max, connect_timeout;
 	double ping_interval, ping_timeout;
 	char *password, *user;
@@ -563,39 +571,104 @@ match_any(char *const *patterns, const char *name, size_t len)
 	return false;
 }
 
+/*
+ * util_format_time's text (RFC 3339, microseconds) into out (>= 40 bytes),
+ * its length returned; the date and time of the last second are kept, as
+ * most events of a burst fall in the same second.
+ */
+static size_t
+format_time(int64_t us, char *out)
+{
+	static _Thread_local int64_t last = -1;
+	static _Thread_local char head[40]; /* "2026-12-02T14:00:00." */
+	static _Thread_local size_t hl;
+	unsigned frac;
+
+	if (us < 0) {
+		util_format_time(us, out, 40);
+		return strlen(out);
+	}
+	if (us / 1000000 != last) {
+		last = us / 1000000;
+		util_format_time(last * 1000000, head, sizeof(head));
+		hl = strlen(head) - 7; /* without "000000Z" */
+	}
+	memcpy(out, head, hl);
+	frac = (unsigned)(us % 1000000);
+	for (size_t i = hl + 6; i > hl; i--) {
+		out[i - 1] = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	out[hl + 6] = 'Z';
+	out[hl + 7] = '\0';
+	return hl + 7;
+}
+
+static void
+buf_put_u64(struct buf *b, uint64_t v)
+{
+	char num[24], *d = util_u64_digits(num + sizeof(num), v);
+
+	buf_append(b, d, (size_t)(num + sizeof(num) - d));
+}
+
+/* ,"origin":{"host":H,"instance":I[,"epoch":E]}}: the same for every
+ * message of a bridge */
+static void
+encode_origin(struct buf *b, const char *host, const char *instance,
+              const char *epoch)
+{
+	buf_puts(b, ",\"origin\":{\"host\":");
+	buf_json_string(b, host, strlen(host));
+	buf_puts(b, ",\"instance\":");
+	buf_json_string(b, instance, strlen(instance));
+	if (epoch) {
+		buf_puts(b, ",\"epoch\":");
+		buf_json_string(b, epoch, strlen(epoch));
+	}
+	buf_puts(b, "}}");
+}
+
+/* The wire form of ev appended to b, tail from encode_origin. */
+static void
+encode_into(struct buf *b, const struct bus_event *ev, bool with_prev,
+            uint64_t prev, const struct buf *tail)
+{
+	char when[40];
+	size_t wl = format_time(ev->time_us, when);
+
+	buf_append(b, "{\"event\":", 9);
+	buf_json_string(b, ev->name, ev->name_len);
+	buf_append(b, ",\"data\":", 8);
+	if (ev->data && ev->data_len)
+		buf_append(b, ev->data, ev->data_len);
+	else
+		buf_append(b, "{}", 2);
+	buf_append(b, ",\"time\":\"", 9);
+	buf_append(b, when, wl);
+	buf_append(b, "\",\"seq\":", 8);
+	buf_put_u64(b, ev->seq);
+	if (with_prev) {
+		buf_append(b, ",\"prev\":", 8);
+		buf_put_u64(b, prev);
+	}
+	buf_append(b, buf_head(tail), tail->len);
+}
+
 char *
 bridge_encode_ext(const struct bus_event *ev, const char *host,
                   const char *instance, const char *epoch, uint64_t prev,
                   size_t *len)
 {
-	struct buf b = {0};
-	char when[40];
+	struct buf b = {0}, tail = {0};
 	char *out;
 
-	util_format_time(ev->time_us, when, sizeof(when));
-	buf_puts(&b, "{\"event\":");
-	buf_json_string(&b, ev->name, ev->name_len);
-	buf_puts(&b, ",\"data\":");
-	if (ev->data && ev->data_len)
-		buf_append(&b, ev->data, ev->data_len);
-	else
-		buf_puts(&b, "{}");
-	buf_printf(&b, ",\"time\":\"%s\",\"seq\":%llu", when,
-	           (unsigned long long)ev->seq);
-	if (epoch)
-		buf_printf(&b, ",\"prev\":%llu", (unsigned long long)prev);
-	buf_puts(&b, ",\"origin\":{\"host\":");
-	buf_json_string(&b, host, strlen(host));
-	buf_puts(&b, ",\"instance\":");
-	buf_json_string(&b, instance, strlen(instance));
-	if (epoch) {
-		buf_puts(&b, ",\"epoch\":");
-		buf_json_string(&b, epoch, strlen(epoch));
-	}
-	buf_puts(&b, "}}");
+	encode_origin(&tail, host, instance, epoch);
+	encode_into(&b, ev, epoch != NULL, prev, &tail);
 	*len = b.len;
 	out = xstrndup(buf_head(&b), b.len);
 	buf_free(&b);
+	buf_free(&tail);
 	return out;
 }
 
@@ -877,8 +950,18 @@ static void
 outmsg_free(struct outmsg *m)
 {
 	free(m->chan);
-	free(m->payload);
 	free(m);
+}
+
+/* A RESP bulk string: $N\r\n, the bytes, \r\n. */
+static void
+buf_put_bulk(struct buf *b, const char *s, size_t n)
+{
+	buf_putc(b, '$');
+	buf_put_u64(b, n);
+	buf_append(b, "\r\n", 2);
+	buf_append(b, s, n);
+	buf_append(b, "\r\n", 2);
 }
 
 static void
@@ -990,40 +1073,39 @@ pump_cb(redisAsyncContext *ac, void *r, void *privdata)
 		pump(l->br);
 }
 
+/*
+ * The command for m, formatted here (RESP) and handed to hiredis whole:
+ * its printf-style formatting of every argument cost more than the rest of
+ * the send. One reply callback per command, as replies come in order.
+ */
 static int
 send_one(struct bridge *br, struct outmsg *m)
 {
 	struct link *l = &br->pub;
+	struct buf *c = &br->cmd;
 
+	buf_reset(c);
 	if (br->delivery == BRIDGE_PUBSUB) {
-		const char *argv[3] = {"PUBLISH", m->chan, m->payload};
-		size_t argvlen[3] = {7, m->chan_len, m->len};
-
-		return redisAsyncCommandArgv(l->ac, pump_cb, NULL, 3, argv,
-		                             argvlen);
-	} else {
+		buf_append(c, "*3\r\n$7\r\nPUBLISH\r\n", 17);
+		buf_put_bulk(c, m->chan, m->chan_len);
+	} else if (br->max_age > 0) {
 		char minid[24];
-		const char *argv[8] = {"XADD", br->stream, NULL, "~",
-		                       NULL,   "*",        "m",  m->payload};
-		size_t argvlen[8];
+		int64_t ms =
+		    util_now_us() / 1000 - (int64_t)(br->max_age * 1000);
+		int n = snprintf(minid, sizeof(minid), "%lld",
+		                 (long long)(ms > 0 ? ms : 0));
 
-		if (br->max_age > 0) {
-			int64_t ms = util_now_us() / 1000 -
-			             (int64_t)(br->max_age * 1000);
-			snprintf(minid, sizeof(minid), "%lld",
-			         (long long)(ms > 0 ? ms : 0));
-			argv[2] = "MINID";
-			argv[4] = minid;
-		} else {
-			argv[2] = "MAXLEN";
-			argv[4] = br->maxlen_text;
-		}
-		for (size_t i = 0; i < 7; i++)
-			argvlen[i] = strlen(argv[i]);
-		argvlen[7] = m->len;
-		return redisAsyncCommandArgv(l->ac, pump_cb, NULL, 8, argv,
-		                             argvlen);
+		buf_append(c, "*8\r\n$4\r\nXADD\r\n", 14);
+		buf_put_bulk(c, br->stream, strlen(br->stream));
+		buf_append(c, "$5\r\nMINID\r\n$1\r\n~\r\n", 18);
+		buf_put_bulk(c, minid, (size_t)n);
+		buf_append(c, "$1\r\n*\r\n$1\r\nm\r\n", 14);
+	} else {
+		buf_append(c, buf_head(&br->xadd_head), br->xadd_head.len);
 	}
+	buf_append(c, m->bulk, m->len);
+	return redisAsyncFormattedCommand(l->ac, pump_cb, NULL, buf_head(c),
+	                                  c->len);
 }
 
 static void
@@ -1080,6 +1162,10 @@ enqueue(struct bridge *br, const struct bus_event *ev)
 {
 	struct outmsg *m;
 	uint64_t prev = br->prev_seq;
+	struct buf *e = &br->enc;
+	char num[24], *d;
+	size_t dl;
+	char *p;
 
 	br->prev_seq = ev->seq;
 	if (br->queued >= br->buffer) {
@@ -1090,15 +1176,28 @@ enqueue(struct bridge *br, const struct bus_event *ev)
 		br->st.dropped++;
 		return -1;
 	}
-	m = xcalloc(1, sizeof(*m));
+	buf_reset(e);
+	encode_into(e, ev, br->epoch != NULL, prev, &br->origin_tail);
+	d = util_u64_digits(num + sizeof(num), e->len);
+	dl = (size_t)(num + sizeof(num) - d);
+	m = xmalloc(sizeof(*m) + dl + e->len + 5);
+	memset(m, 0, sizeof(*m));
 	m->seq = ev->seq;
 	if (br->delivery == BRIDGE_PUBSUB) {
 		m->chan =
 		    xasprintf("%s%c%s", br->channel, BRIDGE_SEP, ev->name);
 		m->chan_len = strlen(m->chan);
 	}
-	m->payload = bridge_encode_ext(ev, br->host, br->instance, br->epoch,
-	                               prev, &m->len);
+	p = m->bulk;
+	*p++ = '$';
+	memcpy(p, d, dl);
+	p += dl;
+	memcpy(p, "\r\n", 2);
+	memcpy(p + 2, buf_head(e), e->len);
+	memcpy(p + 2 + e->len, "\r\n", 2);
+	m->len = 1 + dl + e->len + 4;
+	if (e->cap > 65536)
+		buf_free(e); /* a large event: give its room back */
 	*br->tail = m;
 	br->tail = &m->next;
 	if (!br->unsent)
@@ -2343,6 +2442,12 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 	/* with a journal the bus numbers on across restarts: receivers keep
 	 * deduplicating by seq; else each start is a new numbering */
 	br->epoch = xstrdup(br->store ? "journal" : br->instance);
+	encode_origin(&br->origin_tail, br->host, br->instance, br->epoch);
+	buf_append(&br->xadd_head, "*8\r\n$4\r\nXADD\r\n", 14);
+	buf_put_bulk(&br->xadd_head, br->stream, strlen(br->stream));
+	buf_append(&br->xadd_head, "$6\r\nMAXLEN\r\n$1\r\n~\r\n", 19);
+	buf_put_bulk(&br->xadd_head, br->maxlen_text, strlen(br->maxlen_text));
+	buf_append(&br->xadd_head, "$1\r\n*\r\n$1\r\nm\r\n", 14);
 	if (br->store) {
 		replay_br = br;
 		br->skip_upto = br->store->replay(br->store_arg, BRIDGE_CURSOR,
@@ -2400,6 +2505,10 @@ bridge_free(struct bridge *br)
 	free(br->seen_key);
 	free(br->ping_chan);
 	free(br->epoch);
+	buf_free(&br->origin_tail);
+	buf_free(&br->xadd_head);
+	buf_free(&br->enc);
+	buf_free(&br->cmd);
 	free(br->user);
 	if (br->password) {
 		explicit_bzero(br->password, strlen(br->password));

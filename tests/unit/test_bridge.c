@@ -512,6 +512,39 @@ START_TEST(test_encode_decode)
 }
 END_TEST
 
+/* The time and numbers, written without printf (a cache of the last
+ * second), are util_format_time's text and the exact decimal values, in
+ * any order of times. */
+START_TEST(test_encode_time_and_numbers)
+{
+	static const int64_t times[] = {
+	    1700000000123456LL, 1700000000999999LL,   1700000001000000LL,
+	    1700000000000005LL, 1700000000000005LL,   0,
+	    1799999999000042LL, 253402300799999999LL, /* 9999-12-31 */
+	    -1500000LL,
+	};
+	struct bus_event ev = {.name = "a.b", .name_len = 3};
+
+	for (size_t i = 0; i < ARRAY_SIZE(times); i++) {
+		char want[64], *wire, *t;
+		size_t len;
+
+		ev.time_us = times[i];
+		ev.seq = i == 7 ? UINT64_MAX : 1000 * i + 9;
+		util_format_time(times[i], want, sizeof(want));
+		wire = bridge_encode_ext(&ev, "h", "i", "e",
+		                         i ? UINT64_MAX - i : 0, &len);
+		ck_assert_uint_eq(len, strlen(wire));
+		t = xasprintf("\"time\":\"%s\",\"seq\":%llu,\"prev\":%llu,",
+		              want, (unsigned long long)ev.seq,
+		              (unsigned long long)(i ? UINT64_MAX - i : 0));
+		ck_assert_msg(strstr(wire, t), "%s not in %s", t, wire);
+		free(t);
+		free(wire);
+	}
+}
+END_TEST
+
 /* Inbound data is kept as published (whitespace aside), never rewritten:
  * jansson would give 3.1415926535897931, 0, 100.0. */
 START_TEST(test_decode_data_exact)
@@ -1283,6 +1316,7 @@ bridge_suite(void)
 	tcase_add_test(tc, test_subscribe_minimal);
 	tcase_add_test(tc, test_bad_options);
 	tcase_add_test(tc, test_encode_decode);
+	tcase_add_test(tc, test_encode_time_and_numbers);
 	tcase_add_test(tc, test_decode_rejects);
 	tcase_add_test(tc, test_decode_data_exact);
 	tcase_add_test(tc, test_loop_marker);
