@@ -545,6 +545,47 @@ START_TEST(test_encode_time_and_numbers)
 }
 END_TEST
 
+/* The message in the layout the bridge writes (one pass) and in others
+ * (members in another order, blanks, an escape: the general walk or
+ * jansson) decode alike. */
+START_TEST(test_decode_layouts)
+{
+	static const char *const wires[] = {
+	    "{\"event\":\"a.b\",\"data\":{\"k\":[1,{\"x\":\"}\"}]},\"time\":"
+	    "\"T1\",\"seq\":7,\"prev\":5,\"origin\":{\"host\":\"h\","
+	    "\"instance\":\"i\",\"epoch\":\"e\"}}",
+	    "{\"origin\":{\"epoch\":\"e\",\"instance\":\"i\",\"host\":\"h\"},"
+	    "\"prev\":5,\"seq\":7,\"time\":\"T1\",\"data\":{\"k\":[1,{\"x\":"
+	    "\"}\"}]},\"event\":\"a.b\"}",
+	    " { \"event\" : \"a.b\" , \"data\" : { \"k\" : [ 1 , { \"x\" : "
+	    "\"}\" } ] } , \"time\" : \"T1\" , \"seq\" : 7 , \"prev\" : 5 , "
+	    "\"origin\" : { \"host\" : \"h\" , \"instance\" : \"i\" , "
+	    "\"epoch\" : \"e\" } } ",
+	    "{\"event\":\"a\\u002eb\",\"data\":{\"k\":[1,{\"x\":\"}\"}]},"
+	    "\"time\":\"T1\",\"seq\":7,\"prev\":5,\"origin\":{\"host\":"
+	    "\"h\",\"instance\":\"i\",\"epoch\":\"e\"}}",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(wires); i++) {
+		struct bridge_msg m;
+		char *cause = NULL;
+
+		ck_assert_msg(
+		    bridge_decode(wires[i], strlen(wires[i]), &m, &cause) == 0,
+		    "%zu: %s", i, cause);
+		ck_assert_str_eq(m.event, "a.b");
+		ck_assert_str_eq(m.data, "{\"k\":[1,{\"x\":\"}\"}]}");
+		ck_assert_str_eq(m.time, "T1");
+		ck_assert_uint_eq(m.seq, 7);
+		ck_assert_uint_eq(m.prev, 5);
+		ck_assert_str_eq(m.host, "h");
+		ck_assert_str_eq(m.instance, "i");
+		ck_assert_str_eq(m.epoch, "e");
+		bridge_msg_clear(&m);
+	}
+}
+END_TEST
+
 /* Inbound data is kept as published (whitespace aside), never rewritten:
  * jansson would give 3.1415926535897931, 0, 100.0. */
 START_TEST(test_decode_data_exact)
@@ -1319,6 +1360,7 @@ bridge_suite(void)
 	tcase_add_test(tc, test_encode_time_and_numbers);
 	tcase_add_test(tc, test_decode_rejects);
 	tcase_add_test(tc, test_decode_data_exact);
+	tcase_add_test(tc, test_decode_layouts);
 	tcase_add_test(tc, test_loop_marker);
 	tcase_add_test(tc, test_disabled_stats);
 	tcase_add_test(tc, test_conf_section);
