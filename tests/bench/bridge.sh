@@ -17,8 +17,15 @@
 #   tests/bench/bridge.sh [N [RATE [SECS]]]   (default 100000 10000 5;
 #                          needs redis-server, redis-cli, jq; builds
 #                          build/bench/xbench; uses build/svcd, svcctl)
+#
+#   CALLGRIND=1 tests/bench/bridge.sh [N]   instead: svcd A and B under
+#               callgrind, N events (default 20000) bridged as fast as they
+#               go, and the instructions each node spent per event (the
+#               batches are smaller than at full speed: a figure to compare
+#               between builds, not a cost at full speed)
 set -eu
-N=${1:-100000}
+CALLGRIND=${CALLGRIND:-}
+N=${1:-$([ -n "$CALLGRIND" ] && echo 20000 || echo 100000)}
 RATE=${2:-10000}
 SECS=${3:-5}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -67,9 +74,14 @@ publish = $2
 subscribe = $3
 buffer = 1000000
 CONF
-	"$SVCD" -c "$T/$1.conf" >"$T/$1.log" 2>&1 &
+	if [ -n "$CALLGRIND" ]; then
+		valgrind --tool=callgrind --callgrind-out-file="$T/cg.$1" \
+			"$SVCD" -c "$T/$1.conf" >"$T/$1.log" 2>&1 &
+	else
+		"$SVCD" -c "$T/$1.conf" >"$T/$1.log" 2>&1 &
+	fi
 	pids+=($!)
-	for _ in $(seq 500); do
+	for _ in $(seq 1500); do
 		[ "$("$SVCCTL" -s "$T/$1.sock" --json status 2>/dev/null | jq -r .bridge.connected)" = true ] && return
 		sleep 0.02
 	done
@@ -119,6 +131,20 @@ cmdstats() {
 			u["xreadgroup"] / n, u["xack"] / n, (t - u["xadd"] - u["xreadgroup"] - u["xack"]) / n, t / n }'
 }
 resetstat() { redis-cli -p "$port" config resetstat >/dev/null; }
+
+if [ -n "$CALLGRIND" ]; then
+	# instructions per event of each node over one bridged run
+	for p in "${pids[1]}" "${pids[2]}"; do callgrind_control -z "$p" >/dev/null 2>&1; done
+	bridge_run "$N" 0 >/dev/null
+	for n in a b; do
+		p=${pids[1]}
+		[ $n = b ] && p=${pids[2]}
+		callgrind_control -d "$p" >/dev/null 2>&1
+		ir=$(callgrind_annotate "$T/cg.$n.1" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
+		echo "callgrind: svcd $n: $((ir / N)) instructions per event ($N events)"
+	done
+	exit 0
+fi
 
 echo "bridge.sh: $(nproc) cores, redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), TCP 127.0.0.1"
 resetstat
