@@ -1287,6 +1287,60 @@ START_TEST(test_streams_full_bus_pauses)
 }
 END_TEST
 
+/*
+ * Replies of every size through the reply pool: small events and ones of
+ * 200 KB (a chunk of their own, and a read reply over many chunks) arrive
+ * whole and in order.
+ */
+START_TEST(test_streams_large_events)
+{
+	static const char *const t[] = {"t.*", NULL};
+	struct node a, b;
+	struct node *both[] = {&a, &b, NULL};
+	struct want wb = {&b, 60};
+	char *big = xmalloc(200 * 1024 + 32);
+
+	NEED_REDIS();
+	redis_start();
+	snode_start(&a, "a", t, NULL, NULL);
+	snode_start(&b, "b", NULL, t, NULL);
+	ck_assert(run_until(all_connected, both, 3));
+	for (int i = 1; i <= 60; i++) {
+		if (i % 20 == 7) {
+			int n = snprintf(big, 32, "{\"n\":%d,\"pad\":\"", i);
+			memset(big + n, 'a' + i % 26, 200 * 1024);
+			strcpy(big + n + 200 * 1024, "\"}");
+			emit(&a, "t.x", big);
+		} else {
+			char d[32];
+			snprintf(d, sizeof(d), "{\"n\":%d}", i);
+			emit(&a, "t.x", d);
+		}
+	}
+	ck_assert(run_until(seen_count, &wb, 10));
+	for (int i = 0; i < 60; i++) {
+		char d[48];
+		if ((i + 1) % 20 == 7) {
+			snprintf(d, sizeof(d), "t.x {\"n\":%d,\"pad\":\"",
+			         i + 1);
+			ck_assert_uint_eq(strlen(b.seen[i]),
+			                  strlen(d) + 200 * 1024 + 2);
+			ck_assert(!strncmp(b.seen[i], d, strlen(d)));
+			ck_assert_int_eq(b.seen[i][strlen(d) + 1234],
+			                 'a' + (i + 1) % 26);
+		} else {
+			snprintf(d, sizeof(d), "t.x {\"n\":%d}", i + 1);
+			ck_assert_str_eq(b.seen[i], d);
+		}
+	}
+	ck_assert_uint_eq(stat_of(&b, "invalid"), 0);
+	ck_assert_uint_eq(stat_of(&b, "duplicates"), 0);
+	free(big);
+	node_free(&a);
+	node_free(&b);
+}
+END_TEST
+
 /* max_age: XADD MINID ~ (now - age) instead of MAXLEN; Redis takes it. */
 START_TEST(test_streams_max_age)
 {
@@ -1383,6 +1437,7 @@ bridge_suite(void)
 	tcase_add_test(tc, test_streams_full_bus_pauses);
 	tcase_add_test(tc, test_publish_star_not_service);
 	tcase_add_test(tc, test_streams_max_age);
+	tcase_add_test(tc, test_streams_large_events);
 	suite_add_tcase(s, tc);
 	return s;
 }
