@@ -1421,6 +1421,7 @@ send_one(struct bridge *br, struct outmsg *m)
 {
 	struct link *l = &br->pub;
 	struct buf *c = &br->cmd;
+	int rc;
 
 	buf_reset(c);
 	if (br->delivery == BRIDGE_PUBSUB) {
@@ -1442,8 +1443,11 @@ send_one(struct bridge *br, struct outmsg *m)
 		buf_append(c, buf_head(&br->xadd_head), br->xadd_head.len);
 	}
 	buf_append(c, m->bulk, m->len);
-	return redisAsyncFormattedCommand(l->ac, pump_cb, NULL, buf_head(c),
-	                                  c->len);
+	rc = redisAsyncFormattedCommand(l->ac, pump_cb, NULL, buf_head(c),
+	                                c->len);
+	if (c->cap > 65536)
+		buf_free(c); /* a large event: give its room back */
+	return rc;
 }
 
 static void
