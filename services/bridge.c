@@ -43,6 +43,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -75,9 +76,11 @@ struct outmsg {
 	struct outmsg *next;
 	uint64_t seq;
 	size_t chan_len;
-	size_t len;
 	char *chan; /* pubsub only */
-	char *payload;
+	size_t len; /* of bulk */
+	/* the payload as the last argument of the command, in RESP: "$N\r\n"
+	 * N bytes "\r\n" (one allocation with the struct) */
+	char bulk[];
 };
 
 struct bridge;
@@ -114,8 +117,8 @@ struct link {
 struct peer {
 	char *node;
 	char *epoch;
-	uint64_t seq; /* highest seen from node in epoch */
-	char *time;   /* origin time of that event */
+	uint64_t seq;  /* highest seen from node in epoch */
+	char time[65]; /* origin time of that event ("": none yet) */
 	int64_t last_us;
 	uint64_t received, duplicates, gaps, missing;
 	bool dirty; /* seq not yet stored in Redis */
@@ -142,6 +145,13 @@ struct bridge {
 	size_t maxlen;
 	char maxlen_text[24];
 	double max_age;
+	/* outbound, built once: every message's end from ,"origin" on; the
+	 * XADD command up to its payload (MAXLEN ~) */
+	struct buf origin_tail;
+	struct buf xadd_head;
+	/* scratch, kept between events: the payload, the command; inbound:
+	 * the message decoded, the source, the XACK */
+	struct buf enc, cmd, dec, src, ack;
 	double backoff_min, backoff_max, connect_timeout;
 	double ping_interval, ping_timeout;
 	char *password, *user;
@@ -199,6 +209,193 @@ struct bridge {
 	ev_timer close_kick;
 
 	struct bridge_stats st;
+};
+
+/*
+ * ---- reply objects ----
+ *
+ * hiredis allocates every object of a reply (and, for a string, its text)
+ * on its own and frees them one by one: for an XREADGROUP of 512 entries
+ * that is some 5 000 mallocs and frees, more than the decoding. The links
+ * give their readers these functions instead: the objects of one reply
+ * come from chunks that belong to that reply (the first chunk holds the
+ * arena) and go back to a small pool when hiredis frees the reply, which it
+ * does for the whole reply at once, by its root, and only so (after the
+ * callback, on an error, and for a partial reply when the context is
+ * freed). A chunk is taken from the pool again by the next reply: no
+ * allocation at all once the pool holds what a reply needs.
+ */
+#define RCHUNK_SIZE (64 * 1024)
+#define RPOOL_MAX   32 /* chunks kept: 2 MB */
+
+struct rchunk {
+	struct rchunk *next;
+	size_t used, cap;
+	_Alignas(max_align_t) char mem[];
+};
+
+struct rarena {
+	struct rchunk *chunks; /* the current one first */
+};
+
+struct robj {
+	redisReply r;
+	struct rarena *arena;
+};
+
+static struct rchunk *rpool;
+static size_t rpool_n;
+static size_t rbridges; /* bridges alive: none, the pool is not kept */
+
+static struct rchunk *
+rchunk_get(size_t need)
+{
+	struct rchunk *c;
+
+	if (need <= RCHUNK_SIZE && rpool) {
+		c = rpool;
+		rpool = c->next;
+		rpool_n--;
+	} else {
+		size_t cap = need > RCHUNK_SIZE ? need : RCHUNK_SIZE;
+
+		c = xmalloc(sizeof(*c) + cap);
+		c->cap = cap;
+	}
+	c->next = NULL;
+	c->used = 0;
+	return c;
+}
+
+static void
+rchunk_put(struct rchunk *c)
+{
+	if (c->cap == RCHUNK_SIZE && rpool_n < RPOOL_MAX && rbridges) {
+		c->next = rpool;
+		rpool = c;
+		rpool_n++;
+	} else {
+		free(c);
+	}
+}
+
+static void
+rpool_drain(void)
+{
+	while (rpool) {
+		struct rchunk *c = rpool;
+
+		rpool = c->next;
+		free(c);
+	}
+	rpool_n = 0;
+}
+
+static void *
+rarena_alloc(struct rarena *a, size_t n)
+{
+	struct rchunk *c = a->chunks;
+	void *p;
+
+	n = (n + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+	if (c->cap - c->used < n) {
+		c = rchunk_get(n);
+		c->next = a->chunks;
+		a->chunks = c;
+	}
+	p = c->mem + c->used;
+	c->used += n;
+	return p;
+}
+
+/* A new object of the reply task belongs to, linked into its parent. */
+static redisReply *
+robj_new(const redisReadTask *task, int type, size_t extra, void **extra_p)
+{
+	struct rarena *a;
+	struct robj *o;
+
+	if (task->parent) {
+		a = ((struct robj *)task->parent->obj)->arena;
+	} else {
+		/* the root: a new arena at the start of its first chunk */
+		struct rchunk *c =
+		    rchunk_get(sizeof(struct rarena) + sizeof(*o) + extra + 64);
+
+		a = (struct rarena *)(void *)c->mem;
+		c->used = (sizeof(*a) + _Alignof(max_align_t) - 1) &
+		          ~(_Alignof(max_align_t) - 1);
+		a->chunks = c;
+	}
+	o = rarena_alloc(a, sizeof(*o) + extra);
+	memset(o, 0, sizeof(*o));
+	o->arena = a;
+	o->r.type = type;
+	if (extra_p)
+		*extra_p = (char *)o + sizeof(*o);
+	if (task->parent)
+		((redisReply *)task->parent->obj)->element[task->idx] = &o->r;
+	return &o->r;
+}
+
+static void *
+rcreate_string(const redisReadTask *task, char *str, size_t len)
+{
+	void *text;
+	redisReply *r = robj_new(task, task->type, len + 1, &text);
+
+	memcpy(text, str, len);
+	((char *)text)[len] = '\0';
+	r->str = text;
+	r->len = len;
+	return r;
+}
+
+static void *
+rcreate_array(const redisReadTask *task, int elements)
+{
+	size_t n = elements > 0 ? (size_t)elements : 0;
+	void *els;
+	redisReply *r =
+	    robj_new(task, REDIS_REPLY_ARRAY, n * sizeof(redisReply *), &els);
+
+	memset(els, 0, n * sizeof(redisReply *));
+	r->element = n ? els : NULL;
+	r->elements = n;
+	return r;
+}
+
+static void *
+rcreate_integer(const redisReadTask *task, long long value)
+{
+	redisReply *r = robj_new(task, REDIS_REPLY_INTEGER, 0, NULL);
+
+	r->integer = value;
+	return r;
+}
+
+static void *
+rcreate_nil(const redisReadTask *task)
+{
+	return robj_new(task, REDIS_REPLY_NIL, 0, NULL);
+}
+
+/* hiredis frees a reply by its root only: the whole arena goes. */
+static void
+rfree(void *obj)
+{
+	struct rchunk *c = ((struct robj *)obj)->arena->chunks;
+
+	while (c) {
+		struct rchunk *next = c->next;
+
+		rchunk_put(c);
+		c = next;
+	}
+}
+
+static redisReplyObjectFunctions reply_fns = {
+    rcreate_string, rcreate_array, rcreate_integer, rcreate_nil, rfree,
 };
 
 /* ---- URLs, patterns, the wire format ---- */
@@ -569,39 +766,104 @@ match_any(char *const *patterns, const char *name, size_t len)
 	return false;
 }
 
+/*
+ * util_format_time's text (RFC 3339, microseconds) into out (>= 40 bytes),
+ * its length returned; the date and time of the last second are kept, as
+ * most events of a burst fall in the same second.
+ */
+static size_t
+format_time(int64_t us, char *out)
+{
+	static _Thread_local int64_t last = -1;
+	static _Thread_local char head[40]; /* "2026-12-02T14:00:00." */
+	static _Thread_local size_t hl;
+	unsigned frac;
+
+	if (us < 0) {
+		util_format_time(us, out, 40);
+		return strlen(out);
+	}
+	if (us / 1000000 != last) {
+		last = us / 1000000;
+		util_format_time(last * 1000000, head, sizeof(head));
+		hl = strlen(head) - 7; /* without "000000Z" */
+	}
+	memcpy(out, head, hl);
+	frac = (unsigned)(us % 1000000);
+	for (size_t i = hl + 6; i > hl; i--) {
+		out[i - 1] = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	out[hl + 6] = 'Z';
+	out[hl + 7] = '\0';
+	return hl + 7;
+}
+
+static void
+buf_put_u64(struct buf *b, uint64_t v)
+{
+	char num[24], *d = util_u64_digits(num + sizeof(num), v);
+
+	buf_append(b, d, (size_t)(num + sizeof(num) - d));
+}
+
+/* ,"origin":{"host":H,"instance":I[,"epoch":E]}}: the same for every
+ * message of a bridge */
+static void
+encode_origin(struct buf *b, const char *host, const char *instance,
+              const char *epoch)
+{
+	buf_puts(b, ",\"origin\":{\"host\":");
+	buf_json_string(b, host, strlen(host));
+	buf_puts(b, ",\"instance\":");
+	buf_json_string(b, instance, strlen(instance));
+	if (epoch) {
+		buf_puts(b, ",\"epoch\":");
+		buf_json_string(b, epoch, strlen(epoch));
+	}
+	buf_puts(b, "}}");
+}
+
+/* The wire form of ev appended to b, tail from encode_origin. */
+static void
+encode_into(struct buf *b, const struct bus_event *ev, bool with_prev,
+            uint64_t prev, const struct buf *tail)
+{
+	char when[40];
+	size_t wl = format_time(ev->time_us, when);
+
+	buf_append(b, "{\"event\":", 9);
+	buf_json_string(b, ev->name, ev->name_len);
+	buf_append(b, ",\"data\":", 8);
+	if (ev->data && ev->data_len)
+		buf_append(b, ev->data, ev->data_len);
+	else
+		buf_append(b, "{}", 2);
+	buf_append(b, ",\"time\":\"", 9);
+	buf_append(b, when, wl);
+	buf_append(b, "\",\"seq\":", 8);
+	buf_put_u64(b, ev->seq);
+	if (with_prev) {
+		buf_append(b, ",\"prev\":", 8);
+		buf_put_u64(b, prev);
+	}
+	buf_append(b, buf_head(tail), tail->len);
+}
+
 char *
 bridge_encode_ext(const struct bus_event *ev, const char *host,
                   const char *instance, const char *epoch, uint64_t prev,
                   size_t *len)
 {
-	struct buf b = {0};
-	char when[40];
+	struct buf b = {0}, tail = {0};
 	char *out;
 
-	util_format_time(ev->time_us, when, sizeof(when));
-	buf_puts(&b, "{\"event\":");
-	buf_json_string(&b, ev->name, ev->name_len);
-	buf_puts(&b, ",\"data\":");
-	if (ev->data && ev->data_len)
-		buf_append(&b, ev->data, ev->data_len);
-	else
-		buf_puts(&b, "{}");
-	buf_printf(&b, ",\"time\":\"%s\",\"seq\":%llu", when,
-	           (unsigned long long)ev->seq);
-	if (epoch)
-		buf_printf(&b, ",\"prev\":%llu", (unsigned long long)prev);
-	buf_puts(&b, ",\"origin\":{\"host\":");
-	buf_json_string(&b, host, strlen(host));
-	buf_puts(&b, ",\"instance\":");
-	buf_json_string(&b, instance, strlen(instance));
-	if (epoch) {
-		buf_puts(&b, ",\"epoch\":");
-		buf_json_string(&b, epoch, strlen(epoch));
-	}
-	buf_puts(&b, "}}");
+	encode_origin(&tail, host, instance, epoch);
+	encode_into(&b, ev, epoch != NULL, prev, &tail);
 	*len = b.len;
 	out = xstrndup(buf_head(&b), b.len);
 	buf_free(&b);
+	buf_free(&tail);
 	return out;
 }
 
@@ -638,22 +900,24 @@ bridge_msg_clear(struct bridge_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/*
- * The fast path of bridge_decode, for the shape the bridge itself sends:
- * the whole message checked by the strict scanner (what it accepts jansson
- * accepts too, byte for byte) and the members found by walking the
- * compacted text, without building a tree. false: anything else (a real
- * number, an escape in a name, a negative seq, a missing member...): the
- * caller takes the jansson path, which gives the same result or the error.
- */
+/* A member's value in the compacted text. */
 struct span {
 	const char *p;
 	size_t n;
 };
 
+struct key {
+	const char *s;
+	size_t n;
+};
+#define KEY(s)                                                                 \
+	{                                                                      \
+		s, sizeof(s) - 1                                               \
+	}
+
 /* The members of the object at p (compact, valid) into spans by key. */
 static bool
-walk_object(const char *p, const char *end, const char *const *keys,
+walk_object(const char *p, const char *end, const struct key *keys,
             struct span *vals, size_t nkeys)
 {
 	if (p >= end || *p != '{')
@@ -680,7 +944,8 @@ walk_object(const char *p, const char *end, const char *const *keys,
 		if (!(ve = util_json_skip(v, end)))
 			return false;
 		for (size_t i = 0; i < nkeys; i++)
-			if (strlen(keys[i]) == kl && !memcmp(keys[i], k, kl))
+			if (keys[i].n == kl && keys[i].s[0] == k[0] &&
+			    !memcmp(keys[i].s, k, kl))
 				vals[i] = (struct span){v, (size_t)(ve - v)};
 		p = ve;
 		if (p < end && *p == ',') {
@@ -692,13 +957,17 @@ walk_object(const char *p, const char *end, const char *const *keys,
 	return false;
 }
 
-/* A string member without escapes: its text. */
+/* A string member without escapes: its text, terminated in place (the
+ * closing quote becomes the NUL). */
 static char *
 span_plain_string(struct span s)
 {
+	char *p = (char *)s.p;
+
 	if (s.n < 2 || s.p[0] != '"' || memchr(s.p, '\\', s.n))
 		return NULL;
-	return xstrndup(s.p + 1, s.n - 2);
+	p[s.n - 1] = '\0';
+	return p + 1;
 }
 
 static bool
@@ -717,50 +986,172 @@ span_uint(struct span s, uint64_t *out)
 	return true;
 }
 
+/* Past the literal lit at *p (and true), or false. */
 static bool
-fast_decode(const char *payload, size_t len, struct bridge_msg *out)
+expect(const char **p, const char *end, const char *lit, size_t n)
 {
-	static const char *const top[] = {"event", "data", "time",
-	                                  "seq",   "prev", "origin"};
-	static const char *const org[] = {"host", "instance", "epoch"};
+	if ((size_t)(end - *p) < n || memcmp(*p, lit, n))
+		return false;
+	*p += n;
+	return true;
+}
+
+/* A string at *p without escapes, quotes included, into *out. */
+static bool
+take_plain(const char **p, const char *end, struct span *out)
+{
+	const char *q = *p + 1;
+
+	if (*p >= end || **p != '"')
+		return false;
+	while (q < end && *q != '"' && *q != '\\')
+		q++;
+	if (q >= end || *q != '"')
+		return false;
+	*out = (struct span){*p, (size_t)(q + 1 - *p)};
+	*p = q + 1;
+	return true;
+}
+
+static bool
+take_digits(const char **p, const char *end, struct span *out)
+{
+	const char *q = *p;
+
+	while (q < end && *q >= '0' && *q <= '9')
+		q++;
+	if (q == *p)
+		return false;
+	*out = (struct span){*p, (size_t)(q - *p)};
+	*p = q;
+	return true;
+}
+
+#define LIT(p, end, s) expect(p, end, s, sizeof(s) - 1)
+
+/*
+ * The members of a message in exactly the layout bridge_encode_ext writes
+ * (compacted, every key once, in its order), in one pass: the spans
+ * walk_object would find. false: another layout (walk_object decides).
+ */
+static bool
+walk_own_layout(const char *p, const char *end, struct span *t, struct span *o)
+{
+	const char *v;
+
+	if (!LIT(&p, end, "{\"event\":") || !take_plain(&p, end, &t[0]) ||
+	    !LIT(&p, end, ",\"data\":") || p >= end || *p != '{' ||
+	    !(v = util_json_skip(p, end)))
+		return false;
+	t[1] = (struct span){p, (size_t)(v - p)};
+	p = v;
+	if (!LIT(&p, end, ",\"time\":") || !take_plain(&p, end, &t[2]) ||
+	    !LIT(&p, end, ",\"seq\":") || !take_digits(&p, end, &t[3]))
+		return false;
+	if (LIT(&p, end, ",\"prev\":") && !take_digits(&p, end, &t[4]))
+		return false;
+	if (!LIT(&p, end, ",\"origin\":"))
+		return false;
+	v = p;
+	if (!LIT(&p, end, "{\"host\":") || !take_plain(&p, end, &o[0]) ||
+	    !LIT(&p, end, ",\"instance\":") || !take_plain(&p, end, &o[1]))
+		return false;
+	if (LIT(&p, end, ",\"epoch\":") && !take_plain(&p, end, &o[2]))
+		return false;
+	if (!LIT(&p, end, "}"))
+		return false;
+	t[5] = (struct span){v, (size_t)(p - v)};
+	return LIT(&p, end, "}") && p == end;
+}
+
+/*
+ * The fast path's message, its strings pointing into text (the compacted
+ * payload in *scratch, terminated in place): valid until scratch is
+ * reused. Nothing is allocated once scratch has grown to the size.
+ */
+static bool
+fast_view(const char *payload, size_t len, struct buf *scratch,
+          struct bridge_msg *out)
+{
+	static const struct key top[] = {KEY("event"), KEY("data"),
+	                                 KEY("time"),  KEY("seq"),
+	                                 KEY("prev"),  KEY("origin")};
+	static const struct key org[] = {KEY("host"), KEY("instance"),
+	                                 KEY("epoch")};
 	struct span t[6] = {{0}}, o[3] = {{0}};
 	struct bridge_msg m = {0};
 	char *text;
 	size_t tl;
-	bool ok = false;
 
 	if (len > (1u << 24))
 		return false;
-	text = xmalloc(len + 1);
-	if (!fastscan_value(payload, len, text, &tl) ||
-	    !walk_object(text, text + tl, top, t, 6) || !t[0].p || !t[2].p ||
-	    !t[5].p || (t[1].p && t[1].p[0] != '{') ||
-	    !walk_object(t[5].p, t[5].p + t[5].n, org, o, 3) || !o[0].p ||
-	    !o[1].p)
-		goto out;
+	buf_reset(scratch);
+	buf_reserve(scratch, len + 1);
+	text = buf_tail(scratch);
+	if (!fastscan_value(payload, len, text, &tl))
+		return false;
+	if (!walk_own_layout(text, text + tl, t, o)) {
+		memset(t, 0, sizeof(t));
+		memset(o, 0, sizeof(o));
+		if (!walk_object(text, text + tl, top, t, 6) || !t[0].p ||
+		    !t[2].p || !t[5].p || (t[1].p && t[1].p[0] != '{') ||
+		    !walk_object(t[5].p, t[5].p + t[5].n, org, o, 3) ||
+		    !o[0].p || !o[1].p)
+			return false;
+	}
 	if (t[3].p && !span_uint(t[3], &m.seq))
-		goto out;
+		return false;
 	if (t[4].p && !span_uint(t[4], &m.prev))
-		goto out;
+		return false;
+	/* every span found: now terminate them (what follows a value is a
+	 * ',' or a '}', never a part of another member we take) */
 	m.event = span_plain_string(t[0]);
 	m.time = span_plain_string(t[2]);
 	m.host = span_plain_string(o[0]);
 	m.instance = span_plain_string(o[1]);
-	m.epoch = o[2].p ? span_plain_string(o[2])
-	                 : (m.instance ? xstrdup(m.instance) : NULL);
+	m.epoch = o[2].p ? span_plain_string(o[2]) : m.instance;
 	if (!m.event || !bus_name_valid(m.event, strlen(m.event)) || !m.time ||
 	    !token_valid(m.time, 64) || !m.host ||
 	    !token_valid(m.host, BRIDGE_HOST_MAX) || !m.instance ||
 	    !token_valid(m.instance, BRIDGE_INSTANCE_MAX) || !m.epoch ||
 	    !token_valid(m.epoch, BRIDGE_INSTANCE_MAX))
-		goto out;
-	m.data = t[1].p ? xstrndup(t[1].p, t[1].n) : xstrdup("{}");
+		return false;
+	if (t[1].p) {
+		m.data = (char *)t[1].p;
+		m.data[t[1].n] = '\0';
+	} else {
+		m.data = "{}";
+	}
 	*out = m;
-	ok = true;
-out:
-	if (!ok)
-		bridge_msg_clear(&m);
-	free(text);
+	return true;
+}
+
+/*
+ * The fast path of bridge_decode, for the shape the bridge itself sends:
+ * the whole message checked by the strict scanner (what it accepts jansson
+ * accepts too, byte for byte) and the members found by walking the
+ * compacted text, without building a tree. false: anything else (a real
+ * number, an escape in a name, a negative seq, a missing member...): the
+ * caller takes the jansson path, which gives the same result or the error.
+ */
+static bool
+fast_decode(const char *payload, size_t len, struct bridge_msg *out)
+{
+	struct buf scratch = {0};
+	struct bridge_msg v;
+	bool ok = fast_view(payload, len, &scratch, &v);
+
+	if (ok) {
+		out->event = xstrdup(v.event);
+		out->data = xstrdup(v.data);
+		out->time = xstrdup(v.time);
+		out->seq = v.seq;
+		out->host = xstrdup(v.host);
+		out->instance = xstrdup(v.instance);
+		out->epoch = xstrdup(v.epoch);
+		out->prev = v.prev;
+	}
+	buf_free(&scratch);
 	return ok;
 }
 
@@ -862,12 +1253,32 @@ out_fail:
 	return -1;
 }
 
+/* BRIDGE_SOURCE_PREFIX "origin=HOST/INSTANCE time=TIME seq=N", NUL
+ * included in the buffer (not in its length). */
+static void
+source_into(struct buf *b, const struct bridge_msg *m)
+{
+	buf_reset(b);
+	buf_append(b, BRIDGE_SOURCE_PREFIX "origin=",
+	           sizeof(BRIDGE_SOURCE_PREFIX "origin=") - 1);
+	buf_puts(b, m->host);
+	buf_putc(b, '/');
+	buf_puts(b, m->instance);
+	buf_append(b, " time=", 6);
+	buf_puts(b, m->time);
+	buf_append(b, " seq=", 5);
+	buf_put_u64(b, m->seq);
+	buf_putc(b, '\0');
+	b->len--;
+}
+
 char *
 bridge_source(const struct bridge_msg *m)
 {
-	return xasprintf(BRIDGE_SOURCE_PREFIX "origin=%s/%s time=%s seq=%llu",
-	                 m->host, m->instance, m->time,
-	                 (unsigned long long)m->seq);
+	struct buf b = {0};
+
+	source_into(&b, m);
+	return b.data;
 }
 
 bool
@@ -883,8 +1294,18 @@ static void
 outmsg_free(struct outmsg *m)
 {
 	free(m->chan);
-	free(m->payload);
 	free(m);
+}
+
+/* A RESP bulk string: $N\r\n, the bytes, \r\n. */
+static void
+buf_put_bulk(struct buf *b, const char *s, size_t n)
+{
+	buf_putc(b, '$');
+	buf_put_u64(b, n);
+	buf_append(b, "\r\n", 2);
+	buf_append(b, s, n);
+	buf_append(b, "\r\n", 2);
 }
 
 static void
@@ -996,40 +1417,43 @@ pump_cb(redisAsyncContext *ac, void *r, void *privdata)
 		pump(l->br);
 }
 
+/*
+ * The command for m, formatted here (RESP) and handed to hiredis whole:
+ * its printf-style formatting of every argument cost more than the rest of
+ * the send. One reply callback per command, as replies come in order.
+ */
 static int
 send_one(struct bridge *br, struct outmsg *m)
 {
 	struct link *l = &br->pub;
+	struct buf *c = &br->cmd;
+	int rc;
 
+	buf_reset(c);
 	if (br->delivery == BRIDGE_PUBSUB) {
-		const char *argv[3] = {"PUBLISH", m->chan, m->payload};
-		size_t argvlen[3] = {7, m->chan_len, m->len};
-
-		return redisAsyncCommandArgv(l->ac, pump_cb, NULL, 3, argv,
-		                             argvlen);
-	} else {
+		buf_append(c, "*3\r\n$7\r\nPUBLISH\r\n", 17);
+		buf_put_bulk(c, m->chan, m->chan_len);
+	} else if (br->max_age > 0) {
 		char minid[24];
-		const char *argv[8] = {"XADD", br->stream, NULL, "~",
-		                       NULL,   "*",        "m",  m->payload};
-		size_t argvlen[8];
+		int64_t ms =
+		    util_now_us() / 1000 - (int64_t)(br->max_age * 1000);
+		int n = snprintf(minid, sizeof(minid), "%lld",
+		                 (long long)(ms > 0 ? ms : 0));
 
-		if (br->max_age > 0) {
-			int64_t ms = util_now_us() / 1000 -
-			             (int64_t)(br->max_age * 1000);
-			snprintf(minid, sizeof(minid), "%lld",
-			         (long long)(ms > 0 ? ms : 0));
-			argv[2] = "MINID";
-			argv[4] = minid;
-		} else {
-			argv[2] = "MAXLEN";
-			argv[4] = br->maxlen_text;
-		}
-		for (size_t i = 0; i < 7; i++)
-			argvlen[i] = strlen(argv[i]);
-		argvlen[7] = m->len;
-		return redisAsyncCommandArgv(l->ac, pump_cb, NULL, 8, argv,
-		                             argvlen);
+		buf_append(c, "*8\r\n$4\r\nXADD\r\n", 14);
+		buf_put_bulk(c, br->stream, strlen(br->stream));
+		buf_append(c, "$5\r\nMINID\r\n$1\r\n~\r\n", 18);
+		buf_put_bulk(c, minid, (size_t)n);
+		buf_append(c, "$1\r\n*\r\n$1\r\nm\r\n", 14);
+	} else {
+		buf_append(c, buf_head(&br->xadd_head), br->xadd_head.len);
 	}
+	buf_append(c, m->bulk, m->len);
+	rc = redisAsyncFormattedCommand(l->ac, pump_cb, NULL, buf_head(c),
+	                                c->len);
+	if (c->cap > 65536)
+		buf_free(c); /* a large event: give its room back */
+	return rc;
 }
 
 static void
@@ -1086,6 +1510,10 @@ enqueue(struct bridge *br, const struct bus_event *ev)
 {
 	struct outmsg *m;
 	uint64_t prev = br->prev_seq;
+	struct buf *e = &br->enc;
+	char num[24], *d;
+	size_t dl;
+	char *p;
 
 	br->prev_seq = ev->seq;
 	if (br->queued >= br->buffer) {
@@ -1096,15 +1524,28 @@ enqueue(struct bridge *br, const struct bus_event *ev)
 		br->st.dropped++;
 		return -1;
 	}
-	m = xcalloc(1, sizeof(*m));
+	buf_reset(e);
+	encode_into(e, ev, br->epoch != NULL, prev, &br->origin_tail);
+	d = util_u64_digits(num + sizeof(num), e->len);
+	dl = (size_t)(num + sizeof(num) - d);
+	m = xmalloc(sizeof(*m) + dl + e->len + 5);
+	memset(m, 0, sizeof(*m));
 	m->seq = ev->seq;
 	if (br->delivery == BRIDGE_PUBSUB) {
 		m->chan =
 		    xasprintf("%s%c%s", br->channel, BRIDGE_SEP, ev->name);
 		m->chan_len = strlen(m->chan);
 	}
-	m->payload = bridge_encode_ext(ev, br->host, br->instance, br->epoch,
-	                               prev, &m->len);
+	p = m->bulk;
+	*p++ = '$';
+	memcpy(p, d, dl);
+	p += dl;
+	memcpy(p, "\r\n", 2);
+	memcpy(p + 2, buf_head(e), e->len);
+	memcpy(p + 2 + e->len, "\r\n", 2);
+	m->len = 1 + dl + e->len + 4;
+	if (e->cap > 65536)
+		buf_free(e); /* a large event: give its room back */
 	*br->tail = m;
 	br->tail = &m->next;
 	if (!br->unsent)
@@ -1179,7 +1620,6 @@ peers_free(struct bridge *br)
 	for (size_t i = 0; i < br->npeers; i++) {
 		free(br->peers[i].node);
 		free(br->peers[i].epoch);
-		free(br->peers[i].time);
 	}
 	free(br->peers);
 	br->peers = NULL;
@@ -1212,11 +1652,10 @@ report_gap(struct bridge *br, struct peer *p, uint64_t from, uint64_t to)
  * will not change: acknowledge it), -1 the bus is full (try again later).
  */
 static int
-on_remote(struct bridge *br, const struct bridge_msg *m)
+on_remote(struct bridge *br, const struct bridge_msg *m, int64_t now_us)
 {
 	struct peer *p;
 	uint64_t gap_from = 0, gap_to = 0;
-	char *source;
 	int rc = 0;
 
 	if (br->delivery == BRIDGE_STREAMS
@@ -1242,9 +1681,10 @@ on_remote(struct bridge *br, const struct bridge_msg *m)
 	if (!match_any(br->subscribe, m->event, strlen(m->event))) {
 		br->st.ignored++;
 	} else {
-		source = bridge_source(m);
+		source_into(&br->src, m);
 		if (bus_emit(br->bus, m->event, strlen(m->event), m->data,
-		             strlen(m->data), source, NULL, NULL) < 0) {
+		             strlen(m->data), buf_head(&br->src), NULL,
+		             NULL) < 0) {
 			if (errno == EAGAIN && br->delivery == BRIDGE_STREAMS) {
 				rc = -1;
 			} else if (errno == EAGAIN) {
@@ -1258,16 +1698,19 @@ on_remote(struct bridge *br, const struct bridge_msg *m)
 			if (p)
 				p->received++;
 		}
-		free(source);
 	}
 	if (rc < 0)
 		return -1;
 	if (p) {
 		p->seq = m->seq;
 		p->dirty = true;
-		p->last_us = util_now_us();
-		free(p->time);
-		p->time = xstrdup(m->time);
+		p->last_us = now_us;
+		size_t tl = strlen(m->time);
+
+		if (tl >= sizeof(p->time))
+			tl = sizeof(p->time) - 1; /* not so: a token of <= 64 */
+		memcpy(p->time, m->time, tl);
+		p->time[tl] = '\0';
 		if (gap_to)
 			report_gap(br, p, gap_from, gap_to);
 	}
@@ -1296,7 +1739,7 @@ on_remote_message(struct bridge *br, const char *chan, size_t chan_len,
 		         m.event, (int)chan_len, chan);
 		goto out;
 	}
-	on_remote(br, &m);
+	on_remote(br, &m, util_now_us());
 out:
 	bridge_msg_clear(&m);
 }
@@ -1412,14 +1855,39 @@ store_seen(struct bridge *br, struct link *l)
 	free(argvlen);
 }
 
+/* One entry's message: decoded without allocating when it has the shape
+ * the bridge sends, else by bridge_decode. 0, or -1 when the bus is full. */
+static int
+read_entry(struct bridge *br, const redisReply *id, const redisReply *payload,
+           int64_t now_us)
+{
+	struct bridge_msg m;
+	char *cause = NULL;
+	int rc;
+
+	if (fast_view(payload->str, payload->len, &br->dec, &m))
+		return on_remote(br, &m, now_us);
+	if (bridge_decode(payload->str, payload->len, &m, &cause) < 0) {
+		br->st.invalid++;
+		log_warn("bridge: ignoring entry %s of %s: %s", id->str,
+		         br->stream, cause);
+		free(cause);
+		return 0;
+	}
+	rc = on_remote(br, &m, now_us);
+	bridge_msg_clear(&m);
+	return rc;
+}
+
 static void
 on_read(redisAsyncContext *ac, void *r, void *privdata)
 {
 	struct link *l = ac->data;
 	struct bridge *br;
 	redisReply *reply = r, *entries;
-	const char **ack;
-	size_t *acklen, nack = 3;
+	struct buf *ack;
+	size_t nack = 0, head;
+	int64_t now_us;
 
 	(void)privdata;
 	if (!l || !reply)
@@ -1447,15 +1915,18 @@ on_read(redisAsyncContext *ac, void *r, void *privdata)
 	entries = reply->element[0]->element[1];
 	if (br->pending && entries->elements == 0)
 		br->pending = false; /* every pending entry done */
-	ack = xcalloc(entries->elements + 3, sizeof(*ack));
-	acklen = xcalloc(entries->elements + 3, sizeof(*acklen));
-	ack[0] = "XACK";
-	ack[1] = br->stream;
-	ack[2] = br->host;
+	/* XACK stream group id...: formatted here (RESP), the count of
+	 * arguments written in front once known */
+	ack = &br->ack;
+	buf_reset(ack);
+	buf_append(ack, "                        ", 24);
+	head = ack->len;
+	buf_append(ack, "$4\r\nXACK\r\n", 10);
+	buf_put_bulk(ack, br->stream, strlen(br->stream));
+	buf_put_bulk(ack, br->host, strlen(br->host));
+	now_us = util_now_us();
 	for (size_t i = 0; i < entries->elements; i++) {
 		redisReply *e = entries->element[i], *f, *payload = NULL;
-		struct bridge_msg m;
-		char *cause = NULL;
 
 		if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
 		    e->element[0]->type != REDIS_REPLY_STRING)
@@ -1479,37 +1950,35 @@ on_read(redisAsyncContext *ac, void *r, void *privdata)
 				br->st.invalid++;
 				log_warn("bridge: entry %s of %s has no 'm'",
 				         e->element[0]->str, br->stream);
-			} else if (bridge_decode(payload->str, payload->len, &m,
-			                         &cause) < 0) {
-				br->st.invalid++;
-				log_warn("bridge: ignoring entry %s of %s: %s",
-				         e->element[0]->str, br->stream, cause);
-				free(cause);
-			} else {
-				int rc = on_remote(br, &m);
-				bridge_msg_clear(&m);
-				if (rc < 0) {
-					/* the bus is full: what is left stays
-					 * pending, read again when there is
-					 * room */
-					br->paused = true;
-					br->pending = true;
-					br->st.pauses++;
-					break;
-				}
+			} else if (read_entry(br, e->element[0], payload,
+			                      now_us) < 0) {
+				/* the bus is full: what is left stays
+				 * pending, read again when there is room */
+				br->paused = true;
+				br->pending = true;
+				br->st.pauses++;
+				break;
 			}
 		}
-		ack[nack] = e->element[0]->str;
-		acklen[nack++] = e->element[0]->len;
+		buf_put_bulk(ack, e->element[0]->str, e->element[0]->len);
+		nack++;
 	}
 	store_seen(br, l);
-	if (nack > 3) {
-		for (size_t i = 0; i < 3; i++)
-			acklen[i] = strlen(ack[i]);
-		redisAsyncCommandArgv(ac, NULL, NULL, (int)nack, ack, acklen);
+	if (nack) {
+		char num[24], *d = util_u64_digits(num + sizeof(num), nack + 3);
+		size_t dl = (size_t)(num + sizeof(num) - d);
+		char *start = ack->data + ack->off + head - dl - 3;
+
+		start[0] = '*';
+		memcpy(start + 1, d, dl);
+		memcpy(start + 1 + dl, "\r\n", 2);
+		redisAsyncFormattedCommand(ac, NULL, NULL, start,
+		                           (size_t)(buf_tail(ack) - start));
 	}
-	free(ack);
-	free(acklen);
+	if (ack->cap > 65536)
+		buf_free(ack);
+	if (br->dec.cap > 65536)
+		buf_free(&br->dec);
 	if (br->paused)
 		bus_wait_room(br->bus, &br->room);
 	else
@@ -2250,6 +2719,7 @@ link_connect(struct link *l)
 		return;
 	}
 	ac->data = l;
+	ac->c.reader->fn = &reply_fns;
 	redisLibevAttach(br->loop, ac);
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -2382,6 +2852,7 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 	}
 
 	br = xcalloc(1, sizeof(*br));
+	rbridges++;
 	br->loop = loop;
 	br->bus = bus;
 	br->url = url;
@@ -2443,6 +2914,12 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 	/* with a journal the bus numbers on across restarts: receivers keep
 	 * deduplicating by seq; else each start is a new numbering */
 	br->epoch = xstrdup(br->store ? "journal" : br->instance);
+	encode_origin(&br->origin_tail, br->host, br->instance, br->epoch);
+	buf_append(&br->xadd_head, "*8\r\n$4\r\nXADD\r\n", 14);
+	buf_put_bulk(&br->xadd_head, br->stream, strlen(br->stream));
+	buf_append(&br->xadd_head, "$6\r\nMAXLEN\r\n$1\r\n~\r\n", 19);
+	buf_put_bulk(&br->xadd_head, br->maxlen_text, strlen(br->maxlen_text));
+	buf_append(&br->xadd_head, "$1\r\n*\r\n$1\r\nm\r\n", 14);
 	if (br->store) {
 		replay_br = br;
 		br->skip_upto = br->store->replay(br->store_arg, BRIDGE_CURSOR,
@@ -2500,6 +2977,13 @@ bridge_free(struct bridge *br)
 	free(br->seen_key);
 	free(br->ping_chan);
 	free(br->epoch);
+	buf_free(&br->origin_tail);
+	buf_free(&br->xadd_head);
+	buf_free(&br->enc);
+	buf_free(&br->cmd);
+	buf_free(&br->dec);
+	buf_free(&br->src);
+	buf_free(&br->ack);
 	free(br->user);
 	free(br->password_file);
 	if (br->password) {
@@ -2515,6 +2999,8 @@ bridge_free(struct bridge *br)
 	free(br->host);
 	free(br->instance);
 	free(br);
+	if (--rbridges == 0)
+		rpool_drain();
 }
 
 static void
@@ -2793,7 +3279,7 @@ bridge_get_peers_json(const struct bridge *br)
 		    (json_int_t)p->duplicates, "gaps", (json_int_t)p->gaps,
 		    "missing", (json_int_t)p->missing);
 		json_object_set_new(
-		    o, "time", p->time ? json_string(p->time) : json_null());
+		    o, "time", p->time[0] ? json_string(p->time) : json_null());
 		json_object_set_new(o, "received_at",
 		                    when[0] ? json_string(when) : json_null());
 		if ((g = group_of(br, p->node))) {

@@ -8,6 +8,8 @@
 #               the last reached B's subscriber; raw: one writer XADDs the
 #               same payloads (1024 in flight), one reader XREADGROUP +
 #               XACK, until the last was read.
+#               Also Redis's own time per event by command (INFO
+#               commandstats, usec inside each command) for both.
 #   latency     RATE events/s for SECS seconds (default 10000/s, 5 s):
 #               p50/p99 from the emit (raw: the XADD) to the subscriber
 #               (raw: the reader).
@@ -15,8 +17,15 @@
 #   tests/bench/bridge.sh [N [RATE [SECS]]]   (default 100000 10000 5;
 #                          needs redis-server, redis-cli, jq; builds
 #                          build/bench/xbench; uses build/svcd, svcctl)
+#
+#   CALLGRIND=1 tests/bench/bridge.sh [N]   instead: svcd A and B under
+#               callgrind, N events (default 20000) bridged as fast as they
+#               go, and the instructions each node spent per event (the
+#               batches are smaller than at full speed: a figure to compare
+#               between builds, not a cost at full speed)
 set -eu
-N=${1:-100000}
+CALLGRIND=${CALLGRIND:-}
+N=${1:-$([ -n "$CALLGRIND" ] && echo 20000 || echo 100000)}
 RATE=${2:-10000}
 SECS=${3:-5}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -65,9 +74,14 @@ publish = $2
 subscribe = $3
 buffer = 1000000
 CONF
-	"$SVCD" -c "$T/$1.conf" >"$T/$1.log" 2>&1 &
+	if [ -n "$CALLGRIND" ]; then
+		valgrind --tool=callgrind --callgrind-out-file="$T/cg.$1" \
+			"$SVCD" -c "$T/$1.conf" >"$T/$1.log" 2>&1 &
+	else
+		"$SVCD" -c "$T/$1.conf" >"$T/$1.log" 2>&1 &
+	fi
 	pids+=($!)
-	for _ in $(seq 500); do
+	for _ in $(seq 1500); do
 		[ "$("$SVCCTL" -s "$T/$1.sock" --json status 2>/dev/null | jq -r .bridge.connected)" = true ] && return
 		sleep 0.02
 	done
@@ -90,7 +104,7 @@ bridge_run() {
 	local sp=$!
 	for _ in $(seq 250); do grep -q ready "$T/sub.out" 2>/dev/null && break; sleep 0.02; done
 	out=$("$XB" emit "$T/a.sock" "$1" "$2")
-	wait $sp
+	wait $sp || { echo "bridge.sh: the subscriber failed" >&2; exit 1; }
 	local s l
 	s=$(field start_us "$out")
 	l=$(field last_us "$(tail -1 "$T/sub.out")")
@@ -108,12 +122,40 @@ raw_run() {
 	echo "eps=$(($1 * 1000000 / (l - s))) $(grep last_us <<<"$out" | sed 's/.*last_us=[0-9]* //')"
 }
 
+# cmdstats N: Redis's own time per event by command since the last
+# CONFIG RESETSTAT (INFO commandstats: usec spent in each command)
+cmdstats() {
+	redis-cli -p "$port" info commandstats | tr -d '\r' | awk -F'[:,=]' -v n="$1" '
+		/^cmdstat_/ { c = substr($1, 9); u[c] += $5; t += $5 }
+		END { printf "xadd %.2f xreadgroup %.2f xack %.2f other %.2f = %.2f us", u["xadd"] / n,
+			u["xreadgroup"] / n, u["xack"] / n, (t - u["xadd"] - u["xreadgroup"] - u["xack"]) / n, t / n }'
+}
+resetstat() { redis-cli -p "$port" config resetstat >/dev/null; }
+
+if [ -n "$CALLGRIND" ]; then
+	# instructions per event of each node over one bridged run
+	for p in "${pids[1]}" "${pids[2]}"; do callgrind_control -z "$p" >/dev/null 2>&1; done
+	bridge_run "$N" 0 >/dev/null
+	for n in a b; do
+		p=${pids[1]}
+		[ $n = b ] && p=${pids[2]}
+		callgrind_control -d "$p" >/dev/null 2>&1
+		ir=$(callgrind_annotate "$T/cg.$n.1" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
+		echo "callgrind: svcd $n: $((ir / N)) instructions per event ($N events)"
+	done
+	exit 0
+fi
+
 echo "bridge.sh: $(nproc) cores, redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), TCP 127.0.0.1"
+resetstat
 raw_run "$N" 0 >"$T/raw_tp"
 raw_tp=$(cat "$T/raw_tp")
+raw_cs=$(cmdstats "$N")
+resetstat
 c0=$(($(cpu "${pids[1]}") + $(cpu "${pids[2]}")))
 r0=$(cpu "${pids[0]}")
 br_tp=$(bridge_run "$N" 0)
+br_cs=$(cmdstats "$N")
 br_cpu=$(($(cpu "${pids[1]}") + $(cpu "${pids[2]}") - c0))
 br_redis=$(($(cpu "${pids[0]}") - r0))
 echo "throughput raw Redis XADD/XREADGROUP: $N events: $raw_tp"
@@ -125,6 +167,8 @@ echo "ratio bridge/raw: $(awk -v b="$bt" -v r="$rt" 'BEGIN { printf "%.2f", b / 
 awk -v n="$N" -v rc="$RAW_CPU" -v rr="$RAW_REDIS_CPU" -v bc="$br_cpu" -v br="$br_redis" 'BEGIN {
 	printf "cpu per event, raw:    clients %.2f us + redis %.2f us = %.2f us\n", rc / n, rr / n, (rc + rr) / n
 	printf "cpu per event, bridge: svcd A+B %.2f us + redis %.2f us = %.2f us (ratio %.2f)\n", bc / n, br / n, (bc + br) / n, (bc + br) / (rc + rr) }'
+echo "redis commandstats per event, raw:    $raw_cs"
+echo "redis commandstats per event, bridge: $br_cs"
 
 M=$((RATE * SECS))
 raw_lat=$(raw_run "$M" "$RATE")

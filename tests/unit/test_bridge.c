@@ -512,6 +512,80 @@ START_TEST(test_encode_decode)
 }
 END_TEST
 
+/* The time and numbers, written without printf (a cache of the last
+ * second), are util_format_time's text and the exact decimal values, in
+ * any order of times. */
+START_TEST(test_encode_time_and_numbers)
+{
+	static const int64_t times[] = {
+	    1700000000123456LL, 1700000000999999LL,   1700000001000000LL,
+	    1700000000000005LL, 1700000000000005LL,   0,
+	    1799999999000042LL, 253402300799999999LL, /* 9999-12-31 */
+	    -1500000LL,
+	};
+	struct bus_event ev = {.name = "a.b", .name_len = 3};
+
+	for (size_t i = 0; i < ARRAY_SIZE(times); i++) {
+		char want[64], *wire, *t;
+		size_t len;
+
+		ev.time_us = times[i];
+		ev.seq = i == 7 ? UINT64_MAX : 1000 * i + 9;
+		util_format_time(times[i], want, sizeof(want));
+		wire = bridge_encode_ext(&ev, "h", "i", "e",
+		                         i ? UINT64_MAX - i : 0, &len);
+		ck_assert_uint_eq(len, strlen(wire));
+		t = xasprintf("\"time\":\"%s\",\"seq\":%llu,\"prev\":%llu,",
+		              want, (unsigned long long)ev.seq,
+		              (unsigned long long)(i ? UINT64_MAX - i : 0));
+		ck_assert_msg(strstr(wire, t), "%s not in %s", t, wire);
+		free(t);
+		free(wire);
+	}
+}
+END_TEST
+
+/* The message in the layout the bridge writes (one pass) and in others
+ * (members in another order, blanks, an escape: the general walk or
+ * jansson) decode alike. */
+START_TEST(test_decode_layouts)
+{
+	static const char *const wires[] = {
+	    "{\"event\":\"a.b\",\"data\":{\"k\":[1,{\"x\":\"}\"}]},\"time\":"
+	    "\"T1\",\"seq\":7,\"prev\":5,\"origin\":{\"host\":\"h\","
+	    "\"instance\":\"i\",\"epoch\":\"e\"}}",
+	    "{\"origin\":{\"epoch\":\"e\",\"instance\":\"i\",\"host\":\"h\"},"
+	    "\"prev\":5,\"seq\":7,\"time\":\"T1\",\"data\":{\"k\":[1,{\"x\":"
+	    "\"}\"}]},\"event\":\"a.b\"}",
+	    " { \"event\" : \"a.b\" , \"data\" : { \"k\" : [ 1 , { \"x\" : "
+	    "\"}\" } ] } , \"time\" : \"T1\" , \"seq\" : 7 , \"prev\" : 5 , "
+	    "\"origin\" : { \"host\" : \"h\" , \"instance\" : \"i\" , "
+	    "\"epoch\" : \"e\" } } ",
+	    "{\"event\":\"a\\u002eb\",\"data\":{\"k\":[1,{\"x\":\"}\"}]},"
+	    "\"time\":\"T1\",\"seq\":7,\"prev\":5,\"origin\":{\"host\":"
+	    "\"h\",\"instance\":\"i\",\"epoch\":\"e\"}}",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(wires); i++) {
+		struct bridge_msg m;
+		char *cause = NULL;
+
+		ck_assert_msg(
+		    bridge_decode(wires[i], strlen(wires[i]), &m, &cause) == 0,
+		    "%zu: %s", i, cause);
+		ck_assert_str_eq(m.event, "a.b");
+		ck_assert_str_eq(m.data, "{\"k\":[1,{\"x\":\"}\"}]}");
+		ck_assert_str_eq(m.time, "T1");
+		ck_assert_uint_eq(m.seq, 7);
+		ck_assert_uint_eq(m.prev, 5);
+		ck_assert_str_eq(m.host, "h");
+		ck_assert_str_eq(m.instance, "i");
+		ck_assert_str_eq(m.epoch, "e");
+		bridge_msg_clear(&m);
+	}
+}
+END_TEST
+
 /* Inbound data is kept as published (whitespace aside), never rewritten:
  * jansson would give 3.1415926535897931, 0, 100.0. */
 START_TEST(test_decode_data_exact)
@@ -1213,6 +1287,60 @@ START_TEST(test_streams_full_bus_pauses)
 }
 END_TEST
 
+/*
+ * Replies of every size through the reply pool: small events and ones of
+ * 200 KB (a chunk of their own, and a read reply over many chunks) arrive
+ * whole and in order.
+ */
+START_TEST(test_streams_large_events)
+{
+	static const char *const t[] = {"t.*", NULL};
+	struct node a, b;
+	struct node *both[] = {&a, &b, NULL};
+	struct want wb = {&b, 60};
+	char *big = xmalloc(200 * 1024 + 32);
+
+	NEED_REDIS();
+	redis_start();
+	snode_start(&a, "a", t, NULL, NULL);
+	snode_start(&b, "b", NULL, t, NULL);
+	ck_assert(run_until(all_connected, both, 3));
+	for (int i = 1; i <= 60; i++) {
+		if (i % 20 == 7) {
+			int n = snprintf(big, 32, "{\"n\":%d,\"pad\":\"", i);
+			memset(big + n, 'a' + i % 26, 200 * 1024);
+			strcpy(big + n + 200 * 1024, "\"}");
+			emit(&a, "t.x", big);
+		} else {
+			char d[32];
+			snprintf(d, sizeof(d), "{\"n\":%d}", i);
+			emit(&a, "t.x", d);
+		}
+	}
+	ck_assert(run_until(seen_count, &wb, 10));
+	for (int i = 0; i < 60; i++) {
+		char d[48];
+		if ((i + 1) % 20 == 7) {
+			snprintf(d, sizeof(d), "t.x {\"n\":%d,\"pad\":\"",
+			         i + 1);
+			ck_assert_uint_eq(strlen(b.seen[i]),
+			                  strlen(d) + 200 * 1024 + 2);
+			ck_assert(!strncmp(b.seen[i], d, strlen(d)));
+			ck_assert_int_eq(b.seen[i][strlen(d) + 1234],
+			                 'a' + (i + 1) % 26);
+		} else {
+			snprintf(d, sizeof(d), "t.x {\"n\":%d}", i + 1);
+			ck_assert_str_eq(b.seen[i], d);
+		}
+	}
+	ck_assert_uint_eq(stat_of(&b, "invalid"), 0);
+	ck_assert_uint_eq(stat_of(&b, "duplicates"), 0);
+	free(big);
+	node_free(&a);
+	node_free(&b);
+}
+END_TEST
+
 /* max_age: XADD MINID ~ (now - age) instead of MAXLEN; Redis takes it. */
 START_TEST(test_streams_max_age)
 {
@@ -1439,8 +1567,10 @@ bridge_suite(void)
 	tcase_add_test(tc, test_subscribe_minimal);
 	tcase_add_test(tc, test_bad_options);
 	tcase_add_test(tc, test_encode_decode);
+	tcase_add_test(tc, test_encode_time_and_numbers);
 	tcase_add_test(tc, test_decode_rejects);
 	tcase_add_test(tc, test_decode_data_exact);
+	tcase_add_test(tc, test_decode_layouts);
 	tcase_add_test(tc, test_loop_marker);
 	tcase_add_test(tc, test_disabled_stats);
 	tcase_add_test(tc, test_conf_section);
@@ -1465,6 +1595,7 @@ bridge_suite(void)
 	tcase_add_test(tc, test_streams_max_age);
 	tcase_add_test(tc, test_auth_refused_is_failed);
 	tcase_add_test(tc, test_noauth_and_noperm_are_failed);
+	tcase_add_test(tc, test_streams_large_events);
 	suite_add_tcase(s, tc);
 	return s;
 }
