@@ -1163,7 +1163,8 @@ const struct cli_cmd cmd_health_entry = {
     .exec = cmd_health,
 };
 
-/* "key=value key=value" for an object's members (nested ones compact). */
+/* "key=value key=value" for an object's members (nested ones compact; a
+ * list of objects, such as per_hook, by its length: --json has it whole). */
 static char *
 kv_line(json_t *obj)
 {
@@ -1173,7 +1174,11 @@ kv_line(json_t *obj)
 
 	OBJECT_EACH(obj, k, v)
 	{
-		char *s = cell_text(v);
+		bool list = json_is_array(v) &&
+		            (!json_array_size(v) ||
+		             json_is_object(json_array_get(v, 0)));
+		char *s = list ? xasprintf("%zu", json_array_size(v))
+		               : cell_text(v);
 		if (b.len)
 			buf_putc(&b, ' ');
 		buf_printf(&b, "%s=%s", k, s);

@@ -27,6 +27,9 @@ exec = /bin/sh -c 'cat >>$T/in; echo \"sent \$SVCD_EVENT \$SVCD_SEQ \$SVCD_HOOK\
 	wait_for 5 sh -c "$SVCCTL -s $SOCK hooks --json | jq -e '.hooks[0].ok == 1'"
 	out=$(ctl status --json | jq -c .hooks)
 	assert_contains "$out" '"hooks":1' "status has the hooks object"
+	# the text line counts the per-hook list (svcctl hooks shows it)
+	out=$(ctl status | grep '^hooks ')
+	assert_contains "$out" " per_hook=1"
 	svcd_stop || fail "svcd exited with status $?"
 }
 
