@@ -1174,11 +1174,11 @@ kv_line(json_t *obj)
 
 	OBJECT_EACH(obj, k, v)
 	{
-		bool list = json_is_array(v) &&
-		            (!json_array_size(v) ||
-		             json_is_object(json_array_get(v, 0)));
-		char *s = list ? xasprintf("%zu", json_array_size(v))
-		               : cell_text(v);
+		bool list =
+		    json_is_array(v) && (!json_array_size(v) ||
+		                         json_is_object(json_array_get(v, 0)));
+		char *s =
+		    list ? xasprintf("%zu", json_array_size(v)) : cell_text(v);
 		if (b.len)
 			buf_putc(&b, ' ');
 		buf_printf(&b, "%s=%s", k, s);
