@@ -314,15 +314,19 @@ framework_metrics(struct fams *f, struct svc_graph *g)
 	for (size_t i = 0; i < n; i++) {
 		struct svc *s = svc_graph_at(g, i);
 		struct svc_info in;
+		enum svc_state st;
 		bool up;
 		struct buf lb = {0};
 
 		svc_get_info(s, &in);
 		up = in.state == SVC_RUNNING;
+		/* as health, services and status name it: running but its
+		 * ping said failed is failed */
+		st = up && svc_ping_failed(s) ? SVC_FAILED : in.state;
 		for (size_t k = 0; k < SVC_ARRAY_SIZE(all_states); k++)
-			if (all_states[k] == in.state)
+			if (all_states[k] == st)
 				per_state[k]++;
-		if (svc_degraded(s))
+		if (svc_degraded(s) && st == SVC_RUNNING)
 			degraded++;
 		buf_puts(&lb, "service=\"");
 		put_label_value(&lb, in.name);
@@ -337,7 +341,7 @@ framework_metrics(struct fams *f, struct svc_graph *g)
 		           "1 if the service's failure fails the start",
 		           buf_head(&lb), in.required);
 		lab = xasprintf("%s,state=\"%s\"", buf_head(&lb),
-		                svc_state_name(in.state));
+		                svc_state_name(st));
 		sample_num(f, "svcd_service_state", "gauge",
 		           "the service's state, as a label (always 1)", lab,
 		           1);
@@ -360,7 +364,7 @@ framework_metrics(struct fams *f, struct svc_graph *g)
 		free(lab);
 	}
 	sample_num(f, "svcd_services_degraded", "gauge",
-	           "running services whose last ping failed", "",
+	           "running services whose last ping failed (not failed)", "",
 	           (double)degraded);
 }
 

@@ -352,6 +352,7 @@ test_streams_auth() {
 	assert_eq failed "$(nctl c --json services | jq -r '.services[] | select(.name == "bridge") | .state')" \
 		"services shows the bridge failed"
 	assert_eq 1 "$(nctl c --json status | jq .services.failed)" "status counts it failed"
+	assert_contains "$(nctl c metrics)" 'svcd_service_state{service="bridge",state="failed"} 1' "the metrics say failed too"
 	# the change was pushed as a service.health event with failed: true
 	wait_for 5 bash -c "'$SVCCTL' -s '$T/c.sock' --json events service.health |
 		jq -e '[.events[].data | select(.service == \"bridge\" and .failed == true)] | length > 0'"
