@@ -156,7 +156,10 @@ struct bridge {
 	double ping_interval, ping_timeout;
 	char *password, *user;
 	char *password_file; /* read again before every connect */
-	char *host;          /* the node */
+	/* it changed since the last read: a refused link retries at once */
+	ev_timer pw_poll;
+	struct stat pw_st; /* as it was when last read */
+	char *host;        /* the node */
 	char *instance;
 	char *epoch;
 	unsigned seed;
@@ -2087,6 +2090,60 @@ link_schedule_retry(struct link *l)
 }
 
 static void health_changed(struct bridge *br);
+static bool link_refused(const struct link *l);
+
+/*
+ * While a link is refused, the password file is looked at every
+ * PW_POLL seconds: once it changed since it was last read (its inode,
+ * size, mode or mtime, to the nanosecond), a refused link retries now,
+ * from the shortest backoff, instead of waiting out one that has grown to
+ * reconnect_max.
+ */
+#define PW_POLL 0.5
+
+static bool
+pw_changed(const struct bridge *br)
+{
+	struct stat st;
+
+	if (stat(br->password_file, &st) < 0)
+		return false; /* the attempt would fail the same way */
+	return st.st_ino != br->pw_st.st_ino ||
+	       st.st_size != br->pw_st.st_size ||
+	       st.st_mtim.tv_sec != br->pw_st.st_mtim.tv_sec ||
+	       st.st_mtim.tv_nsec != br->pw_st.st_mtim.tv_nsec ||
+	       st.st_mode != br->pw_st.st_mode;
+}
+
+static void
+on_pw_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct bridge *br = w->data;
+	struct link *links[2] = {&br->pub, &br->sub};
+	bool looked = false, changed = false;
+
+	(void)loop;
+	(void)revents;
+	for (size_t i = 0; i < 2; i++) {
+		struct link *l = links[i];
+
+		if (br->closing || !l->retry_pending || !link_refused(l))
+			continue;
+		if (!looked) {
+			looked = true;
+			changed = pw_changed(br);
+		}
+		if (!changed)
+			continue;
+		log_info("bridge: %s changed: the %s link tries again now",
+		         br->password_file, l->name);
+		l->backoff = br->backoff_min;
+		ev_timer_stop(br->loop, &l->timer);
+		ev_timer_set(&l->timer, 0, 0);
+		ev_timer_start(br->loop, &l->timer);
+		l->retry_at_us = util_mono_us();
+	}
+}
 
 /*
  * The link failed or went down: note why, drop the context, retry later.
@@ -2667,6 +2724,8 @@ link_reread_secret(struct link *l)
 
 	if (!br->password_file)
 		return 0;
+	if (stat(br->password_file, &br->pw_st) < 0)
+		memset(&br->pw_st, 0, sizeof(br->pw_st));
 	secret = bridge_read_secret(br->password_file, &why);
 	if (!secret) {
 		reason = xasprintf("password_file: %s", why);
@@ -2900,6 +2959,11 @@ bridge_new(struct ev_loop *loop, struct bus *bus,
 	ev_timer_init(&br->close_kick, NULL, 0, 0);
 	ev_timer_init(&br->stimer, on_sentinel_timer, 0, 0);
 	br->stimer.data = br;
+	if (br->password_file) {
+		ev_timer_init(&br->pw_poll, on_pw_poll, PW_POLL, PW_POLL);
+		br->pw_poll.data = br;
+		ev_timer_start(br->loop, &br->pw_poll);
+	}
 	link_init(br, &br->pub, "publish");
 	link_init(br, &br->sub,
 	          br->delivery == BRIDGE_STREAMS ? "read" : "subscribe");
@@ -2959,6 +3023,8 @@ bridge_free(struct bridge *br)
 	ev_timer_stop(br->loop, &br->close_kick);
 	bus_cancel_wait(br->bus, &br->room);
 	ev_timer_stop(br->loop, &br->stimer);
+	if (br->password_file)
+		ev_timer_stop(br->loop, &br->pw_poll);
 	if (br->sac) {
 		br->sac->data = NULL;
 		redisAsyncFree(br->sac);

@@ -1403,13 +1403,14 @@ END_TEST
 
 /* A streams node that authenticates with the password in path. */
 static void
-auth_node_start(struct node *n, const char *path, const char *user)
+auth_node_start_backoff(struct node *n, const char *path, const char *user,
+                        double bmin, double bmax)
 {
 	struct bridge_opts o = {
 	    .publish = all,
 	    .subscribe = all,
-	    .backoff_min = 0.01,
-	    .backoff_max = 0.05,
+	    .backoff_min = bmin,
+	    .backoff_max = bmax,
 	    .connect_timeout = 1,
 	    .host = "authnode",
 	    .delivery = BRIDGE_STREAMS,
@@ -1426,6 +1427,12 @@ auth_node_start(struct node *n, const char *path, const char *user)
 	n->bus = bus_new(loop, NULL);
 	n->br = bridge_new(loop, n->bus, &o, &cause);
 	ck_assert_msg(n->br != NULL, "bridge_new: %s", cause);
+}
+
+static void
+auth_node_start(struct node *n, const char *path, const char *user)
+{
+	auth_node_start_backoff(n, path, user, 0.01, 0.05);
 }
 
 static bool
@@ -1521,6 +1528,31 @@ START_TEST(test_auth_refused_is_failed)
 }
 END_TEST
 
+/* A refused link whose password file is fixed retries at once, not after
+ * its backoff (here at least 2.5 s): before, it waited out a backoff that
+ * grows to reconnect_max (30 s by default). */
+START_TEST(test_password_file_fixed_retries_now)
+{
+	struct node a;
+	char *path;
+
+	NEED_REDIS();
+	redis_start();
+	redis_do("CONFIG SET %s %s", "requirepass", "right-pw");
+	path = secret_file("wrong-pw\n", 0600);
+	auth_node_start_backoff(&a, path, NULL, 5, 30);
+	ck_assert(run_until(both_refused, &a, 3));
+	free(path);
+	path = secret_file("right-pw\n", 0600);
+	ck_assert(run_until(connected, &a, 2));
+	ck_assert_int_eq(bridge_check(a.br, NULL), 0);
+	ck_assert(log_has("changed: the publish link tries again now"));
+	node_free(&a);
+	unlink(path);
+	free(path);
+}
+END_TEST
+
 /* No password where Redis wants one (NOAUTH), or an ACL user who may not
  * create its group (NOPERM): failed too, on the link that was refused. */
 START_TEST(test_noauth_and_noperm_are_failed)
@@ -1595,6 +1627,7 @@ bridge_suite(void)
 	tcase_add_test(tc, test_streams_max_age);
 	tcase_add_test(tc, test_auth_refused_is_failed);
 	tcase_add_test(tc, test_noauth_and_noperm_are_failed);
+	tcase_add_test(tc, test_password_file_fixed_retries_now);
 	tcase_add_test(tc, test_streams_large_events);
 	suite_add_tcase(s, tc);
 	return s;
