@@ -733,6 +733,22 @@ svc_ping_failed(const struct svc *s)
 	return svc_degraded(s) && s->ping_failed;
 }
 
+enum svc_state
+svc_reported_state(const struct svc *s)
+{
+	return svc_ping_failed(s) ? SVC_FAILED : s->state;
+}
+
+const char *
+svc_state_word(const struct svc *s)
+{
+	enum svc_state st = svc_reported_state(s);
+
+	if (st == SVC_RUNNING && (svc_degraded(s) || svc_bad_dependency(s)))
+		return "degraded";
+	return svc_state_name(st);
+}
+
 static bool
 undependable(const struct svc *s)
 {

@@ -268,6 +268,18 @@ bool svc_degraded(const struct svc *s);
 /* running and the last ping returned SVC_PING_FAILED */
 bool svc_ping_failed(const struct svc *s);
 /*
+ * The state as health, services, status and the metrics report it: the
+ * graph's, except that a running service whose last ping returned
+ * SVC_PING_FAILED is SVC_FAILED.
+ */
+enum svc_state svc_reported_state(const struct svc *s);
+/*
+ * Its word: svc_state_name() of that, or "degraded" for a running service
+ * whose last ping failed or that svc_bad_dependency() names a dependency
+ * of (the one rule health and services show).
+ */
+const char *svc_state_word(const struct svc *s);
+/*
  * The nearest service in s's requires closure that a dependent cannot rely
  * on (degraded or failed while running — a failed ping of either severity
  * —, failed, blocked or stopped): breadth-first, in the order of each

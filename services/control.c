@@ -1737,14 +1737,9 @@ m_status(struct svc *self, struct svc_call *q)
 	for (size_t i = 0; i < n; i++) {
 		struct svc *s = svc_graph_at(g, i);
 
-		/* as `services` and `health` name them: a running service
-		 * whose ping said it failed is failed, not running */
-		switch (svc_state(s)) {
+		/* as `services` and `health` name them */
+		switch (svc_reported_state(s)) {
 		case SVC_RUNNING:
-			if (svc_ping_failed(s)) {
-				failed++;
-				break;
-			}
 			running++;
 			if (svc_degraded(s))
 				degraded++;
@@ -1784,27 +1779,6 @@ str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-/*
- * The state word health reports: the graph's state, "failed" for a running
- * service whose last ping returned SVC_PING_FAILED, or "degraded" for a
- * running service whose last ping failed or that requires (directly or
- * not) one that is unhealthy, failed, blocked or stopped.
- */
-static const char *
-state_word(const struct svc *s)
-{
-	struct svc_info in;
-
-	svc_get_info(s, &in);
-	if (in.state != SVC_RUNNING)
-		return svc_state_name(in.state);
-	if (svc_ping_failed(s))
-		return "failed";
-	if (svc_degraded(s) || svc_bad_dependency(s))
-		return "degraded";
-	return "running";
-}
-
 static const struct svc_reply *
 m_services(struct svc *self, struct svc_call *q)
 {
@@ -1824,7 +1798,7 @@ m_services(struct svc *self, struct svc_call *q)
 		    arr,
 		    json_pack("{s:s, s:o, s:s, s:I, s:o, s:o}", "name", in.name,
 		              "requires", req, "state",
-		              state_word(svc_graph_at(g, i)), "order",
+		              svc_state_word(svc_graph_at(g, i)), "order",
 		              (json_int_t)in.order + 1, "init_ms",
 		              in.init_ms >= 0
 		                  ? json_real(round(in.init_ms * 1e3) / 1e3)

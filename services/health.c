@@ -304,11 +304,7 @@ entry_json(const struct svc *s, int64_t now_us)
 	svc_get_info(s, &info);
 	by = blocked_by(s, &info);
 	checked = info.ping_at_us != 0;
-	state = svc_state_name(info.state);
-	if (ping_failed(&info))
-		state = "failed";
-	else if (info.state == SVC_RUNNING && (unhealthy(&info) || by))
-		state = "degraded";
+	state = svc_state_word(s);
 	if (checked && !info.ping_ok)
 		error = info.ping_error ? info.ping_error : "ping failed";
 	else if (info.state == SVC_FAILED || info.state == SVC_BLOCKED)

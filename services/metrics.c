@@ -320,9 +320,7 @@ framework_metrics(struct fams *f, struct svc_graph *g)
 
 		svc_get_info(s, &in);
 		up = in.state == SVC_RUNNING;
-		/* as health, services and status name it: running but its
-		 * ping said failed is failed */
-		st = up && svc_ping_failed(s) ? SVC_FAILED : in.state;
+		st = svc_reported_state(s); /* as health and status name it */
 		for (size_t k = 0; k < SVC_ARRAY_SIZE(all_states); k++)
 			if (all_states[k] == st)
 				per_state[k]++;

@@ -783,6 +783,11 @@ START_TEST(test_ping_failed_severity)
 	/* a dependent cannot rely on it */
 	ck_assert_str_eq(svc_bad_dependency(h), "worker");
 	ck_assert_ptr_null(svc_bad_dependency(s));
+	/* reported failed; its dependent degraded */
+	ck_assert_int_eq(svc_reported_state(s), SVC_FAILED);
+	ck_assert_str_eq(svc_state_word(s), "failed");
+	ck_assert_int_eq(svc_reported_state(h), SVC_RUNNING);
+	ck_assert_str_eq(svc_state_word(h), "degraded");
 
 	/* -1 is unhealthy, not failed; so is any other non-zero value */
 	P("worker")->ping_fail = 1;
@@ -794,6 +799,8 @@ START_TEST(test_ping_failed_severity)
 	ck_assert(!info.ping_failed);
 	ck_assert_str_eq(info.ping_error, "queue stuck");
 	ck_assert_str_eq(svc_bad_dependency(h), "worker");
+	ck_assert_int_eq(svc_reported_state(s), SVC_RUNNING);
+	ck_assert_str_eq(svc_state_word(s), "degraded");
 	P("worker")->ping_fail = 7;
 	ck_assert_int_eq(svc_ping(s, NULL), -1);
 	ck_assert(svc_degraded(s));
@@ -817,6 +824,8 @@ START_TEST(test_ping_failed_severity)
 	ck_assert(!info.ping_failed);
 	ck_assert_ptr_null(info.ping_error);
 	ck_assert_ptr_null(svc_bad_dependency(h));
+	ck_assert_str_eq(svc_state_word(s), "running");
+	ck_assert_str_eq(svc_state_word(h), "running");
 
 	/* only while running; a reset forgets it */
 	P("worker")->ping_fail = SVC_PING_FAILED;
