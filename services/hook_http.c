@@ -265,6 +265,23 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+bool
+hook_http_own_header(const char *name)
+{
+	/* what http_start sets (and "Expect", which it clears), and what
+	 * curl sets for a POST */
+	static const char *const own[] = {
+	    "Content-Type", "Content-Length",    "Expect",
+	    "Host",         "Transfer-Encoding", "Idempotency-Key"};
+
+	if (!strncasecmp(name, "X-Svcd-", 7))
+		return true;
+	for (size_t i = 0; i < SVC_ARRAY_SIZE(own); i++)
+		if (!strcasecmp(name, own[i]))
+			return true;
+	return false;
+}
+
 static struct curl_slist *add_header(struct curl_slist *l, const char *fmt, ...)
     PRINTF_LIKE(2, 3);
 

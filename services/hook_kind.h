@@ -93,6 +93,7 @@ struct hook {
 	                         * back as the queue drains (hooks.c) */
 	ev_timer read_timer;    /* reads back again once the writer stored */
 	bool reading;           /* read_back is under way */
+	bool read_failing;      /* its last page read failed (logged once) */
 	uint64_t n_read_back;   /* events read back from the journal */
 
 	uint64_t n_runs, n_ok, n_failures, n_timeouts, n_retried, n_dropped;
@@ -154,6 +155,9 @@ pid_t hook_spawn(char *const *argv, char *const *extra_env, bool tied,
 /* The http kind's config types (hook_http.c). */
 extern const struct svc_conf_type hook_url_type;
 extern const struct svc_conf_type hook_secret_type;
+/* A header a webhook sends itself on every delivery (hook_http.c): a hook's
+ * headers may not name it, which would send it twice. */
+bool hook_http_own_header(const char *name);
 
 /*
  * Each kind's keys in [hook.NAME], spliced into the section's item table

@@ -15,7 +15,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -244,9 +243,10 @@ on_event(const struct bus_event *ev, void *arg)
 	return 0;
 }
 
-#define READ_PAGE  1024  /* events read back at a time, at most */
-#define READ_SCAN  65536 /* rows looked at per page, at most */
-#define READ_RETRY 0.01  /* seconds: again once the writer has stored more */
+#define READ_PAGE        1024  /* events read back at a time, at most */
+#define READ_SCAN        65536 /* rows looked at per page, at most */
+#define READ_RETRY       0.01 /* seconds: again once the writer has stored more */
+#define READ_ERROR_RETRY 1.0 /* seconds: again after a failed read */
 
 static void
 read_one(const struct bus_event *ev, void *arg)
@@ -282,14 +282,21 @@ read_back(struct hook *h)
 	                   read_one, h, &upto, &cause);
 	h->reading = false;
 	if (n < 0) {
-		log_warn("hook %s: cannot read back from the journal: %s; "
-		         "again in %gs",
-		         h->name, cause, READ_RETRY * 100);
+		/* once per run of failures, not every retry */
+		if (!h->read_failing)
+			log_warn("hook %s: cannot read back from the journal: "
+			         "%s; trying again every %gs",
+			         h->name, cause, READ_ERROR_RETRY);
+		h->read_failing = true;
 		free(cause);
-		ev_timer_set(&h->read_timer, READ_RETRY * 100, 0);
+		ev_timer_set(&h->read_timer, READ_ERROR_RETRY, 0);
 		ev_timer_start(hk.loop, &h->read_timer);
 		return;
 	}
+	if (h->read_failing)
+		log_info("hook %s: reading back from the journal again",
+		         h->name);
+	h->read_failing = false;
 	last = hk.bus ? bus_last_dispatched(hk.bus) : upto;
 	if (upto >= last) {
 		log_info("hook %s: caught up with the journal (%" PRIu64
@@ -884,22 +891,6 @@ warn_forbidden_network(const char *name)
 	         name);
 }
 
-/* The headers a webhook sends itself (hook_http.c): a hook's headers may not
- * name them, which would send them twice. */
-static bool
-builtin_header(const char *name)
-{
-	static const char *const builtin[] = {"Content-Type", "Content-Length",
-	                                      "Host", "Transfer-Encoding",
-	                                      "Idempotency-Key"};
-
-	if (!strncasecmp(name, "X-Svcd-", 7))
-		return true;
-	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
-		if (!strcasecmp(name, builtin[i]))
-			return true;
-	return false;
-}
 static int
 hook_check(struct svc_conf_ctx *cx, void *inst)
 {
@@ -984,7 +975,7 @@ hook_check(struct svc_conf_ctx *cx, void *inst)
 				    "name with a string value on one line",
 				    name, svc_conf_quote(cx, k));
 				rc = -1;
-			} else if (builtin_header(k)) {
+			} else if (hook_http_own_header(k)) {
 				svc_conf_error(cx,
 				               svc_conf_key_line(cx, "headers"),
 				               "hook '%s': headers: '%s' is "

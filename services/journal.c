@@ -540,6 +540,23 @@ timed_wait(struct journal *j, int64_t us)
 	j->writer_waits = false;
 }
 
+/* fdatasync PATH-wal (opened once, on the fd kept in wal_fd): 0, or -1
+ * with errno (ENOENT: there is no WAL). Counted with the VFS's syncs. */
+static int
+fsync_wal(struct journal *j)
+{
+	if (j->wal_fd < 0) {
+		char *p = xasprintf("%s-wal", j->path);
+
+		j->wal_fd = open(p, O_RDONLY | O_CLOEXEC);
+		free(p);
+		if (j->wal_fd < 0)
+			return -1;
+	}
+	journal_vfs_count(1);
+	return fdatasync(j->wal_fd);
+}
+
 /*
  * sync = batch commits with synchronous = NORMAL: SQLite does not sync the
  * WAL at a commit, only before a checkpoint, which comes after CKPT_PAGES
@@ -551,18 +568,9 @@ timed_wait(struct journal *j, int64_t us)
 static void
 wal_sync(struct journal *j, uint64_t upto)
 {
-	int rc = -1, err = 0;
+	int rc, err = 0;
 
-	if (j->wal_fd < 0) {
-		char *p = xasprintf("%s-wal", j->path);
-
-		j->wal_fd = open(p, O_RDONLY | O_CLOEXEC);
-		free(p);
-	}
-	if (j->wal_fd >= 0) {
-		journal_vfs_count(1);
-		rc = fdatasync(j->wal_fd);
-	}
+	rc = fsync_wal(j);
 	if (rc < 0)
 		err = errno;
 	pthread_mutex_lock(&j->mu);
@@ -1544,21 +1552,8 @@ journal_open(struct journal *j, char **cause)
 	j->durable = max;
 	/* what an earlier run left (a crash may have left it in the page
 	 * cache only) is on disk before it counts as synced */
-	{
-		char *wal = xasprintf("%s-wal", j->path);
-		int fd = open(wal, O_RDONLY | O_CLOEXEC);
-
-		free(wal);
-		if (fd >= 0) {
-			journal_vfs_count(1);
-			if (fdatasync(fd) == 0)
-				j->synced = max;
-			close(fd);
-		} else if (errno == ENOENT) {
-			j->synced =
-			    max; /* all in the db file, synced by SQLite */
-		}
-	}
+	if (fsync_wal(j) == 0 || errno == ENOENT)
+		j->synced = max; /* (no WAL: all in the db, synced by SQLite) */
 	j->done = j->accepted = j->done_seen = next;
 	j->last_ok = true;
 	j->sync_base = journal_vfs_syncs();
