@@ -36,6 +36,10 @@ EXTRA_DEPS += prometheus curl
 EXTRA_DEPS += sqlite3
 EXTRA_DEPS += redis-sentinel
 endif
+# the durable bench sets SQLite against the other embedded stores
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+EXTRA_DEPS += liblmdb-dev librocksdb-dev
+endif
 ifeq ($(filter clean format check-format,$(MAKECMDGOALS)),)
 ifneq ($(shell .ci/deps $(EXTRA_DEPS) >&2; echo $$?),0)
 $(error missing build dependencies, see above)
@@ -376,7 +380,7 @@ check-stress: $(SVCD) $(SVCCTL) $(HAMMER)
 # Not a test: timing figures. The tools go to $(BUILD)/bench.
 BENCH_BIN   := $(BUILD)/bench
 BENCH_TOOLS := $(addprefix $(BENCH_BIN)/,loadgen echo sub latprobe spawnready \
-               fsync_floor httprecv acklistener)
+               fsync_floor store_floor httprecv acklistener)
 .PHONY: bench
 $(BENCH_BIN)/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
@@ -391,6 +395,13 @@ bench: all $(BENCH_TOOLS)
 $(BENCH_BIN)/xbench: tests/bench/xbench.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -o $@ $< -lhiredis
+# what an embedded store alone costs a durable event (tests/bench/durable.sh):
+# SQLite, and LMDB and RocksDB when their headers are there (.ci/deps bench)
+STORE_LIBS := -lsqlite3 $(if $(wildcard /usr/include/lmdb.h),-llmdb) \
+              $(if $(wildcard /usr/include/rocksdb/c.h),-lrocksdb)
+$(BENCH_BIN)/store_floor: tests/bench/store_floor.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -o $@ $< $(STORE_LIBS)
 # ---- end bench ---------------------------------------------------------------
 
 # ---- mutants (tests/mutants, docs/testing.md "Mutation testing") ----------

@@ -23,7 +23,12 @@
 # from the servers' CPU (this VM's disk interrupts may arrive on the other
 # one: a thread on CPU 0 then waits for a wake-up the floor would not), and
 # the same two servers with their files on tmpfs (/dev/shm, where a sync
-# costs nothing): what each adds to the fsync.
+# costs nothing): what each adds to the fsync. The floor is taken three
+# ways (appending; over the same page; one block after the other over a
+# file already written, as a WAL that has started over), and beside it
+# what an embedded store alone costs for one durable event (store_floor:
+# SQLite as the journal uses it, LMDB, RocksDB, each when built in) and
+# svcd's round trip for a request that waits for nothing (ping, C=1).
 set -eu
 
 BIN=${BENCH_BIN:-build/bench}
@@ -141,6 +146,7 @@ if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
 	start_redis redis-tmpfs always "$SHM/redis"
 fi
 
+STORES=$("$BIN/store_floor" -l)
 for cp in "50 16" "1 1"; do
 	for r in $(seq "$RUNS"); do
 		for s in svcd-always redis-always svcd-batch redis-everysec; do
@@ -153,6 +159,14 @@ for cp in "50 16" "1 1"; do
 			[ -z "$SHM" ] || { run svcd-tmpfs 1 1; run redis-tmpfs 1 1; }
 			$SRV "$BIN/fsync_floor" -n 2000 "$T/floor" | field p50_us >>"$T/floor.append"
 			$SRV "$BIN/fsync_floor" -n 2000 -o "$T/floor" | field p50_us >>"$T/floor.over"
+			$SRV "$BIN/fsync_floor" -n 2000 -s "$T/floor" | field p50_us >>"$T/floor.seq"
+			# what each store alone adds to the sync, and the round trip
+			# of a request that waits for nothing (ping)
+			for st in $STORES; do
+				$SRV "$BIN/store_floor" "$st" "$T/store" | field p50_us >>"$T/store.$st"
+			done
+			$CLI "$BIN/loadgen" -s "$T/svcd-always/sock" -c 1 -p 1 -d "$SECS" \
+				"$PING" | field p50_us >>"$T/ping"
 		fi
 	done
 done
@@ -211,8 +225,18 @@ printf '  svcd always %s (%s / %s of the fsync floor appending / over the same p
 printf '  Redis always %s (%s / %s); svcd batch %s, Redis everysec %s\n' \
 	"$ra" "$(ratio "$ra" "$fl")" "$(ratio "$ra" "$flo")" \
 	"$(med svcd-batch 1 1 2)" "$(med redis-everysec 1 1 2)"
+fls=$(median <"$T/floor.seq")
 echo "  fsync floor (fsync_floor: 4 KB write + fdatasync on the servers' CPU, median" \
-	"p50 of the same rounds): $fl us appending, $flo us over the same page"
+	"p50 of the same rounds): $fl us appending, $flo us over the same page," \
+	"$fls us one after the other over written blocks"
+pg=$(median <"$T/ping")
+echo "  a store alone, one durable commit of one event (store_floor, same rounds;"
+echo "  vs the floor over the same page), and with svcd's ping round trip ($pg us) added:"
+for st in $STORES; do
+	v=$(median <"$T/store.$st")
+	printf '    %-16s %5s us (%s); + round trip %s us (%s)\n' "$st" "$v" \
+		"$(ratio "$v" "$flo")" "$((v + pg))" "$(ratio "$((v + pg))" "$flo")"
+done
 if [ -n "$SHM" ]; then
 	st=$(med svcd-tmpfs 1 1 2)
 	rt=$(med redis-tmpfs 1 1 2)

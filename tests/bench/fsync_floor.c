@@ -1,11 +1,17 @@
 /* fsync_floor.c — the latency of one write + fdatasync on this disk. */
 /*
- * Usage: fsync_floor [-n N] [-b BYTES] [-o] FILE
+ * Usage: fsync_floor [-n N] [-b BYTES] [-o | -s] FILE
  *
- * N times (default 2000): write BYTES (default 4096, one SQLite page) at the
- * end of FILE, then fdatasync it; with -o the same BYTES are written over
- * the start of the file instead (a file that does not grow, as a WAL that
- * was reset). FILE is created and removed. Prints one line:
+ * N times (default 2000): write BYTES (default 4096, one SQLite page), then
+ * fdatasync. Where:
+ *   (default) at the end of FILE: the file grows, so every sync also
+ *             commits the file system's metadata (an append-only log);
+ *   -o        over the start of the file, the same BYTES each time (a log
+ *             whose tail page is written again with each small record);
+ *   -s        one after the other over a file of 4 MiB written and synced
+ *             first, starting over at its end (a WAL that has started over
+ *             writes over its old frames, each commit at the next place).
+ * FILE is created and removed. Prints one line:
  *   n=N bytes=B p50_us=A p99_us=B mean_us=C
  * This is the floor of a durable acknowledgement: no store that fsyncs
  * before it answers can answer one client faster than this.
@@ -17,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#define SPAN (4u << 20) /* -s: the file written over */
 
 static int64_t
 now_us(void)
@@ -35,52 +43,73 @@ cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int
+usage(void)
+{
+	fprintf(stderr,
+	        "usage: fsync_floor [-n N] [-b BYTES] [-o | -s] FILE\n");
+	return 64;
+}
+
+/* -s: write SPAN bytes and sync them, so later writes change no metadata */
+static int
+prefill(int fd, const char *page, size_t bytes)
+{
+	for (size_t off = 0; off + bytes <= SPAN; off += bytes)
+		if (pwrite(fd, page, bytes, (off_t)off) != (ssize_t)bytes)
+			return -1;
+	return fsync(fd);
+}
+
 int
 main(int argc, char **argv)
 {
-	size_t n = 2000, bytes = 4096;
-	int over = 0, opt, fd;
+	size_t n = 2000, bytes = 4096, off = 0;
+	int mode = 'a', opt, fd;
 	int64_t *lat, sum = 0;
 	char *page;
 
-	while ((opt = getopt(argc, argv, "n:b:o")) != -1) {
+	while ((opt = getopt(argc, argv, "n:b:os")) != -1) {
 		switch (opt) {
 		case 'n': n = strtoul(optarg, NULL, 10); break;
 		case 'b': bytes = strtoul(optarg, NULL, 10); break;
-		case 'o': over = 1; break;
-		default:
-			fprintf(
-			    stderr,
-			    "usage: fsync_floor [-n N] [-b BYTES] [-o] FILE\n");
-			return 64;
+		case 'o':
+		case 's': mode = opt; break;
+		default: return usage();
 		}
 	}
-	if (optind != argc - 1 || !n || !bytes) {
-		fprintf(stderr,
-		        "usage: fsync_floor [-n N] [-b BYTES] [-o] FILE\n");
-		return 64;
-	}
+	if (optind != argc - 1 || !n || !bytes || bytes > SPAN)
+		return usage();
 	lat = calloc(n, sizeof(*lat));
 	page = malloc(bytes);
 	if (!lat || !page)
 		return 1;
 	memset(page, 'x', bytes);
-	fd = open(argv[optind], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(argv[optind], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		perror(argv[optind]);
 		return 1;
 	}
+	if (mode == 's' && prefill(fd, page, bytes) < 0) {
+		perror("fsync_floor: prefill");
+		return 1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		int64_t t = now_us();
-		ssize_t w =
-		    over ? pwrite(fd, page, bytes, 0) : write(fd, page, bytes);
+		ssize_t w;
 
+		if (mode == 'a')
+			w = write(fd, page, bytes);
+		else
+			w = pwrite(fd, page, bytes, (off_t)off);
 		if (w != (ssize_t)bytes || fdatasync(fd) < 0) {
 			perror("fsync_floor: write/fdatasync");
 			return 1;
 		}
 		lat[i] = now_us() - t;
 		sum += lat[i];
+		if (mode == 's' && (off += bytes) + bytes > SPAN)
+			off = 0;
 	}
 	close(fd);
 	unlink(argv[optind]);
