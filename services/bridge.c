@@ -802,14 +802,6 @@ format_time(int64_t us, char *out)
 	return hl + 7;
 }
 
-static void
-buf_put_u64(struct buf *b, uint64_t v)
-{
-	char num[24], *d = util_u64_digits(num + sizeof(num), v);
-
-	buf_append(b, d, (size_t)(num + sizeof(num) - d));
-}
-
 /* ,"origin":{"host":H,"instance":I[,"epoch":E]}}: the same for every
  * message of a bridge */
 static void

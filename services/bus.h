@@ -261,6 +261,9 @@ struct bus_durable_waiter {
 	uint64_t seq;
 	struct bus_durable_waiter *next; /* private */
 	bool queued;                     /* private */
+	/* set by the store before fn: every seq up to it is durable (0: it
+	 * cannot say; ask bus_durable_status for a seq past w->seq) */
+	uint64_t durable;
 };
 struct bus_store {
 	bool (*sync)(void *arg);

@@ -1066,10 +1066,11 @@ put_held(struct ctl_client *c, const struct held *h, int status,
 		/* as the fast path answers: the id's own bytes */
 		buf_append(&c->out, "{\"jsonrpc\":\"2.0\",\"id\":", 22);
 		buf_append(&c->out, h->raw, h->raw_len);
-		buf_printf(&c->out,
-		           ",\"result\":{\"seq\":%" PRIu64
-		           ",\"listeners\":%zu}}\n",
-		           h->seq, h->matched);
+		buf_puts(&c->out, ",\"result\":{\"seq\":");
+		buf_put_u64(&c->out, h->seq);
+		buf_puts(&c->out, ",\"listeners\":");
+		buf_put_u64(&c->out, h->matched);
+		buf_puts(&c->out, "}}\n");
 	} else if (status == 0) {
 		rpc_put_head(&c->out, h->id);
 		buf_printf(&c->out, "{\"seq\":%" PRIu64 ",\"listeners\":%zu}",
@@ -1110,7 +1111,7 @@ durable_cb(struct bus_durable_waiter *w, int status, const char *cause)
 		char *why = NULL;
 		int st = status;
 
-		if (h->seq > w->seq) {
+		if (h->seq > w->seq && h->seq > w->durable) {
 			st = b ? bus_durable_status(b, h->seq, &why) : -1;
 			if (st > 0)
 				break; /* not yet */

@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,15 +75,18 @@
 
 enum jrec_kind { JR_EVENT, JR_CURSOR, JR_PRUNE };
 
+/* One allocation: the strings (not NUL-terminated) follow the struct. */
 struct jrec {
 	enum jrec_kind kind;
 	uint64_t seq;
-	int64_t time_us; /* event time; for JR_PRUNE: delete older than */
-	char *name;      /* event name, or hook name for JR_CURSOR */
-	char *data;
-	char *source;
+	int64_t time_us;  /* event time; for JR_PRUNE: delete older than */
+	const char *name; /* event name, or hook name for JR_CURSOR */
+	const char *data;
+	const char *source;
+	int name_len, data_len, source_len;
 	size_t keep; /* JR_PRUNE: keep this many events (0: no limit) */
 	struct jrec *next;
+	char bytes[];
 };
 
 struct journal {
@@ -168,12 +172,41 @@ journal_last_seq(const struct journal *j)
 	return j->accepted;
 }
 
+/* A record of kind with copies of the three strings (any may be empty). */
+static struct jrec *
+jrec_new(enum jrec_kind kind, const char *name, size_t name_len,
+         const char *data, size_t data_len, const char *source,
+         size_t source_len)
+{
+	struct jrec *r;
+	char *p;
+
+	if (name_len > INT_MAX || data_len > INT_MAX || source_len > INT_MAX)
+		abort(); /* the bus bounds an event far below that */
+	r = xmalloc(sizeof(*r) + name_len + data_len + source_len);
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	p = r->bytes;
+	r->name = p;
+	if (name_len)
+		memcpy(p, name, name_len);
+	p += name_len;
+	r->data = p;
+	if (data_len)
+		memcpy(p, data, data_len);
+	p += data_len;
+	r->source = p;
+	if (source_len)
+		memcpy(p, source, source_len);
+	r->name_len = (int)name_len;
+	r->data_len = (int)data_len;
+	r->source_len = (int)source_len;
+	return r;
+}
+
 static void
 jrec_free(struct jrec *r)
 {
-	free(r->name);
-	free(r->data);
-	free(r->source);
 	free(r);
 }
 
@@ -204,14 +237,12 @@ static void
 on_accept(const struct bus_event *ev, void *arg)
 {
 	struct journal *j = arg;
-	struct jrec *r = xcalloc(1, sizeof(*r));
+	const char *src = ev->source ? ev->source : "";
+	struct jrec *r = jrec_new(JR_EVENT, ev->name, ev->name_len, ev->data,
+	                          ev->data_len, src, strlen(src));
 
-	r->kind = JR_EVENT;
 	r->seq = ev->seq;
 	r->time_us = ev->time_us;
-	r->name = xstrndup(ev->name, ev->name_len);
-	r->data = xstrndup(ev->data, ev->data_len);
-	r->source = xstrdup(ev->source ? ev->source : "");
 	j->accepted = ev->seq;
 	push(j, r);
 	/* the backlog bound: the bus has no room until the writer catches up
@@ -386,13 +417,17 @@ write_batch(struct journal *j, struct wstmts *s, struct jrec *batch,
 			st = s->ins;
 			sqlite3_bind_int64(st, 1, (sqlite3_int64)r->seq);
 			sqlite3_bind_int64(st, 2, r->time_us);
-			sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 4, r->data, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 5, r->source, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, r->name, r->name_len,
+			                  SQLITE_STATIC);
+			sqlite3_bind_text(st, 4, r->data, r->data_len,
+			                  SQLITE_STATIC);
+			sqlite3_bind_text(st, 5, r->source, r->source_len,
+			                  SQLITE_STATIC);
 			break;
 		case JR_CURSOR:
 			st = s->cur;
-			sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 1, r->name, r->name_len,
+			                  SQLITE_STATIC);
 			sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
 			break;
 		case JR_PRUNE:
@@ -833,6 +868,7 @@ static void
 run_durable_waiters(struct journal *j, bool stopping)
 {
 	uint64_t done;
+	uint64_t clean; /* every seq up to it is durable */
 	char *error = NULL;
 
 	if (!j->wait_head)
@@ -841,6 +877,8 @@ run_durable_waiters(struct journal *j, bool stopping)
 	done = j->done;
 	if (j->error)
 		error = xstrdup(j->error);
+	/* no batch ever failed: everything done is durable */
+	clean = j->nfailed ? 0 : done;
 	pthread_mutex_unlock(&j->mu);
 	while (j->wait_head && (stopping || j->wait_head->seq <= done)) {
 		struct bus_durable_waiter *w = j->wait_head;
@@ -849,6 +887,7 @@ run_durable_waiters(struct journal *j, bool stopping)
 			j->wait_tail = NULL;
 		w->next = NULL;
 		w->queued = false;
+		w->durable = clean;
 		if (w->seq > done) {
 			w->fn(w, -1,
 			      "the journal stopped before the event "
@@ -1137,10 +1176,9 @@ static void
 hook_cursor(const char *hook, uint64_t seq, void *arg)
 {
 	struct journal *j = arg;
-	struct jrec *r = xcalloc(1, sizeof(*r));
+	struct jrec *r =
+	    jrec_new(JR_CURSOR, hook, strlen(hook), NULL, 0, NULL, 0);
 
-	r->kind = JR_CURSOR;
-	r->name = xstrdup(hook);
 	r->seq = seq;
 	push(j, r);
 }
@@ -1312,9 +1350,8 @@ static int
 prune_task(struct worker_task *t, void *arg, char **cause)
 {
 	struct journal *j = arg;
-	struct jrec *r = xcalloc(1, sizeof(*r));
+	struct jrec *r = jrec_new(JR_PRUNE, NULL, 0, NULL, 0, NULL, 0);
 
-	r->kind = JR_PRUNE;
 	r->keep = j->keep_count;
 	if (j->keep_age > 0)
 		r->time_us = util_now_us() - (int64_t)(j->keep_age * 1e6);

@@ -56,7 +56,8 @@ START_TEST(test_json_string_escapes)
 }
 END_TEST
 
-/* util_u64_digits agrees with printf at every digit count and edge. */
+/* util_u64_digits and buf_put_u64 agree with printf at every digit count
+ * and edge. */
 START_TEST(test_u64_digits)
 {
 	uint64_t v[] = {0,         1,           9,           10,
@@ -79,6 +80,18 @@ START_TEST(test_u64_digits)
 		buf[20] = '\0';
 		snprintf(want, sizeof(want), "%" PRIu64, x);
 		ck_assert_str_eq(d, want);
+	}
+	/* buf_put_u64 appends the same, after what the buffer holds */
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct buf b = {0};
+		char want[32];
+
+		buf_puts(&b, "n=");
+		buf_put_u64(&b, v[i]);
+		snprintf(want, sizeof(want), "n=%" PRIu64, v[i]);
+		ck_assert_uint_eq(b.len, strlen(want));
+		ck_assert(memcmp(buf_head(&b), want, b.len) == 0);
+		buf_free(&b);
 	}
 }
 END_TEST
