@@ -906,18 +906,60 @@ item_copy(const struct svc_conf_item *it, void *dst, const void *src)
 		memcpy(at(dst, it->off), cat(src, it->off), it->type->size);
 }
 
+/* ---- the program's name in defaults -------------------------------------- */
+
+static char conf_prog[256] = "svcd";
+
+void
+svc_conf_set_program(const char *name)
+{
+	snprintf(conf_prog, sizeof(conf_prog), "%s",
+	         name && *name ? name : "svcd");
+}
+
+const char *
+svc_conf_program(void)
+{
+	return conf_prog;
+}
+
+char *
+svc_conf_default(const struct svc_conf_item *it)
+{
+	struct buf b = {0};
+	const char *p;
+
+	if (!it->dflt)
+		return NULL;
+	for (p = it->dflt; *p; p++) {
+		if (p[0] == '%' && p[1] == 'p') {
+			buf_puts(&b, conf_prog);
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			buf_putc(&b, '%');
+			p++;
+		} else {
+			buf_putc(&b, *p);
+		}
+	}
+	buf_putc(&b, '\0');
+	return b.data; /* off is 0: only appended to */
+}
+
 /* Set every item of sec in base to its default. */
 static void
 items_default(const struct svc_conf_section *sec, void *base)
 {
 	for (size_t i = 0; i < sec->nitems; i++) {
 		const struct svc_conf_item *it = &sec->items[i];
-		char *cause = NULL;
+		char *cause = NULL, *text = svc_conf_default(it);
+		int rc;
 
-		if (!it->dflt)
+		if (!text)
 			continue;
-		if (it->type->parse(NULL, it, it->dflt, at(base, it->off),
-		                    &cause) < 0) {
+		rc = it->type->parse(NULL, it, text, at(base, it->off), &cause);
+		free(text);
+		if (rc < 0) {
 			/* a descriptor's bug, found by any test */
 			log_err("conf: default of '%s' in [%s]: %s", it->key,
 			        sec->name, cause ? cause : "invalid");
@@ -1732,10 +1774,11 @@ schema_item(FILE *f, const struct svc_conf_section *sec,
 	if ((it->flags & SVC_CONF_RESTART) && !(sec->flags & SVC_CONF_RESTART))
 		fputs("; a reload keeps the old value (restart to change)", f);
 	fputs("\n", f);
-	if (it->dflt && *it->dflt)
-		fprintf(f, "#%s = %s\n\n", it->key, it->dflt);
-	else
-		fprintf(f, "#%s =\n\n", it->key);
+	char *dflt = svc_conf_default(it);
+
+	fprintf(f, "#%s =%s%s\n\n", it->key, dflt && *dflt ? " " : "",
+	        dflt ? dflt : "");
+	free(dflt);
 }
 
 int

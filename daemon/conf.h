@@ -94,7 +94,9 @@ struct svc_conf_item {
 	const char *key;
 	const struct svc_conf_type *type;
 	size_t off;       /* offsetof in the options (or instance) struct */
-	const char *dflt; /* default as text; NULL: zero / NULL */
+	const char *dflt; /* default as text; NULL: zero / NULL;
+	                   * %p in it is the program's name, %% a % (see
+	                   * svc_conf_set_program) */
 	const char *min, *max;
 	const void *arg; /* type-specific (enum names) */
 	unsigned flags;  /* SVC_CONF_RESTART */
@@ -195,6 +197,19 @@ const void *svc_conf_lookup(const struct svc_conf *c, const char *section,
 const void *svc_conf_desc_defaults(const struct svc_desc *d);
 /* The file it came from; NULL for the built-in defaults. */
 const char *svc_conf_file(const struct svc_conf *c);
+
+/*
+ * The program's name, which "%p" in an item's default stands for (default
+ * "svcd"), so a developer's daemon gets its own default paths: svcd_main
+ * sets it to argv[0]'s basename before reading any configuration, e.g.
+ * "/run/%p/%p.sock" is /run/svcd/svcd.sock for svcd and
+ * /run/exampled/exampled.sock for exampled. Set it before the first
+ * configuration is read: the built-in defaults are kept once built.
+ */
+void svc_conf_set_program(const char *name);
+const char *svc_conf_program(void);
+/* it's default with %p and %% replaced (allocated), or NULL if it has none. */
+char *svc_conf_default(const struct svc_conf_item *it);
 
 /*
  * Every section and key the services of table own, written to f as a

@@ -28,8 +28,6 @@
 #define EX_USAGE  64
 #define EX_CONFIG 78
 
-#define DEFAULT_CONF "/etc/svcd/svcd.conf"
-
 struct opts {
 	const char *conf_path;
 	bool conf_given;
@@ -61,6 +59,8 @@ static const char *status_text(struct daemon *d);
  * "svcd 0.1.0", or "exampled (libsvcd 0.1.0)". */
 static const char *prog = "svcd";
 static char prog_version[96];
+/* -c's default: /etc/PROG/PROG.conf (/etc/svcd/svcd.conf for svcd) */
+static char default_conf[600] = "/etc/svcd/svcd.conf";
 
 static void
 set_prog(const char *argv0)
@@ -75,6 +75,10 @@ set_prog(const char *argv0)
 	else
 		snprintf(prog_version, sizeof(prog_version), "%s (libsvcd %s)",
 		         prog, SVCD_VERSION);
+	snprintf(default_conf, sizeof(default_conf), "/etc/%s/%s.conf", prog,
+	         prog);
+	/* the %p of the items' defaults: /run/PROG/PROG.sock and so on */
+	svc_conf_set_program(prog);
 }
 
 static void
@@ -88,7 +92,7 @@ usage(FILE *out)
 	        "reverse order.\n"
 	        "\n"
 	        "  -c, --config FILE        configuration file "
-	        "(default " DEFAULT_CONF ";\n"
+	        "(default %s;\n"
 	        "                           built-in defaults if it does not "
 	        "exist)\n"
 	        "  -s, --socket PATH        control socket, overrides [daemon] "
@@ -115,7 +119,7 @@ usage(FILE *out)
 	        "shutdown,\n"
 	        "64 usage error, 78 configuration or service-graph error.\n"
 	        "See svcd(8), svcd.conf(5) and svcctl(1).\n",
-	        prog, prog);
+	        prog, prog, default_conf);
 }
 
 static int
@@ -135,7 +139,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	};
 	int c;
 
-	o->conf_path = DEFAULT_CONF;
+	o->conf_path = default_conf;
 	while ((c = getopt_long(argc, argv, "c:s:l:hV", longopts, NULL)) !=
 	       -1) {
 		switch (c) {

@@ -2048,7 +2048,8 @@ control_stop(struct svc *self)
 
 #define CF(f) offsetof(struct control_conf, f)
 
-#define CONTROL_DEFAULT_SOCKET "/run/svcd/svcd.sock"
+/* %p: the program's name (svc_conf_set_program): /run/svcd/svcd.sock */
+#define CONTROL_DEFAULT_SOCKET "/run/%p/%p.sock"
 
 static const struct svc_conf_item daemon_items[] = {
     {.key = "socket",
@@ -2148,14 +2149,16 @@ control_daemon_check(struct svc_conf_ctx *cx, void *opts)
 	int rc = 0;
 
 	int line = svc_conf_key_line(cx, "socket");
+	char *dflt = svc_conf_default(&daemon_items[0]);
+	bool is_default = dflt && c->socket && strcmp(c->socket, dflt) == 0;
 
-	/* the default's directory, /run/svcd, is made by the service
-	 * manager (RuntimeDirectory=) before svcd starts, and a key that did
-	 * not parse leaves the default: a path set here only (a relative one
-	 * is svcd's working directory's, as at start) */
+	free(dflt);
+	/* the default's directory, /run/svcd (/run/PROG), is made by the
+	 * service manager (RuntimeDirectory=) before svcd starts, and a key
+	 * that did not parse leaves the default: a path set here only (a
+	 * relative one is svcd's working directory's, as at start) */
 	if (!line || ctl.path || ctl.activated || !c->socket ||
-	    !strchr(c->socket, '/') ||
-	    strcmp(c->socket, CONTROL_DEFAULT_SOCKET) == 0 ||
+	    !strchr(c->socket, '/') || is_default ||
 	    (pid && strtol(pid, NULL, 10) == (long)getpid() &&
 	     getenv("LISTEN_FDS")))
 		return 0;

@@ -109,3 +109,21 @@ test_example_program_name() {
 	assert_contains "$out" "Try 'exampled --help' for more information."
 	assert_eq "svcd 0.1.0" "$("$SVCD" --version)" "svcd's own version line"
 }
+
+# Its default paths are its own (%p in an item's default): a developer's
+# daemon next to svcd does not read svcd's file or take svcd's socket.
+test_example_default_paths() {
+	build_example
+	local out
+	out=$("$T/ex/exampled" --help) || fail "--help failed"
+	assert_contains "$out" "(default /etc/exampled/exampled.conf;"
+	out=$("$T/ex/exampled" --help-config=daemon) || fail "--help-config=daemon"
+	assert_contains "$out" "#socket = /run/exampled/exampled.sock"
+	# svcd's own are unchanged
+	out=$("$SVCD" --help) || fail "svcd --help failed"
+	assert_contains "$out" "(default /etc/svcd/svcd.conf;"
+	out=$("$SVCD" --help-config=daemon) || fail "svcd --help-config=daemon"
+	assert_contains "$out" "#socket = /run/svcd/svcd.sock"
+	out=$("$SVCD" --help-config=journal) || fail "svcd --help-config=journal"
+	assert_contains "$out" "#path = /var/lib/svcd/journal.db"
+}

@@ -1182,6 +1182,67 @@ START_TEST(test_engine_defaults_from_text)
 }
 END_TEST
 
+/* %p in a default is the program's name (svc_conf_set_program), %% a % */
+struct gamma_conf {
+	char *where, *pct;
+};
+static const struct svc_conf_item gamma_items[] = {
+    {.key = "where",
+     .type = &svc_conf_socket,
+     .off = offsetof(struct gamma_conf, where),
+     .dflt = "/run/%p/%p.sock"},
+    {.key = "pct",
+     .type = &svc_conf_string,
+     .off = offsetof(struct gamma_conf, pct),
+     .dflt = "100%%-%q-%"},
+};
+static const struct svc_conf_section gamma_section = {
+    .name = "gamma",
+    SVC_CONF_ITEMS(gamma_items),
+};
+static const struct svc_desc gamma_desc = {
+    .name = "gamma",
+    .conf = SVC_CONF_SECTIONS(&gamma_section),
+    .conf_size = sizeof(struct gamma_conf),
+};
+
+START_TEST(test_default_program_name)
+{
+	const struct svc_desc *const t[] = {&gamma_desc};
+	struct svc_conf *c;
+	const struct gamma_conf *g;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ck_assert_str_eq(svc_conf_program(), "svcd");
+	c = svc_conf_load(NULL, t, 1, NULL);
+	g = svc_conf_options(c, "gamma");
+	ck_assert_str_eq(g->where, "/run/svcd/svcd.sock");
+	ck_assert_str_eq(g->pct, "100%-%q-%");
+	svc_conf_free(c);
+
+	svc_conf_set_program("exampled");
+	ck_assert_str_eq(svc_conf_program(), "exampled");
+	c = svc_conf_load(NULL, t, 1, NULL);
+	g = svc_conf_options(c, "gamma");
+	ck_assert_str_eq(g->where, "/run/exampled/exampled.sock");
+	svc_conf_free(c);
+	/* --help-config shows the default the daemon uses */
+	f = open_memstream(&text, &len);
+	ck_assert_int_eq(svc_conf_print_schema(f, t, 1, "gamma"), 0);
+	fclose(f);
+	ck_assert_ptr_nonnull(
+	    strstr(text, "#where = /run/exampled/exampled.sock\n"));
+	ck_assert_ptr_nonnull(strstr(text, "#pct = 100%-%q-%\n"));
+	free(text);
+
+	svc_conf_set_program(NULL); /* back to svcd */
+	ck_assert_str_eq(svc_conf_program(), "svcd");
+	ck_assert_ptr_null(svc_conf_default(&beta_item_items[1]));
+}
+END_TEST
+
 START_TEST(test_engine_shared_section)
 {
 	char *cause = NULL;
@@ -1340,6 +1401,7 @@ main(void)
 	tcase_add_loop_test(tc, test_sizes_at_least_one, 0,
 	                    (int)ARRAY_SIZE(at_least_one));
 	tcase_add_test(tc, test_engine_defaults_from_text);
+	tcase_add_test(tc, test_default_program_name);
 	tcase_add_test(tc, test_engine_shared_section);
 	tcase_add_test(tc, test_engine_named_sections);
 	tcase_add_test(tc, test_engine_overrides);
