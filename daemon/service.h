@@ -144,7 +144,9 @@ struct svc_desc {
  * (dots become _; name replaces KEY), counters end in _total. An array of
  * objects is one series per object, labelled label="<its name member>": the
  * entry for the array itself sets the label's name (SVC_METRIC_LABELS, label),
- * and its members' names are svcd_SERVICE_LABEL_KEY.
+ * and its members' names are svcd_SERVICE_LABEL_KEY. An object of objects
+ * whose entry is SVC_METRIC_LABELS is the same, each member's key the
+ * label's value (without the entry its members are flattened).
  */
 enum svc_metric_type {
 	SVC_METRIC_GAUGE,

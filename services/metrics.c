@@ -164,17 +164,50 @@ item_label(json_t *o, size_t i)
 	return xasprintf("%zu", i);
 }
 
+static void walk(struct fams *f, const struct svc_desc *d, const char *path,
+                 const char *prefix, const char *labels, json_t *v);
+
+/* One series of a labelled figure: o's members as metrics named pre_KEY,
+ * with lab="val" added to labels. */
+static void
+series(struct fams *f, const struct svc_desc *d, const char *path,
+       const char *pre, const char *lab, const char *labels, const char *val,
+       json_t *o)
+{
+	struct buf lb = {0};
+	const char *k;
+	json_t *m;
+
+	if (*labels)
+		buf_printf(&lb, "%s,", labels);
+	buf_printf(&lb, "%s=\"", lab);
+	put_label_value(&lb, val);
+	buf_puts(&lb, "\"");
+	buf_putc(&lb, '\0');
+	json_object_foreach(o, k, m)
+	{
+		char *p = xasprintf("%s.%s", path, k);
+		char *n = metric_name(pre, key_name(d, p, k));
+		walk(f, d, p, n, buf_head(&lb), m);
+		free(n);
+		free(p);
+	}
+	buf_free(&lb);
+}
+
 /*
  * One figure: path is its key in the service's figures ("a.b"), prefix
- * the metric name it makes, labels those of the series (for arrays).
+ * the metric name it makes, labels those of the series (for arrays, and
+ * for objects of objects whose entry is SVC_METRIC_LABELS).
  */
 static void
 walk(struct fams *f, const struct svc_desc *d, const char *path,
      const char *prefix, const char *labels, json_t *v)
 {
 	const struct svc_metric *e = metric_entry(d, path);
+	bool labelled = e && e->type == SVC_METRIC_LABELS;
 
-	if (json_is_object(v)) {
+	if (json_is_object(v) && !labelled) {
 		const char *k;
 		json_t *m;
 
@@ -188,46 +221,39 @@ walk(struct fams *f, const struct svc_desc *d, const char *path,
 		}
 		return;
 	}
-	if (json_is_array(v)) {
+	if (json_is_array(v) || json_is_object(v)) {
 		const char *last = strrchr(path, '.');
 		const char *lname =
-		    e && e->type == SVC_METRIC_LABELS && e->label
-		        ? e->label
-		        : (last ? last + 1 : path);
-		/* the series' prefix: the array's own name becomes the
+		    labelled && e->label ? e->label : (last ? last + 1 : path);
+		/* the series' prefix: the figure's own name becomes the
 		 * label's (svcd_bridge_links -> svcd_bridge_link) */
 		size_t plen = strlen(prefix) - strlen(last ? last + 1 : path);
 		char *base = xstrndup(prefix, plen);
 		char *lab = metric_name(lname, "");
 		char *pre = xasprintf("%s%s", base, lab);
+		const char *k;
 		size_t i;
 		json_t *o;
 
-		json_array_foreach(v, i, o)
-		{
-			if (!json_is_object(o))
-				continue;
-			struct buf lb = {0};
-			char *val = item_label(o, i);
-			const char *k;
-			json_t *m;
-
-			if (*labels)
-				buf_printf(&lb, "%s,", labels);
-			buf_printf(&lb, "%s=\"", lab);
-			put_label_value(&lb, val);
-			buf_puts(&lb, "\"");
-			buf_putc(&lb, '\0');
-			json_object_foreach(o, k, m)
+		if (json_is_array(v)) {
+			json_array_foreach(v, i, o)
 			{
-				char *p = xasprintf("%s.%s", path, k);
-				char *n = metric_name(pre, key_name(d, p, k));
-				walk(f, d, p, n, buf_head(&lb), m);
-				free(n);
-				free(p);
+				if (!json_is_object(o))
+					continue;
+				char *val = item_label(o, i);
+
+				series(f, d, path, pre, lab, labels, val, o);
+				free(val);
 			}
-			free(val);
-			buf_free(&lb);
+		} else {
+			/* an object of objects: each member's key is its
+			 * series' label value */
+			json_object_foreach(v, k, o)
+			{
+				if (json_is_object(o))
+					series(f, d, path, pre, lab, labels, k,
+					       o);
+			}
 		}
 		free(pre);
 		free(lab);

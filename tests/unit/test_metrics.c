@@ -1,8 +1,8 @@
 /* test_metrics.c — Check tests for services/metrics.c's text: the
  * framework's series per service, a service's figures mapped through its
  * descriptor's metrics table (counter/gauge/untyped, names, nested
- * objects, arrays as labels, escaping, scale), and every family's samples
- * under its one # HELP / # TYPE. */
+ * objects, arrays and objects of objects as labels, escaping, scale), and every
+ * family's samples under its one # HELP / # TYPE. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +18,22 @@
 static json_t *
 cache_figures(struct svc *self)
 {
+	json_t *o;
+
 	(void)self;
-	return json_pack("{s:i, s:i, s:f, s:b, s:s, s:{s:i}, s:[{s:s, s:i, "
-	                 "s:i}, {s:s, s:i, s:i}], s:i, s:n, s:[s], s:i, s:i}",
-	                 "hits", 5, "size", 3, "ratio", 0.5, "ok", 1, "name",
-	                 "x", "nested", "depth", 2, "shards", "name", "a",
-	                 "keys", 1, "wait_ms", 1500, "name", "b\"q\\", "keys",
-	                 2, "wait_ms", 0, "weird-key", 1, "none", "list", "s",
-	                 "up_s", 7, "lag_ms", 250);
+	o = json_pack("{s:i, s:i, s:f, s:b, s:s, s:{s:i}, s:[{s:s, s:i, "
+	              "s:i}, {s:s, s:i, s:i}], s:i, s:n, s:[s], s:i, s:i}",
+	              "hits", 5, "size", 3, "ratio", 0.5, "ok", 1, "name", "x",
+	              "nested", "depth", 2, "shards", "name", "a", "keys", 1,
+	              "wait_ms", 1500, "name", "b\"q\\", "keys", 2, "wait_ms",
+	              0, "weird-key", 1, "none", "list", "s", "up_s", 7,
+	              "lag_ms", 250);
+	/* an object of objects with a LABELS entry: one series per member */
+	json_object_set_new(o, "links",
+	                    json_pack("{s:{s:i, s:i}, s:{s:i, s:i}}", "pub",
+	                              "up", 1, "ping_ms", 2, "re\"ad", "up", 0,
+	                              "ping_ms", 4));
+	return o;
 }
 
 static const struct svc_metric cache_metrics[] = {
@@ -41,6 +49,8 @@ static const struct svc_metric cache_metrics[] = {
      .help = "wait",
      .name = "wait_seconds",
      .scale = 1e-3},
+    {.figure = "links", .type = SVC_METRIC_LABELS, .label = "link"},
+    {.figure = "links.up", .type = SVC_METRIC_GAUGE, .help = "link up"},
 };
 
 static int
@@ -139,6 +149,14 @@ START_TEST(test_figures_mapped)
 	    count(text, "# TYPE svcd_cache_shard_keys_stored_total "), 1);
 	ck_assert_ptr_nonnull(
 	    strstr(text, "svcd_cache_shard_wait_seconds{shard=\"a\"} 1.5\n"));
+	/* an object of objects: its keys label the series */
+	ck_assert_ptr_nonnull(
+	    strstr(text, "# TYPE svcd_cache_link_up gauge\n"
+	                 "svcd_cache_link_up{link=\"pub\"} 1\n"
+	                 "svcd_cache_link_up{link=\"re\\\"ad\"} 0\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(text, "svcd_cache_link_ping_seconds{link=\"pub\"} 0.002\n"));
+	ck_assert_ptr_null(strstr(text, "svcd_cache_links_"));
 	/* no entry, a unit in the name: the base unit, named for it */
 	ck_assert_ptr_nonnull(strstr(text, "\nsvcd_cache_up_seconds 7\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\nsvcd_cache_lag_seconds 0.25\n"));
