@@ -1352,6 +1352,9 @@ pub_reset(struct bridge *br)
 	br->st.inflight = 0;
 }
 
+static bool redis_refused(const char *step, const char *err);
+static void link_refuse(struct link *l, const char *why);
+
 static void
 on_publish_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
@@ -1369,11 +1372,20 @@ on_publish_reply(redisAsyncContext *ac, void *r, void *privdata)
 	if (reply->type == REDIS_REPLY_ERROR &&
 	    (!strncmp(reply->str, "READONLY", 8) ||
 	     !strncmp(reply->str, "LOADING", 7) ||
-	     !strncmp(reply->str, "NOAUTH", 6))) {
-		/* not the master (a failover), or not ready: the event stays
-		 * queued and goes again on the next connection */
-		char *why = xasprintf("XADD refused: %s", reply->str);
-		link_kill(l, why);
+	     redis_refused(NULL, reply->str))) {
+		/* not the master (a failover), or not ready, or refused (no
+		 * or a wrong password since Redis restarted, an ACL without
+		 * XADD/PUBLISH): the event stays queued (streams; pubsub
+		 * counts what was in flight lost) and goes again on the next
+		 * connection; a refusal makes the bridge failed */
+		char *why = xasprintf(
+		    "%s refused: %s",
+		    br->delivery == BRIDGE_STREAMS ? "XADD" : "PUBLISH",
+		    reply->str);
+		if (redis_refused(NULL, reply->str))
+			link_refuse(l, why);
+		else
+			link_kill(l, why);
 		free(why);
 		return;
 	}
@@ -1384,6 +1396,7 @@ on_publish_reply(redisAsyncContext *ac, void *r, void *privdata)
 			         reply->str);
 	} else {
 		br->st.published++;
+		l->backoff = br->backoff_min; /* taken: see link_set_up */
 		if (br->reject_episode > 1)
 			log_warn("bridge: Redis refused %llu events",
 			         (unsigned long long)br->reject_episode);
@@ -1740,8 +1753,6 @@ out:
 }
 
 static void link_set_up(struct link *l);
-static bool redis_refused(const char *step, const char *err);
-static void link_refuse(struct link *l, const char *why);
 
 static void
 on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -1894,10 +1905,15 @@ on_read(redisAsyncContext *ac, void *r, void *privdata)
 		return; /* stays pending: read again at the next start */
 	if (reply->type == REDIS_REPLY_ERROR) {
 		char *why = xasprintf("XREADGROUP: %s", reply->str);
-		link_kill(l, why);
+		/* NOAUTH, NOPERM: refused, not a fault of the moment */
+		if (redis_refused(NULL, reply->str))
+			link_refuse(l, why);
+		else
+			link_kill(l, why);
 		free(why);
 		return;
 	}
+	l->backoff = br->backoff_min; /* taken: see link_set_up */
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
 	    reply->element[0]->type != REDIS_REPLY_ARRAY ||
 	    reply->element[0]->elements < 2 ||
@@ -2206,7 +2222,11 @@ link_set_up(struct link *l)
 
 	ev_timer_stop(br->loop, &l->timer); /* the hand-shake's timeout */
 	l->up = true;
-	l->backoff = br->backoff_min;
+	/* after a command was refused on a link that was up (NOPERM on
+	 * XADD), the backoff goes on growing until a command succeeds:
+	 * refused, reconnected, refused again is not a tight loop */
+	if (!l->refused)
+		l->backoff = br->backoff_min;
 	if (l->ever_up) {
 		br->st.reconnects++;
 		l->reconnects++;

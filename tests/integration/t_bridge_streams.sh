@@ -383,6 +383,39 @@ test_streams_auth() {
 	assert_contains "$out" "readable or writable by others"
 }
 
+# An ACL that lets the bridge in but forbids XADD (NOPERM) is a refusal
+# too: failed with Redis's message, the events kept in the buffer (not
+# rejected and dropped), the reconnects backing off (not a tight loop of
+# connect, refused, connect); once the ACL allows XADD they all go out.
+test_streams_acl_refused() {
+	need_redis
+	printf 'acl-pw\n' >"$T/apw"
+	chmod 600 "$T/apw"
+	redis_run
+	redis-cli -p "$REDIS_PORT" ACL SETUSER svcd on '>acl-pw' '~*' '&*' \
+		'+@all' '-xadd' >/dev/null || fail "ACL SETUSER"
+	node_start b ""
+	node_start e "user = svcd
+password_file = $T/apw"
+	emit_fast e 3
+	wait_for 10 health_is e failed
+	local err
+	err=$(nctl e --json health bridge | jq -r '.services[0].error')
+	assert_contains "$err" "publish link to redis://127.0.0.1:$REDIS_PORT refused"
+	assert_contains "$err" "XADD refused: NOPERM"
+	assert_not_contains "$err" "acl-pw" "password in the health error"
+	assert_eq 0 "$(nctl e --json status | jq .bridge.rejected)" "no event rejected"
+	assert_eq 0 "$(nctl e --json status | jq .bridge.dropped)" "no event dropped"
+	# the retry delay grows towards reconnect_max (200ms), from 20ms
+	wait_for 10 bash -c "'$SVCCTL' -s '$T/e.sock' --json health bridge |
+		jq -r '.services[0].error' | grep -q 'retry in 0\.[12]s'"
+	redis-cli -p "$REDIS_PORT" ACL SETUSER svcd '+xadd' >/dev/null || fail "ACL SETUSER +xadd"
+	wait_for 10 has_all b e
+	wait_for 10 health_is e ok
+	assert_eq 0 "$(nctl e --json status | jq .bridge.rejected)" "none rejected after"
+	assert_eq 3 "$(nctl e --json status | jq .bridge.published)" "the three published"
+}
+
 test_streams_peers_and_own_events() {
 	need_redis
 	redis_run
