@@ -24,24 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define SPAN (4u << 20) /* -s: the file written over */
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static int
 usage(void)
@@ -66,7 +51,7 @@ main(int argc, char **argv)
 {
 	size_t n = 2000, bytes = 4096, off = 0;
 	int mode = 'a', opt, fd;
-	int64_t *lat, sum = 0;
+	int64_t *lat;
 	char *page;
 
 	while ((opt = getopt(argc, argv, "n:b:os")) != -1) {
@@ -95,7 +80,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int64_t t = now_us();
+		int64_t t = bench_now_us();
 		ssize_t w;
 
 		if (mode == 'a')
@@ -106,17 +91,13 @@ main(int argc, char **argv)
 			perror("fsync_floor: write/fdatasync");
 			return 1;
 		}
-		lat[i] = now_us() - t;
-		sum += lat[i];
+		lat[i] = bench_now_us() - t;
 		if (mode == 's' && (off += bytes) + bytes > SPAN)
 			off = 0;
 	}
 	close(fd);
 	unlink(argv[optind]);
-	qsort(lat, n, sizeof(*lat), cmp);
-	printf("n=%zu bytes=%zu p50_us=%lld p99_us=%lld mean_us=%lld\n", n,
-	       bytes, (long long)lat[n / 2], (long long)lat[n * 99 / 100],
-	       (long long)(sum / (int64_t)n));
+	bench_print_lat("", lat, n, bytes);
 	free(lat);
 	free(page);
 	return 0;

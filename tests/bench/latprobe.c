@@ -15,14 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+#include "bench.h"
 
 static int
 dial(const char *path)
@@ -62,14 +55,6 @@ wait_for(int fd, const char *s, int need)
 	}
 }
 
-static int
-cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -100,14 +85,14 @@ main(int argc, char **argv)
 	dprintf(sfd, "%s%s", argv[optind], eol);
 	wait_for(sfd, ack, 1);
 	for (int i = 0; i < n; i++) {
-		int64_t t = now_us();
+		int64_t t = bench_now_us();
 		if (write(efd, line, (size_t)ll) != ll)
 			return 1;
 		wait_for(sfd, mark, 1);
-		lat[i] = now_us() - t;
+		lat[i] = bench_now_us() - t;
 		wait_for(efd, "\n", 1);
 	}
-	qsort(lat, (size_t)n, sizeof(*lat), cmp);
+	qsort(lat, (size_t)n, sizeof(*lat), bench_cmp_i64);
 	printf("n=%d p50_us=%lld p99_us=%lld p999_us=%lld max_us=%lld\n", n,
 	       (long long)lat[n / 2], (long long)lat[(size_t)n * 99 / 100],
 	       (long long)lat[(size_t)n * 999 / 1000], (long long)lat[n - 1]);

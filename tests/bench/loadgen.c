@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define HIST_MAX 1000000 /* µs; longer latencies land in the last bucket */
 #define RBUF     262144
 
@@ -37,15 +39,6 @@ struct conn {
 static uint32_t *hist;
 static uint64_t done, errors, issued, target;
 static int deadline_hit, bulk;
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int
 dial(const char *path)
@@ -99,7 +92,7 @@ flush(struct conn *c, size_t len, size_t p)
 {
 	while (c->unsent) {
 		size_t want = c->unsent * len - c->partial;
-		int64_t t = now_us();
+		int64_t t = bench_now_us();
 		ssize_t n = send(c->fd, big + c->partial, want, MSG_NOSIGNAL);
 
 		if (n < 0) {
@@ -134,7 +127,7 @@ readable(struct conn *c, size_t p, int64_t *last)
 	if (n <= 0)
 		return n == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0;
 	c->inlen += (size_t)n;
-	int64_t t = now_us();
+	int64_t t = bench_now_us();
 	size_t start = 0, replies = 0;
 	char *nl;
 
@@ -240,7 +233,7 @@ main(int argc, char **argv)
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &e) < 0)
 			return 1;
 	}
-	int64_t t0 = now_us(), last = t0;
+	int64_t t0 = bench_now_us(), last = t0;
 	int64_t end = secs ? t0 + (int64_t)(secs * 1e6) : 0;
 
 	for (size_t i = 0; i < nc; i++) {
@@ -269,7 +262,7 @@ main(int argc, char **argv)
 			if (c->unsent && flush(c, len, p) < 0)
 				return 1;
 		}
-		if (end && !deadline_hit && now_us() >= end)
+		if (end && !deadline_hit && bench_now_us() >= end)
 			deadline_hit = 1;
 		for (size_t i = 0; i < nc; i++) {
 			if (deadline_hit && !cs[i].partial)

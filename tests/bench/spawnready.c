@@ -18,14 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+#include "bench.h"
 
 static int
 try_reply(const char *path, const char *line)
@@ -82,13 +75,13 @@ main(int argc, char **argv)
 		}
 		setenv("NOTIFY_SOCKET", npath, 1);
 	}
-	int64_t t0 = now_us();
+	int64_t t0 = bench_now_us();
 	pid_t pid = fork();
 	if (pid == 0) {
 		execvp(argv[optind], argv + optind);
 		_exit(127);
 	}
-	while (notify && ready < 0 && now_us() - t0 < 10000000) {
+	while (notify && ready < 0 && bench_now_us() - t0 < 10000000) {
 		struct pollfd p = {.fd = nfd, .events = POLLIN};
 		char buf[4096];
 		if (poll(&p, 1, 100) <= 0)
@@ -98,11 +91,11 @@ main(int argc, char **argv)
 			continue;
 		buf[n] = '\0';
 		if (strstr(buf, "READY=1"))
-			ready = now_us() - t0;
+			ready = bench_now_us() - t0;
 	}
-	while (sock && reply < 0 && now_us() - t0 < 10000000) {
+	while (sock && reply < 0 && bench_now_us() - t0 < 10000000) {
 		if (try_reply(sock, req))
-			reply = now_us() - t0;
+			reply = bench_now_us() - t0;
 		else
 			usleep(50);
 	}

@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+
+#include "bench.h"
 #if __has_include(<lmdb.h>)
 #include <lmdb.h>
 #define HAVE_LMDB 1
@@ -52,23 +54,6 @@ struct store {
 	void (*close)(void);
 	int flags;
 };
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void
 rm_rf(const char *path)
@@ -128,7 +113,7 @@ static int
 sq_commit_one(uint64_t key, const char *data, size_t bytes)
 {
 	sqlite3_bind_int64(sq_ins, 1, (sqlite3_int64)key);
-	sqlite3_bind_int64(sq_ins, 2, now_us());
+	sqlite3_bind_int64(sq_ins, 2, bench_now_us());
 	sqlite3_bind_text(sq_ins, 3, data, (int)bytes, SQLITE_STATIC);
 	return sq_step(sq_begin) < 0 || sq_step(sq_ins) < 0 ||
 	               sq_step(sq_commit) < 0
@@ -271,7 +256,8 @@ main(int argc, char **argv)
 	size_t n = 2000, bytes = 102;
 	const struct store *s = NULL;
 	int opt;
-	int64_t *lat, sum = 0;
+	int64_t *lat;
+	char prefix[64];
 	char *data;
 
 	while ((opt = getopt(argc, argv, "n:b:l")) != -1) {
@@ -304,22 +290,18 @@ main(int argc, char **argv)
 	if (s->open(argv[optind + 1], s->flags) < 0)
 		return 1;
 	for (size_t i = 0; i < WARMUP + n; i++) {
-		int64_t t = now_us();
+		int64_t t = bench_now_us();
 
 		if (s->commit(i + 1, data, bytes) < 0)
 			return 1;
 		if (i >= WARMUP) {
-			lat[i - WARMUP] = now_us() - t;
-			sum += lat[i - WARMUP];
+			lat[i - WARMUP] = bench_now_us() - t;
 		}
 	}
 	s->close();
 	rm_rf(argv[optind + 1]);
-	qsort(lat, n, sizeof(*lat), cmp);
-	printf(
-	    "store=%s n=%zu bytes=%zu p50_us=%lld p99_us=%lld mean_us=%lld\n",
-	    s->name, n, bytes, (long long)lat[n / 2],
-	    (long long)lat[n * 99 / 100], (long long)(sum / (int64_t)n));
+	snprintf(prefix, sizeof(prefix), "store=%s ", s->name);
+	bench_print_lat(prefix, lat, n, bytes);
 	free(lat);
 	free(data);
 	return 0;
