@@ -149,14 +149,6 @@ buf_puts(struct buf *b, const char *s)
 }
 
 void
-buf_put_u64(struct buf *b, uint64_t v)
-{
-	char num[20], *d = util_u64_digits(num + sizeof(num), v);
-
-	buf_append(b, d, (size_t)(num + sizeof(num) - d));
-}
-
-void
 buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;

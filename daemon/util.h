@@ -75,9 +75,15 @@ buf_tail(struct buf *b)
 void buf_append(struct buf *b, const void *p, size_t n);
 void buf_putc(struct buf *b, char c);
 void buf_puts(struct buf *b, const char *s);
-/* v in decimal, without printf */
-void buf_put_u64(struct buf *b, uint64_t v);
 void buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* v in decimal, without printf */
+static inline void
+buf_put_u64(struct buf *b, uint64_t v)
+{
+	char num[20], *d = util_u64_digits(num + sizeof(num), v);
+
+	buf_append(b, d, (size_t)(num + sizeof(num) - d));
+}
 /* Append s as a JSON string literal, quotes included, escaping as needed. */
 void buf_json_string(struct buf *b, const char *s, size_t n);
 /* Append JSON text (valid) without the whitespace outside strings; every
