@@ -2223,8 +2223,9 @@ link_set_up(struct link *l)
 	ev_timer_stop(br->loop, &l->timer); /* the hand-shake's timeout */
 	l->up = true;
 	/* after a command was refused on a link that was up (NOPERM on
-	 * XADD), the backoff goes on growing until a command succeeds:
-	 * refused, reconnected, refused again is not a tight loop */
+	 * XADD), the backoff goes on growing until a command succeeds (an
+	 * XADD, a read, the periodic PING): refused, reconnected, refused
+	 * again is not a tight loop */
 	if (!l->refused)
 		l->backoff = br->backoff_min;
 	if (l->ever_up) {
@@ -2459,6 +2460,8 @@ on_pong(redisAsyncContext *ac, void *r, void *privdata)
 	l->ping_out = false;
 	l->deadline_us = 0;
 	l->rtt_us = util_mono_us() - l->ping_sent_us;
+	if (((redisReply *)r)->type != REDIS_REPLY_ERROR)
+		l->backoff = l->br->backoff_min; /* taken: see link_set_up */
 }
 
 /* XINFO GROUPS: every node's consumer group, its pending and lag. */
