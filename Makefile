@@ -402,6 +402,9 @@ STORE_LIBS := -lsqlite3 $(if $(wildcard /usr/include/lmdb.h),-llmdb) \
 $(BENCH_BIN)/store_floor: tests/bench/store_floor.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -o $@ $< $(STORE_LIBS)
+# the tools alone, built as the bench builds them (.ci/run: they do not rot)
+.PHONY: bench-tools
+bench-tools: $(BENCH_TOOLS) $(BENCH_BIN)/xbench
 # ---- end bench ---------------------------------------------------------------
 
 # ---- mutants (tests/mutants, docs/testing.md "Mutation testing") ----------
