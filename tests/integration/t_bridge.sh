@@ -159,9 +159,12 @@ test_bridge_three_no_loops() {
 test_bridge_redis_restart() {
 	bridge_need_redis
 	redis_start
-	# the publisher retries more slowly than the subscriber: pub/sub keeps
-	# nothing for a subscriber that is not connected yet
-	node_start a 'e.*' '' 300ms 300ms
+	# pub/sub keeps nothing for a subscriber that is not connected yet, so
+	# the publisher must come back after the subscriber: its first retry is
+	# 1-2 s after the loss (2 s, jittered 50-100 %), the subscriber's within
+	# 100 ms of Redis being up.  With 300 ms the publisher's retry could land
+	# just after Redis was back and before the subscriber's (seen under ASan).
+	node_start a 'e.*' '' 2s 2s
 	node_start b '' 'e.*'
 	nctl a emit e.before >/dev/null
 	wait_for 5 has_events b e.before 1
